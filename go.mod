@@ -1,0 +1,3 @@
+module github.com/rapyer-go/rapyer
+
+go 1.26
