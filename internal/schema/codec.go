@@ -1,0 +1,282 @@
+package schema
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+)
+
+// ScalarKind says how a scalar is written as Redis text.
+type ScalarKind int
+
+// The scalar encodings. Int and Uint are base-10 text, so HINCRBY works on them;
+// Float is shortest round-trip text, so HINCRBYFLOAT works; Time is RFC 3339 with
+// nanoseconds and the zone offset; Text uses the type's own MarshalText; JSON is
+// used for collection elements that are structs, slices or maps.
+const (
+	String ScalarKind = iota + 1
+	Bool
+	Int
+	Uint
+	Float
+	Bytes
+	Time
+	Text
+	JSON
+)
+
+var kindNames = map[ScalarKind]string{
+	String: "string", Bool: "bool", Int: "int", Uint: "uint", Float: "float",
+	Bytes: "bytes", Time: "time", Text: "text", JSON: "json",
+}
+
+func (k ScalarKind) String() string { return kindNames[k] }
+
+// Numeric reports whether the server can do arithmetic on values of this kind.
+func (k ScalarKind) Numeric() bool { return k == Int || k == Uint || k == Float }
+
+// Codec turns values of one Go type into Redis text and back.
+type Codec struct {
+	Kind ScalarKind
+	Type reflect.Type
+	// Bits is the size of integer and float kinds (8..64), 0 otherwise.
+	Bits int
+}
+
+var (
+	timeType            = reflect.TypeOf(time.Time{})
+	textMarshalerType   = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
+	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+)
+
+// ScalarCodec returns the codec of a scalar type, or an error wrapping
+// errs.Unsupported when t is not one.
+func ScalarCodec(t reflect.Type) (*Codec, error) {
+	switch {
+	case t == timeType:
+		return &Codec{Kind: Time, Type: t}, nil
+	case t.Implements(textMarshalerType) && reflect.PointerTo(t).Implements(textUnmarshalerType):
+		return &Codec{Kind: Text, Type: t}, nil
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return &Codec{Kind: String, Type: t}, nil
+	case reflect.Bool:
+		return &Codec{Kind: Bool, Type: t}, nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return &Codec{Kind: Int, Type: t, Bits: t.Bits()}, nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return &Codec{Kind: Uint, Type: t, Bits: t.Bits()}, nil
+	case reflect.Float32, reflect.Float64:
+		return &Codec{Kind: Float, Type: t, Bits: t.Bits()}, nil
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return &Codec{Kind: Bytes, Type: t}, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s is not a scalar", errs.Unsupported, t)
+}
+
+// ElemCodec returns the codec of a collection element: a scalar, or JSON for
+// structs, slices, arrays, maps and pointers to structs.
+func ElemCodec(t reflect.Type) (*Codec, error) {
+	if c, err := ScalarCodec(t); err == nil {
+		return c, nil
+	}
+	base := t
+	if base.Kind() == reflect.Pointer {
+		base = base.Elem()
+	}
+	switch base.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
+		if err := jsonable(base, map[reflect.Type]bool{}); err != nil {
+			return nil, err
+		}
+		return &Codec{Kind: JSON, Type: t}, nil
+	}
+	return nil, fmt.Errorf("%w: %s cannot be a collection element", errs.Unsupported, t)
+}
+
+// jsonable refuses types encoding/json cannot round-trip (chan, func, complex, interface).
+func jsonable(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t.Implements(textMarshalerType) || t.Implements(reflect.TypeOf((*json.Marshaler)(nil)).Elem()) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.Interface, reflect.UnsafePointer, reflect.Uintptr:
+		return fmt.Errorf("%w: %s inside a JSON element", errs.Unsupported, t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return jsonable(t.Elem(), seen)
+	case reflect.Map:
+		if err := jsonable(t.Key(), seen); err != nil {
+			return err
+		}
+		return jsonable(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.IsExported() && f.Tag.Get("json") != "-" {
+				if err := jsonable(f.Type, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Encode writes v (a value of c.Type) as Redis text.
+func (c *Codec) Encode(v reflect.Value) (string, error) {
+	switch c.Kind {
+	case String:
+		return v.String(), nil
+	case Bool:
+		if v.Bool() {
+			return "true", nil
+		}
+		return "false", nil
+	case Int:
+		return strconv.FormatInt(v.Int(), 10), nil
+	case Uint:
+		return strconv.FormatUint(v.Uint(), 10), nil
+	case Float:
+		return FormatFloat(v.Float(), c.Bits), nil
+	case Bytes:
+		return string(v.Bytes()), nil
+	case Time:
+		return v.Interface().(time.Time).Format(time.RFC3339Nano), nil
+	case Text:
+		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %v", errs.InvalidArgument, c.Type, err)
+		}
+		return string(b), nil
+	case JSON:
+		b, err := json.Marshal(v.Interface())
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %v", errs.InvalidArgument, c.Type, err)
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
+}
+
+// FormatFloat writes f as the shortest text that reads back as the same
+// float of the given size; infinities and NaN as "inf", "-inf" and "nan".
+func FormatFloat(f float64, bits int) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', -1, bits)
+}
+
+// Decode reads s into v, which must be settable and of type c.Type. A value
+// that does not parse gives an error wrapping errs.Corrupt.
+func (c *Codec) Decode(s string, v reflect.Value) error {
+	bad := func(err error) error {
+		return fmt.Errorf("%w: %q is not a valid %s: %v", errs.Corrupt, clip(s), c.Type, err)
+	}
+	switch c.Kind {
+	case String:
+		v.SetString(s)
+	case Bool:
+		switch s {
+		case "true", "1":
+			v.SetBool(true)
+		case "false", "0":
+			v.SetBool(false)
+		default:
+			return bad(strconv.ErrSyntax)
+		}
+	case Int:
+		n, err := strconv.ParseInt(s, 10, c.Bits)
+		if err != nil {
+			return bad(err)
+		}
+		v.SetInt(n)
+	case Uint:
+		n, err := strconv.ParseUint(s, 10, c.Bits)
+		if err != nil {
+			return bad(err)
+		}
+		v.SetUint(n)
+	case Float:
+		f, err := strconv.ParseFloat(s, c.Bits)
+		if err != nil {
+			return bad(err)
+		}
+		v.SetFloat(f)
+	case Bytes:
+		b := reflect.MakeSlice(c.Type, len(s), len(s))
+		reflect.Copy(b, reflect.ValueOf([]byte(s)))
+		v.Set(b)
+	case Time:
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return bad(err)
+		}
+		v.Set(reflect.ValueOf(t))
+	case Text:
+		p := reflect.New(c.Type)
+		if err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			return bad(err)
+		}
+		v.Set(p.Elem())
+	case JSON:
+		p := reflect.New(c.Type)
+		if err := json.Unmarshal([]byte(s), p.Interface()); err != nil {
+			return bad(err)
+		}
+		v.Set(p.Elem())
+	default:
+		return fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
+	}
+	return nil
+}
+
+// EncodeAny encodes a value of c.Type given as an interface, with fast paths
+// for the common types that avoid reflection.
+func (c *Codec) EncodeAny(x any) (string, error) {
+	if c.Type.PkgPath() == "" { // only unnamed types take the fast path
+		switch v := x.(type) {
+		case string:
+			return v, nil
+		case int:
+			return strconv.Itoa(v), nil
+		case int64:
+			return strconv.FormatInt(v, 10), nil
+		case float64:
+			return FormatFloat(v, 64), nil
+		case []byte:
+			return string(v), nil
+		case bool:
+			if v {
+				return "true", nil
+			}
+			return "false", nil
+		}
+	}
+	return c.Encode(reflect.ValueOf(x))
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,275 @@
+// Package schema resolves, once per Go type, how a struct is laid out in Redis:
+// which fields are scalars of the root hash, which are lists, hashes and sets
+// of their own, what each is called, and how each value is encoded.
+package schema
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+)
+
+// NodeKind says where a field is stored.
+type NodeKind int
+
+// The kinds of node. Scalars and struct markers are fields of the root hash;
+// lists, maps and sets are keys of their own.
+const (
+	Scalar NodeKind = iota + 1
+	Struct
+	List
+	Map
+	Set
+)
+
+var nodeKindNames = map[NodeKind]string{Scalar: "scalar", Struct: "struct", List: "list", Map: "map", Set: "set"}
+
+func (k NodeKind) String() string { return nodeKindNames[k] }
+
+// Collection reports whether nodes of this kind live at a key of their own.
+func (k NodeKind) Collection() bool { return k == List || k == Map || k == Set }
+
+// RedisType is the name TYPE returns for the key of a collection node.
+func (k NodeKind) RedisType() string {
+	switch k {
+	case List:
+		return "list"
+	case Map:
+		return "hash"
+	case Set:
+		return "set"
+	}
+	return ""
+}
+
+// Node is one field of a model, found by walking its struct type.
+type Node struct {
+	// Name is the stored dotted path: "address.city".
+	Name string
+	// GoName is the Go dotted path, for messages: "Address.City".
+	GoName string
+	// Index is the field's index in its parent struct.
+	Index int
+	Kind  NodeKind
+	// Type is the Go type of the field as declared (a pointer where Ptr is set).
+	Type reflect.Type
+	// Ptr is set for pointer fields: *scalar (nil is an absent field) and
+	// *struct (nil is an absent marker).
+	Ptr bool
+	// Value is the codec of a scalar field (of the pointee for Ptr), of list
+	// elements, map values and set members.
+	Value *Codec
+	// Key is the codec of map keys.
+	Key *Codec
+	// Children are the fields of a struct node.
+	Children []*Node
+	// Parent is the enclosing struct node, nil at the top level.
+	Parent *Node
+}
+
+// Model is the resolved layout of a struct type.
+type Model struct {
+	Type reflect.Type
+	// Top are the top-level fields, in declaration order.
+	Top []*Node
+	// Scalars are all scalar nodes, depth first; Collections all collection
+	// nodes; Markers the nodes of pointer-to-struct fields.
+	Scalars, Collections, Markers []*Node
+	byName                        map[string]*Node
+}
+
+// Lookup finds the node with a stored dotted path.
+func (m *Model) Lookup(name string) (*Node, bool) {
+	n, ok := m.byName[name]
+	return n, ok
+}
+
+// Reserved is the prefix of field names the library keeps for itself.
+const Reserved = "__"
+
+var cache sync.Map // reflect.Type -> *entry
+
+type entry struct {
+	m   *Model
+	err error
+}
+
+// Of resolves the layout of struct type t, once; later calls return the
+// cached result. An unsupported field gives an error wrapping
+// errs.Unsupported that names it.
+func Of(t reflect.Type) (*Model, error) {
+	if e, ok := cache.Load(t); ok {
+		return e.(*entry).m, e.(*entry).err
+	}
+	m, err := build(t)
+	e, _ := cache.LoadOrStore(t, &entry{m, err})
+	return e.(*entry).m, e.(*entry).err
+}
+
+// For is Of for a type parameter.
+func For[T any]() (*Model, error) { return Of(reflect.TypeFor[T]()) }
+
+func build(t reflect.Type) (*Model, error) {
+	if t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("%w: a model must be a struct, not %s", errs.Unsupported, t)
+	}
+	m := &Model{Type: t, byName: map[string]*Node{}}
+	top, err := m.walk(t, nil, map[reflect.Type]bool{t: true})
+	if err != nil {
+		return nil, err
+	}
+	m.Top = top
+	return m, nil
+}
+
+func (m *Model) walk(t reflect.Type, parent *Node, inPath map[reflect.Type]bool) ([]*Node, error) {
+	var nodes []*Node
+	exported := 0
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		exported++
+		tag := f.Tag.Get("redis")
+		if tag == "-" {
+			continue
+		}
+		name := strings.Split(tag, ",")[0]
+		if name == "" {
+			name = SnakeCase(f.Name)
+		}
+		n := &Node{Name: name, GoName: f.Name, Index: i, Type: f.Type, Parent: parent}
+		if parent != nil {
+			n.Name = parent.Name + "." + name
+			n.GoName = parent.GoName + "." + f.Name
+		}
+		if f.Anonymous {
+			return nil, fmt.Errorf("%w: field %s of %s: embedded fields are not supported; name the field", errs.Unsupported, n.GoName, m.Type)
+		}
+		if err := ValidName(name); err != nil {
+			return nil, fmt.Errorf("field %s of %s: %w", n.GoName, m.Type, err)
+		}
+		if _, dup := m.byName[n.Name]; dup {
+			return nil, fmt.Errorf("%w: field %s of %s: the stored name %q is used twice", errs.Unsupported, n.GoName, m.Type, n.Name)
+		}
+		if err := m.classify(n, inPath); err != nil {
+			return nil, err
+		}
+		m.byName[n.Name] = n
+		nodes = append(nodes, n)
+	}
+	if exported == 0 && parent != nil {
+		return nil, fmt.Errorf("%w: field %s of %s: struct %s has no exported fields", errs.Unsupported, parent.GoName, m.Type, t)
+	}
+	return nodes, nil
+}
+
+func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
+	unsupported := func(why string) error {
+		return fmt.Errorf("%w: field %s of %s (%s): %s", errs.Unsupported, n.GoName, m.Type, n.Type, why)
+	}
+	t := n.Type
+	if t.Kind() == reflect.Pointer {
+		n.Ptr = true
+		t = t.Elem()
+		if t.Kind() == reflect.Pointer {
+			return unsupported("pointers to pointers cannot be stored")
+		}
+	}
+	if c, err := ScalarCodec(t); err == nil {
+		n.Kind, n.Value = Scalar, c
+		m.Scalars = append(m.Scalars, n)
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if inPath[t] {
+			return unsupported("recursive struct types cannot be flattened")
+		}
+		n.Kind = Struct
+		inPath[t] = true
+		children, err := m.walk(t, n, inPath)
+		delete(inPath, t)
+		if err != nil {
+			return err
+		}
+		n.Children = children
+		if n.Ptr {
+			m.Markers = append(m.Markers, n)
+		}
+		return nil
+	case reflect.Slice:
+		if n.Ptr {
+			return unsupported("pointers to collections cannot be stored")
+		}
+		c, err := ElemCodec(t.Elem())
+		if err != nil {
+			return unsupported(err.Error())
+		}
+		n.Kind, n.Value = List, c
+	case reflect.Map:
+		if n.Ptr {
+			return unsupported("pointers to collections cannot be stored")
+		}
+		k, err := ScalarCodec(t.Key())
+		if err != nil {
+			return unsupported("map keys must be scalars")
+		}
+		n.Key = k
+		if t.Elem().Kind() == reflect.Struct && t.Elem().NumField() == 0 {
+			n.Kind, n.Value = Set, k
+		} else {
+			c, err := ElemCodec(t.Elem())
+			if err != nil {
+				return unsupported(err.Error())
+			}
+			n.Kind, n.Value = Map, c
+		}
+	default:
+		return unsupported(fmt.Sprintf("%s fields cannot be stored", t.Kind()))
+	}
+	m.Collections = append(m.Collections, n)
+	return nil
+}
+
+// ValidName checks a stored field name: not empty, not reserved, and free of
+// the characters the key layout gives meaning to.
+func ValidName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty field name", errs.Unsupported)
+	case strings.HasPrefix(name, Reserved):
+		return fmt.Errorf("%w: field name %q starts with the reserved %q", errs.Unsupported, name, Reserved)
+	case !utf8.ValidString(name) || strings.ContainsAny(name, ".:{}*?[]\\ \t\r\n"):
+		return fmt.Errorf("%w: field name %q holds a character out of . : { } * ? [ ] \\ or white space", errs.Unsupported, name)
+	}
+	return nil
+}
+
+// SnakeCase derives the default stored name from a Go name:
+// "Balance" -> "balance", "CreatedAt" -> "created_at", "HTTPServer" -> "http_server", "UserID" -> "user_id".
+func SnakeCase(s string) string {
+	rs := []rune(s)
+	var b strings.Builder
+	for i, r := range rs {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				prevLower := unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1])
+				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+				if prevLower || (nextLower && unicode.IsUpper(rs[i-1])) {
+					b.WriteByte('_')
+				}
+			}
+			b.WriteRune(unicode.ToLower(r))
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
