@@ -1,0 +1,571 @@
+package lock
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults used for the zero fields of Options.
+const (
+	DefaultTTL      = 10 * time.Second
+	DefaultWait     = 10 * time.Second
+	DefaultRetryMin = 1 * time.Millisecond
+	DefaultRetryMax = 50 * time.Millisecond
+)
+
+// NoWait as Options.Wait makes Acquire try exactly once: it returns
+// ErrNotAcquired at once if another holder has the lock.
+const NoWait time.Duration = -1
+
+// releaseTimeout bounds Release (and the clean-up after a failed Acquire),
+// which run on a context that ignores the caller's cancellation.
+const releaseTimeout = 5 * time.Second
+
+var (
+	// ErrNotAcquired is returned by Acquire when the lock stayed held by
+	// someone else for the whole wait (or at the single try of NoWait).
+	ErrNotAcquired = errors.New("lock: not acquired in time")
+
+	// ErrNotHeld is returned by Release and Extend when the lock key no
+	// longer holds this lock's token: the lock expired, was taken over, or
+	// was already released. It is also the cause (see context.Cause) of a
+	// Lock's Context that was cancelled because the lock was lost.
+	ErrNotHeld = errors.New("lock: not held")
+)
+
+// Options configures a lock. The zero value works: TTL 10s, wait up to 10s,
+// back off between 1ms and 50ms with jitter, no auto-extend, no Load.
+type Options struct {
+	// TTL is how long the lock lives without extension. Zero means
+	// DefaultTTL (10s). It is rounded up to whole milliseconds.
+	TTL time.Duration
+
+	// Wait is how long Acquire waits for a lock that someone else holds.
+	// Zero means DefaultWait (10s); NoWait (or any negative value) means
+	// try once. The caller's context can end the wait earlier.
+	Wait time.Duration
+
+	// RetryMin and RetryMax bound the jittered exponential backoff between
+	// attempts while waiting. Zero means DefaultRetryMin (1ms) and
+	// DefaultRetryMax (50ms). A release normally wakes a waiter at once
+	// (see the package documentation); the backoff is the fallback for a
+	// missed wake-up and for a holder that died without releasing.
+	RetryMin, RetryMax time.Duration
+
+	// AutoExtend starts a watchdog goroutine that extends the lock by TTL
+	// every TTL/3 until Release or Forget. If an extension finds the lock
+	// lost, or no extension succeeds before the TTL runs out, the lock's
+	// Context is cancelled with cause ErrNotHeld.
+	AutoExtend bool
+
+	// Load, when set, is called on every acquisition attempt with the
+	// transaction pipeline in which the attempt runs: MULTI, the acquire
+	// script, then whatever Load queues, EXEC, in one round trip. Commands
+	// queued by Load run atomically right after the acquire script, so a
+	// caller can acquire a lock and read what it guards in one round trip.
+	//
+	// Load is called again for every attempt with a fresh pipeline: keep the
+	// commands of the last call. Their results are meaningful only when
+	// Acquire returns nil. Queue reads only (an attempt may be retried, and
+	// Load's commands run whether or not the attempt won the lock). On a
+	// Redis Cluster every key Load touches must be in the lock key's slot
+	// (share its hash tag), or the transaction is split and not atomic.
+	Load func(pipe redis.Pipeliner)
+}
+
+// options is Options with the defaults filled in.
+type options struct {
+	ttl, wait, retryMin, retryMax time.Duration
+	noWait, autoExtend            bool
+	load                          func(redis.Pipeliner)
+}
+
+func (o Options) resolve() (options, error) {
+	r := options{
+		ttl: o.TTL, wait: o.Wait, retryMin: o.RetryMin, retryMax: o.RetryMax,
+		autoExtend: o.AutoExtend, load: o.Load,
+	}
+	switch {
+	case r.ttl == 0:
+		r.ttl = DefaultTTL
+	case r.ttl < 0:
+		return r, fmt.Errorf("lock: negative TTL %v", o.TTL)
+	case r.ttl%time.Millisecond != 0:
+		r.ttl = r.ttl.Truncate(time.Millisecond) + time.Millisecond
+	}
+	switch {
+	case r.wait == 0:
+		r.wait = DefaultWait
+	case r.wait < 0:
+		r.wait, r.noWait = 0, true
+	}
+	if r.retryMin <= 0 {
+		r.retryMin = DefaultRetryMin
+	}
+	if r.retryMax <= 0 {
+		r.retryMax = DefaultRetryMax
+	}
+	if r.retryMax < r.retryMin {
+		r.retryMax = r.retryMin
+	}
+	return r, nil
+}
+
+// FenceKey is the key of the fencing counter of the lock at key: key+":fence".
+// It keeps key's hash tag, so both live in one cluster slot. It never expires;
+// deleting it lets fencing tokens start again from 1.
+func FenceKey(key string) string { return key + ":fence" }
+
+// WakeChannel is the Pub/Sub channel on which a release of the lock at key
+// is announced: key+":wake". Waiters subscribe to it. A script that releases
+// a lock itself (see Lock.Forget) must PUBLISH to it after the DEL.
+func WakeChannel(key string) string { return key + ":wake" }
+
+// Acquire takes the lock named key, waiting as opts says while someone else
+// holds it. On success the lock is held until Release, Forget, or the TTL
+// runs out (see Options.AutoExtend).
+//
+// Errors: ErrNotAcquired when the wait ends with the lock still held
+// elsewhere; the context's error (errors.Is holds for context.Canceled and
+// context.DeadlineExceeded) when ctx ends first; otherwise the Redis error.
+// When an attempt's outcome is unknown (a cancelled context or a network
+// error after the request was sent), Acquire releases by token before
+// returning, so a lost reply does not leave a lock behind for its TTL.
+//
+// Acquire is not reentrant: a second Acquire of a held key waits like any
+// other caller, even in the same goroutine.
+func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
+	if rdb == nil {
+		return nil, errors.New("lock: nil client")
+	}
+	if key == "" {
+		return nil, errors.New("lock: empty key")
+	}
+	o, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lock: acquire %q: %w", key, err)
+	}
+	a := &acquirer{rdb: rdb, key: key, keys: []string{key, FenceKey(key)}, o: o, token: newToken()}
+	l, err := a.run(ctx)
+	if err != nil && a.unsure {
+		// An attempt may have been applied without us seeing the reply.
+		// Releasing by token is harmless if it was not.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		_, _ = releaseScript.Run(rctx, rdb, a.keys[:1], a.token, WakeChannel(key)).Result()
+		cancel()
+	}
+	return l, err
+}
+
+// acquirer is the state of one Acquire call.
+type acquirer struct {
+	rdb   redis.UniversalClient
+	key   string
+	keys  []string // lock key, fence key
+	o     options
+	token string
+
+	useEval bool // the last EVALSHA in a transaction met NOSCRIPT
+	unsure  bool // some attempt may have been applied without a reply
+}
+
+// attempt is the outcome of one try.
+type attempt struct {
+	ok    bool
+	fence int64
+	pttl  time.Duration // holder's remaining TTL when !ok (<= 0: unknown or none)
+	start time.Time     // when the request was sent
+}
+
+func (a *acquirer) run(ctx context.Context) (*Lock, error) {
+	deadline := time.Now().Add(a.o.wait)
+	var (
+		w     *waiter
+		timer *time.Timer
+		n     int // sleeps so far, for the backoff
+		won   bool
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		if w != nil {
+			w.leave(!won)
+		}
+	}()
+	sleep := func(d time.Duration, wake <-chan struct{}) error {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-wake:
+			timer.Stop()
+		case <-timer.C:
+		case <-ctx.Done():
+			return fmt.Errorf("lock: acquire %q: %w", a.key, ctx.Err())
+		}
+		return nil
+	}
+	for {
+		at, err := a.try(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if at.ok {
+			won = true
+			return newLock(ctx, a, at), nil
+		}
+		now := time.Now()
+		if a.o.noWait || !now.Before(deadline) {
+			if a.o.noWait {
+				return nil, fmt.Errorf("%w: %q is held (no wait)", ErrNotAcquired, a.key)
+			}
+			return nil, fmt.Errorf("%w: %q still held after %v", ErrNotAcquired, a.key, a.o.wait)
+		}
+		if w == nil {
+			// Subscribe to the release announcements, wait until the
+			// subscription is live, then try again at once: a release that
+			// happened before the subscription would not wake us.
+			w = join(a.rdb, WakeChannel(a.key))
+			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.ready); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		d := backoff(a.o.retryMin, a.o.retryMax, n)
+		n++
+		if at.pttl > 0 && at.pttl < d {
+			d = at.pttl // the holder's key expires then
+		}
+		d = min(d, deadline.Sub(now))
+		if err := sleep(d, w.c); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// try runs one acquisition attempt. A network error in a transaction (which
+// go-redis does not retry) is retried once here with the same token: the
+// acquire script is idempotent for its token.
+func (a *acquirer) try(ctx context.Context) (attempt, error) {
+	var (
+		at     attempt
+		res    []any
+		err    error
+		netErr int
+	)
+	for {
+		at.start = time.Now()
+		args := []any{a.token, a.o.ttl.Milliseconds()}
+		if a.o.load == nil {
+			// One command; go-redis retries it on network errors, which is
+			// safe because the script is idempotent for its token.
+			res, err = acquireScript.Run(ctx, a.rdb, a.keys, args...).Slice()
+		} else {
+			pipe := a.rdb.TxPipeline()
+			var cmd *redis.Cmd
+			if a.useEval {
+				cmd = acquireScript.Eval(ctx, pipe, a.keys, args...)
+			} else {
+				cmd = acquireScript.EvalSha(ctx, pipe, a.keys, args...)
+			}
+			a.o.load(pipe)
+			_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
+			res, err = cmd.Slice()
+			if err != nil && !a.useEval && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				// The script cache was flushed (SCRIPT FLUSH, restart,
+				// failover). EVAL sends the source and caches it again.
+				a.useEval = true
+				continue
+			}
+			a.useEval = false
+			if err != nil && !isReply(err) && ctx.Err() == nil && netErr == 0 {
+				a.unsure = true
+				netErr++
+				continue
+			}
+		}
+		break
+	}
+	if err != nil {
+		if !isReply(err) {
+			a.unsure = true
+		}
+		if ctx.Err() != nil {
+			return at, fmt.Errorf("lock: acquire %q: %w", a.key, ctx.Err())
+		}
+		return at, fmt.Errorf("lock: acquire %q: %w", a.key, err)
+	}
+	if len(res) != 2 {
+		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+	}
+	flag, _ := res[0].(int64)
+	num, ok := res[1].(int64)
+	if !ok {
+		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+	}
+	if flag == 1 {
+		at.ok, at.fence = true, num
+	} else {
+		at.pttl = time.Duration(num) * time.Millisecond
+	}
+	return at, nil
+}
+
+// isReply reports whether err is an error reply from the server (so the
+// command was not applied, or applied exactly as reported), as opposed to a
+// network or context error, after which the outcome is unknown.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// backoff is the n-th delay between attempts: min*2^n capped at max, with
+// "equal jitter" (a uniform pick in [d/2, d]) so that waiters spread out.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := hi
+	if n < 32 {
+		if e := lo << n; e > 0 && e < hi {
+			d = e
+		}
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:]) // never fails on supported platforms (Go >= 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+// Lock is a held lock. Its methods are safe for concurrent use.
+type Lock struct {
+	rdb   redis.UniversalClient
+	key   string
+	token string
+	fence int64
+	ttl   time.Duration
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu         sync.Mutex
+	state      state
+	cause      error     // why the lock is not held, once state != held
+	validUntil time.Time // local estimate of when the key expires
+	expiry     *time.Timer
+	watchdog   chan struct{} // closed when the watchdog goroutine has exited; nil without AutoExtend
+}
+
+type state uint8
+
+const (
+	held     state = iota
+	lost           // known lost: expired or taken over; Release still tries
+	released       // Release or Forget was called
+)
+
+func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
+	l := &Lock{
+		rdb: a.rdb, key: a.key, token: a.token, fence: at.fence, ttl: a.o.ttl,
+		validUntil: at.start.Add(a.o.ttl),
+	}
+	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+	if a.o.autoExtend {
+		l.watchdog = make(chan struct{})
+		go l.watch()
+	}
+	return l
+}
+
+// Key returns the lock's key.
+func (l *Lock) Key() string { return l.key }
+
+// Token returns the lock's random token: 16 bytes from crypto/rand in hex.
+// The lock key holds it while the lock is held. Scripts that write under the
+// lock check it (see the package documentation on releasing in a script).
+func (l *Lock) Token() string { return l.token }
+
+// Fence returns the fencing token of this acquisition: strictly greater than
+// that of every earlier acquisition of the same key (a counter at
+// FenceKey(key), incremented by the acquire script). Pass it to a store that
+// rejects writes carrying a smaller fence than one it has seen.
+func (l *Lock) Fence() int64 { return l.fence }
+
+// Context returns a context that is cancelled when the lock is released
+// (Release or Forget; cause context.Canceled) or known lost (cause wraps
+// ErrNotHeld): an extension found another token or no key, or the TTL ran
+// out locally without a successful extension. It carries the values of the
+// context given to Acquire but not its cancellation or deadline: those bound
+// the wait, not the lock. Work done under the lock should stop when it is
+// done.
+func (l *Lock) Context() context.Context { return l.ctx }
+
+// Extend sets the lock's remaining TTL to ttl (zero means the lock's TTL) if
+// the lock key still holds this lock's token. It returns an error wrapping
+// ErrNotHeld, and cancels Context, if the lock was lost; it returns
+// ErrNotHeld without a round trip after Release or once the lock is known
+// lost. Other errors (network, ctx) leave the lock as it was.
+func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	switch {
+	case ttl == 0:
+		ttl = l.ttl
+	case ttl < 0:
+		return fmt.Errorf("lock: extend %q: negative TTL %v", l.key, ttl)
+	case ttl%time.Millisecond != 0:
+		ttl = ttl.Truncate(time.Millisecond) + time.Millisecond
+	}
+	l.mu.Lock()
+	if l.state != held {
+		err := l.cause
+		l.mu.Unlock()
+		return err
+	}
+	l.mu.Unlock()
+	start := time.Now()
+	n, err := extendScript.Run(ctx, l.rdb, []string{l.key}, l.token, ttl.Milliseconds()).Int64()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return fmt.Errorf("lock: extend %q: %w", l.key, err)
+	}
+	if n == 0 {
+		return l.lose(fmt.Errorf("%w: %q: the key no longer holds this lock's token", ErrNotHeld, l.key))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != held {
+		return l.cause
+	}
+	l.validUntil = start.Add(ttl)
+	l.expiry.Reset(time.Until(l.validUntil))
+	return nil
+}
+
+// Release deletes the lock key if it still holds this lock's token and wakes
+// the waiters, stops the watchdog, and cancels Context. It runs even if ctx
+// is already cancelled: it uses ctx's values but a timeout of its own (5s).
+//
+// It returns an error wrapping ErrNotHeld if the key no longer held the
+// token (the lock had expired or been taken over), and on a second call
+// (after Release or Forget) without a round trip. A Release whose reply was
+// lost and which go-redis then sent again may also report ErrNotHeld: the
+// lock is gone either way.
+func (l *Lock) Release(ctx context.Context) error {
+	if err := l.finish(); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	n, err := releaseScript.Run(rctx, l.rdb, []string{l.key}, l.token, WakeChannel(l.key)).Int64()
+	if err != nil {
+		return fmt.Errorf("lock: release %q: %w", l.key, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %q: released after it was lost", ErrNotHeld, l.key)
+	}
+	return nil
+}
+
+// Forget stops the watchdog, cancels Context and marks the lock released
+// without a round trip. It is for callers that released the lock themselves
+// inside a script of their own (for example a fenced save-and-release). Such
+// a script must do, atomically:
+//
+//	if redis.call('GET', lockKey) == token then
+//	    redis.call('DEL', lockKey)
+//	    redis.call('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    -- ... its own writes ...
+//	end
+//
+// The PUBLISH wakes the waiters at once; without it they only notice the
+// release at their next poll (at most RetryMax later).
+func (l *Lock) Forget() { _ = l.finish() }
+
+// finish moves the lock to released, stops its timers and watchdog and
+// cancels its context. It returns an error if it was already released.
+func (l *Lock) finish() error {
+	l.mu.Lock()
+	if l.state == released {
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %q: already released", ErrNotHeld, l.key)
+	}
+	l.state = released
+	l.cause = fmt.Errorf("%w: %q: released", ErrNotHeld, l.key)
+	l.expiry.Stop()
+	l.mu.Unlock()
+	l.cancel(nil) // no-op if lost already cancelled it
+	if l.watchdog != nil {
+		<-l.watchdog // the watchdog leaves as soon as ctx is done
+	}
+	return nil
+}
+
+// lose marks a held lock lost and cancels its context with cause. It returns
+// the error the lock now reports.
+func (l *Lock) lose(cause error) error {
+	l.mu.Lock()
+	if l.state != held {
+		err := l.cause
+		l.mu.Unlock()
+		return err
+	}
+	l.state, l.cause = lost, cause
+	l.mu.Unlock()
+	l.cancel(cause)
+	return cause
+}
+
+// expired runs when the local estimate of the key's expiry passes.
+func (l *Lock) expired() {
+	l.mu.Lock()
+	stale := time.Now().Before(l.validUntil) // an Extend moved the deadline meanwhile
+	l.mu.Unlock()
+	if !stale {
+		_ = l.lose(fmt.Errorf("%w: %q: TTL elapsed without an extension", ErrNotHeld, l.key))
+	}
+}
+
+// watch extends the lock every TTL/3 until the lock's context is done.
+func (l *Lock) watch() {
+	defer close(l.watchdog)
+	every := max(l.ttl/3, time.Millisecond)
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, every)
+		err := l.Extend(ctx, l.ttl)
+		cancel()
+		switch {
+		case err == nil:
+			t.Reset(every)
+		case errors.Is(err, ErrNotHeld):
+			return // Extend cancelled the context
+		default:
+			// A network error: try again soon. If nothing succeeds before the
+			// TTL runs out, the expiry timer cancels the context.
+			t.Reset(max(every/4, time.Millisecond))
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Waking waiters on release.
+//
+// Every client that has waiters gets one hub: one Pub/Sub connection on which
+// the wake channels of all keys being waited for are multiplexed, and one
+// goroutine that reads it. A release PUBLISHes on the key's wake channel; the
+// hub then wakes the longest-waiting local waiter of that key (one, not all:
+// only one can win, and a waiter that gives up passes its wake on). A missed
+// message (reconnect, race with SUBSCRIBE) only delays a waiter until its
+// next backoff poll.
+//
+// The hub and its subscriptions outlive their last waiter by idleLinger, so
+// a busy lock does not SUBSCRIBE and UNSUBSCRIBE on every wait, and then go
+// away with their goroutine and connection.
+
+const (
+	idleLinger = 100 * time.Millisecond // keep an unused subscription / hub this long
+	quietPing  = 5 * time.Second        // ping the Pub/Sub connection after this much silence
+	subTimeout = 5 * time.Second        // bound on a SUBSCRIBE / UNSUBSCRIBE write
+)
+
+// wake is the registry of hubs. Its mutex guards every hub's and wakeChan's
+// fields marked "guarded".
+var wake struct {
+	mu   sync.Mutex
+	hubs map[redis.UniversalClient]*hub
+}
+
+type hub struct {
+	rdb    redis.UniversalClient
+	ps     *redis.PubSub
+	subMu  sync.Mutex    // orders SUBSCRIBE / UNSUBSCRIBE writes with the decisions to send them
+	closed chan struct{} // closed when the hub is shut down
+	done   chan struct{} // closed when the reader goroutine has exited
+
+	// guarded by wake.mu
+	chans   map[string]*wakeChan
+	waiters int
+	idle    *time.Timer
+}
+
+type wakeChan struct {
+	name  string
+	ready chan struct{} // closed when the server confirmed the subscription
+
+	// guarded by wake.mu
+	confirmed bool
+	queue     []*waiter // oldest first
+	idle      *time.Timer
+}
+
+type waiter struct {
+	h  *hub
+	wc *wakeChan
+	c  chan struct{} // capacity 1: a pending wake-up
+}
+
+// join registers a waiter for channel on rdb's hub, subscribing if needed.
+// The subscription is live once w.wc.ready is closed.
+func join(rdb redis.UniversalClient, channel string) *waiter {
+	wake.mu.Lock()
+	h := wake.hubs[rdb]
+	if h == nil {
+		h = &hub{
+			rdb: rdb, ps: rdb.Subscribe(context.Background()),
+			closed: make(chan struct{}), done: make(chan struct{}),
+			chans: make(map[string]*wakeChan),
+		}
+		if wake.hubs == nil {
+			wake.hubs = make(map[redis.UniversalClient]*hub)
+		}
+		wake.hubs[rdb] = h
+		go h.read()
+	}
+	h.waiters++
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+	wc := h.chans[channel]
+	subscribe := wc == nil
+	if subscribe {
+		wc = &wakeChan{name: channel, ready: make(chan struct{})}
+		h.chans[channel] = wc
+	}
+	if wc.idle != nil {
+		wc.idle.Stop()
+		wc.idle = nil
+	}
+	w := &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	wc.queue = append(wc.queue, w)
+	wake.mu.Unlock()
+
+	if subscribe {
+		h.subMu.Lock()
+		ctx, cancel := context.WithTimeout(context.Background(), subTimeout)
+		// On error go-redis keeps the channel and subscribes on reconnect;
+		// until then the waiter polls.
+		_ = h.ps.Subscribe(ctx, channel)
+		cancel()
+		h.subMu.Unlock()
+	}
+	return w
+}
+
+// leave unregisters w. A waiter that leaves without the lock passes a wake-up
+// on to the next one, in case it swallowed one meant for them.
+func (w *waiter) leave(passOn bool) {
+	h, wc := w.h, w.wc
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	for i, x := range wc.queue {
+		if x == w {
+			wc.queue = append(wc.queue[:i], wc.queue[i+1:]...)
+			break
+		}
+	}
+	if passOn && len(wc.queue) > 0 {
+		wc.queue[0].signal()
+	}
+	if len(wc.queue) == 0 {
+		wc.idle = time.AfterFunc(idleLinger, func() { h.dropIfIdle(wc) })
+	}
+	h.waiters--
+	if h.waiters == 0 {
+		h.idle = time.AfterFunc(idleLinger, h.closeIfIdle)
+	}
+}
+
+func (w *waiter) signal() {
+	select {
+	case w.c <- struct{}{}:
+	default:
+	}
+}
+
+// dropIfIdle unsubscribes from a channel that has had no waiter for idleLinger.
+func (h *hub) dropIfIdle(wc *wakeChan) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	wake.mu.Lock()
+	if wake.hubs[h.rdb] != h || h.chans[wc.name] != wc || len(wc.queue) > 0 {
+		wake.mu.Unlock()
+		return
+	}
+	delete(h.chans, wc.name)
+	wake.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), subTimeout)
+	_ = h.ps.Unsubscribe(ctx, wc.name)
+	cancel()
+}
+
+// closeIfIdle shuts the hub down if it has had no waiter for idleLinger.
+func (h *hub) closeIfIdle() {
+	wake.mu.Lock()
+	if wake.hubs[h.rdb] != h || h.waiters > 0 {
+		wake.mu.Unlock()
+		return
+	}
+	delete(wake.hubs, h.rdb)
+	for _, wc := range h.chans {
+		if wc.idle != nil {
+			wc.idle.Stop()
+		}
+	}
+	wake.mu.Unlock()
+	close(h.closed)
+	_ = h.ps.Close()
+	<-h.done
+}
+
+// read is the hub's goroutine: it dispatches subscription confirmations and
+// release announcements until the hub is closed.
+func (h *hub) read() {
+	defer close(h.done)
+	ctx := context.Background() // a cancelled context would make go-redis reconnect
+	for {
+		msg, err := h.ps.ReceiveTimeout(ctx, quietPing)
+		if err != nil {
+			select {
+			case <-h.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				pctx, cancel := context.WithTimeout(ctx, subTimeout)
+				_ = h.ps.Ping(pctx) // a dead connection fails here and is replaced
+				cancel()
+				continue
+			}
+			// go-redis reconnects and resubscribes on the next read; a release
+			// may have been missed meanwhile, so let every waiter look again.
+			h.wakeAll()
+			select {
+			case <-h.closed:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				h.confirm(m.Channel)
+			}
+		case *redis.Message:
+			h.notify(m.Channel)
+		}
+	}
+}
+
+func (h *hub) confirm(channel string) {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	wc := h.chans[channel]
+	if wc == nil {
+		return
+	}
+	if !wc.confirmed {
+		wc.confirmed = true
+		close(wc.ready)
+		return
+	}
+	// Subscribed again after a reconnect: a release may have been missed.
+	if len(wc.queue) > 0 {
+		wc.queue[0].signal()
+	}
+}
+
+func (h *hub) notify(channel string) {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	if wc := h.chans[channel]; wc != nil && len(wc.queue) > 0 {
+		wc.queue[0].signal()
+	}
+}
+
+func (h *hub) wakeAll() {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	for _, wc := range h.chans {
+		for _, w := range wc.queue {
+			w.signal()
+		}
+	}
+}
