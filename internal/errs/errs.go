@@ -36,3 +36,9 @@ var (
 	// OutOfRange: an index lies outside a list.
 	OutOfRange = errors.New("rapyer: index out of range")
 )
+
+// LockLost: a write fenced by a lock found the lock no longer held.
+var LockLost = errors.New("rapyer: lock lost")
+
+// Exists: a model that must be new exists already.
+var Exists = errors.New("rapyer: already exists")

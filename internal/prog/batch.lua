@@ -1,0 +1,854 @@
+-- rapyer-go batch interpreter.
+--
+-- One script runs every atomic batch: it reads a program of instructions from
+-- ARGV, checks everything that could make a write fail (missing models, key
+-- types, guards, numbers that do not parse or would overflow, list indexes),
+-- and only then writes. A batch that fails changes nothing.
+--
+-- ARGV[1] batch id ('' for none), ARGV[2] index in KEYS of the batch record
+-- key ('0' for none), ARGV[3] record lifetime in ms, then instructions:
+-- opcode, argument count, arguments. Key arguments are indexes into KEYS.
+--
+-- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
+-- {'DUP', ...} when the batch id was already applied (the stored reply), or
+-- {'ERR', code, instruction number, message}.
+
+local VERSION = '__v'
+local TOMB = '\0rapyer-tombstone\0' .. ARGV[1]
+
+local function fail(code, n, msg)
+  error({code = code, n = n, msg = msg})
+end
+
+-- exact signed 64-bit integers as two limbs (hi, lo) of base 1e9 ----------
+local B = 1000000000
+local function limbs(s)
+  local neg = string.sub(s, 1, 1) == '-'
+  local d = neg and string.sub(s, 2) or s
+  local lo = tonumber(string.sub(d, -9)) or 0
+  local hi = #d > 9 and tonumber(string.sub(d, 1, #d - 9)) or 0
+  if neg then return -hi, -lo end
+  return hi, lo
+end
+local function norm(h, l)
+  if l >= B or l <= -B then
+    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
+    h = h + c; l = l - c * B
+  end
+  if h > 0 and l < 0 then h = h - 1; l = l + B
+  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
+  return h, l
+end
+local function cmpl(h1, l1, h2, l2)
+  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
+  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
+  return 0
+end
+local function fmtl(h, l)
+  if h == 0 then return string.format('%.0f', l) end
+  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
+end
+local function isint(s)
+  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
+end
+local function cmpint(a, b)
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  return cmpl(h1, l1, h2, l2)
+end
+local function addint(a, b)
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  local h, l = norm(h1 + h2, l1 + l2)
+  return fmtl(h, l)
+end
+local function inrange(v, lo, hi)
+  return isint(v) and cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
+end
+
+-- floats ------------------------------------------------------------------
+local function parsefloat(s)
+  if type(s) ~= 'string' then return nil end
+  if s == 'inf' or s == '+inf' then return math.huge end
+  if s == '-inf' then return -math.huge end
+  if not string.match(s, '^[-+]?%d*%.?%d*[eE]?[-+]?%d*$') or not string.match(s, '%d') then return nil end
+  return tonumber(s)
+end
+local function fmtfloat(x)
+  if x ~= x then return 'nan' end
+  if x == math.huge then return 'inf' end
+  if x == -math.huge then return '-inf' end
+  if x == math.floor(x) and math.abs(x) < 1e15 then return string.format('%.0f', x) end
+  local s = string.format('%.17g', x)
+  for p = 15, 16 do
+    local t = string.format('%.' .. p .. 'g', x)
+    if tonumber(t) == x then return t end
+  end
+  return s
+end
+local MAXEXACT = 9007199254740992
+
+-- time: RFC 3339 with nanoseconds ----------------------------------------
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m > 2) and (m - 3) or (m + 9)
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = (mp < 10) and (mp + 3) or (mp - 9)
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+-- parsetime returns UTC seconds, nanoseconds and the zone offset in seconds.
+local function parsetime(s)
+  if type(s) ~= 'string' then return nil end
+  local y, mo, d, h, mi, se, rest = string.match(s, '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
+  if not y then return nil end
+  local ns = 0
+  local frac, zone = string.match(rest, '^%.(%d+)(.*)$')
+  if frac then
+    if #frac > 9 then return nil end
+    ns = tonumber(frac .. string.rep('0', 9 - #frac))
+    rest = zone
+  end
+  local off
+  if rest == 'Z' then off = 0 else
+    local sg, oh, om = string.match(rest, '^([-+])(%d%d):(%d%d)$')
+    if not sg then return nil end
+    off = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sg == '-' and -1 or 1)
+  end
+  local secs = days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
+    + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - off
+  return secs, ns, off
+end
+local function fmttime(secs, ns, off)
+  local t = secs + off
+  local days = math.floor(t / 86400)
+  local rem = t - days * 86400
+  local y, m, d = civil_from_days(days)
+  if y < 0 or y > 9999 then return nil end
+  local s = string.format('%04d-%02d-%02dT%02d:%02d:%02d', y, m, d, math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60)
+  if ns > 0 then
+    s = s .. '.' .. string.gsub(string.format('%09d', ns), '0+$', '')
+  end
+  if off == 0 then return s .. 'Z' end
+  local a = math.abs(off)
+  return s .. string.format('%s%02d:%02d', off < 0 and '-' or '+', math.floor(a / 3600), math.floor(a % 3600 / 60))
+end
+
+-- program --------------------------------------------------------------------
+local prog = {}
+do
+  local i = 4
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i + 1])
+    local a = {}
+    for j = 1, n do a[j] = ARGV[i + 1 + j] end
+    prog[#prog + 1] = {op = ARGV[i], a = a}
+    i = i + 2 + n
+  end
+end
+local function K(x) return KEYS[tonumber(x)] end
+
+-- check-phase shadow of the data the batch touches -------------------------
+local types = {}      -- key -> type seen at the start
+local cleared = {}    -- key -> true once the batch deleted it
+local fields = {}     -- key -> {field -> value or false}
+local lens = {}       -- list key -> length, or -1 when unknown
+
+local function needtype(k, want, n)
+  local t = types[k]
+  if t == nil then
+    t = redis.call('TYPE', k)
+    if type(t) == 'table' then t = t.ok end
+    types[k] = t
+  end
+  if t ~= 'none' and t ~= want and not cleared[k] then
+    fail('WRONGTYPE', n, k .. ' holds a ' .. t .. ', not a ' .. want)
+  end
+end
+local function fget(k, f)
+  local t = fields[k]
+  if t == nil then t = {}; fields[k] = t end
+  local v = t[f]
+  if v == nil then
+    if cleared[k] then v = false else v = redis.call('HGET', k, f) end
+    t[f] = v
+  end
+  return v
+end
+local function fset(k, f, v)
+  local t = fields[k]
+  if t == nil then t = {}; fields[k] = t end
+  t[f] = v
+end
+local function clearkey(k)
+  cleared[k] = true
+  fields[k] = {}
+  lens[k] = 0
+end
+local function llen(k)
+  local l = lens[k]
+  if l == nil then
+    l = cleared[k] and 0 or redis.call('LLEN', k)
+    lens[k] = l
+  end
+  return l
+end
+local function setlen(k, l) lens[k] = l end
+-- pyindex turns a Python-style index into a 0-based one within [0, len).
+local function pyindex(i, len)
+  if i < 0 then i = i + len end
+  if i < 0 or i >= len then return nil end
+  return i
+end
+local function pyclamp(i, len)
+  if i < 0 then i = i + len end
+  if i < 0 then return 0 end
+  if i > len then return len end
+  return i
+end
+
+-- scalar arithmetic shared by check and apply -------------------------------
+-- a: root, field, kind ('int'|'float'), lo, hi, operand ... ; returns new text
+local function arith(name, cur, kind, x, lo, hi, n)
+  if kind == 'int' then
+    if cur == false then cur = '0' end
+    if not isint(cur) then fail('CORRUPT', n, 'the field holds ' .. cur .. ', not an integer') end
+    if name == 'max' or name == 'min' then
+      local c = cmpint(cur, x)
+      if (name == 'max' and c >= 0) or (name == 'min' and c <= 0) then return cur end
+      return x
+    end
+    local a, b = tonumber(cur), tonumber(x)
+    if math.abs(a) > MAXEXACT or math.abs(b) > MAXEXACT then
+      fail('OVERFLOW', n, name .. ' is exact only within +-2^53 on the server')
+    end
+    local r
+    if name == 'mul' then r = a * b
+    elseif name == 'floordiv' then
+      if b == 0 then fail('ARG', n, 'division by zero') end
+      r = math.floor(a / b)
+    elseif name == 'mod' then
+      if b == 0 then fail('ARG', n, 'modulo by zero') end
+      r = a - b * math.floor(a / b)
+    elseif name == 'pow' then
+      if b < 0 then fail('ARG', n, 'negative exponent on an integer') end
+      r = 1
+      for _ = 1, b do
+        r = r * a
+        if math.abs(r) > MAXEXACT then break end
+      end
+    end
+    if math.abs(r) > MAXEXACT then fail('OVERFLOW', n, name .. ' leaves the exact range +-2^53') end
+    local s = string.format('%.0f', r)
+    if not inrange(s, lo, hi) then fail('OVERFLOW', n, s .. ' is out of range') end
+    return s
+  end
+  -- float
+  if cur == false then cur = '0' end
+  local a = parsefloat(cur)
+  if a == nil then fail('CORRUPT', n, 'the field holds ' .. cur .. ', not a number') end
+  local b = tonumber(x)
+  local r
+  if name == 'mul' then r = a * b
+  elseif name == 'floordiv' then
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = math.floor(a / b)
+  elseif name == 'mod' then
+    if b == 0 then fail('ARG', n, 'modulo by zero') end
+    r = a - b * math.floor(a / b)
+  elseif name == 'pow' then r = a ^ b
+  elseif name == 'max' then r = (a >= b) and a or b
+  elseif name == 'min' then r = (a <= b) and a or b
+  end
+  if r ~= r or r == math.huge or r == -math.huge or math.abs(r) > tonumber(hi) then
+    fail('OVERFLOW', n, name .. ' gives a value out of range')
+  end
+  return fmtfloat(r)
+end
+
+local function compare(kind, cur, want)
+  if kind == 'int' then return cmpint(cur, want) end
+  if kind == 'float' then
+    local a, b = parsefloat(cur), parsefloat(want)
+    if a < b then return -1 elseif a > b then return 1 end
+    return 0
+  end
+  if kind == 'time' then
+    local s1, n1 = parsetime(cur)
+    local s2, n2 = parsetime(want)
+    if s1 ~= s2 then return s1 < s2 and -1 or 1 end
+    if n1 ~= n2 then return n1 < n2 and -1 or 1 end
+    return 0
+  end
+  if cur < want then return -1 elseif cur > want then return 1 end
+  return 0
+end
+local function holds(c, rel)
+  if rel == 'eq' then return c == 0 elseif rel == 'ne' then return c ~= 0
+  elseif rel == 'lt' then return c < 0 elseif rel == 'le' then return c <= 0
+  elseif rel == 'gt' then return c > 0 elseif rel == 'ge' then return c >= 0 end
+  return false
+end
+local function valid(kind, v)
+  if kind == 'int' then return isint(v) end
+  if kind == 'float' then return parsefloat(v) ~= nil end
+  if kind == 'time' then return parsetime(v) ~= nil end
+  return true
+end
+
+-- instructions -----------------------------------------------------------
+-- Each has check(a, n) run in the first pass, with no writes, and
+-- apply(a, n) run in the second; apply returns the instruction's result.
+local models = {}   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
+local written = {}  -- collection key -> root, for keys the batch wrote
+local I = {}
+
+local function model(root) return models[root] end
+local function touch(root, k)
+  local m = models[root]
+  m.written = true
+  m.deleted = nil
+  if k then written[k] = root end
+end
+
+I.model = { -- root mode ttlmode ttlms colkey...
+  check = function(a, n)
+    local root = K(a[1])
+    local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}}
+    for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
+    models[root] = m
+    needtype(root, 'hash', n)
+    if m.mode == 'fresh' then
+      if redis.call('HEXISTS', root, VERSION) == 1 then fail('EXISTS', n, root .. ' exists already') end
+    elseif m.mode ~= 'create' then
+      if redis.call('HEXISTS', root, VERSION) == 0 then
+        if m.mode == 'skip' then error({code = 'SKIP'}) end
+        fail('NOTFOUND', n, root .. ' does not exist')
+      end
+    end
+  end,
+  apply = function() return false end,
+}
+
+-- guards: checked in the first pass, against the data as the batch found it
+I.gver = { -- root version
+  check = function(a, n)
+    local v = redis.call('HGET', K(a[1]), VERSION)
+    if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
+  end,
+}
+I.gcmp = { -- root field kind rel operand zero
+  check = function(a, n)
+    local cur = redis.call('HGET', K(a[1]), a[2])
+    if cur == false then cur = a[6] end
+    if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
+    if not holds(compare(a[3], cur, a[5]), a[4]) then
+      fail('PRECOND', n, a[2] .. ' is ' .. cur)
+    end
+  end,
+}
+I.glen = { -- key type rel n
+  check = function(a, n)
+    local k = K(a[1])
+    needtype(k, a[2], n)
+    local l
+    if a[2] == 'list' then l = redis.call('LLEN', k)
+    elseif a[2] == 'hash' then l = redis.call('HLEN', k)
+    else l = redis.call('SCARD', k) end
+    if not holds((l < tonumber(a[4])) and -1 or ((l > tonumber(a[4])) and 1 or 0), a[3]) then
+      fail('PRECOND', n, 'length is ' .. l)
+    end
+  end,
+}
+I.ghas = { -- key field want(1|0)
+  check = function(a, n)
+    local k = K(a[1])
+    needtype(k, 'hash', n)
+    if tostring(redis.call('HEXISTS', k, a[2])) ~= a[3] then
+      fail('PRECOND', n, a[3] == '1' and 'key is missing' or 'key is present')
+    end
+  end,
+}
+I.gmember = { -- key type value want(1|0)
+  check = function(a, n)
+    local k = K(a[1])
+    needtype(k, a[2], n)
+    local found
+    if a[2] == 'set' then found = redis.call('SISMEMBER', k, a[3]) == 1
+    else found = redis.call('LPOS', k, a[3]) ~= false end
+    if found ~= (a[4] == '1') then
+      fail('PRECOND', n, found and 'element is present' or 'element is missing')
+    end
+  end,
+}
+I.glock = { -- lockkey token
+  check = function(a, n)
+    if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
+  end,
+}
+
+-- scalars of the root hash
+I.hset = { -- root field value [field value ...]
+  check = function(a, n)
+    local k = K(a[1])
+    for j = 2, #a, 2 do fset(k, a[j], a[j + 1]) end
+  end,
+  apply = function(a)
+    local k = K(a[1])
+    for s = 2, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(k)
+    return false
+  end,
+}
+I.hdel = { -- root field...
+  check = function(a, n)
+    local k = K(a[1])
+    for j = 2, #a do fset(k, a[j], false) end
+  end,
+  apply = function(a)
+    local k = K(a[1])
+    for s = 2, #a, 1000 do redis.call('HDEL', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(k)
+    return false
+  end,
+}
+I.incr = { -- root field by lo hi  (integers: HINCRBY)
+  check = function(a, n)
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0' end
+    if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
+    local r = addint(cur, a[3])
+    if not inrange(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
+    fset(k, a[2], r)
+    a.result = r
+  end,
+  apply = function(a)
+    redis.call('HINCRBY', K(a[1]), a[2], a[3]); touch(K(a[1])); return a.result
+  end,
+}
+I.incrf = { -- root field by max (floats: HINCRBYFLOAT)
+  check = function(a, n)
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0' end
+    local x = parsefloat(cur)
+    if x == nil or x ~= x or x == math.huge or x == -math.huge then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
+    local r = x + tonumber(a[3])
+    if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
+    fset(k, a[2], fmtfloat(r))
+  end,
+  apply = function(a)
+    local r = redis.call('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
+  end,
+}
+I.arith = { -- root field name kind lo hi operand
+  check = function(a, n)
+    local k = K(a[1])
+    local r = arith(a[3], fget(k, a[2]), a[4], a[7], a[5], a[6], n)
+    fset(k, a[2], r)
+    a.result = r
+  end,
+  apply = function(a)
+    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+  end,
+}
+I.sappend = { -- root field text
+  check = function(a, n)
+    local k = K(a[1])
+    local cur = fget(k, a[2]) or ''
+    a.result = cur .. a[3]
+    fset(k, a[2], a.result)
+  end,
+  apply = function(a)
+    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+  end,
+}
+I.srepeat = { -- root field times
+  check = function(a, n)
+    local k = K(a[1])
+    local cur = fget(k, a[2]) or ''
+    local t = tonumber(a[3])
+    if #cur * t > 512 * 1024 * 1024 then fail('ARG', n, 'the repeated text would exceed 512 MB') end
+    a.result = string.rep(cur, t)
+    fset(k, a[2], a.result)
+  end,
+  apply = function(a)
+    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+  end,
+}
+I.tadd = { -- root field seconds nanos
+  check = function(a, n)
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0001-01-01T00:00:00Z' end
+    local s, ns, off = parsetime(cur)
+    if s == nil then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an RFC 3339 time') end
+    s = s + tonumber(a[3]); ns = ns + tonumber(a[4])
+    if ns >= 1000000000 then s = s + 1; ns = ns - 1000000000
+    elseif ns < 0 then s = s - 1; ns = ns + 1000000000 end
+    local r = fmttime(s, ns, off)
+    if r == nil then fail('OVERFLOW', n, 'the time would leave years 0000 to 9999') end
+    a.result = r
+    fset(k, a[2], r)
+  end,
+  apply = function(a)
+    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+  end,
+}
+
+-- lists
+local function pushall(k, cmd, vals, from)
+  local n = #vals
+  local step = 1000
+  for s = from, n, step do
+    local e = math.min(s + step - 1, n)
+    redis.call(cmd, k, unpack(vals, s, e))
+  end
+end
+local function listcheck(a, n, delta)
+  local k = K(a[2])
+  needtype(k, 'list', n)
+  local l = llen(k)
+  if l >= 0 and delta then setlen(k, l + delta) end
+  return k, l
+end
+I.rpush = { -- root key v...
+  check = function(a, n) listcheck(a, n, #a - 2) end,
+  apply = function(a)
+    local k = K(a[2]); pushall(k, 'RPUSH', a, 3); touch(K(a[1]), k); return false
+  end,
+}
+I.lpush = { -- root key v... (given in final order)
+  check = function(a, n) listcheck(a, n, #a - 2) end,
+  apply = function(a)
+    local k = K(a[2])
+    local rev = {}
+    for j = #a, 3, -1 do rev[#rev + 1] = a[j] end
+    pushall(k, 'LPUSH', rev, 1); touch(K(a[1]), k); return false
+  end,
+}
+I.rpop = {
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    if l > 0 then setlen(k, l - 1) end
+  end,
+  apply = function(a)
+    local k = K(a[2]); local v = redis.call('RPOP', k); touch(K(a[1]), k); return v
+  end,
+}
+I.lpop = {
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    if l > 0 then setlen(k, l - 1) end
+  end,
+  apply = function(a)
+    local k = K(a[2]); local v = redis.call('LPOP', k); touch(K(a[1]), k); return v
+  end,
+}
+local function needlen(k, l, n)
+  if l < 0 then fail('ARG', n, 'a list index cannot be checked after removing by value in the same batch') end
+end
+I.popat = { -- root key index
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local i = pyindex(tonumber(a[3]), l)
+    a.idx = i
+    if i ~= nil then setlen(k, l - 1) end
+  end,
+  apply = function(a)
+    if a.idx == nil then return false end
+    local k = K(a[2])
+    local v = redis.call('LINDEX', k, a.idx)
+    redis.call('LSET', k, a.idx, TOMB)
+    redis.call('LREM', k, 1, TOMB)
+    touch(K(a[1]), k)
+    return v
+  end,
+}
+I.lset = { -- root key index value
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local i = pyindex(tonumber(a[3]), l)
+    if i == nil then fail('RANGE', n, 'index ' .. a[3] .. ' is outside a list of ' .. l) end
+    a.idx = i
+  end,
+  apply = function(a)
+    local k = K(a[2]); redis.call('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
+  end,
+}
+-- rebuild keeps [0, from) and [to, len) and puts vals between them
+local function splice(k, from, to, vals)
+  local tail = redis.call('LRANGE', k, to, -1)
+  if from == 0 then redis.call('DEL', k) else redis.call('LTRIM', k, 0, from - 1) end
+  local all = {}
+  for _, v in ipairs(vals) do all[#all + 1] = v end
+  for _, v in ipairs(tail) do all[#all + 1] = v end
+  pushall(k, 'RPUSH', all, 1)
+end
+I.linsert = { -- root key index value
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    a.idx = pyclamp(tonumber(a[3]), l)
+    setlen(k, l + 1)
+  end,
+  apply = function(a)
+    local k = K(a[2])
+    if a.idx == 0 then redis.call('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
+    touch(K(a[1]), k)
+    return false
+  end,
+}
+I.ldelrange = { -- root key start stop (Python slice, stop '' for the end)
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local s = pyclamp(tonumber(a[3]), l)
+    local e = a[4] == '' and l or pyclamp(tonumber(a[4]), l)
+    if e < s then e = s end
+    a.s, a.e = s, e
+    setlen(k, l - (e - s))
+  end,
+  apply = function(a)
+    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); touch(K(a[1]), K(a[2])) end
+    return tostring(a.e - a.s)
+  end,
+}
+I.ltrim = { -- root key start stop: keep the Python slice [start:stop]
+  check = function(a, n)
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local s = pyclamp(tonumber(a[3]), l)
+    local e = a[4] == '' and l or pyclamp(tonumber(a[4]), l)
+    if e < s then e = s end
+    a.s, a.e = s, e
+    setlen(k, e - s)
+  end,
+  apply = function(a)
+    local k = K(a[2])
+    if a.e <= a.s then redis.call('DEL', k) else redis.call('LTRIM', k, a.s, a.e - 1) end
+    touch(K(a[1]), k)
+    return false
+  end,
+}
+I.lrem = { -- root key count value
+  check = function(a, n) local k = listcheck(a, n); setlen(k, -1) end,
+  apply = function(a)
+    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); touch(K(a[1]), k); return tostring(r)
+  end,
+}
+I.lmove = { -- root src root2 dst from to
+  check = function(a, n)
+    local src, dst = K(a[2]), K(a[4])
+    needtype(src, 'list', n); needtype(dst, 'list', n)
+    local l = llen(src)
+    if l > 0 then setlen(src, l - 1); local d = llen(dst); if d >= 0 then setlen(dst, d + 1) end
+    elseif l < 0 then setlen(dst, -1) end
+  end,
+  apply = function(a)
+    local v = redis.call('LMOVE', K(a[2]), K(a[4]), a[5], a[6])
+    if v then touch(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
+    return v
+  end,
+}
+I.len = { -- root key type
+  check = function(a, n) needtype(K(a[2]), a[3], n) end,
+  apply = function(a)
+    local k = K(a[2])
+    if a[3] == 'list' then return tostring(redis.call('LLEN', k)) end
+    if a[3] == 'hash' then return tostring(redis.call('HLEN', k)) end
+    return tostring(redis.call('SCARD', k))
+  end,
+}
+I.clear = { -- root key type
+  check = function(a, n) local k = K(a[2]); needtype(k, a[3], n); clearkey(k) end,
+  apply = function(a) local k = K(a[2]); redis.call('DEL', k); touch(K(a[1])); return false end,
+}
+
+-- maps
+I.mset = { -- root key k v k v ...
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a)
+    local k = K(a[2])
+    for s = 3, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(K(a[1]), k)
+    return false
+  end,
+}
+I.mdel = { -- root key f...
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a)
+    local k = K(a[2]); local r = redis.call('HDEL', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
+  end,
+}
+I.mpop = { -- root key field
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a)
+    local k = K(a[2])
+    local v = redis.call('HGET', k, a[3])
+    if v then redis.call('HDEL', k, a[3]); touch(K(a[1]), k) end
+    return v
+  end,
+}
+I.mpopany = { -- root key
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a)
+    local k = K(a[2])
+    local cur = '0'
+    repeat
+      local r = redis.call('HSCAN', k, cur, 'COUNT', 16)
+      cur = r[1]
+      if #r[2] > 0 then
+        local f, v = r[2][1], r[2][2]
+        redis.call('HDEL', k, f); touch(K(a[1]), k)
+        return {f, v}
+      end
+    until cur == '0'
+    return false
+  end,
+}
+I.mget = { -- root key field
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a) return redis.call('HGET', K(a[2]), a[3]) end,
+}
+I.mhas = { -- root key field
+  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
+  apply = function(a) return tostring(redis.call('HEXISTS', K(a[2]), a[3])) end,
+}
+
+-- sets
+I.sadd = {
+  check = function(a, n) needtype(K(a[2]), 'set', n) end,
+  apply = function(a)
+    local k = K(a[2])
+    local r = 0
+    for s = 3, #a, 1000 do r = r + redis.call('SADD', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(K(a[1]), k)
+    return tostring(r)
+  end,
+}
+I.srem = {
+  check = function(a, n) needtype(K(a[2]), 'set', n) end,
+  apply = function(a)
+    local k = K(a[2]); local r = redis.call('SREM', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
+  end,
+}
+I.shas = {
+  check = function(a, n) needtype(K(a[2]), 'set', n) end,
+  apply = function(a) return tostring(redis.call('SISMEMBER', K(a[2]), a[3])) end,
+}
+
+-- the model as a whole
+I.reset = { -- root: drop every field but the version (replace)
+  check = function(a, n) local k = K(a[1]); needtype(k, 'hash', n); clearkey(k) end,
+  apply = function(a)
+    local k = K(a[1])
+    local v = redis.call('HGET', k, VERSION)
+    redis.call('DEL', k)
+    if v then redis.call('HSET', k, VERSION, v) end
+    touch(k)
+    return false
+  end,
+}
+I.drop = { -- root colkey...: delete the model
+  check = function(a, n)
+    clearkey(K(a[1]))
+    for j = 2, #a do clearkey(K(a[j])) end
+  end,
+  apply = function(a)
+    local ks = {}
+    for j = 1, #a do ks[#ks + 1] = K(a[j]) end
+    local r = redis.call('DEL', unpack(ks))
+    local m = models[K(a[1])]
+    m.deleted = true
+    return tostring(r)
+  end,
+}
+I.unlock = { -- lockkey token channel
+  check = function() end,
+  apply = function(a)
+    if redis.call('GET', K(a[1])) == a[2] then
+      redis.call('DEL', K(a[1]))
+      redis.call('PUBLISH', a[3], 'released')
+      return '1'
+    end
+    return '0'
+  end,
+}
+
+-- run ------------------------------------------------------------------------
+local function run()
+  local rec = tonumber(ARGV[2])
+  if rec > 0 then
+    local prev = redis.call('GET', KEYS[rec])
+    if prev then
+      local r = cjson.decode(prev)
+      r[1] = 'DUP'
+      return r
+    end
+  end
+  for n, ins in ipairs(prog) do
+    local def = I[ins.op]
+    if def == nil then fail('ARG', n, 'unknown instruction ' .. ins.op) end
+    ins.def = def
+    def.check(ins.a, n)
+  end
+  local out = {'OK'}
+  for n, ins in ipairs(prog) do
+    local r = false
+    if ins.def.apply then r = ins.def.apply(ins.a, n) end
+    out[n + 1] = r
+  end
+  for root, m in pairs(models) do
+    if m.written and not m.deleted then
+      redis.call('HINCRBY', root, VERSION, 1)
+    end
+    if not m.deleted then
+      if m.ttl == 'set' then
+        local ms = tonumber(m.ttlms)
+        redis.call('PEXPIRE', root, ms)
+        for _, k in ipairs(m.keys) do redis.call('PEXPIRE', k, ms) end
+        for k, r in pairs(written) do if r == root then redis.call('PEXPIRE', k, ms) end end
+      elseif m.ttl == 'persist' then
+        redis.call('PERSIST', root)
+        for _, k in ipairs(m.keys) do redis.call('PERSIST', k) end
+      else
+        local ms = redis.call('PTTL', root)
+        if ms > 0 then
+          for k, r in pairs(written) do
+            if r == root and redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, ms) end
+          end
+        end
+      end
+    end
+  end
+  if rec > 0 then
+    redis.call('SET', KEYS[rec], cjson.encode(out), 'PX', tonumber(ARGV[3]))
+  end
+  return out
+end
+
+local ok, res = pcall(run)
+if ok then return res end
+if type(res) == 'table' then
+  if res.code == 'SKIP' then return {'SKIP'} end
+  return {'ERR', res.code, tostring(res.n), res.msg}
+end
+return {'ERR', 'SCRIPT', '0', tostring(res)}

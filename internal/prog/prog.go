@@ -1,0 +1,381 @@
+// Package prog builds the programs the batch interpreter (batch.lua) runs, and
+// reads its replies. One script serves every batch: the program travels in
+// ARGV, so the script cache holds one entry whatever batches users write.
+package prog
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/schema"
+)
+
+//go:embed batch.lua
+var source string
+
+// Script is the batch interpreter.
+var Script = redis.NewScript(source)
+
+// Source is the interpreter's Lua text.
+func Source() string { return source }
+
+// Mode says what a batch does about a model that does not exist.
+type Mode string
+
+// The modes.
+const (
+	Need   Mode = "need"   // fail with errs.NotFound
+	Skip   Mode = "skip"   // do nothing and report it (ignore-if-deleted)
+	Create Mode = "create" // no check: the batch creates or replaces the model
+	Fresh  Mode = "fresh"  // fail with errs.Exists when the model exists
+)
+
+// TTL says what a batch does to the model's lifetime.
+type TTL string
+
+// The TTL actions.
+const (
+	Keep    TTL = "keep"    // keys the batch creates get the model's remaining TTL
+	SetTTL  TTL = "set"     // every key of the model gets TTLMillis
+	Persist TTL = "persist" // every key of the model loses its TTL
+)
+
+// Target is a model an op is bound to.
+type Target struct {
+	Root  string
+	Model *schema.Model
+}
+
+// Key is the key of a collection field of the target.
+func (t Target) Key(n *schema.Node) string { return keys.Field(t.Root, n.Name) }
+
+// CollectionKeys lists the keys of every collection field of the target.
+func (t Target) CollectionKeys() []string {
+	out := make([]string, len(t.Model.Collections))
+	for i, n := range t.Model.Collections {
+		out[i] = t.Key(n)
+	}
+	return out
+}
+
+type model struct {
+	root    string
+	mode    Mode
+	ttl     TTL
+	ttlms   int64
+	all     bool // list every collection key (delete, replace, TTL changes)
+	need    bool // an Exists guard: the model must exist even if the batch creates it
+	creates bool // the program replaces the model
+	target  Target
+}
+
+// Instr is one instruction, for rendering and for tying results to ops.
+type Instr struct {
+	Op    string
+	Args  []string // key arguments already resolved to key names
+	Owner any      // the op that emitted it
+	Desc  string   // the op, described
+}
+
+// Builder accumulates a program.
+type Builder struct {
+	keys   []string
+	index  map[string]int
+	models []*model
+	byRoot map[string]*model
+	instrs []Instr
+	raw    [][]string // instruction args with key indexes
+	// owner and desc of the instructions being emitted
+	owner any
+	desc  string
+}
+
+// NewBuilder returns an empty program.
+func NewBuilder() *Builder {
+	return &Builder{index: map[string]int{}, byRoot: map[string]*model{}}
+}
+
+// Keys are the program's keys, in KEYS order.
+func (b *Builder) Keys() []string { return b.keys }
+
+// Instrs are the program's instructions (model declarations excluded).
+func (b *Builder) Instrs() []Instr { return b.instrs }
+
+// Empty reports whether no instruction was emitted.
+func (b *Builder) Empty() bool { return len(b.instrs) == 0 }
+
+// Targets lists the declared models.
+func (b *Builder) Targets() []Target {
+	out := make([]Target, len(b.models))
+	for i, m := range b.models {
+		out[i] = m.target
+	}
+	return out
+}
+
+// key returns the KEYS index of k, as text.
+func (b *Builder) key(k string) string {
+	i, ok := b.index[k]
+	if !ok {
+		b.keys = append(b.keys, k)
+		i = len(b.keys)
+		b.index[k] = i
+	}
+	return strconv.Itoa(i)
+}
+
+// Declare registers a model the program touches, with what to do when it is
+// missing (Need or Skip); the first declaration of a root wins.
+func (b *Builder) Declare(t Target, mode Mode) {
+	if _, ok := b.byRoot[t.Root]; ok {
+		return
+	}
+	m := &model{root: t.Root, mode: mode, ttl: Keep, target: t}
+	b.byRoot[t.Root] = m
+	b.models = append(b.models, m)
+	b.key(t.Root)
+}
+
+// Creates marks that the program creates or replaces the model at root, so
+// it need not exist (unless the batch skips missing models or requires it),
+// and that every collection key is listed.
+func (b *Builder) Creates(root string) {
+	if m := b.byRoot[root]; m != nil {
+		m.creates, m.all = true, true
+	}
+}
+
+// Require marks that the model at root must exist, whatever else the
+// program does to it.
+func (b *Builder) Require(root string) {
+	if m := b.byRoot[root]; m != nil {
+		m.need = true
+	}
+}
+
+// Lifetime sets what the program does to the TTL of the model at root.
+func (b *Builder) Lifetime(root string, ttl TTL, ms int64) {
+	if m := b.byRoot[root]; m != nil {
+		m.ttl, m.ttlms, m.all = ttl, ms, true
+	}
+}
+
+// Owner sets the op and description the next instructions belong to.
+func (b *Builder) Owner(owner any, desc string) { b.owner, b.desc = owner, desc }
+
+// Arg is an instruction argument: a key (K) or plain text (V).
+type Arg struct {
+	key  bool
+	text string
+}
+
+// K is a key argument.
+func K(k string) Arg { return Arg{key: true, text: k} }
+
+// V is a text argument.
+func V(s string) Arg { return Arg{text: s} }
+
+// Emit appends one instruction.
+func (b *Builder) Emit(op string, args ...Arg) {
+	raw := make([]string, len(args))
+	shown := make([]string, len(args))
+	for i, a := range args {
+		if a.key {
+			raw[i] = b.key(a.text)
+		} else {
+			raw[i] = a.text
+		}
+		shown[i] = a.text
+	}
+	b.raw = append(b.raw, raw)
+	b.instrs = append(b.instrs, Instr{Op: op, Args: shown, Owner: b.owner, Desc: b.desc})
+}
+
+// Program is a built program, ready to run.
+type Program struct {
+	Keys   []string
+	Argv   []any
+	Instrs []Instr
+	decls  int
+	record string
+}
+
+// Build lays out KEYS and ARGV. batch is the batch id ("" for none) and
+// record the key of the batch record ("" for none), kept for recordMS.
+func (b *Builder) Build(batch, record string, recordMS int64) *Program {
+	rec := "0"
+	if record != "" {
+		rec = b.key(record)
+	}
+	argv := []any{batch, rec, strconv.FormatInt(recordMS, 10)}
+	for _, m := range b.models {
+		mode := m.mode
+		if mode == Need && m.creates && !m.need {
+			mode = Create
+		}
+		args := []string{b.key(m.root), string(mode), string(m.ttl), strconv.FormatInt(m.ttlms, 10)}
+		if m.all {
+			for _, k := range m.target.CollectionKeys() {
+				args = append(args, b.key(k))
+			}
+		}
+		argv = append(argv, "model", strconv.Itoa(len(args)))
+		for _, a := range args {
+			argv = append(argv, a)
+		}
+	}
+	for i, raw := range b.raw {
+		argv = append(argv, b.instrs[i].Op, strconv.Itoa(len(raw)))
+		for _, a := range raw {
+			argv = append(argv, a)
+		}
+	}
+	return &Program{Keys: append([]string(nil), b.keys...), Argv: argv, Instrs: b.instrs, decls: len(b.models), record: record}
+}
+
+// String renders the instructions, one a line: "incr account:{alice} balance 10 ...".
+func (p *Program) String() string { return Render(p.Instrs) }
+
+// Render writes instructions one a line.
+func Render(instrs []Instr) string {
+	var sb strings.Builder
+	for _, in := range instrs {
+		sb.WriteString(in.Op)
+		for _, a := range in.Args {
+			sb.WriteByte(' ')
+			sb.WriteString(quote(a))
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+func quote(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") || !isPrint(s) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func isPrint(s string) bool {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Outcome is a decoded reply.
+type Outcome struct {
+	// Skipped: a model was missing and the batch ran in Skip mode.
+	Skipped bool
+	// Duplicate: the batch id had been applied before; Results are the first run's.
+	Duplicate bool
+	// Results holds one raw reply per instruction (nil for none).
+	Results []any
+}
+
+// Decode reads the interpreter's reply. Failures come back as errors wrapping
+// the sentinel of their code and naming the op that failed.
+func (p *Program) Decode(reply any) (*Outcome, error) {
+	arr, ok := reply.([]any)
+	if !ok || len(arr) == 0 {
+		return nil, fmt.Errorf("rapyer: unexpected reply from the batch script: %v", reply)
+	}
+	status, _ := arr[0].(string)
+	switch status {
+	case "OK", "DUP":
+		res := arr[1:]
+		if len(res) > p.decls {
+			res = res[p.decls:]
+		}
+		return &Outcome{Duplicate: status == "DUP", Results: res}, nil
+	case "SKIP":
+		return &Outcome{Skipped: true}, nil
+	case "ERR":
+		code, _ := at(arr, 1).(string)
+		n, _ := strconv.Atoi(fmt.Sprint(at(arr, 2)))
+		msg, _ := at(arr, 3).(string)
+		return nil, p.failure(code, n, msg)
+	}
+	return nil, fmt.Errorf("rapyer: unexpected reply from the batch script: %v", reply)
+}
+
+func at(a []any, i int) any {
+	if i < len(a) {
+		return a[i]
+	}
+	return nil
+}
+
+var codes = map[string]error{
+	"NOTFOUND":  errs.NotFound,
+	"EXISTS":    errs.Exists,
+	"PRECOND":   errs.Precondition,
+	"WRONGTYPE": errs.WrongType,
+	"CORRUPT":   errs.Corrupt,
+	"OVERFLOW":  errs.Overflow,
+	"RANGE":     errs.OutOfRange,
+	"ARG":       errs.InvalidArgument,
+	"LOCKLOST":  errs.LockLost,
+}
+
+func (p *Program) failure(code string, n int, msg string) error {
+	sentinel, ok := codes[code]
+	if !ok {
+		return fmt.Errorf("rapyer: batch script failed: %s: %s", code, msg)
+	}
+	where := "model"
+	if i := n - 1 - p.decls; i >= 0 && i < len(p.Instrs) {
+		where = p.Instrs[i].Desc
+	} else if n >= 1 && n <= p.decls {
+		where = "model check"
+	}
+	return fmt.Errorf("%w: %s: %s", sentinel, where, msg)
+}
+
+// Compile compiles an op (an ops.Op) into b for target t. Package ops sets it,
+// so that tx can compile ops without ops exporting how.
+var Compile func(op any, b *Builder, t Target) error
+
+// DecodeRecord reads a batch record (the JSON text of the reply the script
+// gave) back into the shape of a script reply: strings, nil for false, and
+// nested slices.
+func DecodeRecord(s string) (any, error) {
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("%w: batch record: %v", errs.Corrupt, err)
+	}
+	var conv func(any) any
+	conv = func(x any) any {
+		switch t := x.(type) {
+		case bool:
+			return nil
+		case []any:
+			for i := range t {
+				t[i] = conv(t[i])
+			}
+			return t
+		case float64:
+			return int64(t)
+		}
+		return x
+	}
+	out, ok := conv(v).([]any)
+	if !ok || len(out) == 0 {
+		return nil, fmt.Errorf("%w: batch record is not a reply", errs.Corrupt)
+	}
+	out[0] = "DUP"
+	return out, nil
+}
+
+// Record is the key of the program's batch record, "" when it has none.
+func (p *Program) Record() string { return p.record }

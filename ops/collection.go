@@ -1,0 +1,347 @@
+package ops
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/lens"
+)
+
+// collOp is an op on one collection field: an instruction, the field, and
+// arguments already encoded.
+type collOp struct {
+	f     field
+	name  string // for String
+	instr string
+	args  []string
+	shown []any
+	// typed adds the Redis type as the last argument (len, clear)
+	typed bool
+}
+
+func (o *collOp) String() string { return describe(o.name, o.f.path(), o.shown...) }
+
+func (o *collOp) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.f.check(t); err != nil {
+		return err
+	}
+	args := make([]prog.Arg, 0, len(o.args)+3)
+	args = append(args, prog.K(t.Root), prog.K(o.f.key(t)))
+	for _, a := range o.args {
+		args = append(args, prog.V(a))
+	}
+	if o.typed {
+		args = append(args, prog.V(o.f.node.Kind.RedisType()))
+	}
+	b.Emit(o.instr, args...)
+	return nil
+}
+
+func newColl[S, A any](f lens.Field[S, A], name, instr string, kinds ...schema.NodeKind) *collOp {
+	return &collOp{f: resolve(f, kinds...), name: name, instr: instr}
+}
+
+// addValues encodes values with the field's element (or key) codec.
+func (o *collOp) addValues(c func(*schema.Node) *schema.Codec, vals ...any) *collOp {
+	if o.f.err != nil {
+		return o
+	}
+	for _, v := range vals {
+		s, err := encode(c(o.f.node), v)
+		if err != nil {
+			o.f.err = err
+			return o
+		}
+		o.args = append(o.args, s)
+		o.shown = append(o.shown, shorten(v))
+	}
+	return o
+}
+
+func (o *collOp) addInts(ns ...int) *collOp {
+	for _, n := range ns {
+		o.args = append(o.args, strconv.Itoa(n))
+		o.shown = append(o.shown, n)
+	}
+	return o
+}
+
+func elem(n *schema.Node) *schema.Codec { return n.Value }
+func key(n *schema.Node) *schema.Codec  { return n.Key }
+
+func anys[E any](vs []E) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+func elemDecoder[E any](o *collOp) func(any) (E, error) {
+	return func(raw any) (E, error) {
+		if o.f.node == nil {
+			var zero E
+			return zero, o.f.err
+		}
+		return decoder[E](o.f.node.Value)(raw)
+	}
+}
+
+// Lists ------------------------------------------------------------------
+
+// End stands for "the end of the list" as the stop of RemoveRange and Trim.
+const End = int(^uint(0) >> 1)
+
+func stop(n int) string {
+	if n == End {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// Append adds elements at the end of a list field (RPUSH).
+func Append[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
+	return newColl(f, "Append", "rpush", schema.List).addValues(elem, anys(v)...)
+}
+
+// Prepend adds elements at the start of a list field, in the order given:
+// Prepend(f, "a", "b") on [c] gives [a b c].
+func Prepend[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
+	return newColl(f, "Prepend", "lpush", schema.List).addValues(elem, anys(v)...)
+}
+
+// Insert puts v before index i of a list field, as Python's list.insert: a
+// negative i counts from the end, and indexes beyond either end are clamped.
+func Insert[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
+	return newColl(f, "Insert", "linsert", schema.List).addInts(i).addValues(elem, v)
+}
+
+// PopLast removes the last element of a list field and yields it; an empty
+// list yields nothing.
+func PopLast[S any, L ~[]E, E any](f lens.Field[S, L]) *Maybe[E] {
+	o := newColl(f, "PopLast", "rpop", schema.List)
+	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
+}
+
+// PopFirst removes the first element of a list field and yields it; an empty
+// list yields nothing.
+func PopFirst[S any, L ~[]E, E any](f lens.Field[S, L]) *Maybe[E] {
+	o := newColl(f, "PopFirst", "lpop", schema.List)
+	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
+}
+
+// PopAt removes the element at index i of a list field (negative counts from
+// the end) and yields it; an index outside the list yields nothing.
+func PopAt[S any, L ~[]E, E any](f lens.Field[S, L], i int) *Maybe[E] {
+	o := newColl(f, "PopAt", "popat", schema.List).addInts(i)
+	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
+}
+
+// SetAt replaces the element at index i of a list field (negative counts
+// from the end). An index outside the list fails the batch with
+// ErrOutOfRange before anything is written.
+func SetAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
+	return newColl(f, "SetAt", "lset", schema.List).addInts(i).addValues(elem, v)
+}
+
+// RemoveRange deletes the elements [start, stop) of a list field, as
+// Python's del l[start:stop]: negative bounds count from the end, bounds
+// beyond the list are clamped, and End stands for the end. It yields how many
+// elements went.
+func RemoveRange[S any, L ~[]E, E any](f lens.Field[S, L], start, stop int) *Yield[int] {
+	o := newColl(f, "RemoveRange", "ldelrange", schema.List).addInts(start)
+	o.args = append(o.args, stopArg(stop))
+	o.shown = append(o.shown, stopShown(stop))
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Trim keeps only the elements [start, stop) of a list field, with the same
+// clamping as RemoveRange.
+func Trim[S any, L ~[]E, E any](f lens.Field[S, L], start, stop int) Op {
+	o := newColl(f, "Trim", "ltrim", schema.List).addInts(start)
+	o.args = append(o.args, stopArg(stop))
+	o.shown = append(o.shown, stopShown(stop))
+	return o
+}
+
+func stopArg(n int) string { return stop(n) }
+
+func stopShown(n int) any {
+	if n == End {
+		return "End"
+	}
+	return n
+}
+
+// Remove deletes the first element equal to v from a list field and yields
+// how many went (0 or 1). RemoveAll deletes every one.
+func Remove[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
+	o := newColl(f, "Remove", "lrem", schema.List).addInts(1).addValues(elem, v)
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// RemoveAll deletes every element equal to v from a list field and yields
+// how many went.
+func RemoveAll[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
+	o := newColl(f, "RemoveAll", "lrem", schema.List).addInts(0).addValues(elem, v)
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Len yields the length of a list, map or set field.
+func Len[S, A any](f lens.Field[S, A]) *Yield[int] {
+	o := newColl(f, "Len", "len", schema.List, schema.Map, schema.Set)
+	o.typed = true
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Clear empties a list, map or set field.
+func Clear[S, A any](f lens.Field[S, A]) Op {
+	o := newColl(f, "Clear", "clear", schema.List, schema.Map, schema.Set)
+	o.typed = true
+	return o
+}
+
+// Side names an end of a list for Move.
+type Side string
+
+// The ends of a list.
+const (
+	First Side = "LEFT"
+	Last  Side = "RIGHT"
+)
+
+type moveOp struct {
+	src, dst field
+	from, to Side
+}
+
+func (o *moveOp) String() string {
+	return fmt.Sprintf("Move(%s %s -> %s %s)", o.src.path(), o.from, o.dst.path(), o.to)
+}
+
+func (o *moveOp) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.src.check(t); err != nil {
+		return err
+	}
+	if err := o.dst.check(t); err != nil {
+		return err
+	}
+	b.Emit("lmove", prog.K(t.Root), prog.K(o.src.key(t)), prog.K(t.Root), prog.K(o.dst.key(t)), prog.V(string(o.from)), prog.V(string(o.to)))
+	return nil
+}
+
+// Move takes the element at one end of a list field and puts it at one end
+// of another list field of the same model, in one step (LMOVE), and yields
+// it: the task-queue hand-off from pending to processing. An empty source
+// moves nothing and yields nothing.
+func Move[S any, L ~[]E, E any](src lens.Field[S, L], from Side, dst lens.Field[S, L], to Side) *Maybe[E] {
+	o := &moveOp{src: resolve(src, schema.List), dst: resolve(dst, schema.List), from: from, to: to}
+	if o.src.err == nil && !validSide(from) || o.dst.err == nil && !validSide(to) {
+		o.src.err = fmt.Errorf("%w: Move: sides must be First or Last", errs.InvalidArgument)
+	}
+	return &Maybe[E]{inner: o, decode: func(raw any) (E, error) {
+		if o.src.node == nil {
+			var zero E
+			return zero, o.src.err
+		}
+		return decoder[E](o.src.node.Value)(raw)
+	}}
+}
+
+func validSide(s Side) bool { return s == First || s == Last }
+
+// Maps -------------------------------------------------------------------
+
+// SetItem sets m[k] = v in a map field.
+func SetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, v V) Op {
+	o := newColl(f, "SetItem", "mset", schema.Map)
+	return o.addValues(key, k).addValues(elem, v)
+}
+
+// SetItems sets every item of items in a map field, in one step.
+func SetItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], items map[K]V) Op {
+	o := newColl(f, "SetItems", "mset", schema.Map)
+	if len(items) == 0 && o.f.err == nil {
+		o.f.err = fmt.Errorf("%w: SetItems(%s): no items", errs.InvalidArgument, o.f.path())
+	}
+	for k, v := range items {
+		o.addValues(key, k).addValues(elem, v)
+	}
+	return o
+}
+
+// DeleteItems removes keys from a map field and yields how many were there.
+func DeleteItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k ...K) *Yield[int] {
+	o := newColl(f, "DeleteItems", "mdel", schema.Map).addValues(key, anys(k)...)
+	if len(k) == 0 && o.f.err == nil {
+		o.f.err = fmt.Errorf("%w: DeleteItems(%s): no keys", errs.InvalidArgument, o.f.path())
+	}
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// PopItem removes key k from a map field and yields its value; a missing key
+// yields def and false, as Python's dict.pop(k, default).
+func PopItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, def V) *Maybe[V] {
+	o := newColl(f, "PopItem", "mpop", schema.Map).addValues(key, k)
+	return &Maybe[V]{inner: o, decode: elemDecoder[V](o), absent: def}
+}
+
+// GetItem yields m[k] of a map field, as it is at that point of the batch.
+func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Maybe[V] {
+	o := newColl(f, "GetItem", "mget", schema.Map).addValues(key, k)
+	return &Maybe[V]{inner: o, decode: elemDecoder[V](o)}
+}
+
+// PopAnyItem removes an arbitrary item of a map field and yields it; on an
+// empty map its Result gives ErrEmpty (the rest of the batch still applies).
+func PopAnyItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Pair[K, V] {
+	o := newColl(f, "PopAnyItem", "mpopany", schema.Map)
+	return &Pair[K, V]{inner: o,
+		key: func(raw any) (K, error) {
+			if o.f.node == nil {
+				var zero K
+				return zero, o.f.err
+			}
+			return decoder[K](o.f.node.Key)(raw)
+		},
+		value: elemDecoder[V](o)}
+}
+
+// HasKey yields whether a map field holds key k.
+func HasKey[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Yield[bool] {
+	o := newColl(f, "HasKey", "mhas", schema.Map).addValues(key, k)
+	return &Yield[bool]{inner: o, decode: decodeBool}
+}
+
+// Sets (map[E]struct{}) ----------------------------------------------------
+
+// Add puts members into a set field and yields how many were new.
+func Add[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
+	o := newColl(f, "Add", "sadd", schema.Set).addValues(key, anys(e)...)
+	if len(e) == 0 && o.f.err == nil {
+		o.f.err = fmt.Errorf("%w: Add(%s): no members", errs.InvalidArgument, o.f.path())
+	}
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Discard takes members out of a set field, present or not, and yields how
+// many were there.
+func Discard[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
+	o := newColl(f, "Discard", "srem", schema.Set).addValues(key, anys(e)...)
+	if len(e) == 0 && o.f.err == nil {
+		o.f.err = fmt.Errorf("%w: Discard(%s): no members", errs.InvalidArgument, o.f.path())
+	}
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Contains yields whether a set field holds e.
+func Contains[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) *Yield[bool] {
+	o := newColl(f, "Contains", "shas", schema.Set).addValues(key, e)
+	return &Yield[bool]{inner: o, decode: decodeBool}
+}
+
+var _ = reflect.TypeFor[int]

@@ -1,0 +1,85 @@
+package ops
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+type replaceOp[S any] struct {
+	modelOp[S]
+	v S
+}
+
+func (o *replaceOp[S]) String() string { return fmt.Sprintf("Replace(%s)", o.model.Name()) }
+
+func (o *replaceOp[S]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.check(t); err != nil {
+		return err
+	}
+	return codec.EmitModel(b, t, reflect.ValueOf(&o.v).Elem())
+}
+
+// Replace writes the whole model, collections included, creating it if it
+// does not exist. Its version goes on counting from where it was.
+func Replace[S any](v S) Op { return &replaceOp[S]{modelOp: newModelOp[S](), v: v} }
+
+type deleteOp[S any] struct{ modelOp[S] }
+
+func (o *deleteOp[S]) String() string { return fmt.Sprintf("Delete(%s)", o.model.Name()) }
+
+func (o *deleteOp[S]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.check(t); err != nil {
+		return err
+	}
+	args := []prog.Arg{prog.K(t.Root)}
+	for _, k := range t.CollectionKeys() {
+		args = append(args, prog.K(k))
+	}
+	b.Emit("drop", args...)
+	return nil
+}
+
+// Delete removes the model and every one of its keys.
+func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
+
+type ttlOp[S any] struct {
+	modelOp[S]
+	d time.Duration
+}
+
+func (o *ttlOp[S]) String() string {
+	if o.d == 0 {
+		return fmt.Sprintf("Persist(%s)", o.model.Name())
+	}
+	return fmt.Sprintf("Expire(%s, %s)", o.model.Name(), o.d)
+}
+
+func (o *ttlOp[S]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.check(t); err != nil {
+		return err
+	}
+	if o.d < 0 || (o.d > 0 && o.d < time.Millisecond) {
+		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.InvalidArgument, o)
+	}
+	if o.d == 0 {
+		b.Lifetime(t.Root, prog.Persist, 0)
+	} else {
+		b.Lifetime(t.Root, prog.SetTTL, o.d.Milliseconds())
+	}
+	return nil
+}
+
+// Expire sets (or refreshes) the model's time to live, for every one of its
+// keys, in the same step as the rest of the batch.
+func Expire[S any](d time.Duration) Op { return &ttlOp[S]{newModelOp[S](), d} }
+
+// Persist removes the model's time to live.
+func Persist[S any]() Op { return &ttlOp[S]{newModelOp[S](), 0} }
+
+var _ = strconv.Itoa

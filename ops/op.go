@@ -1,0 +1,161 @@
+package ops
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/lens"
+)
+
+// Op is an operation on a model: an immutable value that renders to
+// instructions of the batch interpreter when a batch runs. Only the
+// constructors of this package make Ops.
+type Op interface {
+	// String describes the op: "Incr(balance, 10)".
+	String() string
+	compile(b *prog.Builder, t prog.Target) error
+}
+
+// Replies gives the raw reply of each op of an executed batch. *tx.Result
+// implements it; the typed Result methods of yielding ops read from it.
+type Replies interface {
+	Reply(op Op) (raw any, ok bool)
+}
+
+func init() {
+	prog.Compile = func(op any, b *prog.Builder, t prog.Target) error {
+		o, ok := op.(Op)
+		if !ok || o == nil {
+			return fmt.Errorf("%w: %T is not an op", errs.InvalidArgument, op)
+		}
+		return o.compile(b, t)
+	}
+}
+
+// Integer is every integer type, by underlying type.
+type Integer interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+// Float is every floating-point type, by underlying type.
+type Float interface{ ~float32 | ~float64 }
+
+// Number is every integer and floating-point type.
+type Number interface{ Integer | Float }
+
+// Ordered is every type guards can compare with < and >: numbers and strings.
+type Ordered interface{ Number | ~string }
+
+// field is what every op keeps of its lens: the model type and the node.
+type field struct {
+	model reflect.Type
+	node  *schema.Node
+	name  string // "Account.balance", for messages
+	err   error
+}
+
+func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) field {
+	fd := field{model: reflect.TypeFor[S](), name: f.String()}
+	if !f.Valid() {
+		fd.err = fmt.Errorf("%w: %s", errs.InvalidLens, f.String())
+		return fd
+	}
+	m, err := schema.For[S]()
+	if err != nil {
+		fd.err = err
+		return fd
+	}
+	n, ok := m.Lookup(f.Path())
+	if !ok {
+		fd.err = fmt.Errorf("%w: %s is not a stored field", errs.InvalidLens, f.String())
+		return fd
+	}
+	fd.node = n
+	if len(kinds) > 0 && !contains(kinds, n.Kind) {
+		fd.err = fmt.Errorf("%w: %s is a %s field, not a %s", errs.InvalidArgument, f.String(), n.Kind, kindList(kinds))
+	}
+	return fd
+}
+
+func contains[T comparable](xs []T, x T) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func kindList(ks []schema.NodeKind) string {
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k.String()
+	}
+	return strings.Join(parts, " or ")
+}
+
+// check is called by compile: the op's own error, then the target's type.
+func (f field) check(t prog.Target) error {
+	if f.err != nil {
+		return f.err
+	}
+	if t.Model == nil || t.Model.Type != f.model {
+		got := "no model"
+		if t.Model != nil {
+			got = t.Model.Type.String()
+		}
+		return fmt.Errorf("%w: an op on %s is bound to a %s model", errs.InvalidArgument, f.model, got)
+	}
+	return nil
+}
+
+func (f field) key(t prog.Target) string { return t.Key(f.node) }
+
+func (f field) path() string {
+	if f.node == nil {
+		return "?"
+	}
+	return f.node.Name
+}
+
+// encode writes a value of the field's scalar (or element) type.
+func encode(c *schema.Codec, v any) (string, error) {
+	if c == nil {
+		return "", fmt.Errorf("%w: no codec", errs.InvalidArgument)
+	}
+	return c.EncodeAny(v)
+}
+
+// modelOp is an op on the model as a whole.
+type modelOp[S any] struct{ model reflect.Type }
+
+func (m modelOp[S]) check(t prog.Target) error {
+	if t.Model == nil || t.Model.Type != m.model {
+		return fmt.Errorf("%w: an op on %s is bound to another model", errs.InvalidArgument, m.model)
+	}
+	return nil
+}
+
+func newModelOp[S any]() modelOp[S] { return modelOp[S]{model: reflect.TypeFor[S]()} }
+
+// describe formats an op for String: Name(path, args...).
+func describe(name, path string, args ...any) string {
+	var sb strings.Builder
+	sb.WriteString(name)
+	sb.WriteByte('(')
+	sb.WriteString(path)
+	for _, a := range args {
+		sb.WriteString(", ")
+		if s, ok := a.(string); ok {
+			sb.WriteString(fmt.Sprintf("%q", s))
+		} else {
+			sb.WriteString(fmt.Sprint(a))
+		}
+	}
+	sb.WriteByte(')')
+	return sb.String()
+}

@@ -1,0 +1,304 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/lens"
+)
+
+// Set replaces the value of a field: a scalar, a whole list, map or set, or a
+// nested struct with everything in it. A nil pointer removes the field.
+func Set[S, A any](f lens.Field[S, A], v A) Op {
+	return &setOp[S, A]{f: resolve(f), v: v}
+}
+
+type setOp[S, A any] struct {
+	f field
+	v A
+}
+
+func (o *setOp[S, A]) String() string { return describe("Set", o.f.path(), shorten(o.v)) }
+
+func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.f.check(t); err != nil {
+		return err
+	}
+	n := o.f.node
+	if n.Kind == schema.Scalar {
+		if n.Ptr {
+			rv := reflect.ValueOf(&o.v).Elem()
+			if rv.IsNil() {
+				b.Emit("hdel", prog.K(t.Root), prog.V(n.Name))
+				return nil
+			}
+			s, err := n.Value.Encode(rv.Elem())
+			if err != nil {
+				return err
+			}
+			b.Emit("hset", prog.K(t.Root), prog.V(n.Name), prog.V(s))
+			return nil
+		}
+		s, err := n.Value.EncodeAny(o.v)
+		if err != nil {
+			return err
+		}
+		b.Emit("hset", prog.K(t.Root), prog.V(n.Name), prog.V(s))
+		return nil
+	}
+	return codec.EmitNode(b, t, n, reflect.ValueOf(&o.v).Elem())
+}
+
+func shorten(v any) any {
+	s := fmt.Sprint(v)
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return v
+}
+
+// bounds are the smallest and largest values of an integer or float field,
+// as text, for the server's range checks.
+func bounds(c *schema.Codec) (lo, hi string) {
+	switch c.Kind {
+	case schema.Int:
+		return strconv.FormatInt(-1<<(c.Bits-1), 10), strconv.FormatInt(1<<(c.Bits-1)-1, 10)
+	case schema.Uint:
+		if c.Bits == 64 {
+			return "0", strconv.FormatInt(math.MaxInt64, 10) // HINCRBY works on int64
+		}
+		return "0", strconv.FormatUint(1<<c.Bits-1, 10)
+	case schema.Float:
+		if c.Bits == 32 {
+			return "0", schema.FormatFloat(math.MaxFloat32, 64)
+		}
+		return "0", schema.FormatFloat(math.MaxFloat64, 64)
+	}
+	return "0", "0"
+}
+
+// number is the shared part of the arithmetic ops.
+type number[S any, N Number] struct {
+	f       field
+	name    string // the op's name for String
+	instr   string // incr | arith
+	fn      string // for arith: mul floordiv mod pow max min
+	operand N
+	negate  bool
+}
+
+func (o *number[S, N]) String() string { return describe(o.name, o.f.path(), o.operand) }
+
+func (o *number[S, N]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.f.check(t); err != nil {
+		return err
+	}
+	c := o.f.node.Value
+	x, err := c.EncodeAny(o.operand)
+	if err != nil {
+		return err
+	}
+	if c.Kind == schema.Float {
+		if f, _ := strconv.ParseFloat(x, 64); math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("%w: %s: the operand must be finite", errs.InvalidArgument, o)
+		}
+	}
+	if o.negate {
+		if x, err = negate(c, x); err != nil {
+			return fmt.Errorf("%w: %s", err, o)
+		}
+	}
+	lo, hi := bounds(c)
+	root := prog.K(t.Root)
+	field := prog.V(o.f.node.Name)
+	switch {
+	case o.instr == "incr" && c.Kind == schema.Float:
+		b.Emit("incrf", root, field, prog.V(x), prog.V(hi))
+	case o.instr == "incr":
+		if c.Kind == schema.Uint {
+			if u, _ := strconv.ParseUint(x, 10, 64); u > math.MaxInt64 {
+				return fmt.Errorf("%w: %s: HINCRBY takes steps up to 2^63-1", errs.Overflow, o)
+			}
+		}
+		b.Emit("incr", root, field, prog.V(x), prog.V(lo), prog.V(hi))
+	default:
+		kind := "int"
+		if c.Kind == schema.Float {
+			kind = "float"
+		}
+		b.Emit("arith", root, field, prog.V(o.fn), prog.V(kind), prog.V(lo), prog.V(hi), prog.V(x))
+	}
+	return nil
+}
+
+func negate(c *schema.Codec, x string) (string, error) {
+	switch c.Kind {
+	case schema.Int:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		if n == math.MinInt64 {
+			return "", errs.Overflow
+		}
+		return strconv.FormatInt(-n, 10), nil
+	case schema.Uint:
+		u, _ := strconv.ParseUint(x, 10, 64)
+		if u > math.MaxInt64 {
+			return "", errs.Overflow
+		}
+		if u == 0 {
+			return "0", nil
+		}
+		return "-" + x, nil
+	}
+	f, _ := strconv.ParseFloat(x, 64)
+	return schema.FormatFloat(-f, 64), nil
+}
+
+func arith[S any, N Number](name, instr, fn string, f lens.Field[S, N], x N, neg bool) *Yield[N] {
+	fd := resolve(f, schema.Scalar)
+	if fd.err == nil && (!fd.node.Value.Kind.Numeric() || fd.node.Ptr) {
+		fd.err = fmt.Errorf("%w: %s is not a number field", errs.InvalidArgument, f)
+	}
+	o := &number[S, N]{f: fd, name: name, instr: instr, fn: fn, operand: x, negate: neg}
+	var c *schema.Codec
+	if fd.node != nil {
+		c = fd.node.Value
+	}
+	return &Yield[N]{inner: o, decode: func(raw any) (N, error) {
+		if c == nil {
+			var zero N
+			return zero, fd.err
+		}
+		return decoder[N](c)(raw)
+	}}
+}
+
+// Incr adds by to a number field on the server (HINCRBY for integers,
+// HINCRBYFLOAT for floats) and yields the new value. A result out of the
+// field type's range fails the batch with ErrOverflow before anything is
+// written.
+func Incr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
+	return arith("Incr", "incr", "", f, by, false)
+}
+
+// Decr subtracts by from a number field on the server and yields the new value.
+func Decr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
+	return arith("Decr", "incr", "", f, by, true)
+}
+
+// Mul multiplies a number field by x on the server and yields the new value.
+// Integer results are exact within +-2^53; beyond, the batch fails with
+// ErrOverflow.
+func Mul[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("Mul", "arith", "mul", f, x, false)
+}
+
+// FloorDiv divides a number field by x, rounding toward negative infinity as
+// Python's // does, and yields the new value. Division by zero fails the batch.
+func FloorDiv[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("FloorDiv", "arith", "floordiv", f, x, false)
+}
+
+// Mod replaces a number field by its remainder modulo x, with the sign of x
+// as Python's % has, and yields the new value.
+func Mod[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("Mod", "arith", "mod", f, x, false)
+}
+
+// Pow raises a number field to the power x and yields the new value. A
+// negative exponent on an integer field fails the batch.
+func Pow[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("Pow", "arith", "pow", f, x, false)
+}
+
+// Max keeps the larger of the field and x and yields the result: a high
+// score that only goes up.
+func Max[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("Max", "arith", "max", f, x, false)
+}
+
+// Min keeps the smaller of the field and x and yields the result.
+func Min[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
+	return arith("Min", "arith", "min", f, x, false)
+}
+
+// Text is every string-like type.
+type Text interface{ ~string | ~[]byte }
+
+type textOp[S any, T Text] struct {
+	f     field
+	name  string
+	instr string
+	arg   string
+}
+
+func (o *textOp[S, T]) String() string { return describe(o.name, o.f.path(), o.arg) }
+
+func (o *textOp[S, T]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.f.check(t); err != nil {
+		return err
+	}
+	b.Emit(o.instr, prog.K(t.Root), prog.V(o.f.node.Name), prog.V(o.arg))
+	return nil
+}
+
+func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
+	return &Yield[T]{inner: o, decode: func(raw any) (T, error) {
+		s, _ := raw.(string)
+		return T(s), nil
+	}}
+}
+
+// AppendText appends s to a string or bytes field on the server and yields
+// the new text.
+func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
+	fd := resolve(f, schema.Scalar)
+	return textYield(&textOp[S, T]{f: fd, name: "AppendText", instr: "sappend", arg: string(s)})
+}
+
+// Repeat replaces a string or bytes field with n copies of itself and
+// yields the new text.
+func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
+	fd := resolve(f, schema.Scalar)
+	if n < 0 && fd.err == nil {
+		fd.err = fmt.Errorf("%w: Repeat(%s, %d): negative count", errs.InvalidArgument, f, n)
+	}
+	return textYield(&textOp[S, T]{f: fd, name: "Repeat", instr: "srepeat", arg: strconv.Itoa(n)})
+}
+
+type timeOp[S any] struct {
+	f field
+	d time.Duration
+}
+
+func (o *timeOp[S]) String() string { return describe("AddDuration", o.f.path(), o.d) }
+
+func (o *timeOp[S]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.f.check(t); err != nil {
+		return err
+	}
+	secs, nanos := int64(o.d/time.Second), int64(o.d%time.Second)
+	b.Emit("tadd", prog.K(t.Root), prog.V(o.f.node.Name), prog.V(strconv.FormatInt(secs, 10)), prog.V(strconv.FormatInt(nanos, 10)))
+	return nil
+}
+
+// AddDuration moves a time field by d on the server, keeping its nanoseconds
+// and its zone offset, and yields the new time. An absent field counts as the
+// zero time.
+func AddDuration[S any](f lens.Field[S, time.Time], d time.Duration) *Yield[time.Time] {
+	fd := resolve(f, schema.Scalar)
+	return &Yield[time.Time]{inner: &timeOp[S]{f: fd, d: d}, decode: func(raw any) (time.Time, error) {
+		s, _ := raw.(string)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return t, fmt.Errorf("%w: %v", errs.Corrupt, err)
+		}
+		return t, nil
+	}}
+}

@@ -1,0 +1,122 @@
+package ops
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+)
+
+// Yield is an op that yields a value of type A when its batch runs: the new
+// value of a counter, the length of a list, whether a set holds a member.
+type Yield[A any] struct {
+	inner  Op
+	decode func(raw any) (A, error)
+}
+
+// String describes the op.
+func (y *Yield[A]) String() string { return y.inner.String() }
+
+func (y *Yield[A]) compile(b *prog.Builder, t prog.Target) error { return y.inner.compile(b, t) }
+
+// Result returns what the op yielded in the batch whose replies r holds.
+func (y *Yield[A]) Result(r Replies) (A, error) {
+	var zero A
+	raw, ok := r.Reply(y)
+	if !ok {
+		return zero, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, y)
+	}
+	return y.decode(raw)
+}
+
+// Maybe is an op that may yield a value: a pop, which finds nothing in an
+// empty list, or a lookup of a missing map key.
+type Maybe[A any] struct {
+	inner  Op
+	decode func(raw any) (A, error)
+	absent A // returned when nothing was found
+}
+
+// String describes the op.
+func (m *Maybe[A]) String() string { return m.inner.String() }
+
+func (m *Maybe[A]) compile(b *prog.Builder, t prog.Target) error { return m.inner.compile(b, t) }
+
+// Result returns the value and true, or the op's default and false when there
+// was nothing to take.
+func (m *Maybe[A]) Result(r Replies) (A, bool, error) {
+	raw, ok := r.Reply(m)
+	if !ok {
+		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, m)
+	}
+	if raw == nil {
+		return m.absent, false, nil
+	}
+	v, err := m.decode(raw)
+	return v, err == nil, err
+}
+
+// Pair is an op that yields a key and a value: popping any item of a map.
+type Pair[K, V any] struct {
+	inner Op
+	key   func(raw any) (K, error)
+	value func(raw any) (V, error)
+}
+
+// String describes the op.
+func (p *Pair[K, V]) String() string { return p.inner.String() }
+
+func (p *Pair[K, V]) compile(b *prog.Builder, t prog.Target) error { return p.inner.compile(b, t) }
+
+// Result returns the key and value taken; an empty map gives an error
+// wrapping ErrEmpty.
+func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
+	var k K
+	var v V
+	raw, ok := r.Reply(p)
+	if !ok {
+		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, p)
+	}
+	kv, _ := raw.([]any)
+	if len(kv) != 2 {
+		return k, v, fmt.Errorf("%w: %s", errs.Empty, p)
+	}
+	k, err := p.key(kv[0])
+	if err != nil {
+		return k, v, err
+	}
+	v, err = p.value(kv[1])
+	return k, v, err
+}
+
+// ErrEmpty is the error of a pop that requires an element from an empty collection.
+var ErrEmpty = errs.Empty
+
+// decoder returns a function reading raw replies into A with codec c.
+func decoder[A any](c *schema.Codec) func(any) (A, error) {
+	return func(raw any) (A, error) {
+		var a A
+		s, ok := raw.(string)
+		if !ok {
+			if n, isInt := raw.(int64); isInt {
+				s = strconv.FormatInt(n, 10)
+			} else {
+				return a, fmt.Errorf("%w: unexpected reply %v", errs.Corrupt, raw)
+			}
+		}
+		err := c.Decode(s, reflect.ValueOf(&a).Elem())
+		return a, err
+	}
+}
+
+var intCodec = &schema.Codec{Kind: schema.Int, Type: reflect.TypeFor[int](), Bits: 64}
+
+func decodeInt(raw any) (int, error) { return decoder[int](intCodec)(raw) }
+
+func decodeBool(raw any) (bool, error) {
+	n, err := decodeInt(raw)
+	return n == 1, err
+}

@@ -1,0 +1,471 @@
+package rapyer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// The errors of rapyer-go. They are the same values as those of package tx,
+// so errors.Is holds whichever name a caller uses.
+var (
+	ErrNotFound       = errs.NotFound
+	ErrExists         = errs.Exists
+	ErrPrecondition   = errs.Precondition
+	ErrConflict       = errs.Conflict
+	ErrCrossSlot      = errs.CrossSlot
+	ErrUnknownOutcome = errs.UnknownOutcome
+	ErrWrongType      = errs.WrongType
+	ErrCorrupt        = errs.Corrupt
+	ErrInvalidID      = errs.InvalidID
+	ErrUnsupported    = errs.Unsupported
+	ErrInvalid        = errs.InvalidArgument
+	ErrOverflow       = errs.Overflow
+	ErrLockLost       = errs.LockLost
+)
+
+// NoTTL is what TTL returns for a model that does not expire.
+const NoTTL time.Duration = -1
+
+// Options configure a Model. The zero value works.
+type Options struct {
+	// Prefix starts every key of the model; default: the type's name in
+	// snake case ("Account" -> "account").
+	Prefix string
+	// TTL, when set, is the lifetime Save, Create and Insert give a model (and
+	// every one of its keys), in the same atomic step as the write.
+	TTL time.Duration
+	// HashTag, when set, maps an id to a hash tag its keys share with every
+	// other model of the same tag, so that batches and locks over several of
+	// them work on Redis Cluster. Keys then read <prefix>:{<tag>}:{<id>}.
+	HashTag func(id string) string
+	// NewID makes the ids of Insert; default: 24 random hex digits.
+	NewID func() string
+	// Exec are the defaults of every batch the model runs (batch records,
+	// resends, optimistic retries, strict slots).
+	Exec tx.Options
+}
+
+// Model binds a struct type T to a key prefix and a Redis client. It is safe
+// for concurrent use; make one per type and keep it.
+type Model[T any] struct {
+	rdb    redis.UniversalClient
+	schema *schema.Model
+	layout keys.Layout
+	opts   Options
+}
+
+// New returns the Model of T on rdb. It fails with ErrUnsupported (naming
+// the field) when T has a field that cannot be stored, and with ErrInvalid
+// for a nil client or a bad prefix. rdb may be a *redis.Client, a
+// *redis.ClusterClient, a failover client, or any redis.UniversalClient.
+func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
+	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
+		return nil, fmt.Errorf("%w: nil redis client", errs.InvalidArgument)
+	}
+	sm, err := schema.For[T]()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Prefix == "" {
+		name := reflect.TypeFor[T]().Name()
+		if i := strings.IndexByte(name, '['); i >= 0 {
+			name = name[:i]
+		}
+		opts.Prefix = schema.SnakeCase(name)
+	}
+	if err := keys.CheckPrefix(opts.Prefix); err != nil {
+		return nil, err
+	}
+	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
+		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+	}
+	if opts.NewID == nil {
+		opts.NewID = randomID
+	}
+	return &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts}, nil
+}
+
+// MustNew is New for package-level variables: it panics on error.
+func MustNew[T any](rdb redis.UniversalClient, opts Options) *Model[T] {
+	m, err := New[T](rdb, opts)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Client is the Redis client of the model.
+func (m *Model[T]) Client() redis.UniversalClient { return m.rdb }
+
+// Prefix is the key prefix of the model.
+func (m *Model[T]) Prefix() string { return m.opts.Prefix }
+
+// Key is the key of the root hash of model id, or an error wrapping
+// ErrInvalidID.
+func (m *Model[T]) Key(id string) (string, error) {
+	if err := keys.CheckID(id); err != nil {
+		return "", err
+	}
+	if m.layout.Tag != nil {
+		tag := m.layout.Tag(id)
+		if tag == "" || strings.ContainsAny(tag, "{}") {
+			return "", fmt.Errorf("%w: the hash tag %q of id %q is empty or holds a brace", errs.InvalidID, tag, id)
+		}
+	}
+	return m.layout.Root(id), nil
+}
+
+// Keys lists every key model id can have: the root hash, then one key per
+// collection field.
+func (m *Model[T]) Keys(id string) ([]string, error) {
+	root, err := m.Key(id)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{root}
+	for _, n := range m.schema.Collections {
+		out = append(out, keys.Field(root, n.Name))
+	}
+	return out, nil
+}
+
+// Target is model id as the target of ops, for batches over several models:
+//
+//	tx.Join(tx.On(accounts.Target("a"), ops.Decr(Balance, 5)), tx.On(accounts.Target("b"), ops.Incr(Balance, 5)))
+//
+// A bad id gives a Target whose use fails with ErrInvalidID.
+func (m *Model[T]) Target(id string) tx.Target {
+	root, err := m.Key(id)
+	if err != nil {
+		return tx.Invalid(err)
+	}
+	return tx.At[T](root)
+}
+
+func (m *Model[T]) execOptions(t tx.Target) tx.Options {
+	o := m.opts.Exec
+	o.Target = t
+	return o
+}
+
+// Save writes v as model id, replacing whatever was stored there, collections
+// included, in one atomic step (and sets the model's TTL when Options.TTL is
+// set). The version goes on counting from where it was.
+func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
+	t := m.Target(id)
+	if !t.Valid() {
+		return t.Err()
+	}
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v), m.execOptions(t))
+	return err
+}
+
+// Create writes v as model id, which must not exist yet: otherwise it fails
+// with ErrExists and writes nothing.
+func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
+	t := m.Target(id)
+	if !t.Valid() {
+		return t.Err()
+	}
+	return m.create(ctx, t, v)
+}
+
+// Insert writes v under a new id made by Options.NewID, and returns the id.
+func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
+	id := m.opts.NewID()
+	t := m.Target(id)
+	if !t.Valid() {
+		return "", t.Err()
+	}
+	if err := m.create(ctx, t, v); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
+	o := m.execOptions(t)
+	o.IfMissing = tx.MustBeNew
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v), o)
+	return err
+}
+
+func (m *Model[T]) replace(v T) tx.Batch {
+	b := tx.Of(ops.Replace(v))
+	if m.opts.TTL > 0 {
+		b = b.Then(ops.Expire[T](m.opts.TTL))
+	}
+	return b
+}
+
+// Get reads model id in one round trip, as one consistent snapshot (a
+// MULTI/EXEC of the root hash and every collection): it never sees half of a
+// batch. A missing model gives ErrNotFound; stored data that does not decode
+// gives ErrCorrupt or ErrWrongType, naming the field.
+//
+// Lists, maps and sets that are empty come back nil: Redis keeps no empty
+// collections, so an empty one and a nil one are stored alike.
+func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
+	var zero T
+	root, err := m.Key(id)
+	if err != nil {
+		return zero, err
+	}
+	var read func() (T, bool, error)
+	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		read = m.queueRead(p, root)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return zero, readErr(root, err)
+	}
+	v, ok, err := read()
+	if err != nil {
+		return zero, err
+	}
+	if !ok {
+		return zero, fmt.Errorf("%w: %s", errs.NotFound, root)
+	}
+	return v, nil
+}
+
+// GetMany reads several models in one round trip (one consistent snapshot
+// per model). found holds the models that exist, in the order of ids;
+// missing the ids that do not exist, in order. On Redis Cluster the models
+// may live in any slots: the client sends one transaction per node, in
+// parallel.
+func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missing []string, err error) {
+	roots := make([]string, len(ids))
+	for i, id := range ids {
+		if roots[i], err = m.Key(id); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	reads := make([]func() (T, bool, error), len(ids))
+	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, root := range roots {
+			reads[i] = m.queueRead(p, root)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, readErr("", err)
+	}
+	for i, read := range reads {
+		v, ok, err := read()
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			found = append(found, v)
+		} else {
+			missing = append(missing, ids[i])
+		}
+	}
+	return found, missing, nil
+}
+
+// queueRead queues the reads of one model on p and returns the function that
+// decodes them once p has run: the value, whether the model exists, and an
+// error for data that does not decode.
+func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, error) {
+	rootCmd := p.HGetAll(context.Background(), root)
+	cols := make([]redis.Cmder, len(m.schema.Collections))
+	for i, n := range m.schema.Collections {
+		k := keys.Field(root, n.Name)
+		switch n.Kind {
+		case schema.List:
+			cols[i] = p.LRange(context.Background(), k, 0, -1)
+		case schema.Map:
+			cols[i] = p.HGetAll(context.Background(), k)
+		case schema.Set:
+			cols[i] = p.SMembers(context.Background(), k)
+		}
+	}
+	return func() (T, bool, error) {
+		var v T
+		fields, err := rootCmd.Result()
+		if err != nil {
+			return v, false, readErr(root, err)
+		}
+		if _, ok := fields[schema.Reserved+"v"]; !ok {
+			return v, false, nil
+		}
+		d := codec.Data{Root: fields, Collections: make(map[string]any, len(cols))}
+		for i, n := range m.schema.Collections {
+			var raw any
+			switch c := cols[i].(type) {
+			case *redis.StringSliceCmd:
+				raw, err = c.Result()
+			case *redis.MapStringStringCmd:
+				raw, err = c.Result()
+			}
+			if err != nil {
+				return v, false, readErr(keys.Field(root, n.Name), err)
+			}
+			d.Collections[n.Name] = raw
+		}
+		if err := codec.Decode(m.schema, d, reflect.ValueOf(&v).Elem()); err != nil {
+			return v, false, fmt.Errorf("%s: %w", root, err)
+		}
+		return v, true, nil
+	}
+}
+
+func readErr(key string, err error) error {
+	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		if key == "" {
+			return fmt.Errorf("%w: %v", errs.WrongType, err)
+		}
+		return fmt.Errorf("%w: %s: %v", errs.WrongType, key, err)
+	}
+	return err
+}
+
+// Exists reports whether model id exists.
+func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
+	root, err := m.Key(id)
+	if err != nil {
+		return false, err
+	}
+	ok, err := m.rdb.HExists(ctx, root, schema.Reserved+"v").Result()
+	if err != nil {
+		return false, readErr(root, err)
+	}
+	return ok, nil
+}
+
+// Delete removes model id and every one of its keys (not its locks) in one
+// step, and reports whether it existed.
+func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
+	ks, err := m.Keys(id)
+	if err != nil {
+		return false, err
+	}
+	var exists *redis.BoolCmd
+	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		exists = p.HExists(ctx, ks[0], schema.Reserved+"v")
+		p.Del(ctx, ks...)
+		return nil
+	})
+	if err != nil {
+		return false, readErr(ks[0], err)
+	}
+	return exists.Val(), nil
+}
+
+// Expire sets the time to live of model id and every one of its keys, in one
+// step. A missing model gives ErrNotFound.
+func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.InvalidArgument)
+	}
+	_, err := m.Exec(ctx, id, tx.Of(ops.Expire[T](d)))
+	return err
+}
+
+// Persist removes the time to live of model id and every one of its keys.
+func (m *Model[T]) Persist(ctx context.Context, id string) error {
+	_, err := m.Exec(ctx, id, tx.Of(ops.Persist[T]()))
+	return err
+}
+
+// TTL is the remaining time to live of model id, or NoTTL when it does not
+// expire. A missing model gives ErrNotFound.
+func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
+	root, err := m.Key(id)
+	if err != nil {
+		return 0, err
+	}
+	d, err := m.rdb.PTTL(ctx, root).Result()
+	if err != nil {
+		return 0, err
+	}
+	switch d {
+	case -2 * time.Millisecond, -2:
+		return 0, fmt.Errorf("%w: %s", errs.NotFound, root)
+	case -1 * time.Millisecond, -1:
+		return NoTTL, nil
+	}
+	return d, nil
+}
+
+// IDs iterates over the ids of every stored model with SCAN (never KEYS),
+// on every master of a cluster. Lock, batch and collection keys are skipped.
+// An id may come twice when the keyspace changes during the scan, as SCAN
+// promises no more; an error ends the iteration.
+func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		var nodes []*redis.Client
+		switch c := m.rdb.(type) {
+		case *redis.ClusterClient:
+			var mu sync.Mutex
+			err := c.ForEachMaster(ctx, func(_ context.Context, n *redis.Client) error {
+				mu.Lock()
+				nodes = append(nodes, n)
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				yield("", err)
+				return
+			}
+		}
+		scan := func(s func(cursor uint64) *redis.ScanCmd) bool {
+			var cursor uint64
+			for {
+				batch, next, err := s(cursor).Result()
+				if err != nil {
+					return yield("", err)
+				}
+				for _, k := range batch {
+					if id, ok := m.layout.ID(k); ok {
+						if !yield(id, nil) {
+							return false
+						}
+					}
+				}
+				if next == 0 {
+					return true
+				}
+				cursor = next
+			}
+		}
+		pattern := m.layout.Pattern()
+		if nodes == nil {
+			scan(func(c uint64) *redis.ScanCmd { return m.rdb.Scan(ctx, c, pattern, 256) })
+			return
+		}
+		for _, n := range nodes {
+			if !scan(func(c uint64) *redis.ScanCmd { return n.Scan(ctx, c, pattern, 256) }) {
+				return
+			}
+		}
+	}
+}

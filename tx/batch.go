@@ -1,0 +1,158 @@
+package tx
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/ops"
+)
+
+// Target names one stored model: the key of its root hash and its Go type.
+// rapyer.Model.Target makes them; At makes one from a key by hand.
+type Target struct {
+	t   prog.Target
+	err error
+}
+
+// At returns the Target of the model of type S whose root hash is at root.
+func At[S any](root string) Target {
+	m, err := schema.For[S]()
+	if err != nil {
+		return Target{err: err}
+	}
+	if root == "" {
+		return Target{err: fmt.Errorf("%w: empty root key", errs.InvalidArgument)}
+	}
+	return Target{t: prog.Target{Root: root, Model: m}}
+}
+
+// Invalid returns a Target that fails every batch bound to it with err.
+func Invalid(err error) Target { return Target{err: err} }
+
+// Root is the key of the target's root hash.
+func (t Target) Root() string { return t.t.Root }
+
+// Valid reports whether t names a model.
+func (t Target) Valid() bool { return t.err == nil && t.t.Model != nil }
+
+// Err is why t is not valid, or nil.
+func (t Target) Err() error {
+	if t.err == nil && t.t.Model == nil {
+		return fmt.Errorf("%w: no target model", errs.InvalidArgument)
+	}
+	return t.err
+}
+
+// Batch is an immutable list of ops that run together: in one round trip and
+// all or nothing when executed atomically. Ops made with Of are bound at
+// execution to the model the batch runs on; ops made with On are bound to
+// their own target, so one batch can change several models.
+//
+// The zero Batch is empty and valid.
+type Batch struct {
+	items []item
+}
+
+type item struct {
+	op     ops.Op
+	target *Target
+}
+
+// Of returns a batch of ops bound to whichever model the batch runs on.
+func Of(o ...ops.Op) Batch {
+	items := make([]item, len(o))
+	for i, op := range o {
+		items[i] = item{op: op}
+	}
+	return Batch{items: items}
+}
+
+// On returns a batch of ops bound to target t.
+func On(t Target, o ...ops.Op) Batch {
+	items := make([]item, len(o))
+	tt := t
+	for i, op := range o {
+		items[i] = item{op: op, target: &tt}
+	}
+	return Batch{items: items}
+}
+
+// Join returns a batch running the given batches in order, as one.
+func Join(bs ...Batch) Batch {
+	var items []item
+	for _, b := range bs {
+		items = append(items, b.items...)
+	}
+	return Batch{items: items}
+}
+
+// Then returns a new batch: b's ops followed by o (unbound).
+func (b Batch) Then(o ...ops.Op) Batch { return Join(b, Of(o...)) }
+
+// Len is the number of ops in the batch.
+func (b Batch) Len() int { return len(b.items) }
+
+// Ops lists the batch's ops in order.
+func (b Batch) Ops() []ops.Op {
+	out := make([]ops.Op, len(b.items))
+	for i, it := range b.items {
+		out[i] = it.op
+	}
+	return out
+}
+
+// String lists the ops, one a line, each prefixed by its target's root key
+// when it is bound to one.
+func (b Batch) String() string {
+	var sb strings.Builder
+	for _, it := range b.items {
+		if it.target != nil {
+			sb.WriteString(it.target.Root())
+			sb.WriteString(": ")
+		}
+		if it.op == nil {
+			sb.WriteString("<nil op>")
+		} else {
+			sb.WriteString(it.op.String())
+		}
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// Commands renders the instructions the batch compiles to when it runs on
+// target def (for its unbound ops), one a line, without a server. Errors are
+// those Exec would return before sending anything.
+func (b Batch) Commands(def Target) (string, error) {
+	p, err := compile(b, def, prog.Need)
+	if err != nil {
+		return "", err
+	}
+	return prog.Render(p.Instrs()), nil
+}
+
+// compile builds the program of a batch.
+func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
+	pb := prog.NewBuilder()
+	for i, it := range b.items {
+		t := def
+		if it.target != nil {
+			t = *it.target
+		}
+		if it.op == nil {
+			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.InvalidArgument, i+1)
+		}
+		if !t.Valid() {
+			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())
+		}
+		pb.Declare(t.t, mode)
+		pb.Owner(it.op, it.op.String())
+		if err := prog.Compile(it.op, pb, t.t); err != nil {
+			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
+		}
+	}
+	return pb, nil
+}

@@ -1,0 +1,255 @@
+package tx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/ops"
+)
+
+// The errors of package tx; errors.Is matches them whichever package's name a
+// caller uses (rapyer.ErrNotFound is tx.ErrNotFound).
+var (
+	ErrNotFound       = errs.NotFound
+	ErrExists         = errs.Exists
+	ErrPrecondition   = errs.Precondition
+	ErrConflict       = errs.Conflict
+	ErrCrossSlot      = errs.CrossSlot
+	ErrUnknownOutcome = errs.UnknownOutcome
+	ErrWrongType      = errs.WrongType
+	ErrCorrupt        = errs.Corrupt
+	ErrOverflow       = errs.Overflow
+	ErrOutOfRange     = errs.OutOfRange
+	ErrInvalid        = errs.InvalidArgument
+	ErrLockLost       = errs.LockLost
+)
+
+// Missing says what a batch does when a model it touches does not exist.
+type Missing int
+
+// The choices.
+const (
+	// FailIfMissing fails the batch with ErrNotFound and creates nothing.
+	FailIfMissing Missing = iota
+	// SkipIfMissing does nothing and reports Result.Skipped (Rapyer's
+	// ignore-if-deleted).
+	SkipIfMissing
+	// MustBeNew is the reverse: the batch fails with ErrExists when a model
+	// it touches exists already (creating a model under a chosen id).
+	MustBeNew
+)
+
+// Options configure an execution. The zero value works.
+type Options struct {
+	// Target is the model unbound ops run on.
+	Target Target
+	// IfMissing: fail (the default) or skip when a model is missing.
+	IfMissing Missing
+	// Record is how long the server remembers that a batch was applied, so
+	// that a resend after a lost reply (go-redis's own retries included) is
+	// answered from the record instead of being applied twice. Default 60s.
+	Record time.Duration
+	// Resends is how many times Exec resends a batch whose reply was lost
+	// before it gives up with ErrUnknownOutcome; resends are safe because of
+	// the record. Default 2; negative for none.
+	Resends int
+	// StrictSlots refuses batches whose keys span cluster slots on every
+	// client, not only on cluster clients, so that code tested on one server
+	// fails the same way it would on a cluster.
+	StrictSlots bool
+	// Retry bounds the attempts of optimistic updates.
+	Retry Retry
+}
+
+func (o Options) record() time.Duration {
+	if o.Record <= 0 {
+		return time.Minute
+	}
+	return o.Record
+}
+
+func (o Options) resends() int {
+	switch {
+	case o.Resends < 0:
+		return 0
+	case o.Resends == 0:
+		return 2
+	}
+	return o.Resends
+}
+
+func (o Options) mode() prog.Mode {
+	switch o.IfMissing {
+	case SkipIfMissing:
+		return prog.Skip
+	case MustBeNew:
+		return prog.Fresh
+	}
+	return prog.Need
+}
+
+// Result is what an executed batch reports.
+type Result struct {
+	// Skipped: a model was missing and the batch ran with SkipIfMissing, so
+	// nothing was done.
+	Skipped bool
+	// Duplicate: the reply was lost and a resend found the batch applied
+	// once already; the results are those of that one application.
+	Duplicate bool
+	// Attempts is how many times an optimistic update ran its decision (1
+	// for atomic batches).
+	Attempts int
+	replies  map[ops.Op]any
+}
+
+// Reply returns the raw reply of op; the Result methods of yielding ops
+// (ops.Yield, ops.Maybe, ops.Pair) read it typed.
+func (r *Result) Reply(op ops.Op) (any, bool) {
+	if r == nil || r.replies == nil {
+		return nil, false
+	}
+	v, ok := r.replies[op]
+	return v, ok
+}
+
+func newResult(p *prog.Program, out *prog.Outcome) *Result {
+	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, Attempts: 1}
+	if out.Skipped {
+		return r
+	}
+	r.replies = make(map[ops.Op]any, len(p.Instrs))
+	for i, in := range p.Instrs {
+		op, ok := in.Owner.(ops.Op)
+		if !ok {
+			continue
+		}
+		var v any
+		if i < len(out.Results) {
+			v = out.Results[i]
+		}
+		r.replies[op] = v
+	}
+	return r
+}
+
+// Exec runs a batch atomically: one round trip (two after the server lost its
+// script cache), every guard and stored type checked before the first write,
+// all or nothing.
+//
+// A batch whose reply is lost is resent with the same id, which the server
+// recognises: it is applied once, and Exec returns its result with Duplicate
+// set. When no resend gets through, Exec returns an error wrapping
+// ErrUnknownOutcome (and the network error): the batch may or may not have
+// been applied.
+func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
+	}
+	if b.Len() == 0 {
+		return &Result{Attempts: 1}, nil
+	}
+	pb, err := compile(b, opts.Target, opts.mode())
+	if err != nil {
+		return nil, err
+	}
+	p, err := build(pb, rdb, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reply, err := run(ctx, rdb, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.Decode(reply)
+	if err != nil {
+		return nil, err
+	}
+	return newResult(p, out), nil
+}
+
+// build lays out a compiled batch with a fresh id and checks its slots.
+func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
+	targets := pb.Targets()
+	id := newID()
+	p := pb.Build(id, keys.Tx(targets[0].Root, id), opts.record().Milliseconds())
+	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
+		if err := sameSlot(p.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func sameSlot(ks []string) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	s := keys.Slot(ks[0])
+	for _, k := range ks[1:] {
+		if keys.Slot(k) != s {
+			return fmt.Errorf("%w: %s is in slot %d, %s in slot %d; give the models one hash tag", errs.CrossSlot, ks[0], s, k, keys.Slot(k))
+		}
+	}
+	return nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run sends the program, resending it with the same id while replies are lost.
+func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (any, error) {
+	var last error
+	for attempt := 0; attempt <= opts.resends(); attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
+				return nil, fmt.Errorf("%w: %w (after: %v)", errs.UnknownOutcome, err, last)
+			}
+		}
+		reply, err := prog.Script.Run(ctx, rdb, p.Keys, p.Argv...).Result()
+		if err == nil {
+			return reply, nil
+		}
+		if isServerError(err) {
+			return nil, fmt.Errorf("rapyer: the server refused the batch: %w", err)
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("%w: the reply was lost and no resend got through: %w", errs.UnknownOutcome, last)
+}
+
+// isServerError reports whether err is a reply from the server, so that the
+// command is known not to have run (the script itself never fails: it turns
+// every failure into a reply).
+func isServerError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,233 @@
+package tx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+// Retry bounds the attempts of an optimistic update. The zero value works:
+// 16 attempts, backoff from 1ms doubling to 100ms, each wait drawn at random
+// between half and all of its bound (jitter), so that contenders spread out.
+type Retry struct {
+	Attempts   int
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+func (r Retry) attempts() int {
+	if r.Attempts <= 0 {
+		return 16
+	}
+	return r.Attempts
+}
+
+func (r Retry) wait(attempt int) time.Duration {
+	base, top := r.Backoff, r.MaxBackoff
+	if base <= 0 {
+		base = time.Millisecond
+	}
+	if top <= 0 {
+		top = 100 * time.Millisecond
+	}
+	d := base << min(attempt, 20)
+	if d > top || d <= 0 {
+		d = top
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Read queues the reads of one attempt of an optimistic update on p, and
+// returns the function that decides the batch once they have run. Decide sees
+// the replies of the queued commands; it may run more than once and must
+// have no side effects beyond its result. Its error ends the update (no
+// retry) and is returned as is.
+type Read func(p redis.Pipeliner) (decide func() (Batch, error))
+
+// Optimistic runs a read-decide-write update under WATCH: it watches keys
+// and runs read's commands in one round trip, lets decide choose a batch from
+// what they returned, and runs that batch in MULTI/EXEC (the second round
+// trip). When another client wrote a watched key meanwhile, EXEC does nothing
+// and the update starts again after a jittered backoff, up to the attempts of
+// opts.Retry; then it fails with ErrConflict. The context is honoured between
+// and during attempts.
+//
+// Decide can see a snapshot torn by a concurrent write (the reads of one
+// attempt are not one transaction); the batch it then returns is never
+// applied, because the write also touched a watched key.
+//
+// All keys must be in one cluster slot. Result.Attempts says how many attempts
+// ran.
+func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
+	}
+	if len(watch) == 0 || read == nil {
+		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.InvalidArgument)
+	}
+	if err := sameSlot(watch); err != nil {
+		if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
+			return nil, err
+		}
+	}
+	var last error
+	for attempt := 1; attempt <= opts.Retry.attempts(); attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := attemptOnce(ctx, rdb, watch, read, opts)
+		switch {
+		case err == nil:
+			res.Attempts = attempt
+			return res, nil
+		case errors.Is(err, errRetry):
+			last = err
+			if err := sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%w: %d attempts met concurrent writes (%v)", errs.Conflict, opts.Retry.attempts(), last)
+}
+
+// errRetry marks an attempt that should run again: a WATCH conflict, a lost
+// script, a moved slot.
+var errRetry = errors.New("retry")
+
+func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
+	var result *Result
+	fn := func(pipelineWatch bool) func(t *redis.Tx) error {
+		return func(t *redis.Tx) error {
+			var decide func() (Batch, error)
+			_, err := t.Pipelined(ctx, func(p redis.Pipeliner) error {
+				if pipelineWatch {
+					args := make([]any, 0, len(watch)+1)
+					args = append(args, "watch")
+					for _, k := range watch {
+						args = append(args, k)
+					}
+					p.Do(ctx, args...)
+				}
+				decide = read(p)
+				return nil
+			})
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return readError(err)
+			}
+			b, err := decide()
+			if err != nil {
+				return err
+			}
+			if b.Len() == 0 {
+				result = &Result{}
+				return nil
+			}
+			pb, err := compile(b, opts.Target, opts.mode())
+			if err != nil {
+				return err
+			}
+			p, err := build(pb, rdb, opts)
+			if err != nil {
+				return err
+			}
+			var cmd *redis.Cmd
+			_, err = t.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+				cmd = pipe.EvalSha(ctx, prog.Script.Hash(), p.Keys, p.Argv...)
+				return nil
+			})
+			switch {
+			case errors.Is(err, redis.TxFailedErr):
+				return fmt.Errorf("%w: watched keys changed", errRetry)
+			case err != nil && isNoScript(err):
+				if lerr := prog.Script.Load(ctx, t).Err(); lerr != nil {
+					return lerr
+				}
+				return fmt.Errorf("%w: script reloaded", errRetry)
+			case err != nil && isServerError(err):
+				return fmt.Errorf("rapyer: the server refused the batch: %w", err)
+			case err != nil:
+				out, perr := probe(context.WithoutCancel(ctx), rdb, p)
+				if perr != nil {
+					return fmt.Errorf("%w: the reply to EXEC was lost: %w", errs.UnknownOutcome, err)
+				}
+				result = newResult(p, out)
+				return nil
+			}
+			out, err := p.Decode(cmd.Val())
+			if err != nil {
+				return err
+			}
+			result = newResult(p, out)
+			return nil
+		}
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.Client:
+		err = c.Watch(ctx, fn(true))
+	case *redis.ClusterClient:
+		node, nerr := c.MasterForKey(ctx, watch[0])
+		if nerr != nil {
+			return nil, nerr
+		}
+		err = node.Watch(ctx, fn(true))
+		if err != nil && isMoved(err) {
+			c.ReloadState(ctx)
+			return nil, fmt.Errorf("%w: %v", errRetry, err)
+		}
+	default:
+		err = rdb.Watch(ctx, fn(false), watch...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+func readError(err error) error {
+	if isMoved(err) {
+		return fmt.Errorf("%w: %v", errRetry, err)
+	}
+	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return fmt.Errorf("%w: %v", errs.WrongType, err)
+	}
+	return err
+}
+
+func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+func isMoved(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "MOVED ") || strings.HasPrefix(s, "ASK ") || strings.HasPrefix(s, "TRYAGAIN")
+}
+
+// probe asks the server whether the batch of p was applied, from its record.
+func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*prog.Outcome, error) {
+	var last error
+	for i := 0; i < 3; i++ {
+		s, err := rdb.Get(ctx, p.Record()).Result()
+		if err == nil {
+			reply, err := prog.DecodeRecord(s)
+			if err != nil {
+				return nil, err
+			}
+			return p.Decode(reply)
+		}
+		if errors.Is(err, redis.Nil) {
+			return nil, errors.New("no record: the batch was not applied, or not yet")
+		}
+		last = err
+		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
+	}
+	return nil, last
+}
