@@ -31,7 +31,8 @@ type path struct {
 	steps []step
 	names []string
 	name  string
-	ptr   bool // some step dereferences a pointer to a struct
+	ptr   bool            // some step dereferences a pointer to a struct
+	kind  schema.NodeKind // how the target is stored
 }
 
 type step struct {
@@ -170,7 +171,7 @@ func find(t reflect.Type, nodes []*schema.Node, off uintptr, target reflect.Type
 }
 
 func newPath(steps []step, n *schema.Node) *path {
-	p := &path{steps: steps, name: n.Name, names: strings.Split(n.Name, ".")}
+	p := &path{steps: steps, name: n.Name, names: strings.Split(n.Name, "."), kind: n.Kind}
 	for _, s := range steps {
 		p.ptr = p.ptr || s.deref
 	}
@@ -260,10 +261,13 @@ func (f Field[S, A]) Set(s S, a A) S {
 func (f Field[S, A]) Modify(s S, fn func(A) A) S { return f.Set(s, fn(f.Get(s))) }
 
 // Compose chains two fields: from S to a struct M inside it, then from M to A.
+// The result is invalid when either is, or when outer's struct is not
+// flattened into named fields (it is stored as one text value because it
+// has a MarshalText method).
 //
 //	var City = lens.Compose(Address, lens.Of(func(a *Address) *string { return &a.City }))
 func Compose[S, M, A any](outer Field[S, M], inner Field[M, A]) Field[S, A] {
-	if outer.p == nil || inner.p == nil {
+	if outer.p == nil || inner.p == nil || outer.p.kind != schema.Struct {
 		return Field[S, A]{}
 	}
 	p := &path{
@@ -271,6 +275,7 @@ func Compose[S, M, A any](outer Field[S, M], inner Field[M, A]) Field[S, A] {
 		names: append(append([]string(nil), outer.p.names...), inner.p.names...),
 		name:  outer.p.name + "." + inner.p.name,
 		ptr:   outer.p.ptr || inner.p.ptr,
+		kind:  inner.p.kind,
 	}
 	f := Field[S, A]{p: p}
 	if !p.ptr {

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -154,7 +155,7 @@ func (c *Codec) Encode(v reflect.Value) (string, error) {
 	case Bytes:
 		return string(v.Bytes()), nil
 	case Time:
-		return v.Interface().(time.Time).Format(time.RFC3339Nano), nil
+		return encodeTime(v.Interface().(time.Time))
 	case Text:
 		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 		if err != nil {
@@ -169,6 +170,22 @@ func (c *Codec) Encode(v reflect.Value) (string, error) {
 		return string(b), nil
 	}
 	return "", fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
+}
+
+// encodeTime writes t as RFC 3339 with nanoseconds. That text holds an
+// offset only in whole minutes under 24 hours, so a time in any other offset
+// (local mean time of old dates, a fixed zone of odd seconds) is written in
+// UTC: the instant survives, the offset cannot. It holds years 0000 to 9999
+// only; any other year is refused rather than written as text that does not
+// read back.
+func encodeTime(t time.Time) (string, error) {
+	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
+		t = t.UTC()
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return "", fmt.Errorf("%w: %s: year %d is outside 0000..9999, the years RFC 3339 can write", errs.InvalidArgument, timeType, y)
+	}
+	return t.Format(time.RFC3339Nano), nil
 }
 
 // FormatFloat writes f as the shortest text that reads back as the same
@@ -189,7 +206,17 @@ func FormatFloat(f float64, bits int) string {
 // that does not parse gives an error wrapping errs.Corrupt.
 func (c *Codec) Decode(s string, v reflect.Value) error {
 	bad := func(err error) error {
-		return fmt.Errorf("%w: %q is not a valid %s: %v", errs.Corrupt, clip(s), c.Type, err)
+		// Causes tend to quote the whole value again; keep messages short
+		// however big the stored value is.
+		var ne *strconv.NumError
+		if errors.As(err, &ne) {
+			err = ne.Err
+		}
+		cause := err.Error()
+		if len(cause) > 200 {
+			cause = cause[:200] + "..."
+		}
+		return fmt.Errorf("%w: %q is not a valid %s: %s", errs.Corrupt, clip(s), c.Type, cause)
 	}
 	switch c.Kind {
 	case String:
@@ -222,9 +249,8 @@ func (c *Codec) Decode(s string, v reflect.Value) error {
 		}
 		v.SetFloat(f)
 	case Bytes:
-		b := reflect.MakeSlice(c.Type, len(s), len(s))
-		reflect.Copy(b, reflect.ValueOf([]byte(s)))
-		v.Set(b)
+		// SetBytes, not reflect.Copy: the element may be a named byte type.
+		v.SetBytes([]byte(s))
 	case Time:
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {

@@ -254,6 +254,7 @@ func ValidName(name string) error {
 
 // SnakeCase derives the default stored name from a Go name:
 // "Balance" -> "balance", "CreatedAt" -> "created_at", "HTTPServer" -> "http_server", "UserID" -> "user_id".
+// The plural of an acronym stays one word: "UserIDs" -> "user_ids".
 func SnakeCase(s string) string {
 	rs := []rune(s)
 	var b strings.Builder
@@ -262,7 +263,9 @@ func SnakeCase(s string) string {
 			if i > 0 {
 				prevLower := unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1])
 				nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
-				if prevLower || (nextLower && unicode.IsUpper(rs[i-1])) {
+				// "IDs", "URLsFor": the lone s ends the acronym before it.
+				plural := nextLower && rs[i+1] == 's' && (i+2 == len(rs) || !unicode.IsLower(rs[i+2]))
+				if prevLower || (nextLower && !plural && unicode.IsUpper(rs[i-1])) {
 					b.WriteByte('_')
 				}
 			}
