@@ -337,8 +337,8 @@ func isReply(err error) bool {
 // "equal jitter" (a uniform pick in [d/2, d]) so that waiters spread out.
 func backoff(lo, hi time.Duration, n int) time.Duration {
 	d := hi
-	if n < 32 {
-		if e := lo << n; e > 0 && e < hi {
+	if n < 63 {
+		if e := lo << n; e>>n == lo && e < hi { // no overflow, below the cap
 			d = e
 		}
 	}

@@ -1,0 +1,77 @@
+package lock
+
+import (
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+)
+
+// TestAcquireReplayIsIdempotent sends the same attempt twice, as go-redis
+// does when a reply is lost: the second one must report the same
+// acquisition, not a failure and not a new fence. Both the plain script and
+// the transaction of Options.Load.
+func TestAcquireReplayIsIdempotent(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := b.Prefix + ":{replay}:lock:x"
+		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}} {
+			o, err := opts.resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := &acquirer{rdb: b.Client, key: key, keys: []string{key, FenceKey(key)}, o: o, token: newToken()}
+			first, err := a.try(t.Context())
+			if err != nil || !first.ok {
+				t.Fatalf("first attempt: %+v, %v", first, err)
+			}
+			again, err := a.try(t.Context())
+			if err != nil || !again.ok || again.fence != first.fence {
+				t.Fatalf("replayed attempt: %+v, %v; first had fence %d", again, err, first.fence)
+			}
+			other := &acquirer{rdb: b.Client, key: key, keys: a.keys, o: o, token: newToken()}
+			lost, err := other.try(t.Context())
+			if err != nil || lost.ok || lost.pttl <= 0 {
+				t.Fatalf("another token's attempt: %+v, %v; want not ok with the holder's PTTL", lost, err)
+			}
+			b.Client.Del(t.Context(), key)
+		}
+	})
+}
+
+func TestBackoffBounds(t *testing.T) {
+	for _, c := range []struct{ lo, hi time.Duration }{
+		{time.Millisecond, 50 * time.Millisecond},
+		{time.Millisecond, time.Millisecond},
+		{time.Nanosecond, time.Hour},
+	} {
+		for n := range 80 {
+			for range 20 {
+				d := backoff(c.lo, c.hi, n)
+				want := c.hi
+				if e := c.lo << n; n < 63 && e>>n == c.lo && e < c.hi {
+					want = e
+				}
+				if d < want/2 || d > want {
+					t.Fatalf("backoff(%v, %v, %d) = %v, want in [%v, %v]", c.lo, c.hi, n, d, want/2, want)
+				}
+			}
+		}
+	}
+}
+
+func TestOptionDefaults(t *testing.T) {
+	o, err := Options{}.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ttl != 10*time.Second || o.wait != 10*time.Second || o.retryMin != time.Millisecond ||
+		o.retryMax != 50*time.Millisecond || o.noWait || o.autoExtend || o.load != nil {
+		t.Fatalf("defaults: %+v", o)
+	}
+	o, _ = Options{TTL: 1500 * time.Microsecond, Wait: NoWait, RetryMin: time.Second, RetryMax: time.Millisecond}.resolve()
+	if o.ttl != 2*time.Millisecond || !o.noWait || o.retryMax != time.Second {
+		t.Fatalf("rounding and clamping: %+v", o)
+	}
+}

@@ -1,0 +1,597 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// patience bounds every wait for a condition: generous, since -race on two
+// cores can be slow; a passing test never waits for it.
+const patience = 20 * time.Second
+
+// lockKey is the key the model layer would use: hash-tagged, so the lock and
+// its fence counter share a cluster slot.
+func lockKey(b *testenv.Backend, id string) string {
+	return b.Prefix + ":{" + id + "}:lock:test"
+}
+
+// eventually polls cond until it holds or patience runs out.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func mustAcquire(t *testing.T, rdb redis.UniversalClient, key string, opts lock.Options) *lock.Lock {
+	t.Helper()
+	l, err := lock.Acquire(t.Context(), rdb, key, opts)
+	if err != nil {
+		t.Fatalf("Acquire(%q): %v", key, err)
+	}
+	return l
+}
+
+// expire makes the lock key's TTL run out: on miniredis by moving its clock,
+// on a real server by waiting until the key is gone.
+func expire(t *testing.T, b *testenv.Backend, key string, ttl time.Duration) {
+	t.Helper()
+	if b.Mini != nil {
+		b.Mini.FastForward(ttl + time.Millisecond)
+	}
+	eventually(t, "the lock key expired", func() bool {
+		return b.Client.Exists(context.Background(), key).Val() == 0
+	})
+}
+
+func TestMutualExclusion(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		const workers, rounds = 50, 20
+		key := lockKey(b, "mutex")
+		var inside, most, total atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Go(func() {
+				for range rounds {
+					l, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: time.Minute})
+					if err != nil {
+						errs <- err
+						return
+					}
+					n := inside.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					runtime.Gosched()
+					inside.Add(-1)
+					total.Add(1)
+					if err := l.Release(t.Context()); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if most.Load() != 1 || total.Load() != workers*rounds {
+			t.Fatalf("max inside = %d (want 1), sections = %d (want %d)", most.Load(), total.Load(), workers*rounds)
+		}
+	})
+}
+
+func TestFenceStrictlyIncreases(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		const workers, rounds = 8, 125
+		key := lockKey(b, "fence")
+		var (
+			mu     sync.Mutex // the Redis lock orders the appends; this tells the race detector
+			fences []int64
+		)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Go(func() {
+				for range rounds {
+					l, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: time.Minute})
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					fences = append(fences, l.Fence())
+					mu.Unlock()
+					if err := l.Release(t.Context()); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(fences) != workers*rounds {
+			t.Fatalf("%d acquisitions recorded, want %d", len(fences), workers*rounds)
+		}
+		for i := 1; i < len(fences); i++ {
+			if fences[i] <= fences[i-1] {
+				t.Fatalf("fence %d at acquisition %d is not above %d before it", fences[i], i, fences[i-1])
+			}
+		}
+		if got := b.Client.Get(t.Context(), lock.FenceKey(key)).Val(); got != "1000" {
+			t.Fatalf("fence counter = %s, want 1000", got)
+		}
+	})
+}
+
+func TestStalledHolderLosesLock(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		const ttl = 200 * time.Millisecond
+		key := lockKey(b, "stall")
+		old := mustAcquire(t, b.Client, key, lock.Options{TTL: ttl})
+		expire(t, b, key, ttl)
+
+		next := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Minute, Wait: time.Minute})
+		if next.Fence() <= old.Fence() {
+			t.Fatalf("fence of the next holder %d is not above %d", next.Fence(), old.Fence())
+		}
+		// The stalled holder's Context ends once its TTL has passed locally.
+		select {
+		case <-old.Context().Done():
+		case <-time.After(patience):
+			t.Fatal("the stalled holder's Context was not cancelled")
+		}
+		if cause := context.Cause(old.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+			t.Fatalf("cause = %v, want ErrNotHeld", cause)
+		}
+		if err := old.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("late Extend = %v, want ErrNotHeld", err)
+		}
+		if err := old.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("late Release = %v, want ErrNotHeld", err)
+		}
+		if got := b.Client.Get(t.Context(), key).Val(); got != next.Token() {
+			t.Fatalf("lock key holds %q after the late release, want the next holder's %q", got, next.Token())
+		}
+		if err := next.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestAutoExtend(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		const ttl = 300 * time.Millisecond
+		key := lockKey(b, "auto")
+		l := mustAcquire(t, b.Client, key, lock.Options{TTL: ttl, AutoExtend: true})
+
+		// Five TTLs pass; on miniredis its clock moves with ours, so keys
+		// expire there too unless extended.
+		for range 10 {
+			time.Sleep(ttl / 2)
+			if b.Mini != nil {
+				b.Mini.FastForward(ttl / 2)
+			}
+		}
+		if got := b.Client.Get(t.Context(), key).Val(); got != l.Token() {
+			t.Fatalf("after 5 TTLs the key holds %q, want our token", got)
+		}
+		if err := l.Context().Err(); err != nil {
+			t.Fatalf("Context ended while the lock was kept: %v", context.Cause(l.Context()))
+		}
+
+		// Someone deletes the key by hand: the next extension finds it lost.
+		b.Client.Del(t.Context(), key)
+		select {
+		case <-l.Context().Done():
+		case <-time.After(patience):
+			t.Fatal("Context not cancelled after the lock key was deleted")
+		}
+		if cause := context.Cause(l.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+			t.Fatalf("cause = %v, want ErrNotHeld", cause)
+		}
+		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("Release of a lost lock = %v, want ErrNotHeld", err)
+		}
+		noWatchdog(t)
+	})
+}
+
+// watchdogs counts the goroutines running a lock's watchdog.
+func watchdogs() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "lock.(*Lock).watch(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// noWatchdog checks that no watchdog goroutine is left: Release and Forget
+// wait for it, so there is nothing to wait for.
+func noWatchdog(t *testing.T) {
+	t.Helper()
+	if n := watchdogs(); n != 0 {
+		t.Fatalf("%d watchdog goroutines still running", n)
+	}
+}
+
+func TestWatchdogEndsWithLock(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "wd")
+		l := mustAcquire(t, b.Client, key, lock.Options{AutoExtend: true})
+		if n := watchdogs(); n != 1 {
+			t.Fatalf("%d watchdog goroutines while holding one lock, want 1", n)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		noWatchdog(t)
+
+		l = mustAcquire(t, b.Client, key, lock.Options{AutoExtend: true})
+		l.Forget()
+		noWatchdog(t)
+		if err := l.Context().Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Context after Forget: %v, want Canceled", err)
+		}
+		b.Client.Del(t.Context(), key) // Forget left it: nobody ran a release script
+	})
+}
+
+func TestWaitEnds(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "wait")
+		held := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Minute})
+		defer held.Release(context.Background())
+
+		t.Run("bound", func(t *testing.T) {
+			_, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 100 * time.Millisecond})
+			if !errors.Is(err, lock.ErrNotAcquired) {
+				t.Fatalf("err = %v, want ErrNotAcquired", err)
+			}
+		})
+		t.Run("cancel", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			_, err := lock.Acquire(ctx, b.Client, key, lock.Options{Wait: time.Minute})
+			if !errors.Is(err, context.Canceled) || errors.Is(err, lock.ErrNotAcquired) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+		})
+		t.Run("deadline", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+			defer cancel()
+			_, err := lock.Acquire(ctx, b.Client, key, lock.Options{Wait: time.Minute})
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+			}
+		})
+		t.Run("cancelled before", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			free := lockKey(b, "free")
+			if _, err := lock.Acquire(ctx, b.Client, free, lock.Options{}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if n := b.Client.Exists(t.Context(), free).Val(); n != 0 {
+				t.Fatal("a cancelled Acquire took the lock")
+			}
+		})
+		t.Run("nowait", func(t *testing.T) {
+			rdb := b.NewClient(t, nil)
+			rt := testenv.CountRoundTrips(rdb)
+			warmUp(t, rdb, b.Prefix+":{wait}:lock:warm", lock.Options{})
+			rt.Reset()
+			_, err := lock.Acquire(t.Context(), rdb, key, lock.Options{Wait: lock.NoWait})
+			if !errors.Is(err, lock.ErrNotAcquired) {
+				t.Fatalf("err = %v, want ErrNotAcquired", err)
+			}
+			if rt.Count() != 1 {
+				t.Fatalf("NoWait sent %v, want one attempt", rt)
+			}
+		})
+	})
+}
+
+func TestReleaseWithCancelledContext(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "rel")
+		l := mustAcquire(t, b.Client, key, lock.Options{})
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release with a cancelled context: %v", err)
+		}
+		if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+			t.Fatal("lock key still there after Release")
+		}
+		if err := l.Context().Err(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Context after Release: %v", err)
+		}
+		// A second Release says the lock is not held, without a round trip.
+		rt := testenv.CountRoundTrips(b.Client)
+		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("second Release = %v, want ErrNotHeld", err)
+		}
+		if err := l.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("Extend after Release = %v, want ErrNotHeld", err)
+		}
+		if rt.Count() != 0 {
+			t.Fatalf("second Release and Extend sent %v", rt)
+		}
+	})
+}
+
+func TestExtend(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "ext")
+		l := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Minute})
+		defer l.Release(context.Background())
+		if err := l.Extend(t.Context(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if pttl := b.Client.PTTL(t.Context(), key).Val(); pttl <= time.Minute {
+			t.Fatalf("PTTL after Extend(1h) = %v", pttl)
+		}
+		// Taken over behind our back: Extend reports it and ends Context.
+		b.Client.Set(t.Context(), key, "someone else", time.Minute)
+		if err := l.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("Extend of a taken-over lock = %v, want ErrNotHeld", err)
+		}
+		if cause := context.Cause(l.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+			t.Fatalf("cause = %v, want ErrNotHeld", cause)
+		}
+		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+			t.Fatalf("Release of a taken-over lock = %v, want ErrNotHeld", err)
+		}
+		if got := b.Client.Get(t.Context(), key).Val(); got != "someone else" {
+			t.Fatalf("Release removed another holder's lock: key holds %q", got)
+		}
+	})
+}
+
+func TestLoadInOneRoundTrip(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "load")
+		model := b.Prefix + ":{load}"
+		b.Client.Set(t.Context(), model, "the model", 0)
+		rdb := b.NewClient(t, nil)
+		var get *redis.StringCmd
+		warmUp(t, rdb, key, lock.Options{Load: func(p redis.Pipeliner) { get = p.Get(t.Context(), model) }})
+
+		rt := testenv.CountRoundTrips(rdb)
+		l := mustAcquire(t, rdb, key, lock.Options{Load: func(p redis.Pipeliner) {
+			get = p.Get(t.Context(), model)
+		}})
+		if rt.Count() != 1 {
+			t.Fatalf("uncontended Acquire with Load: %v, want 1", rt)
+		}
+		if got := strings.Join(rt.Commands(), " "); got != "multi evalsha get exec" {
+			t.Fatalf("commands sent: %s", got)
+		}
+		if v, err := get.Result(); err != nil || v != "the model" {
+			t.Fatalf("Load's GET = %q, %v", v, err)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+
+		// Load's errors are Load's: a GET of a missing key does not fail Acquire.
+		l = mustAcquire(t, rdb, key, lock.Options{Load: func(p redis.Pipeliner) {
+			get = p.Get(t.Context(), b.Prefix+":{load}:missing")
+		}})
+		if err := get.Err(); err != redis.Nil {
+			t.Fatalf("GET of a missing key: %v, want redis.Nil", err)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestUncontendedRoundTrips(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "rt")
+		rdb := b.NewClient(t, nil)
+		warmUp(t, rdb, key, lock.Options{})
+		rt := testenv.CountRoundTrips(rdb)
+		l := mustAcquire(t, rdb, key, lock.Options{})
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if rt.Count() != 2 {
+			t.Fatalf("uncontended acquire and release: %v, want 2", rt)
+		}
+	})
+}
+
+// warmUp takes and releases key once, so that the connections (a
+// transaction uses go-redis' pipeline pool) are dialled, the cluster layout
+// is known and the scripts are cached before round trips are counted.
+func warmUp(t *testing.T, rdb redis.UniversalClient, key string, opts lock.Options) {
+	t.Helper()
+	if err := mustAcquire(t, rdb, key, opts).Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScriptFlush(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "flush")
+		model := b.Prefix + ":{flush}"
+		b.Client.Set(t.Context(), model, "v", 0)
+		for _, load := range []bool{false, true} {
+			var get *redis.StringCmd
+			opts := lock.Options{}
+			if load {
+				opts.Load = func(p redis.Pipeliner) { get = p.Get(t.Context(), model) }
+			}
+			mustAcquire(t, b.Client, key, opts).Release(t.Context())
+
+			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			l := mustAcquire(t, b.Client, key, opts)
+			if load && get.Val() != "v" {
+				t.Fatalf("Load after SCRIPT FLUSH: %v", get)
+			}
+			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Extend(t.Context(), 0); err != nil {
+				t.Fatalf("Extend after SCRIPT FLUSH: %v", err)
+			}
+			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(t.Context()); err != nil {
+				t.Fatalf("Release after SCRIPT FLUSH: %v", err)
+			}
+		}
+	})
+}
+
+// TestReleaseWakesWaiter pins the hand-off: the waiter polls once a minute,
+// and the holder's TTL is longer than the test, so only the release's
+// announcement can let it in within patience.
+func TestReleaseWakesWaiter(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "wake")
+		slow := lock.Options{Wait: 10 * time.Minute, RetryMin: time.Minute, RetryMax: time.Minute}
+
+		for _, how := range []string{"Release", "script"} {
+			held := mustAcquire(t, b.Client, key, lock.Options{TTL: 10 * time.Minute})
+			got := make(chan *lock.Lock, 1)
+			errs := make(chan error, 1)
+			waiter := b.NewClient(t, nil) // its own client: its own hub
+			go func() {
+				l, err := lock.Acquire(t.Context(), waiter, key, slow)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got <- l
+			}()
+			waitForSubscriber(t, b, lock.WakeChannel(key))
+			if how == "Release" {
+				if err := held.Release(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				// The contract of Forget: a script of the caller's releases.
+				n, err := redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], KEYS[1])
+  return 1
+end
+return 0`).Run(t.Context(), b.Client, []string{key}, held.Token(), lock.WakeChannel(key)).Int()
+				if err != nil || n != 1 {
+					t.Fatalf("release script: %d, %v", n, err)
+				}
+				held.Forget()
+			}
+			select {
+			case l := <-got:
+				if l.Fence() <= held.Fence() {
+					t.Fatalf("fence %d not above %d", l.Fence(), held.Fence())
+				}
+				if err := l.Release(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			case err := <-errs:
+				t.Fatal(err)
+			case <-time.After(patience):
+				t.Fatalf("%s did not wake the waiter", how)
+			}
+		}
+	})
+}
+
+// waitForSubscriber waits until some connection subscribes to channel.
+func waitForSubscriber(t *testing.T, b *testenv.Backend, channel string) {
+	t.Helper()
+	eventually(t, "a waiter subscribed to "+channel, func() bool {
+		if b.Mini != nil {
+			return b.Mini.PubSubNumSub(channel)[channel] > 0
+		}
+		// On a cluster the subscriber sits on one node; ask each.
+		var n int64
+		for _, addr := range b.Addrs {
+			c := redis.NewClient(&redis.Options{Addr: addr})
+			n += c.PubSubNumSub(context.Background(), channel).Val()[channel]
+			_ = c.Close()
+		}
+		return n > 0
+	})
+}
+
+func TestHubGoesAway(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := lockKey(b, "hub")
+		held := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Minute})
+		if _, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 50 * time.Millisecond}); !errors.Is(err, lock.ErrNotAcquired) {
+			t.Fatalf("err = %v, want ErrNotAcquired", err)
+		}
+		if err := held.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the wake-up reader goroutine ended", func() bool {
+			return !stacksContain("lock.(*hub).read(")
+		})
+	})
+}
+
+func stacksContain(s string) bool {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Contains(string(buf[:n]), s)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	b := testenv.On(t, testenv.Mini)
+	if _, err := lock.Acquire(t.Context(), b.Client, "", lock.Options{}); err == nil {
+		t.Error("empty key accepted")
+	}
+	if _, err := lock.Acquire(t.Context(), nil, "k", lock.Options{}); err == nil {
+		t.Error("nil client accepted")
+	}
+	if _, err := lock.Acquire(t.Context(), b.Client, "k", lock.Options{TTL: -time.Second}); err == nil {
+		t.Error("negative TTL accepted")
+	}
+	// A lock key of the wrong type is a Redis error, not a wait.
+	b.Client.LPush(t.Context(), "wrong", "x")
+	if _, err := lock.Acquire(t.Context(), b.Client, "wrong", lock.Options{}); err == nil || errors.Is(err, lock.ErrNotAcquired) {
+		t.Errorf("lock key of the wrong type: %v", err)
+	}
+}
