@@ -17,6 +17,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
@@ -268,14 +269,29 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		return nil, nil, nil
 	}
 	reads := make([]func() (T, bool, error), len(ids))
-	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	queue := func(p redis.Pipeliner) error {
 		for i, root := range roots {
 			reads[i] = m.queueRead(p, root)
 		}
 		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, readErr("", err)
+	}
+	if _, cluster := m.rdb.(*redis.ClusterClient); cluster {
+		// One transaction cannot span slots: each model is read by a script
+		// (atomic for that model), and the client sends one pipeline to
+		// each master, in parallel.
+		queue = func(p redis.Pipeliner) error {
+			for i, root := range roots {
+				reads[i] = m.queueScriptRead(p, root)
+			}
+			return nil
+		}
+		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
+			if err = prog.ReadScript.Load(ctx, m.rdb).Err(); err == nil {
+				_, err = m.rdb.Pipelined(ctx, queue)
+			}
+		}
+	} else {
+		_, err = m.rdb.TxPipelined(ctx, queue)
 	}
 	for i, read := range reads {
 		v, ok, err := read()
@@ -289,6 +305,71 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		}
 	}
 	return found, missing, nil
+}
+
+// queueScriptRead queues the read of one model by the read script.
+func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string) func() (T, bool, error) {
+	ks := []string{root}
+	types := make([]any, len(m.schema.Collections))
+	for i, n := range m.schema.Collections {
+		ks = append(ks, keys.Field(root, n.Name))
+		types[i] = n.Kind.RedisType()
+	}
+	cmd := p.EvalSha(context.Background(), prog.ReadScript.Hash(), ks, types...)
+	return func() (T, bool, error) {
+		var v T
+		raw, err := cmd.Slice()
+		if err != nil {
+			return v, false, readErr(root, err)
+		}
+		if len(raw) != len(ks) {
+			return v, false, fmt.Errorf("%w: %s: the read script gave %d parts", errs.Corrupt, root, len(raw))
+		}
+		d := codec.Data{Root: pairs(raw[0]), Collections: make(map[string]any, len(ks)-1)}
+		for i, n := range m.schema.Collections {
+			if n.Kind == schema.Map {
+				d.Collections[n.Name] = pairs(raw[i+1])
+			} else {
+				d.Collections[n.Name] = strs(raw[i+1])
+			}
+		}
+		return m.decode(root, d)
+	}
+}
+
+func pairs(x any) map[string]string {
+	a, _ := x.([]any)
+	out := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		k, _ := a[i].(string)
+		v, _ := a[i+1].(string)
+		out[k] = v
+	}
+	return out
+}
+
+func strs(x any) []string {
+	a, _ := x.([]any)
+	out := make([]string, len(a))
+	for i, e := range a {
+		out[i], _ = e.(string)
+	}
+	return out
+}
+
+func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+// decode turns read data into a value; a root without a version is a
+// missing model.
+func (m *Model[T]) decode(root string, d codec.Data) (T, bool, error) {
+	var v T
+	if _, ok := d.Root[schema.Reserved+"v"]; !ok {
+		return v, false, nil
+	}
+	if err := codec.Decode(m.schema, d, reflect.ValueOf(&v).Elem()); err != nil {
+		return v, false, fmt.Errorf("%s: %w", root, err)
+	}
+	return v, true, nil
 }
 
 // queueRead queues the reads of one model on p and returns the function that
@@ -314,9 +395,6 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 		if err != nil {
 			return v, false, readErr(root, err)
 		}
-		if _, ok := fields[schema.Reserved+"v"]; !ok {
-			return v, false, nil
-		}
 		d := codec.Data{Root: fields, Collections: make(map[string]any, len(cols))}
 		for i, n := range m.schema.Collections {
 			var raw any
@@ -331,10 +409,7 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 			}
 			d.Collections[n.Name] = raw
 		}
-		if err := codec.Decode(m.schema, d, reflect.ValueOf(&v).Elem()); err != nil {
-			return v, false, fmt.Errorf("%s: %w", root, err)
-		}
-		return v, true, nil
+		return m.decode(root, d)
 	}
 }
 

@@ -20,6 +20,13 @@ import (
 //go:embed batch.lua
 var source string
 
+//go:embed read.lua
+var readSource string
+
+// ReadScript reads one model atomically, for pipelines that cannot use
+// MULTI/EXEC (several slots of a cluster).
+var ReadScript = redis.NewScript(readSource)
+
 // Script is the batch interpreter.
 var Script = redis.NewScript(source)
 

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 )
@@ -167,9 +169,58 @@ func (c *Codec) Encode(v reflect.Value) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%w: %s: %v", errs.InvalidArgument, c.Type, err)
 		}
+		// encoding/json replaces invalid UTF-8 with U+FFFD: refuse what would
+		// not come back as it went in.
+		if bytes.Contains(b, []byte(`\ufffd`)) || bytes.Contains(b, []byte("\uFFFD")) {
+			if bad := invalidUTF8(v); bad != "" {
+				return "", fmt.Errorf("%w: %s: the string %q is not UTF-8, which a JSON element cannot hold", errs.InvalidArgument, c.Type, clip(bad))
+			}
+		}
 		return string(b), nil
 	}
 	return "", fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
+}
+
+// invalidUTF8 returns the first string inside v that is not valid UTF-8.
+func invalidUTF8(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return v.String()
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return invalidUTF8(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				if s := invalidUTF8(v.Field(i)); s != "" {
+					return s
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return ""
+		}
+		for i := range v.Len() {
+			if s := invalidUTF8(v.Index(i)); s != "" {
+				return s
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if s := invalidUTF8(it.Key()); s != "" {
+				return s
+			}
+			if s := invalidUTF8(it.Value()); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
 }
 
 // encodeTime writes t as RFC 3339 with nanoseconds. That text holds an
