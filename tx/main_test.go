@@ -1,0 +1,9 @@
+package tx_test
+
+import (
+	"testing"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
