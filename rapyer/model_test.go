@@ -77,7 +77,7 @@ type Everything struct {
 	Counts   map[int]float64
 	Members  map[string]struct{}
 	Ids      map[uint32]struct{}
-	Renamed  string `redis:"nick"`
+	Renamed  string   `redis:"nick"`
 	Skipped  chan int `redis:"-"`
 	internal int
 }
@@ -616,7 +616,9 @@ func TestIDsScansRootKeysOnly(t *testing.T) {
 	})
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
