@@ -1,0 +1,160 @@
+// Package lock provides named distributed locks on Redis: a random token
+// per holder, a TTL, token-checked release and extension, a watchdog that
+// can keep a lock alive, a fencing token per acquisition, and waiting that
+// is bounded, jittered, honours the context and is woken as soon as the lock
+// is released.
+//
+// # Use
+//
+//	l, err := lock.Acquire(ctx, rdb, "account:{alice}:lock:withdraw", lock.Options{})
+//	if err != nil {
+//		return err // ErrNotAcquired, the context's error, or a Redis error
+//	}
+//	defer l.Release(ctx)
+//	// work; pass l.Fence() to whatever can reject stale writers;
+//	// stop when l.Context() is done.
+//
+// The zero Options work: a TTL of 10s, a wait of up to 10s, a backoff
+// between attempts of 1ms to 50ms with jitter, no watchdog. Options.Wait set
+// to NoWait tries once.
+//
+// # What a lock guarantees
+//
+// While Acquire's lock is held, no other Acquire of the same key succeeds:
+// the lock key holds this lock's token, set only if the key was absent.
+// Release and Extend act only if the key still holds the token, so a holder
+// whose lock expired can never remove or extend the next holder's lock.
+//
+// The guarantee rests on assumptions, and a caller should know them:
+//
+//   - One primary. The lock lives on the one Redis primary that owns its key.
+//     Replication is asynchronous: if the primary fails and a replica that
+//     had not yet received the lock key is promoted, the lock is gone and a
+//     second holder can acquire it. (This package does not implement
+//     Redlock.) The same failover can lose the fence counter's latest
+//     increments, so a fence can then repeat: fencing protects against
+//     paused and expired holders, not against a failover that lost writes.
+//   - Work ends within the TTL. Without AutoExtend a lock simply expires
+//     after its TTL, however long the holder's work takes. The holder's
+//     Context is cancelled when the TTL has passed by the local clock
+//     (measured from before the acquire request was sent, so it fires no
+//     later than the server expires the key, clock drift aside), but a
+//     holder paused by the garbage collector, a swap storm or a debugger
+//     notices nothing until it runs again. Work that can overrun its TTL
+//     should use AutoExtend, check Context, and fence its writes.
+//   - Clocks run at roughly the same rate on the client and the server over
+//     one TTL. Their absolute times do not matter.
+//
+// # Fencing
+//
+// Every successful acquisition gets a fencing token, Lock.Fence: the value
+// of a counter at FenceKey(key), incremented by the same script that takes
+// the lock, so it is strictly greater than the fence of every earlier
+// acquisition of the key. A holder passes its fence along with its writes,
+// and the store keeps the highest fence it has seen and rejects writes with
+// a lower one. A holder that lost its lock while paused then cannot
+// overwrite the work of the holder after it, even though it still believes
+// it holds the lock. The counter never expires; do not delete it.
+//
+// The keys of one lock, the lock key and FenceKey(key), must hash to one
+// cluster slot. FenceKey appends ":fence", which keeps the hash tag of the
+// key, so give lock keys a hash tag ("account:{alice}:lock:withdraw").
+//
+// # The lock's Context
+//
+// Lock.Context is cancelled when the lock is released (Release or Forget;
+// its cause is then context.Canceled) or known to be lost (its cause wraps
+// ErrNotHeld): an Extend (yours or the watchdog's) found another token or no
+// key, or the TTL ran out locally without a successful extension. It keeps
+// the values of the context given to Acquire but not its deadline or
+// cancellation: the caller's context bounds the wait for the lock, not the
+// life of the lock. Once cancelled it stays cancelled.
+//
+// # Auto-extension
+//
+// With Options.AutoExtend a watchdog goroutine extends the lock by its TTL
+// every TTL/3 until Release or Forget. If an extension finds the lock lost,
+// the Context is cancelled and the watchdog stops. A network error is
+// retried sooner (every TTL/12); if no extension succeeds before the TTL
+// runs out, the Context is cancelled. Release and Forget wait for the
+// watchdog to stop, so no goroutine outlives its lock.
+//
+// # Waiting and the hand-off on release
+//
+// A release PUBLISHes on the key's wake channel, WakeChannel(key). A waiter
+// subscribes to it before its second attempt, and the package keeps one
+// Pub/Sub connection per client on which the channels of all keys being
+// waited for are multiplexed, read by one goroutine. A release wakes the
+// longest-waiting local waiter of the key, which tries again at once, so a
+// waiter learns of a release within about one round trip instead of at its
+// next poll. Waking one waiter rather than all of them keeps a release from
+// sending a herd of attempts of which only one can win; a waiter that gives
+// up passes its wake-up on.
+//
+// Between wake-ups a waiter polls with jittered exponential backoff from
+// RetryMin to RetryMax, never sleeping past the holder's remaining TTL. The
+// polling is the fallback that makes a lost message harmless: a reconnect
+// of the Pub/Sub connection, a holder that died without releasing, or a
+// release by a script that did not PUBLISH only delays a waiter until its
+// next poll.
+//
+// Locks are not fair: a caller that arrives while the lock is free takes it
+// even if others have waited longer (as with sync.Mutex), which keeps
+// throughput high under contention.
+//
+// The Pub/Sub connection and its goroutine exist only while some goroutine
+// of the process waits on that client, and for 100ms after, so they
+// do not resubscribe on every wait of a busy lock. On a Redis Cluster
+// PUBLISH is broadcast to every node over the cluster bus, so the
+// subscriber may sit on any node.
+//
+// # Releasing in a script of your own
+//
+// A caller that releases the lock inside a script of its own, for example
+// to save its changes and release the lock in one atomic step, calls
+// Lock.Forget afterwards: it stops the watchdog and cancels Context without
+// a round trip. The script must check the token, delete the key and
+// announce the release:
+//
+//	if redis.call('GET', lockKey) == token then
+//	    redis.call('DEL', lockKey)
+//	    redis.call('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    -- its own writes
+//	end
+//
+// # Retries and unknown outcomes
+//
+// Every script of this package is idempotent for a token, which makes
+// go-redis' retries of a command whose reply was lost harmless: acquiring
+// again with a token the key already holds reports the same acquisition
+// and fence; releasing or extending again is token-checked. An acquisition
+// with Options.Load runs in MULTI/EXEC, which go-redis does not retry; Acquire
+// retries it once itself with the same token. When Acquire gives up after an
+// attempt whose outcome is unknown (a network error, or ctx ending while a
+// request was in flight), it releases by token before returning, so a lost
+// reply does not leave a lock behind for a whole TTL. A Release whose reply
+// was lost may report ErrNotHeld after go-redis resent it: the lock is gone
+// either way.
+//
+// Scripts are run with EVALSHA and fall back to EVAL on NOSCRIPT, also
+// inside the MULTI/EXEC of Options.Load, so SCRIPT FLUSH, a restart or a
+// failover are invisible to callers.
+//
+// # Reentrancy
+//
+// Locks are not reentrant. A second Acquire of a held key waits like any
+// other caller, even from the goroutine that holds it, and with the default
+// Wait ends in ErrNotAcquired after 10s. Go has no goroutine identity to
+// tie ownership to, a named owner would make a lost lock ambiguous (which
+// acquisition lost it?), and the model layer never needs to re-take a lock
+// it holds: code that must run under a lock it may already hold should take
+// the *Lock as a parameter.
+//
+// # Errors
+//
+// Acquire returns an error wrapping ErrNotAcquired when the wait ends with
+// the lock still held elsewhere, an error for which errors.Is holds with
+// context.Canceled or context.DeadlineExceeded when ctx ends first, and
+// otherwise the Redis or network error. Release and Extend return an error
+// wrapping ErrNotHeld when the key does not hold the lock's token.
+package lock
