@@ -48,6 +48,8 @@ type Backend struct {
 // tweak, if not nil, may change the options first (MaxRetries, PoolSize,
 // Addrs to point at a proxy, ...). It builds a *redis.Client for Mini and
 // Server, from the first of Addrs, and a *redis.ClusterClient for Cluster.
+// A cluster client learns the node addresses from CLUSTER SLOTS, so Addrs only
+// changes its seeds; to route every node through a proxy, set Dialer.
 func (b *Backend) NewClient(t testing.TB, tweak func(*redis.UniversalOptions)) redis.UniversalClient {
 	t.Helper()
 	opts := &redis.UniversalOptions{Addrs: append([]string(nil), b.Addrs...)}

@@ -355,6 +355,7 @@ func TestStartClusterWithReplicasAndFailover(t *testing.T) {
 		}
 	}
 	cc := c.Client(t)
+	//lint:ignore SA1019 CLUSTER SLOTS is what go-redis routes by
 	slots, err := cc.ClusterSlots(ctx).Result()
 	if err != nil {
 		t.Fatal(err)

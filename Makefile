@@ -1,0 +1,57 @@
+# Make targets of rapyer. `make test` is the test command of the README and of
+# CI (.ci/run). Tests start their own redis-server processes on free ports;
+# where redis-server or redis-cli is missing the real-Redis tiers are skipped,
+# unless RAPYER_REQUIRE_REDIS=1.
+
+GO   ?= go
+PKGS ?= ./...
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
+
+.PHONY: test demo bench lint fmt-check vet staticcheck staticcheck-if-online cover reliability ci
+
+## test: every test, under the race detector, never cached
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## demo: run the example tour of the root package (REDIS_URL selects a real server)
+demo:
+	$(GO) test -count=1 -run '^Example' -v .
+
+## bench: benchmarks only, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## lint: gofmt, go vet and staticcheck (staticcheck is run, not a module dependency)
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out="$$(gofmt -l .)"; \
+	if [ -n "$$out" ]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+# staticcheck when the module proxy answers, a notice when it does not: CI
+# machines without network still get gofmt and vet.
+staticcheck-if-online:
+	@if $(GO) list -m $(subst /cmd/staticcheck,,$(STATICCHECK)) >/dev/null 2>&1; then \
+		echo "$(GO) run $(STATICCHECK) $(PKGS)"; \
+		$(GO) run $(STATICCHECK) $(PKGS); \
+	else \
+		echo "staticcheck SKIPPED: the module proxy is unreachable"; \
+	fi
+
+## cover: tests with coverage; coverage.out and the total
+cover:
+	$(GO) test -race -count=1 -covermode=atomic -coverprofile=coverage.out $(PKGS)
+	$(GO) tool cover -func=coverage.out | tail -n 1
+
+## reliability: the fault and reliability tests (placeholder: tests named *Reliability*)
+reliability:
+	$(GO) test -race -count=1 -run Reliability $(PKGS)
+
+## ci: lint (staticcheck only when online) and test
+ci: fmt-check vet staticcheck-if-online test
