@@ -19,6 +19,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// Exec are the defaults of every batch the model runs (batch records,
 	// resends, optimistic retries, strict slots).
 	Exec tx.Options
+	// Lock are the defaults of the model's locks (TTL, wait, backoff,
+	// auto-extend); the zero value works (see package lock).
+	Lock lock.Options
 }
 
 // Model binds a struct type T to a key prefix and a Redis client. It is safe

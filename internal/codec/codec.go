@@ -285,3 +285,159 @@ func decodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 	}
 	return nil
 }
+
+// EmitDiff emits the instructions that turn the model at t from before into
+// after, field by field: changed scalars are set or removed, lists that only
+// grew at the end get the new elements appended, maps and sets get the items
+// that changed, and other changed collections are replaced. Unchanged fields
+// emit nothing, so writers of other fields are not overwritten.
+func EmitDiff(b *prog.Builder, t prog.Target, before, after reflect.Value) error {
+	w := &writer{b: b, t: t}
+	var dels []prog.Arg
+	if err := w.diff(before, after, t.Model.Top, &dels); err != nil {
+		return err
+	}
+	if len(dels) > 0 {
+		b.Emit("hdel", append([]prog.Arg{prog.K(t.Root)}, dels...)...)
+	}
+	w.flush()
+	return w.collections()
+}
+
+func (w *writer) diff(before, after reflect.Value, nodes []*schema.Node, dels *[]prog.Arg) error {
+	for _, n := range nodes {
+		bv, av := before.Field(n.Index), after.Field(n.Index)
+		switch n.Kind {
+		case schema.Scalar:
+			bs, bok, err := scalarText(n, bv)
+			if err != nil {
+				return err
+			}
+			as, aok, err := scalarText(n, av)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !aok && bok:
+				*dels = append(*dels, prog.V(n.Name))
+			case aok && (!bok || as != bs):
+				w.pairs = append(w.pairs, prog.V(n.Name), prog.V(as))
+			}
+		case schema.Struct:
+			if n.Ptr {
+				switch {
+				case bv.IsNil() && av.IsNil():
+					continue
+				case av.IsNil():
+					if err := EmitNode(w.b, w.t, n, av); err != nil {
+						return err
+					}
+					continue
+				case bv.IsNil():
+					w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
+					bv = reflect.New(n.Type.Elem())
+				default:
+					bv = bv.Elem()
+				}
+				av = av.Elem()
+			}
+			if err := w.diff(bv, av, n.Children, dels); err != nil {
+				return err
+			}
+		default:
+			if err := w.diffCollection(n, bv, av); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scalarText encodes a scalar field; ok is false for a nil pointer.
+func scalarText(n *schema.Node, v reflect.Value) (string, bool, error) {
+	if n.Ptr {
+		if v.IsNil() {
+			return "", false, nil
+		}
+		v = v.Elem()
+	}
+	s, err := n.Value.Encode(v)
+	if err != nil {
+		return "", false, fmt.Errorf("field %s: %w", n.GoName, err)
+	}
+	return s, true, nil
+}
+
+func (w *writer) diffCollection(n *schema.Node, bv, av reflect.Value) error {
+	key := w.t.Key(n)
+	root := prog.K(w.t.Root)
+	replace := func() error {
+		w.b.Emit("clear", root, prog.K(key), prog.V(n.Kind.RedisType()))
+		if av.Len() == 0 {
+			return nil
+		}
+		args, err := Elements(n, av)
+		if err != nil {
+			return err
+		}
+		op := map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
+		w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, args...)...)
+		return nil
+	}
+	switch n.Kind {
+	case schema.List:
+		bl, al := bv.Len(), av.Len()
+		if bl == al && reflect.DeepEqual(bv.Interface(), av.Interface()) {
+			return nil
+		}
+		if al > bl && reflect.DeepEqual(bv.Slice(0, bl).Interface(), av.Slice(0, bl).Interface()) {
+			args, err := Elements(n, av.Slice(bl, al))
+			if err != nil {
+				return err
+			}
+			w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, args...)...)
+			return nil
+		}
+		return replace()
+	case schema.Map, schema.Set:
+		var set, del []prog.Arg
+		it := av.MapRange()
+		for it.Next() {
+			old := bv.MapIndex(it.Key())
+			if old.IsValid() && (n.Kind == schema.Set || reflect.DeepEqual(old.Interface(), it.Value().Interface())) {
+				continue
+			}
+			k, err := n.Key.Encode(it.Key())
+			if err != nil {
+				return fmt.Errorf("field %s key: %w", n.GoName, err)
+			}
+			set = append(set, prog.V(k))
+			if n.Kind == schema.Map {
+				s, err := n.Value.Encode(it.Value())
+				if err != nil {
+					return fmt.Errorf("field %s: %w", n.GoName, err)
+				}
+				set = append(set, prog.V(s))
+			}
+		}
+		it = bv.MapRange()
+		for it.Next() {
+			if !av.MapIndex(it.Key()).IsValid() {
+				k, err := n.Key.Encode(it.Key())
+				if err != nil {
+					return fmt.Errorf("field %s key: %w", n.GoName, err)
+				}
+				del = append(del, prog.V(k))
+			}
+		}
+		if len(del) > 0 {
+			op := map[schema.NodeKind]string{schema.Map: "mdel", schema.Set: "srem"}[n.Kind]
+			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, del...)...)
+		}
+		if len(set) > 0 {
+			op := map[schema.NodeKind]string{schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
+			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, set...)...)
+		}
+	}
+	return nil
+}

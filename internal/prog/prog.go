@@ -15,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/lock"
 )
 
 //go:embed batch.lua
@@ -332,7 +333,7 @@ var codes = map[string]error{
 	"OVERFLOW":  errs.Overflow,
 	"RANGE":     errs.OutOfRange,
 	"ARG":       errs.InvalidArgument,
-	"LOCKLOST":  errs.LockLost,
+	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
 }
 
 func (p *Program) failure(code string, n int, msg string) error {

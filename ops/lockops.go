@@ -1,0 +1,75 @@
+package ops
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/lock"
+)
+
+type diffOp[S any] struct {
+	modelOp[S]
+	before, after S
+}
+
+func (o *diffOp[S]) String() string { return fmt.Sprintf("Diff(%s)", o.model.Name()) }
+
+func (o *diffOp[S]) compile(b *prog.Builder, t prog.Target) error {
+	if err := o.check(t); err != nil {
+		return err
+	}
+	return codec.EmitDiff(b, t, reflect.ValueOf(&o.before).Elem(), reflect.ValueOf(&o.after).Elem())
+}
+
+// Diff writes what changed from before to after, field by field: changed
+// scalars, the new tail of a list that only grew at its end, the items of a
+// map or set that changed; other changed collections are replaced whole.
+// Fields that did not change are not written, so a concurrent writer of
+// other fields is not overwritten. It is what a model lock saves.
+func Diff[S any](before, after S) Op {
+	return &diffOp[S]{modelOp: newModelOp[S](), before: before, after: after}
+}
+
+type lockOp struct {
+	name  string
+	instr string
+	key   string
+	token string
+}
+
+func (o *lockOp) String() string { return fmt.Sprintf("%s(%s)", o.name, o.key) }
+
+func (o *lockOp) compile(b *prog.Builder, t prog.Target) error {
+	if o.key == "" {
+		return fmt.Errorf("%w: %s: no lock", ErrPrecondition, o.name)
+	}
+	if o.instr == "unlock" {
+		b.Emit("unlock", prog.K(o.key), prog.V(o.token), prog.V(lock.WakeChannel(o.key)))
+		return nil
+	}
+	b.Emit("glock", prog.K(o.key), prog.V(o.token))
+	return nil
+}
+
+// Fenced guards that lock l is still held: when it was lost (expired, taken
+// over), the batch fails with an error wrapping ErrLockLost and lock.ErrNotHeld,
+// and nothing is written. The lock key must be in the batch's cluster slot
+// (model locks are).
+func Fenced(l *lock.Lock) Op {
+	if l == nil {
+		return &lockOp{name: "Fenced"}
+	}
+	return &lockOp{name: "Fenced", instr: "glock", key: l.Key(), token: l.Token()}
+}
+
+// Unlock releases lock l in the batch's atomic step, if it still holds it,
+// and wakes its waiters; after the batch ran, call l.Forget to stop its
+// watchdog.
+func Unlock(l *lock.Lock) Op {
+	if l == nil {
+		return &lockOp{name: "Unlock"}
+	}
+	return &lockOp{name: "Unlock", instr: "unlock", key: l.Key(), token: l.Token()}
+}
