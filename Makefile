@@ -13,9 +13,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
 test:
 	$(GO) test -race -count=1 $(PKGS)
 
-## demo: run the example tour of the root package (REDIS_URL selects a real server)
+## demo: run the example tour of the root package and show what each prints
+## (on an embedded miniredis, or on the server of REDIS_URL when it is set)
 demo:
-	$(GO) test -count=1 -run '^Example' -v .
+	RAPYER_DEMO=1 $(GO) test -count=1 -run '^Example'
 
 ## bench: benchmarks only, with allocations
 bench:
