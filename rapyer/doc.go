@@ -1,0 +1,57 @@
+// Package rapyer stores plain Go structs in Redis and changes them safely.
+//
+// A Model binds a struct type to a key prefix and a go-redis client:
+//
+//	type Account struct {
+//		Owner   string
+//		Balance int
+//		History []string
+//		Limits  map[string]int
+//	}
+//
+//	var (
+//		Balance = lens.Of(func(a *Account) *int { return &a.Balance })
+//		History = lens.Of(func(a *Account) *[]string { return &a.History })
+//	)
+//
+//	accounts, err := rapyer.New[Account](rdb, rapyer.Options{Prefix: "account"})
+//
+// Scalars live in one Redis hash per model, slices in lists, maps in hashes,
+// map[E]struct{} in sets, all in one cluster slot (see docs/storage.md).
+//
+// # Reading and writing whole models
+//
+// Save replaces a model atomically, collections included; Create does the same
+// but refuses an id that exists; Insert picks the id. Get reads a model in one
+// round trip as one consistent snapshot; GetMany reads many in one round trip.
+// Exists, Delete, Expire, Persist, TTL and IDs (a SCAN-based iterator) do what
+// they say.
+//
+// # Changing models safely
+//
+// Exec runs a tx.Batch of ops (package ops) on one model atomically: one round
+// trip, all or nothing, guards checked on the server before the first write.
+// ExecAll runs a batch over several models. Update runs an optimistic
+// read-decide-write update, retried on conflict. Lock, LockUpdate and
+// LockMany run a function under a (model, action) lock and save what it
+// changed, fenced by the lock, releasing it in the same step.
+//
+//	_, err = accounts.Exec(ctx, "alice", tx.Of(
+//		ops.AtLeast(Balance, 100),
+//		ops.Decr(Balance, 100),
+//		ops.Append(History, "withdraw:100"),
+//	))
+//
+// docs/atomicity.md compares the four ways and says when to use which.
+//
+// # Errors
+//
+// Failures wrap the sentinels of this package (the same values as those of
+// package tx) for errors.Is: ErrNotFound, ErrExists, ErrPrecondition,
+// ErrConflict, ErrCrossSlot, ErrUnknownOutcome, ErrWrongType, ErrCorrupt,
+// ErrOverflow, ErrInvalidID, ErrUnsupported, ErrInvalid, ErrLockLost. Bad
+// input (an empty id, an id with braces, a nil client, a type that cannot be
+// stored) is refused with one of them before anything is written; data in
+// Redis that does not decode gives ErrCorrupt or ErrWrongType naming the
+// field, never a panic.
+package rapyer
