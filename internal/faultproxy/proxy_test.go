@@ -3,7 +3,6 @@ package faultproxy_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -290,20 +289,35 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 	eachTarget(t, func(t *testing.T, addr string, _ redis.UniversalClient) {
 		before := goleak.IgnoreCurrent()
 		p := faultproxy.Start(t, addr)
-		ctx := t.Context()
-		c := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1, PoolSize: 4})
-		for i := range 4 {
-			if err := c.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+		// Raw connections, so that only the proxy's goroutines are in play.
+		var conns []net.Conn
+		for range 4 {
+			conn, err := net.Dial("tcp", p.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+			if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(conn, make([]byte, len("+PONG\r\n"))); err != nil {
 				t.Fatal(err)
 			}
 		}
 		p.DropReplyTo("never sent")
-		p.SetDelay(time.Hour) // a chunk waits in the proxy when it closes
-		go func() { _ = c.Ping(ctx).Err() }()
+		p.SetDelay(time.Hour)
+		// A request that now waits in the proxy, in the hour-long delay.
+		if _, err := conns[0].Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+			t.Fatal(err)
+		}
 		p.Close()
 		p.Close() // twice is fine
-		_ = c.Close()
-		if _, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+		if conn, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
+			conn.Close()
 			t.Error("a closed proxy accepted a connection")
 		}
 		goleak.VerifyNone(t, before)
