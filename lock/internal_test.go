@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := &acquirer{rdb: b.Client, key: key, keys: []string{key, FenceKey(key)}, o: o, token: newToken()}
+			a := newAcquirer(b.Client, key, o)
 			first, err := a.try(t.Context())
 			if err != nil || !first.ok {
 				t.Fatalf("first attempt: %+v, %v", first, err)
@@ -30,7 +31,7 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 			if err != nil || !again.ok || again.fence != first.fence {
 				t.Fatalf("replayed attempt: %+v, %v; first had fence %d", again, err, first.fence)
 			}
-			other := &acquirer{rdb: b.Client, key: key, keys: a.keys, o: o, token: newToken()}
+			other := newAcquirer(b.Client, key, o)
 			lost, err := other.try(t.Context())
 			if err != nil || lost.ok || lost.pttl <= 0 {
 				t.Fatalf("another token's attempt: %+v, %v; want not ok with the holder's PTTL", lost, err)
@@ -74,4 +75,19 @@ func TestOptionDefaults(t *testing.T) {
 	if o.ttl != 2*time.Millisecond || !o.noWait || o.retryMax != time.Second {
 		t.Fatalf("rounding and clamping: %+v", o)
 	}
+}
+
+// A fence counter that is not a number fails the acquisition and leaves no
+// lock behind.
+func TestCorruptFenceCounter(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := b.Prefix + ":{corrupt}:lock:x"
+		b.Client.Set(t.Context(), FenceKey(key), "not a number", 0)
+		if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !isReply(errors.Unwrap(err)) {
+			t.Fatalf("Acquire with a corrupt fence counter: %v, want the server's error", err)
+		}
+		if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+			t.Fatal("the lock key was left behind")
+		}
+	})
 }

@@ -156,7 +156,7 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lock: acquire %q: %w", key, err)
 	}
-	a := &acquirer{rdb: rdb, key: key, keys: []string{key, FenceKey(key)}, o: o, token: newToken()}
+	a := newAcquirer(rdb, key, o)
 	l, err := a.run(ctx)
 	if err != nil && a.unsure {
 		// An attempt may have been applied without us seeing the reply.
@@ -175,9 +175,18 @@ type acquirer struct {
 	keys  []string // lock key, fence key
 	o     options
 	token string
+	args  []any // of the acquire script: token, TTL in ms
 
 	useEval bool // the last EVALSHA in a transaction met NOSCRIPT
 	unsure  bool // some attempt may have been applied without a reply
+}
+
+func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
+	token := newToken()
+	return &acquirer{
+		rdb: rdb, key: key, keys: []string{key, FenceKey(key)}, o: o,
+		token: token, args: []any{token, o.ttl.Milliseconds()},
+	}
 }
 
 // attempt is the outcome of one try.
@@ -269,7 +278,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 	)
 	for {
 		at.start = time.Now()
-		args := []any{a.token, a.o.ttl.Milliseconds()}
+		args := a.args
 		if a.o.load == nil {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the script is idempotent for its token.
@@ -352,23 +361,31 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Lock is a held lock. Its methods are safe for concurrent use.
+// Lock is a held lock. Its methods are safe for concurrent use. Every Lock
+// must end with Release or Forget; until then an AutoExtend watchdog keeps
+// it alive.
 type Lock struct {
-	rdb   redis.UniversalClient
-	key   string
-	token string
-	fence int64
-	ttl   time.Duration
-
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	rdb    redis.UniversalClient
+	key    string
+	keys   []string // just the lock key, for the release and extend scripts
+	token  string
+	fence  int64
+	ttl    time.Duration
+	parent context.Context // Acquire's context, for its values
 
 	mu         sync.Mutex
 	state      state
-	cause      error     // why the lock is not held, once state != held
+	cause      error     // why the lock was lost, once state == lost
 	validUntil time.Time // local estimate of when the key expires
-	expiry     *time.Timer
-	watchdog   chan struct{} // closed when the watchdog goroutine has exited; nil without AutoExtend
+	// The Context and the timer that cancels it at validUntil are made on
+	// the first call of Context: most holders never ask, and an uncontended
+	// lock cycle should cost little more than its two round trips.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	expiry *time.Timer
+
+	stopWatchdog context.CancelFunc // nil without AutoExtend
+	watchdog     chan struct{}      // closed when the watchdog goroutine is done
 }
 
 type state uint8
@@ -381,14 +398,14 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, fence: at.fence, ttl: a.o.ttl,
-		validUntil: at.start.Add(a.o.ttl),
+		rdb: a.rdb, key: a.key, keys: a.keys[:1:1], token: a.token, fence: at.fence, ttl: a.o.ttl,
+		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
-	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
 	if a.o.autoExtend {
+		var wctx context.Context
+		wctx, l.stopWatchdog = context.WithCancel(context.WithoutCancel(ctx))
 		l.watchdog = make(chan struct{})
-		go l.watch()
+		go l.watch(wctx)
 	}
 	return l
 }
@@ -413,14 +430,34 @@ func (l *Lock) Fence() int64 { return l.fence }
 // out locally without a successful extension. It carries the values of the
 // context given to Acquire but not its cancellation or deadline: those bound
 // the wait, not the lock. Work done under the lock should stop when it is
-// done.
-func (l *Lock) Context() context.Context { return l.ctx }
+// done. Once cancelled it stays cancelled.
+func (l *Lock) Context() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx != nil {
+		return l.ctx
+	}
+	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
+	if l.state == held && !time.Now().Before(l.validUntil) {
+		l.state, l.cause = lost, l.ttlElapsed()
+	}
+	switch l.state {
+	case held:
+		l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+	case lost:
+		l.cancel(l.cause) // under mu: nobody else has the context yet
+	case released:
+		l.cancel(nil)
+	}
+	return l.ctx
+}
 
 // Extend sets the lock's remaining TTL to ttl (zero means the lock's TTL) if
 // the lock key still holds this lock's token. It returns an error wrapping
 // ErrNotHeld, and cancels Context, if the lock was lost; it returns
-// ErrNotHeld without a round trip after Release or once the lock is known
-// lost. Other errors (network, ctx) leave the lock as it was.
+// ErrNotHeld without a round trip after Release, once the lock is known
+// lost, or once its TTL has passed by the local clock. Other errors
+// (network, ctx) leave the lock as it was.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	switch {
 	case ttl == 0:
@@ -430,15 +467,11 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	case ttl%time.Millisecond != 0:
 		ttl = ttl.Truncate(time.Millisecond) + time.Millisecond
 	}
-	l.mu.Lock()
-	if l.state != held {
-		err := l.cause
-		l.mu.Unlock()
+	if err := l.check(); err != nil {
 		return err
 	}
-	l.mu.Unlock()
 	start := time.Now()
-	n, err := extendScript.Run(ctx, l.rdb, []string{l.key}, l.token, ttl.Milliseconds()).Int64()
+	n, err := extendScript.Run(ctx, l.rdb, l.keys, l.token, ttl.Milliseconds()).Int64()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -451,11 +484,41 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != held {
-		return l.cause
+		return l.notHeld()
 	}
 	l.validUntil = start.Add(ttl)
-	l.expiry.Reset(time.Until(l.validUntil))
+	if l.expiry != nil {
+		l.expiry.Reset(time.Until(l.validUntil))
+	}
 	return nil
+}
+
+// check returns the error a lock that is not held reports, marking it lost
+// if its TTL has passed by the local clock.
+func (l *Lock) check() error {
+	l.mu.Lock()
+	switch {
+	case l.state != held:
+		defer l.mu.Unlock()
+		return l.notHeld()
+	case !time.Now().Before(l.validUntil):
+		l.mu.Unlock()
+		return l.lose(l.ttlElapsed())
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// notHeld is the error of a lock that is not held. Call with mu held.
+func (l *Lock) notHeld() error {
+	if l.state == lost {
+		return l.cause
+	}
+	return fmt.Errorf("%w: %q: already released", ErrNotHeld, l.key)
+}
+
+func (l *Lock) ttlElapsed() error {
+	return fmt.Errorf("%w: %q: TTL elapsed without an extension", ErrNotHeld, l.key)
 }
 
 // Release deletes the lock key if it still holds this lock's token and wakes
@@ -473,7 +536,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	n, err := releaseScript.Run(rctx, l.rdb, []string{l.key}, l.token, WakeChannel(l.key)).Int64()
+	n, err := releaseScript.Run(rctx, l.rdb, l.keys, l.token, WakeChannel(l.key)).Int64()
 	if err != nil {
 		return fmt.Errorf("lock: release %q: %w", l.key, err)
 	}
@@ -498,21 +561,26 @@ func (l *Lock) Release(ctx context.Context) error {
 // release at their next poll (at most RetryMax later).
 func (l *Lock) Forget() { _ = l.finish() }
 
-// finish moves the lock to released, stops its timers and watchdog and
+// finish moves the lock to released, stops its timer and watchdog and
 // cancels its context. It returns an error if it was already released.
 func (l *Lock) finish() error {
 	l.mu.Lock()
 	if l.state == released {
-		l.mu.Unlock()
-		return fmt.Errorf("%w: %q: already released", ErrNotHeld, l.key)
+		defer l.mu.Unlock()
+		return l.notHeld()
 	}
 	l.state = released
-	l.cause = fmt.Errorf("%w: %q: released", ErrNotHeld, l.key)
-	l.expiry.Stop()
+	cancel := l.cancel
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
 	l.mu.Unlock()
-	l.cancel(nil) // no-op if lost already cancelled it
-	if l.watchdog != nil {
-		<-l.watchdog // the watchdog leaves as soon as ctx is done
+	if cancel != nil {
+		cancel(nil) // no-op if lose already cancelled it
+	}
+	if l.stopWatchdog != nil {
+		l.stopWatchdog()
+		<-l.watchdog
 	}
 	return nil
 }
@@ -522,13 +590,18 @@ func (l *Lock) finish() error {
 func (l *Lock) lose(cause error) error {
 	l.mu.Lock()
 	if l.state != held {
-		err := l.cause
-		l.mu.Unlock()
-		return err
+		defer l.mu.Unlock()
+		return l.notHeld()
 	}
 	l.state, l.cause = lost, cause
+	cancel := l.cancel
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
 	l.mu.Unlock()
-	l.cancel(cause)
+	if cancel != nil {
+		cancel(cause)
+	}
 	return cause
 }
 
@@ -538,33 +611,34 @@ func (l *Lock) expired() {
 	stale := time.Now().Before(l.validUntil) // an Extend moved the deadline meanwhile
 	l.mu.Unlock()
 	if !stale {
-		_ = l.lose(fmt.Errorf("%w: %q: TTL elapsed without an extension", ErrNotHeld, l.key))
+		_ = l.lose(l.ttlElapsed())
 	}
 }
 
-// watch extends the lock every TTL/3 until the lock's context is done.
-func (l *Lock) watch() {
+// watch extends the lock every TTL/3 until ctx is done (Release or Forget)
+// or the lock is lost.
+func (l *Lock) watch(ctx context.Context) {
 	defer close(l.watchdog)
 	every := max(l.ttl/3, time.Millisecond)
 	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
-		case <-l.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, every)
-		err := l.Extend(ctx, l.ttl)
+		ectx, cancel := context.WithTimeout(ctx, every)
+		err := l.Extend(ectx, l.ttl)
 		cancel()
 		switch {
 		case err == nil:
 			t.Reset(every)
 		case errors.Is(err, ErrNotHeld):
-			return // Extend cancelled the context
+			return // lost or released; Extend cancelled the Context
 		default:
 			// A network error: try again soon. If nothing succeeds before the
-			// TTL runs out, the expiry timer cancels the context.
+			// TTL runs out, the next Extend reports the lock lost.
 			t.Reset(max(every/4, time.Millisecond))
 		}
 	}
