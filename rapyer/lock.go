@@ -96,7 +96,19 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(v *T) er
 	if fn == nil {
 		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
 	}
-	_, err := m.LockMany(ctx, []string{id}, action, func(vs []*T) error { return fn(vs[0]) }, opt...)
+	_, err := m.lockMany(ctx, []string{id}, action, func(_ context.Context, vs []*T) error { return fn(vs[0]) }, opt)
+	return err
+}
+
+// LockContext is Lock for work that should stop when the lock is lost: fn
+// gets a context that is cancelled when ctx is, or when the lock is known
+// lost (its watchdog, with lock.Options.AutoExtend, found it gone; the
+// cause is then lock.ErrNotHeld).
+func (m *Model[T]) LockContext(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...LockOption) error {
+	if fn == nil {
+		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
+	}
+	_, err := m.lockMany(ctx, []string{id}, action, func(ctx context.Context, vs []*T) error { return fn(ctx, vs[0]) }, opt)
 	return err
 }
 
@@ -130,8 +142,15 @@ func (m *Model[T]) LockUpdate(ctx context.Context, id, action string, fn func(v 
 // atomic batch per model (each fenced by its own lock), in key order, and
 // Result reports the last.
 func (m *Model[T]) LockMany(ctx context.Context, ids []string, action string, fn func(vs []*T) error, opt ...LockOption) (*tx.Result, error) {
-	if len(ids) == 0 || fn == nil {
-		return nil, fmt.Errorf("%w: LockMany needs ids and a function", errs.InvalidArgument)
+	if fn == nil {
+		return nil, fmt.Errorf("%w: LockMany needs a function", errs.InvalidArgument)
+	}
+	return m.lockMany(ctx, ids, action, func(_ context.Context, vs []*T) error { return fn(vs) }, opt)
+}
+
+func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn func(ctx context.Context, vs []*T) error, opt []LockOption) (*tx.Result, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: LockMany needs ids", errs.InvalidArgument)
 	}
 	order := make([]int, len(ids))
 	roots := make([]string, len(ids))
@@ -169,7 +188,14 @@ func (m *Model[T]) LockMany(ctx context.Context, ids []string, action string, fn
 	for i, h := range hs {
 		vs[i] = &h.value
 	}
-	if _, err := protect(releaseAll, func() (tx.Batch, error) { return tx.Batch{}, fn(vs) }); err != nil {
+	// fn's context ends with the caller's, or when a lock is known lost.
+	fctx, cancel := context.WithCancelCause(ctx)
+	for _, h := range taken {
+		stop := context.AfterFunc(h.lock.Context(), func() { cancel(lock.ErrNotHeld) })
+		defer stop()
+	}
+	defer cancel(nil)
+	if _, err := protect(releaseAll, func() (tx.Batch, error) { return tx.Batch{}, fn(fctx, vs) }); err != nil {
 		releaseAll()
 		return nil, err
 	}

@@ -294,3 +294,36 @@ func TestLockManyTransfersNeverDeadlock(t *testing.T) {
 }
 
 var _ = BalanceL
+
+func TestLockContextEndsWhenTheLockIsLost(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct",
+			Lock: lock.Options{TTL: 600 * time.Millisecond, AutoExtend: true}})
+		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
+			t.Fatal(err)
+		}
+		root, _ := m.Key("a")
+		err := m.LockContext(ctx, "a", "long", func(ctx context.Context, a *Account) error {
+			a.Balance = 2
+			// Someone deletes the lock by hand; the watchdog notices at its
+			// next extension and ends our context.
+			b.Client.Del(ctx, root+":lock:long")
+			select {
+			case <-ctx.Done():
+				if !errors.Is(context.Cause(ctx), lock.ErrNotHeld) {
+					return fmt.Errorf("cause %v", context.Cause(ctx))
+				}
+				return nil // try to save anyway: the fence must refuse it
+			case <-time.After(30 * time.Second):
+				return errors.New("the context never ended")
+			}
+		})
+		if !errors.Is(err, rapyer.ErrLockLost) {
+			t.Fatalf("the save after a lost lock: %v", err)
+		}
+		if got, _ := m.Get(ctx, "a"); got.Balance != 1 {
+			t.Fatalf("a save after the lock was lost got in: %+v", got)
+		}
+	})
+}
