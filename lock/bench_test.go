@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,45 +52,90 @@ func BenchmarkContended8(b *testing.B) {
 	rdb := srv.Client(b)
 	ctx := context.Background()
 
+	// run reports cycles/s and, as a measure of fairness, the share of all
+	// cycles done by the busiest worker (1/8 is perfectly fair, 1 is one
+	// worker doing everything).
 	run := func(b *testing.B, cycle func() error) {
 		var next atomic.Int64
+		var done [8]int64
 		var wg sync.WaitGroup
 		b.ResetTimer()
 		start := time.Now()
-		for range 8 {
+		for w := range 8 {
 			wg.Go(func() {
 				for next.Add(1) <= int64(b.N) {
 					if err := cycle(); err != nil {
 						b.Error(err)
 						return
 					}
+					done[w]++
 				}
 			})
 		}
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cycles/s")
+		b.ReportMetric(float64(slices.Max(done[:]))/float64(b.N), "max-share")
 	}
 
-	b.Run("lock", func(b *testing.B) {
-		key := "bench:{c8}:lock:x"
-		run(b, func() error {
-			l, err := lock.Acquire(ctx, rdb, key, lock.Options{Wait: time.Minute})
-			if err != nil {
-				return err
-			}
-			return l.Release(ctx)
+	// Each variant runs bare (take and release as fast as possible, so the
+	// releaser mostly takes the lock straight back) and with work: one read
+	// under the lock and one round trip of "think time" after it, which
+	// gives a woken waiter its chance and so measures hand-offs.
+	data := "bench:{c8}:data"
+	work := func(under bool) error {
+		if under {
+			return rdb.Get(ctx, data).Err()
+		}
+		return rdb.Ping(ctx).Err()
+	}
+	for _, withWork := range []bool{false, true} {
+		suffix := ""
+		if withWork {
+			suffix = "+work"
+		}
+		b.Run("lock"+suffix, func(b *testing.B) {
+			key := "bench:{c8}:lock:x"
+			run(b, func() error {
+				l, err := lock.Acquire(ctx, rdb, key, lock.Options{Wait: time.Minute})
+				if err != nil {
+					return err
+				}
+				if withWork {
+					if err := work(true); err != nil && err != redis.Nil {
+						return err
+					}
+				}
+				if err := l.Release(ctx); err != nil {
+					return err
+				}
+				if withWork {
+					return work(false)
+				}
+				return nil
+			})
 		})
-	})
-	b.Run("spin1ms", func(b *testing.B) {
-		key := "bench:{c8}:spin:x"
-		run(b, func() error {
-			token, err := handAcquire(ctx, rdb, key, time.Millisecond)
-			if err != nil {
-				return err
-			}
-			return handRelease.Run(ctx, rdb, []string{key}, token).Err()
+		b.Run("spin1ms"+suffix, func(b *testing.B) {
+			key := "bench:{c8}:spin:x"
+			run(b, func() error {
+				token, err := handAcquire(ctx, rdb, key, time.Millisecond)
+				if err != nil {
+					return err
+				}
+				if withWork {
+					if err := work(true); err != nil && err != redis.Nil {
+						return err
+					}
+				}
+				if err := handRelease.Run(ctx, rdb, []string{key}, token).Err(); err != nil {
+					return err
+				}
+				if withWork {
+					return work(false)
+				}
+				return nil
+			})
 		})
-	})
+	}
 }
 
 // BenchmarkUncontended compares one acquire+release cycle of this package
