@@ -18,9 +18,13 @@ test:
 demo:
 	RAPYER_DEMO=1 $(GO) test -count=1 -run '^Example'
 
-## bench: benchmarks only, with allocations
+## bench: the performance table of docs/performance.md: every scenario of
+## package bench beside its hand-written go-redis twin, timed interleaved on a
+## private redis-server, printed as ratios (a few minutes). RAPYER_BENCH_ROUNDS
+## and RAPYER_BENCH_TIME trade time for precision. The raw Go benchmarks, for
+## profiling: go test -run '^$$' -bench . -benchmem ./bench/
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	RAPYER_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestPerformanceTable$$' -bench '^$$' -benchmem -v ./bench/
 
 ## lint: gofmt, go vet and staticcheck (staticcheck is run, not a module dependency)
 lint: fmt-check vet staticcheck
