@@ -228,6 +228,12 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		}
 		return nil
 	}
+	if !a.o.noWait {
+		// If waiters of this key already keep its wake channel subscribed,
+		// join them before the first attempt: no release after it can then
+		// go unnoticed, and a failed attempt needs no immediate second try.
+		w = joinLive(a.rdb, WakeChannel(a.key))
+	}
 	for {
 		at, err := a.try(ctx)
 		if err != nil {

@@ -114,6 +114,34 @@ func join(rdb redis.UniversalClient, channel string) *waiter {
 	return w
 }
 
+// joinLive registers a waiter for channel if rdb's hub is already subscribed
+// to it (confirmed by the server), and returns nil otherwise. It never does
+// I/O, so Acquire can call it before its first attempt.
+func joinLive(rdb redis.UniversalClient, channel string) *waiter {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	h := wake.hubs[rdb]
+	if h == nil {
+		return nil
+	}
+	wc := h.chans[channel]
+	if wc == nil || !wc.confirmed {
+		return nil
+	}
+	h.waiters++
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+	if wc.idle != nil {
+		wc.idle.Stop()
+		wc.idle = nil
+	}
+	w := &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	wc.queue = append(wc.queue, w)
+	return w
+}
+
 // leave unregisters w. A waiter that leaves without the lock passes a wake-up
 // on to the next one, in case it swallowed one meant for them.
 func (w *waiter) leave(passOn bool) {
