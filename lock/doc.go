@@ -91,12 +91,19 @@
 // sending a herd of attempts of which only one can win; a waiter that gives
 // up passes its wake-up on.
 //
-// Between wake-ups a waiter polls with jittered exponential backoff from
-// RetryMin to RetryMax, never sleeping past the holder's remaining TTL. The
-// polling is the fallback that makes a lost message harmless: a reconnect
-// of the Pub/Sub connection, a holder that died without releasing, or a
-// release by a script that did not PUBLISH only delays a waiter until its
-// next poll.
+// Between wake-ups a waiter polls, never sleeping past the holder's
+// remaining TTL: every RetryMax/2 to RetryMax while its subscription is
+// live, or with jittered exponential backoff from RetryMin to RetryMax if
+// the subscription is not confirmed. The polling is the fallback that makes
+// a lost message harmless: a reconnect of the Pub/Sub connection (after
+// which every waiter is woken anyway), a holder that died without
+// releasing, or a release by a script that did not PUBLISH only delays a
+// waiter until its next poll.
+//
+// A waiter subscribes before its second attempt, so that a release between
+// its first attempt and the subscription is not missed. If the key's wake
+// channel is already live (others wait on it), a waiter joins before its
+// first attempt instead, which costs no I/O and saves that second attempt.
 //
 // Locks are not fair: a caller that arrives while the lock is free takes it
 // even if others have waited longer (as with sync.Mutex), which keeps

@@ -53,11 +53,13 @@ type Options struct {
 	// try once. The caller's context can end the wait earlier.
 	Wait time.Duration
 
-	// RetryMin and RetryMax bound the jittered exponential backoff between
-	// attempts while waiting. Zero means DefaultRetryMin (1ms) and
-	// DefaultRetryMax (50ms). A release normally wakes a waiter at once
-	// (see the package documentation); the backoff is the fallback for a
-	// missed wake-up and for a holder that died without releasing.
+	// RetryMin and RetryMax bound the polling of a waiter. Zero means
+	// DefaultRetryMin (1ms) and DefaultRetryMax (50ms). A release wakes a
+	// waiter at once (see the package documentation), so while its wake-up
+	// subscription is live a waiter polls only as a fallback, every
+	// RetryMax/2 to RetryMax; if the subscription is not confirmed it backs
+	// off exponentially from RetryMin to RetryMax, with jitter. A waiter
+	// never sleeps past the holder's remaining TTL.
 	RetryMin, RetryMax time.Duration
 
 	// AutoExtend starts a watchdog goroutine that extends the lock by TTL
@@ -260,8 +262,16 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			}
 			continue
 		}
-		d := backoff(a.o.retryMin, a.o.retryMax, n)
-		n++
+		var d time.Duration
+		select {
+		case <-w.wc.ready:
+			// Subscribed: a release wakes us, so polling is only the
+			// fallback for a lost message or a holder that died.
+			d = backoff(a.o.retryMax, a.o.retryMax, 0)
+		default:
+			d = backoff(a.o.retryMin, a.o.retryMax, n)
+			n++
+		}
 		if at.pttl > 0 && at.pttl < d {
 			d = at.pttl // the holder's key expires then
 		}
