@@ -172,22 +172,31 @@ func stopArg(n int) string { return stop(n) }
 
 func stopShown(n int) any {
 	if n == End {
-		return "End"
+		return endMark{}
 	}
 	return n
 }
 
+// endMark shows End as the constant's name, not as a quoted string.
+type endMark struct{}
+
+func (endMark) String() string { return "End" }
+
 // Remove deletes the first element equal to v from a list field and yields
 // how many went (0 or 1). RemoveAll deletes every one.
 func Remove[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
-	o := newColl(f, "Remove", "lrem", schema.List).addInts(1).addValues(elem, v)
+	o := newColl(f, "Remove", "lrem", schema.List)
+	o.args = append(o.args, "1") // LREM's count, not shown: Remove(history, "a")
+	o.addValues(elem, v)
 	return &Yield[int]{inner: o, decode: decodeInt}
 }
 
 // RemoveAll deletes every element equal to v from a list field and yields
 // how many went.
 func RemoveAll[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
-	o := newColl(f, "RemoveAll", "lrem", schema.List).addInts(0).addValues(elem, v)
+	o := newColl(f, "RemoveAll", "lrem", schema.List)
+	o.args = append(o.args, "0")
+	o.addValues(elem, v)
 	return &Yield[int]{inner: o, decode: decodeInt}
 }
 

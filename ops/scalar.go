@@ -57,6 +57,10 @@ func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
 }
 
 func shorten(v any) any {
+	// A pointer shows what it points at, not an address.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		v = rv.Elem().Interface()
+	}
 	s := fmt.Sprint(v)
 	if len(s) > 40 {
 		return s[:40] + "..."
@@ -236,9 +240,10 @@ type textOp[S any, T Text] struct {
 	name  string
 	instr string
 	arg   string
+	shown any
 }
 
-func (o *textOp[S, T]) String() string { return describe(o.name, o.f.path(), o.arg) }
+func (o *textOp[S, T]) String() string { return describe(o.name, o.f.path(), o.shown) }
 
 func (o *textOp[S, T]) compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
@@ -259,7 +264,7 @@ func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
 // the new text.
 func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
-	return textYield(&textOp[S, T]{f: fd, name: "AppendText", instr: "sappend", arg: string(s)})
+	return textYield(&textOp[S, T]{f: fd, name: "AppendText", instr: "sappend", arg: string(s), shown: string(s)})
 }
 
 // Repeat replaces a string or bytes field with n copies of itself and
@@ -269,7 +274,7 @@ func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
 	if n < 0 && fd.err == nil {
 		fd.err = fmt.Errorf("%w: Repeat(%s, %d): negative count", errs.InvalidArgument, f, n)
 	}
-	return textYield(&textOp[S, T]{f: fd, name: "Repeat", instr: "srepeat", arg: strconv.Itoa(n)})
+	return textYield(&textOp[S, T]{f: fd, name: "Repeat", instr: "srepeat", arg: strconv.Itoa(n), shown: n})
 }
 
 type timeOp[S any] struct {
