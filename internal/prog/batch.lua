@@ -67,22 +67,27 @@ local function inrange(v, lo, hi)
 end
 
 -- floats ------------------------------------------------------------------
+-- INF, not math.huge: the Lua of the embedded miniredis makes math.huge the
+-- largest finite float.
+local INF = 1 / 0
 local function parsefloat(s)
   if type(s) ~= 'string' then return nil end
-  if s == 'inf' or s == '+inf' then return math.huge end
-  if s == '-inf' then return -math.huge end
+  if s == 'inf' or s == '+inf' then return INF end
+  if s == '-inf' then return -INF end
   if not string.match(s, '^[-+]?%d*%.?%d*[eE]?[-+]?%d*$') or not string.match(s, '%d') then return nil end
-  return tonumber(s)
+  -- Go writes 1e21 as "1e+21", whose exponent the miniredis Lua reads only
+  -- after a dot: "1.e+21".
+  return tonumber(s) or tonumber((string.gsub(s, '[eE]', '.e', 1)))
 end
 local function fmtfloat(x)
   if x ~= x then return 'nan' end
-  if x == math.huge then return 'inf' end
-  if x == -math.huge then return '-inf' end
+  if x == INF then return 'inf' end
+  if x == -INF then return '-inf' end
   if x == math.floor(x) and math.abs(x) < 1e15 then return string.format('%.0f', x) end
   local s = string.format('%.17g', x)
   for p = 15, 16 do
     local t = string.format('%.' .. p .. 'g', x)
-    if tonumber(t) == x then return t end
+    if parsefloat(t) == x then return t end
   end
   return s
 end
@@ -246,10 +251,15 @@ local function arith(name, cur, kind, x, lo, hi, n)
       r = a - b * math.floor(a / b)
     elseif name == 'pow' then
       if b < 0 then fail('ARG', n, 'negative exponent on an integer') end
-      r = 1
-      for _ = 1, b do
-        r = r * a
-        if math.abs(r) > MAXEXACT then break end
+      if a == 0 or a == 1 then r = (b == 0) and 1 or a
+      elseif a == -1 then r = (b % 2 == 0) and 1 or -1
+      else
+        -- |a| >= 2 leaves the exact range within 54 rounds, whatever b is
+        r = 1
+        for _ = 1, b do
+          r = r * a
+          if math.abs(r) > MAXEXACT then break end
+        end
       end
     end
     if math.abs(r) > MAXEXACT then fail('OVERFLOW', n, name .. ' leaves the exact range +-2^53') end
@@ -261,7 +271,7 @@ local function arith(name, cur, kind, x, lo, hi, n)
   if cur == false then cur = '0' end
   local a = parsefloat(cur)
   if a == nil then fail('CORRUPT', n, 'the field holds ' .. cur .. ', not a number') end
-  local b = tonumber(x)
+  local b = parsefloat(x)
   local r
   if name == 'mul' then r = a * b
   elseif name == 'floordiv' then
@@ -274,7 +284,7 @@ local function arith(name, cur, kind, x, lo, hi, n)
   elseif name == 'max' then r = (a >= b) and a or b
   elseif name == 'min' then r = (a <= b) and a or b
   end
-  if r ~= r or r == math.huge or r == -math.huge or math.abs(r) > tonumber(hi) then
+  if r ~= r or r == INF or r == -INF or math.abs(r) > tonumber(hi) then
     fail('OVERFLOW', n, name .. ' gives a value out of range')
   end
   return fmtfloat(r)
@@ -447,8 +457,8 @@ I.incrf = { -- root field by max (floats: HINCRBYFLOAT)
     local cur = fget(k, a[2])
     if cur == false then cur = '0' end
     local x = parsefloat(cur)
-    if x == nil or x ~= x or x == math.huge or x == -math.huge then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
-    local r = x + tonumber(a[3])
+    if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
+    local r = x + parsefloat(a[3])
     if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
     fset(k, a[2], fmtfloat(r))
   end,
