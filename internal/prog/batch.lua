@@ -321,205 +321,21 @@ local function valid(kind, v)
 end
 
 -- instructions -----------------------------------------------------------
--- Each has check(a, n) run in the first pass, with no writes, and
--- apply(a, n) run in the second; apply returns the instruction's result.
+-- check(op, a, n) runs in the first pass, with no writes; apply(op, a) runs
+-- in the second and returns the instruction's result. They dispatch on the
+-- opcode with one if-chain each, most frequent first, rather than through a
+-- table of closures: the script's chunk runs again on every call, and making
+-- two closures and a table per instruction kind (about a hundred objects)
+-- cost more server time than a small batch itself.
 local models = {}   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
 local written = {}  -- collection key -> root, for keys the batch wrote
-local I = {}
 
-local function model(root) return models[root] end
 local function touch(root, k)
   local m = models[root]
   m.written = true
   m.deleted = nil
   if k then written[k] = root end
 end
-
-I.model = { -- root mode ttlmode ttlms colkey...
-  check = function(a, n)
-    local root = K(a[1])
-    local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}}
-    for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
-    models[root] = m
-    needtype(root, 'hash', n)
-    if m.mode == 'fresh' then
-      if redis.call('HEXISTS', root, VERSION) == 1 then fail('EXISTS', n, root .. ' exists already') end
-    elseif m.mode ~= 'create' then
-      if redis.call('HEXISTS', root, VERSION) == 0 then
-        if m.mode == 'skip' then error({code = 'SKIP'}) end
-        fail('NOTFOUND', n, root .. ' does not exist')
-      end
-    end
-  end,
-  apply = function() return false end,
-}
-
--- guards: checked in the first pass, against the data as the batch found it
-I.gver = { -- root version
-  check = function(a, n)
-    local v = redis.call('HGET', K(a[1]), VERSION)
-    if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
-  end,
-}
-I.gcmp = { -- root field kind rel operand zero
-  check = function(a, n)
-    local cur = redis.call('HGET', K(a[1]), a[2])
-    if cur == false then cur = a[6] end
-    if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
-    if not holds(compare(a[3], cur, a[5]), a[4]) then
-      fail('PRECOND', n, a[2] .. ' is ' .. cur)
-    end
-  end,
-}
-I.glen = { -- key type rel n
-  check = function(a, n)
-    local k = K(a[1])
-    needtype(k, a[2], n)
-    local l
-    if a[2] == 'list' then l = redis.call('LLEN', k)
-    elseif a[2] == 'hash' then l = redis.call('HLEN', k)
-    else l = redis.call('SCARD', k) end
-    if not holds((l < tonumber(a[4])) and -1 or ((l > tonumber(a[4])) and 1 or 0), a[3]) then
-      fail('PRECOND', n, 'length is ' .. l)
-    end
-  end,
-}
-I.ghas = { -- key field want(1|0)
-  check = function(a, n)
-    local k = K(a[1])
-    needtype(k, 'hash', n)
-    if tostring(redis.call('HEXISTS', k, a[2])) ~= a[3] then
-      fail('PRECOND', n, a[3] == '1' and 'key is missing' or 'key is present')
-    end
-  end,
-}
-I.gmember = { -- key type value want(1|0)
-  check = function(a, n)
-    local k = K(a[1])
-    needtype(k, a[2], n)
-    local found
-    if a[2] == 'set' then found = redis.call('SISMEMBER', k, a[3]) == 1
-    else found = redis.call('LPOS', k, a[3]) ~= false end
-    if found ~= (a[4] == '1') then
-      fail('PRECOND', n, found and 'element is present' or 'element is missing')
-    end
-  end,
-}
-I.glock = { -- lockkey token
-  check = function(a, n)
-    if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
-  end,
-}
-
--- scalars of the root hash
-I.hset = { -- root field value [field value ...]
-  check = function(a, n)
-    local k = K(a[1])
-    for j = 2, #a, 2 do fset(k, a[j], a[j + 1]) end
-  end,
-  apply = function(a)
-    local k = K(a[1])
-    for s = 2, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
-    touch(k)
-    return false
-  end,
-}
-I.hdel = { -- root field...
-  check = function(a, n)
-    local k = K(a[1])
-    for j = 2, #a do fset(k, a[j], false) end
-  end,
-  apply = function(a)
-    local k = K(a[1])
-    for s = 2, #a, 1000 do redis.call('HDEL', k, unpack(a, s, math.min(s + 999, #a))) end
-    touch(k)
-    return false
-  end,
-}
-I.incr = { -- root field by lo hi  (integers: HINCRBY)
-  check = function(a, n)
-    local k = K(a[1])
-    local cur = fget(k, a[2])
-    if cur == false then cur = '0' end
-    if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
-    local r = addint(cur, a[3])
-    if not inrange(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
-    fset(k, a[2], r)
-    a.result = r
-  end,
-  apply = function(a)
-    redis.call('HINCRBY', K(a[1]), a[2], a[3]); touch(K(a[1])); return a.result
-  end,
-}
-I.incrf = { -- root field by max (floats: HINCRBYFLOAT)
-  check = function(a, n)
-    local k = K(a[1])
-    local cur = fget(k, a[2])
-    if cur == false then cur = '0' end
-    local x = parsefloat(cur)
-    if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
-    local r = x + parsefloat(a[3])
-    if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
-    fset(k, a[2], fmtfloat(r))
-  end,
-  apply = function(a)
-    local r = redis.call('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
-  end,
-}
-I.arith = { -- root field name kind lo hi operand
-  check = function(a, n)
-    local k = K(a[1])
-    local r = arith(a[3], fget(k, a[2]), a[4], a[7], a[5], a[6], n)
-    fset(k, a[2], r)
-    a.result = r
-  end,
-  apply = function(a)
-    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
-  end,
-}
-I.sappend = { -- root field text
-  check = function(a, n)
-    local k = K(a[1])
-    local cur = fget(k, a[2]) or ''
-    a.result = cur .. a[3]
-    fset(k, a[2], a.result)
-  end,
-  apply = function(a)
-    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
-  end,
-}
-I.srepeat = { -- root field times
-  check = function(a, n)
-    local k = K(a[1])
-    local cur = fget(k, a[2]) or ''
-    local t = tonumber(a[3])
-    if #cur * t > 512 * 1024 * 1024 then fail('ARG', n, 'the repeated text would exceed 512 MB') end
-    a.result = string.rep(cur, t)
-    fset(k, a[2], a.result)
-  end,
-  apply = function(a)
-    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
-  end,
-}
-I.tadd = { -- root field seconds nanos
-  check = function(a, n)
-    local k = K(a[1])
-    local cur = fget(k, a[2])
-    if cur == false then cur = '0001-01-01T00:00:00Z' end
-    local s, ns, off = parsetime(cur)
-    if s == nil then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an RFC 3339 time') end
-    s = s + tonumber(a[3]); ns = ns + tonumber(a[4])
-    if ns >= 1000000000 then s = s + 1; ns = ns - 1000000000
-    elseif ns < 0 then s = s - 1; ns = ns + 1000000000 end
-    local r = fmttime(s, ns, off)
-    if r == nil then fail('OVERFLOW', n, 'the time would leave years 0000 to 9999') end
-    a.result = r
-    fset(k, a[2], r)
-  end,
-  apply = function(a)
-    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
-  end,
-}
 
 -- lists
 local function pushall(k, cmd, vals, from)
@@ -537,72 +353,9 @@ local function listcheck(a, n, delta)
   if l >= 0 and delta then setlen(k, l + delta) end
   return k, l
 end
-I.rpush = { -- root key v...
-  check = function(a, n) listcheck(a, n, #a - 2) end,
-  apply = function(a)
-    local k = K(a[2]); pushall(k, 'RPUSH', a, 3); touch(K(a[1]), k); return false
-  end,
-}
-I.lpush = { -- root key v... (given in final order)
-  check = function(a, n) listcheck(a, n, #a - 2) end,
-  apply = function(a)
-    local k = K(a[2])
-    local rev = {}
-    for j = #a, 3, -1 do rev[#rev + 1] = a[j] end
-    pushall(k, 'LPUSH', rev, 1); touch(K(a[1]), k); return false
-  end,
-}
-I.rpop = {
-  check = function(a, n)
-    local k, l = listcheck(a, n)
-    if l > 0 then setlen(k, l - 1) end
-  end,
-  apply = function(a)
-    local k = K(a[2]); local v = redis.call('RPOP', k); touch(K(a[1]), k); return v
-  end,
-}
-I.lpop = {
-  check = function(a, n)
-    local k, l = listcheck(a, n)
-    if l > 0 then setlen(k, l - 1) end
-  end,
-  apply = function(a)
-    local k = K(a[2]); local v = redis.call('LPOP', k); touch(K(a[1]), k); return v
-  end,
-}
 local function needlen(k, l, n)
   if l < 0 then fail('ARG', n, 'a list index cannot be checked after removing by value in the same batch') end
 end
-I.popat = { -- root key index
-  check = function(a, n)
-    local k, l = listcheck(a, n)
-    needlen(k, l, n)
-    local i = pyindex(tonumber(a[3]), l)
-    a.idx = i
-    if i ~= nil then setlen(k, l - 1) end
-  end,
-  apply = function(a)
-    if a.idx == nil then return false end
-    local k = K(a[2])
-    local v = redis.call('LINDEX', k, a.idx)
-    redis.call('LSET', k, a.idx, TOMB)
-    redis.call('LREM', k, 1, TOMB)
-    touch(K(a[1]), k)
-    return v
-  end,
-}
-I.lset = { -- root key index value
-  check = function(a, n)
-    local k, l = listcheck(a, n)
-    needlen(k, l, n)
-    local i = pyindex(tonumber(a[3]), l)
-    if i == nil then fail('RANGE', n, 'index ' .. a[3] .. ' is outside a list of ' .. l) end
-    a.idx = i
-  end,
-  apply = function(a)
-    local k = K(a[2]); redis.call('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
-  end,
-}
 -- rebuild keeps [0, from) and [to, len) and puts vals between them
 local function splice(k, from, to, vals)
   local tail = redis.call('LRANGE', k, to, -1)
@@ -612,114 +365,282 @@ local function splice(k, from, to, vals)
   for _, v in ipairs(tail) do all[#all + 1] = v end
   pushall(k, 'RPUSH', all, 1)
 end
-I.linsert = { -- root key index value
-  check = function(a, n)
+-- slice bounds of ldelrange and ltrim: a Python slice [start:stop], stop ''
+-- for the end
+local function slice(a, l)
+  local s = pyclamp(tonumber(a[3]), l)
+  local e = a[4] == '' and l or pyclamp(tonumber(a[4]), l)
+  if e < s then e = s end
+  return s, e
+end
+
+local function check(op, a, n)
+  if op == 'model' then -- root mode ttlmode ttlms colkey...
+    local root = K(a[1])
+    local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}}
+    for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
+    models[root] = m
+    needtype(root, 'hash', n)
+    if m.mode == 'fresh' then
+      if redis.call('HEXISTS', root, VERSION) == 1 then fail('EXISTS', n, root .. ' exists already') end
+    elseif m.mode ~= 'create' then
+      if redis.call('HEXISTS', root, VERSION) == 0 then
+        if m.mode == 'skip' then error({code = 'SKIP'}) end
+        fail('NOTFOUND', n, root .. ' does not exist')
+      end
+    end
+
+  -- scalars of the root hash
+  elseif op == 'hset' then -- root field value [field value ...]
+    local k = K(a[1])
+    for j = 2, #a, 2 do fset(k, a[j], a[j + 1]) end
+  elseif op == 'incr' then -- root field by lo hi (integers: HINCRBY)
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0' end
+    if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
+    local r = addint(cur, a[3])
+    if not inrange(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
+    fset(k, a[2], r)
+    a.result = r
+  elseif op == 'rpush' or op == 'lpush' then -- root key v... (lpush: given in final order)
+    listcheck(a, n, #a - 2)
+  elseif op == 'mset' or op == 'mdel' or op == 'mpop' or op == 'mpopany' or op == 'mget' or op == 'mhas' then
+    needtype(K(a[2]), 'hash', n)
+
+  -- guards: checked in the first pass, against the data as the batch found it
+  elseif op == 'gcmp' then -- root field kind rel operand zero
+    local cur = redis.call('HGET', K(a[1]), a[2])
+    if cur == false then cur = a[6] end
+    if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
+    if not holds(compare(a[3], cur, a[5]), a[4]) then
+      fail('PRECOND', n, a[2] .. ' is ' .. cur)
+    end
+  elseif op == 'gver' then -- root version
+    local v = redis.call('HGET', K(a[1]), VERSION)
+    if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
+  elseif op == 'glen' then -- key type rel n
+    local k = K(a[1])
+    needtype(k, a[2], n)
+    local l
+    if a[2] == 'list' then l = redis.call('LLEN', k)
+    elseif a[2] == 'hash' then l = redis.call('HLEN', k)
+    else l = redis.call('SCARD', k) end
+    if not holds((l < tonumber(a[4])) and -1 or ((l > tonumber(a[4])) and 1 or 0), a[3]) then
+      fail('PRECOND', n, 'length is ' .. l)
+    end
+  elseif op == 'ghas' then -- key field want(1|0)
+    local k = K(a[1])
+    needtype(k, 'hash', n)
+    if tostring(redis.call('HEXISTS', k, a[2])) ~= a[3] then
+      fail('PRECOND', n, a[3] == '1' and 'key is missing' or 'key is present')
+    end
+  elseif op == 'gmember' then -- key type value want(1|0)
+    local k = K(a[1])
+    needtype(k, a[2], n)
+    local found
+    if a[2] == 'set' then found = redis.call('SISMEMBER', k, a[3]) == 1
+    else found = redis.call('LPOS', k, a[3]) ~= false end
+    if found ~= (a[4] == '1') then
+      fail('PRECOND', n, found and 'element is present' or 'element is missing')
+    end
+  elseif op == 'glock' then -- lockkey token
+    if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
+
+  -- more scalars
+  elseif op == 'hdel' then -- root field...
+    local k = K(a[1])
+    for j = 2, #a do fset(k, a[j], false) end
+  elseif op == 'incrf' then -- root field by max (floats: HINCRBYFLOAT)
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0' end
+    local x = parsefloat(cur)
+    if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
+    local r = x + parsefloat(a[3])
+    if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
+    fset(k, a[2], fmtfloat(r))
+  elseif op == 'arith' then -- root field name kind lo hi operand
+    local k = K(a[1])
+    local r = arith(a[3], fget(k, a[2]), a[4], a[7], a[5], a[6], n)
+    fset(k, a[2], r)
+    a.result = r
+  elseif op == 'sappend' then -- root field text
+    local k = K(a[1])
+    local cur = fget(k, a[2]) or ''
+    a.result = cur .. a[3]
+    fset(k, a[2], a.result)
+  elseif op == 'srepeat' then -- root field times
+    local k = K(a[1])
+    local cur = fget(k, a[2]) or ''
+    local t = tonumber(a[3])
+    if #cur * t > 512 * 1024 * 1024 then fail('ARG', n, 'the repeated text would exceed 512 MB') end
+    a.result = string.rep(cur, t)
+    fset(k, a[2], a.result)
+  elseif op == 'tadd' then -- root field seconds nanos
+    local k = K(a[1])
+    local cur = fget(k, a[2])
+    if cur == false then cur = '0001-01-01T00:00:00Z' end
+    local s, ns, off = parsetime(cur)
+    if s == nil then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an RFC 3339 time') end
+    s = s + tonumber(a[3]); ns = ns + tonumber(a[4])
+    if ns >= 1000000000 then s = s + 1; ns = ns - 1000000000
+    elseif ns < 0 then s = s - 1; ns = ns + 1000000000 end
+    local r = fmttime(s, ns, off)
+    if r == nil then fail('OVERFLOW', n, 'the time would leave years 0000 to 9999') end
+    a.result = r
+    fset(k, a[2], r)
+
+  -- more lists
+  elseif op == 'rpop' or op == 'lpop' then
+    local k, l = listcheck(a, n)
+    if l > 0 then setlen(k, l - 1) end
+  elseif op == 'popat' then -- root key index
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local i = pyindex(tonumber(a[3]), l)
+    a.idx = i
+    if i ~= nil then setlen(k, l - 1) end
+  elseif op == 'lset' then -- root key index value
+    local k, l = listcheck(a, n)
+    needlen(k, l, n)
+    local i = pyindex(tonumber(a[3]), l)
+    if i == nil then fail('RANGE', n, 'index ' .. a[3] .. ' is outside a list of ' .. l) end
+    a.idx = i
+  elseif op == 'linsert' then -- root key index value
     local k, l = listcheck(a, n)
     needlen(k, l, n)
     a.idx = pyclamp(tonumber(a[3]), l)
     setlen(k, l + 1)
-  end,
-  apply = function(a)
-    local k = K(a[2])
-    if a.idx == 0 then redis.call('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
-    touch(K(a[1]), k)
-    return false
-  end,
-}
-I.ldelrange = { -- root key start stop (Python slice, stop '' for the end)
-  check = function(a, n)
+  elseif op == 'ldelrange' then -- root key start stop
     local k, l = listcheck(a, n)
     needlen(k, l, n)
-    local s = pyclamp(tonumber(a[3]), l)
-    local e = a[4] == '' and l or pyclamp(tonumber(a[4]), l)
-    if e < s then e = s end
+    local s, e = slice(a, l)
     a.s, a.e = s, e
     setlen(k, l - (e - s))
-  end,
-  apply = function(a)
-    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); touch(K(a[1]), K(a[2])) end
-    return tostring(a.e - a.s)
-  end,
-}
-I.ltrim = { -- root key start stop: keep the Python slice [start:stop]
-  check = function(a, n)
+  elseif op == 'ltrim' then -- root key start stop: keep the slice [start:stop]
     local k, l = listcheck(a, n)
     needlen(k, l, n)
-    local s = pyclamp(tonumber(a[3]), l)
-    local e = a[4] == '' and l or pyclamp(tonumber(a[4]), l)
-    if e < s then e = s end
+    local s, e = slice(a, l)
     a.s, a.e = s, e
     setlen(k, e - s)
-  end,
-  apply = function(a)
-    local k = K(a[2])
-    if a.e <= a.s then redis.call('DEL', k) else redis.call('LTRIM', k, a.s, a.e - 1) end
-    touch(K(a[1]), k)
-    return false
-  end,
-}
-I.lrem = { -- root key count value
-  check = function(a, n) local k = listcheck(a, n); setlen(k, -1) end,
-  apply = function(a)
-    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); touch(K(a[1]), k); return tostring(r)
-  end,
-}
-I.lmove = { -- root src root2 dst from to
-  check = function(a, n)
+  elseif op == 'lrem' then -- root key count value
+    local k = listcheck(a, n)
+    setlen(k, -1)
+  elseif op == 'lmove' then -- root src root2 dst from to
     local src, dst = K(a[2]), K(a[4])
     needtype(src, 'list', n); needtype(dst, 'list', n)
     local l = llen(src)
     if l > 0 then setlen(src, l - 1); local d = llen(dst); if d >= 0 then setlen(dst, d + 1) end
     elseif l < 0 then setlen(dst, -1) end
-  end,
-  apply = function(a)
-    local v = redis.call('LMOVE', K(a[2]), K(a[4]), a[5], a[6])
-    if v then touch(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
-    return v
-  end,
-}
-I.len = { -- root key type
-  check = function(a, n) needtype(K(a[2]), a[3], n) end,
-  apply = function(a)
+  elseif op == 'len' then -- root key type
+    needtype(K(a[2]), a[3], n)
+  elseif op == 'clear' then -- root key type
     local k = K(a[2])
-    if a[3] == 'list' then return tostring(redis.call('LLEN', k)) end
-    if a[3] == 'hash' then return tostring(redis.call('HLEN', k)) end
-    return tostring(redis.call('SCARD', k))
-  end,
-}
-I.clear = { -- root key type
-  check = function(a, n) local k = K(a[2]); needtype(k, a[3], n); clearkey(k) end,
-  apply = function(a) local k = K(a[2]); redis.call('DEL', k); touch(K(a[1])); return false end,
-}
+    needtype(k, a[3], n)
+    clearkey(k)
 
--- maps
-I.mset = { -- root key k v k v ...
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a)
+  -- sets
+  elseif op == 'sadd' or op == 'srem' or op == 'shas' then
+    needtype(K(a[2]), 'set', n)
+
+  -- the model as a whole
+  elseif op == 'reset' then -- root: drop every field but the version (replace)
+    local k = K(a[1])
+    needtype(k, 'hash', n)
+    clearkey(k)
+  elseif op == 'drop' then -- root colkey...: delete the model
+    clearkey(K(a[1]))
+    for j = 2, #a do clearkey(K(a[j])) end
+  elseif op == 'unlock' then -- lockkey token channel
+    -- nothing to check: it releases only if the lock is still held
+  else
+    fail('ARG', n, 'unknown instruction ' .. op)
+  end
+end
+
+local function apply(op, a)
+  if op == 'hset' then
+    local k = K(a[1])
+    for s = 2, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(k)
+    return false
+  elseif op == 'incr' then
+    redis.call('HINCRBY', K(a[1]), a[2], a[3]); touch(K(a[1])); return a.result
+  elseif op == 'rpush' then
+    local k = K(a[2]); pushall(k, 'RPUSH', a, 3); touch(K(a[1]), k); return false
+  elseif op == 'mset' then -- root key k v k v ...
     local k = K(a[2])
     for s = 3, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
     touch(K(a[1]), k)
     return false
-  end,
-}
-I.mdel = { -- root key f...
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a)
+  elseif op == 'hdel' then
+    local k = K(a[1])
+    for s = 2, #a, 1000 do redis.call('HDEL', k, unpack(a, s, math.min(s + 999, #a))) end
+    touch(k)
+    return false
+  elseif op == 'incrf' then
+    local r = redis.call('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
+  elseif op == 'arith' or op == 'sappend' or op == 'srepeat' or op == 'tadd' then
+    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+
+  -- lists
+  elseif op == 'lpush' then
+    local k = K(a[2])
+    local rev = {}
+    for j = #a, 3, -1 do rev[#rev + 1] = a[j] end
+    pushall(k, 'LPUSH', rev, 1); touch(K(a[1]), k); return false
+  elseif op == 'rpop' or op == 'lpop' then
+    local k = K(a[2])
+    local v = redis.call(op == 'rpop' and 'RPOP' or 'LPOP', k)
+    touch(K(a[1]), k)
+    return v
+  elseif op == 'popat' then
+    if a.idx == nil then return false end
+    local k = K(a[2])
+    local v = redis.call('LINDEX', k, a.idx)
+    redis.call('LSET', k, a.idx, TOMB)
+    redis.call('LREM', k, 1, TOMB)
+    touch(K(a[1]), k)
+    return v
+  elseif op == 'lset' then
+    local k = K(a[2]); redis.call('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
+  elseif op == 'linsert' then
+    local k = K(a[2])
+    if a.idx == 0 then redis.call('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
+    touch(K(a[1]), k)
+    return false
+  elseif op == 'ldelrange' then
+    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); touch(K(a[1]), K(a[2])) end
+    return tostring(a.e - a.s)
+  elseif op == 'ltrim' then
+    local k = K(a[2])
+    if a.e <= a.s then redis.call('DEL', k) else redis.call('LTRIM', k, a.s, a.e - 1) end
+    touch(K(a[1]), k)
+    return false
+  elseif op == 'lrem' then
+    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); touch(K(a[1]), k); return tostring(r)
+  elseif op == 'lmove' then
+    local v = redis.call('LMOVE', K(a[2]), K(a[4]), a[5], a[6])
+    if v then touch(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
+    return v
+  elseif op == 'len' then
+    local k = K(a[2])
+    if a[3] == 'list' then return tostring(redis.call('LLEN', k)) end
+    if a[3] == 'hash' then return tostring(redis.call('HLEN', k)) end
+    return tostring(redis.call('SCARD', k))
+  elseif op == 'clear' then
+    local k = K(a[2]); redis.call('DEL', k); touch(K(a[1])); return false
+
+  -- maps
+  elseif op == 'mdel' then -- root key f...
     local k = K(a[2]); local r = redis.call('HDEL', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
-  end,
-}
-I.mpop = { -- root key field
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a)
+  elseif op == 'mpop' then -- root key field
     local k = K(a[2])
     local v = redis.call('HGET', k, a[3])
     if v then redis.call('HDEL', k, a[3]); touch(K(a[1]), k) end
     return v
-  end,
-}
-I.mpopany = { -- root key
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a)
+  elseif op == 'mpopany' then -- root key
     local k = K(a[2])
     local cur = '0'
     repeat
@@ -732,76 +653,49 @@ I.mpopany = { -- root key
       end
     until cur == '0'
     return false
-  end,
-}
-I.mget = { -- root key field
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a) return redis.call('HGET', K(a[2]), a[3]) end,
-}
-I.mhas = { -- root key field
-  check = function(a, n) needtype(K(a[2]), 'hash', n) end,
-  apply = function(a) return tostring(redis.call('HEXISTS', K(a[2]), a[3])) end,
-}
+  elseif op == 'mget' then -- root key field
+    return redis.call('HGET', K(a[2]), a[3])
+  elseif op == 'mhas' then -- root key field
+    return tostring(redis.call('HEXISTS', K(a[2]), a[3]))
 
--- sets
-I.sadd = {
-  check = function(a, n) needtype(K(a[2]), 'set', n) end,
-  apply = function(a)
+  -- sets
+  elseif op == 'sadd' then
     local k = K(a[2])
     local r = 0
     for s = 3, #a, 1000 do r = r + redis.call('SADD', k, unpack(a, s, math.min(s + 999, #a))) end
     touch(K(a[1]), k)
     return tostring(r)
-  end,
-}
-I.srem = {
-  check = function(a, n) needtype(K(a[2]), 'set', n) end,
-  apply = function(a)
+  elseif op == 'srem' then
     local k = K(a[2]); local r = redis.call('SREM', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
-  end,
-}
-I.shas = {
-  check = function(a, n) needtype(K(a[2]), 'set', n) end,
-  apply = function(a) return tostring(redis.call('SISMEMBER', K(a[2]), a[3])) end,
-}
+  elseif op == 'shas' then
+    return tostring(redis.call('SISMEMBER', K(a[2]), a[3]))
 
--- the model as a whole
-I.reset = { -- root: drop every field but the version (replace)
-  check = function(a, n) local k = K(a[1]); needtype(k, 'hash', n); clearkey(k) end,
-  apply = function(a)
+  -- the model as a whole
+  elseif op == 'reset' then
     local k = K(a[1])
     local v = redis.call('HGET', k, VERSION)
     redis.call('DEL', k)
     if v then redis.call('HSET', k, VERSION, v) end
     touch(k)
     return false
-  end,
-}
-I.drop = { -- root colkey...: delete the model
-  check = function(a, n)
-    clearkey(K(a[1]))
-    for j = 2, #a do clearkey(K(a[j])) end
-  end,
-  apply = function(a)
+  elseif op == 'drop' then
     local ks = {}
     for j = 1, #a do ks[#ks + 1] = K(a[j]) end
     local r = redis.call('DEL', unpack(ks))
     local m = models[K(a[1])]
     m.deleted = true
     return tostring(r)
-  end,
-}
-I.unlock = { -- lockkey token channel
-  check = function() end,
-  apply = function(a)
+  elseif op == 'unlock' then
     if redis.call('GET', K(a[1])) == a[2] then
       redis.call('DEL', K(a[1]))
       redis.call('PUBLISH', a[3], 'released')
       return '1'
     end
     return '0'
-  end,
-}
+  end
+  -- model declarations and guards yield nothing
+  return false
+end
 
 -- run ------------------------------------------------------------------------
 local function run()
@@ -815,16 +709,11 @@ local function run()
     end
   end
   for n, ins in ipairs(prog) do
-    local def = I[ins.op]
-    if def == nil then fail('ARG', n, 'unknown instruction ' .. ins.op) end
-    ins.def = def
-    def.check(ins.a, n)
+    check(ins.op, ins.a, n)
   end
   local out = {'OK'}
   for n, ins in ipairs(prog) do
-    local r = false
-    if ins.def.apply then r = ins.def.apply(ins.a, n) end
-    out[n + 1] = r
+    out[n + 1] = apply(ins.op, ins.a)
   end
   for root, m in pairs(models) do
     if m.written and not m.deleted then
