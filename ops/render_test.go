@@ -1,0 +1,301 @@
+package ops_test
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// renders is what every op constructor of package ops renders to, bound to
+// the model at m:{1}: its String, and the interpreter instructions
+// tx.Batch.Commands shows (one a line, keys resolved). No server is involved.
+var renders = []struct {
+	op   ops.Op
+	str  string
+	cmds string
+}{
+	// numbers
+	{ops.Set(Balance, 3), `Set(balance, 3)`, "hset m:{1} balance 3\n"},
+	{ops.Set(Note, "two words"), `Set(note, "two words")`, "hset m:{1} note \"two words\"\n"},
+	{ops.Set(Nick, nil), `Set(nick, <nil>)`, "hdel m:{1} nick\n"},
+	{ops.Set(Nick, ptr("n")), `Set(nick, "n")`, "hset m:{1} nick n\n"},
+	{ops.Set(Home, Address{Street: "Main", City: "Oslo"}), `Set(home, {Main Oslo})`,
+		"hdel m:{1} home.street home.city\nhset m:{1} home.street Main home.city Oslo\n"},
+	{ops.Set(History, []string{"a", "b"}), `Set(history, [a b])`,
+		"clear m:{1} m:{1}:history list\nrpush m:{1} m:{1}:history a b\n"},
+	{ops.Set(Limits, map[string]int{"day": 1}), `Set(limits, map[day:1])`,
+		"clear m:{1} m:{1}:limits hash\nmset m:{1} m:{1}:limits day 1\n"},
+	{ops.Set(Flags, set("x")), `Set(flags, map[x:{}])`,
+		"clear m:{1} m:{1}:flags set\nsadd m:{1} m:{1}:flags x\n"},
+	{ops.Incr(Balance, 10), `Incr(balance, 10)`, "incr m:{1} balance 10 -9223372036854775808 9223372036854775807\n"},
+	{ops.Incr(Small, 1), `Incr(small, 1)`, "incr m:{1} small 1 -128 127\n"},
+	{ops.Incr(Ratio, 0.5), `Incr(ratio, 0.5)`, "incrf m:{1} ratio 0.5 1.7976931348623157e+308\n"},
+	{ops.Decr(Balance, 2), `Decr(balance, 2)`, "incr m:{1} balance -2 -9223372036854775808 9223372036854775807\n"},
+	{ops.Decr(Count, 2), `Decr(count, 2)`, "incr m:{1} count -2 0 9223372036854775807\n"},
+	{ops.Decr(Ratio, 0.25), `Decr(ratio, 0.25)`, "incrf m:{1} ratio -0.25 1.7976931348623157e+308\n"},
+	{ops.Mul(Balance, 3), `Mul(balance, 3)`, "arith m:{1} balance mul int -9223372036854775808 9223372036854775807 3\n"},
+	{ops.FloorDiv(Balance, -2), `FloorDiv(balance, -2)`, "arith m:{1} balance floordiv int -9223372036854775808 9223372036854775807 -2\n"},
+	{ops.Mod(Small, 3), `Mod(small, 3)`, "arith m:{1} small mod int -128 127 3\n"},
+	{ops.Pow(Ratio, 0.5), `Pow(ratio, 0.5)`, "arith m:{1} ratio pow float 0 1.7976931348623157e+308 0.5\n"},
+	{ops.Max(Big, 10), `Max(big, 10)`, "arith m:{1} big max int -9223372036854775808 9223372036854775807 10\n"},
+	{ops.Min(Count, 1), `Min(count, 1)`, "arith m:{1} count min int 0 9223372036854775807 1\n"},
+	// text
+	{ops.AppendText(Note, "x y"), `AppendText(note, "x y")`, "sappend m:{1} note \"x y\"\n"},
+	{ops.AppendText(Blob, []byte("\x00b")), `AppendText(blob, "\x00b")`, "sappend m:{1} blob \"\\x00b\"\n"},
+	{ops.Repeat(Note, 3), `Repeat(note, 3)`, "srepeat m:{1} note 3\n"},
+	{ops.Repeat(Blob, 0), `Repeat(blob, 0)`, "srepeat m:{1} blob 0\n"},
+	// time
+	{ops.AddDuration(When, 36*time.Hour+5), `AddDuration(when, 36h0m0.000000005s)`, "tadd m:{1} when 129600 5\n"},
+	{ops.AddDuration(When, -1500*time.Millisecond), `AddDuration(when, -1.5s)`, "tadd m:{1} when -1 -500000000\n"},
+	// lists
+	{ops.Append(History, "a", "b"), `Append(history, "a", "b")`, "rpush m:{1} m:{1}:history a b\n"},
+	{ops.Append(Items, Item{SKU: "s", Qty: 2}), `Append(items, {s 2})`, "rpush m:{1} m:{1}:items \"{\\\"sku\\\":\\\"s\\\",\\\"qty\\\":2}\"\n"},
+	{ops.Prepend(History, "x", "y"), `Prepend(history, "x", "y")`, "lpush m:{1} m:{1}:history x y\n"},
+	{ops.Insert(History, -1, "z"), `Insert(history, -1, "z")`, "linsert m:{1} m:{1}:history -1 z\n"},
+	{ops.PopLast(History), `PopLast(history)`, "rpop m:{1} m:{1}:history\n"},
+	{ops.PopFirst(History), `PopFirst(history)`, "lpop m:{1} m:{1}:history\n"},
+	{ops.PopAt(History, -2), `PopAt(history, -2)`, "popat m:{1} m:{1}:history -2\n"},
+	{ops.SetAt(History, 1, "B"), `SetAt(history, 1, "B")`, "lset m:{1} m:{1}:history 1 B\n"},
+	{ops.RemoveRange(History, 1, ops.End), `RemoveRange(history, 1, End)`, "ldelrange m:{1} m:{1}:history 1 \"\"\n"},
+	{ops.RemoveRange(History, -3, -1), `RemoveRange(history, -3, -1)`, "ldelrange m:{1} m:{1}:history -3 -1\n"},
+	{ops.Trim(History, -2, 10), `Trim(history, -2, 10)`, "ltrim m:{1} m:{1}:history -2 10\n"},
+	{ops.Trim(History, 0, ops.End), `Trim(history, 0, End)`, "ltrim m:{1} m:{1}:history 0 \"\"\n"},
+	{ops.Remove(History, "a"), `Remove(history, "a")`, "lrem m:{1} m:{1}:history 1 a\n"},
+	{ops.RemoveAll(History, "a"), `RemoveAll(history, "a")`, "lrem m:{1} m:{1}:history 0 a\n"},
+	{ops.Len(History), `Len(history)`, "len m:{1} m:{1}:history list\n"},
+	{ops.Len(Limits), `Len(limits)`, "len m:{1} m:{1}:limits hash\n"},
+	{ops.Len(Flags), `Len(flags)`, "len m:{1} m:{1}:flags set\n"},
+	{ops.Clear(History), `Clear(history)`, "clear m:{1} m:{1}:history list\n"},
+	{ops.Clear(Flags), `Clear(flags)`, "clear m:{1} m:{1}:flags set\n"},
+	{ops.Move(History, ops.Last, Queue, ops.First), `Move(history RIGHT -> queue LEFT)`,
+		"lmove m:{1} m:{1}:history m:{1} m:{1}:queue RIGHT LEFT\n"},
+	// maps
+	{ops.SetItem(Limits, "day", 5), `SetItem(limits, "day", 5)`, "mset m:{1} m:{1}:limits day 5\n"},
+	{ops.SetItems(Limits, map[string]int{"a": 1}), `SetItems(limits, "a", 1)`, "mset m:{1} m:{1}:limits a 1\n"},
+	{ops.DeleteItems(Limits, "a", "b"), `DeleteItems(limits, "a", "b")`, "mdel m:{1} m:{1}:limits a b\n"},
+	{ops.PopItem(Limits, "a", -1), `PopItem(limits, "a")`, "mpop m:{1} m:{1}:limits a\n"},
+	{ops.GetItem(Limits, "a"), `GetItem(limits, "a")`, "mget m:{1} m:{1}:limits a\n"},
+	{ops.PopAnyItem(Limits), `PopAnyItem(limits)`, "mpopany m:{1} m:{1}:limits\n"},
+	{ops.HasKey(Limits, "k"), `HasKey(limits, "k")`, "mhas m:{1} m:{1}:limits k\n"},
+	// sets
+	{ops.Add(Flags, "x", "y"), `Add(flags, "x", "y")`, "sadd m:{1} m:{1}:flags x y\n"},
+	{ops.Discard(Flags, "x"), `Discard(flags, "x")`, "srem m:{1} m:{1}:flags x\n"},
+	{ops.Contains(Flags, "x"), `Contains(flags, "x")`, "shas m:{1} m:{1}:flags x\n"},
+	// the model
+	{ops.Replace(Acct{Owner: "o", History: []string{"h"}, Flags: set("f")}), `Replace(Acct)`,
+		"reset m:{1}\n" +
+			"hset m:{1} owner o balance 0 small 0 big 0 count 0 ratio 0 note \"\" blob \"\" when 0001-01-01T00:00:00Z flag false home.street \"\" home.city \"\"\n" +
+			"clear m:{1} m:{1}:history list\n" +
+			"clear m:{1} m:{1}:queue list\n" +
+			"clear m:{1} m:{1}:items list\n" +
+			"clear m:{1} m:{1}:limits hash\n" +
+			"clear m:{1} m:{1}:flags set\n" +
+			"rpush m:{1} m:{1}:history h\n" +
+			"sadd m:{1} m:{1}:flags f\n"},
+	{ops.Delete[Acct](), `Delete(Acct)`, "drop m:{1} m:{1}:history m:{1}:queue m:{1}:items m:{1}:limits m:{1}:flags\n"},
+	// Expire, Persist and Exists change how the model is declared to the
+	// interpreter (its lifetime, whether it must exist), not its data: they
+	// emit no instruction.
+	{ops.Expire[Acct](time.Second), `Expire(Acct, 1s)`, ""},
+	{ops.Persist[Acct](), `Persist(Acct)`, ""},
+	// guards
+	{ops.Equal(Owner, "ann"), `Equal(owner, "ann")`, "gcmp m:{1} owner string eq ann \"\"\n"},
+	{ops.NotEqual(Flag, true), `NotEqual(flag, true)`, "gcmp m:{1} flag string ne true false\n"},
+	{ops.Below(Ratio, 1.5), `Below(ratio, 1.5)`, "gcmp m:{1} ratio float lt 1.5 0\n"},
+	{ops.AtMost(When, time.Date(2024, 2, 29, 0, 0, 0, 5, time.UTC)), `AtMost(when, 2024-02-29 00:00:00.000000005 +0000 UTC)`,
+		"gcmp m:{1} when time le 2024-02-29T00:00:00.000000005Z 0001-01-01T00:00:00Z\n"},
+	{ops.Above(Note, "m"), `Above(note, "m")`, "gcmp m:{1} note string gt m \"\"\n"},
+	{ops.AtLeast(Balance, 100), `AtLeast(balance, 100)`, "gcmp m:{1} balance int ge 100 0\n"},
+	{ops.LenIs(History, ops.LT, 5), `LenIs(history, "lt", 5)`, "glen m:{1}:history list lt 5\n"},
+	{ops.LenIs(Flags, ops.GE, 1), `LenIs(flags, "ge", 1)`, "glen m:{1}:flags set ge 1\n"},
+	{ops.KeyPresent(Limits, "k"), `KeyPresent(limits, "k")`, "ghas m:{1}:limits k 1\n"},
+	{ops.KeyAbsent(Limits, "k"), `KeyAbsent(limits, "k")`, "ghas m:{1}:limits k 0\n"},
+	{ops.Includes(Flags, "x"), `Includes(flags, "x")`, "gmember m:{1}:flags set x 1\n"},
+	{ops.Excludes(Flags, "x"), `Excludes(flags, "x")`, "gmember m:{1}:flags set x 0\n"},
+	{ops.ListIncludes(History, "q"), `ListIncludes(history, "q")`, "gmember m:{1}:history list q 1\n"},
+	{ops.ListExcludes(History, "q"), `ListExcludes(history, "q")`, "gmember m:{1}:history list q 0\n"},
+	{ops.VersionIs[Acct](4), `VersionIs(4)`, "gver m:{1} 4\n"},
+	{ops.Exists[Acct](), `Exists()`, ""},
+}
+
+func TestEveryOpRendersWithoutAServer(t *testing.T) {
+	target := tx.At[Acct]("m:{1}")
+	for _, r := range renders {
+		t.Run(r.str, func(t *testing.T) {
+			if got := r.op.String(); got != r.str {
+				t.Errorf("String() = %s, want %s", got, r.str)
+			}
+			got, err := tx.Of(r.op).Commands(target)
+			if err != nil {
+				t.Fatalf("Commands: %v", err)
+			}
+			if got != r.cmds {
+				t.Errorf("Commands() =\n%s\nwant\n%s", got, r.cmds)
+			}
+		})
+	}
+}
+
+// TestRenderTableCoversEveryConstructor reads the source of package ops and
+// fails when an exported function that makes an op has no row in renders,
+// so that a new op cannot go without a rendering test.
+func TestRenderTableCoversEveryConstructor(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ops tested with the locks they fence or release (package rapyer).
+	elsewhere := []string{"Diff", "Fenced", "Unlock"}
+	fset := token.NewFileSet()
+	var missing []string
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !fn.Name.IsExported() || fn.Type.Results == nil || slices.Contains(elsewhere, fn.Name.Name) {
+				continue
+			}
+			found++
+			name := fn.Name.Name
+			covered := slices.ContainsFunc(renders, func(r struct {
+				op   ops.Op
+				str  string
+				cmds string
+			}) bool {
+				return strings.HasPrefix(r.str, name+"(")
+			})
+			if !covered {
+				missing = append(missing, name)
+			}
+		}
+	}
+	if found < 55 {
+		t.Fatalf("found only %d exported constructors in package ops: is the test running in its directory?", found)
+	}
+	if len(missing) > 0 {
+		t.Fatalf("ops without a row in the render table: %v", missing)
+	}
+}
+
+func TestBatchRendersInOrderWithItsTargets(t *testing.T) {
+	b := tx.Join(
+		tx.Of(ops.AtLeast(Balance, 100), ops.Decr(Balance, 100), ops.Append(History, "withdraw:100")),
+		tx.On(tx.At[Acct]("m:{2}"), ops.Incr(Balance, 100)),
+	)
+	if got, want := b.String(), "AtLeast(balance, 100)\nDecr(balance, 100)\nAppend(history, \"withdraw:100\")\nm:{2}: Incr(balance, 100)\n"; got != want {
+		t.Errorf("String() =\n%s\nwant\n%s", got, want)
+	}
+	got, err := b.Commands(tx.At[Acct]("m:{1}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "gcmp m:{1} balance int ge 100 0\n" +
+		"incr m:{1} balance -100 -9223372036854775808 9223372036854775807\n" +
+		"rpush m:{1} m:{1}:history withdraw:100\n" +
+		"incr m:{2} balance 100 -9223372036854775808 9223372036854775807\n"
+	if got != want {
+		t.Errorf("Commands() =\n%s\nwant\n%s", got, want)
+	}
+	// Batches are values: rendering twice, or after Then, changes nothing.
+	again, _ := b.Commands(tx.At[Acct]("m:{1}"))
+	more := b.Then(ops.Len(History))
+	if again != got || b.Len() != 4 || more.Len() != 5 {
+		t.Errorf("rendering or Then changed the batch: %d ops, %d after Then", b.Len(), more.Len())
+	}
+}
+
+// TestBadOpsFailWithTypedErrors: ops that cannot run fail when the batch is
+// compiled, before anything is sent, with errors errors.Is can tell apart;
+// Commands returns the error Exec would.
+func TestBadOpsFailWithTypedErrors(t *testing.T) {
+	acct := tx.At[Acct]("m:{1}")
+	var zeroInt lens.Field[Acct, int]
+	var zeroList lens.Field[Acct, []string]
+	cases := []struct {
+		name   string
+		batch  tx.Batch
+		target tx.Target
+		err    error
+		text   string // the message names the op and the reason
+	}{
+		// fields of the wrong kind
+		{"Len of a scalar", tx.Of(ops.Len(Balance)), acct, tx.ErrInvalid, "scalar field, not a list or map or set"},
+		{"Clear of a scalar", tx.Of(ops.Clear(Note)), acct, tx.ErrInvalid, "scalar field"},
+		{"LenIs of a scalar", tx.Of(ops.LenIs(Owner, ops.EQ, 1)), acct, tx.ErrInvalid, "scalar field"},
+		{"Equal on a list", tx.Of(ops.Equal(History, []string{"a"})), acct, tx.ErrInvalid, "list field, not a scalar"},
+		{"Below on a struct field", tx.Of(ops.Incr(Balance, 1), ops.Below(Home, Address{})), acct, tx.ErrInvalid, "op 2 Below(home"},
+		{"Below on a bool", tx.Of(ops.Below(Flag, true)), acct, tx.ErrInvalid, "no order"},
+		{"Equal on a pointer", tx.Of(ops.Equal(Nick, ptr("n"))), acct, tx.ErrInvalid, "non-pointer"},
+		{"Len of a struct field", tx.Of(ops.Len(Home)), acct, tx.ErrInvalid, "home is a struct field, not a list or map or set"},
+		{"LenIs with a bad relation", tx.Of(ops.LenIs(History, ops.Rel("approx"), 1)), acct, tx.ErrInvalid, "unknown relation"},
+		{"Move with a bad side", tx.Of(ops.Move(History, ops.Side("MIDDLE"), Queue, ops.First)), acct, tx.ErrInvalid, "First or Last"},
+		// invalid (zero) lenses
+		{"Incr on a zero lens", tx.Of(ops.Incr(zeroInt, 1)), acct, lens.ErrInvalid, "Incr"},
+		{"Append on a zero lens", tx.Of(ops.Append(zeroList, "x")), acct, lens.ErrInvalid, "Append"},
+		{"Set on a zero lens", tx.Of(ops.Set(zeroInt, 1)), acct, lens.ErrInvalid, "Set"},
+		{"AtLeast on a zero lens", tx.Of(ops.AtLeast(zeroInt, 1)), acct, lens.ErrInvalid, "AtLeast"},
+		// ops of another model type
+		{"Incr of Other on Acct", tx.Of(ops.Incr(OtherBalance, 1)), acct, tx.ErrInvalid, "ops_test.Other is bound to a ops_test.Acct model"},
+		{"Delete of Other on Acct", tx.Of(ops.Delete[Other]()), acct, tx.ErrInvalid, "ops_test.Other is bound to another model"},
+		{"Replace of Other on Acct", tx.Of(ops.Replace(Other{Balance: 1})), acct, tx.ErrInvalid, "another model"},
+		{"VersionIs of Other on Acct", tx.Of(ops.VersionIs[Other](1)), acct, tx.ErrInvalid, "another model"},
+		{"Acct op bound to an Other target", tx.On(tx.At[Other]("o:{1}"), ops.Append(History, "x")), acct, tx.ErrInvalid, "Acct is bound to a ops_test.Other model"},
+		// arguments out of their domain
+		{"Repeat negative", tx.Of(ops.Repeat(Note, -1)), acct, tx.ErrInvalid, "negative count"},
+		{"Incr by NaN", tx.Of(ops.Incr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
+		{"Mul by +Inf", tx.Of(ops.Mul(Ratio, math.Inf(1))), acct, tx.ErrInvalid, "must be finite"},
+		{"Max with -Inf", tx.Of(ops.Max(Ratio, math.Inf(-1))), acct, tx.ErrInvalid, "must be finite"},
+		{"Decr by NaN", tx.Of(ops.Decr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
+		{"Equal to NaN", tx.Of(ops.Equal(Ratio, math.NaN())), acct, tx.ErrInvalid, "NaN compares to nothing"},
+		{"Below NaN", tx.Of(ops.Below(Ratio, math.NaN())), acct, tx.ErrInvalid, "NaN"},
+		{"SetItems empty", tx.Of(ops.SetItems(Limits, map[string]int{})), acct, tx.ErrInvalid, "no items"},
+		{"SetItems nil", tx.Of(ops.SetItems(Limits, nil)), acct, tx.ErrInvalid, "no items"},
+		{"DeleteItems without keys", tx.Of(ops.DeleteItems(Limits)), acct, tx.ErrInvalid, "no keys"},
+		{"Add without members", tx.Of(ops.Add(Flags)), acct, tx.ErrInvalid, "no members"},
+		{"Discard without members", tx.Of(ops.Discard(Flags)), acct, tx.ErrInvalid, "no members"},
+		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, tx.ErrInvalid, "at least a millisecond"},
+		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, tx.ErrInvalid, "at least a millisecond"},
+		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, tx.ErrInvalid, "not UTF-8"},
+		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, tx.ErrInvalid, "year 10000"},
+		// steps the server cannot take
+		{"Decr by MinInt64", tx.Of(ops.Decr(Big, math.MinInt64)), acct, tx.ErrOverflow, "Decr(big"},
+		{"Incr uint by more than MaxInt64", tx.Of(ops.Incr(Count, math.MaxInt64+1)), acct, tx.ErrOverflow, "HINCRBY"},
+		{"Decr uint by more than MaxInt64", tx.Of(ops.Decr(Count, math.MaxUint64)), acct, tx.ErrOverflow, "Decr(count"},
+		// batches and targets
+		{"nil op", tx.Of(ops.Len(History), nil), acct, tx.ErrInvalid, "op 2 of the batch is nil"},
+		{"empty root", tx.Of(ops.Len(History)), tx.At[Acct](""), tx.ErrInvalid, "empty root"},
+		{"no target", tx.Of(ops.Len(History)), tx.Target{}, tx.ErrInvalid, "no target"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.batch.Commands(c.target)
+			if !errors.Is(err, c.err) {
+				t.Fatalf("Commands() = %q, %v; want an error wrapping %v", got, err, c.err)
+			}
+			if got != "" {
+				t.Errorf("a failing batch rendered %q", got)
+			}
+			if !strings.Contains(err.Error(), c.text) {
+				t.Errorf("error %q does not say %q", err, c.text)
+			}
+		})
+	}
+}
