@@ -283,16 +283,19 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		// One transaction cannot span slots: each model is read by a script
 		// (atomic for that model), and the client sends one pipeline to
 		// each master, in parallel.
+		// After NOSCRIPT (a SCRIPT FLUSH, a restart, a failover) the pipeline
+		// is sent again with EVAL, which carries the source: loading the
+		// script and resending EVALSHA could meet another flush.
+		eval := false
 		queue = func(p redis.Pipeliner) error {
 			for i, root := range roots {
-				reads[i] = m.queueScriptRead(p, root)
+				reads[i] = m.queueScriptRead(p, root, eval)
 			}
 			return nil
 		}
 		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
-			if err = prog.ReadScript.Load(ctx, m.rdb).Err(); err == nil {
-				_, err = m.rdb.Pipelined(ctx, queue)
-			}
+			eval = true
+			_, err = m.rdb.Pipelined(ctx, queue)
 		}
 	} else {
 		_, err = m.rdb.TxPipelined(ctx, queue)
@@ -312,14 +315,19 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 }
 
 // queueScriptRead queues the read of one model by the read script.
-func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string) func() (T, bool, error) {
+func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) func() (T, bool, error) {
 	ks := []string{root}
 	types := make([]any, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
 		ks = append(ks, keys.Field(root, n.Name))
 		types[i] = n.Kind.RedisType()
 	}
-	cmd := p.EvalSha(context.Background(), prog.ReadScript.Hash(), ks, types...)
+	var cmd *redis.Cmd
+	if eval {
+		cmd = prog.ReadScript.Eval(context.Background(), p, ks, types...)
+	} else {
+		cmd = p.EvalSha(context.Background(), prog.ReadScript.Hash(), ks, types...)
+	}
 	return func() (T, bool, error) {
 		var v T
 		raw, err := cmd.Slice()
