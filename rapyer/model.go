@@ -283,9 +283,10 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		// One transaction cannot span slots: each model is read by a script
 		// (atomic for that model), and the client sends one pipeline to
 		// each master, in parallel.
-		// After NOSCRIPT (a SCRIPT FLUSH, a restart, a failover) the pipeline
-		// is sent again with EVAL, which carries the source: loading the
-		// script and resending EVALSHA could meet another flush.
+		// After NOSCRIPT (a SCRIPT FLUSH, a restart, a failover) the script
+		// is loaded on every master, for the calls to come, and the pipeline
+		// is sent again with EVAL, which carries the source: a resent EVALSHA
+		// could meet another flush.
 		eval := false
 		queue = func(p redis.Pipeliner) error {
 			for i, root := range roots {
@@ -294,6 +295,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 			return nil
 		}
 		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
+			_ = prog.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
 			eval = true
 			_, err = m.rdb.Pipelined(ctx, queue)
 		}
