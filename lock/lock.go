@@ -179,16 +179,20 @@ type acquirer struct {
 	token string
 	args  []any // of the acquire script: token, TTL in ms
 
+	// Backing arrays of keys and args, allocated with the acquirer.
+	keyArr [2]string
+	argArr [2]any
+
 	useEval bool // the last EVALSHA in a transaction met NOSCRIPT
 	unsure  bool // some attempt may have been applied without a reply
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
-	token := newToken()
-	return &acquirer{
-		rdb: rdb, key: key, keys: []string{key, FenceKey(key)}, o: o,
-		token: token, args: []any{token, o.ttl.Milliseconds()},
-	}
+	a := &acquirer{rdb: rdb, key: key, o: o, token: newToken()}
+	a.keyArr = [2]string{key, FenceKey(key)}
+	a.argArr = [2]any{a.token, o.ttl.Milliseconds()}
+	a.keys, a.args = a.keyArr[:], a.argArr[:]
+	return a
 }
 
 // attempt is the outcome of one try.
@@ -385,6 +389,7 @@ type Lock struct {
 	key    string
 	keys   []string // just the lock key, for the release and extend scripts
 	token  string
+	tokArg any // token, boxed once for the scripts' arguments
 	fence  int64
 	ttl    time.Duration
 	parent context.Context // Acquire's context, for its values
@@ -414,7 +419,8 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, keys: a.keys[:1:1], token: a.token, fence: at.fence, ttl: a.o.ttl,
+		rdb: a.rdb, key: a.key, keys: a.keys[:1:1], token: a.token, tokArg: a.args[0],
+		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
 	if a.o.autoExtend {
@@ -487,7 +493,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	start := time.Now()
-	n, err := extendScript.Run(ctx, l.rdb, l.keys, l.token, ttl.Milliseconds()).Int64()
+	n, err := extendScript.Run(ctx, l.rdb, l.keys, l.tokArg, ttl.Milliseconds()).Int64()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -552,7 +558,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	n, err := releaseScript.Run(rctx, l.rdb, l.keys, l.token, WakeChannel(l.key)).Int64()
+	n, err := releaseScript.Run(rctx, l.rdb, l.keys, l.tokArg, WakeChannel(l.key)).Int64()
 	if err != nil {
 		return fmt.Errorf("lock: release %q: %w", l.key, err)
 	}
