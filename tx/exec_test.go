@@ -297,3 +297,30 @@ func TestBatchesAcrossSlotsFailBeforeSending(t *testing.T) {
 		}
 	}
 }
+
+// String guards compare bytes, as Go does, whatever the server's locale.
+func TestStringGuardsCompareBytes(t *testing.T) {
+	owner := lens.Of(func(a *Account) *string { return &a.Owner })
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		if err := m.Save(ctx, "a", Account{Owner: "été"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			op   ops.Op
+			want bool
+		}{
+			{ops.Above(owner, "zebra"), "été" > "zebra"},
+			{ops.Below(owner, "zebra"), "été" < "zebra"},
+			{ops.Above(owner, "Z"), true},
+			{ops.AtMost(owner, "été"), true},
+			{ops.Below(owner, "été\x00"), true},
+		} {
+			_, err := m.Exec(ctx, "a", tx.Of(c.op))
+			if got := err == nil; got != c.want {
+				t.Errorf("%s held=%v, want %v (%v)", c.op, got, c.want, err)
+			}
+		}
+	})
+}

@@ -171,6 +171,7 @@ local function K(x) return KEYS[tonumber(x)] end
 local types = {}      -- key -> type seen at the start
 local cleared = {}    -- key -> true once the batch deleted it
 local fields = {}     -- key -> {field -> value or false}
+local stored = {}     -- key -> {field -> value as found (HGET), or false}
 local lens = {}       -- list key -> length, or -1 when unknown
 
 local function needtype(k, want, n)
@@ -184,12 +185,25 @@ local function needtype(k, want, n)
     fail('WRONGTYPE', n, k .. ' holds a ' .. t .. ', not a ' .. want)
   end
 end
+-- sget reads a field of a hash as the batch found it, once per batch:
+-- guards and the arithmetic of the check pass share the read.
+local function sget(k, f)
+  local t = stored[k]
+  if t == nil then t = {}; stored[k] = t end
+  local v = t[f]
+  if v == nil then
+    v = redis.call('HGET', k, f)
+    t[f] = v
+  end
+  return v
+end
+-- fget reads a field as the check pass has it so far.
 local function fget(k, f)
   local t = fields[k]
   if t == nil then t = {}; fields[k] = t end
   local v = t[f]
   if v == nil then
-    if cleared[k] then v = false else v = redis.call('HGET', k, f) end
+    if cleared[k] then v = false else v = sget(k, f) end
     t[f] = v
   end
   return v
@@ -213,6 +227,35 @@ local function llen(k)
   return l
 end
 local function setlen(k, l) lens[k] = l end
+-- failed reports whether a reply of redis.pcall is an error.
+local function failed(r) return type(r) == 'table' and r.err ~= nil end
+-- hasversion reports whether the model at root exists, with one HEXISTS
+-- that also checks root's type (it fails on a key that is not a hash).
+local function hasversion(root, n)
+  local r = redis.pcall('HEXISTS', root, VERSION)
+  if failed(r) then
+    needtype(root, 'hash', n)
+    error(r.err)
+  end
+  if types[root] == nil then types[root] = 'hash' end
+  return r == 1
+end
+-- listlen is needtype(k, 'list') then llen(k), in one LLEN when neither is
+-- known yet (LLEN fails on a key that is not a list).
+local function listlen(k, n)
+  if types[k] == nil and lens[k] == nil and not cleared[k] then
+    local r = redis.pcall('LLEN', k)
+    if failed(r) then
+      needtype(k, 'list', n)
+      error(r.err)
+    end
+    types[k] = 'list'
+    lens[k] = r
+    return r
+  end
+  needtype(k, 'list', n)
+  return llen(k)
+end
 -- pyindex turns a Python-style index into a 0-based one within [0, len).
 local function pyindex(i, len)
   if i < 0 then i = i + len end
@@ -304,8 +347,15 @@ local function compare(kind, cur, want)
     if n1 ~= n2 then return n1 < n2 and -1 or 1 end
     return 0
   end
-  if cur < want then return -1 elseif cur > want then return 1 end
-  return 0
+  -- byte by byte, as Go compares strings: Lua's < follows the server's
+  -- locale (strcoll), which need not be bytewise.
+  if cur == want then return 0 end
+  local n = math.min(#cur, #want)
+  for i = 1, n do
+    local x, y = string.byte(cur, i), string.byte(want, i)
+    if x ~= y then return x < y and -1 or 1 end
+  end
+  return #cur < #want and -1 or 1
 end
 local function holds(c, rel)
   if rel == 'eq' then return c == 0 elseif rel == 'ne' then return c ~= 0
@@ -348,8 +398,7 @@ local function pushall(k, cmd, vals, from)
 end
 local function listcheck(a, n, delta)
   local k = K(a[2])
-  needtype(k, 'list', n)
-  local l = llen(k)
+  local l = listlen(k, n)
   if l >= 0 and delta then setlen(k, l + delta) end
   return k, l
 end
@@ -380,11 +429,11 @@ local function check(op, a, n)
     local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}}
     for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
     models[root] = m
-    needtype(root, 'hash', n)
+    local has = hasversion(root, n)
     if m.mode == 'fresh' then
-      if redis.call('HEXISTS', root, VERSION) == 1 then fail('EXISTS', n, root .. ' exists already') end
+      if has then fail('EXISTS', n, root .. ' exists already') end
     elseif m.mode ~= 'create' then
-      if redis.call('HEXISTS', root, VERSION) == 0 then
+      if not has then
         if m.mode == 'skip' then error({code = 'SKIP'}) end
         fail('NOTFOUND', n, root .. ' does not exist')
       end
@@ -410,14 +459,14 @@ local function check(op, a, n)
 
   -- guards: checked in the first pass, against the data as the batch found it
   elseif op == 'gcmp' then -- root field kind rel operand zero
-    local cur = redis.call('HGET', K(a[1]), a[2])
+    local cur = sget(K(a[1]), a[2])
     if cur == false then cur = a[6] end
     if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
     if not holds(compare(a[3], cur, a[5]), a[4]) then
       fail('PRECOND', n, a[2] .. ' is ' .. cur)
     end
   elseif op == 'gver' then -- root version
-    local v = redis.call('HGET', K(a[1]), VERSION)
+    local v = sget(K(a[1]), VERSION)
     if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
   elseif op == 'glen' then -- key type rel n
     local k = K(a[1])
@@ -729,10 +778,15 @@ local function run()
         redis.call('PERSIST', root)
         for _, k in ipairs(m.keys) do redis.call('PERSIST', k) end
       else
-        local ms = redis.call('PTTL', root)
-        if ms > 0 then
-          for k, r in pairs(written) do
-            if r == root and redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, ms) end
+        -- keys the batch wrote get the model's remaining TTL, if it has one
+        local mine = {}
+        for k, r in pairs(written) do if r == root then mine[#mine + 1] = k end end
+        if #mine > 0 then
+          local ms = redis.call('PTTL', root)
+          if ms > 0 then
+            for _, k in ipairs(mine) do
+              if redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, ms) end
+            end
           end
         end
       end
