@@ -51,12 +51,28 @@ end
 local function isint(s)
   return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
 end
+-- Integer texts are canonical (isint, or written by Go or by fmtl), so signs
+-- and lengths order most pairs without arithmetic; texts of at most 15
+-- characters are below 2^53 in magnitude, where Lua numbers are exact. Only
+-- longer ones need limbs.
 local function cmpint(a, b)
+  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45 -- '-'
+  if na ~= nb then return na and -1 or 1 end
+  if #a ~= #b then
+    if (#a > #b) ~= na then return 1 end
+    return -1
+  end
+  if #a <= 15 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < y then return -1 elseif x > y then return 1 end
+    return 0
+  end
   local h1, l1 = limbs(a)
   local h2, l2 = limbs(b)
   return cmpl(h1, l1, h2, l2)
 end
 local function addint(a, b)
+  if #a <= 15 and #b <= 15 then return string.format('%.0f', tonumber(a) + tonumber(b)) end
   local h1, l1 = limbs(a)
   local h2, l2 = limbs(b)
   local h, l = norm(h1 + h2, l1 + l2)
