@@ -15,9 +15,13 @@ import (
 
 // Defaults used for the zero fields of Options.
 const (
-	DefaultTTL      = 10 * time.Second
-	DefaultWait     = 10 * time.Second
+	// DefaultTTL is the lock's time to live when Options.TTL is zero.
+	DefaultTTL = 10 * time.Second
+	// DefaultWait is how long Acquire waits when Options.Wait is zero.
+	DefaultWait = 10 * time.Second
+	// DefaultRetryMin is Options.RetryMin when it is zero.
 	DefaultRetryMin = 1 * time.Millisecond
+	// DefaultRetryMax is Options.RetryMax when it is zero.
 	DefaultRetryMax = 50 * time.Millisecond
 )
 
