@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -108,22 +109,49 @@ type Result struct {
 	// Attempts is how many times an optimistic update ran its decision (1
 	// for atomic batches).
 	Attempts int
-	replies  map[ops.Op]any
+	// The reply of each instruction and the op it belongs to; a map once
+	// there are many, so that reading every result stays linear.
+	owners  []ops.Op
+	vals    []any
+	replies map[ops.Op]any
 }
 
 // Reply returns the raw reply of op; the Result methods of yielding ops
 // (ops.Yield, ops.Maybe, ops.Pair) read it typed.
 func (r *Result) Reply(op ops.Op) (any, bool) {
-	if r == nil || r.replies == nil {
+	if r == nil || op == nil {
 		return nil, false
 	}
-	v, ok := r.replies[op]
-	return v, ok
+	if r.replies != nil {
+		v, ok := r.replies[op]
+		return v, ok
+	}
+	// An op with several instructions answers with its last.
+	for i := len(r.owners) - 1; i >= 0; i-- {
+		if r.owners[i] == op {
+			if i < len(r.vals) {
+				return r.vals[i], true
+			}
+			return nil, true
+		}
+	}
+	return nil, false
 }
+
+// manyReplies is the size from which a Result indexes its replies.
+const manyReplies = 16
 
 func newResult(p *prog.Program, out *prog.Outcome) *Result {
 	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, Attempts: 1}
 	if out.Skipped {
+		return r
+	}
+	if len(p.Instrs) <= manyReplies {
+		r.owners = make([]ops.Op, len(p.Instrs))
+		for i, in := range p.Instrs {
+			r.owners[i], _ = in.Owner.(ops.Op)
+		}
+		r.vals = out.Results
 		return r
 	}
 	r.replies = make(map[ops.Op]any, len(p.Instrs))
@@ -214,15 +242,30 @@ func newID() string {
 // run sends the program, resending it with the same id while replies are lost.
 func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (any, error) {
 	var last error
+	moving := 0
 	for attempt := 0; attempt <= opts.resends(); attempt++ {
 		if attempt > 0 {
 			if err := sleep(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
 				return nil, fmt.Errorf("%w: %w (after: %v)", errs.UnknownOutcome, err, last)
 			}
 		}
-		reply, err := prog.Script.Run(ctx, rdb, p.Keys, p.Argv...).Result()
+		reply, err := p.Run(ctx, rdb)
 		if err == nil {
 			return reply, nil
+		}
+		if isServerError(err) && isMoving(err) && moving < maxMoving {
+			// The slot is being migrated or failed over: the server did not
+			// run the batch. Wait and send it again (the same id), past the
+			// redirections go-redis already followed.
+			moving++
+			attempt--
+			if err := sleep(ctx, movingWait(moving)); err != nil {
+				return nil, fmt.Errorf("%w: %w (after: %v)", errs.UnknownOutcome, err, last)
+			}
+			if c, ok := rdb.(*redis.ClusterClient); ok {
+				c.ReloadState(ctx)
+			}
+			continue
 		}
 		if isServerError(err) {
 			return nil, fmt.Errorf("rapyer: the server refused the batch: %w", err)
@@ -233,6 +276,25 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 		}
 	}
 	return nil, fmt.Errorf("%w: the reply was lost and no resend got through: %w", errs.UnknownOutcome, last)
+}
+
+// maxMoving bounds the resends of a batch refused while its slot moves
+// (about ten seconds of waiting in all).
+const maxMoving = 60
+
+func movingWait(n int) time.Duration { return time.Duration(min(n, 20)) * 10 * time.Millisecond }
+
+// isMoving reports whether err is a refusal of a cluster whose slot is
+// moving (a migration, a failover, a restarting node): the command did not
+// run and may be sent again.
+func isMoving(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"TRYAGAIN", "ASK ", "MOVED ", "CLUSTERDOWN", "LOADING", "MASTERDOWN", "READONLY"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isServerError reports whether err is a reply from the server, so that the

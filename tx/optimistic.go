@@ -153,6 +153,10 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 					return lerr
 				}
 				return fmt.Errorf("%w: script reloaded", errRetry)
+			case err != nil && isServerError(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
+				// EXEC discarded the transaction (its EVALSHA met a moving
+				// slot): nothing ran; start again with a fresh view.
+				return fmt.Errorf("%w: %v", errRetry, err)
 			case err != nil && isServerError(err):
 				return fmt.Errorf("rapyer: the server refused the batch: %w", err)
 			case err != nil:
@@ -181,9 +185,12 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			return nil, nerr
 		}
 		err = node.Watch(ctx, fn(true))
-		if err != nil && isMoved(err) {
+		if err != nil && (isMoved(err) || isMoving(err)) {
 			c.ReloadState(ctx)
 			return nil, fmt.Errorf("%w: %v", errRetry, err)
+		}
+		if errors.Is(err, errRetry) {
+			c.ReloadState(ctx)
 		}
 	default:
 		err = rdb.Watch(ctx, fn(false), watch...)
