@@ -291,7 +291,7 @@ type injector struct {
 
 func (f *injector) note(kind string) {
 	f.mu.Lock()
-	f.note(kind)
+	f.counts[kind]++
 	f.mu.Unlock()
 }
 
