@@ -136,7 +136,7 @@ func (b Batch) Commands(def Target) (string, error) {
 
 // compile builds the program of a batch.
 func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
-	pb := prog.NewBuilder()
+	pb := prog.NewBuilderFor(len(b.items))
 	for i, it := range b.items {
 		t := def
 		if it.target != nil {
@@ -149,7 +149,7 @@ func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())
 		}
 		pb.Declare(t.t, mode)
-		pb.Owner(it.op, it.op.String())
+		pb.Owner(it.op, "") // described only if a message needs it
 		if err := prog.Compile(it.op, pb, t.t); err != nil {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
 		}

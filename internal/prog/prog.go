@@ -4,8 +4,10 @@
 package prog
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,25 +91,59 @@ type Instr struct {
 	Op    string
 	Args  []string // key arguments already resolved to key names
 	Owner any      // the op that emitted it
-	Desc  string   // the op, described
+	Desc  string   // the op, described ("" to ask Owner when needed)
 }
 
-// Builder accumulates a program.
+// Describe is the op the instruction belongs to, described for messages.
+func (in Instr) Describe() string {
+	if in.Desc != "" {
+		return in.Desc
+	}
+	if s, ok := in.Owner.(fmt.Stringer); ok && s != nil {
+		return s.String()
+	}
+	return in.Op
+}
+
+// Builder accumulates a program. It writes ARGV as it goes: a batch is
+// compiled and sent once per call, so the builder is on the hot path and
+// keeps its allocations few (flat buffers, boxed constants, no maps for
+// the few keys of a typical batch).
 type Builder struct {
 	keys   []string
-	index  map[string]int
+	boxed  []any          // keys, boxed once for the command
+	index  map[string]int // key -> KEYS index, once there are many keys
 	models []*model
-	byRoot map[string]*model
 	instrs []Instr
-	raw    [][]string // instruction args with key indexes
+	words  []any    // instruction words of ARGV: op, count, args...
+	shown  []string // Instr.Args of every instruction, back to back
 	// owner and desc of the instructions being emitted
 	owner any
 	desc  string
+	// room for the keys and the model of a typical batch, allocated with
+	// the builder
+	keyRoom   [6]string
+	boxRoom   [6]any
+	modelRoom [1]*model
 }
 
+// manyKeys is how many keys a builder finds by linear search before it
+// builds an index.
+const manyKeys = 16
+
 // NewBuilder returns an empty program.
-func NewBuilder() *Builder {
-	return &Builder{index: map[string]int{}, byRoot: map[string]*model{}}
+func NewBuilder() *Builder { return NewBuilderFor(0) }
+
+// NewBuilderFor returns an empty program sized for about ops operations.
+func NewBuilderFor(ops int) *Builder {
+	b := &Builder{}
+	b.keys, b.boxed, b.models = b.keyRoom[:0], b.boxRoom[:0], b.modelRoom[:0]
+	if ops > 0 {
+		b.instrs = make([]Instr, 0, ops)
+		b.words = make([]any, 0, 7*ops)
+		b.shown = make([]string, 0, 5*ops)
+	}
+	return b
 }
 
 // Keys are the program's keys, in KEYS order.
@@ -128,26 +164,49 @@ func (b *Builder) Targets() []Target {
 	return out
 }
 
-// key returns the KEYS index of k, as text.
-func (b *Builder) key(k string) string {
-	i, ok := b.index[k]
-	if !ok {
-		b.keys = append(b.keys, k)
-		i = len(b.keys)
-		b.index[k] = i
+// key returns the KEYS index of k (from 1).
+func (b *Builder) key(k string) int {
+	if b.index != nil {
+		if i, ok := b.index[k]; ok {
+			return i
+		}
+	} else {
+		for i, x := range b.keys {
+			if x == k {
+				return i + 1
+			}
+		}
 	}
-	return strconv.Itoa(i)
+	b.keys = append(b.keys, k)
+	b.boxed = append(b.boxed, k)
+	i := len(b.keys)
+	if b.index != nil {
+		b.index[k] = i
+	} else if i > manyKeys {
+		b.index = make(map[string]int, 2*i)
+		for j, x := range b.keys {
+			b.index[x] = j + 1
+		}
+	}
+	return i
+}
+
+func (b *Builder) byRoot(root string) *model {
+	for _, m := range b.models {
+		if m.root == root {
+			return m
+		}
+	}
+	return nil
 }
 
 // Declare registers a model the program touches, with what to do when it is
 // missing (Need or Skip); the first declaration of a root wins.
 func (b *Builder) Declare(t Target, mode Mode) {
-	if _, ok := b.byRoot[t.Root]; ok {
+	if b.byRoot(t.Root) != nil {
 		return
 	}
-	m := &model{root: t.Root, mode: mode, ttl: Keep, target: t}
-	b.byRoot[t.Root] = m
-	b.models = append(b.models, m)
+	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t})
 	b.key(t.Root)
 }
 
@@ -155,7 +214,7 @@ func (b *Builder) Declare(t Target, mode Mode) {
 // it need not exist (unless the batch skips missing models or requires it),
 // and that every collection key is listed.
 func (b *Builder) Creates(root string) {
-	if m := b.byRoot[root]; m != nil {
+	if m := b.byRoot(root); m != nil {
 		m.creates, m.all = true, true
 	}
 }
@@ -163,19 +222,21 @@ func (b *Builder) Creates(root string) {
 // Require marks that the model at root must exist, whatever else the
 // program does to it.
 func (b *Builder) Require(root string) {
-	if m := b.byRoot[root]; m != nil {
+	if m := b.byRoot(root); m != nil {
 		m.need = true
 	}
 }
 
 // Lifetime sets what the program does to the TTL of the model at root.
 func (b *Builder) Lifetime(root string, ttl TTL, ms int64) {
-	if m := b.byRoot[root]; m != nil {
+	if m := b.byRoot(root); m != nil {
 		m.ttl, m.ttlms, m.all = ttl, ms, true
 	}
 }
 
-// Owner sets the op and description the next instructions belong to.
+// Owner sets the op and description the next instructions belong to. An
+// empty desc leaves describing to the owner, when a message needs it
+// (Instr.Describe).
 func (b *Builder) Owner(owner any, desc string) { b.owner, b.desc = owner, desc }
 
 // Arg is an instruction argument: a key (K) or plain text (V).
@@ -192,18 +253,17 @@ func V(s string) Arg { return Arg{text: s} }
 
 // Emit appends one instruction.
 func (b *Builder) Emit(op string, args ...Arg) {
-	raw := make([]string, len(args))
-	shown := make([]string, len(args))
-	for i, a := range args {
+	b.words = append(b.words, word(op), number(len(args)))
+	from := len(b.shown)
+	for _, a := range args {
 		if a.key {
-			raw[i] = b.key(a.text)
+			b.words = append(b.words, number(b.key(a.text)))
 		} else {
-			raw[i] = a.text
+			b.words = append(b.words, a.text)
 		}
-		shown[i] = a.text
+		b.shown = append(b.shown, a.text)
 	}
-	b.raw = append(b.raw, raw)
-	b.instrs = append(b.instrs, Instr{Op: op, Args: shown, Owner: b.owner, Desc: b.desc})
+	b.instrs = append(b.instrs, Instr{Op: op, Args: b.shown[from:len(b.shown):len(b.shown)], Owner: b.owner, Desc: b.desc})
 }
 
 // Program is a built program, ready to run.
@@ -213,40 +273,122 @@ type Program struct {
 	Instrs []Instr
 	decls  int
 	record string
+	// cmd is the whole EVALSHA command: evalsha, hash, numkeys, KEYS, ARGV
+	// (Argv is its tail).
+	cmd []any
 }
 
 // Build lays out KEYS and ARGV. batch is the batch id ("" for none) and
 // record the key of the batch record ("" for none), kept for recordMS.
 func (b *Builder) Build(batch, record string, recordMS int64) *Program {
-	rec := "0"
+	rec := 0
 	if record != "" {
 		rec = b.key(record)
 	}
-	argv := []any{batch, rec, strconv.FormatInt(recordMS, 10)}
+	// The model declarations may add collection keys: every key must be
+	// known before KEYS is laid out.
+	nd := 0
+	var cols []int // KEYS indexes of the collection keys of models with all
+	for _, m := range b.models {
+		nd += 6
+		if m.all {
+			for _, n := range m.target.Model.Collections {
+				cols = append(cols, b.key(m.target.Key(n)))
+				nd++
+			}
+		}
+	}
+	nk := len(b.keys)
+	cmd := make([]any, 0, 3+nk+3+nd+len(b.words))
+	cmd = append(cmd, "evalsha", Script.Hash(), number(nk))
+	cmd = append(cmd, b.boxed...)
+	cmd = append(cmd, batch, number(rec), int64Text(recordMS))
 	for _, m := range b.models {
 		mode := m.mode
 		if mode == Need && m.creates && !m.need {
 			mode = Create
 		}
-		args := []string{b.key(m.root), string(mode), string(m.ttl), strconv.FormatInt(m.ttlms, 10)}
+		at := len(cmd)
+		cmd = append(cmd, word("model"), nil, number(b.key(m.root)), word(string(mode)), word(string(m.ttl)), int64Text(m.ttlms))
 		if m.all {
-			for _, k := range m.target.CollectionKeys() {
-				args = append(args, b.key(k))
+			for range m.target.Model.Collections {
+				cmd = append(cmd, number(cols[0]))
+				cols = cols[1:]
 			}
 		}
-		argv = append(argv, "model", strconv.Itoa(len(args)))
-		for _, a := range args {
-			argv = append(argv, a)
-		}
+		cmd[at+1] = number(len(cmd) - at - 2)
 	}
-	for i, raw := range b.raw {
-		argv = append(argv, b.instrs[i].Op, strconv.Itoa(len(raw)))
-		for _, a := range raw {
-			argv = append(argv, a)
-		}
-	}
-	return &Program{Keys: append([]string(nil), b.keys...), Argv: argv, Instrs: b.instrs, decls: len(b.models), record: record}
+	cmd = append(cmd, b.words...)
+	return &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd}
 }
+
+// Run sends the program as one EVALSHA, and as EVAL when the server has
+// lost its script cache (NOSCRIPT): Script.Run, without boxing every key and
+// argument again for each call.
+func (p *Program) Run(ctx context.Context, c redis.UniversalClient) (any, error) {
+	cmd := redis.NewCmd(ctx, p.cmd...)
+	cmd.SetFirstKeyPos(3)
+	_ = c.Process(ctx, cmd)
+	if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+		args := make([]any, len(p.cmd))
+		copy(args, p.cmd)
+		args[0], args[1] = "eval", source
+		cmd = redis.NewCmd(ctx, args...)
+		cmd.SetFirstKeyPos(3)
+		_ = c.Process(ctx, cmd)
+	}
+	return cmd.Result()
+}
+
+// Boxed words of ARGV: converting a string to an interface allocates, and
+// ARGV is mostly the same few opcodes and small numbers.
+var (
+	words   = map[string]any{}
+	numbers [1024]any
+)
+
+func init() {
+	for _, w := range []string{
+		"model", "need", "skip", "create", "fresh", "keep", "set", "persist",
+		"gver", "gcmp", "glen", "ghas", "gmember", "glock",
+		"hset", "hdel", "incr", "incrf", "arith", "sappend", "srepeat", "tadd",
+		"rpush", "lpush", "rpop", "lpop", "popat", "lset", "linsert", "ldelrange", "ltrim", "lrem", "lmove", "len", "clear",
+		"mset", "mdel", "mpop", "mpopany", "mget", "mhas", "sadd", "srem", "shas", "reset", "drop", "unlock",
+	} {
+		words[w] = w
+	}
+	for i := range numbers {
+		numbers[i] = strconv.Itoa(i)
+	}
+}
+
+// word boxes an opcode or a keyword.
+func word(w string) any {
+	if x, ok := words[w]; ok {
+		return x
+	}
+	return w
+}
+
+// number boxes a small count or index as text.
+func number(n int) any {
+	if n >= 0 && n < len(numbers) {
+		return numbers[n]
+	}
+	return strconv.Itoa(n)
+}
+
+func int64Text(n int64) any {
+	if n >= 0 && n < int64(len(numbers)) {
+		return numbers[n]
+	}
+	if n == 60000 { // the default record lifetime, in ms
+		return recordDefault
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+var recordDefault any = "60000"
 
 // String renders the instructions, one a line: "incr account:{alice} balance 10 ...".
 func (p *Program) String() string { return Render(p.Instrs) }
@@ -343,7 +485,7 @@ func (p *Program) failure(code string, n int, msg string) error {
 	}
 	where := "model"
 	if i := n - 1 - p.decls; i >= 0 && i < len(p.Instrs) {
-		where = p.Instrs[i].Desc
+		where = p.Instrs[i].Describe()
 	} else if n >= 1 && n <= p.decls {
 		where = "model check"
 	}
