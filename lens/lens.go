@@ -31,6 +31,7 @@ type path struct {
 	steps []step
 	names []string
 	name  string
+	shown string          // String(): "Account.balance", made once
 	ptr   bool            // some step dereferences a pointer to a struct
 	kind  schema.NodeKind // how the target is stored
 }
@@ -77,6 +78,7 @@ func Make[S, A any](accessor func(*S) *A) (Field[S, A], error) {
 	if err != nil {
 		return Field[S, A]{}, err
 	}
+	p.shown = st.Name() + "." + p.name
 	f := Field[S, A]{p: p}
 	if !p.ptr {
 		f.direct = accessor
@@ -200,11 +202,10 @@ func (f Field[S, A]) Names() []string {
 
 // String describes the field for messages: "Account.balance".
 func (f Field[S, A]) String() string {
-	name := reflect.TypeFor[S]().Name()
 	if f.p == nil {
-		return name + ".<invalid lens>"
+		return reflect.TypeFor[S]().Name() + ".<invalid lens>"
 	}
-	return name + "." + f.p.name
+	return f.p.shown
 }
 
 // Get returns the value the field holds in s. A nil pointer on the way gives
@@ -277,6 +278,7 @@ func Compose[S, M, A any](outer Field[S, M], inner Field[M, A]) Field[S, A] {
 		ptr:   outer.p.ptr || inner.p.ptr,
 		kind:  inner.p.kind,
 	}
+	p.shown = reflect.TypeFor[S]().Name() + "." + p.name
 	f := Field[S, A]{p: p}
 	if !p.ptr {
 		og, ig := outer.direct, inner.direct

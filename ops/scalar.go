@@ -57,6 +57,16 @@ func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
 }
 
 func shorten(v any) any {
+	// The common kinds need no formatting to know their length.
+	switch x := v.(type) {
+	case string:
+		if len(x) > 40 {
+			return x[:40] + "..."
+		}
+		return v
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, bool:
+		return v // at most 24 characters
+	}
 	// A pointer shows what it points at, not an address.
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
 		v = rv.Elem().Interface()
@@ -69,8 +79,31 @@ func shorten(v any) any {
 }
 
 // bounds are the smallest and largest values of an integer or float field,
-// as text, for the server's range checks.
+// as text, for the server's range checks; made once per kind and size.
 func bounds(c *schema.Codec) (lo, hi string) {
+	if b, ok := boundsOf[boundsKey{c.Kind, c.Bits}]; ok {
+		return b[0], b[1]
+	}
+	return makeBounds(c)
+}
+
+type boundsKey struct {
+	kind schema.ScalarKind
+	bits int
+}
+
+var boundsOf = func() map[boundsKey][2]string {
+	m := map[boundsKey][2]string{}
+	for _, k := range []schema.ScalarKind{schema.Int, schema.Uint, schema.Float} {
+		for _, bits := range []int{8, 16, 32, 64} {
+			lo, hi := makeBounds(&schema.Codec{Kind: k, Bits: bits})
+			m[boundsKey{k, bits}] = [2]string{lo, hi}
+		}
+	}
+	return m
+}()
+
+func makeBounds(c *schema.Codec) (lo, hi string) {
 	switch c.Kind {
 	case schema.Int:
 		return strconv.FormatInt(-1<<(c.Bits-1), 10), strconv.FormatInt(1<<(c.Bits-1)-1, 10)
