@@ -6,6 +6,7 @@ package codec
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -231,6 +232,9 @@ func decodeField(d Data, fv reflect.Value, n *schema.Node) error {
 // decodeCollection fills fv from a raw collection; an absent or empty one
 // gives nil.
 func decodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
+	if fv.CanAddr() && decodeCommon(n, raw, fv) {
+		return nil
+	}
 	wrap := func(err error) error { return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err) }
 	switch n.Kind {
 	case schema.List:
@@ -284,6 +288,94 @@ func decodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 		fv.Set(m)
 	}
 	return nil
+}
+
+var (
+	stringsType      = reflect.TypeFor[[]string]()
+	stringMapType    = reflect.TypeFor[map[string]string]()
+	stringIntMapType = reflect.TypeFor[map[string]int]()
+	stringI64MapType = reflect.TypeFor[map[string]int64]()
+	stringF64MapType = reflect.TypeFor[map[string]float64]()
+	stringSetType    = reflect.TypeFor[map[string]struct{}]()
+)
+
+// decodeCommon fills the most common collection types without reflection
+// per element, and reports whether it did. Anything it cannot read exactly
+// as the general path would (a number that does not parse, a named type)
+// is left to the general path, which also makes its error.
+func decodeCommon(n *schema.Node, raw any, fv reflect.Value) bool {
+	switch n.Type {
+	case stringsType:
+		items, ok := raw.([]string)
+		if !ok || len(items) == 0 {
+			return false
+		}
+		// A copy: the same read may be decoded twice (a model lock keeps
+		// the value before and after), and neither may share the other's.
+		*fv.Addr().Interface().(*[]string) = append([]string(nil), items...)
+		return true
+	case stringSetType:
+		items, ok := raw.([]string)
+		if !ok || len(items) == 0 {
+			return false
+		}
+		m := make(map[string]struct{}, len(items))
+		for _, it := range items {
+			m[it] = struct{}{}
+		}
+		*fv.Addr().Interface().(*map[string]struct{}) = m
+		return true
+	}
+	items, ok := raw.(map[string]string)
+	if !ok || len(items) == 0 {
+		return false
+	}
+	switch n.Type {
+	case stringMapType:
+		m := make(map[string]string, len(items))
+		for k, v := range items {
+			m[k] = v
+		}
+		*fv.Addr().Interface().(*map[string]string) = m
+		return true
+	case stringIntMapType:
+		if n.Value.Bits != strconv.IntSize {
+			return false
+		}
+		m := make(map[string]int, len(items))
+		for k, v := range items {
+			x, err := strconv.ParseInt(v, 10, strconv.IntSize)
+			if err != nil {
+				return false
+			}
+			m[k] = int(x)
+		}
+		*fv.Addr().Interface().(*map[string]int) = m
+		return true
+	case stringI64MapType:
+		m := make(map[string]int64, len(items))
+		for k, v := range items {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return false
+			}
+			m[k] = x
+		}
+		*fv.Addr().Interface().(*map[string]int64) = m
+		return true
+	case stringF64MapType:
+		m := make(map[string]float64, len(items))
+		for k, v := range items {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return false
+			}
+			m[k] = x
+		}
+		*fv.Addr().Interface().(*map[string]float64) = m
+		return true
+	}
+	return false
 }
 
 // EmitDiff emits the instructions that turn the model at t from before into
