@@ -108,6 +108,17 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 	var result *Result
 	fn := func(pipelineWatch bool) func(t *redis.Tx) error {
 		return func(t *redis.Tx) error {
+			// The WATCH travels in the read pipeline, so go-redis does not
+			// know of it and would put the connection back in its pool still
+			// watching when the attempt ends before EXEC (decide failed or
+			// chose nothing, a read failed): the next transaction on that
+			// connection would then abort for nothing. UNWATCH it.
+			execSent := false
+			defer func() {
+				if pipelineWatch && !execSent {
+					_ = t.Unwatch(context.WithoutCancel(ctx)).Err()
+				}
+			}()
 			var decide func() (Batch, error)
 			_, err := t.Pipelined(ctx, func(p redis.Pipeliner) error {
 				if pipelineWatch {
@@ -141,6 +152,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 				return err
 			}
 			var cmd *redis.Cmd
+			execSent = true
 			_, err = t.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 				cmd = pipe.EvalSha(ctx, prog.Script.Hash(), p.Keys, p.Argv...)
 				return nil
