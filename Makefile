@@ -54,9 +54,22 @@ cover:
 	$(GO) test -race -count=1 -covermode=atomic -coverprofile=coverage.out $(PKGS)
 	$(GO) tool cover -func=coverage.out | tail -n 1
 
-## reliability: the fault and reliability tests (placeholder: tests named *Reliability*)
+## reliability: the reliability suite (model-based, linearizability under
+## faults, kills, SCRIPT FLUSH, slot migration, failover) and every fuzz
+## target's seed corpus, then a short fuzzing run of the codec and key
+## fuzzers; prints the suite's RELIABILITY summary lines
+FUZZTIME ?= 10s
 reliability:
-	$(GO) test -race -count=1 -run Reliability $(PKGS)
+	@log="$$(mktemp)"; status=0; \
+	$(GO) test -race -count=1 -v -run 'Reliability|^Fuzz' $(PKGS) > "$$log" 2>&1 || status=$$?; \
+	grep -E '^(ok|FAIL|--- FAIL|panic:)|REAL REDIS TIER|^RELIABILITY' "$$log"; \
+	if [ $$status -ne 0 ]; then grep -E '^\s+[a-z_]+_test\.go:[0-9]+:' "$$log" | head -50; rm -f "$$log"; exit $$status; fi; \
+	rm -f "$$log"; \
+	for t in 'FuzzKeyLayout ./internal/keys' 'FuzzDecodeModel ./internal/codec' 'FuzzDecode ./internal/schema'; do \
+		set -- $$t; \
+		$(GO) test -run '^$$' -fuzz "^$$1\$$" -fuzztime $(FUZZTIME) $$2 > /dev/null 2>&1 || { echo "fuzzing $$1 failed:"; $(GO) test -run "^$$1\$$" $$2; exit 1; }; \
+		echo "RELIABILITY fuzzed $$1 for $(FUZZTIME): no failure"; \
+	done
 
 ## ci: lint (staticcheck only when online) and test
 ci: fmt-check vet staticcheck-if-online test

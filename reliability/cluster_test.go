@@ -207,8 +207,14 @@ func TestReliabilityClusterFailover(t *testing.T) {
 	close(stop)
 	errs := wait()
 	noNoScript(t, errs)
+	// The master pauses its clients during the hand-over; on a loaded
+	// machine a reply can take longer than the client's read timeout, and
+	// then ErrUnknownOutcome is the honest answer (the ledger holds it to
+	// at most once). Any other error is a failure.
 	for _, err := range errs {
-		t.Errorf("a batch failed across a manual failover: %v", err)
+		if classify(err) != unknown {
+			t.Errorf("a batch failed across a manual failover: %v", err)
+		}
 	}
 	l.verify(t, readAll(t, m, ids), nil)
 }
