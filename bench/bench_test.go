@@ -19,7 +19,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
@@ -57,6 +61,14 @@ var growth = []scenario{
 	{name: "ListLen100000", workers: 1, sides: []side{{"rapyer", listRapyer(100000)}, {"goredis", listHand(100000)}}},
 }
 
+// networked are the one-goroutine comparisons again, with a network's
+// round trip instead of the loopback's (see delayedEnv).
+var networked = []string{"Batch3", "Withdraw", "Get", "Save", "Lock"}
+
+// netDelay is the proxy's delay each way: a round trip of about 200us more,
+// as between two machines of one data centre.
+const netDelay = 100 * time.Microsecond
+
 // loop runs op b.N times, from workers goroutines when workers > 1.
 func loop(b *testing.B, op func() error, workers int) {
 	b.ResetTimer()
@@ -88,7 +100,18 @@ func loop(b *testing.B, op func() error, workers int) {
 // newEnv starts a private redis-server for tb.
 func newEnv(tb testing.TB) *env {
 	srv := testenv.StartServer(tb)
-	return &env{ctx: tb.Context(), rdb: srv.Client(tb)}
+	return &env{ctx: tb.Context(), rdb: srv.Client(tb), srv: srv}
+}
+
+// delayedEnv is e's server behind a proxy that holds every request and
+// every reply for delay: each round trip costs 2*delay more, as on a
+// network instead of the loopback.
+func delayedEnv(tb testing.TB, e *env, delay time.Duration) *env {
+	p := faultproxy.Start(tb, e.srv.Addr())
+	p.SetDelay(delay)
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr()})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	return &env{ctx: tb.Context(), rdb: rdb, srv: e.srv}
 }
 
 // runGo is the body of the Benchmark functions: one sub-benchmark per side.

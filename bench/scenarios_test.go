@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -67,6 +68,7 @@ var Items = lens.Of(func(q *Queue) *[]string { return &q.Items })
 type env struct {
 	ctx context.Context
 	rdb *redis.Client
+	srv *testenv.ServerProc
 	// ids makes every prepared side use keys of its own
 	ids atomic.Int64
 }

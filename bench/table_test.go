@@ -45,6 +45,15 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString(detailTable(main))
 	out.WriteString("\n")
 
+	var onNet []scenario
+	for _, name := range networked {
+		onNet = append(onNet, find(scenarios, name))
+	}
+	ne := delayedEnv(t, e, netDelay)
+	nm := measureAll(t, ne, onNet, max(rounds-2, 3))
+	out.WriteString(networkTable(nm, onNet, pingRTT(t, ne), pingRTT(t, e)))
+	out.WriteString("\n")
+
 	gr := measureAll(t, e, growth, max(rounds-2, 3))
 	out.WriteString(growthTable(gr))
 	out.WriteString("\n")
@@ -283,6 +292,34 @@ func detailTable(m measured) string {
 			fmt.Fprintf(&sb, "| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f |\n", k, m.ns(k), m.bytes(k), m.allocs(k),
 				m.server(k), m.ratio(k, twin), m.serverRatio(k, twin), m.allocs(k)/m.allocs(twin))
 		}
+	}
+	return sb.String()
+}
+
+// pingRTT is the median time of a PING.
+func pingRTT(t *testing.T, e *env) time.Duration {
+	var ds []float64
+	for range 200 {
+		t0 := time.Now()
+		must(t, e.rdb.Ping(e.ctx).Err())
+		ds = append(ds, float64(time.Since(t0)))
+	}
+	return time.Duration(median(ds))
+}
+
+func networkTable(m measured, list []scenario, rtt, loopback time.Duration) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "| net | through a proxy delaying each request and reply by %s: PING takes %s (loopback: %s) | rapyer | go-redis | ratio | goal |\n|---|---|---:|---:|---:|---|\n",
+		netDelay, rtt.Round(10*time.Microsecond), loopback.Round(time.Microsecond))
+	targets := map[string]string{}
+	for _, g := range goals() {
+		if g.unit == "time" {
+			targets[g.lib] = g.target
+		}
+	}
+	for _, sc := range list {
+		lib, twin := sc.name+"/"+sc.sides[0].name, sc.name+"/"+sc.sides[len(sc.sides)-1].name
+		fmt.Fprintf(&sb, "| net | %s | %s | %s | %.2fx | %s |\n", sc.name, fmtNs(m.ns(lib)), fmtNs(m.ns(twin)), m.ratio(lib, twin), targets[lib])
 	}
 	return sb.String()
 }
