@@ -45,6 +45,9 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString(detailTable(main))
 	out.WriteString("\n")
 
+	out.WriteString(serverTable(t, e))
+	out.WriteString("\n")
+
 	var onNet []scenario
 	for _, name := range networked {
 		onNet = append(onNet, find(scenarios, name))

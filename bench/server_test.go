@@ -1,0 +1,195 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+// Where the time of an atomic batch goes on the server: the time Redis
+// itself records for each command (INFO commandstats usec_per_call), for
+// programs of the batch interpreter from nothing up to what Exec sends, and
+// for the hand-written twins. Each figure is the median over rounds of a
+// pipeline of serverCalls commands, so that it holds the command's own time
+// and none of the round trips.
+
+const (
+	serverCalls  = 200
+	serverRounds = 15
+)
+
+// capture records the EVALSHA commands a client sends.
+type capture struct {
+	mu   sync.Mutex
+	cmds [][]any
+}
+
+func (c *capture) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *capture) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.EqualFold(cmd.Name(), "evalsha") {
+			c.mu.Lock()
+			c.cmds = append(c.cmds, slices.Clone(cmd.Args()))
+			c.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *capture) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (c *capture) last() []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cmds[len(c.cmds)-1]
+}
+
+// fresh returns cmd with its batch id (ARGV[1]) replaced by a new one
+// everywhere (the id is also in the record key), so that the server applies
+// it instead of answering from the record.
+func fresh(cmd []any, n int) []any {
+	nk, _ := strconv.Atoi(fmt.Sprint(cmd[2]))
+	id := fmt.Sprint(cmd[3+nk])
+	out := slices.Clone(cmd)
+	if id == "" {
+		return out
+	}
+	nid := fmt.Sprintf("%024d", n)
+	for i, a := range out {
+		if s, ok := a.(string); ok && strings.Contains(s, id) {
+			out[i] = strings.ReplaceAll(s, id, nid)
+		}
+	}
+	return out
+}
+
+// usecPerCall reads INFO commandstats: the summed usec of the named
+// commands, per call of the first.
+func usecPerCall(t *testing.T, e *env, names ...string) float64 {
+	info, err := e.rdb.Info(e.ctx, "commandstats").Result()
+	must(t, err)
+	var usec float64
+	calls := 0
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		i := slices.Index(names, strings.TrimPrefix(name, "cmdstat_"))
+		if i < 0 {
+			continue
+		}
+		for _, f := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			switch {
+			case k == "usec":
+				x, _ := strconv.ParseFloat(v, 64)
+				usec += x
+			case k == "calls" && i == 0:
+				calls, _ = strconv.Atoi(v)
+			}
+		}
+	}
+	if calls == 0 {
+		return 0
+	}
+	return usec / float64(calls)
+}
+
+type serverRow struct {
+	what string
+	// run sends serverCalls commands; names are the top-level commands
+	// whose time counts, per call of the first
+	run   func(seq int) error
+	names []string
+}
+
+func serverTable(t *testing.T, shared *env) string {
+	// A client of its own: the hook must not slow down other benchmarks.
+	e := &env{ctx: shared.ctx, srv: shared.srv, rdb: redis.NewClient(&redis.Options{Addr: shared.srv.Addr()})}
+	t.Cleanup(func() { _ = e.rdb.Close() })
+	ctx := e.ctx
+	hook := &capture{}
+	e.rdb.AddHook(hook)
+
+	// The programs Exec sends for scenarios 1, 2 and 3.
+	b3 := batch3Rapyer(t, e)
+	must(t, b3.op())
+	b3cmd := hook.last()
+	wd := withdrawRapyer(t, e)
+	must(t, wd.op())
+	wdcmd := hook.last()
+	sv := saveRapyer(t, e)
+	must(t, sv.op())
+	svcmd := hook.last()
+
+	// Smaller programs, by hand, in the layout batch.lua reads: no program
+	// at all, then one model declaration.
+	hash := prog.Script.Hash()
+	b3nk, _ := strconv.Atoi(fmt.Sprint(b3cmd[2]))
+	root := b3cmd[3]
+	empty := []any{"evalsha", hash, "0", "", "0", "60000"}
+	model := []any{"evalsha", hash, "1", root, "", "0", "60000", "model", "4", "1", "need", "keep", "0"}
+	// Batch3's program without its record: ARGV[2] = 0.
+	norec := slices.Clone(b3cmd)
+	norec[3+b3nk+1] = "0"
+	returnOne := redis.NewScript("return 1")
+	must(t, returnOne.Load(ctx, e.rdb).Err())
+
+	pipeline := func(make func(i int) []any) func(int) error {
+		return func(seq int) error {
+			_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range serverCalls {
+					p.Do(ctx, make(seq*serverCalls+i)...)
+				}
+				return nil
+			})
+			return err
+		}
+	}
+	sequential := func(p prepared) func(int) error {
+		return func(int) error {
+			for range serverCalls {
+				if err := p.op(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	rows := []serverRow{
+		{"EVALSHA of `return 1` (the floor of any script)", pipeline(func(int) []any {
+			return []any{"evalsha", returnOne.Hash(), "0"}
+		}), []string{"evalsha"}},
+		{"batch interpreter, empty program (the chunk: helpers and closures)", pipeline(func(int) []any { return empty }), []string{"evalsha"}},
+		{"+ one model declaration (existence and type: HEXISTS)", pipeline(func(int) []any { return model }), []string{"evalsha"}},
+		{"scenario 1: Append + Incr + SetItem, without the batch record", pipeline(func(i int) []any { return fresh(norec, i) }), []string{"evalsha"}},
+		{"scenario 1: the same with its record (what Exec sends)", pipeline(func(i int) []any { return fresh(b3cmd, i) }), []string{"evalsha"}},
+		{"scenario 1 twin: MULTI RPUSH HINCRBY HSET EXEC", sequential(batch3Hand(t, e)), []string{"exec", "multi"}},
+		{"scenario 2: AtLeast + Decr (what Exec sends)", pipeline(func(i int) []any { return fresh(wdcmd, i) }), []string{"evalsha"}},
+		{"scenario 2 twin: WATCH, GET, MULTI DECRBY EXEC, UNWATCH", sequential(withdrawHand(t, e)), []string{"exec", "multi", "watch", "get", "unwatch"}},
+		{"scenario 3: Save of the Profile (what Exec sends)", pipeline(func(i int) []any { return fresh(svcmd, i) }), []string{"evalsha"}},
+		{"scenario 3 twin: MULTI DEL HSET RPUSH HSET EXEC", sequential(saveHandSide(t, e)), []string{"exec", "multi"}},
+	}
+	var sb strings.Builder
+	sb.WriteString("| where | server time per call, median (min) |\n|---|---:|\n")
+	for _, r := range rows {
+		var us []float64
+		for round := range serverRounds {
+			must(t, e.rdb.ConfigResetStat(ctx).Err())
+			must(t, r.run(round+1))
+			us = append(us, usecPerCall(t, e, r.names...))
+		}
+		fmt.Fprintf(&sb, "| %s | %.1fus (%.1fus) |\n", r.what, median(us), slices.Min(us))
+	}
+	return sb.String()
+}
