@@ -42,6 +42,7 @@ var scenarios = []scenario{
 	{name: "Withdraw", workers: 1, sides: []side{{"rapyer", withdrawRapyer}, {"goredis", withdrawHand}}},
 	{name: "Withdraw8", workers: 8, sides: []side{{"rapyer", withdrawRapyer}, {"goredis", withdrawHand}}},
 	{name: "Get", workers: 1, sides: []side{{"rapyer", getRapyer}, {"goredis", getHandSide}}},
+	{name: "GetMulti", workers: 1, sides: []side{{"rapyer", getRapyer}, {"goredis-multi", getHandMulti}}},
 	{name: "Save", workers: 1, sides: []side{{"rapyer", saveRapyer}, {"goredis", saveHandSide}}},
 	{name: "Counter8", workers: 8, sides: []side{
 		{"atomic", counterAtomic}, {"optimistic", counterOptimistic}, {"lock", counterLock}, {"goredis", counterHand}}},
@@ -166,6 +167,9 @@ func BenchmarkWithdraw8(b *testing.B) { runGo(b, find(scenarios, "Withdraw8")) }
 
 // BenchmarkGet: Model.Get of a Profile against HGETALL / LRANGE / HGETALL.
 func BenchmarkGet(b *testing.B) { runGo(b, find(scenarios, "Get")) }
+
+// BenchmarkGetMulti: Model.Get against the same three reads in MULTI/EXEC.
+func BenchmarkGetMulti(b *testing.B) { runGo(b, find(scenarios, "GetMulti")) }
 
 // BenchmarkSave: Model.Save of a Profile against MULTI DEL / HSET / RPUSH / HSET.
 func BenchmarkSave(b *testing.B) { runGo(b, find(scenarios, "Save")) }

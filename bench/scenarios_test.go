@@ -245,17 +245,24 @@ func saveHand(ctx context.Context, rdb redis.Cmdable, k handKeys, p Profile) err
 	return err
 }
 
-// getHand reads a profile with a pipeline of HGETALL, LRANGE and HGETALL and
-// decodes it by hand, without reflection.
-func getHand(ctx context.Context, rdb redis.Cmdable, k handKeys) (Profile, error) {
+// getHand reads a profile with a pipeline of HGETALL, LRANGE and HGETALL
+// (in MULTI/EXEC when multi is set) and decodes it by hand, without
+// reflection.
+func getHand(ctx context.Context, rdb redis.Cmdable, k handKeys, multi bool) (Profile, error) {
 	var root, scores *redis.MapStringStringCmd
 	var tags *redis.StringSliceCmd
-	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	queue := func(p redis.Pipeliner) error {
 		root = p.HGetAll(ctx, k.root)
 		tags = p.LRange(ctx, k.tags, 0, -1)
 		scores = p.HGetAll(ctx, k.scores)
 		return nil
-	})
+	}
+	var err error
+	if multi {
+		_, err = rdb.TxPipelined(ctx, queue)
+	} else {
+		_, err = rdb.Pipelined(ctx, queue)
+	}
 	var p Profile
 	if err != nil {
 		return p, err
@@ -288,12 +295,18 @@ func getHand(ctx context.Context, rdb redis.Cmdable, k handKeys) (Profile, error
 	return p, nil
 }
 
-func getHandSide(tb testing.TB, e *env) prepared {
+func getHandSide(tb testing.TB, e *env) prepared { return getHandOf(tb, e, false) }
+
+// getHandMulti is the twin that reads in MULTI/EXEC, as Get does so that it
+// never sees half of a batch.
+func getHandMulti(tb testing.TB, e *env) prepared { return getHandOf(tb, e, true) }
+
+func getHandOf(tb testing.TB, e *env, multi bool) prepared {
 	k := profileKeys(e.id("gh"))
 	want := newProfile()
 	must(tb, saveHand(e.ctx, e.rdb, k, want))
 	return prepared{op: func() error {
-		p, err := getHand(e.ctx, e.rdb, k)
+		p, err := getHand(e.ctx, e.rdb, k, multi)
 		if err == nil && (len(p.Tags) != 20 || len(p.Scores) != 20 || p.Age != want.Age) {
 			err = fmt.Errorf("get: wrong profile %+v", p)
 		}
