@@ -197,7 +197,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			return nil, nerr
 		}
 		err = node.Watch(ctx, fn(true))
-		if err != nil && (isMoved(err) || isMoving(err)) {
+		if err != nil && isMoving(err) {
 			c.ReloadState(ctx)
 			return nil, fmt.Errorf("%w: %v", errRetry, err)
 		}
@@ -214,7 +214,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 }
 
 func readError(err error) error {
-	if isMoved(err) {
+	if isMoving(err) {
 		return fmt.Errorf("%w: %v", errRetry, err)
 	}
 	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
@@ -224,11 +224,6 @@ func readError(err error) error {
 }
 
 func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
-
-func isMoved(err error) bool {
-	s := err.Error()
-	return strings.HasPrefix(s, "MOVED ") || strings.HasPrefix(s, "ASK ") || strings.HasPrefix(s, "TRYAGAIN")
-}
 
 // probe asks the server whether the batch of p was applied, from its record.
 func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*prog.Outcome, error) {
