@@ -39,6 +39,7 @@ var kindNames = map[ScalarKind]string{
 	Bytes: "bytes", Time: "time", Text: "text", JSON: "json",
 }
 
+// String names the encoding: "int", "json", ...
 func (k ScalarKind) String() string { return kindNames[k] }
 
 // Numeric reports whether the server can do arithmetic on values of this kind.

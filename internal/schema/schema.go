@@ -29,6 +29,7 @@ const (
 
 var nodeKindNames = map[NodeKind]string{Scalar: "scalar", Struct: "struct", List: "list", Map: "map", Set: "set"}
 
+// String names the kind: "scalar", "list", ...
 func (k NodeKind) String() string { return nodeKindNames[k] }
 
 // Collection reports whether nodes of this kind live at a key of their own.
