@@ -73,7 +73,7 @@ reliability:
 		elif [ -n "$$(git status --porcelain -- "$$2/testdata/fuzz/$$1" 2>/dev/null)" ]; then \
 			echo "fuzzing $$1 found a failing input:"; tail -n 30 "$$flog"; rm -f "$$flog"; exit 1; \
 		else \
-			echo "RELIABILITY fuzzing $$1 stopped without a failing input (the engine, not the code; a loaded machine can make a worker look hung):"; tail -n 5 "$$flog"; \
+			echo "RELIABILITY fuzzing $$1 stopped without writing a failing input (a fuzzing-engine error such as a deadline hit while a worker was busy, not a bug found):"; tail -n 5 "$$flog"; \
 		fi; \
 		rm -f "$$flog"; \
 	done
