@@ -73,7 +73,7 @@ reliability:
 		elif [ -n "$$(git status --porcelain -- "$$2/testdata/fuzz/$$1" 2>/dev/null)" ]; then \
 			echo "fuzzing $$1 found a failing input:"; tail -n 30 "$$flog"; rm -f "$$flog"; exit 1; \
 		else \
-			echo "RELIABILITY fuzzing $$1 stopped without writing a failing input (a fuzzing-engine error such as a deadline hit while a worker was busy, not a bug found):"; tail -n 5 "$$flog"; \
+			echo "RELIABILITY fuzzing $$1 stopped without writing a failing input (a fuzzing-engine error such as a deadline hit while a worker was busy, not a bug found):"; grep -v -E '^(FAIL|--- FAIL|ok|PASS|exit status)' "$$flog" | tail -n 3 | sed 's/^/    /'; \
 		fi; \
 		rm -f "$$flog"; \
 	done
