@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"reflect"
 	"strconv"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
@@ -353,4 +352,3 @@ func Contains[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) *
 	return &Yield[bool]{inner: o, decode: decodeBool}
 }
 
-var _ = reflect.TypeFor[int]

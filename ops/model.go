@@ -3,7 +3,6 @@ package ops
 import (
 	"fmt"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
@@ -82,4 +81,3 @@ func Expire[S any](d time.Duration) Op { return &ttlOp[S]{newModelOp[S](), d} }
 // Persist removes the model's time to live.
 func Persist[S any]() Op { return &ttlOp[S]{newModelOp[S](), 0} }
 
-var _ = strconv.Itoa

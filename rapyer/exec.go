@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 
 	"github.com/redis/go-redis/v9"
 
@@ -133,4 +132,3 @@ type decideError struct{ err error }
 func (e *decideError) Error() string { return e.err.Error() }
 func (e *decideError) Unwrap() error { return e.err }
 
-var _ = reflect.TypeFor[int]
