@@ -351,4 +351,3 @@ func Contains[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) *
 	o := newColl(f, "Contains", "shas", schema.Set).addValues(key, e)
 	return &Yield[bool]{inner: o, decode: decodeBool}
 }
-

@@ -80,4 +80,3 @@ func Expire[S any](d time.Duration) Op { return &ttlOp[S]{newModelOp[S](), d} }
 
 // Persist removes the model's time to live.
 func Persist[S any]() Op { return &ttlOp[S]{newModelOp[S](), 0} }
-

@@ -131,4 +131,3 @@ type decideError struct{ err error }
 
 func (e *decideError) Error() string { return e.err.Error() }
 func (e *decideError) Unwrap() error { return e.err }
-
