@@ -51,6 +51,11 @@ type Codec struct {
 	Type reflect.Type
 	// Bits is the size of integer and float kinds (8..64), 0 otherwise.
 	Bits int
+	// op is the underlying Go type EncodeAt and DecodeAt cast values to,
+	// or opReflect; size is Type.Size(). Both are set by ScalarCodec and
+	// ElemCodec: a Codec written as a literal goes through reflect.
+	op   op
+	size uintptr
 }
 
 var (
@@ -60,8 +65,18 @@ var (
 )
 
 // ScalarCodec returns the codec of a scalar type, or an error wrapping
-// errs.Unsupported when t is not one.
+// errs.Unsupported when t is not one. Its EncodeAt and DecodeAt are compiled
+// for t's underlying type (see access.go).
 func ScalarCodec(t reflect.Type) (*Codec, error) {
+	c, err := scalarCodec(t)
+	if err != nil {
+		return nil, err
+	}
+	c.compile()
+	return c, nil
+}
+
+func scalarCodec(t reflect.Type) (*Codec, error) {
 	switch {
 	case t == timeType:
 		return &Codec{Kind: Time, Type: t}, nil
@@ -88,7 +103,8 @@ func ScalarCodec(t reflect.Type) (*Codec, error) {
 }
 
 // ElemCodec returns the codec of a collection element: a scalar, or JSON for
-// structs, slices, arrays, maps and pointers to structs.
+// structs, slices, arrays, maps and pointers to structs (whose EncodeAt and
+// DecodeAt go through reflect and encoding/json).
 func ElemCodec(t reflect.Type) (*Codec, error) {
 	if c, err := ScalarCodec(t); err == nil {
 		return c, nil
@@ -102,7 +118,9 @@ func ElemCodec(t reflect.Type) (*Codec, error) {
 		if err := jsonable(base, map[reflect.Type]bool{}); err != nil {
 			return nil, err
 		}
-		return &Codec{Kind: JSON, Type: t}, nil
+		c := &Codec{Kind: JSON, Type: t}
+		c.compile()
+		return c, nil
 	}
 	return nil, fmt.Errorf("%w: %s cannot be a collection element", errs.Unsupported, t)
 }
@@ -257,19 +275,7 @@ func FormatFloat(f float64, bits int) string {
 // Decode reads s into v, which must be settable and of type c.Type. A value
 // that does not parse gives an error wrapping errs.Corrupt.
 func (c *Codec) Decode(s string, v reflect.Value) error {
-	bad := func(err error) error {
-		// Causes tend to quote the whole value again; keep messages short
-		// however big the stored value is.
-		var ne *strconv.NumError
-		if errors.As(err, &ne) {
-			err = ne.Err
-		}
-		cause := err.Error()
-		if len(cause) > 200 {
-			cause = cause[:200] + "..."
-		}
-		return fmt.Errorf("%w: %q is not a valid %s: %s", errs.Corrupt, clip(s), c.Type, cause)
-	}
+	bad := func(err error) error { return c.corrupt(s, err) }
 	switch c.Kind {
 	case String:
 		v.SetString(s)
@@ -325,6 +331,21 @@ func (c *Codec) Decode(s string, v reflect.Value) error {
 		return fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
 	}
 	return nil
+}
+
+// corrupt is the error of a stored text s that does not parse as c.Type.
+func (c *Codec) corrupt(s string, err error) error {
+	// Causes tend to quote the whole value again; keep messages short
+	// however big the stored value is.
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		err = ne.Err
+	}
+	cause := err.Error()
+	if len(cause) > 200 {
+		cause = cause[:200] + "..."
+	}
+	return fmt.Errorf("%w: %q is not a valid %s: %s", errs.Corrupt, clip(s), c.Type, cause)
 }
 
 // EncodeAny encodes a value of c.Type given as an interface, with fast paths

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 )
@@ -71,6 +72,16 @@ type Node struct {
 	Children []*Node
 	// Parent is the enclosing struct node, nil at the top level.
 	Parent *Node
+	// Offset is the field's offset in its parent struct, in bytes: At
+	// finds the field from the parent's address.
+	Offset uintptr
+
+	// Compiled access to the value in place (access.go), set once when the
+	// model is resolved.
+	list list           // List nodes
+	hash hash           // Map and Set nodes
+	elem reflect.Type   // the pointee of Ptr nodes
+	zero unsafe.Pointer // a zero pointee of Ptr struct nodes, never written
 }
 
 // Model is the resolved layout of a struct type.
@@ -145,7 +156,7 @@ func (m *Model) walk(t reflect.Type, parent *Node, inPath map[reflect.Type]bool)
 		if name == "" {
 			name = SnakeCase(f.Name)
 		}
-		n := &Node{Name: name, GoName: f.Name, Index: i, Type: f.Type, Parent: parent}
+		n := &Node{Name: name, GoName: f.Name, Index: i, Type: f.Type, Parent: parent, Offset: f.Offset}
 		if parent != nil {
 			n.Name = parent.Name + "." + name
 			n.GoName = parent.GoName + "." + f.Name
@@ -183,6 +194,9 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 			return unsupported("pointers to pointers cannot be stored")
 		}
 	}
+	if n.Ptr {
+		n.elem = t
+	}
 	if c, err := ScalarCodec(t); err == nil {
 		n.Kind, n.Value = Scalar, c
 		m.Scalars = append(m.Scalars, n)
@@ -202,6 +216,7 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 		}
 		n.Children = children
 		if n.Ptr {
+			n.zero = reflect.New(t).UnsafePointer()
 			m.Markers = append(m.Markers, n)
 		}
 		return nil
@@ -214,6 +229,7 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 			return unsupported(err.Error())
 		}
 		n.Kind, n.Value = List, c
+		n.list = listOf(c)
 	case reflect.Map:
 		if n.Ptr {
 			return unsupported("pointers to collections cannot be stored")
@@ -232,6 +248,7 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 			}
 			n.Kind, n.Value = Map, c
 		}
+		n.hash = hashOf(t, n.Kind, n.Key, n.Value)
 	default:
 		return unsupported(fmt.Sprintf("%s fields cannot be stored", t.Kind()))
 	}
