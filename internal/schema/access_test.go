@@ -16,8 +16,10 @@ import (
 )
 
 // identical compares values exactly: floats by their bits (NaN is NaN, -0
-// is not 0), times field by field, nil and empty apart.
+// is not 0), times field by field, nil and empty apart, unexported fields
+// too.
 var identical = cmp.Options{
+	cmp.Exporter(func(reflect.Type) bool { return true }),
 	cmp.FilterValues(func(a, b any) bool {
 		k := reflect.ValueOf(a).Kind()
 		return k == reflect.Float32 || k == reflect.Float64

@@ -608,7 +608,7 @@ func codecsUnderTest(t testing.TB) []*schema.Codec {
 // FuzzDecode feeds arbitrary text to every codec. Decode must never panic,
 // must report failure only with errs.Corrupt, and whatever it accepts must
 // encode to a text that decodes to the same encoding again (the encoding of
-// a decoded value is a fixed point).
+// a decoded value is a fixed point). DecodeAt must agree with Decode.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		"", "0", "-0", "1", "-1", "true", "false", "x", "abc", "300", "-129", "255", "256",
@@ -626,6 +626,14 @@ func FuzzDecode(f *testing.F) {
 		for _, c := range codecs {
 			v := reflect.New(c.Type).Elem()
 			err := c.Decode(s, v)
+			// DecodeAt, compiled or not, must agree.
+			at := reflect.New(c.Type)
+			if atErr := c.DecodeAt(s, at.UnsafePointer()); errText(atErr) != errText(err) {
+				t.Fatalf("DecodeAt(%q) into %v: %v; Decode gave %v", s, c.Type, atErr, err)
+			}
+			if diff := cmp.Diff(v.Interface(), at.Elem().Interface(), identical); diff != "" {
+				t.Fatalf("DecodeAt(%q) into %v differs from Decode (-Decode +DecodeAt):\n%s", s, c.Type, diff)
+			}
 			if err != nil {
 				if !errors.Is(err, errs.Corrupt) {
 					t.Fatalf("Decode(%q) into %v: %v, want errs.Corrupt", s, c.Type, err)
