@@ -2,7 +2,7 @@ package ops
 
 import (
 	"fmt"
-	"reflect"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -20,7 +20,7 @@ func (o *diffOp[S]) compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
-	return codec.EmitDiff(b, t, reflect.ValueOf(&o.before).Elem(), reflect.ValueOf(&o.after).Elem())
+	return codec.EmitDiff(b, t, unsafe.Pointer(&o.before), unsafe.Pointer(&o.after))
 }
 
 // Diff writes what changed from before to after, field by field: changed

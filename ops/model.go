@@ -2,8 +2,8 @@ package ops
 
 import (
 	"fmt"
-	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
@@ -21,7 +21,7 @@ func (o *replaceOp[S]) compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
-	return codec.EmitModel(b, t, reflect.ValueOf(&o.v).Elem())
+	return codec.EmitModel(b, t, unsafe.Pointer(&o.v))
 }
 
 // Replace writes the whole model, collections included, creating it if it

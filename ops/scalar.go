@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
@@ -17,7 +18,13 @@ import (
 // Set replaces the value of a field: a scalar, a whole list, map or set, or a
 // nested struct with everything in it. A nil pointer removes the field.
 func Set[S, A any](f lens.Field[S, A], v A) Op {
-	return &setOp[S, A]{f: resolve(f), v: v}
+	fd := resolve(f)
+	if fd.node != nil && fd.node.Type != reflect.TypeFor[A]() {
+		// A lens guarantees it; compile relies on it to pass &v as an
+		// unsafe.Pointer to the codec.
+		fd.err = fmt.Errorf("%w: %s is a %s, not a %s", errs.InvalidLens, f, fd.node.Type, reflect.TypeFor[A]())
+	}
+	return &setOp[S, A]{f: fd, v: v}
 }
 
 type setOp[S, A any] struct {
@@ -32,28 +39,22 @@ func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
 		return err
 	}
 	n := o.f.node
+	p := unsafe.Pointer(&o.v) // an n.Type: Set checked it
 	if n.Kind == schema.Scalar {
 		if n.Ptr {
-			rv := reflect.ValueOf(&o.v).Elem()
-			if rv.IsNil() {
+			if p = *(*unsafe.Pointer)(p); p == nil {
 				b.Emit("hdel", prog.K(t.Root), prog.V(n.Name))
 				return nil
 			}
-			s, err := n.Value.Encode(rv.Elem())
-			if err != nil {
-				return err
-			}
-			b.Emit("hset", prog.K(t.Root), prog.V(n.Name), prog.V(s))
-			return nil
 		}
-		s, err := n.Value.EncodeAny(o.v)
+		s, err := n.Value.EncodeAt(p)
 		if err != nil {
 			return err
 		}
 		b.Emit("hset", prog.K(t.Root), prog.V(n.Name), prog.V(s))
 		return nil
 	}
-	return codec.EmitNode(b, t, n, reflect.ValueOf(&o.v).Elem())
+	return codec.EmitNode(b, t, n, p)
 }
 
 func shorten(v any) any {

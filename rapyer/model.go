@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -380,7 +381,7 @@ func (m *Model[T]) decode(root string, d codec.Data) (T, bool, error) {
 	if _, ok := d.Root[schema.Reserved+"v"]; !ok {
 		return v, false, nil
 	}
-	if err := codec.Decode(m.schema, d, reflect.ValueOf(&v).Elem()); err != nil {
+	if err := codec.Decode(m.schema, d, unsafe.Pointer(&v)); err != nil {
 		return v, false, fmt.Errorf("%s: %w", root, err)
 	}
 	return v, true, nil

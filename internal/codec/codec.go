@@ -1,12 +1,20 @@
 // Package codec writes whole Go values as batch instructions and reads them
 // back from what Redis returns, following the layout resolved by package
 // schema.
+//
+// Values are passed by address (unsafe.Pointer to a value of the model's
+// type, or of a node's type) and every field is reached through the
+// accessors schema compiled for its node: the parent's address plus the
+// field's offset, and an encoder specialised for the field's underlying
+// type. A call does no reflect.Value walk; the exceptions (values with
+// MarshalText, JSON elements, maps of uncommon types, the allocation of a
+// pointer-to-struct field's target) are listed in schema's access.go.
 package codec
 
 import (
 	"fmt"
-	"reflect"
-	"strconv"
+	"slices"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -16,12 +24,14 @@ import (
 // MarkerValue is stored in a pointer-to-struct field's marker when the pointer is set.
 const MarkerValue = "1"
 
-// EmitModel emits the instructions that replace the whole model at t with v
-// (a value of t.Model.Type): every field, collections included.
-func EmitModel(b *prog.Builder, t prog.Target, v reflect.Value) error {
+// EmitModel emits the instructions that replace the whole model at t with
+// the value v points to, which must be a t.Model.Type: every field,
+// collections included.
+func EmitModel(b *prog.Builder, t prog.Target, v unsafe.Pointer) error {
 	b.Creates(t.Root)
 	b.Emit("reset", prog.K(t.Root))
-	w := &writer{b: b, t: t}
+	w := newWriter(b, t, len(t.Model.Scalars)+len(t.Model.Markers))
+	w.cols = make([]pending, 0, len(t.Model.Collections))
 	if err := w.fields(v, t.Model.Top); err != nil {
 		return err
 	}
@@ -29,145 +39,168 @@ func EmitModel(b *prog.Builder, t prog.Target, v reflect.Value) error {
 	for _, n := range t.Model.Collections {
 		b.Emit("clear", prog.K(t.Root), prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
 	}
-	return w.collections()
+	w.collections()
+	return nil
 }
 
 // EmitNode emits the instructions that set the field n of the model at t to
-// v (a value of n.Type): a scalar, a collection, or a nested struct with
-// everything under it.
-func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v reflect.Value) error {
-	w := &writer{b: b, t: t}
-	var dels []prog.Arg
-	var clear func(n *schema.Node)
-	clear = func(n *schema.Node) {
-		switch {
-		case n.Kind == schema.Scalar || (n.Kind == schema.Struct && n.Ptr):
-			dels = append(dels, prog.V(n.Name))
-		case n.Kind.Collection():
-			b.Emit("clear", prog.K(t.Root), prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
-		}
-		for _, c := range n.Children {
-			clear(c)
-		}
-	}
-	clear(n)
-	if len(dels) > 0 {
-		b.Emit("hdel", append([]prog.Arg{prog.K(t.Root)}, dels...)...)
+// the value v points to, which must be an n.Type: a scalar, a collection,
+// or a nested struct with everything under it.
+func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v unsafe.Pointer) error {
+	w := newWriter(b, t, 1)
+	var room [8]prog.Arg
+	dels := w.clear(n, append(room[:0], prog.K(t.Root)))
+	if len(dels) > 1 {
+		b.Emit("hdel", dels...)
 	}
 	if err := w.field(v, n); err != nil {
 		return err
 	}
 	w.flush()
-	return w.collections()
+	w.collections()
+	return nil
 }
 
+// clear emits the clearing of every collection under n and returns dels
+// with the root-hash fields under it added.
+func (w *writer) clear(n *schema.Node, dels []prog.Arg) []prog.Arg {
+	switch {
+	case n.Kind == schema.Scalar || (n.Kind == schema.Struct && n.Ptr):
+		dels = append(dels, prog.V(n.Name))
+	case n.Kind.Collection():
+		w.b.Emit("clear", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V(n.Kind.RedisType()))
+	}
+	for _, c := range n.Children {
+		dels = w.clear(c, dels)
+	}
+	return dels
+}
+
+// writer gathers the root-hash fields to set, and the collections to fill
+// once they have been cleared.
 type writer struct {
-	b     *prog.Builder
-	t     prog.Target
+	b *prog.Builder
+	t prog.Target
+	// pairs is the root key, then fields and values in turn.
 	pairs []prog.Arg
-	cols  []func() error
+	// texts holds the encoded elements of the pending collections, back
+	// to back.
+	texts []string
+	cols  []pending
+	// dels is the keys a diff removes from a map or set.
+	dels []string
+	// args is where emit builds an instruction's arguments (Emit copies
+	// them).
+	args []prog.Arg
+}
+
+// pending is the instruction that fills a collection: op on key, with the
+// arguments texts[from:to].
+type pending struct {
+	op, key  string
+	from, to int
+}
+
+// newWriter returns a writer with room for about fields root-hash fields.
+func newWriter(b *prog.Builder, t prog.Target, fields int) *writer {
+	w := &writer{b: b, t: t, pairs: make([]prog.Arg, 1, 1+2*fields)}
+	w.pairs[0] = prog.K(t.Root)
+	return w
 }
 
 func (w *writer) flush() {
-	if len(w.pairs) > 0 {
-		w.b.Emit("hset", append([]prog.Arg{prog.K(w.t.Root)}, w.pairs...)...)
-		w.pairs = nil
+	if len(w.pairs) > 1 {
+		w.b.Emit("hset", w.pairs...)
+		w.pairs = w.pairs[:1]
 	}
 }
 
-func (w *writer) collections() error {
+func (w *writer) collections() {
 	for _, c := range w.cols {
-		if err := c(); err != nil {
-			return err
-		}
+		w.emit(c.op, c.key, w.texts[c.from:c.to])
 	}
-	return nil
 }
 
-func (w *writer) fields(v reflect.Value, nodes []*schema.Node) error {
+// emit emits op on the collection at key with texts as arguments.
+func (w *writer) emit(op, key string, texts []string) {
+	w.args = append(slices.Grow(w.args[:0], 2+len(texts)), prog.K(w.t.Root), prog.K(key))
+	for _, s := range texts {
+		w.args = append(w.args, prog.V(s))
+	}
+	w.b.Emit(op, w.args...)
+}
+
+// fill is the instruction that adds elements to a collection of kind k.
+func fill(k schema.NodeKind) string {
+	switch k {
+	case schema.List:
+		return "rpush"
+	case schema.Map:
+		return "mset"
+	}
+	return "sadd"
+}
+
+func (w *writer) fields(v unsafe.Pointer, nodes []*schema.Node) error {
 	for _, n := range nodes {
-		if err := w.field(v.Field(n.Index), n); err != nil {
+		if err := w.field(n.At(v), n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *writer) field(fv reflect.Value, n *schema.Node) error {
+// field writes the field n, at p.
+func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 	switch n.Kind {
 	case schema.Scalar:
 		if n.Ptr {
-			if fv.IsNil() {
+			if p = *(*unsafe.Pointer)(p); p == nil {
 				return nil
 			}
-			fv = fv.Elem()
 		}
-		s, err := n.Value.Encode(fv)
+		s, err := n.Value.EncodeAt(p)
 		if err != nil {
 			return fmt.Errorf("field %s: %w", n.GoName, err)
 		}
 		w.pairs = append(w.pairs, prog.V(n.Name), prog.V(s))
 	case schema.Struct:
 		if n.Ptr {
-			if fv.IsNil() {
+			if p = *(*unsafe.Pointer)(p); p == nil {
 				return nil
 			}
 			w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
-			fv = fv.Elem()
 		}
-		return w.fields(fv, n.Children)
+		return w.fields(p, n.Children)
 	default:
-		if fv.Len() == 0 {
+		if n.Len(p) == 0 {
 			return nil
 		}
-		args, err := Elements(n, fv)
+		from := len(w.texts)
+		texts, err := n.AppendElements(w.texts, p, 0)
 		if err != nil {
 			return err
 		}
-		op := map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
-		key := w.t.Key(n)
-		w.cols = append(w.cols, func() error {
-			all := append([]prog.Arg{prog.K(w.t.Root), prog.K(key)}, args...)
-			w.b.Emit(op, all...)
-			return nil
-		})
+		w.texts = texts
+		w.cols = append(w.cols, pending{op: fill(n.Kind), key: w.t.Key(n), from: from, to: len(texts)})
 	}
 	return nil
 }
 
-// Elements encodes a collection value as instruction arguments: list
-// elements in order, map keys and values in turn, set members.
-func Elements(n *schema.Node, v reflect.Value) ([]prog.Arg, error) {
-	var out []prog.Arg
-	switch n.Kind {
-	case schema.List:
-		out = make([]prog.Arg, 0, v.Len())
-		for i := range v.Len() {
-			s, err := n.Value.Encode(v.Index(i))
-			if err != nil {
-				return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i, err)
-			}
-			out = append(out, prog.V(s))
-		}
-	case schema.Map, schema.Set:
-		out = make([]prog.Arg, 0, 2*v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			k, err := n.Key.Encode(it.Key())
-			if err != nil {
-				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
-			}
-			out = append(out, prog.V(k))
-			if n.Kind == schema.Map {
-				s, err := n.Value.Encode(it.Value())
-				if err != nil {
-					return nil, fmt.Errorf("field %s[%v]: %w", n.GoName, it.Key(), err)
-				}
-				out = append(out, prog.V(s))
-			}
-		}
-	default:
+// Elements encodes the collection v points to (an n.Type) as instruction
+// arguments: list elements in order, map keys and values in turn, set
+// members.
+func Elements(n *schema.Node, v unsafe.Pointer) ([]prog.Arg, error) {
+	if !n.Kind.Collection() {
 		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
+	}
+	texts, err := n.AppendElements(nil, v, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]prog.Arg, len(texts))
+	for i, s := range texts {
+		out[i] = prog.V(s)
 	}
 	return out, nil
 }
@@ -180,355 +213,183 @@ type Data struct {
 	Collections map[string]any
 }
 
-// Decode fills v (a settable value of m.Type) from d. Values that do not
-// parse give errors wrapping errs.Corrupt that name the field.
-func Decode(m *schema.Model, d Data, v reflect.Value) error {
+// Decode fills the value v points to, which must be an m.Type, from d.
+// Values that do not parse give errors wrapping errs.Corrupt that name the
+// field.
+func Decode(m *schema.Model, d Data, v unsafe.Pointer) error {
 	return decodeFields(d, v, m.Top)
 }
 
-func decodeFields(d Data, v reflect.Value, nodes []*schema.Node) error {
+func decodeFields(d Data, v unsafe.Pointer, nodes []*schema.Node) error {
 	for _, n := range nodes {
-		if err := decodeField(d, v.Field(n.Index), n); err != nil {
+		if err := decodeField(d, n.At(v), n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func decodeField(d Data, fv reflect.Value, n *schema.Node) error {
+// decodeField fills the field n, at p.
+func decodeField(d Data, p unsafe.Pointer, n *schema.Node) error {
 	switch n.Kind {
 	case schema.Scalar:
 		s, ok := d.Root[n.Name]
 		if !ok {
-			fv.SetZero()
+			n.Clear(p)
 			return nil
 		}
-		target := fv
+		target := p
 		if n.Ptr {
-			p := reflect.New(n.Type.Elem())
-			fv.Set(p)
-			target = p.Elem()
+			target = n.New()
+			*(*unsafe.Pointer)(p) = target
 		}
-		if err := n.Value.Decode(s, target); err != nil {
+		if err := n.Value.DecodeAt(s, target); err != nil {
 			return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err)
 		}
 	case schema.Struct:
 		if n.Ptr {
 			if _, ok := d.Root[n.Name]; !ok {
-				fv.SetZero()
+				n.Clear(p)
 				return nil
 			}
-			p := reflect.New(n.Type.Elem())
-			fv.Set(p)
-			fv = p.Elem()
+			target := n.New()
+			*(*unsafe.Pointer)(p) = target
+			p = target
 		}
-		return decodeFields(d, fv, n.Children)
+		return decodeFields(d, p, n.Children)
 	default:
-		return decodeCollection(n, d.Collections[n.Name], fv)
+		return n.DecodeElements(d.Collections[n.Name], p)
 	}
 	return nil
 }
 
-// decodeCollection fills fv from a raw collection; an absent or empty one
-// gives nil.
-func decodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
-	if fv.CanAddr() && decodeCommon(n, raw, fv) {
-		return nil
-	}
-	wrap := func(err error) error { return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err) }
-	switch n.Kind {
-	case schema.List:
-		items, _ := raw.([]string)
-		if len(items) == 0 {
-			fv.SetZero()
-			return nil
-		}
-		s := reflect.MakeSlice(n.Type, len(items), len(items))
-		for i, it := range items {
-			if err := n.Value.Decode(it, s.Index(i)); err != nil {
-				return wrap(fmt.Errorf("element %d: %w", i, err))
-			}
-		}
-		fv.Set(s)
-	case schema.Set:
-		items, _ := raw.([]string)
-		if len(items) == 0 {
-			fv.SetZero()
-			return nil
-		}
-		m := reflect.MakeMapWithSize(n.Type, len(items))
-		unit := reflect.New(n.Type.Elem()).Elem()
-		k := reflect.New(n.Type.Key()).Elem()
-		for _, it := range items {
-			if err := n.Key.Decode(it, k); err != nil {
-				return wrap(fmt.Errorf("member: %w", err))
-			}
-			m.SetMapIndex(k, unit)
-		}
-		fv.Set(m)
-	case schema.Map:
-		items, _ := raw.(map[string]string)
-		if len(items) == 0 {
-			fv.SetZero()
-			return nil
-		}
-		m := reflect.MakeMapWithSize(n.Type, len(items))
-		k := reflect.New(n.Type.Key()).Elem()
-		val := reflect.New(n.Type.Elem()).Elem()
-		for ks, vs := range items {
-			if err := n.Key.Decode(ks, k); err != nil {
-				return wrap(fmt.Errorf("key: %w", err))
-			}
-			val.SetZero()
-			if err := n.Value.Decode(vs, val); err != nil {
-				return wrap(fmt.Errorf("value of %q: %w", ks, err))
-			}
-			m.SetMapIndex(k, val)
-		}
-		fv.Set(m)
-	}
-	return nil
-}
-
-var (
-	stringsType      = reflect.TypeFor[[]string]()
-	stringMapType    = reflect.TypeFor[map[string]string]()
-	stringIntMapType = reflect.TypeFor[map[string]int]()
-	stringI64MapType = reflect.TypeFor[map[string]int64]()
-	stringF64MapType = reflect.TypeFor[map[string]float64]()
-	stringSetType    = reflect.TypeFor[map[string]struct{}]()
-)
-
-// decodeCommon fills the most common collection types without reflection
-// per element, and reports whether it did. Anything it cannot read exactly
-// as the general path would (a number that does not parse, a named type)
-// is left to the general path, which also makes its error.
-func decodeCommon(n *schema.Node, raw any, fv reflect.Value) bool {
-	switch n.Type {
-	case stringsType:
-		items, ok := raw.([]string)
-		if !ok || len(items) == 0 {
-			return false
-		}
-		// A copy: the same read may be decoded twice (a model lock keeps
-		// the value before and after), and neither may share the other's.
-		*fv.Addr().Interface().(*[]string) = append([]string(nil), items...)
-		return true
-	case stringSetType:
-		items, ok := raw.([]string)
-		if !ok || len(items) == 0 {
-			return false
-		}
-		m := make(map[string]struct{}, len(items))
-		for _, it := range items {
-			m[it] = struct{}{}
-		}
-		*fv.Addr().Interface().(*map[string]struct{}) = m
-		return true
-	}
-	items, ok := raw.(map[string]string)
-	if !ok || len(items) == 0 {
-		return false
-	}
-	switch n.Type {
-	case stringMapType:
-		m := make(map[string]string, len(items))
-		for k, v := range items {
-			m[k] = v
-		}
-		*fv.Addr().Interface().(*map[string]string) = m
-		return true
-	case stringIntMapType:
-		if n.Value.Bits != strconv.IntSize {
-			return false
-		}
-		m := make(map[string]int, len(items))
-		for k, v := range items {
-			x, err := strconv.ParseInt(v, 10, strconv.IntSize)
-			if err != nil {
-				return false
-			}
-			m[k] = int(x)
-		}
-		*fv.Addr().Interface().(*map[string]int) = m
-		return true
-	case stringI64MapType:
-		m := make(map[string]int64, len(items))
-		for k, v := range items {
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return false
-			}
-			m[k] = x
-		}
-		*fv.Addr().Interface().(*map[string]int64) = m
-		return true
-	case stringF64MapType:
-		m := make(map[string]float64, len(items))
-		for k, v := range items {
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return false
-			}
-			m[k] = x
-		}
-		*fv.Addr().Interface().(*map[string]float64) = m
-		return true
-	}
-	return false
-}
-
-// EmitDiff emits the instructions that turn the model at t from before into
-// after, field by field: changed scalars are set or removed, lists that only
-// grew at the end get the new elements appended, maps and sets get the items
-// that changed, and other changed collections are replaced. Unchanged fields
+// EmitDiff emits the instructions that turn the model at t from the value
+// before points to into the one after points to (both t.Model.Type), field
+// by field: changed scalars are set or removed, lists that only grew at the
+// end get the new elements appended, maps and sets get the items that
+// changed, and other changed collections are replaced. Unchanged fields
 // emit nothing, so writers of other fields are not overwritten.
-func EmitDiff(b *prog.Builder, t prog.Target, before, after reflect.Value) error {
-	w := &writer{b: b, t: t}
-	var dels []prog.Arg
-	if err := w.diff(before, after, t.Model.Top, &dels); err != nil {
+func EmitDiff(b *prog.Builder, t prog.Target, before, after unsafe.Pointer) error {
+	w := newWriter(b, t, 4)
+	var room [8]prog.Arg
+	dels, err := w.diff(before, after, t.Model.Top, append(room[:0], prog.K(t.Root)))
+	if err != nil {
 		return err
 	}
-	if len(dels) > 0 {
-		b.Emit("hdel", append([]prog.Arg{prog.K(t.Root)}, dels...)...)
+	if len(dels) > 1 {
+		b.Emit("hdel", dels...)
 	}
 	w.flush()
-	return w.collections()
+	w.collections()
+	return nil
 }
 
-func (w *writer) diff(before, after reflect.Value, nodes []*schema.Node, dels *[]prog.Arg) error {
+// diff writes the changes of the fields nodes from before to after, and
+// returns dels with the root-hash fields to remove added.
+func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels []prog.Arg) ([]prog.Arg, error) {
 	for _, n := range nodes {
-		bv, av := before.Field(n.Index), after.Field(n.Index)
+		bp, ap := n.At(before), n.At(after)
 		switch n.Kind {
 		case schema.Scalar:
-			bs, bok, err := scalarText(n, bv)
+			bs, bok, err := scalarText(n, bp)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			as, aok, err := scalarText(n, av)
+			as, aok, err := scalarText(n, ap)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			switch {
 			case !aok && bok:
-				*dels = append(*dels, prog.V(n.Name))
+				dels = append(dels, prog.V(n.Name))
 			case aok && (!bok || as != bs):
 				w.pairs = append(w.pairs, prog.V(n.Name), prog.V(as))
 			}
 		case schema.Struct:
 			if n.Ptr {
+				bt, at := *(*unsafe.Pointer)(bp), *(*unsafe.Pointer)(ap)
 				switch {
-				case bv.IsNil() && av.IsNil():
+				case bt == nil && at == nil:
 					continue
-				case av.IsNil():
-					if err := EmitNode(w.b, w.t, n, av); err != nil {
-						return err
+				case at == nil:
+					if err := EmitNode(w.b, w.t, n, ap); err != nil {
+						return nil, err
 					}
 					continue
-				case bv.IsNil():
+				case bt == nil:
 					w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
-					bv = reflect.New(n.Type.Elem())
-				default:
-					bv = bv.Elem()
+					bt = n.ZeroPointee()
 				}
-				av = av.Elem()
+				bp, ap = bt, at
 			}
-			if err := w.diff(bv, av, n.Children, dels); err != nil {
-				return err
+			var err error
+			if dels, err = w.diff(bp, ap, n.Children, dels); err != nil {
+				return nil, err
 			}
 		default:
-			if err := w.diffCollection(n, bv, av); err != nil {
-				return err
+			if err := w.diffCollection(n, bp, ap); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return dels, nil
 }
 
-// scalarText encodes a scalar field; ok is false for a nil pointer.
-func scalarText(n *schema.Node, v reflect.Value) (string, bool, error) {
+// scalarText encodes the scalar field n at p; ok is false for a nil pointer.
+func scalarText(n *schema.Node, p unsafe.Pointer) (string, bool, error) {
 	if n.Ptr {
-		if v.IsNil() {
+		if p = *(*unsafe.Pointer)(p); p == nil {
 			return "", false, nil
 		}
-		v = v.Elem()
 	}
-	s, err := n.Value.Encode(v)
+	s, err := n.Value.EncodeAt(p)
 	if err != nil {
 		return "", false, fmt.Errorf("field %s: %w", n.GoName, err)
 	}
 	return s, true, nil
 }
 
-func (w *writer) diffCollection(n *schema.Node, bv, av reflect.Value) error {
-	key := w.t.Key(n)
-	root := prog.K(w.t.Root)
-	replace := func() error {
-		w.b.Emit("clear", root, prog.K(key), prog.V(n.Kind.RedisType()))
-		if av.Len() == 0 {
+func (w *writer) diffCollection(n *schema.Node, bp, ap unsafe.Pointer) error {
+	switch n.Kind {
+	case schema.List:
+		bl, al := n.Len(bp), n.Len(ap)
+		if bl == al && n.ListPrefixEqual(bp, ap, bl) {
 			return nil
 		}
-		args, err := Elements(n, av)
+		from := 0
+		if al > bl && n.ListPrefixEqual(bp, ap, bl) {
+			from = bl // only grew at the end
+		} else {
+			w.b.Emit("clear", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V(n.Kind.RedisType()))
+			if al == 0 {
+				return nil
+			}
+		}
+		texts, err := n.AppendElements(w.texts[:0], ap, from)
 		if err != nil {
 			return err
 		}
-		op := map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
-		w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, args...)...)
-		return nil
-	}
-	switch n.Kind {
-	case schema.List:
-		bl, al := bv.Len(), av.Len()
-		if bl == al && reflect.DeepEqual(bv.Interface(), av.Interface()) {
-			return nil
-		}
-		if al > bl && reflect.DeepEqual(bv.Slice(0, bl).Interface(), av.Slice(0, bl).Interface()) {
-			args, err := Elements(n, av.Slice(bl, al))
-			if err != nil {
-				return err
-			}
-			w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, args...)...)
-			return nil
-		}
-		return replace()
+		w.texts = texts
+		w.emit("rpush", w.t.Key(n), texts)
 	case schema.Map, schema.Set:
-		var set, del []prog.Arg
-		it := av.MapRange()
-		for it.Next() {
-			old := bv.MapIndex(it.Key())
-			if old.IsValid() && (n.Kind == schema.Set || reflect.DeepEqual(old.Interface(), it.Value().Interface())) {
-				continue
-			}
-			k, err := n.Key.Encode(it.Key())
-			if err != nil {
-				return fmt.Errorf("field %s key: %w", n.GoName, err)
-			}
-			set = append(set, prog.V(k))
-			if n.Kind == schema.Map {
-				s, err := n.Value.Encode(it.Value())
-				if err != nil {
-					return fmt.Errorf("field %s: %w", n.GoName, err)
-				}
-				set = append(set, prog.V(s))
-			}
+		set, del, err := n.AppendChanges(w.texts[:0], w.dels[:0], bp, ap)
+		if err != nil {
+			return err
 		}
-		it = bv.MapRange()
-		for it.Next() {
-			if !av.MapIndex(it.Key()).IsValid() {
-				k, err := n.Key.Encode(it.Key())
-				if err != nil {
-					return fmt.Errorf("field %s key: %w", n.GoName, err)
-				}
-				del = append(del, prog.V(k))
-			}
+		w.texts, w.dels = set, del
+		if len(del) == 0 && len(set) == 0 {
+			return nil
 		}
+		key := w.t.Key(n)
 		if len(del) > 0 {
-			op := map[schema.NodeKind]string{schema.Map: "mdel", schema.Set: "srem"}[n.Kind]
-			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, del...)...)
+			op := "srem"
+			if n.Kind == schema.Map {
+				op = "mdel"
+			}
+			w.emit(op, key, del)
 		}
 		if len(set) > 0 {
-			op := map[schema.NodeKind]string{schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
-			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, set...)...)
+			w.emit(fill(n.Kind), key, set)
 		}
 	}
 	return nil

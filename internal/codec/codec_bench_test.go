@@ -2,10 +2,10 @@ package codec_test
 
 import (
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -57,7 +57,7 @@ func BenchmarkEmitModel(b *testing.B) {
 	v := newProfile()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := codec.EmitModel(builder(t), t, reflect.ValueOf(&v).Elem()); err != nil {
+		if err := codec.EmitModel(builder(t), t, unsafe.Pointer(&v)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -71,7 +71,7 @@ func BenchmarkEmitNode(b *testing.B) {
 	v := newProfile().Tags
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := codec.EmitNode(builder(t), t, n, reflect.ValueOf(&v).Elem()); err != nil {
+		if err := codec.EmitNode(builder(t), t, n, unsafe.Pointer(&v)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var p profile
-		if err := codec.Decode(t.Model, d, reflect.ValueOf(&p).Elem()); err != nil {
+		if err := codec.Decode(t.Model, d, unsafe.Pointer(&p)); err != nil {
 			b.Fatal(err)
 		}
 		if len(p.Tags) != 20 || len(p.Scores) != 20 {
@@ -114,7 +114,7 @@ func BenchmarkEmitDiff(b *testing.B) {
 	after.Scores["game-3"]++
 	b.ReportAllocs()
 	for b.Loop() {
-		err := codec.EmitDiff(builder(t), t, reflect.ValueOf(&before).Elem(), reflect.ValueOf(&after).Elem())
+		err := codec.EmitDiff(builder(t), t, unsafe.Pointer(&before), unsafe.Pointer(&after))
 		if err != nil {
 			b.Fatal(err)
 		}

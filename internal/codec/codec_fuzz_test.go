@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -182,7 +183,7 @@ func bytesOf(m *schema.Model, d codec.Data) []byte {
 
 // encode writes v with EmitModel and reads the instructions back as the
 // data Redis would then hold.
-func encode(t testing.TB, m *schema.Model, v reflect.Value) codec.Data {
+func encode(t testing.TB, m *schema.Model, v unsafe.Pointer) codec.Data {
 	t.Helper()
 	target := prog.Target{Root: "m:{x}", Model: m}
 	b := prog.NewBuilder()
@@ -190,12 +191,20 @@ func encode(t testing.TB, m *schema.Model, v reflect.Value) codec.Data {
 	if err := codec.EmitModel(b, target, v); err != nil {
 		t.Fatalf("EmitModel: %v", err)
 	}
+	return dataOfInstrs(t, target, b.Instrs())
+}
+
+// dataOfInstrs is the data Redis holds after the instructions EmitModel
+// emitted for target.
+func dataOfInstrs(t testing.TB, target prog.Target, instrs []prog.Instr) codec.Data {
+	t.Helper()
+	m := target.Model
 	byKey := map[string]*schema.Node{}
 	for _, n := range m.Collections {
 		byKey[target.Key(n)] = n
 	}
 	d := codec.Data{Root: map[string]string{}, Collections: map[string]any{}}
-	for _, in := range b.Instrs() {
+	for _, in := range instrs {
 		switch in.Op {
 		case "hset":
 			for i := 1; i+1 < len(in.Args); i += 2 {
@@ -248,7 +257,7 @@ func seeds(t testing.TB, m *schema.Model) [][]byte {
 	}
 	var out [][]byte
 	for _, v := range values {
-		d := encode(t, m, reflect.ValueOf(&v).Elem())
+		d := encode(t, m, unsafe.Pointer(&v))
 		d.Root[schema.Reserved+"v"] = "3"
 		out = append(out, bytesOf(m, d))
 		// Corrupt variants: every root field in turn replaced by junk.
@@ -267,8 +276,9 @@ func seeds(t testing.TB, m *schema.Model) [][]byte {
 // FuzzDecodeModel feeds arbitrary root hashes and collections to
 // codec.Decode, as corrupt data in Redis would reach it (DESIGN 5.12: no
 // panic reaches the caller from data in Redis). Decode must never panic and
-// must report bad data only with errs.Corrupt; whatever it accepts must
-// encode (EmitModel) to data that decodes to the same encoding again.
+// must report bad data only with errs.Corrupt, as the reflect codec it
+// replaced does; whatever it accepts must encode (EmitModel) to data that
+// decodes to the same encoding again.
 func FuzzDecodeModel(f *testing.F) {
 	m, err := schema.For[everything]()
 	if err != nil {
@@ -281,19 +291,28 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add([]byte{1, 2, 'x', 'y', 1, 255})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		d := dataOf(m, raw)
-		var v everything
-		if err := codec.Decode(m, d, reflect.ValueOf(&v).Elem()); err != nil {
+		var v, ref everything
+		err := codec.Decode(m, d, unsafe.Pointer(&v))
+		// The reflect-walking codec it replaced must agree (about which
+		// field is bad: of two bad items of a map, either may be found).
+		if refErr := codec.RefDecode(m, d, reflect.ValueOf(&ref).Elem()); !sameErr(m, refErr, err) {
+			t.Fatalf("Decode: %v; the reflect codec gave %v", err, refErr)
+		}
+		if diff := cmp.Diff(ref, v, identical); diff != "" {
+			t.Fatalf("Decode differs from the reflect codec (-reflect +compiled):\n%s", diff)
+		}
+		if err != nil {
 			if !errors.Is(err, errs.Corrupt) {
 				t.Fatalf("Decode: %v, want an error wrapping errs.Corrupt", err)
 			}
 			return
 		}
-		d1 := encode(t, m, reflect.ValueOf(&v).Elem())
+		d1 := encode(t, m, unsafe.Pointer(&v))
 		var w everything
-		if err := codec.Decode(m, d1, reflect.ValueOf(&w).Elem()); err != nil {
+		if err := codec.Decode(m, d1, unsafe.Pointer(&w)); err != nil {
 			t.Fatalf("decoded %+v, encoded it as %+v, which does not decode: %v", v, d1, err)
 		}
-		if d2 := encode(t, m, reflect.ValueOf(&w).Elem()); !cmp.Equal(d1, d2) {
+		if d2 := encode(t, m, unsafe.Pointer(&w)); !cmp.Equal(d1, d2) {
 			t.Fatalf("the encoding of a decoded model is not stable:\n%s", cmp.Diff(d1, d2))
 		}
 	})
