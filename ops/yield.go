@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -107,7 +108,12 @@ func decoder[A any](c *schema.Codec) func(any) (A, error) {
 				return a, fmt.Errorf("%w: unexpected reply %v", errs.Corrupt, raw)
 			}
 		}
-		err := c.Decode(s, reflect.ValueOf(&a).Elem())
+		if c.Type != reflect.TypeFor[A]() {
+			// Never: lenses tie A to the field's type. DecodeAt writes
+			// through &a, so make sure.
+			return a, fmt.Errorf("%w: a %s reply read as a %s", errs.InvalidArgument, c.Type, reflect.TypeFor[A]())
+		}
+		err := c.DecodeAt(s, unsafe.Pointer(&a))
 		return a, err
 	}
 }
