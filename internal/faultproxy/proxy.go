@@ -33,7 +33,7 @@ type Proxy struct {
 
 // arm is one pending DropReplyTo.
 type arm struct {
-	match []byte // lower case
+	match [][]byte // lower case; any of them
 	done  chan struct{}
 	once  sync.Once
 }
@@ -70,7 +70,8 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // DropReplyTo arms the proxy once: the next request (what one read from a
 // client connection brings: a command or a whole pipeline) whose bytes
-// contain match, compared without regard to case ("EVALSHA", "EXEC", "INCR"),
+// contain match or one of more, compared without regard to case ("EVALSHA",
+// "EXEC", "INCR"),
 // is forwarded to the server; the server's replies to that request are read
 // and discarded; then that client connection is closed on both sides.
 // Replies to earlier requests on the connection are delivered.
@@ -79,8 +80,11 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // connection carrying the matched request ended otherwise (the server hung up
 // before replying, [Proxy.CutAll], [Proxy.Close]). Arms fire in the order
 // they were made, one per request.
-func (p *Proxy) DropReplyTo(match string) <-chan struct{} {
-	a := &arm{match: bytes.ToLower([]byte(match)), done: make(chan struct{})}
+func (p *Proxy) DropReplyTo(match string, more ...string) <-chan struct{} {
+	a := &arm{done: make(chan struct{})}
+	for _, m := range append([]string{match}, more...) {
+		a.match = append(a.match, bytes.ToLower([]byte(m)))
+	}
 	p.mu.Lock()
 	p.arms = append(p.arms, a)
 	p.mu.Unlock()
@@ -178,9 +182,11 @@ func (p *Proxy) claim(request []byte) *arm {
 	}
 	lower := bytes.ToLower(request)
 	for i, a := range p.arms {
-		if bytes.Contains(lower, a.match) {
-			p.arms = append(p.arms[:i:i], p.arms[i+1:]...)
-			return a
+		for _, m := range a.match {
+			if bytes.Contains(lower, m) {
+				p.arms = append(p.arms[:i:i], p.arms[i+1:]...)
+				return a
+			}
 		}
 	}
 	return nil

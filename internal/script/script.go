@@ -1,0 +1,358 @@
+package script
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Library is a Lua text whose entry points run as Redis Functions or, where
+// the server has none, as scripts.
+type Library struct {
+	name  string // the library's name on the server: base_hash
+	body  string
+	code  string // the text FUNCTION LOAD gets
+	funcs map[string]*Func
+}
+
+// Func is one entry point of a library.
+type Func struct {
+	lib    *Library
+	entry  string
+	fcall  any // the function's name on the server, boxed once
+	script *redis.Script
+	eval   string // the script's text
+}
+
+// New makes a library named base (letters, digits and underscores) of body,
+// a Lua text that defines each entry as a local function of (keys, args)
+// and returns nothing. The server's names of the library and its functions
+// carry a hash of body, so that programs of two versions never call each
+// other's code.
+func New(base, body string, entries ...string) *Library {
+	sum := sha1.Sum([]byte(body))
+	hash := hex.EncodeToString(sum[:6])
+	l := &Library{name: base + "_" + hash, body: body, funcs: make(map[string]*Func, len(entries))}
+	var code strings.Builder
+	fmt.Fprintf(&code, "#!lua name=%s\n%s\n", l.name, body)
+	for _, e := range entries {
+		name := base + "_" + e + "_" + hash
+		fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", name, e)
+		eval := body + "\nreturn " + e + "(KEYS, ARGV)\n"
+		l.funcs[e] = &Func{lib: l, entry: e, fcall: name, script: redis.NewScript(eval), eval: eval}
+	}
+	l.code = code.String()
+	return l
+}
+
+// Name is the library's name on the server.
+func (l *Library) Name() string { return l.name }
+
+// Code is the text FUNCTION LOAD gets.
+func (l *Library) Code() string { return l.code }
+
+// Func returns the entry point entry; it panics if New was not told of it,
+// which is a mistake in this module, found by any test.
+func (l *Library) Func(entry string) *Func {
+	f, ok := l.funcs[entry]
+	if !ok {
+		panic("script: library " + l.name + " has no entry point " + entry)
+	}
+	return f
+}
+
+// Load loads the library on every server c sends commands to (every master
+// of a cluster), replacing a library of the same name: a text with the same
+// hash.
+func (l *Library) Load(ctx context.Context, c redis.UniversalClient) error {
+	load := func(ctx context.Context, n *redis.Client) error {
+		return n.FunctionLoadReplace(ctx, l.code).Err()
+	}
+	switch x := c.(type) {
+	case *redis.ClusterClient:
+		return x.ForEachMaster(ctx, load)
+	case *redis.Ring:
+		return x.ForEachShard(ctx, load)
+	}
+	return c.FunctionLoadReplace(ctx, l.code).Err()
+}
+
+// Name is the function's name on the server.
+func (f *Func) Name() string { return f.fcall.(string) }
+
+// Script is the entry point as a script, for servers without functions.
+func (f *Func) Script() *redis.Script { return f.script }
+
+// Command lays out a call of f with keys and args for Run and Queue: two
+// words they fill in (the command and the function or script), the number
+// of keys, the keys, the args. Callers that build the slice themselves
+// leave its first two words for Run and Queue the same way.
+func Command(keys []string, args ...any) []any {
+	cmd := make([]any, 0, 3+len(keys)+len(args))
+	cmd = append(cmd, nil, nil, len(keys))
+	for _, k := range keys {
+		cmd = append(cmd, k)
+	}
+	return append(cmd, args...)
+}
+
+// Run sends cmd (laid out as Command does) to c and returns its reply.
+// When the server has no functions, or lost the library or the script, it
+// does what is needed and sends cmd again: the replies that say so mean
+// that nothing ran. It sends cmd at most four times (FCALL, FCALL after
+// loading the library, EVAL with the text if the library went missing
+// again meanwhile), and EVAL cannot miss.
+func (f *Func) Run(ctx context.Context, c redis.UniversalClient, cmd []any) *redis.Cmd {
+	w := wayOf(c)
+	for {
+		r := f.send(ctx, c, cmd, w)
+		err := r.Err()
+		if err == nil {
+			if w == unknown || w == loaded {
+				remember(c, functions)
+			}
+			return r
+		}
+		next, lerr := f.recover(ctx, c, w, err)
+		if lerr != nil {
+			r.SetErr(lerr)
+			return r
+		}
+		if next == w {
+			return r
+		}
+		w = next
+	}
+}
+
+func (f *Func) send(ctx context.Context, c redis.UniversalClient, cmd []any, w way) *redis.Cmd {
+	f.fill(cmd, w)
+	r := redis.NewCmd(ctx, cmd...)
+	r.SetFirstKeyPos(3)
+	_ = c.Process(ctx, r)
+	return r
+}
+
+func (f *Func) fill(cmd []any, w way) {
+	switch w {
+	case scripts:
+		cmd[0], cmd[1] = wordEvalSha, f.script.Hash()
+	case eval, evalThenScripts, evalThenFunctions:
+		cmd[0], cmd[1] = wordEval, f.eval
+	default:
+		cmd[0], cmd[1] = wordFCall, f.fcall
+	}
+}
+
+// recover reads err, the reply to a call sent the way w, and returns the
+// way to send it again: w itself when err does not say that the function,
+// the script or FCALL was missing.
+func (f *Func) recover(ctx context.Context, c redis.UniversalClient, w way, err error) (way, error) {
+	switch {
+	case w == eval:
+		return w, nil
+	case w == loaded && FunctionMissing(err):
+		// Lost again since the load (a flush, a failover): the text itself
+		// this time, which cannot miss. The next call loads it again.
+		return eval, nil
+	case unknownCommand(err) && w != scripts:
+		remember(c, scripts)
+		return scripts, nil
+	case FunctionMissing(err):
+		switch lerr := f.load(ctx, c); {
+		case errors.Is(lerr, errRefused):
+			return scripts, nil
+		case lerr != nil:
+			return w, lerr
+		}
+		return loaded, nil
+	case NoScript(err):
+		return eval, nil
+	}
+	return w, nil
+}
+
+// errRefused: the server refused FUNCTION LOAD.
+var errRefused = errors.New("FUNCTION LOAD refused")
+
+// load loads the library for c, and remembers the way c goes: functions
+// once it is loaded, scripts if the server refuses to load it (an ACL, a
+// proxy, a server that knows FCALL but keeps no libraries).
+func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
+	err := f.lib.Load(ctx, c)
+	var re redis.Error
+	switch {
+	case err == nil:
+		remember(c, functions)
+		return nil
+	case errors.As(err, &re):
+		remember(c, scripts)
+		return errRefused
+	}
+	return fmt.Errorf("rapyer: loading the Lua library %s: %w", f.lib.name, err)
+}
+
+// Queue queues cmd (laid out as Command does) on pipe, a pipeline or a
+// transaction of c. If its reply is an error, Recover tells whether the
+// call can be queued again.
+//
+// The first time it meets c, Queue finds out first, with a command of its
+// own, whether c's server has functions, by loading the library: an FCALL
+// the server does not know must not reach a transaction, since miniredis
+// then runs the rest of it without a word (Redis refuses all of it).
+func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	w := wayOf(c)
+	switch w {
+	case unknown:
+		if f.load(ctx, c) == nil {
+			w = functions
+		} else {
+			w = wayOf(c) // scripts if refused; unknown (FCALL) if unreachable
+		}
+	case evalThenFunctions:
+		remember(c, functions)
+	case evalThenScripts:
+		remember(c, scripts)
+	}
+	f.fill(cmd, w)
+	r := redis.NewCmd(ctx, cmd...)
+	r.SetFirstKeyPos(3)
+	_ = pipe.Process(ctx, r)
+	return r
+}
+
+// Recover reads err, the error of a call Queue queued for c. It reports
+// whether err says that the call did not run because the server lacked the
+// function, the script or FCALL, after doing what makes the next Queue
+// succeed: loading the library, turning c to scripts, or sending the next
+// call with its text (EVAL), which cannot miss, when the library went
+// missing again since it was loaded or the script cache is empty.
+// Otherwise it reports false. A failed load is returned.
+func (f *Func) Recover(ctx context.Context, c redis.UniversalClient, err error) (bool, error) {
+	switch {
+	case unknownCommand(err):
+		remember(c, scripts)
+		return true, nil
+	case FunctionMissing(err):
+		again := wayOf(c) == loaded
+		switch lerr := f.load(ctx, c); {
+		case errors.Is(lerr, errRefused):
+			return true, nil
+		case lerr != nil:
+			return false, lerr
+		}
+		if again {
+			remember(c, evalThenFunctions)
+		} else {
+			remember(c, loaded)
+		}
+		return true, nil
+	case NoScript(err):
+		remember(c, evalThenScripts)
+		return true, nil
+	}
+	return false, nil
+}
+
+// way is how a client's calls reach the server.
+type way int32
+
+const (
+	unknown           way = iota // not yet known: try a function
+	functions                    // FCALL
+	scripts                      // EVALSHA
+	loaded                       // FCALL, just after loading the library
+	eval                         // EVAL: the text, which cannot miss (Run)
+	evalThenScripts              // EVAL once, then EVALSHA (Queue)
+	evalThenFunctions            // EVAL once, then FCALL (Queue)
+)
+
+var (
+	wordFCall   any = "fcall"
+	wordEvalSha any = "evalsha"
+	wordEval    any = "eval"
+)
+
+// ways remembers the way of each client, up to maxClients of them; when
+// more are seen it starts again (forgetting costs a client one extra round
+// trip, not a wrong answer), so clients made and dropped in a loop do not
+// grow it without bound.
+var ways struct {
+	sync.RWMutex
+	m map[redis.UniversalClient]way
+}
+
+const maxClients = 256
+
+func wayOf(c redis.UniversalClient) way {
+	if !cacheable(c) {
+		return unknown
+	}
+	ways.RLock()
+	w := ways.m[c]
+	ways.RUnlock()
+	return w
+}
+
+func remember(c redis.UniversalClient, w way) {
+	if !cacheable(c) {
+		return
+	}
+	ways.Lock()
+	defer ways.Unlock()
+	if ways.m == nil || len(ways.m) >= maxClients {
+		ways.m = make(map[redis.UniversalClient]way)
+	}
+	ways.m[c] = w
+}
+
+// cacheable reports whether c can be a map key: the clients of go-redis
+// are pointers; a user's own wrapper type may not be comparable.
+func cacheable(c redis.UniversalClient) bool {
+	switch c.(type) {
+	case *redis.Client, *redis.ClusterClient, *redis.Ring:
+		return true
+	case nil:
+		return false
+	}
+	return reflect.TypeOf(c).Comparable()
+}
+
+// Forget drops what is remembered of c, for tests that change a server's
+// abilities under a client.
+func Forget(c redis.UniversalClient) {
+	if !cacheable(c) {
+		return
+	}
+	ways.Lock()
+	delete(ways.m, c)
+	ways.Unlock()
+}
+
+// FunctionMissing reports whether err is the server's reply to an FCALL of
+// a function it does not have.
+func FunctionMissing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Function not found")
+}
+
+// NoScript reports whether err is the server's reply to an EVALSHA of a
+// script it does not have.
+func NoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
+}
+
+// Missing reports whether err says a call did not run because the server
+// lacked the function, the script or the FCALL command.
+func Missing(err error) bool { return FunctionMissing(err) || NoScript(err) || unknownCommand(err) }
+
+func unknownCommand(err error) bool {
+	// HasErrorPrefix drops the "ERR " of "ERR unknown command `fcall`".
+	return err != nil && redis.HasErrorPrefix(err, "unknown command")
+}
