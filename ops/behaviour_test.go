@@ -967,6 +967,20 @@ func TestExpireAndPersistEveryKey(t *testing.T) {
 		if d := pttl(queue); d <= 0 || d > time.Hour {
 			t.Errorf("a list created under a model with a TTL has PTTL %v", d)
 		}
+		// A key the batch empties (so Redis deletes it) and fills again
+		// in the same step is a new key: it gets the TTL too.
+		for _, b := range []tx.Batch{
+			tx.Of(ops.PopLast(Queue), ops.Append(Queue, "again")),
+			tx.Of(ops.Clear(Queue), ops.Append(Queue, "again")),
+			tx.Of(ops.Remove(Queue, "again"), ops.Append(Queue, "again")),
+		} {
+			if _, err := m.Exec(ctx, "x", b); err != nil {
+				t.Fatal(err)
+			}
+			if d := pttl(queue); d <= 0 || d > time.Hour {
+				t.Errorf("%v: a list emptied and filled again has PTTL %v", b, d)
+			}
+		}
 
 		// Persist takes it off every key.
 		if _, err := m.Exec(ctx, "x", tx.Of(ops.Persist[Acct]())); err != nil {

@@ -128,9 +128,10 @@ func TestReliabilityServerKilledMidRun(t *testing.T) {
 	l.verify(t, readAll(t, admin, ids), wipes)
 }
 
-// TestReliabilityScriptFlushUnderLoad flushes the script cache every few
-// milliseconds (on every master of a cluster) while workers run atomic
-// batches, optimistic updates and multi-model reads. No caller may see an
+// TestReliabilityScriptFlushUnderLoad flushes the script cache and the
+// function libraries every few milliseconds (on every master of a cluster)
+// while workers run atomic batches, optimistic updates and multi-model
+// reads. No caller may see an
 // error at all, and every batch must be stored exactly once.
 func TestReliabilityScriptFlushUnderLoad(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

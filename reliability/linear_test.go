@@ -322,12 +322,12 @@ func (f *injector) run(ctx context.Context) {
 		}
 		switch kind := kinds[f.r.IntN(len(kinds))]; kind {
 		case "drop-reply":
-			match := "evalsha"
+			match := []string{"fcall", "evalsha"}
 			if f.r.IntN(3) == 0 {
-				match = "exec" // optimistic updates and reads
+				match = []string{"exec"} // optimistic updates and reads
 			}
 			f.mu.Lock()
-			f.arms = append(f.arms, f.p.DropReplyTo(match))
+			f.arms = append(f.arms, f.p.DropReplyTo(match[0], match[1:]...))
 			f.mu.Unlock()
 		case "cut":
 			f.p.CutAll()
@@ -382,14 +382,10 @@ func pause(ctx context.Context, d time.Duration) {
 	}
 }
 
-// flushScripts empties the script cache of the server, or of every master.
+// flushScripts empties the script cache and drops the function libraries of
+// the server, or of every master.
 func flushScripts(ctx context.Context, c redis.UniversalClient) error {
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-			return n.ScriptFlush(ctx).Err()
-		})
-	}
-	return c.ScriptFlush(ctx).Err()
+	return testenv.FlushLua(ctx, c)
 }
 
 // TestReliabilityLinearizable runs concurrent clients on two models, each

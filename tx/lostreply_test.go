@@ -39,11 +39,11 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 					if err := m.Save(ctx, "a", Account{}); err != nil {
 						t.Fatal(err)
 					}
-					// Warm the script so the dropped request is the EVALSHA.
+					// Warm the interpreter so the dropped request is the batch.
 					if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 						t.Fatal(err)
 					}
-					dropped := proxy.DropReplyTo("EVALSHA")
+					dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
 					inc := ops.Incr(Balance, 1)
 					res, err := m.Exec(ctx, "a", tx.Of(inc, ops.Append(History, "once")))
 					select {
@@ -83,7 +83,7 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 				// executor's resends) is refused.
 				proxy.Refuse(true)
 				defer proxy.Refuse(false)
-				proxy.DropReplyTo("EVALSHA")
+				proxy.DropReplyTo("FCALL", "EVALSHA")
 				_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
 				if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 					t.Fatalf("a batch whose fate is unknown: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/script"
 )
 
 // Retry bounds the attempts of an optimistic update. The zero value works:
@@ -154,17 +155,24 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			var cmd *redis.Cmd
 			execSent = true
 			_, err = t.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				cmd = pipe.EvalSha(ctx, prog.Script.Hash(), p.Keys, p.Argv...)
+				cmd = p.Queue(ctx, rdb, pipe)
 				return nil
 			})
+			if err != nil && cmd != nil && script.Missing(cmd.Err()) {
+				// The server lacked the function or the script (a restart,
+				// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):
+				// nothing ran. Load what is missing and start again.
+				again, lerr := prog.Interpreter.Recover(ctx, rdb, cmd.Err())
+				if lerr != nil {
+					return lerr
+				}
+				if again {
+					return fmt.Errorf("%w: Lua loaded", errRetry)
+				}
+			}
 			switch {
 			case errors.Is(err, redis.TxFailedErr):
 				return fmt.Errorf("%w: watched keys changed", errRetry)
-			case err != nil && isNoScript(err):
-				if lerr := prog.Script.Load(ctx, t).Err(); lerr != nil {
-					return lerr
-				}
-				return fmt.Errorf("%w: script reloaded", errRetry)
 			case err != nil && isServerError(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
 				// EXEC discarded the transaction (its EVALSHA met a moving
 				// slot): nothing ran; start again with a fresh view.
@@ -222,8 +230,6 @@ func readError(err error) error {
 	}
 	return err
 }
-
-func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 // probe asks the server whether the batch of p was applied, from its record.
 func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*prog.Outcome, error) {

@@ -1,20 +1,28 @@
 -- rapyer-go batch interpreter.
 --
 -- One script runs every atomic batch: it reads a program of instructions from
--- ARGV, checks everything that could make a write fail (missing models, key
--- types, guards, numbers that do not parse or would overflow, list indexes),
--- and only then writes. A batch that fails changes nothing.
+-- its arguments, checks everything that could make a write fail (missing
+-- models, key types, guards, numbers that do not parse or would overflow,
+-- list indexes), and only then writes. A batch that fails changes nothing.
 --
--- ARGV[1] batch id ('' for none), ARGV[2] index in KEYS of the batch record
--- key ('0' for none), ARGV[3] record lifetime in ms, then instructions:
--- opcode, argument count, arguments. Key arguments are indexes into KEYS.
+-- The text is a library (package internal/script): it defines the entry
+-- point batch(keys, args) and runs nothing itself. Loaded as a Redis
+-- Function, its top level (the helpers below) runs once per load; as a
+-- script (servers without functions), once per call.
+--
+-- args[1] batch id ('' for none), args[2] index in keys of the batch record
+-- key ('0' for none), args[3] record lifetime in ms, then instructions:
+-- opcode, argument count, arguments. Key arguments are indexes into keys.
 --
 -- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
 -- {'DUP', ...} when the batch id was already applied (the stored reply), or
 -- {'ERR', code, instruction number, message}.
 
 local VERSION = '__v'
-local TOMB = '\0rapyer-tombstone\0' .. ARGV[1]
+-- The call's keys and arguments, and the state of one call below: set by
+-- batch() at the start of every call.
+local KS, AV
+local TOMB
 
 local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
@@ -170,25 +178,28 @@ local function fmttime(secs, ns, off)
 end
 
 -- program --------------------------------------------------------------------
-local prog = {}
-do
+local function parse()
+  local prog = {}
   local i = 4
-  while i <= #ARGV do
-    local n = tonumber(ARGV[i + 1])
+  while i <= #AV do
+    local n = tonumber(AV[i + 1])
     local a = {}
-    for j = 1, n do a[j] = ARGV[i + 1 + j] end
-    prog[#prog + 1] = {op = ARGV[i], a = a}
+    for j = 1, n do a[j] = AV[i + 1 + j] end
+    prog[#prog + 1] = {op = AV[i], a = a}
     i = i + 2 + n
   end
+  return prog
 end
-local function K(x) return KEYS[tonumber(x)] end
+local function K(x) return KS[tonumber(x)] end
 
 -- check-phase shadow of the data the batch touches -------------------------
-local types = {}      -- key -> type seen at the start
-local cleared = {}    -- key -> true once the batch deleted it
-local fields = {}     -- key -> {field -> value or false}
-local stored = {}     -- key -> {field -> value as found (HGET), or false}
-local lens = {}       -- list key -> length, or -1 when unknown
+local types      -- key -> type seen at the start
+local cleared    -- key -> true once the batch deleted it
+local fields     -- key -> {field -> value or false}
+local stored     -- key -> {field -> value as found (HGET), or false}
+local lens       -- list key -> length, or -1 when unknown
+local existed    -- key -> true when it existed at the start and no op of
+                 -- the batch may have emptied (so deleted) it
 
 local function needtype(k, want, n)
   local t = types[k]
@@ -196,6 +207,7 @@ local function needtype(k, want, n)
     t = redis.call('TYPE', k)
     if type(t) == 'table' then t = t.ok end
     types[k] = t
+    if t ~= 'none' then existed[k] = true end
   end
   if t ~= 'none' and t ~= want and not cleared[k] then
     fail('WRONGTYPE', n, k .. ' holds a ' .. t .. ', not a ' .. want)
@@ -267,6 +279,7 @@ local function listlen(k, n)
     end
     types[k] = 'list'
     lens[k] = r
+    if r > 0 then existed[k] = true end
     return r
   end
   needtype(k, 'list', n)
@@ -393,14 +406,20 @@ end
 -- table of closures: the script's chunk runs again on every call, and making
 -- two closures and a table per instruction kind (about a hundred objects)
 -- cost more server time than a small batch itself.
-local models = {}   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
-local written = {}  -- collection key -> root, for keys the batch wrote
+local models   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
+local written  -- collection key -> root, for keys the batch wrote
 
 local function touch(root, k)
   local m = models[root]
   m.written = true
   m.deleted = nil
   if k then written[k] = root end
+end
+-- shrink notes that the op may have emptied the key k, which Redis then
+-- deletes, and a later op of the batch may create again, without a TTL.
+local function shrink(root, k)
+  existed[k] = nil
+  touch(root, k)
 end
 
 -- lists
@@ -658,7 +677,7 @@ local function apply(op, a)
   elseif op == 'rpop' or op == 'lpop' then
     local k = K(a[2])
     local v = redis.call(op == 'rpop' and 'RPOP' or 'LPOP', k)
-    touch(K(a[1]), k)
+    shrink(K(a[1]), k)
     return v
   elseif op == 'popat' then
     if a.idx == nil then return false end
@@ -666,7 +685,7 @@ local function apply(op, a)
     local v = redis.call('LINDEX', k, a.idx)
     redis.call('LSET', k, a.idx, TOMB)
     redis.call('LREM', k, 1, TOMB)
-    touch(K(a[1]), k)
+    shrink(K(a[1]), k)
     return v
   elseif op == 'lset' then
     local k = K(a[2]); redis.call('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
@@ -676,18 +695,18 @@ local function apply(op, a)
     touch(K(a[1]), k)
     return false
   elseif op == 'ldelrange' then
-    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); touch(K(a[1]), K(a[2])) end
+    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); shrink(K(a[1]), K(a[2])) end
     return tostring(a.e - a.s)
   elseif op == 'ltrim' then
     local k = K(a[2])
     if a.e <= a.s then redis.call('DEL', k) else redis.call('LTRIM', k, a.s, a.e - 1) end
-    touch(K(a[1]), k)
+    shrink(K(a[1]), k)
     return false
   elseif op == 'lrem' then
-    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); touch(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'lmove' then
     local v = redis.call('LMOVE', K(a[2]), K(a[4]), a[5], a[6])
-    if v then touch(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
+    if v then shrink(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
     return v
   elseif op == 'len' then
     local k = K(a[2])
@@ -695,15 +714,15 @@ local function apply(op, a)
     if a[3] == 'hash' then return tostring(redis.call('HLEN', k)) end
     return tostring(redis.call('SCARD', k))
   elseif op == 'clear' then
-    local k = K(a[2]); redis.call('DEL', k); touch(K(a[1])); return false
+    local k = K(a[2]); redis.call('DEL', k); existed[k] = nil; touch(K(a[1])); return false
 
   -- maps
   elseif op == 'mdel' then -- root key f...
-    local k = K(a[2]); local r = redis.call('HDEL', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = redis.call('HDEL', k, unpack(a, 3)); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'mpop' then -- root key field
     local k = K(a[2])
     local v = redis.call('HGET', k, a[3])
-    if v then redis.call('HDEL', k, a[3]); touch(K(a[1]), k) end
+    if v then redis.call('HDEL', k, a[3]); shrink(K(a[1]), k) end
     return v
   elseif op == 'mpopany' then -- root key
     local k = K(a[2])
@@ -713,7 +732,7 @@ local function apply(op, a)
       cur = r[1]
       if #r[2] > 0 then
         local f, v = r[2][1], r[2][2]
-        redis.call('HDEL', k, f); touch(K(a[1]), k)
+        redis.call('HDEL', k, f); shrink(K(a[1]), k)
         return {f, v}
       end
     until cur == '0'
@@ -731,7 +750,7 @@ local function apply(op, a)
     touch(K(a[1]), k)
     return tostring(r)
   elseif op == 'srem' then
-    local k = K(a[2]); local r = redis.call('SREM', k, unpack(a, 3)); touch(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = redis.call('SREM', k, unpack(a, 3)); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'shas' then
     return tostring(redis.call('SISMEMBER', K(a[2]), a[3]))
 
@@ -745,7 +764,7 @@ local function apply(op, a)
     return false
   elseif op == 'drop' then
     local ks = {}
-    for j = 1, #a do ks[#ks + 1] = K(a[j]) end
+    for j = 1, #a do ks[#ks + 1] = K(a[j]); existed[K(a[j])] = nil end
     local r = redis.call('DEL', unpack(ks))
     local m = models[K(a[1])]
     m.deleted = true
@@ -763,10 +782,10 @@ local function apply(op, a)
 end
 
 -- run ------------------------------------------------------------------------
-local function run()
-  local rec = tonumber(ARGV[2])
+local function run(prog)
+  local rec = tonumber(AV[2])
   if rec > 0 then
-    local prev = redis.call('GET', KEYS[rec])
+    local prev = redis.call('GET', KS[rec])
     if prev then
       local r = cjson.decode(prev)
       r[1] = 'DUP'
@@ -794,9 +813,13 @@ local function run()
         redis.call('PERSIST', root)
         for _, k in ipairs(m.keys) do redis.call('PERSIST', k) end
       else
-        -- keys the batch wrote get the model's remaining TTL, if it has one
+        -- keys the batch wrote get the model's remaining TTL, if it has
+        -- one; a key that existed before and was never emptied has it
+        -- already
         local mine = {}
-        for k, r in pairs(written) do if r == root then mine[#mine + 1] = k end end
+        for k, r in pairs(written) do
+          if r == root and not existed[k] then mine[#mine + 1] = k end
+        end
         if #mine > 0 then
           local ms = redis.call('PTTL', root)
           if ms > 0 then
@@ -809,15 +832,22 @@ local function run()
     end
   end
   if rec > 0 then
-    redis.call('SET', KEYS[rec], cjson.encode(out), 'PX', tonumber(ARGV[3]))
+    redis.call('SET', KS[rec], cjson.encode(out), 'PX', tonumber(AV[3]))
   end
   return out
 end
 
-local ok, res = pcall(run)
-if ok then return res end
-if type(res) == 'table' then
-  if res.code == 'SKIP' then return {'SKIP'} end
-  return {'ERR', res.code, tostring(res.n), res.msg}
+-- batch is the entry point: it runs one program.
+local function batch(keys, args)
+  KS, AV = keys, args
+  TOMB = '\0rapyer-tombstone\0' .. args[1]
+  types, cleared, fields, stored, lens, existed = {}, {}, {}, {}, {}, {}
+  models, written = {}, {}
+  local ok, res = pcall(run, parse())
+  if ok then return res end
+  if type(res) == 'table' then
+    if res.code == 'SKIP' then return {'SKIP'} end
+    return {'ERR', res.code, tostring(res.n), res.msg}
+  end
+  return {'ERR', 'SCRIPT', '0', tostring(res)}
 end
-return {'ERR', 'SCRIPT', '0', tostring(res)}

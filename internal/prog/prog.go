@@ -1,13 +1,13 @@
 // Package prog builds the programs the batch interpreter (batch.lua) runs, and
-// reads its replies. One script serves every batch: the program travels in
-// ARGV, so the script cache holds one entry whatever batches users write.
+// reads its replies. One Lua entry point serves every batch: the program
+// travels in its arguments, so the server holds one function (or one cached
+// script) whatever batches users write.
 package prog
 
 import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
 )
 
@@ -30,11 +31,16 @@ var readSource string
 // MULTI/EXEC (several slots of a cluster).
 var ReadScript = redis.NewScript(readSource)
 
-// Script is the batch interpreter.
-var Script = redis.NewScript(source)
+// Library is the batch interpreter as a Lua library: a Redis Function
+// where the server has them, a script where it does not (package script).
+var Library = script.New("rapyer", source, "batch")
 
-// Source is the interpreter's Lua text.
-func Source() string { return source }
+// Interpreter is the interpreter's entry point.
+var Interpreter = Library.Func("batch")
+
+// Script is the interpreter as a script, as servers without functions run
+// it.
+var Script = Interpreter.Script()
 
 // Mode says what a batch does about a model that does not exist.
 type Mode string
@@ -273,8 +279,9 @@ type Program struct {
 	Instrs []Instr
 	decls  int
 	record string
-	// cmd is the whole EVALSHA command: evalsha, hash, numkeys, KEYS, ARGV
-	// (Argv is its tail).
+	// cmd is the whole command, laid out for Interpreter.Run: two words it
+	// fills in (fcall and the function, or evalsha and the hash), numkeys,
+	// keys, Argv.
 	cmd []any
 }
 
@@ -300,7 +307,7 @@ func (b *Builder) Build(batch, record string, recordMS int64) *Program {
 	}
 	nk := len(b.keys)
 	cmd := make([]any, 0, 3+nk+3+nd+len(b.words))
-	cmd = append(cmd, "evalsha", Script.Hash(), number(nk))
+	cmd = append(cmd, nil, nil, number(nk))
 	cmd = append(cmd, b.boxed...)
 	cmd = append(cmd, batch, number(rec), int64Text(recordMS))
 	for _, m := range b.models {
@@ -322,22 +329,17 @@ func (b *Builder) Build(batch, record string, recordMS int64) *Program {
 	return &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd}
 }
 
-// Run sends the program as one EVALSHA, and as EVAL when the server has
-// lost its script cache (NOSCRIPT): Script.Run, without boxing every key and
-// argument again for each call.
+// Run sends the program as one FCALL, or one EVALSHA on servers without
+// functions, loading the library or the script first when the server lacks
+// it (Interpreter.Run).
 func (p *Program) Run(ctx context.Context, c redis.UniversalClient) (any, error) {
-	cmd := redis.NewCmd(ctx, p.cmd...)
-	cmd.SetFirstKeyPos(3)
-	_ = c.Process(ctx, cmd)
-	if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
-		args := make([]any, len(p.cmd))
-		copy(args, p.cmd)
-		args[0], args[1] = "eval", source
-		cmd = redis.NewCmd(ctx, args...)
-		cmd.SetFirstKeyPos(3)
-		_ = c.Process(ctx, cmd)
-	}
-	return cmd.Result()
+	return Interpreter.Run(ctx, c, p.cmd).Result()
+}
+
+// Queue queues the program on pipe, a transaction of c. If the reply is an
+// error, Interpreter.Recover says whether to queue it again.
+func (p *Program) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner) *redis.Cmd {
+	return Interpreter.Queue(ctx, c, pipe, p.cmd)
 }
 
 // Boxed words of ARGV: converting a string to an interface allocates, and
