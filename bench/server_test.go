@@ -26,7 +26,7 @@ const (
 	serverRounds = 15
 )
 
-// capture records the EVALSHA commands a client sends.
+// capture records the batches (FCALL commands) a client sends.
 type capture struct {
 	mu   sync.Mutex
 	cmds [][]any
@@ -35,7 +35,7 @@ type capture struct {
 func (c *capture) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *capture) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if strings.EqualFold(cmd.Name(), "evalsha") {
+		if strings.EqualFold(cmd.Name(), "fcall") {
 			c.mu.Lock()
 			c.cmds = append(c.cmds, slices.Clone(cmd.Args()))
 			c.mu.Unlock()
@@ -134,16 +134,27 @@ func serverTable(t *testing.T, shared *env) string {
 
 	// Smaller programs, by hand, in the layout batch.lua reads: no program
 	// at all, then one model declaration.
-	hash := prog.Script.Hash()
+	fn := prog.Interpreter.Name()
 	b3nk, _ := strconv.Atoi(fmt.Sprint(b3cmd[2]))
 	root := b3cmd[3]
-	empty := []any{"evalsha", hash, "0", "", "0", "60000"}
-	model := []any{"evalsha", hash, "1", root, "", "0", "60000", "model", "4", "1", "need", "keep", "0"}
+	empty := []any{"fcall", fn, "0", "", "0", "60000"}
+	model := []any{"fcall", fn, "1", root, "", "0", "60000", "model", "4", "1", "need", "keep", "0"}
 	// Batch3's program without its record: ARGV[2] = 0.
 	norec := slices.Clone(b3cmd)
 	norec[3+b3nk+1] = "0"
+	// The same programs as scripts, as servers without functions run them.
+	must(t, prog.Script.Load(ctx, e.rdb).Err())
+	asScript := func(cmd []any) []any {
+		out := slices.Clone(cmd)
+		out[0], out[1] = "evalsha", prog.Script.Hash()
+		return out
+	}
+	// Batch ids of their own: a batch id already applied is answered
+	// from its record.
+	const scriptIDs = 1 << 40
 	returnOne := redis.NewScript("return 1")
 	must(t, returnOne.Load(ctx, e.rdb).Err())
+	must(t, e.rdb.FunctionLoadReplace(ctx, "#!lua name=bench_one\nredis.register_function('bench_one', function() return 1 end)").Err())
 
 	pipeline := func(make func(i int) []any) func(int) error {
 		return func(seq int) error {
@@ -170,14 +181,20 @@ func serverTable(t *testing.T, shared *env) string {
 		{"EVALSHA of `return 1` (the floor of any script)", pipeline(func(int) []any {
 			return []any{"evalsha", returnOne.Hash(), "0"}
 		}), []string{"evalsha"}},
-		{"batch interpreter, empty program (the chunk: helpers and closures)", pipeline(func(int) []any { return empty }), []string{"evalsha"}},
-		{"+ one model declaration (existence and type: HEXISTS)", pipeline(func(int) []any { return model }), []string{"evalsha"}},
-		{"scenario 1: Append + Incr + SetItem, without the batch record", pipeline(func(i int) []any { return fresh(norec, i) }), []string{"evalsha"}},
-		{"scenario 1: the same with its record (what Exec sends)", pipeline(func(i int) []any { return fresh(b3cmd, i) }), []string{"evalsha"}},
+		{"FCALL of a function returning 1 (the floor of any function)", pipeline(func(int) []any {
+			return []any{"fcall", "bench_one", "0"}
+		}), []string{"fcall"}},
+		{"batch interpreter, empty program, as a script (its chunk runs on every call)", pipeline(func(int) []any { return asScript(empty) }), []string{"evalsha"}},
+		{"batch interpreter, empty program, as a function", pipeline(func(int) []any { return empty }), []string{"fcall"}},
+		{"+ one model declaration (existence and type: HEXISTS)", pipeline(func(int) []any { return model }), []string{"fcall"}},
+		{"scenario 1: Append + Incr + SetItem, without the batch record", pipeline(func(i int) []any { return fresh(norec, i) }), []string{"fcall"}},
+		{"scenario 1: the same with its record (what Exec sends)", pipeline(func(i int) []any { return fresh(b3cmd, i) }), []string{"fcall"}},
+		{"scenario 1 as a script (servers without functions)", pipeline(func(i int) []any { return asScript(fresh(b3cmd, scriptIDs+i)) }), []string{"evalsha"}},
 		{"scenario 1 twin: MULTI RPUSH HINCRBY HSET EXEC", sequential(batch3Hand(t, e)), []string{"exec", "multi"}},
-		{"scenario 2: AtLeast + Decr (what Exec sends)", pipeline(func(i int) []any { return fresh(wdcmd, i) }), []string{"evalsha"}},
+		{"scenario 2: AtLeast + Decr (what Exec sends)", pipeline(func(i int) []any { return fresh(wdcmd, i) }), []string{"fcall"}},
 		{"scenario 2 twin: WATCH, GET, MULTI DECRBY EXEC, UNWATCH", sequential(withdrawHand(t, e)), []string{"exec", "multi", "watch", "get", "unwatch"}},
-		{"scenario 3: Save of the Profile (what Exec sends)", pipeline(func(i int) []any { return fresh(svcmd, i) }), []string{"evalsha"}},
+		{"scenario 3: Save of the Profile (what Exec sends)", pipeline(func(i int) []any { return fresh(svcmd, i) }), []string{"fcall"}},
+		{"scenario 3 as a script (servers without functions)", pipeline(func(i int) []any { return asScript(fresh(svcmd, scriptIDs+i)) }), []string{"evalsha"}},
 		{"scenario 3 twin: MULTI DEL HSET RPUSH HSET EXEC", sequential(saveHandSide(t, e)), []string{"exec", "multi"}},
 	}
 	var sb strings.Builder
