@@ -759,7 +759,16 @@ local function apply(op, a)
     local k = K(a[1])
     local v = redis.call('HGET', k, VERSION)
     redis.call('DEL', k)
-    if v then redis.call('HSET', k, VERSION, v) end
+    local m = models[k]
+    -- the root has no TTL now; the batch's one version bump is written
+    -- here, saving the HINCRBY at the end
+    m.reset = true
+    if v == false or isint(v) then
+      redis.call('HSET', k, VERSION, addint(v or '0', '1'))
+      m.bumped = true
+    else
+      redis.call('HSET', k, VERSION, v)
+    end
     touch(k)
     return false
   elseif op == 'drop' then
@@ -768,6 +777,7 @@ local function apply(op, a)
     local r = redis.call('DEL', unpack(ks))
     local m = models[K(a[1])]
     m.deleted = true
+    m.bumped = nil
     return tostring(r)
   elseif op == 'unlock' then
     if redis.call('GET', K(a[1])) == a[2] then
@@ -800,7 +810,7 @@ local function run(prog)
     out[n + 1] = apply(ins.op, ins.a)
   end
   for root, m in pairs(models) do
-    if m.written and not m.deleted then
+    if m.written and not m.deleted and not m.bumped then
       redis.call('HINCRBY', root, VERSION, 1)
     end
     if not m.deleted then
@@ -820,7 +830,7 @@ local function run(prog)
         for k, r in pairs(written) do
           if r == root and not existed[k] then mine[#mine + 1] = k end
         end
-        if #mine > 0 then
+        if #mine > 0 and not m.reset then
           local ms = redis.call('PTTL', root)
           if ms > 0 then
             for _, k in ipairs(mine) do
