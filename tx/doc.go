@@ -11,9 +11,12 @@
 //
 // # Atomic execution
 //
-// Exec compiles a batch into one program for one Lua script (the same script
-// for every batch, so the server's script cache holds one entry) and sends it
-// in one round trip. The script checks everything that could make a write
+// Exec compiles a batch into one program for one Lua interpreter (the same
+// code for every batch: the program travels as its arguments) and sends it
+// in one round trip: an FCALL of a Redis Function where the server has them
+// (Redis and Valkey 7 and later; the library is loaded once, on every master
+// of a cluster), an EVALSHA of a script where it has not (miniredis, older
+// servers, an ACL that forbids FUNCTION LOAD). The interpreter checks everything that could make a write
 // fail before its first write: that each model exists (or, with
 // SkipIfMissing, does nothing and reports Result.Skipped; with MustBeNew,
 // that none exists), that every key holds the type the model stores there,
@@ -23,15 +26,17 @@
 // ErrWrongType, ErrCorrupt, ErrOverflow, ErrOutOfRange, ErrLockLost, ...) and
 // names the op.
 //
-// Every batch carries a random id, and the script keeps a short record of the
+// Every batch carries a random id, and the interpreter keeps a short record of the
 // batches it applied (Options.Record, a minute by default). A batch whose
 // reply is lost is resent, by go-redis (whose MaxRetries default to 3) or by
 // Exec itself, and the record answers the resend: the batch is applied once,
 // and Result.Duplicate says the reply came from the record. When no resend
 // gets through, the error wraps ErrUnknownOutcome.
 //
-// After SCRIPT FLUSH, a restart or a failover, the first batch finds no
-// script (NOSCRIPT) and sends its source: two round trips, no error.
+// After FUNCTION FLUSH, SCRIPT FLUSH, a restart or a failover, the first
+// batch finds no function (or no script: NOSCRIPT) and loads it: three round
+// trips (two on servers without functions), no error. Replies that say the
+// code was missing mean that nothing ran, so sending again is safe.
 //
 // On a Redis Cluster every key of a batch must be in one slot; a batch that
 // spans slots fails with ErrCrossSlot before anything is sent.
