@@ -47,6 +47,22 @@ func EmitModel(b *prog.Builder, t prog.Target, v unsafe.Pointer) error {
 // the value v points to, which must be an n.Type: a scalar, a collection,
 // or a nested struct with everything under it.
 func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v unsafe.Pointer) error {
+	if n.Kind.Collection() {
+		// What the general case below does for one collection, the key
+		// made once.
+		key := t.Key(n)
+		b.Emit("clear", prog.K(t.Root), prog.K(key), prog.V(n.Kind.RedisType()))
+		if n.Len(v) == 0 {
+			return nil
+		}
+		texts, err := n.AppendElements(nil, v, 0)
+		if err != nil {
+			return err
+		}
+		w := writer{b: b, t: t}
+		w.emit(fill(n.Kind), key, texts)
+		return nil
+	}
 	w := newWriter(b, t, 1)
 	var room [8]prog.Arg
 	dels := w.clear(n, append(room[:0], prog.K(t.Root)))
@@ -81,8 +97,10 @@ func (w *writer) clear(n *schema.Node, dels []prog.Arg) []prog.Arg {
 type writer struct {
 	b *prog.Builder
 	t prog.Target
-	// pairs is the root key, then fields and values in turn.
+	// pairs is the root key, then fields and values in turn; room is
+	// how many fields to make room for.
 	pairs []prog.Arg
+	room  int
 	// texts holds the encoded elements of the pending collections, back
 	// to back.
 	texts []string
@@ -101,11 +119,17 @@ type pending struct {
 	from, to int
 }
 
-// newWriter returns a writer with room for about fields root-hash fields.
+// newWriter returns a writer that expects about fields root-hash fields.
 func newWriter(b *prog.Builder, t prog.Target, fields int) *writer {
-	w := &writer{b: b, t: t, pairs: make([]prog.Arg, 1, 1+2*fields)}
-	w.pairs[0] = prog.K(t.Root)
-	return w
+	return &writer{b: b, t: t, room: fields}
+}
+
+// set adds a root-hash field to set.
+func (w *writer) set(name, value string) {
+	if len(w.pairs) == 0 {
+		w.pairs = append(make([]prog.Arg, 0, 1+2*max(w.room, 1)), prog.K(w.t.Root))
+	}
+	w.pairs = append(w.pairs, prog.V(name), prog.V(value))
 }
 
 func (w *writer) flush() {
@@ -163,13 +187,13 @@ func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", n.GoName, err)
 		}
-		w.pairs = append(w.pairs, prog.V(n.Name), prog.V(s))
+		w.set(n.Name, s)
 	case schema.Struct:
 		if n.Ptr {
 			if p = *(*unsafe.Pointer)(p); p == nil {
 				return nil
 			}
-			w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
+			w.set(n.Name, MarkerValue)
 		}
 		return w.fields(p, n.Children)
 	default:
@@ -303,7 +327,7 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 			case !aok && bok:
 				dels = append(dels, prog.V(n.Name))
 			case aok && (!bok || as != bs):
-				w.pairs = append(w.pairs, prog.V(n.Name), prog.V(as))
+				w.set(n.Name, as)
 			}
 		case schema.Struct:
 			if n.Ptr {
@@ -317,7 +341,7 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 					}
 					continue
 				case bt == nil:
-					w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
+					w.set(n.Name, MarkerValue)
 					bt = n.ZeroPointee()
 				}
 				bp, ap = bt, at

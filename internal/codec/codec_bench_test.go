@@ -2,9 +2,11 @@ package codec_test
 
 import (
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
@@ -129,4 +131,62 @@ func BenchmarkBuilder(b *testing.B) {
 	for b.Loop() {
 		builder(t)
 	}
+}
+
+// richEverything is a value of the fuzz tests' model with a field of every
+// kind, compiled and not (a MarshalText type, JSON list elements).
+func richEverything() everything {
+	n := 7
+	when := time.Date(2024, 2, 29, 23, 59, 59, 123456789, time.FixedZone("", 5*3600+1800))
+	return everything{
+		Name: "alice", Flag: true, I: -42, I8: -128, U64: 1<<64 - 1, F32: 1.5, F64: 0.1,
+		Blob: []byte{0, 1, 255}, When: when, Wait: 90 * time.Second, IP: netip.MustParseAddr("::1"),
+		Lvl: 7, PtrInt: &n, PtrTime: &when, Home: address{City: "Paris", Zip: 65001, Geo: &geo{1.5, -2}},
+		Work: &address{City: "Lyon"}, Tags: []string{"a", "", "b c"}, Scores: []int64{-1, 0, 1 << 62},
+		Items:  []item{{SKU: "x", Qty: 2, Price: 9.99, At: when}},
+		Blobs:  [][]byte{{1}, {}},
+		Labels: map[string]string{"k": "v", "": "empty"}, Counts: map[int]float64{-3: 2.5},
+		Members: map[string]struct{}{"m": {}}, IDs: map[uint32]struct{}{4294967295: {}}, Nick: "al",
+	}
+}
+
+// BenchmarkEveryKind runs the four paths on the model with every kind.
+func BenchmarkEveryKind(b *testing.B) {
+	m, err := schema.For[everything]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := prog.Target{Root: "m:{x}", Model: m}
+	v := richEverything()
+	b.Run("EmitModel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := codec.EmitModel(builder(t), t, unsafe.Pointer(&v)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Decode", func(b *testing.B) {
+		d := encode(b, m, unsafe.Pointer(&v))
+		b.ReportAllocs()
+		for b.Loop() {
+			var w everything
+			if err := codec.Decode(m, d, unsafe.Pointer(&w)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("EmitDiff", func(b *testing.B) {
+		after := v
+		after.I++
+		after.Home.City = "Nice"
+		after.Tags = append(slices.Clone(v.Tags), "d")
+		after.Counts = map[int]float64{-3: 2.5, 4: 1}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := codec.EmitDiff(builder(t), t, unsafe.Pointer(&v), unsafe.Pointer(&after)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
