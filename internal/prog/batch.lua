@@ -178,27 +178,42 @@ local function fmttime(secs, ns, off)
 end
 
 -- program --------------------------------------------------------------------
+-- parse splits the instructions into their opcodes and argument tables.
+-- Tables are the dearest thing a call makes in the server's Lua (each one
+-- an allocation, its growth more), so an instruction gets one table, made
+-- at its final size.
 local function parse()
-  local prog = {}
-  local i = 4
-  while i <= #AV do
+  local ops, args, count = {}, {}, 0
+  local i, last = 4, #AV
+  while i <= last do
     local n = tonumber(AV[i + 1])
-    local a = {}
-    for j = 1, n do a[j] = AV[i + 1 + j] end
-    prog[#prog + 1] = {op = AV[i], a = a}
+    local a
+    if n <= 1000 then
+      a = {unpack(AV, i + 2, i + 1 + n)}
+    else
+      a = {}
+      for j = 1, n do a[j] = AV[i + 1 + j] end
+    end
+    count = count + 1
+    ops[count], args[count] = AV[i], a
     i = i + 2 + n
   end
-  return prog
+  return ops, args, count
 end
 local function K(x) return KS[tonumber(x)] end
+local function wipe(t)
+  for k in pairs(t) do t[k] = nil end
+end
 
 -- check-phase shadow of the data the batch touches -------------------------
-local types      -- key -> type seen at the start
-local cleared    -- key -> true once the batch deleted it
-local fields     -- key -> {field -> value or false}
-local stored     -- key -> {field -> value as found (HGET), or false}
-local lens       -- list key -> length, or -1 when unknown
-local existed    -- key -> true when it existed at the start and no op of
+-- These tables live as long as the library and are emptied at the start of
+-- every call (wipe): cheaper than making them anew.
+local types = {}    -- key -> type seen at the start
+local cleared = {}  -- key -> true once the batch deleted it
+local fields = {}   -- key -> {field -> value or false}
+local stored = {}   -- key -> {field -> value as found (HGET), or false}
+local lens = {}     -- list key -> length, or -1 when unknown
+local existed = {}  -- key -> true when it existed at the start and no op of
                  -- the batch may have emptied (so deleted) it
 
 local function needtype(k, want, n)
@@ -406,8 +421,8 @@ end
 -- table of closures: the script's chunk runs again on every call, and making
 -- two closures and a table per instruction kind (about a hundred objects)
 -- cost more server time than a small batch itself.
-local models   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
-local written  -- collection key -> root, for keys the batch wrote
+local models = {}   -- root -> {mode, ttl, ttlms, keys = {...}, written, deleted}
+local written = {}  -- collection key -> root, for keys the batch wrote
 
 local function touch(root, k)
   local m = models[root]
@@ -792,7 +807,7 @@ local function apply(op, a)
 end
 
 -- run ------------------------------------------------------------------------
-local function run(prog)
+local function run(ops, args, count)
   local rec = tonumber(AV[2])
   if rec > 0 then
     local prev = redis.call('GET', KS[rec])
@@ -802,12 +817,12 @@ local function run(prog)
       return r
     end
   end
-  for n, ins in ipairs(prog) do
-    check(ins.op, ins.a, n)
+  for n = 1, count do
+    check(ops[n], args[n], n)
   end
   local out = {'OK'}
-  for n, ins in ipairs(prog) do
-    out[n + 1] = apply(ins.op, ins.a)
+  for n = 1, count do
+    out[n + 1] = apply(ops[n], args[n])
   end
   for root, m in pairs(models) do
     if m.written and not m.deleted and not m.bumped then
@@ -826,11 +841,16 @@ local function run(prog)
         -- keys the batch wrote get the model's remaining TTL, if it has
         -- one; a key that existed before and was never emptied has it
         -- already
-        local mine = {}
-        for k, r in pairs(written) do
-          if r == root and not existed[k] then mine[#mine + 1] = k end
+        local mine
+        if not m.reset then
+          for k, r in pairs(written) do
+            if r == root and not existed[k] then
+              mine = mine or {}
+              mine[#mine + 1] = k
+            end
+          end
         end
-        if #mine > 0 and not m.reset then
+        if mine then
           local ms = redis.call('PTTL', root)
           if ms > 0 then
             for _, k in ipairs(mine) do
@@ -851,8 +871,8 @@ end
 local function batch(keys, args)
   KS, AV = keys, args
   TOMB = '\0rapyer-tombstone\0' .. args[1]
-  types, cleared, fields, stored, lens, existed = {}, {}, {}, {}, {}, {}
-  models, written = {}, {}
+  wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
+  wipe(existed); wipe(models); wipe(written)
   local ok, res = pcall(run, parse())
   if ok then return res end
   if type(res) == 'table' then
