@@ -162,7 +162,8 @@ func (f *Func) recover(ctx context.Context, c redis.UniversalClient, w way, err 
 		// Lost again since the load (a flush, a failover): the text itself
 		// this time, which cannot miss. The next call loads it again.
 		return eval, nil
-	case unknownCommand(err) && w != scripts:
+	case (unknownCommand(err) || noPermission(err)) && w != scripts:
+		// No FCALL, or not for this user: scripts.
 		remember(c, scripts)
 		return scripts, nil
 	case FunctionMissing(err):
@@ -237,7 +238,7 @@ func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pi
 // Otherwise it reports false. A failed load is returned.
 func (f *Func) Recover(ctx context.Context, c redis.UniversalClient, err error) (bool, error) {
 	switch {
-	case unknownCommand(err):
+	case unknownCommand(err) || (noPermission(err) && wayOf(c) != scripts):
 		remember(c, scripts)
 		return true, nil
 	case FunctionMissing(err):
@@ -349,8 +350,15 @@ func NoScript(err error) bool {
 }
 
 // Missing reports whether err says a call did not run because the server
-// lacked the function, the script or the FCALL command.
-func Missing(err error) bool { return FunctionMissing(err) || NoScript(err) || unknownCommand(err) }
+// lacked the function, the script or the FCALL command, or the user may
+// not run FCALL.
+func Missing(err error) bool {
+	return FunctionMissing(err) || NoScript(err) || unknownCommand(err) || noPermission(err)
+}
+
+func noPermission(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOPERM")
+}
 
 func unknownCommand(err error) bool {
 	// HasErrorPrefix drops the "ERR " of "ERR unknown command `fcall`".

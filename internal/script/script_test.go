@@ -125,6 +125,40 @@ func TestFunctionLoadForbiddenFallsBackToScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCommands(t, app, "k", "evalsha")
+
+	// A user who may not even FCALL: scripts from the first reply on.
+	if err := admin.Do(ctx, "ACL", "SETUSER", "nofcall", "on", ">pw", "~*", "&*", "+@all", "-function", "-fcall").Err(); err != nil {
+		t.Fatal(err)
+	}
+	nofcall := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "nofcall", Password: "pw"})
+	t.Cleanup(func() { _ = nofcall.Close() })
+	wantCommands(t, nofcall, "k", "fcall", "evalsha")
+	wantCommands(t, nofcall, "k", "evalsha")
+	// Queue and Recover, with a client that has not learned it yet: Queue's
+	// load is refused, so the call goes as a script, whose first try finds
+	// the script cache without it (NOSCRIPT); then it runs.
+	fresh := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "nofcall", Password: "pw"})
+	t.Cleanup(func() { _ = fresh.Close() })
+	f := greet.Func("count")
+	var refusals []string
+	for try := 0; ; try++ {
+		var cmd *redis.Cmd
+		_, err := fresh.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = f.Queue(ctx, fresh, p, script.Command([]string{"n"}))
+			return nil
+		})
+		if err == nil {
+			break
+		}
+		again, rerr := f.Recover(ctx, fresh, cmd.Err())
+		if !again || rerr != nil || try == 3 {
+			t.Fatalf("try %d: %v; Recover: %v %v", try, err, again, rerr)
+		}
+		refusals = append(refusals, strings.Fields(cmd.Err().Error())[0])
+	}
+	if want := []string{"NOSCRIPT"}; !slices.Equal(refusals, want) {
+		t.Fatalf("refused with %v, want %v", refusals, want)
+	}
 }
 
 // TestQueueAndRecoverInATransaction: a call queued in MULTI that meets a
