@@ -476,16 +476,17 @@ func (primList) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	c := n.Value
-	data := c.makeSlice(len(items))
 	if c.op == opString {
 		// A copy: the same read may be decoded twice (a model lock keeps
 		// the value before and after), and neither may share the other's.
-		copy(unsafe.Slice((*string)(data), len(items)), items)
-	} else {
-		for i, it := range items {
-			if err := c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size)); err != nil {
-				return n.corrupt(fmt.Errorf("element %d: %w", i, err))
-			}
+		s := append([]string(nil), items...)
+		*(*[]string)(p) = s
+		return nil
+	}
+	data := c.makeSlice(len(items))
+	for i, it := range items {
+		if err := c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size)); err != nil {
+			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
 		}
 	}
 	*(*sliceHeader)(p) = sliceHeader{data: data, len: len(items), cap: len(items)}
@@ -657,9 +658,12 @@ func (compiledMap[K, V]) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	m := make(map[K]V, len(items))
+	stringKeys := n.Key.op == opString
 	for ks, vs := range items {
 		var k K
-		if err := n.Key.decodePrim(ks, unsafe.Pointer(&k)); err != nil {
+		if stringKeys {
+			*(*string)(unsafe.Pointer(&k)) = ks // K is string
+		} else if err := n.Key.decodePrim(ks, unsafe.Pointer(&k)); err != nil {
 			return n.corrupt(fmt.Errorf("key: %w", err))
 		}
 		var v V
