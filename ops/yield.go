@@ -118,7 +118,16 @@ func decoder[A any](c *schema.Codec) func(any) (A, error) {
 	}
 }
 
-var intCodec = &schema.Codec{Kind: schema.Int, Type: reflect.TypeFor[int](), Bits: 64}
+// intCodec reads integer replies (counts, lengths, flags): a compiled int
+// codec that parses 64 bits on every platform, as it always did.
+var intCodec = func() *schema.Codec {
+	c, err := schema.ScalarCodec(reflect.TypeFor[int]())
+	if err != nil {
+		panic(err)
+	}
+	c.Bits = 64
+	return c
+}()
 
 func decodeInt(raw any) (int, error) { return decoder[int](intCodec)(raw) }
 
