@@ -277,6 +277,7 @@ type (
 		ID string
 		Base
 	}
+	//lint:ignore U1000 an unexported field, which lenses must not reach
 	Hidden         struct{ secret int }
 	WithOnlyHidden struct {
 		ID     string

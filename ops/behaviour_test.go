@@ -85,15 +85,6 @@ func pair[K, V any](p *ops.Pair[K, V], wantK K, wantV V) func(*testing.T, *tx.Re
 	}
 }
 
-func all(checks ...func(*testing.T, *tx.Result)) func(*testing.T, *tx.Result) {
-	return func(t *testing.T, r *tx.Result) {
-		t.Helper()
-		for _, c := range checks {
-			c(t, r)
-		}
-	}
-}
-
 // one is a case of one op that yields nothing.
 func one(name, on string, start Acct, o ops.Op, want Acct) opCase {
 	return opCase{name: name, on: on, start: start, batch: tx.Of(o), want: want}

@@ -298,10 +298,10 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
 			_ = prog.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
 			eval = true
-			_, err = m.rdb.Pipelined(ctx, queue)
+			_, _ = m.rdb.Pipelined(ctx, queue) // each read reports its own error
 		}
 	} else {
-		_, err = m.rdb.TxPipelined(ctx, queue)
+		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
 	}
 	for i, read := range reads {
 		v, ok, err := read()

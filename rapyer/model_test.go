@@ -46,39 +46,40 @@ type Geo struct {
 
 // Everything has one field of every supported kind.
 type Everything struct {
-	Name     string
-	Flag     bool
-	I        int
-	I8       int8
-	I16      int16
-	I32      int32
-	I64      int64
-	U        uint
-	U8       uint8
-	U16      uint16
-	U32      uint32
-	U64      uint64
-	F32      float32
-	F64      float64
-	Blob     []byte
-	When     time.Time
-	Wait     time.Duration
-	IP       netip.Addr
-	Lvl      Level
-	PtrInt   *int
-	PtrStr   *string
-	PtrTime  *time.Time
-	Home     Address
-	Work     *Address
-	Tags     []string
-	Scores   []int64
-	Items    []Item
-	Labels   map[string]string
-	Counts   map[int]float64
-	Members  map[string]struct{}
-	Ids      map[uint32]struct{}
-	Renamed  string   `redis:"nick"`
-	Skipped  chan int `redis:"-"`
+	Name    string
+	Flag    bool
+	I       int
+	I8      int8
+	I16     int16
+	I32     int32
+	I64     int64
+	U       uint
+	U8      uint8
+	U16     uint16
+	U32     uint32
+	U64     uint64
+	F32     float32
+	F64     float64
+	Blob    []byte
+	When    time.Time
+	Wait    time.Duration
+	IP      netip.Addr
+	Lvl     Level
+	PtrInt  *int
+	PtrStr  *string
+	PtrTime *time.Time
+	Home    Address
+	Work    *Address
+	Tags    []string
+	Scores  []int64
+	Items   []Item
+	Labels  map[string]string
+	Counts  map[int]float64
+	Members map[string]struct{}
+	Ids     map[uint32]struct{}
+	Renamed string   `redis:"nick"`
+	Skipped chan int `redis:"-"`
+	//lint:ignore U1000 an unexported field, which models must skip
 	internal int
 }
 

@@ -114,7 +114,7 @@ func TestLuaFlushIsRecovered(t *testing.T) {
 		// Optimistic updates run the batch inside MULTI/EXEC: a flush there
 		// costs one extra attempt, never an error.
 		flush()
-		res, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
+		_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
 			return tx.Of(ops.Set(Balance, a.Balance+1)), nil
 		})
 		if err != nil {

@@ -224,7 +224,8 @@ type Layout struct {
 	IDs      map[int64]struct{}
 	Blobs    [][]byte
 	Skipped  chan int `redis:"-"`
-	private  func()
+	//lint:ignore U1000 an unexported field, which the schema must skip
+	private func()
 }
 
 func TestOfLayout(t *testing.T) {
