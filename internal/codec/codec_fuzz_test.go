@@ -298,8 +298,8 @@ func FuzzDecodeModel(f *testing.F) {
 		if refErr := codec.RefDecode(m, d, reflect.ValueOf(&ref).Elem()); !sameErr(m, refErr, err) {
 			t.Fatalf("Decode: %v; the reflect codec gave %v", err, refErr)
 		}
-		if diff := cmp.Diff(ref, v, identical); diff != "" {
-			t.Fatalf("Decode differs from the reflect codec (-reflect +compiled):\n%s", diff)
+		if !cmp.Equal(ref, v, identical) {
+			t.Fatalf("Decode differs from the reflect codec (-reflect +compiled):\n%s", cmp.Diff(ref, v, identical))
 		}
 		if err != nil {
 			if !errors.Is(err, errs.Corrupt) {
