@@ -86,8 +86,10 @@ local function addint(a, b)
   local h, l = norm(h1 + h2, l1 + l2)
   return fmtl(h, l)
 end
-local function inrange(v, lo, hi)
-  return isint(v) and cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
+-- within reports whether v, an integer text this code made (canonical),
+-- lies in [lo, hi].
+local function within(v, lo, hi)
+  return cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
 end
 
 -- floats ------------------------------------------------------------------
@@ -200,7 +202,17 @@ local function parse()
   end
   return ops, args, count
 end
-local function K(x) return KS[tonumber(x)] end
+-- K resolves a key argument (an index into keys, as text) to the key, once
+-- per index and call: tonumber is one of the dearer calls here.
+local KI = {}
+local function K(x)
+  local k = KI[x]
+  if k == nil then
+    k = KS[tonumber(x)]
+    KI[x] = k
+  end
+  return k
+end
 local function wipe(t)
   for k in pairs(t) do t[k] = nil end
 end
@@ -351,7 +363,7 @@ local function arith(name, cur, kind, x, lo, hi, n)
     end
     if math.abs(r) > MAXEXACT then fail('OVERFLOW', n, name .. ' leaves the exact range +-2^53') end
     local s = string.format('%.0f', r)
-    if not inrange(s, lo, hi) then fail('OVERFLOW', n, s .. ' is out of range') end
+    if not within(s, lo, hi) then fail('OVERFLOW', n, s .. ' is out of range') end
     return s
   end
   -- float
@@ -438,14 +450,19 @@ local function shrink(root, k)
 end
 
 -- lists
-local function pushall(k, cmd, vals, from)
+-- chunked sends cmd k with vals[from..] as arguments, 1000 at a time (the
+-- Lua stack of the server is limited), and returns the sum of the replies.
+local function chunked(cmd, k, vals, from)
   local n = #vals
-  local step = 1000
-  for s = from, n, step do
-    local e = math.min(s + step - 1, n)
-    redis.call(cmd, k, unpack(vals, s, e))
+  if n < from then return 0 end
+  if n - from < 1000 then return redis.call(cmd, k, unpack(vals, from)) end
+  local r = 0
+  for s = from, n, 1000 do
+    r = r + redis.call(cmd, k, unpack(vals, s, math.min(s + 999, n)))
   end
+  return r
 end
+local function pushall(k, cmd, vals, from) chunked(cmd, k, vals, from) end
 local function listcheck(a, n, delta)
   local k = K(a[2])
   local l = listlen(k, n)
@@ -499,7 +516,7 @@ local function check(op, a, n)
     if cur == false then cur = '0' end
     if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
     local r = addint(cur, a[3])
-    if not inrange(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
+    if not within(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
     fset(k, a[2], r)
     a.result = r
   elseif op == 'rpush' or op == 'lpush' then -- root key v... (lpush: given in final order)
@@ -661,7 +678,7 @@ end
 local function apply(op, a)
   if op == 'hset' then
     local k = K(a[1])
-    for s = 2, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
+    chunked('HSET', k, a, 2)
     touch(k)
     return false
   elseif op == 'incr' then
@@ -670,12 +687,12 @@ local function apply(op, a)
     local k = K(a[2]); pushall(k, 'RPUSH', a, 3); touch(K(a[1]), k); return false
   elseif op == 'mset' then -- root key k v k v ...
     local k = K(a[2])
-    for s = 3, #a, 1000 do redis.call('HSET', k, unpack(a, s, math.min(s + 999, #a))) end
+    chunked('HSET', k, a, 3)
     touch(K(a[1]), k)
     return false
   elseif op == 'hdel' then
     local k = K(a[1])
-    for s = 2, #a, 1000 do redis.call('HDEL', k, unpack(a, s, math.min(s + 999, #a))) end
+    chunked('HDEL', k, a, 2)
     touch(k)
     return false
   elseif op == 'incrf' then
@@ -760,8 +777,7 @@ local function apply(op, a)
   -- sets
   elseif op == 'sadd' then
     local k = K(a[2])
-    local r = 0
-    for s = 3, #a, 1000 do r = r + redis.call('SADD', k, unpack(a, s, math.min(s + 999, #a))) end
+    local r = chunked('SADD', k, a, 3)
     touch(K(a[1]), k)
     return tostring(r)
   elseif op == 'srem' then
@@ -872,7 +888,7 @@ local function batch(keys, args)
   KS, AV = keys, args
   TOMB = '\0rapyer-tombstone\0' .. args[1]
   wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
-  wipe(existed); wipe(models); wipe(written)
+  wipe(existed); wipe(models); wipe(written); wipe(KI)
   local ok, res = pcall(run, parse())
   if ok then return res end
   if type(res) == 'table' then
