@@ -22,7 +22,6 @@ local VERSION = '__v'
 -- The call's keys and arguments, and the state of one call below: set by
 -- batch() at the start of every call.
 local KS, AV
-local TOMB
 
 local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
@@ -715,8 +714,9 @@ local function apply(op, a)
     if a.idx == nil then return false end
     local k = K(a[2])
     local v = redis.call('LINDEX', k, a.idx)
-    redis.call('LSET', k, a.idx, TOMB)
-    redis.call('LREM', k, 1, TOMB)
+    local tomb = '\0rapyer-tombstone\0' .. AV[1]
+    redis.call('LSET', k, a.idx, tomb)
+    redis.call('LREM', k, 1, tomb)
     shrink(K(a[1]), k)
     return v
   elseif op == 'lset' then
@@ -886,7 +886,6 @@ end
 -- batch is the entry point: it runs one program.
 local function batch(keys, args)
   KS, AV = keys, args
-  TOMB = '\0rapyer-tombstone\0' .. args[1]
   wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
   wipe(existed); wipe(models); wipe(written); wipe(KI)
   local ok, res = pcall(run, parse())
