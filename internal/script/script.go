@@ -106,9 +106,9 @@ func Command(keys []string, args ...any) []any {
 // Run sends cmd (laid out as Command does) to c and returns its reply.
 // When the server has no functions, or lost the library or the script, it
 // does what is needed and sends cmd again: the replies that say so mean
-// that nothing ran. It sends cmd at most four times (FCALL, FCALL after
-// loading the library, EVAL with the text if the library went missing
-// again meanwhile), and EVAL cannot miss.
+// that nothing ran. It sends cmd at most three times: FCALL, FCALL again
+// after loading the library (or EVALSHA where functions are refused), and
+// last EVAL with the text, which cannot miss.
 func (f *Func) Run(ctx context.Context, c redis.UniversalClient, cmd []any) *redis.Cmd {
 	w := wayOf(c)
 	for {
