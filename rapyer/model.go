@@ -18,7 +18,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
-	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -296,7 +296,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 			return nil
 		}
 		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
-			_ = prog.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
+			_ = lua.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
 			eval = true
 			_, _ = m.rdb.Pipelined(ctx, queue) // each read reports its own error
 		}
@@ -327,9 +327,9 @@ func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) fu
 	}
 	var cmd *redis.Cmd
 	if eval {
-		cmd = prog.ReadScript.Eval(context.Background(), p, ks, types...)
+		cmd = lua.ReadScript.Eval(context.Background(), p, ks, types...)
 	} else {
-		cmd = p.EvalSha(context.Background(), prog.ReadScript.Hash(), ks, types...)
+		cmd = p.EvalSha(context.Background(), lua.ReadScript.Hash(), ks, types...)
 	}
 	return func() (T, bool, error) {
 		var v T

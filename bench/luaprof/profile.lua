@@ -1,6 +1,6 @@
 -- Profiles the batch interpreter's own Lua, outside Redis.
 --
---   lua5.1 bench/luaprof/profile.lua [internal/prog/batch.lua]
+--   lua5.1 bench/luaprof/profile.lua [internal/lua/batch.lua]
 --
 -- It loads the interpreter with redis.call and cjson stubbed (each call
 -- answers a fixed reply), runs the program of scenario 1 of the benchmarks
@@ -11,7 +11,7 @@
 -- whole command), but where the Lua goes is the same. Needs Debian's
 -- lua5.1; not part of make test.
 
-local path = arg[1] or 'internal/prog/batch.lua'
+local path = arg[1] or 'internal/lua/batch.lua'
 local f = assert(io.open(path))
 local src = f:read('*a')
 f:close()

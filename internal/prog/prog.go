@@ -6,7 +6,6 @@ package prog
 
 import (
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,27 +15,13 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/schema"
-	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
 )
 
-//go:embed batch.lua
-var source string
-
-//go:embed read.lua
-var readSource string
-
-// ReadScript reads one model atomically, for pipelines that cannot use
-// MULTI/EXEC (several slots of a cluster).
-var ReadScript = redis.NewScript(readSource)
-
-// Library is the batch interpreter as a Lua library: a Redis Function
-// where the server has them, a script where it does not (package script).
-var Library = script.New("rapyer", source, "batch")
-
-// Interpreter is the interpreter's entry point.
-var Interpreter = Library.Func("batch")
+// Interpreter is the batch interpreter's entry point (package lua).
+var Interpreter = lua.Batch
 
 // Script is the interpreter as a script, as servers without functions run
 // it.

@@ -31,22 +31,46 @@ type Func struct {
 	eval   string // the script's text
 }
 
-// New makes a library named base (letters, digits and underscores) of body,
-// a Lua text that defines each entry as a local function of (keys, args)
-// and returns nothing. The server's names of the library and its functions
-// carry a hash of body, so that programs of two versions never call each
-// other's code.
+// Part is one Lua text of a library and the entry points it defines.
+type Part struct {
+	// Source defines each entry as a local function of (keys, args) and
+	// returns nothing.
+	Source string
+	// Entries are the names of its entry points.
+	Entries []string
+}
+
+// New makes a library named base (letters, digits and underscores) of one
+// Lua text, body, that defines each entry as a local function of (keys,
+// args) and returns nothing. It is NewParts with one part.
 func New(base, body string, entries ...string) *Library {
-	sum := sha1.Sum([]byte(body))
+	return NewParts(base, Part{Source: body, Entries: entries})
+}
+
+// NewParts makes a library named base of several parts. As a function
+// library the parts are loaded together, one after the other; as scripts
+// each entry point carries only its own part, so that a small entry does
+// not run a large part's top level on every call. The server's names of the
+// library and its functions carry a hash of the whole text, so that
+// programs of two versions never call each other's code.
+func NewParts(base string, parts ...Part) *Library {
+	var body strings.Builder
+	for _, p := range parts {
+		body.WriteString(p.Source)
+		body.WriteString("\n")
+	}
+	sum := sha1.Sum([]byte(body.String()))
 	hash := hex.EncodeToString(sum[:6])
-	l := &Library{name: base + "_" + hash, body: body, funcs: make(map[string]*Func, len(entries))}
+	l := &Library{name: base + "_" + hash, body: body.String(), funcs: map[string]*Func{}}
 	var code strings.Builder
-	fmt.Fprintf(&code, "#!lua name=%s\n%s\n", l.name, body)
-	for _, e := range entries {
-		name := base + "_" + e + "_" + hash
-		fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", name, e)
-		eval := body + "\nreturn " + e + "(KEYS, ARGV)\n"
-		l.funcs[e] = &Func{lib: l, entry: e, fcall: name, script: redis.NewScript(eval), eval: eval}
+	fmt.Fprintf(&code, "#!lua name=%s\n%s\n", l.name, l.body)
+	for _, p := range parts {
+		for _, e := range p.Entries {
+			name := base + "_" + e + "_" + hash
+			fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", name, e)
+			eval := p.Source + "\nreturn " + e + "(KEYS, ARGV)\n"
+			l.funcs[e] = &Func{lib: l, entry: e, fcall: name, script: redis.NewScript(eval), eval: eval}
+		}
 	}
 	l.code = code.String()
 	return l

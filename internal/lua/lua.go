@@ -1,0 +1,45 @@
+// Package lua is the Lua rapyer-go runs on the server: the batch
+// interpreter, the lock entry points and the model read, as one function
+// library (package script runs it as Redis Functions where the server has
+// them, as scripts where it does not).
+//
+// One library for everything means one thing to load, one name in
+// FUNCTION LIST, and one permission for a least-privilege user: FCALL.
+package lua
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/script"
+)
+
+//go:embed batch.lua
+var batchSource string
+
+//go:embed lock.lua
+var lockSource string
+
+//go:embed read.lua
+var readSource string
+
+// Library is every entry point rapyer-go calls on the server.
+var Library = script.NewParts("rapyer",
+	script.Part{Source: batchSource, Entries: []string{"batch"}},
+	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"}},
+)
+
+// The entry points.
+var (
+	// Batch runs one program of the batch interpreter (package prog).
+	Batch = Library.Func("batch")
+	// Acquire, Release and Extend are the lock's (package lock).
+	Acquire = Library.Func("acquire")
+	Release = Library.Func("release")
+	Extend  = Library.Func("extend")
+)
+
+// ReadScript reads one model atomically, for pipelines that cannot use
+// MULTI/EXEC (several slots of a cluster).
+var ReadScript = redis.NewScript(readSource)
