@@ -41,6 +41,9 @@ var (
 	ErrInvalid        = errs.InvalidArgument
 	ErrOverflow       = errs.Overflow
 	ErrLockLost       = errs.LockLost
+	ErrPartlyApplied  = errs.PartlyApplied
+	ErrNoPermission   = errs.NoPermission
+	ErrTooLarge       = errs.TooLarge
 )
 
 // NoTTL is what TTL returns for a model that does not expire.

@@ -32,6 +32,10 @@ var (
 	ErrOutOfRange     = errs.OutOfRange
 	ErrInvalid        = errs.InvalidArgument
 	ErrLockLost       = errs.LockLost
+	ErrPartlyApplied  = errs.PartlyApplied
+	ErrNoPermission   = errs.NoPermission
+	ErrTooLarge       = errs.TooLarge
+	ErrUnsupported    = errs.Unsupported
 )
 
 // Missing says what a batch does when a model it touches does not exist.

@@ -23,8 +23,9 @@ var (
 	Corrupt = errors.New("rapyer: corrupt data")
 	// InvalidID: an id is empty, too long, or holds characters the key layout forbids.
 	InvalidID = errors.New("rapyer: invalid id")
-	// Unsupported: a Go type cannot be stored.
-	Unsupported = errors.New("rapyer: unsupported type")
+	// Unsupported: a Go type cannot be stored, or the server lacks a
+	// command an op needs (an old server, a renamed command).
+	Unsupported = errors.New("rapyer: unsupported")
 	// InvalidLens: an accessor does not point at a field of its struct.
 	InvalidLens = errors.New("rapyer: invalid lens")
 	// InvalidArgument: a caller passed a value the operation cannot take.
@@ -42,3 +43,18 @@ var LockLost = errors.New("rapyer: lock lost")
 
 // Exists: a model that must be new exists already.
 var Exists = errors.New("rapyer: already exists")
+
+// PartlyApplied: the server failed a batch after its first write, for a
+// cause the checks before the writes did not foresee. Some of the batch's
+// writes are stored and others are not; the error names the op that failed.
+// The executor's checks are meant to make this unreachable.
+var PartlyApplied = errors.New("rapyer: batch partly applied")
+
+// NoPermission: the server's ACL does not let this user run a command the
+// operation needs, or touch one of its keys or channels. Nothing was written.
+var NoPermission = errors.New("rapyer: no permission")
+
+// TooLarge: an operation would do more work in one request than a limit
+// allows (Redis's own 512 MB for a value, or a batch's budget). Nothing was
+// written.
+var TooLarge = errors.New("rapyer: over a limit")

@@ -462,6 +462,10 @@ var codes = map[string]error{
 	"OVERFLOW":  errs.Overflow,
 	"RANGE":     errs.OutOfRange,
 	"ARG":       errs.InvalidArgument,
+	"PARTIAL":   errs.PartlyApplied,
+	"NOPERM":    errs.NoPermission,
+	"UNSUP":     errs.Unsupported,
+	"LIMIT":     errs.TooLarge,
 	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
 }
 
