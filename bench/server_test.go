@@ -163,8 +163,8 @@ func serverTable(t *testing.T, shared *env) string {
 	fn := prog.Interpreter.Name()
 	b3nk, _ := strconv.Atoi(fmt.Sprint(b3cmd[2]))
 	root := b3cmd[3]
-	empty := []any{"fcall", fn, "0", "", "0", "60000"}
-	model := []any{"fcall", fn, "1", root, "", "0", "60000", "model", "4", "1", "need", "keep", "0"}
+	empty := []any{"fcall", fn, "0", "", "0", "60000", "0", "0"}
+	model := []any{"fcall", fn, "1", root, "", "0", "60000", "0", "0", "model", "4", "1", "need", "keep", "0"}
 	// Batch3's program without its record: ARGV[2] = 0.
 	norec := slices.Clone(b3cmd)
 	norec[3+b3nk+1] = "0"

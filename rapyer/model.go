@@ -44,6 +44,7 @@ var (
 	ErrPartlyApplied  = errs.PartlyApplied
 	ErrNoPermission   = errs.NoPermission
 	ErrTooLarge       = errs.TooLarge
+	ErrRefused        = errs.Refused
 )
 
 // NoTTL is what TTL returns for a model that does not expire.

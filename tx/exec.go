@@ -35,6 +35,7 @@ var (
 	ErrPartlyApplied  = errs.PartlyApplied
 	ErrNoPermission   = errs.NoPermission
 	ErrTooLarge       = errs.TooLarge
+	ErrRefused        = errs.Refused
 	ErrUnsupported    = errs.Unsupported
 )
 
@@ -215,7 +216,7 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
 	targets := pb.Targets()
 	id := newID()
-	p := pb.Build(id, keys.Tx(targets[0].Root, id), opts.record().Milliseconds())
+	p := pb.Build(prog.Header{ID: id, Record: keys.Tx(targets[0].Root, id), RecordMS: opts.record().Milliseconds()})
 	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
 		if err := sameSlot(p.Keys); err != nil {
 			return nil, err

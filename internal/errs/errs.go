@@ -58,3 +58,9 @@ var NoPermission = errors.New("rapyer: no permission")
 // allows (Redis's own 512 MB for a value, or a batch's budget). Nothing was
 // written.
 var TooLarge = errors.New("rapyer: over a limit")
+
+// Refused: the server refused a request with an error reply that no other
+// sentinel describes (out of memory, a read-only replica, a busy script, a
+// command it does not accept). The request did not run; the server's reply
+// is wrapped.
+var Refused = errors.New("rapyer: refused by the server")

@@ -11,17 +11,20 @@
 -- script (servers without functions), once per call.
 --
 -- args[1] batch id ('' for none), args[2] index in keys of the batch record
--- key ('0' for none), args[3] record lifetime in ms, then instructions:
--- opcode, argument count, arguments. Key arguments are indexes into keys.
+-- key ('0' for none), args[3] record lifetime in ms, args[4] the batch's
+-- budget of bytes of text its ops may make ('0' for none), args[5] its
+-- budget of list elements its ops may move ('0' for none), then
+-- instructions: opcode, argument count, arguments. Key arguments are indexes
+-- into keys.
 --
 -- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
 -- {'DUP', ...} when the batch id was already applied (the stored reply), or
 -- {'ERR', code, instruction number, message}.
 
 local VERSION = '__v'
--- The call's keys and arguments, and the state of one call below: set by
--- batch() at the start of every call.
-local KS, AV
+-- The call's keys and arguments, its budgets, and the state of one call
+-- below: set by batch() at the start of every call.
+local KS, AV, BYTES, MOVES
 
 local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
@@ -185,7 +188,7 @@ end
 -- at its final size.
 local function parse()
   local ops, args, count = {}, {}, 0
-  local i, last = 4, #AV
+  local i, last = 6, #AV
   while i <= last do
     local n = tonumber(AV[i + 1])
     local a
@@ -886,6 +889,7 @@ end
 -- batch is the entry point: it runs one program.
 local function batch(keys, args)
   KS, AV = keys, args
+  BYTES, MOVES = tonumber(args[4]) or 0, tonumber(args[5]) or 0
   wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
   wipe(existed); wipe(models); wipe(written); wipe(KI)
   local ok, res = pcall(run, parse())

@@ -270,9 +270,26 @@ type Program struct {
 	cmd []any
 }
 
-// Build lays out KEYS and ARGV. batch is the batch id ("" for none) and
-// record the key of the batch record ("" for none), kept for recordMS.
-func (b *Builder) Build(batch, record string, recordMS int64) *Program {
+// Header is what a program carries besides its instructions.
+type Header struct {
+	// ID is the batch id ("" for none).
+	ID string
+	// Record is the key of the batch record ("" for none); RecordMS its
+	// lifetime in milliseconds.
+	Record   string
+	RecordMS int64
+	// Bytes and Moves are the batch's budget of work (0: none): the bytes of
+	// text its ops may make, and the list elements they may move.
+	Bytes, Moves int64
+}
+
+// Build lays out KEYS and ARGV.
+//
+// ARGV: args[1] batch id, args[2] index in KEYS of the record key ('0' for
+// none), args[3] record lifetime in ms, args[4] byte budget, args[5] move
+// budget, then the instructions (see batch.lua).
+func (b *Builder) Build(h Header) *Program {
+	batch, record, recordMS := h.ID, h.Record, h.RecordMS
 	rec := 0
 	if record != "" {
 		rec = b.key(record)
@@ -294,7 +311,7 @@ func (b *Builder) Build(batch, record string, recordMS int64) *Program {
 	cmd := make([]any, 0, 3+nk+3+nd+len(b.words))
 	cmd = append(cmd, nil, nil, number(nk))
 	cmd = append(cmd, b.boxed...)
-	cmd = append(cmd, batch, number(rec), int64Text(recordMS))
+	cmd = append(cmd, batch, number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
 	for _, m := range b.models {
 		mode := m.mode
 		if mode == Need && m.creates && !m.need {
