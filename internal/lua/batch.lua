@@ -786,9 +786,13 @@ local function sends(op, a, n)
     ask('LINDEX', k, n); ask('LSET', k, n); ask('LREM', k, n); mark(K(a[1]), k)
   elseif op == 'lset' then
     ask('LSET', K(a[2]), n); mark(K(a[1]), K(a[2]))
-  elseif op == 'linsert' or op == 'ldelrange' then
+  elseif op == 'linsert' then
     local k = K(a[2])
     ask('LPUSH', k, n); ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('RPUSH', k, n)
+    mark(K(a[1]), k)
+  elseif op == 'ldelrange' then
+    local k = K(a[2])
+    ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('RPUSH', k, n)
     mark(K(a[1]), k)
   elseif op == 'ltrim' then
     ask('DEL', K(a[2]), n); ask('LTRIM', K(a[2]), n); mark(K(a[1]), K(a[2]))
