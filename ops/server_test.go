@@ -96,6 +96,21 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if _, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1))); err != nil {
 			t.Fatal(err)
 		}
+		// A read of the check phase refused (no LLEN): ErrNoPermission too,
+		// from the server's error text, before any write.
+		u2 := aclUser(t, b, "~*", "&*", "+@all", "-llen")
+		m2, err := rapyer.New[Acct](u2, rapyer.Options{Prefix: admin.Prefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = snapshot(t, b, admin, "x")
+		_, err = m2.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.SetAt(History, 0, "z")))
+		if !errors.Is(err, rapyer.ErrNoPermission) {
+			t.Fatalf("a batch whose check needs LLEN, as a user without it: %v; want ErrNoPermission", err)
+		}
+		if diff := cmp.Diff(before, snapshot(t, b, admin, "x")); diff != "" {
+			t.Fatalf("the refused batch wrote (-before +after):\n%s", diff)
+		}
 	})
 }
 
