@@ -429,3 +429,34 @@ func checkMoves(t *testing.T, c redis.UniversalClient, prefix string) {
 		}
 	}
 }
+
+// TestRecordLifetimeUnderAMillisecond: Options.Exec.Record below 1 ms gave
+// the record's SET a PX of 0, which the server refused after the batch's
+// writes. The batch now either applies whole or fails with ErrInvalid with
+// nothing written; never partly, never untyped.
+func TestRecordLifetimeUnderAMillisecond(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		base := newModel(t, b, 0)
+		m, err := rapyer.New[Acct](b.Client, rapyer.Options{Prefix: base.Prefix(), Exec: tx.Options{Record: 500 * time.Microsecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		save(t, base, "x", Acct{Owner: "ann", Balance: 5, History: []string{"a"}})
+		before := snapshot(t, b, base, "x")
+		_, err = m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "b")))
+		switch {
+		case err == nil:
+			got, gerr := base.Get(ctx, "x")
+			if gerr != nil || got.Balance != 6 || !slices.Equal(got.History, []string{"a", "b"}) {
+				t.Fatalf("the batch succeeded, yet the model is %+v (%v)", got, gerr)
+			}
+		case errors.Is(err, rapyer.ErrInvalid):
+			if diff := cmp.Diff(before, snapshot(t, b, base, "x")); diff != "" {
+				t.Fatalf("a refused batch wrote (-before +after):\n%s", diff)
+			}
+		default:
+			t.Fatalf("a batch with a record of 500µs: %v; want success or ErrInvalid", err)
+		}
+	})
+}
