@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -384,7 +385,8 @@ func opCases() []opCase {
 		{"history", ops.ListIncludes(History, "b")},
 		{"history", ops.ListExcludes(History, "z")},
 		{"items", ops.ListIncludes(Items, Item{SKU: "s2", Qty: 2})},
-		{"", ops.VersionIs[Acct](1)}, // one Save made it
+		// VersionIs holding: TestVersionIs (a created model's version comes
+		// from the server's clock)
 		{"", ops.Exists[Acct]()},
 	}
 	for _, g := range guards {
@@ -865,8 +867,12 @@ func TestReplaceOnAMissingModel(t *testing.T) {
 		if got, err = m.Get(ctx, "x"); err != nil || cmp.Diff(w, got, strict) != "" {
 			t.Fatalf("after the second Replace: %+v, %v", got, err)
 		}
-		if v2 := b.Client.HGet(ctx, r, "__v").Val(); v1 != "1" || v2 != "2" {
-			t.Fatalf("versions %s then %s; want 1 then 2", v1, v2)
+		n1, err := strconv.ParseInt(v1, 10, 64)
+		if err != nil || n1 < minClockVersion {
+			t.Fatalf("the created model's version is %q; want the server's clock in µs", v1)
+		}
+		if v2 := b.Client.HGet(ctx, r, "__v").Val(); v2 != strconv.FormatInt(n1+1, 10) {
+			t.Fatalf("versions %s then %s; want the second one more", v1, v2)
 		}
 		// Replace removed the collections of the first value.
 		ks, _ := m.Keys("x")
@@ -876,20 +882,29 @@ func TestReplaceOnAMissingModel(t *testing.T) {
 	})
 }
 
-// TestVersionIs: a save makes version 1 and every write batch adds one;
-// reads and failed batches do not.
+// minClockVersion is the server's clock in µs at the time of writing: a
+// created model's first version is at least this.
+const minClockVersion = 1_700_000_000_000_000
+
+// TestVersionIs: a save that creates the model makes its version the
+// server's clock in µs, and every write batch adds one; reads and failed
+// batches do not.
 func TestVersionIs(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
 		save(t, m, "x", base)
-		exec := func(bt tx.Batch) error { _, err := m.Exec(ctx, "x", bt); return err }
-		if err := exec(tx.Of(ops.VersionIs[Acct](1), ops.Incr(Balance, 1))); err != nil {
-			t.Fatalf("VersionIs(1) after a save: %v", err)
+		v0, err := b.Client.HGet(ctx, root(t, m, "x"), "__v").Int64()
+		if err != nil || v0 < minClockVersion {
+			t.Fatalf("the version after a save is %d (%v); want the server's clock in µs", v0, err)
 		}
-		err := exec(tx.Of(ops.VersionIs[Acct](1), ops.Incr(Balance, 1)))
-		if !errors.Is(err, rapyer.ErrPrecondition) || !strings.Contains(err.Error(), "VersionIs(1)") {
-			t.Fatalf("VersionIs(1) after a second write: %v; want ErrPrecondition", err)
+		exec := func(bt tx.Batch) error { _, err := m.Exec(ctx, "x", bt); return err }
+		if err := exec(tx.Of(ops.VersionIs[Acct](v0), ops.Incr(Balance, 1))); err != nil {
+			t.Fatalf("VersionIs(v0) after a save: %v", err)
+		}
+		err = exec(tx.Of(ops.VersionIs[Acct](v0), ops.Incr(Balance, 1)))
+		if !errors.Is(err, rapyer.ErrPrecondition) || !strings.Contains(err.Error(), fmt.Sprintf("VersionIs(%d)", v0)) {
+			t.Fatalf("VersionIs(v0) after a second write: %v; want ErrPrecondition", err)
 		}
 		// Reads, TTL changes and failed batches leave the version alone.
 		if err := exec(tx.Of(ops.Len(History), ops.GetItem(Limits, "day"), ops.HasKey(Limits, "k"), ops.Contains(Flags, "x"), ops.AtLeast(Balance, 0))); err != nil {
@@ -901,14 +916,14 @@ func TestVersionIs(t *testing.T) {
 		if err := exec(tx.Of(ops.Incr(Balance, 1), ops.AtLeast(Balance, 1000))); !errors.Is(err, rapyer.ErrPrecondition) {
 			t.Fatal(err)
 		}
-		if err := exec(tx.Of(ops.VersionIs[Acct](2), ops.Append(History, "d"))); err != nil {
-			t.Fatalf("VersionIs(2) after reads: %v", err)
+		if err := exec(tx.Of(ops.VersionIs[Acct](v0+1), ops.Append(History, "d"))); err != nil {
+			t.Fatalf("VersionIs(v0+1) after reads: %v", err)
 		}
 		if err := m.Save(ctx, "x", base); err != nil {
 			t.Fatal(err)
 		}
-		if err := exec(tx.Of(ops.VersionIs[Acct](4))); err != nil {
-			t.Fatalf("VersionIs(4) after a save over the model: %v", err)
+		if err := exec(tx.Of(ops.VersionIs[Acct](v0 + 3))); err != nil {
+			t.Fatalf("VersionIs(v0+3) after a save over the model: %v", err)
 		}
 	})
 }

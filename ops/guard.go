@@ -226,7 +226,10 @@ func (o *versionGuard[S]) compile(b *prog.Builder, t prog.Target) error {
 }
 
 // VersionIs guards that the model's version is v: nobody wrote it since it
-// was read at that version.
+// was read at that version. Every batch that writes a model adds one to its
+// version; a model that is created (or created again after a delete or an
+// expiry) starts from the server's clock in microseconds, so a version read
+// before a delete never matches the model created after it.
 func VersionIs[S any](v int64) Op { return &versionGuard[S]{newModelOp[S](), v} }
 
 type existsGuard[S any] struct{ modelOp[S] }

@@ -36,15 +36,20 @@ func (o *deleteOp[S]) compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
-	args := []prog.Arg{prog.K(t.Root)}
-	for _, k := range t.CollectionKeys() {
-		args = append(args, prog.K(k))
+	// Each collection key with its Redis type: the interpreter refuses,
+	// before deleting anything, a key that holds another type.
+	args := make([]prog.Arg, 0, 1+2*len(t.Model.Collections))
+	args = append(args, prog.K(t.Root))
+	for _, n := range t.Model.Collections {
+		args = append(args, prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
 	}
 	b.Emit("drop", args...)
 	return nil
 }
 
-// Delete removes the model and every one of its keys.
+// Delete removes the model and every one of its keys. When the root key or a
+// collection key holds another Redis type than the model's, the batch fails
+// with ErrWrongType and deletes nothing.
 func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
 
 type ttlOp[S any] struct {

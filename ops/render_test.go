@@ -103,7 +103,7 @@ var renders = []struct {
 			"clear m:{1} m:{1}:flags set\n" +
 			"rpush m:{1} m:{1}:history h\n" +
 			"sadd m:{1} m:{1}:flags f\n"},
-	{ops.Delete[Acct](), `Delete(Acct)`, "drop m:{1} m:{1}:history m:{1}:queue m:{1}:items m:{1}:limits m:{1}:flags\n"},
+	{ops.Delete[Acct](), `Delete(Acct)`, "drop m:{1} m:{1}:history list m:{1}:queue list m:{1}:items list m:{1}:limits hash m:{1}:flags set\n"},
 	// Expire, Persist and Exists change how the model is declared to the
 	// interpreter (its lifetime, whether it must exist), not its data: they
 	// emit no instruction.

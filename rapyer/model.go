@@ -456,22 +456,23 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 }
 
 // Delete removes model id and every one of its keys (not its locks) in one
-// step, and reports whether it existed.
+// step, and reports whether it existed. It is all or nothing: when the root
+// key or a collection key holds another Redis type than the model's, it
+// fails with ErrWrongType and deletes nothing.
 func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
-	ks, err := m.Keys(id)
+	t := m.Target(id)
+	if !t.Valid() {
+		return false, t.Err()
+	}
+	// One batch of the interpreter, which checks every key's type before
+	// it deletes; a missing model is skipped, and reported.
+	o := m.execOptions(t)
+	o.IfMissing = tx.SkipIfMissing
+	res, err := tx.Exec(ctx, m.rdb, tx.Of(ops.Delete[T]()), o)
 	if err != nil {
 		return false, err
 	}
-	var exists *redis.BoolCmd
-	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		exists = p.HExists(ctx, ks[0], schema.Reserved+"v")
-		p.Del(ctx, ks...)
-		return nil
-	})
-	if err != nil {
-		return false, readErr(ks[0], err)
-	}
-	return exists.Val(), nil
+	return !res.Skipped, nil
 }
 
 // Expire sets the time to live of model id and every one of its keys, in one

@@ -463,10 +463,24 @@ func (s *machine) save(t *rapid.T) {
 	}
 	r := s.refs[id]
 	if !r.exists {
-		r.version = 0
+		// a created model's first version is the server's clock in µs
+		r.version = s.storedVersion(t, id) - 1
 	}
 	*r = ref{exists: true, doc: clone(d), version: r.version + 1}
 	s.check(t)
+}
+
+// storedVersion reads the version field of model id.
+func (s *machine) storedVersion(t *rapid.T, id string) int64 {
+	root, err := s.m.Key(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.b.Client.HGet(s.ctx, root, "__v").Int64()
+	if err != nil {
+		t.Fatalf("the version of %s: %v", id, err)
+	}
+	return v
 }
 
 func (s *machine) create(t *rapid.T) {
@@ -482,7 +496,7 @@ func (s *machine) create(t *rapid.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		*r = ref{exists: true, doc: clone(d), version: 1}
+		*r = ref{exists: true, doc: clone(d), version: s.storedVersion(t, id)}
 	}
 	s.check(t)
 }

@@ -30,6 +30,21 @@ local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
 end
 
+-- The write phase ------------------------------------------------------------
+-- Every command the write phase sends is proven in the check phase not to
+-- fail: types, guards and arithmetic by check(), the version field and the
+-- user's permissions by prewrite(). Should one fail all the same, batch()
+-- tells a failure before the first write (nothing changed: a typed refusal)
+-- from one after it ({'ERR', 'PARTIAL', ...}). WROTE says which: the write
+-- phase sends every write through W. AT is the instruction being applied,
+-- for the error message.
+local WROTE, AT = false, 0
+local function W(...)
+  local r = redis.call(...)
+  WROTE = true
+  return r
+end
+
 -- exact signed 64-bit integers as two limbs (hi, lo) of base 1e9 ----------
 local B = 1000000000
 local function limbs(s)
@@ -286,16 +301,28 @@ end
 local function setlen(k, l) lens[k] = l end
 -- failed reports whether a reply of redis.pcall is an error.
 local function failed(r) return type(r) == 'table' and r.err ~= nil end
--- hasversion reports whether the model at root exists, with one HEXISTS
--- that also checks root's type (it fails on a key that is not a hash).
+-- unknown reports whether an error of the server says it has no such
+-- command (an old server, a command renamed away).
+local function unknown(msg)
+  return string.find(msg, 'nknown Redis command', 1, true) ~= nil
+    or string.find(msg, 'nknown command', 1, true) ~= nil
+end
+-- hasversion reports whether the model at root exists, with one HGET of
+-- its version that also checks root's type (it fails on a key that is not
+-- a hash). The version read stays for the guards and the version bump.
 local function hasversion(root, n)
-  local r = redis.pcall('HEXISTS', root, VERSION)
-  if failed(r) then
-    needtype(root, 'hash', n)
-    error(r.err)
+  local t = stored[root]
+  if t == nil or t[VERSION] == nil then
+    local r = redis.pcall('HGET', root, VERSION)
+    if failed(r) then
+      needtype(root, 'hash', n)
+      error(r.err)
+    end
+    if t == nil then t = {}; stored[root] = t end
+    t[VERSION] = r
   end
   if types[root] == nil then types[root] = 'hash' end
-  return r == 1
+  return t[VERSION] ~= false
 end
 -- listlen is needtype(k, 'list') then llen(k), in one LLEN when neither is
 -- known yet (LLEN fails on a key that is not a list).
@@ -454,13 +481,22 @@ end
 -- lists
 -- chunked sends cmd k with vals[from..] as arguments, 1000 at a time (the
 -- Lua stack of the server is limited), and returns the sum of the replies.
+-- Every write it sends goes through W.
 local function chunked(cmd, k, vals, from)
   local n = #vals
   if n < from then return 0 end
-  if n - from < 1000 then return redis.call(cmd, k, unpack(vals, from)) end
+  if n - from < 1000 then return W(cmd, k, unpack(vals, from)) end
   local r = 0
   for s = from, n, 1000 do
-    r = r + redis.call(cmd, k, unpack(vals, s, math.min(s + 999, n)))
+    r = r + W(cmd, k, unpack(vals, s, math.min(s + 999, n)))
+  end
+  return r
+end
+-- delall deletes the keys ks, 1000 at a time, and returns how many existed.
+local function delall(ks)
+  local r = 0
+  for s = 1, #ks, 1000 do
+    r = r + W('DEL', unpack(ks, s, math.min(s + 999, #ks)))
   end
   return r
 end
@@ -477,7 +513,7 @@ end
 -- rebuild keeps [0, from) and [to, len) and puts vals between them
 local function splice(k, from, to, vals)
   local tail = redis.call('LRANGE', k, to, -1)
-  if from == 0 then redis.call('DEL', k) else redis.call('LTRIM', k, 0, from - 1) end
+  if from == 0 then W('DEL', k) else W('LTRIM', k, 0, from - 1) end
   local all = {}
   for _, v in ipairs(vals) do all[#all + 1] = v end
   for _, v in ipairs(tail) do all[#all + 1] = v end
@@ -495,7 +531,7 @@ end
 local function check(op, a, n)
   if op == 'model' then -- root mode ttlmode ttlms colkey...
     local root = K(a[1])
-    local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}}
+    local m = {mode = a[2], ttl = a[3], ttlms = a[4], keys = {}, n = n}
     for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
     models[root] = m
     local has = hasversion(root, n)
@@ -558,7 +594,15 @@ local function check(op, a, n)
     needtype(k, a[2], n)
     local found
     if a[2] == 'set' then found = redis.call('SISMEMBER', k, a[3]) == 1
-    else found = redis.call('LPOS', k, a[3]) ~= false end
+    else
+      -- LPOS came with Redis 6.0.6
+      local r = redis.pcall('LPOS', k, a[3])
+      if failed(r) then
+        if unknown(r.err) then fail('UNSUP', n, 'the server has no LPOS (Redis 6.0.6 and later have it)') end
+        error(r.err)
+      end
+      found = r ~= false
+    end
     if found ~= (a[4] == '1') then
       fail('PRECOND', n, found and 'element is present' or 'element is missing')
     end
@@ -667,13 +711,184 @@ local function check(op, a, n)
     local k = K(a[1])
     needtype(k, 'hash', n)
     clearkey(k)
-  elseif op == 'drop' then -- root colkey...: delete the model
-    clearkey(K(a[1]))
-    for j = 2, #a do clearkey(K(a[j])) end
+  elseif op == 'drop' then -- root colkey type ...: delete the model
+    -- a key of another type than the model's is not the model's: refuse
+    -- rather than delete it
+    local root = K(a[1])
+    needtype(root, 'hash', n)
+    for j = 2, #a, 2 do needtype(K(a[j]), a[j + 1], n) end
+    clearkey(root)
+    for j = 2, #a, 2 do clearkey(K(a[j])) end
   elseif op == 'unlock' then -- lockkey token channel
     -- nothing to check: it releases only if the lock is still held
   else
     fail('ARG', n, 'unknown instruction ' .. op)
+  end
+end
+
+-- prewrite ------------------------------------------------------------------
+-- prewrite runs after the checks and before the first write. It validates
+-- the version of every model the batch writes (and reads the server's clock
+-- for those it creates), and asks the server's ACL whether this user may
+-- send each command the write phase will send, with its key: on Redis 7,
+-- whose Lua can ask (redis.acl_check_cmd); elsewhere a refusal shows as the
+-- command's own error, before the first write if it is a read of the
+-- checks. sends(op, a, n) lists what apply(op, a) sends; a test
+-- (writes_test.go) holds the two to each other.
+local ACL          -- redis.acl_check_cmd, or nil: set at every call
+local asked = {}   -- cmd -> {key -> true} once asked in this call
+
+-- ask fails the batch when the user may not send cmd with key k, or the
+-- server has no cmd.
+local function ask(cmd, k, n)
+  if ACL == nil then return end
+  -- two levels, not cmd .. ' ' .. k: making that text costs half an ask
+  local t = asked[cmd]
+  if t == nil then t = {}; asked[cmd] = t elseif t[k] then return end
+  t[k] = true
+  local ok, yes = pcall(ACL, cmd, k)
+  if not ok then fail('UNSUP', n, 'the server has no command ' .. cmd) end
+  if not yes then fail('NOPERM', n, 'this user may not send ' .. cmd .. ' with the key ' .. k) end
+end
+-- mark notes that the batch writes the model at root, and the collection
+-- key k if given, whose TTL the batch then sets.
+local function mark(root, k)
+  local m = models[root]
+  m.w = true
+  if k and m.ttl ~= 'persist' then
+    if m.ttl == 'keep' then ask('PTTL', k, m.n) end
+    ask('PEXPIRE', k, m.n)
+  end
+end
+
+local function sends(op, a, n)
+  if op == 'hset' or op == 'arith' or op == 'sappend' or op == 'srepeat' or op == 'tadd' then
+    ask('HSET', K(a[1]), n); mark(K(a[1]))
+  elseif op == 'incr' then
+    ask('HINCRBY', K(a[1]), n); mark(K(a[1]))
+  elseif op == 'incrf' then
+    ask('HINCRBYFLOAT', K(a[1]), n); mark(K(a[1]))
+  elseif op == 'hdel' then
+    ask('HDEL', K(a[1]), n); mark(K(a[1]))
+  elseif op == 'rpush' then
+    ask('RPUSH', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'lpush' then
+    ask('LPUSH', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mset' then
+    ask('HSET', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'sadd' then
+    ask('SADD', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'rpop' then
+    ask('RPOP', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'lpop' then
+    ask('LPOP', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'popat' then
+    local k = K(a[2])
+    ask('LINDEX', k, n); ask('LSET', k, n); ask('LREM', k, n); mark(K(a[1]), k)
+  elseif op == 'lset' then
+    ask('LSET', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'linsert' then
+    local k = K(a[2])
+    ask('LPUSH', k, n); ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('RPUSH', k, n)
+    mark(K(a[1]), k)
+  elseif op == 'ldelrange' then
+    local k = K(a[2])
+    ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('RPUSH', k, n)
+    mark(K(a[1]), k)
+  elseif op == 'ltrim' then
+    ask('DEL', K(a[2]), n); ask('LTRIM', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'lrem' then
+    ask('LREM', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'lmove' then
+    if a[5] == 'LEFT' then ask('LPOP', K(a[2]), n) else ask('RPOP', K(a[2]), n) end
+    if a[6] == 'LEFT' then ask('LPUSH', K(a[4]), n) else ask('RPUSH', K(a[4]), n) end
+    mark(K(a[1]), K(a[2])); mark(K(a[3]), K(a[4]))
+  elseif op == 'len' then
+    if a[3] == 'list' then ask('LLEN', K(a[2]), n)
+    elseif a[3] == 'hash' then ask('HLEN', K(a[2]), n)
+    else ask('SCARD', K(a[2]), n) end
+  elseif op == 'clear' then
+    ask('DEL', K(a[2]), n); mark(K(a[1]))
+  elseif op == 'mdel' then
+    ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mpop' then
+    ask('HGET', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mpopany' then
+    ask('HSCAN', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mget' then
+    ask('HGET', K(a[2]), n)
+  elseif op == 'mhas' then
+    ask('HEXISTS', K(a[2]), n)
+  elseif op == 'srem' then
+    ask('SREM', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'shas' then
+    ask('SISMEMBER', K(a[2]), n)
+  elseif op == 'reset' then
+    ask('DEL', K(a[1]), n); ask('HSET', K(a[1]), n); mark(K(a[1]))
+  elseif op == 'drop' then
+    ask('DEL', K(a[1]), n)
+    for j = 2, #a, 2 do ask('DEL', K(a[j]), n) end
+    models[K(a[1])].drops = true
+  elseif op == 'unlock' then
+    ask('GET', K(a[1]), n); ask('DEL', K(a[1]), n)
+    -- a user who may not publish on the channel releases all the same;
+    -- the waiters poll
+    if ACL ~= nil then
+      local ok, yes = pcall(ACL, 'PUBLISH', a[3], 'released')
+      a.nopub = not (ok and yes)
+    end
+  end
+end
+
+-- clock is the server's time in microseconds, as text: a created model's
+-- first version, so that versions never repeat for a key across a delete
+-- and a re-create (or an expiry). A double holds it exactly until 2255.
+local function clock()
+  local t = redis.call('TIME')
+  return string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+end
+
+local function prewrite(ops, args, count)
+  for n = 1, count do sends(ops[n], args[n], n) end
+  local now
+  for root, m in pairs(models) do
+    if m.w then
+      -- the version as the batch found it ('model' read it)
+      local v = stored[root][VERSION]
+      local nx
+      if v ~= false then
+        if not isint(v) or string.byte(v, 1) == 45 then -- '-'
+          if not m.drops then fail('CORRUPT', m.n, root .. ' holds the version "' .. v .. '", not a count') end
+        elseif #v > 16 or tonumber(v) >= MAXEXACT then
+          if not m.drops then fail('OVERFLOW', m.n, root .. ' holds the version ' .. v .. ', at or past 2^53') end
+        else
+          nx = addint(v, '1')
+        end
+      end
+      -- a created model counts from the clock; one the batch deletes and
+      -- writes again, from the clock too unless its count is ahead
+      if nx == nil or m.drops then
+        now = now or clock()
+        if nx == nil or cmpint(now, nx) > 0 then nx = now end
+      end
+      m.next = nx
+      ask('HSET', root, m.n)
+      if m.ttl == 'keep' then ask('PTTL', root, m.n) end
+    end
+    if m.ttl == 'set' then
+      ask('PEXPIRE', root, m.n)
+      for _, k in ipairs(m.keys) do ask('PEXPIRE', k, m.n) end
+    elseif m.ttl == 'persist' then
+      ask('PERSIST', root, m.n)
+      for _, k in ipairs(m.keys) do ask('PERSIST', k, m.n) end
+    end
+  end
+  -- the batch record: a lifetime SET PX takes, and leave to write it
+  local rec = tonumber(AV[2])
+  if rec > 0 then
+    local ms = tonumber(AV[3])
+    if ms == nil or ms < 1 or ms ~= math.floor(ms) then fail('ARG', 0, 'a batch record lives at least 1 ms, not ' .. AV[3]) end
+    ask('SET', KS[rec], 0)
   end
 end
 
@@ -684,7 +899,7 @@ local function apply(op, a)
     touch(k)
     return false
   elseif op == 'incr' then
-    redis.call('HINCRBY', K(a[1]), a[2], a[3]); touch(K(a[1])); return a.result
+    W('HINCRBY', K(a[1]), a[2], a[3]); touch(K(a[1])); return a.result
   elseif op == 'rpush' then
     local k = K(a[2]); pushall(k, 'RPUSH', a, 3); touch(K(a[1]), k); return false
   elseif op == 'mset' then -- root key k v k v ...
@@ -698,9 +913,9 @@ local function apply(op, a)
     touch(k)
     return false
   elseif op == 'incrf' then
-    local r = redis.call('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
+    local r = W('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
   elseif op == 'arith' or op == 'sappend' or op == 'srepeat' or op == 'tadd' then
-    redis.call('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
+    W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
 
   -- lists
   elseif op == 'lpush' then
@@ -710,7 +925,8 @@ local function apply(op, a)
     pushall(k, 'LPUSH', rev, 1); touch(K(a[1]), k); return false
   elseif op == 'rpop' or op == 'lpop' then
     local k = K(a[2])
-    local v = redis.call(op == 'rpop' and 'RPOP' or 'LPOP', k)
+    local v
+    if op == 'rpop' then v = W('RPOP', k) else v = W('LPOP', k) end
     shrink(K(a[1]), k)
     return v
   elseif op == 'popat' then
@@ -718,15 +934,15 @@ local function apply(op, a)
     local k = K(a[2])
     local v = redis.call('LINDEX', k, a.idx)
     local tomb = '\0rapyer-tombstone\0' .. AV[1]
-    redis.call('LSET', k, a.idx, tomb)
-    redis.call('LREM', k, 1, tomb)
+    W('LSET', k, a.idx, tomb)
+    W('LREM', k, 1, tomb)
     shrink(K(a[1]), k)
     return v
   elseif op == 'lset' then
-    local k = K(a[2]); redis.call('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
+    local k = K(a[2]); W('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
   elseif op == 'linsert' then
     local k = K(a[2])
-    if a.idx == 0 then redis.call('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
+    if a.idx == 0 then W('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
     touch(K(a[1]), k)
     return false
   elseif op == 'ldelrange' then
@@ -734,14 +950,21 @@ local function apply(op, a)
     return tostring(a.e - a.s)
   elseif op == 'ltrim' then
     local k = K(a[2])
-    if a.e <= a.s then redis.call('DEL', k) else redis.call('LTRIM', k, a.s, a.e - 1) end
+    if a.e <= a.s then W('DEL', k) else W('LTRIM', k, a.s, a.e - 1) end
     shrink(K(a[1]), k)
     return false
   elseif op == 'lrem' then
-    local k = K(a[2]); local r = redis.call('LREM', k, tonumber(a[3]), a[4]); shrink(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = W('LREM', k, tonumber(a[3]), a[4]); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'lmove' then
-    local v = redis.call('LMOVE', K(a[2]), K(a[4]), a[5], a[6])
-    if v then shrink(K(a[1]), K(a[2])); touch(K(a[3]), K(a[4])) end
+    -- LMOVE, as a pop and a push: LMOVE came with Redis 6.2. The same
+    -- element moves, to the same end, a list onto itself included.
+    local src, dst = K(a[2]), K(a[4])
+    local v
+    if a[5] == 'LEFT' then v = W('LPOP', src) else v = W('RPOP', src) end
+    if v then
+      if a[6] == 'LEFT' then W('LPUSH', dst, v) else W('RPUSH', dst, v) end
+      shrink(K(a[1]), src); touch(K(a[3]), dst)
+    end
     return v
   elseif op == 'len' then
     local k = K(a[2])
@@ -749,15 +972,15 @@ local function apply(op, a)
     if a[3] == 'hash' then return tostring(redis.call('HLEN', k)) end
     return tostring(redis.call('SCARD', k))
   elseif op == 'clear' then
-    local k = K(a[2]); redis.call('DEL', k); existed[k] = nil; touch(K(a[1])); return false
+    local k = K(a[2]); W('DEL', k); existed[k] = nil; touch(K(a[1])); return false
 
   -- maps
   elseif op == 'mdel' then -- root key f...
-    local k = K(a[2]); local r = redis.call('HDEL', k, unpack(a, 3)); shrink(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = chunked('HDEL', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'mpop' then -- root key field
     local k = K(a[2])
     local v = redis.call('HGET', k, a[3])
-    if v then redis.call('HDEL', k, a[3]); shrink(K(a[1]), k) end
+    if v then W('HDEL', k, a[3]); shrink(K(a[1]), k) end
     return v
   elseif op == 'mpopany' then -- root key
     local k = K(a[2])
@@ -767,7 +990,7 @@ local function apply(op, a)
       cur = r[1]
       if #r[2] > 0 then
         local f, v = r[2][1], r[2][2]
-        redis.call('HDEL', k, f); shrink(K(a[1]), k)
+        W('HDEL', k, f); shrink(K(a[1]), k)
         return {f, v}
       end
     until cur == '0'
@@ -784,39 +1007,38 @@ local function apply(op, a)
     touch(K(a[1]), k)
     return tostring(r)
   elseif op == 'srem' then
-    local k = K(a[2]); local r = redis.call('SREM', k, unpack(a, 3)); shrink(K(a[1]), k); return tostring(r)
+    local k = K(a[2]); local r = chunked('SREM', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'shas' then
     return tostring(redis.call('SISMEMBER', K(a[2]), a[3]))
 
   -- the model as a whole
   elseif op == 'reset' then
     local k = K(a[1])
-    local v = redis.call('HGET', k, VERSION)
-    redis.call('DEL', k)
+    W('DEL', k)
     local m = models[k]
-    -- the root has no TTL now; the batch's one version bump is written
-    -- here, saving the HINCRBY at the end
+    -- the root has no TTL now; the batch's one version bump (prewrite
+    -- validated the version it counts on from) is written here, saving
+    -- the one at the end
     m.reset = true
-    if v == false or isint(v) then
-      redis.call('HSET', k, VERSION, addint(v or '0', '1'))
-      m.bumped = true
-    else
-      redis.call('HSET', k, VERSION, v)
-    end
+    W('HSET', k, VERSION, m.next)
+    m.bumped = true
     touch(k)
     return false
-  elseif op == 'drop' then
-    local ks = {}
-    for j = 1, #a do ks[#ks + 1] = K(a[j]); existed[K(a[j])] = nil end
-    local r = redis.call('DEL', unpack(ks))
+  elseif op == 'drop' then -- root colkey type ...
+    local ks = {K(a[1])}
+    for j = 2, #a, 2 do ks[#ks + 1] = K(a[j]) end
+    for _, k in ipairs(ks) do existed[k] = nil end
+    local r = delall(ks)
     local m = models[K(a[1])]
     m.deleted = true
     m.bumped = nil
     return tostring(r)
   elseif op == 'unlock' then
     if redis.call('GET', K(a[1])) == a[2] then
-      redis.call('DEL', K(a[1]))
-      redis.call('PUBLISH', a[3], 'released')
+      W('DEL', K(a[1]))
+      -- wake the waiters, unless this user may not publish there (prewrite
+      -- asked): they poll then. pcall, for servers that cannot be asked.
+      if not a.nopub then redis.pcall('PUBLISH', a[3], 'released') end
       return '1'
     end
     return '0'
@@ -839,23 +1061,28 @@ local function run(ops, args, count)
   for n = 1, count do
     check(ops[n], args[n], n)
   end
+  prewrite(ops, args, count)
   local out = {'OK'}
   for n = 1, count do
+    AT = n
     out[n + 1] = apply(ops[n], args[n])
   end
   for root, m in pairs(models) do
+    AT = m.n
     if m.written and not m.deleted and not m.bumped then
-      redis.call('HINCRBY', root, VERSION, 1)
+      -- m.next is set for every model an op of sends() marks; the
+      -- increment is for an op it does not know
+      if m.next then W('HSET', root, VERSION, m.next) else W('HINCRBY', root, VERSION, 1) end
     end
     if not m.deleted then
       if m.ttl == 'set' then
         local ms = tonumber(m.ttlms)
-        redis.call('PEXPIRE', root, ms)
-        for _, k in ipairs(m.keys) do redis.call('PEXPIRE', k, ms) end
-        for k, r in pairs(written) do if r == root then redis.call('PEXPIRE', k, ms) end end
+        W('PEXPIRE', root, ms)
+        for _, k in ipairs(m.keys) do W('PEXPIRE', k, ms) end
+        for k, r in pairs(written) do if r == root then W('PEXPIRE', k, ms) end end
       elseif m.ttl == 'persist' then
-        redis.call('PERSIST', root)
-        for _, k in ipairs(m.keys) do redis.call('PERSIST', k) end
+        W('PERSIST', root)
+        for _, k in ipairs(m.keys) do W('PERSIST', k) end
       else
         -- keys the batch wrote get the model's remaining TTL, if it has
         -- one; a key that existed before and was never emptied has it
@@ -873,7 +1100,7 @@ local function run(ops, args, count)
           local ms = redis.call('PTTL', root)
           if ms > 0 then
             for _, k in ipairs(mine) do
-              if redis.call('PTTL', k) == -1 then redis.call('PEXPIRE', k, ms) end
+              if redis.call('PTTL', k) == -1 then W('PEXPIRE', k, ms) end
             end
           end
         end
@@ -886,17 +1113,41 @@ local function run(ops, args, count)
   return out
 end
 
+-- refusal is the code of a failure of the server met before the first
+-- write, from its error text.
+local function refusal(msg)
+  -- gopher-lua (miniredis) puts where the error was raised first
+  local m = string.gsub(msg, '^[^%s]*:%d+: ', '')
+  if string.find(m, '^NOPERM') or string.find(m, "^ERR The user executing the script can't") then return 'NOPERM' end
+  if string.find(m, '^WRONGTYPE') then return 'WRONGTYPE' end
+  if unknown(m) then return 'UNSUP' end
+  return 'REFUSED'
+end
+
 -- batch is the entry point: it runs one program.
 local function batch(keys, args)
   KS, AV = keys, args
   BYTES, MOVES = tonumber(args[4]) or 0, tonumber(args[5]) or 0
   wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
   wipe(existed); wipe(models); wipe(written); wipe(KI)
+  ACL = redis.acl_check_cmd
+  if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
+  WROTE, AT = false, 0
   local ok, res = pcall(run, parse())
   if ok then return res end
-  if type(res) == 'table' then
+  local code, n, msg
+  if type(res) == 'table' and res.code ~= nil then
     if res.code == 'SKIP' then return {'SKIP'} end
-    return {'ERR', res.code, tostring(res.n), res.msg}
+    code, n, msg = res.code, tostring(res.n), res.msg
+  else
+    -- an error of the server (a table with err, or its text), or of Lua
+    if type(res) == 'table' then res = res.err end
+    msg = tostring(res)
+    code, n = refusal(msg), tostring(AT)
   end
-  return {'ERR', 'SCRIPT', '0', tostring(res)}
+  if WROTE then
+    -- the checks did not foresee it: say so, and which op
+    return {'ERR', 'PARTIAL', tostring(AT), code .. ': ' .. msg}
+  end
+  return {'ERR', code, n, msg}
 end

@@ -438,11 +438,16 @@ type Outcome struct {
 }
 
 // Decode reads the interpreter's reply. Failures come back as errors wrapping
-// the sentinel of their code and naming the op that failed.
+// the sentinel of their code and naming the op that failed: every reply
+// gives a typed error. A failure after the batch's first write (which the
+// interpreter's checks are there to prevent) wraps errs.PartlyApplied; a
+// refusal of the server before it, the sentinel of its cause, or
+// errs.Refused. A reply of no known shape (another interpreter answered?)
+// wraps errs.UnknownOutcome: what ran is not known.
 func (p *Program) Decode(reply any) (*Outcome, error) {
 	arr, ok := reply.([]any)
 	if !ok || len(arr) == 0 {
-		return nil, fmt.Errorf("rapyer: unexpected reply from the batch script: %v", reply)
+		return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
 	}
 	status, _ := arr[0].(string)
 	switch status {
@@ -460,7 +465,7 @@ func (p *Program) Decode(reply any) (*Outcome, error) {
 		msg, _ := at(arr, 3).(string)
 		return nil, p.failure(code, n, msg)
 	}
-	return nil, fmt.Errorf("rapyer: unexpected reply from the batch script: %v", reply)
+	return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
 }
 
 func at(a []any, i int) any {
@@ -470,6 +475,8 @@ func at(a []any, i int) any {
 	return nil
 }
 
+// codes are the error codes of the interpreter (fail in batch.lua) and
+// their sentinels. A code not here maps to errs.Refused.
 var codes = map[string]error{
 	"NOTFOUND":  errs.NotFound,
 	"EXISTS":    errs.Exists,
@@ -483,13 +490,14 @@ var codes = map[string]error{
 	"NOPERM":    errs.NoPermission,
 	"UNSUP":     errs.Unsupported,
 	"LIMIT":     errs.TooLarge,
+	"REFUSED":   errs.Refused,
 	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
 }
 
 func (p *Program) failure(code string, n int, msg string) error {
 	sentinel, ok := codes[code]
 	if !ok {
-		return fmt.Errorf("rapyer: batch script failed: %s: %s", code, msg)
+		sentinel, msg = errs.Refused, code+": "+msg
 	}
 	where := "model"
 	if i := n - 1 - p.decls; i >= 0 && i < len(p.Instrs) {
