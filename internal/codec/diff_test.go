@@ -30,7 +30,9 @@ func TestEmitDiffOfLists(t *testing.T) {
 	}
 	edit := func(l []string, f func(l []string) []string) []string { return f(slices.Clone(l)) }
 	hundred := tags(100)
-	lset := func(i int, v string) string { return fmt.Sprintf("lset [%q %q %q %q]", target.Root, key, fmt.Sprint(i), v) }
+	lset := func(i int, v string) string {
+		return fmt.Sprintf("lset [%q %q %q %q]", target.Root, key, fmt.Sprint(i), v)
+	}
 	cases := []struct {
 		name          string
 		before, after []string
