@@ -61,6 +61,9 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString(growthTable(gr))
 	out.WriteString("\n")
 
+	out.WriteString(stallTable(t))
+	out.WriteString("\n")
+
 	out.WriteString(memoryTable(t))
 	fmt.Fprintf(&out, "\nTotal time: %s\n", time.Since(start).Round(time.Second))
 

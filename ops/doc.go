@@ -52,6 +52,21 @@
 // ListExcludes, and Fenced (a lock is still held). One that fails fails the
 // batch with ErrPrecondition (ErrLockLost for Fenced), naming it.
 //
+// # What ops cost the server
+//
+// Each op's documentation gives its server cost. Most are O(1) or O(k) in
+// the k elements or items the caller sends. Those whose work grows with an
+// argument rather than with what is sent are counted, before anything is
+// written, against the batch's budget (tx.Options.Budget, or
+// rapyer.WithBudget for one call): the text AppendText and Repeat make
+// against Budget.Bytes (2 MiB by default, never past 512 MB), the list
+// elements Insert, PopAt and RemoveRange move or scan, those on the shorter
+// side of their index, against Budget.Moves (50,000 by default). A batch over
+// its budget fails with ErrTooLarge, naming the op, its cost and the budget.
+// Remove, RemoveAll and the guards ListIncludes and ListExcludes scan a
+// list (O(n), LREM and LPOS) and are not counted; the other guards are
+// O(1). The table of every op is in docs/concepts.md.
+//
 // # Results
 //
 // Ops that yield a value return a handle: *Yield[A] (Incr yields the new

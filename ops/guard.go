@@ -201,6 +201,8 @@ func Excludes[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) O
 }
 
 // ListIncludes guards that a list field holds an element equal to e.
+// Server cost: O(n) in a list of n (LPOS scans it), as for ListExcludes;
+// not counted against the batch's budget.
 func ListIncludes[S any, L ~[]E, E any](f lens.Field[S, L], e E) Op {
 	return member("ListIncludes", f, e, true, schema.List)
 }

@@ -24,10 +24,17 @@ func (o *diffOp[S]) compile(b *prog.Builder, t prog.Target) error {
 }
 
 // Diff writes what changed from before to after, field by field: changed
-// scalars, the new tail of a list that only grew at its end, the items of a
-// map or set that changed; other changed collections are replaced whole.
-// Fields that did not change are not written, so a concurrent writer of
-// other fields is not overwritten. It is what a model lock saves.
+// scalars; for a list, the new tail of one that only grew at its end
+// (RPUSH), the cut of one that only shrank at its end (LTRIM), or the
+// elements that changed, one by one (LSET), when few did (at most 4, or a
+// sixteenth of the elements before and after share), then its new tail or
+// its cut; the items of a map or set that changed. Other changed lists are
+// replaced whole: a server cost in proportion to the elements sent, not
+// counted against the batch's budget. Fields that did not change are not
+// written, so a concurrent writer of other fields is not overwritten. It is
+// what a model lock saves; under the lock the stored list is the before
+// value, and if it has become shorter than an index Diff sets, the batch
+// fails with ErrOutOfRange and writes nothing.
 func Diff[S any](before, after S) Op {
 	return &diffOp[S]{modelOp: newModelOp[S](), before: before, after: after}
 }

@@ -17,6 +17,8 @@ import (
 
 // Set replaces the value of a field: a scalar, a whole list, map or set, or a
 // nested struct with everything in it. A nil pointer removes the field.
+// Server cost: O(1) for a scalar; for a collection, freeing the old one
+// (DEL) and the elements sent.
 func Set[S, A any](f lens.Field[S, A], v A) Op {
 	fd := resolve(f)
 	if fd.node != nil && fd.node.Type != reflect.TypeFor[A]() {
@@ -220,7 +222,7 @@ func arith[S any, N Number](name, instr, fn string, f lens.Field[S, N], x N, neg
 // Incr adds by to a number field on the server (HINCRBY for integers,
 // HINCRBYFLOAT for floats) and yields the new value. A result out of the
 // field type's range fails the batch with ErrOverflow before anything is
-// written.
+// written. Server cost: O(1), as for every arithmetic op.
 func Incr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
 	return arith("Incr", "incr", "", f, by, false)
 }
@@ -295,14 +297,22 @@ func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
 }
 
 // AppendText appends s to a string or bytes field on the server and yields
-// the new text.
+// the new text. Server cost: O(m + len(s)) for a field of m bytes: the server
+// reads the field, makes the new text, stores it and sends it back. The new
+// text's m + len(s) bytes count against the batch's byte budget
+// (tx.Budget.Bytes, 2 MiB by default); over it, or past 512 MB, the batch
+// fails with ErrTooLarge before anything is written.
 func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
 	return textYield(&textOp[S, T]{f: fd, name: "AppendText", instr: "sappend", arg: string(s), shown: string(s)})
 }
 
 // Repeat replaces a string or bytes field with n copies of itself and
-// yields the new text.
+// yields the new text. Server cost: O(m*n) for a field of m bytes, the size
+// of the result, which counts against the batch's byte budget
+// (tx.Budget.Bytes, 2 MiB by default); over it, or past 512 MB whatever the
+// budget, the batch fails with ErrTooLarge before anything is written. An
+// empty field or n = 0 costs nothing.
 func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
 	if n < 0 && fd.err == nil {
@@ -329,7 +339,7 @@ func (o *timeOp[S]) compile(b *prog.Builder, t prog.Target) error {
 
 // AddDuration moves a time field by d on the server, keeping its nanoseconds
 // and its zone offset, and yields the new time. An absent field counts as the
-// zero time.
+// zero time. Server cost: O(1).
 func AddDuration[S any](f lens.Field[S, time.Time], d time.Duration) *Yield[time.Time] {
 	fd := resolve(f, schema.Scalar)
 	return &Yield[time.Time]{inner: &timeOp[S]{f: fd, d: d}, decode: func(raw any) (time.Time, error) {

@@ -21,6 +21,13 @@ func IgnoreIfDeleted() ExecOption { return func(o *tx.Options) { o.IfMissing = t
 // WithRetry bounds the attempts of an optimistic update.
 func WithRetry(r tx.Retry) ExecOption { return func(o *tx.Options) { o.Retry = r } }
 
+// WithBudget sets the work one execution may ask of the server (see
+// tx.Budget; Options.Exec.Budget sets it for every execution of a model):
+// WithBudget(tx.Budget{Moves: 1_000_000}) for an Insert into the middle of
+// a long list, WithBudget(tx.Budget{Bytes: tx.Unlimited}) to lift the byte
+// budget. A batch over its budget fails with ErrTooLarge and writes nothing.
+func WithBudget(b tx.Budget) ExecOption { return func(o *tx.Options) { o.Budget = b } }
+
 // Exec runs batch b on model id atomically: one round trip, all or nothing,
 // guards checked on the server before the first write. Ops bound to other
 // targets with tx.On run in the same step. A missing model fails with

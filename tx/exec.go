@@ -74,6 +74,63 @@ type Options struct {
 	StrictSlots bool
 	// Retry bounds the attempts of optimistic updates.
 	Retry Retry
+	// Budget bounds the work one batch may ask of the server, so that no
+	// single request holds it for long; the zero value is the default
+	// budget (DefaultBytes, DefaultMoves). A batch over it fails with
+	// ErrTooLarge before anything is written.
+	Budget Budget
+}
+
+// Budget is the work one batch may ask of the server beyond handling the
+// data it sends. Ops whose server time grows with an argument rather than
+// with what the caller sends are counted against it, in the check phase,
+// before the first write; a batch over either budget fails with an error
+// wrapping ErrTooLarge that names the op, its cost and the budget. The costs
+// of every op are in the ops package documentation and docs/concepts.md.
+//
+// Raise a budget for a batch that needs it (Budget{Moves: 1_000_000}), or
+// lift it with Unlimited; whatever the budget, no op may make a value above
+// 512 MB, Redis's own limit (proto-max-bulk-len).
+type Budget struct {
+	// Bytes is how many bytes of text the batch's text ops may make on the
+	// server, summed over the batch: AppendText makes the new text (the
+	// old one and what it appends), Repeat the repeated text. 0 means
+	// DefaultBytes; negative (Unlimited) means no budget.
+	Bytes int64
+	// Moves is how many list elements the batch's list ops may move or
+	// scan, summed over the batch: Insert and RemoveRange rewrite the
+	// elements on the shorter side of the index, PopAt scans them. Ops at
+	// either end of a list (Append, Prepend, PopFirst, PopLast, Insert at 0
+	// or at the end), SetAt and Trim move none. 0 means DefaultMoves;
+	// negative (Unlimited) means no budget.
+	Moves int64
+}
+
+// The default budgets, chosen so that the longest batch they allow holds a
+// redis-server for some tens of milliseconds (docs/performance.md, the
+// stall table of make bench), and Unlimited, which lifts a budget.
+const (
+	// DefaultBytes is 2 MiB of text made by the batch's text ops.
+	DefaultBytes = 2 << 20
+	// DefaultMoves is 50,000 list elements moved or scanned.
+	DefaultMoves = 50_000
+	// Unlimited, as Budget.Bytes or Budget.Moves, lifts that budget.
+	Unlimited = -1
+)
+
+// header is the budget as the program header carries it: 0 for none.
+func (b Budget) header() (bytes, moves int64) {
+	return budget(b.Bytes, DefaultBytes), budget(b.Moves, DefaultMoves)
+}
+
+func budget(v, def int64) int64 {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
 }
 
 func (o Options) record() time.Duration {
@@ -216,7 +273,8 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
 	targets := pb.Targets()
 	id := newID()
-	p := pb.Build(prog.Header{ID: id, Record: keys.Tx(targets[0].Root, id), RecordMS: opts.record().Milliseconds()})
+	bytes, moves := opts.Budget.header()
+	p := pb.Build(prog.Header{ID: id, Record: keys.Tx(targets[0].Root, id), RecordMS: opts.record().Milliseconds(), Bytes: bytes, Moves: moves})
 	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
 		if err := sameSlot(p.Keys); err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ package codec
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
@@ -289,10 +290,14 @@ func decodeField(d Data, p unsafe.Pointer, n *schema.Node) error {
 
 // EmitDiff emits the instructions that turn the model at t from the value
 // before points to into the one after points to (both t.Model.Type), field
-// by field: changed scalars are set or removed, lists that only grew at the
-// end get the new elements appended, maps and sets get the items that
-// changed, and other changed collections are replaced. Unchanged fields
-// emit nothing, so writers of other fields are not overwritten.
+// by field: changed scalars are set or removed; a list that only grew at the
+// end gets the new elements appended (RPUSH), one that only shrank at the
+// end is cut (LTRIM), one where at most ListSetMax of the elements both
+// values have changed gets those set one by one (LSET), then the new tail
+// or the cut; other changed lists are replaced whole; maps and sets get the
+// items that changed. Unchanged fields emit nothing, so writers of other
+// fields are not overwritten. None of these counts against a batch's move
+// budget: the server work of a replaced list is that of the elements sent.
 func EmitDiff(b *prog.Builder, t prog.Target, before, after unsafe.Pointer) error {
 	w := newWriter(b, t, 4)
 	var room [8]prog.Arg
@@ -359,6 +364,64 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 	return dels, nil
 }
 
+// ListSetMax is how many elements of the m that two values of a list share
+// may differ for a diff to write them one by one (LSET each, an O(1) write
+// near either end, O(m/128) in the middle, where Redis walks its list
+// nodes); past it the list is replaced whole, which costs the server about
+// as much as the elements the caller sends.
+func ListSetMax(m int) int { return max(4, m/16) }
+
+// diffList writes a list that changed otherwise than by growing or
+// shrinking at its end: the changed elements one by one (then the new tail
+// or the cut) when few changed, else the whole list.
+func (w *writer) diffList(n *schema.Node, bp, ap unsafe.Pointer, bl, al int) error {
+	key := w.t.Key(n)
+	if al > 0 && bl > 0 {
+		before, err := n.AppendElements(nil, bp, 0)
+		if err != nil {
+			return err
+		}
+		after, err := n.AppendElements(w.texts[:0], ap, 0)
+		if err != nil {
+			return err
+		}
+		w.texts = after
+		m, limit := min(bl, al), ListSetMax(min(bl, al))
+		changed := 0
+		for i := 0; i < m && changed <= limit; i++ {
+			if before[i] != after[i] {
+				changed++
+			}
+		}
+		if changed <= limit {
+			root := prog.K(w.t.Root)
+			for i := range m {
+				if before[i] != after[i] {
+					w.b.Emit("lset", root, prog.K(key), prog.V(strconv.Itoa(i)), prog.V(after[i]))
+				}
+			}
+			switch {
+			case al > bl:
+				w.emit("rpush", key, after[bl:])
+			case al < bl:
+				w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+			}
+			return nil
+		}
+	}
+	w.b.Emit("clear", prog.K(w.t.Root), prog.K(key), prog.V(n.Kind.RedisType()))
+	if al == 0 {
+		return nil
+	}
+	texts, err := n.AppendElements(w.texts[:0], ap, 0)
+	if err != nil {
+		return err
+	}
+	w.texts = texts
+	w.emit("rpush", key, texts)
+	return nil
+}
+
 // scalarText encodes the scalar field n at p; ok is false for a nil pointer.
 func scalarText(n *schema.Node, p unsafe.Pointer) (string, bool, error) {
 	if n.Ptr {
@@ -377,24 +440,24 @@ func (w *writer) diffCollection(n *schema.Node, bp, ap unsafe.Pointer) error {
 	switch n.Kind {
 	case schema.List:
 		bl, al := n.Len(bp), n.Len(ap)
-		if bl == al && n.ListPrefixEqual(bp, ap, bl) {
+		switch {
+		case bl == al && n.ListPrefixEqual(bp, ap, bl):
+			return nil
+		case al > bl && n.ListPrefixEqual(bp, ap, bl):
+			// only grew at the end: RPUSH the new tail
+			texts, err := n.AppendElements(w.texts[:0], ap, bl)
+			if err != nil {
+				return err
+			}
+			w.texts = texts
+			w.emit("rpush", w.t.Key(n), texts)
+			return nil
+		case al < bl && al > 0 && n.ListPrefixEqual(bp, ap, al):
+			// only shrank at the end: LTRIM
+			w.b.Emit("ltrim", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V("0"), prog.V(strconv.Itoa(al)))
 			return nil
 		}
-		from := 0
-		if al > bl && n.ListPrefixEqual(bp, ap, bl) {
-			from = bl // only grew at the end
-		} else {
-			w.b.Emit("clear", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V(n.Kind.RedisType()))
-			if al == 0 {
-				return nil
-			}
-		}
-		texts, err := n.AppendElements(w.texts[:0], ap, from)
-		if err != nil {
-			return err
-		}
-		w.texts = texts
-		w.emit("rpush", w.t.Key(n), texts)
+		return w.diffList(n, bp, ap, bl, al)
 	case schema.Map, schema.Set:
 		set, del, err := n.AppendChanges(w.texts[:0], w.dels[:0], bp, ap)
 		if err != nil {

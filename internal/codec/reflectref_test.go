@@ -485,6 +485,38 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, args...)...)
 			return nil
 		}
+		if al < bl && al > 0 && reflect.DeepEqual(bv.Slice(0, al).Interface(), av.Slice(0, al).Interface()) {
+			w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+			return nil
+		}
+		if al > 0 && bl > 0 {
+			// few changed elements: LSET each, then the new tail or the cut
+			bs, err := refElements(n, bv)
+			if err != nil {
+				return err
+			}
+			as, err := refElements(n, av)
+			if err != nil {
+				return err
+			}
+			var changed []int
+			for i := range min(bl, al) {
+				if !reflect.DeepEqual(bs[i], as[i]) {
+					changed = append(changed, i)
+				}
+			}
+			if len(changed) <= ListSetMax(min(bl, al)) {
+				for _, i := range changed {
+					w.b.Emit("lset", root, prog.K(key), prog.V(strconv.Itoa(i)), as[i])
+				}
+				if al > bl {
+					w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, as[bl:]...)...)
+				} else if al < bl {
+					w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+				}
+				return nil
+			}
+		}
 		return replace()
 	case schema.Map, schema.Set:
 		var set, del []prog.Arg

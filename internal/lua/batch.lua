@@ -510,15 +510,79 @@ end
 local function needlen(k, l, n)
   if l < 0 then fail('ARG', n, 'a list index cannot be checked after removing by value in the same batch') end
 end
--- rebuild keeps [0, from) and [to, len) and puts vals between them
-local function splice(k, from, to, vals)
-  local tail = redis.call('LRANGE', k, to, -1)
-  if from == 0 then W('DEL', k) else W('LTRIM', k, 0, from - 1) end
-  local all = {}
-  for _, v in ipairs(vals) do all[#all + 1] = v end
-  for _, v in ipairs(tail) do all[#all + 1] = v end
-  pushall(k, 'RPUSH', all, 1)
+-- splice keeps [0, from) and [to, len) of the list k, of length len, and
+-- puts vals between them. It rewrites only the shorter side: the head
+-- [0, from) is read, trimmed off with what goes and pushed back on the left;
+-- or the tail [to, len) is read, trimmed off and pushed back on the right
+-- after vals. The elements it moves are min(from, len - to) (see moves).
+local function splice(k, from, to, vals, len)
+  if from == 0 and to == len then
+    W('DEL', k)
+    pushall(k, 'RPUSH', vals, 1)
+  elseif from <= len - to then
+    -- the head side: [to, len) is not empty here
+    local head = from > 0 and redis.call('LRANGE', k, 0, from - 1) or {}
+    W('LTRIM', k, to, -1)
+    local rev, m = {}, 0
+    for j = #vals, 1, -1 do m = m + 1; rev[m] = vals[j] end
+    for j = #head, 1, -1 do m = m + 1; rev[m] = head[j] end
+    pushall(k, 'LPUSH', rev, 1)
+  else
+    -- the tail side: [0, from) is not empty here
+    local tail = to < len and redis.call('LRANGE', k, to, -1) or {}
+    W('LTRIM', k, 0, from - 1)
+    local all, m = {}, 0
+    for j = 1, #vals do m = m + 1; all[m] = vals[j] end
+    for j = 1, #tail do m = m + 1; all[m] = tail[j] end
+    pushall(k, 'RPUSH', all, 1)
+  end
 end
+
+-- budgets of work (promise 13: no single request holds the server for long).
+-- The check pass counts what each op will cost before anything is written,
+-- and fails with LIMIT once the batch is over a budget: BYTES of text the
+-- text ops make (their results, summed), MOVES list elements the list ops
+-- move or scan (summed); 0 for no budget. MAXVALUE is Redis's own limit on a
+-- value (proto-max-bulk-len), which holds whatever the budget.
+local MAXVALUE = 512 * 1024 * 1024
+-- spent[1] bytes and spent[2] moves so far in the call (batch() resets
+-- them).
+local spent = {0, 0}
+local function spend(n, what, cost, budget, field)
+  local i = (what == 'bytes') and 1 or 2
+  local total = spent[i] + cost
+  if budget > 0 and total > budget then
+    local msg = string.format('costs %.0f %s', cost, what)
+    if total > cost then msg = msg .. string.format(' (%.0f with the ops before it)', total) end
+    fail('LIMIT', n, msg .. string.format(', over the batch budget of %.0f %s (tx.Options.Budget.%s)', budget, what, field))
+  end
+  spent[i] = total
+end
+-- textcost counts an op that makes a text of size bytes.
+local function textcost(n, size)
+  if size > MAXVALUE then
+    fail('LIMIT', n, string.format('would make a value of %.0f bytes, over the 512 MB Redis allows', size))
+  end
+  spend(n, 'bytes', size, BYTES, 'Bytes')
+end
+-- moves counts an op that moves or scans cost list elements.
+local function moves(n, cost)
+  if cost > 0 then spend(n, 'moves', cost, MOVES, 'Moves') end
+end
+-- rep is string.rep(s, t) in about log2(t) concatenations: string.rep
+-- copies s t times into a buffer, which for a short s is several times
+-- slower, and runs in C, where nothing can stop it.
+local function rep(s, t)
+  if t == 1 then return s end
+  local out
+  while t > 0 do
+    if t % 2 == 1 then out = out and out .. s or s end
+    t = math.floor(t / 2)
+    if t > 0 then s = s .. s end
+  end
+  return out
+end
+
 -- slice bounds of ldelrange and ltrim: a Python slice [start:stop], stop ''
 -- for the end
 local function slice(a, l)
@@ -630,15 +694,26 @@ local function check(op, a, n)
   elseif op == 'sappend' then -- root field text
     local k = K(a[1])
     local cur = fget(k, a[2]) or ''
+    textcost(n, #cur + #a[3])
     a.result = cur .. a[3]
     fset(k, a[2], a.result)
   elseif op == 'srepeat' then -- root field times
     local k = K(a[1])
     local cur = fget(k, a[2]) or ''
     local t = tonumber(a[3])
-    if #cur * t > 512 * 1024 * 1024 then fail('ARG', n, 'the repeated text would exceed 512 MB') end
-    a.result = string.rep(cur, t)
-    fset(k, a[2], a.result)
+    if not isint(a[3]) or t < 0 then fail('ARG', n, 'the count ' .. a[3] .. ' is not a whole number of at least 0') end
+    local r = ''
+    if #cur > 0 and t > 0 then
+      -- compared before multiplying: #cur * t could be past what a double
+      -- holds exactly
+      if t > MAXVALUE / #cur then
+        fail('LIMIT', n, 'repeating ' .. #cur .. ' bytes ' .. a[3] .. ' times would make a value over the 512 MB Redis allows')
+      end
+      textcost(n, #cur * t)
+      r = rep(cur, t)
+    end
+    a.result = r
+    fset(k, a[2], r)
   elseif op == 'tadd' then -- root field seconds nanos
     local k = K(a[1])
     local cur = fget(k, a[2])
@@ -661,8 +736,11 @@ local function check(op, a, n)
     local k, l = listcheck(a, n)
     needlen(k, l, n)
     local i = pyindex(tonumber(a[3]), l)
-    a.idx = i
-    if i ~= nil then setlen(k, l - 1) end
+    a.idx, a.len = i, l
+    if i ~= nil then
+      moves(n, math.min(i, l - 1 - i))
+      setlen(k, l - 1)
+    end
   elseif op == 'lset' then -- root key index value
     local k, l = listcheck(a, n)
     needlen(k, l, n)
@@ -672,15 +750,19 @@ local function check(op, a, n)
   elseif op == 'linsert' then -- root key index value
     local k, l = listcheck(a, n)
     needlen(k, l, n)
-    a.idx = pyclamp(tonumber(a[3]), l)
+    local i = pyclamp(tonumber(a[3]), l)
+    a.idx, a.len = i, l
+    moves(n, math.min(i, l - i))
     setlen(k, l + 1)
   elseif op == 'ldelrange' then -- root key start stop
     local k, l = listcheck(a, n)
     needlen(k, l, n)
     local s, e = slice(a, l)
-    a.s, a.e = s, e
+    a.s, a.e, a.len = s, e, l
+    if e > s then moves(n, math.min(s, l - e)) end
     setlen(k, l - (e - s))
   elseif op == 'ltrim' then -- root key start stop: keep the slice [start:stop]
+    -- one LTRIM: it frees what goes node by node and moves nothing
     local k, l = listcheck(a, n)
     needlen(k, l, n)
     local s, e = slice(a, l)
@@ -784,6 +866,7 @@ local function sends(op, a, n)
     ask('LPOP', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'popat' then
     local k = K(a[2])
+    ask('LPOP', k, n); ask('RPOP', k, n)
     ask('LINDEX', k, n); ask('LSET', k, n); ask('LREM', k, n); mark(K(a[1]), k)
   elseif op == 'lset' then
     ask('LSET', K(a[2]), n); mark(K(a[1]), K(a[2]))
@@ -793,7 +876,7 @@ local function sends(op, a, n)
     mark(K(a[1]), k)
   elseif op == 'ldelrange' then
     local k = K(a[2])
-    ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('RPUSH', k, n)
+    ask('LRANGE', k, n); ask('DEL', k, n); ask('LTRIM', k, n); ask('LPUSH', k, n); ask('RPUSH', k, n)
     mark(K(a[1]), k)
   elseif op == 'ltrim' then
     ask('DEL', K(a[2]), n); ask('LTRIM', K(a[2]), n); mark(K(a[1]), K(a[2]))
@@ -931,22 +1014,31 @@ local function apply(op, a)
     return v
   elseif op == 'popat' then
     if a.idx == nil then return false end
-    local k = K(a[2])
-    local v = redis.call('LINDEX', k, a.idx)
-    local tomb = '\0rapyer-tombstone\0' .. AV[1]
-    W('LSET', k, a.idx, tomb)
-    W('LREM', k, 1, tomb)
+    local k, i, l = K(a[2]), a.idx, a.len
+    local v
+    if i == 0 then v = W('LPOP', k)
+    elseif i == l - 1 then v = W('RPOP', k)
+    else
+      -- LREM finds the tombstone scanning from the nearer end (a negative
+      -- count scans from the tail)
+      v = redis.call('LINDEX', k, i)
+      local tomb = '\0rapyer-tombstone\0' .. AV[1]
+      W('LSET', k, i, tomb)
+      W('LREM', k, (i <= l - 1 - i) and 1 or -1, tomb)
+    end
     shrink(K(a[1]), k)
     return v
   elseif op == 'lset' then
     local k = K(a[2]); W('LSET', k, a.idx, a[4]); touch(K(a[1]), k); return false
   elseif op == 'linsert' then
-    local k = K(a[2])
-    if a.idx == 0 then W('LPUSH', k, a[4]) else splice(k, a.idx, a.idx, {a[4]}) end
+    local k, i, l = K(a[2]), a.idx, a.len
+    if i == 0 then W('LPUSH', k, a[4])
+    elseif i == l then W('RPUSH', k, a[4])
+    else splice(k, i, i, {a[4]}, l) end
     touch(K(a[1]), k)
     return false
   elseif op == 'ldelrange' then
-    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}); shrink(K(a[1]), K(a[2])) end
+    if a.e > a.s then splice(K(a[2]), a.s, a.e, {}, a.len); shrink(K(a[1]), K(a[2])) end
     return tostring(a.e - a.s)
   elseif op == 'ltrim' then
     local k = K(a[2])
@@ -1133,6 +1225,7 @@ local function batch(keys, args)
   ACL = redis.acl_check_cmd
   if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
   WROTE, AT = false, 0
+  spent[1], spent[2] = 0, 0
   local ok, res = pcall(run, parse())
   if ok then return res end
   local code, n, msg

@@ -52,6 +52,9 @@ var safe = map[string]string{
 	"apply/popat/LREM":          "LREM of the tombstone just set: cannot fail on a list; asked",
 	"apply/lset/LSET":           "check 'lset': a list, and the index within its length (RANGE otherwise); asked",
 	"apply/linsert/LPUSH":       "check 'linsert': a list or missing; asked",
+	"apply/linsert/RPUSH":       "check 'linsert': a list or missing (an insert at its end); asked",
+	"apply/popat/LPOP":          "check 'popat': a list, the index its first; asked",
+	"apply/popat/RPOP":          "check 'popat': a list, the index its last; asked",
 	"apply/linsert/splice":      "check 'linsert': a list, the index clamped to its length; splice's writes asked",
 	"apply/ldelrange/splice":    "check 'ldelrange': a list, the slice clamped to its length; splice's writes asked",
 	"apply/ltrim/DEL":           "check 'ltrim': a list or missing; asked",
@@ -66,6 +69,7 @@ var safe = map[string]string{
 	"splice//DEL":               "callers checked the key is a list; asked by sends for linsert and ldelrange",
 	"splice//LTRIM":             "callers checked the key is a list and clamped the bounds; asked",
 	"splice//pushall RPUSH":     "callers checked the key is a list; chunked; asked",
+	"splice//pushall LPUSH":     "callers checked the key is a list; chunked; asked (the head side)",
 	// maps and sets
 	"apply/mset/HSET":    "check: the key is a hash or missing; chunked; asked",
 	"apply/mdel/HDEL":    "check: the key is a hash or missing; chunked (8000 keys were too many to unpack); asked",
