@@ -41,6 +41,50 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 	})
 }
 
+// TestLateAttemptAfterGiveUp: Acquire gives up an acquisition whose
+// outcome it does not know; a request of it that reaches the server after
+// that clean-up (sent on a connection abandoned at a deadline, so nothing
+// orders it after the clean-up) must not take the lock, whether or not an
+// earlier request of it had taken the lock. Other tokens are not affected.
+func TestLateAttemptAfterGiveUp(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := b.Prefix + ":{late}:lock:x"
+		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}} {
+			o, err := opts.resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, landedFirst := range []bool{false, true} {
+				a := newAcquirer(b.Client, key, o)
+				if landedFirst {
+					if at, err := a.try(t.Context()); err != nil || !at.ok {
+						t.Fatalf("first attempt: %+v, %v", at, err)
+					}
+				}
+				a.giveUp(t.Context())
+				if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+					t.Fatal("giving up left the lock held")
+				}
+				late, err := a.try(t.Context())
+				if late.ok || !errors.Is(err, errVoid) {
+					t.Fatalf("a late attempt after giving up: %+v, %v; want refused with errVoid", late, err)
+				}
+				if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+					t.Fatal("a late attempt after giving up took the lock")
+				}
+				if ttl := b.Client.PTTL(t.Context(), voidKey(key, a.token)).Val(); ttl <= 0 {
+					t.Fatalf("the marker of a given-up token has TTL %v, want a finite one", ttl)
+				}
+				other := newAcquirer(b.Client, key, o)
+				if at, err := other.try(t.Context()); err != nil || !at.ok {
+					t.Fatalf("another token after the give-up: %+v, %v", at, err)
+				}
+				b.Client.Del(t.Context(), key)
+			}
+		}
+	})
+}
+
 func TestBackoffBounds(t *testing.T) {
 	for _, c := range []struct{ lo, hi time.Duration }{
 		{time.Millisecond, 50 * time.Millisecond},

@@ -661,6 +661,20 @@ func TestBadInput(t *testing.T) {
 	if _, err := lock.Acquire(t.Context(), b.Client, "k", lock.Options{TTL: -time.Second}); err == nil {
 		t.Error("negative TTL accepted")
 	}
+	// Keys that could be another lock's fence key or marker (FenceKey's rule).
+	for _, k := range []string{"a:fence", "a:{x}:fence", "a:fence:b", "a:fence:" + strings.Repeat("0", 32)} {
+		if _, err := lock.Acquire(t.Context(), b.Client, k, lock.Options{}); err == nil {
+			t.Errorf("key %q accepted: it collides with a derived key", k)
+		}
+	}
+	for _, k := range []string{"a:fences", "a:fencepost:b", "fence:a", "a:xfence"} {
+		l, err := lock.Acquire(t.Context(), b.Client, k, lock.Options{})
+		if err != nil {
+			t.Errorf("key %q refused: %v", k, err)
+			continue
+		}
+		_ = l.Release(t.Context())
+	}
 	// A lock key of the wrong type is a Redis error, not a wait.
 	b.Client.LPush(t.Context(), "wrong", "x")
 	if _, err := lock.Acquire(t.Context(), b.Client, "wrong", lock.Options{}); err == nil || errors.Is(err, lock.ErrNotAcquired) {
