@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -134,4 +135,60 @@ func TestCorruptFenceCounter(t *testing.T) {
 			t.Fatal("the lock key was left behind")
 		}
 	})
+}
+
+// TestRefusedSubscriptionPolls: a waiter whose SUBSCRIBE the server refuses
+// (a Redis 7 user without channel permission) does not wait for a
+// confirmation that never comes: it polls from RetryMin. With RetryMax a
+// minute, waiting for the confirmation would outlast the test's patience.
+func TestRefusedSubscriptionPolls(t *testing.T) {
+	b := testenv.On(t, testenv.Server)
+	ctx := t.Context()
+	name := "lock_refused_" + b.Prefix
+	if err := b.Client.Do(ctx, "ACL", "SETUSER", name, "reset", "on", ">pw", "~"+b.Prefix+"*", "resetchannels", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Client.Do(context.Background(), "ACL", "DELUSER", name) })
+	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = name, "pw" })
+	key := b.Prefix + ":{refused}:lock:x"
+	held, err := Acquire(ctx, rdb, key, Options{TTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(ctx, rdb, key, Options{Wait: 10 * time.Minute, RetryMin: time.Millisecond, RetryMax: time.Minute})
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	refused := func() bool {
+		wake.mu.Lock()
+		defer wake.mu.Unlock()
+		h := wake.hubs[rdb]
+		if h == nil {
+			return false
+		}
+		wc := h.chans[WakeChannel(key)]
+		return wc != nil && wc.refused
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !refused() {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter's SUBSCRIBE was never refused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatalf("Release as a user without channels: %v", err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter whose subscription was refused did not get the lock")
+	}
 }

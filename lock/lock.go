@@ -308,10 +308,11 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		}
 		if w == nil {
 			// Subscribe to the release announcements, wait until the
-			// subscription is live, then try again at once: a release that
-			// happened before the subscription would not wake us.
+			// subscription is live (or refused: then we poll), then try
+			// again at once: a release that happened before the
+			// subscription would not wake us.
 			w = join(a.rdb, WakeChannel(a.key))
-			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.ready); err != nil {
+			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.settled); err != nil {
 				return nil, err
 			}
 			continue
