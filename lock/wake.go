@@ -57,7 +57,7 @@ type wakeChan struct {
 
 	// guarded by wake.mu
 	confirmed bool
-	refused   bool // the server refused the SUBSCRIBE (ACL): waiters poll
+	refused   bool      // the server refused the SUBSCRIBE (ACL): waiters poll
 	queue     []*waiter // oldest first
 	idle      *time.Timer
 }
