@@ -168,7 +168,8 @@ var errVoid = errors.New("lock: the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
 // is announced: key+":wake". Waiters subscribe to it. A script that releases
-// a lock itself (see Lock.Forget) must PUBLISH to it after the DEL.
+// a lock itself (see Lock.Forget) should PUBLISH to it after the DEL, where
+// the user may.
 func WakeChannel(key string) string { return key + ":wake" }
 
 // Acquire takes the lock named key, waiting as opts says while someone else
@@ -643,12 +644,14 @@ func (l *Lock) Release(ctx context.Context) error {
 //
 //	if redis.call('GET', lockKey) == token then
 //	    redis.call('DEL', lockKey)
-//	    redis.call('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
 //	    -- ... its own writes ...
 //	end
 //
 // The PUBLISH wakes the waiters at once; without it they only notice the
-// release at their next poll (at most RetryMax later).
+// release at their next poll (at most RetryMax later). Run it so that a
+// refusal (a user without channel permission) does not fail the script
+// after its DEL: redis.pcall, or ask redis.acl_check_cmd first.
 func (l *Lock) Forget() { _ = l.finish() }
 
 // finish moves the lock to released, stops its timer and watchdog and
