@@ -31,9 +31,13 @@
 //     Replication is asynchronous: if the primary fails and a replica that
 //     had not yet received the lock key is promoted, the lock is gone and a
 //     second holder can acquire it. (This package does not implement
-//     Redlock.) The same failover can lose the fence counter's latest
-//     increments, so a fence can then repeat: fencing protects against
-//     paused and expired holders, not against a failover that lost writes.
+//     Redlock.) Fences come from the server's clock, so a failover repeats
+//     one only if the promoted replica's clock is behind by more than the
+//     time since the last acquisition: fencing protects against paused and
+//     expired holders, not against a failover that lost writes.
+//   - No eviction of lock keys. They have a TTL, so volatile-* memory
+//     policies may evict a held lock, which is an early expiry (fenced
+//     writes are then refused, others are not). Use noeviction.
 //   - Work ends within the TTL. Without AutoExtend a lock simply expires
 //     after its TTL, however long the holder's work takes. The holder's
 //     Context is cancelled when the TTL has passed by the local clock
@@ -47,18 +51,23 @@
 //
 // # Fencing
 //
-// Every successful acquisition gets a fencing token, Lock.Fence: the value
-// of a counter at FenceKey(key), incremented by the same script that takes
-// the lock, so it is strictly greater than the fence of every earlier
-// acquisition of the key. A holder passes its fence along with its writes,
-// and the store keeps the highest fence it has seen and rejects writes with
-// a lower one. A holder that lost its lock while paused then cannot
-// overwrite the work of the holder after it, even though it still believes
-// it holds the lock. The counter never expires; do not delete it.
+// Every successful acquisition gets a fencing token, Lock.Fence, strictly
+// greater than the fence of every earlier acquisition of the key: the
+// server's clock in microseconds, read by the same call that takes the
+// lock, or one more than the last fence (kept at FenceKey(key)) if that is
+// larger. A holder passes its fence along with its writes, and the store
+// keeps the highest fence it has seen and rejects writes with a lower one.
+// A holder that lost its lock while paused then cannot overwrite the work of
+// the holder after it, even though it still believes it holds the lock.
+// The fence key lives the lock's TTL plus a minute; its loss (expiry,
+// eviction) does not make fences go backwards (see Lock.Fence for why).
 //
-// The keys of one lock, the lock key and FenceKey(key), must hash to one
-// cluster slot. FenceKey appends ":fence", which keeps the hash tag of the
-// key, so give lock keys a hash tag ("account:{alice}:lock:withdraw").
+// The keys of one lock, the lock key, FenceKey(key) and the marker of a
+// given-up acquisition (FenceKey(key)+":"+token), must hash to one cluster
+// slot. They append to the key, which keeps its hash tag, so give lock keys
+// a hash tag ("account:{alice}:lock:withdraw"). No lock key may end in
+// ":fence" or hold ":fence:" (Acquire refuses it): it could be another
+// lock's fence key.
 //
 // # The lock's Context
 //
@@ -90,6 +99,10 @@
 // next poll. Waking one waiter rather than all of them keeps a release from
 // sending a herd of attempts of which only one can win; a waiter that gives
 // up passes its wake-up on.
+//
+// A user who may not use the wake channel (on Redis 7 new users have no
+// channel permission) still releases without error: the PUBLISH is skipped.
+// Its waiters' SUBSCRIBE is refused; they notice and poll from RetryMin.
 //
 // Between wake-ups a waiter polls, never sleeping past the holder's
 // remaining TTL: every RetryMax/2 to RetryMax while its subscription is
@@ -125,9 +138,12 @@
 //
 //	if redis.call('GET', lockKey) == token then
 //	    redis.call('DEL', lockKey)
-//	    redis.call('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
 //	    -- its own writes
 //	end
+//
+// (pcall, or a check with redis.acl_check_cmd first: a release must not
+// fail after its DEL because the user may not publish.)
 //
 // # Retries and unknown outcomes
 //
@@ -138,14 +154,21 @@
 // with Options.Load runs in MULTI/EXEC, which go-redis does not retry; Acquire
 // retries it once itself with the same token. When Acquire gives up after an
 // attempt whose outcome is unknown (a network error, or ctx ending while a
-// request was in flight), it releases by token before returning, so a lost
-// reply does not leave a lock behind for a whole TTL. A Release whose reply
-// was lost may report ErrNotHeld after go-redis resent it: the lock is gone
-// either way.
+// request was in flight), it gives the acquisition up before returning: one
+// call releases the lock if the token holds it and sets a marker that makes
+// any request of this acquisition still on its way (on a connection
+// abandoned at a deadline, so nothing orders it after the clean-up) refuse
+// to take the lock. Neither a lost reply nor a late request leaves a lock
+// behind. A Release whose reply was lost may report ErrNotHeld after
+// go-redis resent it: the lock is gone either way.
 //
-// Scripts are run with EVALSHA and fall back to EVAL on NOSCRIPT, also
-// inside the MULTI/EXEC of Options.Load, so SCRIPT FLUSH, a restart or a
-// failover are invisible to callers.
+// The Lua runs as entries of rapyer-go's function library (FCALL) where the
+// server has functions, loading it when it is missing, and as scripts
+// (EVALSHA, EVAL on NOSCRIPT) elsewhere, also inside the MULTI/EXEC of
+// Options.Load; so FUNCTION FLUSH, SCRIPT FLUSH, a restart or a failover are
+// invisible to callers, and a user allowed FCALL but not EVAL can lock (it
+// needs the commands the entries call: EXISTS SET GET DEL PEXPIRE PTTL TIME
+// PUBLISH; see docs/locks.md).
 //
 // # Reentrancy
 //

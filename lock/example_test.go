@@ -34,18 +34,17 @@ func Example() {
 		fmt.Println("acquire:", err)
 		return
 	}
-	fmt.Println("fence:", l.Fence())
+	fence := l.Fence()
 	// ... work, passing l.Fence() to anything that can reject stale writers ...
 	if err := l.Release(ctx); err != nil {
 		fmt.Println("release:", err)
 	}
 
 	l, _ = lock.Acquire(ctx, rdb, "account:{alice}:lock:withdraw", lock.Options{})
-	fmt.Println("next fence:", l.Fence())
+	fmt.Println("the next fence is larger:", l.Fence() > fence)
 	_ = l.Release(ctx)
 	// Output:
-	// fence: 1
-	// next fence: 2
+	// the next fence is larger: true
 }
 
 // The three ways a wait ends without the lock.

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -37,6 +38,50 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 				t.Fatalf("another token's attempt: %+v, %v; want not ok with the holder's PTTL", lost, err)
 			}
 			b.Client.Del(t.Context(), key)
+		}
+	})
+}
+
+// TestLateAttemptAfterGiveUp: Acquire gives up an acquisition whose
+// outcome it does not know; a request of it that reaches the server after
+// that clean-up (sent on a connection abandoned at a deadline, so nothing
+// orders it after the clean-up) must not take the lock, whether or not an
+// earlier request of it had taken the lock. Other tokens are not affected.
+func TestLateAttemptAfterGiveUp(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		key := b.Prefix + ":{late}:lock:x"
+		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}} {
+			o, err := opts.resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, landedFirst := range []bool{false, true} {
+				a := newAcquirer(b.Client, key, o)
+				if landedFirst {
+					if at, err := a.try(t.Context()); err != nil || !at.ok {
+						t.Fatalf("first attempt: %+v, %v", at, err)
+					}
+				}
+				a.giveUp(t.Context())
+				if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+					t.Fatal("giving up left the lock held")
+				}
+				late, err := a.try(t.Context())
+				if late.ok || !errors.Is(err, errVoid) {
+					t.Fatalf("a late attempt after giving up: %+v, %v; want refused with errVoid", late, err)
+				}
+				if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+					t.Fatal("a late attempt after giving up took the lock")
+				}
+				if ttl := b.Client.PTTL(t.Context(), voidKey(key, a.token)).Val(); ttl <= 0 {
+					t.Fatalf("the marker of a given-up token has TTL %v, want a finite one", ttl)
+				}
+				other := newAcquirer(b.Client, key, o)
+				if at, err := other.try(t.Context()); err != nil || !at.ok {
+					t.Fatalf("another token after the give-up: %+v, %v", at, err)
+				}
+				b.Client.Del(t.Context(), key)
+			}
 		}
 	})
 }
@@ -90,4 +135,60 @@ func TestCorruptFenceCounter(t *testing.T) {
 			t.Fatal("the lock key was left behind")
 		}
 	})
+}
+
+// TestRefusedSubscriptionPolls: a waiter whose SUBSCRIBE the server refuses
+// (a Redis 7 user without channel permission) does not wait for a
+// confirmation that never comes: it polls from RetryMin. With RetryMax a
+// minute, waiting for the confirmation would outlast the test's patience.
+func TestRefusedSubscriptionPolls(t *testing.T) {
+	b := testenv.On(t, testenv.Server)
+	ctx := t.Context()
+	name := "lock_refused_" + b.Prefix
+	if err := b.Client.Do(ctx, "ACL", "SETUSER", name, "reset", "on", ">pw", "~"+b.Prefix+"*", "resetchannels", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Client.Do(context.Background(), "ACL", "DELUSER", name) })
+	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = name, "pw" })
+	key := b.Prefix + ":{refused}:lock:x"
+	held, err := Acquire(ctx, rdb, key, Options{TTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := Acquire(ctx, rdb, key, Options{Wait: 10 * time.Minute, RetryMin: time.Millisecond, RetryMax: time.Minute})
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	refused := func() bool {
+		wake.mu.Lock()
+		defer wake.mu.Unlock()
+		h := wake.hubs[rdb]
+		if h == nil {
+			return false
+		}
+		wc := h.chans[WakeChannel(key)]
+		return wc != nil && wc.refused
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !refused() {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter's SUBSCRIBE was never refused")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := held.Release(ctx); err != nil {
+		t.Fatalf("Release as a user without channels: %v", err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiter whose subscription was refused did not get the lock")
+	}
 }

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/script"
 )
 
 // Defaults used for the zero fields of Options.
@@ -28,6 +32,11 @@ const (
 // NoWait as Options.Wait makes Acquire try exactly once: it returns
 // ErrNotAcquired at once if another holder has the lock.
 const NoWait time.Duration = -1
+
+// fenceMargin is how much longer than the lock its fence key lives (see
+// FenceKey), and how long the marker of a given-up acquisition outlives the
+// lock's TTL.
+const fenceMargin = time.Minute
 
 // releaseTimeout bounds Release (and the clean-up after a failed Acquire),
 // which run on a context that ignores the caller's cancellation.
@@ -125,14 +134,42 @@ func (o Options) resolve() (options, error) {
 	return r, nil
 }
 
-// FenceKey is the key of the fencing counter of the lock at key: key+":fence".
-// It keeps key's hash tag, so both live in one cluster slot. It never expires;
-// deleting it lets fencing tokens start again from 1.
+// FenceKey is the key that holds the last fencing token given out for the
+// lock at key: key+":fence". It keeps key's hash tag, so both live in one
+// cluster slot. It lives the lock's TTL plus a minute (an extension of the
+// lock extends it too), so it leaves nothing lasting; fencing tokens do not
+// depend on it surviving (see Lock.Fence).
+//
+// A given-up acquisition (see Acquire) leaves for as long a marker at
+// FenceKey(key)+":"+token. Hence the rule for lock keys: no lock key ends in
+// ":fence" or holds ":fence:", so that no lock key is another lock's fence
+// key or marker.
 func FenceKey(key string) string { return key + ":fence" }
+
+// voidKey is the marker of the given-up acquisition of key with token.
+func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
+
+// checkKey refuses the keys the rule of FenceKey forbids.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("lock: empty key")
+	case strings.HasSuffix(key, ":fence") || strings.Contains(key, ":fence:"):
+		return fmt.Errorf("lock: key %q ends in \":fence\" or holds \":fence:\": it could be the fence key of another lock", key)
+	}
+	return nil
+}
+
+// errVoid: the server received an attempt after Acquire had given its
+// acquisition up (a request delayed past its caller's clean-up), and
+// refused it. Acquire gives up only after its last attempt, so it should
+// never see this.
+var errVoid = errors.New("lock: the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
 // is announced: key+":wake". Waiters subscribe to it. A script that releases
-// a lock itself (see Lock.Forget) must PUBLISH to it after the DEL.
+// a lock itself (see Lock.Forget) should PUBLISH to it after the DEL, where
+// the user may.
 func WakeChannel(key string) string { return key + ":wake" }
 
 // Acquire takes the lock named key, waiting as opts says while someone else
@@ -143,8 +180,15 @@ func WakeChannel(key string) string { return key + ":wake" }
 // elsewhere; the context's error (errors.Is holds for context.Canceled and
 // context.DeadlineExceeded) when ctx ends first; otherwise the Redis error.
 // When an attempt's outcome is unknown (a cancelled context or a network
-// error after the request was sent), Acquire releases by token before
-// returning, so a lost reply does not leave a lock behind for its TTL.
+// error after the request was sent), Acquire gives the acquisition up
+// before returning: one call releases the lock if the token holds it and
+// leaves a marker (see FenceKey) that makes any request of this acquisition
+// still on its way refuse to take the lock when it arrives, so neither a
+// lost reply nor a request that reaches the server after the clean-up
+// leaves a lock held.
+//
+// The key must follow the rule of FenceKey; on a Redis Cluster it needs a
+// hash tag, so that its fence key lives in its slot.
 //
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
@@ -152,8 +196,8 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 	if rdb == nil {
 		return nil, errors.New("lock: nil client")
 	}
-	if key == "" {
-		return nil, errors.New("lock: empty key")
+	if err := checkKey(key); err != nil {
+		return nil, err
 	}
 	o, err := opts.resolve()
 	if err != nil {
@@ -165,11 +209,10 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 	a := newAcquirer(rdb, key, o)
 	l, err := a.run(ctx)
 	if err != nil && a.unsure {
-		// An attempt may have been applied without us seeing the reply.
-		// Releasing by token is harmless if it was not.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		_, _ = releaseScript.Run(rctx, rdb, a.keys[:1], a.token, WakeChannel(key)).Result()
-		cancel()
+		// An attempt may have been applied without us seeing the reply, or
+		// may still be on its way (a connection abandoned at a deadline).
+		// Give the acquisition up: release by token and void the token.
+		a.giveUp(ctx)
 	}
 	return l, err
 }
@@ -178,25 +221,29 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 type acquirer struct {
 	rdb   redis.UniversalClient
 	key   string
-	keys  []string // lock key, fence key
 	o     options
 	token string
-	args  []any // of the acquire script: token, TTL in ms
+	cmd   []any // the acquire call: lock key, fence key, void key; token, TTL, fence life
 
-	// Backing arrays of keys and args, allocated with the acquirer.
-	keyArr [2]string
-	argArr [2]any
-
-	useEval bool // the last EVALSHA in a transaction met NOSCRIPT
-	unsure  bool // some attempt may have been applied without a reply
+	unsure bool // some attempt may have been applied without a reply
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: newToken()}
-	a.keyArr = [2]string{key, FenceKey(key)}
-	a.argArr = [2]any{a.token, o.ttl.Milliseconds()}
-	a.keys, a.args = a.keyArr[:], a.argArr[:]
+	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token)},
+		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds())
 	return a
+}
+
+// giveUp releases the lock if an attempt took it, and marks the token void
+// for the lock's TTL plus fenceMargin, in one call: an attempt that reaches
+// the server later finds the marker and does not take the lock.
+func (a *acquirer) giveUp(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	cmd := script.Command([]string{a.key, voidKey(a.key, a.token)},
+		a.token, WakeChannel(a.key), (a.o.ttl + fenceMargin).Milliseconds())
+	_ = lua.Release.Run(rctx, a.rdb, cmd).Err()
 }
 
 // attempt is the outcome of one try.
@@ -262,10 +309,11 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		}
 		if w == nil {
 			// Subscribe to the release announcements, wait until the
-			// subscription is live, then try again at once: a release that
-			// happened before the subscription would not wake us.
+			// subscription is live (or refused: then we poll), then try
+			// again at once: a release that happened before the
+			// subscription would not wake us.
 			w = join(a.rdb, WakeChannel(a.key))
-			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.ready); err != nil {
+			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.settled); err != nil {
 				return nil, err
 			}
 			continue
@@ -292,39 +340,41 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 
 // try runs one acquisition attempt. A network error in a transaction (which
 // go-redis does not retry) is retried once here with the same token: the
-// acquire script is idempotent for its token.
+// acquire entry is idempotent for its token.
 func (a *acquirer) try(ctx context.Context) (attempt, error) {
 	var (
-		at     attempt
-		res    []any
-		err    error
-		netErr int
+		at      attempt
+		res     []any
+		err     error
+		netErr  int
+		missing int
 	)
 	for {
 		at.start = time.Now()
-		args := a.args
 		if a.o.load == nil {
 			// One command; go-redis retries it on network errors, which is
-			// safe because the script is idempotent for its token.
-			res, err = acquireScript.Run(ctx, a.rdb, a.keys, args...).Slice()
+			// safe because the entry is idempotent for its token. Run
+			// loads the library or falls back to scripts as needed.
+			res, err = lua.Acquire.Run(ctx, a.rdb, a.cmd).Slice()
 		} else {
 			pipe := a.rdb.TxPipeline()
-			var cmd *redis.Cmd
-			if a.useEval {
-				cmd = acquireScript.Eval(ctx, pipe, a.keys, args...)
-			} else {
-				cmd = acquireScript.EvalSha(ctx, pipe, a.keys, args...)
-			}
+			cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
 			a.o.load(pipe)
 			_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
 			res, err = cmd.Slice()
-			if err != nil && !a.useEval && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				// The script cache was flushed (SCRIPT FLUSH, restart,
-				// failover). EVAL sends the source and caches it again.
-				a.useEval = true
-				continue
+			if err != nil && missing < 3 && script.Missing(err) {
+				// The server lacked the function or the script (a restart,
+				// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
+				// or the user may not FCALL: nothing ran. Recover makes the
+				// next Queue succeed (it ends in EVAL, which cannot miss).
+				again, lerr := lua.Acquire.Recover(ctx, a.rdb, err)
+				if lerr != nil {
+					err = lerr
+				} else if again {
+					missing++
+					continue
+				}
 			}
-			a.useEval = false
 			if err != nil && !isReply(err) && ctx.Err() == nil && netErr == 0 {
 				a.unsure = true
 				netErr++
@@ -350,9 +400,15 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 	if !ok {
 		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
 	}
-	if flag == 1 {
+	switch flag {
+	case 1:
 		at.ok, at.fence = true, num
-	} else {
+	case 2:
+		// Only a request that arrived after giveUp sees this, and giveUp
+		// runs after the last attempt: a mistake if Acquire ever meets it.
+		a.unsure = true
+		return at, fmt.Errorf("lock: acquire %q: %w", a.key, errVoid)
+	default:
 		at.pttl = time.Duration(num) * time.Millisecond
 	}
 	return at, nil
@@ -391,9 +447,8 @@ func newToken() string {
 type Lock struct {
 	rdb    redis.UniversalClient
 	key    string
-	keys   []string // just the lock key, for the release and extend scripts
 	token  string
-	tokArg any // token, boxed once for the scripts' arguments
+	tokArg any // token, boxed once for the entries' arguments
 	fence  int64
 	ttl    time.Duration
 	parent context.Context // Acquire's context, for its values
@@ -423,7 +478,7 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, keys: a.keys[:1:1], token: a.token, tokArg: a.args[0],
+		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[6], // after the command, name, key count and 3 keys
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
@@ -445,9 +500,18 @@ func (l *Lock) Key() string { return l.key }
 func (l *Lock) Token() string { return l.token }
 
 // Fence returns the fencing token of this acquisition: strictly greater than
-// that of every earlier acquisition of the same key (a counter at
-// FenceKey(key), incremented by the acquire script). Pass it to a store that
+// that of every earlier acquisition of the same key. Pass it to a store that
 // rejects writes carrying a smaller fence than one it has seen.
+//
+// It is the server's clock in microseconds when the lock was taken, or one
+// more than the last fence given out if that is larger (kept at FenceKey(key)
+// for the lock's TTL plus a minute). So fences do not go backwards when that
+// key expires or is evicted: the clock has moved past every earlier fence by
+// then, since each acquisition takes the server more than a microsecond.
+// They can go backwards only if the server's clock steps back by more than
+// the fence key's lifetime, or a failover promotes a replica whose clock is
+// behind by more than the time since the last acquisition (see the package
+// documentation).
 func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released
@@ -497,7 +561,8 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		return err
 	}
 	start := time.Now()
-	n, err := extendScript.Run(ctx, l.rdb, l.keys, l.tokArg, ttl.Milliseconds()).Int64()
+	cmd := script.Command([]string{l.key, FenceKey(l.key)}, l.tokArg, ttl.Milliseconds(), (ttl + fenceMargin).Milliseconds())
+	n, err := lua.Extend.Run(ctx, l.rdb, cmd).Int64()
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -562,7 +627,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	n, err := releaseScript.Run(rctx, l.rdb, l.keys, l.tokArg, WakeChannel(l.key)).Int64()
+	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key}, l.tokArg, WakeChannel(l.key))).Int64()
 	if err != nil {
 		return fmt.Errorf("lock: release %q: %w", l.key, err)
 	}
@@ -579,12 +644,14 @@ func (l *Lock) Release(ctx context.Context) error {
 //
 //	if redis.call('GET', lockKey) == token then
 //	    redis.call('DEL', lockKey)
-//	    redis.call('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
 //	    -- ... its own writes ...
 //	end
 //
 // The PUBLISH wakes the waiters at once; without it they only notice the
-// release at their next poll (at most RetryMax later).
+// release at their next poll (at most RetryMax later). Run it so that a
+// refusal (a user without channel permission) does not fail the script
+// after its DEL: redis.pcall, or ask redis.acl_check_cmd first.
 func (l *Lock) Forget() { _ = l.finish() }
 
 // finish moves the lock to released, stops its timer and watchdog and

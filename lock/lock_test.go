@@ -3,7 +3,10 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,8 +144,78 @@ func TestFenceStrictlyIncreases(t *testing.T) {
 				t.Fatalf("fence %d at acquisition %d is not above %d before it", fences[i], i, fences[i-1])
 			}
 		}
-		if got := b.Client.Get(t.Context(), lock.FenceKey(key)).Val(); got != "1000" {
-			t.Fatalf("fence counter = %s, want 1000", got)
+		last := slices.Max(fences)
+		if got := b.Client.Get(t.Context(), lock.FenceKey(key)).Val(); got != strconv.FormatInt(last, 10) {
+			t.Fatalf("fence key = %s, want the last fence given out, %d", got, last)
+		}
+	})
+}
+
+// Fences never go backwards, whatever happens to the fence key: deleted
+// (as expiry or eviction would) between two acquisitions, holding a fence
+// ahead of the clock (a clock that stepped back), or an old counter.
+func TestFenceSurvivesTheLossOfItsKey(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := lockKey(b, "fencelost")
+		prev := int64(0)
+		next := func(what string) int64 {
+			t.Helper()
+			l := mustAcquire(t, b.Client, key, lock.Options{})
+			if l.Fence() <= prev {
+				t.Fatalf("%s: fence %d is not above the one before, %d", what, l.Fence(), prev)
+			}
+			if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= 10*time.Second {
+				t.Fatalf("%s: the fence key lives %v, want more than the lock's TTL (10s)", what, ttl)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			prev = l.Fence()
+			return prev
+		}
+		next("first")
+		for i := range 20 {
+			b.Client.Del(ctx, lock.FenceKey(key))
+			next(fmt.Sprintf("after deleting the fence key (%d)", i))
+		}
+		// A fence ahead of the clock (the server's clock stepped back
+		// while the key lived): the next is one more.
+		ahead := prev + int64(time.Hour/time.Microsecond)
+		b.Client.Set(ctx, lock.FenceKey(key), ahead, time.Minute)
+		if f := next("after a clock step back"); f != ahead+1 {
+			t.Fatalf("fence %d after a stored %d ahead of the clock, want %d", f, ahead, ahead+1)
+		}
+		// An old counter (a fence key without a TTL, from an older
+		// version) is overtaken by the clock and given a TTL.
+		b.Client.Del(ctx, lock.FenceKey(key))
+		b.Client.Set(ctx, lock.FenceKey(key), 7, 0)
+		prev = 7
+		next("after an old counter")
+	})
+}
+
+// A fence key has a TTL after every entry point, and an extension of the
+// lock extends it too, so it never lives shorter than the lock.
+func TestFenceKeyOutlivesTheLockAndNotMore(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := lockKey(b, "fencettl")
+		l := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Second})
+		if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= time.Second || ttl > 2*time.Minute {
+			t.Fatalf("fence key TTL %v after Acquire with a TTL of 1s", ttl)
+		}
+		if err := l.Extend(ctx, 10*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= 10*time.Minute {
+			t.Fatalf("fence key TTL %v after extending the lock to 10m", ttl)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= 0 {
+			t.Fatalf("fence key TTL %v after Release: it must not live for ever", ttl)
 		}
 	})
 }
@@ -390,7 +463,7 @@ func TestLoadInOneRoundTrip(t *testing.T) {
 		if rt.Count() != 1 {
 			t.Fatalf("uncontended Acquire with Load: %v, want 1", rt)
 		}
-		if got := strings.Join(rt.Commands(), " "); got != "multi evalsha get exec" {
+		if got := strings.Join(rt.Commands(), " "); got != "multi fcall get exec" && got != "multi evalsha get exec" {
 			t.Fatalf("commands sent: %s", got)
 		}
 		if v, err := get.Result(); err != nil || v != "the model" {
@@ -452,24 +525,24 @@ func TestScriptFlush(t *testing.T) {
 			}
 			mustAcquire(t, b.Client, key, opts).Release(t.Context())
 
-			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+			if err := testenv.FlushLua(t.Context(), b.Client); err != nil {
 				t.Fatal(err)
 			}
 			l := mustAcquire(t, b.Client, key, opts)
 			if load && get.Val() != "v" {
-				t.Fatalf("Load after SCRIPT FLUSH: %v", get)
+				t.Fatalf("Load after a flush of the Lua: %v", get)
 			}
-			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+			if err := testenv.FlushLua(t.Context(), b.Client); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Extend(t.Context(), 0); err != nil {
-				t.Fatalf("Extend after SCRIPT FLUSH: %v", err)
+				t.Fatalf("Extend after a flush of the Lua: %v", err)
 			}
-			if err := b.Client.ScriptFlush(t.Context()).Err(); err != nil {
+			if err := testenv.FlushLua(t.Context(), b.Client); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.Release(t.Context()); err != nil {
-				t.Fatalf("Release after SCRIPT FLUSH: %v", err)
+				t.Fatalf("Release after a flush of the Lua: %v", err)
 			}
 		}
 	})
@@ -587,6 +660,20 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := lock.Acquire(t.Context(), b.Client, "k", lock.Options{TTL: -time.Second}); err == nil {
 		t.Error("negative TTL accepted")
+	}
+	// Keys that could be another lock's fence key or marker (FenceKey's rule).
+	for _, k := range []string{"a:fence", "a:{x}:fence", "a:fence:b", "a:fence:" + strings.Repeat("0", 32)} {
+		if _, err := lock.Acquire(t.Context(), b.Client, k, lock.Options{}); err == nil {
+			t.Errorf("key %q accepted: it collides with a derived key", k)
+		}
+	}
+	for _, k := range []string{"a:fences", "a:fencepost:b", "fence:a", "a:xfence"} {
+		l, err := lock.Acquire(t.Context(), b.Client, k, lock.Options{})
+		if err != nil {
+			t.Errorf("key %q refused: %v", k, err)
+			continue
+		}
+		_ = l.Release(t.Context())
 	}
 	// A lock key of the wrong type is a Redis error, not a wait.
 	b.Client.LPush(t.Context(), "wrong", "x")

@@ -7,19 +7,21 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
 // BenchmarkPieces splits the cost of an uncontended cycle: the hand-written
 // SET NX + token-checked DEL, then the same with this package's acquire
-// script or release script swapped in, then the whole Acquire+Release. It
+// or release entry swapped in, then the whole Acquire+Release. It
 // shows where the difference measured by BenchmarkUncontended comes from.
 func BenchmarkPieces(b *testing.B) {
 	srv := testenv.StartServer(b)
 	rdb := srv.Client(b)
 	ctx := context.Background()
 	key := "pieces:{x}:lock"
-	keys := []string{key, FenceKey(key)}
+	keys := []string{key}
 	handRelease := redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -34,15 +36,15 @@ return 0`)
 			rdb.SetNX(ctx, key, tok, 10*time.Second)
 			handRelease.Run(ctx, rdb, keys[:1], tok)
 		}},
-		{"acquire-script+hand-release", func() {
+		{"acquire-entry+hand-release", func() {
 			tok := newToken()
-			acquireScript.Run(ctx, rdb, keys, tok, 10000)
+			lua.Acquire.Run(ctx, rdb, script.Command([]string{key, FenceKey(key), voidKey(key, tok)}, tok, 10000, 70000))
 			handRelease.Run(ctx, rdb, keys[:1], tok)
 		}},
-		{"setnx+release-script", func() {
+		{"setnx+release-entry", func() {
 			tok := newToken()
 			rdb.SetNX(ctx, key, tok, 10*time.Second)
-			releaseScript.Run(ctx, rdb, keys[:1], tok, WakeChannel(key))
+			lua.Release.Run(ctx, rdb, script.Command(keys, tok, WakeChannel(key)))
 		}},
 		{"Acquire+Release", func() {
 			l, err := Acquire(ctx, rdb, key, Options{})

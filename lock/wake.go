@@ -51,11 +51,13 @@ type hub struct {
 }
 
 type wakeChan struct {
-	name  string
-	ready chan struct{} // closed when the server confirmed the subscription
+	name    string
+	ready   chan struct{} // closed when the server confirmed the subscription
+	settled chan struct{} // closed when it was confirmed or refused
 
 	// guarded by wake.mu
 	confirmed bool
+	refused   bool      // the server refused the SUBSCRIBE (ACL): waiters poll
 	queue     []*waiter // oldest first
 	idle      *time.Timer
 }
@@ -91,7 +93,7 @@ func join(rdb redis.UniversalClient, channel string) *waiter {
 	wc := h.chans[channel]
 	subscribe := wc == nil
 	if subscribe {
-		wc = &wakeChan{name: channel, ready: make(chan struct{})}
+		wc = &wakeChan{name: channel, ready: make(chan struct{}), settled: make(chan struct{})}
 		h.chans[channel] = wc
 	}
 	if wc.idle != nil {
@@ -221,6 +223,13 @@ func (h *hub) read() {
 				return
 			default:
 			}
+			if redis.HasErrorPrefix(err, "NOPERM") {
+				// A user without permission for the channel (on Redis 7
+				// new users have none: acl-pubsub-default resetchannels).
+				// Not a connection problem: its waiters poll instead.
+				h.refuse()
+				continue
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				pctx, cancel := context.WithTimeout(ctx, subTimeout)
@@ -259,11 +268,29 @@ func (h *hub) confirm(channel string) {
 	if !wc.confirmed {
 		wc.confirmed = true
 		close(wc.ready)
+		if !wc.refused {
+			close(wc.settled)
+		}
 		return
 	}
 	// Subscribed again after a reconnect: a release may have been missed.
 	if len(wc.queue) > 0 {
 		wc.queue[0].signal()
+	}
+}
+
+// refuse marks the channels not yet confirmed as refused: the server's
+// NOPERM does not name the channel, and a user allowed some channels and
+// not others is rare enough that polling on all pending ones is fine. Their
+// waiters stop waiting for a confirmation and poll.
+func (h *hub) refuse() {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	for _, wc := range h.chans {
+		if !wc.confirmed && !wc.refused {
+			wc.refused = true
+			close(wc.settled)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -29,9 +30,28 @@ func WithLock(opts lock.Options) LockOption {
 	}
 }
 
+// MaxAction is the longest lock action, in bytes.
+const MaxAction = 128
+
+// checkAction refuses lock actions the key layout cannot hold: empty, too
+// long, not UTF-8, holding a brace (the cluster hash tag), a glob character
+// (SCAN patterns), white space or a control character, or a ':'. Lock keys
+// are <root>:lock:<action>, and the lock package derives <lock key>:fence
+// and <lock key>:fence:<token> from them: with a ':' the action "pay:fence"
+// would be the fence key of the action "pay". "fence" itself is reserved
+// for the same reason (see lock.FenceKey).
 func checkAction(action string) error {
-	if action == "" || strings.ContainsAny(action, "{}*?[]\\") || strings.IndexFunc(action, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return fmt.Errorf("%w: lock action %q is empty or holds a brace, a glob character or white space", errs.InvalidArgument, action)
+	switch {
+	case action == "":
+		return fmt.Errorf("%w: empty lock action", errs.InvalidArgument)
+	case len(action) > MaxAction:
+		return fmt.Errorf("%w: lock action of %d bytes is longer than %d", errs.InvalidArgument, len(action), MaxAction)
+	case !utf8.ValidString(action):
+		return fmt.Errorf("%w: lock action %q is not UTF-8", errs.InvalidArgument, action)
+	case strings.ContainsAny(action, "{}*?[]\\:") || strings.IndexFunc(action, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return fmt.Errorf("%w: lock action %q holds a brace, a glob character, a ':' or white space", errs.InvalidArgument, action)
+	case action == "fence":
+		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.InvalidArgument, action)
 	}
 	return nil
 }

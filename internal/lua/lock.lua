@@ -1,34 +1,100 @@
 -- rapyer-go locks: acquire, release and extend, as entries of the same
 -- library as the batch interpreter (batch.lua), so that a user allowed only
--- FCALL can take locks too.
+-- FCALL can take locks too. Package lock documents the keys:
+--
+--   lock key    the holder's token, with the lock's TTL
+--   fence key   lock key .. ':fence', the last fencing token given out,
+--               living the lock's TTL plus a margin
+--   void key    fence key .. ':' .. token, a short-lived marker: this
+--               token's acquisition was given up and must not take the lock
+
+-- MAXFENCE: fences are microseconds and stay exact in a Lua number (a
+-- double) below 2^53; a stored value at or above it is not ours.
+local MAXFENCE = 9007199254740991
+
+-- nextfence gives out the next fencing token of the fence key k and stores
+-- it there for life ms: the server's clock in microseconds, or one more
+-- than the stored fence if that is larger. It returns nil and an error
+-- reply if k holds something that is not a fence (nothing is written then).
+--
+-- Why fences never go backwards, whatever expires or is evicted: calls of
+-- the lock entries run one at a time and each takes more than a
+-- microsecond, so the clock reads of two acquisitions differ by at least 1.
+-- While k lives, the next fence is above the stored one; once k is gone
+-- (expired, evicted, deleted), the next fence is the clock, which has
+-- passed every fence given out before (each was at most the clock of its
+-- own call, by induction, unless the clock stepped back). k outlives the
+-- lock by a margin, so a server clock that steps back by less than that
+-- margin is covered by the stored value.
+local function nextfence(k, life)
+  local v = redis.pcall('GET', k)
+  local f = 0
+  if type(v) == 'table' then
+    return nil, redis.error_reply('ERR fence key ' .. k .. ' is not a string: ' .. tostring(v.err))
+  end
+  if v then
+    local n = string.match(v, '^%d+$') and #v <= 16 and tonumber(v)
+    if not n or n >= MAXFENCE then
+      return nil, redis.error_reply('ERR fence key ' .. k .. ' holds ' .. v .. ', not a fence')
+    end
+    f = n + 1
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if now > f then f = now end
+  redis.call('SET', k, string.format('%.0f', f), 'PX', life)
+  return f
+end
+
+-- wake announces a release on channel, if the user may PUBLISH there. A
+-- refused PUBLISH is no failure: waiters also poll. Where the server can
+-- tell beforehand (redis.acl_check_cmd, Redis 7) it is not even tried, so
+-- the ACL log stays clean; elsewhere redis.pcall keeps a refusal from
+-- failing the call.
+local function wake(channel, msg)
+  if redis.acl_check_cmd then
+    local ok, allowed = pcall(redis.acl_check_cmd, 'PUBLISH', channel, msg)
+    if ok and not allowed then return end
+  end
+  redis.pcall('PUBLISH', channel, msg)
+end
 
 -- acquire takes the lock if it is free and gives the acquisition its
 -- fencing token.
 --
--- keys[1] lock key, keys[2] fence key; args[1] token, args[2] TTL in ms.
--- Reply: {1, fence} when the lock is ours, {0, holder's PTTL in ms} if not.
---
--- The winning path is SET NX PX then INCR: the fewest calls, since every
--- uncontended lock pays for it. If the INCR fails (a counter that is not an
--- integer) the SET is undone and the error returned, so no lock is left
--- without a fence.
+-- keys[1] lock key, keys[2] fence key, keys[3] void key; args[1] token,
+-- args[2] TTL in ms, args[3] the fence key's lifetime in ms (longer).
+-- Reply: {1, fence} when the lock is ours, {0, holder's PTTL in ms} if not,
+-- {2, 0} if this token's acquisition was given up (the void key exists):
+-- a request that reached the server after its caller had cleaned up.
 --
 -- It is idempotent for a token: if the key already holds args[1] (a request
 -- applied once, whose reply was lost, then sent again) it reports the same
 -- fence instead of failing, and refreshes the TTL.
 local function acquire(keys, args)
+  if redis.call('EXISTS', keys[3]) == 1 then
+    return {2, 0}
+  end
   if redis.call('SET', keys[1], args[1], 'NX', 'PX', args[2]) then
-    local f = redis.pcall('INCR', keys[2])
-    if type(f) == 'table' then
+    local f, err = nextfence(keys[2], args[3])
+    if not f then
       redis.call('DEL', keys[1])
-      return f
+      return err
     end
     return {1, f}
   end
   if redis.call('GET', keys[1]) == args[1] then
     redis.call('PEXPIRE', keys[1], args[2])
-    local f = tonumber(redis.call('GET', keys[2]))
-    if not f then f = redis.call('INCR', keys[2]) end
+    local v = redis.pcall('GET', keys[2])
+    local f = type(v) == 'string' and string.match(v, '^%d+$') and tonumber(v)
+    if not f then
+      local err
+      f, err = nextfence(keys[2], args[3])
+      if not f then
+        redis.call('DEL', keys[1])
+        return err
+      end
+    end
     return {1, f}
   end
   return {0, redis.call('PTTL', keys[1])}
@@ -37,23 +103,36 @@ end
 -- release deletes the lock key if it holds the token and announces the
 -- release on the wake channel.
 --
--- keys[1] lock key; args[1] token, args[2] wake channel. Reply: 1 released,
--- 0 not held.
+-- keys[1] lock key, keys[2] (optional) void key; args[1] token, args[2]
+-- wake channel, args[3] the void key's lifetime in ms (with keys[2]).
+-- Reply: 1 released, 0 not held.
+--
+-- With a void key it also gives up the token's acquisition for good: it
+-- sets the void key first, so that a request of that acquisition still on
+-- its way (sent on a connection its caller abandoned) refuses to take the
+-- lock when it arrives after this call.
 local function release(keys, args)
+  if keys[2] then
+    redis.call('SET', keys[2], '1', 'PX', args[3])
+  end
   if redis.call('GET', keys[1]) == args[1] then
     redis.call('DEL', keys[1])
-    redis.call('PUBLISH', args[2], keys[1])
+    wake(args[2], keys[1])
     return 1
   end
   return 0
 end
 
--- extend sets the lock key's TTL if it holds the token.
+-- extend sets the lock key's TTL if it holds the token, and keeps the fence
+-- key living longer than the lock.
 --
--- keys[1] lock key; args[1] token, args[2] TTL in ms. Reply: 1 extended,
--- 0 not held.
+-- keys[1] lock key, keys[2] fence key; args[1] token, args[2] TTL in ms,
+-- args[3] the fence key's lifetime in ms. Reply: 1 extended, 0 not held.
 local function extend(keys, args)
   if redis.call('GET', keys[1]) == args[1] then
+    if keys[2] then
+      redis.call('PEXPIRE', keys[2], args[3])
+    end
     return redis.call('PEXPIRE', keys[1], args[2])
   end
   return 0

@@ -1,0 +1,163 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
+)
+
+var aclSeq atomic.Int64
+
+// aclClient makes an ACL user with "reset on >pw" and rules on every master
+// of the backend (real server and cluster only), deleted when t ends, and
+// returns a client logged in as it. (A stand-in for testenv's ACL helper,
+// which another branch adds.)
+func aclClient(t *testing.T, b *testenv.Backend, rules ...string) redis.UniversalClient {
+	t.Helper()
+	ctx := context.Background()
+	name := "lock_t" + strconv.FormatInt(aclSeq.Add(1), 10) + "_" + b.Prefix
+	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
+	for _, r := range rules {
+		args = append(args, r)
+	}
+	each := func(f func(context.Context, *redis.Client) error) error {
+		if c, ok := b.Client.(*redis.ClusterClient); ok {
+			return c.ForEachShard(ctx, f)
+		}
+		return f(ctx, b.Client.(*redis.Client))
+	}
+	if err := each(func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, args...).Err() }); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	c := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = name, "pw" })
+	t.Cleanup(func() {
+		_ = c.Close()
+		_ = each(func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, "ACL", "DELUSER", name).Err() })
+	})
+	return c
+}
+
+// onReal runs f on the real server and the real cluster: miniredis has no
+// ACL rules.
+func onReal(t *testing.T, f func(t *testing.T, b *testenv.Backend)) {
+	for _, k := range []testenv.Kind{testenv.Server, testenv.Cluster} {
+		t.Run(string(k), func(t *testing.T) { f(t, testenv.On(t, k)) })
+	}
+}
+
+// What go-redis sends on its own: on a new connection, and a cluster
+// client's look at the topology.
+var connRules = []string{"+ping", "+hello", "+command", "+cluster|slots", "+cluster|shards", "+cluster|nodes"}
+
+// lockRules are what the lock's Lua calls: a function runs its commands as
+// the user who called it.
+var lockRules = []string{"+exists", "+set", "+get", "+del", "+pexpire", "+pttl", "+time", "+publish"}
+
+// lockCycle acquires (with and without Load), extends and releases as the
+// given client, and checks that a second acquirer waiting on the lock gets
+// it after the release.
+func lockCycle(t *testing.T, b *testenv.Backend, rdb redis.UniversalClient, name string) {
+	t.Helper()
+	ctx := t.Context()
+	key := lockKey(b, name)
+	model := b.Prefix + ":{" + name + "}"
+	b.Client.Set(ctx, model, "v", 0)
+	var get *redis.StringCmd
+	for _, load := range []bool{false, true} {
+		opts := lock.Options{}
+		if load {
+			opts.Load = func(p redis.Pipeliner) { get = p.Get(ctx, model) }
+		}
+		l, err := lock.Acquire(ctx, rdb, key, opts)
+		if err != nil {
+			t.Fatalf("Acquire (Load %v): %v", load, err)
+		}
+		if load && get.Val() != "v" {
+			t.Fatalf("Load's GET: %v", get)
+		}
+		if err := l.Extend(ctx, time.Minute); err != nil {
+			t.Fatalf("Extend: %v", err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			w, err := lock.Acquire(ctx, rdb, key, lock.Options{Wait: time.Minute, RetryMax: 20 * time.Millisecond})
+			if err == nil {
+				err = w.Release(ctx)
+			}
+			got <- err
+		}()
+		if err := l.Release(ctx); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("second acquirer: %v", err)
+			}
+		case <-time.After(patience):
+			t.Fatal("the second acquirer did not get the released lock")
+		}
+	}
+}
+
+// TestFCallOnlyUser: a user allowed FCALL but not EVAL or EVALSHA takes,
+// extends and releases locks. (A function runs its commands as the caller,
+// so the user needs them too: lockRules.) It may not FUNCTION LOAD either: an admin
+// loads the library (as a deployment would once per server; see
+// docs/locks.md).
+func TestFCallOnlyUser(t *testing.T) {
+	onReal(t, func(t *testing.T, b *testenv.Backend) {
+		if err := lua.Library.Load(t.Context(), b.Client); err != nil {
+			t.Fatal(err)
+		}
+		rules := append([]string{"~" + b.Prefix + "*", "&*", "+fcall", "+multi", "+exec", "+subscribe", "+unsubscribe"}, connRules...)
+		rdb := aclClient(t, b, append(rules, lockRules...)...)
+		if err := rdb.Eval(t.Context(), "return 1", nil).Err(); err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
+			t.Fatalf("EVAL as the FCALL-only user: %v; the test proves nothing", err)
+		}
+		lockCycle(t, b, rdb, "fcall")
+	})
+}
+
+// TestUserWithoutChannels: a Redis 7 user without channel permission (the
+// default of acl-pubsub-default resetchannels) releases without an error,
+// and a waiter, whose SUBSCRIBE is refused, polls and gets the lock.
+func TestUserWithoutChannels(t *testing.T) {
+	onReal(t, func(t *testing.T, b *testenv.Backend) {
+		rdb := aclClient(t, b, "~"+b.Prefix+"*", "resetchannels", "+@all")
+		if err := rdb.Publish(t.Context(), "x", "y").Err(); err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
+			t.Fatalf("PUBLISH as the user without channels: %v; the test proves nothing", err)
+		}
+		lockCycle(t, b, rdb, "nochan")
+		// And a waiter on another client with channels is still woken by
+		// polling (no announcement comes).
+		key := lockKey(b, "nochan2")
+		l, err := lock.Acquire(t.Context(), rdb, key, lock.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			w, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: time.Minute, RetryMax: 20 * time.Millisecond})
+			if err == nil {
+				err = w.Release(t.Context())
+			}
+			got <- err
+		}()
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	})
+}

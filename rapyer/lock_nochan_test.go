@@ -1,0 +1,52 @@
+//go:build batchunlock
+
+// This test waits for the batch interpreter's 'unlock' instruction to skip
+// a refused PUBLISH (internal/lua/batch.lua, the batch branch of issue #11);
+// until then it fails with "can't publish to the channel". Remove the build
+// tag once that is merged: go test -tags batchunlock -run TestModelLockAsUserWithoutChannels ./rapyer
+
+package rapyer_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
+)
+
+// TestModelLockAsUserWithoutChannels: a Redis 7 user without channel
+// permission (acl-pubsub-default resetchannels) locks, saves and releases;
+// a refused PUBLISH of the release is skipped (waiters poll).
+func TestModelLockAsUserWithoutChannels(t *testing.T) {
+	onReal(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		rdb := aclClient(t, b, "~"+b.Prefix+"*", "resetchannels", "+@all")
+		m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct", Lock: lock.Options{Wait: time.Minute, RetryMax: 20 * time.Millisecond}})
+		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errc := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				for range 5 {
+					if err := m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance++; return nil }); err != nil {
+						errc <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatal(err)
+		}
+		if got, err := m.Get(ctx, "a"); err != nil || got.Balance != 21 {
+			t.Fatalf("after 20 locked increments: %+v, %v", got, err)
+		}
+	})
+}
