@@ -1,10 +1,3 @@
-//go:build batchunlock
-
-// This test waits for the batch interpreter's 'unlock' instruction to skip
-// a refused PUBLISH (internal/lua/batch.lua, the batch branch of issue #11);
-// until then it fails with "can't publish to the channel". Remove the build
-// tag once that is merged: go test -tags batchunlock -run TestModelLockAsUserWithoutChannels ./rapyer
-
 package rapyer_test
 
 import (
