@@ -27,7 +27,12 @@ var readSource string
 // Library is every entry point rapyer-go calls on the server.
 var Library = script.NewParts("rapyer",
 	script.Part{Source: batchSource, Entries: []string{"batch"}},
-	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"}},
+	// A release frees memory and an extension takes none: a server out of
+	// memory (maxmemory, noeviction) still runs them, so that a held lock
+	// does not outlive its work until its TTL. Scripts (servers without
+	// functions) are let through until their first write that needs memory.
+	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"},
+		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
 )
 
 // The entry points.

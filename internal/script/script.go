@@ -38,6 +38,10 @@ type Part struct {
 	Source string
 	// Entries are the names of its entry points.
 	Entries []string
+	// Flags are the function flags of some entries (for example
+	// "allow-oom" for an entry that only frees memory), as FUNCTION LOAD
+	// takes them; scripts take no flags.
+	Flags map[string][]string
 }
 
 // New makes a library named base (letters, digits and underscores) of one
@@ -67,7 +71,11 @@ func NewParts(base string, parts ...Part) *Library {
 	for _, p := range parts {
 		for _, e := range p.Entries {
 			name := base + "_" + e + "_" + hash
-			fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", name, e)
+			if fl := p.Flags[e]; len(fl) > 0 {
+				fmt.Fprintf(&code, "redis.register_function{function_name='%s', callback=%s, flags={'%s'}}\n", name, e, strings.Join(fl, "', '"))
+			} else {
+				fmt.Fprintf(&code, "redis.register_function('%s', %s)\n", name, e)
+			}
 			eval := p.Source + "\nreturn " + e + "(KEYS, ARGV)\n"
 			l.funcs[e] = &Func{lib: l, entry: e, fcall: name, script: redis.NewScript(eval), eval: eval}
 		}
