@@ -131,7 +131,6 @@ func fillSlotTags() {
 	slotTags = t
 }
 
-
 // Pattern is the SCAN pattern matching the root keys of every model, and
 // nothing else (collection, lock and batch keys do not end in a brace).
 func (l Layout) Pattern() string {
