@@ -173,6 +173,10 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 					return fmt.Errorf("%w: Lua loaded", errRetry)
 				}
 			}
+			if err != nil && isServerError(err) && cmd != nil && isServerError(cmd.Err()) {
+				// The reason EXEC was refused (EXECABORT) or the call failed.
+				err = cmd.Err()
+			}
 			switch {
 			case errors.Is(err, redis.TxFailedErr):
 				return fmt.Errorf("%w: watched keys changed", errRetry)
@@ -181,9 +185,6 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 				// slot): nothing ran; start again with a fresh view.
 				return fmt.Errorf("%w: %v", errRetry, err)
 			case err != nil && isServerError(err):
-				if cmd != nil && isServerError(cmd.Err()) {
-					err = cmd.Err()
-				}
 				return refused(err)
 			case err != nil && notSent(err):
 				return fmt.Errorf("rapyer: the batch was not sent: %w", err)
@@ -237,6 +238,10 @@ func readError(err error) error {
 	}
 	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		return fmt.Errorf("%w: %v", errs.WrongType, err)
+	}
+	if isServerError(err) {
+		// Nothing was written: the reads come before the batch.
+		return refused(err)
 	}
 	return err
 }

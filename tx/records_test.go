@@ -417,6 +417,10 @@ func TestServerRefusalIsTyped(t *testing.T) {
 	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
 		t.Fatalf("a batch on keys the ACL denies: %v, want ErrNoPermission", err)
 	}
+	_, err = mu.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Of(ops.Incr(Balance, 1)), nil })
+	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
+		t.Fatalf("an optimistic update on keys the ACL denies: %v, want ErrNoPermission", err)
+	}
 	if got, _ := m.Get(ctx, "a"); got.Balance != 0 {
 		t.Fatalf("a refused batch wrote: %+v", got)
 	}
