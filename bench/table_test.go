@@ -405,7 +405,7 @@ func memoryTable(t *testing.T) string {
 	// The batch records expire after tx.DefaultRecord; drop them now to see
 	// the models alone.
 	var records int
-	iter := e.rdb.Scan(e.ctx, 0, "{*}:*", 1000).Iterator()
+	iter := e.rdb.Scan(e.ctx, 0, "tx{*", 1000).Iterator()
 	var batch []string
 	for iter.Next(e.ctx) {
 		batch = append(batch, iter.Val())

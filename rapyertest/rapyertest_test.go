@@ -132,9 +132,9 @@ func TestModelKeysStartWithTheTestPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range rapyertest.Miniredis(t).Keys() {
-		// Batch records ({<slot tag>}:<id>) live outside every prefix and
+		// Batch records (tx{<slot tag>}:<id>) live outside every prefix and
 		// expire on their own (tx.DefaultRecord).
-		if !strings.HasPrefix(k, p) && !strings.HasPrefix(k, "{") {
+		if !strings.HasPrefix(k, p) && !strings.HasPrefix(k, "tx{") {
 			t.Fatalf("key %q does not start with %q", k, p)
 		}
 	}
@@ -189,7 +189,7 @@ func TestRealServerKeepsWhatIsNotTheTests(t *testing.T) {
 	}
 	// Besides the other program's key, only batch records are left: they
 	// live outside every prefix and expire on their own (tx.DefaultRecord).
-	if n, err := admin.DBSize(ctx).Result(); err != nil || n != 1+int64(countPrefix(t, admin, "{")) {
+	if n, err := admin.DBSize(ctx).Result(); err != nil || n != 1+int64(countPrefix(t, admin, "tx{")) {
 		t.Fatalf("DBSIZE %d %v, want 1 and the batch records", n, err)
 	}
 }

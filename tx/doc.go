@@ -28,7 +28,7 @@
 //
 // Every batch carries a random id, and the interpreter keeps a short record of the
 // batches it applied (Options.Record, DefaultRecord = 10s by default) at
-// {<slot tag>}:<id>, in the model's cluster slot and outside every prefix
+// tx{<slot tag>}:<id>, in the model's cluster slot and outside every prefix
 // (IDs and SCAN MATCH <prefix>:* never meet it). A batch travels in
 // MULTI/EXEC, which go-redis never resends after writing it; when its reply
 // is lost Exec resends it with the same id while the resend starts within half

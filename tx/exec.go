@@ -91,7 +91,7 @@ type Options struct {
 // 115 bytes (key, value, expiry entry and their share of the two hash
 // tables) when no op of the batch yields a value, about 150 bytes when it
 // keeps results (a counter's new value, a length); the key is
-// {<slot tag>}:<id>, 22 bytes whatever the model (keys.Tx). At 50000
+// tx{<slot tag>}:<id>, 24 bytes whatever the model (keys.Tx). At 50000
 // batches/s sustained, 10s keeps 500000 records: 58-75 MB, within the 100 MB
 // the design allows (DESIGN 5.7), with room for the hash tables' doubling
 // while they grow. A lifetime of 60s (the old default) would hold 350-450 MB.
@@ -435,33 +435,7 @@ func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var err error
-	for range 3 {
-		var cmd *redis.Cmd
-		_, err = rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			cmd = p.Queue(ctx, rdb, pipe)
-			return nil
-		})
-		if err == nil {
-			return cmd.Result()
-		}
-		if cmd != nil && isServerError(cmd.Err()) {
-			// The reason EXEC was refused (EXECABORT) or the FCALL failed.
-			err = cmd.Err()
-			if script.Missing(err) {
-				again, lerr := prog.Interpreter.Recover(ctx, rdb, err)
-				if lerr != nil {
-					// The batch did not run (the server lacked the function).
-					return nil, unsentError{lerr}
-				}
-				if again {
-					continue
-				}
-			}
-		}
-		return nil, err
-	}
-	return nil, err
+	return p.RunTx(ctx, rdb)
 }
 
 // notSent reports whether err says that the request never left the client:
@@ -470,8 +444,7 @@ func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any,
 // also the only errors after which go-redis resent a transaction (a write
 // that failed), so nothing of the batch ran.
 func notSent(err error) bool {
-	var u unsentError
-	if errors.As(err, &u) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
+	if errors.Is(err, script.ErrNotRun) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
 		return true
 	}
 	var op *net.OpError
@@ -480,12 +453,6 @@ func notSent(err error) bool {
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
-
-// unsentError is an error met before the batch was sent.
-type unsentError struct{ err error }
-
-func (e unsentError) Error() string { return e.err.Error() }
-func (e unsentError) Unwrap() error { return e.err }
 
 // refused types a reply of the server that refused the batch (it did not
 // run).

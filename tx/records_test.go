@@ -27,7 +27,7 @@ import (
 func with(d time.Duration) rapyer.ExecOption { return func(o *tx.Options) { o.Record = d } }
 
 // recordsOf lists the batch records in the slot of the model at root: the
-// keys {<slot tag>}:*. Records of other models in that slot are listed too:
+// keys tx{<slot tag>}:*. Records of other models in that slot are listed too:
 // compare two listings.
 func recordsOf(t *testing.T, ctx context.Context, c redis.UniversalClient, root string) map[string]bool {
 	t.Helper()
@@ -41,7 +41,7 @@ func recordsOf(t *testing.T, ctx context.Context, c redis.UniversalClient, root 
 		t.Fatalf("client %T", c)
 	}
 	out := map[string]bool{}
-	it := node.Scan(ctx, 0, "{"+keys.SlotTag(keys.Slot(root))+"}:*", 1000).Iterator()
+	it := node.Scan(ctx, 0, "tx{"+keys.SlotTag(keys.Slot(root))+"}:*", 1000).Iterator()
 	for it.Next(ctx) {
 		out[it.Val()] = true
 	}
@@ -289,7 +289,7 @@ func TestRecordsStayOutOfThePrefix(t *testing.T) {
 			for it.Next(ctx) {
 				k := it.Val()
 				mu.Lock()
-				bad := strings.HasPrefix(k, "{") || strings.Contains(k, ":tx:")
+				bad := strings.HasPrefix(k, "tx{") || strings.Contains(k, ":tx:")
 				mu.Unlock()
 				if bad {
 					return fmt.Errorf("SCAN MATCH %s:* returned the record %s", prefix, k)

@@ -4,7 +4,7 @@
 //	<prefix>:{<id>}                 root hash: scalar fields and the version
 //	<prefix>:{<id>}:<path>          a list, hash or set field
 //	<prefix>:{<id>}:lock:<action>   a lock on the model
-//	{<slot tag>}:<batch>             the short-lived record of an applied batch
+//	tx{<slot tag>}:<batch>           the short-lived record of an applied batch
 //
 // With a hash-tag function (models grouped in one slot) the root becomes
 // <prefix>:{<tag>}:{<id>} and the other keys follow it.
@@ -75,15 +75,21 @@ func Field(root, path string) string { return root + ":" + path }
 func Lock(root, action string) string { return root + ":lock:" + action }
 
 // Tx is the key recording an applied batch on the model whose root is root:
-// {<t>}:<batch>, where t is the shortest tag that hashes to the root's
+// tx{<t>}:<batch>, where t is the shortest tag that hashes to the root's
 // cluster slot (one to three characters). The record lives in the model's
-// slot, so a batch and its record are one atomic step on a cluster too; it
-// starts with a brace, which no valid prefix holds (CheckPrefix), so neither
-// SCAN MATCH <prefix>:* nor IDs ever meets it; and its length does not grow
-// with the model's id or prefix, so every record costs the same memory.
+// slot, so a batch and its record are one atomic step on a cluster too; a
+// key <prefix>:... would have to start with "tx{", and no valid prefix holds
+// a brace (CheckPrefix), so neither SCAN MATCH <prefix>:* nor IDs ever
+// meets it; every record matches the ACL key pattern TxPattern; and its
+// length does not grow with the model's id or prefix, so every record costs
+// the same memory (24 bytes of key for a 16-character batch id).
 func Tx(root, batch string) string {
-	return "{" + SlotTag(Slot(root)) + "}:" + batch
+	return "tx{" + SlotTag(Slot(root)) + "}:" + batch
 }
+
+// TxPattern matches every batch record, and only those of rapyer-go's own
+// keys: a glob for SCAN MATCH and ACL key patterns (~tx{*).
+const TxPattern = "tx{*"
 
 // SlotTag returns the shortest string (letters and digits, the first in
 // shortlex order) whose CRC16 puts a key tagged with it in slot.

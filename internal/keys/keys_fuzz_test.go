@@ -177,8 +177,8 @@ func FuzzKeyLayout(f *testing.F) {
 }
 
 // Every slot has a tag of at most three characters, and the record key of a
-// model is in its slot, starts with a brace (so no prefix pattern matches
-// it) and has the same short length whatever the id.
+// model is in its slot, starts with "tx{" (so no prefix pattern matches it)
+// and has the same short length whatever the id.
 func TestTxKeyIsShortInTheModelSlotAndOutsideEveryPrefix(t *testing.T) {
 	for s := 0; s < 16384; s++ {
 		tag := keys.SlotTag(s)
@@ -194,7 +194,7 @@ func TestTxKeyIsShortInTheModelSlotAndOutsideEveryPrefix(t *testing.T) {
 		if keys.Slot(k) != keys.Slot(root) {
 			t.Fatalf("%q is not in the slot of %q", k, root)
 		}
-		if !strings.HasPrefix(k, "{") || len(k) > len("{abc}:AbCdEfGhIjKlMnOp") {
+		if !strings.HasPrefix(k, "tx{") || len(k) > len("tx{abc}:AbCdEfGhIjKlMnOp") {
 			t.Fatalf("record key %q", k)
 		}
 	}

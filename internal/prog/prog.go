@@ -338,6 +338,20 @@ func (p *Program) Run(ctx context.Context, c redis.UniversalClient) (any, error)
 	return Interpreter.Run(ctx, c, p.cmd).Result()
 }
 
+// RunTx sends the program as Run does, each send inside MULTI/EXEC, which
+// go-redis never resends after writing it (script.Func.RunTx).
+func (p *Program) RunTx(ctx context.Context, c redis.UniversalClient) (any, error) {
+	r, err := Interpreter.RunTx(ctx, c, p.cmd, emptyProgram)
+	if err != nil {
+		return nil, err
+	}
+	return r.Result()
+}
+
+// emptyProgram is a call of the interpreter that does nothing (no keys, no
+// record, no instruction): how RunTx learns how a server runs it.
+func emptyProgram() []any { return []any{nil, nil, "0", "", "0", "0", "0", "0"} }
+
 // Queue queues the program on pipe, a transaction of c. If the reply is an
 // error, Interpreter.Recover says whether to queue it again.
 func (p *Program) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner) *redis.Cmd {
