@@ -87,20 +87,21 @@ type Options struct {
 
 // DefaultRecord is the lifetime of a batch record when Options.Record is 0.
 //
-// Measured on Redis 7.0.15 (make bench, "record memory"): a record costs about
-// 115 bytes (key, value, expiry entry and their share of the two hash
-// tables) when no op of the batch yields a value, about 150 bytes when it
+// Measured on Redis 7.0.15 (make bench, "record memory"): a record costs
+// about 110 bytes (key, value, expiry entry and their share of the two hash
+// tables) when no op of the batch yields a value, 144-165 bytes when it
 // keeps results (a counter's new value, a length); the key is
 // tx{<slot tag>}:<id>, 24 bytes whatever the model (keys.Tx). At 50000
-// batches/s sustained, 10s keeps 500000 records: 58-75 MB, within the 100 MB
-// the design allows (DESIGN 5.7), with room for the hash tables' doubling
-// while they grow. A lifetime of 60s (the old default) would hold 350-450 MB.
+// batches/s sustained, 10s keeps 500000 records: 55-83 MB, within the 100 MB
+// the design allows (DESIGN 5.7); 13s would be the most it allows. A lifetime
+// of 60s (the old default) would hold 330-500 MB.
 //
 // The lifetime is long enough for every resend Exec makes: a batch is sent
 // inside MULTI/EXEC, which go-redis never resends after writing it, and Exec
-// resends only while the resend is written within half the lifetime of the
-// first send (the other half covers the time a written request waits before
-// the server runs it).
+// starts a resend only within half the lifetime of the first send (5s), with
+// its wait for a connection and its dial bounded by that deadline; the other
+// half covers the time a request takes from the start of its write to being
+// run by the server.
 const DefaultRecord = 10 * time.Second
 
 // NoRecord switches batch records off: the server keeps no record, so a
