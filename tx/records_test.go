@@ -505,3 +505,36 @@ func TestRecordMemoryFitsTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// A resend must not reach the server after the record of the first send
+// expired: the old executor resent 20ms after a lost reply whatever the
+// lifetime, and with a 2ms record applied the batch twice. Exec starts a
+// resend only within half the lifetime of the first send; past it, the
+// caller gets ErrUnknownOutcome and the batch is applied once.
+func TestNoResendOutlivesTheRecord(t *testing.T) {
+	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
+		t.Run(string(tier), func(t *testing.T) {
+			b := testenv.On(t, tier)
+			ctx := context.Background()
+			proxy := faultproxy.Start(t, b.Addrs[0])
+			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
+			m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct", Exec: tx.Options{Record: 2 * time.Millisecond}})
+			if err := m.Save(ctx, "a", Account{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
+				t.Fatal(err)
+			}
+			dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
+			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
+			<-dropped
+			if !errors.Is(err, tx.ErrUnknownOutcome) {
+				t.Fatalf("a lost reply past the resend window: %v, want ErrUnknownOutcome", err)
+			}
+			direct := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+			if got, _ := direct.Get(ctx, "a"); got.Balance != 1 {
+				t.Fatalf("applied %d times, want once", got.Balance)
+			}
+		})
+	}
+}
