@@ -227,8 +227,9 @@ func newResult(p *prog.Program, out *prog.Outcome) *Result {
 }
 
 // Exec runs a batch atomically: one round trip (two after the server lost its
-// script cache), every guard and stored type checked before the first write,
-// all or nothing.
+// script cache, and for the first batch of a client, which learns with an
+// empty program whether the server runs functions), every guard and stored
+// type checked before the first write, all or nothing.
 //
 // The batch travels in MULTI/EXEC, which go-redis never resends blindly. A
 // batch whose reply is lost is resent by Exec with the same id, which the
