@@ -431,11 +431,34 @@ func TestServerRefusalIsTyped(t *testing.T) {
 	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
 		t.Fatalf("a batch on keys the ACL denies: %v, want ErrNoPermission", err)
 	}
+	// A user who may write the model but not the batch records: refused
+	// before the first write, not after it (the record's SET comes last).
+	recUser := user + "_norec"
+	if err := b.Client.Do(ctx, "ACL", "SETUSER", recUser, "on", ">pw", "~"+b.Prefix+"*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Client.Do(context.Background(), "ACL", "DELUSER", recUser) })
+	rr := rapyer.MustNew[Account](b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = recUser, "pw" }),
+		rapyer.Options{Prefix: b.Prefix + "acct"})
+	_, err = rr.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "x")))
+	if !errors.Is(err, tx.ErrNoPermission) {
+		t.Fatalf("a batch whose record the ACL denies: %v, want ErrNoPermission", err)
+	}
+	if got, _ := m.Get(ctx, "a"); got.Balance != 0 || len(got.History) != 0 {
+		t.Fatalf("a batch refused for its record wrote: %+v", got)
+	}
+	if _, err := rr.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)), with(tx.NoRecord)); err != nil {
+		t.Fatalf("the same user without records: %v", err)
+	}
+	if got, _ := m.Get(ctx, "a"); got.Balance != 1 {
+		t.Fatalf("balance %d, want 1", got.Balance)
+	}
+
 	_, err = mu.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Of(ops.Incr(Balance, 1)), nil })
 	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
 		t.Fatalf("an optimistic update on keys the ACL denies: %v, want ErrNoPermission", err)
 	}
-	if got, _ := m.Get(ctx, "a"); got.Balance != 0 {
+	if got, _ := m.Get(ctx, "a"); got.Balance != 1 {
 		t.Fatalf("a refused batch wrote: %+v", got)
 	}
 }
