@@ -561,3 +561,33 @@ func TestNoResendOutlivesTheRecord(t *testing.T) {
 		})
 	}
 }
+
+// What run relies on, measured on the go-redis this module builds with and
+// its default options: a plain command whose reply is lost is sent again by
+// go-redis (applied twice); a MULTI/EXEC is not (applied once, an error).
+// When this test fails, go-redis changed, and so must the executor.
+func TestGoRedisResendsPlainCommandsButNotTransactions(t *testing.T) {
+	b := testenv.On(t, testenv.Server)
+	ctx := context.Background()
+	proxy := faultproxy.Start(t, b.Addrs[0])
+	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
+	key := b.Prefix + "canary"
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	dropped := proxy.DropReplyTo("INCR")
+	_ = rdb.Incr(ctx, key).Err()
+	<-dropped
+	if n, _ := b.Client.Get(ctx, key).Int(); n != 2 {
+		t.Fatalf("a plain INCR with a lost reply was applied %d times; go-redis resent it twice before", n)
+	}
+	dropped = proxy.DropReplyTo("INCR")
+	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Incr(ctx, key).Err() })
+	<-dropped
+	if err == nil {
+		t.Fatal("a MULTI/EXEC with a lost reply gave no error")
+	}
+	if n, _ := b.Client.Get(ctx, key).Int(); n != 3 {
+		t.Fatalf("a MULTI/EXEC with a lost reply was applied %d times, want once", n-2)
+	}
+}
