@@ -44,7 +44,17 @@ func (c *capture) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 func (c *capture) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	// Exec sends its batch in MULTI/EXEC: a pipeline.
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			if strings.EqualFold(cmd.Name(), "fcall") {
+				c.mu.Lock()
+				c.cmds = append(c.cmds, slices.Clone(cmd.Args()))
+				c.mu.Unlock()
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 func (c *capture) last() []any {
@@ -163,8 +173,8 @@ func serverTable(t *testing.T, shared *env) string {
 	fn := prog.Interpreter.Name()
 	b3nk, _ := strconv.Atoi(fmt.Sprint(b3cmd[2]))
 	root := b3cmd[3]
-	empty := []any{"fcall", fn, "0", "", "0", "60000", "0", "0"}
-	model := []any{"fcall", fn, "1", root, "", "0", "60000", "0", "0", "model", "4", "1", "need", "keep", "0"}
+	empty := []any{"fcall", fn, "0", "", "0", "10000", "0", "0"}
+	model := []any{"fcall", fn, "1", root, "", "0", "10000", "0", "0", "model", "4", "1", "need", "keep", "0"}
 	// Batch3's program without its record: ARGV[2] = 0.
 	norec := slices.Clone(b3cmd)
 	norec[3+b3nk+1] = "0"
@@ -178,6 +188,7 @@ func serverTable(t *testing.T, shared *env) string {
 	// Batch ids of their own: a batch id already applied is answered
 	// from its record.
 	const scriptIDs = 1 << 40
+	const multiIDs = 2 << 40
 	returnOne := redis.NewScript("return 1")
 	must(t, returnOne.Load(ctx, e.rdb).Err())
 	must(t, e.rdb.FunctionLoadReplace(ctx, leanBatch3).Err())
@@ -185,6 +196,20 @@ func serverTable(t *testing.T, shared *env) string {
 	must(t, e.rdb.HSet(ctx, leanRoot, "__v", 1, "n", 0).Err())
 	must(t, e.rdb.FunctionLoadReplace(ctx, "#!lua name=bench_one\nredis.register_function('bench_one', function() return 1 end)").Err())
 
+	// Exec sends a batch in MULTI/EXEC, which go-redis never resends blindly.
+	inMulti := func(make func(i int) []any) func(int) error {
+		return func(seq int) error {
+			_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range serverCalls {
+					p.Do(ctx, "multi")
+					p.Do(ctx, make(seq*serverCalls+i)...)
+					p.Do(ctx, "exec")
+				}
+				return nil
+			})
+			return err
+		}
+	}
 	pipeline := func(make func(i int) []any) func(int) error {
 		return func(seq int) error {
 			_, err := e.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -217,7 +242,9 @@ func serverTable(t *testing.T, shared *env) string {
 		{"batch interpreter, empty program, as a function", pipeline(func(int) []any { return empty }), []string{"fcall"}},
 		{"+ one model declaration (existence and type: HEXISTS)", pipeline(func(int) []any { return model }), []string{"fcall"}},
 		{"scenario 1: Append + Incr + SetItem, without the batch record", pipeline(func(i int) []any { return fresh(norec, i) }), []string{"fcall"}},
-		{"scenario 1: the same with its record (what Exec sends)", pipeline(func(i int) []any { return fresh(b3cmd, i) }), []string{"fcall"}},
+		{"scenario 1: the same with its record", pipeline(func(i int) []any { return fresh(b3cmd, i) }), []string{"fcall"}},
+		{"scenario 1 with its record in MULTI/EXEC (what Exec sends; EXEC's time holds the FCALL's)", inMulti(func(i int) []any { return fresh(b3cmd, multiIDs+i) }), []string{"exec", "multi"}},
+		{"scenario 1 without its record in MULTI/EXEC (what Exec sends with tx.NoRecord)", inMulti(func(i int) []any { return fresh(norec, i) }), []string{"exec", "multi"}},
 		{"scenario 1 as a script (servers without functions)", pipeline(func(i int) []any { return asScript(fresh(b3cmd, scriptIDs+i)) }), []string{"evalsha"}},
 		{"scenario 1 by a hand-written Lua function: the same checks, version and record, nothing general", pipeline(func(i int) []any {
 			return []any{"fcall", "bench_lean", "4", leanRoot, leanRoot + ":l", leanRoot + ":m", fmt.Sprintf("%s:tx:%d", leanRoot, i), "x", "1", "k", "v"}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
 )
 
 // TestPerformanceTable prints the table of docs/performance.md. It runs only
@@ -65,6 +66,8 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString("\n")
 
 	out.WriteString(memoryTable(t))
+	out.WriteString("\n")
+	out.WriteString(recordMemoryTable(t))
 	fmt.Fprintf(&out, "\nTotal time: %s\n", time.Since(start).Round(time.Second))
 
 	fmt.Println()
@@ -402,10 +405,10 @@ func memoryTable(t *testing.T) string {
 		must(t, m.Save(e.ctx, "p"+strconv.Itoa(i), p))
 	}
 	withRecords := used() - base
-	// The batch records expire after a minute; drop them now to see the
-	// models alone.
+	// The batch records expire after tx.DefaultRecord; drop them now to see
+	// the models alone.
 	var records int
-	iter := e.rdb.Scan(e.ctx, 0, "profile:*:tx:*", 1000).Iterator()
+	iter := e.rdb.Scan(e.ctx, 0, "tx{*", 1000).Iterator()
 	var batch []string
 	for iter.Next(e.ctx) {
 		batch = append(batch, iter.Val())
@@ -442,7 +445,7 @@ func memoryTable(t *testing.T) string {
 	var sb strings.Builder
 	sb.WriteString("| 8 | 10000 models (5 scalars, 20-list, 20-map) | bytes/model | vs JSON |\n|---|---|---:|---:|\n")
 	fmt.Fprintf(&sb, "| 8 | rapyer, %.0f keys per model | %.0f | %.2fx |\n", keysPerModel, models/memModels, models/asJSON)
-	fmt.Fprintf(&sb, "| 8 | rapyer, with the batch records of the saves (%d, live for 60s) | %.0f | %.2fx |\n", records, withRecords/memModels, withRecords/asJSON)
+	fmt.Fprintf(&sb, "| 8 | rapyer, with the batch records of the saves (%d, live for %v) | %.0f | %.2fx |\n", records, tx.DefaultRecord, withRecords/memModels, withRecords/asJSON)
 	fmt.Fprintf(&sb, "| 8 | one JSON string per model (%d bytes of JSON) | %.0f | 1.00x |\n", len(js), asJSON/memModels)
 	return sb.String()
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -30,6 +31,9 @@ func (y *Yield[A]) Result(r Replies) (A, error) {
 	if !ok {
 		return zero, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, y)
 	}
+	if raw == NotKept {
+		return zero, notKeptError(y)
+	}
 	return y.decode(raw)
 }
 
@@ -52,6 +56,9 @@ func (m *Maybe[A]) Result(r Replies) (A, bool, error) {
 	raw, ok := r.Reply(m)
 	if !ok {
 		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, m)
+	}
+	if raw == NotKept {
+		return m.absent, false, notKeptError(m)
 	}
 	if raw == nil {
 		return m.absent, false, nil
@@ -81,6 +88,9 @@ func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	if !ok {
 		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, p)
 	}
+	if raw == NotKept {
+		return k, v, notKeptError(p)
+	}
 	kv, _ := raw.([]any)
 	if len(kv) != 2 {
 		return k, v, fmt.Errorf("%w: %s", errs.Empty, p)
@@ -91,6 +101,24 @@ func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	}
 	v, err = p.value(kv[1])
 	return k, v, err
+}
+
+// ErrResultsNotKept is the error of the Result methods of yielding ops when
+// the batch's reply was lost and a resend found the batch applied, but its
+// record had not kept its results: they were larger than a record keeps
+// (1 KiB of encoding; a large popped element, a long text). The batch was
+// applied exactly once; only what its ops yielded is unknown. Read the model
+// again to see its state. The Result reports it too (tx.Result.ResultsNotKept).
+var ErrResultsNotKept = errors.New("rapyer: results not kept")
+
+// NotKept is the raw reply of every op of a batch whose results were not
+// kept (see ErrResultsNotKept); Replies implementations return it.
+var NotKept any = notKept{}
+
+type notKept struct{}
+
+func notKeptError(op Op) error {
+	return fmt.Errorf("%w: %s: the batch was applied once, and its results were too large for its record", ErrResultsNotKept, op)
 }
 
 // ErrEmpty is the error of a pop that requires an element from an empty collection.

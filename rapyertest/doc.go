@@ -25,7 +25,10 @@
 // prefix (SCAN and DEL, never KEYS). It never flushes a database: keys of
 // other programs, and of other tests running at the same time, are left alone.
 // Model puts the prefix in front of the model's own; keys a test writes by hand
-// should start with Prefix(t) too, or they outlive the test.
+// should start with Prefix(t) too, or they outlive the test. Batch records
+// (tx{<slot tag>}:<id>, see package tx) are kept outside every prefix, so that
+// SCAN over a prefix never walks them; they are not deleted with the test's
+// keys and expire on their own (tx.DefaultRecord, 10s).
 //
 // # One test, one backend
 //

@@ -27,11 +27,21 @@
 // names the op.
 //
 // Every batch carries a random id, and the interpreter keeps a short record of the
-// batches it applied (Options.Record, a minute by default). A batch whose
-// reply is lost is resent, by go-redis (whose MaxRetries default to 3) or by
-// Exec itself, and the record answers the resend: the batch is applied once,
-// and Result.Duplicate says the reply came from the record. When no resend
-// gets through, the error wraps ErrUnknownOutcome.
+// batches it applied (Options.Record, DefaultRecord = 10s by default) at
+// tx{<slot tag>}:<id>, in the model's cluster slot and outside every prefix
+// (IDs and SCAN MATCH <prefix>:* never meet it). A batch travels in
+// MULTI/EXEC, which go-redis never resends after writing it; when its reply
+// is lost Exec resends it with the same id while the resend starts within half
+// the record's lifetime of the first send, and the record answers the
+// resend: the batch is applied once, and Result.Duplicate says the reply came
+// from the record. A record keeps the batch's results up to 1 KiB of
+// encoding; beyond that it keeps only that the batch was applied
+// (Result.ResultsNotKept; the yielding ops' Result methods then return
+// ErrResultsNotKept). When no resend settles it, the error wraps
+// ErrUnknownOutcome. With Options.Record = NoRecord no record is kept and no
+// batch is ever resent: a lost reply gives ErrUnknownOutcome, the batch
+// applied once or not at all. An error that says nothing was sent (a closed
+// client, a refused dial) never wraps ErrUnknownOutcome.
 //
 // After FUNCTION FLUSH, SCRIPT FLUSH, a restart or a failover, the first
 // batch finds no function (or no script: NOSCRIPT) and loads it: three round

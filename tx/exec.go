@@ -3,9 +3,10 @@ package tx
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/ops"
 )
 
@@ -37,6 +39,9 @@ var (
 	ErrTooLarge       = errs.TooLarge
 	ErrRefused        = errs.Refused
 	ErrUnsupported    = errs.Unsupported
+	// ErrResultsNotKept: a resend found the batch applied, but its results
+	// were too large for its record (Result.ResultsNotKept).
+	ErrResultsNotKept = ops.ErrResultsNotKept
 )
 
 // Missing says what a batch does when a model it touches does not exist.
@@ -60,13 +65,17 @@ type Options struct {
 	Target Target
 	// IfMissing: fail (the default) or skip when a model is missing.
 	IfMissing Missing
-	// Record is how long the server remembers that a batch was applied, so
-	// that a resend after a lost reply (go-redis's own retries included) is
-	// answered from the record instead of being applied twice. Default 60s.
+	// Record is how long the server remembers that a batch was applied (its
+	// record), so that a resend after a lost reply is answered from the
+	// record instead of being applied twice. 0 means DefaultRecord (10s);
+	// NoRecord (any negative value) keeps no record; a lifetime below a
+	// millisecond is refused with ErrInvalid before anything is sent.
 	Record time.Duration
 	// Resends is how many times Exec resends a batch whose reply was lost
 	// before it gives up with ErrUnknownOutcome; resends are safe because of
-	// the record. Default 2; negative for none.
+	// the record, and Exec stops resending once a resend could reach the
+	// server after the record expired (see Exec). Default 2; negative for
+	// none; always none with NoRecord.
 	Resends int
 	// StrictSlots refuses batches whose keys span cluster slots on every
 	// client, not only on cluster clients, so that code tested on one server
@@ -133,11 +142,45 @@ func budget(v, def int64) int64 {
 	return v
 }
 
-func (o Options) record() time.Duration {
-	if o.Record <= 0 {
-		return time.Minute
+// DefaultRecord is the lifetime of a batch record when Options.Record is 0.
+//
+// Measured on Redis 7.0.15 (make bench, "record memory"): a record costs
+// about 110 bytes (key, value, expiry entry and their share of the two hash
+// tables) when no op of the batch yields a value, 144-165 bytes when it
+// keeps results (a counter's new value, a length); the key is
+// tx{<slot tag>}:<id>, 24 bytes whatever the model (keys.Tx). At 50000
+// batches/s sustained, 10s keeps 500000 records: 55-83 MB, within the 100 MB
+// the design allows (DESIGN 5.7); 13s would be the most it allows. A lifetime
+// of 60s (the old default) would hold 330-500 MB.
+//
+// The lifetime is long enough for every resend Exec makes: a batch is sent
+// inside MULTI/EXEC, which go-redis never resends after writing it, and Exec
+// starts a resend only within half the lifetime of the first send (5s), with
+// its wait for a connection and its dial bounded by that deadline; the other
+// half covers the time a request takes from the start of its write to being
+// run by the server.
+const DefaultRecord = 10 * time.Second
+
+// NoRecord switches batch records off: the server keeps no record, so a
+// batch costs no memory after it ran, no GET and no SET, and nothing in the
+// AOF or replication stream beyond its own writes. A batch whose reply is
+// lost is then never resent (neither by Exec nor by go-redis, whatever its
+// MaxRetries: the batch travels in MULTI/EXEC); the caller gets an error
+// for which errors.Is(err, ErrUnknownOutcome) holds, and the batch was
+// applied once or not at all.
+const NoRecord time.Duration = -1
+
+// record is the record lifetime: 0 for none.
+func (o Options) record() (time.Duration, error) {
+	switch {
+	case o.Record < 0:
+		return 0, nil
+	case o.Record == 0:
+		return DefaultRecord, nil
+	case o.Record < time.Millisecond:
+		return 0, fmt.Errorf("%w: a batch record lifetime of %v; it must be at least 1ms, or NoRecord", errs.InvalidArgument, o.Record)
 	}
-	return o.Record
+	return o.Record, nil
 }
 
 func (o Options) resends() int {
@@ -166,8 +209,14 @@ type Result struct {
 	// nothing was done.
 	Skipped bool
 	// Duplicate: the reply was lost and a resend found the batch applied
-	// once already; the results are those of that one application.
+	// once already; the results are those of that one application, unless
+	// they were too large to keep (ResultsNotKept).
 	Duplicate bool
+	// ResultsNotKept: a duplicate whose results were larger than a record
+	// keeps (1 KiB of encoding). The batch was applied once; the Result
+	// methods of its yielding ops return an error wrapping
+	// ops.ErrResultsNotKept.
+	ResultsNotKept bool
 	// Attempts is how many times an optimistic update ran its decision (1
 	// for atomic batches).
 	Attempts int
@@ -183,6 +232,9 @@ type Result struct {
 func (r *Result) Reply(op ops.Op) (any, bool) {
 	if r == nil || op == nil {
 		return nil, false
+	}
+	if r.ResultsNotKept {
+		return ops.NotKept, true
 	}
 	if r.replies != nil {
 		v, ok := r.replies[op]
@@ -204,8 +256,8 @@ func (r *Result) Reply(op ops.Op) (any, bool) {
 const manyReplies = 16
 
 func newResult(p *prog.Program, out *prog.Outcome) *Result {
-	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, Attempts: 1}
-	if out.Skipped {
+	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, ResultsNotKept: out.NotKept, Attempts: 1}
+	if out.Skipped || out.NotKept {
 		return r
 	}
 	if len(p.Instrs) <= manyReplies {
@@ -232,14 +284,23 @@ func newResult(p *prog.Program, out *prog.Outcome) *Result {
 }
 
 // Exec runs a batch atomically: one round trip (two after the server lost its
-// script cache), every guard and stored type checked before the first write,
-// all or nothing.
+// script cache, and for the first batch of a client, which learns with an
+// empty program whether the server runs functions), every guard and stored
+// type checked before the first write, all or nothing.
 //
-// A batch whose reply is lost is resent with the same id, which the server
-// recognises: it is applied once, and Exec returns its result with Duplicate
-// set. When no resend gets through, Exec returns an error wrapping
-// ErrUnknownOutcome (and the network error): the batch may or may not have
-// been applied.
+// The batch travels in MULTI/EXEC, which go-redis never resends blindly. A
+// batch whose reply is lost is resent by Exec with the same id, which the
+// server recognises from its record (Options.Record): it is applied once, and
+// Exec returns its result with Duplicate set. Exec resends only while a
+// resend starts within half the record's lifetime of the first send (5s by
+// default), so that the record outlives every send that can reach the
+// server;
+// when no resend settles it, or the batch has no record (NoRecord), Exec
+// returns an error wrapping ErrUnknownOutcome (and the network error): the
+// batch was applied once or not at all. An error that says nothing was sent
+// (a closed client, a refused dial, an exhausted pool, a context done before
+// sending) does not wrap ErrUnknownOutcome: nothing was applied. A refusal
+// by the server wraps ErrNoPermission (an ACL) or ErrRefused.
 func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
 	if rdb == nil {
 		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
@@ -269,12 +330,21 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	return newResult(p, out), nil
 }
 
-// build lays out a compiled batch with a fresh id and checks its slots.
+// build lays out a compiled batch with a fresh id and checks its slots and
+// its record lifetime.
 func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
+	life, err := opts.record()
+	if err != nil {
+		return nil, err
+	}
 	targets := pb.Targets()
 	id := newID()
-	bytes, moves := opts.Budget.header()
-	p := pb.Build(prog.Header{ID: id, Record: keys.Tx(targets[0].Root, id), RecordMS: opts.record().Milliseconds(), Bytes: bytes, Moves: moves})
+	h := prog.Header{ID: id}
+	h.Bytes, h.Moves = opts.Budget.header()
+	if life > 0 {
+		h.Record, h.RecordMS = keys.Tx(targets[0].Root, id), life.Milliseconds()
+	}
+	p := pb.Build(h)
 	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
 		if err := sameSlot(p.Keys); err != nil {
 			return nil, err
@@ -296,49 +366,161 @@ func sameSlot(ks []string) error {
 	return nil
 }
 
+// newID is a batch id: 96 random bits in 16 characters (base64url), so
+// that the record key stays short.
 func newID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// run sends the program, resending it with the same id while replies are lost.
+// run sends the program in MULTI/EXEC and resends it, with the same id,
+// while its replies are lost and a resend is safe.
+//
+// Why MULTI/EXEC: go-redis resends a plain command whose reply it lost
+// (MaxRetries, 3 by default), which would apply a batch without a record
+// twice, and could resend one with a record after the record expired. It
+// never resends a transaction it wrote (only one whose write failed, which
+// the server never runs). So every resend is Exec's own, and Exec times
+// them: a resend is made only when the program has a record, and only while
+// it starts within half the record's lifetime of the first send (resendBy).
+// The other half covers the time a request can take from the start of its
+// write to being run by the server.
+//
+// Errors: a reply of the server (the command did not run) is typed:
+// ErrNoPermission for NOPERM, ErrRefused otherwise. An error that says the
+// request never left the client (a closed client, no connection from the
+// pool, a failed dial, a context done before sending) is returned wrapped, as
+// is: nothing was applied. Any other error means the request may have
+// reached the server: when no resend settles it, the error wraps
+// ErrUnknownOutcome.
 func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (any, error) {
-	var last error
-	moving := 0
-	for attempt := 0; attempt <= opts.resends(); attempt++ {
-		if attempt > 0 {
-			if err := sleep(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
-				return nil, fmt.Errorf("%w: %w (after: %v)", errs.UnknownOutcome, err, last)
-			}
-		}
-		reply, err := p.Run(ctx, rdb)
+	life, _ := opts.record()
+	start := time.Now()
+	var last error // the error of a send that may have reached the server
+	moving, resends := 0, 0
+	sctx := ctx
+	for {
+		reply, err := send(sctx, rdb, p)
 		if err == nil {
 			return reply, nil
 		}
-		if isServerError(err) && isMoving(err) && moving < maxMoving {
+		switch {
+		case isServerError(err) && isMoving(err) && moving < maxMoving:
 			// The slot is being migrated or failed over: the server did not
 			// run the batch. Wait and send it again (the same id), past the
 			// redirections go-redis already followed.
 			moving++
-			attempt--
 			if err := sleep(ctx, movingWait(moving)); err != nil {
-				return nil, fmt.Errorf("%w: %w (after: %v)", errs.UnknownOutcome, err, last)
+				return nil, unsent(last, err)
 			}
 			if c, ok := rdb.(*redis.ClusterClient); ok {
 				c.ReloadState(ctx)
 			}
+			if last != nil && !resendable(rdb, p, start, life) {
+				return nil, fmt.Errorf("%w: the reply was lost and the record could expire before a resend: %w", errs.UnknownOutcome, last)
+			}
 			continue
+		case isServerError(err):
+			if last != nil {
+				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, refused(err), last)
+			}
+			return nil, refused(err)
+		case notSent(err):
+			if last == nil {
+				return nil, fmt.Errorf("rapyer: the batch was not sent: %w", err)
+			}
+		default:
+			last = err
 		}
-		if isServerError(err) {
-			return nil, fmt.Errorf("rapyer: the server refused the batch: %w", err)
-		}
-		last = err
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || p.Record() == "" || resends >= opts.resends() {
 			break
 		}
+		resends++
+		wait := time.Duration(resends) * 20 * time.Millisecond
+		by, ok := resendBy(rdb, start, life)
+		if !ok || time.Now().Add(wait).After(by) {
+			break
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%w: %w (after: %w)", errs.UnknownOutcome, err, last)
+		}
+		if sctx != ctx {
+			continue
+		}
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithDeadline(ctx, by)
+		defer cancel()
+	}
+	if p.Record() == "" {
+		return nil, fmt.Errorf("%w: the reply was lost, and a batch without a record is never resent: %w", errs.UnknownOutcome, last)
 	}
 	return nil, fmt.Errorf("%w: the reply was lost and no resend got through: %w", errs.UnknownOutcome, last)
+}
+
+// unsent is the error of a wait that ended before a send.
+func unsent(last, err error) error {
+	if last != nil {
+		return fmt.Errorf("%w: %w (after: %w)", errs.UnknownOutcome, err, last)
+	}
+	return err
+}
+
+// resendable reports whether a resend may still be sent now.
+func resendable(rdb redis.UniversalClient, p *prog.Program, start time.Time, life time.Duration) bool {
+	if p.Record() == "" {
+		return false
+	}
+	by, ok := resendBy(rdb, start, life)
+	return ok && time.Now().Before(by)
+}
+
+// resendBy is the latest time a resend may start: half the record's
+// lifetime after the first send started. The resend's wait for a pooled
+// connection and its dial are bounded by a context deadline at that time
+// (its write too when the client has ContextTimeoutEnabled); the other half
+// of the lifetime covers the time a request whose write started can take to
+// be run by the server (a write blocked on a full socket, a busy server).
+func resendBy(_ redis.UniversalClient, start time.Time, life time.Duration) (time.Time, bool) {
+	if life <= 0 {
+		return time.Time{}, false
+	}
+	return start.Add(life / 2), true
+}
+
+// send sends the program once in MULTI/EXEC (twice or three times when the
+// server lacked the function or the script: those replies mean it did not
+// run).
+func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return p.RunTx(ctx, rdb)
+}
+
+// notSent reports whether err says that the request never left the client:
+// the client is closed, the pool gave no connection, the dial failed, or the
+// context ended while waiting for one of these. Inside MULTI/EXEC these are
+// also the only errors after which go-redis resent a transaction (a write
+// that failed), so nothing of the batch ran.
+func notSent(err error) bool {
+	if errors.Is(err, script.ErrNotRun) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Op == "dial"
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// refused types a reply of the server that refused the batch (it did not
+// run).
+func refused(err error) error {
+	if redis.HasErrorPrefix(err, "NOPERM") {
+		return fmt.Errorf("%w: %w", errs.NoPermission, err)
+	}
+	return fmt.Errorf("%w: %w", errs.Refused, err)
 }
 
 // maxMoving bounds the resends of a batch refused while its slot moves

@@ -74,6 +74,8 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 				rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
 					o.Addrs = []string{proxy.Addr()}
 					o.MaxRetries = -1
+					o.PoolSize = 1          // one connection: every resend dials
+					o.PipelinePoolSize = -1 // (no second pool for pipelines)
 				})
 				m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct2"})
 				if err := m.Save(ctx, "a", Account{}); err != nil {

@@ -74,6 +74,9 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 	if len(watch) == 0 || read == nil {
 		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.InvalidArgument)
 	}
+	if _, err := opts.record(); err != nil {
+		return nil, err
+	}
 	if err := sameSlot(watch); err != nil {
 		if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {
 			return nil, err
@@ -170,6 +173,10 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 					return fmt.Errorf("%w: Lua loaded", errRetry)
 				}
 			}
+			if err != nil && isServerError(err) && cmd != nil && isServerError(cmd.Err()) {
+				// The reason EXEC was refused (EXECABORT) or the call failed.
+				err = cmd.Err()
+			}
 			switch {
 			case errors.Is(err, redis.TxFailedErr):
 				return fmt.Errorf("%w: watched keys changed", errRetry)
@@ -178,7 +185,11 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 				// slot): nothing ran; start again with a fresh view.
 				return fmt.Errorf("%w: %v", errRetry, err)
 			case err != nil && isServerError(err):
-				return fmt.Errorf("rapyer: the server refused the batch: %w", err)
+				return refused(err)
+			case err != nil && notSent(err):
+				return fmt.Errorf("rapyer: the batch was not sent: %w", err)
+			case err != nil && p.Record() == "":
+				return fmt.Errorf("%w: the reply to EXEC was lost, and the batch keeps no record: %w", errs.UnknownOutcome, err)
 			case err != nil:
 				out, perr := probe(context.WithoutCancel(ctx), rdb, p)
 				if perr != nil {
@@ -227,6 +238,10 @@ func readError(err error) error {
 	}
 	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		return fmt.Errorf("%w: %v", errs.WrongType, err)
+	}
+	if isServerError(err) {
+		// Nothing was written: the reads come before the batch.
+		return refused(err)
 	}
 	return err
 }

@@ -4,7 +4,7 @@
 //	<prefix>:{<id>}                 root hash: scalar fields and the version
 //	<prefix>:{<id>}:<path>          a list, hash or set field
 //	<prefix>:{<id>}:lock:<action>   a lock on the model
-//	<prefix>:{<id>}:tx:<batch>      the short-lived record of an applied batch
+//	tx{<slot tag>}:<batch>           the short-lived record of an applied batch
 //
 // With a hash-tag function (models grouped in one slot) the root becomes
 // <prefix>:{<tag>}:{<id>} and the other keys follow it.
@@ -13,6 +13,7 @@ package keys
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -73,8 +74,68 @@ func Field(root, path string) string { return root + ":" + path }
 // Lock is the key of a lock on the model whose root is root.
 func Lock(root, action string) string { return root + ":lock:" + action }
 
-// Tx is the key recording an applied batch.
-func Tx(root, batch string) string { return root + ":tx:" + batch }
+// Tx is the key recording an applied batch on the model whose root is root:
+// tx{<t>}:<batch>, where t is the shortest tag that hashes to the root's
+// cluster slot (one to three characters). The record lives in the model's
+// slot, so a batch and its record are one atomic step on a cluster too; a
+// key <prefix>:... would have to start with "tx{", and no valid prefix holds
+// a brace (CheckPrefix), so neither SCAN MATCH <prefix>:* nor IDs ever
+// meets it; every record matches the ACL key pattern TxPattern; and its
+// length does not grow with the model's id or prefix, so every record costs
+// the same memory (24 bytes of key for a 16-character batch id).
+func Tx(root, batch string) string {
+	return "tx{" + SlotTag(Slot(root)) + "}:" + batch
+}
+
+// TxPattern matches every batch record, and only those of rapyer-go's own
+// keys: a glob for SCAN MATCH and ACL key patterns (~tx{*).
+const TxPattern = "tx{*"
+
+// SlotTag returns the shortest string (letters and digits, the first in
+// shortlex order) whose CRC16 puts a key tagged with it in slot.
+func SlotTag(slot int) string {
+	slotTagsOnce.Do(fillSlotTags)
+	return slotTags[slot&16383]
+}
+
+var (
+	slotTagsOnce sync.Once
+	slotTags     *[16384]string
+)
+
+const tagAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// fillSlotTags finds a tag for every slot: the 62 + 62^2 + 62^3 strings of up
+// to three characters cover all 16384 slots (a test holds it to that; four
+// characters are the fallback). It runs once per process, in about a
+// millisecond.
+func fillSlotTags() {
+	t := new([16384]string)
+	left := len(t)
+	var buf [4]byte
+	var walk func(n, depth int)
+	walk = func(n, depth int) {
+		if left == 0 {
+			return
+		}
+		if depth == n {
+			s := int(crc16(string(buf[:n])) % 16384)
+			if t[s] == "" {
+				t[s] = string(buf[:n])
+				left--
+			}
+			return
+		}
+		for i := 0; i < len(tagAlphabet) && left > 0; i++ {
+			buf[depth] = tagAlphabet[i]
+			walk(n, depth+1)
+		}
+	}
+	for n := 1; n <= len(buf) && left > 0; n++ {
+		walk(n, 0)
+	}
+	slotTags = t
+}
 
 // Pattern is the SCAN pattern matching the root keys of every model, and
 // nothing else (collection, lock and batch keys do not end in a brace).

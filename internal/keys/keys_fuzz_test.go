@@ -175,3 +175,27 @@ func FuzzKeyLayout(f *testing.F) {
 		}
 	})
 }
+
+// Every slot has a tag of at most three characters, and the record key of a
+// model is in its slot, starts with "tx{" (so no prefix pattern matches it)
+// and has the same short length whatever the id.
+func TestTxKeyIsShortInTheModelSlotAndOutsideEveryPrefix(t *testing.T) {
+	for s := 0; s < 16384; s++ {
+		tag := keys.SlotTag(s)
+		if len(tag) == 0 || len(tag) > 3 {
+			t.Fatalf("slot %d has tag %q", s, tag)
+		}
+		if got := keys.Slot("{" + tag + "}"); got != s {
+			t.Fatalf("tag %q of slot %d hashes to %d", tag, s, got)
+		}
+	}
+	for _, root := range []string{"acct:{a}", "acct:{" + strings.Repeat("x", keys.MaxID) + "}", "p:{t}:{id}"} {
+		k := keys.Tx(root, "AbCdEfGhIjKlMnOp")
+		if keys.Slot(k) != keys.Slot(root) {
+			t.Fatalf("%q is not in the slot of %q", k, root)
+		}
+		if !strings.HasPrefix(k, "tx{") || len(k) > len("tx{abc}:AbCdEfGhIjKlMnOp") {
+			t.Fatalf("record key %q", k)
+		}
+	}
+}

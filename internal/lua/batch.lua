@@ -18,8 +18,9 @@
 -- into keys.
 --
 -- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
--- {'DUP', ...} when the batch id was already applied (the stored reply), or
--- {'ERR', code, instruction number, message}.
+-- {'DUP', ...} when the batch id was already applied (the stored results; none
+-- when nothing yielded), {'DUPX'} when it was applied and its results were too
+-- large to keep, or {'ERR', code, instruction number, message}.
 
 local VERSION = '__v'
 -- The call's keys and arguments, its budgets, and the state of one call
@@ -1139,16 +1140,79 @@ local function apply(op, a)
   return false
 end
 
+-- batch record -----------------------------------------------------------
+-- A batch with a record key (args[2] > 0) is answered from the record when
+-- it was applied already (a resend after a lost reply). The record holds
+-- '1' when no instruction yielded anything, '0' when the reply's encoding
+-- was longer than RECORD_CAP bytes (the batch was applied; its results are
+-- not kept), else the JSON of the results. args[2] = '0': no record, no
+-- GET, no SET (the caller accepts an unknown outcome after a lost reply).
+local RECORD_CAP = 1024
+
+-- record checks the record arguments before anything is written: the SET
+-- at the end must not fail (PX needs a whole number of ms, at least 1).
+local function record()
+  local i = tonumber(AV[2])
+  if i == nil or i < 0 or i ~= math.floor(i) or i > #KS then
+    fail('ARG', 0, 'record key index ' .. tostring(AV[2]))
+  end
+  if i == 0 then return nil end
+  local ms = tonumber(AV[3])
+  if ms == nil or ms < 1 or ms ~= math.floor(ms) or ms > 9007199254740991 then
+    fail('ARG', 0, 'record lifetime of ' .. tostring(AV[3]) .. ' ms: it must be a whole number of ms, at least 1')
+  end
+  -- The record key is one of the call's keys: a user the ACL does not let
+  -- read and write it is refused by the server before the call runs.
+  return KS[i], ms
+end
+
+-- weight is a lower bound of the length of v's JSON, cut short past cap.
+local function weight(v, cap)
+  local t = type(v)
+  if t == 'string' then return #v end
+  if t ~= 'table' then return 1 end
+  local w = 0
+  for _, x in ipairs(v) do
+    w = w + weight(x, cap)
+    if w > cap then break end
+  end
+  return w
+end
+
+-- replay answers a resend from its record.
+local function replay(prev)
+  if prev == '1' then return {'DUP'} end
+  if prev == '0' then return {'DUPX'} end
+  local r = cjson.decode(prev)
+  table.insert(r, 1, 'DUP')
+  return r
+end
+
+-- recorded is what the record of reply out keeps.
+local function recorded(out)
+  local some = false
+  for n = 2, #out do
+    if out[n] then some = true; break end
+  end
+  if not some then return '1' end
+  local res, w = {}, 0
+  for n = 2, #out do
+    res[n - 1] = out[n]
+    w = w + weight(out[n], RECORD_CAP)
+    -- too large: do not encode a copy of it only to drop it
+    if w > RECORD_CAP then return '0' end
+  end
+  local s = cjson.encode(res)
+  if #s > RECORD_CAP then return '0' end
+  return s
+end
+
 -- run ------------------------------------------------------------------------
 local function run(ops, args, count)
-  local rec = tonumber(AV[2])
-  if rec > 0 then
-    local prev = redis.call('GET', KS[rec])
-    if prev then
-      local r = cjson.decode(prev)
-      r[1] = 'DUP'
-      return r
-    end
+  local rec, recms = record()
+  if rec then
+    local prev = redis.call('GET', rec)
+    if prev then return replay(prev) end
   end
   for n = 1, count do
     check(ops[n], args[n], n)
@@ -1199,8 +1263,8 @@ local function run(ops, args, count)
       end
     end
   end
-  if rec > 0 then
-    redis.call('SET', KS[rec], cjson.encode(out), 'PX', tonumber(AV[3]))
+  if rec then
+    redis.call('SET', rec, recorded(out), 'PX', recms)
   end
   return out
 end

@@ -338,6 +338,20 @@ func (p *Program) Run(ctx context.Context, c redis.UniversalClient) (any, error)
 	return Interpreter.Run(ctx, c, p.cmd).Result()
 }
 
+// RunTx sends the program as Run does, each send inside MULTI/EXEC, which
+// go-redis never resends after writing it (script.Func.RunTx).
+func (p *Program) RunTx(ctx context.Context, c redis.UniversalClient) (any, error) {
+	r, err := Interpreter.RunTx(ctx, c, p.cmd, emptyProgram)
+	if err != nil {
+		return nil, err
+	}
+	return r.Result()
+}
+
+// emptyProgram is a call of the interpreter that does nothing (no keys, no
+// record, no instruction): how RunTx learns how a server runs it.
+func emptyProgram() []any { return []any{nil, nil, "0", "", "0", "0", "0", "0"} }
+
 // Queue queues the program on pipe, a transaction of c. If the reply is an
 // error, Interpreter.Recover says whether to queue it again.
 func (p *Program) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner) *redis.Cmd {
@@ -386,13 +400,13 @@ func int64Text(n int64) any {
 	if n >= 0 && n < int64(len(numbers)) {
 		return numbers[n]
 	}
-	if n == 60000 { // the default record lifetime, in ms
+	if n == 10000 { // the default record lifetime, in ms (tx)
 		return recordDefault
 	}
 	return strconv.FormatInt(n, 10)
 }
 
-var recordDefault any = "60000"
+var recordDefault any = "10000"
 
 // String renders the instructions, one a line: "incr account:{alice} balance 10 ...".
 func (p *Program) String() string { return Render(p.Instrs) }
@@ -433,6 +447,9 @@ type Outcome struct {
 	Skipped bool
 	// Duplicate: the batch id had been applied before; Results are the first run's.
 	Duplicate bool
+	// NotKept: a duplicate whose first run's results were larger than
+	// RecordCap, so its record kept only that it was applied.
+	NotKept bool
 	// Results holds one raw reply per instruction (nil for none).
 	Results []any
 }
@@ -455,8 +472,13 @@ func (p *Program) Decode(reply any) (*Outcome, error) {
 		res := arr[1:]
 		if len(res) > p.decls {
 			res = res[p.decls:]
+		} else {
+			// A record of a batch whose instructions yielded nothing.
+			res = nil
 		}
 		return &Outcome{Duplicate: status == "DUP", Results: res}, nil
+	case "DUPX":
+		return &Outcome{Duplicate: true, NotKept: true}, nil
 	case "SKIP":
 		return &Outcome{Skipped: true}, nil
 	case "ERR":
@@ -512,10 +534,25 @@ func (p *Program) failure(code string, n int, msg string) error {
 // so that tx can compile ops without ops exporting how.
 var Compile func(op any, b *Builder, t Target) error
 
-// DecodeRecord reads a batch record (the JSON text of the reply the script
-// gave) back into the shape of a script reply: strings, nil for false, and
-// nested slices.
+// RecordCap is the largest encoding of a batch's results that its record
+// keeps (batch.lua RECORD_CAP); a larger one is recorded as "applied, results
+// not kept". 1 KiB holds the results of every batch of counters, lengths,
+// flags and small values (a typical record is 10-60 bytes), while a batch
+// that yields a large text or element (an AppendText on a 10 MB field) no
+// longer copies it into a record: the worst record costs about 1.2 KB
+// instead of the size of its reply.
+const RecordCap = 1024
+
+// DecodeRecord reads a batch record (what batch.lua's recorded() stored)
+// back into the shape of the script's reply to a resend: {"DUP", results...}
+// or {"DUPX"} when the results were not kept.
 func DecodeRecord(s string) (any, error) {
+	switch s {
+	case "1":
+		return []any{"DUP"}, nil
+	case "0":
+		return []any{"DUPX"}, nil
+	}
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		return nil, fmt.Errorf("%w: batch record: %v", errs.Corrupt, err)
@@ -535,12 +572,11 @@ func DecodeRecord(s string) (any, error) {
 		}
 		return x
 	}
-	out, ok := conv(v).([]any)
-	if !ok || len(out) == 0 {
-		return nil, fmt.Errorf("%w: batch record is not a reply", errs.Corrupt)
+	res, ok := conv(v).([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: batch record is not a list of results", errs.Corrupt)
 	}
-	out[0] = "DUP"
-	return out, nil
+	return append([]any{"DUP"}, res...), nil
 }
 
 // Record is the key of the program's batch record, "" when it has none.
