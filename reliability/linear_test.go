@@ -112,6 +112,17 @@ func linStep(s linState, in linInput) (linState, linOutput) {
 		m := tagsOf(s.tags)
 		m[k] = v
 		n.tags = joinTags(m)
+	case "purge":
+		m := tagsOf(s.tags)
+		removed := 0
+		for _, k := range purgeKeys {
+			if _, ok := m[k]; ok {
+				delete(m, k)
+				removed++
+			}
+		}
+		n.tags = joinTags(m)
+		out.val = fmt.Sprint(removed)
 	case "take":
 		m := tagsOf(s.tags)
 		if v, ok := m[in.arg]; ok {
@@ -170,7 +181,7 @@ var linModel = porcupine.NondeterministicModel{
 			if out.counter != want.counter || out.balance != want.balance || out.queue != want.queue || out.tags != want.tags {
 				return nil
 			}
-		case "pop", "take", "push":
+		case "pop", "take", "push", "purge":
 			if out.counter != want.counter || out.val != want.val || out.ok != want.ok {
 				return nil
 			}
@@ -237,6 +248,15 @@ func linRun(ctx context.Context, d depositor, in linInput, token string) linOutp
 		k, v, _ := strings.Cut(in.arg, "=")
 		b = append(b, ops.SetItem(Tags, k, v))
 		yield = func(*tx.Result) linOutput { return linOutput{} }
+	case "purge":
+		// One real key among thousands: an argument list longer than Lua
+		// can unpack at once.
+		del := ops.DeleteItems(Tags, purgeArgs...)
+		b = append(b, del)
+		yield = func(r *tx.Result) linOutput {
+			v, _ := del.Result(r)
+			return linOutput{val: fmt.Sprint(v)}
+		}
 	case "take":
 		p := ops.PopItem(Tags, in.arg, "")
 		b = append(b, p)
@@ -271,17 +291,22 @@ type clientConfig struct {
 	name       string
 	maxRetries int // go-redis MaxRetries (0: its default of 3)
 	resends    int // tx.Options.Resends (0: the default of 2)
+	// writePhase: instead of network faults, make batches fail where a
+	// write phase could: an ACL that denies one write command, a corrupted
+	// version field (see writephase_test.go).
+	writePhase bool
 }
 
 var clientConfigs = []clientConfig{
-	{"go-redis retries", 0, 0},
-	{"executor resends", -1, 0},
-	{"no resends", -1, -1},
+	{name: "go-redis retries"},
+	{name: "executor resends", maxRetries: -1},
+	{name: "no resends", maxRetries: -1, resends: -1},
 }
 
 // injector injects faults through a proxy until stopped, and counts them.
 type injector struct {
 	p      *faultproxy.Proxy
+	wp     *writePhase           // write-phase faults instead of the proxy's
 	direct redis.UniversalClient // for SCRIPT FLUSH
 	r      *rand.Rand
 	mu     sync.Mutex
@@ -300,6 +325,9 @@ func (f *injector) note(kind string) {
 func (f *injector) enough() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.wp != nil {
+		return f.wp.enough(f.counts)
+	}
 	if f.p == nil {
 		return f.counts["script-flush"] >= 5
 	}
@@ -317,7 +345,9 @@ func (f *injector) enough() bool {
 func (f *injector) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		kinds := []string{"script-flush"}
-		if f.p != nil {
+		if f.wp != nil {
+			kinds = f.wp.kinds()
+		} else if f.p != nil {
 			kinds = append(kinds, "drop-reply", "drop-reply", "drop-reply", "cut", "delay", "refuse")
 		}
 		switch kind := kinds[f.r.IntN(len(kinds))]; kind {
@@ -344,6 +374,10 @@ func (f *injector) run(ctx context.Context) {
 			f.note(kind)
 		case "script-flush":
 			if err := flushScripts(context.Background(), f.direct); err == nil {
+				f.note(kind)
+			}
+		default:
+			if f.wp.inject(ctx, kind, f.r) {
 				f.note(kind)
 			}
 		}
@@ -427,8 +461,12 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 		}
 	}
 	var proxy *faultproxy.Proxy
+	var wp *writePhase
 	client := b.Client
-	if b.Kind != testenv.Cluster {
+	if cfg.writePhase {
+		wp = newWritePhase(t, b, direct, ids)
+		client = wp.client
+	} else if b.Kind != testenv.Cluster {
 		proxy = faultproxy.Start(t, b.Addrs[0])
 		client = b.NewClient(t, func(o *redis.UniversalOptions) {
 			o.Addrs = []string{proxy.Addr()}
@@ -446,11 +484,11 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	var mu sync.Mutex
 	var history []porcupine.Operation
 	injCtx, stopFaults := context.WithCancel(ctx)
-	inj := &injector{p: proxy, direct: b.Client, r: rand.New(rand.NewPCG(uint64(seed), 99)), counts: map[string]int64{}}
+	inj := &injector{p: proxy, wp: wp, direct: b.Client, r: rand.New(rand.NewPCG(uint64(seed), 99)), counts: map[string]int64{}}
 	injDone := make(chan struct{})
 	go func() { defer close(injDone); inj.run(injCtx) }()
 
-	kinds := []string{"read", "topup", "topup", "withdraw", "update", "push", "push", "pop", "put", "take"}
+	kinds := []string{"read", "topup", "topup", "withdraw", "update", "push", "push", "pop", "put", "take", "purge"}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -487,8 +525,12 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	<-injDone
 	inj.report(t)
 
+	if wp != nil {
+		wp.stop(t)
+	}
 	stored := readAll(t, direct, ids)
 	l.verify(t, stored, nil)
+	l.checkTyped(t)
 	// Resolve the writes of unknown outcome from the stored tokens.
 	applied := map[string]bool{}
 	for _, a := range stored {

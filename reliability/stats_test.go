@@ -15,6 +15,7 @@ var figures = struct {
 
 	run, acked, unknown, failed atomic.Int64 // batches in ledgers
 	lost, twice, failedApplied  atomic.Int64 // violations: must stay 0
+	partial, untyped            atomic.Int64 // violations: must stay 0
 	lostToRestart               atomic.Int64 // acknowledged, then wiped by a restart without persistence
 
 	sequences, steps atomic.Int64 // model-based tests
@@ -73,5 +74,6 @@ func summary() []string {
 		fmt.Sprintf("RELIABILITY batches that failed yet were applied: %d", f.failedApplied.Load()),
 		fmt.Sprintf("RELIABILITY batches lost: %d", f.lost.Load()),
 		fmt.Sprintf("RELIABILITY batches applied twice: %d", f.twice.Load()),
+		fmt.Sprintf("RELIABILITY batches partly applied: %d, failed with an untyped error: %d", f.partial.Load(), f.untyped.Load()),
 	}
 }
