@@ -53,7 +53,9 @@ const NoTTL time.Duration = -1
 // Options configure a Model. The zero value works.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
-	// snake case ("Account" -> "account").
+	// snake case, then its type arguments, if any ("Account" -> "account",
+	// "Box[int]" -> "box_int", "Box[time.Duration]" -> "box_time_duration").
+	// Two models of different types may not share a prefix on one client.
 	Prefix string
 	// TTL, when set, is the lifetime Save, Create and Insert give a model (and
 	// every one of its keys), in the same atomic step as the write.
@@ -83,7 +85,10 @@ type Model[T any] struct {
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
 // the field) when T has a field that cannot be stored, and with ErrInvalid
-// for a nil client or a bad prefix. rdb may be a *redis.Client, a
+// for a nil client, a bad prefix, or a prefix that a model of another type
+// already uses on rdb (the two would read and overwrite each other's keys;
+// the same type may have any number of models on one prefix, and the same
+// prefix is free on another client). rdb may be a *redis.Client, a
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
@@ -94,17 +99,16 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.Prefix == "" {
-		name := reflect.TypeFor[T]().Name()
-		if i := strings.IndexByte(name, '['); i >= 0 {
-			name = name[:i]
-		}
-		opts.Prefix = schema.SnakeCase(name)
+		opts.Prefix = defaultPrefix(reflect.TypeFor[T]())
 	}
 	if err := keys.CheckPrefix(opts.Prefix); err != nil {
 		return nil, err
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
 		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+	}
+	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
+		return nil, err
 	}
 	if opts.NewID == nil {
 		opts.NewID = randomID
