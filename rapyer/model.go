@@ -515,9 +515,12 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 }
 
 // IDs iterates over the ids of every stored model with SCAN (never KEYS),
-// on every master of a cluster. Lock, batch and collection keys are skipped.
-// An id may come twice when the keyspace changes during the scan, as SCAN
-// promises no more; an error ends the iteration.
+// on every master of a cluster. Lock, batch and collection keys are skipped,
+// and so is a key under the prefix that is not a model (not a hash, or a
+// hash without the version every model has): each page of SCAN is checked
+// in one pipelined round trip. An id may come twice when the keyspace
+// changes during the scan, as SCAN promises no more; an error ends the
+// iteration.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		var nodes []*redis.Client
@@ -542,11 +545,13 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 				if err != nil {
 					return yield("", err)
 				}
-				for _, k := range batch {
-					if id, ok := m.layout.ID(k); ok {
-						if !yield(id, nil) {
-							return false
-						}
+				ids, err := m.models(ctx, batch)
+				if err != nil {
+					return yield("", err)
+				}
+				for _, id := range ids {
+					if !yield(id, nil) {
+						return false
 					}
 				}
 				if next == 0 {
@@ -566,4 +571,42 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 			}
 		}
 	}
+}
+
+// models returns the ids of the keys of one SCAN page that are models: root
+// keys by name that are hashes holding the version field, asked in one
+// pipelined round trip (through the cluster client on a cluster, which sends
+// it to the master the page came from, and follows a slot that moved).
+func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) {
+	var ids []string
+	var roots []string
+	for _, k := range page {
+		if id, ok := m.layout.ID(k); ok {
+			ids = append(ids, id)
+			roots = append(roots, k)
+		}
+	}
+	if len(roots) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.BoolCmd, len(roots))
+	_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range roots {
+			cmds[i] = p.HExists(ctx, k, schema.Reserved+"v")
+		}
+		return nil
+	}) // each command reports its own error
+	out := ids[:0]
+	for i, c := range cmds {
+		ok, err := c.Result()
+		switch {
+		case err != nil && redis.HasErrorPrefix(err, "WRONGTYPE"):
+			// A key of another type under the prefix: not a model.
+		case err != nil:
+			return nil, err
+		case ok:
+			out = append(out, ids[i])
+		}
+	}
+	return out, nil
 }
