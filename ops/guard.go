@@ -226,7 +226,15 @@ func (o *versionGuard[S]) compile(b *prog.Builder, t prog.Target) error {
 }
 
 // VersionIs guards that the model's version is v: nobody wrote it since it
-// was read at that version.
+// was read at that version. Read a model with its version with
+// rapyer's Model.GetWithVersion (one round trip, one consistent snapshot):
+//
+//	a, v, err := accounts.GetWithVersion(ctx, "alice")
+//	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
+//
+// A batch whose guard fails returns ErrPrecondition and changes nothing.
+// Versions change with every write of the model; compare them only for
+// equality.
 func VersionIs[S any](v int64) Op { return &versionGuard[S]{newModelOp[S](), v} }
 
 type existsGuard[S any] struct{ modelOp[S] }

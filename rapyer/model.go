@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -248,22 +249,59 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	var read func() (T, bool, error)
-	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		read = m.queueRead(p, root)
+	v, _, err := m.get(ctx, root)
+	return v, err
+}
+
+// GetWithVersion reads model id and its version in one round trip, as one
+// consistent snapshot, like Get: the version is the one the value was read
+// at. Give it to ops.VersionIs to make a later batch fail with
+// ErrPrecondition if anybody wrote the model since this read:
+//
+//	a, v, err := accounts.GetWithVersion(ctx, "alice")
+//	// ... decide from a ...
+//	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
+//
+// A version is a number that changes with every write of the model; compare
+// it only for equality. A version field that is not a number gives
+// ErrCorrupt.
+func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, error) {
+	var zero T
+	root, err := m.Key(id)
+	if err != nil {
+		return zero, 0, err
+	}
+	v, raw, err := m.get(ctx, root)
+	if err != nil {
+		return zero, 0, err
+	}
+	ver, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return zero, 0, fmt.Errorf("%w: %s: the version field holds %q, not a number", errs.Corrupt, root, raw)
+	}
+	return v, ver, nil
+}
+
+// get reads the model at root in one MULTI/EXEC: its value and the text of
+// its version field.
+func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
+	var zero T
+	var read func() (T, string, bool, error)
+	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		read = m.queueVersionedRead(p, root)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return zero, readErr(root, err)
+		return zero, "", readErr(root, err)
 	}
-	v, ok, err := read()
+	v, ver, ok, err := read()
 	if err != nil {
-		return zero, err
+		return zero, "", err
 	}
 	if !ok {
-		return zero, fmt.Errorf("%w: %s", errs.NotFound, root)
+		return zero, "", fmt.Errorf("%w: %s", errs.NotFound, root)
 	}
-	return v, nil
+	return v, ver, nil
 }
 
 // GetMany reads several models in one round trip (one consistent snapshot
@@ -281,10 +319,10 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
-	reads := make([]func() (T, bool, error), len(ids))
+	reads := make([]func() (T, string, bool, error), len(ids))
 	queue := func(p redis.Pipeliner) error {
 		for i, root := range roots {
-			reads[i] = m.queueRead(p, root)
+			reads[i] = m.queueVersionedRead(p, root)
 		}
 		return nil
 	}
@@ -312,7 +350,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
 	}
 	for i, read := range reads {
-		v, ok, err := read()
+		v, _, ok, err := read()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -326,7 +364,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 }
 
 // queueScriptRead queues the read of one model by the read script.
-func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) func() (T, bool, error) {
+func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) func() (T, string, bool, error) {
 	ks := []string{root}
 	types := make([]any, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
@@ -339,14 +377,14 @@ func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) fu
 	} else {
 		cmd = p.EvalSha(context.Background(), lua.ReadScript.Hash(), ks, types...)
 	}
-	return func() (T, bool, error) {
+	return func() (T, string, bool, error) {
 		var v T
 		raw, err := cmd.Slice()
 		if err != nil {
-			return v, false, readErr(root, err)
+			return v, "", false, readErr(root, err)
 		}
 		if len(raw) != len(ks) {
-			return v, false, fmt.Errorf("%w: %s: the read script gave %d parts", errs.Corrupt, root, len(raw))
+			return v, "", false, fmt.Errorf("%w: %s: the read script gave %d parts", errs.Corrupt, root, len(raw))
 		}
 		d := codec.Data{Root: pairs(raw[0]), Collections: make(map[string]any, len(ks)-1)}
 		for i, n := range m.schema.Collections {
@@ -382,23 +420,34 @@ func strs(x any) []string {
 
 func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
-// decode turns read data into a value; a root without a version is a
-// missing model.
-func (m *Model[T]) decode(root string, d codec.Data) (T, bool, error) {
+// decode turns read data into a value and the text of its version; a root
+// without a version is a missing model.
+func (m *Model[T]) decode(root string, d codec.Data) (T, string, bool, error) {
 	var v T
-	if _, ok := d.Root[schema.Reserved+"v"]; !ok {
-		return v, false, nil
+	ver, ok := d.Root[schema.Reserved+"v"]
+	if !ok {
+		return v, "", false, nil
 	}
 	if err := codec.Decode(m.schema, d, unsafe.Pointer(&v)); err != nil {
-		return v, false, fmt.Errorf("%s: %w", root, err)
+		return v, "", false, fmt.Errorf("%s: %w", root, err)
 	}
-	return v, true, nil
+	return v, ver, true, nil
 }
 
 // queueRead queues the reads of one model on p and returns the function that
 // decodes them once p has run: the value, whether the model exists, and an
 // error for data that does not decode.
 func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, error) {
+	read := m.queueVersionedRead(p, root)
+	return func() (T, bool, error) {
+		v, _, ok, err := read()
+		return v, ok, err
+	}
+}
+
+// queueVersionedRead is queueRead that also gives the text of the model's
+// version field.
+func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T, string, bool, error) {
 	rootCmd := p.HGetAll(context.Background(), root)
 	cols := make([]redis.Cmder, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
@@ -412,11 +461,11 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 			cols[i] = p.SMembers(context.Background(), k)
 		}
 	}
-	return func() (T, bool, error) {
+	return func() (T, string, bool, error) {
 		var v T
 		fields, err := rootCmd.Result()
 		if err != nil {
-			return v, false, readErr(root, err)
+			return v, "", false, readErr(root, err)
 		}
 		d := codec.Data{Root: fields, Collections: make(map[string]any, len(cols))}
 		for i, n := range m.schema.Collections {
@@ -428,7 +477,7 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 				raw, err = c.Result()
 			}
 			if err != nil {
-				return v, false, readErr(keys.Field(root, n.Name), err)
+				return v, "", false, readErr(keys.Field(root, n.Name), err)
 			}
 			d.Collections[n.Name] = raw
 		}
