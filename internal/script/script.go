@@ -186,8 +186,9 @@ func (f *Func) recover(ctx context.Context, c redis.UniversalClient, w way, err 
 		// Lost again since the load (a flush, a failover): the text itself
 		// this time, which cannot miss. The next call loads it again.
 		return eval, nil
-	case (unknownCommand(err) || noPermission(err)) && w != scripts:
-		// No FCALL, or not for this user: scripts.
+	case (unknownCommand(err) || fcallDenied(err)) && w != scripts:
+		// No FCALL, or not for this user: scripts. A NOPERM about a key or
+		// a channel is the call's own error: it says nothing of FCALL.
 		remember(c, scripts)
 		return scripts, nil
 	case FunctionMissing(err):
@@ -262,7 +263,7 @@ func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pi
 // Otherwise it reports false. A failed load is returned.
 func (f *Func) Recover(ctx context.Context, c redis.UniversalClient, err error) (bool, error) {
 	switch {
-	case unknownCommand(err) || (noPermission(err) && wayOf(c) != scripts):
+	case unknownCommand(err) || (fcallDenied(err) && wayOf(c) != scripts):
 		remember(c, scripts)
 		return true, nil
 	case FunctionMissing(err):
@@ -375,13 +376,21 @@ func NoScript(err error) bool {
 
 // Missing reports whether err says a call did not run because the server
 // lacked the function, the script or the FCALL command, or the user may
-// not run FCALL.
+// not run FCALL. A refusal of a key or a channel to the user is not one:
+// sent again, the call would be refused again.
 func Missing(err error) bool {
-	return FunctionMissing(err) || NoScript(err) || unknownCommand(err) || noPermission(err)
+	return FunctionMissing(err) || NoScript(err) || unknownCommand(err) || fcallDenied(err)
 }
 
-func noPermission(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "NOPERM")
+// fcallDenied reports whether err is the server's refusal of the FCALL
+// command itself to the user ("NOPERM this user has no permissions to run
+// the 'fcall' command" on Redis 7.0, "NOPERM User u has no permissions to
+// run the 'fcall' command" later), and not of a key or a channel ("NOPERM
+// this user has no permissions to access one of the keys used as
+// arguments", "NOPERM No permissions to access a key").
+func fcallDenied(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOPERM") &&
+		strings.Contains(strings.ToLower(err.Error()), "'fcall' command")
 }
 
 func unknownCommand(err error) bool {
