@@ -21,6 +21,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
@@ -327,24 +328,33 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		return nil
 	}
 	if _, cluster := m.rdb.(*redis.ClusterClient); cluster {
-		// One transaction cannot span slots: each model is read by a script
-		// (atomic for that model), and the client sends one pipeline to
-		// each master, in parallel.
-		// After NOSCRIPT (a SCRIPT FLUSH, a restart, a failover) the script
-		// is loaded on every master, for the calls to come, and the pipeline
-		// is sent again with EVAL, which carries the source: a resent EVALSHA
-		// could meet another flush.
-		eval := false
-		queue = func(p redis.Pipeliner) error {
-			for i, root := range roots {
-				reads[i] = m.queueScriptRead(p, root, eval)
+		// One transaction cannot span slots: each model is read by the read
+		// function of the library (atomic for that model), and the client
+		// sends one pipeline to each master, in parallel. A reply saying
+		// that the library, the script or FCALL was missing means that the
+		// read did not run: Recover does what makes the next try succeed
+		// (loads the library, turns to scripts, or sends the text, which
+		// cannot miss), and the pipeline goes again; three tries at most.
+		cmds := make([]*redis.Cmd, len(roots))
+		for try := 1; ; try++ {
+			queue := lua.Read.Queuer(ctx, m.rdb)
+			_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, root := range roots {
+					reads[i], cmds[i] = m.queueScriptRead(p, root, queue)
+				}
+				return nil
+			}) // each read reports its own error
+			missed := firstMissing(cmds)
+			if missed == nil || try == 3 {
+				break
 			}
-			return nil
-		}
-		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
-			_ = lua.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
-			eval = true
-			_, _ = m.rdb.Pipelined(ctx, queue) // each read reports its own error
+			again, lerr := lua.Read.Recover(ctx, m.rdb, missed)
+			if lerr != nil {
+				return nil, nil, lerr
+			}
+			if !again {
+				break
+			}
 		}
 	} else {
 		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
@@ -363,20 +373,27 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 	return found, missing, nil
 }
 
-// queueScriptRead queues the read of one model by the read script.
-func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) func() (T, string, bool, error) {
+// firstMissing is the first error of cmds that says a call did not run for
+// want of the library, the script or FCALL, or nil.
+func firstMissing(cmds []*redis.Cmd) error {
+	for _, c := range cmds {
+		if err := c.Err(); script.Missing(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueScriptRead queues the read of one model by the read function with
+// queue, and returns the function that decodes it, and the call.
+func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, queue func(redis.Pipeliner, []any) *redis.Cmd) (func() (T, string, bool, error), *redis.Cmd) {
 	ks := []string{root}
 	types := make([]any, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
 		ks = append(ks, keys.Field(root, n.Name))
 		types[i] = n.Kind.RedisType()
 	}
-	var cmd *redis.Cmd
-	if eval {
-		cmd = lua.ReadScript.Eval(context.Background(), p, ks, types...)
-	} else {
-		cmd = p.EvalSha(context.Background(), lua.ReadScript.Hash(), ks, types...)
-	}
+	cmd := queue(p, script.Command(ks, types...))
 	return func() (T, string, bool, error) {
 		var v T
 		raw, err := cmd.Slice()
@@ -395,7 +412,7 @@ func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) fu
 			}
 		}
 		return m.decode(root, d)
-	}
+	}, cmd
 }
 
 func pairs(x any) map[string]string {
@@ -417,8 +434,6 @@ func strs(x any) []string {
 	}
 	return out
 }
-
-func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 // decode turns read data into a value and the text of its version; a root
 // without a version is a missing model.

@@ -10,8 +10,6 @@ package lua
 import (
 	_ "embed"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -28,6 +26,7 @@ var readSource string
 var Library = script.NewParts("rapyer",
 	script.Part{Source: batchSource, Entries: []string{"batch"}},
 	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"}},
+	script.Part{Source: readSource, Entries: []string{"read"}},
 )
 
 // The entry points.
@@ -38,8 +37,7 @@ var (
 	Acquire = Library.Func("acquire")
 	Release = Library.Func("release")
 	Extend  = Library.Func("extend")
+	// Read reads one model atomically, for pipelines that cannot use
+	// MULTI/EXEC (several slots of a cluster).
+	Read = Library.Func("read")
 )
-
-// ReadScript reads one model atomically, for pipelines that cannot use
-// MULTI/EXEC (several slots of a cluster).
-var ReadScript = redis.NewScript(readSource)

@@ -234,6 +234,14 @@ func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
 // the server does not know must not reach a transaction, since miniredis
 // then runs the rest of it without a word (Redis refuses all of it).
 func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return f.Queuer(ctx, c)(pipe, cmd)
+}
+
+// Queuer is Queue for several calls of f in one pipeline of c: it decides
+// once how they go (FCALL, EVALSHA or EVAL, with the first use's probe of
+// Queue) and returns the function that queues each call that way, so that
+// after Recover every call of the pipeline is sent the way that succeeds.
+func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
 	w := wayOf(c)
 	switch w {
 	case unknown:
@@ -247,11 +255,13 @@ func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pi
 	case evalThenScripts:
 		remember(c, scripts)
 	}
-	f.fill(cmd, w)
-	r := redis.NewCmd(ctx, cmd...)
-	r.SetFirstKeyPos(3)
-	_ = pipe.Process(ctx, r)
-	return r
+	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+		f.fill(cmd, w)
+		r := redis.NewCmd(ctx, cmd...)
+		r.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, r)
+		return r
+	}
 }
 
 // Recover reads err, the error of a call Queue queued for c. It reports
