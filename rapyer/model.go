@@ -333,11 +333,16 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 		// sends one pipeline to each master, in parallel. A reply saying
 		// that the library, the script or FCALL was missing means that the
 		// read did not run: Recover does what makes the next try succeed
-		// (loads the library, turns to scripts, or sends the text, which
-		// cannot miss), and the pipeline goes again; three tries at most.
+		// (loads the library, turns to scripts, or sends the text), and the
+		// pipeline goes again. Other calls of the client may turn its way
+		// in between, and the library may go missing again: the third try
+		// sends the text (EVAL), which cannot miss.
 		cmds := make([]*redis.Cmd, len(roots))
 		for try := 1; ; try++ {
 			queue := lua.Read.Queuer(ctx, m.rdb)
+			if try == 3 {
+				queue = lua.Read.EvalQueuer(ctx)
+			}
 			_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, root := range roots {
 					reads[i], cmds[i] = m.queueScriptRead(p, root, queue)

@@ -264,6 +264,20 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 	}
 }
 
+// EvalQueuer returns the function that queues calls of f with their text
+// (EVAL), which cannot miss: the last try of a pipeline whose calls went
+// missing, when other calls of the same client may have turned its way in
+// between.
+func (f *Func) EvalQueuer(ctx context.Context) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+		f.fill(cmd, eval)
+		r := redis.NewCmd(ctx, cmd...)
+		r.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, r)
+		return r
+	}
+}
+
 // Recover reads err, the error of a call Queue queued for c. It reports
 // whether err says that the call did not run because the server lacked the
 // function, the script or FCALL, after doing what makes the next Queue
