@@ -166,6 +166,10 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		if err := other.Save(ctx, "x", Account{}); err == nil {
 			t.Fatal("a save outside the user's prefix succeeded")
 		}
+		rt := testenv.CountRoundTrips(app)
 		step("Save after a refusal", m.Save(ctx, "c", Account{Owner: "c"}))
+		if got := rt.Commands(); !slices.Equal(got, []string{"fcall"}) {
+			t.Fatalf("a save after a refused key sent %v, want [fcall]: the refusal turned the client to scripts", got)
+		}
 	})
 }
