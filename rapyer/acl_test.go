@@ -19,7 +19,7 @@ import (
 
 // leastPrivilege is the ACL line of docs/operations.md, word for word
 // (TestOperationsDocHasTheTestedACLLine holds the two together).
-const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +evalsha +eval +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +incr +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +lmove +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking"
+const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +evalsha +eval +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +incr +exists +time +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +lmove +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking"
 
 // TestOperationsDocHasTheTestedACLLine: the line the least-privilege test
 // runs with is the one docs/operations.md gives, as one line of its text.
