@@ -71,3 +71,39 @@ func count(names []string, name string) int {
 	}
 	return n
 }
+
+// TestIDsWithAHashTagSkipsNonModels: the same with models grouped under a
+// hash tag (<prefix>:{<tag>}:{<id>}).
+func TestIDsWithAHashTagSkipsNonModels(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct", HashTag: func(string) string { return "bank" }})
+		for _, id := range []string{"a", "b"} {
+			if err := m.Save(ctx, id, Account{Owner: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range []string{"junk", "nover"} {
+			k, err := m.Key(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id == "junk" {
+				b.Client.Set(ctx, k, "x", 0)
+			} else {
+				b.Client.HSet(ctx, k, "Owner", "x")
+			}
+		}
+		var got []string
+		for id, err := range m.IDs(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		slices.Sort(got)
+		if got = slices.Compact(got); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("IDs gave %v, want [a b]", got)
+		}
+	})
+}
