@@ -68,3 +68,26 @@ func TestAKeyRefusedToTheUserKeepsFCALL(t *testing.T) {
 		}
 	})
 }
+
+// TestAUserWhoMayNotLoadUsesAPreloadedLibrary: a user allowed FCALL but
+// neither FUNCTION LOAD nor scripts, whose first call is queued in a
+// transaction, calls the library an administrator loaded, by FCALL, on the
+// first try (Queue's probe load is refused; that says nothing of FCALL).
+func TestAUserWhoMayNotLoadUsesAPreloadedLibrary(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		app := b.NewUser(t, "~"+b.Prefix+"*", "+fcall", "+multi", "+exec", "+incr", "+cluster|slots", "+command")
+		if err := greet.Load(ctx, b.Client); err != nil {
+			t.Fatal(err)
+		}
+		c := greet.Func("count")
+		var cmd *redis.Cmd
+		_, err := app.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = c.Queue(ctx, app, p, script.Command([]string{b.Prefix + "n{z}"}))
+			return nil
+		})
+		if err != nil || cmd.Val() != int64(1) {
+			t.Fatalf("the first queued call of a user who may not load: %v, %v", cmd.Val(), err)
+		}
+	})
+}

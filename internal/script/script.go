@@ -245,10 +245,22 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 	w := wayOf(c)
 	switch w {
 	case unknown:
-		if f.load(ctx, c) == nil {
+		switch err := f.lib.Load(ctx, c); {
+		case err == nil:
+			remember(c, functions)
 			w = functions
-		} else {
-			w = wayOf(c) // scripts if refused; unknown (FCALL) if unreachable
+		case redis.HasErrorPrefix(err, "NOPERM"):
+			// The user may not load libraries; an administrator may have
+			// loaded this one. FCALL: a missing library shows as such, and
+			// Recover then turns c to scripts.
+			remember(c, functions)
+			w = functions
+		default:
+			var re redis.Error
+			if errors.As(err, &re) {
+				remember(c, scripts) // a server without functions
+				w = scripts
+			} // unreachable: FCALL, the way is still unknown
 		}
 	case evalThenFunctions:
 		remember(c, functions)
