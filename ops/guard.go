@@ -231,7 +231,16 @@ func (o *versionGuard[S]) compile(b *prog.Builder, t prog.Target) error {
 // was read at that version. Every batch that writes a model adds one to its
 // version; a model that is created (or created again after a delete or an
 // expiry) starts from the server's clock in microseconds, so a version read
-// before a delete never matches the model created after it.
+// before a delete never matches the model created after it. Read a model
+// with its version with
+// rapyer's Model.GetWithVersion (one round trip, one consistent snapshot):
+//
+//	a, v, err := accounts.GetWithVersion(ctx, "alice")
+//	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
+//
+// A batch whose guard fails returns ErrPrecondition and changes nothing.
+// Versions change with every write of the model; compare them only for
+// equality.
 func VersionIs[S any](v int64) Op { return &versionGuard[S]{newModelOp[S](), v} }
 
 type existsGuard[S any] struct{ modelOp[S] }

@@ -18,14 +18,20 @@
 //
 // Scalars live in one Redis hash per model, slices in lists, maps in hashes,
 // map[E]struct{} in sets, all in one cluster slot (see docs/storage.md).
+// The default prefix is the type's name in snake case with its type
+// arguments (Box[int] gets "box_int"); New refuses a prefix that a model of
+// another type uses on the same client.
 //
 // # Reading and writing whole models
 //
 // Save replaces a model atomically, collections included; Create does the same
 // but refuses an id that exists; Insert picks the id. Get reads a model in one
-// round trip as one consistent snapshot; GetMany reads many in one round trip.
-// Exists, Delete, Expire, Persist, TTL and IDs (a SCAN-based iterator) do what
-// they say.
+// round trip as one consistent snapshot; GetWithVersion also gives the
+// version it read, for an ops.VersionIs guard on a later batch; GetMany
+// reads many in one round trip. Exists, Delete, Expire, Persist, TTL and IDs
+// (a SCAN-based iterator over the models, and nothing else, under the
+// prefix) do what they say. docs/operations.md lists the commands this
+// sends and a least-privilege ACL user for it.
 //
 // # Changing models safely
 //

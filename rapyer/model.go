@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
@@ -53,7 +55,9 @@ const NoTTL time.Duration = -1
 // Options configure a Model. The zero value works.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
-	// snake case ("Account" -> "account").
+	// snake case, then its type arguments, if any ("Account" -> "account",
+	// "Box[int]" -> "box_int", "Box[time.Duration]" -> "box_time_duration").
+	// Two models of different types may not share a prefix on one client.
 	Prefix string
 	// TTL, when set, is the lifetime Save, Create and Insert give a model (and
 	// every one of its keys), in the same atomic step as the write.
@@ -83,7 +87,10 @@ type Model[T any] struct {
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
 // the field) when T has a field that cannot be stored, and with ErrInvalid
-// for a nil client or a bad prefix. rdb may be a *redis.Client, a
+// for a nil client, a bad prefix, or a prefix that a model of another type
+// already uses on rdb (the two would read and overwrite each other's keys;
+// the same type may have any number of models on one prefix, and the same
+// prefix is free on another client). rdb may be a *redis.Client, a
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
@@ -94,17 +101,16 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.Prefix == "" {
-		name := reflect.TypeFor[T]().Name()
-		if i := strings.IndexByte(name, '['); i >= 0 {
-			name = name[:i]
-		}
-		opts.Prefix = schema.SnakeCase(name)
+		opts.Prefix = defaultPrefix(reflect.TypeFor[T]())
 	}
 	if err := keys.CheckPrefix(opts.Prefix); err != nil {
 		return nil, err
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
 		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+	}
+	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
+		return nil, err
 	}
 	if opts.NewID == nil {
 		opts.NewID = randomID
@@ -244,22 +250,59 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	var read func() (T, bool, error)
-	_, err = m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		read = m.queueRead(p, root)
+	v, _, err := m.get(ctx, root)
+	return v, err
+}
+
+// GetWithVersion reads model id and its version in one round trip, as one
+// consistent snapshot, like Get: the version is the one the value was read
+// at. Give it to ops.VersionIs to make a later batch fail with
+// ErrPrecondition if anybody wrote the model since this read:
+//
+//	a, v, err := accounts.GetWithVersion(ctx, "alice")
+//	// ... decide from a ...
+//	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
+//
+// A version is a number that changes with every write of the model; compare
+// it only for equality. A version field that is not a number gives
+// ErrCorrupt.
+func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, error) {
+	var zero T
+	root, err := m.Key(id)
+	if err != nil {
+		return zero, 0, err
+	}
+	v, raw, err := m.get(ctx, root)
+	if err != nil {
+		return zero, 0, err
+	}
+	ver, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return zero, 0, fmt.Errorf("%w: %s: the version field holds %q, not a number", errs.Corrupt, root, raw)
+	}
+	return v, ver, nil
+}
+
+// get reads the model at root in one MULTI/EXEC: its value and the text of
+// its version field.
+func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
+	var zero T
+	var read func() (T, string, bool, error)
+	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		read = m.queueVersionedRead(p, root)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return zero, readErr(root, err)
+		return zero, "", readErr(root, err)
 	}
-	v, ok, err := read()
+	v, ver, ok, err := read()
 	if err != nil {
-		return zero, err
+		return zero, "", err
 	}
 	if !ok {
-		return zero, fmt.Errorf("%w: %s", errs.NotFound, root)
+		return zero, "", fmt.Errorf("%w: %s", errs.NotFound, root)
 	}
-	return v, nil
+	return v, ver, nil
 }
 
 // GetMany reads several models in one round trip (one consistent snapshot
@@ -277,38 +320,52 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
-	reads := make([]func() (T, bool, error), len(ids))
+	reads := make([]func() (T, string, bool, error), len(ids))
 	queue := func(p redis.Pipeliner) error {
 		for i, root := range roots {
-			reads[i] = m.queueRead(p, root)
+			reads[i] = m.queueVersionedRead(p, root)
 		}
 		return nil
 	}
 	if _, cluster := m.rdb.(*redis.ClusterClient); cluster {
-		// One transaction cannot span slots: each model is read by a script
-		// (atomic for that model), and the client sends one pipeline to
-		// each master, in parallel.
-		// After NOSCRIPT (a SCRIPT FLUSH, a restart, a failover) the script
-		// is loaded on every master, for the calls to come, and the pipeline
-		// is sent again with EVAL, which carries the source: a resent EVALSHA
-		// could meet another flush.
-		eval := false
-		queue = func(p redis.Pipeliner) error {
-			for i, root := range roots {
-				reads[i] = m.queueScriptRead(p, root, eval)
+		// One transaction cannot span slots: each model is read by the read
+		// function of the library (atomic for that model), and the client
+		// sends one pipeline to each master, in parallel. A reply saying
+		// that the library, the script or FCALL was missing means that the
+		// read did not run: Recover does what makes the next try succeed
+		// (loads the library, turns to scripts, or sends the text), and the
+		// pipeline goes again. Other calls of the client may turn its way
+		// in between, and the library may go missing again: the third try
+		// sends the text (EVAL), which cannot miss.
+		cmds := make([]*redis.Cmd, len(roots))
+		for try := 1; ; try++ {
+			queue := lua.Read.Queuer(ctx, m.rdb)
+			if try == 3 {
+				queue = lua.Read.EvalQueuer(ctx)
 			}
-			return nil
-		}
-		if _, err = m.rdb.Pipelined(ctx, queue); err != nil && isNoScript(err) {
-			_ = lua.ReadScript.Load(ctx, m.rdb).Err() // an error shows again below
-			eval = true
-			_, _ = m.rdb.Pipelined(ctx, queue) // each read reports its own error
+			_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, root := range roots {
+					reads[i], cmds[i] = m.queueScriptRead(p, root, queue)
+				}
+				return nil
+			}) // each read reports its own error
+			missed := firstMissing(cmds)
+			if missed == nil || try == 3 {
+				break
+			}
+			again, lerr := lua.Read.Recover(ctx, m.rdb, missed)
+			if lerr != nil {
+				return nil, nil, lerr
+			}
+			if !again {
+				break
+			}
 		}
 	} else {
 		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
 	}
 	for i, read := range reads {
-		v, ok, err := read()
+		v, _, ok, err := read()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -321,28 +378,35 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []T, missin
 	return found, missing, nil
 }
 
-// queueScriptRead queues the read of one model by the read script.
-func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) func() (T, bool, error) {
+// firstMissing is the first error of cmds that says a call did not run for
+// want of the library, the script or FCALL, or nil.
+func firstMissing(cmds []*redis.Cmd) error {
+	for _, c := range cmds {
+		if err := c.Err(); script.Missing(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueScriptRead queues the read of one model by the read function with
+// queue, and returns the function that decodes it, and the call.
+func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, queue func(redis.Pipeliner, []any) *redis.Cmd) (func() (T, string, bool, error), *redis.Cmd) {
 	ks := []string{root}
 	types := make([]any, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
 		ks = append(ks, keys.Field(root, n.Name))
 		types[i] = n.Kind.RedisType()
 	}
-	var cmd *redis.Cmd
-	if eval {
-		cmd = lua.ReadScript.Eval(context.Background(), p, ks, types...)
-	} else {
-		cmd = p.EvalSha(context.Background(), lua.ReadScript.Hash(), ks, types...)
-	}
-	return func() (T, bool, error) {
+	cmd := queue(p, script.Command(ks, types...))
+	return func() (T, string, bool, error) {
 		var v T
 		raw, err := cmd.Slice()
 		if err != nil {
-			return v, false, readErr(root, err)
+			return v, "", false, readErr(root, err)
 		}
 		if len(raw) != len(ks) {
-			return v, false, fmt.Errorf("%w: %s: the read script gave %d parts", errs.Corrupt, root, len(raw))
+			return v, "", false, fmt.Errorf("%w: %s: the read script gave %d parts", errs.Corrupt, root, len(raw))
 		}
 		d := codec.Data{Root: pairs(raw[0]), Collections: make(map[string]any, len(ks)-1)}
 		for i, n := range m.schema.Collections {
@@ -353,7 +417,7 @@ func (m *Model[T]) queueScriptRead(p redis.Pipeliner, root string, eval bool) fu
 			}
 		}
 		return m.decode(root, d)
-	}
+	}, cmd
 }
 
 func pairs(x any) map[string]string {
@@ -376,25 +440,34 @@ func strs(x any) []string {
 	return out
 }
 
-func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
-
-// decode turns read data into a value; a root without a version is a
-// missing model.
-func (m *Model[T]) decode(root string, d codec.Data) (T, bool, error) {
+// decode turns read data into a value and the text of its version; a root
+// without a version is a missing model.
+func (m *Model[T]) decode(root string, d codec.Data) (T, string, bool, error) {
 	var v T
-	if _, ok := d.Root[schema.Reserved+"v"]; !ok {
-		return v, false, nil
+	ver, ok := d.Root[schema.Reserved+"v"]
+	if !ok {
+		return v, "", false, nil
 	}
 	if err := codec.Decode(m.schema, d, unsafe.Pointer(&v)); err != nil {
-		return v, false, fmt.Errorf("%s: %w", root, err)
+		return v, "", false, fmt.Errorf("%s: %w", root, err)
 	}
-	return v, true, nil
+	return v, ver, true, nil
 }
 
 // queueRead queues the reads of one model on p and returns the function that
 // decodes them once p has run: the value, whether the model exists, and an
 // error for data that does not decode.
 func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, error) {
+	read := m.queueVersionedRead(p, root)
+	return func() (T, bool, error) {
+		v, _, ok, err := read()
+		return v, ok, err
+	}
+}
+
+// queueVersionedRead is queueRead that also gives the text of the model's
+// version field.
+func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T, string, bool, error) {
 	rootCmd := p.HGetAll(context.Background(), root)
 	cols := make([]redis.Cmder, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
@@ -408,11 +481,11 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 			cols[i] = p.SMembers(context.Background(), k)
 		}
 	}
-	return func() (T, bool, error) {
+	return func() (T, string, bool, error) {
 		var v T
 		fields, err := rootCmd.Result()
 		if err != nil {
-			return v, false, readErr(root, err)
+			return v, "", false, readErr(root, err)
 		}
 		d := codec.Data{Root: fields, Collections: make(map[string]any, len(cols))}
 		for i, n := range m.schema.Collections {
@@ -424,7 +497,7 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 				raw, err = c.Result()
 			}
 			if err != nil {
-				return v, false, readErr(keys.Field(root, n.Name), err)
+				return v, "", false, readErr(keys.Field(root, n.Name), err)
 			}
 			d.Collections[n.Name] = raw
 		}
@@ -512,9 +585,12 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 }
 
 // IDs iterates over the ids of every stored model with SCAN (never KEYS),
-// on every master of a cluster. Lock, batch and collection keys are skipped.
-// An id may come twice when the keyspace changes during the scan, as SCAN
-// promises no more; an error ends the iteration.
+// on every master of a cluster. Lock, batch and collection keys are skipped,
+// and so is a key under the prefix that is not a model (not a hash, or a
+// hash without the version every model has): each page of SCAN is checked
+// in one pipelined round trip. An id may come twice when the keyspace
+// changes during the scan, as SCAN promises no more; an error ends the
+// iteration.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		var nodes []*redis.Client
@@ -539,11 +615,13 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 				if err != nil {
 					return yield("", err)
 				}
-				for _, k := range batch {
-					if id, ok := m.layout.ID(k); ok {
-						if !yield(id, nil) {
-							return false
-						}
+				ids, err := m.models(ctx, batch)
+				if err != nil {
+					return yield("", err)
+				}
+				for _, id := range ids {
+					if !yield(id, nil) {
+						return false
 					}
 				}
 				if next == 0 {
@@ -563,4 +641,42 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 			}
 		}
 	}
+}
+
+// models returns the ids of the keys of one SCAN page that are models: root
+// keys by name that are hashes holding the version field, asked in one
+// pipelined round trip (through the cluster client on a cluster, which sends
+// it to the master the page came from, and follows a slot that moved).
+func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) {
+	var ids []string
+	var roots []string
+	for _, k := range page {
+		if id, ok := m.layout.ID(k); ok {
+			ids = append(ids, id)
+			roots = append(roots, k)
+		}
+	}
+	if len(roots) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.BoolCmd, len(roots))
+	_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range roots {
+			cmds[i] = p.HExists(ctx, k, schema.Reserved+"v")
+		}
+		return nil
+	}) // each command reports its own error
+	out := ids[:0]
+	for i, c := range cmds {
+		ok, err := c.Result()
+		switch {
+		case err != nil && redis.HasErrorPrefix(err, "WRONGTYPE"):
+			// A key of another type under the prefix: not a model.
+		case err != nil:
+			return nil, err
+		case ok:
+			out = append(out, ids[i])
+		}
+	}
+	return out, nil
 }

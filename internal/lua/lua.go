@@ -10,8 +10,6 @@ package lua
 import (
 	_ "embed"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -33,6 +31,7 @@ var Library = script.NewParts("rapyer",
 	// functions) are let through until their first write that needs memory.
 	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
+	script.Part{Source: readSource, Entries: []string{"read"}},
 )
 
 // The entry points.
@@ -43,8 +42,7 @@ var (
 	Acquire = Library.Func("acquire")
 	Release = Library.Func("release")
 	Extend  = Library.Func("extend")
+	// Read reads one model atomically, for pipelines that cannot use
+	// MULTI/EXEC (several slots of a cluster).
+	Read = Library.Func("read")
 )
-
-// ReadScript reads one model atomically, for pipelines that cannot use
-// MULTI/EXEC (several slots of a cluster).
-var ReadScript = redis.NewScript(readSource)

@@ -194,8 +194,9 @@ func (f *Func) recover(ctx context.Context, c redis.UniversalClient, w way, err 
 		// Lost again since the load (a flush, a failover): the text itself
 		// this time, which cannot miss. The next call loads it again.
 		return eval, nil
-	case (unknownCommand(err) || noPermission(err)) && w != scripts:
-		// No FCALL, or not for this user: scripts.
+	case (unknownCommand(err) || fcallDenied(err)) && w != scripts:
+		// No FCALL, or not for this user: scripts. A NOPERM about a key or
+		// a channel is the call's own error: it says nothing of FCALL.
 		remember(c, scripts)
 		return scripts, nil
 	case FunctionMissing(err):
@@ -241,24 +242,60 @@ func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
 // the server does not know must not reach a transaction, since miniredis
 // then runs the rest of it without a word (Redis refuses all of it).
 func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return f.Queuer(ctx, c)(pipe, cmd)
+}
+
+// Queuer is Queue for several calls of f in one pipeline of c: it decides
+// once how they go (FCALL, EVALSHA or EVAL, with the first use's probe of
+// Queue) and returns the function that queues each call that way, so that
+// after Recover every call of the pipeline is sent the way that succeeds.
+func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
 	w := wayOf(c)
 	switch w {
 	case unknown:
-		if f.load(ctx, c) == nil {
+		switch err := f.lib.Load(ctx, c); {
+		case err == nil:
+			remember(c, functions)
 			w = functions
-		} else {
-			w = wayOf(c) // scripts if refused; unknown (FCALL) if unreachable
+		case redis.HasErrorPrefix(err, "NOPERM"):
+			// The user may not load libraries; an administrator may have
+			// loaded this one. FCALL: a missing library shows as such, and
+			// Recover then turns c to scripts.
+			remember(c, functions)
+			w = functions
+		default:
+			var re redis.Error
+			if errors.As(err, &re) {
+				remember(c, scripts) // a server without functions
+				w = scripts
+			} // unreachable: FCALL, the way is still unknown
 		}
 	case evalThenFunctions:
 		remember(c, functions)
 	case evalThenScripts:
 		remember(c, scripts)
 	}
-	f.fill(cmd, w)
-	r := redis.NewCmd(ctx, cmd...)
-	r.SetFirstKeyPos(3)
-	_ = pipe.Process(ctx, r)
-	return r
+	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+		f.fill(cmd, w)
+		r := redis.NewCmd(ctx, cmd...)
+		r.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, r)
+		return r
+	}
+}
+
+// EvalQueuer returns the function that queues calls of f with their text
+// (EVAL), which cannot miss: the last try of a pipeline whose calls went
+// missing, when other calls of the same client may have turned its way in
+// between.
+func (f *Func) EvalQueuer(ctx context.Context) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+		f.fill(cmd, eval)
+		r := redis.NewCmd(ctx, cmd...)
+		r.SetFirstKeyPos(3)
+		_ = pipe.Process(ctx, r)
+		return r
+	}
 }
 
 // Recover reads err, the error of a call Queue queued for c. It reports
@@ -270,7 +307,7 @@ func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pi
 // Otherwise it reports false. A failed load is returned.
 func (f *Func) Recover(ctx context.Context, c redis.UniversalClient, err error) (bool, error) {
 	switch {
-	case unknownCommand(err) || (noPermission(err) && wayOf(c) != scripts):
+	case unknownCommand(err) || (fcallDenied(err) && wayOf(c) != scripts):
 		remember(c, scripts)
 		return true, nil
 	case FunctionMissing(err):
@@ -383,13 +420,21 @@ func NoScript(err error) bool {
 
 // Missing reports whether err says a call did not run because the server
 // lacked the function, the script or the FCALL command, or the user may
-// not run FCALL.
+// not run FCALL. A refusal of a key or a channel to the user is not one:
+// sent again, the call would be refused again.
 func Missing(err error) bool {
-	return FunctionMissing(err) || NoScript(err) || unknownCommand(err) || noPermission(err)
+	return FunctionMissing(err) || NoScript(err) || unknownCommand(err) || fcallDenied(err)
 }
 
-func noPermission(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "NOPERM")
+// fcallDenied reports whether err is the server's refusal of the FCALL
+// command itself to the user ("NOPERM this user has no permissions to run
+// the 'fcall' command" on Redis 7.0, "NOPERM User u has no permissions to
+// run the 'fcall' command" later), and not of a key or a channel ("NOPERM
+// this user has no permissions to access one of the keys used as
+// arguments", "NOPERM No permissions to access a key").
+func fcallDenied(err error) bool {
+	return err != nil && redis.HasErrorPrefix(err, "NOPERM") &&
+		strings.Contains(strings.ToLower(err.Error()), "'fcall' command")
 }
 
 func unknownCommand(err error) bool {

@@ -53,6 +53,20 @@
 // or drop a reply, put the proxy of package internal/faultproxy between the
 // client and the server.
 //
+// # ACL users
+//
+// [Backend.NewUser] makes an ACL user on the backend, every master and
+// replica of a cluster included, with exactly the rules given (after
+// "reset"), and returns a client logged in as it; the user is deleted when
+// the test ends. On miniredis, which has no ACL, it skips the test:
+//
+//	app := b.NewUser(t, "~"+b.Prefix+"*", "+get", "+set", "+cluster|slots", "+command")
+//
+// [ACLUser] does the same from any admin client (a private [StartServer] or
+// [StartCluster]) and also returns the user's name and password, for tests
+// that build clients of their own. A go-redis cluster client needs
+// "+cluster|slots" and "+command" for its own look-ups.
+//
 // # Round trips
 //
 // [CountRoundTrips] installs a go-redis hook that counts round trips: one per

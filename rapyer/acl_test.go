@@ -1,0 +1,175 @@
+package rapyer_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// leastPrivilege is the ACL line of docs/operations.md, word for word
+// (TestOperationsDocHasTheTestedACLLine holds the two together).
+const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking"
+
+// TestOperationsDocHasTheTestedACLLine: the line the least-privilege test
+// runs with is the one docs/operations.md gives, as one line of its text.
+func TestOperationsDocHasTheTestedACLLine(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for l := range strings.Lines(string(doc)) {
+		if strings.HasPrefix(l, "ACL SETUSER") {
+			lines = append(lines, strings.TrimRight(l, "\n"))
+		}
+	}
+	if len(lines) != 1 || lines[0] != leastPrivilege {
+		t.Fatalf("docs/operations.md gives the ACL lines\n%s\nthe test runs with\n%s", strings.Join(lines, "\n"), leastPrivilege)
+	}
+}
+
+// aclRules turns the documented line into the rules of a user for prefix:
+// the words after the user's name, "on" and the password.
+func aclRules(t *testing.T, line, prefix string) []string {
+	t.Helper()
+	words := strings.Fields(strings.ReplaceAll(line, "<prefix>", prefix))
+	if len(words) < 5 || words[0] != "ACL" || words[1] != "SETUSER" || words[3] != "on" || !strings.HasPrefix(words[4], ">") {
+		t.Fatalf("the ACL line does not start with ACL SETUSER <name> on ><password>: %q", line)
+	}
+	return words[5:]
+}
+
+// TestLeastPrivilegeUser runs the main paths of the library as a user made
+// with exactly the ACL line of docs/operations.md, on the real server and
+// the real cluster (miniredis has no ACL).
+func TestLeastPrivilegeUser(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "acct"
+		app := b.NewUser(t, aclRules(t, leastPrivilege, prefix)...)
+		m := rapyer.MustNew[Account](app, rapyer.Options{Prefix: prefix, Lock: lock.Options{Wait: time.Minute}})
+		history := lens.Of(func(a *Account) *[]string { return &a.History })
+		limits := lens.Of(func(a *Account) *map[string]int { return &a.Limits })
+		flags := lens.Of(func(a *Account) *map[string]struct{} { return &a.Flags })
+		step := func(what string, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s as the least-privilege user: %v", what, err)
+			}
+		}
+
+		step("Save", m.Save(ctx, "a", Account{Owner: "a", Balance: 100, History: []string{"open"}, Limits: map[string]int{"day": 10}}))
+		step("Create", m.Create(ctx, "b", Account{Owner: "b", Balance: 5}))
+		if err := m.Create(ctx, "b", Account{}); !errors.Is(err, rapyer.ErrExists) {
+			t.Fatalf("Create of an existing model: %v, want ErrExists", err)
+		}
+		a, err := m.Get(ctx, "a")
+		step("Get", err)
+		if a.Balance != 100 || len(a.History) != 1 || a.Limits["day"] != 10 {
+			t.Fatalf("Get gave %+v", a)
+		}
+		_, v, err := m.GetWithVersion(ctx, "a")
+		step("GetWithVersion", err)
+		found, missing, err := m.GetMany(ctx, []string{"a", "b", "none"})
+		step("GetMany", err)
+		if len(found) != 2 || !slices.Equal(missing, []string{"none"}) {
+			t.Fatalf("GetMany gave %v, missing %v", found, missing)
+		}
+		_, err = m.Exec(ctx, "a", tx.Of(
+			ops.VersionIs[Account](v),
+			ops.AtLeast(acctBalance, 30),
+			ops.Incr(acctBalance, -30),
+			ops.Append(history, "withdraw:30"),
+			ops.SetItem(limits, "week", 50),
+			ops.Add(flags, "vip"),
+		))
+		step("Exec with guards", err)
+		if _, err := m.Exec(ctx, "a", tx.Of(ops.AtLeast(acctBalance, 1000), ops.Incr(acctBalance, -1000))); !errors.Is(err, rapyer.ErrPrecondition) {
+			t.Fatalf("a failed guard: %v, want ErrPrecondition", err)
+		}
+		_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
+			return tx.Of(ops.Set(acctBalance, a.Balance+1)), nil
+		})
+		step("Update", err)
+
+		// A lock with a waiter: the waiter subscribes to the wake channel
+		// and is woken by the release.
+		held, done := make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- m.Lock(ctx, "a", "pay", func(a *Account) error {
+				close(held)
+				a.Balance += 10
+				return nil
+			})
+		}()
+		select {
+		case <-held:
+		case err := <-done:
+			step("Lock", err)
+			t.Fatal("Lock returned without running its function")
+		}
+		step("Lock (waiting)", m.Lock(ctx, "a", "pay", func(a *Account) error { a.Owner = "A"; return nil }))
+		step("Lock", <-done)
+		a, err = m.Get(ctx, "a")
+		step("Get", err)
+		if a.Balance != 81 || a.Owner != "A" || len(a.History) != 2 || a.Limits["week"] != 50 {
+			t.Fatalf("after the batches and locks: %+v", a)
+		}
+		// The wake channel itself.
+		ps := app.Subscribe(ctx, lock.WakeChannel(must(m.Key("a"))+":lock:pay"))
+		_, err = ps.Receive(ctx)
+		_ = ps.Close()
+		step("SUBSCRIBE to a wake channel", err)
+
+		step("Expire", m.Expire(ctx, "a", time.Hour))
+		d, err := m.TTL(ctx, "a")
+		step("TTL", err)
+		if d <= 0 || d > time.Hour {
+			t.Fatalf("TTL %v after Expire(1h)", d)
+		}
+		step("Persist", m.Persist(ctx, "a"))
+		if d, err := m.TTL(ctx, "a"); err != nil || d != rapyer.NoTTL {
+			t.Fatalf("TTL after Persist: %v, %v", d, err)
+		}
+		var ids []string
+		for id, err := range m.IDs(ctx) {
+			step("IDs", err)
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		if ids = slices.Compact(ids); !slices.Equal(ids, []string{"a", "b"}) {
+			t.Fatalf("IDs gave %v", ids)
+		}
+		ok, err := m.Delete(ctx, "b")
+		step("Delete", err)
+		if !ok {
+			t.Fatal("Delete of an existing model reported it missing")
+		}
+		if ok, err := m.Exists(ctx, "b"); err != nil || ok {
+			t.Fatalf("Exists after Delete: %v, %v", ok, err)
+		}
+
+		// Outside its prefix the user may do nothing: the refusal is the
+		// call's own error, and the next call works.
+		other := rapyer.MustNew[Account](app, rapyer.Options{Prefix: b.Prefix + "other"})
+		if err := other.Save(ctx, "x", Account{}); err == nil {
+			t.Fatal("a save outside the user's prefix succeeded")
+		}
+		rt := testenv.CountRoundTrips(app)
+		step("Save after a refusal", m.Save(ctx, "c", Account{Owner: "c"}))
+		if got := rt.Commands(); !slices.Equal(got, []string{"multi", "fcall", "exec"}) {
+			t.Fatalf("a save after a refused key sent %v, want [multi fcall exec]: the refusal turned the client to scripts", got)
+		}
+	})
+}

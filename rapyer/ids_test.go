@@ -1,0 +1,109 @@
+package rapyer_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/rapyer"
+)
+
+// TestIDsYieldsOnlyModels: keys under the prefix that look like roots but
+// are not models (a string, a list, a hash without the version field) are
+// not ids; each SCAN page costs one more round trip at most, however many
+// keys it holds.
+func TestIDsYieldsOnlyModels(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		var want []string
+		for i := range 40 {
+			id := fmt.Sprintf("id%02d", i)
+			want = append(want, id)
+			if err := m.Save(ctx, id, Account{Owner: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		junk := map[string]func(key string) error{
+			"string": func(k string) error { return b.Client.Set(ctx, k, "junk", 0).Err() },
+			"list":   func(k string) error { return b.Client.RPush(ctx, k, "junk").Err() },
+			"hash":   func(k string) error { return b.Client.HSet(ctx, k, "Owner", "mallory").Err() },
+			"set":    func(k string) error { return b.Client.SAdd(ctx, k, "junk").Err() },
+		}
+		for name, plant := range junk {
+			k, err := m.Key("planted-" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plant(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rt := testenv.CountRoundTrips(m.Client())
+		var got []string
+		for id, err := range m.IDs(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		slices.Sort(got)
+		got = slices.Compact(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("IDs gave %v, want %v", got, want)
+		}
+		cmds := rt.Commands()
+		scans, checks := count(cmds, "scan"), count(cmds, "hexists")
+		if checks < len(want)+len(junk) || rt.Count() > int64(2*scans) {
+			t.Fatalf("%d SCANs, %d HEXISTS in %s: want one pipelined check per page", scans, checks, rt)
+		}
+	})
+}
+
+func count(names []string, name string) int {
+	n := 0
+	for _, s := range names {
+		if s == name {
+			n++
+		}
+	}
+	return n
+}
+
+// TestIDsWithAHashTagSkipsNonModels: the same with models grouped under a
+// hash tag (<prefix>:{<tag>}:{<id>}).
+func TestIDsWithAHashTagSkipsNonModels(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct", HashTag: func(string) string { return "bank" }})
+		for _, id := range []string{"a", "b"} {
+			if err := m.Save(ctx, id, Account{Owner: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range []string{"junk", "nover"} {
+			k, err := m.Key(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id == "junk" {
+				b.Client.Set(ctx, k, "x", 0)
+			} else {
+				b.Client.HSet(ctx, k, "Owner", "x")
+			}
+		}
+		var got []string
+		for id, err := range m.IDs(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		slices.Sort(got)
+		if got = slices.Compact(got); !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("IDs gave %v, want [a b]", got)
+		}
+	})
+}
