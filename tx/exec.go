@@ -38,6 +38,7 @@ var (
 	ErrNoPermission   = errs.NoPermission
 	ErrTooLarge       = errs.TooLarge
 	ErrRefused        = errs.Refused
+	ErrNotSent        = errs.NotSent
 	ErrUnsupported    = errs.Unsupported
 	// ErrResultsNotKept: a resend found the batch applied, but its results
 	// were too large for its record (Result.ResultsNotKept).
@@ -428,7 +429,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 			return nil, refused(err)
 		case notSent(err):
 			if last == nil {
-				return nil, fmt.Errorf("rapyer: the batch was not sent: %w", err)
+				return nil, fmt.Errorf("%w: %w", errs.NotSent, err)
 			}
 		default:
 			last = err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"time"
 
@@ -187,7 +189,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			case err != nil && isServerError(err):
 				return refused(err)
 			case err != nil && notSent(err):
-				return fmt.Errorf("rapyer: the batch was not sent: %w", err)
+				return fmt.Errorf("%w: %w", errs.NotSent, err)
 			case err != nil && p.Record() == "":
 				return fmt.Errorf("%w: the reply to EXEC was lost, and the batch keeps no record: %w", errs.UnknownOutcome, err)
 			case err != nil:
@@ -227,7 +229,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 		err = rdb.Watch(ctx, fn(false), watch...)
 	}
 	if err != nil {
-		return nil, err
+		return nil, typedBeforeExec(err)
 	}
 	return result, nil
 }
@@ -242,6 +244,10 @@ func readError(err error) error {
 	if isServerError(err) {
 		// Nothing was written: the reads come before the batch.
 		return refused(err)
+	}
+	if isNetwork(err) {
+		// A network error in the reads: the batch was not sent.
+		return fmt.Errorf("%w: the reads before the batch failed: %w", errs.NotSent, err)
 	}
 	return err
 }
@@ -265,4 +271,24 @@ func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*pr
 		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
 	}
 	return nil, last
+}
+
+// typedBeforeExec types a network error of an attempt that the attempt
+// did not meet itself: go-redis's, from before the attempt's EXEC (a
+// connection that went bad in the reads, a WATCH that failed), so the batch
+// was not sent. Errors of the EXEC are typed where they are met, and other
+// errors (decide's own) are returned as they are.
+func typedBeforeExec(err error) error {
+	if errors.Is(err, errs.NotSent) || errors.Is(err, errs.UnknownOutcome) || !isNetwork(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errs.NotSent, err)
+}
+
+// isNetwork reports whether err is a failure of the connection rather than
+// a reply or a caller's error.
+func isNetwork(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted)
 }
