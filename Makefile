@@ -13,8 +13,11 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
 test:
 	$(GO) test -race -count=1 $(PKGS)
 
-## demo: run the example tour of the root package and show what each prints
-## (on an embedded miniredis, or on the server of REDIS_URL when it is set)
+## demo: run the example tour of the root package (example_test.go): the
+## README's quick start, then every scenario of the concurrency guide, each
+## narrated from its doc comment (what it does, what it printed, why that is
+## right; demo_test.go), on an embedded miniredis, or on the server of
+## REDIS_URL when it is set. go test still checks every // Output: comment.
 demo:
 	RAPYER_DEMO=1 $(GO) test -count=1 -run '^Example'
 
