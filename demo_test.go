@@ -137,7 +137,8 @@ func narrate() (told func()) {
 		tour.scenarios, tour.total, tour.err = loadScenarios()
 		where := "an embedded miniredis, fresh for each (set REDIS_URL to use a server of yours)"
 		if url := os.Getenv("REDIS_URL"); url != "" {
-			where = "the server of REDIS_URL, each under a key prefix of its own (tour_*), cleaned up after"
+			where = "the server of REDIS_URL, each under a key prefix of its own (tour_*), deleted after it " +
+				"(the batch records, tx{...}, expire on their own within seconds)"
 		}
 		intro := fmt.Sprintf("The tour of rapyer-go: %d scenarios, each an Example function of this "+
 			"directory that go test runs and checks, on %s. For each: what it does, "+
