@@ -164,10 +164,7 @@ func SummarizeTiers(dir string) ([]string, error) {
 	if len(paths) == 0 {
 		return []string{"TIER: no test binary wrote a tier record (none uses testenv.Main, or every one crashed)"}, nil
 	}
-	total := map[Kind]*tierCount{}
-	pkgs := map[Kind]int{}
-	var versions, servers []string
-	masters, private := 0, 0
+	var all tierTotal
 	for _, p := range paths {
 		buf, err := os.ReadFile(p)
 		if err != nil {
@@ -177,63 +174,83 @@ func SummarizeTiers(dir string) ([]string, error) {
 		if err := json.Unmarshal(buf, &rec); err != nil {
 			return nil, fmt.Errorf("%s: %v", p, err)
 		}
-		for k, c := range rec.Tiers {
-			t := total[k]
-			if t == nil {
-				t = &tierCount{}
-				total[k] = t
-			}
-			t.Ran += c.Ran
-			t.Failed += c.Failed
-			t.Skipped += c.Skipped
-			t.Missing += c.Missing
-			if t.Why == "" {
-				t.Why = c.Why
-			}
-			if c.Ran > 0 {
-				pkgs[k]++
-			}
-		}
-		if rec.Version != "" && !slices.Contains(versions, rec.Version) {
-			versions = append(versions, rec.Version)
-		}
-		if rec.Server != "" {
-			servers = append(servers, rec.Server)
-		}
-		masters = max(masters, len(rec.Masters))
-		private += rec.Private
+		all.add(rec)
 	}
-	sort.Strings(versions)
-	sort.Strings(servers)
-	version := "redis-server " + strings.Join(versions, ", ")
-	if len(versions) == 0 {
-		version = "redis-server"
-	}
-	at := ""
-	switch len(servers) {
-	case 0:
-	case 1:
-		at = " (" + servers[0] + ")"
-	default:
-		at = " (" + servers[0] + ", ...)"
-	}
-	what := map[Kind]string{
-		Mini:    "an embedded miniredis, fresh for each subtest",
-		Server:  "a real " + version + " per package, on a free port" + at,
-		Cluster: fmt.Sprintf("a real Redis Cluster of %d masters per package, %s", masters, version),
-	}
+	what := all.describe()
 	var lines []string
 	for _, k := range Kinds() {
-		lines = append(lines, tierLine(k, what[k], total[k], pkgs[k]))
+		lines = append(lines, tierLine(k, what[k], all.counts[k], all.pkgs[k]))
 	}
-	if private > 0 {
-		lines = append(lines, fmt.Sprintf("TIER private: %d redis-servers and clusters of tests' own (StartServer, StartCluster: kills, restarts, failovers)", private))
+	if all.private > 0 {
+		lines = append(lines, fmt.Sprintf("TIER private: %d redis-servers and clusters of tests' own (StartServer, StartCluster: kills, restarts, failovers)", all.private))
 	}
 	binaries := "test binaries"
 	if len(paths) == 1 {
 		binaries = "test binary"
 	}
 	return append(lines, fmt.Sprintf("TIER records: from %d %s", len(paths), binaries)), nil
+}
+
+// tierTotal adds up the records of every test binary.
+type tierTotal struct {
+	counts            map[Kind]*tierCount
+	pkgs              map[Kind]int // packages where a test ran on the tier
+	versions, servers []string
+	masters, private  int
+}
+
+func (a *tierTotal) add(rec tierRecord) {
+	if a.counts == nil {
+		a.counts, a.pkgs = map[Kind]*tierCount{}, map[Kind]int{}
+	}
+	for k, c := range rec.Tiers {
+		t := a.counts[k]
+		if t == nil {
+			t = &tierCount{}
+			a.counts[k] = t
+		}
+		t.Ran += c.Ran
+		t.Failed += c.Failed
+		t.Skipped += c.Skipped
+		t.Missing += c.Missing
+		if t.Why == "" {
+			t.Why = c.Why
+		}
+		if c.Ran > 0 {
+			a.pkgs[k]++
+		}
+	}
+	if rec.Version != "" && !slices.Contains(a.versions, rec.Version) {
+		a.versions = append(a.versions, rec.Version)
+	}
+	if rec.Server != "" {
+		a.servers = append(a.servers, rec.Server)
+	}
+	a.masters = max(a.masters, len(rec.Masters))
+	a.private += rec.Private
+}
+
+// describe says what each backend was.
+func (a *tierTotal) describe() map[Kind]string {
+	sort.Strings(a.versions)
+	sort.Strings(a.servers)
+	version := "redis-server " + strings.Join(a.versions, ", ")
+	if len(a.versions) == 0 {
+		version = "redis-server"
+	}
+	at := ""
+	switch len(a.servers) {
+	case 0:
+	case 1:
+		at = " (" + a.servers[0] + ")"
+	default:
+		at = " (" + a.servers[0] + ", ...)"
+	}
+	return map[Kind]string{
+		Mini:    "an embedded miniredis, fresh for each subtest",
+		Server:  "a real " + version + " per package, on a free port" + at,
+		Cluster: fmt.Sprintf("a real Redis Cluster of %d masters per package, %s", a.masters, version),
+	}
 }
 
 // tierLine is the line of one backend.
