@@ -8,10 +8,11 @@ package prog
 // call of emit, which lays the arguments out as the table says.
 //
 // A test (opcodes_test.go) holds the table to batch.lua: every opcode has
-// exactly one branch in check, apply and, when apply sends a command, sends;
-// no branch names an opcode the table lacks; the fixed arguments batch.lua
-// documents are as many as the table declares; and every method named in
-// the table has the table's arity.
+// exactly one branch in check, and one in apply and one in sends unless it
+// acts in the check phase only; no branch names an opcode the table lacks;
+// the arguments batch.lua's comments name and the indexes its code reads
+// agree with the declared layout; and every method named in the table has
+// the table's arity.
 
 // opcode is an instruction of the batch interpreter.
 type opcode uint8
@@ -74,51 +75,55 @@ type layout struct {
 	// method is the Builder method that emits it ("" for model, which
 	// Build emits).
 	method string
+	// checked: the instruction acts in the check phase only (a model
+	// declaration, a guard), so batch.lua's apply and sends have no
+	// branch for it.
+	checked bool
 }
 
 // table is the instruction set. The comments are batch.lua's names of the
 // arguments.
 var table = [numOpcodes]layout{
-	opModel:     {"model", "kttt", "k", ""},         // root mode ttlmode ttlms colkey...
-	opGVer:      {"gver", "kt", "", "GuardVersion"}, // root version
-	opGCmp:      {"gcmp", "kttttt", "", "GuardCompare"},
-	opGLen:      {"glen", "kttt", "", "GuardLen"},       // key type rel n
-	opGHas:      {"ghas", "ktt", "", "GuardHasKey"},     // key field want
-	opGMember:   {"gmember", "kttt", "", "GuardMember"}, // key type value want
-	opGLock:     {"glock", "kt", "", "GuardLock"},       // lockkey token
-	opHSet:      {"hset", "k", "tt", "HSet"},            // root field value ...
-	opHDel:      {"hdel", "k", "t", "HDel"},             // root field...
-	opIncr:      {"incr", "ktttt", "", "Incr"},          // root field by lo hi
-	opIncrF:     {"incrf", "kttt", "", "IncrFloat"},     // root field by max
-	opArith:     {"arith", "ktttttt", "", "Arith"},      // root field name kind lo hi operand
-	opSAppend:   {"sappend", "ktt", "", "AppendText"},   // root field text
-	opSRepeat:   {"srepeat", "ktt", "", "RepeatText"},   // root field times
-	opTAdd:      {"tadd", "kttt", "", "AddTime"},        // root field seconds nanos
-	opRPush:     {"rpush", "kk", "t", "RPush"},          // root key v...
-	opLPush:     {"lpush", "kk", "t", "LPush"},          // root key v... (in final order)
-	opRPop:      {"rpop", "kk", "", "RPop"},             // root key
-	opLPop:      {"lpop", "kk", "", "LPop"},             // root key
-	opPopAt:     {"popat", "kkt", "", "PopAt"},          // root key index
-	opLSet:      {"lset", "kktt", "", "LSet"},           // root key index value
-	opLInsert:   {"linsert", "kktt", "", "LInsert"},     // root key index value
-	opLDelRange: {"ldelrange", "kktt", "", "LDelRange"}, // root key start stop
-	opLTrim:     {"ltrim", "kktt", "", "LTrim"},         // root key start stop
-	opLRem:      {"lrem", "kktt", "", "LRem"},           // root key count value
-	opLMove:     {"lmove", "kkkktt", "", "LMove"},       // root src root2 dst from to
-	opLen:       {"len", "kkt", "", "Len"},              // root key type
-	opClear:     {"clear", "kkt", "", "Clear"},          // root key type
-	opMSet:      {"mset", "kk", "tt", "MSet"},           // root key k v ...
-	opMDel:      {"mdel", "kk", "t", "MDel"},            // root key f...
-	opMPop:      {"mpop", "kkt", "", "MPop"},            // root key field
-	opMPopAny:   {"mpopany", "kk", "", "MPopAny"},       // root key
-	opMGet:      {"mget", "kkt", "", "MGet"},            // root key field
-	opMHas:      {"mhas", "kkt", "", "MHas"},            // root key field
-	opSAdd:      {"sadd", "kk", "t", "SAdd"},            // root key member...
-	opSRem:      {"srem", "kk", "t", "SRem"},            // root key member...
-	opSHas:      {"shas", "kkt", "", "SHas"},            // root key member
-	opReset:     {"reset", "k", "", "Reset"},            // root
-	opDrop:      {"drop", "k", "kt", "Drop"},            // root colkey type ...
-	opUnlock:    {"unlock", "ktt", "", "Unlock"},        // lockkey token channel
+	opModel:     {"model", "kttt", "k", "", true},              // root mode ttlmode ttlms colkey...
+	opGVer:      {"gver", "kt", "", "GuardVersion", true},      // root version
+	opGCmp:      {"gcmp", "kttttt", "", "GuardCompare", true},  // root field kind rel operand zero
+	opGLen:      {"glen", "kttt", "", "GuardLen", true},        // key type rel n
+	opGHas:      {"ghas", "ktt", "", "GuardHasKey", true},      // key field want
+	opGMember:   {"gmember", "kttt", "", "GuardMember", true},  // key type value want
+	opGLock:     {"glock", "kt", "", "GuardLock", true},        // lockkey token
+	opHSet:      {"hset", "k", "tt", "HSet", false},            // root field value ...
+	opHDel:      {"hdel", "k", "t", "HDel", false},             // root field...
+	opIncr:      {"incr", "ktttt", "", "Incr", false},          // root field by lo hi
+	opIncrF:     {"incrf", "kttt", "", "IncrFloat", false},     // root field by max
+	opArith:     {"arith", "ktttttt", "", "Arith", false},      // root field name kind lo hi operand
+	opSAppend:   {"sappend", "ktt", "", "AppendText", false},   // root field text
+	opSRepeat:   {"srepeat", "ktt", "", "RepeatText", false},   // root field times
+	opTAdd:      {"tadd", "kttt", "", "AddTime", false},        // root field seconds nanos
+	opRPush:     {"rpush", "kk", "t", "RPush", false},          // root key v...
+	opLPush:     {"lpush", "kk", "t", "LPush", false},          // root key v... (in final order)
+	opRPop:      {"rpop", "kk", "", "RPop", false},             // root key
+	opLPop:      {"lpop", "kk", "", "LPop", false},             // root key
+	opPopAt:     {"popat", "kkt", "", "PopAt", false},          // root key index
+	opLSet:      {"lset", "kktt", "", "LSet", false},           // root key index value
+	opLInsert:   {"linsert", "kktt", "", "LInsert", false},     // root key index value
+	opLDelRange: {"ldelrange", "kktt", "", "LDelRange", false}, // root key start stop
+	opLTrim:     {"ltrim", "kktt", "", "LTrim", false},         // root key start stop
+	opLRem:      {"lrem", "kktt", "", "LRem", false},           // root key count value
+	opLMove:     {"lmove", "kkkktt", "", "LMove", false},       // root src root2 dst from to
+	opLen:       {"len", "kkt", "", "Len", false},              // root key type
+	opClear:     {"clear", "kkt", "", "Clear", false},          // root key type
+	opMSet:      {"mset", "kk", "tt", "MSet", false},           // root key k v ...
+	opMDel:      {"mdel", "kk", "t", "MDel", false},            // root key f...
+	opMPop:      {"mpop", "kkt", "", "MPop", false},            // root key field
+	opMPopAny:   {"mpopany", "kk", "", "MPopAny", false},       // root key
+	opMGet:      {"mget", "kkt", "", "MGet", false},            // root key field
+	opMHas:      {"mhas", "kkt", "", "MHas", false},            // root key field
+	opSAdd:      {"sadd", "kk", "t", "SAdd", false},            // root key member...
+	opSRem:      {"srem", "kk", "t", "SRem", false},            // root key member...
+	opSHas:      {"shas", "kkt", "", "SHas", false},            // root key member
+	opReset:     {"reset", "k", "", "Reset", false},            // root
+	opDrop:      {"drop", "k", "kt", "Drop", false},            // root colkey type ...
+	opUnlock:    {"unlock", "ktt", "", "Unlock", false},        // lockkey token channel
 }
 
 // opWords are the opcodes boxed once: converting a string to an interface
