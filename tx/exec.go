@@ -16,6 +16,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/ops"
 )
 
@@ -256,7 +257,7 @@ func (r *Result) Reply(op ops.Op) (any, bool) {
 // manyReplies is the size from which a Result indexes its replies.
 const manyReplies = 16
 
-func newResult(p *prog.Program, out *prog.Outcome) *Result {
+func newResult(p *prog.Program, out *transport.Outcome) *Result {
 	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, ResultsNotKept: out.NotKept, Attempts: 1}
 	if out.Skipped || out.NotKept {
 		return r
@@ -324,7 +325,7 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.Decode(reply)
+	out, err := transport.Decode(p, reply)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +497,7 @@ func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return p.RunTx(ctx, rdb)
+	return transport.RunTx(ctx, rdb, p)
 }
 
 // notSent reports whether err says that the request never left the client:

@@ -15,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/transport"
 )
 
 // Retry bounds the attempts of an optimistic update. The zero value works:
@@ -160,14 +161,14 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			var cmd *redis.Cmd
 			execSent = true
 			_, err = t.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				cmd = p.Queue(ctx, rdb, pipe)
+				cmd = transport.Queue(ctx, rdb, pipe, p)
 				return nil
 			})
 			if err != nil && cmd != nil && script.Missing(cmd.Err()) {
 				// The server lacked the function or the script (a restart,
 				// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):
 				// nothing ran. Load what is missing and start again.
-				again, lerr := prog.Interpreter.Recover(ctx, rdb, cmd.Err())
+				again, lerr := transport.Interpreter.Recover(ctx, rdb, cmd.Err())
 				if lerr != nil {
 					return lerr
 				}
@@ -200,7 +201,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 				result = newResult(p, out)
 				return nil
 			}
-			out, err := p.Decode(cmd.Val())
+			out, err := transport.Decode(p, cmd.Val())
 			if err != nil {
 				return err
 			}
@@ -253,16 +254,16 @@ func readError(err error) error {
 }
 
 // probe asks the server whether the batch of p was applied, from its record.
-func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*prog.Outcome, error) {
+func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*transport.Outcome, error) {
 	var last error
 	for i := 0; i < 3; i++ {
 		s, err := rdb.Get(ctx, p.Record()).Result()
 		if err == nil {
-			reply, err := prog.DecodeRecord(s)
+			reply, err := transport.DecodeRecord(s)
 			if err != nil {
 				return nil, err
 			}
-			return p.Decode(reply)
+			return transport.Decode(p, reply)
 		}
 		if errors.Is(err, redis.Nil) {
 			return nil, errors.New("no record: the batch was not applied, or not yet")
