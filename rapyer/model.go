@@ -229,13 +229,10 @@ func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
 	return err
 }
 
-func (m *Model[T]) replace(v T) tx.Batch {
-	b := tx.Of(ops.Replace(v))
-	if m.opts.TTL > 0 {
-		b = b.Then(ops.Expire[T](m.opts.TTL))
-	}
-	return b
-}
+func (m *Model[T]) replace(v T) tx.Batch { return tx.Of(m.replaceOps(v)...) }
+
+// versionField is the hidden field of the root hash that holds the version.
+const versionField = schema.Reserved + "v"
 
 // Get reads model id in one round trip, as one consistent snapshot (a
 // MULTI/EXEC of the root hash and every collection): it never sees half of a
