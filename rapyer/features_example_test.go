@@ -2,6 +2,7 @@ package rapyer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,4 +45,85 @@ func Example_embeddedStructs() {
 	// Output:
 	// u1-renamed 2026-11-30 Ann <nil>
 	// u1-renamed
+}
+
+// SaveMany writes several models in one atomic batch (one round trip on one
+// server), InsertMany gives them new ids, and DeleteMany removes several,
+// reporting those that existed.
+func ExampleModel_SaveMany() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Account struct {
+		Owner   string
+		Balance int
+	}
+	accounts := rapyer.MustNew[Account](rdb, rapyer.Options{})
+	err := accounts.SaveMany(ctx, []rapyer.Entry[Account]{
+		{ID: "alice", Value: Account{Owner: "alice", Balance: 100}},
+		{ID: "bob", Value: Account{Owner: "bob", Balance: 20}},
+	})
+	fmt.Println(err)
+	ids, err := accounts.InsertMany(ctx, Account{Owner: "carol"}, Account{Owner: "dave"})
+	fmt.Println(len(ids), err)
+
+	gone, err := accounts.DeleteMany(ctx, "bob", "nobody", ids[0])
+	fmt.Println(gone[0], len(gone), err)
+	found, missing, _ := accounts.GetMany(ctx, []string{"alice", "bob"})
+	fmt.Println(found[0].ID, missing)
+	// Output:
+	// <nil>
+	// 2 <nil>
+	// bob 2 <nil>
+	// alice [bob]
+}
+
+// Duplicate copies a model, collections included, to a new id (or the one
+// given), atomically on one server.
+func ExampleModel_Duplicate() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Cart struct {
+		Owner string
+		Items []string
+	}
+	carts := rapyer.MustNew[Cart](rdb, rapyer.Options{})
+	_ = carts.Save(ctx, "c1", Cart{Owner: "ann", Items: []string{"tea", "milk"}})
+
+	id, err := carts.Duplicate(ctx, "c1", "c2")
+	c, _ := carts.Get(ctx, id)
+	fmt.Println(id, c, err)
+	_, err = carts.Duplicate(ctx, "c1", "c2")
+	fmt.Println(errors.Is(err, rapyer.ErrExists))
+	// Output:
+	// c2 {ann [tea milk]} <nil>
+	// true
+}
+
+// With RefreshTTL, a model that is used stays: every read and batch gives it
+// its full TTL again, in the same step.
+func ExampleOptions_refreshTTL() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Session struct{ User string }
+	sessions := rapyer.MustNew[Session](rdb, rapyer.Options{TTL: 30 * time.Minute, RefreshTTL: true})
+	_ = sessions.Save(ctx, "s1", Session{User: "ann"})
+
+	mr.FastForward(20 * time.Minute)
+	before, _ := sessions.TTL(ctx, "s1")
+	s, err := sessions.Get(ctx, "s1") // refreshes the TTL
+	after, _ := sessions.TTL(ctx, "s1")
+	fmt.Println(s.User, err, before, after)
+	// Output: ann <nil> 10m0s 30m0s
 }

@@ -62,6 +62,14 @@ type Options struct {
 	// TTL, when set, is the lifetime Save, Create and Insert give a model (and
 	// every one of its keys), in the same atomic step as the write.
 	TTL time.Duration
+	// RefreshTTL, with TTL, gives the model its full TTL again whenever it
+	// is used (Rapyer's refresh_ttl), in the same step as the use: Get,
+	// GetWithVersion and GetMany send PEXPIRE on every key of the model in
+	// the MULTI of the read (on a cluster, GetMany sends it in the same
+	// pipeline, right after the read), and Exec, Update and UpdateMany add
+	// ops.Expire(TTL) to their batch. Reads of a missing model create
+	// nothing. Exists, TTL and IDs do not refresh.
+	RefreshTTL bool
 	// HashTag, when set, maps an id to a hash tag its keys share with every
 	// other model of the same tag, so that batches and locks over several of
 	// them work on Redis Cluster. Keys then read <prefix>:{<tag>}:{<id>}.
@@ -108,6 +116,9 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
 		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+	}
+	if opts.RefreshTTL && opts.TTL == 0 {
+		return nil, fmt.Errorf("%w: RefreshTTL needs a TTL", errs.InvalidArgument)
 	}
 	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
 		return nil, err
@@ -287,6 +298,7 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 	var read func() (T, string, bool, error)
 	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		read = m.queueVersionedRead(p, root)
+		m.queueRefresh(p, root)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -327,6 +339,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T],
 	queue := func(p redis.Pipeliner) error {
 		for i, root := range roots {
 			reads[i] = m.queueVersionedRead(p, root)
+			m.queueRefresh(p, root)
 		}
 		return nil
 	}
@@ -349,6 +362,7 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T],
 			_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, root := range roots {
 					reads[i], cmds[i] = m.queueScriptRead(p, root, queue)
+					m.queueRefresh(p, root)
 				}
 				return nil
 			}) // each read reports its own error
@@ -508,6 +522,27 @@ func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T,
 	}
 }
 
+// queueRefresh queues a PEXPIRE of every key of the model at root to its
+// TTL, when the model refreshes its TTL on use (Options.RefreshTTL).
+func (m *Model[T]) queueRefresh(p redis.Pipeliner, root string) {
+	if !m.opts.RefreshTTL {
+		return
+	}
+	p.PExpire(context.Background(), root, m.opts.TTL)
+	for _, n := range m.schema.Collections {
+		p.PExpire(context.Background(), keys.Field(root, n.Name), m.opts.TTL)
+	}
+}
+
+// refresh adds to b the refresh of the TTL of the model at t, when the
+// model refreshes its TTL on use.
+func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
+	if !m.opts.RefreshTTL {
+		return b
+	}
+	return tx.Join(b, tx.On(t, ops.Expire[T](m.opts.TTL)))
+}
+
 func readErr(key string, err error) error {
 	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		if key == "" {
@@ -557,13 +592,13 @@ func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error
 	if d <= 0 {
 		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.InvalidArgument)
 	}
-	_, err := m.Exec(ctx, id, tx.Of(ops.Expire[T](d)))
+	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false)
 	return err
 }
 
 // Persist removes the time to live of model id and every one of its keys.
 func (m *Model[T]) Persist(ctx context.Context, id string) error {
-	_, err := m.Exec(ctx, id, tx.Of(ops.Persist[T]()))
+	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false)
 	return err
 }
 
