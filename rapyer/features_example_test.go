@@ -127,3 +127,28 @@ func ExampleOptions_refreshTTL() {
 	fmt.Println(s.User, err, before, after)
 	// Output: ann <nil> 10m0s 30m0s
 }
+
+// Sweep deletes the keys that fields removed from the struct left behind:
+// here Tags, a list, was removed from Profile.
+func ExampleModel_Sweep() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	ctx := context.Background()
+
+	type OldProfile struct {
+		Name string
+		Tags []string
+	}
+	old := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer old.Close()
+	_ = rapyer.MustNew[OldProfile](old, rapyer.Options{Prefix: "profile"}).
+		Save(ctx, "p1", OldProfile{Name: "ann", Tags: []string{"go"}})
+
+	type Profile struct{ Name string } // Tags removed
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	profiles := rapyer.MustNew[Profile](rdb, rapyer.Options{Prefix: "profile"})
+	removed, err := profiles.Sweep(ctx)
+	fmt.Println(removed, err)
+	// Output: [profile:{p1}:tags] <nil>
+}
