@@ -67,8 +67,9 @@ type Options struct {
 	// GetWithVersion and GetMany send PEXPIRE on every key of the model in
 	// the MULTI of the read (on a cluster, GetMany sends it in the same
 	// pipeline, right after the read), and Exec, Update and UpdateMany add
-	// ops.Expire(TTL) to their batch. Reads of a missing model create
-	// nothing. Exists, TTL and IDs do not refresh.
+	// ops.Expire(TTL) to their batch, unless the batch holds an ops.Expire
+	// or ops.Persist of its own, which then wins. Reads of a missing model
+	// create nothing. Exists, TTL, IDs and Lock do not refresh.
 	RefreshTTL bool
 	// HashTag, when set, maps an id to a hash tag its keys share with every
 	// other model of the same tag, so that batches and locks over several of
@@ -535,10 +536,17 @@ func (m *Model[T]) queueRefresh(p redis.Pipeliner, root string) {
 }
 
 // refresh adds to b the refresh of the TTL of the model at t, when the
-// model refreshes its TTL on use.
+// model refreshes its TTL on use, and b does not set a TTL itself (an
+// ops.Expire or ops.Persist of the caller's wins). It goes last, so that
+// the numbers of the caller's ops in errors stay theirs.
 func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 	if !m.opts.RefreshTTL {
 		return b
+	}
+	for _, o := range b.Ops() {
+		if s := o.String(); strings.HasPrefix(s, "Expire(") || strings.HasPrefix(s, "Persist(") {
+			return b
+		}
 	}
 	return tx.Join(b, tx.On(t, ops.Expire[T](m.opts.TTL)))
 }

@@ -76,6 +76,17 @@ func TestRefreshTTL(t *testing.T) {
 			}
 			refreshed(u.name, true)
 		}
+		// A batch that sets a TTL itself keeps it.
+		if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(balance, 1), ops.Expire[Account](time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+		refreshed("Exec with its own Expire", false)
+		if _, err := m.Exec(ctx, "a", tx.Of(ops.Persist[Account]())); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := m.TTL(ctx, "a"); d != rapyer.NoTTL {
+			t.Fatalf("Exec of ops.Persist under RefreshTTL left a TTL of %s", d)
+		}
 		// Expire and Persist set the TTL they are asked for.
 		if err := m.Expire(ctx, "a", time.Minute); err != nil {
 			t.Fatal(err)
