@@ -72,6 +72,23 @@ func TestEmbeddedStructs(t *testing.T) {
 		if err != nil || got.ID != "u2" || got.By != "root" || len(got.Tags) != 2 {
 			t.Fatalf("after the batch Get = %+v, %v", got, err)
 		}
+		// A lock saves what changed (a diff): a promoted field, a promoted
+		// collection, and the embedded pointer set to nil.
+		err = m.Lock(ctx, "u1", "edit", func(u *Member) error {
+			u.Name, u.Tags = "Cy", append(u.Tags, "c")
+			u.Audit = nil
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err = m.Get(ctx, "u1")
+		if err != nil || got.Name != "Cy" || len(got.Tags) != 3 || got.Audit != nil || got.ID != "u2" {
+			t.Fatalf("after the lock Get = %+v, %v", got, err)
+		}
+		if n, _ := b.Client.Exists(ctx, root+":notes").Result(); n != 0 {
+			t.Fatal("a nil embedded pointer left its collection key")
+		}
 		if err := m.Save(ctx, "u3", Member{Name: "Bo"}); err != nil {
 			t.Fatal(err)
 		}
