@@ -637,8 +637,8 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // in one pipelined round trip. Every id comes once, though SCAN may return
 // a key twice when the keyspace changes during the scan: the iteration
 // remembers the ids it yielded, which costs memory in proportion to their
-// number (about 50 bytes plus the id's length per id: some 7 MB for 100,000
-// ids of 24 characters) until it ends. A model created or deleted during
+// number until it ends: about 20 bytes of map plus the id itself per id
+// (measured: 100,000 ids of 24 characters hold about 5 MB). A model created or deleted during
 // the scan may or may not come. An error ends the iteration.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
