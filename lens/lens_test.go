@@ -272,7 +272,10 @@ type (
 		ID    string
 		Index map[Key]int
 	}
-	Base         struct{ Created time.Time }
+	Base struct {
+		Created time.Time
+		ID      string
+	}
 	WithEmbedded struct {
 		ID string
 		Base
@@ -328,7 +331,7 @@ func TestMakeRefusesUnsupportedModels(t *testing.T) {
 		{"pointer to pointer", mk(func(m *WithPtrPtr) *string { return &m.ID }), "Count"},
 		{"recursive", mk(func(m *Recursive) *string { return &m.ID }), "Next"},
 		{"map with struct keys", mk(func(m *WithStructKey) *string { return &m.ID }), "Index"},
-		{"embedded struct", mk(func(m *WithEmbedded) *string { return &m.ID }), "Base"},
+		{"embedded struct shadowing a field", mk(func(m *WithEmbedded) *string { return &m.ID }), "Base.ID"},
 		{"struct without exported fields", mk(func(m *WithOnlyHidden) *string { return &m.ID }), "Hidden"},
 		{"list of chan", mk(func(m *WithChanList) *string { return &m.ID }), "Pipes"},
 		{"nested bad field", mk(func(m *WithDeepBad) *string { return &m.ID }), "Outer.Callback"},

@@ -28,9 +28,15 @@
 // but refuses an id that exists; Insert picks the id. Get reads a model in one
 // round trip as one consistent snapshot; GetWithVersion also gives the
 // version it read, for an ops.VersionIs guard on a later batch; GetMany
-// reads many in one round trip. Exists, Delete, Expire, Persist, TTL and IDs
-// (a SCAN-based iterator over the models, and nothing else, under the
-// prefix) do what they say. docs/operations.md lists the commands this
+// reads many in one round trip, each found model with its id (Entry).
+// SaveMany, InsertMany and DeleteMany write or delete many in one atomic
+// batch (one per hash slot on a cluster); Duplicate copies a model to a new
+// id. Exists, Delete, Expire, Persist, TTL and IDs (a SCAN-based iterator
+// over the models, and nothing else, under the prefix, each id once) do
+// what they say; Sweep deletes the keys of fields removed from the struct.
+// With Options.RefreshTTL, reads and batches give the model its full TTL
+// again in the same step. Embedded structs (type User struct { Base; ... })
+// promote their fields, as in encoding/json. docs/operations.md lists the commands this
 // sends and a least-privilege ACL user for it.
 //
 // # Changing models safely

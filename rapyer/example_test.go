@@ -102,8 +102,8 @@ func ExampleModel_Get() {
 	// true
 }
 
-// GetMany reads several models in one round trip: those found, in the order
-// asked, and the ids that do not exist.
+// GetMany reads several models in one round trip: those found, each with
+// its id, in the order asked, and the ids that do not exist.
 func ExampleModel_GetMany() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -120,8 +120,14 @@ func ExampleModel_GetMany() {
 	_ = accounts.Save(ctx, "bob", Account{Owner: "bob", Balance: 20})
 
 	found, missing, err := accounts.GetMany(ctx, []string{"bob", "carol", "alice"})
-	fmt.Println(found, missing, err)
-	// Output: [{bob 20} {alice 100}] [carol] <nil>
+	for _, e := range found {
+		fmt.Println(e.ID, e.Value.Balance)
+	}
+	fmt.Println(missing, err)
+	// Output:
+	// bob 20
+	// alice 100
+	// [carol] <nil>
 }
 
 // Exec runs a batch of ops on one model atomically: one round trip, all or

@@ -33,6 +33,12 @@ func WithBudget(b tx.Budget) ExecOption { return func(o *tx.Options) { o.Budget 
 // targets with tx.On run in the same step. A missing model fails with
 // ErrNotFound and nothing is created (see IgnoreIfDeleted).
 func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...ExecOption) (*tx.Result, error) {
+	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt...)
+}
+
+// exec is Exec, refreshing the model's TTL in the batch when refresh is
+// set (not for Expire and Persist, which set the TTL themselves).
+func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool, opt ...ExecOption) (*tx.Result, error) {
 	t := m.Target(id)
 	if !t.Valid() {
 		return nil, t.Err()
@@ -40,6 +46,9 @@ func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...ExecO
 	o := m.execOptions(t)
 	for _, f := range opt {
 		f(&o)
+	}
+	if refresh && b.Len() > 0 {
+		b = m.refresh(b, t)
 	}
 	return tx.Exec(ctx, m.rdb, b, o)
 }
@@ -115,6 +124,9 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 			b, err := decide(vs)
 			if err != nil {
 				return tx.Batch{}, &decideError{err}
+			}
+			for _, id := range ids {
+				b = m.refresh(b, m.Target(id))
 			}
 			return b, nil
 		}

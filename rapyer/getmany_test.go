@@ -34,9 +34,9 @@ func TestGetManyAfterTheLibraryIsLost(t *testing.T) {
 			if err != nil || len(found) != len(ids) || !slices.Equal(missing, []string{"nobody"}) {
 				t.Fatalf("%s: GetMany found %d, missing %v, %v", what, len(found), missing, err)
 			}
-			for i, a := range found {
-				if a.Owner != ids[i] || len(a.History) != 1 {
-					t.Fatalf("%s: model %d is %+v", what, i, a)
+			for i, e := range found {
+				if a := e.Value; e.ID != ids[i] || a.Owner != ids[i] || len(a.History) != 1 {
+					t.Fatalf("%s: model %d is %+v", what, i, e)
 				}
 			}
 		}

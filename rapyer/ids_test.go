@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
@@ -104,6 +106,61 @@ func TestIDsWithAHashTagSkipsNonModels(t *testing.T) {
 		slices.Sort(got)
 		if got = slices.Compact(got); !slices.Equal(got, []string{"a", "b"}) {
 			t.Fatalf("IDs gave %v, want [a b]", got)
+		}
+	})
+}
+
+// repeatScan makes every SCAN reply hold each key of its page twice, as a
+// SCAN may when the keyspace is rehashed while it runs.
+type repeatScan struct{}
+
+func (repeatScan) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (repeatScan) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (repeatScan) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if c, ok := cmd.(*redis.ScanCmd); ok && err == nil {
+			page, cursor := c.Val()
+			c.SetVal(append(slices.Clone(page), page...), cursor)
+		}
+		return err
+	}
+}
+
+// TestIDsWithoutRepeats: SCAN may return a key twice; IDs yields it once.
+func TestIDsWithoutRepeats(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "rep"})
+		var want []string
+		for i := range 30 {
+			id := fmt.Sprintf("id%02d", i)
+			want = append(want, id)
+			if err := m.Save(ctx, id, Account{Owner: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := b.NewClient(t, nil)
+		c.AddHook(repeatScan{})
+		if cc, ok := c.(*redis.ClusterClient); ok {
+			_ = cc.ForEachMaster(ctx, func(_ context.Context, n *redis.Client) error {
+				n.AddHook(repeatScan{})
+				return nil
+			})
+		}
+		m = rapyer.MustNew[Account](c, rapyer.Options{Prefix: b.Prefix + "rep"})
+		var got []string
+		for id, err := range m.IDs(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("IDs gave %v, want each of %v once", got, want)
 		}
 	})
 }

@@ -281,11 +281,11 @@ func TestLockManyTransfersNeverDeadlock(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := 0
-		for _, a := range found {
-			if a.Balance < 0 {
+		for _, e := range found {
+			if a := e.Value; a.Balance < 0 {
 				t.Fatalf("negative balance %d", a.Balance)
 			}
-			sum += a.Balance
+			sum += e.Value.Balance
 		}
 		if sum != 100*len(ids) {
 			t.Fatalf("sum %d, want %d", sum, 100*len(ids))

@@ -297,9 +297,9 @@ func TestGetIsOneRoundTripAndGetManyToo(t *testing.T) {
 		if len(found) != 100 || !slices.Equal(missing, []string{"nobody"}) {
 			t.Fatalf("found %d, missing %v", len(found), missing)
 		}
-		for i, a := range found {
-			if a.Owner != ids[i] {
-				t.Fatalf("order lost: %d is %s", i, a.Owner)
+		for i, e := range found {
+			if e.ID != ids[i] || e.Value.Owner != ids[i] {
+				t.Fatalf("order lost: %d is %s (%s)", i, e.ID, e.Value.Owner)
 			}
 		}
 		// On a cluster the models span slots: the client sends one

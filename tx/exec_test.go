@@ -209,11 +209,11 @@ func transfers(t *testing.T, m *rapyer.Model[Account], ids []string, workers, ea
 		t.Fatal(err, missing)
 	}
 	sum := 0
-	for _, a := range found {
-		if a.Balance < 0 {
-			t.Fatalf("%s went negative: %d", a.Owner, a.Balance)
+	for _, e := range found {
+		if e.Value.Balance < 0 {
+			t.Fatalf("%s went negative: %d", e.ID, e.Value.Balance)
 		}
-		sum += a.Balance
+		sum += e.Value.Balance
 	}
 	if sum != 100*len(ids) {
 		t.Fatalf("the sum is %d, want %d", sum, 100*len(ids))

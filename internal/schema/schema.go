@@ -75,6 +75,13 @@ type Node struct {
 	// Offset is the field's offset in its parent struct, in bytes: At
 	// finds the field from the parent's address.
 	Offset uintptr
+	// Embedded is set for an embedded struct field without a name tag
+	// (type User struct { Base; ... }): its fields are promoted, stored
+	// under their own names in the namespace of the embedding struct, as
+	// encoding/json does. The node itself has no stored field, but for the
+	// marker of an embedded pointer (*Base), stored under the snake case of
+	// the type's name.
+	Embedded bool
 
 	// Compiled access to the value in place (access.go), set once when the
 	// model is resolved.
@@ -156,30 +163,59 @@ func (m *Model) walk(t reflect.Type, parent *Node, inPath map[reflect.Type]bool)
 		if name == "" {
 			name = SnakeCase(f.Name)
 		}
-		n := &Node{Name: name, GoName: f.Name, Index: i, Type: f.Type, Parent: parent, Offset: f.Offset}
+		n := &Node{Name: storedName(parent, name), GoName: f.Name, Index: i, Type: f.Type, Parent: parent, Offset: f.Offset}
 		if parent != nil {
-			n.Name = parent.Name + "." + name
 			n.GoName = parent.GoName + "." + f.Name
 		}
-		if f.Anonymous {
-			return nil, fmt.Errorf("%w: field %s of %s: embedded fields are not supported; name the field", errs.Unsupported, n.GoName, m.Type)
-		}
+		n.Embedded = f.Anonymous && strings.Split(tag, ",")[0] == "" && promoted(f.Type)
 		if err := ValidName(name); err != nil {
 			return nil, fmt.Errorf("field %s of %s: %w", n.GoName, m.Type, err)
 		}
-		if _, dup := m.byName[n.Name]; dup {
-			return nil, fmt.Errorf("%w: field %s of %s: the stored name %q is used twice", errs.Unsupported, n.GoName, m.Type, n.Name)
+		// The node of an embedded struct holds no stored field of its own,
+		// unless it is a pointer (its marker).
+		stored := !n.Embedded || f.Type.Kind() == reflect.Pointer
+		if other, dup := m.byName[n.Name]; dup && stored {
+			return nil, fmt.Errorf("%w: field %s of %s: the stored name %q is used twice, by field %s too; give one a redis:\"name\" tag, or redis:\"-\"", errs.Unsupported, n.GoName, m.Type, n.Name, other.GoName)
 		}
 		if err := m.classify(n, inPath); err != nil {
 			return nil, err
 		}
-		m.byName[n.Name] = n
+		if stored {
+			m.byName[n.Name] = n
+		}
 		nodes = append(nodes, n)
 	}
 	if exported == 0 && parent != nil {
 		return nil, fmt.Errorf("%w: field %s of %s: struct %s has no exported fields", errs.Unsupported, parent.GoName, m.Type, t)
 	}
 	return nodes, nil
+}
+
+// storedName is the stored dotted path of a field called name in parent:
+// the fields of an embedded struct take the path of the struct that embeds
+// it.
+func storedName(parent *Node, name string) string {
+	for parent != nil && parent.Embedded {
+		parent = parent.Parent
+	}
+	if parent == nil {
+		return name
+	}
+	return parent.Name + "." + name
+}
+
+// promoted reports whether an embedded field of type t has its fields
+// promoted: a struct or a pointer to one, that is not stored as one scalar
+// (time.Time, a TextMarshaler).
+func promoted(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	_, err := ScalarCodec(t)
+	return err != nil
 }
 
 func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {

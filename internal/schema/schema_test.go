@@ -357,6 +357,7 @@ type (
 	MutualB   struct{ A MutualA }
 	Key       struct{ X int }
 	Embedded  struct{ X int }
+	Twin      struct{ X int }
 	BadFields struct{}
 	Tree      struct {
 		Name     string
@@ -388,7 +389,15 @@ func TestOfRefusals(t *testing.T) {
 		{"pointer to slice", reflect.TypeFor[struct{ L *[]int }](), "field L "},
 		{"pointer to map", reflect.TypeFor[struct{ M *map[string]int }](), "field M "},
 		{"array", reflect.TypeFor[struct{ A [3]int }](), "field A "},
-		{"embedded", reflect.TypeFor[struct{ Embedded }](), "field Embedded "},
+		{"embedded field shadowed", reflect.TypeFor[struct {
+			X int
+			Embedded
+		}](), "field Embedded.X "},
+		{"embedded fields in conflict", reflect.TypeFor[struct {
+			Embedded
+			Other struct{ X int } `redis:"-"`
+			Twin
+		}](), "by field Embedded.X too"},
 		{"empty struct", reflect.TypeFor[struct{ E BadFields }](), "field E "},
 		{"unexported-only struct", reflect.TypeFor[struct{ T time.Location }](), "field T "},
 		{"reserved name", reflect.TypeFor[struct {

@@ -1,0 +1,225 @@
+package rapyer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// SaveMany writes several models, each replacing whatever was stored at its
+// id, collections included (Save for many; Rapyer's ainsert(*models)). On
+// one server it is one atomic batch in one round trip: all are written or
+// none. On Redis Cluster it is one atomic batch per hash slot, the batches
+// sent in parallel: each slot's models are written or none of them, but
+// one slot may be written while another failed (the error says which
+// failed); models that share a hash tag (Options.HashTag) share a slot. An
+// id given twice is refused with ErrInvalid before anything is sent.
+func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
+	ids := make([]string, len(models))
+	for i, e := range models {
+		ids[i] = e.ID
+	}
+	groups, err := m.slots(ids)
+	if err != nil {
+		return err
+	}
+	return m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
+		var b tx.Batch
+		for _, i := range at {
+			b = tx.Join(b, tx.On(m.Target(ids[i]), m.replaceOps(models[i].Value)...))
+		}
+		_, err := tx.Exec(ctx, m.rdb, b, m.execOptions(m.Target(ids[at[0]])))
+		return err
+	})
+}
+
+// InsertMany writes several models under new ids made by Options.NewID and
+// returns the ids, in the order of vs. It is atomic like SaveMany: one
+// batch on one server, one per hash slot on a cluster (with a HashTag that
+// maps every id to one tag, one in all). Should a new id exist already, its
+// batch fails with ErrExists and writes nothing.
+func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
+	ids := make([]string, len(vs))
+	for i := range vs {
+		ids[i] = m.opts.NewID()
+	}
+	groups, err := m.slots(ids)
+	if err != nil {
+		return nil, err
+	}
+	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
+		var b tx.Batch
+		for _, i := range at {
+			b = tx.Join(b, tx.On(m.Target(ids[i]), m.replaceOps(vs[i])...))
+		}
+		o := m.execOptions(m.Target(ids[at[0]]))
+		o.IfMissing = tx.MustBeNew
+		_, err := tx.Exec(ctx, m.rdb, b, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// DeleteMany removes several models and every one of their keys (not their
+// locks), and returns the ids of those that existed, in the order of ids
+// (Rapyer's adelete_many; ids of missing models are passed over). Like
+// Delete it is all or nothing per batch: a key of another Redis type than
+// the model's fails it with ErrWrongType, nothing deleted. On one server
+// it is one atomic batch; on a cluster one per hash slot, sent in parallel.
+//
+// When every model exists, that batch is one round trip. When one is
+// missing the batch changes nothing, and DeleteMany deletes those that
+// exist optimistically: it watches their keys and reads which exist (one
+// round trip), then deletes them in MULTI/EXEC (a second), retrying on a
+// conflict like Update.
+func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
+	groups, err := m.slots(ids)
+	if err != nil {
+		return nil, err
+	}
+	gone := make([]bool, len(ids))
+	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
+		var b tx.Batch
+		for _, i := range at {
+			b = tx.Join(b, tx.On(m.Target(ids[i]), ops.Delete[T]()))
+		}
+		_, err := tx.Exec(ctx, m.rdb, b, m.execOptions(m.Target(ids[at[0]])))
+		if errors.Is(err, errs.NotFound) {
+			err = m.deleteExisting(ctx, ids, at, gone)
+		} else if err == nil {
+			for _, i := range at {
+				gone[i] = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, id := range ids {
+		if gone[i] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// deleteExisting deletes the models ids[at] that exist, in one optimistic
+// update, and marks them in gone.
+func (m *Model[T]) deleteExisting(ctx context.Context, ids []string, at []int, gone []bool) error {
+	var watch []string
+	for _, i := range at {
+		ks, err := m.Keys(ids[i])
+		if err != nil {
+			return err
+		}
+		watch = append(watch, ks...)
+	}
+	var found []int
+	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
+		exists := make([]*redis.BoolCmd, len(at))
+		for j, i := range at {
+			exists[j] = p.HExists(ctx, m.Target(ids[i]).Root(), versionField)
+		}
+		return func() (tx.Batch, error) {
+			found = found[:0]
+			var b tx.Batch
+			for j, c := range exists {
+				ok, err := c.Result()
+				if err != nil {
+					return tx.Batch{}, readErr(m.Target(ids[at[j]]).Root(), err)
+				}
+				if ok {
+					found = append(found, at[j])
+					b = tx.Join(b, tx.On(m.Target(ids[at[j]]), ops.Delete[T]()))
+				}
+			}
+			return b, nil
+		}
+	}
+	if _, err := tx.Optimistic(ctx, m.rdb, watch, read, m.execOptions(m.Target(ids[at[0]]))); err != nil {
+		return err
+	}
+	for _, i := range found {
+		gone[i] = true
+	}
+	return nil
+}
+
+// slots checks ids and groups their indexes by the batch that can hold
+// them: one group on one server, one per hash slot on a cluster (or with
+// Options.Exec.StrictSlots). An id given twice is refused.
+func (m *Model[T]) slots(ids []string) ([][]int, error) {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if _, err := m.Key(id); err != nil {
+			return nil, err
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("%w: id %q is given twice", errs.InvalidArgument, id)
+		}
+		seen[id] = true
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	_, cluster := m.rdb.(*redis.ClusterClient)
+	if !cluster && !m.opts.Exec.StrictSlots {
+		all := make([]int, len(ids))
+		for i := range all {
+			all[i] = i
+		}
+		return [][]int{all}, nil
+	}
+	bySlot := map[int][]int{}
+	var order []int
+	for i, id := range ids {
+		s := keys.Slot(m.Target(id).Root())
+		if _, ok := bySlot[s]; !ok {
+			order = append(order, s)
+		}
+		bySlot[s] = append(bySlot[s], i)
+	}
+	out := make([][]int, 0, len(order))
+	for _, s := range order {
+		out = append(out, bySlot[s])
+	}
+	return out, nil
+}
+
+// eachSlot runs f on every group, in parallel, and joins their errors.
+func (m *Model[T]) eachSlot(ctx context.Context, groups [][]int, f func(context.Context, []int) error) error {
+	if len(groups) == 1 {
+		return f(ctx, groups[0])
+	}
+	fails := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for g, at := range groups {
+		wg.Go(func() { fails[g] = f(ctx, at) })
+	}
+	wg.Wait()
+	return errors.Join(slices.DeleteFunc(fails, func(e error) bool { return e == nil })...)
+}
+
+// replaceOps are the ops of Save: the value, and the model's TTL if it has
+// one.
+func (m *Model[T]) replaceOps(v T) []ops.Op {
+	o := []ops.Op{ops.Replace(v)}
+	if m.opts.TTL > 0 {
+		o = append(o, ops.Expire[T](m.opts.TTL))
+	}
+	return o
+}

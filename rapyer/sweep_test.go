@@ -1,0 +1,76 @@
+package rapyer_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/rapyer"
+)
+
+type profileV1 struct {
+	Name string
+	Tags []string
+	Seen map[string]struct{}
+}
+
+// profileV2 is profileV1 with Tags removed.
+type profileV2 struct {
+	Name string
+	Seen map[string]struct{}
+}
+
+// TestSweepRemovesKeysOfRemovedFields: after a field is removed from the
+// struct, Sweep deletes the keys it left (of live and deleted models
+// alike), and nothing else: not today's collections, not lock keys.
+func TestSweepRemovesKeysOfRemovedFields(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		for _, tag := range []func(string) string{nil, sameTag} {
+			prefix := b.Prefix + "profile"
+			if tag != nil {
+				prefix += "t"
+			}
+			v1 := rapyer.MustNew[profileV1](b.Client, rapyer.Options{Prefix: prefix, HashTag: tag})
+			for _, id := range []string{"p1", "p2", "p3"} {
+				if err := v1.Save(ctx, id, profileV1{Name: id, Tags: []string{"a"}, Seen: map[string]struct{}{"x": {}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The new struct, on another client (one client keeps one type per prefix).
+			v2 := rapyer.MustNew[profileV2](b.NewClient(t, nil), rapyer.Options{Prefix: prefix, HashTag: tag})
+			if _, err := v2.Delete(ctx, "p3"); err != nil {
+				t.Fatal(err)
+			}
+			// Under a held lock: Sweep leaves the lock's keys alone.
+			var removed []string
+			err := v2.Lock(ctx, "p1", "edit", func(*profileV2) error {
+				var err error
+				removed, err = v2.Sweep(ctx)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, id := range []string{"p1", "p2", "p3"} {
+				ks, _ := v1.Keys(id)
+				want = append(want, ks[1]) // the tags list
+			}
+			slices.Sort(removed)
+			if !slices.Equal(removed, want) {
+				t.Fatalf("Sweep removed %v, want %v", removed, want)
+			}
+			for _, id := range []string{"p1", "p2"} {
+				p, err := v2.Get(ctx, id)
+				if err != nil || len(p.Seen) != 1 {
+					t.Fatalf("after Sweep %s is %+v, %v", id, p, err)
+				}
+			}
+			if again, err := v2.Sweep(ctx); err != nil || len(again) != 0 {
+				t.Fatalf("a second Sweep removed %v, %v", again, err)
+			}
+		}
+	})
+}
