@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,30 +29,7 @@ func WithLock(opts lock.Options) LockOption {
 }
 
 // MaxAction is the longest lock action, in bytes.
-const MaxAction = 128
-
-// checkAction refuses lock actions the key layout cannot hold: empty, too
-// long, not UTF-8, holding a brace (the cluster hash tag), a glob character
-// (SCAN patterns), white space or a control character, or a ':'. Lock keys
-// are <root>:lock:<action>, and the lock package derives <lock key>:fence
-// and <lock key>:fence:<token> from them: with a ':' the action "pay:fence"
-// would be the fence key of the action "pay". "fence" itself is reserved
-// for the same reason (see lock.FenceKey).
-func checkAction(action string) error {
-	switch {
-	case action == "":
-		return fmt.Errorf("%w: empty lock action", errs.InvalidArgument)
-	case len(action) > MaxAction:
-		return fmt.Errorf("%w: lock action of %d bytes is longer than %d", errs.InvalidArgument, len(action), MaxAction)
-	case !utf8.ValidString(action):
-		return fmt.Errorf("%w: lock action %q is not UTF-8", errs.InvalidArgument, action)
-	case strings.ContainsAny(action, "{}*?[]\\:") || strings.IndexFunc(action, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return fmt.Errorf("%w: lock action %q holds a brace, a glob character, a ':' or white space", errs.InvalidArgument, action)
-	case action == "fence":
-		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.InvalidArgument, action)
-	}
-	return nil
-}
+const MaxAction = keys.MaxAction
 
 // held is one model locked and loaded.
 type held[T any] struct {
@@ -71,7 +46,7 @@ func (m *Model[T]) acquire(ctx context.Context, id, action string, opt []LockOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAction(action); err != nil {
+	if err := keys.CheckAction(action); err != nil {
 		return nil, err
 	}
 	var read func() (T, bool, error)

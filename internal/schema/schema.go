@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 )
 
 // NodeKind says where a field is stored.
@@ -264,10 +264,8 @@ func ValidName(name string) error {
 		return fmt.Errorf("%w: empty field name", errs.Unsupported)
 	case strings.HasPrefix(name, Reserved):
 		return fmt.Errorf("%w: field name %q starts with the reserved %q", errs.Unsupported, name, Reserved)
-	case !utf8.ValidString(name) || strings.ContainsAny(name, ".:{}*?[]\\ \t\r\n"):
-		return fmt.Errorf("%w: field name %q holds a character out of . : { } * ? [ ] \\ or white space", errs.Unsupported, name)
 	}
-	return nil
+	return keys.CheckField(name)
 }
 
 // SnakeCase derives the default stored name from a Go name:
