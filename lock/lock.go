@@ -2,18 +2,18 @@ package lock
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -167,9 +167,11 @@ func checkKey(key string) error {
 var errVoid = errors.New("lock: the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
-// is announced: key+":wake". Waiters subscribe to it. A script that releases
-// a lock itself (see Lock.Forget) should PUBLISH to it after the DEL, where
-// the user may.
+// is announced: key+":wake". The message is the lock's key itself, from
+// every release (Release here, ops.Unlock in a batch); waiters subscribe to
+// the channel and wake on any message. A script that releases a lock itself
+// (see Lock.Forget) should PUBLISH the key to it after the DEL, where the
+// user may.
 func WakeChannel(key string) string { return key + ":wake" }
 
 // Acquire takes the lock named key, waiting as opts says while someone else
@@ -229,7 +231,7 @@ type acquirer struct {
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
-	a := &acquirer{rdb: rdb, key: key, o: o, token: newToken()}
+	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
 	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token)},
 		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds())
 	return a
@@ -323,9 +325,9 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		case <-w.wc.ready:
 			// Subscribed: a release wakes us, so polling is only the
 			// fallback for a lost message or a holder that died.
-			d = backoff(a.o.retryMax, a.o.retryMax, 0)
+			d = backoff.Delay(a.o.retryMax, a.o.retryMax, 0)
 		default:
-			d = backoff(a.o.retryMin, a.o.retryMax, n)
+			d = backoff.Delay(a.o.retryMin, a.o.retryMax, n)
 			n++
 		}
 		if at.pttl > 0 && at.pttl < d {
@@ -375,7 +377,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 					continue
 				}
 			}
-			if err != nil && !isReply(err) && ctx.Err() == nil && netErr == 0 {
+			if err != nil && !reply.FromServer(err) && ctx.Err() == nil && netErr == 0 {
 				a.unsure = true
 				netErr++
 				continue
@@ -384,7 +386,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		break
 	}
 	if err != nil {
-		if !isReply(err) {
+		if !reply.FromServer(err) {
 			a.unsure = true
 		}
 		if ctx.Err() != nil {
@@ -412,33 +414,6 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		at.pttl = time.Duration(num) * time.Millisecond
 	}
 	return at, nil
-}
-
-// isReply reports whether err is an error reply from the server (so the
-// command was not applied, or applied exactly as reported), as opposed to a
-// network or context error, after which the outcome is unknown.
-func isReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re)
-}
-
-// backoff is the n-th delay between attempts: min*2^n capped at max, with
-// "equal jitter" (a uniform pick in [d/2, d]) so that waiters spread out.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := hi
-	if n < 63 {
-		if e := lo << n; e>>n == lo && e < hi { // no overflow, below the cap
-			d = e
-		}
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-func newToken() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:]) // never fails on supported platforms (Go >= 1.24)
-	return hex.EncodeToString(b[:])
 }
 
 // Lock is a held lock. Its methods are safe for concurrent use. Every Lock

@@ -2,8 +2,6 @@ package rapyer
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -20,6 +18,8 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
@@ -113,7 +113,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.NewID == nil {
-		opts.NewID = randomID
+		opts.NewID = func() string { return random.Hex(12) }
 	}
 	return &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts}, nil
 }
@@ -125,12 +125,6 @@ func MustNew[T any](rdb redis.UniversalClient, opts Options) *Model[T] {
 		panic(err)
 	}
 	return m
-}
-
-func randomID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Client is the Redis client of the model.
@@ -505,15 +499,8 @@ func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T,
 	}
 }
 
-func readErr(key string, err error) error {
-	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		if key == "" {
-			return fmt.Errorf("%w: %v", errs.WrongType, err)
-		}
-		return fmt.Errorf("%w: %s: %v", errs.WrongType, key, err)
-	}
-	return err
-}
+// readErr maps a WRONGTYPE refusal of a read of key to ErrWrongType.
+func readErr(key string, err error) error { return reply.WrongType(key, err) }
 
 // Exists reports whether model id exists.
 func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
@@ -670,7 +657,7 @@ func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) 
 	for i, c := range cmds {
 		ok, err := c.Result()
 		switch {
-		case err != nil && redis.HasErrorPrefix(err, "WRONGTYPE"):
+		case reply.IsWrongType(err):
 			// A key of another type under the prefix: not a model.
 		case err != nil:
 			return nil, err

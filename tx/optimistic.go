@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -39,11 +40,7 @@ func (r Retry) wait(attempt int) time.Duration {
 	if top <= 0 {
 		top = 100 * time.Millisecond
 	}
-	d := base << min(attempt, 20)
-	if d > top || d <= 0 {
-		d = top
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Delay(base, top, attempt)
 }
 
 // Read queues the reads of one attempt of an optimistic update on p, and
@@ -94,7 +91,7 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 			return res, nil
 		case errors.Is(err, errRetry):
 			last = err
-			if err := sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
+			if err := backoff.Sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
 				return nil, err
 			}
 		default:
@@ -173,18 +170,18 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 					return fmt.Errorf("%w: Lua loaded", errRetry)
 				}
 			}
-			if err != nil && isServerError(err) && cmd != nil && isServerError(cmd.Err()) {
+			if err != nil && reply.FromServer(err) && cmd != nil && reply.FromServer(cmd.Err()) {
 				// The reason EXEC was refused (EXECABORT) or the call failed.
 				err = cmd.Err()
 			}
 			switch {
 			case errors.Is(err, redis.TxFailedErr):
 				return fmt.Errorf("%w: watched keys changed", errRetry)
-			case err != nil && isServerError(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
+			case err != nil && reply.FromServer(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
 				// EXEC discarded the transaction (its EVALSHA met a moving
 				// slot): nothing ran; start again with a fresh view.
 				return fmt.Errorf("%w: %v", errRetry, err)
-			case err != nil && isServerError(err):
+			case err != nil && reply.FromServer(err):
 				return refused(err)
 			case err != nil && notSent(err):
 				return fmt.Errorf("rapyer: the batch was not sent: %w", err)
@@ -236,10 +233,10 @@ func readError(err error) error {
 	if isMoving(err) {
 		return fmt.Errorf("%w: %v", errRetry, err)
 	}
-	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		return fmt.Errorf("%w: %v", errs.WrongType, err)
+	if reply.IsWrongType(err) {
+		return reply.WrongType("", err)
 	}
-	if isServerError(err) {
+	if reply.FromServer(err) {
 		// Nothing was written: the reads come before the batch.
 		return refused(err)
 	}
