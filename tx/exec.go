@@ -400,18 +400,9 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 		}
 		switch {
 		case reply.FromServer(err) && isMoving(err) && moving < maxMoving:
-			// The slot is being migrated or failed over: the server did not
-			// run the batch. Wait and send it again (the same id), past the
-			// redirections go-redis already followed.
 			moving++
-			if err := backoff.Sleep(ctx, movingWait(moving)); err != nil {
-				return nil, unsent(last, err)
-			}
-			if c, ok := rdb.(*redis.ClusterClient); ok {
-				c.ReloadState(ctx)
-			}
-			if last != nil && !resendable(rdb, p, start, life) {
-				return nil, fmt.Errorf("%w: the reply was lost and the record could expire before a resend: %w", errs.UnknownOutcome, last)
+			if err := waitForSlot(ctx, rdb, p, moving, last, start, life); err != nil {
+				return nil, err
 			}
 			continue
 		case reply.FromServer(err):
@@ -449,6 +440,24 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 		return nil, fmt.Errorf("%w: the reply was lost, and a batch without a record is never resent: %w", errs.UnknownOutcome, last)
 	}
 	return nil, fmt.Errorf("%w: the reply was lost and no resend got through: %w", errs.UnknownOutcome, last)
+}
+
+// waitForSlot waits before the n-th send of p again (the same id) after
+// the server said the slot is being migrated or failed over: the server did
+// not run the batch. The send goes past the redirections go-redis already
+// followed. last is the error of an earlier send that may have reached the
+// server: then the wait must leave time for a resend the record can settle.
+func waitForSlot(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, n int, last error, start time.Time, life time.Duration) error {
+	if err := backoff.Sleep(ctx, movingWait(n)); err != nil {
+		return unsent(last, err)
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		c.ReloadState(ctx)
+	}
+	if last != nil && !resendable(rdb, p, start, life) {
+		return fmt.Errorf("%w: the reply was lost and the record could expire before a resend: %w", errs.UnknownOutcome, last)
+	}
+	return nil
 }
 
 // unsent is the error of a wait that ended before a send.
