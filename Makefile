@@ -9,12 +9,26 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
 
 .PHONY: test demo bench lint fmt-check vet staticcheck staticcheck-if-online cover reliability ci
 
-## test: every test, under the race detector, never cached
+## test: every test, under the race detector, never cached; then one TIER
+## line per backend (miniredis, the real redis-server, the real cluster)
+## saying how many subtests ran on it, or that it was SKIPPED, from the
+## records each test binary writes under RAPYER_TIER_DIR (internal/testenv).
+## The exit status is go test's.
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	@dir="$$(mktemp -d)"; status=0; \
+	echo "$(GO) test -race -count=1 $(PKGS)"; \
+	RAPYER_TIER_DIR="$$dir" $(GO) test -race -count=1 $(PKGS) || status=$$?; \
+	echo; \
+	$(GO) run ./internal/testenv/cmd/tiers "$$dir" || echo "TIER: no summary: the tier records could not be read"; \
+	if [ $$status -ne 0 ]; then echo "TIER: go test failed (exit status $$status): a package that crashed wrote no record"; fi; \
+	rm -rf "$$dir"; \
+	exit $$status
 
-## demo: run the example tour of the root package and show what each prints
-## (on an embedded miniredis, or on the server of REDIS_URL when it is set)
+## demo: run the example tour of the root package (example_test.go): the
+## README's quick start, then every scenario of the concurrency guide, each
+## narrated from its doc comment (what it does, what it printed, why that is
+## right; demo_test.go), on an embedded miniredis, or on the server of
+## REDIS_URL when it is set. go test still checks every // Output: comment.
 demo:
 	RAPYER_DEMO=1 $(GO) test -count=1 -run '^Example'
 

@@ -1,13 +1,14 @@
-// The tour of rapyer-go: every scenario of the guide "Atomic actions and
-// concurrency" as a runnable example. `make demo` runs them on an embedded
-// miniredis, or on the server of REDIS_URL when it is set.
+// The tour of rapyer-go: the README's quick start, then every scenario of the
+// guide "Atomic actions and concurrency", as runnable examples. `make demo`
+// runs them on an embedded miniredis, or on the server of REDIS_URL when it
+// is set, and narrates each from its doc comment: the first paragraphs say
+// what it does, the last, starting "It prints", why its output is right.
 package rapyer_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/alicebob/miniredis/v2"
@@ -20,38 +21,12 @@ import (
 )
 
 // connect returns a client on REDIS_URL, or on a fresh embedded miniredis,
-// and a prefix that keeps the example's keys apart; stop cleans up.
+// and a prefix that keeps the example's keys apart; stop cleans up. Under
+// make demo (RAPYER_DEMO=1) it also narrates the calling example (demo_test.go).
 func connect(name string) (rdb redis.UniversalClient, prefix string, stop func()) {
-	echoed := echo(name)
+	told := narrate()
 	rdb, prefix, done := open(name)
-	return rdb, prefix, func() { done(); echoed() }
-}
-
-// echo shows what an example prints on the terminal as well, when
-// RAPYER_DEMO=1 (make demo): the testing package captures it otherwise.
-func echo(name string) (stop func()) {
-	if os.Getenv("RAPYER_DEMO") != "1" {
-		return func() {}
-	}
-	captured := os.Stdout
-	r, w, err := os.Pipe()
-	if err != nil {
-		return func() {}
-	}
-	os.Stdout = w
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf, _ := io.ReadAll(r)
-		fmt.Fprintf(os.Stderr, "--- %s\n%s", name, buf)
-		_, _ = captured.Write(buf)
-	}()
-	return func() {
-		w.Close()
-		<-done
-		r.Close()
-		os.Stdout = captured
-	}
+	return rdb, prefix, func() { done(); told() }
 }
 
 func open(name string) (rdb redis.UniversalClient, prefix string, stop func()) {
@@ -79,9 +54,69 @@ func open(name string) (rdb redis.UniversalClient, prefix string, stop func()) {
 	return c, prefix, func() { c.Close(); mr.Close() }
 }
 
+type Account struct {
+	Owner   string
+	Balance int
+	History []string
+	Limits  map[string]int
+}
+
+// Lenses name the fields that ops change.
+var (
+	Balance = lens.Of(func(a *Account) *int { return &a.Balance })
+	History = lens.Of(func(a *Account) *[]string { return &a.History })
+)
+
+// The README's quick start: a withdrawal guarded on the server in one batch,
+// an update decided in Go, and a change made under a lock.
+//
+// It is the README's program line for line, but for the client (connect
+// gives an embedded miniredis, or REDIS_URL) and the key prefix;
+// readme_test.go fails when the two differ otherwise.
+//
+// It prints 130 [withdraw:30] <nil>: alice starts with 100; the batch checks
+// she has at least 30, takes them and logs "withdraw:30" (70); the update
+// doubles the balance (140); the lock takes 10 (130).
+func Example_quickStart() {
+	ctx := context.Background()
+	rdb, prefix, stop := connect("quickstart")
+	defer stop()
+	accounts := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: prefix + "_account"})
+
+	_ = accounts.Save(ctx, "alice", Account{Owner: "alice", Balance: 100})
+
+	// One round trip, all or nothing, the guard checked on the server.
+	_, err := accounts.Exec(ctx, "alice", tx.Of(
+		ops.AtLeast(Balance, 30),
+		ops.Decr(Balance, 30),
+		ops.Append(History, "withdraw:30"),
+	))
+	if errors.Is(err, rapyer.ErrPrecondition) {
+		fmt.Println("insufficient funds: nothing changed")
+	}
+
+	// Decide in Go, retried on conflict.
+	_, err = accounts.Update(ctx, "alice", func(a Account) (tx.Batch, error) {
+		return tx.Of(ops.Set(Balance, a.Balance*2)), nil
+	})
+
+	// Or wait your turn: what the function changes is saved, fenced by the lock.
+	err = accounts.Lock(ctx, "alice", "withdraw", func(a *Account) error {
+		a.Balance -= 10
+		return nil
+	})
+
+	a, err := accounts.Get(ctx, "alice")
+	fmt.Println(a.Balance, a.History, err)
+	// Output: 130 [withdraw:30] <nil>
+}
+
 // The bank transfer: both accounts are locked (in one global order, so two
 // opposite transfers cannot deadlock), changed, and saved in one step fenced
 // by the locks.
+//
+// It prints <nil> 70 50: the function returned nil, so both changes were
+// saved together: 30 left alice's 100 and reached bob's 20.
 func Example_bankTransfer() {
 	type Account struct {
 		Owner   string
@@ -122,6 +157,10 @@ var (
 
 // Profile updates and view tracking take locks for different actions on the
 // same model: they run side by side, and each saves only what it changed.
+//
+// It prints <nil> "first programmer" 1: neither lock waited for the other,
+// and the profile's save kept the view counted meanwhile, since each lock
+// saves only the fields its own function changed.
 func Example_profileAndViews() {
 	rdb, prefix, stop := connect("profile")
 	defer stop()
@@ -145,6 +184,10 @@ func Example_profileAndViews() {
 
 // Locking an instance: the function gets the model; what it changes is saved
 // when it returns nil; an error saves nothing.
+//
+// It prints "compiler pioneer" validation failed: the first function
+// returned nil, so its bio was saved; the second returned an error, which
+// Lock hands back, and its bio was never written.
 func Example_lockInstance() {
 	rdb, prefix, stop := connect("instance")
 	defer stop()
@@ -182,6 +225,10 @@ var (
 
 // Completing a game level: score, level, achievements and stats change in
 // one atomic batch, one round trip.
+//
+// It prints <nil> 500 2 [level-1-cleared] map[time_s:93]: no error; the
+// increment's result is the new score, 0+500; the level went from 1 to 2;
+// the achievement and the stat were added in the same step.
 func Example_completeLevel() {
 	rdb, prefix, stop := connect("game")
 	defer stop()
@@ -209,6 +256,10 @@ type User struct {
 }
 
 // Registering a user: Create refuses an id that is taken, atomically.
+//
+// It prints <nil> true ada@example.com [new] map[source:web]: the first
+// Create succeeded, the second failed with rapyer.ErrExists, and the stored
+// user is still the first one, tags and metadata included.
 func Example_registerUser() {
 	rdb, prefix, stop := connect("users")
 	defer stop()
@@ -234,6 +285,9 @@ var (
 
 // A shopping cart: several items added in one step, the total kept on the
 // server.
+//
+// It prints [book pen] 15.75: both items were appended in order, and the
+// increment's result is the total the server now holds, 12.5+3.25.
 func Example_shoppingCart() {
 	rdb, prefix, stop := connect("cart")
 	defer stop()
@@ -251,6 +305,10 @@ func Example_shoppingCart() {
 
 // A batch that fails leaves nothing behind: the counter holds text, so the
 // increment cannot run, and the append before it is not applied either.
+//
+// It prints true 1: the batch failed with rapyer.ErrCorrupt, found before
+// its first write, so the list still holds its one item: the append before
+// the increment was not applied.
 func Example_failingBatch() {
 	rdb, prefix, stop := connect("fail")
 	defer stop()
@@ -268,6 +326,10 @@ func Example_failingBatch() {
 
 // Ignore-if-deleted: a batch on a model that is gone does nothing, creates
 // nothing, and says so.
+//
+// It prints true true <nil> false: without the option the batch fails with
+// rapyer.ErrNotFound; with IgnoreIfDeleted it succeeds and reports Skipped;
+// either way the model still does not exist.
 func Example_ignoreIfDeleted() {
 	rdb, prefix, stop := connect("ignore")
 	defer stop()
@@ -293,6 +355,9 @@ var (
 
 // The task queue: a worker moves the oldest pending task to processing in
 // one step, so a crash can never lose it between the two lists.
+//
+// It prints t1 true [t2] []: the move took the oldest task, t1 (true: there
+// was one), leaving t2 pending; removing t1 when done left processing empty.
 func Example_taskQueue() {
 	rdb, prefix, stop := connect("queue")
 	defer stop()
@@ -319,6 +384,10 @@ var Hits = lens.Of(func(l *Limiter) *[]int64 { return &l.Hits })
 // A rolling-window rate limiter: an optimistic update reads the hits, drops
 // those out of the window, and records the new one only under the limit;
 // concurrent callers are retried, never double-counted.
+//
+// It prints [true true true false true]: the hits at 1 s, 2 s and 3 s are
+// allowed, the one at 4 s would be the fourth in a minute and is refused, and
+// at 62 s the hits at 1 s and 2 s have left the window: there is room again.
 func Example_rateLimiter() {
 	rdb, prefix, stop := connect("limit")
 	defer stop()
@@ -354,6 +423,9 @@ func Example_rateLimiter() {
 // Batch or lock? A batch is one round trip and never waits; a lock waits its
 // turn and lets Go code decide with the data in hand. Here both raise a
 // balance by 10.
+//
+// It prints 20: the batch added 10 on the server; the lock read 10, added
+// 10 in Go and saved 20.
 func Example_batchVersusLock() {
 	type Wallet struct{ Balance int }
 	balance := lens.Of(func(w *Wallet) *int { return &w.Balance })
@@ -375,6 +447,10 @@ func Example_batchVersusLock() {
 
 // Combining a lock with a batch: under the lock the function returns a batch,
 // which runs fenced by the lock and releases it in the same step.
+//
+// It prints <nil> true 100 [topped-up]: the score was 90, under 100, so the
+// function returned a batch adding the missing 10 and the achievement; it
+// ran (a result) under the lock and released it, without error.
 func Example_lockWithBatch() {
 	rdb, prefix, stop := connect("lockbatch")
 	defer stop()
@@ -412,6 +488,11 @@ var (
 // Processing an order against inventory: the stock check, the decrement and
 // the order's new status are one atomic batch over two models. The models
 // share a hash tag so the batch also runs on Redis Cluster.
+//
+// It prints <nil> true 1 new: the first order took 2 of the 3 lamps and
+// was paid; the second asked for 2 of the 1 left, its guard failed with
+// rapyer.ErrPrecondition, and nothing of its batch was applied: its status
+// is still "new".
 func Example_orderAgainstInventory() {
 	rdb, prefix, stop := connect("shop")
 	defer stop()

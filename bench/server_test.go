@@ -9,9 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/rapyer-go/rapyer/internal/prog"
 )
 
 // Where the time of an atomic batch goes on the server: the time Redis
@@ -170,7 +169,7 @@ func serverTable(t *testing.T, shared *env) string {
 
 	// Smaller programs, by hand, in the layout batch.lua reads: no program
 	// at all, then one model declaration.
-	fn := prog.Interpreter.Name()
+	fn := transport.Interpreter.Name()
 	b3nk, _ := strconv.Atoi(fmt.Sprint(b3cmd[2]))
 	root := b3cmd[3]
 	empty := []any{"fcall", fn, "0", "", "0", "10000", "0", "0"}
@@ -179,10 +178,10 @@ func serverTable(t *testing.T, shared *env) string {
 	norec := slices.Clone(b3cmd)
 	norec[3+b3nk+1] = "0"
 	// The same programs as scripts, as servers without functions run them.
-	must(t, prog.Script.Load(ctx, e.rdb).Err())
+	must(t, transport.Script.Load(ctx, e.rdb).Err())
 	asScript := func(cmd []any) []any {
 		out := slices.Clone(cmd)
-		out[0], out[1] = "evalsha", prog.Script.Hash()
+		out[0], out[1] = "evalsha", transport.Script.Hash()
 		return out
 	}
 	// Batch ids of their own: a batch id already applied is answered

@@ -10,39 +10,60 @@ import (
 	"github.com/rapyer-go/rapyer/lens"
 )
 
-// collOp is an op on one collection field: an instruction, the field, and
-// arguments already encoded.
+// collOp is an op on one collection field: the builder call it makes, the
+// field, and arguments already encoded.
 type collOp struct {
 	f     field
 	name  string // for String
-	instr string
+	emit  collEmit
 	args  []string
 	shown []any
-	// typed adds the Redis type as the last argument (len, clear)
-	typed bool
 }
 
 func (o *collOp) String() string { return describe(o.name, o.f.path(), o.shown...) }
 
-func (o *collOp) compile(b *prog.Builder, t prog.Target) error {
+func (o *collOp) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
-	args := make([]prog.Arg, 0, len(o.args)+3)
-	args = append(args, prog.K(t.Root), prog.K(o.f.key(t)))
-	for _, a := range o.args {
-		args = append(args, prog.V(a))
-	}
-	if o.typed {
-		args = append(args, prog.V(o.f.node.Kind.RedisType()))
-	}
-	b.Emit(o.instr, args...)
+	o.emit(b, t.Root, o.f.key(t), o.f.node.Kind.RedisType(), o.args)
 	return nil
 }
 
-func newColl[S, A any](f lens.Field[S, A], name, instr string, kinds ...schema.NodeKind) *collOp {
-	return &collOp{f: resolve(f, kinds...), name: name, instr: instr}
+func newColl[S, A any](f lens.Field[S, A], name string, emit collEmit, kinds ...schema.NodeKind) *collOp {
+	return &collOp{f: resolve(f, kinds...), name: name, emit: emit}
 }
+
+// collEmit emits a collection op: the builder method it calls, given the
+// model's root key, the field's key and Redis type, and the op's arguments
+// in the order its constructor added them.
+type collEmit func(b *prog.Builder, root, key, typ string, a []string)
+
+func emitRPush(b *prog.Builder, root, key, _ string, a []string) { b.RPush(root, key, a...) }
+func emitLPush(b *prog.Builder, root, key, _ string, a []string) { b.LPush(root, key, a...) }
+func emitRPop(b *prog.Builder, root, key, _ string, _ []string)  { b.RPop(root, key) }
+func emitLPop(b *prog.Builder, root, key, _ string, _ []string)  { b.LPop(root, key) }
+func emitPopAt(b *prog.Builder, root, key, _ string, a []string) { b.PopAt(root, key, a[0]) }
+func emitLSet(b *prog.Builder, root, key, _ string, a []string)  { b.LSet(root, key, a[0], a[1]) }
+func emitLInsert(b *prog.Builder, root, key, _ string, a []string) {
+	b.LInsert(root, key, a[0], a[1])
+}
+func emitLDelRange(b *prog.Builder, root, key, _ string, a []string) {
+	b.LDelRange(root, key, a[0], a[1])
+}
+func emitLTrim(b *prog.Builder, root, key, _ string, a []string)   { b.LTrim(root, key, a[0], a[1]) }
+func emitLRem(b *prog.Builder, root, key, _ string, a []string)    { b.LRem(root, key, a[0], a[1]) }
+func emitLen(b *prog.Builder, root, key, typ string, _ []string)   { b.Len(root, key, typ) }
+func emitClear(b *prog.Builder, root, key, typ string, _ []string) { b.Clear(root, key, typ) }
+func emitMSet(b *prog.Builder, root, key, _ string, a []string)    { b.MSet(root, key, a...) }
+func emitMDel(b *prog.Builder, root, key, _ string, a []string)    { b.MDel(root, key, a...) }
+func emitMPop(b *prog.Builder, root, key, _ string, a []string)    { b.MPop(root, key, a[0]) }
+func emitMPopAny(b *prog.Builder, root, key, _ string, _ []string) { b.MPopAny(root, key) }
+func emitMGet(b *prog.Builder, root, key, _ string, a []string)    { b.MGet(root, key, a[0]) }
+func emitMHas(b *prog.Builder, root, key, _ string, a []string)    { b.MHas(root, key, a[0]) }
+func emitSAdd(b *prog.Builder, root, key, _ string, a []string)    { b.SAdd(root, key, a...) }
+func emitSRem(b *prog.Builder, root, key, _ string, a []string)    { b.SRem(root, key, a...) }
+func emitSHas(b *prog.Builder, root, key, _ string, a []string)    { b.SHas(root, key, a[0]) }
 
 // addValues encodes values with the field's element (or key) codec.
 func (o *collOp) addValues(c func(*schema.Node) *schema.Codec, vals ...any) *collOp {
@@ -105,13 +126,13 @@ func stop(n int) string {
 // Append adds elements at the end of a list field (RPUSH). Server cost:
 // O(k) for k elements, as for Prepend.
 func Append[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
-	return newColl(f, "Append", "rpush", schema.List).addValues(elem, anys(v)...)
+	return newColl(f, "Append", emitRPush, schema.List).addValues(elem, anys(v)...)
 }
 
 // Prepend adds elements at the start of a list field, in the order given:
 // Prepend(f, "a", "b") on [c] gives [a b c].
 func Prepend[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
-	return newColl(f, "Prepend", "lpush", schema.List).addValues(elem, anys(v)...)
+	return newColl(f, "Prepend", emitLPush, schema.List).addValues(elem, anys(v)...)
 }
 
 // Insert puts v before index i of a list field, as Python's list.insert: a
@@ -122,20 +143,20 @@ func Prepend[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
 // default; over it the batch fails with ErrTooLarge before anything is
 // written). At either end it is one LPUSH or RPUSH: O(1), no moves.
 func Insert[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
-	return newColl(f, "Insert", "linsert", schema.List).addInts(i).addValues(elem, v)
+	return newColl(f, "Insert", emitLInsert, schema.List).addInts(i).addValues(elem, v)
 }
 
 // PopLast removes the last element of a list field and yields it; an empty
 // list yields nothing. Server cost: O(1), as for PopFirst.
 func PopLast[S any, L ~[]E, E any](f lens.Field[S, L]) *Maybe[E] {
-	o := newColl(f, "PopLast", "rpop", schema.List)
+	o := newColl(f, "PopLast", emitRPop, schema.List)
 	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
 }
 
 // PopFirst removes the first element of a list field and yields it; an empty
 // list yields nothing.
 func PopFirst[S any, L ~[]E, E any](f lens.Field[S, L]) *Maybe[E] {
-	o := newColl(f, "PopFirst", "lpop", schema.List)
+	o := newColl(f, "PopFirst", emitLPop, schema.List)
 	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
 }
 
@@ -146,7 +167,7 @@ func PopFirst[S any, L ~[]E, E any](f lens.Field[S, L]) *Maybe[E] {
 // count against the batch's move budget (tx.Budget.Moves). At either end it
 // is one LPOP or RPOP: O(1), no moves.
 func PopAt[S any, L ~[]E, E any](f lens.Field[S, L], i int) *Maybe[E] {
-	o := newColl(f, "PopAt", "popat", schema.List).addInts(i)
+	o := newColl(f, "PopAt", emitPopAt, schema.List).addInts(i)
 	return &Maybe[E]{inner: o, decode: elemDecoder[E](o)}
 }
 
@@ -156,7 +177,7 @@ func PopAt[S any, L ~[]E, E any](f lens.Field[S, L], i int) *Maybe[E] {
 // walks the list's nodes (of many elements each) from the nearer end: O(1)
 // near an end, some microseconds in the middle of millions; no moves.
 func SetAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
-	return newColl(f, "SetAt", "lset", schema.List).addInts(i).addValues(elem, v)
+	return newColl(f, "SetAt", emitLSet, schema.List).addInts(i).addValues(elem, v)
 }
 
 // RemoveRange deletes the elements [start, stop) of a list field, as
@@ -168,7 +189,7 @@ func SetAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
 // freeing the removed elements; a range that touches an end is one LTRIM,
 // no moves.
 func RemoveRange[S any, L ~[]E, E any](f lens.Field[S, L], start, stop int) *Yield[int] {
-	o := newColl(f, "RemoveRange", "ldelrange", schema.List).addInts(start)
+	o := newColl(f, "RemoveRange", emitLDelRange, schema.List).addInts(start)
 	o.args = append(o.args, stopArg(stop))
 	o.shown = append(o.shown, stopShown(stop))
 	return &Yield[int]{inner: o, decode: decodeInt}
@@ -178,7 +199,7 @@ func RemoveRange[S any, L ~[]E, E any](f lens.Field[S, L], start, stop int) *Yie
 // clamping as RemoveRange. Server cost: one LTRIM, which frees the removed
 // elements node by node (about 0.2 ms per million); no moves.
 func Trim[S any, L ~[]E, E any](f lens.Field[S, L], start, stop int) Op {
-	o := newColl(f, "Trim", "ltrim", schema.List).addInts(start)
+	o := newColl(f, "Trim", emitLTrim, schema.List).addInts(start)
 	o.args = append(o.args, stopArg(stop))
 	o.shown = append(o.shown, stopShown(stop))
 	return o
@@ -203,7 +224,7 @@ func (endMark) String() string { return "End" }
 // a list of n (LREM compares the elements up to the first match, every one
 // for RemoveAll: about 30 ms per million); not counted against a budget.
 func Remove[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
-	o := newColl(f, "Remove", "lrem", schema.List)
+	o := newColl(f, "Remove", emitLRem, schema.List)
 	o.args = append(o.args, "1") // LREM's count, not shown: Remove(history, "a")
 	o.addValues(elem, v)
 	return &Yield[int]{inner: o, decode: decodeInt}
@@ -212,7 +233,7 @@ func Remove[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
 // RemoveAll deletes every element equal to v from a list field and yields
 // how many went.
 func RemoveAll[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
-	o := newColl(f, "RemoveAll", "lrem", schema.List)
+	o := newColl(f, "RemoveAll", emitLRem, schema.List)
 	o.args = append(o.args, "0")
 	o.addValues(elem, v)
 	return &Yield[int]{inner: o, decode: decodeInt}
@@ -220,16 +241,14 @@ func RemoveAll[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
 
 // Len yields the length of a list, map or set field. Server cost: O(1).
 func Len[S, A any](f lens.Field[S, A]) *Yield[int] {
-	o := newColl(f, "Len", "len", schema.List, schema.Map, schema.Set)
-	o.typed = true
+	o := newColl(f, "Len", emitLen, schema.List, schema.Map, schema.Set)
 	return &Yield[int]{inner: o, decode: decodeInt}
 }
 
 // Clear empties a list, map or set field. Server cost: freeing it (DEL),
 // O(n) for n elements, node by node for a list.
 func Clear[S, A any](f lens.Field[S, A]) Op {
-	o := newColl(f, "Clear", "clear", schema.List, schema.Map, schema.Set)
-	o.typed = true
+	o := newColl(f, "Clear", emitClear, schema.List, schema.Map, schema.Set)
 	return o
 }
 
@@ -251,14 +270,14 @@ func (o *moveOp) String() string {
 	return fmt.Sprintf("Move(%s %s -> %s %s)", o.src.path(), o.from, o.dst.path(), o.to)
 }
 
-func (o *moveOp) compile(b *prog.Builder, t prog.Target) error {
+func (o *moveOp) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.src.check(t); err != nil {
 		return err
 	}
 	if err := o.dst.check(t); err != nil {
 		return err
 	}
-	b.Emit("lmove", prog.K(t.Root), prog.K(o.src.key(t)), prog.K(t.Root), prog.K(o.dst.key(t)), prog.V(string(o.from)), prog.V(string(o.to)))
+	b.LMove(t.Root, o.src.key(t), t.Root, o.dst.key(t), string(o.from), string(o.to))
 	return nil
 }
 
@@ -286,14 +305,14 @@ func validSide(s Side) bool { return s == First || s == Last }
 
 // SetItem sets m[k] = v in a map field. Server cost: O(1).
 func SetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, v V) Op {
-	o := newColl(f, "SetItem", "mset", schema.Map)
+	o := newColl(f, "SetItem", emitMSet, schema.Map)
 	return o.addValues(key, k).addValues(elem, v)
 }
 
 // SetItems sets every item of items in a map field, in one step. Server
 // cost: O(k) for k items.
 func SetItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], items map[K]V) Op {
-	o := newColl(f, "SetItems", "mset", schema.Map)
+	o := newColl(f, "SetItems", emitMSet, schema.Map)
 	if len(items) == 0 && o.f.err == nil {
 		o.f.err = fmt.Errorf("%w: SetItems(%s): no items", errs.InvalidArgument, o.f.path())
 	}
@@ -306,7 +325,7 @@ func SetItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], items 
 // DeleteItems removes keys from a map field and yields how many were there.
 // Server cost: O(k) for k keys.
 func DeleteItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k ...K) *Yield[int] {
-	o := newColl(f, "DeleteItems", "mdel", schema.Map).addValues(key, anys(k)...)
+	o := newColl(f, "DeleteItems", emitMDel, schema.Map).addValues(key, anys(k)...)
 	if len(k) == 0 && o.f.err == nil {
 		o.f.err = fmt.Errorf("%w: DeleteItems(%s): no keys", errs.InvalidArgument, o.f.path())
 	}
@@ -316,14 +335,14 @@ func DeleteItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k .
 // PopItem removes key k from a map field and yields its value; a missing key
 // yields def and false, as Python's dict.pop(k, default). Server cost: O(1).
 func PopItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, def V) *Maybe[V] {
-	o := newColl(f, "PopItem", "mpop", schema.Map).addValues(key, k)
+	o := newColl(f, "PopItem", emitMPop, schema.Map).addValues(key, k)
 	return &Maybe[V]{inner: o, decode: elemDecoder[V](o), absent: def}
 }
 
 // GetItem yields m[k] of a map field, as it is at that point of the batch.
 // Server cost: O(1), as for HasKey.
 func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Maybe[V] {
-	o := newColl(f, "GetItem", "mget", schema.Map).addValues(key, k)
+	o := newColl(f, "GetItem", emitMGet, schema.Map).addValues(key, k)
 	return &Maybe[V]{inner: o, decode: elemDecoder[V](o)}
 }
 
@@ -331,7 +350,7 @@ func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *M
 // empty map its Result gives ErrEmpty (the rest of the batch still applies).
 // Server cost: O(1) amortised (HSCAN with COUNT 16 until it finds an item).
 func PopAnyItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Pair[K, V] {
-	o := newColl(f, "PopAnyItem", "mpopany", schema.Map)
+	o := newColl(f, "PopAnyItem", emitMPopAny, schema.Map)
 	return &Pair[K, V]{inner: o,
 		key: func(raw any) (K, error) {
 			if o.f.node == nil {
@@ -345,7 +364,7 @@ func PopAnyItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Pai
 
 // HasKey yields whether a map field holds key k.
 func HasKey[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Yield[bool] {
-	o := newColl(f, "HasKey", "mhas", schema.Map).addValues(key, k)
+	o := newColl(f, "HasKey", emitMHas, schema.Map).addValues(key, k)
 	return &Yield[bool]{inner: o, decode: decodeBool}
 }
 
@@ -354,7 +373,7 @@ func HasKey[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Yi
 // Add puts members into a set field and yields how many were new. Server
 // cost: O(k) for k members, as for Discard.
 func Add[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
-	o := newColl(f, "Add", "sadd", schema.Set).addValues(key, anys(e)...)
+	o := newColl(f, "Add", emitSAdd, schema.Set).addValues(key, anys(e)...)
 	if len(e) == 0 && o.f.err == nil {
 		o.f.err = fmt.Errorf("%w: Add(%s): no members", errs.InvalidArgument, o.f.path())
 	}
@@ -364,7 +383,7 @@ func Add[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yi
 // Discard takes members out of a set field, present or not, and yields how
 // many were there.
 func Discard[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
-	o := newColl(f, "Discard", "srem", schema.Set).addValues(key, anys(e)...)
+	o := newColl(f, "Discard", emitSRem, schema.Set).addValues(key, anys(e)...)
 	if len(e) == 0 && o.f.err == nil {
 		o.f.err = fmt.Errorf("%w: Discard(%s): no members", errs.InvalidArgument, o.f.path())
 	}
@@ -373,6 +392,6 @@ func Discard[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E)
 
 // Contains yields whether a set field holds e. Server cost: O(1).
 func Contains[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) *Yield[bool] {
-	o := newColl(f, "Contains", "shas", schema.Set).addValues(key, e)
+	o := newColl(f, "Contains", emitSHas, schema.Set).addValues(key, e)
 	return &Yield[bool]{inner: o, decode: decodeBool}
 }

@@ -30,11 +30,11 @@ type cmpOp struct {
 
 func (o *cmpOp) String() string { return describe(o.name, o.f.path(), o.shown) }
 
-func (o *cmpOp) compile(b *prog.Builder, t prog.Target) error {
+func (o *cmpOp) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
-	b.Emit("gcmp", prog.K(t.Root), prog.V(o.f.node.Name), prog.V(o.kind), prog.V(o.rel), prog.V(o.arg), prog.V(o.zero))
+	b.GuardCompare(t.Root, o.f.node.Name, o.kind, o.rel, o.arg, o.zero)
 	return nil
 }
 
@@ -120,11 +120,11 @@ type lenGuard struct {
 
 func (o *lenGuard) String() string { return describe("LenIs", o.f.path(), string(o.rel), o.n) }
 
-func (o *lenGuard) compile(b *prog.Builder, t prog.Target) error {
+func (o *lenGuard) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
-	b.Emit("glen", prog.K(o.f.key(t)), prog.V(o.f.node.Kind.RedisType()), prog.V(string(o.rel)), prog.V(strconv.Itoa(o.n)))
+	b.GuardLen(o.f.key(t), o.f.node.Kind.RedisType(), string(o.rel), strconv.Itoa(o.n))
 	return nil
 }
 
@@ -151,7 +151,7 @@ type memberGuard struct {
 
 func (o *memberGuard) String() string { return describe(o.name, o.f.path(), o.show) }
 
-func (o *memberGuard) compile(b *prog.Builder, t prog.Target) error {
+func (o *memberGuard) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
@@ -161,9 +161,9 @@ func (o *memberGuard) compile(b *prog.Builder, t prog.Target) error {
 	}
 	switch o.f.node.Kind {
 	case schema.Map:
-		b.Emit("ghas", prog.K(o.f.key(t)), prog.V(o.arg), prog.V(want))
+		b.GuardHasKey(o.f.key(t), o.arg, want)
 	default:
-		b.Emit("gmember", prog.K(o.f.key(t)), prog.V(o.f.node.Kind.RedisType()), prog.V(o.arg), prog.V(want))
+		b.GuardMember(o.f.key(t), o.f.node.Kind.RedisType(), o.arg, want)
 	}
 	return nil
 }
@@ -219,11 +219,11 @@ type versionGuard[S any] struct {
 
 func (o *versionGuard[S]) String() string { return fmt.Sprintf("VersionIs(%d)", o.v) }
 
-func (o *versionGuard[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *versionGuard[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
-	b.Emit("gver", prog.K(t.Root), prog.V(strconv.FormatInt(o.v, 10)))
+	b.GuardVersion(t.Root, strconv.FormatInt(o.v, 10))
 	return nil
 }
 
@@ -247,7 +247,7 @@ type existsGuard[S any] struct{ modelOp[S] }
 
 func (o *existsGuard[S]) String() string { return "Exists()" }
 
-func (o *existsGuard[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *existsGuard[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ type diffOp[S any] struct {
 
 func (o *diffOp[S]) String() string { return fmt.Sprintf("Diff(%s)", o.model.Name()) }
 
-func (o *diffOp[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *diffOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
@@ -40,23 +40,23 @@ func Diff[S any](before, after S) Op {
 }
 
 type lockOp struct {
-	name  string
-	instr string
-	key   string
-	token string
+	name   string
+	unlock bool // Unlock, else Fenced
+	key    string
+	token  string
 }
 
 func (o *lockOp) String() string { return fmt.Sprintf("%s(%s)", o.name, o.key) }
 
-func (o *lockOp) compile(b *prog.Builder, t prog.Target) error {
+func (o *lockOp) Compile(b *prog.Builder, t prog.Target) error {
 	if o.key == "" {
 		return fmt.Errorf("%w: %s: no lock", ErrPrecondition, o.name)
 	}
-	if o.instr == "unlock" {
-		b.Emit("unlock", prog.K(o.key), prog.V(o.token), prog.V(lock.WakeChannel(o.key)))
+	if o.unlock {
+		b.Unlock(o.key, o.token, lock.WakeChannel(o.key))
 		return nil
 	}
-	b.Emit("glock", prog.K(o.key), prog.V(o.token))
+	b.GuardLock(o.key, o.token)
 	return nil
 }
 
@@ -68,7 +68,7 @@ func Fenced(l *lock.Lock) Op {
 	if l == nil {
 		return &lockOp{name: "Fenced"}
 	}
-	return &lockOp{name: "Fenced", instr: "glock", key: l.Key(), token: l.Token()}
+	return &lockOp{name: "Fenced", key: l.Key(), token: l.Token()}
 }
 
 // Unlock releases lock l in the batch's atomic step, if it still holds it,
@@ -78,5 +78,5 @@ func Unlock(l *lock.Lock) Op {
 	if l == nil {
 		return &lockOp{name: "Unlock"}
 	}
-	return &lockOp{name: "Unlock", instr: "unlock", key: l.Key(), token: l.Token()}
+	return &lockOp{name: "Unlock", unlock: true, key: l.Key(), token: l.Token()}
 }

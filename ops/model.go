@@ -17,7 +17,7 @@ type replaceOp[S any] struct {
 
 func (o *replaceOp[S]) String() string { return fmt.Sprintf("Replace(%s)", o.model.Name()) }
 
-func (o *replaceOp[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *replaceOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
@@ -32,18 +32,17 @@ type deleteOp[S any] struct{ modelOp[S] }
 
 func (o *deleteOp[S]) String() string { return fmt.Sprintf("Delete(%s)", o.model.Name()) }
 
-func (o *deleteOp[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *deleteOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
 	// Each collection key with its Redis type: the interpreter refuses,
 	// before deleting anything, a key that holds another type.
-	args := make([]prog.Arg, 0, 1+2*len(t.Model.Collections))
-	args = append(args, prog.K(t.Root))
+	kt := make([]string, 0, 2*len(t.Model.Collections))
 	for _, n := range t.Model.Collections {
-		args = append(args, prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
+		kt = append(kt, t.Key(n), n.Kind.RedisType())
 	}
-	b.Emit("drop", args...)
+	b.Drop(t.Root, kt...)
 	return nil
 }
 
@@ -64,7 +63,7 @@ func (o *ttlOp[S]) String() string {
 	return fmt.Sprintf("Expire(%s, %s)", o.model.Name(), o.d)
 }
 
-func (o *ttlOp[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}

@@ -14,26 +14,23 @@ import (
 // Op is an operation on a model: an immutable value that renders to
 // instructions of the batch interpreter when a batch runs. Only the
 // constructors of this package make Ops.
+//
+// Op is sealed by the types of its Compile method: they belong to an
+// internal package of this module (the program builder), which no code
+// outside the module can import. Outside code can neither write a method
+// with that signature (so it cannot implement Op) nor make a builder to
+// call it with; package tx, inside the module, compiles a batch by calling
+// Compile on each op directly: no registration hook, no op carried as any.
 type Op interface {
-	// String describes the op: "Incr(balance, 10)".
-	String() string
-	compile(b *prog.Builder, t prog.Target) error
+	// String describes the op: "Incr(balance, 10)". Compile emits its
+	// instructions into a program for a target model.
+	prog.Op
 }
 
 // Replies gives the raw reply of each op of an executed batch. *tx.Result
 // implements it; the typed Result methods of yielding ops read from it.
 type Replies interface {
 	Reply(op Op) (raw any, ok bool)
-}
-
-func init() {
-	prog.Compile = func(op any, b *prog.Builder, t prog.Target) error {
-		o, ok := op.(Op)
-		if !ok || o == nil {
-			return fmt.Errorf("%w: %T is not an op", errs.InvalidArgument, op)
-		}
-		return o.compile(b, t)
-	}
 }
 
 // Integer is every integer type, by underlying type.

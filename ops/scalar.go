@@ -36,7 +36,7 @@ type setOp[S, A any] struct {
 
 func (o *setOp[S, A]) String() string { return describe("Set", o.f.path(), shorten(o.v)) }
 
-func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
+func (o *setOp[S, A]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
 	if n.Kind == schema.Scalar {
 		if n.Ptr {
 			if p = *(*unsafe.Pointer)(p); p == nil {
-				b.Emit("hdel", prog.K(t.Root), prog.V(n.Name))
+				b.HDel(t.Root, n.Name)
 				return nil
 			}
 		}
@@ -53,7 +53,7 @@ func (o *setOp[S, A]) compile(b *prog.Builder, t prog.Target) error {
 		if err != nil {
 			return err
 		}
-		b.Emit("hset", prog.K(t.Root), prog.V(n.Name), prog.V(s))
+		b.HSet(t.Root, n.Name, s)
 		return nil
 	}
 	return codec.EmitNode(b, t, n, p)
@@ -128,15 +128,14 @@ func makeBounds(c *schema.Codec) (lo, hi string) {
 type number[S any, N Number] struct {
 	f       field
 	name    string // the op's name for String
-	instr   string // incr | arith
-	fn      string // for arith: mul floordiv mod pow max min
+	fn      string // "" for an increment (Incr, Decr); else the function of Arith: mul floordiv mod pow max min
 	operand N
 	negate  bool
 }
 
 func (o *number[S, N]) String() string { return describe(o.name, o.f.path(), o.operand) }
 
-func (o *number[S, N]) compile(b *prog.Builder, t prog.Target) error {
+func (o *number[S, N]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
@@ -156,24 +155,23 @@ func (o *number[S, N]) compile(b *prog.Builder, t prog.Target) error {
 		}
 	}
 	lo, hi := bounds(c)
-	root := prog.K(t.Root)
-	field := prog.V(o.f.node.Name)
+	root, field := t.Root, o.f.node.Name
 	switch {
-	case o.instr == "incr" && c.Kind == schema.Float:
-		b.Emit("incrf", root, field, prog.V(x), prog.V(hi))
-	case o.instr == "incr":
+	case o.fn == "" && c.Kind == schema.Float:
+		b.IncrFloat(root, field, x, hi)
+	case o.fn == "":
 		if c.Kind == schema.Uint {
 			if u, _ := strconv.ParseUint(x, 10, 64); u > math.MaxInt64 {
 				return fmt.Errorf("%w: %s: HINCRBY takes steps up to 2^63-1", errs.Overflow, o)
 			}
 		}
-		b.Emit("incr", root, field, prog.V(x), prog.V(lo), prog.V(hi))
+		b.Incr(root, field, x, lo, hi)
 	default:
 		kind := "int"
 		if c.Kind == schema.Float {
 			kind = "float"
 		}
-		b.Emit("arith", root, field, prog.V(o.fn), prog.V(kind), prog.V(lo), prog.V(hi), prog.V(x))
+		b.Arith(root, field, o.fn, kind, lo, hi, x)
 	}
 	return nil
 }
@@ -200,12 +198,12 @@ func negate(c *schema.Codec, x string) (string, error) {
 	return schema.FormatFloat(-f, 64), nil
 }
 
-func arith[S any, N Number](name, instr, fn string, f lens.Field[S, N], x N, neg bool) *Yield[N] {
+func arith[S any, N Number](name, fn string, f lens.Field[S, N], x N, neg bool) *Yield[N] {
 	fd := resolve(f, schema.Scalar)
 	if fd.err == nil && (!fd.node.Value.Kind.Numeric() || fd.node.Ptr) {
 		fd.err = fmt.Errorf("%w: %s is not a number field", errs.InvalidArgument, f)
 	}
-	o := &number[S, N]{f: fd, name: name, instr: instr, fn: fn, operand: x, negate: neg}
+	o := &number[S, N]{f: fd, name: name, fn: fn, operand: x, negate: neg}
 	var c *schema.Codec
 	if fd.node != nil {
 		c = fd.node.Value
@@ -224,48 +222,48 @@ func arith[S any, N Number](name, instr, fn string, f lens.Field[S, N], x N, neg
 // field type's range fails the batch with ErrOverflow before anything is
 // written. Server cost: O(1), as for every arithmetic op.
 func Incr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
-	return arith("Incr", "incr", "", f, by, false)
+	return arith("Incr", "", f, by, false)
 }
 
 // Decr subtracts by from a number field on the server and yields the new value.
 func Decr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
-	return arith("Decr", "incr", "", f, by, true)
+	return arith("Decr", "", f, by, true)
 }
 
 // Mul multiplies a number field by x on the server and yields the new value.
 // Integer results are exact within +-2^53; beyond, the batch fails with
 // ErrOverflow.
 func Mul[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("Mul", "arith", "mul", f, x, false)
+	return arith("Mul", "mul", f, x, false)
 }
 
 // FloorDiv divides a number field by x, rounding toward negative infinity as
 // Python's // does, and yields the new value. Division by zero fails the batch.
 func FloorDiv[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("FloorDiv", "arith", "floordiv", f, x, false)
+	return arith("FloorDiv", "floordiv", f, x, false)
 }
 
 // Mod replaces a number field by its remainder modulo x, with the sign of x
 // as Python's % has, and yields the new value.
 func Mod[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("Mod", "arith", "mod", f, x, false)
+	return arith("Mod", "mod", f, x, false)
 }
 
 // Pow raises a number field to the power x and yields the new value. A
 // negative exponent on an integer field fails the batch.
 func Pow[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("Pow", "arith", "pow", f, x, false)
+	return arith("Pow", "pow", f, x, false)
 }
 
 // Max keeps the larger of the field and x and yields the result: a high
 // score that only goes up.
 func Max[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("Max", "arith", "max", f, x, false)
+	return arith("Max", "max", f, x, false)
 }
 
 // Min keeps the smaller of the field and x and yields the result.
 func Min[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
-	return arith("Min", "arith", "min", f, x, false)
+	return arith("Min", "min", f, x, false)
 }
 
 // Text is every string-like type.
@@ -274,18 +272,18 @@ type Text interface{ ~string | ~[]byte }
 type textOp[S any, T Text] struct {
 	f     field
 	name  string
-	instr string
+	emit  func(b *prog.Builder, root, field, arg string) // AppendText or RepeatText
 	arg   string
 	shown any
 }
 
 func (o *textOp[S, T]) String() string { return describe(o.name, o.f.path(), o.shown) }
 
-func (o *textOp[S, T]) compile(b *prog.Builder, t prog.Target) error {
+func (o *textOp[S, T]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
-	b.Emit(o.instr, prog.K(t.Root), prog.V(o.f.node.Name), prog.V(o.arg))
+	o.emit(b, t.Root, o.f.node.Name, o.arg)
 	return nil
 }
 
@@ -304,7 +302,7 @@ func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
 // fails with ErrTooLarge before anything is written.
 func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
-	return textYield(&textOp[S, T]{f: fd, name: "AppendText", instr: "sappend", arg: string(s), shown: string(s)})
+	return textYield(&textOp[S, T]{f: fd, name: "AppendText", emit: (*prog.Builder).AppendText, arg: string(s), shown: string(s)})
 }
 
 // Repeat replaces a string or bytes field with n copies of itself and
@@ -318,7 +316,7 @@ func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
 	if n < 0 && fd.err == nil {
 		fd.err = fmt.Errorf("%w: Repeat(%s, %d): negative count", errs.InvalidArgument, f, n)
 	}
-	return textYield(&textOp[S, T]{f: fd, name: "Repeat", instr: "srepeat", arg: strconv.Itoa(n), shown: n})
+	return textYield(&textOp[S, T]{f: fd, name: "Repeat", emit: (*prog.Builder).RepeatText, arg: strconv.Itoa(n), shown: n})
 }
 
 type timeOp[S any] struct {
@@ -328,12 +326,12 @@ type timeOp[S any] struct {
 
 func (o *timeOp[S]) String() string { return describe("AddDuration", o.f.path(), o.d) }
 
-func (o *timeOp[S]) compile(b *prog.Builder, t prog.Target) error {
+func (o *timeOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
 	secs, nanos := int64(o.d/time.Second), int64(o.d%time.Second)
-	b.Emit("tadd", prog.K(t.Root), prog.V(o.f.node.Name), prog.V(strconv.FormatInt(secs, 10)), prog.V(strconv.FormatInt(nanos, 10)))
+	b.AddTime(t.Root, o.f.node.Name, strconv.FormatInt(secs, 10), strconv.FormatInt(nanos, 10))
 	return nil
 }
 

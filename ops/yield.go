@@ -22,7 +22,8 @@ type Yield[A any] struct {
 // String describes the op.
 func (y *Yield[A]) String() string { return y.inner.String() }
 
-func (y *Yield[A]) compile(b *prog.Builder, t prog.Target) error { return y.inner.compile(b, t) }
+// Compile emits the op's instructions (Op; the builder is internal).
+func (y *Yield[A]) Compile(b *prog.Builder, t prog.Target) error { return y.inner.Compile(b, t) }
 
 // Result returns what the op yielded in the batch whose replies r holds.
 func (y *Yield[A]) Result(r Replies) (A, error) {
@@ -48,7 +49,8 @@ type Maybe[A any] struct {
 // String describes the op.
 func (m *Maybe[A]) String() string { return m.inner.String() }
 
-func (m *Maybe[A]) compile(b *prog.Builder, t prog.Target) error { return m.inner.compile(b, t) }
+// Compile emits the op's instructions (Op; the builder is internal).
+func (m *Maybe[A]) Compile(b *prog.Builder, t prog.Target) error { return m.inner.Compile(b, t) }
 
 // Result returns the value and true, or the op's default and false when there
 // was nothing to take.
@@ -77,7 +79,8 @@ type Pair[K, V any] struct {
 // String describes the op.
 func (p *Pair[K, V]) String() string { return p.inner.String() }
 
-func (p *Pair[K, V]) compile(b *prog.Builder, t prog.Target) error { return p.inner.compile(b, t) }
+// Compile emits the op's instructions (Op; the builder is internal).
+func (p *Pair[K, V]) Compile(b *prog.Builder, t prog.Target) error { return p.inner.Compile(b, t) }
 
 // Result returns the key and value taken; an empty map gives an error
 // wrapping ErrEmpty.

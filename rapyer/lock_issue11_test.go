@@ -287,7 +287,7 @@ func TestModelLockAsFCallOnlyUser(t *testing.T) {
 		if err := lua.Library.Load(ctx, b.Client); err != nil {
 			t.Fatal(err)
 		}
-		rdb := aclClient(t, b, "~"+b.Prefix+"*", "&*", "+@all", "-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script", "-function")
+		rdb := aclClient(t, b, "~"+b.Prefix+"*", "~tx{*", "&*", "+@all", "-eval", "-evalsha", "-eval_ro", "-evalsha_ro", "-script", "-function")
 		if err := rdb.Eval(ctx, "return 1", nil).Err(); err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
 			t.Fatalf("EVAL as the FCALL-only user: %v; the test proves nothing", err)
 		}

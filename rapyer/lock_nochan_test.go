@@ -16,7 +16,7 @@ import (
 func TestModelLockAsUserWithoutChannels(t *testing.T) {
 	onReal(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
-		rdb := aclClient(t, b, "~"+b.Prefix+"*", "resetchannels", "+@all")
+		rdb := aclClient(t, b, "~"+b.Prefix+"*", "~tx{*", "resetchannels", "+@all")
 		m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct", Lock: lock.Options{Wait: time.Minute, RetryMax: 20 * time.Millisecond}})
 		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
 			t.Fatal(err)

@@ -47,6 +47,7 @@ var (
 	ErrNoPermission   = errs.NoPermission
 	ErrTooLarge       = errs.TooLarge
 	ErrRefused        = errs.Refused
+	ErrNotSent        = errs.NotSent
 )
 
 // NoTTL is what TTL returns for a model that does not expire.

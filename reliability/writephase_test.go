@@ -171,6 +171,7 @@ var typedErrors = []error{
 	rapyer.ErrCrossSlot, rapyer.ErrUnknownOutcome, rapyer.ErrWrongType, rapyer.ErrCorrupt,
 	rapyer.ErrInvalidID, rapyer.ErrUnsupported, rapyer.ErrInvalid, rapyer.ErrOverflow,
 	rapyer.ErrLockLost, rapyer.ErrNoPermission, rapyer.ErrTooLarge, rapyer.ErrRefused,
+	rapyer.ErrNotSent, rapyer.ErrPartlyApplied,
 	context.Canceled, context.DeadlineExceeded,
 }
 

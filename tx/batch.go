@@ -150,7 +150,7 @@ func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
 		}
 		pb.Declare(t.t, mode)
 		pb.Owner(it.op, "") // described only if a message needs it
-		if err := prog.Compile(it.op, pb, t.t); err != nil {
+		if err := it.op.Compile(pb, t.t); err != nil {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
 		}
 	}

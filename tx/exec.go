@@ -17,6 +17,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/ops"
 )
 
@@ -39,6 +40,7 @@ var (
 	ErrNoPermission   = errs.NoPermission
 	ErrTooLarge       = errs.TooLarge
 	ErrRefused        = errs.Refused
+	ErrNotSent        = errs.NotSent
 	ErrUnsupported    = errs.Unsupported
 	// ErrResultsNotKept: a resend found the batch applied, but its results
 	// were too large for its record (Result.ResultsNotKept).
@@ -256,7 +258,7 @@ func (r *Result) Reply(op ops.Op) (any, bool) {
 // manyReplies is the size from which a Result indexes its replies.
 const manyReplies = 16
 
-func newResult(p *prog.Program, out *prog.Outcome) *Result {
+func newResult(p *prog.Program, out *transport.Outcome) *Result {
 	r := &Result{Skipped: out.Skipped, Duplicate: out.Duplicate, ResultsNotKept: out.NotKept, Attempts: 1}
 	if out.Skipped || out.NotKept {
 		return r
@@ -324,7 +326,7 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.Decode(reply)
+	out, err := transport.Decode(p, reply)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +414,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 			return nil, refused(err)
 		case notSent(err):
 			if last == nil {
-				return nil, fmt.Errorf("rapyer: the batch was not sent: %w", err)
+				return nil, fmt.Errorf("%w: %w", errs.NotSent, err)
 			}
 		default:
 			last = err
@@ -497,7 +499,7 @@ func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return p.RunTx(ctx, rdb)
+	return transport.RunTx(ctx, rdb, p)
 }
 
 // notSent reports whether err says that the request never left the client:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/transport"
 )
 
 // Retry bounds the attempts of an optimistic update. The zero value works:
@@ -139,7 +142,7 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 		err = rdb.Watch(ctx, a.txFunc(false), watch...)
 	}
 	if err != nil {
-		return nil, err
+		return nil, typedBeforeExec(err)
 	}
 	return a.result, nil
 }
@@ -207,14 +210,14 @@ func (a *attempt) decide(t *redis.Tx, pipelineWatch bool) (*prog.Program, error)
 func (a *attempt) exec(t *redis.Tx, p *prog.Program) error {
 	var cmd *redis.Cmd
 	_, err := t.TxPipelined(a.ctx, func(pipe redis.Pipeliner) error {
-		cmd = p.Queue(a.ctx, a.rdb, pipe)
+		cmd = transport.Queue(a.ctx, a.rdb, pipe, p)
 		return nil
 	})
 	if err != nil && cmd != nil && script.Missing(cmd.Err()) {
 		// The server lacked the function or the script (a restart,
 		// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):
 		// nothing ran. Load what is missing and start again.
-		again, lerr := prog.Interpreter.Recover(a.ctx, a.rdb, cmd.Err())
+		again, lerr := transport.Interpreter.Recover(a.ctx, a.rdb, cmd.Err())
 		if lerr != nil {
 			return lerr
 		}
@@ -229,7 +232,7 @@ func (a *attempt) exec(t *redis.Tx, p *prog.Program) error {
 	if err != nil {
 		return a.execFailed(p, err)
 	}
-	out, err := p.Decode(cmd.Val())
+	out, err := transport.Decode(p, cmd.Val())
 	if err != nil {
 		return err
 	}
@@ -251,7 +254,7 @@ func (a *attempt) execFailed(p *prog.Program, err error) error {
 	case reply.FromServer(err):
 		return refused(err)
 	case notSent(err):
-		return fmt.Errorf("rapyer: the batch was not sent: %w", err)
+		return fmt.Errorf("%w: %w", errs.NotSent, err)
 	case p.Record() == "":
 		return fmt.Errorf("%w: the reply to EXEC was lost, and the batch keeps no record: %w", errs.UnknownOutcome, err)
 	}
@@ -274,20 +277,24 @@ func readError(err error) error {
 		// Nothing was written: the reads come before the batch.
 		return refused(err)
 	}
+	if isNetwork(err) {
+		// A network error in the reads: the batch was not sent.
+		return fmt.Errorf("%w: the reads before the batch failed: %w", errs.NotSent, err)
+	}
 	return err
 }
 
 // probe asks the server whether the batch of p was applied, from its record.
-func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*prog.Outcome, error) {
+func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*transport.Outcome, error) {
 	var last error
 	for i := 0; i < 3; i++ {
 		s, err := rdb.Get(ctx, p.Record()).Result()
 		if err == nil {
-			reply, err := prog.DecodeRecord(s)
+			reply, err := transport.DecodeRecord(s)
 			if err != nil {
 				return nil, err
 			}
-			return p.Decode(reply)
+			return transport.Decode(p, reply)
 		}
 		if errors.Is(err, redis.Nil) {
 			return nil, errors.New("no record: the batch was not applied, or not yet")
@@ -296,4 +303,24 @@ func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*pr
 		time.Sleep(time.Duration(i+1) * 20 * time.Millisecond)
 	}
 	return nil, last
+}
+
+// typedBeforeExec types a network error of an attempt that the attempt
+// did not meet itself: go-redis's, from before the attempt's EXEC (a
+// connection that went bad in the reads, a WATCH that failed), so the batch
+// was not sent. Errors of the EXEC are typed where they are met, and other
+// errors (decide's own) are returned as they are.
+func typedBeforeExec(err error) error {
+	if errors.Is(err, errs.NotSent) || errors.Is(err, errs.UnknownOutcome) || !isNetwork(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errs.NotSent, err)
+}
+
+// isNetwork reports whether err is a failure of the connection rather than
+// a reply or a caller's error.
+func isNetwork(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted)
 }

@@ -14,9 +14,9 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/keys"
-	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -99,7 +99,7 @@ func TestRecordLifetimeBelowAMillisecondIsRefused(t *testing.T) {
 		for _, ms := range []string{"0", "-5", "1.5", "x"} {
 			cmd := script.Command([]string{root, rec}, "rawbatch", "2", ms, "0", "0",
 				"model", "4", "1", "need", "keep", "0")
-			reply, err := prog.Interpreter.Run(ctx, b.Client, cmd).Result()
+			reply, err := transport.Interpreter.Run(ctx, b.Client, cmd).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,8 +209,8 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n > int64(prog.RecordCap) {
-				t.Fatalf("record %s holds %d bytes, more than the cap %d", k, n, prog.RecordCap)
+			if n > int64(transport.RecordCap) {
+				t.Fatalf("record %s holds %d bytes, more than the cap %d", k, n, transport.RecordCap)
 			}
 			sizes[n]++
 		}

@@ -13,7 +13,6 @@ package codec
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"unsafe"
 
@@ -30,7 +29,7 @@ const MarkerValue = "1"
 // collections included.
 func EmitModel(b *prog.Builder, t prog.Target, v unsafe.Pointer) error {
 	b.Creates(t.Root)
-	b.Emit("reset", prog.K(t.Root))
+	b.Reset(t.Root)
 	w := newWriter(b, t, len(t.Model.Scalars)+len(t.Model.Markers))
 	w.cols = make([]pending, 0, len(t.Model.Collections))
 	if err := w.fields(v, t.Model.Top); err != nil {
@@ -38,7 +37,7 @@ func EmitModel(b *prog.Builder, t prog.Target, v unsafe.Pointer) error {
 	}
 	w.flush()
 	for _, n := range t.Model.Collections {
-		b.Emit("clear", prog.K(t.Root), prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
+		b.Clear(t.Root, t.Key(n), n.Kind.RedisType())
 	}
 	w.collections()
 	return nil
@@ -52,7 +51,7 @@ func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v unsafe.Pointer) 
 		// What the general case below does for one collection, the key
 		// made once.
 		key := t.Key(n)
-		b.Emit("clear", prog.K(t.Root), prog.K(key), prog.V(n.Kind.RedisType()))
+		b.Clear(t.Root, key, n.Kind.RedisType())
 		if n.Len(v) == 0 {
 			return nil
 		}
@@ -65,10 +64,10 @@ func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v unsafe.Pointer) 
 		return nil
 	}
 	w := newWriter(b, t, 1)
-	var room [8]prog.Arg
-	dels := w.clear(n, append(room[:0], prog.K(t.Root)))
-	if len(dels) > 1 {
-		b.Emit("hdel", dels...)
+	var room [8]string
+	dels := w.clear(n, room[:0])
+	if len(dels) > 0 {
+		b.HDel(t.Root, dels...)
 	}
 	if err := w.field(v, n); err != nil {
 		return err
@@ -80,12 +79,12 @@ func EmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v unsafe.Pointer) 
 
 // clear emits the clearing of every collection under n and returns dels
 // with the root-hash fields under it added.
-func (w *writer) clear(n *schema.Node, dels []prog.Arg) []prog.Arg {
+func (w *writer) clear(n *schema.Node, dels []string) []string {
 	switch {
 	case n.Kind == schema.Scalar || (n.Kind == schema.Struct && n.Ptr):
-		dels = append(dels, prog.V(n.Name))
+		dels = append(dels, n.Name)
 	case n.Kind.Collection():
-		w.b.Emit("clear", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V(n.Kind.RedisType()))
+		w.b.Clear(w.t.Root, w.t.Key(n), n.Kind.RedisType())
 	}
 	for _, c := range n.Children {
 		dels = w.clear(c, dels)
@@ -98,9 +97,9 @@ func (w *writer) clear(n *schema.Node, dels []prog.Arg) []prog.Arg {
 type writer struct {
 	b *prog.Builder
 	t prog.Target
-	// pairs is the root key, then fields and values in turn; room is
-	// how many fields to make room for.
-	pairs []prog.Arg
+	// pairs is fields and values in turn; room is how many fields to
+	// make room for.
+	pairs []string
 	room  int
 	// texts holds the encoded elements of the pending collections, back
 	// to back.
@@ -108,15 +107,13 @@ type writer struct {
 	cols  []pending
 	// dels is the keys a diff removes from a map or set.
 	dels []string
-	// args is where emit builds an instruction's arguments (Emit copies
-	// them).
-	args []prog.Arg
 }
 
 // pending is the instruction that fills a collection: op on key, with the
 // arguments texts[from:to].
 type pending struct {
-	op, key  string
+	op       collEmit
+	key      string
 	from, to int
 }
 
@@ -127,16 +124,16 @@ func newWriter(b *prog.Builder, t prog.Target, fields int) *writer {
 
 // set adds a root-hash field to set.
 func (w *writer) set(name, value string) {
-	if len(w.pairs) == 0 {
-		w.pairs = append(make([]prog.Arg, 0, 1+2*max(w.room, 1)), prog.K(w.t.Root))
+	if w.pairs == nil {
+		w.pairs = make([]string, 0, 2*max(w.room, 1))
 	}
-	w.pairs = append(w.pairs, prog.V(name), prog.V(value))
+	w.pairs = append(w.pairs, name, value)
 }
 
 func (w *writer) flush() {
-	if len(w.pairs) > 1 {
-		w.b.Emit("hset", w.pairs...)
-		w.pairs = w.pairs[:1]
+	if len(w.pairs) > 0 {
+		w.b.HSet(w.t.Root, w.pairs...)
+		w.pairs = w.pairs[:0]
 	}
 }
 
@@ -146,24 +143,43 @@ func (w *writer) collections() {
 	}
 }
 
+// collEmit is the instruction a writer sends to a collection with a list
+// of texts: one of the Builder methods below.
+type collEmit uint8
+
+const (
+	rpush collEmit = iota // append list elements
+	mset                  // set map items (keys and values in turn)
+	sadd                  // add set members
+	mdel                  // remove map items
+	srem                  // remove set members
+)
+
 // emit emits op on the collection at key with texts as arguments.
-func (w *writer) emit(op, key string, texts []string) {
-	w.args = append(slices.Grow(w.args[:0], 2+len(texts)), prog.K(w.t.Root), prog.K(key))
-	for _, s := range texts {
-		w.args = append(w.args, prog.V(s))
+func (w *writer) emit(op collEmit, key string, texts []string) {
+	switch op {
+	case rpush:
+		w.b.RPush(w.t.Root, key, texts...)
+	case mset:
+		w.b.MSet(w.t.Root, key, texts...)
+	case sadd:
+		w.b.SAdd(w.t.Root, key, texts...)
+	case mdel:
+		w.b.MDel(w.t.Root, key, texts...)
+	case srem:
+		w.b.SRem(w.t.Root, key, texts...)
 	}
-	w.b.Emit(op, w.args...)
 }
 
 // fill is the instruction that adds elements to a collection of kind k.
-func fill(k schema.NodeKind) string {
+func fill(k schema.NodeKind) collEmit {
 	switch k {
 	case schema.List:
-		return "rpush"
+		return rpush
 	case schema.Map:
-		return "mset"
+		return mset
 	}
-	return "sadd"
+	return sadd
 }
 
 func (w *writer) fields(v unsafe.Pointer, nodes []*schema.Node) error {
@@ -215,19 +231,11 @@ func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 // Elements encodes the collection v points to (an n.Type) as instruction
 // arguments: list elements in order, map keys and values in turn, set
 // members.
-func Elements(n *schema.Node, v unsafe.Pointer) ([]prog.Arg, error) {
+func Elements(n *schema.Node, v unsafe.Pointer) ([]string, error) {
 	if !n.Kind.Collection() {
 		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
 	}
-	texts, err := n.AppendElements(nil, v, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]prog.Arg, len(texts))
-	for i, s := range texts {
-		out[i] = prog.V(s)
-	}
-	return out, nil
+	return n.AppendElements(nil, v, 0)
 }
 
 // Data is a model as read from Redis: the root hash and the raw value of
@@ -300,13 +308,13 @@ func decodeField(d Data, p unsafe.Pointer, n *schema.Node) error {
 // budget: the server work of a replaced list is that of the elements sent.
 func EmitDiff(b *prog.Builder, t prog.Target, before, after unsafe.Pointer) error {
 	w := newWriter(b, t, 4)
-	var room [8]prog.Arg
-	dels, err := w.diff(before, after, t.Model.Top, append(room[:0], prog.K(t.Root)))
+	var room [8]string
+	dels, err := w.diff(before, after, t.Model.Top, room[:0])
 	if err != nil {
 		return err
 	}
-	if len(dels) > 1 {
-		b.Emit("hdel", dels...)
+	if len(dels) > 0 {
+		b.HDel(t.Root, dels...)
 	}
 	w.flush()
 	w.collections()
@@ -315,7 +323,7 @@ func EmitDiff(b *prog.Builder, t prog.Target, before, after unsafe.Pointer) erro
 
 // diff writes the changes of the fields nodes from before to after, and
 // returns dels with the root-hash fields to remove added.
-func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels []prog.Arg) ([]prog.Arg, error) {
+func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels []string) ([]string, error) {
 	for _, n := range nodes {
 		bp, ap := n.At(before), n.At(after)
 		switch n.Kind {
@@ -330,7 +338,7 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 			}
 			switch {
 			case !aok && bok:
-				dels = append(dels, prog.V(n.Name))
+				dels = append(dels, n.Name)
 			case aok && (!bok || as != bs):
 				w.set(n.Name, as)
 			}
@@ -394,22 +402,21 @@ func (w *writer) diffList(n *schema.Node, bp, ap unsafe.Pointer, bl, al int) err
 			}
 		}
 		if changed <= limit {
-			root := prog.K(w.t.Root)
 			for i := range m {
 				if before[i] != after[i] {
-					w.b.Emit("lset", root, prog.K(key), prog.V(strconv.Itoa(i)), prog.V(after[i]))
+					w.b.LSet(w.t.Root, key, strconv.Itoa(i), after[i])
 				}
 			}
 			switch {
 			case al > bl:
-				w.emit("rpush", key, after[bl:])
+				w.emit(rpush, key, after[bl:])
 			case al < bl:
-				w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+				w.b.LTrim(w.t.Root, key, "0", strconv.Itoa(al))
 			}
 			return nil
 		}
 	}
-	w.b.Emit("clear", prog.K(w.t.Root), prog.K(key), prog.V(n.Kind.RedisType()))
+	w.b.Clear(w.t.Root, key, n.Kind.RedisType())
 	if al == 0 {
 		return nil
 	}
@@ -418,7 +425,7 @@ func (w *writer) diffList(n *schema.Node, bp, ap unsafe.Pointer, bl, al int) err
 		return err
 	}
 	w.texts = texts
-	w.emit("rpush", key, texts)
+	w.emit(rpush, key, texts)
 	return nil
 }
 
@@ -450,11 +457,11 @@ func (w *writer) diffCollection(n *schema.Node, bp, ap unsafe.Pointer) error {
 				return err
 			}
 			w.texts = texts
-			w.emit("rpush", w.t.Key(n), texts)
+			w.emit(rpush, w.t.Key(n), texts)
 			return nil
 		case al < bl && al > 0 && n.ListPrefixEqual(bp, ap, al):
 			// only shrank at the end: LTRIM
-			w.b.Emit("ltrim", prog.K(w.t.Root), prog.K(w.t.Key(n)), prog.V("0"), prog.V(strconv.Itoa(al)))
+			w.b.LTrim(w.t.Root, w.t.Key(n), "0", strconv.Itoa(al))
 			return nil
 		}
 		return w.diffList(n, bp, ap, bl, al)
@@ -469,9 +476,9 @@ func (w *writer) diffCollection(n *schema.Node, bp, ap unsafe.Pointer) error {
 		}
 		key := w.t.Key(n)
 		if len(del) > 0 {
-			op := "srem"
+			op := srem
 			if n.Kind == schema.Map {
-				op = "mdel"
+				op = mdel
 			}
 			w.emit(op, key, del)
 		}

@@ -291,11 +291,10 @@ func render(instrs []prog.Instr) []string {
 	return out
 }
 
-func sameArgs(n *schema.Node, a, b []prog.Arg) bool {
-	ins := func(args []prog.Arg) []prog.Instr {
+func sameArgs(n *schema.Node, a, b []string) bool {
+	ins := func(args []string) []prog.Instr {
 		b := prog.NewBuilder()
-		b.Emit(map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind],
-			append([]prog.Arg{prog.V("root"), prog.V("key")}, args...)...)
+		codec.RefFill(b, n.Kind, "root", "key", args)
 		return b.Instrs()
 	}
 	return slices.Equal(render(ins(a)), render(ins(b)))

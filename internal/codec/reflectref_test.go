@@ -20,14 +20,14 @@ import (
 // (a value of t.Model.Type): every field, collections included.
 func refEmitModel(b *prog.Builder, t prog.Target, v reflect.Value) error {
 	b.Creates(t.Root)
-	b.Emit("reset", prog.K(t.Root))
+	b.Reset(t.Root)
 	w := &refWriter{b: b, t: t}
 	if err := w.fields(v, t.Model.Top); err != nil {
 		return err
 	}
 	w.flush()
 	for _, n := range t.Model.Collections {
-		b.Emit("clear", prog.K(t.Root), prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
+		b.Clear(t.Root, t.Key(n), n.Kind.RedisType())
 	}
 	return w.collections()
 }
@@ -37,14 +37,14 @@ func refEmitModel(b *prog.Builder, t prog.Target, v reflect.Value) error {
 // everything under it.
 func refEmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v reflect.Value) error {
 	w := &refWriter{b: b, t: t}
-	var dels []prog.Arg
+	var dels []string
 	var clear func(n *schema.Node)
 	clear = func(n *schema.Node) {
 		switch {
 		case n.Kind == schema.Scalar || (n.Kind == schema.Struct && n.Ptr):
-			dels = append(dels, prog.V(n.Name))
+			dels = append(dels, n.Name)
 		case n.Kind.Collection():
-			b.Emit("clear", prog.K(t.Root), prog.K(t.Key(n)), prog.V(n.Kind.RedisType()))
+			b.Clear(t.Root, t.Key(n), n.Kind.RedisType())
 		}
 		for _, c := range n.Children {
 			clear(c)
@@ -52,7 +52,7 @@ func refEmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v reflect.Value
 	}
 	clear(n)
 	if len(dels) > 0 {
-		b.Emit("hdel", append([]prog.Arg{prog.K(t.Root)}, dels...)...)
+		b.HDel(t.Root, dels...)
 	}
 	if err := w.field(v, n); err != nil {
 		return err
@@ -64,13 +64,13 @@ func refEmitNode(b *prog.Builder, t prog.Target, n *schema.Node, v reflect.Value
 type refWriter struct {
 	b     *prog.Builder
 	t     prog.Target
-	pairs []prog.Arg
+	pairs []string
 	cols  []func() error
 }
 
 func (w *refWriter) flush() {
 	if len(w.pairs) > 0 {
-		w.b.Emit("hset", append([]prog.Arg{prog.K(w.t.Root)}, w.pairs...)...)
+		w.b.HSet(w.t.Root, w.pairs...)
 		w.pairs = nil
 	}
 }
@@ -106,13 +106,13 @@ func (w *refWriter) field(fv reflect.Value, n *schema.Node) error {
 		if err != nil {
 			return fmt.Errorf("field %s: %w", n.GoName, err)
 		}
-		w.pairs = append(w.pairs, prog.V(n.Name), prog.V(s))
+		w.pairs = append(w.pairs, n.Name, s)
 	case schema.Struct:
 		if n.Ptr {
 			if fv.IsNil() {
 				return nil
 			}
-			w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
+			w.pairs = append(w.pairs, n.Name, MarkerValue)
 			fv = fv.Elem()
 		}
 		return w.fields(fv, n.Children)
@@ -124,46 +124,56 @@ func (w *refWriter) field(fv reflect.Value, n *schema.Node) error {
 		if err != nil {
 			return err
 		}
-		op := map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
 		key := w.t.Key(n)
 		w.cols = append(w.cols, func() error {
-			all := append([]prog.Arg{prog.K(w.t.Root), prog.K(key)}, args...)
-			w.b.Emit(op, all...)
+			refFill(w.b, n.Kind, w.t.Root, key, args)
 			return nil
 		})
 	}
 	return nil
 }
 
+// refFill emits the instruction that adds args to a collection of kind k.
+func refFill(b *prog.Builder, k schema.NodeKind, root, key string, args []string) {
+	switch k {
+	case schema.List:
+		b.RPush(root, key, args...)
+	case schema.Map:
+		b.MSet(root, key, args...)
+	default:
+		b.SAdd(root, key, args...)
+	}
+}
+
 // refElements encodes a collection value as instruction arguments: list
 // elements in order, map keys and values in turn, set members.
-func refElements(n *schema.Node, v reflect.Value) ([]prog.Arg, error) {
-	var out []prog.Arg
+func refElements(n *schema.Node, v reflect.Value) ([]string, error) {
+	var out []string
 	switch n.Kind {
 	case schema.List:
-		out = make([]prog.Arg, 0, v.Len())
+		out = make([]string, 0, v.Len())
 		for i := range v.Len() {
 			s, err := n.Value.Encode(v.Index(i))
 			if err != nil {
 				return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i, err)
 			}
-			out = append(out, prog.V(s))
+			out = append(out, s)
 		}
 	case schema.Map, schema.Set:
-		out = make([]prog.Arg, 0, 2*v.Len())
+		out = make([]string, 0, 2*v.Len())
 		it := v.MapRange()
 		for it.Next() {
 			k, err := n.Key.Encode(it.Key())
 			if err != nil {
 				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
 			}
-			out = append(out, prog.V(k))
+			out = append(out, k)
 			if n.Kind == schema.Map {
 				s, err := n.Value.Encode(it.Value())
 				if err != nil {
 					return nil, fmt.Errorf("field %s[%v]: %w", n.GoName, it.Key(), err)
 				}
-				out = append(out, prog.V(s))
+				out = append(out, s)
 			}
 		}
 	default:
@@ -377,18 +387,18 @@ func refDecodeCommon(n *schema.Node, raw any, fv reflect.Value) bool {
 // emit nothing, so writers of other fields are not overwritten.
 func refEmitDiff(b *prog.Builder, t prog.Target, before, after reflect.Value) error {
 	w := &refWriter{b: b, t: t}
-	var dels []prog.Arg
+	var dels []string
 	if err := w.diff(before, after, t.Model.Top, &dels); err != nil {
 		return err
 	}
 	if len(dels) > 0 {
-		b.Emit("hdel", append([]prog.Arg{prog.K(t.Root)}, dels...)...)
+		b.HDel(t.Root, dels...)
 	}
 	w.flush()
 	return w.collections()
 }
 
-func (w *refWriter) diff(before, after reflect.Value, nodes []*schema.Node, dels *[]prog.Arg) error {
+func (w *refWriter) diff(before, after reflect.Value, nodes []*schema.Node, dels *[]string) error {
 	for _, n := range nodes {
 		bv, av := before.Field(n.Index), after.Field(n.Index)
 		switch n.Kind {
@@ -403,9 +413,9 @@ func (w *refWriter) diff(before, after reflect.Value, nodes []*schema.Node, dels
 			}
 			switch {
 			case !aok && bok:
-				*dels = append(*dels, prog.V(n.Name))
+				*dels = append(*dels, n.Name)
 			case aok && (!bok || as != bs):
-				w.pairs = append(w.pairs, prog.V(n.Name), prog.V(as))
+				w.pairs = append(w.pairs, n.Name, as)
 			}
 		case schema.Struct:
 			if n.Ptr {
@@ -418,7 +428,7 @@ func (w *refWriter) diff(before, after reflect.Value, nodes []*schema.Node, dels
 					}
 					continue
 				case bv.IsNil():
-					w.pairs = append(w.pairs, prog.V(n.Name), prog.V(MarkerValue))
+					w.pairs = append(w.pairs, n.Name, MarkerValue)
 					// .Elem() added: the codec this file keeps panicked
 					// here (Field of a pointer Value) when a nil
 					// pointer-to-struct field was set.
@@ -457,9 +467,9 @@ func refScalarText(n *schema.Node, v reflect.Value) (string, bool, error) {
 
 func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 	key := w.t.Key(n)
-	root := prog.K(w.t.Root)
+	root := w.t.Root
 	replace := func() error {
-		w.b.Emit("clear", root, prog.K(key), prog.V(n.Kind.RedisType()))
+		w.b.Clear(root, key, n.Kind.RedisType())
 		if av.Len() == 0 {
 			return nil
 		}
@@ -467,8 +477,7 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		op := map[schema.NodeKind]string{schema.List: "rpush", schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
-		w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, args...)...)
+		refFill(w.b, n.Kind, root, key, args)
 		return nil
 	}
 	switch n.Kind {
@@ -482,11 +491,11 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			if err != nil {
 				return err
 			}
-			w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, args...)...)
+			w.b.RPush(root, key, args...)
 			return nil
 		}
 		if al < bl && al > 0 && reflect.DeepEqual(bv.Slice(0, al).Interface(), av.Slice(0, al).Interface()) {
-			w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+			w.b.LTrim(root, key, "0", strconv.Itoa(al))
 			return nil
 		}
 		if al > 0 && bl > 0 {
@@ -507,19 +516,19 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			}
 			if len(changed) <= ListSetMax(min(bl, al)) {
 				for _, i := range changed {
-					w.b.Emit("lset", root, prog.K(key), prog.V(strconv.Itoa(i)), as[i])
+					w.b.LSet(root, key, strconv.Itoa(i), as[i])
 				}
 				if al > bl {
-					w.b.Emit("rpush", append([]prog.Arg{root, prog.K(key)}, as[bl:]...)...)
+					w.b.RPush(root, key, as[bl:]...)
 				} else if al < bl {
-					w.b.Emit("ltrim", root, prog.K(key), prog.V("0"), prog.V(strconv.Itoa(al)))
+					w.b.LTrim(root, key, "0", strconv.Itoa(al))
 				}
 				return nil
 			}
 		}
 		return replace()
 	case schema.Map, schema.Set:
-		var set, del []prog.Arg
+		var set, del []string
 		it := av.MapRange()
 		for it.Next() {
 			old := bv.MapIndex(it.Key())
@@ -530,13 +539,13 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			if err != nil {
 				return fmt.Errorf("field %s key: %w", n.GoName, err)
 			}
-			set = append(set, prog.V(k))
+			set = append(set, k)
 			if n.Kind == schema.Map {
 				s, err := n.Value.Encode(it.Value())
 				if err != nil {
 					return fmt.Errorf("field %s: %w", n.GoName, err)
 				}
-				set = append(set, prog.V(s))
+				set = append(set, s)
 			}
 		}
 		it = bv.MapRange()
@@ -546,16 +555,18 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 				if err != nil {
 					return fmt.Errorf("field %s key: %w", n.GoName, err)
 				}
-				del = append(del, prog.V(k))
+				del = append(del, k)
 			}
 		}
 		if len(del) > 0 {
-			op := map[schema.NodeKind]string{schema.Map: "mdel", schema.Set: "srem"}[n.Kind]
-			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, del...)...)
+			if n.Kind == schema.Map {
+				w.b.MDel(root, key, del...)
+			} else {
+				w.b.SRem(root, key, del...)
+			}
 		}
 		if len(set) > 0 {
-			op := map[schema.NodeKind]string{schema.Map: "mset", schema.Set: "sadd"}[n.Kind]
-			w.b.Emit(op, append([]prog.Arg{root, prog.K(key)}, set...)...)
+			refFill(w.b, n.Kind, root, key, set)
 		}
 	}
 	return nil
@@ -566,6 +577,7 @@ var (
 	RefEmitModel = refEmitModel
 	RefEmitNode  = refEmitNode
 	RefEmitDiff  = refEmitDiff
+	RefFill      = refFill
 	RefDecode    = refDecode
 	RefElements  = refElements
 )

@@ -64,3 +64,9 @@ var TooLarge = errors.New("rapyer: over a limit")
 // command it does not accept). The request did not run; the server's reply
 // is wrapped.
 var Refused = errors.New("rapyer: refused by the server")
+
+// NotSent: the request did not reach the server (a closed client, no
+// connection from the pool, a failed dial, a context that ended first), or
+// an optimistic update failed before it sent its EXEC. Nothing was applied,
+// and sending it again is safe. It is the counterpart of UnknownOutcome.
+var NotSent = errors.New("rapyer: not sent")

@@ -730,7 +730,7 @@ local function check(op, a, n)
     fset(k, a[2], r)
 
   -- more lists
-  elseif op == 'rpop' or op == 'lpop' then
+  elseif op == 'rpop' or op == 'lpop' then -- root key
     local k, l = listcheck(a, n)
     if l > 0 then setlen(k, l - 1) end
   elseif op == 'popat' then -- root key index
@@ -1094,14 +1094,14 @@ local function apply(op, a)
     return tostring(redis.call('HEXISTS', K(a[2]), a[3]))
 
   -- sets
-  elseif op == 'sadd' then
+  elseif op == 'sadd' then -- root key member...
     local k = K(a[2])
     local r = chunked('SADD', k, a, 3)
     touch(K(a[1]), k)
     return tostring(r)
-  elseif op == 'srem' then
+  elseif op == 'srem' then -- root key member...
     local k = K(a[2]); local r = chunked('SREM', k, a, 3); shrink(K(a[1]), k); return tostring(r)
-  elseif op == 'shas' then
+  elseif op == 'shas' then -- root key member
     return tostring(redis.call('SISMEMBER', K(a[2]), a[3]))
 
   -- the model as a whole

@@ -15,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 )
@@ -81,7 +82,7 @@ func TestACLCheckCost(t *testing.T) {
 			b := prog.NewBuilder()
 			b.Declare(target, prog.Need)
 			for _, o := range []ops.Op{ops.Incr(balance, 1), ops.Set(owner, "o"), ops.Append(history, "h")} {
-				if err := prog.Compile(o, b, target); err != nil {
+				if err := o.Compile(b, target); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -90,7 +91,7 @@ func TestACLCheckCost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.Decode(reply); err != nil {
+			if _, err := transport.Decode(p, reply); err != nil {
 				t.Fatal(err)
 			}
 			if i%500 == 0 {

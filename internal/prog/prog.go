@@ -1,31 +1,22 @@
-// Package prog builds the programs the batch interpreter (batch.lua) runs, and
-// reads its replies. One Lua entry point serves every batch: the program
-// travels in its arguments, so the server holds one function (or one cached
-// script) whatever batches users write.
+// Package prog is the one owner of the instruction set of the batch
+// interpreter (internal/lua/batch.lua): it builds the programs the
+// interpreter runs, with one typed method per instruction (instr.go), and
+// lays out their KEYS and ARGV. One Lua entry point serves every batch: the
+// program travels in its arguments, so the server holds one function (or
+// one cached script) whatever batches users write.
+//
+// prog is pure: it imports no Redis client and runs nothing. Package
+// transport sends programs and reads their replies; its tests and the
+// golden programs of testdata/ hold the layout to what batch.lua reads.
 package prog
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
-	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/schema"
-	"github.com/rapyer-go/rapyer/lock"
 )
-
-// Interpreter is the batch interpreter's entry point (package lua).
-var Interpreter = lua.Batch
-
-// Script is the interpreter as a script, as servers without functions run
-// it.
-var Script = Interpreter.Script()
 
 // Mode says what a batch does about a model that does not exist.
 type Mode string
@@ -79,9 +70,9 @@ type model struct {
 
 // Instr is one instruction, for rendering and for tying results to ops.
 type Instr struct {
-	Op    string
+	Op    string   // the opcode's word
 	Args  []string // key arguments already resolved to key names
-	Owner any      // the op that emitted it
+	Owner Op       // the op that emitted it (nil for none)
 	Desc  string   // the op, described ("" to ask Owner when needed)
 }
 
@@ -90,8 +81,8 @@ func (in Instr) Describe() string {
 	if in.Desc != "" {
 		return in.Desc
 	}
-	if s, ok := in.Owner.(fmt.Stringer); ok && s != nil {
-		return s.String()
+	if in.Owner != nil {
+		return in.Owner.String()
 	}
 	return in.Op
 }
@@ -109,7 +100,7 @@ type Builder struct {
 	words  []any    // instruction words of ARGV: op, count, args...
 	shown  []string // Instr.Args of every instruction, back to back
 	// owner and desc of the instructions being emitted
-	owner any
+	owner Op
 	desc  string
 	// room for the keys and the model of a typical batch, allocated with
 	// the builder
@@ -228,34 +219,7 @@ func (b *Builder) Lifetime(root string, ttl TTL, ms int64) {
 // Owner sets the op and description the next instructions belong to. An
 // empty desc leaves describing to the owner, when a message needs it
 // (Instr.Describe).
-func (b *Builder) Owner(owner any, desc string) { b.owner, b.desc = owner, desc }
-
-// Arg is an instruction argument: a key (K) or plain text (V).
-type Arg struct {
-	key  bool
-	text string
-}
-
-// K is a key argument.
-func K(k string) Arg { return Arg{key: true, text: k} }
-
-// V is a text argument.
-func V(s string) Arg { return Arg{text: s} }
-
-// Emit appends one instruction.
-func (b *Builder) Emit(op string, args ...Arg) {
-	b.words = append(b.words, word(op), number(len(args)))
-	from := len(b.shown)
-	for _, a := range args {
-		if a.key {
-			b.words = append(b.words, number(b.key(a.text)))
-		} else {
-			b.words = append(b.words, a.text)
-		}
-		b.shown = append(b.shown, a.text)
-	}
-	b.instrs = append(b.instrs, Instr{Op: op, Args: b.shown[from:len(b.shown):len(b.shown)], Owner: b.owner, Desc: b.desc})
-}
+func (b *Builder) Owner(owner Op, desc string) { b.owner, b.desc = owner, desc }
 
 // Program is a built program, ready to run.
 type Program struct {
@@ -318,7 +282,7 @@ func (b *Builder) Build(h Header) *Program {
 			mode = Create
 		}
 		at := len(cmd)
-		cmd = append(cmd, word("model"), nil, number(b.key(m.root)), word(string(mode)), word(string(m.ttl)), int64Text(m.ttlms))
+		cmd = append(cmd, opWords[opModel], nil, number(b.key(m.root)), word(string(mode)), word(string(m.ttl)), int64Text(m.ttlms))
 		if m.all {
 			for range m.target.Model.Collections {
 				cmd = append(cmd, number(cols[0]))
@@ -331,35 +295,9 @@ func (b *Builder) Build(h Header) *Program {
 	return &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd}
 }
 
-// Run sends the program as one FCALL, or one EVALSHA on servers without
-// functions, loading the library or the script first when the server lacks
-// it (Interpreter.Run).
-func (p *Program) Run(ctx context.Context, c redis.UniversalClient) (any, error) {
-	return Interpreter.Run(ctx, c, p.cmd).Result()
-}
-
-// RunTx sends the program as Run does, each send inside MULTI/EXEC, which
-// go-redis never resends after writing it (script.Func.RunTx).
-func (p *Program) RunTx(ctx context.Context, c redis.UniversalClient) (any, error) {
-	r, err := Interpreter.RunTx(ctx, c, p.cmd, emptyProgram)
-	if err != nil {
-		return nil, err
-	}
-	return r.Result()
-}
-
-// emptyProgram is a call of the interpreter that does nothing (no keys, no
-// record, no instruction): how RunTx learns how a server runs it.
-func emptyProgram() []any { return []any{nil, nil, "0", "", "0", "0", "0", "0"} }
-
-// Queue queues the program on pipe, a transaction of c. If the reply is an
-// error, Interpreter.Recover says whether to queue it again.
-func (p *Program) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner) *redis.Cmd {
-	return Interpreter.Queue(ctx, c, pipe, p.cmd)
-}
-
 // Boxed words of ARGV: converting a string to an interface allocates, and
-// ARGV is mostly the same few opcodes and small numbers.
+// ARGV is mostly the same few keywords (the modes; opcodes are boxed in
+// opWords) and small numbers.
 var (
 	words   = map[string]any{}
 	numbers [1024]any
@@ -367,11 +305,8 @@ var (
 
 func init() {
 	for _, w := range []string{
-		"model", "need", "skip", "create", "fresh", "keep", "set", "persist",
-		"gver", "gcmp", "glen", "ghas", "gmember", "glock",
-		"hset", "hdel", "incr", "incrf", "arith", "sappend", "srepeat", "tadd",
-		"rpush", "lpush", "rpop", "lpop", "popat", "lset", "linsert", "ldelrange", "ltrim", "lrem", "lmove", "len", "clear",
-		"mset", "mdel", "mpop", "mpopany", "mget", "mhas", "sadd", "srem", "shas", "reset", "drop", "unlock",
+		string(Need), string(Skip), string(Create), string(Fresh),
+		string(Keep), string(SetTTL), string(Persist),
 	} {
 		words[w] = w
 	}
@@ -380,7 +315,7 @@ func init() {
 	}
 }
 
-// word boxes an opcode or a keyword.
+// word boxes a keyword.
 func word(w string) any {
 	if x, ok := words[w]; ok {
 		return x
@@ -441,143 +376,15 @@ func isPrint(s string) bool {
 	return true
 }
 
-// Outcome is a decoded reply.
-type Outcome struct {
-	// Skipped: a model was missing and the batch ran in Skip mode.
-	Skipped bool
-	// Duplicate: the batch id had been applied before; Results are the first run's.
-	Duplicate bool
-	// NotKept: a duplicate whose first run's results were larger than
-	// RecordCap, so its record kept only that it was applied.
-	NotKept bool
-	// Results holds one raw reply per instruction (nil for none).
-	Results []any
-}
-
-// Decode reads the interpreter's reply. Failures come back as errors wrapping
-// the sentinel of their code and naming the op that failed: every reply
-// gives a typed error. A failure after the batch's first write (which the
-// interpreter's checks are there to prevent) wraps errs.PartlyApplied; a
-// refusal of the server before it, the sentinel of its cause, or
-// errs.Refused. A reply of no known shape (another interpreter answered?)
-// wraps errs.UnknownOutcome: what ran is not known.
-func (p *Program) Decode(reply any) (*Outcome, error) {
-	arr, ok := reply.([]any)
-	if !ok || len(arr) == 0 {
-		return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
-	}
-	status, _ := arr[0].(string)
-	switch status {
-	case "OK", "DUP":
-		res := arr[1:]
-		if len(res) > p.decls {
-			res = res[p.decls:]
-		} else {
-			// A record of a batch whose instructions yielded nothing.
-			res = nil
-		}
-		return &Outcome{Duplicate: status == "DUP", Results: res}, nil
-	case "DUPX":
-		return &Outcome{Duplicate: true, NotKept: true}, nil
-	case "SKIP":
-		return &Outcome{Skipped: true}, nil
-	case "ERR":
-		code, _ := at(arr, 1).(string)
-		n, _ := strconv.Atoi(fmt.Sprint(at(arr, 2)))
-		msg, _ := at(arr, 3).(string)
-		return nil, p.failure(code, n, msg)
-	}
-	return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
-}
-
-func at(a []any, i int) any {
-	if i < len(a) {
-		return a[i]
-	}
-	return nil
-}
-
-// codes are the error codes of the interpreter (fail in batch.lua) and
-// their sentinels. A code not here maps to errs.Refused.
-var codes = map[string]error{
-	"NOTFOUND":  errs.NotFound,
-	"EXISTS":    errs.Exists,
-	"PRECOND":   errs.Precondition,
-	"WRONGTYPE": errs.WrongType,
-	"CORRUPT":   errs.Corrupt,
-	"OVERFLOW":  errs.Overflow,
-	"RANGE":     errs.OutOfRange,
-	"ARG":       errs.InvalidArgument,
-	"PARTIAL":   errs.PartlyApplied,
-	"NOPERM":    errs.NoPermission,
-	"UNSUP":     errs.Unsupported,
-	"LIMIT":     errs.TooLarge,
-	"REFUSED":   errs.Refused,
-	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
-}
-
-func (p *Program) failure(code string, n int, msg string) error {
-	sentinel, ok := codes[code]
-	if !ok {
-		sentinel, msg = errs.Refused, code+": "+msg
-	}
-	where := "model"
-	if i := n - 1 - p.decls; i >= 0 && i < len(p.Instrs) {
-		where = p.Instrs[i].Describe()
-	} else if n >= 1 && n <= p.decls {
-		where = "model check"
-	}
-	return fmt.Errorf("%w: %s: %s", sentinel, where, msg)
-}
-
-// Compile compiles an op (an ops.Op) into b for target t. Package ops sets it,
-// so that tx can compile ops without ops exporting how.
-var Compile func(op any, b *Builder, t Target) error
-
-// RecordCap is the largest encoding of a batch's results that its record
-// keeps (batch.lua RECORD_CAP); a larger one is recorded as "applied, results
-// not kept". 1 KiB holds the results of every batch of counters, lengths,
-// flags and small values (a typical record is 10-60 bytes), while a batch
-// that yields a large text or element (an AppendText on a 10 MB field) no
-// longer copies it into a record: the worst record costs about 1.2 KB
-// instead of the size of its reply.
-const RecordCap = 1024
-
-// DecodeRecord reads a batch record (what batch.lua's recorded() stored)
-// back into the shape of the script's reply to a resend: {"DUP", results...}
-// or {"DUPX"} when the results were not kept.
-func DecodeRecord(s string) (any, error) {
-	switch s {
-	case "1":
-		return []any{"DUP"}, nil
-	case "0":
-		return []any{"DUPX"}, nil
-	}
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, fmt.Errorf("%w: batch record: %v", errs.Corrupt, err)
-	}
-	var conv func(any) any
-	conv = func(x any) any {
-		switch t := x.(type) {
-		case bool:
-			return nil
-		case []any:
-			for i := range t {
-				t[i] = conv(t[i])
-			}
-			return t
-		case float64:
-			return int64(t)
-		}
-		return x
-	}
-	res, ok := conv(v).([]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: batch record is not a list of results", errs.Corrupt)
-	}
-	return append([]any{"DUP"}, res...), nil
-}
-
 // Record is the key of the program's batch record, "" when it has none.
 func (p *Program) Record() string { return p.record }
+
+// Command is the whole command, laid out for script.Func.Run: two words the
+// sender fills in (fcall and the function, or evalsha and the hash),
+// numkeys, KEYS, ARGV. The sender owns it once the program is built.
+func (p *Program) Command() []any { return p.cmd }
+
+// Decls is how many model declarations come before the instructions: the
+// interpreter numbers its instructions (in replies and errors) from the
+// first declaration.
+func (p *Program) Decls() int { return p.decls }

@@ -60,6 +60,7 @@ func StartCluster(t testing.TB, opts ClusterOptions) *ClusterProc {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	notePrivate()
 	return c
 }
 

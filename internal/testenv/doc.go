@@ -43,6 +43,16 @@
 // "REAL REDIS TIER SKIPPED"; with RAPYER_REQUIRE_REDIS=1 in the environment
 // (CI sets it) a missing binary fails the test instead.
 //
+// # Which tiers ran
+//
+// When RAPYER_TIER_DIR names a directory ([TierDirEnv]; make test sets it),
+// Main writes there, after the tests, a record of this test binary: how many
+// (sub)tests that asked [On] or [Each] for a backend ran on it, failed, or
+// were skipped (for want of redis-server or redis-cli, or by the test), the
+// version of redis-server and how many private servers and clusters were
+// started. [SummarizeTiers] (go run ./internal/testenv/cmd/tiers DIR) turns
+// the records of every package into one "TIER" line per backend.
+//
 // # Fault tests
 //
 // Tests that kill, restart or fail over a server get private processes:

@@ -54,6 +54,7 @@ func StartServer(t testing.TB, extraArgs ...string) *ServerProc {
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { _ = s.stop() })
+	notePrivate()
 	return s
 }
 

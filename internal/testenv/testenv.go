@@ -85,6 +85,10 @@ func Each(t *testing.T, f func(t *testing.T, b *Backend)) {
 func On(t *testing.T, kind Kind) *Backend {
 	t.Helper()
 	b := &Backend{Kind: kind, Prefix: newPrefix()}
+	countTier(t, kind)
+	if v, msg := decide(kind, missingBinaries(kind), requireRedis()); v == skipIt {
+		noteMissing(kind, msg)
+	}
 	switch kind {
 	case Mini:
 		b.Mini = miniredis.RunT(t)
@@ -96,6 +100,7 @@ func On(t *testing.T, kind Kind) *Backend {
 			t.Fatalf("testenv: shared redis-server: %v", err)
 		}
 		b.Addrs = []string{s.Addr()}
+		noteShared(Server, b.Addrs)
 	case Cluster:
 		requireBinaries(t, Cluster)
 		c, took, err := sharedCluster()
@@ -106,6 +111,7 @@ func On(t *testing.T, kind Kind) *Backend {
 			t.Logf("testenv: shared cluster %v started in %v", c.masters, took.Round(time.Millisecond))
 		}
 		b.Addrs = c.Addrs()
+		noteShared(Cluster, b.Addrs)
 	default:
 		t.Fatalf("testenv: unknown backend kind %q", kind)
 	}
@@ -162,7 +168,8 @@ func newPrefix() string {
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
-// It runs the tests, stops every server process the package started (also
+// It runs the tests, writes the tier record when RAPYER_TIER_DIR asks for it
+// ([TierDirEnv]), stops every server process the package started (also
 // when a test fails, and, through the parent-death signal, when the binary
 // crashes), then checks for leaked goroutines with go.uber.org/goleak, which
 // fails a passing run, and exits with the resulting code.
@@ -181,6 +188,7 @@ func mainCode(m *testing.M) (code int) {
 		}
 	}()
 	code = m.Run()
+	writeTierRecord()
 	if err := stopAll(); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: stopping servers: %v\n", err)
 		code = 1

@@ -1,4 +1,4 @@
-package prog_test
+package transport_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/internal/transport"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -38,10 +39,10 @@ func broken(t *testing.T, root string, incrFirst bool) *prog.Program {
 	b.Declare(target(t, root), prog.Need)
 	if incrFirst {
 		b.Owner(nil, "Incr(n)")
-		b.Emit("incr", prog.K(root), prog.V("n"), prog.V("1"), prog.V("-9223372036854775808"), prog.V("9223372036854775807"))
+		b.Incr(root, "n", "1", "-9223372036854775808", "9223372036854775807")
 	}
 	b.Owner(nil, "Broken")
-	b.Emit("hset", prog.K(root), prog.V("lonely"))
+	b.HSet(root, "lonely")
 	return b.Build(prog.Header{})
 }
 
@@ -58,11 +59,11 @@ func TestFailureAfterAWriteIsPartlyApplied(t *testing.T) {
 		}
 		run := func(p *prog.Program) error {
 			t.Helper()
-			reply, err := p.Run(ctx, b.Client)
+			reply, err := transport.Run(ctx, b.Client, p)
 			if err != nil {
 				t.Fatalf("the server refused the program: %v", err)
 			}
-			_, err = p.Decode(reply)
+			_, err = transport.Decode(p, reply)
 			return err
 		}
 		before := b.Client.HGetAll(ctx, root).Val()
@@ -89,7 +90,7 @@ func TestEveryReplyIsTyped(t *testing.T) {
 	b := prog.NewBuilder()
 	b.Declare(target(t, "d:{x}"), prog.Need)
 	b.Owner(nil, "Op")
-	b.Emit("incr", prog.K("d:{x}"), prog.V("n"), prog.V("1"), prog.V("0"), prog.V("9"))
+	b.Incr("d:{x}", "n", "1", "0", "9")
 	p := b.Build(prog.Header{})
 	for _, c := range []struct {
 		reply any
@@ -107,7 +108,7 @@ func TestEveryReplyIsTyped(t *testing.T) {
 		{"OK", errs.UnknownOutcome},
 		{nil, errs.UnknownOutcome},
 	} {
-		_, err := p.Decode(c.reply)
+		_, err := transport.Decode(p, c.reply)
 		if !errors.Is(err, c.want) {
 			t.Errorf("Decode(%v) = %v; want %v", c.reply, err, c.want)
 		}
