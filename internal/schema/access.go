@@ -172,35 +172,13 @@ func (c *Codec) decodePrim(s string, p unsafe.Pointer) error {
 		if err != nil {
 			return c.corrupt(s, err)
 		}
-		switch c.op {
-		case opInt:
-			*(*int)(p) = int(n)
-		case opInt8:
-			*(*int8)(p) = int8(n)
-		case opInt16:
-			*(*int16)(p) = int16(n)
-		case opInt32:
-			*(*int32)(p) = int32(n)
-		default:
-			*(*int64)(p) = n
-		}
+		c.putInt(n, p)
 	case opUint, opUint8, opUint16, opUint32, opUint64:
 		n, err := strconv.ParseUint(s, 10, c.Bits)
 		if err != nil {
 			return c.corrupt(s, err)
 		}
-		switch c.op {
-		case opUint:
-			*(*uint)(p) = uint(n)
-		case opUint8:
-			*(*uint8)(p) = uint8(n)
-		case opUint16:
-			*(*uint16)(p) = uint16(n)
-		case opUint32:
-			*(*uint32)(p) = uint32(n)
-		default:
-			*(*uint64)(p) = n
-		}
+		c.putUint(n, p)
 	case opFloat32, opFloat64:
 		f, err := strconv.ParseFloat(s, c.Bits)
 		if err != nil {
@@ -223,6 +201,38 @@ func (c *Codec) decodePrim(s string, p unsafe.Pointer) error {
 		panic("schema: decodePrim on a reflect codec")
 	}
 	return nil
+}
+
+// putInt stores n, which fits c's size, in the signed integer at p.
+func (c *Codec) putInt(n int64, p unsafe.Pointer) {
+	switch c.op {
+	case opInt:
+		*(*int)(p) = int(n)
+	case opInt8:
+		*(*int8)(p) = int8(n)
+	case opInt16:
+		*(*int16)(p) = int16(n)
+	case opInt32:
+		*(*int32)(p) = int32(n)
+	default:
+		*(*int64)(p) = n
+	}
+}
+
+// putUint stores n, which fits c's size, in the unsigned integer at p.
+func (c *Codec) putUint(n uint64, p unsafe.Pointer) {
+	switch c.op {
+	case opUint:
+		*(*uint)(p) = uint(n)
+	case opUint8:
+		*(*uint8)(p) = uint8(n)
+	case opUint16:
+		*(*uint16)(p) = uint16(n)
+	case opUint32:
+		*(*uint32)(p) = uint32(n)
+	default:
+		*(*uint64)(p) = n
+	}
 }
 
 // clearAt sets the value at p to its zero value.
