@@ -275,13 +275,7 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 	case evalThenScripts:
 		remember(c, scripts)
 	}
-	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-		f.fill(cmd, w)
-		r := redis.NewCmd(ctx, cmd...)
-		r.SetFirstKeyPos(3)
-		_ = pipe.Process(ctx, r)
-		return r
-	}
+	return f.queuer(ctx, w)
 }
 
 // EvalQueuer returns the function that queues calls of f with their text
@@ -289,8 +283,14 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 // missing, when other calls of the same client may have turned its way in
 // between.
 func (f *Func) EvalQueuer(ctx context.Context) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return f.queuer(ctx, eval)
+}
+
+// queuer returns the function that queues calls of f on a pipeline, sent
+// the way w says.
+func (f *Func) queuer(ctx context.Context, w way) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
 	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-		f.fill(cmd, eval)
+		f.fill(cmd, w)
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
 		_ = pipe.Process(ctx, r)
