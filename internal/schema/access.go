@@ -468,15 +468,9 @@ func (primList) compiled() bool { return true }
 
 func (primList) appendElems(n *Node, dst []string, p unsafe.Pointer, from int) ([]string, error) {
 	h, c := (*sliceHeader)(p), n.Value
-	dst = slices.Grow(dst, h.len-from)
-	for i := from; i < h.len; i++ {
-		s, err := c.encodePrim(unsafe.Add(h.data, uintptr(i)*c.size))
-		if err != nil {
-			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
-		}
-		dst = append(dst, s)
-	}
-	return dst, nil
+	return encodeEach(n, dst, from, h.len, func(i int) (string, error) {
+		return c.encodePrim(unsafe.Add(h.data, uintptr(i)*c.size))
+	})
 }
 
 func (primList) decode(n *Node, raw any, p unsafe.Pointer) error {
@@ -494,10 +488,10 @@ func (primList) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	data := c.makeSlice(len(items))
-	for i, it := range items {
-		if err := c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size)); err != nil {
-			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
-		}
+	if err := decodeEach(n, items, func(i int, it string) error {
+		return c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size))
+	}); err != nil {
+		return err
 	}
 	*(*sliceHeader)(p) = sliceHeader{data: data, len: len(items), cap: len(items)}
 	return nil
@@ -521,6 +515,30 @@ func (primList) prefixEqual(n *Node, before, after unsafe.Pointer, k int) bool {
 	return true
 }
 
+// encodeEach appends to dst the encodings of elements from..to-1 of list
+// field n, element i encoded by enc: the one loop of both list paths.
+func encodeEach(n *Node, dst []string, from, to int, enc func(i int) (string, error)) ([]string, error) {
+	dst = slices.Grow(dst, to-from)
+	for i := from; i < to; i++ {
+		s, err := enc(i)
+		if err != nil {
+			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
+		}
+		dst = append(dst, s)
+	}
+	return dst, nil
+}
+
+// decodeEach decodes the stored items of list field n, item i by dec.
+func decodeEach(n *Node, items []string, dec func(i int, it string) error) error {
+	for i, it := range items {
+		if err := dec(i, it); err != nil {
+			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
+		}
+	}
+	return nil
+}
+
 // reflectList is a list of Text or JSON elements, through reflect.
 type reflectList struct{}
 
@@ -528,15 +546,9 @@ func (reflectList) compiled() bool { return false }
 
 func (reflectList) appendElems(n *Node, dst []string, p unsafe.Pointer, from int) ([]string, error) {
 	v := reflect.NewAt(n.Type, p).Elem()
-	dst = slices.Grow(dst, v.Len()-from)
-	for i := from; i < v.Len(); i++ {
-		s, err := n.Value.Encode(v.Index(i))
-		if err != nil {
-			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
-		}
-		dst = append(dst, s)
-	}
-	return dst, nil
+	return encodeEach(n, dst, from, v.Len(), func(i int) (string, error) {
+		return n.Value.Encode(v.Index(i))
+	})
 }
 
 func (reflectList) decode(n *Node, raw any, p unsafe.Pointer) error {
@@ -546,10 +558,10 @@ func (reflectList) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	s := reflect.MakeSlice(n.Type, len(items), len(items))
-	for i, it := range items {
-		if err := n.Value.Decode(it, s.Index(i)); err != nil {
-			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
-		}
+	if err := decodeEach(n, items, func(i int, it string) error {
+		return n.Value.Decode(it, s.Index(i))
+	}); err != nil {
+		return err
 	}
 	reflect.NewAt(n.Type, p).Elem().Set(s)
 	return nil
