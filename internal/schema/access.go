@@ -714,16 +714,23 @@ func (compiledMap[K, V]) appendChanges(n *Node, set, del []string, before, after
 		}
 		set = append(set, ks, vs)
 	}
+	del, err := appendGone(n, del, bm, am)
+	return set, del, err
+}
+
+// appendGone appends to del the encoded keys of bm that am lacks: the
+// members or keys a compiled set or map lost.
+func appendGone[K comparable, V any](n *Node, del []string, bm, am map[K]V) ([]string, error) {
 	for k := range bm {
 		if _, ok := am[k]; !ok {
 			ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 			if err != nil {
-				return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
 			}
 			del = append(del, ks)
 		}
 	}
-	return set, del, nil
+	return del, nil
 }
 
 // compiledSet is a set of compiled members, cast to map[K]struct{}.
@@ -776,16 +783,8 @@ func (compiledSet[K]) appendChanges(n *Node, set, del []string, before, after un
 		}
 		set = append(set, ks)
 	}
-	for k := range bm {
-		if _, ok := am[k]; !ok {
-			ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
-			if err != nil {
-				return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
-			}
-			del = append(del, ks)
-		}
-	}
-	return set, del, nil
+	del, err := appendGone(n, del, bm, am)
+	return set, del, err
 }
 
 // reflectHash is any other map or set, through reflect.
