@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
@@ -86,27 +87,6 @@ func TestLateAttemptAfterGiveUp(t *testing.T) {
 	})
 }
 
-func TestBackoffBounds(t *testing.T) {
-	for _, c := range []struct{ lo, hi time.Duration }{
-		{time.Millisecond, 50 * time.Millisecond},
-		{time.Millisecond, time.Millisecond},
-		{time.Nanosecond, time.Hour},
-	} {
-		for n := range 80 {
-			for range 20 {
-				d := backoff(c.lo, c.hi, n)
-				want := c.hi
-				if e := c.lo << n; n < 63 && e>>n == c.lo && e < c.hi {
-					want = e
-				}
-				if d < want/2 || d > want {
-					t.Fatalf("backoff(%v, %v, %d) = %v, want in [%v, %v]", c.lo, c.hi, n, d, want/2, want)
-				}
-			}
-		}
-	}
-}
-
 func TestOptionDefaults(t *testing.T) {
 	o, err := Options{}.resolve()
 	if err != nil {
@@ -128,7 +108,7 @@ func TestCorruptFenceCounter(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		key := b.Prefix + ":{corrupt}:lock:x"
 		b.Client.Set(t.Context(), FenceKey(key), "not a number", 0)
-		if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !isReply(errors.Unwrap(err)) {
+		if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !reply.FromServer(errors.Unwrap(err)) {
 			t.Fatalf("Acquire with a corrupt fence counter: %v, want the server's error", err)
 		}
 		if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {

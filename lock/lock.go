@@ -2,18 +2,18 @@ package lock
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -167,9 +167,11 @@ func checkKey(key string) error {
 var errVoid = errors.New("lock: the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
-// is announced: key+":wake". Waiters subscribe to it. A script that releases
-// a lock itself (see Lock.Forget) should PUBLISH to it after the DEL, where
-// the user may.
+// is announced: key+":wake". The message is the lock's key itself, from
+// every release (Release here, ops.Unlock in a batch); waiters subscribe to
+// the channel and wake on any message. A script that releases a lock itself
+// (see Lock.Forget) should PUBLISH the key to it after the DEL, where the
+// user may.
 func WakeChannel(key string) string { return key + ":wake" }
 
 // Acquire takes the lock named key, waiting as opts says while someone else
@@ -229,7 +231,7 @@ type acquirer struct {
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
-	a := &acquirer{rdb: rdb, key: key, o: o, token: newToken()}
+	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
 	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token)},
 		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds())
 	return a
@@ -256,40 +258,14 @@ type attempt struct {
 
 func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 	deadline := time.Now().Add(a.o.wait)
-	var (
-		w     *waiter
-		timer *time.Timer
-		n     int // sleeps so far, for the backoff
-		won   bool
-	)
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		if w != nil {
-			w.leave(!won)
-		}
-	}()
-	sleep := func(d time.Duration, wake <-chan struct{}) error {
-		if timer == nil {
-			timer = time.NewTimer(d)
-		} else {
-			timer.Reset(d)
-		}
-		select {
-		case <-wake:
-			timer.Stop()
-		case <-timer.C:
-		case <-ctx.Done():
-			return fmt.Errorf("lock: acquire %q: %w", a.key, ctx.Err())
-		}
-		return nil
-	}
+	p := &pause{key: a.key}
+	won := false
+	defer func() { p.stop(won) }()
 	if !a.o.noWait {
 		// If waiters of this key already keep its wake channel subscribed,
 		// join them before the first attempt: no release after it can then
 		// go unnoticed, and a failed attempt needs no immediate second try.
-		w = joinLive(a.rdb, WakeChannel(a.key))
+		p.w = joinLive(a.rdb, WakeChannel(a.key))
 	}
 	for {
 		at, err := a.try(ctx)
@@ -301,90 +277,88 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			return newLock(ctx, a, at), nil
 		}
 		now := time.Now()
-		if a.o.noWait || !now.Before(deadline) {
-			if a.o.noWait {
-				return nil, fmt.Errorf("%w: %q is held (no wait)", ErrNotAcquired, a.key)
-			}
+		switch {
+		case a.o.noWait:
+			return nil, fmt.Errorf("%w: %q is held (no wait)", ErrNotAcquired, a.key)
+		case !now.Before(deadline):
 			return nil, fmt.Errorf("%w: %q still held after %v", ErrNotAcquired, a.key, a.o.wait)
 		}
-		if w == nil {
-			// Subscribe to the release announcements, wait until the
-			// subscription is live (or refused: then we poll), then try
-			// again at once: a release that happened before the
-			// subscription would not wake us.
-			w = join(a.rdb, WakeChannel(a.key))
-			if err := sleep(min(a.o.retryMax, deadline.Sub(now)), w.wc.settled); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		var d time.Duration
-		select {
-		case <-w.wc.ready:
-			// Subscribed: a release wakes us, so polling is only the
-			// fallback for a lost message or a holder that died.
-			d = backoff(a.o.retryMax, a.o.retryMax, 0)
-		default:
-			d = backoff(a.o.retryMin, a.o.retryMax, n)
-			n++
-		}
-		if at.pttl > 0 && at.pttl < d {
-			d = at.pttl // the holder's key expires then
-		}
-		d = min(d, deadline.Sub(now))
-		if err := sleep(d, w.c); err != nil {
+		if err := p.between(ctx, a, at, deadline.Sub(now)); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// try runs one acquisition attempt. A network error in a transaction (which
-// go-redis does not retry) is retried once here with the same token: the
-// acquire entry is idempotent for its token.
-func (a *acquirer) try(ctx context.Context) (attempt, error) {
-	var (
-		at      attempt
-		res     []any
-		err     error
-		netErr  int
-		missing int
-	)
-	for {
-		at.start = time.Now()
-		if a.o.load == nil {
-			// One command; go-redis retries it on network errors, which is
-			// safe because the entry is idempotent for its token. Run
-			// loads the library or falls back to scripts as needed.
-			res, err = lua.Acquire.Run(ctx, a.rdb, a.cmd).Slice()
-		} else {
-			pipe := a.rdb.TxPipeline()
-			cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
-			a.o.load(pipe)
-			_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
-			res, err = cmd.Slice()
-			if err != nil && missing < 3 && script.Missing(err) {
-				// The server lacked the function or the script (a restart,
-				// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
-				// or the user may not FCALL: nothing ran. Recover makes the
-				// next Queue succeed (it ends in EVAL, which cannot miss).
-				again, lerr := lua.Acquire.Recover(ctx, a.rdb, err)
-				if lerr != nil {
-					err = lerr
-				} else if again {
-					missing++
-					continue
-				}
-			}
-			if err != nil && !isReply(err) && ctx.Err() == nil && netErr == 0 {
-				a.unsure = true
-				netErr++
-				continue
-			}
-		}
-		break
+// pause is the waiting between the attempts of one acquisition: the
+// subscription to the key's wake channel, a timer, and the backoff count.
+type pause struct {
+	key   string
+	w     *waiter
+	timer *time.Timer
+	n     int // sleeps so far, for the backoff
+}
+
+// between waits after the failed attempt at, at most left: until a release
+// wakes it, the holder's key expires, or the backoff says to poll.
+func (p *pause) between(ctx context.Context, a *acquirer, at attempt, left time.Duration) error {
+	if p.w == nil {
+		// Subscribe to the release announcements, wait until the
+		// subscription is live (or refused: then we poll), then try
+		// again at once: a release that happened before the
+		// subscription would not wake us.
+		p.w = join(a.rdb, WakeChannel(a.key))
+		return p.sleep(ctx, min(a.o.retryMax, left), p.w.wc.settled)
 	}
+	var d time.Duration
+	select {
+	case <-p.w.wc.ready:
+		// Subscribed: a release wakes us, so polling is only the
+		// fallback for a lost message or a holder that died.
+		d = backoff.Delay(a.o.retryMax, a.o.retryMax, 0)
+	default:
+		d = backoff.Delay(a.o.retryMin, a.o.retryMax, p.n)
+		p.n++
+	}
+	if at.pttl > 0 && at.pttl < d {
+		d = at.pttl // the holder's key expires then
+	}
+	return p.sleep(ctx, min(d, left), p.w.c)
+}
+
+// sleep waits d, or until wake fires or ctx is done.
+func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-wake:
+		p.timer.Stop()
+	case <-p.timer.C:
+	case <-ctx.Done():
+		return fmt.Errorf("lock: acquire %q: %w", p.key, ctx.Err())
+	}
+	return nil
+}
+
+// stop ends the waiting; the subscription is dropped with the caller's
+// interest in the key unless it won the lock.
+func (p *pause) stop(won bool) {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	if p.w != nil {
+		p.w.leave(!won)
+	}
+}
+
+// try runs one acquisition attempt.
+func (a *acquirer) try(ctx context.Context) (attempt, error) {
+	var at attempt
+	res, err := a.send(ctx, &at)
 	if err != nil {
-		if !isReply(err) {
+		if !reply.FromServer(err) {
 			a.unsure = true
 		}
 		if ctx.Err() != nil {
@@ -414,31 +388,45 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 	return at, nil
 }
 
-// isReply reports whether err is an error reply from the server (so the
-// command was not applied, or applied exactly as reported), as opposed to a
-// network or context error, after which the outcome is unknown.
-func isReply(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re)
-}
-
-// backoff is the n-th delay between attempts: min*2^n capped at max, with
-// "equal jitter" (a uniform pick in [d/2, d]) so that waiters spread out.
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := hi
-	if n < 63 {
-		if e := lo << n; e>>n == lo && e < hi { // no overflow, below the cap
-			d = e
+// send sends the acquire call and returns its reply, noting in at when the
+// request was sent. A network error in a transaction (which go-redis does
+// not retry) is retried once here with the same token: the acquire entry is
+// idempotent for its token.
+func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
+	netErr, missing := 0, 0
+	for {
+		at.start = time.Now()
+		if a.o.load == nil {
+			// One command; go-redis retries it on network errors, which is
+			// safe because the entry is idempotent for its token. Run
+			// loads the library or falls back to scripts as needed.
+			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Slice()
 		}
+		pipe := a.rdb.TxPipeline()
+		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		a.o.load(pipe)
+		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
+		res, err := cmd.Slice()
+		if err != nil && missing < 3 && script.Missing(err) {
+			// The server lacked the function or the script (a restart,
+			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
+			// or the user may not FCALL: nothing ran. Recover makes the
+			// next Queue succeed (it ends in EVAL, which cannot miss).
+			again, lerr := lua.Acquire.Recover(ctx, a.rdb, err)
+			if lerr != nil {
+				err = lerr
+			} else if again {
+				missing++
+				continue
+			}
+		}
+		if err != nil && !reply.FromServer(err) && ctx.Err() == nil && netErr == 0 {
+			a.unsure = true
+			netErr++
+			continue
+		}
+		return res, err
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-func newToken() string {
-	var b [16]byte
-	_, _ = crand.Read(b[:]) // never fails on supported platforms (Go >= 1.24)
-	return hex.EncodeToString(b[:])
 }
 
 // Lock is a held lock. Its methods are safe for concurrent use. Every Lock

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
@@ -32,17 +33,17 @@ return 0`)
 		cycle func()
 	}{
 		{"setnx+hand-release", func() {
-			tok := newToken()
+			tok := random.Hex(16)
 			rdb.SetNX(ctx, key, tok, 10*time.Second)
 			handRelease.Run(ctx, rdb, keys[:1], tok)
 		}},
 		{"acquire-entry+hand-release", func() {
-			tok := newToken()
+			tok := random.Hex(16)
 			lua.Acquire.Run(ctx, rdb, script.Command([]string{key, FenceKey(key), voidKey(key, tok)}, tok, 10000, 70000))
 			handRelease.Run(ctx, rdb, keys[:1], tok)
 		}},
 		{"setnx+release-entry", func() {
-			tok := newToken()
+			tok := random.Hex(16)
 			rdb.SetNX(ctx, key, tok, 10*time.Second)
 			lua.Release.Run(ctx, rdb, script.Command(keys, tok, WakeChannel(key)))
 		}},

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,30 +29,7 @@ func WithLock(opts lock.Options) LockOption {
 }
 
 // MaxAction is the longest lock action, in bytes.
-const MaxAction = 128
-
-// checkAction refuses lock actions the key layout cannot hold: empty, too
-// long, not UTF-8, holding a brace (the cluster hash tag), a glob character
-// (SCAN patterns), white space or a control character, or a ':'. Lock keys
-// are <root>:lock:<action>, and the lock package derives <lock key>:fence
-// and <lock key>:fence:<token> from them: with a ':' the action "pay:fence"
-// would be the fence key of the action "pay". "fence" itself is reserved
-// for the same reason (see lock.FenceKey).
-func checkAction(action string) error {
-	switch {
-	case action == "":
-		return fmt.Errorf("%w: empty lock action", errs.InvalidArgument)
-	case len(action) > MaxAction:
-		return fmt.Errorf("%w: lock action of %d bytes is longer than %d", errs.InvalidArgument, len(action), MaxAction)
-	case !utf8.ValidString(action):
-		return fmt.Errorf("%w: lock action %q is not UTF-8", errs.InvalidArgument, action)
-	case strings.ContainsAny(action, "{}*?[]\\:") || strings.IndexFunc(action, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-		return fmt.Errorf("%w: lock action %q holds a brace, a glob character, a ':' or white space", errs.InvalidArgument, action)
-	case action == "fence":
-		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.InvalidArgument, action)
-	}
-	return nil
-}
+const MaxAction = keys.MaxAction
 
 // held is one model locked and loaded.
 type held[T any] struct {
@@ -71,7 +46,7 @@ func (m *Model[T]) acquire(ctx context.Context, id, action string, opt []LockOpt
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAction(action); err != nil {
+	if err := keys.CheckAction(action); err != nil {
 		return nil, err
 	}
 	var read func() (T, bool, error)
@@ -169,6 +144,41 @@ func (m *Model[T]) LockMany(ctx context.Context, ids []string, action string, fn
 }
 
 func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn func(ctx context.Context, vs []*T) error, opt []LockOption) (*tx.Result, error) {
+	order, err := m.keyOrder(ids)
+	if err != nil {
+		return nil, err
+	}
+	hs, taken, err := m.acquireAll(ctx, ids, order, action, opt)
+	if err != nil {
+		return nil, err
+	}
+	releaseAll := func() {
+		for _, h := range taken {
+			release(h.lock)
+		}
+	}
+	vs := make([]*T, len(hs))
+	for i, h := range hs {
+		vs[i] = &h.value
+	}
+	// fn's context ends with the caller's, or when a lock is known lost.
+	fctx, cancel := context.WithCancelCause(ctx)
+	for _, h := range taken {
+		stop := context.AfterFunc(h.lock.Context(), func() { cancel(lock.ErrNotHeld) })
+		defer stop()
+	}
+	defer cancel(nil)
+	if _, err := protect(releaseAll, func() (tx.Batch, error) { return tx.Batch{}, fn(fctx, vs) }); err != nil {
+		releaseAll()
+		return nil, err
+	}
+	return m.saveAll(ctx, taken)
+}
+
+// keyOrder is the order in which LockMany takes the locks of ids: the order
+// of their root keys, one global order for every caller. An id given twice
+// is refused.
+func (m *Model[T]) keyOrder(ids []string) ([]int, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%w: LockMany needs ids", errs.InvalidArgument)
 	}
@@ -188,37 +198,33 @@ func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn
 			return nil, fmt.Errorf("%w: LockMany: id %q twice", errs.InvalidArgument, ids[order[k]])
 		}
 	}
-	hs := make([]*held[T], len(ids))
-	var taken []*held[T]
-	releaseAll := func() {
-		for _, h := range taken {
-			release(h.lock)
-		}
-	}
+	return order, nil
+}
+
+// acquireAll locks and loads the models of ids in order: hs in the order of
+// ids, taken in the order they were locked. When one fails, the locks taken
+// are released.
+func (m *Model[T]) acquireAll(ctx context.Context, ids []string, order []int, action string, opt []LockOption) (hs, taken []*held[T], err error) {
+	hs = make([]*held[T], len(ids))
 	for _, i := range order {
 		h, err := m.acquire(ctx, ids[i], action, opt)
 		if err != nil {
-			releaseAll()
-			return nil, err
+			for _, h := range taken {
+				release(h.lock)
+			}
+			return nil, nil, err
 		}
 		hs[i] = h
 		taken = append(taken, h)
 	}
-	vs := make([]*T, len(hs))
-	for i, h := range hs {
-		vs[i] = &h.value
-	}
-	// fn's context ends with the caller's, or when a lock is known lost.
-	fctx, cancel := context.WithCancelCause(ctx)
-	for _, h := range taken {
-		stop := context.AfterFunc(h.lock.Context(), func() { cancel(lock.ErrNotHeld) })
-		defer stop()
-	}
-	defer cancel(nil)
-	if _, err := protect(releaseAll, func() (tx.Batch, error) { return tx.Batch{}, fn(fctx, vs) }); err != nil {
-		releaseAll()
-		return nil, err
-	}
+	return hs, taken, nil
+}
+
+// saveAll saves what changed in the models taken, fenced by their locks,
+// and releases the locks in the same step: one batch when they share a slot
+// (or the client is not a cluster's), else one batch per model in key
+// order, reporting the last result and the first error.
+func (m *Model[T]) saveAll(ctx context.Context, taken []*held[T]) (*tx.Result, error) {
 	batches := make([]tx.Batch, len(taken))
 	for i, h := range taken {
 		t := m.Target(h.id)

@@ -2,8 +2,6 @@ package rapyer
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -20,6 +18,8 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
@@ -126,7 +126,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.NewID == nil {
-		opts.NewID = randomID
+		opts.NewID = func() string { return random.Hex(12) }
 	}
 	return &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts}, nil
 }
@@ -138,12 +138,6 @@ func MustNew[T any](rdb redis.UniversalClient, opts Options) *Model[T] {
 		panic(err)
 	}
 	return m
-}
-
-func randomID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // Client is the Redis client of the model.
@@ -346,39 +340,8 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T],
 		return nil
 	}
 	if _, cluster := m.rdb.(*redis.ClusterClient); cluster {
-		// One transaction cannot span slots: each model is read by the read
-		// function of the library (atomic for that model), and the client
-		// sends one pipeline to each master, in parallel. A reply saying
-		// that the library, the script or FCALL was missing means that the
-		// read did not run: Recover does what makes the next try succeed
-		// (loads the library, turns to scripts, or sends the text), and the
-		// pipeline goes again. Other calls of the client may turn its way
-		// in between, and the library may go missing again: the third try
-		// sends the text (EVAL), which cannot miss.
-		cmds := make([]*redis.Cmd, len(roots))
-		for try := 1; ; try++ {
-			queue := lua.Read.Queuer(ctx, m.rdb)
-			if try == 3 {
-				queue = lua.Read.EvalQueuer(ctx)
-			}
-			_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, root := range roots {
-					reads[i], cmds[i] = m.queueScriptRead(p, root, queue)
-					m.queueRefresh(p, root)
-				}
-				return nil
-			}) // each read reports its own error
-			missed := firstMissing(cmds)
-			if missed == nil || try == 3 {
-				break
-			}
-			again, lerr := lua.Read.Recover(ctx, m.rdb, missed)
-			if lerr != nil {
-				return nil, nil, lerr
-			}
-			if !again {
-				break
-			}
+		if err := m.readAcrossSlots(ctx, roots, reads); err != nil {
+			return nil, nil, err
 		}
 	} else {
 		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
@@ -395,6 +358,44 @@ func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T],
 		}
 	}
 	return found, missing, nil
+}
+
+// readAcrossSlots queues the reads of the models at roots on a cluster,
+// where one transaction cannot span slots: each model is read by the read
+// function of the library (atomic for that model), and the client sends one
+// pipeline to each master, in parallel. A reply saying that the library,
+// the script or FCALL was missing means that the read did not run: Recover
+// does what makes the next try succeed (loads the library, turns to
+// scripts, or sends the text), and the pipeline goes again. Other calls of
+// the client may turn its way in between, and the library may go missing
+// again: the third try sends the text (EVAL), which cannot miss. Each read
+// reports its own error.
+func (m *Model[T]) readAcrossSlots(ctx context.Context, roots []string, reads []func() (T, string, bool, error)) error {
+	cmds := make([]*redis.Cmd, len(roots))
+	for try := 1; ; try++ {
+		queue := lua.Read.Queuer(ctx, m.rdb)
+		if try == 3 {
+			queue = lua.Read.EvalQueuer(ctx)
+		}
+		_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, root := range roots {
+				reads[i], cmds[i] = m.queueScriptRead(p, root, queue)
+				m.queueRefresh(p, root)
+			}
+			return nil
+		})
+		missed := firstMissing(cmds)
+		if missed == nil || try == 3 {
+			return nil
+		}
+		again, lerr := lua.Read.Recover(ctx, m.rdb, missed)
+		if lerr != nil {
+			return lerr
+		}
+		if !again {
+			return nil
+		}
+	}
 }
 
 // firstMissing is the first error of cmds that says a call did not run for
@@ -552,15 +553,8 @@ func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 	return tx.Join(b, tx.On(t, ops.Expire[T](m.opts.TTL)))
 }
 
-func readErr(key string, err error) error {
-	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		if key == "" {
-			return fmt.Errorf("%w: %v", errs.WrongType, err)
-		}
-		return fmt.Errorf("%w: %s: %v", errs.WrongType, key, err)
-	}
-	return err
-}
+// readErr maps a WRONGTYPE refusal of a read of key to ErrWrongType.
+func readErr(key string, err error) error { return reply.WrongType(key, err) }
 
 // Exists reports whether model id exists.
 func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
@@ -725,7 +719,7 @@ func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) 
 	for i, c := range cmds {
 		ok, err := c.Result()
 		switch {
-		case err != nil && redis.HasErrorPrefix(err, "WRONGTYPE"):
+		case reply.IsWrongType(err):
 			// A key of another type under the prefix: not a model.
 		case err != nil:
 			return nil, err

@@ -2,8 +2,6 @@ package rapyertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
 
@@ -93,7 +92,7 @@ var (
 	states   = map[testing.TB]*state{}
 
 	// run tells apart the processes that share a server; seq the tests of one.
-	run = randomHex(3)
+	run = random.Hex(3)
 	seq atomic.Uint64
 )
 
@@ -238,12 +237,6 @@ func newPrefix(name string) string {
 	b.WriteString(strconv.FormatUint(seq.Add(1), 36))
 	b.WriteByte('_')
 	return b.String()
-}
-
-func randomHex(n int) string {
-	buf := make([]byte, n)
-	_, _ = rand.Read(buf)
-	return hex.EncodeToString(buf)
 }
 
 // redact hides the password of a URL in messages.

@@ -2,8 +2,6 @@ package tx
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -12,9 +10,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/ops"
@@ -340,7 +341,7 @@ func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Pro
 		return nil, err
 	}
 	targets := pb.Targets()
-	id := newID()
+	id := random.Short(12) // 96 bits in 16 characters: the record key stays short
 	h := prog.Header{ID: id}
 	h.Bytes, h.Moves = opts.Budget.header()
 	if life > 0 {
@@ -366,14 +367,6 @@ func sameSlot(ks []string) error {
 		}
 	}
 	return nil
-}
-
-// newID is a batch id: 96 random bits in 16 characters (base64url), so
-// that the record key stays short.
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // run sends the program in MULTI/EXEC and resends it, with the same id,
@@ -403,27 +396,18 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 	moving, resends := 0, 0
 	sctx := ctx
 	for {
-		reply, err := send(sctx, rdb, p)
+		res, err := send(sctx, rdb, p)
 		if err == nil {
-			return reply, nil
+			return res, nil
 		}
 		switch {
-		case isServerError(err) && isMoving(err) && moving < maxMoving:
-			// The slot is being migrated or failed over: the server did not
-			// run the batch. Wait and send it again (the same id), past the
-			// redirections go-redis already followed.
+		case reply.FromServer(err) && isMoving(err) && moving < maxMoving:
 			moving++
-			if err := sleep(ctx, movingWait(moving)); err != nil {
-				return nil, unsent(last, err)
-			}
-			if c, ok := rdb.(*redis.ClusterClient); ok {
-				c.ReloadState(ctx)
-			}
-			if last != nil && !resendable(rdb, p, start, life) {
-				return nil, fmt.Errorf("%w: the reply was lost and the record could expire before a resend: %w", errs.UnknownOutcome, last)
+			if err := waitForSlot(ctx, rdb, p, moving, last, start, life); err != nil {
+				return nil, err
 			}
 			continue
-		case isServerError(err):
+		case reply.FromServer(err):
 			if last != nil {
 				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, refused(err), last)
 			}
@@ -444,7 +428,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 		if !ok || time.Now().Add(wait).After(by) {
 			break
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("%w: %w (after: %w)", errs.UnknownOutcome, err, last)
 		}
 		if sctx != ctx {
@@ -458,6 +442,24 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 		return nil, fmt.Errorf("%w: the reply was lost, and a batch without a record is never resent: %w", errs.UnknownOutcome, last)
 	}
 	return nil, fmt.Errorf("%w: the reply was lost and no resend got through: %w", errs.UnknownOutcome, last)
+}
+
+// waitForSlot waits before the n-th send of p again (the same id) after
+// the server said the slot is being migrated or failed over: the server did
+// not run the batch. The send goes past the redirections go-redis already
+// followed. last is the error of an earlier send that may have reached the
+// server: then the wait must leave time for a resend the record can settle.
+func waitForSlot(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, n int, last error, start time.Time, life time.Duration) error {
+	if err := backoff.Sleep(ctx, movingWait(n)); err != nil {
+		return unsent(last, err)
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		c.ReloadState(ctx)
+	}
+	if last != nil && !resendable(rdb, p, start, life) {
+		return fmt.Errorf("%w: the reply was lost and the record could expire before a resend: %w", errs.UnknownOutcome, last)
+	}
+	return nil
 }
 
 // unsent is the error of a wait that ended before a send.
@@ -542,23 +544,4 @@ func isMoving(err error) bool {
 		}
 	}
 	return false
-}
-
-// isServerError reports whether err is a reply from the server, so that the
-// command is known not to have run (the script itself never fails: it turns
-// every failure into a reply).
-func isServerError(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/transport"
 )
@@ -42,11 +43,7 @@ func (r Retry) wait(attempt int) time.Duration {
 	if top <= 0 {
 		top = 100 * time.Millisecond
 	}
-	d := base << min(attempt, 20)
-	if d > top || d <= 0 {
-		d = top
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff.Delay(base, top, attempt)
 }
 
 // Read queues the reads of one attempt of an optimistic update on p, and
@@ -97,7 +94,7 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 			return res, nil
 		case errors.Is(err, errRetry):
 			last = err
-			if err := sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
+			if err := backoff.Sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
 				return nil, err
 			}
 		default:
@@ -111,114 +108,29 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 // script, a moved slot.
 var errRetry = errors.New("retry")
 
+// attempt is one attempt of an optimistic update: its reads under WATCH,
+// the decision, and the batch in MULTI/EXEC.
+type attempt struct {
+	ctx    context.Context
+	rdb    redis.UniversalClient
+	watch  []string
+	read   Read
+	opts   Options
+	result *Result
+}
+
 func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
-	var result *Result
-	fn := func(pipelineWatch bool) func(t *redis.Tx) error {
-		return func(t *redis.Tx) error {
-			// The WATCH travels in the read pipeline, so go-redis does not
-			// know of it and would put the connection back in its pool still
-			// watching when the attempt ends before EXEC (decide failed or
-			// chose nothing, a read failed): the next transaction on that
-			// connection would then abort for nothing. UNWATCH it.
-			execSent := false
-			defer func() {
-				if pipelineWatch && !execSent {
-					_ = t.Unwatch(context.WithoutCancel(ctx)).Err()
-				}
-			}()
-			var decide func() (Batch, error)
-			_, err := t.Pipelined(ctx, func(p redis.Pipeliner) error {
-				if pipelineWatch {
-					args := make([]any, 0, len(watch)+1)
-					args = append(args, "watch")
-					for _, k := range watch {
-						args = append(args, k)
-					}
-					p.Do(ctx, args...)
-				}
-				decide = read(p)
-				return nil
-			})
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return readError(err)
-			}
-			b, err := decide()
-			if err != nil {
-				return err
-			}
-			if b.Len() == 0 {
-				result = &Result{}
-				return nil
-			}
-			pb, err := compile(b, opts.Target, opts.mode())
-			if err != nil {
-				return err
-			}
-			p, err := build(pb, rdb, opts)
-			if err != nil {
-				return err
-			}
-			var cmd *redis.Cmd
-			execSent = true
-			_, err = t.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				cmd = transport.Queue(ctx, rdb, pipe, p)
-				return nil
-			})
-			if err != nil && cmd != nil && script.Missing(cmd.Err()) {
-				// The server lacked the function or the script (a restart,
-				// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):
-				// nothing ran. Load what is missing and start again.
-				again, lerr := transport.Interpreter.Recover(ctx, rdb, cmd.Err())
-				if lerr != nil {
-					return lerr
-				}
-				if again {
-					return fmt.Errorf("%w: Lua loaded", errRetry)
-				}
-			}
-			if err != nil && isServerError(err) && cmd != nil && isServerError(cmd.Err()) {
-				// The reason EXEC was refused (EXECABORT) or the call failed.
-				err = cmd.Err()
-			}
-			switch {
-			case errors.Is(err, redis.TxFailedErr):
-				return fmt.Errorf("%w: watched keys changed", errRetry)
-			case err != nil && isServerError(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
-				// EXEC discarded the transaction (its EVALSHA met a moving
-				// slot): nothing ran; start again with a fresh view.
-				return fmt.Errorf("%w: %v", errRetry, err)
-			case err != nil && isServerError(err):
-				return refused(err)
-			case err != nil && notSent(err):
-				return fmt.Errorf("%w: %w", errs.NotSent, err)
-			case err != nil && p.Record() == "":
-				return fmt.Errorf("%w: the reply to EXEC was lost, and the batch keeps no record: %w", errs.UnknownOutcome, err)
-			case err != nil:
-				out, perr := probe(context.WithoutCancel(ctx), rdb, p)
-				if perr != nil {
-					return fmt.Errorf("%w: the reply to EXEC was lost: %w", errs.UnknownOutcome, err)
-				}
-				result = newResult(p, out)
-				return nil
-			}
-			out, err := transport.Decode(p, cmd.Val())
-			if err != nil {
-				return err
-			}
-			result = newResult(p, out)
-			return nil
-		}
-	}
+	a := &attempt{ctx: ctx, rdb: rdb, watch: watch, read: read, opts: opts}
 	var err error
 	switch c := rdb.(type) {
 	case *redis.Client:
-		err = c.Watch(ctx, fn(true))
+		err = c.Watch(ctx, a.txFunc(true))
 	case *redis.ClusterClient:
 		node, nerr := c.MasterForKey(ctx, watch[0])
 		if nerr != nil {
 			return nil, nerr
 		}
-		err = node.Watch(ctx, fn(true))
+		err = node.Watch(ctx, a.txFunc(true))
 		if err != nil && isMoving(err) {
 			c.ReloadState(ctx)
 			return nil, fmt.Errorf("%w: %v", errRetry, err)
@@ -227,22 +139,141 @@ func attemptOnce(ctx context.Context, rdb redis.UniversalClient, watch []string,
 			c.ReloadState(ctx)
 		}
 	default:
-		err = rdb.Watch(ctx, fn(false), watch...)
+		err = rdb.Watch(ctx, a.txFunc(false), watch...)
 	}
 	if err != nil {
 		return nil, typedBeforeExec(err)
 	}
-	return result, nil
+	return a.result, nil
+}
+
+// txFunc is the attempt as go-redis's Watch runs it. With pipelineWatch
+// the WATCH itself is sent in the read pipeline (one round trip fewer).
+func (a *attempt) txFunc(pipelineWatch bool) func(t *redis.Tx) error {
+	return func(t *redis.Tx) error {
+		// The WATCH travels in the read pipeline, so go-redis does not
+		// know of it and would put the connection back in its pool still
+		// watching when the attempt ends before EXEC (decide failed or
+		// chose nothing, a read failed): the next transaction on that
+		// connection would then abort for nothing. UNWATCH it.
+		execSent := false
+		defer func() {
+			if pipelineWatch && !execSent {
+				_ = t.Unwatch(context.WithoutCancel(a.ctx)).Err()
+			}
+		}()
+		p, err := a.decide(t, pipelineWatch)
+		if err != nil || p == nil {
+			return err
+		}
+		execSent = true
+		return a.exec(t, p)
+	}
+}
+
+// decide runs the reads (and the WATCH, with pipelineWatch) in one round
+// trip and builds the program of the batch decide chose: nil when it chose
+// nothing (the attempt's result is then empty).
+func (a *attempt) decide(t *redis.Tx, pipelineWatch bool) (*prog.Program, error) {
+	var decide func() (Batch, error)
+	_, err := t.Pipelined(a.ctx, func(p redis.Pipeliner) error {
+		if pipelineWatch {
+			args := make([]any, 0, len(a.watch)+1)
+			args = append(args, "watch")
+			for _, k := range a.watch {
+				args = append(args, k)
+			}
+			p.Do(a.ctx, args...)
+		}
+		decide = a.read(p)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, readError(err)
+	}
+	b, err := decide()
+	if err != nil {
+		return nil, err
+	}
+	if b.Len() == 0 {
+		a.result = &Result{}
+		return nil, nil
+	}
+	pb, err := compile(b, a.opts.Target, a.opts.mode())
+	if err != nil {
+		return nil, err
+	}
+	return build(pb, a.rdb, a.opts)
+}
+
+// exec sends the program in MULTI/EXEC and reads what came of it.
+func (a *attempt) exec(t *redis.Tx, p *prog.Program) error {
+	var cmd *redis.Cmd
+	_, err := t.TxPipelined(a.ctx, func(pipe redis.Pipeliner) error {
+		cmd = transport.Queue(a.ctx, a.rdb, pipe, p)
+		return nil
+	})
+	if err != nil && cmd != nil && script.Missing(cmd.Err()) {
+		// The server lacked the function or the script (a restart,
+		// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):
+		// nothing ran. Load what is missing and start again.
+		again, lerr := transport.Interpreter.Recover(a.ctx, a.rdb, cmd.Err())
+		if lerr != nil {
+			return lerr
+		}
+		if again {
+			return fmt.Errorf("%w: Lua loaded", errRetry)
+		}
+	}
+	if err != nil && reply.FromServer(err) && cmd != nil && reply.FromServer(cmd.Err()) {
+		// The reason EXEC was refused (EXECABORT) or the call failed.
+		err = cmd.Err()
+	}
+	if err != nil {
+		return a.execFailed(p, err)
+	}
+	out, err := transport.Decode(p, cmd.Val())
+	if err != nil {
+		return err
+	}
+	a.result = newResult(p, out)
+	return nil
+}
+
+// execFailed reads the error of a MULTI/EXEC: a conflict or a moved slot to
+// try again, a refusal, a batch never sent, or a lost reply that the
+// batch's record may settle.
+func (a *attempt) execFailed(p *prog.Program, err error) error {
+	switch {
+	case errors.Is(err, redis.TxFailedErr):
+		return fmt.Errorf("%w: watched keys changed", errRetry)
+	case reply.FromServer(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
+		// EXEC discarded the transaction (its EVALSHA met a moving
+		// slot): nothing ran; start again with a fresh view.
+		return fmt.Errorf("%w: %v", errRetry, err)
+	case reply.FromServer(err):
+		return refused(err)
+	case notSent(err):
+		return fmt.Errorf("%w: %w", errs.NotSent, err)
+	case p.Record() == "":
+		return fmt.Errorf("%w: the reply to EXEC was lost, and the batch keeps no record: %w", errs.UnknownOutcome, err)
+	}
+	out, perr := probe(context.WithoutCancel(a.ctx), a.rdb, p)
+	if perr != nil {
+		return fmt.Errorf("%w: the reply to EXEC was lost: %w", errs.UnknownOutcome, err)
+	}
+	a.result = newResult(p, out)
+	return nil
 }
 
 func readError(err error) error {
 	if isMoving(err) {
 		return fmt.Errorf("%w: %v", errRetry, err)
 	}
-	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		return fmt.Errorf("%w: %v", errs.WrongType, err)
+	if reply.IsWrongType(err) {
+		return reply.WrongType("", err)
 	}
-	if isServerError(err) {
+	if reply.FromServer(err) {
 		// Nothing was written: the reads come before the batch.
 		return refused(err)
 	}

@@ -64,26 +64,10 @@ func main() {
 func run(out io.Writer, pretty, summaryOnly bool) error {
 	ctx := context.Background()
 
-	// The tracer provider: every span to the stdout exporter, and to a
-	// recorder for the summary at the end.
-	var opts []stdouttrace.Option
-	w := out
-	if summaryOnly {
-		w = io.Discard
-	}
-	opts = append(opts, stdouttrace.WithWriter(w))
-	if pretty {
-		opts = append(opts, stdouttrace.WithPrettyPrint())
-	}
-	exporter, err := stdouttrace.New(opts...)
+	tp, recorder, err := tracing(out, pretty, summaryOnly)
 	if err != nil {
 		return err
 	}
-	recorder := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSyncer(exporter),
-		sdktrace.WithSpanProcessor(recorder),
-	)
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	otel.SetTracerProvider(tp)
 	tracer := tp.Tracer("github.com/rapyer-go/rapyer/examples/otel")
@@ -117,10 +101,28 @@ func run(out io.Writer, pretty, summaryOnly bool) error {
 		return nil
 	}
 
-	steps := []struct {
-		name string
-		fn   func(ctx context.Context) error
-	}{
+	steps := tour(accounts)
+	for _, s := range steps {
+		if err := step(s.name, s.fn); err != nil {
+			return err
+		}
+	}
+	if err := step("delete", func(ctx context.Context) error {
+		_, err := accounts.Delete(ctx, "alice")
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := tp.ForceFlush(ctx); err != nil {
+		return err
+	}
+	summarize(out, recorder.Ended())
+	return nil
+}
+
+// tour is the steps the example traces, each in a span of its own.
+func tour(accounts *rapyer.Model[Account]) []step {
+	return []step{
 		{"save", func(ctx context.Context) error {
 			return accounts.Save(ctx, "alice", Account{Owner: "alice", Balance: 100})
 		}},
@@ -162,22 +164,37 @@ func run(out io.Writer, pretty, summaryOnly bool) error {
 			return err
 		}},
 	}
-	for _, s := range steps {
-		if err := step(s.name, s.fn); err != nil {
-			return err
-		}
+}
+
+// step is one traced step of the tour.
+type step struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// tracing is the tracer provider: every span to the stdout exporter (into
+// out, or nowhere with summaryOnly), and to a recorder for the summary at
+// the end.
+func tracing(out io.Writer, pretty, summaryOnly bool) (*sdktrace.TracerProvider, *tracetest.SpanRecorder, error) {
+	var opts []stdouttrace.Option
+	w := out
+	if summaryOnly {
+		w = io.Discard
 	}
-	if err := step("delete", func(ctx context.Context) error {
-		_, err := accounts.Delete(ctx, "alice")
-		return err
-	}); err != nil {
-		return err
+	opts = append(opts, stdouttrace.WithWriter(w))
+	if pretty {
+		opts = append(opts, stdouttrace.WithPrettyPrint())
 	}
-	if err := tp.ForceFlush(ctx); err != nil {
-		return err
+	exporter, err := stdouttrace.New(opts...)
+	if err != nil {
+		return nil, nil, err
 	}
-	summarize(out, recorder.Ended())
-	return nil
+	recorder := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSyncer(exporter),
+		sdktrace.WithSpanProcessor(recorder),
+	)
+	return tp, recorder, nil
 }
 
 // connect returns a client on REDIS_URL, or on an embedded miniredis.

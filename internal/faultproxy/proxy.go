@@ -317,6 +317,47 @@ func (l *link) scanRequests(b []byte) (size int, commands int64, matched *arm) {
 	return size, commands, nil
 }
 
+// sift appends to out the whole replies at the start of pending that go
+// on to the client, leaving out those of a matched request; index counts
+// the replies seen. It returns out, how many bytes of pending it used, and
+// whether the last reply of the matched request has gone by.
+func (l *link) sift(pending, out []byte, index *int64) ([]byte, int, bool) {
+	used := 0
+	for used < len(pending) {
+		l.mu.Lock()
+		raw, drop, from, until := l.raw, l.drop, l.dropFrom, l.dropUntil
+		l.mu.Unlock()
+		if raw {
+			return append(out, pending[used:]...), len(pending), false
+		}
+		size, reply, err := replySize(pending[used:])
+		if err != nil {
+			l.mu.Lock()
+			l.raw = true
+			l.mu.Unlock()
+			continue
+		}
+		if size == 0 {
+			break
+		}
+		value := pending[used : used+size]
+		used += size
+		switch {
+		case !reply:
+			out = append(out, value...)
+		case drop != nil && *index >= from:
+			*index++
+			if *index >= until {
+				return out, used, true
+			}
+		default:
+			out = append(out, value...)
+			*index++
+		}
+	}
+	return out, used, false
+}
+
 // replies forwards server to client, reply by reply, discarding the replies
 // of a matched request and closing the link after the last of them.
 func (l *link) replies() {
@@ -328,41 +369,9 @@ func (l *link) replies() {
 		n, err := l.server.Read(buf)
 		if n > 0 {
 			pending = append(pending, buf[:n]...)
-			out = out[:0]
-			used, finished := 0, false
-			for used < len(pending) && !finished {
-				l.mu.Lock()
-				raw, drop, from, until := l.raw, l.drop, l.dropFrom, l.dropUntil
-				l.mu.Unlock()
-				if raw {
-					out = append(out, pending[used:]...)
-					used = len(pending)
-					break
-				}
-				size, reply, err := replySize(pending[used:])
-				if err != nil {
-					l.mu.Lock()
-					l.raw = true
-					l.mu.Unlock()
-					continue
-				}
-				if size == 0 {
-					break
-				}
-				value := pending[used : used+size]
-				used += size
-				if !reply {
-					out = append(out, value...)
-					continue
-				}
-				if drop != nil && index >= from {
-					index++
-					finished = index >= until
-					continue
-				}
-				out = append(out, value...)
-				index++
-			}
+			var used int
+			var finished bool
+			out, used, finished = l.sift(pending, out[:0], &index)
 			pending = append(pending[:0], pending[used:]...)
 			if len(out) > 0 {
 				if !l.pause() {

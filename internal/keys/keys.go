@@ -23,34 +23,78 @@ import (
 // MaxID is the longest id, in bytes.
 const MaxID = 512
 
-// CheckID refuses ids the layout cannot hold: empty, longer than MaxID, not
-// UTF-8, or holding braces or control characters.
-func CheckID(id string) error {
+// MaxAction is the longest lock action, in bytes.
+const MaxAction = 128
+
+// piece is what one piece of text inside a key name may be: the one check
+// behind CheckID, CheckPrefix, CheckAction and CheckField.
+type piece struct {
+	what     string // how errors name it
+	sentinel error  // what errors wrap
+	max      int    // the longest it may be, in bytes (0: no limit)
+	forbid   string // the characters it must not hold
+	space    bool   // white space is refused too
+	why      string // what the forbidden characters would break
+}
+
+func (p piece) check(s string) error {
 	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty id", errs.InvalidID)
-	case len(id) > MaxID:
-		return fmt.Errorf("%w: id of %d bytes is longer than %d", errs.InvalidID, len(id), MaxID)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: id %q is not UTF-8", errs.InvalidID, id)
-	case strings.ContainsAny(id, "{}"):
-		return fmt.Errorf("%w: id %q holds a brace, which would break the cluster hash tag", errs.InvalidID, id)
-	case strings.IndexFunc(id, unicode.IsControl) >= 0:
-		return fmt.Errorf("%w: id %q holds a control character", errs.InvalidID, id)
+	case s == "":
+		return fmt.Errorf("%w: empty %s", p.sentinel, p.what)
+	case p.max > 0 && len(s) > p.max:
+		return fmt.Errorf("%w: %s of %d bytes is longer than %d", p.sentinel, p.what, len(s), p.max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s %q is not UTF-8", p.sentinel, p.what, s)
+	}
+	bad := func(r rune) bool {
+		return strings.ContainsRune(p.forbid, r) || unicode.IsControl(r) || (p.space && unicode.IsSpace(r))
+	}
+	if i := strings.IndexFunc(s, bad); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return fmt.Errorf("%w: %s %q holds %q, which would break %s", p.sentinel, p.what, s, r, p.why)
 	}
 	return nil
 }
 
-// CheckPrefix refuses prefixes that would break the layout or the SCAN pattern.
-func CheckPrefix(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("%w: empty key prefix", errs.InvalidArgument)
-	case strings.ContainsAny(p, "{}*?[]\\") || strings.IndexFunc(p, unicode.IsSpace) >= 0 || strings.IndexFunc(p, unicode.IsControl) >= 0:
-		return fmt.Errorf("%w: key prefix %q holds a brace, a glob character or white space", errs.InvalidArgument, p)
+var (
+	idPiece = piece{what: "id", sentinel: errs.InvalidID, max: MaxID, forbid: "{}",
+		why: "the cluster hash tag"}
+	prefixPiece = piece{what: "key prefix", sentinel: errs.InvalidArgument, forbid: "{}*?[]\\", space: true,
+		why: "the cluster hash tag or the SCAN pattern"}
+	// A lock key is <root>:lock:<action>, and the lock package derives
+	// <lock key>:fence and <lock key>:fence:<token> from it: with a ':' the
+	// action "pay:fence" would be the fence key of the action "pay".
+	actionPiece = piece{what: "lock action", sentinel: errs.InvalidArgument, max: MaxAction, forbid: "{}*?[]\\:", space: true,
+		why: "the cluster hash tag, the SCAN pattern or the lock's fence keys"}
+	fieldPiece = piece{what: "field name", sentinel: errs.Unsupported, forbid: ".:{}*?[]\\", space: true,
+		why: "the key layout (a collection field's key ends in its name)"}
+)
+
+// CheckID refuses ids the layout cannot hold: empty, longer than MaxID, not
+// UTF-8, or holding braces or control characters.
+func CheckID(id string) error { return idPiece.check(id) }
+
+// CheckPrefix refuses prefixes that would break the layout or the SCAN
+// pattern: empty, not UTF-8, holding a brace, a glob character, white space
+// or a control character.
+func CheckPrefix(p string) error { return prefixPiece.check(p) }
+
+// CheckAction refuses lock actions the key layout cannot hold: empty,
+// longer than MaxAction, not UTF-8, holding a brace (the cluster hash tag),
+// a glob character (SCAN patterns), white space, a control character or a
+// ':'. "fence" itself is reserved: <lock key>:fence is the lock's fence key
+// (see lock.FenceKey).
+func CheckAction(action string) error {
+	if action == "fence" {
+		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.InvalidArgument, action)
 	}
-	return nil
+	return actionPiece.check(action)
 }
+
+// CheckField refuses stored field names the layout gives meaning to: empty,
+// not UTF-8, holding . : { } * ? [ ] \ white space or a control character.
+// (Names reserved to the library are the schema's to refuse.)
+func CheckField(name string) error { return fieldPiece.check(name) }
 
 // Layout names the keys of one model type.
 type Layout struct {

@@ -918,7 +918,7 @@ local function sends(op, a, n)
     -- a user who may not publish on the channel releases all the same;
     -- the waiters poll
     if ACL ~= nil then
-      local ok, yes = pcall(ACL, 'PUBLISH', a[3], 'released')
+      local ok, yes = pcall(ACL, 'PUBLISH', a[3], K(a[1]))
       a.nopub = not (ok and yes)
     end
   end
@@ -1131,7 +1131,7 @@ local function apply(op, a)
       W('DEL', K(a[1]))
       -- wake the waiters, unless this user may not publish there (prewrite
       -- asked): they poll then. pcall, for servers that cannot be asked.
-      if not a.nopub then redis.pcall('PUBLISH', a[3], 'released') end
+      if not a.nopub then redis.pcall('PUBLISH', a[3], K(a[1])) end
       return '1'
     end
     return '0'

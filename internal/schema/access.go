@@ -172,35 +172,13 @@ func (c *Codec) decodePrim(s string, p unsafe.Pointer) error {
 		if err != nil {
 			return c.corrupt(s, err)
 		}
-		switch c.op {
-		case opInt:
-			*(*int)(p) = int(n)
-		case opInt8:
-			*(*int8)(p) = int8(n)
-		case opInt16:
-			*(*int16)(p) = int16(n)
-		case opInt32:
-			*(*int32)(p) = int32(n)
-		default:
-			*(*int64)(p) = n
-		}
+		c.putInt(n, p)
 	case opUint, opUint8, opUint16, opUint32, opUint64:
 		n, err := strconv.ParseUint(s, 10, c.Bits)
 		if err != nil {
 			return c.corrupt(s, err)
 		}
-		switch c.op {
-		case opUint:
-			*(*uint)(p) = uint(n)
-		case opUint8:
-			*(*uint8)(p) = uint8(n)
-		case opUint16:
-			*(*uint16)(p) = uint16(n)
-		case opUint32:
-			*(*uint32)(p) = uint32(n)
-		default:
-			*(*uint64)(p) = n
-		}
+		c.putUint(n, p)
 	case opFloat32, opFloat64:
 		f, err := strconv.ParseFloat(s, c.Bits)
 		if err != nil {
@@ -223,6 +201,38 @@ func (c *Codec) decodePrim(s string, p unsafe.Pointer) error {
 		panic("schema: decodePrim on a reflect codec")
 	}
 	return nil
+}
+
+// putInt stores n, which fits c's size, in the signed integer at p.
+func (c *Codec) putInt(n int64, p unsafe.Pointer) {
+	switch c.op {
+	case opInt:
+		*(*int)(p) = int(n)
+	case opInt8:
+		*(*int8)(p) = int8(n)
+	case opInt16:
+		*(*int16)(p) = int16(n)
+	case opInt32:
+		*(*int32)(p) = int32(n)
+	default:
+		*(*int64)(p) = n
+	}
+}
+
+// putUint stores n, which fits c's size, in the unsigned integer at p.
+func (c *Codec) putUint(n uint64, p unsafe.Pointer) {
+	switch c.op {
+	case opUint:
+		*(*uint)(p) = uint(n)
+	case opUint8:
+		*(*uint8)(p) = uint8(n)
+	case opUint16:
+		*(*uint16)(p) = uint16(n)
+	case opUint32:
+		*(*uint32)(p) = uint32(n)
+	default:
+		*(*uint64)(p) = n
+	}
 }
 
 // clearAt sets the value at p to its zero value.
@@ -458,15 +468,9 @@ func (primList) compiled() bool { return true }
 
 func (primList) appendElems(n *Node, dst []string, p unsafe.Pointer, from int) ([]string, error) {
 	h, c := (*sliceHeader)(p), n.Value
-	dst = slices.Grow(dst, h.len-from)
-	for i := from; i < h.len; i++ {
-		s, err := c.encodePrim(unsafe.Add(h.data, uintptr(i)*c.size))
-		if err != nil {
-			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
-		}
-		dst = append(dst, s)
-	}
-	return dst, nil
+	return encodeEach(n, dst, from, h.len, func(i int) (string, error) {
+		return c.encodePrim(unsafe.Add(h.data, uintptr(i)*c.size))
+	})
 }
 
 func (primList) decode(n *Node, raw any, p unsafe.Pointer) error {
@@ -484,10 +488,10 @@ func (primList) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	data := c.makeSlice(len(items))
-	for i, it := range items {
-		if err := c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size)); err != nil {
-			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
-		}
+	if err := decodeEach(n, items, func(i int, it string) error {
+		return c.decodePrim(it, unsafe.Add(data, uintptr(i)*c.size))
+	}); err != nil {
+		return err
 	}
 	*(*sliceHeader)(p) = sliceHeader{data: data, len: len(items), cap: len(items)}
 	return nil
@@ -511,6 +515,30 @@ func (primList) prefixEqual(n *Node, before, after unsafe.Pointer, k int) bool {
 	return true
 }
 
+// encodeEach appends to dst the encodings of elements from..to-1 of list
+// field n, element i encoded by enc: the one loop of both list paths.
+func encodeEach(n *Node, dst []string, from, to int, enc func(i int) (string, error)) ([]string, error) {
+	dst = slices.Grow(dst, to-from)
+	for i := from; i < to; i++ {
+		s, err := enc(i)
+		if err != nil {
+			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
+		}
+		dst = append(dst, s)
+	}
+	return dst, nil
+}
+
+// decodeEach decodes the stored items of list field n, item i by dec.
+func decodeEach(n *Node, items []string, dec func(i int, it string) error) error {
+	for i, it := range items {
+		if err := dec(i, it); err != nil {
+			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
+		}
+	}
+	return nil
+}
+
 // reflectList is a list of Text or JSON elements, through reflect.
 type reflectList struct{}
 
@@ -518,15 +546,9 @@ func (reflectList) compiled() bool { return false }
 
 func (reflectList) appendElems(n *Node, dst []string, p unsafe.Pointer, from int) ([]string, error) {
 	v := reflect.NewAt(n.Type, p).Elem()
-	dst = slices.Grow(dst, v.Len()-from)
-	for i := from; i < v.Len(); i++ {
-		s, err := n.Value.Encode(v.Index(i))
-		if err != nil {
-			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
-		}
-		dst = append(dst, s)
-	}
-	return dst, nil
+	return encodeEach(n, dst, from, v.Len(), func(i int) (string, error) {
+		return n.Value.Encode(v.Index(i))
+	})
 }
 
 func (reflectList) decode(n *Node, raw any, p unsafe.Pointer) error {
@@ -536,10 +558,10 @@ func (reflectList) decode(n *Node, raw any, p unsafe.Pointer) error {
 		return nil
 	}
 	s := reflect.MakeSlice(n.Type, len(items), len(items))
-	for i, it := range items {
-		if err := n.Value.Decode(it, s.Index(i)); err != nil {
-			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
-		}
+	if err := decodeEach(n, items, func(i int, it string) error {
+		return n.Value.Decode(it, s.Index(i))
+	}); err != nil {
+		return err
 	}
 	reflect.NewAt(n.Type, p).Elem().Set(s)
 	return nil
@@ -692,16 +714,23 @@ func (compiledMap[K, V]) appendChanges(n *Node, set, del []string, before, after
 		}
 		set = append(set, ks, vs)
 	}
+	del, err := appendGone(n, del, bm, am)
+	return set, del, err
+}
+
+// appendGone appends to del the encoded keys of bm that am lacks: the
+// members or keys a compiled set or map lost.
+func appendGone[K comparable, V any](n *Node, del []string, bm, am map[K]V) ([]string, error) {
 	for k := range bm {
 		if _, ok := am[k]; !ok {
 			ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 			if err != nil {
-				return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
 			}
 			del = append(del, ks)
 		}
 	}
-	return set, del, nil
+	return del, nil
 }
 
 // compiledSet is a set of compiled members, cast to map[K]struct{}.
@@ -754,16 +783,8 @@ func (compiledSet[K]) appendChanges(n *Node, set, del []string, before, after un
 		}
 		set = append(set, ks)
 	}
-	for k := range bm {
-		if _, ok := am[k]; !ok {
-			ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
-			if err != nil {
-				return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
-			}
-			del = append(del, ks)
-		}
-	}
-	return set, del, nil
+	del, err := appendGone(n, del, bm, am)
+	return set, del, err
 }
 
 // reflectHash is any other map or set, through reflect.

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 )
 
 // NodeKind says where a field is stored.
@@ -238,6 +238,9 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 		m.Scalars = append(m.Scalars, n)
 		return nil
 	}
+	if n.Ptr && (t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+		return unsupported("pointers to collections cannot be stored")
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if inPath[t] {
@@ -257,9 +260,6 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 		}
 		return nil
 	case reflect.Slice:
-		if n.Ptr {
-			return unsupported("pointers to collections cannot be stored")
-		}
 		c, err := ElemCodec(t.Elem())
 		if err != nil {
 			return unsupported(err.Error())
@@ -267,29 +267,35 @@ func (m *Model) classify(n *Node, inPath map[reflect.Type]bool) error {
 		n.Kind, n.Value = List, c
 		n.list = listOf(c)
 	case reflect.Map:
-		if n.Ptr {
-			return unsupported("pointers to collections cannot be stored")
+		if why := classifyMap(n, t); why != "" {
+			return unsupported(why)
 		}
-		k, err := ScalarCodec(t.Key())
-		if err != nil {
-			return unsupported("map keys must be scalars")
-		}
-		n.Key = k
-		if t.Elem().Kind() == reflect.Struct && t.Elem().NumField() == 0 {
-			n.Kind, n.Value = Set, k
-		} else {
-			c, err := ElemCodec(t.Elem())
-			if err != nil {
-				return unsupported(err.Error())
-			}
-			n.Kind, n.Value = Map, c
-		}
-		n.hash = hashOf(t, n.Kind, n.Key, n.Value)
 	default:
 		return unsupported(fmt.Sprintf("%s fields cannot be stored", t.Kind()))
 	}
 	m.Collections = append(m.Collections, n)
 	return nil
+}
+
+// classifyMap makes n, of map type t, a set (a map to struct{}) or a map,
+// or says why it cannot be stored.
+func classifyMap(n *Node, t reflect.Type) (why string) {
+	k, err := ScalarCodec(t.Key())
+	if err != nil {
+		return "map keys must be scalars"
+	}
+	n.Key = k
+	if t.Elem().Kind() == reflect.Struct && t.Elem().NumField() == 0 {
+		n.Kind, n.Value = Set, k
+	} else {
+		c, err := ElemCodec(t.Elem())
+		if err != nil {
+			return err.Error()
+		}
+		n.Kind, n.Value = Map, c
+	}
+	n.hash = hashOf(t, n.Kind, n.Key, n.Value)
+	return ""
 }
 
 // ValidName checks a stored field name: not empty, not reserved, and free of
@@ -300,10 +306,8 @@ func ValidName(name string) error {
 		return fmt.Errorf("%w: empty field name", errs.Unsupported)
 	case strings.HasPrefix(name, Reserved):
 		return fmt.Errorf("%w: field name %q starts with the reserved %q", errs.Unsupported, name, Reserved)
-	case !utf8.ValidString(name) || strings.ContainsAny(name, ".:{}*?[]\\ \t\r\n"):
-		return fmt.Errorf("%w: field name %q holds a character out of . : { } * ? [ ] \\ or white space", errs.Unsupported, name)
 	}
-	return nil
+	return keys.CheckField(name)
 }
 
 // SnakeCase derives the default stored name from a Go name:

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/reply"
 )
 
 // Library is a Lua text whose entry points run as Redis Functions or, where
@@ -221,12 +223,11 @@ var errRefused = errors.New("FUNCTION LOAD refused")
 // proxy, a server that knows FCALL but keeps no libraries).
 func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
 	err := f.lib.Load(ctx, c)
-	var re redis.Error
 	switch {
 	case err == nil:
 		remember(c, functions)
 		return nil
-	case errors.As(err, &re):
+	case reply.FromServer(err):
 		remember(c, scripts)
 		return errRefused
 	}
@@ -264,8 +265,7 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 			remember(c, functions)
 			w = functions
 		default:
-			var re redis.Error
-			if errors.As(err, &re) {
+			if reply.FromServer(err) {
 				remember(c, scripts) // a server without functions
 				w = scripts
 			} // unreachable: FCALL, the way is still unknown
@@ -275,13 +275,7 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 	case evalThenScripts:
 		remember(c, scripts)
 	}
-	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-		f.fill(cmd, w)
-		r := redis.NewCmd(ctx, cmd...)
-		r.SetFirstKeyPos(3)
-		_ = pipe.Process(ctx, r)
-		return r
-	}
+	return f.queuer(ctx, w)
 }
 
 // EvalQueuer returns the function that queues calls of f with their text
@@ -289,8 +283,14 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 // missing, when other calls of the same client may have turned its way in
 // between.
 func (f *Func) EvalQueuer(ctx context.Context) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return f.queuer(ctx, eval)
+}
+
+// queuer returns the function that queues calls of f on a pipeline, sent
+// the way w says.
+func (f *Func) queuer(ctx context.Context, w way) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
 	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-		f.fill(cmd, eval)
+		f.fill(cmd, w)
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
 		_ = pipe.Process(ctx, r)

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/reply"
 )
 
 // RunTx is Run with each send of cmd inside MULTI/EXEC, for calls that must
@@ -27,8 +29,7 @@ func (f *Func) RunTx(ctx context.Context, c redis.UniversalClient, cmd []any, pr
 	w := wayOf(c)
 	if w == unknown && probe != nil {
 		if err := f.Run(ctx, c, probe()).Err(); err != nil {
-			var re redis.Error
-			if !errors.As(err, &re) {
+			if !reply.FromServer(err) {
 				return redis.NewCmd(ctx), &notRunError{err}
 			}
 		}
@@ -45,8 +46,7 @@ func (f *Func) RunTx(ctx context.Context, c redis.UniversalClient, cmd []any, pr
 			}
 			return r, nil
 		}
-		var re redis.Error
-		if cerr := r.Err(); cerr != nil && errors.As(cerr, &re) {
+		if cerr := r.Err(); cerr != nil && reply.FromServer(cerr) {
 			// Why EXEC was refused (EXECABORT), or the call's own error.
 			err = cerr
 		}

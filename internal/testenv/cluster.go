@@ -134,7 +134,17 @@ func buildCluster(dir string, opts ClusterOptions) (*ClusterProc, error) {
 	if err != nil {
 		return c, fmt.Errorf("cluster %v did not settle: %w\nredis-cli said:\n%s", addrsOf(c.nodes), err, out)
 	}
-	// Masters first, in slot order; then the others.
+	c.order(slots)
+	if len(c.masters) != masters {
+		return c, fmt.Errorf("cluster has masters %v, want %d", c.masters, masters)
+	}
+	return c, nil
+}
+
+// order sets c's masters from slots, the slot ranges of the settled
+// cluster, and puts c's nodes in order: masters first, in slot order; then
+// the others.
+func (c *ClusterProc) order(slots []slotRange) {
 	var ordered []*ServerProc
 	for _, r := range slots {
 		if !slices.Contains(c.masters, r.master) {
@@ -154,10 +164,6 @@ func buildCluster(dir string, opts ClusterOptions) (*ClusterProc, error) {
 		}
 	}
 	c.nodes = ordered
-	if len(c.masters) != masters {
-		return c, fmt.Errorf("cluster has masters %v, want %d", c.masters, masters)
-	}
-	return c, nil
 }
 
 func addrsOf(nodes []*ServerProc) []string {

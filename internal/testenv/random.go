@@ -36,17 +36,54 @@ func rare(r *rand.Rand, n int) bool { return r.IntN(n) == 0 }
 
 func fill(r *rand.Rand, v reflect.Value, depth int) {
 	t := v.Type()
-	switch t {
+	if fillSpecial(r, v) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		fillNumber(r, v)
+	case reflect.String:
+		v.SetString(randomString(r))
+	case reflect.Pointer:
+		if depth > 4 || rare(r, 3) {
+			return
+		}
+		p := reflect.New(t.Elem())
+		fill(r, p.Elem(), depth+1)
+		v.Set(p)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if t.Field(i).IsExported() {
+				fill(r, v.Field(i), depth+1)
+			}
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(r, v.Index(i), depth+1)
+		}
+	case reflect.Slice, reflect.Map:
+		fillCollection(r, v, depth)
+	}
+}
+
+// fillSpecial fills the types with their own values (times, addresses) and
+// reports whether v was one.
+func fillSpecial(r *rand.Rand, v reflect.Value) bool {
+	switch v.Type() {
 	case timeType:
 		if rare(r, 8) {
-			return // the zero time
+			return true // the zero time
 		}
 		tm := time.Unix(r.Int64N(1<<34)-(1<<33), r.Int64N(1e9)).In(zones[r.IntN(len(zones))])
 		if rare(r, 60) {
 			tm = tm.AddDate(10000, 0, 0) // a year RFC 3339 cannot write
 		}
 		v.Set(reflect.ValueOf(tm))
-		return
+		return true
 	case addrType:
 		switch r.IntN(3) {
 		case 0: // the zero Addr
@@ -55,11 +92,16 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 		default:
 			v.Set(reflect.ValueOf(netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 15: byte(r.IntN(256))})))
 		}
-		return
+		return true
 	}
+	return false
+}
+
+// fillNumber fills a number with an edge of its range, a small value or
+// any value.
+func fillNumber(r *rand.Rand, v reflect.Value) {
+	t := v.Type()
 	switch t.Kind() {
-	case reflect.Bool:
-		v.SetBool(r.IntN(2) == 0)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		bits := t.Bits()
 		switch r.IntN(5) {
@@ -89,25 +131,13 @@ func fill(r *rand.Rand, v reflect.Value, depth int) {
 			f = specials[r.IntN(len(specials))]
 		}
 		v.SetFloat(f)
-	case reflect.String:
-		v.SetString(randomString(r))
-	case reflect.Pointer:
-		if depth > 4 || rare(r, 3) {
-			return
-		}
-		p := reflect.New(t.Elem())
-		fill(r, p.Elem(), depth+1)
-		v.Set(p)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if t.Field(i).IsExported() {
-				fill(r, v.Field(i), depth+1)
-			}
-		}
-	case reflect.Array:
-		for i := range v.Len() {
-			fill(r, v.Index(i), depth+1)
-		}
+	}
+}
+
+// fillCollection fills a slice or a map: nil, empty, or a few elements.
+func fillCollection(r *rand.Rand, v reflect.Value, depth int) {
+	t := v.Type()
+	switch t.Kind() {
 	case reflect.Slice:
 		switch n := r.IntN(8); {
 		case depth > 4 || n == 0: // nil

@@ -1,0 +1,28 @@
+// Package random makes the random texts rapyer-go names things with: batch
+// ids, lock tokens, the ids Insert gives new models. They come from
+// crypto/rand, whose Read never fails on the platforms Go supports (Go 1.24
+// and later).
+package random
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// Hex is n random bytes in lower-case hex (2n characters).
+func Hex(n int) string {
+	return hex.EncodeToString(read(n))
+}
+
+// Short is n random bytes in unpadded base64url (4n/3 characters rounded
+// up), for ids that should stay short.
+func Short(n int) string {
+	return base64.RawURLEncoding.EncodeToString(read(n))
+}
+
+func read(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
