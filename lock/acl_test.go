@@ -3,8 +3,6 @@ package lock_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,35 +13,11 @@ import (
 	"github.com/rapyer-go/rapyer/lock"
 )
 
-var aclSeq atomic.Int64
-
-// aclClient makes an ACL user with "reset on >pw" and rules on every master
-// of the backend (real server and cluster only), deleted when t ends, and
-// returns a client logged in as it. (A stand-in for testenv's ACL helper,
-// which another branch adds.)
+// aclClient makes an ACL user with exactly rules on every node of the
+// backend (testenv.ACLUser) and returns a client logged in as it.
 func aclClient(t *testing.T, b *testenv.Backend, rules ...string) redis.UniversalClient {
 	t.Helper()
-	ctx := context.Background()
-	name := "lock_t" + strconv.FormatInt(aclSeq.Add(1), 10) + "_" + b.Prefix
-	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
-	for _, r := range rules {
-		args = append(args, r)
-	}
-	each := func(f func(context.Context, *redis.Client) error) error {
-		if c, ok := b.Client.(*redis.ClusterClient); ok {
-			return c.ForEachShard(ctx, f)
-		}
-		return f(ctx, b.Client.(*redis.Client))
-	}
-	if err := each(func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, args...).Err() }); err != nil {
-		t.Fatalf("ACL SETUSER: %v", err)
-	}
-	c := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = name, "pw" })
-	t.Cleanup(func() {
-		_ = c.Close()
-		_ = each(func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, "ACL", "DELUSER", name).Err() })
-	})
-	return c
+	return b.NewUser(t, rules...)
 }
 
 // onReal runs f on the real server and the real cluster: miniredis has no

@@ -256,27 +256,11 @@ func onReal(t *testing.T, f func(t *testing.T, b *testenv.Backend)) {
 	}
 }
 
-var aclSeq atomic.Int64
-
-// aclClient makes an ACL user ("reset on >pw" and rules) on every master,
-// deleted when t ends, and a client logged in as it. (A stand-in for
-// testenv's ACL helper, which another branch adds.)
+// aclClient makes an ACL user with exactly rules on every node of the
+// backend (testenv.ACLUser) and returns a client logged in as it.
 func aclClient(t *testing.T, b *testenv.Backend, rules ...string) redis.UniversalClient {
 	t.Helper()
-	name := "rlock_t" + strconv.FormatInt(aclSeq.Add(1), 10) + "_" + b.Prefix
-	args := []any{"ACL", "SETUSER", name, "reset", "on", ">pw"}
-	for _, r := range rules {
-		args = append(args, r)
-	}
-	if err := eachMaster(b, func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, args...).Err() }); err != nil {
-		t.Fatalf("ACL SETUSER: %v", err)
-	}
-	c := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = name, "pw" })
-	t.Cleanup(func() {
-		_ = c.Close()
-		_ = eachMaster(b, func(ctx context.Context, c *redis.Client) error { return c.Do(ctx, "ACL", "DELUSER", name).Err() })
-	})
-	return c
+	return b.NewUser(t, rules...)
 }
 
 // TestModelLockAsFCallOnlyUser: a user allowed FCALL but no EVAL, EVALSHA
