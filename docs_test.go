@@ -385,8 +385,8 @@ var (
 	_ = time.Second
 	_ redis.UniversalClient
 	_ = testenv.Each
-	_ = lens.ErrInvalid
-	_ = lock.ErrNotAcquired
+	_ = rapyer.ErrInvalid
+	_ = rapyer.ErrNotAcquired
 	_ ops.Op
 	_ = rapyer.ErrNotFound
 	_ = rapyertest.Prefix

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -30,7 +31,7 @@ const (
 )
 
 // NoWait as Options.Wait makes Acquire try exactly once: it returns
-// ErrNotAcquired at once if another holder has the lock.
+// rapyer.ErrNotAcquired at once if another holder has the lock.
 const NoWait time.Duration = -1
 
 // fenceMargin is how much longer than the lock its fence key lives (see
@@ -41,18 +42,6 @@ const fenceMargin = time.Minute
 // releaseTimeout bounds Release (and the clean-up after a failed Acquire),
 // which run on a context that ignores the caller's cancellation.
 const releaseTimeout = 5 * time.Second
-
-var (
-	// ErrNotAcquired is returned by Acquire when the lock stayed held by
-	// someone else for the whole wait (or at the single try of NoWait).
-	ErrNotAcquired = errors.New("lock: not acquired in time")
-
-	// ErrNotHeld is returned by Release and Extend when the lock key no
-	// longer holds this lock's token: the lock expired, was taken over, or
-	// was already released. It is also the cause (see context.Cause) of a
-	// Lock's Context that was cancelled because the lock was lost.
-	ErrNotHeld = errors.New("lock: not held")
-)
 
 // Options configures a lock. The zero value works: TTL 10s, wait up to 10s,
 // back off between 1ms and 50ms with jitter, no auto-extend, no Load.
@@ -78,7 +67,7 @@ type Options struct {
 	// AutoExtend starts a watchdog goroutine that extends the lock by TTL
 	// every TTL/3 until Release or Forget. If an extension finds the lock
 	// lost, or no extension succeeds before the TTL runs out, the lock's
-	// Context is cancelled with cause ErrNotHeld.
+	// Context is cancelled with cause rapyer.ErrNotHeld.
 	AutoExtend bool
 
 	// Load, when set, is called on every acquisition attempt with the
@@ -178,7 +167,7 @@ func WakeChannel(key string) string { return key + ":wake" }
 // holds it. On success the lock is held until Release, Forget, or the TTL
 // runs out (see Options.AutoExtend).
 //
-// Errors: ErrNotAcquired when the wait ends with the lock still held
+// Errors: rapyer.ErrNotAcquired when the wait ends with the lock still held
 // elsewhere; the context's error (errors.Is holds for context.Canceled and
 // context.DeadlineExceeded) when ctx ends first; otherwise the Redis error.
 // When an attempt's outcome is unknown (a cancelled context or a network
@@ -279,9 +268,9 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		now := time.Now()
 		switch {
 		case a.o.noWait:
-			return nil, fmt.Errorf("%w: %q is held (no wait)", ErrNotAcquired, a.key)
+			return nil, fmt.Errorf("%w: %q is held (no wait)", errs.NotAcquired, a.key)
 		case !now.Before(deadline):
-			return nil, fmt.Errorf("%w: %q still held after %v", ErrNotAcquired, a.key, a.o.wait)
+			return nil, fmt.Errorf("%w: %q still held after %v", errs.NotAcquired, a.key, a.o.wait)
 		}
 		if err := p.between(ctx, a, at, deadline.Sub(now)); err != nil {
 			return nil, err
@@ -504,7 +493,7 @@ func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released
 // (Release or Forget; cause context.Canceled) or known lost (cause wraps
-// ErrNotHeld): an extension found another token or no key, or the TTL ran
+// rapyer.ErrNotHeld): an extension found another token or no key, or the TTL ran
 // out locally without a successful extension. It carries the values of the
 // context given to Acquire but not its cancellation or deadline: those bound
 // the wait, not the lock. Work done under the lock should stop when it is
@@ -532,8 +521,8 @@ func (l *Lock) Context() context.Context {
 
 // Extend sets the lock's remaining TTL to ttl (zero means the lock's TTL) if
 // the lock key still holds this lock's token. It returns an error wrapping
-// ErrNotHeld, and cancels Context, if the lock was lost; it returns
-// ErrNotHeld without a round trip after Release, once the lock is known
+// rapyer.ErrNotHeld, and cancels Context, if the lock was lost; it returns
+// rapyer.ErrNotHeld without a round trip after Release, once the lock is known
 // lost, or once its TTL has passed by the local clock. Other errors
 // (network, ctx) leave the lock as it was.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
@@ -558,7 +547,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		return fmt.Errorf("lock: extend %q: %w", l.key, err)
 	}
 	if n == 0 {
-		return l.lose(fmt.Errorf("%w: %q: the key no longer holds this lock's token", ErrNotHeld, l.key))
+		return l.lose(fmt.Errorf("%w: %q: the key no longer holds this lock's token", errs.NotHeld, l.key))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -593,21 +582,21 @@ func (l *Lock) notHeld() error {
 	if l.state == lost {
 		return l.cause
 	}
-	return fmt.Errorf("%w: %q: already released", ErrNotHeld, l.key)
+	return fmt.Errorf("%w: %q: already released", errs.NotHeld, l.key)
 }
 
 func (l *Lock) ttlElapsed() error {
-	return fmt.Errorf("%w: %q: TTL elapsed without an extension", ErrNotHeld, l.key)
+	return fmt.Errorf("%w: %q: TTL elapsed without an extension", errs.NotHeld, l.key)
 }
 
 // Release deletes the lock key if it still holds this lock's token and wakes
 // the waiters, stops the watchdog, and cancels Context. It runs even if ctx
 // is already cancelled: it uses ctx's values but a timeout of its own (5s).
 //
-// It returns an error wrapping ErrNotHeld if the key no longer held the
+// It returns an error wrapping rapyer.ErrNotHeld if the key no longer held the
 // token (the lock had expired or been taken over), and on a second call
 // (after Release or Forget) without a round trip. A Release whose reply was
-// lost and which go-redis then sent again may also report ErrNotHeld: the
+// lost and which go-redis then sent again may also report rapyer.ErrNotHeld: the
 // lock is gone either way.
 func (l *Lock) Release(ctx context.Context) error {
 	if err := l.finish(); err != nil {
@@ -620,7 +609,7 @@ func (l *Lock) Release(ctx context.Context) error {
 		return fmt.Errorf("lock: release %q: %w", l.key, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: %q: released after it was lost", ErrNotHeld, l.key)
+		return fmt.Errorf("%w: %q: released after it was lost", errs.NotHeld, l.key)
 	}
 	return nil
 }
@@ -715,7 +704,7 @@ func (l *Lock) watch(ctx context.Context) {
 		switch {
 		case err == nil:
 			t.Reset(every)
-		case errors.Is(err, ErrNotHeld):
+		case errors.Is(err, errs.NotHeld):
 			return // lost or released; Extend cancelled the Context
 		default:
 			// A network error: try again soon. If nothing succeeds before the

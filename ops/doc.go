@@ -24,7 +24,7 @@
 // Numbers: Set, Incr, Decr (HINCRBY and HINCRBYFLOAT), Mul, FloorDiv, Mod and
 // Pow with Python's semantics, Max and Min (keep the larger or smaller). A
 // result out of the field type's range (an int8 past 127, an int64 past its
-// maximum, a uint below zero) fails the batch with ErrOverflow before any
+// maximum, a uint below zero) fails the batch with rapyer.ErrOverflow before any
 // write; Mul, FloorDiv, Mod and Pow on integers are exact within ±2^53.
 //
 // Text: AppendText, Repeat (string and []byte fields).
@@ -50,7 +50,7 @@
 // the batch found it: Exists, VersionIs, Equal, NotEqual, Below, AtMost, Above,
 // AtLeast, LenIs, KeyPresent, KeyAbsent, Includes, Excludes, ListIncludes,
 // ListExcludes, and Fenced (a lock is still held). One that fails fails the
-// batch with ErrPrecondition (ErrLockLost for Fenced), naming it.
+// batch with rapyer.ErrPrecondition (rapyer.ErrLockLost for Fenced), naming it.
 //
 // # What ops cost the server
 //
@@ -62,7 +62,7 @@
 // against Budget.Bytes (2 MiB by default, never past 512 MB), the list
 // elements Insert, PopAt and RemoveRange move or scan, those on the shorter
 // side of their index, against Budget.Moves (50,000 by default). A batch over
-// its budget fails with ErrTooLarge, naming the op, its cost and the budget.
+// its budget fails with rapyer.ErrTooLarge, naming the op, its cost and the budget.
 // Remove, RemoveAll and the guards ListIncludes and ListExcludes scan a
 // list (O(n), LREM and LPOS) and are not counted; the other guards are
 // O(1). The table of every op is in docs/concepts.md.

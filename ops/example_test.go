@@ -179,7 +179,7 @@ func ExampleAtLeast() {
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	))
-	fmt.Println(errors.Is(err, ops.ErrPrecondition))
+	fmt.Println(errors.Is(err, rapyer.ErrPrecondition))
 	fmt.Println(err)
 	a, _ := accounts.Get(ctx, "alice")
 	fmt.Println(a.Balance, a.History)
@@ -206,7 +206,7 @@ func ExampleEqual() {
 	pay := tx.Of(ops.Equal(status, "new"), ops.Set(status, "paid"))
 	_, first := orders.Exec(ctx, "o1", pay)
 	_, second := orders.Exec(ctx, "o1", pay)
-	fmt.Println(first, errors.Is(second, ops.ErrPrecondition))
+	fmt.Println(first, errors.Is(second, rapyer.ErrPrecondition))
 	// Output: <nil> true
 }
 
@@ -253,7 +253,7 @@ func ExampleLenIs() {
 
 	for _, item := range []string{"lamp", "mug"} {
 		_, err := carts.Exec(ctx, "c1", tx.Of(ops.LenIs(items, ops.LT, 3), ops.Append(items, item)))
-		fmt.Println(item, errors.Is(err, ops.ErrPrecondition))
+		fmt.Println(item, errors.Is(err, rapyer.ErrPrecondition))
 	}
 	c, _ := carts.Get(ctx, "c1")
 	fmt.Println(c.Items)

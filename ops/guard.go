@@ -13,10 +13,7 @@ import (
 // Guards are ops that write nothing: conditions the server checks before the
 // first write of the batch, all of them against the data as the batch found
 // it, wherever they stand in the batch. One that does not hold fails the
-// batch with ErrPrecondition and nothing is written.
-
-// ErrPrecondition is the error of a batch whose guard did not hold.
-var ErrPrecondition = errs.Precondition
+// batch with rapyer.ErrPrecondition and nothing is written.
 
 type cmpOp struct {
 	f     field
@@ -45,7 +42,7 @@ func compare[S, A any](name, rel string, f lens.Field[S, A], v A, ordered bool) 
 	}
 	n := o.f.node
 	if n.Ptr {
-		o.f.err = fmt.Errorf("%w: %s: guards compare non-pointer fields", errs.InvalidArgument, o)
+		o.f.err = fmt.Errorf("%w: %s: guards compare non-pointer fields", errs.Invalid, o)
 		return o
 	}
 	switch n.Value.Kind {
@@ -59,7 +56,7 @@ func compare[S, A any](name, rel string, f lens.Field[S, A], v A, ordered bool) 
 		o.kind = "string"
 	default:
 		if ordered {
-			o.f.err = fmt.Errorf("%w: %s: %s values have no order on the server", errs.InvalidArgument, o, n.Value.Kind)
+			o.f.err = fmt.Errorf("%w: %s: %s values have no order on the server", errs.Invalid, o, n.Value.Kind)
 			return o
 		}
 		o.kind = "string"
@@ -74,7 +71,7 @@ func compare[S, A any](name, rel string, f lens.Field[S, A], v A, ordered bool) 
 		o.f.err = err
 	}
 	if o.kind == "float" && (o.arg == "nan" || o.zero == "nan") {
-		o.f.err = fmt.Errorf("%w: %s: NaN compares to nothing", errs.InvalidArgument, o)
+		o.f.err = fmt.Errorf("%w: %s: NaN compares to nothing", errs.Invalid, o)
 	}
 	return o
 }
@@ -135,7 +132,7 @@ func LenIs[S, A any](f lens.Field[S, A], rel Rel, n int) Op {
 	case EQ, NE, LT, LE, GT, GE:
 	default:
 		if o.f.err == nil {
-			o.f.err = fmt.Errorf("%w: LenIs: unknown relation %q", errs.InvalidArgument, rel)
+			o.f.err = fmt.Errorf("%w: LenIs: unknown relation %q", errs.Invalid, rel)
 		}
 	}
 	return o
@@ -238,7 +235,7 @@ func (o *versionGuard[S]) Compile(b *prog.Builder, t prog.Target) error {
 //	a, v, err := accounts.GetWithVersion(ctx, "alice")
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
 //
-// A batch whose guard fails returns ErrPrecondition and changes nothing.
+// A batch whose guard fails returns rapyer.ErrPrecondition and changes nothing.
 // Versions change with every write of the model; compare them only for
 // equality.
 func VersionIs[S any](v int64) Op { return &versionGuard[S]{newModelOp[S](), v} }

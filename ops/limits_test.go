@@ -99,7 +99,7 @@ func TestBatchesOverBudgetWriteNothing(t *testing.T) {
 					opts = append(opts, c.opt)
 				}
 				res, err := m.Exec(ctx, "x", c.batch, opts...)
-				if !errors.Is(err, rapyer.ErrTooLarge) || !errors.Is(err, tx.ErrTooLarge) {
+				if !errors.Is(err, rapyer.ErrTooLarge) || !errors.Is(err, rapyer.ErrTooLarge) {
 					t.Fatalf("%s: skipped %v, %v; want ErrTooLarge", c.name, res != nil && res.Skipped, err)
 				}
 				for _, s := range c.text {
@@ -288,7 +288,7 @@ func TestDiffOfAListWritesOnlyWhatChanged(t *testing.T) {
 		snap := snapshot(t, b, m, "x")
 		changed := edit(long, func(a *Acct) { a.History[900] = "x"; a.Balance = 1 })
 		_, err := m.Exec(ctx, "x", tx.Of(ops.Diff(long, changed)))
-		if !errors.Is(err, tx.ErrOutOfRange) {
+		if !errors.Is(err, rapyer.ErrOutOfRange) {
 			t.Fatalf("a diff setting index 900 of a list of 100: %v; want ErrOutOfRange", err)
 		}
 		if diff := cmp.Diff(snap, snapshot(t, b, m, "x")); diff != "" {

@@ -48,7 +48,7 @@ func (o *deleteOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 
 // Delete removes the model and every one of its keys. When the root key or a
 // collection key holds another Redis type than the model's, the batch fails
-// with ErrWrongType and deletes nothing.
+// with rapyer.ErrWrongType and deletes nothing.
 func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
 
 type ttlOp[S any] struct {
@@ -68,7 +68,7 @@ func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 		return err
 	}
 	if o.d < 0 || (o.d > 0 && o.d < time.Millisecond) {
-		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.InvalidArgument, o)
+		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.Invalid, o)
 	}
 	if o.d == 0 {
 		b.Lifetime(t.Root, prog.Persist, 0)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
 
@@ -237,52 +238,52 @@ func TestBadOpsFailWithTypedErrors(t *testing.T) {
 		text   string // the message names the op and the reason
 	}{
 		// fields of the wrong kind
-		{"Len of a scalar", tx.Of(ops.Len(Balance)), acct, tx.ErrInvalid, "scalar field, not a list or map or set"},
-		{"Clear of a scalar", tx.Of(ops.Clear(Note)), acct, tx.ErrInvalid, "scalar field"},
-		{"LenIs of a scalar", tx.Of(ops.LenIs(Owner, ops.EQ, 1)), acct, tx.ErrInvalid, "scalar field"},
-		{"Equal on a list", tx.Of(ops.Equal(History, []string{"a"})), acct, tx.ErrInvalid, "list field, not a scalar"},
-		{"Below on a struct field", tx.Of(ops.Incr(Balance, 1), ops.Below(Home, Address{})), acct, tx.ErrInvalid, "op 2 Below(home"},
-		{"Below on a bool", tx.Of(ops.Below(Flag, true)), acct, tx.ErrInvalid, "no order"},
-		{"Equal on a pointer", tx.Of(ops.Equal(Nick, ptr("n"))), acct, tx.ErrInvalid, "non-pointer"},
-		{"Len of a struct field", tx.Of(ops.Len(Home)), acct, tx.ErrInvalid, "home is a struct field, not a list or map or set"},
-		{"LenIs with a bad relation", tx.Of(ops.LenIs(History, ops.Rel("approx"), 1)), acct, tx.ErrInvalid, "unknown relation"},
-		{"Move with a bad side", tx.Of(ops.Move(History, ops.Side("MIDDLE"), Queue, ops.First)), acct, tx.ErrInvalid, "First or Last"},
+		{"Len of a scalar", tx.Of(ops.Len(Balance)), acct, rapyer.ErrInvalid, "scalar field, not a list or map or set"},
+		{"Clear of a scalar", tx.Of(ops.Clear(Note)), acct, rapyer.ErrInvalid, "scalar field"},
+		{"LenIs of a scalar", tx.Of(ops.LenIs(Owner, ops.EQ, 1)), acct, rapyer.ErrInvalid, "scalar field"},
+		{"Equal on a list", tx.Of(ops.Equal(History, []string{"a"})), acct, rapyer.ErrInvalid, "list field, not a scalar"},
+		{"Below on a struct field", tx.Of(ops.Incr(Balance, 1), ops.Below(Home, Address{})), acct, rapyer.ErrInvalid, "op 2 Below(home"},
+		{"Below on a bool", tx.Of(ops.Below(Flag, true)), acct, rapyer.ErrInvalid, "no order"},
+		{"Equal on a pointer", tx.Of(ops.Equal(Nick, ptr("n"))), acct, rapyer.ErrInvalid, "non-pointer"},
+		{"Len of a struct field", tx.Of(ops.Len(Home)), acct, rapyer.ErrInvalid, "home is a struct field, not a list or map or set"},
+		{"LenIs with a bad relation", tx.Of(ops.LenIs(History, ops.Rel("approx"), 1)), acct, rapyer.ErrInvalid, "unknown relation"},
+		{"Move with a bad side", tx.Of(ops.Move(History, ops.Side("MIDDLE"), Queue, ops.First)), acct, rapyer.ErrInvalid, "First or Last"},
 		// invalid (zero) lenses
-		{"Incr on a zero lens", tx.Of(ops.Incr(zeroInt, 1)), acct, lens.ErrInvalid, "Incr"},
-		{"Append on a zero lens", tx.Of(ops.Append(zeroList, "x")), acct, lens.ErrInvalid, "Append"},
-		{"Set on a zero lens", tx.Of(ops.Set(zeroInt, 1)), acct, lens.ErrInvalid, "Set"},
-		{"AtLeast on a zero lens", tx.Of(ops.AtLeast(zeroInt, 1)), acct, lens.ErrInvalid, "AtLeast"},
+		{"Incr on a zero lens", tx.Of(ops.Incr(zeroInt, 1)), acct, rapyer.ErrInvalid, "Incr"},
+		{"Append on a zero lens", tx.Of(ops.Append(zeroList, "x")), acct, rapyer.ErrInvalid, "Append"},
+		{"Set on a zero lens", tx.Of(ops.Set(zeroInt, 1)), acct, rapyer.ErrInvalid, "Set"},
+		{"AtLeast on a zero lens", tx.Of(ops.AtLeast(zeroInt, 1)), acct, rapyer.ErrInvalid, "AtLeast"},
 		// ops of another model type
-		{"Incr of Other on Acct", tx.Of(ops.Incr(OtherBalance, 1)), acct, tx.ErrInvalid, "ops_test.Other is bound to a ops_test.Acct model"},
-		{"Delete of Other on Acct", tx.Of(ops.Delete[Other]()), acct, tx.ErrInvalid, "ops_test.Other is bound to another model"},
-		{"Replace of Other on Acct", tx.Of(ops.Replace(Other{Balance: 1})), acct, tx.ErrInvalid, "another model"},
-		{"VersionIs of Other on Acct", tx.Of(ops.VersionIs[Other](1)), acct, tx.ErrInvalid, "another model"},
-		{"Acct op bound to an Other target", tx.On(tx.At[Other]("o:{1}"), ops.Append(History, "x")), acct, tx.ErrInvalid, "Acct is bound to a ops_test.Other model"},
+		{"Incr of Other on Acct", tx.Of(ops.Incr(OtherBalance, 1)), acct, rapyer.ErrInvalid, "ops_test.Other is bound to a ops_test.Acct model"},
+		{"Delete of Other on Acct", tx.Of(ops.Delete[Other]()), acct, rapyer.ErrInvalid, "ops_test.Other is bound to another model"},
+		{"Replace of Other on Acct", tx.Of(ops.Replace(Other{Balance: 1})), acct, rapyer.ErrInvalid, "another model"},
+		{"VersionIs of Other on Acct", tx.Of(ops.VersionIs[Other](1)), acct, rapyer.ErrInvalid, "another model"},
+		{"Acct op bound to an Other target", tx.On(tx.At[Other]("o:{1}"), ops.Append(History, "x")), acct, rapyer.ErrInvalid, "Acct is bound to a ops_test.Other model"},
 		// arguments out of their domain
-		{"Repeat negative", tx.Of(ops.Repeat(Note, -1)), acct, tx.ErrInvalid, "negative count"},
-		{"Incr by NaN", tx.Of(ops.Incr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
-		{"Mul by +Inf", tx.Of(ops.Mul(Ratio, math.Inf(1))), acct, tx.ErrInvalid, "must be finite"},
-		{"Max with -Inf", tx.Of(ops.Max(Ratio, math.Inf(-1))), acct, tx.ErrInvalid, "must be finite"},
-		{"Decr by NaN", tx.Of(ops.Decr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
-		{"Equal to NaN", tx.Of(ops.Equal(Ratio, math.NaN())), acct, tx.ErrInvalid, "NaN compares to nothing"},
-		{"Below NaN", tx.Of(ops.Below(Ratio, math.NaN())), acct, tx.ErrInvalid, "NaN"},
-		{"SetItems empty", tx.Of(ops.SetItems(Limits, map[string]int{})), acct, tx.ErrInvalid, "no items"},
-		{"SetItems nil", tx.Of(ops.SetItems(Limits, nil)), acct, tx.ErrInvalid, "no items"},
-		{"DeleteItems without keys", tx.Of(ops.DeleteItems(Limits)), acct, tx.ErrInvalid, "no keys"},
-		{"Add without members", tx.Of(ops.Add(Flags)), acct, tx.ErrInvalid, "no members"},
-		{"Discard without members", tx.Of(ops.Discard(Flags)), acct, tx.ErrInvalid, "no members"},
-		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, tx.ErrInvalid, "at least a millisecond"},
-		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, tx.ErrInvalid, "at least a millisecond"},
-		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, tx.ErrInvalid, "not UTF-8"},
-		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, tx.ErrInvalid, "year 10000"},
+		{"Repeat negative", tx.Of(ops.Repeat(Note, -1)), acct, rapyer.ErrInvalid, "negative count"},
+		{"Incr by NaN", tx.Of(ops.Incr(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Mul by +Inf", tx.Of(ops.Mul(Ratio, math.Inf(1))), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Max with -Inf", tx.Of(ops.Max(Ratio, math.Inf(-1))), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Decr by NaN", tx.Of(ops.Decr(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Equal to NaN", tx.Of(ops.Equal(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "NaN compares to nothing"},
+		{"Below NaN", tx.Of(ops.Below(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "NaN"},
+		{"SetItems empty", tx.Of(ops.SetItems(Limits, map[string]int{})), acct, rapyer.ErrInvalid, "no items"},
+		{"SetItems nil", tx.Of(ops.SetItems(Limits, nil)), acct, rapyer.ErrInvalid, "no items"},
+		{"DeleteItems without keys", tx.Of(ops.DeleteItems(Limits)), acct, rapyer.ErrInvalid, "no keys"},
+		{"Add without members", tx.Of(ops.Add(Flags)), acct, rapyer.ErrInvalid, "no members"},
+		{"Discard without members", tx.Of(ops.Discard(Flags)), acct, rapyer.ErrInvalid, "no members"},
+		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, rapyer.ErrInvalid, "at least a millisecond"},
+		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, rapyer.ErrInvalid, "at least a millisecond"},
+		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, rapyer.ErrInvalid, "not UTF-8"},
+		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, rapyer.ErrInvalid, "year 10000"},
 		// steps the server cannot take
-		{"Decr by MinInt64", tx.Of(ops.Decr(Big, math.MinInt64)), acct, tx.ErrOverflow, "Decr(big"},
-		{"Incr uint by more than MaxInt64", tx.Of(ops.Incr(Count, math.MaxInt64+1)), acct, tx.ErrOverflow, "HINCRBY"},
-		{"Decr uint by more than MaxInt64", tx.Of(ops.Decr(Count, math.MaxUint64)), acct, tx.ErrOverflow, "Decr(count"},
+		{"Decr by MinInt64", tx.Of(ops.Decr(Big, math.MinInt64)), acct, rapyer.ErrOverflow, "Decr(big"},
+		{"Incr uint by more than MaxInt64", tx.Of(ops.Incr(Count, math.MaxInt64+1)), acct, rapyer.ErrOverflow, "HINCRBY"},
+		{"Decr uint by more than MaxInt64", tx.Of(ops.Decr(Count, math.MaxUint64)), acct, rapyer.ErrOverflow, "Decr(count"},
 		// batches and targets
-		{"nil op", tx.Of(ops.Len(History), nil), acct, tx.ErrInvalid, "op 2 of the batch is nil"},
-		{"empty root", tx.Of(ops.Len(History)), tx.At[Acct](""), tx.ErrInvalid, "empty root"},
-		{"no target", tx.Of(ops.Len(History)), tx.Target{}, tx.ErrInvalid, "no target"},
+		{"nil op", tx.Of(ops.Len(History), nil), acct, rapyer.ErrInvalid, "op 2 of the batch is nil"},
+		{"empty root", tx.Of(ops.Len(History)), tx.At[Acct](""), rapyer.ErrInvalid, "empty root"},
+		{"no target", tx.Of(ops.Len(History)), tx.Target{}, rapyer.ErrInvalid, "no target"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

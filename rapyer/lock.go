@@ -78,7 +78,7 @@ func (m *Model[T]) acquire(ctx context.Context, id, action string, opt []LockOpt
 // in one atomic batch fenced by the lock, and the lock is released in that
 // same step: two round trips in all when nobody else holds the lock. If the
 // lock was lost meanwhile (its TTL ran out and another holder came), the save
-// is refused with an error wrapping ErrLockLost and lock.ErrNotHeld, and
+// is refused with an error wrapping ErrLockLost and rapyer.ErrNotHeld, and
 // nothing is stored.
 //
 // Different actions on one model run side by side; the same action on one
@@ -86,10 +86,10 @@ func (m *Model[T]) acquire(ctx context.Context, id, action string, opt []LockOpt
 // the lock's TTL, or pass WithLock(lock.Options{AutoExtend: true}). When fn
 // returns an error or panics nothing is saved and the lock is released (the
 // panic goes on). A missing model gives ErrNotFound; a lock still held by
-// another after the wait gives lock.ErrNotAcquired.
+// another after the wait gives rapyer.ErrNotAcquired.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(v *T) error, opt ...LockOption) error {
 	if fn == nil {
-		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
+		return fmt.Errorf("%w: nil function", errs.Invalid)
 	}
 	_, err := m.lockMany(ctx, []string{id}, action, func(_ context.Context, vs []*T) error { return fn(vs[0]) }, opt)
 	return err
@@ -98,10 +98,10 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(v *T) er
 // LockContext is Lock for work that should stop when the lock is lost: fn
 // gets a context that is cancelled when ctx is, or when the lock is known
 // lost (its watchdog, with lock.Options.AutoExtend, found it gone; the
-// cause is then lock.ErrNotHeld).
+// cause is then rapyer.ErrNotHeld).
 func (m *Model[T]) LockContext(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...LockOption) error {
 	if fn == nil {
-		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
+		return fmt.Errorf("%w: nil function", errs.Invalid)
 	}
 	_, err := m.lockMany(ctx, []string{id}, action, func(ctx context.Context, vs []*T) error { return fn(ctx, vs[0]) }, opt)
 	return err
@@ -112,7 +112,7 @@ func (m *Model[T]) LockContext(ctx context.Context, id, action string, fn func(c
 // step. The batch's results are returned.
 func (m *Model[T]) LockUpdate(ctx context.Context, id, action string, fn func(v T) (tx.Batch, error), opt ...LockOption) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: nil function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: nil function", errs.Invalid)
 	}
 	h, err := m.acquire(ctx, id, action, opt)
 	if err != nil {
@@ -138,7 +138,7 @@ func (m *Model[T]) LockUpdate(ctx context.Context, id, action string, fn func(v 
 // Result reports the last.
 func (m *Model[T]) LockMany(ctx context.Context, ids []string, action string, fn func(vs []*T) error, opt ...LockOption) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: LockMany needs a function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockMany needs a function", errs.Invalid)
 	}
 	return m.lockMany(ctx, ids, action, func(_ context.Context, vs []*T) error { return fn(vs) }, opt)
 }
@@ -164,7 +164,7 @@ func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn
 	// fn's context ends with the caller's, or when a lock is known lost.
 	fctx, cancel := context.WithCancelCause(ctx)
 	for _, h := range taken {
-		stop := context.AfterFunc(h.lock.Context(), func() { cancel(lock.ErrNotHeld) })
+		stop := context.AfterFunc(h.lock.Context(), func() { cancel(ErrNotHeld) })
 		defer stop()
 	}
 	defer cancel(nil)
@@ -180,7 +180,7 @@ func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn
 // is refused.
 func (m *Model[T]) keyOrder(ids []string) ([]int, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: LockMany needs ids", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockMany needs ids", errs.Invalid)
 	}
 	order := make([]int, len(ids))
 	roots := make([]string, len(ids))
@@ -195,7 +195,7 @@ func (m *Model[T]) keyOrder(ids []string) ([]int, error) {
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(roots[a], roots[b]) })
 	for k := 1; k < len(order); k++ {
 		if roots[order[k]] == roots[order[k-1]] {
-			return nil, fmt.Errorf("%w: LockMany: id %q twice", errs.InvalidArgument, ids[order[k]])
+			return nil, fmt.Errorf("%w: LockMany: id %q twice", errs.Invalid, ids[order[k]])
 		}
 	}
 	return order, nil
@@ -270,8 +270,8 @@ func (m *Model[T]) finish(hs []*held[T], err error) error {
 }
 
 func lockErr(err error) error {
-	if err != nil && errors.Is(err, errs.LockLost) && !errors.Is(err, lock.ErrNotHeld) {
-		return fmt.Errorf("%w: %w", lock.ErrNotHeld, err)
+	if err != nil && errors.Is(err, errs.LockLost) && !errors.Is(err, ErrNotHeld) {
+		return fmt.Errorf("%w: %w", ErrNotHeld, err)
 	}
 	return err
 }

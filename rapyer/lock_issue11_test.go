@@ -144,7 +144,7 @@ func TestEvictedLockRefusesTheSave(t *testing.T) {
 			a.Limits["day"] = 7
 			return b.Client.Del(ctx, root+":lock:w").Err() // evicted
 		})
-		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, lock.ErrNotHeld) {
+		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("save after the lock key was evicted: %v, want ErrLockLost", err)
 		}
 		got, err := m.Get(ctx, "a")

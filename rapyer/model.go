@@ -27,29 +27,6 @@ import (
 	"github.com/rapyer-go/rapyer/tx"
 )
 
-// The errors of rapyer-go. They are the same values as those of package tx,
-// so errors.Is holds whichever name a caller uses.
-var (
-	ErrNotFound       = errs.NotFound
-	ErrExists         = errs.Exists
-	ErrPrecondition   = errs.Precondition
-	ErrConflict       = errs.Conflict
-	ErrCrossSlot      = errs.CrossSlot
-	ErrUnknownOutcome = errs.UnknownOutcome
-	ErrWrongType      = errs.WrongType
-	ErrCorrupt        = errs.Corrupt
-	ErrInvalidID      = errs.InvalidID
-	ErrUnsupported    = errs.Unsupported
-	ErrInvalid        = errs.InvalidArgument
-	ErrOverflow       = errs.Overflow
-	ErrLockLost       = errs.LockLost
-	ErrPartlyApplied  = errs.PartlyApplied
-	ErrNoPermission   = errs.NoPermission
-	ErrTooLarge       = errs.TooLarge
-	ErrRefused        = errs.Refused
-	ErrNotSent        = errs.NotSent
-)
-
 // NoTTL is what TTL returns for a model that does not expire.
 const NoTTL time.Duration = -1
 
@@ -104,7 +81,7 @@ type Model[T any] struct {
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
-		return nil, fmt.Errorf("%w: nil redis client", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: nil redis client", errs.Invalid)
 	}
 	sm, err := schema.For[T]()
 	if err != nil {
@@ -117,10 +94,10 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
-		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.Invalid, opts.TTL)
 	}
 	if opts.RefreshTTL && opts.TTL == 0 {
-		return nil, fmt.Errorf("%w: RefreshTTL needs a TTL", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: RefreshTTL needs a TTL", errs.Invalid)
 	}
 	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
 		return nil, err
@@ -593,7 +570,7 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 // step. A missing model gives ErrNotFound.
 func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
 	if d <= 0 {
-		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.InvalidArgument)
+		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.Invalid)
 	}
 	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false)
 	return err

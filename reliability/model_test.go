@@ -421,7 +421,7 @@ func (s *machine) batch(t *rapid.T) {
 	}
 	switch {
 	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrInvalid):
-	case wantErr == rapyer.ErrInvalid && errors.Is(err, tx.ErrOutOfRange):
+	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrOutOfRange):
 	case wantErr != nil:
 		if !errors.Is(err, wantErr) {
 			t.Fatalf("batch %v on %s: got %v, want %v", names, id, err, wantErr)

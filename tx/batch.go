@@ -24,7 +24,7 @@ func At[S any](root string) Target {
 		return Target{err: err}
 	}
 	if root == "" {
-		return Target{err: fmt.Errorf("%w: empty root key", errs.InvalidArgument)}
+		return Target{err: fmt.Errorf("%w: empty root key", errs.Invalid)}
 	}
 	return Target{t: prog.Target{Root: root, Model: m}}
 }
@@ -41,7 +41,7 @@ func (t Target) Valid() bool { return t.err == nil && t.t.Model != nil }
 // Err is why t is not valid, or nil.
 func (t Target) Err() error {
 	if t.err == nil && t.t.Model == nil {
-		return fmt.Errorf("%w: no target model", errs.InvalidArgument)
+		return fmt.Errorf("%w: no target model", errs.Invalid)
 	}
 	return t.err
 }
@@ -143,7 +143,7 @@ func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
 			t = *it.target
 		}
 		if it.op == nil {
-			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.InvalidArgument, i+1)
+			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.Invalid, i+1)
 		}
 		if !t.Valid() {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())

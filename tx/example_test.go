@@ -129,7 +129,7 @@ func ExampleJoin() {
 	second := transfer("alice", "bob", 70)
 	alice, _ := accounts.Get(ctx, "alice")
 	bob, _ := accounts.Get(ctx, "bob")
-	fmt.Println(first, errors.Is(second, tx.ErrPrecondition), alice.Balance, bob.Balance)
+	fmt.Println(first, errors.Is(second, rapyer.ErrPrecondition), alice.Balance, bob.Balance)
 	// Output: <nil> true 30 90
 }
 
@@ -155,7 +155,7 @@ func ExampleExec() {
 
 	// A missing model fails the batch, or with SkipIfMissing does nothing.
 	_, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}")})
-	fmt.Println(errors.Is(err, tx.ErrNotFound))
+	fmt.Println(errors.Is(err, rapyer.ErrNotFound))
 	res, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}"), IfMissing: tx.SkipIfMissing})
 	fmt.Println(res.Skipped, err, mr.Exists("counter:{gone}"))
 	// Output:

@@ -58,7 +58,7 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // what they returned, and runs that batch in MULTI/EXEC (the second round
 // trip). When another client wrote a watched key meanwhile, EXEC does nothing
 // and the update starts again after a jittered backoff, up to the attempts of
-// opts.Retry; then it fails with ErrConflict. The context is honoured between
+// opts.Retry; then it fails with rapyer.ErrConflict. The context is honoured between
 // and during attempts.
 //
 // Decide can see a snapshot torn by a concurrent write (the reads of one
@@ -69,10 +69,10 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // ran.
 func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: nil client", errs.Invalid)
 	}
 	if len(watch) == 0 || read == nil {
-		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.Invalid)
 	}
 	if _, err := opts.record(); err != nil {
 		return nil, err

@@ -233,7 +233,7 @@ func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 // members.
 func Elements(n *schema.Node, v unsafe.Pointer) ([]string, error) {
 	if !n.Kind.Collection() {
-		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
+		return nil, fmt.Errorf("%w: field %s is not a collection", errs.Invalid, n.GoName)
 	}
 	return n.AppendElements(nil, v, 0)
 }

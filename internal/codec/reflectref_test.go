@@ -177,7 +177,7 @@ func refElements(n *schema.Node, v reflect.Value) ([]string, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
+		return nil, fmt.Errorf("%w: field %s is not a collection", errs.Invalid, n.GoName)
 	}
 	return out, nil
 }

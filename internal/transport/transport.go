@@ -18,7 +18,6 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/prog"
-	"github.com/rapyer-go/rapyer/lock"
 )
 
 // Interpreter is the batch interpreter's entry point (package lua).
@@ -121,13 +120,13 @@ var codes = map[string]error{
 	"CORRUPT":   errs.Corrupt,
 	"OVERFLOW":  errs.Overflow,
 	"RANGE":     errs.OutOfRange,
-	"ARG":       errs.InvalidArgument,
+	"ARG":       errs.Invalid,
 	"PARTIAL":   errs.PartlyApplied,
 	"NOPERM":    errs.NoPermission,
 	"UNSUP":     errs.Unsupported,
 	"LIMIT":     errs.TooLarge,
 	"REFUSED":   errs.Refused,
-	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
+	"LOCKLOST":  errs.LockLost,
 }
 
 func failure(p *prog.Program, code string, n int, msg string) error {
