@@ -125,7 +125,7 @@ func (m *Model[T]) LockUpdate(ctx context.Context, id, action string, fn func(v 
 	}
 	t := m.Target(id)
 	res, err := tx.Exec(ctx, m.rdb, tx.Join(tx.On(t, ops.Fenced(h.lock)), b, tx.On(t, ops.Unlock(h.lock))), m.execOptions(t))
-	return res, m.finish([]*held[T]{h}, err)
+	return res, m.finish([]*held[T]{h}, guardFrom(err, 1))
 }
 
 // LockMany locks several models of this type for action, in one global

@@ -150,8 +150,12 @@ func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
 		}
 		pb.Declare(t.t, mode)
 		pb.Owner(it.op, "") // described only if a message needs it
+		from := len(pb.Instrs())
 		if err := it.op.Compile(pb, t.t); err != nil {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
+		}
+		for j, ins := from, pb.Instrs(); j < len(ins); j++ {
+			ins[j].Item = i
 		}
 	}
 	return pb, nil

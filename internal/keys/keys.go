@@ -115,6 +115,16 @@ func (l Layout) Root(id string) string {
 // Field is the key of a collection field of the model whose root is root.
 func Field(root, path string) string { return root + ":" + path }
 
+// FieldPath is the path of the collection key k (Field's inverse): what
+// follows the root's closing brace. A text that is no such key (a field of
+// the root hash) is its own path.
+func FieldPath(k string) string {
+	if i := strings.LastIndex(k, "}:"); i >= 0 {
+		return k[i+2:]
+	}
+	return k
+}
+
 // Lock is the key of a lock on the model whose root is root.
 func Lock(root, action string) string { return root + ":lock:" + action }
 

@@ -20,7 +20,8 @@
 -- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
 -- {'DUP', ...} when the batch id was already applied (the stored results; none
 -- when nothing yielded), {'DUPX'} when it was applied and its results were too
--- large to keep, or {'ERR', code, instruction number, message}.
+-- large to keep, or {'ERR', code, instruction number, message}; a failed
+-- guard adds what it read: {'ERR', 'PRECOND', n, message, field[, seen]}.
 
 local VERSION = '__v'
 -- The call's keys and arguments, its budgets, and the state of one call
@@ -29,6 +30,14 @@ local KS, AV, BYTES, MOVES
 
 local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
+end
+
+-- guardfail fails the batch with PRECOND for guard n that did not hold.
+-- What it read travels apart from the message, for the caller's GuardError:
+-- field (a field of the root hash, or a collection's key; '' for the
+-- version) and seen, the value found as text (nil when it was missing).
+local function guardfail(n, field, seen, msg)
+  error({code = 'PRECOND', n = n, msg = msg, guard = {field, seen}})
 end
 
 -- The write phase ------------------------------------------------------------
@@ -629,15 +638,15 @@ local function check(op, a, n)
 
   -- guards: checked in the first pass, against the data as the batch found it
   elseif op == 'gcmp' then -- root field kind rel operand zero
-    local cur = sget(K(a[1]), a[2])
-    if cur == false then cur = a[6] end
+    local seen = sget(K(a[1]), a[2])
+    local cur = seen or a[6]
     if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
     if not holds(compare(a[3], cur, a[5]), a[4]) then
-      fail('PRECOND', n, a[2] .. ' is ' .. cur)
+      guardfail(n, a[2], seen or nil, seen and (a[2] .. ' is ' .. cur) or (a[2] .. ' is missing, which counts as ' .. cur))
     end
   elseif op == 'gver' then -- root version
     local v = sget(K(a[1]), VERSION)
-    if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
+    if v ~= a[2] then guardfail(n, '', v or nil, 'the version is ' .. tostring(v or 'missing') .. ', not ' .. a[2]) end
   elseif op == 'glen' then -- key type rel n
     local k = K(a[1])
     needtype(k, a[2], n)
@@ -646,13 +655,13 @@ local function check(op, a, n)
     elseif a[2] == 'hash' then l = redis.call('HLEN', k)
     else l = redis.call('SCARD', k) end
     if not holds((l < tonumber(a[4])) and -1 or ((l > tonumber(a[4])) and 1 or 0), a[3]) then
-      fail('PRECOND', n, 'length is ' .. l)
+      guardfail(n, k, tostring(l), 'the length is ' .. l)
     end
   elseif op == 'ghas' then -- key field want(1|0)
     local k = K(a[1])
     needtype(k, 'hash', n)
     if tostring(redis.call('HEXISTS', k, a[2])) ~= a[3] then
-      fail('PRECOND', n, a[3] == '1' and 'key is missing' or 'key is present')
+      guardfail(n, k, a[3] == '0' and a[2] or nil, a[3] == '1' and 'the key is missing' or 'the key is present')
     end
   elseif op == 'gmember' then -- key type value want(1|0)
     local k = K(a[1])
@@ -669,7 +678,7 @@ local function check(op, a, n)
       found = r ~= false
     end
     if found ~= (a[4] == '1') then
-      fail('PRECOND', n, found and 'element is present' or 'element is missing')
+      guardfail(n, k, found and a[3] or nil, found and 'the element is present' or 'the element is missing')
     end
   elseif op == 'glock' then -- lockkey token
     if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
@@ -1296,6 +1305,8 @@ local function batch(keys, args)
   if type(res) == 'table' and res.code ~= nil then
     if res.code == 'SKIP' then return {'SKIP'} end
     code, n, msg = res.code, tostring(res.n), res.msg
+    -- a guard: {'ERR', 'PRECOND', n, message, field[, seen]}
+    if res.guard ~= nil then return {'ERR', code, n, msg, res.guard[1], res.guard[2]} end
   else
     -- an error of the server (a table with err, or its text), or of Lua
     if type(res) == 'table' then res = res.err end

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/prog"
 )
@@ -98,6 +99,9 @@ func Decode(p *prog.Program, reply any) (*Outcome, error) {
 		code, _ := at(arr, 1).(string)
 		n, _ := strconv.Atoi(fmt.Sprint(at(arr, 2)))
 		msg, _ := at(arr, 3).(string)
+		if code == "PRECOND" && len(arr) > 4 {
+			return nil, guardFailure(p, n, msg, arr[4:])
+		}
 		return nil, failure(p, code, n, msg)
 	}
 	return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
@@ -141,6 +145,23 @@ func failure(p *prog.Program, code string, n int, msg string) error {
 		where = "model check"
 	}
 	return fmt.Errorf("%w: %s: %s", sentinel, where, msg)
+}
+
+// guardFailure is the error of guard instruction n that did not hold:
+// what the interpreter read comes apart from its message, as
+// {field, seen}, seen absent (or nil) when it found nothing.
+func guardFailure(p *prog.Program, n int, msg string, read []any) error {
+	ge := &errs.GuardError{Op: "guard", Index: -1, Detail: msg, Missing: true}
+	if f, ok := read[0].(string); ok {
+		ge.Field = keys.FieldPath(f)
+	}
+	if len(read) > 1 && read[1] != nil {
+		ge.Seen, ge.Missing = fmt.Sprint(read[1]), false
+	}
+	if i := n - 1 - p.Decls(); i >= 0 && i < len(p.Instrs) {
+		ge.Op, ge.Index = p.Instrs[i].Describe(), p.Instrs[i].Item
+	}
+	return ge
 }
 
 // RecordCap is the largest encoding of a batch's results that its record
