@@ -101,7 +101,7 @@ func (o Options) resolve() (options, error) {
 	case r.ttl == 0:
 		r.ttl = DefaultTTL
 	case r.ttl < 0:
-		return r, fmt.Errorf("lock: negative TTL %v", o.TTL)
+		return r, fmt.Errorf("%w: lock.Options: a negative TTL %v", errs.Invalid, o.TTL)
 	case r.ttl%time.Millisecond != 0:
 		r.ttl = r.ttl.Truncate(time.Millisecond) + time.Millisecond
 	}
@@ -142,9 +142,9 @@ func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
 func checkKey(key string) error {
 	switch {
 	case key == "":
-		return errors.New("lock: empty key")
+		return fmt.Errorf("%w: Acquire: an empty key", errs.Invalid)
 	case strings.HasSuffix(key, ":fence") || strings.Contains(key, ":fence:"):
-		return fmt.Errorf("lock: key %q ends in \":fence\" or holds \":fence:\": it could be the fence key of another lock", key)
+		return fmt.Errorf("%w: Acquire(%q): a key that ends in \":fence\" or holds \":fence:\" could be the fence key of another lock", errs.Invalid, key)
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func checkKey(key string) error {
 // acquisition up (a request delayed past its caller's clean-up), and
 // refused it. Acquire gives up only after its last attempt, so it should
 // never see this.
-var errVoid = errors.New("lock: the acquisition was given up")
+var errVoid = errors.New("the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
 // is announced: key+":wake". The message is the lock's key itself, from
@@ -168,8 +168,10 @@ func WakeChannel(key string) string { return key + ":wake" }
 // runs out (see Options.AutoExtend).
 //
 // Errors: rapyer.ErrNotAcquired when the wait ends with the lock still held
-// elsewhere; the context's error (errors.Is holds for context.Canceled and
-// context.DeadlineExceeded) when ctx ends first; otherwise the Redis error.
+// elsewhere; rapyer.ErrNotSent wrapping the context's error (errors.Is holds
+// for context.Canceled and context.DeadlineExceeded) when ctx ends first,
+// or the network's; rapyer.ErrNoPermission or rapyer.ErrRefused wrapping a
+// refusal of the server; rapyer.ErrInvalid for a bad key or option.
 // When an attempt's outcome is unknown (a cancelled context or a network
 // error after the request was sent), Acquire gives the acquisition up
 // before returning: one call releases the lock if the token holds it and
@@ -185,7 +187,7 @@ func WakeChannel(key string) string { return key + ":wake" }
 // other caller, even in the same goroutine.
 func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
 	if rdb == nil {
-		return nil, errors.New("lock: nil client")
+		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {
 		return nil, err
@@ -195,7 +197,7 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("lock: acquire %q: %w", key, err)
+		return nil, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, key, err)
 	}
 	a := newAcquirer(rdb, key, o)
 	l, err := a.run(ctx)
@@ -268,9 +270,9 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		now := time.Now()
 		switch {
 		case a.o.noWait:
-			return nil, fmt.Errorf("%w: %q is held (no wait)", errs.NotAcquired, a.key)
+			return nil, fmt.Errorf("%w: Acquire(%q): held elsewhere (no wait)", errs.NotAcquired, a.key)
 		case !now.Before(deadline):
-			return nil, fmt.Errorf("%w: %q still held after %v", errs.NotAcquired, a.key, a.o.wait)
+			return nil, fmt.Errorf("%w: Acquire(%q): still held elsewhere after %v", errs.NotAcquired, a.key, a.o.wait)
 		}
 		if err := p.between(ctx, a, at, deadline.Sub(now)); err != nil {
 			return nil, err
@@ -326,7 +328,7 @@ func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}
 		p.timer.Stop()
 	case <-p.timer.C:
 	case <-ctx.Done():
-		return fmt.Errorf("lock: acquire %q: %w", p.key, ctx.Err())
+		return fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, p.key, ctx.Err())
 	}
 	return nil
 }
@@ -351,17 +353,17 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 			a.unsure = true
 		}
 		if ctx.Err() != nil {
-			return at, fmt.Errorf("lock: acquire %q: %w", a.key, ctx.Err())
+			return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, a.key, ctx.Err())
 		}
-		return at, fmt.Errorf("lock: acquire %q: %w", a.key, err)
+		return at, failed(fmt.Sprintf("Acquire(%q)", a.key), err, errs.NotSent)
 	}
 	if len(res) != 2 {
-		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
 	}
 	flag, _ := res[0].(int64)
 	num, ok := res[1].(int64)
 	if !ok {
-		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
 	}
 	switch flag {
 	case 1:
@@ -370,7 +372,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		// Only a request that arrived after giveUp sees this, and giveUp
 		// runs after the last attempt: a mistake if Acquire ever meets it.
 		a.unsure = true
-		return at, fmt.Errorf("lock: acquire %q: %w", a.key, errVoid)
+		return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotAcquired, a.key, errVoid)
 	default:
 		at.pttl = time.Duration(num) * time.Millisecond
 	}
@@ -530,7 +532,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	case ttl == 0:
 		ttl = l.ttl
 	case ttl < 0:
-		return fmt.Errorf("lock: extend %q: negative TTL %v", l.key, ttl)
+		return fmt.Errorf("%w: Extend(%q): a negative TTL %v", errs.Invalid, l.key, ttl)
 	case ttl%time.Millisecond != 0:
 		ttl = ttl.Truncate(time.Millisecond) + time.Millisecond
 	}
@@ -544,10 +546,10 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return fmt.Errorf("lock: extend %q: %w", l.key, err)
+		return failed(fmt.Sprintf("Extend(%q)", l.key), err, errs.UnknownOutcome)
 	}
 	if n == 0 {
-		return l.lose(fmt.Errorf("%w: %q: the key no longer holds this lock's token", errs.NotHeld, l.key))
+		return l.lose(fmt.Errorf("%w: Extend(%q): the key no longer holds this lock's token", errs.NotHeld, l.key))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -582,7 +584,7 @@ func (l *Lock) notHeld() error {
 	if l.state == lost {
 		return l.cause
 	}
-	return fmt.Errorf("%w: %q: already released", errs.NotHeld, l.key)
+	return fmt.Errorf("%w: %q: released already", errs.NotHeld, l.key)
 }
 
 func (l *Lock) ttlElapsed() error {
@@ -606,10 +608,10 @@ func (l *Lock) Release(ctx context.Context) error {
 	defer cancel()
 	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key}, l.tokArg, WakeChannel(l.key))).Int64()
 	if err != nil {
-		return fmt.Errorf("lock: release %q: %w", l.key, err)
+		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: %q: released after it was lost", errs.NotHeld, l.key)
+		return fmt.Errorf("%w: Release(%q): released after it was lost", errs.NotHeld, l.key)
 	}
 	return nil
 }
@@ -712,4 +714,15 @@ func (l *Lock) watch(ctx context.Context) {
 			t.Reset(max(every/4, time.Millisecond))
 		}
 	}
+}
+
+// failed types an error of the server or the network met by op: a refusal
+// of the server (errs.NoPermission, errs.Refused), or else unsent (the
+// sentinel of what a failure in flight means to op: errs.NotSent, or
+// errs.UnknownOutcome). err stays wrapped.
+func failed(op string, err, unsent error) error {
+	if reply.FromServer(err) {
+		return errs.At(op, reply.Refused(err))
+	}
+	return fmt.Errorf("%w: %s: %w", unsent, op, err)
 }

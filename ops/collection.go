@@ -288,7 +288,7 @@ func (o *moveOp) Compile(b *prog.Builder, t prog.Target) error {
 func Move[S any, L ~[]E, E any](src lens.Field[S, L], from Side, dst lens.Field[S, L], to Side) *Maybe[E] {
 	o := &moveOp{src: resolve(src, schema.List), dst: resolve(dst, schema.List), from: from, to: to}
 	if o.src.err == nil && !validSide(from) || o.dst.err == nil && !validSide(to) {
-		o.src.err = fmt.Errorf("%w: Move: sides must be First or Last", errs.Invalid)
+		o.src.err = fmt.Errorf("%w: sides must be First or Last", errs.Invalid)
 	}
 	return &Maybe[E]{inner: o, decode: func(raw any) (E, error) {
 		if o.src.node == nil {

@@ -132,7 +132,7 @@ func LenIs[S, A any](f lens.Field[S, A], rel Rel, n int) Op {
 	case EQ, NE, LT, LE, GT, GE:
 	default:
 		if o.f.err == nil {
-			o.f.err = fmt.Errorf("%w: LenIs: unknown relation %q", errs.Invalid, rel)
+			o.f.err = fmt.Errorf("%w: unknown relation %q", errs.Invalid, rel)
 		}
 	}
 	return o

@@ -151,7 +151,7 @@ func (o *number[S, N]) Compile(b *prog.Builder, t prog.Target) error {
 	}
 	if o.negate {
 		if x, err = negate(c, x); err != nil {
-			return fmt.Errorf("%w: %s", err, o)
+			return errs.At(o.String(), err)
 		}
 	}
 	lo, hi := bounds(c)
@@ -181,13 +181,13 @@ func negate(c *schema.Codec, x string) (string, error) {
 	case schema.Int:
 		n, _ := strconv.ParseInt(x, 10, 64)
 		if n == math.MinInt64 {
-			return "", errs.Overflow
+			return "", fmt.Errorf("%w: %s has no negative in int64", errs.Overflow, x)
 		}
 		return strconv.FormatInt(-n, 10), nil
 	case schema.Uint:
 		u, _ := strconv.ParseUint(x, 10, 64)
 		if u > math.MaxInt64 {
-			return "", errs.Overflow
+			return "", fmt.Errorf("%w: a step down by %s is over 2^63-1", errs.Overflow, x)
 		}
 		if u == 0 {
 			return "0", nil
@@ -314,7 +314,7 @@ func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
 	if n < 0 && fd.err == nil {
-		fd.err = fmt.Errorf("%w: Repeat(%s, %d): negative count", errs.Invalid, f, n)
+		fd.err = fmt.Errorf("%w: a negative count %d", errs.Invalid, n)
 	}
 	return textYield(&textOp[S, T]{f: fd, name: "Repeat", emit: (*prog.Builder).RepeatText, arg: strconv.Itoa(n), shown: n})
 }

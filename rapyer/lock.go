@@ -2,7 +2,6 @@ package rapyer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -253,7 +252,7 @@ func (m *Model[T]) saveAll(ctx context.Context, taken []*held[T]) (*tx.Result, e
 		taken[i].lock.Forget()
 		res = r
 	}
-	return res, lockErr(firstErr)
+	return res, firstErr
 }
 
 // finish stops the locks' watchdogs after a fenced save that released them,
@@ -265,13 +264,6 @@ func (m *Model[T]) finish(hs []*held[T], err error) error {
 		} else {
 			release(h.lock)
 		}
-	}
-	return lockErr(err)
-}
-
-func lockErr(err error) error {
-	if err != nil && errors.Is(err, errs.LockLost) && !errors.Is(err, ErrNotHeld) {
-		return fmt.Errorf("%w: %w", ErrNotHeld, err)
 	}
 	return err
 }

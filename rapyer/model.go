@@ -446,7 +446,7 @@ func (m *Model[T]) decode(root string, d codec.Data) (T, string, bool, error) {
 		return v, "", false, nil
 	}
 	if err := codec.Decode(m.schema, d, unsafe.Pointer(&v)); err != nil {
-		return v, "", false, fmt.Errorf("%s: %w", root, err)
+		return v, "", false, errs.At(root, err)
 	}
 	return v, ver, true, nil
 }

@@ -146,13 +146,13 @@ func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
 			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.Invalid, i+1)
 		}
 		if !t.Valid() {
-			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())
+			return nil, errs.At(it.op.String(), t.Err())
 		}
 		pb.Declare(t.t, mode)
 		pb.Owner(it.op, "") // described only if a message needs it
 		from := len(pb.Instrs())
 		if err := it.op.Compile(pb, t.t); err != nil {
-			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
+			return nil, errs.At(it.op.String(), err)
 		}
 		for j, ins := from, pb.Instrs(); j < len(ins); j++ {
 			ins[j].Item = i

@@ -383,9 +383,9 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 			continue
 		case reply.FromServer(err):
 			if last != nil {
-				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, refused(err), last)
+				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, reply.Refused(err), last)
 			}
-			return nil, refused(err)
+			return nil, reply.Refused(err)
 		case notSent(err):
 			if last == nil {
 				return nil, fmt.Errorf("%w: %w", errs.NotSent, err)
@@ -490,15 +490,6 @@ func notSent(err error) bool {
 		return op.Op == "dial"
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// refused types a reply of the server that refused the batch (it did not
-// run).
-func refused(err error) error {
-	if redis.HasErrorPrefix(err, "NOPERM") {
-		return fmt.Errorf("%w: %w", errs.NoPermission, err)
-	}
-	return fmt.Errorf("%w: %w", errs.Refused, err)
 }
 
 // maxMoving bounds the resends of a batch refused while its slot moves

@@ -252,7 +252,7 @@ func (a *attempt) execFailed(p *prog.Program, err error) error {
 		// slot): nothing ran; start again with a fresh view.
 		return fmt.Errorf("%w: %v", errRetry, err)
 	case reply.FromServer(err):
-		return refused(err)
+		return reply.Refused(err)
 	case notSent(err):
 		return fmt.Errorf("%w: %w", errs.NotSent, err)
 	case p.Record() == "":
@@ -275,7 +275,7 @@ func readError(err error) error {
 	}
 	if reply.FromServer(err) {
 		// Nothing was written: the reads come before the batch.
-		return refused(err)
+		return reply.Refused(err)
 	}
 	if isNetwork(err) {
 		// A network error in the reads: the batch was not sent.

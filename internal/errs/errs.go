@@ -10,6 +10,7 @@ package errs
 
 import (
 	"errors"
+	"strings"
 )
 
 var (
@@ -95,3 +96,43 @@ type child struct {
 
 func (c *child) Error() string { return c.msg }
 func (c *child) Unwrap() error { return c.parent }
+
+// all lists the sentinels, for At.
+var all = []error{NotFound, Precondition, Conflict, CrossSlot, UnknownOutcome, WrongType, Corrupt,
+	Invalid, InvalidID, Unsupported, Overflow, Empty, OutOfRange, ResultsNotKept, NotAcquired,
+	NotHeld, LockLost, Exists, PartlyApplied, NoPermission, TooLarge, Refused, NotSent}
+
+// At names where err happened, op (an op as it prints, a key, a field),
+// keeping the one message format "rapyer: <what>: <op>: <detail>": op goes
+// right after the sentinel's text. An err that names op already (op then
+// ": ", or op at its end) is returned as it is, so that no message names
+// an op twice; one that starts with no sentinel's text gets op in front.
+// errors.Is and errors.As see through it.
+func At(op string, err error) error {
+	if err == nil || op == "" {
+		return err
+	}
+	msg := err.Error()
+	if strings.Contains(msg, op+": ") || strings.HasSuffix(msg, ": "+op) {
+		return err
+	}
+	head := ""
+	for _, s := range all {
+		if t := s.Error(); len(t) > len(head) && strings.HasPrefix(msg, t+": ") {
+			head = t
+		}
+	}
+	if head == "" {
+		return &at{op + ": " + msg, err}
+	}
+	return &at{head + ": " + op + ": " + msg[len(head)+2:], err}
+}
+
+// at is an error At placed.
+type at struct {
+	msg string
+	err error
+}
+
+func (a *at) Error() string { return a.msg }
+func (a *at) Unwrap() error { return a.err }
