@@ -95,7 +95,7 @@ func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	}
 	kv, _ := raw.([]any)
 	if len(kv) != 2 {
-		return k, v, fmt.Errorf("%w: %s", errs.Empty, p)
+		return k, v, fmt.Errorf("%w: %s: the map was empty", errs.Empty, p)
 	}
 	k, err := p.key(kv[0])
 	if err != nil {

@@ -138,13 +138,12 @@ func failure(p *prog.Program, code string, n int, msg string) error {
 	if !ok {
 		sentinel, msg = errs.Refused, code+": "+msg
 	}
-	where := "model"
 	if i := n - 1 - p.Decls(); i >= 0 && i < len(p.Instrs) {
-		where = p.Instrs[i].Describe()
-	} else if n >= 1 && n <= p.Decls() {
-		where = "model check"
+		return fmt.Errorf("%w: %s: %s", sentinel, p.Instrs[i].Describe(), msg)
 	}
-	return fmt.Errorf("%w: %s: %s", sentinel, where, msg)
+	// a check of a model the batch declares (its message names the key),
+	// or of the batch as a whole
+	return fmt.Errorf("%w: %s", sentinel, msg)
 }
 
 // guardFailure is the error of guard instruction n that did not hold:
