@@ -385,8 +385,8 @@ var (
 	_ = time.Second
 	_ redis.UniversalClient
 	_ = testenv.Each
-	_ = rapyer.ErrInvalid
-	_ = rapyer.ErrNotAcquired
+	_ = lens.Of[struct{ X int }, int]
+	_ = lock.NoWait
 	_ ops.Op
 	_ = rapyer.ErrNotFound
 	_ = rapyertest.Prefix

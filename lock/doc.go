@@ -8,7 +8,7 @@
 //
 //	l, err := lock.Acquire(ctx, rdb, "account:{alice}:lock:withdraw", lock.Options{})
 //	if err != nil {
-//		return err // rapyer.ErrNotAcquired, the context's error, or a Redis error
+//		return err // rapyer.ErrNotAcquired, rapyer.ErrNotSent (ctx ended), ...
 //	}
 //	defer l.Release(ctx)
 //	// work; pass l.Fence() to whatever can reject stale writers;
@@ -182,9 +182,13 @@
 //
 // # Errors
 //
-// Acquire returns an error wrapping rapyer.ErrNotAcquired when the wait ends with
-// the lock still held elsewhere, an error for which errors.Is holds with
-// context.Canceled or context.DeadlineExceeded when ctx ends first, and
-// otherwise the Redis or network error. Release and Extend return an error
-// wrapping rapyer.ErrNotHeld when the key does not hold the lock's token.
+// The errors are those of package rapyer, their one home. Acquire returns
+// an error wrapping rapyer.ErrNotAcquired when the wait ends with the lock
+// still held elsewhere; rapyer.ErrNotSent wrapping the context's error
+// (errors.Is holds with context.Canceled or context.DeadlineExceeded) when
+// ctx ends first, or the network's; rapyer.ErrNoPermission or
+// rapyer.ErrRefused for a refusal of the server; rapyer.ErrInvalid for a
+// bad key or option. Release and Extend return an error wrapping
+// rapyer.ErrNotHeld when the key does not hold the lock's token, and
+// rapyer.ErrUnknownOutcome when the reply was lost.
 package lock

@@ -50,7 +50,10 @@
 // the batch found it: Exists, VersionIs, Equal, NotEqual, Below, AtMost, Above,
 // AtLeast, LenIs, KeyPresent, KeyAbsent, Includes, Excludes, ListIncludes,
 // ListExcludes, and Fenced (a lock is still held). One that fails fails the
-// batch with rapyer.ErrPrecondition (rapyer.ErrLockLost for Fenced), naming it.
+// batch with a *rapyer.GuardError, which wraps rapyer.ErrPrecondition and
+// carries the guard, its index in the batch, the field and the value the
+// server saw (rapyer.ErrLockLost for Fenced). ops exports no error: every
+// error is one of package rapyer's.
 //
 // # What ops cost the server
 //

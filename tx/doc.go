@@ -22,9 +22,12 @@
 // that none exists), that every key holds the type the model stores there,
 // that numbers parse and stay in range, that list indexes are inside their
 // list, and that every guard holds. So a batch applies entirely or not at
-// all, and its error wraps a sentinel (rapyer.ErrNotFound, rapyer.ErrPrecondition,
-// rapyer.ErrWrongType, rapyer.ErrCorrupt, rapyer.ErrOverflow, rapyer.ErrOutOfRange, rapyer.ErrLockLost, ...) and
-// names the op.
+// all, and its error wraps a sentinel of package rapyer, the errors' one
+// home (rapyer.ErrNotFound, rapyer.ErrPrecondition, rapyer.ErrWrongType,
+// rapyer.ErrCorrupt, rapyer.ErrOverflow, rapyer.ErrOutOfRange,
+// rapyer.ErrLockLost, ...) and names the op: "rapyer: <what>: <op>:
+// <detail>". A failed guard is a *rapyer.GuardError (errors.As): the guard,
+// its index among the batch's ops, the field and the value the server saw.
 //
 // Every batch carries a random id, and the interpreter keeps a short record of the
 // batches it applied (Options.Record, DefaultRecord = 10s by default) at
