@@ -22,7 +22,7 @@ const MaxAction = keys.MaxAction
 
 // Held is one model for LockAll to lock: a model, an id, and the variable
 // the model is loaded into. Model.Hold makes one; the zero Held is refused
-// with ErrInvalid.
+// with ErrInvalid. LockAll writes the variable: give each call its own.
 type Held struct {
 	rdb    redis.UniversalClient
 	root   string
