@@ -81,7 +81,7 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if diff := cmp.Diff(before, snapshot(t, b, admin, "x")); diff != "" {
 			t.Fatalf("the refused batch wrote (-before +after):\n%s", diff)
 		}
-		err = m.Lock(ctx, "x", "edit", func(a *Acct) error {
+		_, err = m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error {
 			a.Balance = 100
 			delete(a.Limits, "b")
 			return nil
@@ -134,7 +134,7 @@ func TestUnlockWithoutChannelPermission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Lock(ctx, "x", "edit", func(a *Acct) error { a.Balance = 6; return nil }); err != nil {
+		if _, err := m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error { a.Balance = 6; return nil }); err != nil {
 			t.Fatalf("a lock save as a user without channels: %v", err)
 		}
 		got, err := admin.Get(ctx, "x")
