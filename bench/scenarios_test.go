@@ -375,10 +375,11 @@ func counterOptimistic(tb testing.TB, e *env) prepared {
 func counterLock(tb testing.TB, e *env) prepared {
 	m, id := counterModel(tb, e, "cl")
 	return prepared{op: func() error {
-		return m.Lock(e.ctx, id, "incr", func(c *Counter) error {
+		_, err := m.Lock(e.ctx, id, "incr", func(_ context.Context, c *Counter) error {
 			c.N++
 			return nil
 		})
+		return err
 	}}
 }
 

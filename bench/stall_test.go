@@ -74,7 +74,7 @@ func stallTable(t *testing.T) string {
 	ctx := e.ctx
 	m := rapyer.MustNew[Doc](e.rdb, rapyer.Options{Prefix: "stall"})
 	save := func(id string, d Doc) func() error { return func() error { return m.Save(ctx, id, d) } }
-	exec := func(id string, o ops.Op, opt ...rapyer.ExecOption) func() error {
+	exec := func(id string, o ops.Op, opt ...rapyer.Option) func() error {
 		return func() error { _, err := m.Exec(ctx, id, tx.Of(o), opt...); return err }
 	}
 	listKey := func(id string) string {

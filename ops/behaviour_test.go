@@ -584,17 +584,17 @@ func TestOpsOnAMissingModel(t *testing.T) {
 	})
 }
 
-// TestOpsIgnoreIfDeleted: with IgnoreIfDeleted every batch on a missing
+// TestOpsSkipIfMissing: with SkipIfMissing every batch on a missing
 // model does nothing, says so, and yields nothing.
-func TestOpsIgnoreIfDeleted(t *testing.T) {
+func TestOpsSkipIfMissing(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				m := newModel(t, b, i)
-				res, err := m.Exec(context.Background(), "x", c.batch, rapyer.IgnoreIfDeleted())
+				res, err := m.Exec(context.Background(), "x", c.batch, rapyer.SkipIfMissing())
 				if err != nil || res == nil || !res.Skipped {
-					t.Fatalf("exec on a missing model with IgnoreIfDeleted: %+v, %v; want Skipped", res, err)
+					t.Fatalf("exec on a missing model with SkipIfMissing: %+v, %v; want Skipped", res, err)
 				}
 				for _, o := range c.batch.Ops() {
 					if raw, ok := res.Reply(o); ok {

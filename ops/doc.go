@@ -7,7 +7,7 @@
 //	ops.AtLeast(Balance, 100)         // a guard
 //
 // An op does nothing by itself: put it in a tx.Batch and run the batch
-// (rapyer.Model.Exec, Update, LockUpdate, or tx.Exec). Ops are values: build
+// (rapyer.Model.Exec, Update, or tx.Exec). Ops are values: build
 // them anywhere, keep them in variables, run them again, print them.
 //
 // # Typed by the lens

@@ -21,7 +21,7 @@ import (
 // with an argument are counted against the batch's budget before anything is
 // written, and a batch over it fails with ErrTooLarge, naming the op.
 
-func budget(bytes, moves int64) rapyer.ExecOption {
+func budget(bytes, moves int64) rapyer.Option {
 	return rapyer.WithBudget(tx.Budget{Bytes: bytes, Moves: moves})
 }
 
@@ -38,8 +38,8 @@ type limitCase struct {
 	name  string
 	start Acct
 	batch tx.Batch
-	opt   rapyer.ExecOption // nil: the default budget
-	text  []string          // what the error names
+	opt   rapyer.Option // nil: the default budget
+	text  []string      // what the error names
 }
 
 func limitCases() []limitCase {
@@ -94,7 +94,7 @@ func TestBatchesOverBudgetWriteNothing(t *testing.T) {
 				m := newModel(t, b, i)
 				save(t, m, "x", c.start)
 				before := snapshot(t, b, m, "x")
-				var opts []rapyer.ExecOption
+				var opts []rapyer.Option
 				if c.opt != nil {
 					opts = append(opts, c.opt)
 				}
@@ -124,10 +124,10 @@ func TestWithinBudget(t *testing.T) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
 		tiny := budget(1, 2) // one byte, two moves
-		run := func(start Acct, o ops.Op, opt rapyer.ExecOption, want Acct) {
+		run := func(start Acct, o ops.Op, opt rapyer.Option, want Acct) {
 			t.Helper()
 			save(t, m, "x", start)
-			var opts []rapyer.ExecOption
+			var opts []rapyer.Option
 			if opt != nil {
 				opts = append(opts, opt)
 			}
@@ -221,7 +221,7 @@ func TestListOpsAtEveryIndex(t *testing.T) {
 		m := newModel(t, b, 0)
 		key := colKey(t, m, "x", "history")
 		for _, s := range steps {
-			for _, opt := range []rapyer.ExecOption{budget(0, tx.Unlimited), budget(0, int64(max(s.cost, 1)))} {
+			for _, opt := range []rapyer.Option{budget(0, tx.Unlimited), budget(0, int64(max(s.cost, 1)))} {
 				save(t, m, "x", with(hist(s.start...)))
 				if _, err := m.Exec(ctx, "x", tx.Of(s.o), opt); err != nil {
 					t.Fatalf("%s on %q: %v", s.o, s.start, err)

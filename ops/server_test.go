@@ -82,7 +82,7 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if diff := cmp.Diff(before, snapshot(t, b, admin, "x")); diff != "" {
 			t.Fatalf("the refused batch wrote (-before +after):\n%s", diff)
 		}
-		err = m.Lock(ctx, "x", "edit", func(a *Acct) error {
+		_, err = m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error {
 			a.Balance = 100
 			delete(a.Limits, "b")
 			return nil
@@ -135,7 +135,7 @@ func TestUnlockWithoutChannelPermission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Lock(ctx, "x", "edit", func(a *Acct) error { a.Balance = 6; return nil }); err != nil {
+		if _, err := m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error { a.Balance = 6; return nil }); err != nil {
 			t.Fatalf("a lock save as a user without channels: %v", err)
 		}
 		got, err := admin.Get(ctx, "x")
@@ -297,7 +297,7 @@ func TestGuardErrorSeen(t *testing.T) {
 }
 
 // TestGuardErrorThroughEveryLayer: errors.As finds the GuardError whatever
-// ran the batch: tx.Exec, Model.Exec, Update, LockUpdate; and its Index
+// ran the batch: tx.Exec, Model.Exec, Update, UpdateMany; and its Index
 // counts the caller's ops only.
 func TestGuardErrorThroughEveryLayer(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -315,8 +315,8 @@ func TestGuardErrorThroughEveryLayer(t *testing.T) {
 				_, err := m.Update(ctx, "x", func(Acct) (tx.Batch, error) { return batch, nil })
 				return err
 			},
-			"LockUpdate": func() error {
-				_, err := m.LockUpdate(ctx, "x", "sale", func(Acct) (tx.Batch, error) { return batch, nil })
+			"UpdateMany": func() error {
+				_, err := m.UpdateMany(ctx, []string{"x"}, func([]Acct) (tx.Batch, error) { return batch, nil })
 				return err
 			},
 		}

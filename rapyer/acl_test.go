@@ -107,11 +107,12 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		// and is woken by the release.
 		held, done := make(chan struct{}), make(chan error, 1)
 		go func() {
-			done <- m.Lock(ctx, "a", "pay", func(a *Account) error {
+			_, err := m.Lock(ctx, "a", "pay", func(_ context.Context, a *Account) error {
 				close(held)
 				a.Balance += 10
 				return nil
 			})
+			done <- err
 		}()
 		select {
 		case <-held:
@@ -119,7 +120,8 @@ func TestLeastPrivilegeUser(t *testing.T) {
 			step("Lock", err)
 			t.Fatal("Lock returned without running its function")
 		}
-		step("Lock (waiting)", m.Lock(ctx, "a", "pay", func(a *Account) error { a.Owner = "A"; return nil }))
+		_, err = m.Lock(ctx, "a", "pay", func(_ context.Context, a *Account) error { a.Owner = "A"; return nil })
+		step("Lock (waiting)", err)
 		step("Lock", <-done)
 		a, err = m.Get(ctx, "a")
 		step("Get", err)

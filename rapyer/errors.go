@@ -1,10 +1,6 @@
 package rapyer
 
-import (
-	"errors"
-
-	"github.com/rapyer-go/rapyer/internal/errs"
-)
+import "github.com/rapyer-go/rapyer/internal/errs"
 
 // The errors of rapyer-go: package rapyer is their one home (packages tx,
 // ops, lens and lock return them and export none). Test them with
@@ -96,16 +92,6 @@ var (
 // prints), its place among the ops of the batch as the caller composed it
 // (Index, from 0), the stored path of the field it read (Field) and the
 // value the server saw there (Seen, as stored text; "" with Missing set
-// when the field, map key or element was not there). Exec, ExecAll, Update,
-// UpdateMany and the saves of a lock return it, wrapped or not.
+// when the field, map key or element was not there). Exec, Update,
+// UpdateMany and tx.Exec return it, wrapped or not.
 type GuardError = errs.GuardError
-
-// guardFrom makes the Index of a failed guard count from the caller's first
-// op, in a batch that ran n ops of the library's own before them.
-func guardFrom(err error, n int) error {
-	var ge *GuardError
-	if errors.As(err, &ge) {
-		ge.Index -= n
-	}
-	return err
-}

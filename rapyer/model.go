@@ -30,7 +30,12 @@ import (
 // NoTTL is what TTL returns for a model that does not expire.
 const NoTTL time.Duration = -1
 
-// Options configure a Model. The zero value works.
+// Options configure a Model. The zero value works. The calls that change
+// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call
+// Options (With*, SkipIfMissing, or any func(*Options)), which edit a copy of
+// the model's Options for that call: they merge with the model's, never
+// replace them. Only Exec and Lock can change per call; Prefix, TTL,
+// RefreshTTL, HashTag and NewID belong to the model.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
@@ -55,11 +60,13 @@ type Options struct {
 	HashTag func(id string) string
 	// NewID makes the ids of Insert; default: 24 random hex digits.
 	NewID func() string
-	// Exec are the defaults of every batch the model runs (batch records,
-	// resends, optimistic retries, strict slots).
+	// Exec are the defaults of every batch the model runs (what a missing
+	// model does, batch records, resends, optimistic retries, budgets,
+	// strict slots); the zero value works (see tx.Options).
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
-	// auto-extend); the zero value works (see package lock).
+	// auto-extend); the zero value works (see lock.Options). Load is the
+	// model's own: Lock sets it to load the model.
 	Lock lock.Options
 }
 
@@ -165,12 +172,6 @@ func (m *Model[T]) Target(id string) tx.Target {
 	return tx.At[T](root)
 }
 
-func (m *Model[T]) execOptions(t tx.Target) tx.Options {
-	o := m.opts.Exec
-	o.Target = t
-	return o
-}
-
 // Save writes v as model id, replacing whatever was stored there, collections
 // included, in one atomic step (and sets the model's TTL when Options.TTL is
 // set). The version goes on counting from where it was.
@@ -179,7 +180,7 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v), m.execOptions(t))
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), m.opts.Exec)
 	return err
 }
 
@@ -207,9 +208,9 @@ func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
 }
 
 func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
-	o := m.execOptions(t)
+	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v), o)
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), o)
 	return err
 }
 
@@ -557,9 +558,9 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	}
 	// One batch of the interpreter, which checks every key's type before
 	// it deletes; a missing model is skipped, and reported.
-	o := m.execOptions(t)
+	o := m.opts.Exec
 	o.IfMissing = tx.SkipIfMissing
-	res, err := tx.Exec(ctx, m.rdb, tx.Of(ops.Delete[T]()), o)
+	res, err := tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
 	if err != nil {
 		return false, err
 	}
@@ -572,13 +573,13 @@ func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error
 	if d <= 0 {
 		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.Invalid)
 	}
-	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false)
+	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false, nil)
 	return err
 }
 
 // Persist removes the time to live of model id and every one of its keys.
 func (m *Model[T]) Persist(ctx context.Context, id string) error {
-	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false)
+	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false, nil)
 	return err
 }
 

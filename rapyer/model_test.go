@@ -758,7 +758,7 @@ func failures(t *testing.T, b *testenv.Backend) []failure {
 	}
 	if b.Kind == testenv.Cluster {
 		fs = append(fs, failure{"two slots", rapyer.ErrCrossSlot, "", func() error {
-			_, err := m.ExecAll(ctx, tx.Join(tx.On(m.Target("a"), ops.Incr(balance, 1)), tx.On(m.Target("zz"), ops.Incr(balance, 1))))
+			_, err := tx.Exec(ctx, b.Client, tx.Join(tx.On(m.Target("a"), ops.Incr(balance, 1)), tx.On(m.Target("zz"), ops.Incr(balance, 1))), tx.Options{})
 			return err
 		}})
 	}

@@ -406,9 +406,9 @@ func (s *machine) batch(t *rapid.T) {
 			writes = writes || wr
 		}
 	}
-	var opt []rapyer.ExecOption
+	var opt []rapyer.Option
 	if skip {
-		opt = append(opt, rapyer.IgnoreIfDeleted())
+		opt = append(opt, rapyer.SkipIfMissing())
 	}
 	s.rt.Reset()
 	res, err := s.m.Exec(s.ctx, id, tx.Of(list...), opt...)
@@ -587,7 +587,7 @@ func TestReliabilityModel(t *testing.T) {
 				s.refs[id] = &ref{}
 			}
 			// Load the interpreter, so that every batch is one round trip.
-			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.IgnoreIfDeleted()); err != nil {
+			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
 				rt2.Fatal(err)
 			}
 			rt2.Repeat(map[string]func(*rapid.T){

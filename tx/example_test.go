@@ -119,10 +119,10 @@ func ExampleJoin() {
 	_ = accounts.Save(ctx, "bob", Account{Balance: 20})
 
 	transfer := func(from, to string, amount int) error {
-		_, err := accounts.ExecAll(ctx, tx.Join(
+		_, err := tx.Exec(ctx, rdb, tx.Join(
 			tx.On(accounts.Target(from), ops.AtLeast(balance, amount), ops.Decr(balance, amount)),
 			tx.On(accounts.Target(to), ops.Incr(balance, amount)),
-		))
+		), tx.Options{})
 		return err
 	}
 	first := transfer("alice", "bob", 70)
@@ -134,8 +134,9 @@ func ExampleJoin() {
 }
 
 // Exec is the executor itself: it runs a batch atomically on any go-redis
-// client, with Options.Target naming the model its unbound ops run on.
-// rapyer.Model.Exec calls it with the model's target.
+// client; each op runs on the model it is bound to (On, or Batch.On for the
+// unbound ops of a batch). rapyer.Model.Exec calls it with the batch bound to
+// the model's target.
 func ExampleExec() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -149,14 +150,15 @@ func ExampleExec() {
 	_ = counters.Save(ctx, "hits", Counter{})
 
 	inc := ops.Incr(n, 1)
-	res, err := tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{hits}")})
+	res, err := tx.Exec(ctx, rdb, tx.On(tx.At[Counter]("counter:{hits}"), inc), tx.Options{})
 	v, _ := inc.Result(res)
 	fmt.Println(v, err, res.Skipped, res.Duplicate)
 
 	// A missing model fails the batch, or with SkipIfMissing does nothing.
-	_, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}")})
+	gone := tx.At[Counter]("counter:{gone}")
+	_, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{})
 	fmt.Println(errors.Is(err, rapyer.ErrNotFound))
-	res, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}"), IfMissing: tx.SkipIfMissing})
+	res, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{IfMissing: tx.SkipIfMissing})
 	fmt.Println(res.Skipped, err, mr.Exists("counter:{gone}"))
 	// Output:
 	// 1 <nil> false false
@@ -189,9 +191,9 @@ func ExampleOptimistic() {
 			if err != nil {
 				return tx.Batch{}, err
 			}
-			return tx.Of(ops.Set(balance, (b+9)/10*10)), nil
+			return tx.On(accounts.Target("alice"), ops.Set(balance, (b+9)/10*10)), nil
 		}
-	}, tx.Options{Target: accounts.Target("alice")})
+	}, tx.Options{})
 	a, _ := accounts.Get(ctx, "alice")
 	fmt.Println(err, res.Attempts, a.Balance)
 	// Output: <nil> 1 20

@@ -267,10 +267,10 @@ func TestConditionalBatchTransfersConserveTheSum(t *testing.T) {
 		refused := 0
 		var mu sync.Mutex
 		transfers(t, m, ids, 8, 200, func(from, to string, amount int) (int, error) {
-			_, err := m.ExecAll(ctx, tx.Join(
+			_, err := tx.Exec(ctx, m.Client(), tx.Join(
 				tx.On(m.Target(from), ops.AtLeast(Balance, amount), ops.Decr(Balance, amount)),
 				tx.On(m.Target(to), ops.Incr(Balance, amount)),
-			))
+			), tx.Options{})
 			if errors.Is(err, rapyer.ErrPrecondition) {
 				mu.Lock()
 				refused++
@@ -292,10 +292,10 @@ func TestBatchesAcrossSlotsFailBeforeSending(t *testing.T) {
 		}
 	}
 	counter := testenv.CountRoundTrips(b.Client)
-	_, err := m.ExecAll(ctx, tx.Join(
+	_, err := tx.Exec(ctx, m.Client(), tx.Join(
 		tx.On(m.Target("alice"), ops.Decr(Balance, 5)),
 		tx.On(m.Target("bob"), ops.Incr(Balance, 5)),
-	))
+	), tx.Options{})
 	if !errors.Is(err, rapyer.ErrCrossSlot) {
 		t.Fatalf("cross-slot batch: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		tooLarge("Exec with the model's budget of 4 moves", err)
 		_, err = tight.Update(ctx, "a", decide(near))
 		tooLarge("Update with the model's budget of 4 moves", err)
-		_, err = tx.Exec(ctx, b.Client, tx.Of(near), tx.Options{Target: tight.Target("a"), Budget: tx.Budget{Moves: 4}})
+		_, err = tx.Exec(ctx, b.Client, tx.On(tight.Target("a"), near), tx.Options{Budget: tx.Budget{Moves: 4}})
 		tooLarge("tx.Exec with a budget of 4 moves", err)
 		_, err = tight.Exec(ctx, "a", tx.Of(near), rapyer.WithBudget(tx.Budget{Moves: 5}))
 		ok("Exec with a budget of 5 moves", err)

@@ -150,11 +150,12 @@ func tour(accounts *rapyer.Model[Account]) []step {
 			return err
 		}},
 		{"withdraw: model lock", func(ctx context.Context) error {
-			return accounts.Lock(ctx, "alice", "withdraw", func(a *Account) error {
+			_, err := accounts.Lock(ctx, "alice", "withdraw", func(ctx context.Context, a *Account) error {
 				a.Balance -= 50
 				a.History = append(a.History, "withdraw:50")
 				return nil
 			})
+			return err
 		}},
 		{"read", func(ctx context.Context) error {
 			a, err := accounts.Get(ctx, "alice")
