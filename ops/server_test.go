@@ -285,6 +285,10 @@ func TestGuardErrorSeen(t *testing.T) {
 				t.Errorf("%s: %+v; want Index 1, Field %q, Seen %q, Missing %v", c.op, *ge, c.field, c.seen, c.missing)
 			}
 		}
+		_, err := m.Exec(ctx, "x", tx.Of(ops.Equal(Note, "x")))
+		if want := `rapyer: precondition failed: Equal(note, "x"): note is missing`; err == nil || err.Error() != want {
+			t.Errorf("a guard on a missing field: %v; want %s", err, want)
+		}
 		_, v, err := m.GetWithVersion(ctx, "x")
 		if err != nil {
 			t.Fatal(err)

@@ -642,7 +642,8 @@ local function check(op, a, n)
     local cur = seen or a[6]
     if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
     if not holds(compare(a[3], cur, a[5]), a[4]) then
-      guardfail(n, a[2], seen or nil, seen and (a[2] .. ' is ' .. cur) or (a[2] .. ' is missing, which counts as ' .. cur))
+      local said = seen and (a[2] .. ' is ' .. cur) or (a[2] .. ' is missing' .. (cur ~= '' and (', which counts as ' .. cur) or ''))
+      guardfail(n, a[2], seen or nil, said)
     end
   elseif op == 'gver' then -- root version
     local v = sget(K(a[1]), VERSION)
