@@ -83,7 +83,7 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: Lock needs a function", errs.Invalid)
+		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
 	o, err := merge(m.opts, opt)
 	if err != nil {
@@ -133,7 +133,7 @@ type taken struct {
 // lockAll is LockAll with its options merged.
 func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Options) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: LockAll needs a function", errs.Invalid)
+		return nil, fmt.Errorf("%w: LockAll: nil function", errs.Invalid)
 	}
 	order, err := keyOrder(action, held)
 	if err != nil {
@@ -158,7 +158,7 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 // every caller.
 func keyOrder(action string, held []Held) ([]int, error) {
 	if len(held) == 0 {
-		return nil, fmt.Errorf("%w: LockAll needs models to lock", errs.Invalid)
+		return nil, fmt.Errorf("%w: LockAll: no models to lock", errs.Invalid)
 	}
 	if err := keys.CheckAction(action); err != nil {
 		return nil, err

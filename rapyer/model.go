@@ -88,7 +88,7 @@ type Model[T any] struct {
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
-		return nil, fmt.Errorf("%w: nil redis client", errs.Invalid)
+		return nil, fmt.Errorf("%w: New: nil redis client", errs.Invalid)
 	}
 	sm, err := schema.For[T]()
 	if err != nil {
@@ -101,10 +101,10 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
-		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.Invalid, opts.TTL)
+		return nil, fmt.Errorf("%w: Options.TTL: %s; give a TTL of at least a millisecond, or none", errs.Invalid, opts.TTL)
 	}
 	if opts.RefreshTTL && opts.TTL == 0 {
-		return nil, fmt.Errorf("%w: RefreshTTL needs a TTL", errs.Invalid)
+		return nil, fmt.Errorf("%w: Options.RefreshTTL: no TTL to refresh", errs.Invalid)
 	}
 	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
 		return nil, err
@@ -571,7 +571,7 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 // step. A missing model gives ErrNotFound.
 func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
 	if d <= 0 {
-		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.Invalid)
+		return fmt.Errorf("%w: Expire: a duration must be positive; use Persist to remove a TTL", errs.Invalid)
 	}
 	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false, nil)
 	return err

@@ -281,7 +281,7 @@ func newResult(p *prog.Program, out *transport.Outcome) *Result {
 // by the server wraps rapyer.ErrNoPermission (an ACL) or rapyer.ErrRefused.
 func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errs.Invalid)
+		return nil, fmt.Errorf("%w: Exec: nil client", errs.Invalid)
 	}
 	if b.Len() == 0 {
 		return &Result{Attempts: 1}, nil

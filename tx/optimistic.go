@@ -69,10 +69,10 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // ran.
 func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errs.Invalid)
+		return nil, fmt.Errorf("%w: Optimistic: nil client", errs.Invalid)
 	}
 	if len(watch) == 0 || read == nil {
-		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.Invalid)
+		return nil, fmt.Errorf("%w: Optimistic: no keys to watch, or no read", errs.Invalid)
 	}
 	if _, err := opts.record(); err != nil {
 		return nil, err
