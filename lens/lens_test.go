@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -187,10 +189,16 @@ func TestMakeRefusesBadAccessors(t *testing.T) {
 	}
 }
 
-// ErrInvalid is the shared sentinel, so errors.Is works with either name.
+// One ErrInvalid: a bad lens, a bad argument and a bad id all wrap
+// rapyer.ErrInvalid (a bad id wraps rapyer.ErrInvalidID too).
 func TestErrInvalidIsShared(t *testing.T) {
-	if !errors.Is(rapyer.ErrInvalid, errs.Invalid) {
-		t.Fatal("rapyer.ErrInvalid is not errs.Invalid")
+	_, lensErr := lens.Make[User, int](nil)
+	_, idErr := rapyer.MustNew[User](redis.NewClient(&redis.Options{}), rapyer.Options{}).Key("a{b")
+	if !errors.Is(lensErr, rapyer.ErrInvalid) || !errors.Is(idErr, rapyer.ErrInvalid) || !errors.Is(idErr, rapyer.ErrInvalidID) {
+		t.Fatalf("a bad lens: %v, a bad id: %v; want both to wrap rapyer.ErrInvalid", lensErr, idErr)
+	}
+	if errors.Is(lensErr, rapyer.ErrInvalidID) || !errors.Is(rapyer.ErrInvalid, errs.Invalid) {
+		t.Fatalf("a bad lens wraps ErrInvalidID, or rapyer.ErrInvalid is not errs.Invalid")
 	}
 }
 

@@ -564,7 +564,7 @@ func TestOpsApply(t *testing.T) {
 }
 
 // TestOpsOnAMissingModel: every batch on a model that does not exist fails
-// with ErrNotFound and creates no key.
+// with rapyer.ErrNotFound and creates no key.
 func TestOpsOnAMissingModel(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -608,7 +608,7 @@ func TestOpsSkipIfMissing(t *testing.T) {
 }
 
 // TestOpsOnAWrongStoredType: a key holding another Redis type than the
-// model's fails the batch with ErrWrongType, and nothing changes.
+// model's fails the batch with rapyer.ErrWrongType, and nothing changes.
 func TestOpsOnAWrongStoredType(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -833,7 +833,7 @@ func TestFailingBatchLeavesNothing(t *testing.T) {
 }
 
 // TestReplaceOnAMissingModel: Replace creates a missing model, unless Exists
-// guards the batch, which then fails with ErrNotFound and creates nothing.
+// guards the batch, which then fails with rapyer.ErrNotFound and creates nothing.
 func TestReplaceOnAMissingModel(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()

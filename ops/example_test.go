@@ -156,7 +156,7 @@ func ExampleAdd() {
 }
 
 // A guard writes nothing: it is checked on the server, before the batch's
-// first write. When it does not hold, the batch fails with ErrPrecondition and
+// first write. When it does not hold, the batch fails with rapyer.ErrPrecondition and
 // changes nothing: here the withdrawal and its history entry are both refused.
 func ExampleAtLeast() {
 	mr, _ := miniredis.Run()

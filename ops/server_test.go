@@ -61,7 +61,7 @@ func realTiers(t *testing.T, f func(t *testing.T, b *testenv.Backend)) {
 // batch whose last op needs HDEL, and a lock save that removes a map key.
 // The Incr and the Set were written, then HDEL failed, with an untyped
 // error. Now the interpreter asks redis.acl_check_cmd (Redis 7) about every
-// command and key of its write phase first: ErrNoPermission naming HDEL and
+// command and key of its write phase first: rapyer.ErrNoPermission naming HDEL and
 // the key, and nothing written.
 func TestACLRefusalWritesNothing(t *testing.T) {
 	realTiers(t, func(t *testing.T, b *testenv.Backend) {
@@ -97,7 +97,7 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if _, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1))); err != nil {
 			t.Fatal(err)
 		}
-		// A read of the check phase refused (no LLEN): ErrNoPermission too,
+		// A read of the check phase refused (no LLEN): rapyer.ErrNoPermission too,
 		// from the server's error text, before any write.
 		u2 := aclUser(t, b, "~*", "&*", "+@all", "-llen")
 		m2, err := rapyer.New[Acct](u2, rapyer.Options{Prefix: admin.Prefix()})
@@ -164,7 +164,7 @@ func TestServerWithoutLMOVE(t *testing.T) {
 }
 
 // TestServerWithoutLPOS: a ListIncludes guard on a server without LPOS (as
-// before 6.0.6) fails with ErrUnsupported before anything is written.
+// before 6.0.6) fails with rapyer.ErrUnsupported before anything is written.
 func TestServerWithoutLPOS(t *testing.T) {
 	s := testenv.StartServer(t, "--rename-command", "LPOS", "")
 	c := s.Client(t)
@@ -194,7 +194,7 @@ func TestServerWithoutLPOS(t *testing.T) {
 }
 
 // guardOf returns the *rapyer.GuardError err holds, failing t when it holds
-// none or when it does not wrap ErrPrecondition.
+// none or when it does not wrap rapyer.ErrPrecondition.
 func guardOf(t *testing.T, err error) *rapyer.GuardError {
 	t.Helper()
 	var ge *rapyer.GuardError

@@ -78,7 +78,7 @@ func ExampleModel_Save() {
 }
 
 // Get reads a model in one round trip, as one consistent snapshot. A missing
-// model gives ErrNotFound.
+// model gives rapyer.ErrNotFound.
 func ExampleModel_Get() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -168,7 +168,7 @@ func ExampleModel_Exec() {
 }
 
 // SkipIfMissing makes a call on a model that is gone do nothing, create
-// nothing, and report Result.Skipped, instead of failing with ErrNotFound.
+// nothing, and report Result.Skipped, instead of failing with rapyer.ErrNotFound.
 func ExampleSkipIfMissing() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()

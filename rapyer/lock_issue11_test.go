@@ -126,7 +126,7 @@ func TestFailedModelLockLeavesNothingLasting(t *testing.T) {
 // TestEvictedLockRefusesTheSave: a held lock's key can be evicted under
 // volatile-* policies (it has a TTL), as if it expired early; deleting it
 // inside fn stands for that. The fenced save must then be refused with
-// ErrLockLost, atomically: nothing written.
+// rapyer.ErrLockLost, atomically: nothing written.
 func TestEvictedLockRefusesTheSave(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()

@@ -181,8 +181,8 @@ func TestLockAllOppositeOrdersOverTwoTypes(t *testing.T) {
 }
 
 // TestLockAllRefusesBadInput: no models, a zero Held, a bad id
-// (ErrInvalidID), a nil variable, a nil function, a model given twice and
-// models on different clients are refused with ErrInvalid before any lock is
+// (rapyer.ErrInvalidID), a nil variable, a nil function, a model given twice and
+// models on different clients are refused with rapyer.ErrInvalid before any lock is
 // taken.
 func TestLockAllRefusesBadInput(t *testing.T) {
 	b := testenv.On(t, testenv.Mini)
@@ -225,7 +225,7 @@ func TestLockAllRefusesBadInput(t *testing.T) {
 // TestPerCallOptionsMerge: a per-call option edits a copy of the model's
 // Options. A per-call lock TTL keeps the model's AutoExtend (the function
 // outlives three TTLs with its context alive, and its save lands) and the
-// model's Wait (NoWait: a held lock fails at once with ErrNotAcquired).
+// model's Wait (NoWait: a held lock fails at once with rapyer.ErrNotAcquired).
 func TestPerCallOptionsMerge(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -265,7 +265,7 @@ func TestPerCallOptionsMerge(t *testing.T) {
 }
 
 // TestPerCallOptionsRefuseModelFields: an option that changes what belongs
-// to the model fails the call with ErrInvalid, naming the field, and sends
+// to the model fails the call with rapyer.ErrInvalid, naming the field, and sends
 // nothing.
 func TestPerCallOptionsRefuseModelFields(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

@@ -173,7 +173,7 @@ func genOp(t *rapid.T, version int64) mop {
 			}
 			j, ok := pyIndex(i, len(w.L))
 			if !ok {
-				return nil, rapyer.ErrInvalid, false // ErrOutOfRange, checked below
+				return nil, rapyer.ErrInvalid, false // rapyer.ErrOutOfRange, checked below
 			}
 			w.L[j] = v
 			return nil, nil, true

@@ -13,7 +13,7 @@ import (
 )
 
 // TestBindingIsNotAnOption: which model an op runs on is its binding. An
-// unbound op is refused by Exec with ErrInvalid before anything is sent;
+// unbound op is refused by Exec with rapyer.ErrInvalid before anything is sent;
 // Batch.On binds the unbound ops of a batch and leaves bound ones alone.
 func TestBindingIsNotAnOption(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

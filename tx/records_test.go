@@ -117,7 +117,7 @@ func TestRecordLifetimeBelowAMillisecondIsRefused(t *testing.T) {
 // With NoRecord no record is kept, and a batch whose reply is lost is never
 // resent: not by Exec, and not by go-redis (MaxRetries left at its default
 // of 3), which resent a plain FCALL and applied it twice. The caller gets
-// ErrUnknownOutcome; the batch was applied exactly once.
+// rapyer.ErrUnknownOutcome; the batch was applied exactly once.
 func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 			}
 
 			// An optimistic update whose EXEC reply is lost cannot ask a
-			// record: it reports ErrUnknownOutcome, applied once.
+			// record: it reports rapyer.ErrUnknownOutcome, applied once.
 			proxy.DropReplyTo("EXEC")
 			_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
 				return tx.Of(ops.Set(Balance, a.Balance+10)), nil
@@ -222,7 +222,7 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 }
 
 // A resend that finds the "results not kept" marker reports a duplicate, and
-// the Result methods of its yielding ops return ErrResultsNotKept rather than
+// the Result methods of its yielding ops return rapyer.ErrResultsNotKept rather than
 // a zero value.
 func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
@@ -323,7 +323,7 @@ func TestRecordsStayOutOfThePrefix(t *testing.T) {
 	})
 }
 
-// ErrUnknownOutcome only when a request may have reached the server: a closed
+// rapyer.ErrUnknownOutcome only when a request may have reached the server: a closed
 // client, a refused dial and a context done before sending sent nothing.
 func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -412,7 +412,7 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 }
 
 // A refusal by the server is typed: an ACL that denies the model's keys
-// gives ErrNoPermission, never an untyped error nor ErrUnknownOutcome.
+// gives rapyer.ErrNoPermission, never an untyped error nor rapyer.ErrUnknownOutcome.
 func TestServerRefusalIsTyped(t *testing.T) {
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
@@ -533,7 +533,7 @@ func TestRecordMemoryFitsTheBudget(t *testing.T) {
 // expired: the old executor resent 20ms after a lost reply whatever the
 // lifetime, and with a 2ms record applied the batch twice. Exec starts a
 // resend only within half the lifetime of the first send; past it, the
-// caller gets ErrUnknownOutcome and the batch is applied once.
+// caller gets rapyer.ErrUnknownOutcome and the batch is applied once.
 func TestNoResendOutlivesTheRecord(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
