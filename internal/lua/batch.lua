@@ -410,6 +410,9 @@ local function arith(name, cur, kind, x, lo, hi, n)
     if b == 0 then fail('ARG', n, 'modulo by zero') end
     r = a - b * math.floor(a / b)
   elseif name == 'pow' then r = a ^ b
+  elseif name == 'div' then -- true division (ops.Div): float fields only
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = a / b
   elseif name == 'max' then r = (a >= b) and a or b
   elseif name == 'min' then r = (a <= b) and a or b
   end
