@@ -139,6 +139,10 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		"Reset":      one(func(b *Builder) { b.Reset(root) }),
 		"Drop":       one(func(b *Builder) { b.Drop(root, hist, "list", lim, "hash", roles, "set") }),
 		"Unlock":     one(func(b *Builder) { b.Unlock("lock:account:{ada}", "tok", "rapyer:wake:lock:account:{ada}") }),
+		// the ops of issue #12 item 8
+		"MIncr": one(func(b *Builder) {
+			b.MIncr(root, lim, "daily", "int", "5", "-9223372036854775808", "9223372036854775807")
+		}),
 	}
 	// the modes of a model
 	cases["mode-skip"] = func() *Program {
