@@ -185,7 +185,7 @@ func (m *Model[T]) Target(id string) tx.Target {
 	if err != nil {
 		return tx.Invalid(err)
 	}
-	return tx.At[T](root)
+	return tx.At[T](root).WithTTL(m.opts.TTL)
 }
 
 func (m *Model[T]) execOptions(t tx.Target) tx.Options {

@@ -673,6 +673,18 @@ local function check(op, a, n)
     if fields[k] and fields[k][MURKY] then fail('ARG', n, 'a map item cannot be checked after PopAnyItem of the same map in the batch') end
     a.result = mapstep(a[4], fget(k, a[3]), a[5], a[6], a[7], n)
     fset(k, a[3], a.result)
+  elseif op == 'ensure' then -- root ttlms field value ... (create the model when missing)
+    -- before every other instruction of the model (the builder puts it
+    -- there): a missing model is created with these fields, and the
+    -- guards and checks after it see them as stored; the first wins
+    local root = K(a[1])
+    local m = models[root]
+    if hasversion(root, n) or m.made then a.skip = true
+    else
+      m.made = true
+      local t = stored[root]
+      for j = 3, #a, 2 do t[a[j]] = a[j + 1]; fset(root, a[j], a[j + 1]) end
+    end
 
   -- guards: checked in the first pass, against the data as the batch found it
   elseif op == 'gcmp' then -- root field kind rel operand zero
@@ -945,6 +957,12 @@ local function sends(op, a, n)
   elseif op == 'mincr' then
     if a[4] == 'int' then ask('HINCRBY', K(a[2]), n) else ask('HINCRBYFLOAT', K(a[2]), n) end
     mark(K(a[1]), K(a[2]))
+  elseif op == 'ensure' then
+    if not a.skip then
+      ask('HSET', K(a[1]), n)
+      if a[2] ~= '0' then ask('PEXPIRE', K(a[1]), n) end
+      mark(K(a[1]))
+    end
   elseif op == 'mpop' then
     ask('HGET', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'mpopany' then
@@ -1124,6 +1142,19 @@ local function apply(op, a)
     if a[4] == 'int' then W('HINCRBY', k, a[3], a[5]) else r = W('HINCRBYFLOAT', k, a[3], a[5]) end
     touch(K(a[1]), k)
     return r
+  elseif op == 'ensure' then -- root ttlms field value ...
+    if a.skip then return false end
+    local root = K(a[1])
+    local m = models[root]
+    -- the version first (prewrite took it from the clock: the model is
+    -- new), so that the hash exists for PEXPIRE whatever the fields; the
+    -- lifetime only here, on creation
+    W('HSET', root, VERSION, m.next)
+    m.bumped = true
+    chunked('HSET', root, a, 3)
+    if a[2] ~= '0' then W('PEXPIRE', root, tonumber(a[2])) end
+    touch(root)
+    return false
   elseif op == 'mdel' then -- root key f...
     local k = K(a[2]); local r = chunked('HDEL', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'mpop' then -- root key field

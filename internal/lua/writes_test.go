@@ -81,6 +81,8 @@ var safe = map[string]string{
 	// the ops of issue #12 item 8
 	"apply/mincr/HINCRBY":      "check 'mincr': the key a hash or missing; the item a canonical integer within int64, the sum within the map's value type; asked",
 	"apply/mincr/HINCRBYFLOAT": "check 'mincr': the key a hash or missing; the item a finite float, the sum finite and within the value type; asked",
+	"apply/ensure/HSET":        "check 'ensure': the model is missing (hasversion: the root is a hash or nothing); the version is m.next, from the clock; field texts; chunked; asked",
+	"apply/ensure/PEXPIRE":     "the TTL in ms is a positive Go integer (rapyer.Options.TTL: at least 1 ms); on the hash just written; asked",
 
 	// the model
 	"apply/reset/DEL":              "root type checked by 'model'; asked",

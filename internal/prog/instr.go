@@ -61,6 +61,7 @@ const (
 	opUnlock
 	// the ops of issue #12 item 8
 	opMIncr
+	opEnsure
 	numOpcodes
 )
 
@@ -127,7 +128,8 @@ var table = [numOpcodes]layout{
 	opDrop:      {"drop", "k", "kt", "Drop", false},            // root colkey type ...
 	opUnlock:    {"unlock", "ktt", "", "Unlock", false},        // lockkey token channel
 	// the ops of issue #12 item 8
-	opMIncr: {"mincr", "kkttttt", "", "MIncr", false}, // root key field kind by lo hi
+	opMIncr:  {"mincr", "kkttttt", "", "MIncr", false}, // root key field kind by lo hi
+	opEnsure: {"ensure", "kt", "tt", "Ensure", false},  // root ttlms field value ... (ensure.go)
 }
 
 // opWords are the opcodes boxed once: converting a string to an interface
