@@ -22,7 +22,8 @@
 // # The catalogue
 //
 // Numbers: Set, Incr, Decr (HINCRBY and HINCRBYFLOAT), Mul, FloorDiv, Mod and
-// Pow with Python's semantics, Max and Min (keep the larger or smaller). A
+// Pow with Python's semantics, Div (Python's /, float fields only), Max and
+// Min (keep the larger or smaller). A
 // result out of the field type's range (an int8 past 127, an int64 past its
 // maximum, a uint below zero) fails the batch with ErrOverflow before any
 // write; Mul, FloorDiv, Mod and Pow on integers are exact within ±2^53.
@@ -38,13 +39,15 @@
 // queue hand-off), Len, Clear.
 //
 // Maps: SetItem, SetItems, DeleteItems, PopItem (with a default), GetItem,
-// PopAnyItem, HasKey, Len, Clear.
+// PopAnyItem, HasKey, IncrItem (m[k] += n on a map of numbers), Len, Clear.
 //
 // Sets: Add, Discard, Contains, Len, Clear.
 //
-// The model: Replace (write it whole), Delete, Expire and Persist (every key of
-// the model, in the same step as the rest of the batch), Diff (write only what
-// changed between two values).
+// The model: Replace (write it whole), CreateIfMissing (create it with a
+// value when it does not exist, before the batch's other ops: the "N per
+// window" rate limiter), Delete, Expire and Persist (every key of the model,
+// in the same step as the rest of the batch), Diff (write only what changed
+// between two values).
 //
 // Guards, checked on the server before the first write, against the data as
 // the batch found it: Exists, VersionIs, Equal, NotEqual, Below, AtMost, Above,

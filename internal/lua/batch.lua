@@ -410,6 +410,9 @@ local function arith(name, cur, kind, x, lo, hi, n)
     if b == 0 then fail('ARG', n, 'modulo by zero') end
     r = a - b * math.floor(a / b)
   elseif name == 'pow' then r = a ^ b
+  elseif name == 'div' then -- true division (ops.Div): float fields only
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = a / b
   elseif name == 'max' then r = (a >= b) and a or b
   elseif name == 'min' then r = (a <= b) and a or b
   end
@@ -454,6 +457,43 @@ local function valid(kind, v)
   if kind == 'float' then return parsefloat(v) ~= nil end
   if kind == 'time' then return parsetime(v) ~= nil end
   return true
+end
+
+-- map items (ops.IncrItem) -------------------------------------------------
+-- The check pass keeps a shadow of the map items the batch sets or removes
+-- (mapshadow), so that an increment sees the item as the batch has it by
+-- then. PopAnyItem takes an item the check pass cannot name: the map is
+-- then MURKY, and an increment of it fails before any write.
+local MURKY = {}
+local I64LO, I64HI = '-9223372036854775808', '9223372036854775807'
+local function mapshadow(op, k, a)
+  if op == 'mset' then
+    for j = 3, #a, 2 do fset(k, a[j], a[j + 1]) end
+  elseif op == 'mdel' then
+    for j = 3, #a do fset(k, a[j], false) end
+  elseif op == 'mpop' then
+    fset(k, a[3], false)
+  elseif op == 'mpopany' then
+    fset(k, MURKY, true)
+  end
+end
+-- mapstep adds the step by to the item cur (false: absent, 0) of kind
+-- 'int' (HINCRBY: within [lo, hi] and int64) or 'float' (HINCRBYFLOAT:
+-- finite, magnitude at most hi), and returns the new item's text.
+local function mapstep(kind, cur, by, lo, hi, n)
+  if cur == false then cur = '0' end
+  if kind == 'int' then
+    if not isint(cur) then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not an integer') end
+    if not within(cur, I64LO, I64HI) then fail('OVERFLOW', n, 'the item holds ' .. cur .. ', past the 64-bit integers HINCRBY works on') end
+    local r = addint(cur, by)
+    if not within(r, lo, hi) then fail('OVERFLOW', n, 'the item would become ' .. r) end
+    return r
+  end
+  local x = parsefloat(cur)
+  if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not a finite number') end
+  local r = x + parsefloat(by)
+  if r ~= r or math.abs(r) > tonumber(hi) then fail('OVERFLOW', n, 'the item would leave the float range') end
+  return fmtfloat(r)
 end
 
 -- instructions -----------------------------------------------------------
@@ -626,6 +666,25 @@ local function check(op, a, n)
     listcheck(a, n, #a - 2)
   elseif op == 'mset' or op == 'mdel' or op == 'mpop' or op == 'mpopany' or op == 'mget' or op == 'mhas' then
     needtype(K(a[2]), 'hash', n)
+    mapshadow(op, K(a[2]), a)
+  elseif op == 'mincr' then -- root key field kind by lo hi (a map item: HINCRBY, HINCRBYFLOAT)
+    local k = K(a[2])
+    needtype(k, 'hash', n)
+    if fields[k] and fields[k][MURKY] then fail('ARG', n, 'a map item cannot be checked after PopAnyItem of the same map in the batch') end
+    a.result = mapstep(a[4], fget(k, a[3]), a[5], a[6], a[7], n)
+    fset(k, a[3], a.result)
+  elseif op == 'ensure' then -- root ttlms field value ... (create the model when missing)
+    -- before every other instruction of the model (the builder puts it
+    -- there): a missing model is created with these fields, and the
+    -- guards and checks after it see them as stored; the first wins
+    local root = K(a[1])
+    local m = models[root]
+    if hasversion(root, n) or m.made then a.skip = true
+    else
+      m.made = true
+      local t = stored[root]
+      for j = 3, #a, 2 do t[a[j]] = a[j + 1]; fset(root, a[j], a[j + 1]) end
+    end
 
   -- guards: checked in the first pass, against the data as the batch found it
   elseif op == 'gcmp' then -- root field kind rel operand zero
@@ -895,6 +954,15 @@ local function sends(op, a, n)
     ask('DEL', K(a[2]), n); mark(K(a[1]))
   elseif op == 'mdel' then
     ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mincr' then
+    if a[4] == 'int' then ask('HINCRBY', K(a[2]), n) else ask('HINCRBYFLOAT', K(a[2]), n) end
+    mark(K(a[1]), K(a[2]))
+  elseif op == 'ensure' then
+    if not a.skip then
+      ask('HSET', K(a[1]), n)
+      if a[2] ~= '0' then ask('PEXPIRE', K(a[1]), n) end
+      mark(K(a[1]))
+    end
   elseif op == 'mpop' then
     ask('HGET', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'mpopany' then
@@ -1068,6 +1136,25 @@ local function apply(op, a)
     local k = K(a[2]); W('DEL', k); existed[k] = nil; touch(K(a[1])); return false
 
   -- maps
+  elseif op == 'mincr' then -- root key field kind by lo hi
+    local k = K(a[2])
+    local r = a.result
+    if a[4] == 'int' then W('HINCRBY', k, a[3], a[5]) else r = W('HINCRBYFLOAT', k, a[3], a[5]) end
+    touch(K(a[1]), k)
+    return r
+  elseif op == 'ensure' then -- root ttlms field value ...
+    if a.skip then return false end
+    local root = K(a[1])
+    local m = models[root]
+    -- the version first (prewrite took it from the clock: the model is
+    -- new), so that the hash exists for PEXPIRE whatever the fields; the
+    -- lifetime only here, on creation
+    W('HSET', root, VERSION, m.next)
+    m.bumped = true
+    chunked('HSET', root, a, 3)
+    if a[2] ~= '0' then W('PEXPIRE', root, tonumber(a[2])) end
+    touch(root)
+    return false
   elseif op == 'mdel' then -- root key f...
     local k = K(a[2]); local r = chunked('HDEL', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'mpop' then -- root key field

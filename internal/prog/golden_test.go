@@ -139,6 +139,10 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		"Reset":      one(func(b *Builder) { b.Reset(root) }),
 		"Drop":       one(func(b *Builder) { b.Drop(root, hist, "list", lim, "hash", roles, "set") }),
 		"Unlock":     one(func(b *Builder) { b.Unlock("lock:account:{ada}", "tok", "rapyer:wake:lock:account:{ada}") }),
+		// the ops of issue #12 item 8
+		"MIncr": one(func(b *Builder) {
+			b.MIncr(root, lim, "daily", "int", "5", "-9223372036854775808", "9223372036854775807")
+		}),
 	}
 	// the modes of a model
 	cases["mode-skip"] = func() *Program {
@@ -193,6 +197,28 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		b.Owner(nil, "Append(history, \"x\")")
 		b.RPush(root, hist, "x")
 		return b.Build(Header{ID: "b1d", Record: "account:{ada}:tx:b1d", RecordMS: 10000, Bytes: 1 << 20, Moves: 50000})
+	}
+	cases["Ensure"] = func() *Program {
+		// CreateIfMissing after a guard and an increment: its instruction
+		// goes before them, and the model need not exist (mode create);
+		// a second model's instructions keep their order
+		bt := accountTarget(t, "account:{ada}:bob")
+		b := NewBuilder()
+		b.Declare(at, Need)
+		b.Owner(described("AtMost(balance, 9)"), "")
+		b.GuardCompare(root, "balance", "int", "le", "9", "0")
+		b.Declare(bt, Need)
+		b.Owner(described("Incr(balance, 1)"), "")
+		b.Incr(bt.Root, "balance", "1", "0", "100")
+		b.Declare(at, Need)
+		b.Owner(described("Incr(balance, 1)"), "")
+		b.Incr(root, "balance", "1", "0", "100")
+		b.Owner(described("CreateIfMissing(account)"), "")
+		b.Ensure(root, "10000", "owner", "", "balance", "0")
+		b.Declare(bt, Need)
+		b.Owner(described("CreateIfMissing(account)"), "")
+		b.Ensure(bt.Root, "0")
+		return b.Build(Header{})
 	}
 	cases["multi-model"] = func() *Program {
 		// two models of one slot: a transfer, and a move between them;

@@ -59,6 +59,9 @@ const (
 	opReset
 	opDrop
 	opUnlock
+	// the ops of issue #12 item 8
+	opMIncr
+	opEnsure
 	numOpcodes
 )
 
@@ -124,6 +127,9 @@ var table = [numOpcodes]layout{
 	opReset:     {"reset", "k", "", "Reset", false},            // root
 	opDrop:      {"drop", "k", "kt", "Drop", false},            // root colkey type ...
 	opUnlock:    {"unlock", "ktt", "", "Unlock", false},        // lockkey token channel
+	// the ops of issue #12 item 8
+	opMIncr:  {"mincr", "kkttttt", "", "MIncr", false}, // root key field kind by lo hi
+	opEnsure: {"ensure", "kt", "tt", "Ensure", false},  // root ttlms field value ... (ensure.go)
 }
 
 // opWords are the opcodes boxed once: converting a string to an interface
@@ -309,6 +315,14 @@ func (b *Builder) MPopAny(root, key string) { b.emit(opMPopAny, nil, root, key) 
 
 // MGet yields the item field of the map at key.
 func (b *Builder) MGet(root, key, field string) { b.emit(opMGet, nil, root, key, field) }
+
+// MIncr adds by to the item field of the map at key, read as kind ("int":
+// HINCRBY, failing the batch when the sum leaves [lo, hi]; "float":
+// HINCRBYFLOAT, failing it when the sum's magnitude passes hi), a missing
+// item counting as 0; it yields the new item.
+func (b *Builder) MIncr(root, key, field, kind, by, lo, hi string) {
+	b.emit(opMIncr, nil, root, key, field, kind, by, lo, hi)
+}
 
 // MHas yields "1" when the map at key has field, else "0".
 func (b *Builder) MHas(root, key, field string) { b.emit(opMHas, nil, root, key, field) }
