@@ -4,7 +4,7 @@
 //	ops.Incr(Balance, 10)             // HINCRBY, yields the new balance
 //	ops.Append(History, "deposit:10") // RPUSH
 //	ops.SetItem(Limits, "daily", 500) // HSET on the map's hash
-//	ops.AtLeast(Balance, 100)         // a guard
+//	ops.Require(is.AtLeast(Balance, 100))         // a guard
 //
 // An op does nothing by itself: put it in a tx.Batch and run the batch
 // (rapyer.Model.Exec, Update, LockUpdate, or tx.Exec). Ops are values: build

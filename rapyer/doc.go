@@ -49,7 +49,7 @@
 // changed, fenced by the lock, releasing it in the same step.
 //
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(
-//		ops.AtLeast(Balance, 100),
+//		ops.Require(is.AtLeast(Balance, 100)),
 //		ops.Decr(Balance, 100),
 //		ops.Append(History, "withdraw:100"),
 //	))

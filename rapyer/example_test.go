@@ -11,6 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -150,7 +151,7 @@ func ExampleModel_Exec() {
 
 	withdraw := func(amount int) error {
 		_, err := accounts.Exec(ctx, "alice", tx.Of(
-			ops.AtLeast(balance, amount),
+			ops.Require(is.AtLeast(balance, amount)),
 			ops.Decr(balance, amount),
 			ops.Append(history, fmt.Sprintf("withdraw:%d", amount)),
 		))
@@ -206,8 +207,8 @@ func ExampleModel_ExecAll() {
 	_ = orders.Save(ctx, "o1", Order{Status: "new"})
 
 	_, err := orders.ExecAll(ctx, tx.Join(
-		tx.On(products.Target("lamp"), ops.AtLeast(stock, 2), ops.Decr(stock, 2)),
-		tx.On(orders.Target("o1"), ops.Equal(status, "new"), ops.Set(status, "paid")),
+		tx.On(products.Target("lamp"), ops.Require(is.AtLeast(stock, 2)), ops.Decr(stock, 2)),
+		tx.On(orders.Target("o1"), ops.Require(is.Equal(status, "new")), ops.Set(status, "paid")),
 	))
 	p, _ := products.Get(ctx, "lamp")
 	o, _ := orders.Get(ctx, "o1")
