@@ -327,16 +327,16 @@ func opCases() []opCase {
 					}
 				}}
 		}(),
-		y("HasKey of a present key", "limits", base, ops.Check(is.Key(Limits, "day")), base, true),
-		y("HasKey of a missing key", "limits", base, ops.Check(is.Key(Limits, "nope")), base, false),
+		y("Check Key of a present key", "limits", base, ops.Check(is.Key(Limits, "day")), base, true),
+		y("Check Key of a missing key", "limits", base, ops.Check(is.Key(Limits, "nope")), base, false),
 
 		// sets
 		y("Add counts the new members", "flags", base, ops.Add(Flags, "y", "z", "w"), with(flags("x", "y", "z", "w")), 2),
 		y("Add to a missing set", "flags", with(flags()), ops.Add(Flags, "a"), with(flags("a")), 1),
 		y("Discard counts the members that were there", "flags", base, ops.Discard(Flags, "x", "nope"), with(flags("y")), 1),
 		y("Discard the last member", "flags", with(flags("x")), ops.Discard(Flags, "x"), with(flags()), 1),
-		y("Contains a member", "flags", base, ops.Check(is.Member(Flags, "x")), base, true),
-		y("Contains a non-member", "flags", base, ops.Check(is.Member(Flags, "q")), base, false),
+		y("Check Member of a member", "flags", base, ops.Check(is.Member(Flags, "x")), base, true),
+		y("Check Member of a non-member", "flags", base, ops.Check(is.Member(Flags, "q")), base, false),
 
 		// the model
 		{name: "Replace", start: base, creates: true,

@@ -357,7 +357,7 @@ func PopItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, de
 }
 
 // GetItem yields m[k] of a map field, as it is at that point of the batch.
-// Server cost: O(1), as for HasKey.
+// Server cost: O(1).
 func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Maybe[V] {
 	o := newColl(f, "GetItem", emitMGet, schema.Map).addValues(key, k)
 	return &Maybe[V]{inner: o, decode: elemDecoder[V](o)}

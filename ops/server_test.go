@@ -163,7 +163,7 @@ func TestServerWithoutLMOVE(t *testing.T) {
 	checkMoves(t, c, "p")
 }
 
-// TestServerWithoutLPOS: a ListIncludes guard on a server without LPOS (as
+// TestServerWithoutLPOS: an is.Element guard on a server without LPOS (as
 // before 6.0.6) fails with ErrUnsupported before anything is written.
 func TestServerWithoutLPOS(t *testing.T) {
 	s := testenv.StartServer(t, "--rename-command", "LPOS", "")

@@ -231,7 +231,7 @@ func genOp(t *rapid.T, version int64) mop {
 		}, nil}
 	case 16:
 		n := rapid.IntRange(0, 3).Draw(t, "n")
-		return mop{ops.Require(is.AtLeast(is.Len(dL), n)), fmt.Sprint("LenIs >= ", n), func(_ *Doc, st *bstate) (any, error, bool) {
+		return mop{ops.Require(is.AtLeast(is.Len(dL), n)), fmt.Sprint("Require Len >= ", n), func(_ *Doc, st *bstate) (any, error, bool) {
 			if len(st.initial.L) < n {
 				return nil, rapyer.ErrPrecondition, false
 			}
@@ -271,7 +271,7 @@ func genOp(t *rapid.T, version int64) mop {
 	case 20:
 		k := word.Draw(t, "k")
 		o := ops.Check(is.Key(dM, k))
-		return mop{o, "HasKey " + k, func(w *Doc, _ *bstate) (any, error, bool) { _, ok := w.M[k]; return ok, nil, false },
+		return mop{o, "Check Key " + k, func(w *Doc, _ *bstate) (any, error, bool) { _, ok := w.M[k]; return ok, nil, false },
 			func(r *tx.Result) any { v, _ := o.Result(r); return v }}
 	case 21, 22:
 		e := word.Draw(t, "e")
