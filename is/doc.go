@@ -36,9 +36,10 @@
 //
 // # Where it is evaluated
 //
-// In a batch, the server evaluates the whole tree in one instruction,
-// against the model as the batch found it (before any of the batch's
-// writes), with no writes of its own. An absent scalar field counts as its
+// In a batch, the server evaluates the whole tree in one instruction, with
+// no writes of its own: for ops.Require against the model as the batch
+// found it (before any of the batch's writes), for ops.Check at its point of
+// the batch, as every yield reads. An absent scalar field counts as its
 // zero value, an absent collection as empty; numbers compare by value,
 // texts byte by byte, times as instants. Holds evaluates a predicate on a
 // Go value with the same rules, so what holds in a test holds on the

@@ -266,9 +266,9 @@ func ExampleRequire_length() {
 	// [book pen lamp]
 }
 
-// Check yields whether a predicate holds, and never fails the batch: here
-// whether the account was a VIP before this batch added the flag (Check, as
-// Require, reads the model as the batch found it).
+// Check yields whether a predicate holds at its point of the batch, and
+// does not fail the batch: here whether the account was a VIP before this
+// batch added the flag, and whether it is one after.
 func ExampleCheck() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -287,11 +287,13 @@ func ExampleCheck() {
 
 	wasVIP := ops.Check(is.Member(flags, "vip"))
 	rich := ops.Check(is.And(is.AtLeast(balance, 100), is.Not(is.Member(flags, "banned"))))
-	res, _ := accounts.Exec(ctx, "alice", tx.Of(wasVIP, rich, ops.Add(flags, "vip")))
+	isVIP := ops.Check(is.Member(flags, "vip"))
+	res, _ := accounts.Exec(ctx, "alice", tx.Of(wasVIP, rich, ops.Add(flags, "vip"), isVIP))
 	v, _ := wasVIP.Result(res)
 	r, _ := rich.Result(res)
-	fmt.Println(v, r)
-	// Output: false true
+	now, _ := isVIP.Result(res)
+	fmt.Println(v, r, now)
+	// Output: false true true
 }
 
 // RemoveRange deletes a slice of a list with Python's slice bounds (negative

@@ -47,9 +47,12 @@ func (o *predOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 // O(n) in a list of n, not counted against the batch's budget).
 func Require[S any](p is.Pred[S]) Op { return &predOp[S]{p: p, guard: true} }
 
-// Check yields whether p holds on the model as the batch found it, as
-// Require reads it (before any of the batch's writes); it never fails the
-// batch but for an error p carries.
+// Check yields whether p holds at its point of the batch, after the ops
+// before it, as every yield reads (Len, GetItem): ops.Add(Tags, "vip")
+// then ops.Check(is.Member(Tags, "vip")) yields true. (Require, a guard,
+// reads the model as the batch found it.) It does not fail the batch when p
+// does not hold; a field that does not parse as its kind, or a key of
+// another type, fails it before anything is written, as for Require.
 func Check[S any](p is.Pred[S]) *Yield[bool] {
 	return &Yield[bool]{inner: &predOp[S]{p: p}, decode: decodeBool}
 }

@@ -599,16 +599,19 @@ end
 -- (x is the count of their operands), then the leaves: 'cmp' (the root's
 -- field x read as kind, related by rel to arg, zero when absent), 'len'
 -- (the length of the collection at key, of Redis type x, related by rel to
--- arg) and 'has' (the collection at key holds arg). It writes nothing and
--- reads the data as the batch found it (it runs in the check phase), and
+-- arg) and 'has' (the collection at key holds arg). It writes nothing, and
 -- returns whether the predicate holds, the index past it, and what the
--- first leaf saw, for the message of a guard that fails.
-local function pred(a, i, n)
+-- first leaf saw, for the message of a guard that fails. In the check phase
+-- it reads the data as the batch found it, checks the key types and fails
+-- the batch on a value that does not parse; live (the apply phase of a
+-- 'pred', after the writes before it) it reads the keys as they are then,
+-- which the check phase has validated, and fails nothing.
+local function pred(a, i, n, live)
   local key, tag, x = a[i], a[i + 1], a[i + 2]
   if tag == 'and' or tag == 'or' or tag == 'not' then
     local r, j, seen = tag == 'and', i + 7, nil
     for _ = 1, tonumber(x) do
-      local ok, nx, s = pred(a, j, n)
+      local ok, nx, s = pred(a, j, n, live)
       j, seen = nx, seen or s
       if tag == 'and' then r = r and ok elseif tag == 'or' then r = r or ok else r = not ok end
     end
@@ -616,12 +619,16 @@ local function pred(a, i, n)
   end
   local k, rel, arg = K(key), a[i + 4], a[i + 5]
   if tag == 'cmp' then
-    local cur = sget(k, x)
+    local cur
+    if live then cur = redis.call('HGET', k, x) else cur = sget(k, x) end
     if cur == false then cur = a[i + 6] end
-    if not valid(a[i + 3], cur) then fail('CORRUPT', n, x .. ' holds ' .. tostring(cur)) end
+    if not valid(a[i + 3], cur) then
+      if live then return false, i + 7, nil end
+      fail('CORRUPT', n, x .. ' holds ' .. tostring(cur))
+    end
     return holds(compare(a[i + 3], cur, arg), rel), i + 7, x .. ' is ' .. cur
   end
-  needtype(k, x, n)
+  if not live then needtype(k, x, n) end
   if tag == 'len' then
     local l
     if x == 'list' then l = redis.call('LLEN', k)
@@ -637,6 +644,7 @@ local function pred(a, i, n)
     -- LPOS came with Redis 6.0.6
     local r = redis.pcall('LPOS', k, arg)
     if failed(r) then
+      if live then return false, i + 7, nil end
       if unknown(r.err) then fail('UNSUP', n, 'the server has no LPOS (Redis 6.0.6 and later have it)') end
       error(r.err)
     end
@@ -688,7 +696,10 @@ local function check(op, a, n)
     local ok, _, seen = pred(a, 1, n)
     if not ok then fail('PRECOND', n, seen) end
   elseif op == 'pred' then -- key tag x kind rel arg zero ...: yields whether a predicate holds
-    a.result = pred(a, 1, n) and 1 or 0
+    -- evaluated here as the batch found it, so that a value that does not
+    -- parse, a key of another type or a server without LPOS fail the batch
+    -- before the first write; apply evaluates it at its point of the batch
+    pred(a, 1, n)
   elseif op == 'glock' then -- lockkey token
     if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
 
@@ -1116,7 +1127,7 @@ local function apply(op, a)
   elseif op == 'srem' then -- root key member...
     local k = K(a[2]); local r = chunked('SREM', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'pred' then
-    return a.result
+    return pred(a, 1, AT, true) and 1 or 0
 
   -- the model as a whole
   elseif op == 'reset' then
