@@ -94,7 +94,7 @@ func ordered[A is.Ordered](r *rand.Rand, x is.Operand[Doc, A], v A) is.Pred[Doc]
 }
 
 func randomLeaf(r *rand.Rand) is.Pred[Doc] {
-	switch r.IntN(14) {
+	switch r.IntN(15) {
 	case 0:
 		return ordered(r, dN, pick(r, ints))
 	case 1:
@@ -124,6 +124,8 @@ func randomLeaf(r *rand.Rand) is.Pred[Doc] {
 		return is.Member(dSet, pick(r, texts))
 	case 12:
 		return is.Element(dL, pick(r, texts))
+	case 13:
+		return ordered(r, is.TextLen(dS), r.IntN(4))
 	}
 	return is.Key(dM, pick(r, texts))
 }
@@ -217,7 +219,7 @@ func TestAbsentFieldsAreZero(t *testing.T) {
 		}
 		for _, p := range []is.Pred[Doc]{
 			is.Equal(dN, 0), is.Equal(dS, ""), is.Equal(dT, time.Time{}), is.Equal(is.Len(dL), 0),
-			is.Equal(is.Size(dSet), 0), is.Not(is.Member(dSet, "")), is.Not(is.Key(dM, "")), is.Not(is.Element(dL, "")),
+			is.Equal(is.Size(dSet), 0), is.Equal(is.TextLen(dS), 0), is.Not(is.Member(dSet, "")), is.Not(is.Key(dM, "")), is.Not(is.Element(dL, "")),
 		} {
 			if !p.Holds(Doc{}) {
 				t.Fatalf("%s does not hold for the zero Doc", p)

@@ -29,7 +29,7 @@ type Ordered interface {
 	cmp.Ordered | time.Time
 }
 
-// Length is the length of a collection field, an Operand of the
+// Length is the length of a collection or text field, an Operand of the
 // comparisons: is.AtMost(is.Len(Cart), 50).
 type Length[S any] struct {
 	f    resolved
@@ -46,6 +46,19 @@ func (l Length[S]) String() string { return l.word + "(" + l.f.path() + ")" }
 // Len is the length of a list field.
 func Len[S any, L ~[]E, E any](f lens.Field[S, L]) Length[S] {
 	return Length[S]{f: resolve(f, schema.List), word: "Len", get: func(v S) int { return len(f.Get(v)) }}
+}
+
+// TextLen is the length in bytes of a string or []byte field, as len
+// gives it: is.AtMost(is.TextLen(Bio), 280). Server cost: O(1) (HSTRLEN).
+func TextLen[S any, T ~string | ~[]byte](f lens.Field[S, T]) Length[S] {
+	r := resolve(f, schema.Scalar)
+	if r.err == nil && r.node.Value.Kind != schema.String && r.node.Value.Kind != schema.Bytes {
+		r.err = fmt.Errorf("%w: TextLen(%s): the field is stored as %s, not as its text", errs.InvalidArgument, r.path(), r.node.Value.Kind)
+	}
+	if r.err == nil && r.node.Ptr {
+		r.err = fmt.Errorf("%w: TextLen(%s): a pointer field", errs.InvalidArgument, r.path())
+	}
+	return Length[S]{f: r, word: "TextLen", get: func(v S) int { return len(f.Get(v)) }}
 }
 
 // Size is the number of items of a map field, or of members of a set
@@ -174,6 +187,9 @@ func compare[S, A any](name, rel string, x Operand[S, A], v A, ordered bool) Pre
 		n.tag, n.field, n.err = "len", o.f.node, o.f.err
 		if n.err == nil {
 			n.typ = n.field.Kind.RedisType()
+			if o.word == "TextLen" {
+				n.typ = "text"
+			}
 			n.arg = fmt.Sprint(v)
 		}
 	default:

@@ -18,6 +18,7 @@
 //	is.Key(Limits, "daily")                        // "daily" is a key of the map Limits
 //	is.Below(is.Len(Cart), 50)                     // the list has fewer than 50 elements
 //	is.AtMost(is.Size(Tags), 10)                   // the set (or map) has at most 10
+//	is.AtMost(is.TextLen(Bio), 280)                // the text has at most 280 bytes
 //	is.And(is.AtLeast(Balance, 10), is.Not(is.Member(Tags, "banned")))
 //
 // # Checked by the compiler
@@ -27,7 +28,8 @@
 // (not a slice or a map), Below, AtMost, Above and AtLeast an ordered one
 // (the integer, float and string kinds, time.Duration, and time.Time, as an
 // instant), Member a set field (map[E]struct{}), Element a list field
-// ([]E), Key a map field, Len a list and Size a map or a set. The first
+// ([]E), Key a map field, Len a list, Size a map or a set and TextLen a
+// string or []byte. The first
 // argument of a comparison is an Operand: a lens.Field, or the length
 // Len or Size makes; Go infers the types through its Get method.
 // What the compiler cannot see (a lens built by hand, a pointer field, NaN,

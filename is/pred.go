@@ -118,7 +118,13 @@ func (p Pred[S]) Lower(t prog.Target) ([]string, error) {
 			}
 		case "cmp":
 			out = append(out, t.Root, n.tag, n.field.Name, n.kind, n.rel, n.arg, n.zero)
-		default: // len, has
+		case "len":
+			if n.typ == "text" { // the root's field, in the kind slot
+				out = append(out, t.Root, n.tag, n.typ, n.field.Name, n.rel, n.arg, "")
+			} else {
+				out = append(out, t.Key(n.field), n.tag, n.typ, "", n.rel, n.arg, "")
+			}
+		default: // has
 			out = append(out, t.Key(n.field), n.tag, n.typ, "", n.rel, n.arg, "")
 		}
 	}

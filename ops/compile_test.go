@@ -30,6 +30,8 @@ var misfits = []struct{ why, call string }{
 	{"Len of a scalar in a predicate", "is.Len(balance)"},
 	{"Len of a set", "is.Len(flags)"},
 	{"Size of a list in a predicate", "is.Size(history)"},
+	{"TextLen of a number", "is.TextLen(balance)"},
+	{"TextLen of a list", "is.TextLen(history)"},
 	{"a length compared with a text", `is.Below(is.Len(history), "3")`},
 	{"a field compared with another type", `is.Equal(balance, "3")`},
 	{"Member of a list", `is.Member(history, "a")`},
@@ -97,7 +99,7 @@ var _, _, _, _, _, _, _, _, _ = balance, note, flag, when, home, history, limits
 	_, _, _, _ = ops.Len(history), ops.Size(limits), ops.Size(flags), ops.Clear(history)
 	_, _ = ops.ClearItems(limits), ops.ClearItems(flags)
 	_ = is.And(is.Equal(balance, 3), is.Below(when, time.Now()), is.Above(note, "a"), is.NotEqual(flag, true))
-	_ = is.Or(is.Below(is.Len(history), 3), is.AtMost(is.Size(flags), 2), is.Equal(is.Size(limits), 0))
+	_ = is.Or(is.Below(is.Len(history), 3), is.AtMost(is.Size(flags), 2), is.Equal(is.Size(limits), 0), is.Above(is.TextLen(note), 1))
 	_ = is.Not(is.And(is.Member(flags, "a"), is.Element(history, "b"), is.Key(limits, "c"), is.In(note, "x", "y")))
 	_ = ops.Require(is.Equal(balance, 1))
 	_ = ops.Check(is.Equal(otherBalance, 1))

@@ -599,7 +599,7 @@ end
 -- (x is the count of their operands), then the leaves: 'cmp' (the root's
 -- field x read as kind, related by rel to arg, zero when absent), 'len'
 -- (the length of the collection at key, of Redis type x, related by rel to
--- arg) and 'has' (the collection at key holds arg). It writes nothing, and
+-- arg; x 'text' for the length in bytes of the root key's field kind) and 'has' (the collection at key holds arg). It writes nothing, and
 -- returns whether the predicate holds, the index past it, and what the
 -- first leaf saw, for the message of a guard that fails. In the check phase
 -- it reads the data as the batch found it, checks the key types and fails
@@ -628,11 +628,12 @@ local function pred(a, i, n, live)
     end
     return holds(compare(a[i + 3], cur, arg), rel), i + 7, x .. ' is ' .. cur
   end
-  if not live then needtype(k, x, n) end
+  if not live then needtype(k, x == 'text' and 'hash' or x, n) end
   if tag == 'len' then
     local l
     if x == 'list' then l = redis.call('LLEN', k)
     elseif x == 'hash' then l = redis.call('HLEN', k)
+    elseif x == 'text' then l = redis.call('HSTRLEN', k, a[i + 3])
     else l = redis.call('SCARD', k) end
     local want = tonumber(arg)
     return holds((l < want) and -1 or ((l > want) and 1 or 0), rel), i + 7, 'length is ' .. l

@@ -100,12 +100,13 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 	cases := map[string]func() *Program{
 		"GuardVersion": one(func(b *Builder) { b.GuardVersion(root, "7") }),
 		"GuardPred": one(func(b *Builder) {
-			// And(AtLeast(balance, 10), Not(Member(roles, "admin")), AtMost(Size(limits), 50))
-			b.GuardPred(root, "and", "3", "", "", "", "",
+			// And(AtLeast(balance, 10), Not(Member(roles, "admin")), AtMost(Size(limits), 50), Below(TextLen(owner), 64))
+			b.GuardPred(root, "and", "4", "", "", "", "",
 				root, "cmp", "balance", "int", "ge", "10", "0",
 				root, "not", "1", "", "", "", "",
 				roles, "has", "set", "", "", "admin", "",
-				lim, "len", "hash", "", "le", "50", "")
+				lim, "len", "hash", "", "le", "50", "",
+				root, "len", "text", "owner", "lt", "64", "")
 		}),
 		"Pred": one(func(b *Builder) {
 			// Or(Element(history, "x"), Below(Len(history), 50))
