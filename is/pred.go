@@ -93,9 +93,6 @@ func (n *node[S]) eval(v S) bool {
 	return n.holds(v)
 }
 
-// Words is the number of words of one node of the encoding Lower makes.
-const Words = 7
-
 // Lower encodes the predicate for the batch interpreter, for the model at
 // t: its nodes in prefix order, seven words each (key, tag, then five words
 // of the tag). It is for package ops; the type of its argument is internal
