@@ -159,12 +159,14 @@ func operandName[S, A any](x Operand[S, A]) string {
 // show formats an operand for String: texts quoted, long ones cut.
 func show(v any) string {
 	var s string
-	switch x := v.(type) {
-	case string:
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String {
+		x := rv.String()
 		if len(x) > 40 {
 			x = x[:40] + "..."
 		}
 		return strconv.Quote(x)
+	}
+	switch x := v.(type) {
 	case time.Time:
 		s = x.Format(time.RFC3339Nano)
 	default:
