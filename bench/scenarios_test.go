@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -158,7 +159,7 @@ func withdrawRapyer(tb testing.TB, e *env) prepared {
 	id := e.id("wr")
 	must(tb, m.Save(e.ctx, id, Account{Owner: "ada", Balance: startBalance}))
 	return prepared{op: func() error {
-		_, err := m.Exec(e.ctx, id, tx.Of(ops.AtLeast(Balance, 1), ops.Decr(Balance, 1)))
+		_, err := m.Exec(e.ctx, id, tx.Of(ops.Require(is.AtLeast(Balance, 1)), ops.Decr(Balance, 1)))
 		return err
 	}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -61,7 +62,7 @@ func TestCreateIfMissingCreates(t *testing.T) {
 		m := windows(t, b, "w", time.Hour)
 		incr := ops.Incr(WCount, 1)
 		// the op stands last: it still goes first
-		res, err := m.Exec(ctx, "x", tx.Of(ops.AtMost(WCount, 9), incr, ops.Append(WSeen, "r1"), ops.CreateIfMissing(Window{Count: 9, Owner: "ann"})))
+		res, err := m.Exec(ctx, "x", tx.Of(ops.Require(is.AtMost(WCount, 9)), incr, ops.Append(WSeen, "r1"), ops.CreateIfMissing(Window{Count: 9, Owner: "ann"})))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +103,7 @@ func TestCreateIfMissingOnAnExistingModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, v0, _ := m.GetWithVersion(ctx, "x")
-		if _, err := m.Exec(ctx, "x", tx.Of(ops.CreateIfMissing(Window{Count: 100, Owner: "new"}), ops.AtMost(WCount, 2), ops.Incr(WCount, 1))); err != nil {
+		if _, err := m.Exec(ctx, "x", tx.Of(ops.CreateIfMissing(Window{Count: 100, Owner: "new"}), ops.Require(is.AtMost(WCount, 2)), ops.Incr(WCount, 1))); err != nil {
 			t.Fatal(err)
 		}
 		got, v, err := m.GetWithVersion(ctx, "x")
@@ -135,7 +136,7 @@ func TestCreateIfMissingFailures(t *testing.T) {
 			batch tx.Batch
 			err   error
 		}{
-			{"a guard that v fails", tx.Of(ops.CreateIfMissing(Window{Count: 9}), ops.AtMost(WCount, 4), ops.Incr(WCount, 1)), rapyer.ErrPrecondition},
+			{"a guard that v fails", tx.Of(ops.CreateIfMissing(Window{Count: 9}), ops.Require(is.AtMost(WCount, 4)), ops.Incr(WCount, 1)), rapyer.ErrPrecondition},
 			{"arithmetic past the range", tx.Of(ops.CreateIfMissing(Window{Count: 2}), ops.Mul(WCount, 1<<53)), rapyer.ErrOverflow},
 			{"v with a list", tx.Of(ops.CreateIfMissing(Window{Seen: []string{"a"}})), rapyer.ErrInvalid},
 			{"an Exists guard", tx.Of(ops.CreateIfMissing(Window{}), ops.Exists[Window](), ops.Incr(WCount, 1)), rapyer.ErrNotFound},
@@ -184,7 +185,7 @@ func keysOfPrefix(t *testing.T, b *testenv.Backend, prefix string) []string {
 // limit is the rate limiter of the tests and the example: at most max
 // calls per window of one id, the window starting at the first call.
 func limit(ctx context.Context, m *rapyer.Model[Window], id string, max int) error {
-	_, err := m.Exec(ctx, id, tx.Of(ops.CreateIfMissing(Window{}), ops.Below(WCount, max), ops.Incr(WCount, 1)))
+	_, err := m.Exec(ctx, id, tx.Of(ops.CreateIfMissing(Window{}), ops.Require(is.Below(WCount, max)), ops.Incr(WCount, 1)))
 	return err
 }
 
@@ -256,8 +257,8 @@ func ExampleCreateIfMissing() {
 
 	allow := func(user string) error {
 		_, err := windows.Exec(ctx, user, tx.Of(
-			ops.CreateIfMissing(Window{}), // a new window when there is none
-			ops.Below(requests, 5),        // at most 5 in it
+			ops.CreateIfMissing(Window{}),      // a new window when there is none
+			ops.Require(is.Below(requests, 5)), // at most 5 in it
 			ops.Incr(requests, 1),
 		))
 		return err

@@ -73,7 +73,7 @@ func incrItemCases() []meterCase {
 		{name: "IncrItem sees a PopItem before it", start: with(func(*Meter) {}),
 			batch: tx.Of(ops.PopItem(Hits, "a", 0), pop), want: with(func(m *Meter) { m.Hits["a"] = 1 }), yield: yields(pop, 1)},
 		{name: "IncrItem sees a Clear before it", start: with(func(*Meter) {}),
-			batch: tx.Of(ops.Clear(Hits), cleared), want: with(func(m *Meter) { m.Hits = map[string]int{"a": 1} }), yield: yields(cleared, 1)},
+			batch: tx.Of(ops.ClearItems(Hits), cleared), want: with(func(m *Meter) { m.Hits = map[string]int{"a": 1} }), yield: yields(cleared, 1)},
 		{name: "IncrItem sees a Set of the map before it", start: with(func(*Meter) {}),
 			batch: tx.Of(ops.Set(Hits, map[string]int{"a": 41}), whole), want: with(func(m *Meter) { m.Hits = map[string]int{"a": 42} }), yield: yields(whole, 42)},
 		{name: "two IncrItem add up", start: with(func(*Meter) {}),

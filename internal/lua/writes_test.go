@@ -26,7 +26,7 @@ import (
 // reads are the commands that do not write. Any other command is taken to
 // write.
 var reads = map[string]bool{
-	"TYPE": true, "HGET": true, "HEXISTS": true, "HLEN": true, "HSCAN": true,
+	"TYPE": true, "HGET": true, "HEXISTS": true, "HLEN": true, "HSTRLEN": true, "HSCAN": true,
 	"LLEN": true, "LINDEX": true, "LRANGE": true, "LPOS": true,
 	"SCARD": true, "SISMEMBER": true, "GET": true, "PTTL": true, "TIME": true,
 }
