@@ -82,6 +82,9 @@ type prepared struct {
 	// reset (retries per success of optimistic updates).
 	metrics func() map[string]float64
 	reset   func()
+	// check, when set, verifies the work the ops did so far (run by the
+	// tests, never timed): a side that does less than it claims fails.
+	check func() error
 }
 
 type prepare func(tb testing.TB, e *env) prepared

@@ -27,13 +27,7 @@ func TestPerformanceTable(t *testing.T) {
 		t.Skip("set RAPYER_BENCH=1 (make bench) to run the performance table")
 	}
 	rounds := envInt("RAPYER_BENCH_ROUNDS", 7)
-	benchTime := os.Getenv("RAPYER_BENCH_TIME")
-	if benchTime == "" {
-		benchTime = "250ms"
-	}
-	if err := flag.Set("test.benchtime", benchTime); err != nil {
-		t.Fatal(err)
-	}
+	benchTime := setBenchTime(t)
 	start := time.Now()
 	e := newEnv(t)
 	var out strings.Builder
@@ -47,6 +41,10 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString("\n")
 
 	out.WriteString(serverTable(t, e))
+	out.WriteString("\n")
+
+	peers := measureAll(t, e, peerList(), rounds)
+	out.WriteString(peerTable(peers))
 	out.WriteString("\n")
 
 	var onNet []scenario
@@ -77,6 +75,19 @@ func TestPerformanceTable(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// setBenchTime sets -test.benchtime from RAPYER_BENCH_TIME (default 250ms)
+// and returns it.
+func setBenchTime(t *testing.T) string {
+	benchTime := os.Getenv("RAPYER_BENCH_TIME")
+	if benchTime == "" {
+		benchTime = "250ms"
+	}
+	if err := flag.Set("test.benchtime", benchTime); err != nil {
+		t.Fatal(err)
+	}
+	return benchTime
 }
 
 func envInt(name string, def int) int {
