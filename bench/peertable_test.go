@@ -77,7 +77,8 @@ func TestPeerTable(t *testing.T) {
 		t.Skip("set RAPYER_BENCH_PEERS=1 to run the peer table alone (make bench runs it too)")
 	}
 	setBenchTime(t)
+	mode := benchMode(t)
 	e := newEnv(t)
 	peers := measureAll(t, e, peerList(), envInt("RAPYER_BENCH_ROUNDS", 7))
-	fmt.Printf("\nMachine: %s\n\n%s", machine(e), peerTable(peers))
+	fmt.Printf("\nMachine: %s\n\nMode: %s\n\n%s", machine(e), mode, peerTable(peers))
 }

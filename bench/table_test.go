@@ -21,7 +21,8 @@ import (
 // TestPerformanceTable prints the table of docs/performance.md. It runs only
 // with RAPYER_BENCH=1 (make bench). RAPYER_BENCH_ROUNDS (default 7) and
 // RAPYER_BENCH_TIME (default 250ms, the -benchtime of each timed run) trade
-// time for precision; RAPYER_BENCH_OUT names a file that gets the markdown too.
+// time for precision; RAPYER_BENCH_OUT names a file that gets the markdown too;
+// RAPYER_BENCH_AWAKE=1 keeps a CPU busy (keepAwake).
 func TestPerformanceTable(t *testing.T) {
 	if os.Getenv("RAPYER_BENCH") != "1" {
 		t.Skip("set RAPYER_BENCH=1 (make bench) to run the performance table")
@@ -29,9 +30,11 @@ func TestPerformanceTable(t *testing.T) {
 	rounds := envInt("RAPYER_BENCH_ROUNDS", 7)
 	benchTime := setBenchTime(t)
 	start := time.Now()
+	mode := benchMode(t)
 	e := newEnv(t)
 	var out strings.Builder
 	fmt.Fprintf(&out, "Machine: %s\n\n", machine(e))
+	fmt.Fprintf(&out, "Mode: %s\n\n", mode)
 	fmt.Fprintf(&out, "Rounds: %d, interleaved; each timed run: -benchtime %s; figures are medians over the rounds, ratios the median of the per-round ratios.\n\n", rounds, benchTime)
 
 	main := measureAll(t, e, scenarios, rounds)
