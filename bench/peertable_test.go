@@ -81,4 +81,5 @@ func TestPeerTable(t *testing.T) {
 	e := newEnv(t)
 	peers := measureAll(t, e, peerList(), envInt("RAPYER_BENCH_ROUNDS", 7))
 	fmt.Printf("\nMachine: %s\n\nMode: %s\n\n%s", machine(e), mode, peerTable(peers))
+	fmt.Printf("\nChart: %s\n", writePeerChart(t, peers, mode))
 }

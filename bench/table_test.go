@@ -22,7 +22,8 @@ import (
 // with RAPYER_BENCH=1 (make bench). RAPYER_BENCH_ROUNDS (default 7) and
 // RAPYER_BENCH_TIME (default 250ms, the -benchtime of each timed run) trade
 // time for precision; RAPYER_BENCH_OUT names a file that gets the markdown too;
-// RAPYER_BENCH_AWAKE=1 keeps a CPU busy (keepAwake).
+// RAPYER_BENCH_SVG where the chart of the peer table goes (default
+// docs/performance.svg); RAPYER_BENCH_AWAKE=1 keeps a CPU busy (keepAwake).
 func TestPerformanceTable(t *testing.T) {
 	if os.Getenv("RAPYER_BENCH") != "1" {
 		t.Skip("set RAPYER_BENCH=1 (make bench) to run the performance table")
@@ -48,7 +49,7 @@ func TestPerformanceTable(t *testing.T) {
 
 	peers := measureAll(t, e, peerList(), rounds)
 	out.WriteString(peerTable(peers))
-	out.WriteString("\n")
+	fmt.Fprintf(&out, "\nChart: %s\n\n", writePeerChart(t, peers, mode))
 
 	var onNet []scenario
 	for _, name := range networked {
