@@ -395,3 +395,43 @@ func handAccount(e *env, root, hist string, balance, deposits int64) error {
 	}
 	return err
 }
+
+// TestPeerChecks makes sure the checks of the peer sides fail when the work
+// was not done: a changed field after the om twin's save, a lock left
+// behind, two holders at once; and that the om twin refuses a stale version,
+// as om does.
+func TestPeerChecks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	e := newEnv(t)
+	save := saveItemOm(t, e)
+	key := fmt.Sprintf("om:s8o%d", e.ids.Load())
+	must(t, save.op())
+	must(t, save.check())
+	must(t, e.rdb.HSet(e.ctx, key, "city", "Paris").Err())
+	if save.check() == nil {
+		t.Error("the om twin's check passed over a changed field")
+	}
+	if _, err := omSave(e.ctx, e.rdb, key, 0, itemFields("x", newItem())); !errors.Is(err, errVersionMismatch) {
+		t.Errorf("a stale version saved: %v", err)
+	}
+	for _, c := range []struct {
+		p    prepare
+		lock string
+	}{{modelLockHand, "hand:{mlh%d}:lock:visit"}, {modelLockRapyer, "item:{mlr%d}:lock:visit"}} {
+		cycle := c.p(t, e)
+		lock := fmt.Sprintf(c.lock, e.ids.Load())
+		must(t, cycle.op())
+		must(t, cycle.check())
+		must(t, e.rdb.Set(e.ctx, lock, "x", time.Minute).Err())
+		if cycle.check() == nil {
+			t.Errorf("%s left behind passed the check", lock)
+		}
+	}
+	var x exclusive
+	x.inside.Add(1)
+	if x.hold(func() error { return nil }) == nil {
+		t.Error("two holders at once passed")
+	}
+}
