@@ -116,6 +116,10 @@ func rueidisLocker(tb testing.TB, e *env) rueidislock.Locker {
 	return l
 }
 
+// rueidisCommands are what rueidislock sends on its own client: its scripts
+// (EVAL when the server has not cached one yet).
+var rueidisCommands = []string{"evalsha", "eval"}
+
 // lockRueidis: TryWithContext acquires; the cancel function it returns
 // releases, and returns once the release is done.
 func lockRueidis(tb testing.TB, e *env) prepared {
@@ -130,7 +134,8 @@ func lockRueidis(tb testing.TB, e *env) prepared {
 			cancel()
 			return nil
 		},
-		check: func() error { return noKeys(e, "rueidislock:0:"+name) },
+		check:    func() error { return noKeys(e, "rueidislock:0:"+name) },
+		commands: rueidisCommands,
 	}
 }
 
@@ -223,6 +228,7 @@ func handoffRueidis(tb testing.TB, e *env) prepared {
 			}
 			return x.hold(func() error { cancel(); return nil })
 		},
-		check: func() error { return noKeys(e, "rueidislock:0:"+name) },
+		check:    func() error { return noKeys(e, "rueidislock:0:"+name) },
+		commands: rueidisCommands,
 	}
 }

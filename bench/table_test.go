@@ -48,7 +48,7 @@ func TestPerformanceTable(t *testing.T) {
 	out.WriteString("\n")
 
 	peers := measureAll(t, e, peerList(), rounds)
-	out.WriteString(peerTable(peers))
+	out.WriteString(peerTable(peers, peerServer(t, e)))
 	fmt.Fprintf(&out, "\nChart: %s\n\n", writePeerChart(t, peers, mode))
 
 	var onNet []scenario
