@@ -3,6 +3,8 @@ package bench_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,6 +51,7 @@ func peerList() []scenario {
 // (st, from peerServer); and the server's CPU per op over the timed runs.
 func peerTable(m measured, st map[string]float64) string {
 	var sb strings.Builder
+	fmt.Fprintf(&sb, "Peers: %s; the om sides are twins.\n\n", peerVersions())
 	sb.WriteString("| work | rapyer | peer | peer's time / ours | server time µs per op, ours / peer | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|\n")
 	for _, ps := range peerScenarios {
 		ours := ps.name + "/" + ps.sides[0].name
@@ -60,6 +63,27 @@ func peerTable(m measured, st map[string]float64) string {
 	}
 	sb.WriteString("\nA ratio above 1 means the peer takes longer. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server time is what INFO commandstats counts for the commands the client sent (median of 5 runs of 200 ops); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n")
 	return sb.String()
+}
+
+// peerModules are the modules of the peers, as go.mod requires them.
+var peerModules = []string{"github.com/redis/go-redis/v9", "github.com/bsm/redislock",
+	"github.com/go-redsync/redsync/v4", "github.com/redis/rueidis"}
+
+// peerVersions names each peer module with its version in go.mod (the test
+// runs in bench/; test binaries carry no module list).
+func peerVersions() string {
+	b, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		return "versions unknown: " + err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && slices.Contains(peerModules, f[0]) {
+			out = append(out, f[0]+" "+f[1])
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // perOp is a side's time per op, or its rate when workers share the ops.
