@@ -83,6 +83,12 @@ type prepared struct {
 	// reset (retries per success of optimistic updates).
 	metrics func() map[string]float64
 	reset   func()
+	// check, when set, verifies the work the ops did so far (run by the
+	// tests, never timed): a side that does less than it claims fails.
+	check func() error
+	// commands names the commands the side sends through a client of its
+	// own, which the hook of peerServer does not see.
+	commands []string
 }
 
 type prepare func(tb testing.TB, e *env) prepared
