@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -210,7 +211,8 @@ func modelLockRapyer(tb testing.TB, e *env) prepared {
 	return prepared{
 		op: func() error {
 			cycles++
-			return m.Lock(e.ctx, id, "visit", func(it *Item) error { it.Visits++; return nil })
+			_, err := m.Lock(e.ctx, id, "visit", func(_ context.Context, it *Item) error { it.Visits++; return nil })
+			return err
 		},
 		check: func() error {
 			it, err := m.Get(e.ctx, id)
@@ -306,7 +308,7 @@ func guarded3Rapyer(tb testing.TB, e *env) prepared {
 	return prepared{
 		op: func() error {
 			n++
-			_, err := m.Exec(e.ctx, id, tx.Of(ops.AtLeast(Balance, 0), ops.Incr(Balance, 1), ops.Append(History, "deposit")))
+			_, err := m.Exec(e.ctx, id, tx.Of(ops.Require(is.AtLeast(Balance, 0)), ops.Incr(Balance, 1), ops.Append(History, "deposit")))
 			return err
 		},
 		check: func() error {
