@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -87,7 +88,7 @@ func Example_quickStart() {
 
 	// One round trip, all or nothing, the guard checked on the server.
 	_, err := accounts.Exec(ctx, "alice", tx.Of(
-		ops.AtLeast(Balance, 30),
+		ops.Require(is.AtLeast(Balance, 30)),
 		ops.Decr(Balance, 30),
 		ops.Append(History, "withdraw:30"),
 	))
@@ -510,8 +511,8 @@ func Example_orderAgainstInventory() {
 
 	process := func(id string, qty int) error {
 		_, err := tx.Exec(ctx, rdb, tx.Join(
-			tx.On(products.Target("sku-1"), ops.AtLeast(Stock, qty), ops.Decr(Stock, qty)),
-			tx.On(orders.Target(id), ops.Equal(OrderStatus, "new"), ops.Set(OrderStatus, "paid")),
+			tx.On(products.Target("sku-1"), ops.Require(is.AtLeast(Stock, qty)), ops.Decr(Stock, qty)),
+			tx.On(orders.Target(id), ops.Require(is.Equal(OrderStatus, "new")), ops.Set(OrderStatus, "paid")),
 		), tx.Options{})
 		return err
 	}

@@ -189,7 +189,7 @@ func TestMakeRefusesBadAccessors(t *testing.T) {
 	}
 }
 
-// One ErrInvalid: a bad lens, a bad argument and a bad id all wrap
+// One rapyer.ErrInvalid: a bad lens, a bad argument and a bad id all wrap
 // rapyer.ErrInvalid (a bad id wraps rapyer.ErrInvalidID too).
 func TestErrInvalidIsShared(t *testing.T) {
 	_, lensErr := lens.Make[User, int](nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -163,7 +164,7 @@ func TestServerWithoutLMOVE(t *testing.T) {
 	checkMoves(t, c, "p")
 }
 
-// TestServerWithoutLPOS: a ListIncludes guard on a server without LPOS (as
+// TestServerWithoutLPOS: an is.Element guard on a server without LPOS (as
 // before 6.0.6) fails with rapyer.ErrUnsupported before anything is written.
 func TestServerWithoutLPOS(t *testing.T) {
 	s := testenv.StartServer(t, "--rename-command", "LPOS", "")
@@ -181,7 +182,7 @@ func TestServerWithoutLPOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	v0 := c.HGet(ctx, "p:{x}", "__v").Val()
-	for _, g := range []ops.Op{ops.ListIncludes(History, "a"), ops.ListExcludes(History, "z")} {
+	for _, g := range []ops.Op{ops.Require(is.Element(History, "a")), ops.Require(is.Not(is.Element(History, "z")))} {
 		_, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "b"), g))
 		if !errors.Is(err, rapyer.ErrUnsupported) || !strings.Contains(err.Error(), "LPOS") {
 			t.Fatalf("%s without LPOS: %v; want ErrUnsupported naming LPOS", g, err)
@@ -220,7 +221,7 @@ func TestGuardErrorTellsGuardsApart(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
-		sale := tx.Of(ops.AtLeast(Count, 1), ops.AtLeast(Balance, 10), ops.Decr(Count, 1), ops.Decr(Balance, 10))
+		sale := tx.Of(ops.Require(is.AtLeast(Count, 1)), ops.Require(is.AtLeast(Balance, 10)), ops.Decr(Count, 1), ops.Decr(Balance, 10))
 		for _, c := range []struct {
 			name          string
 			stock         uint
@@ -229,8 +230,8 @@ func TestGuardErrorTellsGuardsApart(t *testing.T) {
 			field, seen   string
 			op, wantError string
 		}{
-			{"sold out", 0, 50, 0, "count", "0", "AtLeast(count, 1)", "rapyer: precondition failed: AtLeast(count, 1): count is 0"},
-			{"no credits", 5, 5, 1, "balance", "5", "AtLeast(balance, 10)", "rapyer: precondition failed: AtLeast(balance, 10): balance is 5"},
+			{"sold out", 0, 50, 0, "count", "0", "Require(AtLeast(count, 1))", "rapyer: precondition failed: Require(AtLeast(count, 1)): count is 0"},
+			{"no credits", 5, 5, 1, "balance", "5", "Require(AtLeast(balance, 10))", "rapyer: precondition failed: Require(AtLeast(balance, 10)): balance is 5"},
 		} {
 			save(t, m, c.name, Acct{Count: c.stock, Balance: c.credits})
 			before := snapshot(t, b, m, c.name)
@@ -267,17 +268,17 @@ func TestGuardErrorSeen(t *testing.T) {
 			seen    string
 			missing bool
 		}{
-			{ops.AtLeast(Balance, 10), "balance", "7", false},
-			{ops.Below(Ratio, 0.25), "ratio", "0.5", false},
-			{ops.Equal(Owner, "bob"), "owner", "ann", false},
-			{ops.Equal(Note, "x"), "note", "", true},
-			{ops.LenIs(History, ops.LT, 2), "history", "3", false},
-			{ops.KeyPresent(Limits, "z"), "limits", "", true},
-			{ops.KeyAbsent(Limits, "a"), "limits", "a", false},
-			{ops.Includes(Flags, "q"), "flags", "", true},
-			{ops.Excludes(Flags, "a"), "flags", "a", false},
-			{ops.ListIncludes(History, "q"), "history", "", true},
-			{ops.ListExcludes(History, "b"), "history", "b", false},
+			{ops.Require(is.AtLeast(Balance, 10)), "balance", "7", false},
+			{ops.Require(is.Below(Ratio, 0.25)), "ratio", "0.5", false},
+			{ops.Require(is.Equal(Owner, "bob")), "owner", "ann", false},
+			{ops.Require(is.Equal(Note, "x")), "note", "", true},
+			{ops.Require(is.Below(is.Len(History), 2)), "history", "3", false},
+			{ops.Require(is.Key(Limits, "z")), "limits", "", true},
+			{ops.Require(is.Not(is.Key(Limits, "a"))), "limits", "a", false},
+			{ops.Require(is.Member(Flags, "q")), "flags", "", true},
+			{ops.Require(is.Not(is.Member(Flags, "a"))), "flags", "a", false},
+			{ops.Require(is.Element(History, "q")), "history", "", true},
+			{ops.Require(is.Not(is.Element(History, "b"))), "history", "b", false},
 		} {
 			_, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), c.op))
 			ge := guardOf(t, err)
@@ -285,8 +286,8 @@ func TestGuardErrorSeen(t *testing.T) {
 				t.Errorf("%s: %+v; want Index 1, Field %q, Seen %q, Missing %v", c.op, *ge, c.field, c.seen, c.missing)
 			}
 		}
-		_, err := m.Exec(ctx, "x", tx.Of(ops.Equal(Note, "x")))
-		if want := `rapyer: precondition failed: Equal(note, "x"): note is missing`; err == nil || err.Error() != want {
+		_, err := m.Exec(ctx, "x", tx.Of(ops.Require(is.Equal(Note, "x"))))
+		if want := `rapyer: precondition failed: Require(Equal(note, "x")): note is missing`; err == nil || err.Error() != want {
 			t.Errorf("a guard on a missing field: %v; want %s", err, want)
 		}
 		_, v, err := m.GetWithVersion(ctx, "x")
@@ -308,7 +309,7 @@ func TestGuardErrorThroughEveryLayer(t *testing.T) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
 		save(t, m, "x", Acct{Balance: 5})
-		batch := tx.Of(ops.Incr(Count, 1), ops.AtLeast(Balance, 10))
+		batch := tx.Of(ops.Incr(Count, 1), ops.Require(is.AtLeast(Balance, 10)))
 		runs := map[string]func() error{
 			"tx.Exec": func() error {
 				_, err := tx.Exec(ctx, b.Client, tx.On(m.Target("x"), batch.Ops()...), tx.Options{})

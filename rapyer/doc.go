@@ -59,7 +59,7 @@
 // they merge, never replace.
 //
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(
-//		ops.AtLeast(Balance, 100),
+//		ops.Require(is.AtLeast(Balance, 100)),
 //		ops.Decr(Balance, 100),
 //		ops.Append(History, "withdraw:100"),
 //	))

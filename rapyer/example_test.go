@@ -11,6 +11,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -151,7 +152,7 @@ func ExampleModel_Exec() {
 
 	withdraw := func(amount int) error {
 		_, err := accounts.Exec(ctx, "alice", tx.Of(
-			ops.AtLeast(balance, amount),
+			ops.Require(is.AtLeast(balance, amount)),
 			ops.Decr(balance, amount),
 			ops.Append(history, fmt.Sprintf("withdraw:%d", amount)),
 		))
@@ -238,8 +239,8 @@ func Example_batchOverModels() {
 	_ = orders.Save(ctx, "o1", Order{Status: "new"})
 
 	_, err := tx.Exec(ctx, rdb, tx.Join(
-		tx.On(products.Target("lamp"), ops.AtLeast(stock, 2), ops.Decr(stock, 2)),
-		tx.On(orders.Target("o1"), ops.Equal(status, "new"), ops.Set(status, "paid")),
+		tx.On(products.Target("lamp"), ops.Require(is.AtLeast(stock, 2)), ops.Decr(stock, 2)),
+		tx.On(orders.Target("o1"), ops.Require(is.Equal(status, "new")), ops.Set(status, "paid")),
 	), tx.Options{})
 	p, _ := products.Get(ctx, "lamp")
 	o, _ := orders.Get(ctx, "o1")
@@ -449,8 +450,8 @@ func ExampleGuardError() {
 	credits := lens.Of(func(b *Buyer) *int { return &b.Credits })
 	stock := lens.Of(func(b *Buyer) *int { return &b.Stock })
 	buy := tx.Of(
-		ops.AtLeast(stock, 1),    // op 0: sold out?
-		ops.AtLeast(credits, 10), // op 1: no credits?
+		ops.Require(is.AtLeast(stock, 1)),    // op 0: sold out?
+		ops.Require(is.AtLeast(credits, 10)), // op 1: no credits?
 		ops.Decr(stock, 1),
 		ops.Decr(credits, 10),
 	)
@@ -470,7 +471,7 @@ func ExampleGuardError() {
 	fmt.Println(errors.Is(err, rapyer.ErrPrecondition))
 	fmt.Println(err)
 	// Output:
-	// no credits: op 1, AtLeast(credits, 10), has 5
+	// no credits: op 1, Require(AtLeast(credits, 10)), has 5
 	// true
-	// rapyer: precondition failed: AtLeast(credits, 10): credits is 5
+	// rapyer: precondition failed: Require(AtLeast(credits, 10)): credits is 5
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/schema"
@@ -169,7 +170,7 @@ func (m *Model[T]) Target(id string) tx.Target {
 	if err != nil {
 		return tx.Invalid(err)
 	}
-	return tx.At[T](root)
+	return tx.At[T](root).WithTTL(m.opts.TTL)
 }
 
 // Save writes v as model id, replacing whatever was stored there, collections
@@ -516,19 +517,16 @@ func (m *Model[T]) queueRefresh(p redis.Pipeliner, root string) {
 }
 
 // refresh adds to b the refresh of the TTL of the model at t, when the
-// model refreshes its TTL on use, and b does not set a TTL itself (an
-// ops.Expire or ops.Persist of the caller's wins). It goes last, so that
-// the numbers of the caller's ops in errors stay theirs.
+// model refreshes its TTL on use. The refresh sets the TTL unless an op of
+// b set the model's TTL itself (an ops.Expire or ops.Persist of the
+// caller's wins): the program builder knows which ops set it
+// (prog.RefreshTTL), whatever they are called. It goes last, so that the
+// numbers of the caller's ops in errors stay theirs.
 func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 	if !m.opts.RefreshTTL {
 		return b
 	}
-	for _, o := range b.Ops() {
-		if s := o.String(); strings.HasPrefix(s, "Expire(") || strings.HasPrefix(s, "Persist(") {
-			return b
-		}
-	}
-	return tx.Join(b, tx.On(t, ops.Expire[T](m.opts.TTL)))
+	return tx.Join(b, tx.On(t, prog.RefreshTTL(m.opts.TTL)))
 }
 
 // readErr maps a WRONGTYPE refusal of a read of key to ErrWrongType.

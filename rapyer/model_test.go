@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -691,7 +692,7 @@ func failures(t *testing.T, b *testenv.Backend) []failure {
 	lockKey := b.Prefix + "{lk}"
 	pop := ops.PopAnyItem(limits)
 	fs := []failure{
-		{"a guard", rapyer.ErrPrecondition, "AtLeast(balance, 10)", exec(ops.AtLeast(balance, 10))},
+		{"a guard", rapyer.ErrPrecondition, "Require(AtLeast(balance, 10))", exec(ops.Require(is.AtLeast(balance, 10)))},
 		{"a missing model", rapyer.ErrNotFound, "", func() error { _, err := m.Exec(ctx, "nobody", tx.Of(ops.Incr(balance, 1))); return err }},
 		{"a model made twice", rapyer.ErrExists, "", func() error { return m.Create(ctx, "a", Account{}) }},
 		{"an overflow", rapyer.ErrOverflow, "Incr(balance, 9223372036854775807)", exec(ops.Incr(balance, math.MaxInt))},

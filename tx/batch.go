@@ -3,6 +3,7 @@ package tx
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -27,6 +28,15 @@ func At[S any](root string) Target {
 		return Target{err: fmt.Errorf("%w: empty root key", errs.Invalid)}
 	}
 	return Target{t: prog.Target{Root: root, Model: m}}
+}
+
+// WithTTL returns t with the lifetime d that ops.CreateIfMissing gives the
+// model when it creates it (rapyer.Model.Target sets the model's
+// Options.TTL). It changes nothing else: a batch on a model that exists
+// leaves its TTL alone.
+func (t Target) WithTTL(d time.Duration) Target {
+	t.t.TTL = d
+	return t
 }
 
 // Invalid returns a Target that fails every batch bound to it with err.

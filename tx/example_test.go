@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -57,7 +58,7 @@ func ExampleBatch_String() {
 	balance := lens.Of(func(a *Account) *int { return &a.Balance })
 	history := lens.Of(func(a *Account) *[]string { return &a.History })
 
-	withdraw := tx.Of(ops.AtLeast(balance, 100), ops.Decr(balance, 100))
+	withdraw := tx.Of(ops.Require(is.AtLeast(balance, 100)), ops.Decr(balance, 100))
 	logged := withdraw.Then(ops.Append(history, "withdraw:100"))
 	fmt.Print(withdraw)
 	fmt.Println("--")
@@ -65,10 +66,10 @@ func ExampleBatch_String() {
 	fmt.Println("--")
 	fmt.Print(tx.On(tx.At[Account]("account:{bob}"), ops.Incr(balance, 100)))
 	// Output:
-	// AtLeast(balance, 100)
+	// Require(AtLeast(balance, 100))
 	// Decr(balance, 100)
 	// --
-	// AtLeast(balance, 100)
+	// Require(AtLeast(balance, 100))
 	// Decr(balance, 100)
 	// Append(history, "withdraw:100")
 	// --
@@ -88,7 +89,7 @@ func ExampleBatch_Commands() {
 	history := lens.Of(func(a *Account) *[]string { return &a.History })
 
 	b := tx.Of(
-		ops.AtLeast(balance, 100),
+		ops.Require(is.AtLeast(balance, 100)),
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	)
@@ -96,7 +97,7 @@ func ExampleBatch_Commands() {
 	fmt.Print(cmds)
 	fmt.Println(err)
 	// Output:
-	// gcmp account:{alice} balance int ge 100 0
+	// gpred account:{alice} cmp balance int ge 100 0
 	// incr account:{alice} balance -100 -9223372036854775808 9223372036854775807
 	// rpush account:{alice} account:{alice}:history withdraw:100
 	// <nil>
@@ -120,7 +121,7 @@ func ExampleJoin() {
 
 	transfer := func(from, to string, amount int) error {
 		_, err := tx.Exec(ctx, rdb, tx.Join(
-			tx.On(accounts.Target(from), ops.AtLeast(balance, amount), ops.Decr(balance, amount)),
+			tx.On(accounts.Target(from), ops.Require(is.AtLeast(balance, amount)), ops.Decr(balance, amount)),
 			tx.On(accounts.Target(to), ops.Incr(balance, amount)),
 		), tx.Options{})
 		return err

@@ -24,7 +24,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		for i := range history {
 			history[i] = fmt.Sprint(i)
 		}
-		near := ops.Insert(History, 5, "x") // costs 5 moves
+		near := ops.InsertAt(History, 5, "x") // costs 5 moves
 		// DefaultBytes + 2 bytes of text
 		big := ops.Repeat(lens.Of(func(a *Account) *string { return &a.Owner }), tx.DefaultBytes/2+1)
 		tight := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "tight", Exec: tx.Options{Budget: tx.Budget{Moves: 4}}})
@@ -36,7 +36,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		}
 		tooLarge := func(what string, err error) {
 			t.Helper()
-			if !errors.Is(err, rapyer.ErrTooLarge) || !strings.Contains(err.Error(), "Insert(history") && !strings.Contains(err.Error(), "Repeat(owner") {
+			if !errors.Is(err, rapyer.ErrTooLarge) || !strings.Contains(err.Error(), "InsertAt(history") && !strings.Contains(err.Error(), "Repeat(owner") {
 				t.Fatalf("%s: %v; want ErrTooLarge naming the op", what, err)
 			}
 		}
