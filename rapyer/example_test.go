@@ -79,7 +79,7 @@ func ExampleModel_Save() {
 }
 
 // Get reads a model in one round trip, as one consistent snapshot. A missing
-// model gives ErrNotFound.
+// model gives rapyer.ErrNotFound.
 func ExampleModel_Get() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -169,7 +169,7 @@ func ExampleModel_Exec() {
 }
 
 // SkipIfMissing makes a call on a model that is gone do nothing, create
-// nothing, and report Result.Skipped, instead of failing with ErrNotFound.
+// nothing, and report Result.Skipped, instead of failing with rapyer.ErrNotFound.
 func ExampleSkipIfMissing() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -430,4 +430,48 @@ func ExampleOptions_ttl() {
 	ttl, _ := sessions.TTL(ctx, "s1")
 	fmt.Println(ttl, mr.TTL("session:{s1}:pages"))
 	// Output: 30m0s 30m0s
+}
+
+// A failed guard is a *GuardError: errors.As tells which guard of the batch
+// failed and what the server saw, so a flash sale tells "sold out" from "no
+// credits" without reading the message.
+func ExampleGuardError() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Buyer struct {
+		Credits int
+		Stock   int
+	}
+	buyers := rapyer.MustNew[Buyer](rdb, rapyer.Options{Prefix: "buyer"})
+	credits := lens.Of(func(b *Buyer) *int { return &b.Credits })
+	stock := lens.Of(func(b *Buyer) *int { return &b.Stock })
+	buy := tx.Of(
+		ops.Require(is.AtLeast(stock, 1)),    // op 0: sold out?
+		ops.Require(is.AtLeast(credits, 10)), // op 1: no credits?
+		ops.Decr(stock, 1),
+		ops.Decr(credits, 10),
+	)
+
+	_ = buyers.Save(ctx, "ann", Buyer{Credits: 5, Stock: 3})
+	_, err := buyers.Exec(ctx, "ann", buy)
+
+	var ge *rapyer.GuardError
+	if errors.As(err, &ge) {
+		switch ge.Field {
+		case "stock":
+			fmt.Println("sold out")
+		case "credits":
+			fmt.Printf("no credits: op %d, %s, has %s\n", ge.Index, ge.Op, ge.Seen)
+		}
+	}
+	fmt.Println(errors.Is(err, rapyer.ErrPrecondition))
+	fmt.Println(err)
+	// Output:
+	// no credits: op 1, Require(AtLeast(credits, 10)), has 5
+	// true
+	// rapyer: precondition failed: Require(AtLeast(credits, 10)): credits is 5
 }

@@ -57,10 +57,10 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // ids[0]). On a cluster the models must share a hash tag.
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: UpdateMany needs ids", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
 	}
 	if decide == nil {
-		return nil, fmt.Errorf("%w: nil decide function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
 	watch, roots, err := m.watched(ids)
 	if err != nil {

@@ -40,7 +40,7 @@ type Held struct {
 func (m *Model[T]) Hold(id string, v *T) Held {
 	root, err := m.Key(id)
 	if err == nil && v == nil {
-		err = fmt.Errorf("%w: Hold of %q needs a variable to load it into", errs.InvalidArgument, id)
+		err = fmt.Errorf("%w: Hold of %q needs a variable to load it into", errs.Invalid, id)
 	}
 	if err != nil {
 		return Held{err: err}
@@ -67,23 +67,23 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 // the lock is released in that same step: two round trips in all when
 // nobody else holds the lock. The Result is that batch's. If the lock was
 // lost meanwhile (its TTL ran out and another holder came), the save is
-// refused with an error wrapping ErrLockLost and lock.ErrNotHeld, and
+// refused with an error wrapping ErrLockLost and rapyer.ErrNotHeld, and
 // nothing is stored.
 //
 // fn's context is cancelled when ctx is, or when the lock is known lost (the
 // watchdog of WithAutoExtend found it gone, or its TTL ran out by the local
-// clock; the cause then wraps lock.ErrNotHeld): work under the lock should
+// clock; the cause then wraps rapyer.ErrNotHeld): work under the lock should
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
 // WithAutoExtend(). When fn returns an error or panics nothing is saved and
 // the lock is released (the panic goes on). A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
-// a lock still held by another after the wait gives lock.ErrNotAcquired.
+// a lock still held by another after the wait gives rapyer.ErrNotAcquired.
 // opt edit a copy of the model's Options (see Option). Lock is LockAll of
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: Lock needs a function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
 	o, err := merge(m.opts, opt)
 	if err != nil {
@@ -133,7 +133,7 @@ type taken struct {
 // lockAll is LockAll with its options merged.
 func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Options) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: LockAll needs a function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockAll: nil function", errs.Invalid)
 	}
 	order, err := keyOrder(action, held)
 	if err != nil {
@@ -158,7 +158,7 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 // every caller.
 func keyOrder(action string, held []Held) ([]int, error) {
 	if len(held) == 0 {
-		return nil, fmt.Errorf("%w: LockAll needs models to lock", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockAll: no models to lock", errs.Invalid)
 	}
 	if err := keys.CheckAction(action); err != nil {
 		return nil, err
@@ -169,17 +169,17 @@ func keyOrder(action string, held []Held) ([]int, error) {
 			return nil, h.err
 		}
 		if h.load == nil {
-			return nil, fmt.Errorf("%w: LockAll: model %d is a zero Held; make it with Model.Hold", errs.InvalidArgument, i+1)
+			return nil, fmt.Errorf("%w: LockAll: model %d is a zero Held; make it with Model.Hold", errs.Invalid, i+1)
 		}
 		if !sameClient(h.rdb, held[0].rdb) {
-			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.InvalidArgument, held[0].root, h.root)
+			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.Invalid, held[0].root, h.root)
 		}
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(held[a].root, held[b].root) })
 	for k := 1; k < len(order); k++ {
 		if held[order[k]].root == held[order[k-1]].root {
-			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.InvalidArgument, held[order[k]].root)
+			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.Invalid, held[order[k]].root)
 		}
 	}
 	return order, nil
@@ -229,17 +229,17 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
-// locks is known lost (cause lock.ErrNotHeld). A panic in fn releases the
+// locks is known lost (cause rapyer.ErrNotHeld). A panic in fn releases the
 // locks and goes on.
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	for _, t := range ts {
 		stop := context.AfterFunc(t.lock.Context(), func() {
-			if cause := context.Cause(t.lock.Context()); errors.Is(cause, lock.ErrNotHeld) {
+			if cause := context.Cause(t.lock.Context()); errors.Is(cause, ErrNotHeld) {
 				cancel(cause)
 			} else {
-				cancel(lock.ErrNotHeld)
+				cancel(ErrNotHeld)
 			}
 		})
 		defer stop()
@@ -294,13 +294,6 @@ func finish(ts []*taken, res *tx.Result, err error) error {
 		} else {
 			release(t.lock)
 		}
-	}
-	return lockErr(err)
-}
-
-func lockErr(err error) error {
-	if err != nil && errors.Is(err, errs.LockLost) && !errors.Is(err, lock.ErrNotHeld) {
-		return fmt.Errorf("%w: %w", lock.ErrNotHeld, err)
 	}
 	return err
 }

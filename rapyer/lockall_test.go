@@ -79,7 +79,7 @@ func TestLockAllOverTwoTypes(t *testing.T) {
 
 // TestLockAllLostLockSavesNeither: on one slot the save of every model is
 // one batch fenced by every lock: when one lock is lost, the function's
-// context ends (cause lock.ErrNotHeld) and the save is refused whole. Across
+// context ends (cause rapyer.ErrNotHeld) and the save is refused whole. Across
 // slots (a cluster without a shared tag) each model is saved by its own
 // batch: the one whose lock held is saved, the other refused.
 func TestLockAllLostLockSavesNeither(t *testing.T) {
@@ -108,7 +108,7 @@ func lostLockOverTwoTypes(t *testing.T, b *testenv.Backend, tag bool) {
 		b.Client.Del(ctx, root+":lock:buy")
 		select {
 		case <-ctx.Done():
-			if !errors.Is(context.Cause(ctx), lock.ErrNotHeld) {
+			if !errors.Is(context.Cause(ctx), rapyer.ErrNotHeld) {
 				return fmt.Errorf("cause %v", context.Cause(ctx))
 			}
 			return nil // try to save anyway: the fence must refuse it
@@ -181,8 +181,8 @@ func TestLockAllOppositeOrdersOverTwoTypes(t *testing.T) {
 }
 
 // TestLockAllRefusesBadInput: no models, a zero Held, a bad id
-// (ErrInvalidID), a nil variable, a nil function, a model given twice and
-// models on different clients are refused with ErrInvalid before any lock is
+// (rapyer.ErrInvalidID), a nil variable, a nil function, a model given twice and
+// models on different clients are refused with rapyer.ErrInvalid before any lock is
 // taken.
 func TestLockAllRefusesBadInput(t *testing.T) {
 	b := testenv.On(t, testenv.Mini)
@@ -225,7 +225,7 @@ func TestLockAllRefusesBadInput(t *testing.T) {
 // TestPerCallOptionsMerge: a per-call option edits a copy of the model's
 // Options. A per-call lock TTL keeps the model's AutoExtend (the function
 // outlives three TTLs with its context alive, and its save lands) and the
-// model's Wait (NoWait: a held lock fails at once with ErrNotAcquired).
+// model's Wait (NoWait: a held lock fails at once with rapyer.ErrNotAcquired).
 func TestPerCallOptionsMerge(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -258,14 +258,14 @@ func TestPerCallOptionsMerge(t *testing.T) {
 		_, err = m.Lock(wctx, "a", "w", func(context.Context, *Account) error { return nil }, rapyer.WithLockTTL(time.Second))
 		cancel()
 		close(done)
-		if !errors.Is(err, lock.ErrNotAcquired) {
+		if !errors.Is(err, rapyer.ErrNotAcquired) {
 			t.Fatalf("a per-call TTL dropped the model's NoWait: %v, want ErrNotAcquired", err)
 		}
 	})
 }
 
 // TestPerCallOptionsRefuseModelFields: an option that changes what belongs
-// to the model fails the call with ErrInvalid, naming the field, and sends
+// to the model fails the call with rapyer.ErrInvalid, naming the field, and sends
 // nothing.
 func TestPerCallOptionsRefuseModelFields(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

@@ -81,7 +81,7 @@ func merge(base Options, opt []Option) (Options, error) {
 	default:
 		return o, nil
 	}
-	return base, fmt.Errorf("%w: Options.%s belongs to the model and cannot change per call", errs.InvalidArgument, field)
+	return base, fmt.Errorf("%w: Options.%s belongs to the model and cannot change per call", errs.Invalid, field)
 }
 
 // funcID identifies a func value: the address of its closure, the same for
