@@ -55,8 +55,9 @@
 // Options configure a Model; its zero value works. The calls that change
 // models take per-call Options (WithRetry, WithBudget, WithRecord,
 // SkipIfMissing, WithLockTTL, WithWait, WithAutoExtend, or any
-// func(*Options)), which edit a copy of the model's Options for that call:
-// they merge, never replace.
+// func(*Call)), which edit a Call that starts as the model's Exec and Lock
+// options: they merge, never replace, and cannot touch what belongs to the
+// model (its prefix, TTL, hash tag, ids).
 //
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(
 //		ops.Require(is.AtLeast(Balance, 100)),

@@ -79,18 +79,14 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 // the lock is released (the panic goes on). A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
 // a lock still held by another after the wait gives rapyer.ErrNotAcquired.
-// opt edit a copy of the model's Options (see Option). Lock is LockAll of
+// opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
-	o, err := merge(m.opts, opt)
-	if err != nil {
-		return nil, err
-	}
 	v := new(T)
-	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, o)
+	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, m.opts.call(opt))
 }
 
 // LockAll is Lock over several models, of one type or of many: it locks each
@@ -113,14 +109,10 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx cont
 // Every model must use the same client, and a model may appear once;
 // otherwise LockAll fails with ErrInvalid before taking anything.
 //
-// LockAll's Options start from zero Options (not any model's) with opt
+// LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
 func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
-	o, err := merge(Options{}, opt)
-	if err != nil {
-		return nil, err
-	}
-	return lockAll(ctx, action, held, fn, o)
+	return lockAll(ctx, action, held, fn, Options{}.call(opt))
 }
 
 // taken is one model locked and loaded.
@@ -131,7 +123,7 @@ type taken struct {
 }
 
 // lockAll is LockAll with its options merged.
-func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Options) (*tx.Result, error) {
+func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Call) (*tx.Result, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: LockAll: nil function", errs.Invalid)
 	}
@@ -195,7 +187,7 @@ func sameClient(a, b redis.UniversalClient) bool {
 // in the order they were locked. When one fails, or is missing, the locks
 // taken are released: a missing model gives ErrNotFound, or nothing at all
 // with SkipIfMissing.
-func acquireAll(ctx context.Context, held []Held, order []int, action string, o Options) ([]*taken, error) {
+func acquireAll(ctx context.Context, held []Held, order []int, action string, o Call) ([]*taken, error) {
 	ts := make([]*taken, 0, len(order))
 	for _, i := range order {
 		t, err := acquire(ctx, &held[i], action, o.Lock)
