@@ -33,9 +33,12 @@ demo:
 	RAPYER_DEMO=1 $(GO) test -count=1 -run '^Example'
 
 ## bench: the performance table of docs/performance.md: every scenario of
-## package bench beside its hand-written go-redis twin, timed interleaved on a
-## private redis-server, printed as ratios (a few minutes). RAPYER_BENCH_ROUNDS
-## and RAPYER_BENCH_TIME trade time for precision. The raw Go benchmarks, for
+## package bench beside its hand-written go-redis twin, and beside the peers
+## of issue #13 (om twins, redislock, redsync, rueidislock), timed interleaved
+## on a private redis-server, printed as ratios (a few minutes); the peer
+## table's chart is written to docs/performance.svg (RAPYER_BENCH_SVG).
+## RAPYER_BENCH_ROUNDS and RAPYER_BENCH_TIME trade time for precision;
+## RAPYER_BENCH_AWAKE=1 keeps a CPU busy. The raw Go benchmarks, for
 ## profiling: go test -run '^$$' -bench . -benchmem ./bench/
 bench:
 	RAPYER_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestPerformanceTable$$' -bench '^$$' -benchmem -v ./bench/

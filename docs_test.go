@@ -364,6 +364,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -385,6 +386,7 @@ var (
 	_ = time.Second
 	_ redis.UniversalClient
 	_ = testenv.Each
+	_ = is.And[struct{}]
 	_ = lens.ErrInvalid
 	_ = lock.ErrNotAcquired
 	_ ops.Op

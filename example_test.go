@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -87,7 +88,7 @@ func Example_quickStart() {
 
 	// One round trip, all or nothing, the guard checked on the server.
 	_, err := accounts.Exec(ctx, "alice", tx.Of(
-		ops.AtLeast(Balance, 30),
+		ops.Require(is.AtLeast(Balance, 30)),
 		ops.Decr(Balance, 30),
 		ops.Append(History, "withdraw:30"),
 	))
@@ -101,7 +102,7 @@ func Example_quickStart() {
 	})
 
 	// Or wait your turn: what the function changes is saved, fenced by the lock.
-	err = accounts.Lock(ctx, "alice", "withdraw", func(a *Account) error {
+	_, err = accounts.Lock(ctx, "alice", "withdraw", func(ctx context.Context, a *Account) error {
 		a.Balance -= 10
 		return nil
 	})
@@ -129,8 +130,9 @@ func Example_bankTransfer() {
 	_ = accounts.Save(ctx, "alice", Account{Owner: "alice", Balance: 100})
 	_ = accounts.Save(ctx, "bob", Account{Owner: "bob", Balance: 20})
 
-	_, err := accounts.LockMany(ctx, []string{"alice", "bob"}, "transfer", func(a []*Account) error {
-		from, to := a[0], a[1]
+	var from, to Account
+	held := []rapyer.Held{accounts.Hold("alice", &from), accounts.Hold("bob", &to)}
+	_, err := rapyer.LockAll(ctx, "transfer", held, func(ctx context.Context) error {
 		if from.Balance < 30 {
 			return errors.New("insufficient funds")
 		}
@@ -168,14 +170,15 @@ func Example_profileAndViews() {
 	profiles := rapyer.MustNew[Profile](rdb, rapyer.Options{Prefix: prefix + "_profile"})
 	_ = profiles.Save(ctx, "ada", Profile{Name: "Ada"})
 
-	err := profiles.Lock(ctx, "ada", "profile", func(p *Profile) error {
+	_, err := profiles.Lock(ctx, "ada", "profile", func(ctx context.Context, p *Profile) error {
 		p.Bio = "first programmer"
 		// Meanwhile a view is counted under the "views" action: it does not
 		// wait for the profile lock, and the profile save will not undo it.
-		return profiles.Lock(ctx, "ada", "views", func(p *Profile) error {
+		_, err := profiles.Lock(ctx, "ada", "views", func(ctx context.Context, p *Profile) error {
 			p.Views++
 			return nil
 		})
+		return err
 	})
 	p, _ := profiles.Get(ctx, "ada")
 	fmt.Printf("%v %q %d\n", err, p.Bio, p.Views)
@@ -195,11 +198,11 @@ func Example_lockInstance() {
 	profiles := rapyer.MustNew[Profile](rdb, rapyer.Options{Prefix: prefix + "_profile"})
 	_ = profiles.Save(ctx, "grace", Profile{Name: "Grace"})
 
-	_ = profiles.Lock(ctx, "grace", "edit", func(p *Profile) error {
+	_, _ = profiles.Lock(ctx, "grace", "edit", func(ctx context.Context, p *Profile) error {
 		p.Bio = "compiler pioneer"
 		return nil
 	})
-	err := profiles.Lock(ctx, "grace", "edit", func(p *Profile) error {
+	_, err := profiles.Lock(ctx, "grace", "edit", func(ctx context.Context, p *Profile) error {
 		p.Bio = "never saved"
 		return errors.New("validation failed")
 	})
@@ -324,20 +327,20 @@ func Example_failingBatch() {
 	// Output: true 1
 }
 
-// Ignore-if-deleted: a batch on a model that is gone does nothing, creates
-// nothing, and says so.
+// Skip if missing (Rapyer's ignore-if-deleted): a batch on a model that is
+// gone does nothing, creates nothing, and says so.
 //
 // It prints true true <nil> false: without the option the batch fails with
-// rapyer.ErrNotFound; with IgnoreIfDeleted it succeeds and reports Skipped;
+// rapyer.ErrNotFound; with SkipIfMissing it succeeds and reports Skipped;
 // either way the model still does not exist.
-func Example_ignoreIfDeleted() {
+func Example_skipIfMissing() {
 	rdb, prefix, stop := connect("ignore")
 	defer stop()
 	ctx := context.Background()
 	players := rapyer.MustNew[Player](rdb, rapyer.Options{Prefix: prefix + "_player"})
 
 	_, err := players.Exec(ctx, "gone", tx.Of(ops.Incr(Score, 1)))
-	res, err2 := players.Exec(ctx, "gone", tx.Of(ops.Incr(Score, 1)), rapyer.IgnoreIfDeleted())
+	res, err2 := players.Exec(ctx, "gone", tx.Of(ops.Incr(Score, 1)), rapyer.SkipIfMissing())
 	exists, _ := players.Exists(ctx, "gone")
 	fmt.Println(errors.Is(err, rapyer.ErrNotFound), res.Skipped, err2, exists)
 	// Output: true true <nil> false
@@ -436,7 +439,7 @@ func Example_batchVersusLock() {
 	_ = wallets.Save(ctx, "w", Wallet{})
 
 	_, _ = wallets.Exec(ctx, "w", tx.Of(ops.Incr(balance, 10)))
-	_ = wallets.Lock(ctx, "w", "topup", func(w *Wallet) error {
+	_, _ = wallets.Lock(ctx, "w", "topup", func(ctx context.Context, w *Wallet) error {
 		w.Balance += 10
 		return nil
 	})
@@ -445,24 +448,26 @@ func Example_batchVersusLock() {
 	// Output: 20
 }
 
-// Combining a lock with a batch: under the lock the function returns a batch,
-// which runs fenced by the lock and releases it in the same step.
+// A decision under a lock: the function reads the player as the lock found
+// it and changes it; what it changed is saved fenced by the lock, which is
+// released in the same step, and the save's Result is returned.
 //
 // It prints <nil> true 100 [topped-up]: the score was 90, under 100, so the
-// function returned a batch adding the missing 10 and the achievement; it
-// ran (a result) under the lock and released it, without error.
-func Example_lockWithBatch() {
+// function added the missing 10 and the achievement; the save ran (a
+// result) under the lock and released it, without error.
+func Example_lockedTopUp() {
 	rdb, prefix, stop := connect("lockbatch")
 	defer stop()
 	ctx := context.Background()
 	players := rapyer.MustNew[Player](rdb, rapyer.Options{Prefix: prefix + "_player"})
 	_ = players.Save(ctx, "p1", Player{Score: 90})
 
-	res, err := players.LockUpdate(ctx, "p1", "bonus", func(p Player) (tx.Batch, error) {
+	res, err := players.Lock(ctx, "p1", "bonus", func(ctx context.Context, p *Player) error {
 		if p.Score < 100 {
-			return tx.Of(ops.Incr(Score, 100-p.Score), ops.Append(Achievements, "topped-up")), nil
+			p.Score = 100
+			p.Achievements = append(p.Achievements, "topped-up")
 		}
-		return tx.Batch{}, nil
+		return nil
 	})
 	p, _ := players.Get(ctx, "p1")
 	fmt.Println(err, res != nil, p.Score, p.Achievements)
@@ -505,10 +510,10 @@ func Example_orderAgainstInventory() {
 	_ = orders.Save(ctx, "o2", Order{Product: "sku-1", Qty: 2, Status: "new"})
 
 	process := func(id string, qty int) error {
-		_, err := orders.ExecAll(ctx, tx.Join(
-			tx.On(products.Target("sku-1"), ops.AtLeast(Stock, qty), ops.Decr(Stock, qty)),
-			tx.On(orders.Target(id), ops.Equal(OrderStatus, "new"), ops.Set(OrderStatus, "paid")),
-		))
+		_, err := tx.Exec(ctx, rdb, tx.Join(
+			tx.On(products.Target("sku-1"), ops.Require(is.AtLeast(Stock, qty)), ops.Decr(Stock, qty)),
+			tx.On(orders.Target(id), ops.Require(is.Equal(OrderStatus, "new")), ops.Set(OrderStatus, "paid")),
+		), tx.Options{})
 		return err
 	}
 	e1 := process("o1", 2)

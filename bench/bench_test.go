@@ -190,13 +190,15 @@ func BenchmarkGrowth(b *testing.B) {
 }
 
 // TestScenariosRun runs every side a few times, untimed, so that make test
-// keeps the benchmarks working (on the real server; skipped without one).
+// keeps the benchmarks working (on the real server; skipped without one),
+// then runs the side's check, when it has one: the peers' sides prove they
+// did the work they are compared on (the saved hash, the released lock).
 func TestScenariosRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
 	e := newEnv(t)
-	for _, list := range [][]scenario{scenarios, growth} {
+	for _, list := range [][]scenario{scenarios, growth, peerList()} {
 		for _, sc := range list {
 			for _, s := range sc.sides {
 				t.Run(sc.name+"/"+s.name, func(t *testing.T) {
@@ -213,6 +215,11 @@ func TestScenariosRun(t *testing.T) {
 						})
 					}
 					wg.Wait()
+					if p.check != nil {
+						if err := p.check(); err != nil {
+							t.Error(err)
+						}
+					}
 				})
 			}
 		}

@@ -53,7 +53,7 @@ func recordBytes(t *testing.T, e *env, distinct, yields bool) float64 {
 			if !yields {
 				op = ops.Set(CounterN, 7)
 			}
-			_, err := m.Exec(e.ctx, id, tx.Of(op), func(o *tx.Options) { o.Record = life })
+			_, err := m.Exec(e.ctx, id, tx.Of(op), rapyer.WithRecord(life))
 			must(t, err)
 		}
 		return used() - before

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -82,6 +83,12 @@ type prepared struct {
 	// reset (retries per success of optimistic updates).
 	metrics func() map[string]float64
 	reset   func()
+	// check, when set, verifies the work the ops did so far (run by the
+	// tests, never timed): a side that does less than it claims fails.
+	check func() error
+	// commands names the commands the side sends through a client of its
+	// own, which the hook of peerServer does not see.
+	commands []string
 }
 
 type prepare func(tb testing.TB, e *env) prepared
@@ -158,7 +165,7 @@ func withdrawRapyer(tb testing.TB, e *env) prepared {
 	id := e.id("wr")
 	must(tb, m.Save(e.ctx, id, Account{Owner: "ada", Balance: startBalance}))
 	return prepared{op: func() error {
-		_, err := m.Exec(e.ctx, id, tx.Of(ops.AtLeast(Balance, 1), ops.Decr(Balance, 1)))
+		_, err := m.Exec(e.ctx, id, tx.Of(ops.Require(is.AtLeast(Balance, 1)), ops.Decr(Balance, 1)))
 		return err
 	}}
 }
@@ -375,10 +382,11 @@ func counterOptimistic(tb testing.TB, e *env) prepared {
 func counterLock(tb testing.TB, e *env) prepared {
 	m, id := counterModel(tb, e, "cl")
 	return prepared{op: func() error {
-		return m.Lock(e.ctx, id, "incr", func(c *Counter) error {
+		_, err := m.Lock(e.ctx, id, "incr", func(_ context.Context, c *Counter) error {
 			c.N++
 			return nil
 		})
+		return err
 	}}
 }
 

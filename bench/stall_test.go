@@ -74,7 +74,7 @@ func stallTable(t *testing.T) string {
 	ctx := e.ctx
 	m := rapyer.MustNew[Doc](e.rdb, rapyer.Options{Prefix: "stall"})
 	save := func(id string, d Doc) func() error { return func() error { return m.Save(ctx, id, d) } }
-	exec := func(id string, o ops.Op, opt ...rapyer.ExecOption) func() error {
+	exec := func(id string, o ops.Op, opt ...rapyer.Option) func() error {
 		return func() error { _, err := m.Exec(ctx, id, tx.Of(o), opt...); return err }
 	}
 	listKey := func(id string) string {
@@ -133,20 +133,20 @@ func stallTable(t *testing.T) string {
 			setup: save("text", Doc{Text: "ab"}), run: exec("text", ops.Repeat(DocText, math.MaxInt32)), want: tx.ErrTooLarge},
 		{what: "Repeat of \"\" MaxInt32 times: costs nothing, was 4.5 s",
 			setup: save("text", Doc{}), run: exec("text", ops.Repeat(DocText, math.MaxInt32))},
-		{what: fmt.Sprintf("Insert in the middle of a list of %d: %d moves, the move budget", 2*moves+10, moves),
-			run: exec("budget", ops.Insert(DocItems, moves, "x"))},
+		{what: fmt.Sprintf("InsertAt in the middle of a list of %d: %d moves, the move budget", 2*moves+10, moves),
+			run: exec("budget", ops.InsertAt(DocItems, moves, "x"))},
 		{what: fmt.Sprintf("PopAt in the middle of that list: %d moves (LREM scan)", moves),
 			run: exec("budget", ops.PopAt(DocItems, moves))},
 		{what: fmt.Sprintf("RemoveRange of one element in the middle of it: %d moves", moves),
 			run: exec("budget", ops.RemoveRange(DocItems, moves, moves+1))},
-		{what: "Insert at index 1 of a 2M-element list: 1 move, was 1.1-1.3 s",
-			run: exec("big", ops.Insert(DocItems, 1, "x"))},
+		{what: "InsertAt at index 1 of a 2M-element list: 1 move, was 1.1-1.3 s",
+			run: exec("big", ops.InsertAt(DocItems, 1, "x"))},
 		{what: "PopAt at index 1 of the 2M-element list: 1 move",
 			run: exec("big", ops.PopAt(DocItems, 1))},
 		{what: "lock save (ops.Diff) of one changed element in the middle of the 2M-element list: one LSET, was 1.1-1.3 s",
 			run: diff},
-		{what: "for scale, with no budget (tx.Unlimited): Insert in the middle of the 2M-element list, 1M moves",
-			run: exec("big", ops.Insert(DocItems, bigList/2, "x"), rapyer.WithBudget(tx.Budget{Moves: tx.Unlimited})), runs: 2},
+		{what: "for scale, with no budget (tx.Unlimited): InsertAt in the middle of the 2M-element list, 1M moves",
+			run: exec("big", ops.InsertAt(DocItems, bigList/2, "x"), rapyer.WithBudget(tx.Budget{Moves: tx.Unlimited})), runs: 2},
 		{what: "for scale, with no budget: PopAt in the middle of the 2M-element list, 1M moves",
 			run: exec("big", ops.PopAt(DocItems, bigList/2), rapyer.WithBudget(tx.Budget{Moves: tx.Unlimited})), runs: 2},
 	}

@@ -21,23 +21,21 @@ import (
 // TestPerformanceTable prints the table of docs/performance.md. It runs only
 // with RAPYER_BENCH=1 (make bench). RAPYER_BENCH_ROUNDS (default 7) and
 // RAPYER_BENCH_TIME (default 250ms, the -benchtime of each timed run) trade
-// time for precision; RAPYER_BENCH_OUT names a file that gets the markdown too.
+// time for precision; RAPYER_BENCH_OUT names a file that gets the markdown too;
+// RAPYER_BENCH_SVG where the chart of the peer table goes (default
+// docs/performance.svg); RAPYER_BENCH_AWAKE=1 keeps a CPU busy (keepAwake).
 func TestPerformanceTable(t *testing.T) {
 	if os.Getenv("RAPYER_BENCH") != "1" {
 		t.Skip("set RAPYER_BENCH=1 (make bench) to run the performance table")
 	}
 	rounds := envInt("RAPYER_BENCH_ROUNDS", 7)
-	benchTime := os.Getenv("RAPYER_BENCH_TIME")
-	if benchTime == "" {
-		benchTime = "250ms"
-	}
-	if err := flag.Set("test.benchtime", benchTime); err != nil {
-		t.Fatal(err)
-	}
+	benchTime := setBenchTime(t)
 	start := time.Now()
+	mode := benchMode(t)
 	e := newEnv(t)
 	var out strings.Builder
 	fmt.Fprintf(&out, "Machine: %s\n\n", machine(e))
+	fmt.Fprintf(&out, "Mode: %s\n\n", mode)
 	fmt.Fprintf(&out, "Rounds: %d, interleaved; each timed run: -benchtime %s; figures are medians over the rounds, ratios the median of the per-round ratios.\n\n", rounds, benchTime)
 
 	main := measureAll(t, e, scenarios, rounds)
@@ -48,6 +46,10 @@ func TestPerformanceTable(t *testing.T) {
 
 	out.WriteString(serverTable(t, e))
 	out.WriteString("\n")
+
+	peers := measureAll(t, e, peerList(), rounds)
+	out.WriteString(peerTable(peers, peerServer(t, e)))
+	fmt.Fprintf(&out, "\nChart: %s\n\n", writePeerChart(t, peers, mode))
 
 	var onNet []scenario
 	for _, name := range networked {
@@ -77,6 +79,19 @@ func TestPerformanceTable(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// setBenchTime sets -test.benchtime from RAPYER_BENCH_TIME (default 250ms)
+// and returns it.
+func setBenchTime(t *testing.T) string {
+	benchTime := os.Getenv("RAPYER_BENCH_TIME")
+	if benchTime == "" {
+		benchTime = "250ms"
+	}
+	if err := flag.Set("test.benchtime", benchTime); err != nil {
+		t.Fatal(err)
+	}
+	return benchTime
 }
 
 func envInt(name string, def int) int {

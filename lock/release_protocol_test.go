@@ -52,7 +52,7 @@ func TestReleaseProtocol(t *testing.T) {
 		defer l.Forget()
 		model := b.Prefix + ":{protocol}"
 		b.Client.HSet(ctx, model, "n", "0", "__v", "1") // a stored counter: the batch needs its model
-		if _, err := tx.Exec(ctx, b.Client, tx.Of(ops.Unlock(l)), tx.Options{Target: tx.At[counter](model)}); err != nil {
+		if _, err := tx.Exec(ctx, b.Client, tx.On(tx.At[counter](model), ops.Unlock(l)), tx.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		heard("ops.Unlock")

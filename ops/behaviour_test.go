@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -232,14 +233,14 @@ func opCases() []opCase {
 		one("Append a struct element", "items", base, ops.Append(Items, Item{SKU: "s3", Qty: 3}),
 			with(func(a *Acct) { a.Items = append(a.Items, Item{SKU: "s3", Qty: 3}) })),
 		one("Prepend keeps the order given", "history", base, ops.Prepend(History, "x", "y"), with(hist("x", "y", "a", "b", "c"))),
-		one("Insert at 1", "history", base, ops.Insert(History, 1, "z"), with(hist("a", "z", "b", "c"))),
-		one("Insert at 0", "history", base, ops.Insert(History, 0, "z"), with(hist("z", "a", "b", "c"))),
-		one("Insert at -1", "history", base, ops.Insert(History, -1, "z"), with(hist("a", "b", "z", "c"))),
-		one("Insert at -3", "history", base, ops.Insert(History, -3, "z"), with(hist("z", "a", "b", "c"))),
-		one("Insert at -10 clamps to the start", "history", base, ops.Insert(History, -10, "z"), with(hist("z", "a", "b", "c"))),
-		one("Insert at the length", "history", base, ops.Insert(History, 3, "z"), with(hist("a", "b", "c", "z"))),
-		one("Insert at 10 clamps to the end", "history", base, ops.Insert(History, 10, "z"), with(hist("a", "b", "c", "z"))),
-		one("Insert into an empty list", "history", with(hist()), ops.Insert(History, 5, "z"), with(hist("z"))),
+		one("Insert at 1", "history", base, ops.InsertAt(History, 1, "z"), with(hist("a", "z", "b", "c"))),
+		one("Insert at 0", "history", base, ops.InsertAt(History, 0, "z"), with(hist("z", "a", "b", "c"))),
+		one("Insert at -1", "history", base, ops.InsertAt(History, -1, "z"), with(hist("a", "b", "z", "c"))),
+		one("Insert at -3", "history", base, ops.InsertAt(History, -3, "z"), with(hist("z", "a", "b", "c"))),
+		one("Insert at -10 clamps to the start", "history", base, ops.InsertAt(History, -10, "z"), with(hist("z", "a", "b", "c"))),
+		one("Insert at the length", "history", base, ops.InsertAt(History, 3, "z"), with(hist("a", "b", "c", "z"))),
+		one("Insert at 10 clamps to the end", "history", base, ops.InsertAt(History, 10, "z"), with(hist("a", "b", "c", "z"))),
+		one("Insert into an empty list", "history", with(hist()), ops.InsertAt(History, 5, "z"), with(hist("z"))),
 		mb("PopLast", "history", base, ops.PopLast(History), with(hist("a", "b")), "c", true),
 		mb("PopLast of an empty list", "history", with(hist()), ops.PopLast(History), with(hist()), "", false),
 		mb("PopFirst", "history", base, ops.PopFirst(History), with(hist("b", "c")), "a", true),
@@ -281,11 +282,11 @@ func opCases() []opCase {
 		y("Remove a struct element", "items", base, ops.Remove(Items, Item{SKU: "s1", Qty: 1}), with(func(a *Acct) { a.Items = a.Items[1:] }), 1),
 		y("Len of a list", "history", base, ops.Len(History), base, 3),
 		y("Len of an empty list", "queue", with(func(a *Acct) { a.Queue = nil }), ops.Len(Queue), with(func(a *Acct) { a.Queue = nil }), 0),
-		y("Len of a map", "limits", base, ops.Len(Limits), base, 2),
-		y("Len of a set", "flags", base, ops.Len(Flags), base, 2),
+		y("Size of a map", "limits", base, ops.Size(Limits), base, 2),
+		y("Size of a set", "flags", base, ops.Size(Flags), base, 2),
 		one("Clear a list", "history", base, ops.Clear(History), with(hist())),
-		one("Clear a map", "limits", base, ops.Clear(Limits), with(limits(nil))),
-		one("Clear a set", "flags", base, ops.Clear(Flags), with(flags())),
+		one("ClearItems of a map", "limits", base, ops.ClearItems(Limits), with(limits(nil))),
+		one("ClearItems of a set", "flags", base, ops.ClearItems(Flags), with(flags())),
 		mb("Move last to first", "history", base, ops.Move(History, ops.Last, Queue, ops.First),
 			with(func(a *Acct) { a.History = []string{"a", "b"}; a.Queue = []string{"c", "q"} }), "c", true),
 		mb("Move first to last", "history", base, ops.Move(History, ops.First, Queue, ops.Last),
@@ -326,16 +327,16 @@ func opCases() []opCase {
 					}
 				}}
 		}(),
-		y("HasKey of a present key", "limits", base, ops.HasKey(Limits, "day"), base, true),
-		y("HasKey of a missing key", "limits", base, ops.HasKey(Limits, "nope"), base, false),
+		y("Check Key of a present key", "limits", base, ops.Check(is.Key(Limits, "day")), base, true),
+		y("Check Key of a missing key", "limits", base, ops.Check(is.Key(Limits, "nope")), base, false),
 
 		// sets
 		y("Add counts the new members", "flags", base, ops.Add(Flags, "y", "z", "w"), with(flags("x", "y", "z", "w")), 2),
 		y("Add to a missing set", "flags", with(flags()), ops.Add(Flags, "a"), with(flags("a")), 1),
 		y("Discard counts the members that were there", "flags", base, ops.Discard(Flags, "x", "nope"), with(flags("y")), 1),
 		y("Discard the last member", "flags", with(flags("x")), ops.Discard(Flags, "x"), with(flags()), 1),
-		y("Contains a member", "flags", base, ops.Contains(Flags, "x"), base, true),
-		y("Contains a non-member", "flags", base, ops.Contains(Flags, "q"), base, false),
+		y("Check Member of a member", "flags", base, ops.Check(is.Member(Flags, "x")), base, true),
+		y("Check Member of a non-member", "flags", base, ops.Check(is.Member(Flags, "q")), base, false),
 
 		// the model
 		{name: "Replace", start: base, creates: true,
@@ -354,37 +355,41 @@ func opCases() []opCase {
 		on string
 		g  ops.Op
 	}{
-		{"", ops.Equal(Owner, "ann")},
-		{"", ops.NotEqual(Owner, "bob")},
-		{"", ops.Below(Balance, 6)},
-		{"", ops.AtMost(Balance, 5)},
-		{"", ops.Above(Balance, 4)},
-		{"", ops.AtLeast(Balance, 5)},
-		{"", ops.AtLeast(Big, 1<<40)},
-		{"", ops.Below(Count, 6)},
-		{"", ops.Above(Ratio, 1.25)},
-		{"", ops.Above(Ratio, 1e-7)},
-		{"", ops.Below(Ratio, 1e21)},
-		{"", ops.Below(Note, "b")},
-		{"", ops.Equal(Blob, []byte("ab"))},
-		{"", ops.Equal(Flag, true)},
-		{"", ops.Equal(When, t0.UTC())}, // the same instant in another zone
-		{"", ops.Below(When, t0.Add(time.Nanosecond))},
-		{"", ops.AtMost(When, t0)},
-		{"", ops.Above(When, time.Date(2024, 2, 28, 6, 30, 0, 123456788, time.UTC))},
-		{"history", ops.LenIs(History, ops.EQ, 3)},
-		{"queue", ops.LenIs(Queue, ops.NE, 0)},
-		{"limits", ops.LenIs(Limits, ops.GE, 2)},
-		{"flags", ops.LenIs(Flags, ops.LT, 3)},
-		{"flags", ops.LenIs(Flags, ops.LE, 2)},
-		{"history", ops.LenIs(History, ops.GT, 2)},
-		{"limits", ops.KeyPresent(Limits, "day")},
-		{"limits", ops.KeyAbsent(Limits, "nope")},
-		{"flags", ops.Includes(Flags, "x")},
-		{"flags", ops.Excludes(Flags, "nope")},
-		{"history", ops.ListIncludes(History, "b")},
-		{"history", ops.ListExcludes(History, "z")},
-		{"items", ops.ListIncludes(Items, Item{SKU: "s2", Qty: 2})},
+		{"", ops.Require(is.Equal(Owner, "ann"))},
+		{"", ops.Require(is.NotEqual(Owner, "bob"))},
+		{"", ops.Require(is.Below(Balance, 6))},
+		{"", ops.Require(is.AtMost(Balance, 5))},
+		{"", ops.Require(is.Above(Balance, 4))},
+		{"", ops.Require(is.AtLeast(Balance, 5))},
+		{"", ops.Require(is.AtLeast(Big, 1<<40))},
+		{"", ops.Require(is.Below(Count, 6))},
+		{"", ops.Require(is.Above(Ratio, 1.25))},
+		{"", ops.Require(is.Above(Ratio, 1e-7))},
+		{"", ops.Require(is.Below(Ratio, 1e21))},
+		{"", ops.Require(is.Below(Note, "b"))},
+		{"", ops.Require(is.Equal(Flag, true))},
+		{"", ops.Require(is.Equal(When, t0.UTC()))}, // the same instant in another zone
+		{"", ops.Require(is.Below(When, t0.Add(time.Nanosecond)))},
+		{"", ops.Require(is.AtMost(When, t0))},
+		{"", ops.Require(is.Above(When, time.Date(2024, 2, 28, 6, 30, 0, 123456788, time.UTC)))},
+		{"history", ops.Require(is.Equal(is.Len(History), 3))},
+		{"queue", ops.Require(is.NotEqual(is.Len(Queue), 0))},
+		{"limits", ops.Require(is.AtLeast(is.Size(Limits), 2))},
+		{"flags", ops.Require(is.Below(is.Size(Flags), 3))},
+		{"flags", ops.Require(is.AtMost(is.Size(Flags), 2))},
+		{"history", ops.Require(is.Above(is.Len(History), 2))},
+		{"limits", ops.Require(is.Key(Limits, "day"))},
+		{"limits", ops.Require(is.Not(is.Key(Limits, "nope")))},
+		{"flags", ops.Require(is.Member(Flags, "x"))},
+		{"flags", ops.Require(is.Not(is.Member(Flags, "nope")))},
+		{"history", ops.Require(is.Element(History, "b"))},
+		{"history", ops.Require(is.Not(is.Element(History, "z")))},
+		{"items", ops.Require(is.Element(Items, Item{SKU: "s2", Qty: 2}))},
+		{"flags", ops.Require(is.And(is.Equal(Owner, "ann"), is.Member(Flags, "x"), is.Below(is.Len(History), 4)))},
+		{"flags", ops.Require(is.Or(is.Equal(Owner, "bob"), is.Member(Flags, "x")))},
+		{"", ops.Require(is.In(Balance, 1, 5, 9))},
+		{"", ops.Require(is.And[Acct]())},
+		{"limits", ops.Require(is.Not(is.Or(is.Equal(Owner, "bob"), is.Key(Limits, "nope"))))},
 		// VersionIs holding: TestVersionIs (a created model's version comes
 		// from the server's clock)
 		{"", ops.Exists[Acct]()},
@@ -396,7 +401,7 @@ func opCases() []opCase {
 	// A guard is checked against the model as the batch found it, wherever
 	// it stands in the batch.
 	cs = append(cs, opCase{name: "a guard after a write sees the value before it", start: base,
-		batch: tx.Of(ops.Incr(Balance, 10), ops.AtMost(Balance, 5)), want: with(bal(15))})
+		batch: tx.Of(ops.Incr(Balance, 10), ops.Require(is.AtMost(Balance, 5))), want: with(bal(15))})
 	return cs
 }
 
@@ -584,17 +589,17 @@ func TestOpsOnAMissingModel(t *testing.T) {
 	})
 }
 
-// TestOpsIgnoreIfDeleted: with IgnoreIfDeleted every batch on a missing
+// TestOpsSkipIfMissing: with SkipIfMissing every batch on a missing
 // model does nothing, says so, and yields nothing.
-func TestOpsIgnoreIfDeleted(t *testing.T) {
+func TestOpsSkipIfMissing(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				m := newModel(t, b, i)
-				res, err := m.Exec(context.Background(), "x", c.batch, rapyer.IgnoreIfDeleted())
+				res, err := m.Exec(context.Background(), "x", c.batch, rapyer.SkipIfMissing())
 				if err != nil || res == nil || !res.Skipped {
-					t.Fatalf("exec on a missing model with IgnoreIfDeleted: %+v, %v; want Skipped", res, err)
+					t.Fatalf("exec on a missing model with SkipIfMissing: %+v, %v; want Skipped", res, err)
 				}
 				for _, o := range c.batch.Ops() {
 					if raw, ok := res.Reply(o); ok {
@@ -710,38 +715,42 @@ func failCases() []failCase {
 		{name: "AddDuration past year 9999", start: with(when(time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC))),
 			batch: noop.Then(ops.AddDuration(When, 2*time.Hour)), err: rapyer.ErrOverflow, text: "AddDuration(when"},
 		{name: "a guard after a write sees the value before it", start: base,
-			batch: tx.Of(ops.Incr(Balance, 100), ops.Append(History, "x"), ops.AtLeast(Balance, 100)),
+			batch: tx.Of(ops.Incr(Balance, 100), ops.Append(History, "x"), ops.Require(is.AtLeast(Balance, 100))),
 			err:   rapyer.ErrPrecondition, text: "AtLeast(balance, 100)"},
 		{name: "a guard that fails among guards that hold", start: base,
-			batch: tx.Of(ops.Equal(Owner, "ann"), ops.Decr(Balance, 5), ops.AtLeast(Balance, 6), ops.LenIs(History, ops.EQ, 3)),
+			batch: tx.Of(ops.Require(is.Equal(Owner, "ann")), ops.Decr(Balance, 5), ops.Require(is.AtLeast(Balance, 6)), ops.Require(is.Equal(is.Len(History), 3))),
 			err:   rapyer.ErrPrecondition, text: "AtLeast(balance, 6)"},
 	}
 	// guards that do not hold
 	for _, g := range []ops.Op{
-		ops.Equal(Owner, "bob"),
-		ops.NotEqual(Owner, "ann"),
-		ops.Below(Balance, 5),
-		ops.AtMost(Balance, 4),
-		ops.Above(Balance, 5),
-		ops.AtLeast(Balance, 100),
-		ops.AtLeast(Big, 1<<40+1),
-		ops.Above(Ratio, 1.5),
-		ops.AtLeast(Note, "b"),
-		ops.NotEqual(Blob, []byte("ab")),
-		ops.Equal(Flag, false),
-		ops.Equal(When, t0.Add(time.Nanosecond)),
-		ops.Below(When, t0),
-		ops.LenIs(History, ops.GT, 3),
-		ops.LenIs(Queue, ops.EQ, 0),
-		ops.LenIs(Limits, ops.LT, 2),
-		ops.LenIs(Flags, ops.NE, 2),
-		ops.KeyPresent(Limits, "nope"),
-		ops.KeyAbsent(Limits, "day"),
-		ops.Includes(Flags, "nope"),
-		ops.Excludes(Flags, "x"),
-		ops.ListIncludes(History, "z"),
-		ops.ListExcludes(History, "a"),
-		ops.ListExcludes(Items, Item{SKU: "s1", Qty: 1}),
+		ops.Require(is.Equal(Owner, "bob")),
+		ops.Require(is.NotEqual(Owner, "ann")),
+		ops.Require(is.Below(Balance, 5)),
+		ops.Require(is.AtMost(Balance, 4)),
+		ops.Require(is.Above(Balance, 5)),
+		ops.Require(is.AtLeast(Balance, 100)),
+		ops.Require(is.AtLeast(Big, 1<<40+1)),
+		ops.Require(is.Above(Ratio, 1.5)),
+		ops.Require(is.AtLeast(Note, "b")),
+		ops.Require(is.And(is.Equal(Owner, "ann"), is.Below(Balance, 5))),
+		ops.Require(is.Or(is.Equal(Owner, "bob"), is.Member(Flags, "nope"), is.Above(is.Len(History), 3))),
+		ops.Require(is.In(Balance, 1, 2, 3)),
+		ops.Require(is.In(Owner)),
+		ops.Require(is.Not(is.And(is.Equal(Owner, "ann"), is.Key(Limits, "day")))),
+		ops.Require(is.Equal(Flag, false)),
+		ops.Require(is.Equal(When, t0.Add(time.Nanosecond))),
+		ops.Require(is.Below(When, t0)),
+		ops.Require(is.Above(is.Len(History), 3)),
+		ops.Require(is.Equal(is.Len(Queue), 0)),
+		ops.Require(is.Below(is.Size(Limits), 2)),
+		ops.Require(is.NotEqual(is.Size(Flags), 2)),
+		ops.Require(is.Key(Limits, "nope")),
+		ops.Require(is.Not(is.Key(Limits, "day"))),
+		ops.Require(is.Member(Flags, "nope")),
+		ops.Require(is.Not(is.Member(Flags, "x"))),
+		ops.Require(is.Element(History, "z")),
+		ops.Require(is.Not(is.Element(History, "a"))),
+		ops.Require(is.Not(is.Element(Items, Item{SKU: "s1", Qty: 1}))),
 		ops.VersionIs[Acct](2),
 	} {
 		cs = append(cs, failCase{name: "guard " + g.String() + " fails", start: base, batch: guard(g), err: rapyer.ErrPrecondition, text: g.String()})
@@ -818,7 +827,7 @@ func TestFailingBatchLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := snapshot(t, b, m, "x")
-		_, err = m.Exec(ctx, "x", tx.Of(ops.Append(History, "c"), ops.Decr(Balance, 100), ops.AtLeast(Balance, 100)))
+		_, err = m.Exec(ctx, "x", tx.Of(ops.Append(History, "c"), ops.Decr(Balance, 100), ops.Require(is.AtLeast(Balance, 100))))
 		if !errors.Is(err, rapyer.ErrPrecondition) || !strings.Contains(err.Error(), "AtLeast(balance") {
 			t.Fatalf("a failing guard: %v; want ErrPrecondition naming AtLeast(balance", err)
 		}
@@ -907,13 +916,13 @@ func TestVersionIs(t *testing.T) {
 			t.Fatalf("VersionIs(v0) after a second write: %v; want ErrPrecondition", err)
 		}
 		// Reads, TTL changes and failed batches leave the version alone.
-		if err := exec(tx.Of(ops.Len(History), ops.GetItem(Limits, "day"), ops.HasKey(Limits, "k"), ops.Contains(Flags, "x"), ops.AtLeast(Balance, 0))); err != nil {
+		if err := exec(tx.Of(ops.Len(History), ops.GetItem(Limits, "day"), ops.Check(is.Key(Limits, "k")), ops.Check(is.Member(Flags, "x")), ops.Require(is.AtLeast(Balance, 0)))); err != nil {
 			t.Fatal(err)
 		}
 		if err := exec(tx.Of(ops.Expire[Acct](time.Hour))); err != nil {
 			t.Fatal(err)
 		}
-		if err := exec(tx.Of(ops.Incr(Balance, 1), ops.AtLeast(Balance, 1000))); !errors.Is(err, rapyer.ErrPrecondition) {
+		if err := exec(tx.Of(ops.Incr(Balance, 1), ops.Require(is.AtLeast(Balance, 1000)))); !errors.Is(err, rapyer.ErrPrecondition) {
 			t.Fatal(err)
 		}
 		if err := exec(tx.Of(ops.VersionIs[Acct](v0+1), ops.Append(History, "d"))); err != nil {

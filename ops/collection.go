@@ -18,6 +18,7 @@ type collOp struct {
 	emit  collEmit
 	args  []string
 	shown []any
+	none  bool // a variadic op given nothing: it emits nothing
 }
 
 func (o *collOp) String() string { return describe(o.name, o.f.path(), o.shown...) }
@@ -26,7 +27,9 @@ func (o *collOp) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.f.check(t); err != nil {
 		return err
 	}
-	o.emit(b, t.Root, o.f.key(t), o.f.node.Kind.RedisType(), o.args)
+	if !o.none {
+		o.emit(b, t.Root, o.f.key(t), o.f.node.Kind.RedisType(), o.args)
+	}
 	return nil
 }
 
@@ -60,10 +63,8 @@ func emitMDel(b *prog.Builder, root, key, _ string, a []string)    { b.MDel(root
 func emitMPop(b *prog.Builder, root, key, _ string, a []string)    { b.MPop(root, key, a[0]) }
 func emitMPopAny(b *prog.Builder, root, key, _ string, _ []string) { b.MPopAny(root, key) }
 func emitMGet(b *prog.Builder, root, key, _ string, a []string)    { b.MGet(root, key, a[0]) }
-func emitMHas(b *prog.Builder, root, key, _ string, a []string)    { b.MHas(root, key, a[0]) }
 func emitSAdd(b *prog.Builder, root, key, _ string, a []string)    { b.SAdd(root, key, a...) }
 func emitSRem(b *prog.Builder, root, key, _ string, a []string)    { b.SRem(root, key, a...) }
-func emitSHas(b *prog.Builder, root, key, _ string, a []string)    { b.SHas(root, key, a[0]) }
 
 // addValues encodes values with the field's element (or key) codec.
 func (o *collOp) addValues(c func(*schema.Node) *schema.Codec, vals ...any) *collOp {
@@ -124,26 +125,34 @@ func stop(n int) string {
 }
 
 // Append adds elements at the end of a list field (RPUSH). Server cost:
-// O(k) for k elements, as for Prepend.
+// O(k) for k elements, as for Prepend. Like every variadic op, given
+// nothing it does nothing: it sends no command and, if the batch writes
+// nothing else, the model's version stays.
 func Append[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
-	return newColl(f, "Append", emitRPush, schema.List).addValues(elem, anys(v)...)
+	return newColl(f, "Append", emitRPush, schema.List).addValues(elem, anys(v)...).empty(len(v))
 }
 
 // Prepend adds elements at the start of a list field, in the order given:
 // Prepend(f, "a", "b") on [c] gives [a b c].
 func Prepend[S any, L ~[]E, E any](f lens.Field[S, L], v ...E) Op {
-	return newColl(f, "Prepend", emitLPush, schema.List).addValues(elem, anys(v)...)
+	return newColl(f, "Prepend", emitLPush, schema.List).addValues(elem, anys(v)...).empty(len(v))
 }
 
-// Insert puts v before index i of a list field, as Python's list.insert: a
+// empty marks an op given no values: it does nothing.
+func (o *collOp) empty(n int) *collOp {
+	o.none = n == 0
+	return o
+}
+
+// InsertAt puts v before index i of a list field, as Python's list.insert: a
 // negative i counts from the end, and indexes beyond either end are clamped.
 // Server cost: O(min(i, n-i)) in a list of n: the elements on the shorter
 // side of i are read and pushed back (LRANGE, LTRIM, LPUSH or RPUSH), and
 // count against the batch's move budget (tx.Budget.Moves, 50,000 by
 // default; over it the batch fails with ErrTooLarge before anything is
 // written). At either end it is one LPUSH or RPUSH: O(1), no moves.
-func Insert[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
-	return newColl(f, "Insert", emitLInsert, schema.List).addInts(i).addValues(elem, v)
+func InsertAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
+	return newColl(f, "InsertAt", emitLInsert, schema.List).addInts(i).addValues(elem, v)
 }
 
 // PopLast removes the last element of a list field and yields it; an empty
@@ -239,17 +248,31 @@ func RemoveAll[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
 	return &Yield[int]{inner: o, decode: decodeInt}
 }
 
-// Len yields the length of a list, map or set field. Server cost: O(1).
-func Len[S, A any](f lens.Field[S, A]) *Yield[int] {
-	o := newColl(f, "Len", emitLen, schema.List, schema.Map, schema.Set)
+// Len yields the length of a list field (Size is that of a map or a set;
+// neither compiles on a scalar). Server cost: O(1).
+func Len[S any, L ~[]E, E any](f lens.Field[S, L]) *Yield[int] {
+	o := newColl(f, "Len", emitLen, schema.List)
 	return &Yield[int]{inner: o, decode: decodeInt}
 }
 
-// Clear empties a list, map or set field. Server cost: freeing it (DEL),
-// O(n) for n elements, node by node for a list.
-func Clear[S, A any](f lens.Field[S, A]) Op {
-	o := newColl(f, "Clear", emitClear, schema.List, schema.Map, schema.Set)
-	return o
+// Size yields the number of items of a map field, or of members of a set
+// field (a set is a map[E]struct{}). Server cost: O(1).
+func Size[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Yield[int] {
+	o := newColl(f, "Size", emitLen, schema.Map, schema.Set)
+	return &Yield[int]{inner: o, decode: decodeInt}
+}
+
+// Clear empties a list field (ClearItems empties a map or a set; a scalar
+// is set with Set). Server cost: freeing it (DEL), O(n) for n elements,
+// node by node.
+func Clear[S any, L ~[]E, E any](f lens.Field[S, L]) Op {
+	return newColl(f, "Clear", emitClear, schema.List)
+}
+
+// ClearItems empties a map field, or a set field (whose items are its
+// members). Server cost: freeing it (DEL), O(n) for n items.
+func ClearItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) Op {
+	return newColl(f, "ClearItems", emitClear, schema.Map, schema.Set)
 }
 
 // Side names an end of a list for Move.
@@ -309,13 +332,10 @@ func SetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, v 
 	return o.addValues(key, k).addValues(elem, v)
 }
 
-// SetItems sets every item of items in a map field, in one step. Server
-// cost: O(k) for k items.
+// SetItems sets every item of items in a map field, in one step; an empty
+// items does nothing. Server cost: O(k) for k items.
 func SetItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], items map[K]V) Op {
-	o := newColl(f, "SetItems", emitMSet, schema.Map)
-	if len(items) == 0 && o.f.err == nil {
-		o.f.err = fmt.Errorf("%w: SetItems(%s): no items", errs.InvalidArgument, o.f.path())
-	}
+	o := newColl(f, "SetItems", emitMSet, schema.Map).empty(len(items))
 	for k, v := range items {
 		o.addValues(key, k).addValues(elem, v)
 	}
@@ -325,11 +345,8 @@ func SetItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], items 
 // DeleteItems removes keys from a map field and yields how many were there.
 // Server cost: O(k) for k keys.
 func DeleteItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k ...K) *Yield[int] {
-	o := newColl(f, "DeleteItems", emitMDel, schema.Map).addValues(key, anys(k)...)
-	if len(k) == 0 && o.f.err == nil {
-		o.f.err = fmt.Errorf("%w: DeleteItems(%s): no keys", errs.InvalidArgument, o.f.path())
-	}
-	return &Yield[int]{inner: o, decode: decodeInt}
+	o := newColl(f, "DeleteItems", emitMDel, schema.Map).addValues(key, anys(k)...).empty(len(k))
+	return &Yield[int]{inner: o, decode: decodeInt, none: o.none}
 }
 
 // PopItem removes key k from a map field and yields its value; a missing key
@@ -340,7 +357,7 @@ func PopItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K, de
 }
 
 // GetItem yields m[k] of a map field, as it is at that point of the batch.
-// Server cost: O(1), as for HasKey.
+// Server cost: O(1).
 func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Maybe[V] {
 	o := newColl(f, "GetItem", emitMGet, schema.Map).addValues(key, k)
 	return &Maybe[V]{inner: o, decode: elemDecoder[V](o)}
@@ -362,36 +379,18 @@ func PopAnyItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Pai
 		value: elemDecoder[V](o)}
 }
 
-// HasKey yields whether a map field holds key k.
-func HasKey[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *Yield[bool] {
-	o := newColl(f, "HasKey", emitMHas, schema.Map).addValues(key, k)
-	return &Yield[bool]{inner: o, decode: decodeBool}
-}
-
 // Sets (map[E]struct{}) ----------------------------------------------------
 
 // Add puts members into a set field and yields how many were new. Server
 // cost: O(k) for k members, as for Discard.
 func Add[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
-	o := newColl(f, "Add", emitSAdd, schema.Set).addValues(key, anys(e)...)
-	if len(e) == 0 && o.f.err == nil {
-		o.f.err = fmt.Errorf("%w: Add(%s): no members", errs.InvalidArgument, o.f.path())
-	}
-	return &Yield[int]{inner: o, decode: decodeInt}
+	o := newColl(f, "Add", emitSAdd, schema.Set).addValues(key, anys(e)...).empty(len(e))
+	return &Yield[int]{inner: o, decode: decodeInt, none: o.none}
 }
 
 // Discard takes members out of a set field, present or not, and yields how
 // many were there.
 func Discard[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e ...E) *Yield[int] {
-	o := newColl(f, "Discard", emitSRem, schema.Set).addValues(key, anys(e)...)
-	if len(e) == 0 && o.f.err == nil {
-		o.f.err = fmt.Errorf("%w: Discard(%s): no members", errs.InvalidArgument, o.f.path())
-	}
-	return &Yield[int]{inner: o, decode: decodeInt}
-}
-
-// Contains yields whether a set field holds e. Server cost: O(1).
-func Contains[S any, M ~map[E]struct{}, E comparable](f lens.Field[S, M], e E) *Yield[bool] {
-	o := newColl(f, "Contains", emitSHas, schema.Set).addValues(key, e)
-	return &Yield[bool]{inner: o, decode: decodeBool}
+	o := newColl(f, "Discard", emitSRem, schema.Set).addValues(key, anys(e)...).empty(len(e))
+	return &Yield[int]{inner: o, decode: decodeInt, none: o.none}
 }

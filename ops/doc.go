@@ -4,10 +4,10 @@
 //	ops.Incr(Balance, 10)             // HINCRBY, yields the new balance
 //	ops.Append(History, "deposit:10") // RPUSH
 //	ops.SetItem(Limits, "daily", 500) // HSET on the map's hash
-//	ops.AtLeast(Balance, 100)         // a guard
+//	ops.Require(is.AtLeast(Balance, 100)) // a guard (predicates: package is)
 //
 // An op does nothing by itself: put it in a tx.Batch and run the batch
-// (rapyer.Model.Exec, Update, LockUpdate, or tx.Exec). Ops are values: build
+// (rapyer.Model.Exec, Update, or tx.Exec). Ops are values: build
 // them anywhere, keep them in variables, run them again, print them.
 //
 // # Typed by the lens
@@ -15,14 +15,25 @@
 // Type parameters come from the lens, as in the slices package, so an op that
 // does not fit its field does not compile: Append needs a slice field
 // (lens.Field[S, L] with L ~[]E), Incr a number field, SetItem a map field, Add
-// a set field (map[E]struct{}). What the compiler cannot see (a lens built by
-// hand, NaN operands, an empty SetItems) is carried by the op as an error;
-// the batch that holds it fails before anything is sent.
+// a set field (map[E]struct{}); Len a list and Size a map or a set; Clear a
+// list and ClearItems a map or a set (a scalar is Set, not cleared). The
+// predicates of package is are checked the same way (is.Equal does not
+// compile on a slice, is.Below not on a bool). What the compiler cannot see
+// (a lens built by hand, a pointer field compared, NaN operands) is carried
+// by the op as an error; the batch that holds it fails before anything is
+// sent.
+//
+// Every variadic op given nothing (Append(f), Add(f), DeleteItems(f),
+// SetItems(f, nil), ...) is a valid op that does nothing: it sends no
+// command, writes nothing and yields 0. An op that writes nothing is not a
+// write: a batch of such ops (or of guards, reads and yields) leaves the
+// model's version as it was.
 //
 // # The catalogue
 //
 // Numbers: Set, Incr, Decr (HINCRBY and HINCRBYFLOAT), Mul, FloorDiv, Mod and
-// Pow with Python's semantics, Max and Min (keep the larger or smaller). A
+// Pow with Python's semantics, Div (Python's /, float fields only), Max and
+// Min (keep the larger or smaller). A
 // result out of the field type's range (an int8 past 127, an int64 past its
 // maximum, a uint below zero) fails the batch with ErrOverflow before any
 // write; Mul, FloorDiv, Mod and Pow on integers are exact within ±2^53.
@@ -32,25 +43,31 @@
 // Time: AddDuration moves a time.Time field on the server, keeping its
 // nanoseconds and its zone offset.
 //
-// Lists: Append, Prepend, Insert (Python's clamping), PopLast, PopFirst,
+// Lists: Append, Prepend, InsertAt (Python's clamping), PopLast, PopFirst,
 // PopAt, SetAt, RemoveRange and Trim (Python slice bounds; End is the end),
 // Remove, RemoveAll, Move (LMOVE between two lists of one model: the task
 // queue hand-off), Len, Clear.
 //
 // Maps: SetItem, SetItems, DeleteItems, PopItem (with a default), GetItem,
-// PopAnyItem, HasKey, Len, Clear.
+// PopAnyItem, Size, IncrItem (m[k] += n on a map of numbers), ClearItems.
 //
-// Sets: Add, Discard, Contains, Len, Clear.
+// Sets: Add, Discard, Size, ClearItems.
 //
-// The model: Replace (write it whole), Delete, Expire and Persist (every key of
-// the model, in the same step as the rest of the batch), Diff (write only what
-// changed between two values).
+// The model: Replace (write it whole), CreateIfMissing (create it with a
+// value when it does not exist, before the batch's other ops: the "N per
+// window" rate limiter), Delete (the model and every one of its keys: the
+// op rapyer's Model.Delete runs, the same meaning in a batch), Expire and
+// Persist (every key of the model, in the same step as the rest of the
+// batch), Diff (write only what changed between two values).
 //
 // Guards, checked on the server before the first write, against the data as
-// the batch found it: Exists, VersionIs, Equal, NotEqual, Below, AtMost, Above,
-// AtLeast, LenIs, KeyPresent, KeyAbsent, Includes, Excludes, ListIncludes,
-// ListExcludes, and Fenced (a lock is still held). One that fails fails the
-// batch with ErrPrecondition (ErrLockLost for Fenced), naming it.
+// the batch found it: Require(p) with a predicate p of package is (is.Equal,
+// is.Below, ..., is.In, is.Member, is.Element, is.Key, is.Len and is.Size
+// compared, is.Not, is.And, is.Or), Exists and VersionIs (facts of the
+// stored record, not of a value), and Fenced (a lock is still held). One
+// that fails fails the batch with ErrPrecondition (ErrLockLost for Fenced),
+// naming it and what the server saw. Check(p) yields whether p holds, read
+// as Require reads it.
 //
 // # What ops cost the server
 //
@@ -60,17 +77,16 @@
 // written, against the batch's budget (tx.Options.Budget, or
 // rapyer.WithBudget for one call): the text AppendText and Repeat make
 // against Budget.Bytes (2 MiB by default, never past 512 MB), the list
-// elements Insert, PopAt and RemoveRange move or scan, those on the shorter
+// elements InsertAt, PopAt and RemoveRange move or scan, those on the shorter
 // side of their index, against Budget.Moves (50,000 by default). A batch over
 // its budget fails with ErrTooLarge, naming the op, its cost and the budget.
-// Remove, RemoveAll and the guards ListIncludes and ListExcludes scan a
-// list (O(n), LREM and LPOS) and are not counted; the other guards are
-// O(1). The table of every op is in docs/concepts.md.
+// Remove, RemoveAll and a predicate's is.Element scan a list (O(n), LREM
+// and LPOS) and are not counted; the other leaves of a predicate are O(1). The table of every op is in docs/concepts.md.
 //
 // # Results
 //
 // Ops that yield a value return a handle: *Yield[A] (Incr yields the new
-// number, Len the length, HasKey a bool), *Maybe[A] (a pop yields an element,
+// number, Len the length, Check a bool), *Maybe[A] (a pop yields an element,
 // or nothing from an empty list), *Pair[K, V] (PopAnyItem). After the batch
 // ran, the handle's Result method reads its value, typed, from the batch's
 // result:

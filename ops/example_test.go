@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -31,12 +32,12 @@ func Example() {
 	fmt.Println(ops.Incr(balance, 10))
 	fmt.Println(ops.Append(history, "deposit:10"))
 	fmt.Println(ops.SetItem(limits, "daily", 500))
-	fmt.Println(ops.AtLeast(balance, 100))
+	fmt.Println(ops.Require(is.AtLeast(balance, 100)))
 	// Output:
 	// Incr(balance, 10)
 	// Append(history, "deposit:10")
 	// SetItem(limits, "daily", 500)
-	// AtLeast(balance, 100)
+	// Require(AtLeast(balance, 100))
 }
 
 // Incr adds to a number field on the server (HINCRBY) and yields the new
@@ -155,10 +156,11 @@ func ExampleAdd() {
 	// Output: 1 2
 }
 
-// A guard writes nothing: it is checked on the server, before the batch's
-// first write. When it does not hold, the batch fails with ErrPrecondition and
-// changes nothing: here the withdrawal and its history entry are both refused.
-func ExampleAtLeast() {
+// Require is the guard: it writes nothing, and its predicate is checked on the
+// server before the batch's first write. When it does not hold, the batch
+// fails with ErrPrecondition and changes nothing: here the withdrawal and its
+// history entry are both refused.
+func ExampleRequire() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -175,7 +177,7 @@ func ExampleAtLeast() {
 	_ = accounts.Save(ctx, "alice", Account{Balance: 50})
 
 	_, err := accounts.Exec(ctx, "alice", tx.Of(
-		ops.AtLeast(balance, 100),
+		ops.Require(is.AtLeast(balance, 100)),
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	))
@@ -185,13 +187,13 @@ func ExampleAtLeast() {
 	fmt.Println(a.Balance, a.History)
 	// Output:
 	// true
-	// rapyer: precondition failed: AtLeast(balance, 100): balance is 50
+	// rapyer: precondition failed: Require(AtLeast(balance, 100)): balance is 50
 	// 50 []
 }
 
-// Equal guards a field's value: an order is paid only while it is still new,
-// so a second payment of the same order is refused.
-func ExampleEqual() {
+// A guard on a field's value: an order is paid only while it is still new, so
+// a second payment of the same order is refused.
+func ExampleRequire_equal() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -203,7 +205,7 @@ func ExampleEqual() {
 	orders := rapyer.MustNew[Order](rdb, rapyer.Options{})
 	_ = orders.Save(ctx, "o1", Order{Status: "new"})
 
-	pay := tx.Of(ops.Equal(status, "new"), ops.Set(status, "paid"))
+	pay := tx.Of(ops.Require(is.Equal(status, "new")), ops.Set(status, "paid"))
 	_, first := orders.Exec(ctx, "o1", pay)
 	_, second := orders.Exec(ctx, "o1", pay)
 	fmt.Println(first, errors.Is(second, ops.ErrPrecondition))
@@ -237,9 +239,10 @@ func ExampleMove() {
 	// Output: t1 true [t2] [t1]
 }
 
-// LenIs guards the length of a list, map or set: a cart takes at most three
-// items, checked on the server in the same step as the append.
-func ExampleLenIs() {
+// A guard on the length of a list (is.Len; is.Size for a map or a set): a
+// cart takes at most three items, checked on the server in the same step as
+// the append.
+func ExampleRequire_length() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -252,7 +255,7 @@ func ExampleLenIs() {
 	_ = carts.Save(ctx, "c1", Cart{Items: []string{"book", "pen"}})
 
 	for _, item := range []string{"lamp", "mug"} {
-		_, err := carts.Exec(ctx, "c1", tx.Of(ops.LenIs(items, ops.LT, 3), ops.Append(items, item)))
+		_, err := carts.Exec(ctx, "c1", tx.Of(ops.Require(is.Below(is.Len(items), 3)), ops.Append(items, item)))
 		fmt.Println(item, errors.Is(err, ops.ErrPrecondition))
 	}
 	c, _ := carts.Get(ctx, "c1")
@@ -261,6 +264,36 @@ func ExampleLenIs() {
 	// lamp false
 	// mug true
 	// [book pen lamp]
+}
+
+// Check yields whether a predicate holds at its point of the batch, and
+// does not fail the batch: here whether the account was a VIP before this
+// batch added the flag, and whether it is one after.
+func ExampleCheck() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Account struct {
+		Balance int
+		Flags   map[string]struct{}
+	}
+	balance := lens.Of(func(a *Account) *int { return &a.Balance })
+	flags := lens.Of(func(a *Account) *map[string]struct{} { return &a.Flags })
+	accounts := rapyer.MustNew[Account](rdb, rapyer.Options{})
+	_ = accounts.Save(ctx, "alice", Account{Balance: 500})
+
+	wasVIP := ops.Check(is.Member(flags, "vip"))
+	rich := ops.Check(is.And(is.AtLeast(balance, 100), is.Not(is.Member(flags, "banned"))))
+	isVIP := ops.Check(is.Member(flags, "vip"))
+	res, _ := accounts.Exec(ctx, "alice", tx.Of(wasVIP, rich, ops.Add(flags, "vip"), isVIP))
+	v, _ := wasVIP.Result(res)
+	r, _ := rich.Result(res)
+	now, _ := isVIP.Result(res)
+	fmt.Println(v, r, now)
+	// Output: false true true
 }
 
 // RemoveRange deletes a slice of a list with Python's slice bounds (negative

@@ -21,7 +21,7 @@ import (
 // with an argument are counted against the batch's budget before anything is
 // written, and a batch over it fails with ErrTooLarge, naming the op.
 
-func budget(bytes, moves int64) rapyer.ExecOption {
+func budget(bytes, moves int64) rapyer.Option {
 	return rapyer.WithBudget(tx.Budget{Bytes: bytes, Moves: moves})
 }
 
@@ -38,8 +38,8 @@ type limitCase struct {
 	name  string
 	start Acct
 	batch tx.Batch
-	opt   rapyer.ExecOption // nil: the default budget
-	text  []string          // what the error names
+	opt   rapyer.Option // nil: the default budget
+	text  []string      // what the error names
 }
 
 func limitCases() []limitCase {
@@ -68,18 +68,18 @@ func limitCases() []limitCase {
 
 		// Lists: the elements an op moves are those on the shorter side of
 		// its index.
-		{name: "Insert in the middle", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.Insert(History, 20, "x")),
-			opt: budget(0, 19), text: []string{"Insert(history, 20, \"x\")", "costs 20 moves", "budget of 19 moves"}},
-		{name: "Insert near the end, counted from it", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.Insert(History, -12, "x")),
-			opt: budget(0, 11), text: []string{"Insert(history, -12", "costs 12 moves"}},
+		{name: "Insert in the middle", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.InsertAt(History, 20, "x")),
+			opt: budget(0, 19), text: []string{"InsertAt(history, 20, \"x\")", "costs 20 moves", "budget of 19 moves"}},
+		{name: "Insert near the end, counted from it", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.InsertAt(History, -12, "x")),
+			opt: budget(0, 11), text: []string{"InsertAt(history, -12", "costs 12 moves"}},
 		{name: "PopAt in the middle", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.PopAt(History, 19)),
 			opt: budget(0, 18), text: []string{"PopAt(history, 19)", "costs 19 moves"}},
 		{name: "RemoveRange in the middle", start: forty, batch: tx.Of(ops.Incr(Balance, 1), ops.RemoveRange(History, 10, 25)),
 			opt: budget(0, 9), text: []string{"RemoveRange(history, 10, 25)", "costs 10 moves"}},
-		{name: "list ops count together", start: forty, batch: tx.Of(ops.Insert(History, 5, "x"), ops.PopAt(History, -6), ops.Insert(History, 3, "y")),
-			opt: budget(0, 12), text: []string{"Insert(history, 3, \"y\")", "costs 3 moves (13 with the ops before it)"}},
-		{name: "an Insert after the list grew in the batch", start: forty, batch: tx.Of(ops.Append(History, list(40)...), ops.Insert(History, 40, "x")),
-			opt: budget(0, 39), text: []string{"Insert(history, 40", "costs 40 moves"}},
+		{name: "list ops count together", start: forty, batch: tx.Of(ops.InsertAt(History, 5, "x"), ops.PopAt(History, -6), ops.InsertAt(History, 3, "y")),
+			opt: budget(0, 12), text: []string{"InsertAt(history, 3, \"y\")", "costs 3 moves (13 with the ops before it)"}},
+		{name: "an Insert after the list grew in the batch", start: forty, batch: tx.Of(ops.Append(History, list(40)...), ops.InsertAt(History, 40, "x")),
+			opt: budget(0, 39), text: []string{"InsertAt(history, 40", "costs 40 moves"}},
 	}
 }
 
@@ -94,7 +94,7 @@ func TestBatchesOverBudgetWriteNothing(t *testing.T) {
 				m := newModel(t, b, i)
 				save(t, m, "x", c.start)
 				before := snapshot(t, b, m, "x")
-				var opts []rapyer.ExecOption
+				var opts []rapyer.Option
 				if c.opt != nil {
 					opts = append(opts, c.opt)
 				}
@@ -124,10 +124,10 @@ func TestWithinBudget(t *testing.T) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
 		tiny := budget(1, 2) // one byte, two moves
-		run := func(start Acct, o ops.Op, opt rapyer.ExecOption, want Acct) {
+		run := func(start Acct, o ops.Op, opt rapyer.Option, want Acct) {
 			t.Helper()
 			save(t, m, "x", start)
-			var opts []rapyer.ExecOption
+			var opts []rapyer.Option
 			if opt != nil {
 				opts = append(opts, opt)
 			}
@@ -162,11 +162,11 @@ func TestWithinBudget(t *testing.T) {
 			return with(hist(f(slices.Clone(long))...))
 		}
 		start := with(hist(long...))
-		run(start, ops.Insert(History, 0, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 0, "x") }))
-		run(start, ops.Insert(History, 100, "x"), tiny, edit(func(l []string) []string { return append(l, "x") }))
-		run(start, ops.Insert(History, 2, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 2, "x") }))
-		run(start, ops.Insert(History, 98, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 98, "x") }))
-		run(start, ops.Insert(History, -1, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 99, "x") }))
+		run(start, ops.InsertAt(History, 0, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 0, "x") }))
+		run(start, ops.InsertAt(History, 100, "x"), tiny, edit(func(l []string) []string { return append(l, "x") }))
+		run(start, ops.InsertAt(History, 2, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 2, "x") }))
+		run(start, ops.InsertAt(History, 98, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 98, "x") }))
+		run(start, ops.InsertAt(History, -1, "x"), tiny, edit(func(l []string) []string { return slices.Insert(l, 99, "x") }))
 		run(start, ops.PopAt(History, 0), tiny, edit(func(l []string) []string { return l[1:] }))
 		run(start, ops.PopAt(History, -1), tiny, edit(func(l []string) []string { return l[:99] }))
 		run(start, ops.PopAt(History, 2), tiny, edit(func(l []string) []string { return slices.Delete(l, 2, 3) }))
@@ -202,7 +202,7 @@ func TestListOpsAtEveryIndex(t *testing.T) {
 		l := list(n)
 		for i := -n - 2; i <= n+2; i++ {
 			c := clamp(i, n)
-			steps = append(steps, step{l, slices.Insert(slices.Clone(l), c, "x"), ops.Insert(History, i, "x"), min(c, n-c)})
+			steps = append(steps, step{l, slices.Insert(slices.Clone(l), c, "x"), ops.InsertAt(History, i, "x"), min(c, n-c)})
 			if j := pyIndex(i, n); j >= 0 && j < n {
 				steps = append(steps, step{l, slices.Delete(slices.Clone(l), j, j+1), ops.PopAt(History, i), min(j, n-1-j)})
 			}
@@ -221,7 +221,7 @@ func TestListOpsAtEveryIndex(t *testing.T) {
 		m := newModel(t, b, 0)
 		key := colKey(t, m, "x", "history")
 		for _, s := range steps {
-			for _, opt := range []rapyer.ExecOption{budget(0, tx.Unlimited), budget(0, int64(max(s.cost, 1)))} {
+			for _, opt := range []rapyer.Option{budget(0, tx.Unlimited), budget(0, int64(max(s.cost, 1)))} {
 				save(t, m, "x", with(hist(s.start...)))
 				if _, err := m.Exec(ctx, "x", tx.Of(s.o), opt); err != nil {
 					t.Fatalf("%s on %q: %v", s.o, s.start, err)

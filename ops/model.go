@@ -48,7 +48,9 @@ func (o *deleteOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 
 // Delete removes the model and every one of its keys. When the root key or a
 // collection key holds another Redis type than the model's, the batch fails
-// with ErrWrongType and deletes nothing.
+// with ErrWrongType and deletes nothing. It means what rapyer's Model.Delete
+// means (which runs it, skipping a missing model): Delete in a batch, beside
+// other ops and guards, is the same deletion.
 func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
 
 type ttlOp[S any] struct {

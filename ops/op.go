@@ -44,9 +44,6 @@ type Float interface{ ~float32 | ~float64 }
 // Number is every integer and floating-point type.
 type Number interface{ Integer | Float }
 
-// Ordered is every type guards can compare with < and >: numbers and strings.
-type Ordered interface{ Number | ~string }
-
 // field is what every op keeps of its lens: the model type and the node.
 type field struct {
 	model reflect.Type

@@ -128,7 +128,7 @@ func makeBounds(c *schema.Codec) (lo, hi string) {
 type number[S any, N Number] struct {
 	f       field
 	name    string // the op's name for String
-	fn      string // "" for an increment (Incr, Decr); else the function of Arith: mul floordiv mod pow max min
+	fn      string // "" for an increment (Incr, Decr); else the function of Arith: mul floordiv div mod pow max min
 	operand N
 	negate  bool
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -81,7 +82,7 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if diff := cmp.Diff(before, snapshot(t, b, admin, "x")); diff != "" {
 			t.Fatalf("the refused batch wrote (-before +after):\n%s", diff)
 		}
-		err = m.Lock(ctx, "x", "edit", func(a *Acct) error {
+		_, err = m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error {
 			a.Balance = 100
 			delete(a.Limits, "b")
 			return nil
@@ -134,7 +135,7 @@ func TestUnlockWithoutChannelPermission(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Lock(ctx, "x", "edit", func(a *Acct) error { a.Balance = 6; return nil }); err != nil {
+		if _, err := m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error { a.Balance = 6; return nil }); err != nil {
 			t.Fatalf("a lock save as a user without channels: %v", err)
 		}
 		got, err := admin.Get(ctx, "x")
@@ -162,7 +163,7 @@ func TestServerWithoutLMOVE(t *testing.T) {
 	checkMoves(t, c, "p")
 }
 
-// TestServerWithoutLPOS: a ListIncludes guard on a server without LPOS (as
+// TestServerWithoutLPOS: an is.Element guard on a server without LPOS (as
 // before 6.0.6) fails with ErrUnsupported before anything is written.
 func TestServerWithoutLPOS(t *testing.T) {
 	s := testenv.StartServer(t, "--rename-command", "LPOS", "")
@@ -180,7 +181,7 @@ func TestServerWithoutLPOS(t *testing.T) {
 		t.Fatal(err)
 	}
 	v0 := c.HGet(ctx, "p:{x}", "__v").Val()
-	for _, g := range []ops.Op{ops.ListIncludes(History, "a"), ops.ListExcludes(History, "z")} {
+	for _, g := range []ops.Op{ops.Require(is.Element(History, "a")), ops.Require(is.Not(is.Element(History, "z")))} {
 		_, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "b"), g))
 		if !errors.Is(err, rapyer.ErrUnsupported) || !strings.Contains(err.Error(), "LPOS") {
 			t.Fatalf("%s without LPOS: %v; want ErrUnsupported naming LPOS", g, err)

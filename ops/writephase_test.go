@@ -82,7 +82,7 @@ func TestLockSaveClearsABigMap(t *testing.T) {
 		ctx := context.Background()
 		m := newModel(t, b, 0)
 		save(t, m, "x", Acct{Owner: "ann", Limits: limits})
-		err := m.Lock(ctx, "x", "edit", func(a *Acct) error {
+		_, err := m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error {
 			a.Owner = "bob"
 			a.Balance = 9
 			a.Limits = nil
@@ -135,11 +135,12 @@ func TestBadVersionWritesNothing(t *testing.T) {
 			return err
 		}},
 		{"Lock", func(ctx context.Context, m *rapyer.Model[Acct]) error {
-			return m.Lock(ctx, "x", "edit", func(a *Acct) error {
+			_, err := m.Lock(ctx, "x", "edit", func(_ context.Context, a *Acct) error {
 				a.Balance++
 				a.History = append(a.History, "c")
 				return nil
 			})
+			return err
 		}},
 	}
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

@@ -17,6 +17,7 @@ import (
 type Yield[A any] struct {
 	inner  Op
 	decode func(raw any) (A, error)
+	none   bool // the op was given nothing to do: it yields the zero A
 }
 
 // String describes the op.
@@ -29,6 +30,9 @@ func (y *Yield[A]) Compile(b *prog.Builder, t prog.Target) error { return y.inne
 func (y *Yield[A]) Result(r Replies) (A, error) {
 	var zero A
 	raw, ok := r.Reply(y)
+	if !ok && y.none {
+		return zero, nil
+	}
 	if !ok {
 		return zero, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, y)
 	}

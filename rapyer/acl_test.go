@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -88,14 +89,14 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		}
 		_, err = m.Exec(ctx, "a", tx.Of(
 			ops.VersionIs[Account](v),
-			ops.AtLeast(acctBalance, 30),
+			ops.Require(is.AtLeast(acctBalance, 30)),
 			ops.Incr(acctBalance, -30),
 			ops.Append(history, "withdraw:30"),
 			ops.SetItem(limits, "week", 50),
 			ops.Add(flags, "vip"),
 		))
 		step("Exec with guards", err)
-		if _, err := m.Exec(ctx, "a", tx.Of(ops.AtLeast(acctBalance, 1000), ops.Incr(acctBalance, -1000))); !errors.Is(err, rapyer.ErrPrecondition) {
+		if _, err := m.Exec(ctx, "a", tx.Of(ops.Require(is.AtLeast(acctBalance, 1000)), ops.Incr(acctBalance, -1000))); !errors.Is(err, rapyer.ErrPrecondition) {
 			t.Fatalf("a failed guard: %v, want ErrPrecondition", err)
 		}
 		_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
@@ -107,11 +108,12 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		// and is woken by the release.
 		held, done := make(chan struct{}), make(chan error, 1)
 		go func() {
-			done <- m.Lock(ctx, "a", "pay", func(a *Account) error {
+			_, err := m.Lock(ctx, "a", "pay", func(_ context.Context, a *Account) error {
 				close(held)
 				a.Balance += 10
 				return nil
 			})
+			done <- err
 		}()
 		select {
 		case <-held:
@@ -119,7 +121,8 @@ func TestLeastPrivilegeUser(t *testing.T) {
 			step("Lock", err)
 			t.Fatal("Lock returned without running its function")
 		}
-		step("Lock (waiting)", m.Lock(ctx, "a", "pay", func(a *Account) error { a.Owner = "A"; return nil }))
+		_, err = m.Lock(ctx, "a", "pay", func(_ context.Context, a *Account) error { a.Owner = "A"; return nil })
+		step("Lock (waiting)", err)
 		step("Lock", <-done)
 		a, err = m.Get(ctx, "a")
 		step("Get", err)

@@ -43,13 +43,23 @@
 //
 // Exec runs a tx.Batch of ops (package ops) on one model atomically: one round
 // trip, all or nothing, guards checked on the server before the first write.
-// ExecAll runs a batch over several models. Update runs an optimistic
-// read-decide-write update, retried on conflict. Lock, LockUpdate and
-// LockMany run a function under a (model, action) lock and save what it
-// changed, fenced by the lock, releasing it in the same step.
+// A batch over several models of any types, each part bound with tx.On to
+// its model's Target, runs with tx.Exec. Update runs an optimistic
+// read-decide-write update, retried on conflict. Lock runs a function under
+// a (model, action) lock and saves what it changed, fenced by the lock,
+// releasing it in the same step; LockAll does the same over several models
+// of any types (Model.Hold), taking their locks in one global order.
+//
+// # Options
+//
+// Options configure a Model; its zero value works. The calls that change
+// models take per-call Options (WithRetry, WithBudget, WithRecord,
+// SkipIfMissing, WithLockTTL, WithWait, WithAutoExtend, or any
+// func(*Options)), which edit a copy of the model's Options for that call:
+// they merge, never replace.
 //
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(
-//		ops.AtLeast(Balance, 100),
+//		ops.Require(is.AtLeast(Balance, 100)),
 //		ops.Decr(Balance, 100),
 //		ops.Append(History, "withdraw:100"),
 //	))

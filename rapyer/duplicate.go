@@ -39,14 +39,14 @@ func (m *Model[T]) Duplicate(ctx context.Context, id, newID string) (string, err
 			return "", t.Err()
 		}
 	}
-	o := m.execOptions(dst)
+	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
 	if _, cluster := m.rdb.(*redis.ClusterClient); cluster && keys.Slot(src.Root()) != keys.Slot(dst.Root()) {
 		v, _, err := m.get(ctx, src.Root())
 		if err != nil {
 			return "", err
 		}
-		if _, err := tx.Exec(ctx, m.rdb, m.replace(v), o); err != nil {
+		if _, err := tx.Exec(ctx, m.rdb, m.replace(v).On(dst), o); err != nil {
 			return "", err
 		}
 		return newID, nil
@@ -65,7 +65,7 @@ func (m *Model[T]) Duplicate(ctx context.Context, id, newID string) (string, err
 			if !ok {
 				return tx.Batch{}, fmt.Errorf("%w: %s", errs.NotFound, src.Root())
 			}
-			return m.replace(v), nil
+			return m.replace(v).On(dst), nil
 		}
 	}
 	if _, err := tx.Optimistic(ctx, m.rdb, watch, read, o); err != nil {

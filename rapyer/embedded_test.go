@@ -74,7 +74,7 @@ func TestEmbeddedStructs(t *testing.T) {
 		}
 		// A lock saves what changed (a diff): a promoted field, a promoted
 		// collection, and the embedded pointer set to nil.
-		err = m.Lock(ctx, "u1", "edit", func(u *Member) error {
+		_, err = m.Lock(ctx, "u1", "edit", func(_ context.Context, u *Member) error {
 			u.Name, u.Tags = "Cy", append(u.Tags, "c")
 			u.Audit = nil
 			return nil

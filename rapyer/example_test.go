@@ -11,7 +11,9 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -150,7 +152,7 @@ func ExampleModel_Exec() {
 
 	withdraw := func(amount int) error {
 		_, err := accounts.Exec(ctx, "alice", tx.Of(
-			ops.AtLeast(balance, amount),
+			ops.Require(is.AtLeast(balance, amount)),
 			ops.Decr(balance, amount),
 			ops.Append(history, fmt.Sprintf("withdraw:%d", amount)),
 		))
@@ -166,9 +168,9 @@ func ExampleModel_Exec() {
 	// 70 [withdraw:30]
 }
 
-// IgnoreIfDeleted makes a batch on a model that is gone do nothing, create
+// SkipIfMissing makes a call on a model that is gone do nothing, create
 // nothing, and report Result.Skipped, instead of failing with ErrNotFound.
-func ExampleIgnoreIfDeleted() {
+func ExampleSkipIfMissing() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -179,16 +181,47 @@ func ExampleIgnoreIfDeleted() {
 	hits := lens.Of(func(s *Session) *int { return &s.Hits })
 	sessions := rapyer.MustNew[Session](rdb, rapyer.Options{})
 
-	res, err := sessions.Exec(ctx, "expired", tx.Of(ops.Incr(hits, 1)), rapyer.IgnoreIfDeleted())
+	res, err := sessions.Exec(ctx, "expired", tx.Of(ops.Incr(hits, 1)), rapyer.SkipIfMissing())
 	exists, _ := sessions.Exists(ctx, "expired")
 	fmt.Println(res.Skipped, err, exists)
 	// Output: true <nil> false
 }
 
-// ExecAll runs one batch over several models, each op bound with tx.On to its
-// model's Target. Here an order is paid and the stock taken in one step; the
-// models share a hash tag so the batch also runs on Redis Cluster.
-func ExampleModel_ExecAll() {
+// Per-call options edit a copy of the model's Options for one call: they
+// merge with the model's and never replace them. Here the model's locks
+// auto-extend with a 2s TTL; one call asks for a 30s TTL and keeps the
+// auto-extension. A field that belongs to the model is refused.
+func ExampleOption() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Report struct{ Rows int }
+	reports := rapyer.MustNew[Report](rdb, rapyer.Options{Lock: lock.Options{TTL: 2 * time.Second, AutoExtend: true}})
+	_ = reports.Save(ctx, "daily", Report{})
+
+	_, err := reports.Lock(ctx, "daily", "build", func(ctx context.Context, r *Report) error {
+		r.Rows = 42 // a long job would watch ctx: cancelled if the lock is lost
+		return nil
+	}, rapyer.WithLockTTL(30*time.Second), func(o *rapyer.Options) { o.Exec.Resends = -1 })
+	r, _ := reports.Get(ctx, "daily")
+	fmt.Println(err, r.Rows)
+
+	_, err = reports.Lock(ctx, "daily", "build", func(context.Context, *Report) error { return nil },
+		func(o *rapyer.Options) { o.Prefix = "other" })
+	fmt.Println(errors.Is(err, rapyer.ErrInvalid))
+	// Output:
+	// <nil> 42
+	// true
+}
+
+// A batch over several models of any types is tx.Exec of ops bound with
+// tx.On to each model's Target. Here an order is paid and the stock taken in
+// one step; the models share a hash tag so the batch also runs on Redis
+// Cluster.
+func Example_batchOverModels() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -205,10 +238,10 @@ func ExampleModel_ExecAll() {
 	_ = products.Save(ctx, "lamp", Product{Stock: 3})
 	_ = orders.Save(ctx, "o1", Order{Status: "new"})
 
-	_, err := orders.ExecAll(ctx, tx.Join(
-		tx.On(products.Target("lamp"), ops.AtLeast(stock, 2), ops.Decr(stock, 2)),
-		tx.On(orders.Target("o1"), ops.Equal(status, "new"), ops.Set(status, "paid")),
-	))
+	_, err := tx.Exec(ctx, rdb, tx.Join(
+		tx.On(products.Target("lamp"), ops.Require(is.AtLeast(stock, 2)), ops.Decr(stock, 2)),
+		tx.On(orders.Target("o1"), ops.Require(is.Equal(status, "new")), ops.Set(status, "paid")),
+	), tx.Options{})
 	p, _ := products.Get(ctx, "lamp")
 	o, _ := orders.Get(ctx, "o1")
 	fmt.Println(err, p.Stock, o.Status, products.Target("lamp").Root())
@@ -270,7 +303,7 @@ func ExampleModel_Lock() {
 	errInsufficient := errors.New("insufficient funds")
 
 	withdraw := func(amount int) error {
-		return accounts.Lock(ctx, "alice", "withdraw", func(a *Account) error {
+		_, err := accounts.Lock(ctx, "alice", "withdraw", func(ctx context.Context, a *Account) error {
 			if a.Balance < amount {
 				return errInsufficient // nothing is saved
 			}
@@ -278,6 +311,7 @@ func ExampleModel_Lock() {
 			a.History = append(a.History, fmt.Sprintf("withdraw:%d", amount))
 			return nil
 		})
+		return err
 	}
 	fmt.Println(withdraw(60))
 	fmt.Println(withdraw(60))
@@ -289,10 +323,11 @@ func ExampleModel_Lock() {
 	// 40 [withdraw:60]
 }
 
-// LockMany locks several models in one global order (so a transfer A->B and
-// one B->A cannot deadlock), and saves what the function changed in all of
-// them in one step fenced by the locks.
-func ExampleModel_LockMany() {
+// LockAll locks several models, of one type or of many, in one global order
+// of their keys (so a transfer A->B and one B->A cannot deadlock), loads each
+// into its variable, and saves what the function changed in all of them in
+// one step fenced by the locks. Here an order is paid from an account.
+func ExampleLockAll() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
@@ -300,58 +335,30 @@ func ExampleModel_LockMany() {
 	ctx := context.Background()
 
 	type Account struct{ Balance int }
+	type Order struct {
+		Total int
+		Paid  bool
+	}
 	accounts := rapyer.MustNew[Account](rdb, rapyer.Options{})
+	orders := rapyer.MustNew[Order](rdb, rapyer.Options{})
 	_ = accounts.Save(ctx, "alice", Account{Balance: 100})
-	_ = accounts.Save(ctx, "bob", Account{Balance: 20})
+	_ = orders.Save(ctx, "o1", Order{Total: 30})
 
-	transfer := func(from, to string, amount int) error {
-		_, err := accounts.LockMany(ctx, []string{from, to}, "transfer", func(a []*Account) error {
-			if a[0].Balance < amount {
-				return errors.New("insufficient funds")
-			}
-			a[0].Balance -= amount
-			a[1].Balance += amount
-			return nil
-		})
-		return err
-	}
-	fmt.Println(transfer("alice", "bob", 30), transfer("bob", "alice", 5))
-	alice, _ := accounts.Get(ctx, "alice")
-	bob, _ := accounts.Get(ctx, "bob")
-	fmt.Println(alice.Balance, bob.Balance)
-	// Output:
-	// <nil> <nil>
-	// 75 45
-}
-
-// LockUpdate is the functional form of Lock: under the lock the function
-// returns a batch, which runs fenced by the lock and releases it in the same
-// step.
-func ExampleModel_LockUpdate() {
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	ctx := context.Background()
-
-	type Player struct {
-		Score  int
-		Badges []string
-	}
-	score := lens.Of(func(p *Player) *int { return &p.Score })
-	badges := lens.Of(func(p *Player) *[]string { return &p.Badges })
-	players := rapyer.MustNew[Player](rdb, rapyer.Options{})
-	_ = players.Save(ctx, "p1", Player{Score: 90})
-
-	_, err := players.LockUpdate(ctx, "p1", "bonus", func(p Player) (tx.Batch, error) {
-		if p.Score >= 100 {
-			return tx.Batch{}, nil
+	var a Account
+	var o Order
+	held := []rapyer.Held{accounts.Hold("alice", &a), orders.Hold("o1", &o)}
+	_, err := rapyer.LockAll(ctx, "checkout", held, func(ctx context.Context) error {
+		if o.Paid || a.Balance < o.Total {
+			return errors.New("cannot pay")
 		}
-		return tx.Of(ops.Incr(score, 100-p.Score), ops.Append(badges, "topped-up")), nil
+		a.Balance -= o.Total
+		o.Paid = true
+		return nil
 	})
-	p, _ := players.Get(ctx, "p1")
-	fmt.Println(err, p.Score, p.Badges)
-	// Output: <nil> 100 [topped-up]
+	alice, _ := accounts.Get(ctx, "alice")
+	o1, _ := orders.Get(ctx, "o1")
+	fmt.Println(err, alice.Balance, o1.Paid)
+	// Output: <nil> 70 true
 }
 
 // IDs iterates over the ids of the stored models with SCAN (never KEYS); the

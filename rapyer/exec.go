@@ -11,57 +11,31 @@ import (
 	"github.com/rapyer-go/rapyer/tx"
 )
 
-// ExecOption changes one execution.
-type ExecOption func(*tx.Options)
-
-// IgnoreIfDeleted makes a batch on a missing model do nothing and report
-// Result.Skipped, instead of failing with ErrNotFound.
-func IgnoreIfDeleted() ExecOption { return func(o *tx.Options) { o.IfMissing = tx.SkipIfMissing } }
-
-// WithRetry bounds the attempts of an optimistic update.
-func WithRetry(r tx.Retry) ExecOption { return func(o *tx.Options) { o.Retry = r } }
-
-// WithBudget sets the work one execution may ask of the server (see
-// tx.Budget; Options.Exec.Budget sets it for every execution of a model):
-// WithBudget(tx.Budget{Moves: 1_000_000}) for an Insert into the middle of
-// a long list, WithBudget(tx.Budget{Bytes: tx.Unlimited}) to lift the byte
-// budget. A batch over its budget fails with ErrTooLarge and writes nothing.
-func WithBudget(b tx.Budget) ExecOption { return func(o *tx.Options) { o.Budget = b } }
-
 // Exec runs batch b on model id atomically: one round trip, all or nothing,
-// guards checked on the server before the first write. Ops bound to other
-// targets with tx.On run in the same step. A missing model fails with
-// ErrNotFound and nothing is created (see IgnoreIfDeleted).
-func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...ExecOption) (*tx.Result, error) {
-	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt...)
+// guards checked on the server before the first write. b's unbound ops run
+// on model id; ops bound to other targets with tx.On run in the same step (a
+// batch whose ops are all bound runs with tx.Exec itself). A missing model
+// fails with ErrNotFound and nothing is created (see SkipIfMissing). opt
+// edit a copy of the model's Options for this call (see Option).
+func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...Option) (*tx.Result, error) {
+	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt)
 }
 
 // exec is Exec, refreshing the model's TTL in the batch when refresh is
 // set (not for Expire and Persist, which set the TTL themselves).
-func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool, opt ...ExecOption) (*tx.Result, error) {
+func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool, opt []Option) (*tx.Result, error) {
 	t := m.Target(id)
 	if !t.Valid() {
 		return nil, t.Err()
 	}
-	o := m.execOptions(t)
-	for _, f := range opt {
-		f(&o)
+	o, err := merge(m.opts, opt)
+	if err != nil {
+		return nil, err
 	}
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
 	}
-	return tx.Exec(ctx, m.rdb, b, o)
-}
-
-// ExecAll runs a batch whose ops are all bound to targets (tx.On) over
-// several models, atomically. On a cluster the models must share a hash tag
-// (Options.HashTag), or it fails with ErrCrossSlot before sending anything.
-func (m *Model[T]) ExecAll(ctx context.Context, b tx.Batch, opt ...ExecOption) (*tx.Result, error) {
-	o := m.opts.Exec
-	for _, f := range opt {
-		f(&o)
-	}
-	return tx.Exec(ctx, m.rdb, b, o)
+	return tx.Exec(ctx, m.rdb, b.On(t), o.Exec)
 }
 
 // Update runs a read-decide-write update of model id, optimistically: it
@@ -69,11 +43,11 @@ func (m *Model[T]) ExecAll(ctx context.Context, b tx.Batch, opt ...ExecOption) (
 // with the value, and runs the batch decide returns atomically in MULTI/EXEC
 // (the second round trip). When another client changed the model in
 // between, it starts again after a jittered backoff; after the attempts of
-// Options.Exec.Retry it fails with ErrConflict. decide may run more than once
-// and should have no side effects; its error ends the update and is returned.
-// A missing model gives ErrNotFound. Result.Attempts tells how many attempts
-// ran.
-func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.Batch, error), opt ...ExecOption) (*tx.Result, error) {
+// Options.Exec.Retry (WithRetry) it fails with ErrConflict. decide may run
+// more than once and should have no side effects; its error ends the update
+// and is returned. A missing model gives ErrNotFound (see SkipIfMissing).
+// Result.Attempts tells how many attempts ran.
+func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
 	return m.UpdateMany(ctx, []string{id}, func(vs []T) (tx.Batch, error) { return decide(vs[0]) }, opt...)
 }
 
@@ -81,26 +55,22 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // two accounts): decide gets their values in the order of ids and returns a
 // batch whose ops are bound with tx.On to Target(id) (unbound ops go to
 // ids[0]). On a cluster the models must share a hash tag.
-func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...ExecOption) (*tx.Result, error) {
+func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%w: UpdateMany needs ids", errs.InvalidArgument)
 	}
 	if decide == nil {
 		return nil, fmt.Errorf("%w: nil decide function", errs.InvalidArgument)
 	}
-	var watch, roots []string
-	for _, id := range ids {
-		ks, err := m.Keys(id)
-		if err != nil {
-			return nil, err
-		}
-		roots = append(roots, ks[0])
-		watch = append(watch, ks...)
+	watch, roots, err := m.watched(ids)
+	if err != nil {
+		return nil, err
 	}
-	o := m.execOptions(m.Target(ids[0]))
-	for _, f := range opt {
-		f(&o)
+	opts, err := merge(m.opts, opt)
+	if err != nil {
+		return nil, err
 	}
+	o := opts.Exec
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
 		reads := make([]func() (T, bool, error), len(roots))
 		for i, root := range roots {
@@ -128,7 +98,7 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 			for _, id := range ids {
 				b = m.refresh(b, m.Target(id))
 			}
-			return b, nil
+			return b.On(m.Target(ids[0])), nil
 		}
 	}
 	res, err := tx.Optimistic(ctx, m.rdb, watch, read, o)
@@ -140,6 +110,19 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 		return nil, de.err
 	}
 	return res, err
+}
+
+// watched lists the keys of the models of ids, and their root keys.
+func (m *Model[T]) watched(ids []string) (watch, roots []string, err error) {
+	for _, id := range ids {
+		ks, err := m.Keys(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		roots = append(roots, ks[0])
+		watch = append(watch, ks...)
+	}
+	return watch, roots, nil
 }
 
 var errSkipped = errors.New("skipped")

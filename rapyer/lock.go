@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -16,254 +17,282 @@ import (
 	"github.com/rapyer-go/rapyer/tx"
 )
 
-// LockOption changes how one model lock is taken.
-type LockOption func(*lock.Options)
-
-// WithLock sets every lock option at once (TTL, wait, backoff, auto-extend).
-func WithLock(opts lock.Options) LockOption {
-	return func(o *lock.Options) {
-		load := o.Load
-		*o = opts
-		o.Load = load
-	}
-}
-
 // MaxAction is the longest lock action, in bytes.
 const MaxAction = keys.MaxAction
 
-// held is one model locked and loaded.
-type held[T any] struct {
-	id     string
+// Held is one model for LockAll to lock: a model, an id, and the variable
+// the model is loaded into. Model.Hold makes one; the zero Held is refused
+// with ErrInvalid. LockAll writes the variable: give each call its own.
+type Held struct {
+	rdb    redis.UniversalClient
 	root   string
-	lock   *lock.Lock
-	before T
-	value  T
+	target tx.Target
+	err    error
+	// load queues the read of the model on p and returns the function that
+	// stores what it read in the variable, once p has run: ok is false for
+	// a missing model, and diff is the op saving what changed since.
+	load func(p redis.Pipeliner) func() (diff func() ops.Op, ok bool, err error)
 }
 
-// acquire locks model id for action and loads it in the same round trip.
-func (m *Model[T]) acquire(ctx context.Context, id, action string, opt []LockOption) (*held[T], error) {
+// Hold binds model id of m to v for LockAll: LockAll loads the model into *v
+// under its lock, and saves what changed in *v when its function returns
+// nil. A bad id or a nil v is reported by LockAll, before anything is taken.
+func (m *Model[T]) Hold(id string, v *T) Held {
 	root, err := m.Key(id)
+	if err == nil && v == nil {
+		err = fmt.Errorf("%w: Hold of %q needs a variable to load it into", errs.InvalidArgument, id)
+	}
+	if err != nil {
+		return Held{err: err}
+	}
+	return Held{rdb: m.rdb, root: root, target: m.Target(id), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
+		read := m.queueRead(p, root)
+		return func() (func() ops.Op, bool, error) {
+			x, ok, err := read()
+			if err != nil || !ok {
+				return nil, ok, err
+			}
+			// before is a second decode, a deep enough copy: fn may change
+			// maps and slices of *v in place.
+			before, _, _ := read()
+			*v = x
+			return func() ops.Op { return ops.Diff(before, *v) }, true, nil
+		}
+	}}
+}
+
+// Lock locks model id for action, loads it, and calls fn with it and with
+// the lock's context. When fn returns nil, what fn changed in *v (and only
+// that, field by field) is saved in one atomic batch fenced by the lock, and
+// the lock is released in that same step: two round trips in all when
+// nobody else holds the lock. The Result is that batch's. If the lock was
+// lost meanwhile (its TTL ran out and another holder came), the save is
+// refused with an error wrapping ErrLockLost and lock.ErrNotHeld, and
+// nothing is stored.
+//
+// fn's context is cancelled when ctx is, or when the lock is known lost (the
+// watchdog of WithAutoExtend found it gone, or its TTL ran out by the local
+// clock; the cause then wraps lock.ErrNotHeld): work under the lock should
+// use it. Different actions on one model run side by side; the same action
+// on one model runs one at a time. Keep fn within the lock's TTL, or pass
+// WithAutoExtend(). When fn returns an error or panics nothing is saved and
+// the lock is released (the panic goes on). A missing model gives
+// ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
+// a lock still held by another after the wait gives lock.ErrNotAcquired.
+// opt edit a copy of the model's Options (see Option). Lock is LockAll of
+// one model.
+func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: Lock needs a function", errs.InvalidArgument)
+	}
+	o, err := merge(m.opts, opt)
 	if err != nil {
 		return nil, err
+	}
+	v := new(T)
+	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, o)
+}
+
+// LockAll is Lock over several models, of one type or of many: it locks each
+// model of held for action, in one global order of their keys, so that two
+// callers locking the same models in opposite orders (a transfer A->B and
+// B->A) cannot deadlock; loads each into its variable; calls fn; and saves
+// what fn changed in the variables, fenced by the locks, releasing them in
+// the same step:
+//
+//	var a Account
+//	var o Order
+//	_, err := rapyer.LockAll(ctx, "checkout", []rapyer.Held{accounts.Hold("alice", &a), orders.Hold("o1", &o)},
+//		func(ctx context.Context) error { a.Balance -= o.Total; o.Paid = true; return nil })
+//
+// On one server, or on a cluster when the models share a hash tag, the save
+// is one atomic batch: a lost lock or a failed check saves none of them.
+// Otherwise it is one atomic batch per model (each fenced by its own lock),
+// in key order; the Result is the last's and the error the first. fn's
+// context is cancelled when ctx is, or when any of the locks is known lost.
+// Every model must use the same client, and a model may appear once;
+// otherwise LockAll fails with ErrInvalid before taking anything.
+//
+// LockAll's Options start from zero Options (not any model's) with opt
+// applied: pass WithLockTTL, WithAutoExtend and the like for this call.
+func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
+	o, err := merge(Options{}, opt)
+	if err != nil {
+		return nil, err
+	}
+	return lockAll(ctx, action, held, fn, o)
+}
+
+// taken is one model locked and loaded.
+type taken struct {
+	held *Held
+	lock *lock.Lock
+	diff func() ops.Op
+}
+
+// lockAll is LockAll with its options merged.
+func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Options) (*tx.Result, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: LockAll needs a function", errs.InvalidArgument)
+	}
+	order, err := keyOrder(action, held)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := acquireAll(ctx, held, order, action, o)
+	if err != nil || ts == nil {
+		if err == nil { // a model was missing, with SkipIfMissing
+			return &tx.Result{Skipped: true, Attempts: 1}, nil
+		}
+		return nil, err
+	}
+	if err := runLocked(ctx, ts, fn); err != nil {
+		releaseAll(ts)
+		return nil, err
+	}
+	return saveAll(ctx, ts, o.Exec)
+}
+
+// keyOrder checks held and action, and returns the order in which LockAll
+// takes the locks: the order of the models' root keys, one global order for
+// every caller.
+func keyOrder(action string, held []Held) ([]int, error) {
+	if len(held) == 0 {
+		return nil, fmt.Errorf("%w: LockAll needs models to lock", errs.InvalidArgument)
 	}
 	if err := keys.CheckAction(action); err != nil {
 		return nil, err
 	}
-	var read func() (T, bool, error)
-	o := m.opts.Lock
-	for _, f := range opt {
-		f(&o)
-	}
-	o.Load = func(p redis.Pipeliner) { read = m.queueRead(p, root) }
-	l, err := lock.Acquire(ctx, m.rdb, keys.Lock(root, action), o)
-	if err != nil {
-		return nil, err
-	}
-	v, ok, err := read()
-	if err == nil && !ok {
-		err = fmt.Errorf("%w: %s", errs.NotFound, root)
-	}
-	if err != nil {
-		_ = l.Release(ctx)
-		return nil, err
-	}
-	// before is a deep enough copy: the diff compares it with what fn leaves,
-	// and fn may change maps and slices in place.
-	before, _, _ := read()
-	return &held[T]{id: id, root: root, lock: l, before: before, value: v}, nil
-}
-
-// Lock locks model id for action, loads it, and calls fn with it. When fn
-// returns nil, what fn changed in *v (and only that, field by field) is saved
-// in one atomic batch fenced by the lock, and the lock is released in that
-// same step: two round trips in all when nobody else holds the lock. If the
-// lock was lost meanwhile (its TTL ran out and another holder came), the save
-// is refused with an error wrapping ErrLockLost and lock.ErrNotHeld, and
-// nothing is stored.
-//
-// Different actions on one model run side by side; the same action on one
-// model runs one at a time. fn runs while the lock is held: keep it within
-// the lock's TTL, or pass WithLock(lock.Options{AutoExtend: true}). When fn
-// returns an error or panics nothing is saved and the lock is released (the
-// panic goes on). A missing model gives ErrNotFound; a lock still held by
-// another after the wait gives lock.ErrNotAcquired.
-func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(v *T) error, opt ...LockOption) error {
-	if fn == nil {
-		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
-	}
-	_, err := m.lockMany(ctx, []string{id}, action, func(_ context.Context, vs []*T) error { return fn(vs[0]) }, opt)
-	return err
-}
-
-// LockContext is Lock for work that should stop when the lock is lost: fn
-// gets a context that is cancelled when ctx is, or when the lock is known
-// lost (its watchdog, with lock.Options.AutoExtend, found it gone; the
-// cause is then lock.ErrNotHeld).
-func (m *Model[T]) LockContext(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...LockOption) error {
-	if fn == nil {
-		return fmt.Errorf("%w: nil function", errs.InvalidArgument)
-	}
-	_, err := m.lockMany(ctx, []string{id}, action, func(ctx context.Context, vs []*T) error { return fn(ctx, vs[0]) }, opt)
-	return err
-}
-
-// LockUpdate is the functional variant of Lock: fn returns the batch to run
-// on the model, which runs fenced by the lock and releases it in the same
-// step. The batch's results are returned.
-func (m *Model[T]) LockUpdate(ctx context.Context, id, action string, fn func(v T) (tx.Batch, error), opt ...LockOption) (*tx.Result, error) {
-	if fn == nil {
-		return nil, fmt.Errorf("%w: nil function", errs.InvalidArgument)
-	}
-	h, err := m.acquire(ctx, id, action, opt)
-	if err != nil {
-		return nil, err
-	}
-	b, err := protect(func() { release(h.lock) }, func() (tx.Batch, error) { return fn(h.value) })
-	if err != nil {
-		release(h.lock)
-		return nil, err
-	}
-	t := m.Target(id)
-	res, err := tx.Exec(ctx, m.rdb, tx.Join(tx.On(t, ops.Fenced(h.lock)), b, tx.On(t, ops.Unlock(h.lock))), m.execOptions(t))
-	return res, m.finish([]*held[T]{h}, err)
-}
-
-// LockMany locks several models of this type for action, in one global
-// order of their keys, so that two callers locking the same models in
-// opposite orders (a transfer A->B and B->A) cannot deadlock; loads them;
-// calls fn with all of them; and saves what fn changed, fenced by the locks,
-// releasing them in the same step. On one server, or on a cluster when the
-// models share a hash tag, the save is one atomic batch; otherwise it is one
-// atomic batch per model (each fenced by its own lock), in key order, and
-// Result reports the last.
-func (m *Model[T]) LockMany(ctx context.Context, ids []string, action string, fn func(vs []*T) error, opt ...LockOption) (*tx.Result, error) {
-	if fn == nil {
-		return nil, fmt.Errorf("%w: LockMany needs a function", errs.InvalidArgument)
-	}
-	return m.lockMany(ctx, ids, action, func(_ context.Context, vs []*T) error { return fn(vs) }, opt)
-}
-
-func (m *Model[T]) lockMany(ctx context.Context, ids []string, action string, fn func(ctx context.Context, vs []*T) error, opt []LockOption) (*tx.Result, error) {
-	order, err := m.keyOrder(ids)
-	if err != nil {
-		return nil, err
-	}
-	hs, taken, err := m.acquireAll(ctx, ids, order, action, opt)
-	if err != nil {
-		return nil, err
-	}
-	releaseAll := func() {
-		for _, h := range taken {
-			release(h.lock)
+	order := make([]int, len(held))
+	for i, h := range held {
+		if h.err != nil {
+			return nil, h.err
 		}
-	}
-	vs := make([]*T, len(hs))
-	for i, h := range hs {
-		vs[i] = &h.value
-	}
-	// fn's context ends with the caller's, or when a lock is known lost.
-	fctx, cancel := context.WithCancelCause(ctx)
-	for _, h := range taken {
-		stop := context.AfterFunc(h.lock.Context(), func() { cancel(lock.ErrNotHeld) })
-		defer stop()
-	}
-	defer cancel(nil)
-	if _, err := protect(releaseAll, func() (tx.Batch, error) { return tx.Batch{}, fn(fctx, vs) }); err != nil {
-		releaseAll()
-		return nil, err
-	}
-	return m.saveAll(ctx, taken)
-}
-
-// keyOrder is the order in which LockMany takes the locks of ids: the order
-// of their root keys, one global order for every caller. An id given twice
-// is refused.
-func (m *Model[T]) keyOrder(ids []string) ([]int, error) {
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: LockMany needs ids", errs.InvalidArgument)
-	}
-	order := make([]int, len(ids))
-	roots := make([]string, len(ids))
-	for i, id := range ids {
+		if h.load == nil {
+			return nil, fmt.Errorf("%w: LockAll: model %d is a zero Held; make it with Model.Hold", errs.InvalidArgument, i+1)
+		}
+		if !sameClient(h.rdb, held[0].rdb) {
+			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.InvalidArgument, held[0].root, h.root)
+		}
 		order[i] = i
-		r, err := m.Key(id)
-		if err != nil {
-			return nil, err
-		}
-		roots[i] = r
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(roots[a], roots[b]) })
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(held[a].root, held[b].root) })
 	for k := 1; k < len(order); k++ {
-		if roots[order[k]] == roots[order[k-1]] {
-			return nil, fmt.Errorf("%w: LockMany: id %q twice", errs.InvalidArgument, ids[order[k]])
+		if held[order[k]].root == held[order[k-1]].root {
+			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.InvalidArgument, held[order[k]].root)
 		}
 	}
 	return order, nil
 }
 
-// acquireAll locks and loads the models of ids in order: hs in the order of
-// ids, taken in the order they were locked. When one fails, the locks taken
-// are released.
-func (m *Model[T]) acquireAll(ctx context.Context, ids []string, order []int, action string, opt []LockOption) (hs, taken []*held[T], err error) {
-	hs = make([]*held[T], len(ids))
+// sameClient reports whether a and b are the same client.
+func sameClient(a, b redis.UniversalClient) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
+}
+
+// acquireAll locks and loads the models of held in order, and returns them
+// in the order they were locked. When one fails, or is missing, the locks
+// taken are released: a missing model gives ErrNotFound, or nothing at all
+// with SkipIfMissing.
+func acquireAll(ctx context.Context, held []Held, order []int, action string, o Options) ([]*taken, error) {
+	ts := make([]*taken, 0, len(order))
 	for _, i := range order {
-		h, err := m.acquire(ctx, ids[i], action, opt)
-		if err != nil {
-			for _, h := range taken {
-				release(h.lock)
-			}
-			return nil, nil, err
+		t, err := acquire(ctx, &held[i], action, o.Lock)
+		if err == nil && t == nil && o.Exec.IfMissing != tx.SkipIfMissing {
+			err = fmt.Errorf("%w: %s", errs.NotFound, held[i].root)
 		}
-		hs[i] = h
-		taken = append(taken, h)
+		if err != nil || t == nil {
+			releaseAll(ts)
+			return nil, err
+		}
+		ts = append(ts, t)
 	}
-	return hs, taken, nil
+	return ts, nil
+}
+
+// acquire locks the model of h for action and loads it in the same round
+// trip; a missing model gives nil and no lock.
+func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
+	var read func() (func() ops.Op, bool, error)
+	o.Load = func(p redis.Pipeliner) { read = h.load(p) }
+	l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
+	if err != nil {
+		return nil, err
+	}
+	diff, ok, err := read()
+	if err != nil || !ok {
+		release(l)
+		return nil, err
+	}
+	return &taken{held: h, lock: l, diff: diff}, nil
+}
+
+// runLocked calls fn with a context that ends with ctx, or when one of the
+// locks is known lost (cause lock.ErrNotHeld). A panic in fn releases the
+// locks and goes on.
+func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, t := range ts {
+		stop := context.AfterFunc(t.lock.Context(), func() {
+			if cause := context.Cause(t.lock.Context()); errors.Is(cause, lock.ErrNotHeld) {
+				cancel(cause)
+			} else {
+				cancel(lock.ErrNotHeld)
+			}
+		})
+		defer stop()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			releaseAll(ts)
+			panic(r)
+		}
+	}()
+	return fn(fctx)
 }
 
 // saveAll saves what changed in the models taken, fenced by their locks,
 // and releases the locks in the same step: one batch when they share a slot
 // (or the client is not a cluster's), else one batch per model in key
 // order, reporting the last result and the first error.
-func (m *Model[T]) saveAll(ctx context.Context, taken []*held[T]) (*tx.Result, error) {
-	batches := make([]tx.Batch, len(taken))
-	for i, h := range taken {
-		t := m.Target(h.id)
-		batches[i] = tx.On(t, ops.Fenced(h.lock), ops.Diff(h.before, h.value), ops.Unlock(h.lock))
-	}
-	_, cluster := m.rdb.(*redis.ClusterClient)
+func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error) {
+	batches := make([]tx.Batch, len(ts))
 	oneSlot := true
-	for _, h := range taken[1:] {
-		oneSlot = oneSlot && keys.Slot(h.root) == keys.Slot(taken[0].root)
+	for i, t := range ts {
+		batches[i] = tx.On(t.held.target, ops.Fenced(t.lock), t.diff(), ops.Unlock(t.lock))
+		oneSlot = oneSlot && keys.Slot(t.held.root) == keys.Slot(ts[0].held.root)
 	}
-	if !cluster || oneSlot {
-		res, err := tx.Exec(ctx, m.rdb, tx.Join(batches...), m.opts.Exec)
-		return res, m.finish(taken, err)
+	rdb := ts[0].held.rdb
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster || oneSlot {
+		res, err := tx.Exec(ctx, rdb, tx.Join(batches...), o)
+		return res, finish(ts, res, err)
 	}
 	var res *tx.Result
 	var firstErr error
 	for i, b := range batches {
-		r, err := tx.Exec(ctx, m.rdb, b, m.opts.Exec)
-		if err != nil {
+		r, err := tx.Exec(ctx, rdb, b, o)
+		if err := finish(ts[i:i+1], r, err); err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
-			release(taken[i].lock)
 			continue
 		}
-		taken[i].lock.Forget()
 		res = r
 	}
-	return res, lockErr(firstErr)
+	return res, firstErr
 }
 
 // finish stops the locks' watchdogs after a fenced save that released them,
-// or releases them when the save failed.
-func (m *Model[T]) finish(hs []*held[T], err error) error {
-	for _, h := range hs {
-		if err == nil {
-			h.lock.Forget()
+// or releases them when the save failed or was skipped (a model deleted
+// under the lock, with SkipIfMissing).
+func finish(ts []*taken, res *tx.Result, err error) error {
+	for _, t := range ts {
+		if err == nil && !res.Skipped {
+			t.lock.Forget()
 		} else {
-			release(h.lock)
+			release(t.lock)
 		}
 	}
 	return lockErr(err)
@@ -276,16 +305,12 @@ func lockErr(err error) error {
 	return err
 }
 
+// releaseAll lets the locks of ts go.
+func releaseAll(ts []*taken) {
+	for _, t := range ts {
+		release(t.lock)
+	}
+}
+
 // release lets a lock go, whatever the caller's context says.
 func release(l *lock.Lock) { _ = l.Release(context.Background()) }
-
-// protect runs fn; a panic runs cleanup (releasing locks) and goes on.
-func protect(cleanup func(), fn func() (tx.Batch, error)) (b tx.Batch, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			cleanup()
-			panic(r)
-		}
-	}()
-	return fn()
-}

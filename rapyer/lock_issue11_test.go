@@ -76,18 +76,18 @@ func TestLockActionsAreValidated(t *testing.T) {
 	}
 	before := keysOf(t, b)
 	for _, action := range []string{"pay:fence", "a:b", ":", "fence", "", "x y", "a{b}", "a*", "\xff", strings.Repeat("a", rapyer.MaxAction+1)} {
-		if err := m.Lock(ctx, "a", action, func(*Account) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
+		if _, err := m.Lock(ctx, "a", action, func(context.Context, *Account) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
 			t.Errorf("action %q: %v, want ErrInvalid", action, err)
 		}
-		if _, err := m.LockMany(ctx, []string{"a"}, action, func([]*Account) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
-			t.Errorf("LockMany with action %q: %v, want ErrInvalid", action, err)
+		if _, err := rapyer.LockAll(ctx, action, []rapyer.Held{m.Hold("a", new(Account))}, func(context.Context) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
+			t.Errorf("LockAll with action %q: %v, want ErrInvalid", action, err)
 		}
 	}
 	if after := keysOf(t, b); len(after) != len(before) {
 		t.Fatalf("refused actions left keys: %v", after)
 	}
 	for _, action := range []string{"pay", "fences", "pay-fence", strings.Repeat("a", rapyer.MaxAction)} {
-		if err := m.Lock(ctx, "a", action, func(*Account) error { return nil }); err != nil {
+		if _, err := m.Lock(ctx, "a", action, func(context.Context, *Account) error { return nil }); err != nil {
 			t.Errorf("action %q: %v", action, err)
 		}
 	}
@@ -103,13 +103,13 @@ func TestFailedModelLockLeavesNothingLasting(t *testing.T) {
 		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
 		for i := range 20 {
 			id := "nobody" + strconv.Itoa(i)
-			if err := m.Lock(ctx, id, "w", func(*Account) error { return nil }); !errors.Is(err, rapyer.ErrNotFound) {
+			if _, err := m.Lock(ctx, id, "w", func(context.Context, *Account) error { return nil }); !errors.Is(err, rapyer.ErrNotFound) {
 				t.Fatalf("Lock of a missing model: %v", err)
 			}
 		}
 		root, _ := m.Key("wrong")
 		b.Client.Set(ctx, root, "a string", 0)
-		if err := m.Lock(ctx, "wrong", "w", func(*Account) error { return nil }); err == nil {
+		if _, err := m.Lock(ctx, "wrong", "w", func(context.Context, *Account) error { return nil }); err == nil {
 			t.Fatal("Lock of a root key of the wrong type succeeded")
 		}
 		for k, ttl := range keysOf(t, b) {
@@ -138,7 +138,7 @@ func TestEvictedLockRefusesTheSave(t *testing.T) {
 		root, _ := m.Key("a")
 		before := keysOf(t, b)
 		raw := b.Client.HGetAll(ctx, root).Val()
-		err := m.Lock(ctx, "a", "w", func(a *Account) error {
+		_, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error {
 			a.Balance = 99
 			a.History = append(a.History, "stale")
 			a.Limits["day"] = 7
@@ -188,7 +188,7 @@ func TestTimedOutModelLockLeavesNoLock(t *testing.T) {
 		var took []time.Duration
 		for range 21 {
 			start := time.Now()
-			if err := m.Lock(ctx, "0", "probe", func(a *Account) error { a.Balance++; return nil }); err != nil {
+			if _, err := m.Lock(ctx, "0", "probe", func(_ context.Context, a *Account) error { a.Balance++; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			took = append(took, time.Since(start))
@@ -207,7 +207,7 @@ func TestTimedOutModelLockLeavesNoLock(t *testing.T) {
 					// An action per call: a lock left held by one call must
 					// not make the next fail.
 					cctx, cancel := context.WithTimeout(ctx, d)
-					err := m.Lock(cctx, strconv.Itoa(w), "a"+strconv.Itoa(i), func(a *Account) error { a.Balance++; return nil })
+					_, err := m.Lock(cctx, strconv.Itoa(w), "a"+strconv.Itoa(i), func(_ context.Context, a *Account) error { a.Balance++; return nil })
 					cancel()
 					if err != nil {
 						failed.Add(1)
@@ -280,7 +280,7 @@ func TestModelLockAsFCallOnlyUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 3 {
-			if err := m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance++; return nil }); err != nil {
+			if _, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance++; return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package rapyer_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestModelLockAsUserWithoutChannels(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range 5 {
-					if err := m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance++; return nil }); err != nil {
+					if _, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance++; return nil }); err != nil {
 						errc <- err
 						return
 					}

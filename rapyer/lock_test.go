@@ -38,7 +38,7 @@ func TestModelLockSerialisesOneActionAndNotTwo(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range rounds {
-					err := m.Lock(ctx, "a", "count", func(a *Account) error {
+					_, err := m.Lock(ctx, "a", "count", func(_ context.Context, a *Account) error {
 						n := inside.Add(1)
 						for {
 							old := maxInside.Load()
@@ -75,8 +75,8 @@ func TestModelLockSerialisesOneActionAndNotTwo(t *testing.T) {
 		var profile, views atomic.Bool
 		var two sync.WaitGroup
 		deadline := time.Now().Add(30 * time.Second)
-		both := func(mine, other *atomic.Bool) func(*Account) error {
-			return func(*Account) error {
+		both := func(mine, other *atomic.Bool) func(context.Context, *Account) error {
+			return func(context.Context, *Account) error {
 				mine.Store(true)
 				for !other.Load() {
 					if time.Now().After(deadline) {
@@ -89,8 +89,8 @@ func TestModelLockSerialisesOneActionAndNotTwo(t *testing.T) {
 		}
 		var e1, e2 error
 		two.Add(2)
-		go func() { defer two.Done(); e1 = m.Lock(ctx, "a", "profile", both(&profile, &views)) }()
-		go func() { defer two.Done(); e2 = m.Lock(ctx, "a", "views", both(&views, &profile)) }()
+		go func() { defer two.Done(); _, e1 = m.Lock(ctx, "a", "profile", both(&profile, &views)) }()
+		go func() { defer two.Done(); _, e2 = m.Lock(ctx, "a", "views", both(&views, &profile)) }()
 		two.Wait()
 		if e1 != nil || e2 != nil {
 			t.Fatalf("different actions did not run side by side: %v / %v", e1, e2)
@@ -106,11 +106,11 @@ func TestModelLockIsTwoRoundTripsAndSavesOnlyTheDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Warm the scripts, then count.
-		if err := m.Lock(ctx, "a", "w", func(*Account) error { return nil }); err != nil {
+		if _, err := m.Lock(ctx, "a", "w", func(context.Context, *Account) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		counter := testenv.CountRoundTrips(b.Client)
-		err := m.Lock(ctx, "a", "withdraw", func(a *Account) error {
+		_, err := m.Lock(ctx, "a", "withdraw", func(_ context.Context, a *Account) error {
 			// A concurrent writer changes the owner while we hold the lock for
 			// another purpose: our save must not overwrite it.
 			if _, err := m.Exec(ctx, "a", tx.Of(ops.Set(lens.Of(func(a *Account) *string { return &a.Owner }), "y"))); err != nil {
@@ -143,7 +143,7 @@ func TestModelLockFailureSavesNothingAndReleases(t *testing.T) {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		err := m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance = 0; return boom })
+		_, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance = 0; return boom })
 		if !errors.Is(err, boom) {
 			t.Fatalf("fn's error: %v", err)
 		}
@@ -153,23 +153,23 @@ func TestModelLockFailureSavesNothingAndReleases(t *testing.T) {
 					t.Fatalf("the panic did not go on: %v", r)
 				}
 			}()
-			_ = m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance = 0; panic("panic in fn") })
+			_, _ = m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance = 0; panic("panic in fn") })
 		}()
 		if got, _ := m.Get(ctx, "a"); got.Balance != 10 {
 			t.Fatalf("a failed section saved: %+v", got)
 		}
 		// The lock is free again: NoWait would fail otherwise.
-		if err := m.Lock(ctx, "a", "w", func(a *Account) error { a.Balance = 11; return nil }); err != nil {
+		if _, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance = 11; return nil }); err != nil {
 			t.Fatalf("the lock was not released: %v", err)
 		}
-		if err := m.Lock(ctx, "nobody", "w", func(*Account) error { return nil }); !errors.Is(err, rapyer.ErrNotFound) {
+		if _, err := m.Lock(ctx, "nobody", "w", func(context.Context, *Account) error { return nil }); !errors.Is(err, rapyer.ErrNotFound) {
 			t.Fatalf("lock of a missing model: %v", err)
 		}
 		root, _ := m.Key("nobody")
 		if n := b.Client.Exists(ctx, root, root+":lock:w").Val(); n != 0 {
 			t.Fatalf("a lock of a missing model left %d keys", n)
 		}
-		if err := m.Lock(ctx, "a", "bad action", func(*Account) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
+		if _, err := m.Lock(ctx, "a", "bad action", func(context.Context, *Account) error { return nil }); !errors.Is(err, rapyer.ErrInvalid) {
 			t.Fatalf("a bad action: %v", err)
 		}
 	})
@@ -187,18 +187,19 @@ func TestStalledHolderLosesTheLockAndItsSaveIsRefused(t *testing.T) {
 		lockKey := root + ":lock:w"
 		stalled := make(chan struct{})
 		second := make(chan error, 1)
-		err := m.Lock(ctx, "a", "w", func(a *Account) error {
+		_, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error {
 			a.Balance = 999 // the stale write
 			// Stall until the lock expired and another holder took it.
 			if b.Mini != nil {
 				b.Mini.FastForward(2 * ttl)
 			}
 			go func() {
-				second <- m.Lock(ctx, "a", "w", func(a *Account) error {
+				_, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error {
 					close(stalled)
 					a.Balance = 20
 					return nil
 				})
+				second <- err
 			}()
 			select {
 			case <-stalled:
@@ -224,7 +225,7 @@ func TestStalledHolderLosesTheLockAndItsSaveIsRefused(t *testing.T) {
 	})
 }
 
-func TestLockManyTransfersNeverDeadlock(t *testing.T) {
+func TestLockAllTransfersNeverDeadlock(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct", Lock: lock.Options{Wait: time.Minute}})
@@ -256,14 +257,15 @@ func TestLockManyTransfersNeverDeadlock(t *testing.T) {
 						j++
 					}
 					amount := 1 + r.IntN(50)
-					_, err := m.LockMany(ctx, []string{ids[i], ids[j]}, "transfer", func(vs []*Account) error {
-						if vs[0].Balance < amount {
+					var from, to Account
+					_, err := rapyer.LockAll(ctx, "transfer", []rapyer.Held{m.Hold(ids[i], &from), m.Hold(ids[j], &to)}, func(context.Context) error {
+						if from.Balance < amount {
 							return nil // not enough: nothing changes
 						}
-						vs[0].Balance -= amount
-						vs[1].Balance += amount
+						from.Balance -= amount
+						to.Balance += amount
 						return nil
-					})
+					}, rapyer.WithWait(time.Minute))
 					if err != nil {
 						errc <- err
 						return
@@ -304,7 +306,7 @@ func TestLockContextEndsWhenTheLockIsLost(t *testing.T) {
 			t.Fatal(err)
 		}
 		root, _ := m.Key("a")
-		err := m.LockContext(ctx, "a", "long", func(ctx context.Context, a *Account) error {
+		_, err := m.Lock(ctx, "a", "long", func(ctx context.Context, a *Account) error {
 			a.Balance = 2
 			// Someone deletes the lock by hand; the watchdog notices at its
 			// next extension and ends our context.

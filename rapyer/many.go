@@ -37,7 +37,7 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 		for _, i := range at {
 			b = tx.Join(b, tx.On(m.Target(ids[i]), m.replaceOps(models[i].Value)...))
 		}
-		_, err := tx.Exec(ctx, m.rdb, b, m.execOptions(m.Target(ids[at[0]])))
+		_, err := tx.Exec(ctx, m.rdb, b, m.opts.Exec)
 		return err
 	})
 }
@@ -61,7 +61,7 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 		for _, i := range at {
 			b = tx.Join(b, tx.On(m.Target(ids[i]), m.replaceOps(vs[i])...))
 		}
-		o := m.execOptions(m.Target(ids[at[0]]))
+		o := m.opts.Exec
 		o.IfMissing = tx.MustBeNew
 		_, err := tx.Exec(ctx, m.rdb, b, o)
 		return err
@@ -95,7 +95,7 @@ func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, err
 		for _, i := range at {
 			b = tx.Join(b, tx.On(m.Target(ids[i]), ops.Delete[T]()))
 		}
-		_, err := tx.Exec(ctx, m.rdb, b, m.execOptions(m.Target(ids[at[0]])))
+		_, err := tx.Exec(ctx, m.rdb, b, m.opts.Exec)
 		if errors.Is(err, errs.NotFound) {
 			err = m.deleteExisting(ctx, ids, at, gone)
 		} else if err == nil {
@@ -150,7 +150,7 @@ func (m *Model[T]) deleteExisting(ctx context.Context, ids []string, at []int, g
 			return b, nil
 		}
 	}
-	if _, err := tx.Optimistic(ctx, m.rdb, watch, read, m.execOptions(m.Target(ids[at[0]]))); err != nil {
+	if _, err := tx.Optimistic(ctx, m.rdb, watch, read, m.opts.Exec); err != nil {
 		return err
 	}
 	for _, i := range found {

@@ -18,6 +18,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/schema"
@@ -53,7 +54,12 @@ var (
 // NoTTL is what TTL returns for a model that does not expire.
 const NoTTL time.Duration = -1
 
-// Options configure a Model. The zero value works.
+// Options configure a Model. The zero value works. The calls that change
+// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call
+// Options (With*, SkipIfMissing, or any func(*Options)), which edit a copy of
+// the model's Options for that call: they merge with the model's, never
+// replace them. Only Exec and Lock can change per call; Prefix, TTL,
+// RefreshTTL, HashTag and NewID belong to the model.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
@@ -78,11 +84,13 @@ type Options struct {
 	HashTag func(id string) string
 	// NewID makes the ids of Insert; default: 24 random hex digits.
 	NewID func() string
-	// Exec are the defaults of every batch the model runs (batch records,
-	// resends, optimistic retries, strict slots).
+	// Exec are the defaults of every batch the model runs (what a missing
+	// model does, batch records, resends, optimistic retries, budgets,
+	// strict slots); the zero value works (see tx.Options).
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
-	// auto-extend); the zero value works (see package lock).
+	// auto-extend); the zero value works (see lock.Options). Load is the
+	// model's own: Lock sets it to load the model.
 	Lock lock.Options
 }
 
@@ -185,13 +193,7 @@ func (m *Model[T]) Target(id string) tx.Target {
 	if err != nil {
 		return tx.Invalid(err)
 	}
-	return tx.At[T](root)
-}
-
-func (m *Model[T]) execOptions(t tx.Target) tx.Options {
-	o := m.opts.Exec
-	o.Target = t
-	return o
+	return tx.At[T](root).WithTTL(m.opts.TTL)
 }
 
 // Save writes v as model id, replacing whatever was stored there, collections
@@ -202,7 +204,7 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v), m.execOptions(t))
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), m.opts.Exec)
 	return err
 }
 
@@ -230,9 +232,9 @@ func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
 }
 
 func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
-	o := m.execOptions(t)
+	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v), o)
+	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), o)
 	return err
 }
 
@@ -538,19 +540,16 @@ func (m *Model[T]) queueRefresh(p redis.Pipeliner, root string) {
 }
 
 // refresh adds to b the refresh of the TTL of the model at t, when the
-// model refreshes its TTL on use, and b does not set a TTL itself (an
-// ops.Expire or ops.Persist of the caller's wins). It goes last, so that
-// the numbers of the caller's ops in errors stay theirs.
+// model refreshes its TTL on use. The refresh sets the TTL unless an op of
+// b set the model's TTL itself (an ops.Expire or ops.Persist of the
+// caller's wins): the program builder knows which ops set it
+// (prog.RefreshTTL), whatever they are called. It goes last, so that the
+// numbers of the caller's ops in errors stay theirs.
 func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 	if !m.opts.RefreshTTL {
 		return b
 	}
-	for _, o := range b.Ops() {
-		if s := o.String(); strings.HasPrefix(s, "Expire(") || strings.HasPrefix(s, "Persist(") {
-			return b
-		}
-	}
-	return tx.Join(b, tx.On(t, ops.Expire[T](m.opts.TTL)))
+	return tx.Join(b, tx.On(t, prog.RefreshTTL(m.opts.TTL)))
 }
 
 // readErr maps a WRONGTYPE refusal of a read of key to ErrWrongType.
@@ -580,9 +579,9 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	}
 	// One batch of the interpreter, which checks every key's type before
 	// it deletes; a missing model is skipped, and reported.
-	o := m.execOptions(t)
+	o := m.opts.Exec
 	o.IfMissing = tx.SkipIfMissing
-	res, err := tx.Exec(ctx, m.rdb, tx.Of(ops.Delete[T]()), o)
+	res, err := tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
 	if err != nil {
 		return false, err
 	}
@@ -595,13 +594,13 @@ func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error
 	if d <= 0 {
 		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.InvalidArgument)
 	}
-	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false)
+	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false, nil)
 	return err
 }
 
 // Persist removes the time to live of model id and every one of its keys.
 func (m *Model[T]) Persist(ctx context.Context, id string) error {
-	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false)
+	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false, nil)
 	return err
 }
 

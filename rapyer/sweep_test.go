@@ -45,7 +45,7 @@ func TestSweepRemovesKeysOfRemovedFields(t *testing.T) {
 			}
 			// Under a held lock: Sweep leaves the lock's keys alone.
 			var removed []string
-			err := v2.Lock(ctx, "p1", "edit", func(*profileV2) error {
+			_, err := v2.Lock(ctx, "p1", "edit", func(context.Context, *profileV2) error {
 				var err error
 				removed, err = v2.Sweep(ctx)
 				return err

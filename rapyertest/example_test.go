@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -27,7 +28,7 @@ var (
 // Withdraw takes amount from account id if the balance covers it.
 func Withdraw(ctx context.Context, accounts *rapyer.Model[Account], id string, amount int) error {
 	_, err := accounts.Exec(ctx, id, tx.Of(
-		ops.AtLeast(Balance, amount),
+		ops.Require(is.AtLeast(Balance, amount)),
 		ops.Decr(Balance, amount),
 		ops.Append(History, "withdraw"),
 	))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -222,7 +223,7 @@ func linRun(ctx context.Context, d depositor, in linInput, token string) linOutp
 		by := topupAmount
 		if in.kind == "withdraw" {
 			by = -withdrawAmount
-			b = append(b, ops.AtLeast(Balance, withdrawAmount))
+			b = append(b, ops.Require(is.AtLeast(Balance, withdrawAmount)))
 		}
 		bal := ops.Incr(Balance, by)
 		b = append(b, bal)

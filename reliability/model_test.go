@@ -18,6 +18,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -113,7 +114,7 @@ func genOp(t *rapid.T, version int64) mop {
 			func(r *tx.Result) any { v, _ := o.Result(r); return v }}
 	case 4:
 		v := rapid.IntRange(-3, 6).Draw(t, "v")
-		return mop{ops.AtLeast(dN, v), fmt.Sprint("AtLeast ", v), func(_ *Doc, st *bstate) (any, error, bool) {
+		return mop{ops.Require(is.AtLeast(dN, v)), fmt.Sprint("AtLeast ", v), func(_ *Doc, st *bstate) (any, error, bool) {
 			if st.initial.N < v {
 				return nil, rapyer.ErrPrecondition, false
 			}
@@ -181,7 +182,7 @@ func genOp(t *rapid.T, version int64) mop {
 	case 11:
 		i := rapid.IntRange(-3, 4).Draw(t, "i")
 		v := word.Draw(t, "v")
-		return mop{ops.Insert(dL, i, v), fmt.Sprint("Insert ", i, v), func(w *Doc, st *bstate) (any, error, bool) {
+		return mop{ops.InsertAt(dL, i, v), fmt.Sprint("Insert ", i, v), func(w *Doc, st *bstate) (any, error, bool) {
 			if st.listUnsure {
 				return nil, errInvalidIndex(), false
 			}
@@ -230,7 +231,7 @@ func genOp(t *rapid.T, version int64) mop {
 		}, nil}
 	case 16:
 		n := rapid.IntRange(0, 3).Draw(t, "n")
-		return mop{ops.LenIs(dL, ops.GE, n), fmt.Sprint("LenIs >= ", n), func(_ *Doc, st *bstate) (any, error, bool) {
+		return mop{ops.Require(is.AtLeast(is.Len(dL), n)), fmt.Sprint("Require Len >= ", n), func(_ *Doc, st *bstate) (any, error, bool) {
 			if len(st.initial.L) < n {
 				return nil, rapyer.ErrPrecondition, false
 			}
@@ -269,8 +270,8 @@ func genOp(t *rapid.T, version int64) mop {
 		}, func(r *tx.Result) any { v, ok, _ := o.Result(r); return [2]any{v, ok} }}
 	case 20:
 		k := word.Draw(t, "k")
-		o := ops.HasKey(dM, k)
-		return mop{o, "HasKey " + k, func(w *Doc, _ *bstate) (any, error, bool) { _, ok := w.M[k]; return ok, nil, false },
+		o := ops.Check(is.Key(dM, k))
+		return mop{o, "Check Key " + k, func(w *Doc, _ *bstate) (any, error, bool) { _, ok := w.M[k]; return ok, nil, false },
 			func(r *tx.Result) any { v, _ := o.Result(r); return v }}
 	case 21, 22:
 		e := word.Draw(t, "e")
@@ -293,7 +294,7 @@ func genOp(t *rapid.T, version int64) mop {
 		}, func(r *tx.Result) any { v, _ := o.Result(r); return v }}
 	case 23:
 		e := word.Draw(t, "e")
-		o := ops.Contains(dSet, e)
+		o := ops.Check(is.Member(dSet, e))
 		return mop{o, "Contains " + e, func(w *Doc, _ *bstate) (any, error, bool) { _, ok := w.Set[e]; return ok, nil, false },
 			func(r *tx.Result) any { v, _ := o.Result(r); return v }}
 	case 24:
@@ -406,9 +407,9 @@ func (s *machine) batch(t *rapid.T) {
 			writes = writes || wr
 		}
 	}
-	var opt []rapyer.ExecOption
+	var opt []rapyer.Option
 	if skip {
-		opt = append(opt, rapyer.IgnoreIfDeleted())
+		opt = append(opt, rapyer.SkipIfMissing())
 	}
 	s.rt.Reset()
 	res, err := s.m.Exec(s.ctx, id, tx.Of(list...), opt...)
@@ -587,7 +588,7 @@ func TestReliabilityModel(t *testing.T) {
 				s.refs[id] = &ref{}
 			}
 			// Load the interpreter, so that every batch is one round trip.
-			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.IgnoreIfDeleted()); err != nil {
+			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
 				rt2.Fatal(err)
 			}
 			rt2.Repeat(map[string]func(*rapid.T){

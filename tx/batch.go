@@ -3,6 +3,7 @@ package tx
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -29,6 +30,15 @@ func At[S any](root string) Target {
 	return Target{t: prog.Target{Root: root, Model: m}}
 }
 
+// WithTTL returns t with the lifetime d that ops.CreateIfMissing gives the
+// model when it creates it (rapyer.Model.Target sets the model's
+// Options.TTL). It changes nothing else: a batch on a model that exists
+// leaves its TTL alone.
+func (t Target) WithTTL(d time.Duration) Target {
+	t.t.TTL = d
+	return t
+}
+
 // Invalid returns a Target that fails every batch bound to it with err.
 func Invalid(err error) Target { return Target{err: err} }
 
@@ -47,9 +57,11 @@ func (t Target) Err() error {
 }
 
 // Batch is an immutable list of ops that run together: in one round trip and
-// all or nothing when executed atomically. Ops made with Of are bound at
-// execution to the model the batch runs on; ops made with On are bound to
-// their own target, so one batch can change several models.
+// all or nothing when executed atomically. Every op runs on the model it is
+// bound to: ops made with On are bound to their target, so one batch can
+// change several models; ops made with Of are unbound until the batch is
+// bound with Batch.On (rapyer.Model.Exec binds them to the model it runs on).
+// Exec refuses an op that is still unbound, with ErrInvalid.
 //
 // The zero Batch is empty and valid.
 type Batch struct {
@@ -85,6 +97,20 @@ func Join(bs ...Batch) Batch {
 	var items []item
 	for _, b := range bs {
 		items = append(items, b.items...)
+	}
+	return Batch{items: items}
+}
+
+// On returns a new batch: b with its unbound ops bound to t; ops bound
+// already keep their target.
+func (b Batch) On(t Target) Batch {
+	items := make([]item, len(b.items))
+	tt := t
+	for i, it := range b.items {
+		if it.target == nil {
+			it.target = &tt
+		}
+		items[i] = it
 	}
 	return Batch{items: items}
 }
@@ -127,24 +153,24 @@ func (b Batch) String() string {
 // target def (for its unbound ops), one a line, without a server. Errors are
 // those Exec would return before sending anything.
 func (b Batch) Commands(def Target) (string, error) {
-	p, err := compile(b, def, prog.Need)
+	p, err := compile(b.On(def), prog.Need)
 	if err != nil {
 		return "", err
 	}
 	return prog.Render(p.Instrs()), nil
 }
 
-// compile builds the program of a batch.
-func compile(b Batch, def Target, mode prog.Mode) (*prog.Builder, error) {
+// compile builds the program of a batch whose ops are all bound.
+func compile(b Batch, mode prog.Mode) (*prog.Builder, error) {
 	pb := prog.NewBuilderFor(len(b.items))
 	for i, it := range b.items {
-		t := def
-		if it.target != nil {
-			t = *it.target
-		}
 		if it.op == nil {
 			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.InvalidArgument, i+1)
 		}
+		if it.target == nil {
+			return nil, fmt.Errorf("%w: op %d %s is bound to no model: bind it with tx.On or Batch.On", errs.InvalidArgument, i+1, it.op)
+		}
+		t := *it.target
 		if !t.Valid() {
 			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())
 		}

@@ -3,10 +3,12 @@
 //
 // # Batches
 //
-// A Batch is an immutable list of ops (package ops). Of makes a batch whose
-// ops run on the model the batch is executed for; On binds ops to a Target of
-// their own (rapyer.Model.Target makes one), so one batch can change several
-// models; Join and Then compose batches into new ones. A batch renders without
+// A Batch is an immutable list of ops (package ops). On binds ops to a
+// Target (rapyer.Model.Target makes one), so one batch can change several
+// models; Of makes a batch of unbound ops, which Batch.On binds later (or
+// rapyer.Model.Exec, to the model it runs on); Join and Then compose batches
+// into new ones. A batch over several models, bound with On, runs with Exec
+// itself: tx.Exec(ctx, rdb, tx.Join(tx.On(a, ...), tx.On(b, ...)), opts). A batch renders without
 // a server: String lists its ops, Commands the instructions they compile to.
 //
 // # Atomic execution

@@ -9,6 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -57,7 +58,7 @@ func ExampleBatch_String() {
 	balance := lens.Of(func(a *Account) *int { return &a.Balance })
 	history := lens.Of(func(a *Account) *[]string { return &a.History })
 
-	withdraw := tx.Of(ops.AtLeast(balance, 100), ops.Decr(balance, 100))
+	withdraw := tx.Of(ops.Require(is.AtLeast(balance, 100)), ops.Decr(balance, 100))
 	logged := withdraw.Then(ops.Append(history, "withdraw:100"))
 	fmt.Print(withdraw)
 	fmt.Println("--")
@@ -65,10 +66,10 @@ func ExampleBatch_String() {
 	fmt.Println("--")
 	fmt.Print(tx.On(tx.At[Account]("account:{bob}"), ops.Incr(balance, 100)))
 	// Output:
-	// AtLeast(balance, 100)
+	// Require(AtLeast(balance, 100))
 	// Decr(balance, 100)
 	// --
-	// AtLeast(balance, 100)
+	// Require(AtLeast(balance, 100))
 	// Decr(balance, 100)
 	// Append(history, "withdraw:100")
 	// --
@@ -88,7 +89,7 @@ func ExampleBatch_Commands() {
 	history := lens.Of(func(a *Account) *[]string { return &a.History })
 
 	b := tx.Of(
-		ops.AtLeast(balance, 100),
+		ops.Require(is.AtLeast(balance, 100)),
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	)
@@ -96,7 +97,7 @@ func ExampleBatch_Commands() {
 	fmt.Print(cmds)
 	fmt.Println(err)
 	// Output:
-	// gcmp account:{alice} balance int ge 100 0
+	// gpred account:{alice} cmp balance int ge 100 0
 	// incr account:{alice} balance -100 -9223372036854775808 9223372036854775807
 	// rpush account:{alice} account:{alice}:history withdraw:100
 	// <nil>
@@ -119,10 +120,10 @@ func ExampleJoin() {
 	_ = accounts.Save(ctx, "bob", Account{Balance: 20})
 
 	transfer := func(from, to string, amount int) error {
-		_, err := accounts.ExecAll(ctx, tx.Join(
-			tx.On(accounts.Target(from), ops.AtLeast(balance, amount), ops.Decr(balance, amount)),
+		_, err := tx.Exec(ctx, rdb, tx.Join(
+			tx.On(accounts.Target(from), ops.Require(is.AtLeast(balance, amount)), ops.Decr(balance, amount)),
 			tx.On(accounts.Target(to), ops.Incr(balance, amount)),
-		))
+		), tx.Options{})
 		return err
 	}
 	first := transfer("alice", "bob", 70)
@@ -134,8 +135,9 @@ func ExampleJoin() {
 }
 
 // Exec is the executor itself: it runs a batch atomically on any go-redis
-// client, with Options.Target naming the model its unbound ops run on.
-// rapyer.Model.Exec calls it with the model's target.
+// client; each op runs on the model it is bound to (On, or Batch.On for the
+// unbound ops of a batch). rapyer.Model.Exec calls it with the batch bound to
+// the model's target.
 func ExampleExec() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -149,14 +151,15 @@ func ExampleExec() {
 	_ = counters.Save(ctx, "hits", Counter{})
 
 	inc := ops.Incr(n, 1)
-	res, err := tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{hits}")})
+	res, err := tx.Exec(ctx, rdb, tx.On(tx.At[Counter]("counter:{hits}"), inc), tx.Options{})
 	v, _ := inc.Result(res)
 	fmt.Println(v, err, res.Skipped, res.Duplicate)
 
 	// A missing model fails the batch, or with SkipIfMissing does nothing.
-	_, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}")})
+	gone := tx.At[Counter]("counter:{gone}")
+	_, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{})
 	fmt.Println(errors.Is(err, tx.ErrNotFound))
-	res, err = tx.Exec(ctx, rdb, tx.Of(inc), tx.Options{Target: tx.At[Counter]("counter:{gone}"), IfMissing: tx.SkipIfMissing})
+	res, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{IfMissing: tx.SkipIfMissing})
 	fmt.Println(res.Skipped, err, mr.Exists("counter:{gone}"))
 	// Output:
 	// 1 <nil> false false
@@ -189,9 +192,9 @@ func ExampleOptimistic() {
 			if err != nil {
 				return tx.Batch{}, err
 			}
-			return tx.Of(ops.Set(balance, (b+9)/10*10)), nil
+			return tx.On(accounts.Target("alice"), ops.Set(balance, (b+9)/10*10)), nil
 		}
-	}, tx.Options{Target: accounts.Target("alice")})
+	}, tx.Options{})
 	a, _ := accounts.Get(ctx, "alice")
 	fmt.Println(err, res.Attempts, a.Balance)
 	// Output: <nil> 1 20

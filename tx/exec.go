@@ -55,18 +55,19 @@ const (
 	// FailIfMissing fails the batch with ErrNotFound and creates nothing.
 	FailIfMissing Missing = iota
 	// SkipIfMissing does nothing and reports Result.Skipped (Rapyer's
-	// ignore-if-deleted).
+	// ignore-if-deleted; rapyer.SkipIfMissing() per call).
 	SkipIfMissing
 	// MustBeNew is the reverse: the batch fails with ErrExists when a model
 	// it touches exists already (creating a model under a chosen id).
 	MustBeNew
 )
 
-// Options configure an execution. The zero value works.
+// Options configure an execution. The zero value works. Which model each
+// op runs on is not an option: it is the op's binding (On, Batch.On).
 type Options struct {
-	// Target is the model unbound ops run on.
-	Target Target
-	// IfMissing: fail (the default) or skip when a model is missing.
+	// IfMissing: fail when a model is missing (FailIfMissing, the
+	// default), do nothing (SkipIfMissing), or fail when it exists
+	// (MustBeNew).
 	IfMissing Missing
 	// Record is how long the server remembers that a batch was applied (its
 	// record), so that a resend after a lost reply is answered from the
@@ -311,7 +312,7 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if b.Len() == 0 {
 		return &Result{Attempts: 1}, nil
 	}
-	pb, err := compile(b, opts.Target, opts.mode())
+	pb, err := compile(b, opts.mode())
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -267,10 +268,10 @@ func TestConditionalBatchTransfersConserveTheSum(t *testing.T) {
 		refused := 0
 		var mu sync.Mutex
 		transfers(t, m, ids, 8, 200, func(from, to string, amount int) (int, error) {
-			_, err := m.ExecAll(ctx, tx.Join(
-				tx.On(m.Target(from), ops.AtLeast(Balance, amount), ops.Decr(Balance, amount)),
+			_, err := tx.Exec(ctx, m.Client(), tx.Join(
+				tx.On(m.Target(from), ops.Require(is.AtLeast(Balance, amount)), ops.Decr(Balance, amount)),
 				tx.On(m.Target(to), ops.Incr(Balance, amount)),
-			))
+			), tx.Options{})
 			if errors.Is(err, rapyer.ErrPrecondition) {
 				mu.Lock()
 				refused++
@@ -292,10 +293,10 @@ func TestBatchesAcrossSlotsFailBeforeSending(t *testing.T) {
 		}
 	}
 	counter := testenv.CountRoundTrips(b.Client)
-	_, err := m.ExecAll(ctx, tx.Join(
+	_, err := tx.Exec(ctx, m.Client(), tx.Join(
 		tx.On(m.Target("alice"), ops.Decr(Balance, 5)),
 		tx.On(m.Target("bob"), ops.Incr(Balance, 5)),
-	))
+	), tx.Options{})
 	if !errors.Is(err, rapyer.ErrCrossSlot) {
 		t.Fatalf("cross-slot batch: %v", err)
 	}
@@ -326,11 +327,11 @@ func TestStringGuardsCompareBytes(t *testing.T) {
 			op   ops.Op
 			want bool
 		}{
-			{ops.Above(owner, "zebra"), "été" > "zebra"},
-			{ops.Below(owner, "zebra"), "été" < "zebra"},
-			{ops.Above(owner, "Z"), true},
-			{ops.AtMost(owner, "été"), true},
-			{ops.Below(owner, "été\x00"), true},
+			{ops.Require(is.Above(owner, "zebra")), "été" > "zebra"},
+			{ops.Require(is.Below(owner, "zebra")), "été" < "zebra"},
+			{ops.Require(is.Above(owner, "Z")), true},
+			{ops.Require(is.AtMost(owner, "été")), true},
+			{ops.Require(is.Below(owner, "été\x00")), true},
 		} {
 			_, err := m.Exec(ctx, "a", tx.Of(c.op))
 			if got := err == nil; got != c.want {

@@ -24,7 +24,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		for i := range history {
 			history[i] = fmt.Sprint(i)
 		}
-		near := ops.Insert(History, 5, "x") // costs 5 moves
+		near := ops.InsertAt(History, 5, "x") // costs 5 moves
 		// DefaultBytes + 2 bytes of text
 		big := ops.Repeat(lens.Of(func(a *Account) *string { return &a.Owner }), tx.DefaultBytes/2+1)
 		tight := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "tight", Exec: tx.Options{Budget: tx.Budget{Moves: 4}}})
@@ -36,7 +36,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		}
 		tooLarge := func(what string, err error) {
 			t.Helper()
-			if !errors.Is(err, tx.ErrTooLarge) || !strings.Contains(err.Error(), "Insert(history") && !strings.Contains(err.Error(), "Repeat(owner") {
+			if !errors.Is(err, tx.ErrTooLarge) || !strings.Contains(err.Error(), "InsertAt(history") && !strings.Contains(err.Error(), "Repeat(owner") {
 				t.Fatalf("%s: %v; want ErrTooLarge naming the op", what, err)
 			}
 		}
@@ -53,7 +53,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		tooLarge("Exec with the model's budget of 4 moves", err)
 		_, err = tight.Update(ctx, "a", decide(near))
 		tooLarge("Update with the model's budget of 4 moves", err)
-		_, err = tx.Exec(ctx, b.Client, tx.Of(near), tx.Options{Target: tight.Target("a"), Budget: tx.Budget{Moves: 4}})
+		_, err = tx.Exec(ctx, b.Client, tx.On(tight.Target("a"), near), tx.Options{Budget: tx.Budget{Moves: 4}})
 		tooLarge("tx.Exec with a budget of 4 moves", err)
 		_, err = tight.Exec(ctx, "a", tx.Of(near), rapyer.WithBudget(tx.Budget{Moves: 5}))
 		ok("Exec with a budget of 5 moves", err)

@@ -199,7 +199,7 @@ func (a *attempt) decide(t *redis.Tx, pipelineWatch bool) (*prog.Program, error)
 		a.result = &Result{}
 		return nil, nil
 	}
-	pb, err := compile(b, a.opts.Target, a.opts.mode())
+	pb, err := compile(b, a.opts.mode())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ import (
 )
 
 // with sets the record lifetime of one execution.
-func with(d time.Duration) rapyer.ExecOption { return func(o *tx.Options) { o.Record = d } }
+func with(d time.Duration) rapyer.Option { return rapyer.WithRecord(d) }
 
 // recordsOf lists the batch records in the slot of the model at root: the
 // keys tx{<slot tag>}:*. Records of other models in that slot are listed too:

@@ -35,6 +35,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -135,7 +136,7 @@ func tour(accounts *rapyer.Model[Account]) []step {
 		}},
 		{"overdraft: guarded batch", func(ctx context.Context) error {
 			_, err := accounts.Exec(ctx, "alice", tx.Of(
-				ops.AtLeast(Balance, 1000),
+				ops.Require(is.AtLeast(Balance, 1000)),
 				ops.Decr(Balance, 1000),
 			))
 			if errors.Is(err, rapyer.ErrPrecondition) {
@@ -150,11 +151,12 @@ func tour(accounts *rapyer.Model[Account]) []step {
 			return err
 		}},
 		{"withdraw: model lock", func(ctx context.Context) error {
-			return accounts.Lock(ctx, "alice", "withdraw", func(a *Account) error {
+			_, err := accounts.Lock(ctx, "alice", "withdraw", func(ctx context.Context, a *Account) error {
 				a.Balance -= 50
 				a.History = append(a.History, "withdraw:50")
 				return nil
 			})
+			return err
 		}},
 		{"read", func(ctx context.Context) error {
 			a, err := accounts.Get(ctx, "alice")

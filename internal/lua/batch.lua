@@ -410,6 +410,9 @@ local function arith(name, cur, kind, x, lo, hi, n)
     if b == 0 then fail('ARG', n, 'modulo by zero') end
     r = a - b * math.floor(a / b)
   elseif name == 'pow' then r = a ^ b
+  elseif name == 'div' then -- true division (ops.Div): float fields only
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = a / b
   elseif name == 'max' then r = (a >= b) and a or b
   elseif name == 'min' then r = (a <= b) and a or b
   end
@@ -454,6 +457,43 @@ local function valid(kind, v)
   if kind == 'float' then return parsefloat(v) ~= nil end
   if kind == 'time' then return parsetime(v) ~= nil end
   return true
+end
+
+-- map items (ops.IncrItem) -------------------------------------------------
+-- The check pass keeps a shadow of the map items the batch sets or removes
+-- (mapshadow), so that an increment sees the item as the batch has it by
+-- then. PopAnyItem takes an item the check pass cannot name: the map is
+-- then MURKY, and an increment of it fails before any write.
+local MURKY = {}
+local I64LO, I64HI = '-9223372036854775808', '9223372036854775807'
+local function mapshadow(op, k, a)
+  if op == 'mset' then
+    for j = 3, #a, 2 do fset(k, a[j], a[j + 1]) end
+  elseif op == 'mdel' then
+    for j = 3, #a do fset(k, a[j], false) end
+  elseif op == 'mpop' then
+    fset(k, a[3], false)
+  elseif op == 'mpopany' then
+    fset(k, MURKY, true)
+  end
+end
+-- mapstep adds the step by to the item cur (false: absent, 0) of kind
+-- 'int' (HINCRBY: within [lo, hi] and int64) or 'float' (HINCRBYFLOAT:
+-- finite, magnitude at most hi), and returns the new item's text.
+local function mapstep(kind, cur, by, lo, hi, n)
+  if cur == false then cur = '0' end
+  if kind == 'int' then
+    if not isint(cur) then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not an integer') end
+    if not within(cur, I64LO, I64HI) then fail('OVERFLOW', n, 'the item holds ' .. cur .. ', past the 64-bit integers HINCRBY works on') end
+    local r = addint(cur, by)
+    if not within(r, lo, hi) then fail('OVERFLOW', n, 'the item would become ' .. r) end
+    return r
+  end
+  local x = parsefloat(cur)
+  if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not a finite number') end
+  local r = x + parsefloat(by)
+  if r ~= r or math.abs(r) > tonumber(hi) then fail('OVERFLOW', n, 'the item would leave the float range') end
+  return fmtfloat(r)
 end
 
 -- instructions -----------------------------------------------------------
@@ -593,6 +633,68 @@ local function slice(a, l)
   return s, e
 end
 
+-- predicates (is.Pred) -------------------------------------------------------
+-- pred evaluates the predicate whose nodes start at a[i], seven words each
+-- (key tag x kind rel arg zero), in prefix order: 'and', 'or' and 'not'
+-- (x is the count of their operands), then the leaves: 'cmp' (the root's
+-- field x read as kind, related by rel to arg, zero when absent), 'len'
+-- (the length of the collection at key, of Redis type x, related by rel to
+-- arg; x 'text' for the length in bytes of the root key's field kind) and 'has' (the collection at key holds arg). It writes nothing, and
+-- returns whether the predicate holds, the index past it, and what the
+-- first leaf saw, for the message of a guard that fails. In the check phase
+-- it reads the data as the batch found it, checks the key types and fails
+-- the batch on a value that does not parse; live (the apply phase of a
+-- 'pred', after the writes before it) it reads the keys as they are then,
+-- which the check phase has validated, and fails nothing.
+local function pred(a, i, n, live)
+  local key, tag, x = a[i], a[i + 1], a[i + 2]
+  if tag == 'and' or tag == 'or' or tag == 'not' then
+    local r, j, seen = tag == 'and', i + 7, nil
+    for _ = 1, tonumber(x) do
+      local ok, nx, s = pred(a, j, n, live)
+      j, seen = nx, seen or s
+      if tag == 'and' then r = r and ok elseif tag == 'or' then r = r or ok else r = not ok end
+    end
+    return r, j, seen
+  end
+  local k, rel, arg = K(key), a[i + 4], a[i + 5]
+  if tag == 'cmp' then
+    local cur
+    if live then cur = redis.call('HGET', k, x) else cur = sget(k, x) end
+    if cur == false then cur = a[i + 6] end
+    if not valid(a[i + 3], cur) then
+      if live then return false, i + 7, nil end
+      fail('CORRUPT', n, x .. ' holds ' .. tostring(cur))
+    end
+    return holds(compare(a[i + 3], cur, arg), rel), i + 7, x .. ' is ' .. cur
+  end
+  if not live then needtype(k, x == 'text' and 'hash' or x, n) end
+  if tag == 'len' then
+    local l
+    if x == 'list' then l = redis.call('LLEN', k)
+    elseif x == 'hash' then l = redis.call('HLEN', k)
+    elseif x == 'text' then l = redis.call('HSTRLEN', k, a[i + 3])
+    else l = redis.call('SCARD', k) end
+    local want = tonumber(arg)
+    return holds((l < want) and -1 or ((l > want) and 1 or 0), rel), i + 7, 'length is ' .. l
+  end
+  local found
+  if x == 'set' then found = redis.call('SISMEMBER', k, arg) == 1
+  elseif x == 'hash' then found = redis.call('HEXISTS', k, arg) == 1
+  else
+    -- LPOS came with Redis 6.0.6
+    local r = redis.pcall('LPOS', k, arg)
+    if failed(r) then
+      if live then return false, i + 7, nil end
+      if unknown(r.err) then fail('UNSUP', n, 'the server has no LPOS (Redis 6.0.6 and later have it)') end
+      error(r.err)
+    end
+    found = r ~= false
+  end
+  local what = x == 'hash' and 'key is ' or 'element is '
+  return found, i + 7, what .. (found and 'present' or 'missing')
+end
+
 local function check(op, a, n)
   if op == 'model' then -- root mode ttlmode ttlms colkey...
     local root = K(a[1])
@@ -624,53 +726,40 @@ local function check(op, a, n)
     a.result = r
   elseif op == 'rpush' or op == 'lpush' then -- root key v... (lpush: given in final order)
     listcheck(a, n, #a - 2)
-  elseif op == 'mset' or op == 'mdel' or op == 'mpop' or op == 'mpopany' or op == 'mget' or op == 'mhas' then
+  elseif op == 'mset' or op == 'mdel' or op == 'mpop' or op == 'mpopany' or op == 'mget' then
     needtype(K(a[2]), 'hash', n)
+    mapshadow(op, K(a[2]), a)
+  elseif op == 'mincr' then -- root key field kind by lo hi (a map item: HINCRBY, HINCRBYFLOAT)
+    local k = K(a[2])
+    needtype(k, 'hash', n)
+    if fields[k] and fields[k][MURKY] then fail('ARG', n, 'a map item cannot be checked after PopAnyItem of the same map in the batch') end
+    a.result = mapstep(a[4], fget(k, a[3]), a[5], a[6], a[7], n)
+    fset(k, a[3], a.result)
+  elseif op == 'ensure' then -- root ttlms field value ... (create the model when missing)
+    -- before every other instruction of the model (the builder puts it
+    -- there): a missing model is created with these fields, and the
+    -- guards and checks after it see them as stored; the first wins
+    local root = K(a[1])
+    local m = models[root]
+    if hasversion(root, n) or m.made then a.skip = true
+    else
+      m.made = true
+      local t = stored[root]
+      for j = 3, #a, 2 do t[a[j]] = a[j + 1]; fset(root, a[j], a[j + 1]) end
+    end
 
   -- guards: checked in the first pass, against the data as the batch found it
-  elseif op == 'gcmp' then -- root field kind rel operand zero
-    local cur = sget(K(a[1]), a[2])
-    if cur == false then cur = a[6] end
-    if not valid(a[3], cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. tostring(cur)) end
-    if not holds(compare(a[3], cur, a[5]), a[4]) then
-      fail('PRECOND', n, a[2] .. ' is ' .. cur)
-    end
   elseif op == 'gver' then -- root version
     local v = sget(K(a[1]), VERSION)
     if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
-  elseif op == 'glen' then -- key type rel n
-    local k = K(a[1])
-    needtype(k, a[2], n)
-    local l
-    if a[2] == 'list' then l = redis.call('LLEN', k)
-    elseif a[2] == 'hash' then l = redis.call('HLEN', k)
-    else l = redis.call('SCARD', k) end
-    if not holds((l < tonumber(a[4])) and -1 or ((l > tonumber(a[4])) and 1 or 0), a[3]) then
-      fail('PRECOND', n, 'length is ' .. l)
-    end
-  elseif op == 'ghas' then -- key field want(1|0)
-    local k = K(a[1])
-    needtype(k, 'hash', n)
-    if tostring(redis.call('HEXISTS', k, a[2])) ~= a[3] then
-      fail('PRECOND', n, a[3] == '1' and 'key is missing' or 'key is present')
-    end
-  elseif op == 'gmember' then -- key type value want(1|0)
-    local k = K(a[1])
-    needtype(k, a[2], n)
-    local found
-    if a[2] == 'set' then found = redis.call('SISMEMBER', k, a[3]) == 1
-    else
-      -- LPOS came with Redis 6.0.6
-      local r = redis.pcall('LPOS', k, a[3])
-      if failed(r) then
-        if unknown(r.err) then fail('UNSUP', n, 'the server has no LPOS (Redis 6.0.6 and later have it)') end
-        error(r.err)
-      end
-      found = r ~= false
-    end
-    if found ~= (a[4] == '1') then
-      fail('PRECOND', n, found and 'element is present' or 'element is missing')
-    end
+  elseif op == 'gpred' then -- key tag x kind rel arg zero ...: a predicate (is.Pred), in prefix order
+    local ok, _, seen = pred(a, 1, n)
+    if not ok then fail('PRECOND', n, seen) end
+  elseif op == 'pred' then -- key tag x kind rel arg zero ...: yields whether a predicate holds
+    -- evaluated here as the batch found it, so that a value that does not
+    -- parse, a key of another type or a server without LPOS fail the batch
+    -- before the first write; apply evaluates it at its point of the batch
+    pred(a, 1, n)
   elseif op == 'glock' then -- lockkey token
     if redis.call('GET', K(a[1])) ~= a[2] then fail('LOCKLOST', n, 'the lock ' .. K(a[1]) .. ' is no longer held') end
 
@@ -786,7 +875,7 @@ local function check(op, a, n)
     clearkey(k)
 
   -- sets
-  elseif op == 'sadd' or op == 'srem' or op == 'shas' then
+  elseif op == 'sadd' or op == 'srem' then
     needtype(K(a[2]), 'set', n)
 
   -- the model as a whole
@@ -895,18 +984,25 @@ local function sends(op, a, n)
     ask('DEL', K(a[2]), n); mark(K(a[1]))
   elseif op == 'mdel' then
     ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
+  elseif op == 'mincr' then
+    if a[4] == 'int' then ask('HINCRBY', K(a[2]), n) else ask('HINCRBYFLOAT', K(a[2]), n) end
+    mark(K(a[1]), K(a[2]))
+  elseif op == 'ensure' then
+    if not a.skip then
+      ask('HSET', K(a[1]), n)
+      if a[2] ~= '0' then ask('PEXPIRE', K(a[1]), n) end
+      mark(K(a[1]))
+    end
   elseif op == 'mpop' then
     ask('HGET', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'mpopany' then
     ask('HSCAN', K(a[2]), n); ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'mget' then
     ask('HGET', K(a[2]), n)
-  elseif op == 'mhas' then
-    ask('HEXISTS', K(a[2]), n)
   elseif op == 'srem' then
     ask('SREM', K(a[2]), n); mark(K(a[1]), K(a[2]))
-  elseif op == 'shas' then
-    ask('SISMEMBER', K(a[2]), n)
+  elseif op == 'pred' then
+    -- reads only, made in the check phase
   elseif op == 'reset' then
     ask('DEL', K(a[1]), n); ask('HSET', K(a[1]), n); mark(K(a[1]))
   elseif op == 'drop' then
@@ -1068,6 +1164,25 @@ local function apply(op, a)
     local k = K(a[2]); W('DEL', k); existed[k] = nil; touch(K(a[1])); return false
 
   -- maps
+  elseif op == 'mincr' then -- root key field kind by lo hi
+    local k = K(a[2])
+    local r = a.result
+    if a[4] == 'int' then W('HINCRBY', k, a[3], a[5]) else r = W('HINCRBYFLOAT', k, a[3], a[5]) end
+    touch(K(a[1]), k)
+    return r
+  elseif op == 'ensure' then -- root ttlms field value ...
+    if a.skip then return false end
+    local root = K(a[1])
+    local m = models[root]
+    -- the version first (prewrite took it from the clock: the model is
+    -- new), so that the hash exists for PEXPIRE whatever the fields; the
+    -- lifetime only here, on creation
+    W('HSET', root, VERSION, m.next)
+    m.bumped = true
+    chunked('HSET', root, a, 3)
+    if a[2] ~= '0' then W('PEXPIRE', root, tonumber(a[2])) end
+    touch(root)
+    return false
   elseif op == 'mdel' then -- root key f...
     local k = K(a[2]); local r = chunked('HDEL', k, a, 3); shrink(K(a[1]), k); return tostring(r)
   elseif op == 'mpop' then -- root key field
@@ -1090,8 +1205,6 @@ local function apply(op, a)
     return false
   elseif op == 'mget' then -- root key field
     return redis.call('HGET', K(a[2]), a[3])
-  elseif op == 'mhas' then -- root key field
-    return tostring(redis.call('HEXISTS', K(a[2]), a[3]))
 
   -- sets
   elseif op == 'sadd' then -- root key member...
@@ -1101,8 +1214,8 @@ local function apply(op, a)
     return tostring(r)
   elseif op == 'srem' then -- root key member...
     local k = K(a[2]); local r = chunked('SREM', k, a, 3); shrink(K(a[1]), k); return tostring(r)
-  elseif op == 'shas' then -- root key member
-    return tostring(redis.call('SISMEMBER', K(a[2]), a[3]))
+  elseif op == 'pred' then
+    return pred(a, 1, AT, true) and 1 or 0
 
   -- the model as a whole
   elseif op == 'reset' then

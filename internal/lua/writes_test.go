@@ -26,7 +26,7 @@ import (
 // reads are the commands that do not write. Any other command is taken to
 // write.
 var reads = map[string]bool{
-	"TYPE": true, "HGET": true, "HEXISTS": true, "HLEN": true, "HSCAN": true,
+	"TYPE": true, "HGET": true, "HEXISTS": true, "HLEN": true, "HSTRLEN": true, "HSCAN": true,
 	"LLEN": true, "LINDEX": true, "LRANGE": true, "LPOS": true,
 	"SCARD": true, "SISMEMBER": true, "GET": true, "PTTL": true, "TIME": true,
 }
@@ -77,6 +77,13 @@ var safe = map[string]string{
 	"apply/mpopany/HDEL": "check: a hash or missing; one field; asked",
 	"apply/sadd/SADD":    "check: the key is a set or missing; chunked; asked",
 	"apply/srem/SREM":    "check: the key is a set or missing; chunked (8000 members were too many to unpack); asked",
+
+	// the ops of issue #12 item 8
+	"apply/mincr/HINCRBY":      "check 'mincr': the key a hash or missing; the item a canonical integer within int64, the sum within the map's value type; asked",
+	"apply/mincr/HINCRBYFLOAT": "check 'mincr': the key a hash or missing; the item a finite float, the sum finite and within the value type; asked",
+	"apply/ensure/HSET":        "check 'ensure': the model is missing (hasversion: the root is a hash or nothing); the version is m.next, from the clock; field texts; chunked; asked",
+	"apply/ensure/PEXPIRE":     "the TTL in ms is a positive Go integer (rapyer.Options.TTL: at least 1 ms); on the hash just written; asked",
+
 	// the model
 	"apply/reset/DEL":              "root type checked by 'model'; asked",
 	"apply/reset/HSET":             "the version written is m.next, from the version prewrite validated (CORRUPT, OVERFLOW) or the clock; asked",

@@ -99,15 +99,26 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 	}
 	cases := map[string]func() *Program{
 		"GuardVersion": one(func(b *Builder) { b.GuardVersion(root, "7") }),
-		"GuardCompare": one(func(b *Builder) { b.GuardCompare(root, "balance", "int", "ge", "10", "0") }),
-		"GuardLen":     one(func(b *Builder) { b.GuardLen(hist, "list", "lt", "50") }),
-		"GuardHasKey":  one(func(b *Builder) { b.GuardHasKey(lim, "daily", "1") }),
-		"GuardMember":  one(func(b *Builder) { b.GuardMember(roles, "set", "admin", "0") }),
-		"GuardLock":    one(func(b *Builder) { b.GuardLock("lock:account:{ada}", "tok") }),
-		"HSet":         one(func(b *Builder) { b.HSet(root, "owner", "Ada Lovelace", "balance", "10") }),
-		"HDel":         one(func(b *Builder) { b.HDel(root, "owner", "balance") }),
-		"Incr":         one(func(b *Builder) { b.Incr(root, "balance", "-5", "-9223372036854775808", "9223372036854775807") }),
-		"IncrFloat":    one(func(b *Builder) { b.IncrFloat(root, "balance", "0.5", "1.7976931348623157e+308") }),
+		"GuardPred": one(func(b *Builder) {
+			// And(AtLeast(balance, 10), Not(Member(roles, "admin")), AtMost(Size(limits), 50), Below(TextLen(owner), 64))
+			b.GuardPred(root, "and", "4", "", "", "", "",
+				root, "cmp", "balance", "int", "ge", "10", "0",
+				root, "not", "1", "", "", "", "",
+				roles, "has", "set", "", "", "admin", "",
+				lim, "len", "hash", "", "le", "50", "",
+				root, "len", "text", "owner", "lt", "64", "")
+		}),
+		"Pred": one(func(b *Builder) {
+			// Or(Element(history, "x"), Below(Len(history), 50))
+			b.Pred(root, "or", "2", "", "", "", "",
+				hist, "has", "list", "", "", "x", "",
+				hist, "len", "list", "", "lt", "50", "")
+		}),
+		"GuardLock": one(func(b *Builder) { b.GuardLock("lock:account:{ada}", "tok") }),
+		"HSet":      one(func(b *Builder) { b.HSet(root, "owner", "Ada Lovelace", "balance", "10") }),
+		"HDel":      one(func(b *Builder) { b.HDel(root, "owner", "balance") }),
+		"Incr":      one(func(b *Builder) { b.Incr(root, "balance", "-5", "-9223372036854775808", "9223372036854775807") }),
+		"IncrFloat": one(func(b *Builder) { b.IncrFloat(root, "balance", "0.5", "1.7976931348623157e+308") }),
 		"Arith": one(func(b *Builder) {
 			b.Arith(root, "balance", "floordiv", "int", "-9223372036854775808", "9223372036854775807", "3")
 		}),
@@ -132,13 +143,15 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		"MPop":       one(func(b *Builder) { b.MPop(root, lim, "daily") }),
 		"MPopAny":    one(func(b *Builder) { b.MPopAny(root, lim) }),
 		"MGet":       one(func(b *Builder) { b.MGet(root, lim, "weekly") }),
-		"MHas":       one(func(b *Builder) { b.MHas(root, lim, "weekly") }),
 		"SAdd":       one(func(b *Builder) { b.SAdd(root, roles, "admin", "ops") }),
 		"SRem":       one(func(b *Builder) { b.SRem(root, roles, "ops") }),
-		"SHas":       one(func(b *Builder) { b.SHas(root, roles, "admin") }),
 		"Reset":      one(func(b *Builder) { b.Reset(root) }),
 		"Drop":       one(func(b *Builder) { b.Drop(root, hist, "list", lim, "hash", roles, "set") }),
 		"Unlock":     one(func(b *Builder) { b.Unlock("lock:account:{ada}", "tok", "rapyer:wake:lock:account:{ada}") }),
+		// the ops of issue #12 item 8
+		"MIncr": one(func(b *Builder) {
+			b.MIncr(root, lim, "daily", "int", "5", "-9223372036854775808", "9223372036854775807")
+		}),
 	}
 	// the modes of a model
 	cases["mode-skip"] = func() *Program {
@@ -194,6 +207,28 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		b.RPush(root, hist, "x")
 		return b.Build(Header{ID: "b1d", Record: "account:{ada}:tx:b1d", RecordMS: 10000, Bytes: 1 << 20, Moves: 50000})
 	}
+	cases["Ensure"] = func() *Program {
+		// CreateIfMissing after a guard and an increment: its instruction
+		// goes before them, and the model need not exist (mode create);
+		// a second model's instructions keep their order
+		bt := accountTarget(t, "account:{ada}:bob")
+		b := NewBuilder()
+		b.Declare(at, Need)
+		b.Owner(described("Require(AtMost(balance, 9))"), "")
+		b.GuardPred(root, "cmp", "balance", "int", "le", "9", "0")
+		b.Declare(bt, Need)
+		b.Owner(described("Incr(balance, 1)"), "")
+		b.Incr(bt.Root, "balance", "1", "0", "100")
+		b.Declare(at, Need)
+		b.Owner(described("Incr(balance, 1)"), "")
+		b.Incr(root, "balance", "1", "0", "100")
+		b.Owner(described("CreateIfMissing(account)"), "")
+		b.Ensure(root, "10000", "owner", "", "balance", "0")
+		b.Declare(bt, Need)
+		b.Owner(described("CreateIfMissing(account)"), "")
+		b.Ensure(bt.Root, "0")
+		return b.Build(Header{})
+	}
 	cases["multi-model"] = func() *Program {
 		// two models of one slot: a transfer, and a move between them;
 		// the second declaration of a root is ignored
@@ -202,7 +237,7 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		b.Declare(at, Need)
 		b.Declare(bt, Skip)
 		b.Declare(at, Skip)
-		b.GuardCompare(root, "balance", "int", "ge", "10", "0")
+		b.GuardPred(root, "cmp", "balance", "int", "ge", "10", "0")
 		b.Incr(root, "balance", "-10", "0", "1000")
 		b.Incr(bt.Root, "balance", "10", "0", "1000")
 		b.LMove(root, hist, bt.Root, bt.CollectionKeys()[0], "RIGHT", "LEFT")

@@ -21,10 +21,7 @@ type opcode uint8
 const (
 	opModel opcode = iota
 	opGVer
-	opGCmp
-	opGLen
-	opGHas
-	opGMember
+	opGPred
 	opGLock
 	opHSet
 	opHDel
@@ -52,13 +49,15 @@ const (
 	opMPop
 	opMPopAny
 	opMGet
-	opMHas
 	opSAdd
 	opSRem
-	opSHas
+	opPred
 	opReset
 	opDrop
 	opUnlock
+	// the ops of issue #12 item 8
+	opMIncr
+	opEnsure
 	numOpcodes
 )
 
@@ -86,10 +85,7 @@ type layout struct {
 var table = [numOpcodes]layout{
 	opModel:     {"model", "kttt", "k", "", true},              // root mode ttlmode ttlms colkey...
 	opGVer:      {"gver", "kt", "", "GuardVersion", true},      // root version
-	opGCmp:      {"gcmp", "kttttt", "", "GuardCompare", true},  // root field kind rel operand zero
-	opGLen:      {"glen", "kttt", "", "GuardLen", true},        // key type rel n
-	opGHas:      {"ghas", "ktt", "", "GuardHasKey", true},      // key field want
-	opGMember:   {"gmember", "kttt", "", "GuardMember", true},  // key type value want
+	opGPred:     {"gpred", "", "ktttttt", "GuardPred", true},   // key tag x kind rel arg zero ...
 	opGLock:     {"glock", "kt", "", "GuardLock", true},        // lockkey token
 	opHSet:      {"hset", "k", "tt", "HSet", false},            // root field value ...
 	opHDel:      {"hdel", "k", "t", "HDel", false},             // root field...
@@ -117,13 +113,15 @@ var table = [numOpcodes]layout{
 	opMPop:      {"mpop", "kkt", "", "MPop", false},            // root key field
 	opMPopAny:   {"mpopany", "kk", "", "MPopAny", false},       // root key
 	opMGet:      {"mget", "kkt", "", "MGet", false},            // root key field
-	opMHas:      {"mhas", "kkt", "", "MHas", false},            // root key field
 	opSAdd:      {"sadd", "kk", "t", "SAdd", false},            // root key member...
 	opSRem:      {"srem", "kk", "t", "SRem", false},            // root key member...
-	opSHas:      {"shas", "kkt", "", "SHas", false},            // root key member
+	opPred:      {"pred", "", "ktttttt", "Pred", false},        // key tag x kind rel arg zero ...
 	opReset:     {"reset", "k", "", "Reset", false},            // root
 	opDrop:      {"drop", "k", "kt", "Drop", false},            // root colkey type ...
 	opUnlock:    {"unlock", "ktt", "", "Unlock", false},        // lockkey token channel
+	// the ops of issue #12 item 8
+	opMIncr:  {"mincr", "kkttttt", "", "MIncr", false}, // root key field kind by lo hi
+	opEnsure: {"ensure", "kt", "tt", "Ensure", false},  // root ttlms field value ... (ensure.go)
 }
 
 // opWords are the opcodes boxed once: converting a string to an interface
@@ -172,25 +170,10 @@ func (b *Builder) arg(key bool, s string) {
 // GuardVersion fails the batch unless the model at root has the version v.
 func (b *Builder) GuardVersion(root, v string) { b.emit(opGVer, nil, root, v) }
 
-// GuardCompare fails the batch unless the field of the root hash (zero when
-// missing), read as kind, stands in relation rel to operand.
-func (b *Builder) GuardCompare(root, field, kind, rel, operand, zero string) {
-	b.emit(opGCmp, nil, root, field, kind, rel, operand, zero)
-}
-
-// GuardLen fails the batch unless the length of the collection at key (of
-// Redis type typ) stands in relation rel to n.
-func (b *Builder) GuardLen(key, typ, rel, n string) { b.emit(opGLen, nil, key, typ, rel, n) }
-
-// GuardHasKey fails the batch unless the map at key has field (want "1") or
-// has not (want "0").
-func (b *Builder) GuardHasKey(key, field, want string) { b.emit(opGHas, nil, key, field, want) }
-
-// GuardMember fails the batch unless the list or set at key (of Redis type
-// typ) holds value (want "1") or does not (want "0").
-func (b *Builder) GuardMember(key, typ, value, want string) {
-	b.emit(opGMember, nil, key, typ, value, want)
-}
+// GuardPred fails the batch unless the predicate nodes (is.Pred, lowered:
+// seven words a node, in prefix order) hold on the data as the batch found
+// it.
+func (b *Builder) GuardPred(nodes ...string) { b.emit(opGPred, nodes) }
 
 // GuardLock fails the batch with LOCKLOST unless the lock key holds token.
 func (b *Builder) GuardLock(key, token string) { b.emit(opGLock, nil, key, token) }
@@ -310,8 +293,13 @@ func (b *Builder) MPopAny(root, key string) { b.emit(opMPopAny, nil, root, key) 
 // MGet yields the item field of the map at key.
 func (b *Builder) MGet(root, key, field string) { b.emit(opMGet, nil, root, key, field) }
 
-// MHas yields "1" when the map at key has field, else "0".
-func (b *Builder) MHas(root, key, field string) { b.emit(opMHas, nil, root, key, field) }
+// MIncr adds by to the item field of the map at key, read as kind ("int":
+// HINCRBY, failing the batch when the sum leaves [lo, hi]; "float":
+// HINCRBYFLOAT, failing it when the sum's magnitude passes hi), a missing
+// item counting as 0; it yields the new item.
+func (b *Builder) MIncr(root, key, field, kind, by, lo, hi string) {
+	b.emit(opMIncr, nil, root, key, field, kind, by, lo, hi)
+}
 
 // Sets.
 
@@ -321,8 +309,11 @@ func (b *Builder) SAdd(root, key string, members ...string) { b.emit(opSAdd, mem
 // SRem removes members from the set at key and yields how many went.
 func (b *Builder) SRem(root, key string, members ...string) { b.emit(opSRem, members, root, key) }
 
-// SHas yields "1" when the set at key holds member, else "0".
-func (b *Builder) SHas(root, key, member string) { b.emit(opSHas, nil, root, key, member) }
+// Predicates.
+
+// Pred yields 1 when the predicate nodes (as GuardPred takes them) hold on
+// the data as the batch found it, else 0.
+func (b *Builder) Pred(nodes ...string) { b.emit(opPred, nodes) }
 
 // The model as a whole.
 

@@ -13,6 +13,7 @@ package prog
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/schema"
@@ -43,6 +44,9 @@ const (
 type Target struct {
 	Root  string
 	Model *schema.Model
+	// TTL is the lifetime a batch gives the model when it creates it with
+	// ops.CreateIfMissing (0: none).
+	TTL time.Duration
 }
 
 // Key is the key of a collection field of the target.
@@ -66,6 +70,9 @@ type model struct {
 	need    bool // an Exists guard: the model must exist even if the batch creates it
 	creates bool // the program replaces the model
 	target  Target
+	// first is where the model's first instruction goes: its index in
+	// words and in instrs (Ensure puts its instruction there)
+	firstWord, firstInstr int
 }
 
 // Instr is one instruction, for rendering and for tying results to ops.
@@ -188,7 +195,7 @@ func (b *Builder) Declare(t Target, mode Mode) {
 	if b.byRoot(t.Root) != nil {
 		return
 	}
-	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t})
+	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)})
 	b.key(t.Root)
 }
 

@@ -1,0 +1,110 @@
+package bench_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// peerScenario is a row group of the peer table: what it does, and the
+// scenario whose first side is the library and whose other sides are peers.
+type peerScenario struct {
+	what string
+	scenario
+}
+
+// peerScenarios are the comparisons of issue #13, in the order of its table.
+var peerScenarios = []peerScenario{
+	{"Save of an 8-field model", scenario{name: "Save8", workers: 1, sides: []side{
+		{"rapyer", saveItemRapyer}, {"om Save twin", saveItemOm}}}},
+	{"Get of an 8-field model", scenario{name: "Get8", workers: 1, sides: []side{
+		{"rapyer", getItemRapyer}, {"om Fetch twin", getItemOm}}}},
+	{"model Lock cycle: acquire, load, fenced save, release", scenario{name: "ModelLock", workers: 1, sides: []side{
+		{"rapyer", modelLockRapyer}, {"by hand", modelLockHand}}}},
+	{"conditional withdrawal, one goroutine", scenario{name: "Withdraw1Peers", workers: 1, sides: []side{
+		{"rapyer", withdrawRapyer}, {"WATCH loop", withdrawHand}, {"om loop twin", withdrawOm}}}},
+	{"conditional withdrawal, 8 goroutines on one key", scenario{name: "Withdraw8Peers", workers: 8, sides: []side{
+		{"rapyer", withdrawRapyer}, {"WATCH loop", withdrawHand}, {"om loop twin", withdrawOm}}}},
+	{"guarded batch of 3 ops (AtLeast, Incr, Append)", scenario{name: "Guarded3", workers: 1, sides: []side{
+		{"rapyer", guarded3Rapyer}, {"Lua function, same promises", guarded3Function}, {"MULTI, no checks", guarded3Multi}}}},
+	{"lock acquire + release, uncontended", scenario{name: "LockOnce", workers: 1, sides: []side{
+		{"rapyer", lockOnce}, {"SET NX PX by hand", lockOnceHand}, {"redislock", lockRedislock},
+		{"redsync", lockRedsync}, {"rueidislock", lockRueidis}}}},
+	{"contended lock hand-off, 8 goroutines", scenario{name: "Handoff8", workers: 8, sides: []side{
+		{"rapyer", handoffRapyer}, {"SET NX, 1 ms spin", handoffSpin},
+		{"redislock, 1 ms linear retry", handoffRedislock}, {"rueidislock", handoffRueidis}}}},
+}
+
+func peerList() []scenario {
+	out := make([]scenario, len(peerScenarios))
+	for i, p := range peerScenarios {
+		out[i] = p.scenario
+	}
+	return out
+}
+
+// peerTable has one row per peer: its time against ours, as the median of
+// the per-round ratios; the server time per op of both as Redis records it
+// (st, from peerServer); and the server's CPU per op over the timed runs.
+func peerTable(m measured, st map[string]float64) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Peers: %s; the om sides are twins.\n\n", peerVersions())
+	sb.WriteString("| work | rapyer | peer | peer's time / ours | server time µs per op, ours / peer | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|\n")
+	for _, ps := range peerScenarios {
+		ours := ps.name + "/" + ps.sides[0].name
+		for _, s := range ps.sides[1:] {
+			k := ps.name + "/" + s.name
+			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %.1f / %.1f | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
+				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), st[ours], st[k], m.server(ours)/1e3, m.server(k)/1e3)
+		}
+	}
+	sb.WriteString("\nA ratio above 1 means the peer takes longer. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server time is what INFO commandstats counts for the commands the client sent (median of 5 runs of 200 ops); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n")
+	return sb.String()
+}
+
+// peerModules are the modules of the peers, as go.mod requires them.
+var peerModules = []string{"github.com/redis/go-redis/v9", "github.com/bsm/redislock",
+	"github.com/go-redsync/redsync/v4", "github.com/redis/rueidis"}
+
+// peerVersions names each peer module with its version in go.mod (the test
+// runs in bench/; test binaries carry no module list).
+func peerVersions() string {
+	b, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		return "versions unknown: " + err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && slices.Contains(peerModules, f[0]) {
+			out = append(out, f[0]+" "+f[1])
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// perOp is a side's time per op, or its rate when workers share the ops.
+func perOp(m measured, k string, workers int) string {
+	if workers > 1 {
+		return fmt.Sprintf("%.0f/s", 1e9/m.ns(k))
+	}
+	return fmtNs(m.ns(k))
+}
+
+// TestPeerTable prints the peer table alone (RAPYER_BENCH_PEERS=1, with
+// RAPYER_BENCH_ROUNDS and RAPYER_BENCH_TIME as for make bench, which prints
+// it in the performance table).
+func TestPeerTable(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH_PEERS") != "1" {
+		t.Skip("set RAPYER_BENCH_PEERS=1 to run the peer table alone (make bench runs it too)")
+	}
+	setBenchTime(t)
+	mode := benchMode(t)
+	e := newEnv(t)
+	peers := measureAll(t, e, peerList(), envInt("RAPYER_BENCH_ROUNDS", 7))
+	fmt.Printf("\nMachine: %s\n\nMode: %s\n\n%s", machine(e), mode, peerTable(peers, peerServer(t, e)))
+	fmt.Printf("\nChart: %s\n", writePeerChart(t, peers, mode))
+}

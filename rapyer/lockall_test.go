@@ -1,0 +1,353 @@
+package rapyer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// Ticket is a second model type for locks over models of different types.
+type Ticket struct {
+	Status string
+	Seats  []string
+}
+
+// shop puts every model in one hash tag, so that a LockAll over them saves
+// in one atomic batch on the cluster too.
+func shop(string) string { return "shop" }
+
+// twoTypes returns a model of accounts and one of tickets, saved with
+// account "a" (Balance 100) and ticket "t" (Status "new").
+func twoTypes(t *testing.T, b *testenv.Backend, o rapyer.Options) (*rapyer.Model[Account], *rapyer.Model[Ticket]) {
+	t.Helper()
+	ctx := context.Background()
+	ao, to := o, o
+	ao.Prefix, to.Prefix = b.Prefix+"acct", b.Prefix+"ticket"
+	accounts := rapyer.MustNew[Account](b.Client, ao)
+	tickets := rapyer.MustNew[Ticket](b.Client, to)
+	if err := accounts.Save(ctx, "a", Account{Balance: 100}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tickets.Save(ctx, "t", Ticket{Status: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	return accounts, tickets
+}
+
+// TestLockAllOverTwoTypes: LockAll loads models of two types into their
+// variables, and saves what the function changed in both.
+func TestLockAllOverTwoTypes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		for _, tag := range []bool{true, false} {
+			o := rapyer.Options{}
+			if tag {
+				o.HashTag = shop
+			}
+			accounts, tickets := twoTypes(t, b, o)
+			var a Account
+			var tk Ticket
+			held := []rapyer.Held{tickets.Hold("t", &tk), accounts.Hold("a", &a)}
+			res, err := rapyer.LockAll(ctx, "buy", held, func(ctx context.Context) error {
+				if a.Balance != 100 || tk.Status != "new" {
+					return fmt.Errorf("loaded %+v and %+v", a, tk)
+				}
+				a.Balance -= 30
+				tk.Status, tk.Seats = "sold", []string{"12A"}
+				return ctx.Err()
+			})
+			if err != nil || res == nil {
+				t.Fatalf("tag %v: LockAll: %v, %v", tag, res, err)
+			}
+			gotA, _ := accounts.Get(ctx, "a")
+			gotT, _ := tickets.Get(ctx, "t")
+			if gotA.Balance != 70 || gotT.Status != "sold" || len(gotT.Seats) != 1 {
+				t.Fatalf("tag %v: saved %+v and %+v", tag, gotA, gotT)
+			}
+		}
+	})
+}
+
+// TestLockAllLostLockSavesNeither: on one slot the save of every model is
+// one batch fenced by every lock: when one lock is lost, the function's
+// context ends (cause lock.ErrNotHeld) and the save is refused whole. Across
+// slots (a cluster without a shared tag) each model is saved by its own
+// batch: the one whose lock held is saved, the other refused.
+func TestLockAllLostLockSavesNeither(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		for _, tag := range []bool{true, false} {
+			lostLockOverTwoTypes(t, b, tag)
+		}
+	})
+}
+
+func lostLockOverTwoTypes(t *testing.T, b *testenv.Backend, tag bool) {
+	ctx := context.Background()
+	o := rapyer.Options{}
+	if tag {
+		o.HashTag = shop
+	}
+	accounts, tickets := twoTypes(t, b, o)
+	root, _ := tickets.Key("t")
+	var a Account
+	var tk Ticket
+	held := []rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk)}
+	_, err := rapyer.LockAll(ctx, "buy", held, func(ctx context.Context) error {
+		a.Balance, tk.Status = 0, "sold"
+		// Someone deletes the ticket's lock by hand; the watchdog notices
+		// at its next extension and ends our context.
+		b.Client.Del(ctx, root+":lock:buy")
+		select {
+		case <-ctx.Done():
+			if !errors.Is(context.Cause(ctx), lock.ErrNotHeld) {
+				return fmt.Errorf("cause %v", context.Cause(ctx))
+			}
+			return nil // try to save anyway: the fence must refuse it
+		case <-time.After(30 * time.Second):
+			return errors.New("the context never ended")
+		}
+	}, rapyer.WithLockTTL(600*time.Millisecond), rapyer.WithAutoExtend())
+	if !errors.Is(err, rapyer.ErrLockLost) {
+		t.Fatalf("tag %v: the save after a lost lock: %v", tag, err)
+	}
+	gotA, _ := accounts.Get(ctx, "a")
+	gotT, _ := tickets.Get(ctx, "t")
+	if gotT.Status != "new" {
+		t.Fatalf("tag %v: the model whose lock was lost was saved: %+v", tag, gotT)
+	}
+	switch oneSlot := tag || b.Kind != testenv.Cluster; {
+	case oneSlot && gotA.Balance != 100:
+		t.Fatalf("tag %v: on one slot a lost lock saved the other model: %+v", tag, gotA)
+	case !oneSlot && gotA.Balance != 0:
+		t.Fatalf("tag %v: across slots the model whose lock held was not saved: %+v", tag, gotA)
+	}
+}
+
+// TestLockAllOppositeOrdersOverTwoTypes: two callers lock the same two
+// models of different types, one naming them in the opposite order of the
+// other; neither deadlocks (the locks are taken in the order of the keys),
+// and every change is kept.
+func TestLockAllOppositeOrdersOverTwoTypes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		accounts, tickets := twoTypes(t, b, rapyer.Options{HashTag: shop})
+		const rounds = 50
+		var wg sync.WaitGroup
+		errc := make(chan error, 2)
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					var a Account
+					var tk Ticket
+					held := []rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk)}
+					if w == 1 {
+						held[0], held[1] = held[1], held[0]
+					}
+					_, err := rapyer.LockAll(ctx, "buy", held, func(context.Context) error {
+						a.Balance--
+						tk.Seats = append(tk.Seats, fmt.Sprint(w))
+						return nil
+					}, rapyer.WithWait(time.Minute))
+					if err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			t.Fatal(err)
+		}
+		gotA, _ := accounts.Get(ctx, "a")
+		gotT, _ := tickets.Get(ctx, "t")
+		if gotA.Balance != 100-2*rounds || len(gotT.Seats) != 2*rounds {
+			t.Fatalf("after %d locked changes: balance %d, %d seats", 2*rounds, gotA.Balance, len(gotT.Seats))
+		}
+	})
+}
+
+// TestLockAllRefusesBadInput: no models, a zero Held, a bad id
+// (ErrInvalidID), a nil variable, a nil function, a model given twice and
+// models on different clients are refused with ErrInvalid before any lock is
+// taken.
+func TestLockAllRefusesBadInput(t *testing.T) {
+	b := testenv.On(t, testenv.Mini)
+	other := testenv.On(t, testenv.Mini)
+	ctx := context.Background()
+	accounts, tickets := twoTypes(t, b, rapyer.Options{})
+	elsewhere := rapyer.MustNew[Ticket](other.Client, rapyer.Options{Prefix: b.Prefix + "ticket"})
+	var a Account
+	var tk Ticket
+	nop := func(context.Context) error { return nil }
+	before := keysOf(t, b)
+	for name, c := range map[string]struct {
+		held []rapyer.Held
+		fn   func(context.Context) error
+	}{
+		"no models":         {nil, nop},
+		"a zero Held":       {[]rapyer.Held{{}}, nop},
+		"a bad id":          {[]rapyer.Held{accounts.Hold("a{b}", &a)}, nop},
+		"a nil variable":    {[]rapyer.Held{accounts.Hold("a", nil)}, nop},
+		"a nil function":    {[]rapyer.Held{accounts.Hold("a", &a)}, nil},
+		"a model twice":     {[]rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk), accounts.Hold("a", new(Account))}, nop},
+		"different clients": {[]rapyer.Held{accounts.Hold("a", &a), elsewhere.Hold("t", &tk)}, nop},
+	} {
+		want := rapyer.ErrInvalid
+		if name == "a bad id" {
+			want = rapyer.ErrInvalidID
+		}
+		if _, err := rapyer.LockAll(ctx, "buy", c.held, c.fn); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", name, err, want)
+		}
+	}
+	if _, err := accounts.Lock(ctx, "a", "buy", nil); !errors.Is(err, rapyer.ErrInvalid) {
+		t.Errorf("Lock with a nil function: %v, want ErrInvalid", err)
+	}
+	if after := keysOf(t, b); len(after) != len(before) {
+		t.Fatalf("refused calls left keys: %v", after)
+	}
+}
+
+// TestPerCallOptionsMerge: a per-call option edits a copy of the model's
+// Options. A per-call lock TTL keeps the model's AutoExtend (the function
+// outlives three TTLs with its context alive, and its save lands) and the
+// model's Wait (NoWait: a held lock fails at once with ErrNotAcquired).
+func TestPerCallOptionsMerge(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct",
+			Lock: lock.Options{TTL: 300 * time.Millisecond, AutoExtend: true, Wait: lock.NoWait}})
+		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.Lock(ctx, "a", "long", func(ctx context.Context, a *Account) error {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the context ended: %w", context.Cause(ctx))
+			case <-time.After(1200 * time.Millisecond): // 3 TTLs of the call
+			}
+			a.Balance = 2
+			return nil
+		}, rapyer.WithLockTTL(400*time.Millisecond))
+		if err != nil {
+			t.Fatalf("a per-call TTL dropped the model's AutoExtend: %v", err)
+		}
+		if got, _ := m.Get(ctx, "a"); got.Balance != 2 {
+			t.Fatalf("saved %+v", got)
+		}
+		held, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			_, _ = m.Lock(ctx, "a", "w", func(context.Context, *Account) error { close(held); <-done; return nil })
+		}()
+		<-held
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err = m.Lock(wctx, "a", "w", func(context.Context, *Account) error { return nil }, rapyer.WithLockTTL(time.Second))
+		cancel()
+		close(done)
+		if !errors.Is(err, lock.ErrNotAcquired) {
+			t.Fatalf("a per-call TTL dropped the model's NoWait: %v, want ErrNotAcquired", err)
+		}
+	})
+}
+
+// TestPerCallOptionsRefuseModelFields: an option that changes what belongs
+// to the model fails the call with ErrInvalid, naming the field, and sends
+// nothing.
+func TestPerCallOptionsRefuseModelFields(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct", HashTag: shop})
+		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
+			t.Fatal(err)
+		}
+		counter := testenv.CountRoundTrips(b.Client)
+		for field, opt := range map[string]rapyer.Option{
+			"Prefix":     func(o *rapyer.Options) { o.Prefix = "other" },
+			"TTL":        func(o *rapyer.Options) { o.TTL = time.Hour },
+			"RefreshTTL": func(o *rapyer.Options) { o.RefreshTTL = true },
+			"HashTag":    func(o *rapyer.Options) { o.HashTag = func(string) string { return "x" } },
+			"NewID":      func(o *rapyer.Options) { o.NewID = func() string { return "x" } },
+		} {
+			_, e1 := m.Exec(ctx, "a", tx.Batch{}, opt)
+			_, e2 := m.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Batch{}, nil }, opt)
+			_, e3 := m.Lock(ctx, "a", "w", func(context.Context, *Account) error { return nil }, opt)
+			_, e4 := rapyer.LockAll(ctx, "w", []rapyer.Held{m.Hold("a", new(Account))}, func(context.Context) error { return nil }, opt)
+			for i, err := range []error{e1, e2, e3, e4} {
+				if !errors.Is(err, rapyer.ErrInvalid) || !containsWord(err, field) {
+					t.Errorf("call %d changing %s: %v, want ErrInvalid naming it", i+1, field, err)
+				}
+			}
+		}
+		if n := counter.Count(); n != 0 {
+			t.Fatalf("refused calls sent %d round trips: %s", n, counter)
+		}
+		// Changing a knob, and setting a model's field to what it is, is fine.
+		same := func(o *rapyer.Options) { o.HashTag = shop; o.Exec.Resends = -1 }
+		if _, err := m.Exec(ctx, "a", tx.Batch{}, same); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func containsWord(err error, w string) bool {
+	return err != nil && strings.Contains(err.Error(), "Options."+w+" ")
+}
+
+// TestLockSkipIfMissing: with SkipIfMissing a Lock of a missing model takes
+// no lock, does not call its function, and reports Skipped.
+func TestLockSkipIfMissing(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		called := false
+		res, err := m.Lock(ctx, "gone", "w", func(context.Context, *Account) error { called = true; return nil }, rapyer.SkipIfMissing())
+		if err != nil || res == nil || !res.Skipped || called {
+			t.Fatalf("Lock of a missing model with SkipIfMissing: %+v, %v, called %v", res, err, called)
+		}
+		if _, err := m.Lock(ctx, "gone", "w", func(context.Context, *Account) error { return nil }); !errors.Is(err, rapyer.ErrNotFound) {
+			t.Fatalf("without SkipIfMissing: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestLockAllFailedCheckSavesNeither: on one slot, when the save of one
+// model fails its checks (its list key was made a string under the lock),
+// the other model is not saved either, and the locks are released.
+func TestLockAllFailedCheckSavesNeither(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		accounts, tickets := twoTypes(t, b, rapyer.Options{HashTag: shop})
+		ks, _ := tickets.Keys("t")
+		var a Account
+		var tk Ticket
+		held := []rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk)}
+		_, err := rapyer.LockAll(ctx, "buy", held, func(ctx context.Context) error {
+			a.Balance, tk.Seats = 0, []string{"1A"}
+			return b.Client.Set(ctx, ks[1], "not a list", 0).Err()
+		})
+		if !errors.Is(err, rapyer.ErrWrongType) {
+			t.Fatalf("a save over a key of the wrong type: %v, want ErrWrongType", err)
+		}
+		if got, _ := accounts.Get(ctx, "a"); got.Balance != 100 {
+			t.Fatalf("the other model was saved: %+v", got)
+		}
+		b.Client.Del(ctx, ks[1])
+		if _, err := rapyer.LockAll(ctx, "buy", held, func(context.Context) error { return nil }, rapyer.WithWait(lock.NoWait)); err != nil {
+			t.Fatalf("the locks were left held: %v", err)
+		}
+	})
+}
