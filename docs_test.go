@@ -387,8 +387,8 @@ var (
 	_ redis.UniversalClient
 	_ = testenv.Each
 	_ = is.And[struct{}]
-	_ = lens.ErrInvalid
-	_ = lock.ErrNotAcquired
+	_ = lens.Of[struct{ X int }, int]
+	_ = lock.NoWait
 	_ ops.Op
 	_ = rapyer.ErrNotFound
 	_ = rapyertest.Prefix

@@ -130,7 +130,7 @@ func stallTable(t *testing.T) string {
 		{what: fmt.Sprintf("AppendText of 1 byte to a text of %d: the byte budget", tx.DefaultBytes-1),
 			setup: save("text", Doc{Text: strings.Repeat("a", tx.DefaultBytes-1)}), run: exec("text", ops.AppendText(DocText, "b"))},
 		{what: "Repeat of \"ab\" MaxInt32 times: refused (ErrTooLarge), was 5 s of server time at 256 MiB",
-			setup: save("text", Doc{Text: "ab"}), run: exec("text", ops.Repeat(DocText, math.MaxInt32)), want: tx.ErrTooLarge},
+			setup: save("text", Doc{Text: "ab"}), run: exec("text", ops.Repeat(DocText, math.MaxInt32)), want: rapyer.ErrTooLarge},
 		{what: "Repeat of \"\" MaxInt32 times: costs nothing, was 4.5 s",
 			setup: save("text", Doc{}), run: exec("text", ops.Repeat(DocText, math.MaxInt32))},
 		{what: fmt.Sprintf("InsertAt in the middle of a list of %d: %d moves, the move budget", 2*moves+10, moves),

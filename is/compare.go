@@ -53,10 +53,10 @@ func Len[S any, L ~[]E, E any](f lens.Field[S, L]) Length[S] {
 func TextLen[S any, T ~string | ~[]byte](f lens.Field[S, T]) Length[S] {
 	r := resolve(f, schema.Scalar)
 	if r.err == nil && r.node.Value.Kind != schema.String && r.node.Value.Kind != schema.Bytes {
-		r.err = fmt.Errorf("%w: TextLen(%s): the field is stored as %s, not as its text", errs.InvalidArgument, r.path(), r.node.Value.Kind)
+		r.err = fmt.Errorf("%w: TextLen(%s): the field is stored as %s, not as its text", errs.Invalid, r.path(), r.node.Value.Kind)
 	}
 	if r.err == nil && r.node.Ptr {
-		r.err = fmt.Errorf("%w: TextLen(%s): a pointer field", errs.InvalidArgument, r.path())
+		r.err = fmt.Errorf("%w: TextLen(%s): a pointer field", errs.Invalid, r.path())
 	}
 	return Length[S]{f: r, word: "TextLen", get: func(v S) int { return len(f.Get(v)) }}
 }
@@ -82,7 +82,7 @@ func (r resolved) path() string {
 
 func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) resolved {
 	if !f.Valid() {
-		return resolved{err: fmt.Errorf("%w: %s", errs.InvalidLens, f.String())}
+		return resolved{err: fmt.Errorf("%w: %s", errs.Invalid, f.String())}
 	}
 	m, err := schema.For[S]()
 	if err != nil {
@@ -90,7 +90,7 @@ func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) resolved {
 	}
 	n, ok := m.Lookup(f.Path())
 	if !ok {
-		return resolved{err: fmt.Errorf("%w: %s is not a stored field", errs.InvalidLens, f.String())}
+		return resolved{err: fmt.Errorf("%w: %s is not a stored field", errs.Invalid, f.String())}
 	}
 	for _, k := range kinds {
 		if n.Kind == k {
@@ -101,7 +101,7 @@ func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) resolved {
 	for i, k := range kinds {
 		names[i] = k.String()
 	}
-	return resolved{node: n, err: fmt.Errorf("%w: %s is a %s field, not a %s", errs.InvalidArgument, f.String(), n.Kind, strings.Join(names, " or "))}
+	return resolved{node: n, err: fmt.Errorf("%w: %s is a %s field, not a %s", errs.Invalid, f.String(), n.Kind, strings.Join(names, " or "))}
 }
 
 // Equal holds where x equals v. An absent field counts as its zero value;
@@ -195,7 +195,7 @@ func compare[S, A any](name, rel string, x Operand[S, A], v A, ordered bool) Pre
 			n.arg = fmt.Sprint(v)
 		}
 	default:
-		n.err = fmt.Errorf("%w: %s: %T is neither a lens.Field nor a length", errs.InvalidArgument, n.shown, x)
+		n.err = fmt.Errorf("%w: %s: %T is neither a lens.Field nor a length", errs.Invalid, n.shown, x)
 	}
 	return Pred[S]{n}
 }
@@ -209,7 +209,7 @@ func (n *node[S]) scalar(r resolved, v any, ordered bool) error {
 	f := r.node
 	n.field = f
 	if f.Ptr {
-		return fmt.Errorf("%w: %s: comparisons take non-pointer fields", errs.InvalidArgument, n.shown)
+		return fmt.Errorf("%w: %s: comparisons take non-pointer fields", errs.Invalid, n.shown)
 	}
 	switch f.Value.Kind {
 	case schema.Int, schema.Uint:
@@ -222,7 +222,7 @@ func (n *node[S]) scalar(r resolved, v any, ordered bool) error {
 		n.kind = "string"
 	default:
 		if ordered {
-			return fmt.Errorf("%w: %s: %s values have no order on the server", errs.InvalidArgument, n.shown, f.Value.Kind)
+			return fmt.Errorf("%w: %s: %s values have no order on the server", errs.Invalid, n.shown, f.Value.Kind)
 		}
 		n.kind = "string"
 	}
@@ -234,7 +234,7 @@ func (n *node[S]) scalar(r resolved, v any, ordered bool) error {
 		return err
 	}
 	if n.kind == "float" && (n.arg == "nan" || n.zero == "nan") {
-		return fmt.Errorf("%w: %s: NaN compares to nothing", errs.InvalidArgument, n.shown)
+		return fmt.Errorf("%w: %s: NaN compares to nothing", errs.Invalid, n.shown)
 	}
 	return nil
 }

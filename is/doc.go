@@ -4,7 +4,7 @@
 // a value: build it once, print it, test it on a Go value with Holds, and
 // give it to
 //
-//	ops.Require(p)  // a guard: the batch fails with ErrPrecondition unless p holds
+//	ops.Require(p)  // a guard: the batch fails with rapyer.ErrPrecondition unless p holds
 //	ops.Check(p)    // a yield: whether p holds
 //
 // The queries of a later release take the same predicates.

@@ -40,12 +40,12 @@ func TestPredicatesCarryTheirErrors(t *testing.T) {
 		err  error
 		text string
 	}{
-		{Pred[acct]{}, errs.InvalidArgument, "zero is.Pred"},
-		{Equal(zero, 1), errs.InvalidLens, "invalid lens"},
-		{Equal(nick, nil), errs.InvalidArgument, "non-pointer"},
-		{Below(ratio, math.NaN()), errs.InvalidArgument, "NaN"},
-		{Equal[acct, int](custom{}, 1), errs.InvalidArgument, "neither a lens.Field nor a length"},
-		{And(AtLeast(balance, 1), Not(Equal(zero, 2))), errs.InvalidLens, "invalid lens"},
+		{Pred[acct]{}, errs.Invalid, "zero is.Pred"},
+		{Equal(zero, 1), errs.Invalid, "invalid lens"},
+		{Equal(nick, nil), errs.Invalid, "non-pointer"},
+		{Below(ratio, math.NaN()), errs.Invalid, "NaN"},
+		{Equal[acct, int](custom{}, 1), errs.Invalid, "neither a lens.Field nor a length"},
+		{And(AtLeast(balance, 1), Not(Equal(zero, 2))), errs.Invalid, "invalid lens"},
 	} {
 		if err := c.p.Err(); !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("%s: Err() = %v; want %v saying %q", c.p, err, c.err, c.text)
@@ -59,7 +59,7 @@ func TestPredicatesCarryTheirErrors(t *testing.T) {
 		}
 	}
 	m, _ := schema.For[other]()
-	if _, err := AtLeast(balance, 1).Lower(prog.Target{Root: "o:{1}", Model: m}); !errors.Is(err, errs.InvalidArgument) {
+	if _, err := AtLeast(balance, 1).Lower(prog.Target{Root: "o:{1}", Model: m}); !errors.Is(err, errs.Invalid) {
 		t.Errorf("a predicate on acct lowered for an other: %v", err)
 	}
 	if !And[acct]().Holds(acct{}) || Or[acct]().Holds(acct{}) || In(balance).Holds(acct{}) {

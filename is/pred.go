@@ -33,7 +33,7 @@ type node[S any] struct {
 
 func (p Pred[S]) root() *node[S] {
 	if p.n == nil {
-		return &node[S]{tag: "or", shown: "<zero Pred>", err: fmt.Errorf("%w: the zero is.Pred", errs.InvalidArgument)}
+		return &node[S]{tag: "or", shown: "<zero Pred>", err: fmt.Errorf("%w: the zero is.Pred", errs.Invalid)}
 	}
 	return p.n
 }
@@ -102,7 +102,7 @@ func (p Pred[S]) Lower(t prog.Target) ([]string, error) {
 		return nil, err
 	}
 	if want := reflect.TypeFor[S](); t.Model == nil || t.Model.Type != want {
-		return nil, fmt.Errorf("%w: a predicate on %s is bound to another model", errs.InvalidArgument, want)
+		return nil, fmt.Errorf("%w: a predicate on %s is bound to another model", errs.Invalid, want)
 	}
 	var out []string
 	var walk func(n *node[S])

@@ -19,7 +19,7 @@
 // afterwards. An accessor that does not return the address of a stored field
 // (a local variable, an unexported field, a field skipped with redis:"-", an
 // element of a slice) is refused: Of panics, Make returns an error wrapping
-// ErrInvalid. A model type with a field that cannot be stored is refused with
+// rapyer.ErrInvalid. A model type with a field that cannot be stored is refused with
 // an error that names the field.
 //
 // # What a lens knows

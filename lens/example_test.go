@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 type Coords struct {
@@ -72,12 +73,12 @@ func ExampleCompose() {
 func ExampleMake() {
 	// Notes is skipped with redis:"-": it is not stored, so no lens points at it.
 	_, err := lens.Make(func(a *Account) *string { return &a.Notes })
-	fmt.Println(errors.Is(err, lens.ErrInvalid))
+	fmt.Println(errors.Is(err, rapyer.ErrInvalid))
 
 	// An accessor must return the address of a field, not of a copy.
 	_, err = lens.Make(func(a *Account) *int { n := a.Balance; return &n })
 	fmt.Println(err)
 	// Output:
 	// true
-	// rapyer: invalid lens: the accessor does not return the address of a field of lens_test.Account
+	// rapyer: invalid argument: the accessor does not return the address of a field of lens_test.Account
 }

@@ -10,15 +10,11 @@ import (
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
 
-// ErrInvalid is returned (and, from Of, panicked with) when an accessor does not
-// point at a stored field of its struct.
-var ErrInvalid = errs.InvalidLens
-
 // Field is a typed path from a model S to a value A stored inside it.
 //
 // A Field is an immutable value: copy it, keep it in a package variable, use it
 // from any goroutine. The zero Field is invalid; every operation built on it
-// reports ErrInvalid.
+// reports rapyer.ErrInvalid.
 type Field[S, A any] struct {
 	p *path
 	// direct is the accessor itself, kept when no pointer lies on the path,
@@ -57,7 +53,7 @@ func Of[S, A any](accessor func(*S) *A) Field[S, A] {
 }
 
 // Make builds the Field that accessor points at, or returns an error wrapping
-// ErrInvalid (the accessor does not return the address of a stored field of
+// rapyer.ErrInvalid (the accessor does not return the address of a stored field of
 // S) or errs.Unsupported (S has a field that cannot be stored).
 //
 // The accessor is called once, here, on a probe value in which every
@@ -65,7 +61,7 @@ func Of[S, A any](accessor func(*S) *A) Field[S, A] {
 // address of a field.
 func Make[S, A any](accessor func(*S) *A) (Field[S, A], error) {
 	if accessor == nil {
-		return Field[S, A]{}, fmt.Errorf("%w: nil accessor", ErrInvalid)
+		return Field[S, A]{}, fmt.Errorf("%w: nil accessor", errs.Invalid)
 	}
 	st := reflect.TypeFor[S]()
 	model, err := schema.Of(st)
@@ -122,7 +118,7 @@ func resolve(model *schema.Model, target reflect.Type, call func(unsafe.Pointer)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("%w: the accessor panicked: %v", ErrInvalid, r)
+				err = fmt.Errorf("%w: the accessor panicked: %v", errs.Invalid, r)
 			}
 		}()
 		got = call(root.UnsafePointer())
@@ -131,7 +127,7 @@ func resolve(model *schema.Model, target reflect.Type, call func(unsafe.Pointer)
 		return nil, err
 	}
 	if got == nil {
-		return nil, fmt.Errorf("%w: the accessor returned nil", ErrInvalid)
+		return nil, fmt.Errorf("%w: the accessor returned nil", errs.Invalid)
 	}
 	addr := uintptr(got)
 	for _, r := range regions {
@@ -143,12 +139,12 @@ func resolve(model *schema.Model, target reflect.Type, call func(unsafe.Pointer)
 		case 1:
 			return matches[0], nil
 		case 0:
-			return nil, fmt.Errorf("%w: the accessor returns a %s inside %s that is not a stored field of that type (unexported, skipped with redis:\"-\", or the struct itself)", ErrInvalid, target, model.Type)
+			return nil, fmt.Errorf("%w: the accessor returns a %s inside %s that is not a stored field of that type (unexported, skipped with redis:\"-\", or the struct itself)", errs.Invalid, target, model.Type)
 		default:
-			return nil, fmt.Errorf("%w: the accessor's target in %s is ambiguous (zero-size fields share an address)", ErrInvalid, model.Type)
+			return nil, fmt.Errorf("%w: the accessor's target in %s is ambiguous (zero-size fields share an address)", errs.Invalid, model.Type)
 		}
 	}
-	return nil, fmt.Errorf("%w: the accessor does not return the address of a field of %s", ErrInvalid, model.Type)
+	return nil, fmt.Errorf("%w: the accessor does not return the address of a field of %s", errs.Invalid, model.Type)
 }
 
 // find lists the stored fields of type target at offset off in a struct of type t.

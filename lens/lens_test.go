@@ -11,8 +11,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 // The test model exercises every shape a lens can point at: scalars, a nested
@@ -173,8 +176,8 @@ func TestMakeRefusesBadAccessors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := tt.build()
-			if !errors.Is(err, lens.ErrInvalid) {
-				t.Fatalf("Make error = %v, want one wrapping lens.ErrInvalid", err)
+			if !errors.Is(err, rapyer.ErrInvalid) {
+				t.Fatalf("Make error = %v, want one wrapping rapyer.ErrInvalid", err)
 			}
 			if errors.Is(err, errs.Unsupported) {
 				t.Errorf("error %v also wraps errs.Unsupported", err)
@@ -186,10 +189,16 @@ func TestMakeRefusesBadAccessors(t *testing.T) {
 	}
 }
 
-// ErrInvalid is the shared sentinel, so errors.Is works with either name.
+// One rapyer.ErrInvalid: a bad lens, a bad argument and a bad id all wrap
+// rapyer.ErrInvalid (a bad id wraps rapyer.ErrInvalidID too).
 func TestErrInvalidIsShared(t *testing.T) {
-	if !errors.Is(lens.ErrInvalid, errs.InvalidLens) {
-		t.Fatal("lens.ErrInvalid is not errs.InvalidLens")
+	_, lensErr := lens.Make[User, int](nil)
+	_, idErr := rapyer.MustNew[User](redis.NewClient(&redis.Options{}), rapyer.Options{}).Key("a{b")
+	if !errors.Is(lensErr, rapyer.ErrInvalid) || !errors.Is(idErr, rapyer.ErrInvalid) || !errors.Is(idErr, rapyer.ErrInvalidID) {
+		t.Fatalf("a bad lens: %v, a bad id: %v; want both to wrap rapyer.ErrInvalid", lensErr, idErr)
+	}
+	if errors.Is(lensErr, rapyer.ErrInvalidID) || !errors.Is(rapyer.ErrInvalid, errs.Invalid) {
+		t.Fatalf("a bad lens wraps ErrInvalidID, or rapyer.ErrInvalid is not errs.Invalid")
 	}
 }
 
@@ -226,7 +235,7 @@ func TestOfPanics(t *testing.T) {
 		{"returns nil", func() { lens.Of(func(*User) *int { return nil }) }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { mustPanicWith(t, lens.ErrInvalid, tt.fn) })
+		t.Run(tt.name, func(t *testing.T) { mustPanicWith(t, rapyer.ErrInvalid, tt.fn) })
 	}
 	t.Run("unsupported model", func(t *testing.T) {
 		mustPanicWith(t, errs.Unsupported, func() { lens.Of(func(m *WithChan) *string { return &m.ID }) })
@@ -347,7 +356,7 @@ func TestMakeRefusesUnsupportedModels(t *testing.T) {
 			if !errors.Is(err, errs.Unsupported) {
 				t.Fatalf("Make error = %v, want one wrapping errs.Unsupported", err)
 			}
-			if errors.Is(err, lens.ErrInvalid) {
+			if errors.Is(err, rapyer.ErrInvalid) {
 				t.Errorf("error %v also wraps ErrInvalid", err)
 			}
 			if !strings.Contains(err.Error(), "field "+tt.goName+" ") {
@@ -738,10 +747,10 @@ func TestComposeIntoScalarStructIsInvalid(t *testing.T) {
 		t.Fatalf("Path() = %q", origin.Path())
 	}
 	x := lens.Of(func(p *Point) *int { return &p.X })
-	if _, err := lens.Make(func(s *Shape) *int { return &s.Origin.X }); !errors.Is(err, lens.ErrInvalid) {
+	if _, err := lens.Make(func(s *Shape) *int { return &s.Origin.X }); !errors.Is(err, rapyer.ErrInvalid) {
 		t.Errorf("a lens into a text-encoded struct: %v, want ErrInvalid", err)
 	}
-	if _, err := lens.Make(func(s *Shape) *int { return &s.Corner.X }); !errors.Is(err, lens.ErrInvalid) {
+	if _, err := lens.Make(func(s *Shape) *int { return &s.Corner.X }); !errors.Is(err, rapyer.ErrInvalid) {
 		t.Errorf("a lens into a text-encoded struct behind a pointer: %v, want ErrInvalid", err)
 	}
 	c := lens.Compose(origin, x)

@@ -8,7 +8,7 @@
 //
 //	l, err := lock.Acquire(ctx, rdb, "account:{alice}:lock:withdraw", lock.Options{})
 //	if err != nil {
-//		return err // ErrNotAcquired, the context's error, or a Redis error
+//		return err // rapyer.ErrNotAcquired, rapyer.ErrNotSent (ctx ended), ...
 //	}
 //	defer l.Release(ctx)
 //	// work; pass l.Fence() to whatever can reject stale writers;
@@ -73,7 +73,7 @@
 //
 // Lock.Context is cancelled when the lock is released (Release or Forget;
 // its cause is then context.Canceled) or known to be lost (its cause wraps
-// ErrNotHeld): an Extend (yours or the watchdog's) found another token or no
+// rapyer.ErrNotHeld): an Extend (yours or the watchdog's) found another token or no
 // key, or the TTL ran out locally without a successful extension. It keeps
 // the values of the context given to Acquire but not its deadline or
 // cancellation: the caller's context bounds the wait for the lock, not the
@@ -159,7 +159,7 @@
 // any request of this acquisition still on its way (on a connection
 // abandoned at a deadline, so nothing orders it after the clean-up) refuse
 // to take the lock. Neither a lost reply nor a late request leaves a lock
-// behind. A Release whose reply was lost may report ErrNotHeld after
+// behind. A Release whose reply was lost may report rapyer.ErrNotHeld after
 // go-redis resent it: the lock is gone either way.
 //
 // The Lua runs as entries of rapyer-go's function library (FCALL) where the
@@ -174,7 +174,7 @@
 //
 // Locks are not reentrant. A second Acquire of a held key waits like any
 // other caller, even from the goroutine that holds it, and with the default
-// Wait ends in ErrNotAcquired after 10s. Go has no goroutine identity to
+// Wait ends in rapyer.ErrNotAcquired after 10s. Go has no goroutine identity to
 // tie ownership to, a named owner would make a lost lock ambiguous (which
 // acquisition lost it?), and the model layer never needs to re-take a lock
 // it holds: code that must run under a lock it may already hold should take
@@ -182,9 +182,13 @@
 //
 // # Errors
 //
-// Acquire returns an error wrapping ErrNotAcquired when the wait ends with
-// the lock still held elsewhere, an error for which errors.Is holds with
-// context.Canceled or context.DeadlineExceeded when ctx ends first, and
-// otherwise the Redis or network error. Release and Extend return an error
-// wrapping ErrNotHeld when the key does not hold the lock's token.
+// The errors are those of package rapyer, their one home. Acquire returns
+// an error wrapping rapyer.ErrNotAcquired when the wait ends with the lock
+// still held elsewhere; rapyer.ErrNotSent wrapping the context's error
+// (errors.Is holds with context.Canceled or context.DeadlineExceeded) when
+// ctx ends first, or the network's; rapyer.ErrNoPermission or
+// rapyer.ErrRefused for a refusal of the server; rapyer.ErrInvalid for a
+// bad key or option. Release and Extend return an error wrapping
+// rapyer.ErrNotHeld when the key does not hold the lock's token, and
+// rapyer.ErrUnknownOutcome when the reply was lost.
 package lock

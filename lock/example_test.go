@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 // embedded starts an in-process Redis (miniredis) and a client for it.
@@ -58,10 +59,10 @@ func Example_errors() {
 	defer held.Release(ctx)
 
 	_, err := lock.Acquire(ctx, rdb, key, lock.Options{Wait: lock.NoWait})
-	fmt.Println("no wait:", errors.Is(err, lock.ErrNotAcquired))
+	fmt.Println("no wait:", errors.Is(err, rapyer.ErrNotAcquired))
 
 	_, err = lock.Acquire(ctx, rdb, key, lock.Options{Wait: 20 * time.Millisecond})
-	fmt.Println("bounded wait:", errors.Is(err, lock.ErrNotAcquired))
+	fmt.Println("bounded wait:", errors.Is(err, rapyer.ErrNotAcquired))
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -85,8 +86,8 @@ func ExampleLock_Context() {
 	rdb.Del(ctx, key) // someone breaks the lock by hand
 
 	<-l.Context().Done() // the watchdog's next extension finds it gone
-	fmt.Println("lost:", errors.Is(context.Cause(l.Context()), lock.ErrNotHeld))
-	fmt.Println("release:", errors.Is(l.Release(ctx), lock.ErrNotHeld))
+	fmt.Println("lost:", errors.Is(context.Cause(l.Context()), rapyer.ErrNotHeld))
+	fmt.Println("release:", errors.Is(l.Release(ctx), rapyer.ErrNotHeld))
 	// Output:
 	// lost: true
 	// release: true

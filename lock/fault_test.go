@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 // loseReply is a go-redis hook that lets the first `fail` requests through to
@@ -169,7 +170,7 @@ func TestServerRestart(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("the waiter did not get the lock after the restart")
 	}
-	if err := held.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+	if err := held.Release(t.Context()); !errors.Is(err, rapyer.ErrNotHeld) {
 		t.Fatalf("Release of a lock lost in a restart = %v, want ErrNotHeld", err)
 	}
 	// The next acquisition works with an empty script cache; the fence

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -30,7 +31,7 @@ const (
 )
 
 // NoWait as Options.Wait makes Acquire try exactly once: it returns
-// ErrNotAcquired at once if another holder has the lock.
+// rapyer.ErrNotAcquired at once if another holder has the lock.
 const NoWait time.Duration = -1
 
 // fenceMargin is how much longer than the lock its fence key lives (see
@@ -41,18 +42,6 @@ const fenceMargin = time.Minute
 // releaseTimeout bounds Release (and the clean-up after a failed Acquire),
 // which run on a context that ignores the caller's cancellation.
 const releaseTimeout = 5 * time.Second
-
-var (
-	// ErrNotAcquired is returned by Acquire when the lock stayed held by
-	// someone else for the whole wait (or at the single try of NoWait).
-	ErrNotAcquired = errors.New("lock: not acquired in time")
-
-	// ErrNotHeld is returned by Release and Extend when the lock key no
-	// longer holds this lock's token: the lock expired, was taken over, or
-	// was already released. It is also the cause (see context.Cause) of a
-	// Lock's Context that was cancelled because the lock was lost.
-	ErrNotHeld = errors.New("lock: not held")
-)
 
 // Options configures a lock. The zero value works: TTL 10s, wait up to 10s,
 // back off between 1ms and 50ms with jitter, no auto-extend, no Load.
@@ -78,7 +67,7 @@ type Options struct {
 	// AutoExtend starts a watchdog goroutine that extends the lock by TTL
 	// every TTL/3 until Release or Forget. If an extension finds the lock
 	// lost, or no extension succeeds before the TTL runs out, the lock's
-	// Context is cancelled with cause ErrNotHeld.
+	// Context is cancelled with cause rapyer.ErrNotHeld.
 	AutoExtend bool
 
 	// Load, when set, is called on every acquisition attempt with the
@@ -112,7 +101,7 @@ func (o Options) resolve() (options, error) {
 	case r.ttl == 0:
 		r.ttl = DefaultTTL
 	case r.ttl < 0:
-		return r, fmt.Errorf("lock: negative TTL %v", o.TTL)
+		return r, fmt.Errorf("%w: lock.Options: a negative TTL %v", errs.Invalid, o.TTL)
 	case r.ttl%time.Millisecond != 0:
 		r.ttl = r.ttl.Truncate(time.Millisecond) + time.Millisecond
 	}
@@ -153,9 +142,9 @@ func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
 func checkKey(key string) error {
 	switch {
 	case key == "":
-		return errors.New("lock: empty key")
+		return fmt.Errorf("%w: Acquire: an empty key", errs.Invalid)
 	case strings.HasSuffix(key, ":fence") || strings.Contains(key, ":fence:"):
-		return fmt.Errorf("lock: key %q ends in \":fence\" or holds \":fence:\": it could be the fence key of another lock", key)
+		return fmt.Errorf("%w: Acquire(%q): a key that ends in \":fence\" or holds \":fence:\" could be the fence key of another lock", errs.Invalid, key)
 	}
 	return nil
 }
@@ -164,7 +153,7 @@ func checkKey(key string) error {
 // acquisition up (a request delayed past its caller's clean-up), and
 // refused it. Acquire gives up only after its last attempt, so it should
 // never see this.
-var errVoid = errors.New("lock: the acquisition was given up")
+var errVoid = errors.New("the acquisition was given up")
 
 // WakeChannel is the Pub/Sub channel on which a release of the lock at key
 // is announced: key+":wake". The message is the lock's key itself, from
@@ -178,9 +167,11 @@ func WakeChannel(key string) string { return key + ":wake" }
 // holds it. On success the lock is held until Release, Forget, or the TTL
 // runs out (see Options.AutoExtend).
 //
-// Errors: ErrNotAcquired when the wait ends with the lock still held
-// elsewhere; the context's error (errors.Is holds for context.Canceled and
-// context.DeadlineExceeded) when ctx ends first; otherwise the Redis error.
+// Errors: rapyer.ErrNotAcquired when the wait ends with the lock still held
+// elsewhere; rapyer.ErrNotSent wrapping the context's error (errors.Is holds
+// for context.Canceled and context.DeadlineExceeded) when ctx ends first,
+// or the network's; rapyer.ErrNoPermission or rapyer.ErrRefused wrapping a
+// refusal of the server; rapyer.ErrInvalid for a bad key or option.
 // When an attempt's outcome is unknown (a cancelled context or a network
 // error after the request was sent), Acquire gives the acquisition up
 // before returning: one call releases the lock if the token holds it and
@@ -196,7 +187,7 @@ func WakeChannel(key string) string { return key + ":wake" }
 // other caller, even in the same goroutine.
 func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
 	if rdb == nil {
-		return nil, errors.New("lock: nil client")
+		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {
 		return nil, err
@@ -206,7 +197,7 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("lock: acquire %q: %w", key, err)
+		return nil, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, key, err)
 	}
 	a := newAcquirer(rdb, key, o)
 	l, err := a.run(ctx)
@@ -279,9 +270,9 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		now := time.Now()
 		switch {
 		case a.o.noWait:
-			return nil, fmt.Errorf("%w: %q is held (no wait)", ErrNotAcquired, a.key)
+			return nil, fmt.Errorf("%w: Acquire(%q): held elsewhere (no wait)", errs.NotAcquired, a.key)
 		case !now.Before(deadline):
-			return nil, fmt.Errorf("%w: %q still held after %v", ErrNotAcquired, a.key, a.o.wait)
+			return nil, fmt.Errorf("%w: Acquire(%q): still held elsewhere after %v", errs.NotAcquired, a.key, a.o.wait)
 		}
 		if err := p.between(ctx, a, at, deadline.Sub(now)); err != nil {
 			return nil, err
@@ -337,7 +328,7 @@ func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}
 		p.timer.Stop()
 	case <-p.timer.C:
 	case <-ctx.Done():
-		return fmt.Errorf("lock: acquire %q: %w", p.key, ctx.Err())
+		return fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, p.key, ctx.Err())
 	}
 	return nil
 }
@@ -362,17 +353,17 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 			a.unsure = true
 		}
 		if ctx.Err() != nil {
-			return at, fmt.Errorf("lock: acquire %q: %w", a.key, ctx.Err())
+			return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, a.key, ctx.Err())
 		}
-		return at, fmt.Errorf("lock: acquire %q: %w", a.key, err)
+		return at, failed(fmt.Sprintf("Acquire(%q)", a.key), err, errs.NotSent)
 	}
 	if len(res) != 2 {
-		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
 	}
 	flag, _ := res[0].(int64)
 	num, ok := res[1].(int64)
 	if !ok {
-		return at, fmt.Errorf("lock: acquire %q: unexpected script reply %v", a.key, res)
+		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
 	}
 	switch flag {
 	case 1:
@@ -381,7 +372,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		// Only a request that arrived after giveUp sees this, and giveUp
 		// runs after the last attempt: a mistake if Acquire ever meets it.
 		a.unsure = true
-		return at, fmt.Errorf("lock: acquire %q: %w", a.key, errVoid)
+		return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotAcquired, a.key, errVoid)
 	default:
 		at.pttl = time.Duration(num) * time.Millisecond
 	}
@@ -504,7 +495,7 @@ func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released
 // (Release or Forget; cause context.Canceled) or known lost (cause wraps
-// ErrNotHeld): an extension found another token or no key, or the TTL ran
+// rapyer.ErrNotHeld): an extension found another token or no key, or the TTL ran
 // out locally without a successful extension. It carries the values of the
 // context given to Acquire but not its cancellation or deadline: those bound
 // the wait, not the lock. Work done under the lock should stop when it is
@@ -532,8 +523,8 @@ func (l *Lock) Context() context.Context {
 
 // Extend sets the lock's remaining TTL to ttl (zero means the lock's TTL) if
 // the lock key still holds this lock's token. It returns an error wrapping
-// ErrNotHeld, and cancels Context, if the lock was lost; it returns
-// ErrNotHeld without a round trip after Release, once the lock is known
+// rapyer.ErrNotHeld, and cancels Context, if the lock was lost; it returns
+// rapyer.ErrNotHeld without a round trip after Release, once the lock is known
 // lost, or once its TTL has passed by the local clock. Other errors
 // (network, ctx) leave the lock as it was.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
@@ -541,7 +532,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	case ttl == 0:
 		ttl = l.ttl
 	case ttl < 0:
-		return fmt.Errorf("lock: extend %q: negative TTL %v", l.key, ttl)
+		return fmt.Errorf("%w: Extend(%q): a negative TTL %v", errs.Invalid, l.key, ttl)
 	case ttl%time.Millisecond != 0:
 		ttl = ttl.Truncate(time.Millisecond) + time.Millisecond
 	}
@@ -555,10 +546,10 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return fmt.Errorf("lock: extend %q: %w", l.key, err)
+		return failed(fmt.Sprintf("Extend(%q)", l.key), err, errs.UnknownOutcome)
 	}
 	if n == 0 {
-		return l.lose(fmt.Errorf("%w: %q: the key no longer holds this lock's token", ErrNotHeld, l.key))
+		return l.lose(fmt.Errorf("%w: Extend(%q): the key no longer holds this lock's token", errs.NotHeld, l.key))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -593,21 +584,21 @@ func (l *Lock) notHeld() error {
 	if l.state == lost {
 		return l.cause
 	}
-	return fmt.Errorf("%w: %q: already released", ErrNotHeld, l.key)
+	return fmt.Errorf("%w: %q: released already", errs.NotHeld, l.key)
 }
 
 func (l *Lock) ttlElapsed() error {
-	return fmt.Errorf("%w: %q: TTL elapsed without an extension", ErrNotHeld, l.key)
+	return fmt.Errorf("%w: %q: TTL elapsed without an extension", errs.NotHeld, l.key)
 }
 
 // Release deletes the lock key if it still holds this lock's token and wakes
 // the waiters, stops the watchdog, and cancels Context. It runs even if ctx
 // is already cancelled: it uses ctx's values but a timeout of its own (5s).
 //
-// It returns an error wrapping ErrNotHeld if the key no longer held the
+// It returns an error wrapping rapyer.ErrNotHeld if the key no longer held the
 // token (the lock had expired or been taken over), and on a second call
 // (after Release or Forget) without a round trip. A Release whose reply was
-// lost and which go-redis then sent again may also report ErrNotHeld: the
+// lost and which go-redis then sent again may also report rapyer.ErrNotHeld: the
 // lock is gone either way.
 func (l *Lock) Release(ctx context.Context) error {
 	if err := l.finish(); err != nil {
@@ -617,10 +608,10 @@ func (l *Lock) Release(ctx context.Context) error {
 	defer cancel()
 	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key}, l.tokArg, WakeChannel(l.key))).Int64()
 	if err != nil {
-		return fmt.Errorf("lock: release %q: %w", l.key, err)
+		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: %q: released after it was lost", ErrNotHeld, l.key)
+		return fmt.Errorf("%w: Release(%q): released after it was lost", errs.NotHeld, l.key)
 	}
 	return nil
 }
@@ -715,7 +706,7 @@ func (l *Lock) watch(ctx context.Context) {
 		switch {
 		case err == nil:
 			t.Reset(every)
-		case errors.Is(err, ErrNotHeld):
+		case errors.Is(err, errs.NotHeld):
 			return // lost or released; Extend cancelled the Context
 		default:
 			// A network error: try again soon. If nothing succeeds before the
@@ -723,4 +714,15 @@ func (l *Lock) watch(ctx context.Context) {
 			t.Reset(max(every/4, time.Millisecond))
 		}
 	}
+}
+
+// failed types an error of the server or the network met by op: a refusal
+// of the server (errs.NoPermission, errs.Refused), or else unsent (the
+// sentinel of what a failure in flight means to op: errs.NotSent, or
+// errs.UnknownOutcome). err stays wrapped.
+func failed(op string, err, unsent error) error {
+	if reply.FromServer(err) {
+		return errs.At(op, reply.Refused(err))
+	}
+	return fmt.Errorf("%w: %s: %w", unsent, op, err)
 }

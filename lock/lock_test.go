@@ -17,6 +17,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -237,13 +238,13 @@ func TestStalledHolderLosesLock(t *testing.T) {
 		case <-time.After(patience):
 			t.Fatal("the stalled holder's Context was not cancelled")
 		}
-		if cause := context.Cause(old.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+		if cause := context.Cause(old.Context()); !errors.Is(cause, rapyer.ErrNotHeld) {
 			t.Fatalf("cause = %v, want ErrNotHeld", cause)
 		}
-		if err := old.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+		if err := old.Extend(t.Context(), 0); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("late Extend = %v, want ErrNotHeld", err)
 		}
-		if err := old.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+		if err := old.Release(t.Context()); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("late Release = %v, want ErrNotHeld", err)
 		}
 		if got := b.Client.Get(t.Context(), key).Val(); got != next.Token() {
@@ -283,10 +284,10 @@ func TestAutoExtend(t *testing.T) {
 		case <-time.After(patience):
 			t.Fatal("Context not cancelled after the lock key was deleted")
 		}
-		if cause := context.Cause(l.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+		if cause := context.Cause(l.Context()); !errors.Is(cause, rapyer.ErrNotHeld) {
 			t.Fatalf("cause = %v, want ErrNotHeld", cause)
 		}
-		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+		if err := l.Release(t.Context()); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("Release of a lost lock = %v, want ErrNotHeld", err)
 		}
 		noWatchdog(t)
@@ -343,7 +344,7 @@ func TestWaitEnds(t *testing.T) {
 
 		t.Run("bound", func(t *testing.T) {
 			_, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 100 * time.Millisecond})
-			if !errors.Is(err, lock.ErrNotAcquired) {
+			if !errors.Is(err, rapyer.ErrNotAcquired) {
 				t.Fatalf("err = %v, want ErrNotAcquired", err)
 			}
 		})
@@ -351,7 +352,7 @@ func TestWaitEnds(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			time.AfterFunc(50*time.Millisecond, cancel)
 			_, err := lock.Acquire(ctx, b.Client, key, lock.Options{Wait: time.Minute})
-			if !errors.Is(err, context.Canceled) || errors.Is(err, lock.ErrNotAcquired) {
+			if !errors.Is(err, context.Canceled) || errors.Is(err, rapyer.ErrNotAcquired) {
 				t.Fatalf("err = %v, want context.Canceled", err)
 			}
 		})
@@ -380,7 +381,7 @@ func TestWaitEnds(t *testing.T) {
 			warmUp(t, rdb, b.Prefix+":{wait}:lock:warm", lock.Options{})
 			rt.Reset()
 			_, err := lock.Acquire(t.Context(), rdb, key, lock.Options{Wait: lock.NoWait})
-			if !errors.Is(err, lock.ErrNotAcquired) {
+			if !errors.Is(err, rapyer.ErrNotAcquired) {
 				t.Fatalf("err = %v, want ErrNotAcquired", err)
 			}
 			if rt.Count() != 1 {
@@ -407,10 +408,10 @@ func TestReleaseWithCancelledContext(t *testing.T) {
 		}
 		// A second Release says the lock is not held, without a round trip.
 		rt := testenv.CountRoundTrips(b.Client)
-		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+		if err := l.Release(t.Context()); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("second Release = %v, want ErrNotHeld", err)
 		}
-		if err := l.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+		if err := l.Extend(t.Context(), 0); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("Extend after Release = %v, want ErrNotHeld", err)
 		}
 		if rt.Count() != 0 {
@@ -432,13 +433,13 @@ func TestExtend(t *testing.T) {
 		}
 		// Taken over behind our back: Extend reports it and ends Context.
 		b.Client.Set(t.Context(), key, "someone else", time.Minute)
-		if err := l.Extend(t.Context(), 0); !errors.Is(err, lock.ErrNotHeld) {
+		if err := l.Extend(t.Context(), 0); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("Extend of a taken-over lock = %v, want ErrNotHeld", err)
 		}
-		if cause := context.Cause(l.Context()); !errors.Is(cause, lock.ErrNotHeld) {
+		if cause := context.Cause(l.Context()); !errors.Is(cause, rapyer.ErrNotHeld) {
 			t.Fatalf("cause = %v, want ErrNotHeld", cause)
 		}
-		if err := l.Release(t.Context()); !errors.Is(err, lock.ErrNotHeld) {
+		if err := l.Release(t.Context()); !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("Release of a taken-over lock = %v, want ErrNotHeld", err)
 		}
 		if got := b.Client.Get(t.Context(), key).Val(); got != "someone else" {
@@ -627,7 +628,7 @@ func TestHubGoesAway(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		key := lockKey(b, "hub")
 		held := mustAcquire(t, b.Client, key, lock.Options{TTL: time.Minute})
-		if _, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 50 * time.Millisecond}); !errors.Is(err, lock.ErrNotAcquired) {
+		if _, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 50 * time.Millisecond}); !errors.Is(err, rapyer.ErrNotAcquired) {
 			t.Fatalf("err = %v, want ErrNotAcquired", err)
 		}
 		if err := held.Release(t.Context()); err != nil {
@@ -677,7 +678,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// A lock key of the wrong type is a Redis error, not a wait.
 	b.Client.LPush(t.Context(), "wrong", "x")
-	if _, err := lock.Acquire(t.Context(), b.Client, "wrong", lock.Options{}); err == nil || errors.Is(err, lock.ErrNotAcquired) {
+	if _, err := lock.Acquire(t.Context(), b.Client, "wrong", lock.Options{}); err == nil || errors.Is(err, rapyer.ErrNotAcquired) {
 		t.Errorf("lock key of the wrong type: %v", err)
 	}
 }

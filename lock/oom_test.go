@@ -9,6 +9,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
+	"github.com/rapyer-go/rapyer/rapyer"
 )
 
 // TestReleaseWhenOutOfMemory: a server at its maxmemory with noeviction
@@ -50,7 +51,7 @@ func TestReleaseWhenOutOfMemory(t *testing.T) {
 		t.Fatalf("the lock key after Release: exists=%d err=%v", n, err)
 	}
 	_, err = lock.Acquire(ctx, rdb, "oom:{y}:lock", lock.Options{Wait: lock.NoWait})
-	if err == nil || errors.Is(err, lock.ErrNotAcquired) {
+	if err == nil || errors.Is(err, rapyer.ErrNotAcquired) {
 		t.Fatalf("Acquire on a full server: %v, want the server's refusal", err)
 	}
 	if n, _ := rdb.Exists(ctx, "oom:{y}:lock").Result(); n != 0 {

@@ -322,7 +322,7 @@ func opCases() []opCase {
 				batch: tx.Of(pop, ops.Incr(Balance, 1)), want: with(func(a *Acct) { a.Limits = nil; a.Balance = 6 }),
 				yield: func(t *testing.T, r *tx.Result) {
 					k, v, err := pop.Result(r)
-					if !errors.Is(err, ops.ErrEmpty) {
+					if !errors.Is(err, rapyer.ErrEmpty) {
 						t.Errorf("PopAnyItem of an empty map: %q, %d, %v; want ErrEmpty", k, v, err)
 					}
 				}}
@@ -569,7 +569,7 @@ func TestOpsApply(t *testing.T) {
 }
 
 // TestOpsOnAMissingModel: every batch on a model that does not exist fails
-// with ErrNotFound and creates no key.
+// with rapyer.ErrNotFound and creates no key.
 func TestOpsOnAMissingModel(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -613,7 +613,7 @@ func TestOpsSkipIfMissing(t *testing.T) {
 }
 
 // TestOpsOnAWrongStoredType: a key holding another Redis type than the
-// model's fails the batch with ErrWrongType, and nothing changes.
+// model's fails the batch with rapyer.ErrWrongType, and nothing changes.
 func TestOpsOnAWrongStoredType(t *testing.T) {
 	cases := opCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -677,10 +677,10 @@ func failCases() []failCase {
 	cs := []failCase{
 		{name: "SetAt out of range fails the whole batch", start: base,
 			batch: tx.Of(ops.Append(History, "d"), ops.Incr(Balance, 1), ops.SetAt(History, 4, "x")),
-			err:   tx.ErrOutOfRange, text: `SetAt(history, 4, "x")`},
-		{name: "SetAt -5", start: base, batch: noop.Then(ops.SetAt(History, -5, "x")), err: tx.ErrOutOfRange, text: "SetAt(history, -5"},
-		{name: "SetAt in an empty list", start: with(func(a *Acct) { a.Queue = nil }), batch: noop.Then(ops.SetAt(Queue, 0, "x")), err: tx.ErrOutOfRange, text: "SetAt(queue, 0"},
-		{name: "SetAt after a pop empties the list", start: with(hist("a")), batch: tx.Of(ops.PopLast(History), ops.SetAt(History, 0, "x")), err: tx.ErrOutOfRange, text: "SetAt(history, 0"},
+			err:   rapyer.ErrOutOfRange, text: `SetAt(history, 4, "x")`},
+		{name: "SetAt -5", start: base, batch: noop.Then(ops.SetAt(History, -5, "x")), err: rapyer.ErrOutOfRange, text: "SetAt(history, -5"},
+		{name: "SetAt in an empty list", start: with(func(a *Acct) { a.Queue = nil }), batch: noop.Then(ops.SetAt(Queue, 0, "x")), err: rapyer.ErrOutOfRange, text: "SetAt(queue, 0"},
+		{name: "SetAt after a pop empties the list", start: with(hist("a")), batch: tx.Of(ops.PopLast(History), ops.SetAt(History, 0, "x")), err: rapyer.ErrOutOfRange, text: "SetAt(history, 0"},
 		{name: "Incr int8 past its max", start: base, batch: noop.Then(ops.Incr(Small, 28)), err: rapyer.ErrOverflow, text: "Incr(small, 28)"},
 		{name: "Decr int8 past its min", start: with(func(a *Acct) { a.Small = -100 }), batch: noop.Then(ops.Decr(Small, 29)), err: rapyer.ErrOverflow, text: "Decr(small, 29)"},
 		{name: "Incr int64 max by 1", start: with(func(a *Acct) { a.Big = math.MaxInt64 }), batch: noop.Then(ops.Incr(Big, 1)), err: rapyer.ErrOverflow, text: "Incr(big, 1)"},
@@ -842,7 +842,7 @@ func TestFailingBatchLeavesNothing(t *testing.T) {
 }
 
 // TestReplaceOnAMissingModel: Replace creates a missing model, unless Exists
-// guards the batch, which then fails with ErrNotFound and creates nothing.
+// guards the batch, which then fails with rapyer.ErrNotFound and creates nothing.
 func TestReplaceOnAMissingModel(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()

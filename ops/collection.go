@@ -149,7 +149,7 @@ func (o *collOp) empty(n int) *collOp {
 // Server cost: O(min(i, n-i)) in a list of n: the elements on the shorter
 // side of i are read and pushed back (LRANGE, LTRIM, LPUSH or RPUSH), and
 // count against the batch's move budget (tx.Budget.Moves, 50,000 by
-// default; over it the batch fails with ErrTooLarge before anything is
+// default; over it the batch fails with rapyer.ErrTooLarge before anything is
 // written). At either end it is one LPUSH or RPUSH: O(1), no moves.
 func InsertAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
 	return newColl(f, "InsertAt", emitLInsert, schema.List).addInts(i).addValues(elem, v)
@@ -182,7 +182,7 @@ func PopAt[S any, L ~[]E, E any](f lens.Field[S, L], i int) *Maybe[E] {
 
 // SetAt replaces the element at index i of a list field (negative counts
 // from the end). An index outside the list fails the batch with
-// ErrOutOfRange before anything is written. Server cost: one LSET, which
+// rapyer.ErrOutOfRange before anything is written. Server cost: one LSET, which
 // walks the list's nodes (of many elements each) from the nearer end: O(1)
 // near an end, some microseconds in the middle of millions; no moves.
 func SetAt[S any, L ~[]E, E any](f lens.Field[S, L], i int, v E) Op {
@@ -311,7 +311,7 @@ func (o *moveOp) Compile(b *prog.Builder, t prog.Target) error {
 func Move[S any, L ~[]E, E any](src lens.Field[S, L], from Side, dst lens.Field[S, L], to Side) *Maybe[E] {
 	o := &moveOp{src: resolve(src, schema.List), dst: resolve(dst, schema.List), from: from, to: to}
 	if o.src.err == nil && !validSide(from) || o.dst.err == nil && !validSide(to) {
-		o.src.err = fmt.Errorf("%w: Move: sides must be First or Last", errs.InvalidArgument)
+		o.src.err = fmt.Errorf("%w: sides must be First or Last", errs.Invalid)
 	}
 	return &Maybe[E]{inner: o, decode: func(raw any) (E, error) {
 		if o.src.node == nil {
@@ -364,7 +364,7 @@ func GetItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M], k K) *M
 }
 
 // PopAnyItem removes an arbitrary item of a map field and yields it; on an
-// empty map its Result gives ErrEmpty (the rest of the batch still applies).
+// empty map its Result gives rapyer.ErrEmpty (the rest of the batch still applies).
 // Server cost: O(1) amortised (HSCAN with COUNT 16 until it finds an item).
 func PopAnyItem[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) *Pair[K, V] {
 	o := newColl(f, "PopAnyItem", emitMPopAny, schema.Map)

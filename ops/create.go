@@ -23,10 +23,10 @@ func (o *createOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	}
 	pairs, cols, err := codec.RootFields(t, unsafe.Pointer(&o.v))
 	if err != nil {
-		return fmt.Errorf("%w: %s: %w", errs.InvalidArgument, o, err)
+		return fmt.Errorf("%w: %s: %w", errs.Invalid, o, err)
 	}
 	if cols {
-		return fmt.Errorf("%w: %s: the value's lists, maps and sets must be empty: fill them with ops of the batch", errs.InvalidArgument, o)
+		return fmt.Errorf("%w: %s: the value's lists, maps and sets must be empty: fill them with ops of the batch", errs.Invalid, o)
 	}
 	b.Ensure(t.Root, strconv.FormatInt(t.TTL.Milliseconds(), 10), pairs...)
 	return nil
@@ -45,10 +45,10 @@ func (o *createOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 // target), on creation only: a batch on the model as it exists leaves its
 // TTL alone, so a window of a rate limiter ends when the TTL runs out (see
 // the example). v's lists, maps and sets must be empty (the batch fails
-// with ErrInvalid otherwise): fill them with ops of the batch. With an
+// with rapyer.ErrInvalid otherwise): fill them with ops of the batch. With an
 // Exists guard in the batch, a missing model still fails it with
-// ErrNotFound; with SkipIfMissing, a batch on a missing model is skipped.
+// rapyer.ErrNotFound; with SkipIfMissing, a batch on a missing model is skipped.
 // Without CreateIfMissing, a batch on a missing model fails with
-// ErrNotFound. Server cost: O(f) for a model of f fields when it creates,
+// rapyer.ErrNotFound. Server cost: O(f) for a model of f fields when it creates,
 // O(1) when the model exists.
 func CreateIfMissing[S any](v S) Op { return &createOp[S]{modelOp: newModelOp[S](), v: v} }

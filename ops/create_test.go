@@ -191,7 +191,7 @@ func limit(ctx context.Context, m *rapyer.Model[Window], id string, max int) err
 
 // TestRateLimiterUnderConcurrency: 8 goroutines make 25 calls each on one
 // window: exactly the allowed number succeed, the others fail with
-// ErrPrecondition. When the window's TTL runs out, a new window starts.
+// rapyer.ErrPrecondition. When the window's TTL runs out, a new window starts.
 func TestRateLimiterUnderConcurrency(t *testing.T) {
 	const workers, calls, max = 8, 25, 5
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

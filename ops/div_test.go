@@ -130,7 +130,7 @@ func ExampleDiv() {
 	fmt.Println(half.Result(res))
 	fmt.Println(err)
 
-	// by zero: ErrInvalid, and nothing written
+	// by zero: rapyer.ErrInvalid, and nothing written
 	_, err = sensors.Exec(ctx, "s1", tx.Of(ops.Div(reading, 0)))
 	s, _ := sensors.Get(ctx, "s1")
 	fmt.Println(errors.Is(err, rapyer.ErrInvalid), s.Reading)

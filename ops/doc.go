@@ -35,7 +35,7 @@
 // Pow with Python's semantics, Div (Python's /, float fields only), Max and
 // Min (keep the larger or smaller). A
 // result out of the field type's range (an int8 past 127, an int64 past its
-// maximum, a uint below zero) fails the batch with ErrOverflow before any
+// maximum, a uint below zero) fails the batch with rapyer.ErrOverflow before any
 // write; Mul, FloorDiv, Mod and Pow on integers are exact within ±2^53.
 //
 // Text: AppendText, Repeat (string and []byte fields).
@@ -65,9 +65,11 @@
 // is.Below, ..., is.In, is.Member, is.Element, is.Key, is.Len and is.Size
 // compared, is.Not, is.And, is.Or), Exists and VersionIs (facts of the
 // stored record, not of a value), and Fenced (a lock is still held). One
-// that fails fails the batch with ErrPrecondition (ErrLockLost for Fenced),
-// naming it and what the server saw. Check(p) yields whether p holds, read
-// as Require reads it.
+// that fails fails the batch with a *rapyer.GuardError, which wraps
+// rapyer.ErrPrecondition and carries the guard, its index in the batch, the
+// field and the value the server saw (rapyer.ErrLockLost for Fenced).
+// Check(p) yields whether p holds, read as Require reads it. ops exports no
+// error: every error is one of package rapyer's.
 //
 // # What ops cost the server
 //
@@ -79,7 +81,7 @@
 // against Budget.Bytes (2 MiB by default, never past 512 MB), the list
 // elements InsertAt, PopAt and RemoveRange move or scan, those on the shorter
 // side of their index, against Budget.Moves (50,000 by default). A batch over
-// its budget fails with ErrTooLarge, naming the op, its cost and the budget.
+// its budget fails with rapyer.ErrTooLarge, naming the op, its cost and the budget.
 // Remove, RemoveAll and a predicate's is.Element scan a list (O(n), LREM
 // and LPOS) and are not counted; the other leaves of a predicate are O(1). The table of every op is in docs/concepts.md.
 //

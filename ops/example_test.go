@@ -158,7 +158,7 @@ func ExampleAdd() {
 
 // Require is the guard: it writes nothing, and its predicate is checked on the
 // server before the batch's first write. When it does not hold, the batch
-// fails with ErrPrecondition and changes nothing: here the withdrawal and its
+// fails with rapyer.ErrPrecondition and changes nothing: here the withdrawal and its
 // history entry are both refused.
 func ExampleRequire() {
 	mr, _ := miniredis.Run()
@@ -181,7 +181,7 @@ func ExampleRequire() {
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	))
-	fmt.Println(errors.Is(err, ops.ErrPrecondition))
+	fmt.Println(errors.Is(err, rapyer.ErrPrecondition))
 	fmt.Println(err)
 	a, _ := accounts.Get(ctx, "alice")
 	fmt.Println(a.Balance, a.History)
@@ -208,7 +208,7 @@ func ExampleRequire_equal() {
 	pay := tx.Of(ops.Require(is.Equal(status, "new")), ops.Set(status, "paid"))
 	_, first := orders.Exec(ctx, "o1", pay)
 	_, second := orders.Exec(ctx, "o1", pay)
-	fmt.Println(first, errors.Is(second, ops.ErrPrecondition))
+	fmt.Println(first, errors.Is(second, rapyer.ErrPrecondition))
 	// Output: <nil> true
 }
 
@@ -256,7 +256,7 @@ func ExampleRequire_length() {
 
 	for _, item := range []string{"lamp", "mug"} {
 		_, err := carts.Exec(ctx, "c1", tx.Of(ops.Require(is.Below(is.Len(items), 3)), ops.Append(items, item)))
-		fmt.Println(item, errors.Is(err, ops.ErrPrecondition))
+		fmt.Println(item, errors.Is(err, rapyer.ErrPrecondition))
 	}
 	c, _ := carts.Get(ctx, "c1")
 	fmt.Println(c.Items)

@@ -4,20 +4,16 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
 )
 
 // Guards are ops that write nothing: conditions the server checks before the
 // first write of the batch, all of them against the data as the batch found
 // it, wherever they stand in the batch. One that does not hold fails the
-// batch with ErrPrecondition and nothing is written. Conditions on the
+// batch with rapyer.ErrPrecondition and nothing is written. Conditions on the
 // model's value are predicates (package is) guarded by Require; Exists and
 // VersionIs, below, are about the stored record (is it there, who wrote it
 // last), which a value of the model does not hold, so they stay ops.
-
-// ErrPrecondition is the error of a batch whose guard did not hold.
-var ErrPrecondition = errs.Precondition
 
 type versionGuard[S any] struct {
 	modelOp[S]
@@ -45,7 +41,7 @@ func (o *versionGuard[S]) Compile(b *prog.Builder, t prog.Target) error {
 //	a, v, err := accounts.GetWithVersion(ctx, "alice")
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(ops.VersionIs[Account](v), ops.Set(Balance, a.Balance-10)))
 //
-// A batch whose guard fails returns ErrPrecondition and changes nothing.
+// A batch whose guard fails returns rapyer.ErrPrecondition and changes nothing.
 // Versions change with every write of the model; compare them only for
 // equality.
 func VersionIs[S any](v int64) Op { return &versionGuard[S]{newModelOp[S](), v} }

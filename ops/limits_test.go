@@ -19,7 +19,7 @@ import (
 
 // Bounded work per request (promise 13): the ops whose server time grows
 // with an argument are counted against the batch's budget before anything is
-// written, and a batch over it fails with ErrTooLarge, naming the op.
+// written, and a batch over it fails with rapyer.ErrTooLarge, naming the op.
 
 func budget(bytes, moves int64) rapyer.Option {
 	return rapyer.WithBudget(tx.Budget{Bytes: bytes, Moves: moves})
@@ -84,7 +84,7 @@ func limitCases() []limitCase {
 }
 
 // TestBatchesOverBudgetWriteNothing: a batch over a budget fails with
-// ErrTooLarge naming the op, its cost and the budget, and writes nothing.
+// rapyer.ErrTooLarge naming the op, its cost and the budget, and writes nothing.
 func TestBatchesOverBudgetWriteNothing(t *testing.T) {
 	cases := limitCases()
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -99,7 +99,7 @@ func TestBatchesOverBudgetWriteNothing(t *testing.T) {
 					opts = append(opts, c.opt)
 				}
 				res, err := m.Exec(ctx, "x", c.batch, opts...)
-				if !errors.Is(err, rapyer.ErrTooLarge) || !errors.Is(err, tx.ErrTooLarge) {
+				if !errors.Is(err, rapyer.ErrTooLarge) || !errors.Is(err, rapyer.ErrTooLarge) {
 					t.Fatalf("%s: skipped %v, %v; want ErrTooLarge", c.name, res != nil && res.Skipped, err)
 				}
 				for _, s := range c.text {
@@ -250,7 +250,7 @@ func TestListOpsAtEveryIndex(t *testing.T) {
 // server 1.1-1.3 s), so an element another writer appended meanwhile
 // stays; one that cut the list at its end trims it (LTRIM). When the list
 // has become shorter than an index the save sets, the save fails with
-// ErrOutOfRange and writes nothing.
+// rapyer.ErrOutOfRange and writes nothing.
 func TestDiffOfAListWritesOnlyWhatChanged(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -288,7 +288,7 @@ func TestDiffOfAListWritesOnlyWhatChanged(t *testing.T) {
 		snap := snapshot(t, b, m, "x")
 		changed := edit(long, func(a *Acct) { a.History[900] = "x"; a.Balance = 1 })
 		_, err := m.Exec(ctx, "x", tx.Of(ops.Diff(long, changed)))
-		if !errors.Is(err, tx.ErrOutOfRange) {
+		if !errors.Is(err, rapyer.ErrOutOfRange) {
 			t.Fatalf("a diff setting index 900 of a list of 100: %v; want ErrOutOfRange", err)
 		}
 		if diff := cmp.Diff(snap, snapshot(t, b, m, "x")); diff != "" {

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/lock"
 )
@@ -34,7 +35,7 @@ func (o *diffOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 // written, so a concurrent writer of other fields is not overwritten. It is
 // what a model lock saves; under the lock the stored list is the before
 // value, and if it has become shorter than an index Diff sets, the batch
-// fails with ErrOutOfRange and writes nothing.
+// fails with rapyer.ErrOutOfRange and writes nothing.
 func Diff[S any](before, after S) Op {
 	return &diffOp[S]{modelOp: newModelOp[S](), before: before, after: after}
 }
@@ -50,7 +51,7 @@ func (o *lockOp) String() string { return fmt.Sprintf("%s(%s)", o.name, o.key) }
 
 func (o *lockOp) Compile(b *prog.Builder, t prog.Target) error {
 	if o.key == "" {
-		return fmt.Errorf("%w: %s: no lock", ErrPrecondition, o.name)
+		return fmt.Errorf("%w: %s: no lock", errs.Precondition, o.name)
 	}
 	if o.unlock {
 		b.Unlock(o.key, o.token, lock.WakeChannel(o.key))
@@ -61,7 +62,7 @@ func (o *lockOp) Compile(b *prog.Builder, t prog.Target) error {
 }
 
 // Fenced guards that lock l is still held: when it was lost (expired, taken
-// over), the batch fails with an error wrapping ErrLockLost and lock.ErrNotHeld,
+// over), the batch fails with an error wrapping rapyer.ErrLockLost and rapyer.ErrNotHeld,
 // and nothing is written. The lock key must be in the batch's cluster slot
 // (model locks are).
 func Fenced(l *lock.Lock) Op {

@@ -16,10 +16,10 @@ import (
 // yields the new value: Python's m[k] += by, where a missing item counts as
 // 0 (as in a defaultdict(int)). A result out of the range of the map's
 // value type (an int8 map past 127, a uint map below 0) fails the batch
-// with ErrOverflow, and an item that does not hold a number with
-// ErrCorrupt, in both cases before anything is written. It sees the items
+// with rapyer.ErrOverflow, and an item that does not hold a number with
+// rapyer.ErrCorrupt, in both cases before anything is written. It sees the items
 // earlier ops of the batch set or removed (SetItem, DeleteItems, PopItem);
-// after a PopAnyItem of the same map it fails with ErrInvalid, as which
+// after a PopAnyItem of the same map it fails with rapyer.ErrInvalid, as which
 // item went is unknown until the batch runs. Server cost: O(1).
 func IncrItem[S any, M ~map[K]N, K comparable, N Number](f lens.Field[S, M], k K, by N) *Yield[N] {
 	o := &itemIncr{collOp: newColl(f, "IncrItem", nil, schema.Map).addValues(key, k)}
@@ -46,7 +46,7 @@ func (o *itemIncr) Compile(b *prog.Builder, t prog.Target) error {
 	switch c.Kind {
 	case schema.Float:
 		if f, _ := strconv.ParseFloat(o.by, 64); math.IsInf(f, 0) || math.IsNaN(f) {
-			return fmt.Errorf("%w: %s: the step must be finite", errs.InvalidArgument, o)
+			return fmt.Errorf("%w: %s: the step must be finite", errs.Invalid, o)
 		}
 		b.MIncr(t.Root, o.f.key(t), o.args[0], "float", o.by, lo, hi)
 	case schema.Int, schema.Uint:
@@ -55,7 +55,7 @@ func (o *itemIncr) Compile(b *prog.Builder, t prog.Target) error {
 		}
 		b.MIncr(t.Root, o.f.key(t), o.args[0], "int", o.by, lo, hi)
 	default:
-		return fmt.Errorf("%w: %s: the map's values are not numbers", errs.InvalidArgument, o)
+		return fmt.Errorf("%w: %s: the map's values are not numbers", errs.Invalid, o)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (o *deleteOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 
 // Delete removes the model and every one of its keys. When the root key or a
 // collection key holds another Redis type than the model's, the batch fails
-// with ErrWrongType and deletes nothing. It means what rapyer's Model.Delete
+// with rapyer.ErrWrongType and deletes nothing. It means what rapyer's Model.Delete
 // means (which runs it, skipping a missing model): Delete in a batch, beside
 // other ops and guards, is the same deletion.
 func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
@@ -70,7 +70,7 @@ func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 		return err
 	}
 	if o.d < 0 || (o.d > 0 && o.d < time.Millisecond) {
-		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.InvalidArgument, o)
+		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.Invalid, o)
 	}
 	if o.d == 0 {
 		b.Lifetime(t.Root, prog.Persist, 0)

@@ -17,7 +17,7 @@ import (
 
 // TestNewOpsACLRefusalWritesNothing: the commands IncrItem and
 // CreateIfMissing send are asked of the server's ACL before the first
-// write (Redis 7): a user without one gets ErrNoPermission naming it, and
+// write (Redis 7): a user without one gets rapyer.ErrNoPermission naming it, and
 // nothing is written.
 func TestNewOpsACLRefusalWritesNothing(t *testing.T) {
 	realTiers(t, func(t *testing.T, b *testenv.Backend) {

@@ -55,7 +55,7 @@ type field struct {
 func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) field {
 	fd := field{model: reflect.TypeFor[S](), name: f.String()}
 	if !f.Valid() {
-		fd.err = fmt.Errorf("%w: %s", errs.InvalidLens, f.String())
+		fd.err = fmt.Errorf("%w: %s", errs.Invalid, f.String())
 		return fd
 	}
 	m, err := schema.For[S]()
@@ -65,12 +65,12 @@ func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) field {
 	}
 	n, ok := m.Lookup(f.Path())
 	if !ok {
-		fd.err = fmt.Errorf("%w: %s is not a stored field", errs.InvalidLens, f.String())
+		fd.err = fmt.Errorf("%w: %s is not a stored field", errs.Invalid, f.String())
 		return fd
 	}
 	fd.node = n
 	if len(kinds) > 0 && !contains(kinds, n.Kind) {
-		fd.err = fmt.Errorf("%w: %s is a %s field, not a %s", errs.InvalidArgument, f.String(), n.Kind, kindList(kinds))
+		fd.err = fmt.Errorf("%w: %s is a %s field, not a %s", errs.Invalid, f.String(), n.Kind, kindList(kinds))
 	}
 	return fd
 }
@@ -102,7 +102,7 @@ func (f field) check(t prog.Target) error {
 		if t.Model != nil {
 			got = t.Model.Type.String()
 		}
-		return fmt.Errorf("%w: an op on %s is bound to a %s model", errs.InvalidArgument, f.model, got)
+		return fmt.Errorf("%w: an op on %s is bound to a %s model", errs.Invalid, f.model, got)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (f field) path() string {
 // encode writes a value of the field's scalar (or element) type.
 func encode(c *schema.Codec, v any) (string, error) {
 	if c == nil {
-		return "", fmt.Errorf("%w: no codec", errs.InvalidArgument)
+		return "", fmt.Errorf("%w: no codec", errs.Invalid)
 	}
 	return c.EncodeAny(v)
 }
@@ -129,7 +129,7 @@ type modelOp[S any] struct{ model reflect.Type }
 
 func (m modelOp[S]) check(t prog.Target) error {
 	if t.Model == nil || t.Model.Type != m.model {
-		return fmt.Errorf("%w: an op on %s is bound to another model", errs.InvalidArgument, m.model)
+		return fmt.Errorf("%w: an op on %s is bound to another model", errs.Invalid, m.model)
 	}
 	return nil
 }

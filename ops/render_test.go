@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -15,6 +16,7 @@ import (
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
 
@@ -244,40 +246,40 @@ func TestBadOpsFailWithTypedErrors(t *testing.T) {
 		text   string // the message names the op and the reason
 	}{
 		// fields of the wrong kind (most do not compile: see compile_test.go)
-		{"Equal on a pointer via Or", tx.Of(ops.Incr(Balance, 1), ops.Require(is.Or(is.Equal(Nick, ptr("n"))))), acct, tx.ErrInvalid, "op 2 Require(Or(Equal(nick"},
-		{"Equal on a pointer", tx.Of(ops.Require(is.Equal(Nick, ptr("n")))), acct, tx.ErrInvalid, "non-pointer"},
-		{"Move with a bad side", tx.Of(ops.Move(History, ops.Side("MIDDLE"), Queue, ops.First)), acct, tx.ErrInvalid, "First or Last"},
+		{"Equal on a pointer via Or", tx.Of(ops.Incr(Balance, 1), ops.Require(is.Or(is.Equal(Nick, ptr("n"))))), acct, rapyer.ErrInvalid, "Require(Or(Equal(nick"},
+		{"Equal on a pointer", tx.Of(ops.Require(is.Equal(Nick, ptr("n")))), acct, rapyer.ErrInvalid, "non-pointer"},
+		{"Move with a bad side", tx.Of(ops.Move(History, ops.Side("MIDDLE"), Queue, ops.First)), acct, rapyer.ErrInvalid, "First or Last"},
 		// invalid (zero) lenses
-		{"Incr on a zero lens", tx.Of(ops.Incr(zeroInt, 1)), acct, lens.ErrInvalid, "Incr"},
-		{"Append on a zero lens", tx.Of(ops.Append(zeroList, "x")), acct, lens.ErrInvalid, "Append"},
-		{"Set on a zero lens", tx.Of(ops.Set(zeroInt, 1)), acct, lens.ErrInvalid, "Set"},
-		{"AtLeast on a zero lens", tx.Of(ops.Require(is.AtLeast(zeroInt, 1))), acct, lens.ErrInvalid, "AtLeast"},
+		{"Incr on a zero lens", tx.Of(ops.Incr(zeroInt, 1)), acct, rapyer.ErrInvalid, "Incr"},
+		{"Append on a zero lens", tx.Of(ops.Append(zeroList, "x")), acct, rapyer.ErrInvalid, "Append"},
+		{"Set on a zero lens", tx.Of(ops.Set(zeroInt, 1)), acct, rapyer.ErrInvalid, "Set"},
+		{"AtLeast on a zero lens", tx.Of(ops.Require(is.AtLeast(zeroInt, 1))), acct, rapyer.ErrInvalid, "AtLeast"},
 		// ops of another model type
-		{"Incr of Other on Acct", tx.Of(ops.Incr(OtherBalance, 1)), acct, tx.ErrInvalid, "ops_test.Other is bound to a ops_test.Acct model"},
-		{"Delete of Other on Acct", tx.Of(ops.Delete[Other]()), acct, tx.ErrInvalid, "ops_test.Other is bound to another model"},
-		{"Replace of Other on Acct", tx.Of(ops.Replace(Other{Balance: 1})), acct, tx.ErrInvalid, "another model"},
-		{"VersionIs of Other on Acct", tx.Of(ops.VersionIs[Other](1)), acct, tx.ErrInvalid, "another model"},
-		{"Acct op bound to an Other target", tx.On(tx.At[Other]("o:{1}"), ops.Append(History, "x")), acct, tx.ErrInvalid, "Acct is bound to a ops_test.Other model"},
+		{"Incr of Other on Acct", tx.Of(ops.Incr(OtherBalance, 1)), acct, rapyer.ErrInvalid, "ops_test.Other is bound to a ops_test.Acct model"},
+		{"Delete of Other on Acct", tx.Of(ops.Delete[Other]()), acct, rapyer.ErrInvalid, "ops_test.Other is bound to another model"},
+		{"Replace of Other on Acct", tx.Of(ops.Replace(Other{Balance: 1})), acct, rapyer.ErrInvalid, "another model"},
+		{"VersionIs of Other on Acct", tx.Of(ops.VersionIs[Other](1)), acct, rapyer.ErrInvalid, "another model"},
+		{"Acct op bound to an Other target", tx.On(tx.At[Other]("o:{1}"), ops.Append(History, "x")), acct, rapyer.ErrInvalid, "Acct is bound to a ops_test.Other model"},
 		// arguments out of their domain
-		{"Repeat negative", tx.Of(ops.Repeat(Note, -1)), acct, tx.ErrInvalid, "negative count"},
-		{"Incr by NaN", tx.Of(ops.Incr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
-		{"Mul by +Inf", tx.Of(ops.Mul(Ratio, math.Inf(1))), acct, tx.ErrInvalid, "must be finite"},
-		{"Max with -Inf", tx.Of(ops.Max(Ratio, math.Inf(-1))), acct, tx.ErrInvalid, "must be finite"},
-		{"Decr by NaN", tx.Of(ops.Decr(Ratio, math.NaN())), acct, tx.ErrInvalid, "must be finite"},
-		{"Equal to NaN", tx.Of(ops.Require(is.Equal(Ratio, math.NaN()))), acct, tx.ErrInvalid, "NaN compares to nothing"},
-		{"Below NaN", tx.Of(ops.Require(is.Below(Ratio, math.NaN()))), acct, tx.ErrInvalid, "NaN"},
-		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, tx.ErrInvalid, "at least a millisecond"},
-		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, tx.ErrInvalid, "at least a millisecond"},
-		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, tx.ErrInvalid, "not UTF-8"},
-		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, tx.ErrInvalid, "year 10000"},
+		{"Repeat negative", tx.Of(ops.Repeat(Note, -1)), acct, rapyer.ErrInvalid, "negative count"},
+		{"Incr by NaN", tx.Of(ops.Incr(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Mul by +Inf", tx.Of(ops.Mul(Ratio, math.Inf(1))), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Max with -Inf", tx.Of(ops.Max(Ratio, math.Inf(-1))), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Decr by NaN", tx.Of(ops.Decr(Ratio, math.NaN())), acct, rapyer.ErrInvalid, "must be finite"},
+		{"Equal to NaN", tx.Of(ops.Require(is.Equal(Ratio, math.NaN()))), acct, rapyer.ErrInvalid, "NaN compares to nothing"},
+		{"Below NaN", tx.Of(ops.Require(is.Below(Ratio, math.NaN()))), acct, rapyer.ErrInvalid, "NaN"},
+		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, rapyer.ErrInvalid, "at least a millisecond"},
+		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, rapyer.ErrInvalid, "at least a millisecond"},
+		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, rapyer.ErrInvalid, "not UTF-8"},
+		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, rapyer.ErrInvalid, "year 10000"},
 		// steps the server cannot take
-		{"Decr by MinInt64", tx.Of(ops.Decr(Big, math.MinInt64)), acct, tx.ErrOverflow, "Decr(big"},
-		{"Incr uint by more than MaxInt64", tx.Of(ops.Incr(Count, math.MaxInt64+1)), acct, tx.ErrOverflow, "HINCRBY"},
-		{"Decr uint by more than MaxInt64", tx.Of(ops.Decr(Count, math.MaxUint64)), acct, tx.ErrOverflow, "Decr(count"},
+		{"Decr by MinInt64", tx.Of(ops.Decr(Big, math.MinInt64)), acct, rapyer.ErrOverflow, "Decr(big"},
+		{"Incr uint by more than MaxInt64", tx.Of(ops.Incr(Count, math.MaxInt64+1)), acct, rapyer.ErrOverflow, "HINCRBY"},
+		{"Decr uint by more than MaxInt64", tx.Of(ops.Decr(Count, math.MaxUint64)), acct, rapyer.ErrOverflow, "Decr(count"},
 		// batches and targets
-		{"nil op", tx.Of(ops.Len(History), nil), acct, tx.ErrInvalid, "op 2 of the batch is nil"},
-		{"empty root", tx.Of(ops.Len(History)), tx.At[Acct](""), tx.ErrInvalid, "empty root"},
-		{"no target", tx.Of(ops.Len(History)), tx.Target{}, tx.ErrInvalid, "no target"},
+		{"nil op", tx.Of(ops.Len(History), nil), acct, rapyer.ErrInvalid, "op 2 of the batch is nil"},
+		{"empty root", tx.Of(ops.Len(History)), tx.At[Acct](""), rapyer.ErrInvalid, "empty root"},
+		{"no target", tx.Of(ops.Len(History)), tx.Target{}, rapyer.ErrInvalid, "no target"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -290,6 +292,14 @@ func TestBadOpsFailWithTypedErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.text) {
 				t.Errorf("error %q does not say %q", err, c.text)
+			}
+			if !strings.HasPrefix(err.Error(), c.err.Error()+": ") {
+				t.Errorf("error %q does not start with %q", err, c.err.Error()+": ")
+			}
+			for _, op := range c.batch.Ops() {
+				if n := strings.Count(err.Error(), fmt.Sprint(op)); op != nil && n > 1 {
+					t.Errorf("error %q names %s %d times", err, op, n)
+				}
 			}
 		})
 	}

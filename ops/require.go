@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/is"
 )
@@ -25,7 +26,7 @@ func (o *predOp[S]) String() string {
 func (o *predOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	nodes, err := o.p.Lower(t)
 	if err != nil {
-		return fmt.Errorf("%w (%s)", err, o)
+		return errs.At(o.String(), err)
 	}
 	if o.guard {
 		b.GuardPred(nodes...)
@@ -35,7 +36,7 @@ func (o *predOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	return nil
 }
 
-// Require is the guard: the batch fails with ErrPrecondition, and writes
+// Require is the guard: the batch fails with rapyer.ErrPrecondition, and writes
 // nothing, unless p holds on the model as the batch found it (before any of
 // its writes, wherever Require stands in the batch):
 //

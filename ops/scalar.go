@@ -24,7 +24,7 @@ func Set[S, A any](f lens.Field[S, A], v A) Op {
 	if fd.node != nil && fd.node.Type != reflect.TypeFor[A]() {
 		// A lens guarantees it; compile relies on it to pass &v as an
 		// unsafe.Pointer to the codec.
-		fd.err = fmt.Errorf("%w: %s is a %s, not a %s", errs.InvalidLens, f, fd.node.Type, reflect.TypeFor[A]())
+		fd.err = fmt.Errorf("%w: %s is a %s, not a %s", errs.Invalid, f, fd.node.Type, reflect.TypeFor[A]())
 	}
 	return &setOp[S, A]{f: fd, v: v}
 }
@@ -146,12 +146,12 @@ func (o *number[S, N]) Compile(b *prog.Builder, t prog.Target) error {
 	}
 	if c.Kind == schema.Float {
 		if f, _ := strconv.ParseFloat(x, 64); math.IsInf(f, 0) || math.IsNaN(f) {
-			return fmt.Errorf("%w: %s: the operand must be finite", errs.InvalidArgument, o)
+			return fmt.Errorf("%w: %s: the operand must be finite", errs.Invalid, o)
 		}
 	}
 	if o.negate {
 		if x, err = negate(c, x); err != nil {
-			return fmt.Errorf("%w: %s", err, o)
+			return errs.At(o.String(), err)
 		}
 	}
 	lo, hi := bounds(c)
@@ -181,13 +181,13 @@ func negate(c *schema.Codec, x string) (string, error) {
 	case schema.Int:
 		n, _ := strconv.ParseInt(x, 10, 64)
 		if n == math.MinInt64 {
-			return "", errs.Overflow
+			return "", fmt.Errorf("%w: %s has no negative in int64", errs.Overflow, x)
 		}
 		return strconv.FormatInt(-n, 10), nil
 	case schema.Uint:
 		u, _ := strconv.ParseUint(x, 10, 64)
 		if u > math.MaxInt64 {
-			return "", errs.Overflow
+			return "", fmt.Errorf("%w: a step down by %s is over 2^63-1", errs.Overflow, x)
 		}
 		if u == 0 {
 			return "0", nil
@@ -201,7 +201,7 @@ func negate(c *schema.Codec, x string) (string, error) {
 func arith[S any, N Number](name, fn string, f lens.Field[S, N], x N, neg bool) *Yield[N] {
 	fd := resolve(f, schema.Scalar)
 	if fd.err == nil && (!fd.node.Value.Kind.Numeric() || fd.node.Ptr) {
-		fd.err = fmt.Errorf("%w: %s is not a number field", errs.InvalidArgument, f)
+		fd.err = fmt.Errorf("%w: %s is not a number field", errs.Invalid, f)
 	}
 	o := &number[S, N]{f: fd, name: name, fn: fn, operand: x, negate: neg}
 	var c *schema.Codec
@@ -219,7 +219,7 @@ func arith[S any, N Number](name, fn string, f lens.Field[S, N], x N, neg bool) 
 
 // Incr adds by to a number field on the server (HINCRBY for integers,
 // HINCRBYFLOAT for floats) and yields the new value. A result out of the
-// field type's range fails the batch with ErrOverflow before anything is
+// field type's range fails the batch with rapyer.ErrOverflow before anything is
 // written. Server cost: O(1), as for every arithmetic op.
 func Incr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
 	return arith("Incr", "", f, by, false)
@@ -232,7 +232,7 @@ func Decr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
 
 // Mul multiplies a number field by x on the server and yields the new value.
 // Integer results are exact within +-2^53; beyond, the batch fails with
-// ErrOverflow.
+// rapyer.ErrOverflow.
 func Mul[S any, N Number](f lens.Field[S, N], x N) *Yield[N] {
 	return arith("Mul", "mul", f, x, false)
 }
@@ -299,7 +299,7 @@ func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
 // reads the field, makes the new text, stores it and sends it back. The new
 // text's m + len(s) bytes count against the batch's byte budget
 // (tx.Budget.Bytes, 2 MiB by default); over it, or past 512 MB, the batch
-// fails with ErrTooLarge before anything is written.
+// fails with rapyer.ErrTooLarge before anything is written.
 func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
 	return textYield(&textOp[S, T]{f: fd, name: "AppendText", emit: (*prog.Builder).AppendText, arg: string(s), shown: string(s)})
@@ -309,12 +309,12 @@ func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 // yields the new text. Server cost: O(m*n) for a field of m bytes, the size
 // of the result, which counts against the batch's byte budget
 // (tx.Budget.Bytes, 2 MiB by default); over it, or past 512 MB whatever the
-// budget, the batch fails with ErrTooLarge before anything is written. An
+// budget, the batch fails with rapyer.ErrTooLarge before anything is written. An
 // empty field or n = 0 costs nothing.
 func Repeat[S any, T Text](f lens.Field[S, T], n int) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
 	if n < 0 && fd.err == nil {
-		fd.err = fmt.Errorf("%w: Repeat(%s, %d): negative count", errs.InvalidArgument, f, n)
+		fd.err = fmt.Errorf("%w: a negative count %d", errs.Invalid, n)
 	}
 	return textYield(&textOp[S, T]{f: fd, name: "Repeat", emit: (*prog.Builder).RepeatText, arg: strconv.Itoa(n), shown: n})
 }

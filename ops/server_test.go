@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,7 +62,7 @@ func realTiers(t *testing.T, f func(t *testing.T, b *testenv.Backend)) {
 // batch whose last op needs HDEL, and a lock save that removes a map key.
 // The Incr and the Set were written, then HDEL failed, with an untyped
 // error. Now the interpreter asks redis.acl_check_cmd (Redis 7) about every
-// command and key of its write phase first: ErrNoPermission naming HDEL and
+// command and key of its write phase first: rapyer.ErrNoPermission naming HDEL and
 // the key, and nothing written.
 func TestACLRefusalWritesNothing(t *testing.T) {
 	realTiers(t, func(t *testing.T, b *testenv.Backend) {
@@ -97,7 +98,7 @@ func TestACLRefusalWritesNothing(t *testing.T) {
 		if _, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1))); err != nil {
 			t.Fatal(err)
 		}
-		// A read of the check phase refused (no LLEN): ErrNoPermission too,
+		// A read of the check phase refused (no LLEN): rapyer.ErrNoPermission too,
 		// from the server's error text, before any write.
 		u2 := aclUser(t, b, "~*", "&*", "+@all", "-llen")
 		m2, err := rapyer.New[Acct](u2, rapyer.Options{Prefix: admin.Prefix()})
@@ -164,7 +165,7 @@ func TestServerWithoutLMOVE(t *testing.T) {
 }
 
 // TestServerWithoutLPOS: an is.Element guard on a server without LPOS (as
-// before 6.0.6) fails with ErrUnsupported before anything is written.
+// before 6.0.6) fails with rapyer.ErrUnsupported before anything is written.
 func TestServerWithoutLPOS(t *testing.T) {
 	s := testenv.StartServer(t, "--rename-command", "LPOS", "")
 	c := s.Client(t)
@@ -191,4 +192,144 @@ func TestServerWithoutLPOS(t *testing.T) {
 	if err != nil || cmp.Diff(before, after, strict) != "" || c.HGet(ctx, "p:{x}", "__v").Val() != v0 {
 		t.Fatalf("the refused batches wrote: %+v -> %+v (%v)", before, after, err)
 	}
+}
+
+// guardOf returns the *rapyer.GuardError err holds, failing t when it holds
+// none or when it does not wrap rapyer.ErrPrecondition.
+func guardOf(t *testing.T, err error) *rapyer.GuardError {
+	t.Helper()
+	var ge *rapyer.GuardError
+	if !errors.As(err, &ge) {
+		t.Fatalf("err = %v; want a *rapyer.GuardError", err)
+	}
+	if !errors.Is(err, rapyer.ErrPrecondition) {
+		t.Fatalf("errors.Is(%v, ErrPrecondition) = false", err)
+	}
+	if n := strings.Count(err.Error(), ge.Op); n != 1 {
+		t.Errorf("%q names the op %q %d times; want once", err, ge.Op, n)
+	}
+	if !regexp.MustCompile(`^rapyer: precondition failed: [A-Za-z]+\(.*\): .+$`).MatchString(err.Error()) {
+		t.Errorf("%q is not rapyer: precondition failed: <op>: <detail>", err)
+	}
+	return ge
+}
+
+// TestGuardErrorTellsGuardsApart: a sale batch guards the stock and the
+// credits. Which one failed is in the error, typed: Index and Field tell
+// "sold out" from "no credits", and Seen is what the server held.
+func TestGuardErrorTellsGuardsApart(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := newModel(t, b, 0)
+		sale := tx.Of(ops.Require(is.AtLeast(Count, 1)), ops.Require(is.AtLeast(Balance, 10)), ops.Decr(Count, 1), ops.Decr(Balance, 10))
+		for _, c := range []struct {
+			name          string
+			stock         uint
+			credits       int
+			index         int
+			field, seen   string
+			op, wantError string
+		}{
+			{"sold out", 0, 50, 0, "count", "0", "Require(AtLeast(count, 1))", "rapyer: precondition failed: Require(AtLeast(count, 1)): count is 0"},
+			{"no credits", 5, 5, 1, "balance", "5", "Require(AtLeast(balance, 10))", "rapyer: precondition failed: Require(AtLeast(balance, 10)): balance is 5"},
+		} {
+			save(t, m, c.name, Acct{Count: c.stock, Balance: c.credits})
+			before := snapshot(t, b, m, c.name)
+			_, err := m.Exec(ctx, c.name, sale)
+			ge := guardOf(t, err)
+			if ge.Index != c.index || ge.Field != c.field || ge.Seen != c.seen || ge.Missing || ge.Op != c.op {
+				t.Errorf("%s: %+v; want Index %d, Field %q, Seen %q, Op %q", c.name, *ge, c.index, c.field, c.seen, c.op)
+			}
+			if err.Error() != c.wantError {
+				t.Errorf("%s: %q; want %q", c.name, err, c.wantError)
+			}
+			if d := cmp.Diff(before, snapshot(t, b, m, c.name)); d != "" {
+				t.Errorf("%s: the failed batch wrote (-before +after):\n%s", c.name, d)
+			}
+		}
+	})
+}
+
+// TestGuardErrorSeen: the value a failed guard saw, as the server stores it,
+// for each kind of guard: an int, a float, a string, a missing field, a
+// list's length, a map key and a set member, the model's version.
+func TestGuardErrorSeen(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := newModel(t, b, 0)
+		save(t, m, "x", Acct{Owner: "ann", Balance: 7, Ratio: 0.5, Note: "n", History: []string{"a", "b", "c"},
+			Limits: map[string]int{"a": 1}, Flags: set("a")})
+		if err := b.Client.HDel(ctx, root(t, m, "x"), "note").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			op      ops.Op
+			field   string
+			seen    string
+			missing bool
+		}{
+			{ops.Require(is.AtLeast(Balance, 10)), "balance", "7", false},
+			{ops.Require(is.Below(Ratio, 0.25)), "ratio", "0.5", false},
+			{ops.Require(is.Equal(Owner, "bob")), "owner", "ann", false},
+			{ops.Require(is.Equal(Note, "x")), "note", "", true},
+			{ops.Require(is.Below(is.Len(History), 2)), "history", "3", false},
+			{ops.Require(is.Key(Limits, "z")), "limits", "", true},
+			{ops.Require(is.Not(is.Key(Limits, "a"))), "limits", "a", false},
+			{ops.Require(is.Member(Flags, "q")), "flags", "", true},
+			{ops.Require(is.Not(is.Member(Flags, "a"))), "flags", "a", false},
+			{ops.Require(is.Element(History, "q")), "history", "", true},
+			{ops.Require(is.Not(is.Element(History, "b"))), "history", "b", false},
+		} {
+			_, err := m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), c.op))
+			ge := guardOf(t, err)
+			if ge.Index != 1 || ge.Field != c.field || ge.Seen != c.seen || ge.Missing != c.missing || ge.Op != c.op.String() {
+				t.Errorf("%s: %+v; want Index 1, Field %q, Seen %q, Missing %v", c.op, *ge, c.field, c.seen, c.missing)
+			}
+		}
+		_, err := m.Exec(ctx, "x", tx.Of(ops.Require(is.Equal(Note, "x"))))
+		if want := `rapyer: precondition failed: Require(Equal(note, "x")): note is missing`; err == nil || err.Error() != want {
+			t.Errorf("a guard on a missing field: %v; want %s", err, want)
+		}
+		_, v, err := m.GetWithVersion(ctx, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Exec(ctx, "x", tx.Of(ops.VersionIs[Acct](v+1)))
+		if ge := guardOf(t, err); ge.Index != 0 || ge.Field != "" || ge.Missing || ge.Seen == "" {
+			t.Errorf("VersionIs: %+v; want Index 0, no Field, the version seen", *ge)
+		}
+	})
+}
+
+// TestGuardErrorThroughEveryLayer: errors.As finds the GuardError whatever
+// ran the batch: tx.Exec, Model.Exec, Update, UpdateMany; and its Index
+// counts the caller's ops only.
+func TestGuardErrorThroughEveryLayer(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := newModel(t, b, 0)
+		save(t, m, "x", Acct{Balance: 5})
+		batch := tx.Of(ops.Incr(Count, 1), ops.Require(is.AtLeast(Balance, 10)))
+		runs := map[string]func() error{
+			"tx.Exec": func() error {
+				_, err := tx.Exec(ctx, b.Client, tx.On(m.Target("x"), batch.Ops()...), tx.Options{})
+				return err
+			},
+			"Model.Exec": func() error { _, err := m.Exec(ctx, "x", batch); return err },
+			"Update": func() error {
+				_, err := m.Update(ctx, "x", func(Acct) (tx.Batch, error) { return batch, nil })
+				return err
+			},
+			"UpdateMany": func() error {
+				_, err := m.UpdateMany(ctx, []string{"x"}, func([]Acct) (tx.Batch, error) { return batch, nil })
+				return err
+			},
+		}
+		for name, run := range runs {
+			ge := guardOf(t, run())
+			if ge.Index != 1 || ge.Field != "balance" || ge.Seen != "5" {
+				t.Errorf("%s: %+v; want Index 1, Field balance, Seen 5", name, *ge)
+			}
+		}
+	})
 }

@@ -101,7 +101,7 @@ func TestLockSaveClearsABigMap(t *testing.T) {
 // TestBadVersionWritesNothing: a version field that is not a count the
 // interpreter made (corrupt) or that cannot grow exactly (2^53 and above)
 // fails every write path, Save, Exec, Update and a lock's save, with
-// ErrCorrupt or ErrOverflow naming the model, before anything is written.
+// rapyer.ErrCorrupt or rapyer.ErrOverflow naming the model, before anything is written.
 // Save copied a corrupt version and wrote; the others wrote, then failed in
 // the version's HINCRBY with an untyped error.
 func TestBadVersionWritesNothing(t *testing.T) {
@@ -286,8 +286,8 @@ func expire(t *testing.T, b *testenv.Backend, m *rapyer.Model[Acct], id string) 
 }
 
 // TestDeleteIsAllOrNothing: Delete of a model whose root key, or one of its
-// collection keys, holds another Redis type fails with ErrWrongType and
-// deletes nothing. It returned ErrWrongType for a root of the wrong type
+// collection keys, holds another Redis type fails with rapyer.ErrWrongType and
+// deletes nothing. It returned rapyer.ErrWrongType for a root of the wrong type
 // but deleted every key, and deleted a collection key of the wrong type
 // with no error.
 func TestDeleteIsAllOrNothing(t *testing.T) {
@@ -433,7 +433,7 @@ func checkMoves(t *testing.T, c redis.UniversalClient, prefix string) {
 
 // TestRecordLifetimeUnderAMillisecond: Options.Exec.Record below 1 ms gave
 // the record's SET a PX of 0, which the server refused after the batch's
-// writes. The batch now either applies whole or fails with ErrInvalid with
+// writes. The batch now either applies whole or fails with rapyer.ErrInvalid with
 // nothing written; never partly, never untyped.
 func TestRecordLifetimeUnderAMillisecond(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

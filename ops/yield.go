@@ -1,7 +1,6 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -34,7 +33,7 @@ func (y *Yield[A]) Result(r Replies) (A, error) {
 		return zero, nil
 	}
 	if !ok {
-		return zero, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, y)
+		return zero, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, y)
 	}
 	if raw == NotKept {
 		return zero, notKeptError(y)
@@ -61,7 +60,7 @@ func (m *Maybe[A]) Compile(b *prog.Builder, t prog.Target) error { return m.inne
 func (m *Maybe[A]) Result(r Replies) (A, bool, error) {
 	raw, ok := r.Reply(m)
 	if !ok {
-		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, m)
+		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, m)
 	}
 	if raw == NotKept {
 		return m.absent, false, notKeptError(m)
@@ -87,20 +86,20 @@ func (p *Pair[K, V]) String() string { return p.inner.String() }
 func (p *Pair[K, V]) Compile(b *prog.Builder, t prog.Target) error { return p.inner.Compile(b, t) }
 
 // Result returns the key and value taken; an empty map gives an error
-// wrapping ErrEmpty.
+// wrapping rapyer.ErrEmpty.
 func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	var k K
 	var v V
 	raw, ok := r.Reply(p)
 	if !ok {
-		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.InvalidArgument, p)
+		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, p)
 	}
 	if raw == NotKept {
 		return k, v, notKeptError(p)
 	}
 	kv, _ := raw.([]any)
 	if len(kv) != 2 {
-		return k, v, fmt.Errorf("%w: %s", errs.Empty, p)
+		return k, v, fmt.Errorf("%w: %s: the map was empty", errs.Empty, p)
 	}
 	k, err := p.key(kv[0])
 	if err != nil {
@@ -110,26 +109,15 @@ func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	return k, v, err
 }
 
-// ErrResultsNotKept is the error of the Result methods of yielding ops when
-// the batch's reply was lost and a resend found the batch applied, but its
-// record had not kept its results: they were larger than a record keeps
-// (1 KiB of encoding; a large popped element, a long text). The batch was
-// applied exactly once; only what its ops yielded is unknown. Read the model
-// again to see its state. The Result reports it too (tx.Result.ResultsNotKept).
-var ErrResultsNotKept = errors.New("rapyer: results not kept")
-
 // NotKept is the raw reply of every op of a batch whose results were not
-// kept (see ErrResultsNotKept); Replies implementations return it.
+// kept (see rapyer.ErrResultsNotKept); Replies implementations return it.
 var NotKept any = notKept{}
 
 type notKept struct{}
 
 func notKeptError(op Op) error {
-	return fmt.Errorf("%w: %s: the batch was applied once, and its results were too large for its record", ErrResultsNotKept, op)
+	return fmt.Errorf("%w: %s: the batch was applied once, and its results were too large for its record", errs.ResultsNotKept, op)
 }
-
-// ErrEmpty is the error of a pop that requires an element from an empty collection.
-var ErrEmpty = errs.Empty
 
 // decoder returns a function reading raw replies into A with codec c.
 func decoder[A any](c *schema.Codec) func(any) (A, error) {
@@ -146,7 +134,7 @@ func decoder[A any](c *schema.Codec) func(any) (A, error) {
 		if c.Type != reflect.TypeFor[A]() {
 			// Never: lenses tie A to the field's type. DecodeAt writes
 			// through &a, so make sure.
-			return a, fmt.Errorf("%w: a %s reply read as a %s", errs.InvalidArgument, c.Type, reflect.TypeFor[A]())
+			return a, fmt.Errorf("%w: a %s reply read as a %s", errs.Invalid, c.Type, reflect.TypeFor[A]())
 		}
 		err := c.DecodeAt(s, unsafe.Pointer(&a))
 		return a, err

@@ -55,8 +55,9 @@
 // Options configure a Model; its zero value works. The calls that change
 // models take per-call Options (WithRetry, WithBudget, WithRecord,
 // SkipIfMissing, WithLockTTL, WithWait, WithAutoExtend, or any
-// func(*Options)), which edit a copy of the model's Options for that call:
-// they merge, never replace.
+// func(*Call)), which edit a Call that starts as the model's Exec and Lock
+// options: they merge, never replace, and cannot touch what belongs to the
+// model (its prefix, TTL, hash tag, ids).
 //
 //	_, err = accounts.Exec(ctx, "alice", tx.Of(
 //		ops.Require(is.AtLeast(Balance, 100)),
@@ -68,10 +69,13 @@
 //
 // # Errors
 //
-// Failures wrap the sentinels of this package (the same values as those of
-// package tx) for errors.Is: ErrNotFound, ErrExists, ErrPrecondition,
-// ErrConflict, ErrCrossSlot, ErrUnknownOutcome, ErrWrongType, ErrCorrupt,
-// ErrOverflow, ErrInvalidID, ErrUnsupported, ErrInvalid, ErrLockLost. Bad
+// This package is the one home of the errors of rapyer-go (errors.go):
+// every failure, whichever package returns it (tx, ops, lens, lock), wraps
+// one of its sentinels for errors.Is (ErrNotFound, ErrPrecondition,
+// ErrInvalid, ErrNotAcquired, ...), and reads "rapyer: <what>: <op>:
+// <detail>": "rapyer: precondition failed: AtLeast(balance, 10): balance
+// is 5". A failed guard is a *GuardError, which errors.As finds: the guard,
+// its index in the batch, the field and the value the server saw. Bad
 // input (an empty id, an id with braces, a nil client, a type that cannot be
 // stored) is refused with one of them before anything is written; data in
 // Redis that does not decode gives ErrCorrupt or ErrWrongType naming the

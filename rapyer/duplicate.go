@@ -31,7 +31,7 @@ func (m *Model[T]) Duplicate(ctx context.Context, id, newID string) (string, err
 		newID = m.opts.NewID()
 	}
 	if newID == id {
-		return "", fmt.Errorf("%w: Duplicate of %q to itself", errs.InvalidArgument, id)
+		return "", fmt.Errorf("%w: Duplicate of %q to itself", errs.Invalid, id)
 	}
 	src, dst := m.Target(id), m.Target(newID)
 	for _, t := range []tx.Target{src, dst} {

@@ -79,7 +79,7 @@ func ExampleModel_Save() {
 }
 
 // Get reads a model in one round trip, as one consistent snapshot. A missing
-// model gives ErrNotFound.
+// model gives rapyer.ErrNotFound.
 func ExampleModel_Get() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -169,7 +169,7 @@ func ExampleModel_Exec() {
 }
 
 // SkipIfMissing makes a call on a model that is gone do nothing, create
-// nothing, and report Result.Skipped, instead of failing with ErrNotFound.
+// nothing, and report Result.Skipped, instead of failing with rapyer.ErrNotFound.
 func ExampleSkipIfMissing() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -187,10 +187,11 @@ func ExampleSkipIfMissing() {
 	// Output: true <nil> false
 }
 
-// Per-call options edit a copy of the model's Options for one call: they
-// merge with the model's and never replace them. Here the model's locks
-// auto-extend with a 2s TTL; one call asks for a 30s TTL and keeps the
-// auto-extension. A field that belongs to the model is refused.
+// Per-call options edit a Call, which starts as the model's Exec and Lock
+// options: they merge with the model's and never replace them. Here the
+// model's locks auto-extend with a 2s TTL; one call asks for a 30s TTL and
+// keeps the auto-extension. What belongs to the model (its prefix, TTL, hash
+// tag) is not in a Call, so no option can change it.
 func ExampleOption() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()
@@ -205,16 +206,11 @@ func ExampleOption() {
 	_, err := reports.Lock(ctx, "daily", "build", func(ctx context.Context, r *Report) error {
 		r.Rows = 42 // a long job would watch ctx: cancelled if the lock is lost
 		return nil
-	}, rapyer.WithLockTTL(30*time.Second), func(o *rapyer.Options) { o.Exec.Resends = -1 })
+	}, rapyer.WithLockTTL(30*time.Second), func(c *rapyer.Call) { c.Exec.Resends = -1 })
 	r, _ := reports.Get(ctx, "daily")
 	fmt.Println(err, r.Rows)
-
-	_, err = reports.Lock(ctx, "daily", "build", func(context.Context, *Report) error { return nil },
-		func(o *rapyer.Options) { o.Prefix = "other" })
-	fmt.Println(errors.Is(err, rapyer.ErrInvalid))
 	// Output:
 	// <nil> 42
-	// true
 }
 
 // A batch over several models of any types is tx.Exec of ops bound with
@@ -430,4 +426,48 @@ func ExampleOptions_ttl() {
 	ttl, _ := sessions.TTL(ctx, "s1")
 	fmt.Println(ttl, mr.TTL("session:{s1}:pages"))
 	// Output: 30m0s 30m0s
+}
+
+// A failed guard is a *GuardError: errors.As tells which guard of the batch
+// failed and what the server saw, so a flash sale tells "sold out" from "no
+// credits" without reading the message.
+func ExampleGuardError() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	type Buyer struct {
+		Credits int
+		Stock   int
+	}
+	buyers := rapyer.MustNew[Buyer](rdb, rapyer.Options{Prefix: "buyer"})
+	credits := lens.Of(func(b *Buyer) *int { return &b.Credits })
+	stock := lens.Of(func(b *Buyer) *int { return &b.Stock })
+	buy := tx.Of(
+		ops.Require(is.AtLeast(stock, 1)),    // op 0: sold out?
+		ops.Require(is.AtLeast(credits, 10)), // op 1: no credits?
+		ops.Decr(stock, 1),
+		ops.Decr(credits, 10),
+	)
+
+	_ = buyers.Save(ctx, "ann", Buyer{Credits: 5, Stock: 3})
+	_, err := buyers.Exec(ctx, "ann", buy)
+
+	var ge *rapyer.GuardError
+	if errors.As(err, &ge) {
+		switch ge.Field {
+		case "stock":
+			fmt.Println("sold out")
+		case "credits":
+			fmt.Printf("no credits: op %d, %s, has %s\n", ge.Index, ge.Op, ge.Seen)
+		}
+	}
+	fmt.Println(errors.Is(err, rapyer.ErrPrecondition))
+	fmt.Println(err)
+	// Output:
+	// no credits: op 1, Require(AtLeast(credits, 10)), has 5
+	// true
+	// rapyer: precondition failed: Require(AtLeast(credits, 10)): credits is 5
 }

@@ -16,7 +16,7 @@ import (
 // on model id; ops bound to other targets with tx.On run in the same step (a
 // batch whose ops are all bound runs with tx.Exec itself). A missing model
 // fails with ErrNotFound and nothing is created (see SkipIfMissing). opt
-// edit a copy of the model's Options for this call (see Option).
+// edit the call's options, starting as the model's (see Option).
 func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...Option) (*tx.Result, error) {
 	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt)
 }
@@ -28,10 +28,7 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if !t.Valid() {
 		return nil, t.Err()
 	}
-	o, err := merge(m.opts, opt)
-	if err != nil {
-		return nil, err
-	}
+	o := m.opts.call(opt)
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
 	}
@@ -57,20 +54,16 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // ids[0]). On a cluster the models must share a hash tag.
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: UpdateMany needs ids", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
 	}
 	if decide == nil {
-		return nil, fmt.Errorf("%w: nil decide function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
 	watch, roots, err := m.watched(ids)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := merge(m.opts, opt)
-	if err != nil {
-		return nil, err
-	}
-	o := opts.Exec
+	o := m.opts.call(opt).Exec
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
 		reads := make([]func() (T, bool, error), len(roots))
 		for i, root := range roots {

@@ -40,7 +40,7 @@ type Held struct {
 func (m *Model[T]) Hold(id string, v *T) Held {
 	root, err := m.Key(id)
 	if err == nil && v == nil {
-		err = fmt.Errorf("%w: Hold of %q needs a variable to load it into", errs.InvalidArgument, id)
+		err = fmt.Errorf("%w: Hold of %q needs a variable to load it into", errs.Invalid, id)
 	}
 	if err != nil {
 		return Held{err: err}
@@ -67,30 +67,26 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 // the lock is released in that same step: two round trips in all when
 // nobody else holds the lock. The Result is that batch's. If the lock was
 // lost meanwhile (its TTL ran out and another holder came), the save is
-// refused with an error wrapping ErrLockLost and lock.ErrNotHeld, and
+// refused with an error wrapping ErrLockLost and rapyer.ErrNotHeld, and
 // nothing is stored.
 //
 // fn's context is cancelled when ctx is, or when the lock is known lost (the
 // watchdog of WithAutoExtend found it gone, or its TTL ran out by the local
-// clock; the cause then wraps lock.ErrNotHeld): work under the lock should
+// clock; the cause then wraps rapyer.ErrNotHeld): work under the lock should
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
 // WithAutoExtend(). When fn returns an error or panics nothing is saved and
 // the lock is released (the panic goes on). A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
-// a lock still held by another after the wait gives lock.ErrNotAcquired.
-// opt edit a copy of the model's Options (see Option). Lock is LockAll of
+// a lock still held by another after the wait gives rapyer.ErrNotAcquired.
+// opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: Lock needs a function", errs.InvalidArgument)
-	}
-	o, err := merge(m.opts, opt)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
 	v := new(T)
-	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, o)
+	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, m.opts.call(opt))
 }
 
 // LockAll is Lock over several models, of one type or of many: it locks each
@@ -113,14 +109,10 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx cont
 // Every model must use the same client, and a model may appear once;
 // otherwise LockAll fails with ErrInvalid before taking anything.
 //
-// LockAll's Options start from zero Options (not any model's) with opt
+// LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
 func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
-	o, err := merge(Options{}, opt)
-	if err != nil {
-		return nil, err
-	}
-	return lockAll(ctx, action, held, fn, o)
+	return lockAll(ctx, action, held, fn, Options{}.call(opt))
 }
 
 // taken is one model locked and loaded.
@@ -131,9 +123,9 @@ type taken struct {
 }
 
 // lockAll is LockAll with its options merged.
-func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Options) (*tx.Result, error) {
+func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Call) (*tx.Result, error) {
 	if fn == nil {
-		return nil, fmt.Errorf("%w: LockAll needs a function", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockAll: nil function", errs.Invalid)
 	}
 	order, err := keyOrder(action, held)
 	if err != nil {
@@ -158,7 +150,7 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 // every caller.
 func keyOrder(action string, held []Held) ([]int, error) {
 	if len(held) == 0 {
-		return nil, fmt.Errorf("%w: LockAll needs models to lock", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: LockAll: no models to lock", errs.Invalid)
 	}
 	if err := keys.CheckAction(action); err != nil {
 		return nil, err
@@ -169,17 +161,17 @@ func keyOrder(action string, held []Held) ([]int, error) {
 			return nil, h.err
 		}
 		if h.load == nil {
-			return nil, fmt.Errorf("%w: LockAll: model %d is a zero Held; make it with Model.Hold", errs.InvalidArgument, i+1)
+			return nil, fmt.Errorf("%w: LockAll: model %d is a zero Held; make it with Model.Hold", errs.Invalid, i+1)
 		}
 		if !sameClient(h.rdb, held[0].rdb) {
-			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.InvalidArgument, held[0].root, h.root)
+			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.Invalid, held[0].root, h.root)
 		}
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(held[a].root, held[b].root) })
 	for k := 1; k < len(order); k++ {
 		if held[order[k]].root == held[order[k-1]].root {
-			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.InvalidArgument, held[order[k]].root)
+			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.Invalid, held[order[k]].root)
 		}
 	}
 	return order, nil
@@ -195,7 +187,7 @@ func sameClient(a, b redis.UniversalClient) bool {
 // in the order they were locked. When one fails, or is missing, the locks
 // taken are released: a missing model gives ErrNotFound, or nothing at all
 // with SkipIfMissing.
-func acquireAll(ctx context.Context, held []Held, order []int, action string, o Options) ([]*taken, error) {
+func acquireAll(ctx context.Context, held []Held, order []int, action string, o Call) ([]*taken, error) {
 	ts := make([]*taken, 0, len(order))
 	for _, i := range order {
 		t, err := acquire(ctx, &held[i], action, o.Lock)
@@ -229,17 +221,17 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
-// locks is known lost (cause lock.ErrNotHeld). A panic in fn releases the
+// locks is known lost (cause rapyer.ErrNotHeld). A panic in fn releases the
 // locks and goes on.
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
 	fctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	for _, t := range ts {
 		stop := context.AfterFunc(t.lock.Context(), func() {
-			if cause := context.Cause(t.lock.Context()); errors.Is(cause, lock.ErrNotHeld) {
+			if cause := context.Cause(t.lock.Context()); errors.Is(cause, ErrNotHeld) {
 				cancel(cause)
 			} else {
-				cancel(lock.ErrNotHeld)
+				cancel(ErrNotHeld)
 			}
 		})
 		defer stop()
@@ -294,13 +286,6 @@ func finish(ts []*taken, res *tx.Result, err error) error {
 		} else {
 			release(t.lock)
 		}
-	}
-	return lockErr(err)
-}
-
-func lockErr(err error) error {
-	if err != nil && errors.Is(err, errs.LockLost) && !errors.Is(err, lock.ErrNotHeld) {
-		return fmt.Errorf("%w: %w", lock.ErrNotHeld, err)
 	}
 	return err
 }

@@ -126,7 +126,7 @@ func TestFailedModelLockLeavesNothingLasting(t *testing.T) {
 // TestEvictedLockRefusesTheSave: a held lock's key can be evicted under
 // volatile-* policies (it has a TTL), as if it expired early; deleting it
 // inside fn stands for that. The fenced save must then be refused with
-// ErrLockLost, atomically: nothing written.
+// rapyer.ErrLockLost, atomically: nothing written.
 func TestEvictedLockRefusesTheSave(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
@@ -144,7 +144,7 @@ func TestEvictedLockRefusesTheSave(t *testing.T) {
 			a.Limits["day"] = 7
 			return b.Client.Del(ctx, root+":lock:w").Err() // evicted
 		})
-		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, lock.ErrNotHeld) {
+		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("save after the lock key was evicted: %v, want ErrLockLost", err)
 		}
 		got, err := m.Get(ctx, "a")

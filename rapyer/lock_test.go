@@ -212,7 +212,7 @@ func TestStalledHolderLosesTheLockAndItsSaveIsRefused(t *testing.T) {
 			}
 			return nil
 		})
-		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, lock.ErrNotHeld) {
+		if !errors.Is(err, rapyer.ErrLockLost) || !errors.Is(err, rapyer.ErrNotHeld) {
 			t.Fatalf("a stale holder's save: %v", err)
 		}
 		got, _ := m.Get(ctx, "a")
@@ -313,7 +313,7 @@ func TestLockContextEndsWhenTheLockIsLost(t *testing.T) {
 			b.Client.Del(ctx, root+":lock:long")
 			select {
 			case <-ctx.Done():
-				if !errors.Is(context.Cause(ctx), lock.ErrNotHeld) {
+				if !errors.Is(context.Cause(ctx), rapyer.ErrNotHeld) {
 					return fmt.Errorf("cause %v", context.Cause(ctx))
 				}
 				return nil // try to save anyway: the fence must refuse it

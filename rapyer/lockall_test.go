@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/rapyer"
-	"github.com/rapyer-go/rapyer/tx"
 )
 
 // Ticket is a second model type for locks over models of different types.
@@ -79,7 +77,7 @@ func TestLockAllOverTwoTypes(t *testing.T) {
 
 // TestLockAllLostLockSavesNeither: on one slot the save of every model is
 // one batch fenced by every lock: when one lock is lost, the function's
-// context ends (cause lock.ErrNotHeld) and the save is refused whole. Across
+// context ends (cause rapyer.ErrNotHeld) and the save is refused whole. Across
 // slots (a cluster without a shared tag) each model is saved by its own
 // batch: the one whose lock held is saved, the other refused.
 func TestLockAllLostLockSavesNeither(t *testing.T) {
@@ -108,7 +106,7 @@ func lostLockOverTwoTypes(t *testing.T, b *testenv.Backend, tag bool) {
 		b.Client.Del(ctx, root+":lock:buy")
 		select {
 		case <-ctx.Done():
-			if !errors.Is(context.Cause(ctx), lock.ErrNotHeld) {
+			if !errors.Is(context.Cause(ctx), rapyer.ErrNotHeld) {
 				return fmt.Errorf("cause %v", context.Cause(ctx))
 			}
 			return nil // try to save anyway: the fence must refuse it
@@ -181,8 +179,8 @@ func TestLockAllOppositeOrdersOverTwoTypes(t *testing.T) {
 }
 
 // TestLockAllRefusesBadInput: no models, a zero Held, a bad id
-// (ErrInvalidID), a nil variable, a nil function, a model given twice and
-// models on different clients are refused with ErrInvalid before any lock is
+// (rapyer.ErrInvalidID), a nil variable, a nil function, a model given twice and
+// models on different clients are refused with rapyer.ErrInvalid before any lock is
 // taken.
 func TestLockAllRefusesBadInput(t *testing.T) {
 	b := testenv.On(t, testenv.Mini)
@@ -225,7 +223,7 @@ func TestLockAllRefusesBadInput(t *testing.T) {
 // TestPerCallOptionsMerge: a per-call option edits a copy of the model's
 // Options. A per-call lock TTL keeps the model's AutoExtend (the function
 // outlives three TTLs with its context alive, and its save lands) and the
-// model's Wait (NoWait: a held lock fails at once with ErrNotAcquired).
+// model's Wait (NoWait: a held lock fails at once with rapyer.ErrNotAcquired).
 func TestPerCallOptionsMerge(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -258,53 +256,10 @@ func TestPerCallOptionsMerge(t *testing.T) {
 		_, err = m.Lock(wctx, "a", "w", func(context.Context, *Account) error { return nil }, rapyer.WithLockTTL(time.Second))
 		cancel()
 		close(done)
-		if !errors.Is(err, lock.ErrNotAcquired) {
+		if !errors.Is(err, rapyer.ErrNotAcquired) {
 			t.Fatalf("a per-call TTL dropped the model's NoWait: %v, want ErrNotAcquired", err)
 		}
 	})
-}
-
-// TestPerCallOptionsRefuseModelFields: an option that changes what belongs
-// to the model fails the call with ErrInvalid, naming the field, and sends
-// nothing.
-func TestPerCallOptionsRefuseModelFields(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		ctx := context.Background()
-		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct", HashTag: shop})
-		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
-			t.Fatal(err)
-		}
-		counter := testenv.CountRoundTrips(b.Client)
-		for field, opt := range map[string]rapyer.Option{
-			"Prefix":     func(o *rapyer.Options) { o.Prefix = "other" },
-			"TTL":        func(o *rapyer.Options) { o.TTL = time.Hour },
-			"RefreshTTL": func(o *rapyer.Options) { o.RefreshTTL = true },
-			"HashTag":    func(o *rapyer.Options) { o.HashTag = func(string) string { return "x" } },
-			"NewID":      func(o *rapyer.Options) { o.NewID = func() string { return "x" } },
-		} {
-			_, e1 := m.Exec(ctx, "a", tx.Batch{}, opt)
-			_, e2 := m.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Batch{}, nil }, opt)
-			_, e3 := m.Lock(ctx, "a", "w", func(context.Context, *Account) error { return nil }, opt)
-			_, e4 := rapyer.LockAll(ctx, "w", []rapyer.Held{m.Hold("a", new(Account))}, func(context.Context) error { return nil }, opt)
-			for i, err := range []error{e1, e2, e3, e4} {
-				if !errors.Is(err, rapyer.ErrInvalid) || !containsWord(err, field) {
-					t.Errorf("call %d changing %s: %v, want ErrInvalid naming it", i+1, field, err)
-				}
-			}
-		}
-		if n := counter.Count(); n != 0 {
-			t.Fatalf("refused calls sent %d round trips: %s", n, counter)
-		}
-		// Changing a knob, and setting a model's field to what it is, is fine.
-		same := func(o *rapyer.Options) { o.HashTag = shop; o.Exec.Resends = -1 }
-		if _, err := m.Exec(ctx, "a", tx.Batch{}, same); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-func containsWord(err error, w string) bool {
-	return err != nil && strings.Contains(err.Error(), "Options."+w+" ")
 }
 
 // TestLockSkipIfMissing: with SkipIfMissing a Lock of a missing model takes

@@ -169,7 +169,7 @@ func (m *Model[T]) slots(ids []string) ([][]int, error) {
 			return nil, err
 		}
 		if seen[id] {
-			return nil, fmt.Errorf("%w: id %q is given twice", errs.InvalidArgument, id)
+			return nil, fmt.Errorf("%w: id %q is given twice", errs.Invalid, id)
 		}
 		seen[id] = true
 	}

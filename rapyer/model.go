@@ -28,29 +28,6 @@ import (
 	"github.com/rapyer-go/rapyer/tx"
 )
 
-// The errors of rapyer-go. They are the same values as those of package tx,
-// so errors.Is holds whichever name a caller uses.
-var (
-	ErrNotFound       = errs.NotFound
-	ErrExists         = errs.Exists
-	ErrPrecondition   = errs.Precondition
-	ErrConflict       = errs.Conflict
-	ErrCrossSlot      = errs.CrossSlot
-	ErrUnknownOutcome = errs.UnknownOutcome
-	ErrWrongType      = errs.WrongType
-	ErrCorrupt        = errs.Corrupt
-	ErrInvalidID      = errs.InvalidID
-	ErrUnsupported    = errs.Unsupported
-	ErrInvalid        = errs.InvalidArgument
-	ErrOverflow       = errs.Overflow
-	ErrLockLost       = errs.LockLost
-	ErrPartlyApplied  = errs.PartlyApplied
-	ErrNoPermission   = errs.NoPermission
-	ErrTooLarge       = errs.TooLarge
-	ErrRefused        = errs.Refused
-	ErrNotSent        = errs.NotSent
-)
-
 // NoTTL is what TTL returns for a model that does not expire.
 const NoTTL time.Duration = -1
 
@@ -112,7 +89,7 @@ type Model[T any] struct {
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
-		return nil, fmt.Errorf("%w: nil redis client", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: New: nil redis client", errs.Invalid)
 	}
 	sm, err := schema.For[T]()
 	if err != nil {
@@ -125,10 +102,10 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 		return nil, err
 	}
 	if opts.TTL < 0 || (opts.TTL > 0 && opts.TTL < time.Millisecond) {
-		return nil, fmt.Errorf("%w: TTL %s: give a TTL of at least a millisecond, or none", errs.InvalidArgument, opts.TTL)
+		return nil, fmt.Errorf("%w: Options.TTL: %s; give a TTL of at least a millisecond, or none", errs.Invalid, opts.TTL)
 	}
 	if opts.RefreshTTL && opts.TTL == 0 {
-		return nil, fmt.Errorf("%w: RefreshTTL needs a TTL", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Options.RefreshTTL: no TTL to refresh", errs.Invalid)
 	}
 	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
 		return nil, err
@@ -471,7 +448,7 @@ func (m *Model[T]) decode(root string, d codec.Data) (T, string, bool, error) {
 		return v, "", false, nil
 	}
 	if err := codec.Decode(m.schema, d, unsafe.Pointer(&v)); err != nil {
-		return v, "", false, fmt.Errorf("%s: %w", root, err)
+		return v, "", false, errs.At(root, err)
 	}
 	return v, ver, true, nil
 }
@@ -592,7 +569,7 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 // step. A missing model gives ErrNotFound.
 func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
 	if d <= 0 {
-		return fmt.Errorf("%w: Expire needs a positive duration; use Persist to remove a TTL", errs.InvalidArgument)
+		return fmt.Errorf("%w: Expire: a duration must be positive; use Persist to remove a TTL", errs.Invalid)
 	}
 	_, err := m.exec(ctx, id, tx.Of(ops.Expire[T](d)), false, nil)
 	return err

@@ -162,7 +162,7 @@ func claimPrefix(rdb redis.UniversalClient, prefix string, t reflect.Type) error
 			return nil
 		}
 		return fmt.Errorf("%w: key prefix %q is used on this client by the model of %s already: the model of %s would share its keys; give one of them another Options.Prefix",
-			errs.InvalidArgument, prefix, typeName(c.typ), typeName(t))
+			errs.Invalid, prefix, typeName(c.typ), typeName(t))
 	}
 	if len(claims.m) >= claims.nextSweep {
 		sweepClaims()

@@ -17,7 +17,7 @@ import (
 // GetWithVersion reads a model with the version it was read at. A batch
 // guarded by ops.VersionIs with that version applies only if nobody wrote
 // the model since: here the second writer, who read before the first one
-// wrote, fails with ErrPrecondition and changes nothing.
+// wrote, fails with rapyer.ErrPrecondition and changes nothing.
 func ExampleModel_GetWithVersion() {
 	mr, _ := miniredis.Run()
 	defer mr.Close()

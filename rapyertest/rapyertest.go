@@ -167,7 +167,7 @@ func shared(t testing.TB, raw, prefix string) redis.UniversalClient {
 // hold no glob characters (*?[]\). Client's cleanup calls it with Prefix(t).
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
 	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
-		return fmt.Errorf("rapyertest: refusing to delete by the prefix %q", prefix)
+		return fmt.Errorf("%w: DeletePrefix(%q): an empty prefix, or one with glob characters", rapyer.ErrInvalid, prefix)
 	}
 	del := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()

@@ -209,7 +209,7 @@ func TestReliabilityClusterFailover(t *testing.T) {
 	noNoScript(t, errs)
 	// The master pauses its clients during the hand-over; on a loaded
 	// machine a reply can take longer than the client's read timeout, and
-	// then ErrUnknownOutcome is the honest answer (the ledger holds it to
+	// then rapyer.ErrUnknownOutcome is the honest answer (the ledger holds it to
 	// at most once). Any other error is a failure.
 	for _, err := range errs {
 		if classify(err) != unknown {

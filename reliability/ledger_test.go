@@ -47,14 +47,14 @@ type status int
 
 const (
 	acked   status = iota // Exec returned a result: applied exactly once
-	unknown               // ErrUnknownOutcome: applied at most once
+	unknown               // rapyer.ErrUnknownOutcome: applied at most once
 	failed                // any other error: not applied
 )
 
 func (s status) String() string { return [...]string{"acknowledged", "unknown", "failed"}[s] }
 
 // classify maps an error of the library to what it promises about the batch.
-// Every error but ErrUnknownOutcome promises that nothing was applied
+// Every error but rapyer.ErrUnknownOutcome promises that nothing was applied
 // (DESIGN 5.2 and 5.7), and the ledger holds it to that.
 func classify(err error) status {
 	switch {

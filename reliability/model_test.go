@@ -174,7 +174,7 @@ func genOp(t *rapid.T, version int64) mop {
 			}
 			j, ok := pyIndex(i, len(w.L))
 			if !ok {
-				return nil, rapyer.ErrInvalid, false // ErrOutOfRange, checked below
+				return nil, rapyer.ErrInvalid, false // rapyer.ErrOutOfRange, checked below
 			}
 			w.L[j] = v
 			return nil, nil, true
@@ -422,7 +422,7 @@ func (s *machine) batch(t *rapid.T) {
 	}
 	switch {
 	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrInvalid):
-	case wantErr == rapyer.ErrInvalid && errors.Is(err, tx.ErrOutOfRange):
+	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrOutOfRange):
 	case wantErr != nil:
 		if !errors.Is(err, wantErr) {
 			t.Fatalf("batch %v on %s: got %v, want %v", names, id, err, wantErr)

@@ -37,7 +37,7 @@ var (
 // delete thousands of map keys at once. Every batch must be applied whole
 // or not at all (the ledger checks the counter against the tokens), every
 // failure must be a typed error of the library, none may say
-// ErrPartlyApplied, and the histories must be linearizable.
+// rapyer.ErrPartlyApplied, and the histories must be linearizable.
 func TestReliabilityWritePhaseFaults(t *testing.T) {
 	for _, kind := range testenv.Kinds() {
 		t.Run(string(kind), func(t *testing.T) {

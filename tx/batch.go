@@ -25,7 +25,7 @@ func At[S any](root string) Target {
 		return Target{err: err}
 	}
 	if root == "" {
-		return Target{err: fmt.Errorf("%w: empty root key", errs.InvalidArgument)}
+		return Target{err: fmt.Errorf("%w: empty root key", errs.Invalid)}
 	}
 	return Target{t: prog.Target{Root: root, Model: m}}
 }
@@ -51,7 +51,7 @@ func (t Target) Valid() bool { return t.err == nil && t.t.Model != nil }
 // Err is why t is not valid, or nil.
 func (t Target) Err() error {
 	if t.err == nil && t.t.Model == nil {
-		return fmt.Errorf("%w: no target model", errs.InvalidArgument)
+		return fmt.Errorf("%w: no target model", errs.Invalid)
 	}
 	return t.err
 }
@@ -61,7 +61,7 @@ func (t Target) Err() error {
 // bound to: ops made with On are bound to their target, so one batch can
 // change several models; ops made with Of are unbound until the batch is
 // bound with Batch.On (rapyer.Model.Exec binds them to the model it runs on).
-// Exec refuses an op that is still unbound, with ErrInvalid.
+// Exec refuses an op that is still unbound, with rapyer.ErrInvalid.
 //
 // The zero Batch is empty and valid.
 type Batch struct {
@@ -165,19 +165,23 @@ func compile(b Batch, mode prog.Mode) (*prog.Builder, error) {
 	pb := prog.NewBuilderFor(len(b.items))
 	for i, it := range b.items {
 		if it.op == nil {
-			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.InvalidArgument, i+1)
+			return nil, fmt.Errorf("%w: op %d of the batch is nil", errs.Invalid, i+1)
 		}
 		if it.target == nil {
-			return nil, fmt.Errorf("%w: op %d %s is bound to no model: bind it with tx.On or Batch.On", errs.InvalidArgument, i+1, it.op)
+			return nil, fmt.Errorf("%w: %s: op %d is bound to no model: bind it with tx.On or Batch.On", errs.Invalid, it.op, i+1)
 		}
 		t := *it.target
 		if !t.Valid() {
-			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, t.Err())
+			return nil, errs.At(it.op.String(), t.Err())
 		}
 		pb.Declare(t.t, mode)
 		pb.Owner(it.op, "") // described only if a message needs it
+		from := len(pb.Instrs())
 		if err := it.op.Compile(pb, t.t); err != nil {
-			return nil, fmt.Errorf("op %d %s: %w", i+1, it.op, err)
+			return nil, errs.At(it.op.String(), err)
+		}
+		for j, ins := from, pb.Instrs(); j < len(ins); j++ {
+			ins[j].Item = i
 		}
 	}
 	return pb, nil

@@ -13,7 +13,7 @@ import (
 )
 
 // TestBindingIsNotAnOption: which model an op runs on is its binding. An
-// unbound op is refused by Exec with ErrInvalid before anything is sent;
+// unbound op is refused by Exec with rapyer.ErrInvalid before anything is sent;
 // Batch.On binds the unbound ops of a batch and leaves bound ones alone.
 func TestBindingIsNotAnOption(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -26,7 +26,7 @@ func TestBindingIsNotAnOption(t *testing.T) {
 		}
 		counter := testenv.CountRoundTrips(b.Client)
 		_, err := tx.Exec(ctx, b.Client, tx.Of(ops.Incr(Balance, 1)), tx.Options{})
-		if !errors.Is(err, tx.ErrInvalid) || !strings.Contains(err.Error(), "bound to no model") {
+		if !errors.Is(err, rapyer.ErrInvalid) || !strings.Contains(err.Error(), "bound to no model") {
 			t.Fatalf("an unbound op: %v, want ErrInvalid", err)
 		}
 		if n := counter.Count(); n != 0 {

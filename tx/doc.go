@@ -24,9 +24,12 @@
 // that none exists), that every key holds the type the model stores there,
 // that numbers parse and stay in range, that list indexes are inside their
 // list, and that every guard holds. So a batch applies entirely or not at
-// all, and its error wraps a sentinel (ErrNotFound, ErrPrecondition,
-// ErrWrongType, ErrCorrupt, ErrOverflow, ErrOutOfRange, ErrLockLost, ...) and
-// names the op.
+// all, and its error wraps a sentinel of package rapyer, the errors' one
+// home (rapyer.ErrNotFound, rapyer.ErrPrecondition, rapyer.ErrWrongType,
+// rapyer.ErrCorrupt, rapyer.ErrOverflow, rapyer.ErrOutOfRange,
+// rapyer.ErrLockLost, ...) and names the op: "rapyer: <what>: <op>:
+// <detail>". A failed guard is a *rapyer.GuardError (errors.As): the guard,
+// its index among the batch's ops, the field and the value the server saw.
 //
 // Every batch carries a random id, and the interpreter keeps a short record of the
 // batches it applied (Options.Record, DefaultRecord = 10s by default) at
@@ -39,11 +42,11 @@
 // from the record. A record keeps the batch's results up to 1 KiB of
 // encoding; beyond that it keeps only that the batch was applied
 // (Result.ResultsNotKept; the yielding ops' Result methods then return
-// ErrResultsNotKept). When no resend settles it, the error wraps
-// ErrUnknownOutcome. With Options.Record = NoRecord no record is kept and no
-// batch is ever resent: a lost reply gives ErrUnknownOutcome, the batch
+// rapyer.ErrResultsNotKept). When no resend settles it, the error wraps
+// rapyer.ErrUnknownOutcome. With Options.Record = NoRecord no record is kept and no
+// batch is ever resent: a lost reply gives rapyer.ErrUnknownOutcome, the batch
 // applied once or not at all. An error that says nothing was sent (a closed
-// client, a refused dial) never wraps ErrUnknownOutcome.
+// client, a refused dial) never wraps rapyer.ErrUnknownOutcome.
 //
 // After FUNCTION FLUSH, SCRIPT FLUSH, a restart or a failover, the first
 // batch finds no function (or no script: NOSCRIPT) and loads it: three round
@@ -51,7 +54,7 @@
 // code was missing mean that nothing ran, so sending again is safe.
 //
 // On a Redis Cluster every key of a batch must be in one slot; a batch that
-// spans slots fails with ErrCrossSlot before anything is sent.
+// spans slots fails with rapyer.ErrCrossSlot before anything is sent.
 //
 // # Optimistic execution
 //
@@ -59,6 +62,6 @@
 // one round trip, let a function decide a batch from what it read, and run the
 // batch in MULTI/EXEC in the second. A concurrent write to a watched key makes
 // EXEC do nothing; the update then starts again after a jittered exponential
-// backoff (Retry), and fails with ErrConflict when its attempts run out.
+// backoff (Retry), and fails with rapyer.ErrConflict when its attempts run out.
 // rapyer.Model.Update and UpdateMany are the usual way to call it.
 package tx

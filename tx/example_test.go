@@ -130,7 +130,7 @@ func ExampleJoin() {
 	second := transfer("alice", "bob", 70)
 	alice, _ := accounts.Get(ctx, "alice")
 	bob, _ := accounts.Get(ctx, "bob")
-	fmt.Println(first, errors.Is(second, tx.ErrPrecondition), alice.Balance, bob.Balance)
+	fmt.Println(first, errors.Is(second, rapyer.ErrPrecondition), alice.Balance, bob.Balance)
 	// Output: <nil> true 30 90
 }
 
@@ -158,7 +158,7 @@ func ExampleExec() {
 	// A missing model fails the batch, or with SkipIfMissing does nothing.
 	gone := tx.At[Counter]("counter:{gone}")
 	_, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{})
-	fmt.Println(errors.Is(err, tx.ErrNotFound))
+	fmt.Println(errors.Is(err, rapyer.ErrNotFound))
 	res, err = tx.Exec(ctx, rdb, tx.On(gone, inc), tx.Options{IfMissing: tx.SkipIfMissing})
 	fmt.Println(res.Skipped, err, mr.Exists("counter:{gone}"))
 	// Output:

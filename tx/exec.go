@@ -21,43 +21,17 @@ import (
 	"github.com/rapyer-go/rapyer/ops"
 )
 
-// The errors of package tx; errors.Is matches them whichever package's name a
-// caller uses (rapyer.ErrNotFound is tx.ErrNotFound).
-var (
-	ErrNotFound       = errs.NotFound
-	ErrExists         = errs.Exists
-	ErrPrecondition   = errs.Precondition
-	ErrConflict       = errs.Conflict
-	ErrCrossSlot      = errs.CrossSlot
-	ErrUnknownOutcome = errs.UnknownOutcome
-	ErrWrongType      = errs.WrongType
-	ErrCorrupt        = errs.Corrupt
-	ErrOverflow       = errs.Overflow
-	ErrOutOfRange     = errs.OutOfRange
-	ErrInvalid        = errs.InvalidArgument
-	ErrLockLost       = errs.LockLost
-	ErrPartlyApplied  = errs.PartlyApplied
-	ErrNoPermission   = errs.NoPermission
-	ErrTooLarge       = errs.TooLarge
-	ErrRefused        = errs.Refused
-	ErrNotSent        = errs.NotSent
-	ErrUnsupported    = errs.Unsupported
-	// ErrResultsNotKept: a resend found the batch applied, but its results
-	// were too large for its record (Result.ResultsNotKept).
-	ErrResultsNotKept = ops.ErrResultsNotKept
-)
-
 // Missing says what a batch does when a model it touches does not exist.
 type Missing int
 
 // The choices.
 const (
-	// FailIfMissing fails the batch with ErrNotFound and creates nothing.
+	// FailIfMissing fails the batch with rapyer.ErrNotFound and creates nothing.
 	FailIfMissing Missing = iota
 	// SkipIfMissing does nothing and reports Result.Skipped (Rapyer's
 	// ignore-if-deleted; rapyer.SkipIfMissing() per call).
 	SkipIfMissing
-	// MustBeNew is the reverse: the batch fails with ErrExists when a model
+	// MustBeNew is the reverse: the batch fails with rapyer.ErrExists when a model
 	// it touches exists already (creating a model under a chosen id).
 	MustBeNew
 )
@@ -73,10 +47,10 @@ type Options struct {
 	// record), so that a resend after a lost reply is answered from the
 	// record instead of being applied twice. 0 means DefaultRecord (10s);
 	// NoRecord (any negative value) keeps no record; a lifetime below a
-	// millisecond is refused with ErrInvalid before anything is sent.
+	// millisecond is refused with rapyer.ErrInvalid before anything is sent.
 	Record time.Duration
 	// Resends is how many times Exec resends a batch whose reply was lost
-	// before it gives up with ErrUnknownOutcome; resends are safe because of
+	// before it gives up with rapyer.ErrUnknownOutcome; resends are safe because of
 	// the record, and Exec stops resending once a resend could reach the
 	// server after the record expired (see Exec). Default 2; negative for
 	// none; always none with NoRecord.
@@ -90,7 +64,7 @@ type Options struct {
 	// Budget bounds the work one batch may ask of the server, so that no
 	// single request holds it for long; the zero value is the default
 	// budget (DefaultBytes, DefaultMoves). A batch over it fails with
-	// ErrTooLarge before anything is written.
+	// rapyer.ErrTooLarge before anything is written.
 	Budget Budget
 }
 
@@ -98,7 +72,7 @@ type Options struct {
 // data it sends. Ops whose server time grows with an argument rather than
 // with what the caller sends are counted against it, in the check phase,
 // before the first write; a batch over either budget fails with an error
-// wrapping ErrTooLarge that names the op, its cost and the budget. The costs
+// wrapping rapyer.ErrTooLarge that names the op, its cost and the budget. The costs
 // of every op are in the ops package documentation and docs/concepts.md.
 //
 // Raise a budget for a batch that needs it (Budget{Moves: 1_000_000}), or
@@ -170,7 +144,7 @@ const DefaultRecord = 10 * time.Second
 // AOF or replication stream beyond its own writes. A batch whose reply is
 // lost is then never resent (neither by Exec nor by go-redis, whatever its
 // MaxRetries: the batch travels in MULTI/EXEC); the caller gets an error
-// for which errors.Is(err, ErrUnknownOutcome) holds, and the batch was
+// for which errors.Is(err, rapyer.ErrUnknownOutcome) holds, and the batch was
 // applied once or not at all.
 const NoRecord time.Duration = -1
 
@@ -182,7 +156,7 @@ func (o Options) record() (time.Duration, error) {
 	case o.Record == 0:
 		return DefaultRecord, nil
 	case o.Record < time.Millisecond:
-		return 0, fmt.Errorf("%w: a batch record lifetime of %v; it must be at least 1ms, or NoRecord", errs.InvalidArgument, o.Record)
+		return 0, fmt.Errorf("%w: a batch record lifetime of %v; it must be at least 1ms, or NoRecord", errs.Invalid, o.Record)
 	}
 	return o.Record, nil
 }
@@ -219,7 +193,7 @@ type Result struct {
 	// ResultsNotKept: a duplicate whose results were larger than a record
 	// keeps (1 KiB of encoding). The batch was applied once; the Result
 	// methods of its yielding ops return an error wrapping
-	// ops.ErrResultsNotKept.
+	// rapyer.ErrResultsNotKept.
 	ResultsNotKept bool
 	// Attempts is how many times an optimistic update ran its decision (1
 	// for atomic batches).
@@ -300,14 +274,14 @@ func newResult(p *prog.Program, out *transport.Outcome) *Result {
 // default), so that the record outlives every send that can reach the
 // server;
 // when no resend settles it, or the batch has no record (NoRecord), Exec
-// returns an error wrapping ErrUnknownOutcome (and the network error): the
+// returns an error wrapping rapyer.ErrUnknownOutcome (and the network error): the
 // batch was applied once or not at all. An error that says nothing was sent
 // (a closed client, a refused dial, an exhausted pool, a context done before
-// sending) does not wrap ErrUnknownOutcome: nothing was applied. A refusal
-// by the server wraps ErrNoPermission (an ACL) or ErrRefused.
+// sending) does not wrap rapyer.ErrUnknownOutcome: nothing was applied. A refusal
+// by the server wraps rapyer.ErrNoPermission (an ACL) or rapyer.ErrRefused.
 func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Exec: nil client", errs.Invalid)
 	}
 	if b.Len() == 0 {
 		return &Result{Attempts: 1}, nil
@@ -384,12 +358,12 @@ func sameSlot(ks []string) error {
 // write to being run by the server.
 //
 // Errors: a reply of the server (the command did not run) is typed:
-// ErrNoPermission for NOPERM, ErrRefused otherwise. An error that says the
+// rapyer.ErrNoPermission for NOPERM, rapyer.ErrRefused otherwise. An error that says the
 // request never left the client (a closed client, no connection from the
 // pool, a failed dial, a context done before sending) is returned wrapped, as
 // is: nothing was applied. Any other error means the request may have
 // reached the server: when no resend settles it, the error wraps
-// ErrUnknownOutcome.
+// rapyer.ErrUnknownOutcome.
 func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (any, error) {
 	life, _ := opts.record()
 	start := time.Now()
@@ -410,9 +384,9 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 			continue
 		case reply.FromServer(err):
 			if last != nil {
-				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, refused(err), last)
+				return nil, fmt.Errorf("%w: the reply was lost, and a resend was refused (%w): %w", errs.UnknownOutcome, reply.Refused(err), last)
 			}
-			return nil, refused(err)
+			return nil, reply.Refused(err)
 		case notSent(err):
 			if last == nil {
 				return nil, fmt.Errorf("%w: %w", errs.NotSent, err)
@@ -517,15 +491,6 @@ func notSent(err error) bool {
 		return op.Op == "dial"
 	}
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
-}
-
-// refused types a reply of the server that refused the batch (it did not
-// run).
-func refused(err error) error {
-	if redis.HasErrorPrefix(err, "NOPERM") {
-		return fmt.Errorf("%w: %w", errs.NoPermission, err)
-	}
-	return fmt.Errorf("%w: %w", errs.Refused, err)
 }
 
 // maxMoving bounds the resends of a batch refused while its slot moves

@@ -36,7 +36,7 @@ func TestBudgetReachesTheServer(t *testing.T) {
 		}
 		tooLarge := func(what string, err error) {
 			t.Helper()
-			if !errors.Is(err, tx.ErrTooLarge) || !strings.Contains(err.Error(), "InsertAt(history") && !strings.Contains(err.Error(), "Repeat(owner") {
+			if !errors.Is(err, rapyer.ErrTooLarge) || !strings.Contains(err.Error(), "InsertAt(history") && !strings.Contains(err.Error(), "Repeat(owner") {
 				t.Fatalf("%s: %v; want ErrTooLarge naming the op", what, err)
 			}
 		}

@@ -58,7 +58,7 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // what they returned, and runs that batch in MULTI/EXEC (the second round
 // trip). When another client wrote a watched key meanwhile, EXEC does nothing
 // and the update starts again after a jittered backoff, up to the attempts of
-// opts.Retry; then it fails with ErrConflict. The context is honoured between
+// opts.Retry; then it fails with rapyer.ErrConflict. The context is honoured between
 // and during attempts.
 //
 // Decide can see a snapshot torn by a concurrent write (the reads of one
@@ -69,10 +69,10 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // ran.
 func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
 	if rdb == nil {
-		return nil, fmt.Errorf("%w: nil client", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Optimistic: nil client", errs.Invalid)
 	}
 	if len(watch) == 0 || read == nil {
-		return nil, fmt.Errorf("%w: an optimistic update needs keys to watch and a read", errs.InvalidArgument)
+		return nil, fmt.Errorf("%w: Optimistic: no keys to watch, or no read", errs.Invalid)
 	}
 	if _, err := opts.record(); err != nil {
 		return nil, err
@@ -252,7 +252,7 @@ func (a *attempt) execFailed(p *prog.Program, err error) error {
 		// slot): nothing ran; start again with a fresh view.
 		return fmt.Errorf("%w: %v", errRetry, err)
 	case reply.FromServer(err):
-		return refused(err)
+		return reply.Refused(err)
 	case notSent(err):
 		return fmt.Errorf("%w: %w", errs.NotSent, err)
 	case p.Record() == "":
@@ -275,7 +275,7 @@ func readError(err error) error {
 	}
 	if reply.FromServer(err) {
 		// Nothing was written: the reads come before the batch.
-		return refused(err)
+		return reply.Refused(err)
 	}
 	if isNetwork(err) {
 		// A network error in the reads: the batch was not sent.

@@ -74,11 +74,11 @@ func TestRecordLifetimeBelowAMillisecondIsRefused(t *testing.T) {
 		}
 		for _, d := range []time.Duration{time.Nanosecond, 999 * time.Microsecond} {
 			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "x")), with(d))
-			if !errors.Is(err, tx.ErrInvalid) {
+			if !errors.Is(err, rapyer.ErrInvalid) {
 				t.Fatalf("record lifetime %v: %v, want ErrInvalid", d, err)
 			}
 			_, err = m.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Of(ops.Incr(Balance, 1)), nil }, with(d))
-			if !errors.Is(err, tx.ErrInvalid) {
+			if !errors.Is(err, rapyer.ErrInvalid) {
 				t.Fatalf("optimistic update, record lifetime %v: %v, want ErrInvalid", d, err)
 			}
 		}
@@ -117,7 +117,7 @@ func TestRecordLifetimeBelowAMillisecondIsRefused(t *testing.T) {
 // With NoRecord no record is kept, and a batch whose reply is lost is never
 // resent: not by Exec, and not by go-redis (MaxRetries left at its default
 // of 3), which resent a plain FCALL and applied it twice. The caller gets
-// ErrUnknownOutcome; the batch was applied exactly once.
+// rapyer.ErrUnknownOutcome; the batch was applied exactly once.
 func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
@@ -140,7 +140,7 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the proxy never dropped a reply")
 			}
-			if !errors.Is(err, tx.ErrUnknownOutcome) {
+			if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 				t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
 			}
 			direct := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
@@ -153,12 +153,12 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 			}
 
 			// An optimistic update whose EXEC reply is lost cannot ask a
-			// record: it reports ErrUnknownOutcome, applied once.
+			// record: it reports rapyer.ErrUnknownOutcome, applied once.
 			proxy.DropReplyTo("EXEC")
 			_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
 				return tx.Of(ops.Set(Balance, a.Balance+10)), nil
 			})
-			if !errors.Is(err, tx.ErrUnknownOutcome) {
+			if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 				t.Fatalf("optimistic update, lost EXEC reply, no record: %v", err)
 			}
 			if got, _ := direct.Get(ctx, "a"); got.Balance != 11 {
@@ -222,7 +222,7 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 }
 
 // A resend that finds the "results not kept" marker reports a duplicate, and
-// the Result methods of its yielding ops return ErrResultsNotKept rather than
+// the Result methods of its yielding ops return rapyer.ErrResultsNotKept rather than
 // a zero value.
 func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
@@ -248,10 +248,10 @@ func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 			if !res.Duplicate || !res.ResultsNotKept {
 				t.Fatalf("duplicate=%v resultsNotKept=%v, want both", res.Duplicate, res.ResultsNotKept)
 			}
-			if s, err := app.Result(res); !errors.Is(err, tx.ErrResultsNotKept) || s != "" {
+			if s, err := app.Result(res); !errors.Is(err, rapyer.ErrResultsNotKept) || s != "" {
 				t.Fatalf("AppendText's result: %d bytes, %v; want ErrResultsNotKept", len(s), err)
 			}
-			if n, err := inc.Result(res); !errors.Is(err, ops.ErrResultsNotKept) || n != 0 {
+			if n, err := inc.Result(res); !errors.Is(err, rapyer.ErrResultsNotKept) || n != 0 {
 				t.Fatalf("Incr's result: %d, %v; want ErrResultsNotKept", n, err)
 			}
 			got, _ := m.Get(ctx, "d")
@@ -323,7 +323,7 @@ func TestRecordsStayOutOfThePrefix(t *testing.T) {
 	})
 }
 
-// ErrUnknownOutcome only when a request may have reached the server: a closed
+// rapyer.ErrUnknownOutcome only when a request may have reached the server: a closed
 // client, a refused dial and a context done before sending sent nothing.
 func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -338,7 +338,7 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := m.Exec(cancelled, "a", batch)
-		if err == nil || errors.Is(err, tx.ErrUnknownOutcome) || !errors.Is(err, context.Canceled) {
+		if err == nil || errors.Is(err, rapyer.ErrUnknownOutcome) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("a cancelled context: %v", err)
 		}
 
@@ -353,7 +353,7 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 			}
 			mo := rapyer.MustNew[Account](one, rapyer.Options{Prefix: b.Prefix + "acct"})
 			_, err = mo.Exec(ctx, "a", batch)
-			if err == nil || errors.Is(err, tx.ErrUnknownOutcome) || !errors.Is(err, redis.ErrPoolTimeout) {
+			if err == nil || errors.Is(err, rapyer.ErrUnknownOutcome) || !errors.Is(err, redis.ErrPoolTimeout) {
 				t.Fatalf("no connection from the pool: %v", err)
 			}
 			_ = held.Close()
@@ -363,11 +363,11 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = m.Exec(ctx, "a", batch)
-		if err == nil || errors.Is(err, tx.ErrUnknownOutcome) || !errors.Is(err, redis.ErrClosed) {
+		if err == nil || errors.Is(err, rapyer.ErrUnknownOutcome) || !errors.Is(err, redis.ErrClosed) {
 			t.Fatalf("a closed client: %v", err)
 		}
 		_, err = m.Update(ctx, "a", func(Account) (tx.Batch, error) { return batch, nil })
-		if err == nil || errors.Is(err, tx.ErrUnknownOutcome) {
+		if err == nil || errors.Is(err, rapyer.ErrUnknownOutcome) {
 			t.Fatalf("an optimistic update on a closed client: %v", err)
 		}
 
@@ -398,7 +398,7 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 		md := rapyer.MustNew[Account](dead, rapyer.Options{Prefix: b.Prefix + "acct"})
 		_, err = md.Exec(ctx, "a", batch)
 		var op *net.OpError
-		if err == nil || errors.Is(err, tx.ErrUnknownOutcome) {
+		if err == nil || errors.Is(err, rapyer.ErrUnknownOutcome) {
 			t.Fatalf("a refused dial: %v", err)
 		}
 		if b.Kind != testenv.Cluster && (!errors.As(err, &op) || op.Op != "dial") {
@@ -412,7 +412,7 @@ func TestNothingSentIsNotAnUnknownOutcome(t *testing.T) {
 }
 
 // A refusal by the server is typed: an ACL that denies the model's keys
-// gives ErrNoPermission, never an untyped error nor ErrUnknownOutcome.
+// gives rapyer.ErrNoPermission, never an untyped error nor rapyer.ErrUnknownOutcome.
 func TestServerRefusalIsTyped(t *testing.T) {
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
@@ -428,7 +428,7 @@ func TestServerRefusalIsTyped(t *testing.T) {
 	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = user, "pw" })
 	mu := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct"})
 	_, err := mu.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
-	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
+	if !errors.Is(err, rapyer.ErrNoPermission) || errors.Is(err, rapyer.ErrUnknownOutcome) {
 		t.Fatalf("a batch on keys the ACL denies: %v, want ErrNoPermission", err)
 	}
 	// A user who may write the model but not the batch records: refused
@@ -441,7 +441,7 @@ func TestServerRefusalIsTyped(t *testing.T) {
 	rr := rapyer.MustNew[Account](b.NewClient(t, func(o *redis.UniversalOptions) { o.Username, o.Password = recUser, "pw" }),
 		rapyer.Options{Prefix: b.Prefix + "acct"})
 	_, err = rr.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "x")))
-	if !errors.Is(err, tx.ErrNoPermission) {
+	if !errors.Is(err, rapyer.ErrNoPermission) {
 		t.Fatalf("a batch whose record the ACL denies: %v, want ErrNoPermission", err)
 	}
 	if got, _ := m.Get(ctx, "a"); got.Balance != 0 || len(got.History) != 0 {
@@ -455,7 +455,7 @@ func TestServerRefusalIsTyped(t *testing.T) {
 	}
 
 	_, err = mu.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Of(ops.Incr(Balance, 1)), nil })
-	if !errors.Is(err, tx.ErrNoPermission) || errors.Is(err, tx.ErrUnknownOutcome) {
+	if !errors.Is(err, rapyer.ErrNoPermission) || errors.Is(err, rapyer.ErrUnknownOutcome) {
 		t.Fatalf("an optimistic update on keys the ACL denies: %v, want ErrNoPermission", err)
 	}
 	if got, _ := m.Get(ctx, "a"); got.Balance != 1 {
@@ -533,7 +533,7 @@ func TestRecordMemoryFitsTheBudget(t *testing.T) {
 // expired: the old executor resent 20ms after a lost reply whatever the
 // lifetime, and with a 2ms record applied the batch twice. Exec starts a
 // resend only within half the lifetime of the first send; past it, the
-// caller gets ErrUnknownOutcome and the batch is applied once.
+// caller gets rapyer.ErrUnknownOutcome and the batch is applied once.
 func TestNoResendOutlivesTheRecord(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
@@ -551,7 +551,7 @@ func TestNoResendOutlivesTheRecord(t *testing.T) {
 			dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
 			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
 			<-dropped
-			if !errors.Is(err, tx.ErrUnknownOutcome) {
+			if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 				t.Fatalf("a lost reply past the resend window: %v, want ErrUnknownOutcome", err)
 			}
 			direct := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})

@@ -202,7 +202,7 @@ func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 		}
 		s, err := n.Value.EncodeAt(p)
 		if err != nil {
-			return fmt.Errorf("field %s: %w", n.GoName, err)
+			return errs.At(fmt.Sprintf("field %s", n.GoName), err)
 		}
 		w.set(n.Name, s)
 	case schema.Struct:
@@ -233,7 +233,7 @@ func (w *writer) field(p unsafe.Pointer, n *schema.Node) error {
 // members.
 func Elements(n *schema.Node, v unsafe.Pointer) ([]string, error) {
 	if !n.Kind.Collection() {
-		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
+		return nil, fmt.Errorf("%w: field %s is not a collection", errs.Invalid, n.GoName)
 	}
 	return n.AppendElements(nil, v, 0)
 }
@@ -277,7 +277,7 @@ func decodeField(d Data, p unsafe.Pointer, n *schema.Node) error {
 			*(*unsafe.Pointer)(p) = target
 		}
 		if err := n.Value.DecodeAt(s, target); err != nil {
-			return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err)
+			return errs.At(fmt.Sprintf("field %s (%s)", n.GoName, n.Name), err)
 		}
 	case schema.Struct:
 		if n.Ptr {
@@ -438,7 +438,7 @@ func scalarText(n *schema.Node, p unsafe.Pointer) (string, bool, error) {
 	}
 	s, err := n.Value.EncodeAt(p)
 	if err != nil {
-		return "", false, fmt.Errorf("field %s: %w", n.GoName, err)
+		return "", false, errs.At(fmt.Sprintf("field %s", n.GoName), err)
 	}
 	return s, true, nil
 }

@@ -263,8 +263,11 @@ func sameErr(m *schema.Model, a, b error) bool {
 		if n.Kind == schema.List {
 			continue
 		}
-		prefix := "field " + n.GoName
-		if strings.HasPrefix(a.Error(), prefix) && strings.HasPrefix(b.Error(), prefix) {
+		about := func(e error) bool {
+			f := ": field " + n.GoName
+			return strings.Contains(e.Error(), f+"[") || strings.Contains(e.Error(), f+": ") || strings.Contains(e.Error(), f+" (")
+		}
+		if about(a) && about(b) {
 			return true
 		}
 	}

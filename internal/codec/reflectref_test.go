@@ -104,7 +104,7 @@ func (w *refWriter) field(fv reflect.Value, n *schema.Node) error {
 		}
 		s, err := n.Value.Encode(fv)
 		if err != nil {
-			return fmt.Errorf("field %s: %w", n.GoName, err)
+			return errs.At(fmt.Sprintf("field %s", n.GoName), err)
 		}
 		w.pairs = append(w.pairs, n.Name, s)
 	case schema.Struct:
@@ -155,7 +155,7 @@ func refElements(n *schema.Node, v reflect.Value) ([]string, error) {
 		for i := range v.Len() {
 			s, err := n.Value.Encode(v.Index(i))
 			if err != nil {
-				return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i, err)
+				return nil, errs.At(fmt.Sprintf("field %s[%d]", n.GoName, i), err)
 			}
 			out = append(out, s)
 		}
@@ -165,19 +165,19 @@ func refElements(n *schema.Node, v reflect.Value) ([]string, error) {
 		for it.Next() {
 			k, err := n.Key.Encode(it.Key())
 			if err != nil {
-				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+				return nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 			}
 			out = append(out, k)
 			if n.Kind == schema.Map {
 				s, err := n.Value.Encode(it.Value())
 				if err != nil {
-					return nil, fmt.Errorf("field %s[%v]: %w", n.GoName, it.Key(), err)
+					return nil, errs.At(fmt.Sprintf("field %s[%v]", n.GoName, it.Key()), err)
 				}
 				out = append(out, s)
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: field %s is not a collection", errs.InvalidArgument, n.GoName)
+		return nil, fmt.Errorf("%w: field %s is not a collection", errs.Invalid, n.GoName)
 	}
 	return out, nil
 }
@@ -212,7 +212,7 @@ func refDecodeField(d Data, fv reflect.Value, n *schema.Node) error {
 			target = p.Elem()
 		}
 		if err := n.Value.Decode(s, target); err != nil {
-			return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err)
+			return errs.At(fmt.Sprintf("field %s (%s)", n.GoName, n.Name), err)
 		}
 	case schema.Struct:
 		if n.Ptr {
@@ -237,7 +237,7 @@ func refDecodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 	if fv.CanAddr() && refDecodeCommon(n, raw, fv) {
 		return nil
 	}
-	wrap := func(err error) error { return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err) }
+	wrap := func(err error) error { return errs.At(fmt.Sprintf("field %s (%s)", n.GoName, n.Name), err) }
 	switch n.Kind {
 	case schema.List:
 		items, _ := raw.([]string)
@@ -248,7 +248,7 @@ func refDecodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 		s := reflect.MakeSlice(n.Type, len(items), len(items))
 		for i, it := range items {
 			if err := n.Value.Decode(it, s.Index(i)); err != nil {
-				return wrap(fmt.Errorf("element %d: %w", i, err))
+				return wrap(errs.At(fmt.Sprintf("element %d", i), err))
 			}
 		}
 		fv.Set(s)
@@ -263,7 +263,7 @@ func refDecodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 		k := reflect.New(n.Type.Key()).Elem()
 		for _, it := range items {
 			if err := n.Key.Decode(it, k); err != nil {
-				return wrap(fmt.Errorf("member: %w", err))
+				return wrap(errs.At("member", err))
 			}
 			m.SetMapIndex(k, unit)
 		}
@@ -279,11 +279,11 @@ func refDecodeCollection(n *schema.Node, raw any, fv reflect.Value) error {
 		val := reflect.New(n.Type.Elem()).Elem()
 		for ks, vs := range items {
 			if err := n.Key.Decode(ks, k); err != nil {
-				return wrap(fmt.Errorf("key: %w", err))
+				return wrap(errs.At("key", err))
 			}
 			val.SetZero()
 			if err := n.Value.Decode(vs, val); err != nil {
-				return wrap(fmt.Errorf("value of %q: %w", ks, err))
+				return wrap(errs.At(fmt.Sprintf("value of %q", ks), err))
 			}
 			m.SetMapIndex(k, val)
 		}
@@ -460,7 +460,7 @@ func refScalarText(n *schema.Node, v reflect.Value) (string, bool, error) {
 	}
 	s, err := n.Value.Encode(v)
 	if err != nil {
-		return "", false, fmt.Errorf("field %s: %w", n.GoName, err)
+		return "", false, errs.At(fmt.Sprintf("field %s", n.GoName), err)
 	}
 	return s, true, nil
 }
@@ -537,13 +537,13 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			}
 			k, err := n.Key.Encode(it.Key())
 			if err != nil {
-				return fmt.Errorf("field %s key: %w", n.GoName, err)
+				return errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 			}
 			set = append(set, k)
 			if n.Kind == schema.Map {
 				s, err := n.Value.Encode(it.Value())
 				if err != nil {
-					return fmt.Errorf("field %s: %w", n.GoName, err)
+					return errs.At(fmt.Sprintf("field %s", n.GoName), err)
 				}
 				set = append(set, s)
 			}
@@ -553,7 +553,7 @@ func (w *refWriter) diffCollection(n *schema.Node, bv, av reflect.Value) error {
 			if !av.MapIndex(it.Key()).IsValid() {
 				k, err := n.Key.Encode(it.Key())
 				if err != nil {
-					return fmt.Errorf("field %s key: %w", n.GoName, err)
+					return errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 				}
 				del = append(del, k)
 			}

@@ -59,12 +59,12 @@ func (p piece) check(s string) error {
 var (
 	idPiece = piece{what: "id", sentinel: errs.InvalidID, max: MaxID, forbid: "{}",
 		why: "the cluster hash tag"}
-	prefixPiece = piece{what: "key prefix", sentinel: errs.InvalidArgument, forbid: "{}*?[]\\", space: true,
+	prefixPiece = piece{what: "key prefix", sentinel: errs.Invalid, forbid: "{}*?[]\\", space: true,
 		why: "the cluster hash tag or the SCAN pattern"}
 	// A lock key is <root>:lock:<action>, and the lock package derives
 	// <lock key>:fence and <lock key>:fence:<token> from it: with a ':' the
 	// action "pay:fence" would be the fence key of the action "pay".
-	actionPiece = piece{what: "lock action", sentinel: errs.InvalidArgument, max: MaxAction, forbid: "{}*?[]\\:", space: true,
+	actionPiece = piece{what: "lock action", sentinel: errs.Invalid, max: MaxAction, forbid: "{}*?[]\\:", space: true,
 		why: "the cluster hash tag, the SCAN pattern or the lock's fence keys"}
 	fieldPiece = piece{what: "field name", sentinel: errs.Unsupported, forbid: ".:{}*?[]\\", space: true,
 		why: "the key layout (a collection field's key ends in its name)"}
@@ -86,7 +86,7 @@ func CheckPrefix(p string) error { return prefixPiece.check(p) }
 // (see lock.FenceKey).
 func CheckAction(action string) error {
 	if action == "fence" {
-		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.InvalidArgument, action)
+		return fmt.Errorf("%w: lock action %q is reserved (lock.FenceKey)", errs.Invalid, action)
 	}
 	return actionPiece.check(action)
 }
@@ -114,6 +114,16 @@ func (l Layout) Root(id string) string {
 
 // Field is the key of a collection field of the model whose root is root.
 func Field(root, path string) string { return root + ":" + path }
+
+// FieldPath is the path of the collection key k (Field's inverse): what
+// follows the root's closing brace. A text that is no such key (a field of
+// the root hash) is its own path.
+func FieldPath(k string) string {
+	if i := strings.LastIndex(k, "}:"); i >= 0 {
+		return k[i+2:]
+	}
+	return k
+}
 
 // Lock is the key of a lock on the model whose root is root.
 func Lock(root, action string) string { return root + ":lock:" + action }

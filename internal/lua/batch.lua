@@ -20,7 +20,8 @@
 -- Reply: {'OK', r1, r2, ...} with one result per instruction (false for none),
 -- {'DUP', ...} when the batch id was already applied (the stored results; none
 -- when nothing yielded), {'DUPX'} when it was applied and its results were too
--- large to keep, or {'ERR', code, instruction number, message}.
+-- large to keep, or {'ERR', code, instruction number, message}; a failed
+-- guard adds what it read: {'ERR', 'PRECOND', n, message, field[, seen]}.
 
 local VERSION = '__v'
 -- The call's keys and arguments, its budgets, and the state of one call
@@ -29,6 +30,15 @@ local KS, AV, BYTES, MOVES
 
 local function fail(code, n, msg)
   error({code = code, n = n, msg = msg})
+end
+
+-- guardfail fails the batch with PRECOND for guard n that did not hold.
+-- What it read travels apart from the message, for the caller's GuardError:
+-- read = {field, seen}, field a field of the root hash, or a collection's
+-- key ('' for the version), seen the value found as text (nil when it was
+-- missing).
+local function guardfail(n, read, msg)
+  error({code = 'PRECOND', n = n, msg = msg, guard = read or {''}})
 end
 
 -- The write phase ------------------------------------------------------------
@@ -649,24 +659,25 @@ end
 local function pred(a, i, n, live)
   local key, tag, x = a[i], a[i + 1], a[i + 2]
   if tag == 'and' or tag == 'or' or tag == 'not' then
-    local r, j, seen = tag == 'and', i + 7, nil
+    local r, j, seen, read = tag == 'and', i + 7, nil, nil
     for _ = 1, tonumber(x) do
-      local ok, nx, s = pred(a, j, n, live)
-      j, seen = nx, seen or s
+      local ok, nx, s, rd = pred(a, j, n, live)
+      j, seen, read = nx, seen or s, read or rd
       if tag == 'and' then r = r and ok elseif tag == 'or' then r = r or ok else r = not ok end
     end
-    return r, j, seen
+    return r, j, seen, read
   end
   local k, rel, arg = K(key), a[i + 4], a[i + 5]
   if tag == 'cmp' then
-    local cur
-    if live then cur = redis.call('HGET', k, x) else cur = sget(k, x) end
-    if cur == false then cur = a[i + 6] end
+    local raw
+    if live then raw = redis.call('HGET', k, x) else raw = sget(k, x) end
+    local cur = raw or a[i + 6]
     if not valid(a[i + 3], cur) then
       if live then return false, i + 7, nil end
       fail('CORRUPT', n, x .. ' holds ' .. tostring(cur))
     end
-    return holds(compare(a[i + 3], cur, arg), rel), i + 7, x .. ' is ' .. cur
+    local said = raw and (x .. ' is ' .. cur) or (x .. ' is missing' .. (cur ~= '' and (', which counts as ' .. cur) or ''))
+    return holds(compare(a[i + 3], cur, arg), rel), i + 7, said, {x, raw or nil}
   end
   if not live then needtype(k, x == 'text' and 'hash' or x, n) end
   if tag == 'len' then
@@ -676,7 +687,8 @@ local function pred(a, i, n, live)
     elseif x == 'text' then l = redis.call('HSTRLEN', k, a[i + 3])
     else l = redis.call('SCARD', k) end
     local want = tonumber(arg)
-    return holds((l < want) and -1 or ((l > want) and 1 or 0), rel), i + 7, 'length is ' .. l
+    local field = x == 'text' and a[i + 3] or k
+    return holds((l < want) and -1 or ((l > want) and 1 or 0), rel), i + 7, 'the length is ' .. l, {field, tostring(l)}
   end
   local found
   if x == 'set' then found = redis.call('SISMEMBER', k, arg) == 1
@@ -691,8 +703,8 @@ local function pred(a, i, n, live)
     end
     found = r ~= false
   end
-  local what = x == 'hash' and 'key is ' or 'element is '
-  return found, i + 7, what .. (found and 'present' or 'missing')
+  local what = x == 'hash' and 'the key is ' or 'the element is '
+  return found, i + 7, what .. (found and 'present' or 'missing'), {k, found and arg or nil}
 end
 
 local function check(op, a, n)
@@ -751,10 +763,10 @@ local function check(op, a, n)
   -- guards: checked in the first pass, against the data as the batch found it
   elseif op == 'gver' then -- root version
     local v = sget(K(a[1]), VERSION)
-    if v ~= a[2] then fail('PRECOND', n, 'version is ' .. tostring(v) .. ', not ' .. a[2]) end
+    if v ~= a[2] then guardfail(n, {'', v or nil}, 'the version is ' .. tostring(v or 'missing') .. ', not ' .. a[2]) end
   elseif op == 'gpred' then -- key tag x kind rel arg zero ...: a predicate (is.Pred), in prefix order
-    local ok, _, seen = pred(a, 1, n)
-    if not ok then fail('PRECOND', n, seen) end
+    local ok, _, seen, read = pred(a, 1, n)
+    if not ok then guardfail(n, read, seen) end
   elseif op == 'pred' then -- key tag x kind rel arg zero ...: yields whether a predicate holds
     -- evaluated here as the batch found it, so that a value that does not
     -- parse, a key of another type or a server without LPOS fail the batch
@@ -1409,6 +1421,8 @@ local function batch(keys, args)
   if type(res) == 'table' and res.code ~= nil then
     if res.code == 'SKIP' then return {'SKIP'} end
     code, n, msg = res.code, tostring(res.n), res.msg
+    -- a guard: {'ERR', 'PRECOND', n, message, field[, seen]}
+    if res.guard ~= nil then return {'ERR', code, n, msg, res.guard[1], res.guard[2]} end
   else
     -- an error of the server (a table with err, or its text), or of Lua
     if type(res) == 'table' then res = res.err end

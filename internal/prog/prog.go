@@ -81,6 +81,7 @@ type Instr struct {
 	Args  []string // key arguments already resolved to key names
 	Owner Op       // the op that emitted it (nil for none)
 	Desc  string   // the op, described ("" to ask Owner when needed)
+	Item  int      // the owner's index among the ops of its batch, from 0
 }
 
 // Describe is the op the instruction belongs to, described for messages.

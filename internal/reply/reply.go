@@ -22,6 +22,16 @@ func FromServer(err error) bool {
 	return errors.As(err, &re) && !errors.Is(err, redis.ErrClosed)
 }
 
+// Refused types a refusal of the server, an error err that FromServer
+// reports: errs.NoPermission for an ACL's NOPERM, errs.Refused otherwise;
+// err stays wrapped.
+func Refused(err error) error {
+	if redis.HasErrorPrefix(err, "NOPERM") {
+		return fmt.Errorf("%w: %w", errs.NoPermission, err)
+	}
+	return fmt.Errorf("%w: %w", errs.Refused, err)
+}
+
 // IsWrongType reports whether err is the server's WRONGTYPE refusal: a key
 // holds a Redis type other than the command's.
 func IsWrongType(err error) bool {

@@ -40,6 +40,8 @@ import (
 	"strconv"
 	"time"
 	"unsafe"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
 )
 
 // op is the underlying Go type a compiled codec casts values to.
@@ -443,7 +445,7 @@ func (n *Node) AppendChanges(set, del []string, before, after unsafe.Pointer) ([
 }
 
 func (n *Node) corrupt(err error) error {
-	return fmt.Errorf("field %s (%s): %w", n.GoName, n.Name, err)
+	return errs.At(fmt.Sprintf("field %s (%s)", n.GoName, n.Name), err)
 }
 
 // list accesses the value of a list node.
@@ -522,7 +524,7 @@ func encodeEach(n *Node, dst []string, from, to int, enc func(i int) (string, er
 	for i := from; i < to; i++ {
 		s, err := enc(i)
 		if err != nil {
-			return nil, fmt.Errorf("field %s[%d]: %w", n.GoName, i-from, err)
+			return nil, errs.At(fmt.Sprintf("field %s[%d]", n.GoName, i-from), err)
 		}
 		dst = append(dst, s)
 	}
@@ -533,7 +535,7 @@ func encodeEach(n *Node, dst []string, from, to int, enc func(i int) (string, er
 func decodeEach(n *Node, items []string, dec func(i int, it string) error) error {
 	for i, it := range items {
 		if err := dec(i, it); err != nil {
-			return n.corrupt(fmt.Errorf("element %d: %w", i, err))
+			return n.corrupt(errs.At(fmt.Sprintf("element %d", i), err))
 		}
 	}
 	return nil
@@ -662,11 +664,11 @@ func (compiledMap[K, V]) appendElems(n *Node, dst []string, p unsafe.Pointer) ([
 	for k, v := range m {
 		ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 		if err != nil {
-			return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		vs, err := n.Value.encodePrim(unsafe.Pointer(&v))
 		if err != nil {
-			return nil, fmt.Errorf("field %s[%v]: %w", n.GoName, k, err)
+			return nil, errs.At(fmt.Sprintf("field %s[%v]", n.GoName, k), err)
 		}
 		dst = append(dst, ks, vs)
 	}
@@ -686,11 +688,11 @@ func (compiledMap[K, V]) decode(n *Node, raw any, p unsafe.Pointer) error {
 		if stringKeys {
 			*(*string)(unsafe.Pointer(&k)) = ks // K is string
 		} else if err := n.Key.decodePrim(ks, unsafe.Pointer(&k)); err != nil {
-			return n.corrupt(fmt.Errorf("key: %w", err))
+			return n.corrupt(errs.At("key", err))
 		}
 		var v V
 		if err := n.Value.decodePrim(vs, unsafe.Pointer(&v)); err != nil {
-			return n.corrupt(fmt.Errorf("value of %q: %w", ks, err))
+			return n.corrupt(errs.At(fmt.Sprintf("value of %q", ks), err))
 		}
 		m[k] = v
 	}
@@ -706,11 +708,11 @@ func (compiledMap[K, V]) appendChanges(n *Node, set, del []string, before, after
 		}
 		ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 		if err != nil {
-			return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		vs, err := n.Value.encodePrim(unsafe.Pointer(&v))
 		if err != nil {
-			return nil, nil, fmt.Errorf("field %s: %w", n.GoName, err)
+			return nil, nil, errs.At(fmt.Sprintf("field %s", n.GoName), err)
 		}
 		set = append(set, ks, vs)
 	}
@@ -725,7 +727,7 @@ func appendGone[K comparable, V any](n *Node, del []string, bm, am map[K]V) ([]s
 		if _, ok := am[k]; !ok {
 			ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 			if err != nil {
-				return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+				return nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 			}
 			del = append(del, ks)
 		}
@@ -746,7 +748,7 @@ func (compiledSet[K]) appendElems(n *Node, dst []string, p unsafe.Pointer) ([]st
 	for k := range m {
 		ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 		if err != nil {
-			return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		dst = append(dst, ks)
 	}
@@ -763,7 +765,7 @@ func (compiledSet[K]) decode(n *Node, raw any, p unsafe.Pointer) error {
 	for _, it := range items {
 		var k K
 		if err := n.Key.decodePrim(it, unsafe.Pointer(&k)); err != nil {
-			return n.corrupt(fmt.Errorf("member: %w", err))
+			return n.corrupt(errs.At("member", err))
 		}
 		m[k] = struct{}{}
 	}
@@ -779,7 +781,7 @@ func (compiledSet[K]) appendChanges(n *Node, set, del []string, before, after un
 		}
 		ks, err := n.Key.encodePrim(unsafe.Pointer(&k))
 		if err != nil {
-			return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		set = append(set, ks)
 	}
@@ -803,13 +805,13 @@ func (reflectHash) appendElems(n *Node, dst []string, p unsafe.Pointer) ([]strin
 	for it.Next() {
 		k, err := n.Key.Encode(it.Key())
 		if err != nil {
-			return nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		dst = append(dst, k)
 		if n.Kind == Map {
 			s, err := n.Value.Encode(it.Value())
 			if err != nil {
-				return nil, fmt.Errorf("field %s[%v]: %w", n.GoName, it.Key(), err)
+				return nil, errs.At(fmt.Sprintf("field %s[%v]", n.GoName, it.Key()), err)
 			}
 			dst = append(dst, s)
 		}
@@ -831,7 +833,7 @@ func (reflectHash) decode(n *Node, raw any, p unsafe.Pointer) error {
 		k := reflect.New(n.Type.Key()).Elem()
 		for _, it := range items {
 			if err := n.Key.Decode(it, k); err != nil {
-				return n.corrupt(fmt.Errorf("member: %w", err))
+				return n.corrupt(errs.At("member", err))
 			}
 			m.SetMapIndex(k, unit)
 		}
@@ -847,11 +849,11 @@ func (reflectHash) decode(n *Node, raw any, p unsafe.Pointer) error {
 		val := reflect.New(n.Type.Elem()).Elem()
 		for ks, vs := range items {
 			if err := n.Key.Decode(ks, k); err != nil {
-				return n.corrupt(fmt.Errorf("key: %w", err))
+				return n.corrupt(errs.At("key", err))
 			}
 			val.SetZero()
 			if err := n.Value.Decode(vs, val); err != nil {
-				return n.corrupt(fmt.Errorf("value of %q: %w", ks, err))
+				return n.corrupt(errs.At(fmt.Sprintf("value of %q", ks), err))
 			}
 			m.SetMapIndex(k, val)
 		}
@@ -870,13 +872,13 @@ func (reflectHash) appendChanges(n *Node, set, del []string, before, after unsaf
 		}
 		k, err := n.Key.Encode(it.Key())
 		if err != nil {
-			return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+			return nil, nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 		}
 		set = append(set, k)
 		if n.Kind == Map {
 			s, err := n.Value.Encode(it.Value())
 			if err != nil {
-				return nil, nil, fmt.Errorf("field %s: %w", n.GoName, err)
+				return nil, nil, errs.At(fmt.Sprintf("field %s", n.GoName), err)
 			}
 			set = append(set, s)
 		}
@@ -886,7 +888,7 @@ func (reflectHash) appendChanges(n *Node, set, del []string, before, after unsaf
 		if !av.MapIndex(it.Key()).IsValid() {
 			k, err := n.Key.Encode(it.Key())
 			if err != nil {
-				return nil, nil, fmt.Errorf("field %s key: %w", n.GoName, err)
+				return nil, nil, errs.At(fmt.Sprintf("field %s key", n.GoName), err)
 			}
 			del = append(del, k)
 		}

@@ -180,19 +180,19 @@ func (c *Codec) Encode(v reflect.Value) (string, error) {
 	case Text:
 		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", errs.InvalidArgument, c.Type, err)
+			return "", fmt.Errorf("%w: %s: %v", errs.Invalid, c.Type, err)
 		}
 		return string(b), nil
 	case JSON:
 		b, err := json.Marshal(v.Interface())
 		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", errs.InvalidArgument, c.Type, err)
+			return "", fmt.Errorf("%w: %s: %v", errs.Invalid, c.Type, err)
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD: refuse what would
 		// not come back as it went in.
 		if bytes.Contains(b, []byte(`\ufffd`)) || bytes.Contains(b, []byte("\uFFFD")) {
 			if bad := invalidUTF8(v); bad != "" {
-				return "", fmt.Errorf("%w: %s: the string %q is not UTF-8, which a JSON element cannot hold", errs.InvalidArgument, c.Type, clip(bad))
+				return "", fmt.Errorf("%w: %s: the string %q is not UTF-8, which a JSON element cannot hold", errs.Invalid, c.Type, clip(bad))
 			}
 		}
 		return string(b), nil
@@ -253,7 +253,7 @@ func encodeTime(t time.Time) (string, error) {
 		t = t.UTC()
 	}
 	if y := t.Year(); y < 0 || y > 9999 {
-		return "", fmt.Errorf("%w: %s: year %d is outside 0000..9999, the years RFC 3339 can write", errs.InvalidArgument, timeType, y)
+		return "", fmt.Errorf("%w: %s: year %d is outside 0000..9999, the years RFC 3339 can write", errs.Invalid, timeType, y)
 	}
 	return t.Format(time.RFC3339Nano), nil
 }

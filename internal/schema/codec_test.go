@@ -410,8 +410,8 @@ func TestCodecTimeOutOfRFC3339(t *testing.T) {
 		time.Date(9999, 12, 31, 23, 30, 0, 0, time.FixedZone("W", -3600-1)),
 	} {
 		s, err := c.Encode(reflect.ValueOf(v))
-		if !errors.Is(err, errs.InvalidArgument) {
-			t.Errorf("Encode(%v) = %q, %v, want errs.InvalidArgument", v, s, err)
+		if !errors.Is(err, errs.Invalid) {
+			t.Errorf("Encode(%v) = %q, %v, want errs.Invalid", v, s, err)
 		}
 	}
 }
@@ -646,7 +646,7 @@ func FuzzDecode(f *testing.F) {
 				// Time accepts year 0..9999 only, as Decode does; JSON
 				// may hold a time.Time in a nested field with a year
 				// Decode took but Encode cannot write.
-				if c.Kind == schema.JSON && errors.Is(err, errs.InvalidArgument) {
+				if c.Kind == schema.JSON && errors.Is(err, errs.Invalid) {
 					continue
 				}
 				t.Fatalf("Decode(%q) into %v gave %v, which does not encode: %v", s, c.Type, v, err)

@@ -169,7 +169,7 @@ func (m *Model) walk(t reflect.Type, parent *Node, inPath map[reflect.Type]bool)
 		}
 		n.Embedded = f.Anonymous && strings.Split(tag, ",")[0] == "" && promoted(f.Type)
 		if err := ValidName(name); err != nil {
-			return nil, fmt.Errorf("field %s of %s: %w", n.GoName, m.Type, err)
+			return nil, errs.At(fmt.Sprintf("field %s of %s", n.GoName, m.Type), err)
 		}
 		// The node of an embedded struct holds no stored field of its own,
 		// unless it is a pointer (its marker).

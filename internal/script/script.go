@@ -231,7 +231,7 @@ func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
 		remember(c, scripts)
 		return errRefused
 	}
-	return fmt.Errorf("rapyer: loading the Lua library %s: %w", f.lib.name, err)
+	return fmt.Errorf("loading the Lua library %s: %w", f.lib.name, err)
 }
 
 // Queue queues cmd (laid out as Command does) on pipe, a pipeline or a

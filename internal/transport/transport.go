@@ -16,9 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/prog"
-	"github.com/rapyer-go/rapyer/lock"
 )
 
 // Interpreter is the batch interpreter's entry point (package lua).
@@ -99,6 +99,9 @@ func Decode(p *prog.Program, reply any) (*Outcome, error) {
 		code, _ := at(arr, 1).(string)
 		n, _ := strconv.Atoi(fmt.Sprint(at(arr, 2)))
 		msg, _ := at(arr, 3).(string)
+		if code == "PRECOND" && len(arr) > 4 {
+			return nil, guardFailure(p, n, msg, arr[4:])
+		}
 		return nil, failure(p, code, n, msg)
 	}
 	return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
@@ -121,13 +124,13 @@ var codes = map[string]error{
 	"CORRUPT":   errs.Corrupt,
 	"OVERFLOW":  errs.Overflow,
 	"RANGE":     errs.OutOfRange,
-	"ARG":       errs.InvalidArgument,
+	"ARG":       errs.Invalid,
 	"PARTIAL":   errs.PartlyApplied,
 	"NOPERM":    errs.NoPermission,
 	"UNSUP":     errs.Unsupported,
 	"LIMIT":     errs.TooLarge,
 	"REFUSED":   errs.Refused,
-	"LOCKLOST":  fmt.Errorf("%w (%w)", errs.LockLost, lock.ErrNotHeld),
+	"LOCKLOST":  errs.LockLost,
 }
 
 func failure(p *prog.Program, code string, n int, msg string) error {
@@ -135,13 +138,29 @@ func failure(p *prog.Program, code string, n int, msg string) error {
 	if !ok {
 		sentinel, msg = errs.Refused, code+": "+msg
 	}
-	where := "model"
 	if i := n - 1 - p.Decls(); i >= 0 && i < len(p.Instrs) {
-		where = p.Instrs[i].Describe()
-	} else if n >= 1 && n <= p.Decls() {
-		where = "model check"
+		return fmt.Errorf("%w: %s: %s", sentinel, p.Instrs[i].Describe(), msg)
 	}
-	return fmt.Errorf("%w: %s: %s", sentinel, where, msg)
+	// a check of a model the batch declares (its message names the key),
+	// or of the batch as a whole
+	return fmt.Errorf("%w: %s", sentinel, msg)
+}
+
+// guardFailure is the error of guard instruction n that did not hold:
+// what the interpreter read comes apart from its message, as
+// {field, seen}, seen absent (or nil) when it found nothing.
+func guardFailure(p *prog.Program, n int, msg string, read []any) error {
+	ge := &errs.GuardError{Op: "guard", Index: -1, Detail: msg, Missing: true}
+	if f, ok := read[0].(string); ok {
+		ge.Field = keys.FieldPath(f)
+	}
+	if len(read) > 1 && read[1] != nil {
+		ge.Seen, ge.Missing = fmt.Sprint(read[1]), false
+	}
+	if i := n - 1 - p.Decls(); i >= 0 && i < len(p.Instrs) {
+		ge.Op, ge.Index = p.Instrs[i].Describe(), p.Instrs[i].Item
+	}
+	return ge
 }
 
 // RecordCap is the largest encoding of a batch's results that its record
