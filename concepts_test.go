@@ -71,14 +71,21 @@ func exportedNames(t *testing.T, dir string) []publicName {
 	for name, p := range pkgs {
 		d := doc.New(p, dir, 0)
 		add := func(n, comment string) {
-			if ast.IsExported(strings.TrimPrefix(n[strings.LastIndex(n, ".")+1:], "")) {
+			if ast.IsExported(n[strings.LastIndex(n, ".")+1:]) {
 				out = append(out, publicName{pkg: name, name: n, synopsis: d.Synopsis(comment)})
 			}
 		}
 		values := func(vs []*doc.Value) {
 			for _, v := range vs {
-				for _, n := range v.Names {
-					add(n, v.Doc)
+				for _, spec := range v.Decl.Specs {
+					vs := spec.(*ast.ValueSpec)
+					comment := v.Doc
+					if vs.Doc != nil {
+						comment = vs.Doc.Text() // a name's own comment in a group
+					}
+					for _, n := range vs.Names {
+						add(n.Name, comment)
+					}
 				}
 			}
 		}
@@ -138,9 +145,12 @@ func conceptsTable(t *testing.T) map[string]string {
 // meaning it has in all of them. Any other name in two packages is a second
 // meaning, and fails the test.
 var sharedNames = map[string]string{
-	"Options": "the configuration struct of its package; the zero value works",
-	"Model":   "a rapyer.Model (rapyertest.Model makes one for a test, on a fresh prefix)",
-	"Of":      "makes the package's value from its parts (a lens from an accessor, a batch from ops)",
+	"Options":       "the configuration struct of its package; the zero value works",
+	"Model":         "a rapyer.Model (rapyertest.Model makes one for a test, on a fresh prefix)",
+	"Len":           "the length of a list field (is.Len as a predicate's operand, ops.Len as a yield)",
+	"Size":          "the number of items of a map or set field (is.Size as a predicate's operand, ops.Size as a yield)",
+	"SkipIfMissing": "a call on a missing model does nothing and reports Result.Skipped (tx: the value of Options.IfMissing; rapyer: the per-call option that sets it)",
+	"Of":            "makes the package's value from its parts (a lens from an accessor, a batch from ops)",
 }
 
 // TestConceptsTableListsEveryPublicName checks that docs/concepts.md has a
