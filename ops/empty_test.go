@@ -20,7 +20,7 @@ func TestEmptyCallsDoNothing(t *testing.T) {
 	add, discard, del := ops.Add(Flags), ops.Discard(Flags), ops.DeleteItems(Limits)
 	empty := tx.Of(ops.Append(History), ops.Prepend(Queue), ops.SetItems(Limits, nil),
 		ops.SetItems(Limits, map[string]int{}), add, discard, del)
-	if got, err := empty.Commands(tx.At[Acct]("m:{1}")); err != nil || got != "" {
+	if got, err := empty.On(tx.At[Acct]("m:{1}")).Commands(); err != nil || got != "" {
 		t.Fatalf("the empty calls render %q, %v; want no instruction", got, err)
 	}
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {

@@ -145,7 +145,7 @@ func TestEveryOpRendersWithoutAServer(t *testing.T) {
 			if got := r.op.String(); got != r.str {
 				t.Errorf("String() = %s, want %s", got, r.str)
 			}
-			got, err := tx.Of(r.op).Commands(target)
+			got, err := tx.Of(r.op).On(target).Commands()
 			if err != nil {
 				t.Fatalf("Commands: %v", err)
 			}
@@ -212,7 +212,7 @@ func TestBatchRendersInOrderWithItsTargets(t *testing.T) {
 	if got, want := b.String(), "Require(AtLeast(balance, 100))\nDecr(balance, 100)\nAppend(history, \"withdraw:100\")\nm:{2}: Incr(balance, 100)\n"; got != want {
 		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
-	got, err := b.Commands(tx.At[Acct]("m:{1}"))
+	got, err := b.On(tx.At[Acct]("m:{1}")).Commands()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestBatchRendersInOrderWithItsTargets(t *testing.T) {
 		t.Errorf("Commands() =\n%s\nwant\n%s", got, want)
 	}
 	// Batches are values: rendering twice, or after Then, changes nothing.
-	again, _ := b.Commands(tx.At[Acct]("m:{1}"))
+	again, _ := b.On(tx.At[Acct]("m:{1}")).Commands()
 	more := b.Then(ops.Len(History))
 	if again != got || b.Len() != 4 || more.Len() != 5 {
 		t.Errorf("rendering or Then changed the batch: %d ops, %d after Then", b.Len(), more.Len())
@@ -283,7 +283,7 @@ func TestBadOpsFailWithTypedErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := c.batch.Commands(c.target)
+			got, err := c.batch.On(c.target).Commands()
 			if !errors.Is(err, c.err) {
 				t.Fatalf("Commands() = %q, %v; want an error wrapping %v", got, err, c.err)
 			}

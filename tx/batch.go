@@ -149,11 +149,12 @@ func (b Batch) String() string {
 	return sb.String()
 }
 
-// Commands renders the instructions the batch compiles to when it runs on
-// target def (for its unbound ops), one a line, without a server. Errors are
-// those Exec would return before sending anything.
-func (b Batch) Commands(def Target) (string, error) {
-	p, err := compile(b.On(def), prog.Need)
+// Commands renders the instructions the batch compiles to, one a line,
+// without a server: b.On(target).Commands() for a batch of unbound ops.
+// Errors are those Exec would return before sending anything (an op bound to
+// no model among them).
+func (b Batch) Commands() (string, error) {
+	p, err := compile(b, prog.Need)
 	if err != nil {
 		return "", err
 	}

@@ -93,7 +93,7 @@ func ExampleBatch_Commands() {
 		ops.Decr(balance, 100),
 		ops.Append(history, "withdraw:100"),
 	)
-	cmds, err := b.Commands(tx.At[Account]("account:{alice}"))
+	cmds, err := b.On(tx.At[Account]("account:{alice}")).Commands()
 	fmt.Print(cmds)
 	fmt.Println(err)
 	// Output:
