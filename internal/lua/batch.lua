@@ -1503,6 +1503,8 @@ local function savecheck()
   while i <= last do
     n = n + 1
     local op, d = AV[i], at[AV[i + 2]]
+    -- a program cut short would make the write phase send nil
+    if d == nil or i + 1 + tonumber(AV[i + 1]) > last then fail('ARG', n, 'save: instruction ' .. tostring(op) .. ' is cut short or of no declared model') end
     if op == 'clear' then
       local k, want = KS[tonumber(AV[i + 3])], AV[i + 4]
       local t = redis.call('TYPE', k)
