@@ -1405,17 +1405,9 @@ local function refusal(msg)
   return 'REFUSED'
 end
 
--- batch is the entry point: it runs one program.
-local function batch(keys, args)
-  KS, AV = keys, args
-  BYTES, MOVES = tonumber(args[4]) or 0, tonumber(args[5]) or 0
-  wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
-  wipe(existed); wipe(models); wipe(written); wipe(KI)
-  ACL = redis.acl_check_cmd
-  if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
-  WROTE, AT = false, 0
-  spent[1], spent[2] = 0, 0
-  local ok, res = pcall(run, parse())
+-- answer is the reply of an entry point from what pcall returned: the
+-- reply itself, or the error made into {'ERR', ...}.
+local function answer(ok, res)
   if ok then return res end
   local code, n, msg
   if type(res) == 'table' and res.code ~= nil then
@@ -1434,4 +1426,202 @@ local function batch(keys, args)
     return {'ERR', 'PARTIAL', tostring(AT), code .. ': ' .. msg}
   end
   return {'ERR', code, n, msg}
+end
+
+
+-- save: the lean form of whole-model writes ---------------------------------
+-- save runs the programs of batches that only replace whole models: per
+-- model, in the order of the declarations, ops.Replace's instructions
+-- (reset, hset of the fields, clear of every collection, the fills), and
+-- perhaps ops.Expire's TTL in the declaration. prog lays them out as for
+-- batch (prog.Program.Lean says which programs save may run) and save reads
+-- them where they lie: no table per instruction, no dispatch, no per-call
+-- state to wipe, the version and the fields in one HSET. It keeps batch's
+-- promises: the record, the key types, the versions and the ACL checked
+-- before the first write, every write through W, the same stored layout,
+-- the same replies, the same record.
+
+-- sask is ask without the per-call cache: save asks each command and key
+-- once.
+local function sask(cmd, k, n)
+  if ACL == nil then return end
+  local ok, yes = pcall(ACL, cmd, k)
+  if not ok then fail('UNSUP', n, 'the server has no command ' .. cmd) end
+  if not yes then fail('NOPERM', n, 'this user may not send ' .. cmd .. ' with the key ' .. k) end
+end
+
+-- saveversion checks the model at root against its mode, with one HGET of
+-- its version that also checks root's type, and returns its next version.
+local function saveversion(root, mode, n)
+  local v = redis.pcall('HGET', root, VERSION)
+  if failed(v) then
+    local t = redis.call('TYPE', root)
+    if type(t) == 'table' then t = t.ok end
+    if t ~= 'hash' then fail('WRONGTYPE', n, root .. ' holds a ' .. t .. ', not a hash') end
+    error(v.err)
+  end
+  if mode == 'fresh' then
+    if v then fail('EXISTS', n, root .. ' exists already') end
+  elseif mode ~= 'create' and not v then
+    if mode == 'skip' then error({code = 'SKIP'}) end
+    fail('NOTFOUND', n, root .. ' does not exist')
+  end
+  if not v then return clock() end
+  if not isint(v) or string.byte(v, 1) == 45 then fail('CORRUPT', n, root .. ' holds the version "' .. v .. '", not a count') end
+  if #v > 16 or tonumber(v) >= MAXEXACT then fail('OVERFLOW', n, root .. ' holds the version ' .. v .. ', at or past 2^53') end
+  -- below 2^53: exact in a double
+  return string.format('%.0f', tonumber(v) + 1)
+end
+
+-- savekeys lists the keys of the model declared at AV[d]: its root and
+-- every collection key.
+local function savekeys(d)
+  local ks = {}
+  for j = d + 2, d + 1 + tonumber(AV[d + 1]) do
+    if j ~= d + 3 and j ~= d + 4 and j ~= d + 5 then ks[#ks + 1] = KS[tonumber(AV[j])] end
+  end
+  return ks
+end
+
+-- savecheck is save's check phase. It checks every model (mode, type,
+-- version) and every collection key (its type), and asks the ACL for every
+-- command and key the write phase sends but the first (the first model's
+-- DEL: a refusal of it comes before any write). It returns, by the root's
+-- index, the declaration's place in AV and the next version, and the
+-- number of declarations.
+local function savecheck()
+  local at, nx, i, n = {}, {}, 6, 0
+  while AV[i] == 'model' or i == 6 do
+    n = n + 1
+    local root = KS[tonumber(AV[i + 2])]
+    at[AV[i + 2]], nx[AV[i + 2]] = i, saveversion(root, AV[i + 3], n)
+    sask('HSET', root, n)
+    if AV[i + 4] == 'set' then sask('PEXPIRE', root, n) end
+    i = i + 2 + tonumber(AV[i + 1])
+  end
+  local nd, last = n, #AV
+  while i <= last do
+    n = n + 1
+    local op, d = AV[i], at[AV[i + 2]]
+    -- a program cut short would make the write phase send nil
+    if d == nil or i + 1 + tonumber(AV[i + 1]) > last then fail('ARG', n, 'save: instruction ' .. tostring(op) .. ' is cut short or of no declared model') end
+    if op == 'clear' then
+      local k, want = KS[tonumber(AV[i + 3])], AV[i + 4]
+      local t = redis.call('TYPE', k)
+      if type(t) == 'table' then t = t.ok end
+      if t ~= 'none' and t ~= want then fail('WRONGTYPE', n, k .. ' holds a ' .. t .. ', not a ' .. want) end
+    elseif op == 'rpush' or op == 'mset' or op == 'sadd' then
+      local k = KS[tonumber(AV[i + 3])]
+      if op == 'rpush' then sask('RPUSH', k, n) elseif op == 'mset' then sask('HSET', k, n) else sask('SADD', k, n) end
+      if AV[d + 4] == 'set' then sask('PEXPIRE', k, n) end
+    elseif op == 'reset' then
+      if n > nd + 1 then
+        for _, k in ipairs(savekeys(d)) do sask('DEL', k, n) end
+      end
+    elseif op ~= 'hset' then
+      fail('ARG', n, 'save runs no instruction ' .. tostring(op))
+    end
+    i = i + 2 + tonumber(AV[i + 1])
+  end
+  return at, nx, nd
+end
+
+-- avsend sends cmd k [f v] AV[from..to], 1000 arguments of AV at a time
+-- (the Lua stack of the server is limited). Every write goes through W.
+local function avsend(cmd, k, from, to, f, v)
+  if f ~= nil then
+    if to - from < 998 then return W(cmd, k, f, v, unpack(AV, from, to)) end
+    W(cmd, k, f, v)
+  end
+  for s = from, to, 1000 do W(cmd, k, unpack(AV, s, math.min(s + 999, to))) end
+end
+
+-- savereset writes the model declared at AV[d] anew from the reset at
+-- AV[i]: deletes its keys, and writes its version with the fields of the
+-- hset that follows. It returns the place in AV after what it wrote.
+local function savereset(d, i, nx)
+  local root = KS[tonumber(AV[i + 2])]
+  if AV[d + 1] == '4' then W('DEL', root) else W('DEL', unpack(savekeys(d))) end
+  i = i + 3
+  if AV[i] == 'hset' and AV[i + 2] == AV[d + 2] then
+    local c = tonumber(AV[i + 1])
+    avsend('HSET', root, i + 3, i + 1 + c, VERSION, nx)
+    return i + 2 + c, true
+  end
+  W('HSET', root, VERSION, nx)
+  return i, false
+end
+
+-- savewrite is save's write phase: the instructions in order, then the
+-- TTLs. Clears are done by the reset's DEL.
+local function savewrite(at, nx, nd)
+  local i, n, last, ttl = 6, nd, #AV, {}
+  for _ = 1, nd do i = i + 2 + tonumber(AV[i + 1]) end
+  while i <= last do
+    n = n + 1
+    AT = n
+    local op, r = AV[i], AV[i + 2]
+    if op == 'reset' then
+      local merged
+      i, merged = savereset(at[r], i, nx[r])
+      if merged then n = n + 1 end
+      if AV[at[r] + 4] == 'set' then ttl[#ttl + 1], ttl[#ttl + 2] = KS[tonumber(r)], AV[at[r] + 5] end
+    else
+      local c, k = tonumber(AV[i + 1]), KS[tonumber(AV[i + 3])]
+      if op == 'hset' then
+        avsend('HSET', KS[tonumber(r)], i + 3, i + 1 + c)
+      elseif op == 'rpush' then
+        avsend('RPUSH', k, i + 4, i + 1 + c)
+      elseif op == 'mset' then
+        avsend('HSET', k, i + 4, i + 1 + c)
+      elseif op == 'sadd' then
+        avsend('SADD', k, i + 4, i + 1 + c)
+      end
+      if op ~= 'clear' and op ~= 'hset' and AV[at[r] + 4] == 'set' then ttl[#ttl + 1], ttl[#ttl + 2] = k, AV[at[r] + 5] end
+      i = i + 2 + c
+    end
+  end
+  return ttl
+end
+
+-- saverun runs a program of save: the record's look-up, the checks, the
+-- writes, the TTLs (ttl holds keys and their TTLs in ms, in turn), the
+-- record.
+local function saverun()
+  local rec, recms = record()
+  if rec then
+    local prev = redis.call('GET', rec)
+    if prev then return replay(prev) end
+  end
+  local at, nx, nd = savecheck()
+  if rec then sask('SET', rec, 0) end
+  local ttl = savewrite(at, nx, nd)
+  for j = 1, #ttl, 2 do W('PEXPIRE', ttl[j], ttl[j + 1]) end
+  -- no instruction of a save yields: its record says so ('1')
+  if rec then redis.call('SET', rec, '1', 'PX', recms) end
+  return {'OK'}
+end
+
+-- save is the entry point of the lean form: it runs one program of
+-- whole-model writes.
+local function save(keys, args)
+  KS, AV = keys, args
+  ACL = redis.acl_check_cmd
+  WROTE, AT = false, 0
+  return answer(pcall(saverun))
+end
+
+-- batch is the entry point: it runs one program, on the lean form when its
+-- first declaration says so (prog.Program.Lean).
+local function batch(keys, args)
+  if args[6] == 'save' then return save(keys, args) end
+  KS, AV = keys, args
+  BYTES, MOVES = tonumber(args[4]) or 0, tonumber(args[5]) or 0
+  wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
+  wipe(existed); wipe(models); wipe(written); wipe(KI)
+  ACL = redis.acl_check_cmd
+  if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
+  WROTE, AT = false, 0
+  spent[1], spent[2] = 0, 0
+  return answer(pcall(run, parse()))
 end

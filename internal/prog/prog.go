@@ -236,6 +236,7 @@ type Program struct {
 	Instrs []Instr
 	decls  int
 	record string
+	lean   bool
 	// cmd is the whole command, laid out for Interpreter.Run: two words it
 	// fills in (fcall and the function, or evalsha and the hash), numkeys,
 	// keys, Argv.
@@ -300,7 +301,14 @@ func (b *Builder) Build(h Header) *Program {
 		cmd[at+1] = number(len(cmd) - at - 2)
 	}
 	cmd = append(cmd, b.words...)
-	return &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd}
+	p := &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd,
+		lean: lean(b.models, b.instrs)}
+	if p.lean {
+		// the first declaration's opcode, ARGV[6]: batch.lua's batch()
+		// hands the program to its lean form, save
+		p.Argv[5] = wordSave
+	}
+	return p
 }
 
 // Boxed words of ARGV: converting a string to an interface allocates, and
