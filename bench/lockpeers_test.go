@@ -11,6 +11,7 @@ package bench_test
 
 import (
 	"errors"
+	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -116,6 +117,9 @@ func rueidisLocker(tb testing.TB, e *env) rueidislock.Locker {
 	return l
 }
 
+// peerWaitLimit bounds one wait of a peer lock in the hand-off rows.
+const peerWaitLimit = 30 * time.Second
+
 // rueidisCommands are what rueidislock sends on its own client: its scripts
 // (EVAL when the server has not cached one yet).
 var rueidisCommands = []string{"evalsha", "eval"}
@@ -215,16 +219,20 @@ func handoffRedislock(tb testing.TB, e *env) prepared {
 }
 
 // handoffRueidis waits with WithContext, which tries again when client-side
-// caching reports the key changed.
+// caching reports the key changed. A wait is bounded by peerWaitLimit: on a
+// loaded machine a waiter of rueidislock was seen to wait until the test's
+// timeout, and a bench that fails says so where one that hangs does not.
 func handoffRueidis(tb testing.TB, e *env) prepared {
 	l := rueidisLocker(tb, e)
 	name := e.id("hu")
 	var x exclusive
 	return prepared{
 		op: func() error {
-			_, cancel, err := l.WithContext(e.ctx, name)
+			ctx, stop := context.WithTimeout(e.ctx, peerWaitLimit)
+			defer stop()
+			_, cancel, err := l.WithContext(ctx, name)
 			if err != nil {
-				return err
+				return fmt.Errorf("rueidislock hand-off: %w", err)
 			}
 			return x.hold(func() error { cancel(); return nil })
 		},
