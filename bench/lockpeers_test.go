@@ -10,8 +10,8 @@ package bench_test
 // hand-written SET NX PX lock with a compare-and-delete release.
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
