@@ -90,8 +90,13 @@
 //
 // # Waiting and the hand-off on release
 //
-// A release PUBLISHes on the key's wake channel, WakeChannel(key). A waiter
-// subscribes to it before its second attempt, and the package keeps one
+// A release PUBLISHes on the key's wake channel, WakeChannel(key), if
+// someone waits: an attempt that finds the lock held, of a caller that will
+// wait, also sets a short-lived flag next to the lock key (in the same call;
+// it lives 3*RetryMax plus half a second past the waiter's last attempt),
+// and a release announces itself only while the flag exists. So a release
+// with nobody waiting sends no PUBLISH. A waiter subscribes to the channel
+// before its second attempt, and the package keeps one
 // Pub/Sub connection per client on which the channels of all keys being
 // waited for are multiplexed, read by one goroutine. A release wakes the
 // longest-waiting local waiter of the key, which tries again at once, so a
@@ -111,16 +116,22 @@
 // a lost message harmless: a reconnect of the Pub/Sub connection (after
 // which every waiter is woken anyway), a holder that died without
 // releasing, or a release by a script that did not PUBLISH only delays a
-// waiter until its next poll.
+// waiter until its next poll; so does a waiter stalled past its flag's
+// lifetime, or one of an older version, which sets no flag.
 //
 // A waiter subscribes before its second attempt, so that a release between
 // its first attempt and the subscription is not missed. If the key's wake
 // channel is already live (others wait on it), a waiter joins before its
 // first attempt instead, which costs no I/O and saves that second attempt.
 //
-// Locks are not fair: a caller that arrives while the lock is free takes it
-// even if others have waited longer (as with sync.Mutex), which keeps
-// throughput high under contention.
+// The waiters of one client take turns: a caller that finds others of its
+// client already queued for the key waits behind them for a wake-up (or its
+// poll) instead of trying at once, and a wake-up goes to the longest
+// waiting. So under contention in one process the lock passes from waiter
+// to waiter in order, one attempt per acquisition, rather than the releaser
+// taking it straight back while the waiter it woke tries in vain. Across
+// clients locks are not fair: a caller of another client, or a waiter's
+// poll, takes a lock that happens to be free (as with sync.Mutex).
 //
 // The Pub/Sub connection and its goroutine exist only while some goroutine
 // of the process waits on that client, and for 100ms after, so they
@@ -134,11 +145,14 @@
 // to save its changes and release the lock in one atomic step, calls
 // Lock.Forget afterwards: it stops the watchdog and cancels Context without
 // a round trip. The script must check the token, delete the key and
-// announce the release:
+// announce the release, at least when the wait flag FenceKey(lockKey)+":wait"
+// exists (announcing always is harmless):
 //
 //	if redis.call('GET', lockKey) == token then
 //	    redis.call('DEL', lockKey)
-//	    redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    if redis.call('EXISTS', lockKey .. ':fence:wait') == 1 then
+//	        redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    end
 //	    -- its own writes
 //	end
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -138,6 +139,23 @@ func FenceKey(key string) string { return key + ":fence" }
 // voidKey is the marker of the given-up acquisition of key with token.
 func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
 
+// waitKey is the flag that someone waits for the lock at key and wants a
+// release to wake it: FenceKey(key)+":wait". A failed attempt of a caller
+// that will wait makes it live at least that caller's lease; a release
+// announces itself on WakeChannel(key) only while it exists. (No token is
+// "wait": tokens are hex.)
+func waitKey(key string) string { return FenceKey(key) + ":wait" }
+
+// lease is how long a failed attempt keeps waitKey alive: past the waiter's
+// next attempt (at most retryMax away, and once more that for the
+// subscription's confirmation), with room for a slow scheduler.
+func (o options) lease() time.Duration {
+	if o.noWait {
+		return 0
+	}
+	return 3*o.retryMax + 500*time.Millisecond
+}
+
 // checkKey refuses the keys the rule of FenceKey forbids.
 func checkKey(key string) error {
 	switch {
@@ -216,15 +234,15 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: lock key, fence key, void key; token, TTL, fence life
+	cmd   []any // the acquire call: lock key, fence, void and wait keys; token, TTL, fence life, lease
 
 	unsure bool // some attempt may have been applied without a reply
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
-	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token)},
-		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds())
+	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token), waitKey(key)},
+		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds(), o.lease().Milliseconds())
 	return a
 }
 
@@ -234,7 +252,7 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 func (a *acquirer) giveUp(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	cmd := script.Command([]string{a.key, voidKey(a.key, a.token)},
+	cmd := script.Command([]string{a.key, waitKey(a.key), voidKey(a.key, a.token)},
 		a.token, WakeChannel(a.key), (a.o.ttl + fenceMargin).Milliseconds())
 	_ = lua.Release.Run(rctx, a.rdb, cmd).Err()
 }
@@ -256,7 +274,18 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		// If waiters of this key already keep its wake channel subscribed,
 		// join them before the first attempt: no release after it can then
 		// go unnoticed, and a failed attempt needs no immediate second try.
-		p.w = joinLive(a.rdb, WakeChannel(a.key))
+		var ahead bool
+		p.w, ahead = joinLive(a.rdb, WakeChannel(a.key))
+		if ahead {
+			// Others of this client wait already: queue behind them, and
+			// try when a release wakes us (the oldest is woken first) or
+			// at our poll. Not barging ahead of a woken waiter saves the
+			// attempt that would lose, and keeps the hand-off in order.
+			d := backoff.Delay(a.o.retryMax, a.o.retryMax, 0)
+			if err := p.nap(ctx, min(d, time.Until(deadline))); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for {
 		at, err := a.try(ctx)
@@ -280,6 +309,13 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 	}
 }
 
+// counts are for the tests: the naps of waiters (sleeps waiting for a
+// wake-up) begun, and how they ended: woken (by a release's announcement,
+// a waiter passing its wake on, or a reconnect) or at the timer (a poll, or
+// the holder's TTL); and how many Releases announced themselves (someone
+// waited).
+var counts struct{ naps, wakes, polls, announced atomic.Int64 }
+
 // pause is the waiting between the attempts of one acquisition: the
 // subscription to the key's wake channel, a timer, and the backoff count.
 type pause struct {
@@ -298,7 +334,8 @@ func (p *pause) between(ctx context.Context, a *acquirer, at attempt, left time.
 		// again at once: a release that happened before the
 		// subscription would not wake us.
 		p.w = join(a.rdb, WakeChannel(a.key))
-		return p.sleep(ctx, min(a.o.retryMax, left), p.w.wc.settled)
+		_, err := p.sleep(ctx, min(a.o.retryMax, left), p.w.wc.settled)
+		return err
 	}
 	var d time.Duration
 	select {
@@ -313,11 +350,25 @@ func (p *pause) between(ctx context.Context, a *acquirer, at attempt, left time.
 	if at.pttl > 0 && at.pttl < d {
 		d = at.pttl // the holder's key expires then
 	}
-	return p.sleep(ctx, min(d, left), p.w.c)
+	return p.nap(ctx, min(d, left))
 }
 
-// sleep waits d, or until wake fires or ctx is done.
-func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+// nap waits d for a wake-up of the waiter, counting how it ended.
+func (p *pause) nap(ctx context.Context, d time.Duration) error {
+	counts.naps.Add(1)
+	woken, err := p.sleep(ctx, d, p.w.c)
+	switch {
+	case err != nil:
+	case woken:
+		counts.wakes.Add(1)
+	default:
+		counts.polls.Add(1)
+	}
+	return err
+}
+
+// sleep waits d, or until wake fires (woken) or ctx is done.
+func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) (woken bool, err error) {
 	if p.timer == nil {
 		p.timer = time.NewTimer(d)
 	} else {
@@ -326,11 +377,12 @@ func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}
 	select {
 	case <-wake:
 		p.timer.Stop()
+		return true, nil
 	case <-p.timer.C:
 	case <-ctx.Done():
-		return fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, p.key, ctx.Err())
+		return false, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, p.key, ctx.Err())
 	}
-	return nil
+	return false, nil
 }
 
 // stop ends the waiting; the subscription is dropped with the caller's
@@ -457,7 +509,7 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[6], // after the command, name, key count and 3 keys
+		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[7], // after the command, name, key count and 4 keys
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
@@ -592,7 +644,7 @@ func (l *Lock) ttlElapsed() error {
 }
 
 // Release deletes the lock key if it still holds this lock's token and wakes
-// the waiters, stops the watchdog, and cancels Context. It runs even if ctx
+// a waiter if any waits, stops the watchdog, and cancels Context. It runs even if ctx
 // is already cancelled: it uses ctx's values but a timeout of its own (5s).
 //
 // It returns an error wrapping rapyer.ErrNotHeld if the key no longer held the
@@ -606,12 +658,15 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key}, l.tokArg, WakeChannel(l.key))).Int64()
+	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key, waitKey(l.key)}, l.tokArg, WakeChannel(l.key))).Int64()
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		return fmt.Errorf("%w: Release(%q): released after it was lost", errs.NotHeld, l.key)
+	case 2:
+		counts.announced.Add(1)
 	}
 	return nil
 }
@@ -623,11 +678,13 @@ func (l *Lock) Release(ctx context.Context) error {
 //
 //	if redis.call('GET', lockKey) == token then
 //	    redis.call('DEL', lockKey)
-//	    redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    if redis.call('EXISTS', lockKey .. ':fence:wait') == 1 then -- someone waits
+//	        redis.pcall('PUBLISH', WakeChannel(lockKey), lockKey)
+//	    end
 //	    -- ... its own writes ...
 //	end
 //
-// The PUBLISH wakes the waiters at once; without it they only notice the
+// The PUBLISH (which may also be sent always) wakes a waiter at once; without it they only notice the
 // release at their next poll (at most RetryMax later). Run it so that a
 // refusal (a user without channel permission) does not fail the script
 // after its DEL: redis.pcall, or ask redis.acl_check_cmd first.

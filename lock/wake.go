@@ -117,18 +117,19 @@ func join(rdb redis.UniversalClient, channel string) *waiter {
 }
 
 // joinLive registers a waiter for channel if rdb's hub is already subscribed
-// to it (confirmed by the server), and returns nil otherwise. It never does
-// I/O, so Acquire can call it before its first attempt.
-func joinLive(rdb redis.UniversalClient, channel string) *waiter {
+// to it (confirmed by the server), and returns nil otherwise; ahead reports
+// whether others wait before it. It never does I/O, so Acquire can call it
+// before its first attempt.
+func joinLive(rdb redis.UniversalClient, channel string) (w *waiter, ahead bool) {
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
 	if h == nil {
-		return nil
+		return nil, false
 	}
 	wc := h.chans[channel]
 	if wc == nil || !wc.confirmed {
-		return nil
+		return nil, false
 	}
 	h.waiters++
 	if h.idle != nil {
@@ -139,9 +140,10 @@ func joinLive(rdb redis.UniversalClient, channel string) *waiter {
 		wc.idle.Stop()
 		wc.idle = nil
 	}
-	w := &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	w = &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	ahead = len(wc.queue) > 0
 	wc.queue = append(wc.queue, w)
-	return w
+	return w, ahead
 }
 
 // leave unregisters w. A waiter that leaves without the lock passes a wake-up

@@ -1023,6 +1023,7 @@ local function sends(op, a, n)
     models[K(a[1])].drops = true
   elseif op == 'unlock' then
     ask('GET', K(a[1]), n); ask('DEL', K(a[1]), n)
+    ask('EXISTS', K(a[1]) .. ':fence:wait', n)
     -- a user who may not publish on the channel releases all the same;
     -- the waiters poll
     if ACL ~= nil then
@@ -1254,9 +1255,12 @@ local function apply(op, a)
   elseif op == 'unlock' then
     if redis.call('GET', K(a[1])) == a[2] then
       W('DEL', K(a[1]))
-      -- wake the waiters, unless this user may not publish there (prewrite
+      -- wake the waiters, if any wait (package lock's wait key, in the
+      -- lock key's slot), unless this user may not publish there (prewrite
       -- asked): they poll then. pcall, for servers that cannot be asked.
-      if not a.nopub then redis.pcall('PUBLISH', a[3], K(a[1])) end
+      if not a.nopub and redis.call('EXISTS', K(a[1]) .. ':fence:wait') == 1 then
+        redis.pcall('PUBLISH', a[3], K(a[1]))
+      end
       return '1'
     end
     return '0'

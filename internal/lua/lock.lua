@@ -7,6 +7,9 @@
 --               living the lock's TTL plus a margin
 --   void key    fence key .. ':' .. token, a short-lived marker: this
 --               token's acquisition was given up and must not take the lock
+--   wait key    fence key .. ':wait', a short-lived flag: someone waits for
+--               the lock and wants to be woken; a release announces itself
+--               only while it exists
 
 -- MAXFENCE: fences are microseconds and stay exact in a Lua number (a
 -- double) below 2^53; a stored value at or above it is not ours.
@@ -46,24 +49,27 @@ local function nextfence(k, life)
   return f
 end
 
--- wake announces a release on channel, if the user may PUBLISH there. A
--- refused PUBLISH is no failure: waiters also poll. Where the server can
--- tell beforehand (redis.acl_check_cmd, Redis 7) it is not even tried, so
--- the ACL log stays clean; elsewhere redis.pcall keeps a refusal from
--- failing the call.
+-- wake announces a release on channel, if the user may PUBLISH there, and
+-- says whether it did. A refused PUBLISH is no failure: waiters also poll.
+-- Where the server can tell beforehand (redis.acl_check_cmd, Redis 7) it is
+-- not even tried, so the ACL log stays clean; elsewhere redis.pcall keeps a
+-- refusal from failing the call.
 local function wake(channel, msg)
   if redis.acl_check_cmd then
     local ok, allowed = pcall(redis.acl_check_cmd, 'PUBLISH', channel, msg)
-    if ok and not allowed then return end
+    if ok and not allowed then return false end
   end
-  redis.pcall('PUBLISH', channel, msg)
+  return type(redis.pcall('PUBLISH', channel, msg)) == 'number'
 end
 
 -- acquire takes the lock if it is free and gives the acquisition its
 -- fencing token.
 --
--- keys[1] lock key, keys[2] fence key, keys[3] void key; args[1] token,
--- args[2] TTL in ms, args[3] the fence key's lifetime in ms (longer).
+-- keys[1] lock key, keys[2] fence key, keys[3] void key, keys[4] wait key;
+-- args[1] token, args[2] TTL in ms, args[3] the fence key's lifetime in ms
+-- (longer), args[4] (optional) a waiter's lease in ms: when the lock is
+-- held and it is above 0, the caller will wait and wants a release to wake
+-- it, so the wait key is made to live at least that long.
 -- Reply: {1, fence} when the lock is ours, {0, holder's PTTL in ms} if not,
 -- {2, 0} if this token's acquisition was given up (the void key exists):
 -- a request that reached the server after its caller had cleaned up.
@@ -97,27 +103,35 @@ local function acquire(keys, args)
     end
     return {1, f}
   end
+  local lease = tonumber(args[4])
+  if keys[4] and lease and lease > 0 and redis.call('PTTL', keys[4]) < lease then
+    -- only ever lengthened: another waiter may poll more slowly
+    redis.call('SET', keys[4], '1', 'PX', lease)
+  end
   return {0, redis.call('PTTL', keys[1])}
 end
 
--- release deletes the lock key if it holds the token and announces the
--- release on the wake channel.
+-- release deletes the lock key if it holds the token and, if someone waits
+-- (the wait key exists), announces the release on the wake channel.
 --
--- keys[1] lock key, keys[2] (optional) void key; args[1] token, args[2]
--- wake channel, args[3] the void key's lifetime in ms (with keys[2]).
--- Reply: 1 released, 0 not held.
+-- keys[1] lock key, keys[2] wait key, keys[3] (optional) void key; args[1]
+-- token, args[2] wake channel, args[3] the void key's lifetime in ms (with
+-- keys[3]). Reply: 2 released and announced, 1 released (nobody waited,
+-- or the user may not publish), 0 not held.
 --
 -- With a void key it also gives up the token's acquisition for good: it
 -- sets the void key first, so that a request of that acquisition still on
 -- its way (sent on a connection its caller abandoned) refuses to take the
 -- lock when it arrives after this call.
 local function release(keys, args)
-  if keys[2] then
-    redis.call('SET', keys[2], '1', 'PX', args[3])
+  if keys[3] then
+    redis.call('SET', keys[3], '1', 'PX', args[3])
   end
   if redis.call('GET', keys[1]) == args[1] then
     redis.call('DEL', keys[1])
-    wake(args[2], keys[1])
+    if redis.call('EXISTS', keys[2]) == 1 and wake(args[2], keys[1]) then
+      return 2
+    end
     return 1
   end
   return 0

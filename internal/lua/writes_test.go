@@ -29,6 +29,7 @@ var reads = map[string]bool{
 	"TYPE": true, "HGET": true, "HEXISTS": true, "HLEN": true, "HSTRLEN": true, "HSCAN": true,
 	"LLEN": true, "LINDEX": true, "LRANGE": true, "LPOS": true,
 	"SCARD": true, "SISMEMBER": true, "GET": true, "PTTL": true, "TIME": true,
+	"EXISTS": true,
 }
 
 // safe lists every write call: "function/branch/COMMAND" (branch "" outside

@@ -1,0 +1,223 @@
+package lock
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/testenv"
+)
+
+// The wake protocol of issue #13: a release announces itself only while
+// someone waits; a waiter is woken by the announcement; a waiter that went
+// away stops the announcements within its lease; waiters of a client take
+// turns.
+
+const wakePatience = 20 * time.Second
+
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wakePatience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestReleaseAnnouncesOnlyWhenWaited: releases with nobody waiting do not
+// PUBLISH (the release entry's reply says so), and leave no wait key; one
+// with a waiter does.
+func TestReleaseAnnouncesOnlyWhenWaited(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{quiet}:lock:x"
+		a0 := counts.announced.Load()
+		for range 20 {
+			l, err := Acquire(ctx, b.Client, key, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := counts.announced.Load() - a0; n != 0 {
+			t.Fatalf("%d of 20 releases without waiters announced themselves", n)
+		}
+		if n := b.Client.Exists(ctx, waitKey(key)).Val(); n != 0 {
+			t.Fatal("uncontended cycles left a wait key")
+		}
+		l, err := Acquire(ctx, b.Client, key, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Acquire(ctx, b.Client, key, Options{Wait: time.Millisecond, RetryMax: time.Minute}); !errors.Is(err, errs.NotAcquired) {
+			t.Fatalf("a waiter of a held lock: %v", err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := counts.announced.Load() - a0; n != 1 {
+			t.Fatalf("the release with a waiter announced itself %d times, want 1", n)
+		}
+	})
+}
+
+// TestNoPublishWithoutWaiters counts the server's PUBLISH calls on a
+// private redis-server (INFO commandstats): none for uncontended cycles.
+func TestNoPublishWithoutWaiters(t *testing.T) {
+	srv := testenv.StartServer(t)
+	rdb := srv.Client(t)
+	ctx := t.Context()
+	publishes := func() int {
+		info := rdb.Info(ctx, "commandstats").Val()
+		_, rest, ok := strings.Cut(info, "cmdstat_publish:calls=")
+		if !ok {
+			return 0
+		}
+		n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		return n
+	}
+	key := "quiet:{p}:lock:x"
+	for range 50 {
+		l, err := Acquire(ctx, rdb, key, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := publishes(); n != 0 {
+		t.Fatalf("50 uncontended cycles sent %d PUBLISH", n)
+	}
+	l, err := Acquire(ctx, rdb, key, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = Acquire(ctx, rdb, key, Options{Wait: time.Millisecond, RetryMax: time.Minute})
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := publishes(); n != 1 {
+		t.Fatalf("a release with a waiter sent %d PUBLISH, want 1", n)
+	}
+}
+
+// TestWaiterIsWokenByTheRelease: a waiter that polls once a minute gets the
+// lock because the release woke it, not because it polled.
+func TestWaiterIsWokenByTheRelease(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{woken}:lock:x"
+		held, err := Acquire(ctx, b.Client, key, Options{TTL: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		naps, w0, p0 := counts.naps.Load(), counts.wakes.Load(), counts.polls.Load()
+		got := make(chan error, 1)
+		go func() {
+			l, err := Acquire(ctx, b.NewClient(t, nil), key, Options{Wait: 10 * time.Minute, RetryMin: time.Minute, RetryMax: time.Minute})
+			if err == nil {
+				err = l.Release(ctx)
+			}
+			got <- err
+		}()
+		until(t, "the waiter naps", func() bool { return counts.naps.Load() > naps })
+		if err := held.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(wakePatience):
+			t.Fatal("the release did not wake the waiter")
+		}
+		if w, p := counts.wakes.Load()-w0, counts.polls.Load()-p0; w != 1 || p != 0 {
+			t.Fatalf("the waiter was woken %d times and polled %d times, want 1 and 0", w, p)
+		}
+	})
+}
+
+// TestWaitRegistrationExpires: a waiter that goes away without a word (as a
+// crashed one would) leaves a wait key that expires with its lease; the
+// releases after that announce nothing.
+func TestWaitRegistrationExpires(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{crash}:lock:x"
+		held, err := Acquire(ctx, b.Client, key, Options{TTL: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Wait: time.Millisecond, RetryMax: 10 * time.Millisecond}
+		if _, err := Acquire(ctx, b.Client, key, o); !errors.Is(err, errs.NotAcquired) {
+			t.Fatalf("a waiter of a held lock: %v", err)
+		}
+		r, _ := o.resolve()
+		pttl := b.Client.PTTL(ctx, waitKey(key)).Val()
+		if pttl <= 0 || pttl > r.lease() {
+			t.Fatalf("the wait key lives %v, want at most the lease %v", pttl, r.lease())
+		}
+		if b.Mini != nil {
+			b.Mini.FastForward(r.lease() + time.Millisecond)
+		}
+		until(t, "the wait key expired", func() bool { return b.Client.Exists(ctx, waitKey(key)).Val() == 0 })
+		a0 := counts.announced.Load()
+		if err := held.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := counts.announced.Load() - a0; n != 0 {
+			t.Fatal("a release announced itself after the waiter's lease ran out")
+		}
+	})
+}
+
+// TestWaitersTakeTurns: eight goroutines of one client take a lock 25 times
+// each; none is passed over by more than a generous count of acquisitions
+// while it waits (strict turns would be 7; polls may barge in).
+func TestWaitersTakeTurns(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{turns}:lock:x"
+		var seq, inside, worst atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 25 {
+					s0 := seq.Load()
+					l, err := Acquire(ctx, b.Client, key, Options{Wait: time.Minute})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if inside.Add(1) != 1 {
+						t.Error("two holders at once")
+					}
+					passed := seq.Add(1) - s0 - 1
+					for w := worst.Load(); passed > w && !worst.CompareAndSwap(w, passed); w = worst.Load() {
+					}
+					inside.Add(-1)
+					if err := l.Release(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("the longest wait saw %d other acquisitions", worst.Load())
+		if w := worst.Load(); w > 64 {
+			t.Fatalf("a waiter was passed over %d times", w)
+		}
+	})
+}
