@@ -3,9 +3,12 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
@@ -26,21 +29,7 @@ func TestReleaseWhenOutOfMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fill the server until it refuses a write.
-	big := strings.Repeat("x", 64<<10)
-	full := false
-	for i := 0; i < 10000 && !full; i++ {
-		err := rdb.Set(ctx, "oom:fill:"+string(rune('a'+i%26))+strings.Repeat("y", i%7)+time.Now().Format("150405.000000000"), big, 0).Err()
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "OOM") {
-				t.Fatalf("filling: %v", err)
-			}
-			full = true
-		}
-	}
-	if !full {
-		t.Fatal("the server never reported OOM")
-	}
+	fillUntilOOM(t, rdb)
 	if err := l.Extend(ctx, time.Minute); err != nil {
 		t.Fatalf("Extend on a full server: %v", err)
 	}
@@ -50,11 +39,40 @@ func TestReleaseWhenOutOfMemory(t *testing.T) {
 	if n, err := rdb.Exists(ctx, "oom:{x}:lock").Result(); err != nil || n != 0 {
 		t.Fatalf("the lock key after Release: exists=%d err=%v", n, err)
 	}
+	// The release freed a little memory: fill again, so the acquisition
+	// meets a full server (without this, it can fit under the limit).
+	fillUntilOOM(t, rdb)
 	_, err = lock.Acquire(ctx, rdb, "oom:{y}:lock", lock.Options{Wait: lock.NoWait})
 	if err == nil || errors.Is(err, rapyer.ErrNotAcquired) {
 		t.Fatalf("Acquire on a full server: %v, want the server's refusal", err)
 	}
 	if n, _ := rdb.Exists(ctx, "oom:{y}:lock").Result(); n != 0 {
 		t.Fatal("a refused acquisition left its lock key")
+	}
+}
+
+// fillUntilOOM writes values until the server refuses them with OOM: 64 KiB
+// ones, then 1 KiB, then 16 bytes. A refused write's own arguments count
+// toward the limit while it is parsed, so a server that refused a 64 KiB
+// value may still take a small one; the last, small values leave it over
+// the limit for every command that needs memory.
+func fillUntilOOM(t *testing.T, rdb redis.UniversalClient) {
+	t.Helper()
+	ctx := context.Background()
+	for _, size := range []int{64 << 10, 1 << 10, 16} {
+		value := strings.Repeat("x", size)
+		for i := 0; ; i++ {
+			if i == 100000 {
+				t.Fatalf("the server never refused a value of %d bytes", size)
+			}
+			err := rdb.Set(ctx, fmt.Sprintf("oom:fill:%d:%d", size, i), value, 0).Err()
+			if err == nil {
+				continue
+			}
+			if !strings.HasPrefix(err.Error(), "OOM") {
+				t.Fatalf("filling: %v", err)
+			}
+			break
+		}
 	}
 }
