@@ -107,8 +107,17 @@ local function cmpint(a, b)
   local h2, l2 = limbs(b)
   return cmpl(h1, l1, h2, l2)
 end
+-- HALFEXACT is 2^52: two integers below it in magnitude are exact in a
+-- double, and so is their sum. Versions (microseconds of the clock, 16
+-- digits) and most amounts are there: no limbs for them.
+local HALFEXACT = 4503599627370496
 local function addint(a, b)
-  if #a <= 15 and #b <= 15 then return string.format('%.0f', tonumber(a) + tonumber(b)) end
+  if #a <= 16 and #b <= 16 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < HALFEXACT and x > -HALFEXACT and y < HALFEXACT and y > -HALFEXACT then
+      return string.format('%.0f', x + y)
+    end
+  end
   local h1, l1 = limbs(a)
   local h2, l2 = limbs(b)
   local h, l = norm(h1 + h2, l1 + l2)
