@@ -158,7 +158,7 @@ func TestServerRestart(t *testing.T) {
 		}
 		got <- err
 	}()
-	eventually(t, "the waiter subscribed", func() bool {
+	testenv.Eventually(t, "the waiter subscribed", func() bool {
 		return rdb.PubSubNumSub(t.Context(), lock.WakeChannel(key)).Val()[lock.WakeChannel(key)] > 0
 	})
 	srv.Restart(t)

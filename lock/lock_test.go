@@ -32,18 +32,6 @@ func lockKey(b *testenv.Backend, id string) string {
 	return b.Prefix + ":{" + id + "}:lock:test"
 }
 
-// eventually polls cond until it holds or patience runs out.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func mustAcquire(t *testing.T, rdb redis.UniversalClient, key string, opts lock.Options) *lock.Lock {
 	t.Helper()
 	l, err := lock.Acquire(t.Context(), rdb, key, opts)
@@ -60,7 +48,7 @@ func expire(t *testing.T, b *testenv.Backend, key string, ttl time.Duration) {
 	if b.Mini != nil {
 		b.Mini.FastForward(ttl + time.Millisecond)
 	}
-	eventually(t, "the lock key expired", func() bool {
+	testenv.Eventually(t, "the lock key expired", func() bool {
 		return b.Client.Exists(context.Background(), key).Val() == 0
 	})
 }
@@ -311,7 +299,7 @@ func watchdogs() int {
 // moment to return after it says so.
 func noWatchdog(t *testing.T) {
 	t.Helper()
-	eventually(t, "no watchdog goroutine is left", func() bool { return watchdogs() == 0 })
+	testenv.Eventually(t, "no watchdog goroutine is left", func() bool { return watchdogs() == 0 })
 }
 
 func TestWatchdogEndsWithLock(t *testing.T) {
@@ -319,14 +307,14 @@ func TestWatchdogEndsWithLock(t *testing.T) {
 		key := lockKey(b, "wd")
 		noWatchdog(t) // from earlier tests
 		l := mustAcquire(t, b.Client, key, lock.Options{AutoExtend: true})
-		eventually(t, "one watchdog runs", func() bool { return watchdogs() == 1 })
+		testenv.Eventually(t, "one watchdog runs", func() bool { return watchdogs() == 1 })
 		if err := l.Release(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		noWatchdog(t)
 
 		l = mustAcquire(t, b.Client, key, lock.Options{AutoExtend: true})
-		eventually(t, "one watchdog runs", func() bool { return watchdogs() == 1 })
+		testenv.Eventually(t, "one watchdog runs", func() bool { return watchdogs() == 1 })
 		l.Forget()
 		noWatchdog(t)
 		if err := l.Context().Err(); !errors.Is(err, context.Canceled) {
@@ -609,7 +597,7 @@ return 0`).Run(t.Context(), b.Client, []string{key}, held.Token(), lock.WakeChan
 // waitForSubscriber waits until some connection subscribes to channel.
 func waitForSubscriber(t *testing.T, b *testenv.Backend, channel string) {
 	t.Helper()
-	eventually(t, "a waiter subscribed to "+channel, func() bool {
+	testenv.Eventually(t, "a waiter subscribed to "+channel, func() bool {
 		if b.Mini != nil {
 			return b.Mini.PubSubNumSub(channel)[channel] > 0
 		}
@@ -634,7 +622,7 @@ func TestHubGoesAway(t *testing.T) {
 		if err := held.Release(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the wake-up reader goroutine ended", func() bool {
+		testenv.Eventually(t, "the wake-up reader goroutine ended", func() bool {
 			return !stacksContain("lock.(*hub).read(")
 		})
 	})

@@ -34,12 +34,12 @@ func closeAndDrain(t *testing.T, b *testenv.Backend, rdb redis.UniversalClient, 
 	_ = rdb.Close()
 	if b.Mini != nil {
 		own := b.Client.PoolStats().TotalConns
-		eventually(t, "the server dropped the closed client's connections", func() bool {
+		testenv.Eventually(t, "the server dropped the closed client's connections", func() bool {
 			return b.Mini.CurrentConnectionCount() <= int(own)
 		})
 		return
 	}
-	eventually(t, "the server dropped the closed client's connections", func() bool {
+	testenv.Eventually(t, "the server dropped the closed client's connections", func() bool {
 		gone := true
 		each := func(ctx context.Context, c *redis.Client) error {
 			list, err := c.ClientList(ctx).Result()

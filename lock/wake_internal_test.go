@@ -20,17 +20,6 @@ import (
 
 const wakePatience = 20 * time.Second
 
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wakePatience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestReleaseAnnouncesOnlyWhenWaited: releases with nobody waiting do not
 // PUBLISH (the release entry's reply says so), and leave no wait key; one
 // with a waiter does.
@@ -130,7 +119,7 @@ func TestWaiterIsWokenByTheRelease(t *testing.T) {
 			}
 			got <- err
 		}()
-		until(t, "the waiter naps", func() bool { return counts.naps.Load() > naps })
+		testenv.Eventually(t, "the waiter naps", func() bool { return counts.naps.Load() > naps })
 		if err := held.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +160,7 @@ func TestWaitRegistrationExpires(t *testing.T) {
 		if b.Mini != nil {
 			b.Mini.FastForward(r.lease() + time.Millisecond)
 		}
-		until(t, "the wait key expired", func() bool { return b.Client.Exists(ctx, waitKey(key)).Val() == 0 })
+		testenv.Eventually(t, "the wait key expired", func() bool { return b.Client.Exists(ctx, waitKey(key)).Val() == 0 })
 		a0 := counts.announced.Load()
 		if err := held.Release(ctx); err != nil {
 			t.Fatal(err)

@@ -21,21 +21,6 @@ import (
 	"github.com/rapyer-go/rapyer/rapyer"
 )
 
-// patience bounds every wait for a condition; a passing test never waits
-// for it.
-const patience = 20 * time.Second
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // eachMaster runs f on every master of the backend.
 func eachMaster(b *testenv.Backend, f func(context.Context, *redis.Client) error) error {
 	if c, ok := b.Client.(*redis.ClusterClient); ok {
@@ -221,7 +206,7 @@ func TestTimedOutModelLockLeavesNoLock(t *testing.T) {
 		_ = rdb.Close()
 		// Wait until the server dropped the closed client's connections: it
 		// runs every request already read from one before freeing it.
-		eventually(t, "the server dropped the closed client's connections", func() bool {
+		testenv.Eventually(t, "the server dropped the closed client's connections", func() bool {
 			if b.Mini != nil {
 				return b.Mini.CurrentConnectionCount() <= int(b.Client.PoolStats().TotalConns)
 			}

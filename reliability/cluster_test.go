@@ -187,7 +187,7 @@ func TestReliabilityClusterFailover(t *testing.T) {
 		// A manual failover gives up silently when the replica does not
 		// catch up in time (a loaded machine): ask again until it is done.
 		asked := time.Time{}
-		eventually(t, "the replica "+replica.addr+" to serve slot "+strconv.Itoa(slot), func() bool {
+		testenv.Eventually(t, "the replica "+replica.addr+" to serve slot "+strconv.Itoa(slot), func() bool {
 			if time.Since(asked) > 10*time.Second {
 				if err := replica.c.Do(ctx, "cluster", "failover").Err(); err != nil {
 					t.Logf("CLUSTER FAILOVER on %s: %v", replica.addr, err)

@@ -64,7 +64,7 @@ func load(ctx context.Context, d depositor, ids []string, workers int, stop <-ch
 func waitRan(t *testing.T, ran *atomic.Int64, n int64) {
 	t.Helper()
 	target := ran.Load() + n
-	eventually(t, "the workers to run batches", func() bool { return ran.Load() >= target })
+	testenv.Eventually(t, "the workers to run batches", func() bool { return ran.Load() >= target })
 }
 
 func noNoScript(t *testing.T, errs []error) {

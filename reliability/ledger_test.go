@@ -280,16 +280,4 @@ func watchReplies(c redis.UniversalClient) {
 	}
 }
 
-// eventually waits for cond, polling, for at most a minute.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func tokenOf(tag string, worker, i int) string { return fmt.Sprintf("%s.w%d.%d", tag, worker, i) }

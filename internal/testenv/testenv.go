@@ -219,3 +219,18 @@ func findLeaks() error {
 		}
 	}
 }
+
+// Eventually polls cond every few milliseconds until it holds, and fails t
+// if it still does not after a minute: the one way the tests wait for a
+// condition, with a deadline generous enough for two loaded cores under
+// -race. Tests never assert on wall time; this bounds a wait, nothing more.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
