@@ -498,3 +498,41 @@ type Session struct {
 
 var sessions = rapyer.MustNew[Session](rdb, rapyer.Options{TTL: time.Hour})`},
 }
+
+// TestDocsNameTestsThatExist: every `pkg.TestName` the docs and the README
+// cite as evidence names a test function of a package of that name, so a
+// renamed or removed test cannot leave a promise pinned by nothing.
+func TestDocsNameTestsThatExist(t *testing.T) {
+	tests := map[string]bool{} // "pkg.TestName", pkg the directory's name
+	testFunc := regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]+)\(`)
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		pkg := filepath.Base(filepath.Dir(path))
+		for _, m := range testFunc.FindAllStringSubmatch(string(src), -1) {
+			tests[pkg+"."+m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := filepath.Glob("docs/*.md")
+	cited := regexp.MustCompile("`([a-z]+)\\.(Test[A-Za-z0-9_]+)`")
+	for _, page := range append(pages, "README.md") {
+		src, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cited.FindAllStringSubmatch(string(src), -1) {
+			if !tests[m[1]+"."+m[2]] {
+				t.Errorf("%s cites %s.%s, which no test of a package %s defines", page, m[1], m[2], m[1])
+			}
+		}
+	}
+}
