@@ -69,6 +69,8 @@ func TestPerformanceTable(t *testing.T) {
 
 	out.WriteString(memoryTable(t))
 	out.WriteString("\n")
+	out.WriteString(modelMemoryTable(t, memModels))
+	out.WriteString("\n")
 	out.WriteString(recordMemoryTable(t))
 	fmt.Fprintf(&out, "\nTotal time: %s\n", time.Since(start).Round(time.Second))
 
