@@ -150,13 +150,8 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		if d, err := m.TTL(ctx, "a"); err != nil || d != rapyer.NoTTL {
 			t.Fatalf("TTL after Persist: %v, %v", d, err)
 		}
-		var ids []string
-		for id, err := range m.IDs(ctx) {
-			step("IDs", err)
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		if ids = slices.Compact(ids); !slices.Equal(ids, []string{"a", "b"}) {
+		ids := idsOf(t, ctx, m)
+		if !slices.Equal(ids, []string{"a", "b"}) {
 			t.Fatalf("IDs gave %v", ids)
 		}
 		ok, err := m.Delete(ctx, "b")

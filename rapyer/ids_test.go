@@ -44,15 +44,7 @@ func TestIDsYieldsOnlyModels(t *testing.T) {
 			}
 		}
 		rt := testenv.CountRoundTrips(m.Client())
-		var got []string
-		for id, err := range m.IDs(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id)
-		}
-		slices.Sort(got)
-		got = slices.Compact(got)
+		got := idsOf(t, ctx, m)
 		if !slices.Equal(got, want) {
 			t.Fatalf("IDs gave %v, want %v", got, want)
 		}
@@ -96,15 +88,8 @@ func TestIDsWithAHashTagSkipsNonModels(t *testing.T) {
 				b.Client.HSet(ctx, k, "Owner", "x")
 			}
 		}
-		var got []string
-		for id, err := range m.IDs(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id)
-		}
-		slices.Sort(got)
-		if got = slices.Compact(got); !slices.Equal(got, []string{"a", "b"}) {
+		got := idsOf(t, ctx, m)
+		if !slices.Equal(got, []string{"a", "b"}) {
 			t.Fatalf("IDs gave %v, want [a b]", got)
 		}
 	})
@@ -151,16 +136,24 @@ func TestIDsWithoutRepeats(t *testing.T) {
 			})
 		}
 		m = rapyer.MustNew[Account](c, rapyer.Options{Prefix: b.Prefix + "rep"})
-		var got []string
-		for id, err := range m.IDs(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id)
-		}
-		slices.Sort(got)
+		got := idsOf(t, ctx, m)
 		if !slices.Equal(got, want) {
 			t.Fatalf("IDs gave %v, want each of %v once", got, want)
 		}
 	})
+}
+
+// idsOf is what m.IDs yields, sorted; an error of the iteration fails t.
+// Repeats are kept, so that a test can see one.
+func idsOf(t *testing.T, ctx context.Context, m *rapyer.Model[Account]) []string {
+	t.Helper()
+	var ids []string
+	for id, err := range m.IDs(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

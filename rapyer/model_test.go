@@ -608,15 +608,7 @@ func TestIDsScansRootKeysOnly(t *testing.T) {
 		if err := other.Save(ctx, "zzz", Account{}); err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for id, err := range m.IDs(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, id)
-		}
-		slices.Sort(got)
-		got = slices.Compact(got)
+		got := idsOf(t, ctx, m)
 		if !slices.Equal(got, want) {
 			t.Fatalf("IDs gave %v", got)
 		}
