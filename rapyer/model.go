@@ -267,9 +267,14 @@ func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, err
 }
 
 // get reads the model at root in one MULTI/EXEC: its value and the text of
-// its version field.
+// its version field. A model that is one hash (no collections, no TTL to
+// refresh) is read by one HGETALL, atomic on its own: the MULTI and EXEC
+// around it would cost the server and the client more than the read.
 func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 	var zero T
+	if len(m.schema.Collections) == 0 && !m.opts.RefreshTTL {
+		return m.getHash(ctx, root)
+	}
 	var read func() (T, string, bool, error)
 	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		read = m.queueVersionedRead(p, root)
@@ -280,6 +285,23 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 		return zero, "", readErr(root, err)
 	}
 	v, ver, ok, err := read()
+	if err != nil {
+		return zero, "", err
+	}
+	if !ok {
+		return zero, "", fmt.Errorf("%w: %s", errs.NotFound, root)
+	}
+	return v, ver, nil
+}
+
+// getHash is get of a model that is one hash: one HGETALL.
+func (m *Model[T]) getHash(ctx context.Context, root string) (T, string, error) {
+	var zero T
+	fields, err := m.rdb.HGetAll(ctx, root).Result()
+	if err != nil {
+		return zero, "", readErr(root, err)
+	}
+	v, ver, ok, err := m.decode(root, codec.Data{Root: fields})
 	if err != nil {
 		return zero, "", err
 	}
