@@ -1597,21 +1597,35 @@ local function savewrite(at, nx, nd)
   return ttl
 end
 
--- saverun runs a program of save: the record's look-up, the checks, the
--- writes, the TTLs (ttl holds keys and their TTLs in ms, in turn), the
--- record.
+-- SREC is the record key a save wrote before its checks, to take back
+-- should the save fail, and SRECMS its lifetime.
+local SREC, SRECMS
+
+-- saverun runs a program of save: the record, the checks, the writes, the
+-- TTLs (ttl holds keys and their TTLs in ms, in turn).
+--
+-- The record is written first, with NX, in the one call that also looks it
+-- up: no instruction of a save yields, so its record is always '1', and a
+-- save that finds a record is a resend of an applied batch (a batch id is
+-- fresh for every batch, and only a resend of it sends it again). A save
+-- that fails after it takes its record back (save), so that a failed save
+-- leaves no record, as before: the record key is bookkeeping of the call,
+-- not a write of a model, and nobody can see it in between (the call is
+-- atomic). One call instead of three (GET, ACL ask, SET).
 local function saverun()
   local rec, recms = record()
   if rec then
-    local prev = redis.call('GET', rec)
-    if prev then return replay(prev) end
+    if not redis.call('SET', rec, '1', 'PX', recms, 'NX') then
+      local prev = redis.call('GET', rec)
+      -- 'F': a save that failed and could not delete its record
+      if prev ~= 'F' then return replay(prev) end
+      redis.call('SET', rec, '1', 'PX', recms)
+    end
+    SREC, SRECMS = rec, recms
   end
   local at, nx, nd = savecheck()
-  if rec then sask('SET', rec, 0) end
   local ttl = savewrite(at, nx, nd)
   for j = 1, #ttl, 2 do W('PEXPIRE', ttl[j], ttl[j + 1]) end
-  -- no instruction of a save yields: its record says so ('1')
-  if rec then redis.call('SET', rec, '1', 'PX', recms) end
   return {'OK'}
 end
 
@@ -1620,8 +1634,11 @@ end
 local function save(keys, args)
   KS, AV = keys, args
   ACL = redis.acl_check_cmd
-  WROTE, AT = false, 0
-  return answer(pcall(saverun))
+  WROTE, AT, SREC = false, 0, nil
+  local ok, res = pcall(saverun)
+  -- a user who may not DEL the record leaves it saying 'F' (failed)
+  if not ok and SREC and failed(redis.pcall('DEL', SREC)) then redis.pcall('SET', SREC, 'F', 'PX', SRECMS) end
+  return answer(ok, res)
 end
 
 -- batch is the entry point: it runs one program, on the lean form when its
