@@ -106,6 +106,9 @@ var safe = map[string]string{
 	"savewrite//SADD":       "a set key 'clear' checked and the reset deleted; chunked; asked",
 	"saverun//PEXPIRE":      "the TTL in ms is a positive Go integer (ops.Expire refuses less than 1 ms); on keys just written; asked",
 	"saverun//SET (record)": "the record lifetime checked by record() before anything (at least 1 ms, an integer); the first write, with NX: a refusal writes nothing; a record that fails is taken back by save",
+	"saveone//DEL":          "as savereset//DEL for one model without collections: saveversion checked the root a hash or missing; the first model write (refused, it writes no model)",
+	"saveone//HSET":         "as savereset//HSET: the version from saveversion or the clock, the fields text, fewer than 998 arguments (else the general path chunks); on the hash just deleted; asked",
+	"saveone//PEXPIRE":      "as saverun//PEXPIRE: the model's TTL in ms, a positive Go integer; on the hash just written; asked",
 	"save//DEL (pcall)":     "takes back the record of a save that failed (no model write, or PARTIAL); pcall: a user who may not DEL it gets it marked 'F' instead",
 	"save//SET (pcall)":     "marks the record of a failed save 'F' (failed: a resend runs it) when its DEL was refused; this user could SET it; pcall",
 }
