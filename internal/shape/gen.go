@@ -1,0 +1,292 @@
+package shape
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The generator. A compiled script has four parts, in order: the check
+// phase (the record's look-up, the model, the guards and the arithmetic,
+// reading the data as the batch found it), the version, the ACL asks of
+// every write but the first, and the writes. A refusal of the first write
+// comes before anything changed, so it needs no ask; a write of the same
+// command and key as an earlier one is allowed as that one was.
+
+// gen is the state of one compilation.
+type gen struct {
+	a      argv
+	chk    strings.Builder // the check phase
+	wr     strings.Builder // the writes of the instructions
+	ttl    strings.Builder // the TTLs of the lists the batch creates
+	asks   strings.Builder // the conditional asks (PEXPIRE of those lists)
+	fields map[string]*field
+	lists  map[string]string // KEYS index of a list -> Lua local of the root's PTTL
+	writes [][2]string       // command and key of every write, in order
+	res    []string          // per instruction, the Lua expression of its result
+	locals int
+	// helpers the text needs
+	ints, strs, spends bool
+	written            bool
+}
+
+// field is what the check phase knows of a field of the root hash: the
+// Lua expressions of its value as stored and as the batch has it so far
+// ("" when not read or not set yet).
+type field struct{ stored, cur string }
+
+// maxFields bounds the fields a shape names (a Lua function has at most
+// 200 locals).
+const maxFields = 48
+
+func (g *gen) local() string {
+	g.locals++
+	return "x" + strconv.Itoa(g.locals)
+}
+
+func (g *gen) line(b *strings.Builder, f string, args ...any) {
+	b.WriteString("  ")
+	fmt.Fprintf(b, f, args...)
+	b.WriteByte('\n')
+}
+
+// stored is the expression of field f's value as the batch found it, at
+// ARGV index i (its name): one HGET, the first time.
+func (g *gen) stored(f string, i int) string {
+	fd := g.field(f)
+	if fd.stored == "" {
+		fd.stored = g.local()
+		g.line(&g.chk, "local %s = redis.call('HGET', root, AV[%d])", fd.stored, i)
+	}
+	return fd.stored
+}
+
+// current is the expression of field f's value as the batch has it so far.
+func (g *gen) current(f string, i int) string {
+	if fd := g.field(f); fd.cur != "" {
+		return fd.cur
+	}
+	return g.stored(f, i)
+}
+
+func (g *gen) field(f string) *field {
+	fd := g.fields[f]
+	if fd == nil {
+		fd = &field{}
+		g.fields[f] = fd
+	}
+	return fd
+}
+
+func (g *gen) write(cmd, key string) {
+	g.writes = append(g.writes, [2]string{cmd, key})
+	g.written = true
+}
+
+const again = "return {'AGAIN'}"
+
+// compile generates the script of the program laid out in a (keyOf said
+// it is compiled), or fails on a layout it does not take.
+func compile(a argv) (string, bool) {
+	ins, ok := instrs(a)
+	if !ok {
+		return "", false
+	}
+	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}}
+	rec, _ := a.at(2)
+	if rec != "0" {
+		g.record(rec)
+	}
+	if !g.model(ins[0]) {
+		return "", false
+	}
+	g.res = append(g.res, "false")
+	for n, in := range ins[1:] {
+		if !g.instr(in, n+2) || len(g.fields) > maxFields {
+			return "", false
+		}
+	}
+	return g.text(rec), true
+}
+
+// record looks the record up: a resend is answered from it.
+func (g *gen) record(rec string) {
+	g.line(&g.chk, "local recms = tonumber(AV[3])")
+	g.line(&g.chk, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
+	g.line(&g.chk, "local rec = KS[%s]", rec)
+	g.line(&g.chk, "local prev = redis.call('GET', rec)")
+	g.line(&g.chk, "if prev then")
+	g.line(&g.chk, "  if prev == '1' then return {'DUP'} end")
+	g.line(&g.chk, "  if prev == '0' then return {'DUPX'} end")
+	g.line(&g.chk, "  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
+	g.line(&g.chk, "end")
+}
+
+// model checks the model's declaration: its version, one HGET that also
+// checks the root's type, against the mode.
+func (g *gen) model(in instr) bool {
+	root, _ := g.a.at(in.at)
+	mode, _ := g.a.at(in.at + 1)
+	g.line(&g.chk, "local root = KS[%s]", root)
+	g.line(&g.chk, "local v = redis.pcall('HGET', root, '__v')")
+	g.line(&g.chk, "if type(v) == 'table' then %s end", again)
+	switch mode {
+	case "need":
+		g.line(&g.chk, "if not v then %s end", again)
+	case "skip":
+		g.line(&g.chk, "if not v then return {'SKIP'} end")
+	case "fresh":
+		g.line(&g.chk, "if v then %s end", again)
+	default:
+		return false
+	}
+	return true
+}
+
+// instr compiles instruction n (from 1, the declaration included).
+func (g *gen) instr(in instr, n int) bool {
+	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
+	res := "false"
+	switch in.op {
+	case "gver":
+		g.line(&g.chk, "if v ~= AV[%d] then %s end", in.at+1, again)
+	case "gpred":
+		return g.pred(in) && g.result("false")
+	case "incr":
+		res = g.incr(in, w(2), n)
+	case "sappend":
+		res = g.sappend(in, w(2), n)
+	case "hset", "hdel":
+		g.hash(in, n)
+	case "rpush":
+		g.rpush(in, w(2), n)
+	default:
+		return false
+	}
+	return g.result(res)
+}
+
+func (g *gen) result(r string) bool {
+	g.res = append(g.res, r)
+	return true
+}
+
+// incr: root field by lo hi, an integer field (HINCRBY) kept in [lo, hi].
+func (g *gen) incr(in instr, f string, n int) string {
+	g.ints = true
+	cur := g.current(f, in.at+1)
+	x := g.local()
+	g.line(&g.chk, "local %s = %s", x, cur)
+	g.line(&g.chk, "if %s == false then %s = '0' end", x, x)
+	g.line(&g.chk, "if not isint(%s) then %s end", x, again)
+	g.line(&g.chk, "%s = addint(%s, AV[%d])", x, x, in.at+2)
+	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then %s end", x, in.at+3, in.at+4, again)
+	g.field(f).cur = x
+	g.write("HINCRBY", "root")
+	g.line(&g.wr, "at = %d; redis.call('HINCRBY', root, AV[%d], AV[%d])", n, in.at+1, in.at+2)
+	return x
+}
+
+// sappend: root field text, the new text within the byte budget.
+func (g *gen) sappend(in instr, f string, n int) string {
+	g.spends = true
+	cur := g.current(f, in.at+1)
+	x, z := g.local(), g.local()
+	g.line(&g.chk, "local %s = %s or ''", x, cur)
+	g.line(&g.chk, "local %s = #%s + #AV[%d]", z, x, in.at+2)
+	g.line(&g.chk, "if %s > 536870912 then %s end", z, again)
+	g.line(&g.chk, "spent = spent + %s", z)
+	g.line(&g.chk, "if budget > 0 and spent > budget then %s end", again)
+	g.line(&g.chk, "%s = %s .. AV[%d]", x, x, in.at+2)
+	g.field(f).cur = x
+	g.write("HSET", "root")
+	g.line(&g.wr, "at = %d; redis.call('HSET', root, AV[%d], %s)", n, in.at+1, x)
+	return x
+}
+
+// hash: hset (root field value ...) or hdel (root field ...).
+func (g *gen) hash(in instr, n int) {
+	cmd := "HSET"
+	for j := 1; j < in.n; j++ {
+		f, _ := g.a.at(in.at + j)
+		if in.op == "hset" {
+			g.field(f).cur = "AV[" + strconv.Itoa(in.at+j+1) + "]"
+			j++
+		} else {
+			g.field(f).cur = "false"
+			cmd = "HDEL"
+		}
+	}
+	g.write(cmd, "root")
+	g.line(&g.wr, "at = %d; redis.call('%s', root, unpack(AV, %d, %d))", n, cmd, in.at+1, in.at+in.n-1)
+}
+
+// rpush: root key value..., a list of the model. A list that was empty
+// (so missing) gets the root's remaining TTL once pushed (TTL "keep").
+func (g *gen) rpush(in instr, k string, n int) {
+	key := "KS[" + k + "]"
+	p, seen := g.lists[k]
+	if !seen {
+		l := g.local()
+		p = g.local()
+		g.lists[k] = p
+		g.line(&g.chk, "local %s = redis.pcall('LLEN', %s)", l, key)
+		g.line(&g.chk, "if type(%s) == 'table' then %s end", l, again)
+		g.line(&g.chk, "local %s = -1", p)
+		g.line(&g.chk, "if %s == 0 then %s = redis.call('PTTL', root) end", l, p)
+		g.line(&g.ttl, "if %s > 0 then redis.call('PEXPIRE', %s, %s) end", p, key, p)
+		g.line(&g.asks, "if %s > 0 and not ask('PEXPIRE', %s) then %s end", p, key, again)
+	}
+	g.write("RPUSH", key)
+	g.line(&g.wr, "at = %d; redis.call('RPUSH', %s, unpack(AV, %d, %d))", n, key, in.at+2, in.at+in.n-1)
+}
+
+// pred: a guard, a tree of comparisons of the root's fields. Every leaf
+// is read and validated, in prefix order, as the interpreter does; then
+// the tree is evaluated.
+func (g *gen) pred(in instr) bool {
+	expr, next := g.node(in, 0)
+	if next != in.n/7 {
+		return false
+	}
+	g.line(&g.chk, "if not %s then %s end", expr, again)
+	return true
+}
+
+// node compiles the node at index i (from 0) of the guard's tree and
+// returns its expression and the index past it.
+func (g *gen) node(in instr, i int) (string, int) {
+	w := func(j int) string { s, _ := g.a.at(in.at + 7*i + j - 1); return s }
+	tag, x := w(2), w(3)
+	if tag != "cmp" {
+		c, _ := strconv.Atoi(x)
+		var parts []string
+		j := i + 1
+		for range c {
+			var e string
+			e, j = g.node(in, j)
+			parts = append(parts, e)
+		}
+		if tag == "not" {
+			return "(not " + parts[0] + ")", j
+		}
+		return "(" + strings.Join(parts, " "+tag+" ") + ")", j
+	}
+	base := in.at + 7*i
+	cur := g.stored(x, base+2)
+	v := g.local()
+	g.line(&g.chk, "local %s = %s or AV[%d]", v, cur, base+6)
+	cmp := "cmpstr"
+	if w(4) == "int" {
+		g.ints = true
+		cmp = "cmpint"
+		g.line(&g.chk, "if not isint(%s) then %s end", v, again)
+	} else {
+		g.strs = true
+	}
+	r := g.local()
+	g.line(&g.chk, "local %s = %s(%s, AV[%d]) %s 0", r, cmp, v, base+5, relops[w(5)])
+	return r, i + 1
+}
+
+var relops = map[string]string{"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

@@ -1,0 +1,200 @@
+package shape
+
+import (
+	"strconv"
+	"strings"
+)
+
+// text assembles the script: helpers, the check phase, the version, the
+// asks, the writes, the record, the reply; and the answer to an error.
+func (g *gen) text(rec string) string {
+	var sb strings.Builder
+	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
+	sb.WriteString(helpIsInt)
+	if g.ints {
+		sb.WriteString(helpInts)
+	}
+	if g.strs {
+		sb.WriteString(helpStrs)
+	}
+	sb.WriteString("local function body()\n")
+	if g.spends {
+		sb.WriteString("  local budget, spent = tonumber(AV[4]) or 0, 0\n")
+	}
+	sb.WriteString(g.chk.String())
+	if rec != "0" {
+		g.writes = append(g.writes, [2]string{"SET", "rec"})
+	}
+	if g.written {
+		sb.WriteString(versionCheck)
+		// the version goes first: the first write
+		g.writes = append([][2]string{{"HSET", "root"}}, g.writes...)
+	}
+	g.askText(&sb)
+	g.writeText(&sb, rec)
+	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\nif not wrote then return {'AGAIN'} end\n")
+	sb.WriteString(partial)
+	return sb.String()
+}
+
+// askText asks the ACL, where the server's Lua can, for every command and
+// key the writes send but the first's.
+func (g *gen) askText(sb *strings.Builder) {
+	seen := map[[2]string]bool{}
+	var asks []string
+	for i, w := range g.writes {
+		if i == 0 {
+			seen[w] = true
+		}
+		if !seen[w] {
+			seen[w] = true
+			asks = append(asks, "ask('"+w[0]+"', "+w[1]+")")
+		}
+	}
+	if len(asks) == 0 && g.asks.Len() == 0 {
+		return
+	}
+	sb.WriteString("  local acl = redis.acl_check_cmd\n  if acl then\n")
+	sb.WriteString("  local function ask(c, k) local ok, yes = pcall(acl, c, k); return ok and yes end\n")
+	if len(asks) > 0 {
+		sb.WriteString("  if not (" + strings.Join(asks, " and ") + ") then return {'AGAIN'} end\n")
+	}
+	sb.WriteString(g.asks.String())
+	sb.WriteString("  end\n")
+}
+
+// writeText writes: the version, the instructions' writes, the TTLs, the
+// record; and returns the reply.
+func (g *gen) writeText(sb *strings.Builder, rec string) {
+	first := true
+	mark := func() {
+		if first {
+			sb.WriteString("  wrote = true\n")
+			first = false
+		}
+	}
+	if g.written {
+		sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
+		mark()
+		sb.WriteString(g.wr.String())
+		sb.WriteString("  at = 1\n")
+		sb.WriteString(g.ttl.String())
+	}
+	list := "{" + strings.Join(g.res, ", ") + "}"
+	reply := "{'OK', " + strings.Join(g.res, ", ") + "}"
+	if rec != "0" {
+		sb.WriteString("  redis.call('SET', rec, " + g.recorded(list) + ", 'PX', recms)\n")
+		mark()
+	}
+	sb.WriteString("  return " + reply + "\n")
+}
+
+// recorded is the expression of the record of the results list, as the
+// interpreter's recorded(): '1' when nothing yielded, '0' when the
+// results weigh more than RECORD_CAP, else their JSON.
+func (g *gen) recorded(list string) string {
+	weight, fixed := []string{}, 0
+	for _, r := range g.res {
+		if r == "false" {
+			fixed++
+		} else {
+			weight = append(weight, "#"+r)
+		}
+	}
+	if len(weight) == 0 {
+		return "'1'"
+	}
+	w := strings.Join(append(weight, strconv.Itoa(fixed)), " + ")
+	return "(function() if " + w + " > 1024 then return '0' end local s = cjson.encode(" + list + ") if #s > 1024 then return '0' end return s end)()"
+}
+
+// versionCheck validates the version the model was found with and makes
+// the next one (a model the batch creates counts from the clock).
+const versionCheck = `  local nx
+  if v then
+    if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end
+    nx = string.format('%.0f', tonumber(v) + 1)
+  else
+    local t = redis.call('TIME')
+    nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  end
+`
+
+// partial is the answer to an error after the first write, as the
+// interpreter's answer() and refusal() make it.
+const partial = `if type(res) == 'table' then res = res.err end
+local msg = tostring(res)
+local m = string.gsub(msg, '^[^%s]*:%d+: ', '')
+local code = 'REFUSED'
+if string.find(m, '^NOPERM') or string.find(m, "^ERR The user executing the script can't") then code = 'NOPERM'
+elseif string.find(m, '^WRONGTYPE') then code = 'WRONGTYPE'
+elseif string.find(m, 'nknown Redis command', 1, true) or string.find(m, 'nknown command', 1, true) then code = 'UNSUP' end
+return {'ERR', 'PARTIAL', tostring(at), code .. ': ' .. msg}
+`
+
+// The helpers, as batch.lua has them.
+const helpIsInt = `local function isint(s)
+  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
+end
+`
+
+const helpInts = `local B = 1000000000
+local function limbs(s)
+  local neg = string.sub(s, 1, 1) == '-'
+  local d = neg and string.sub(s, 2) or s
+  local lo = tonumber(string.sub(d, -9)) or 0
+  local hi = #d > 9 and tonumber(string.sub(d, 1, #d - 9)) or 0
+  if neg then return -hi, -lo end
+  return hi, lo
+end
+local function cmpint(a, b)
+  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
+  if na ~= nb then return na and -1 or 1 end
+  if #a ~= #b then
+    if (#a > #b) ~= na then return 1 end
+    return -1
+  end
+  if #a <= 15 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < y then return -1 elseif x > y then return 1 end
+    return 0
+  end
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
+  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
+  return 0
+end
+local function addint(a, b)
+  if #a <= 16 and #b <= 16 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < 4503599627370496 and x > -4503599627370496 and y < 4503599627370496 and y > -4503599627370496 then
+      return string.format('%.0f', x + y)
+    end
+  end
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  local h, l = h1 + h2, l1 + l2
+  if l >= B or l <= -B then
+    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
+    h = h + c; l = l - c * B
+  end
+  if h > 0 and l < 0 then h = h - 1; l = l + B
+  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
+  if h == 0 then return string.format('%.0f', l) end
+  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
+end
+local function within(v, lo, hi)
+  return cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
+end
+`
+
+const helpStrs = `local function cmpstr(a, b)
+  if a == b then return 0 end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y and -1 or 1 end
+  end
+  return #a < #b and -1 or 1
+end
+`
