@@ -23,11 +23,17 @@ type gen struct {
 	fields map[string]*field
 	lists  map[string]string // KEYS index of a list -> Lua local of the root's PTTL
 	writes [][2]string       // command and key of every write, in order
+	reads  [][2]string       // Lua local and ARGV index of every field read
 	res    []string          // per instruction, the Lua expression of its result
 	locals int
 	// helpers the text needs
 	ints, strs, spends bool
 	written            bool
+	bump               string       // the version's write: HSET, or HINCRBY
+	intRes             map[int]bool // the results that are integers' texts
+	// intOK holds the Lua expressions known to be false or an integer's
+	// canonical text: checked once
+	intOK map[string]bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -56,7 +62,7 @@ func (g *gen) stored(f string, i int) string {
 	fd := g.field(f)
 	if fd.stored == "" {
 		fd.stored = g.local()
-		g.line(&g.chk, "local %s = redis.call('HGET', root, AV[%d])", fd.stored, i)
+		g.reads = append(g.reads, [2]string{fd.stored, strconv.Itoa(i)})
 	}
 	return fd.stored
 }
@@ -92,51 +98,62 @@ func compile(a argv) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}}
+	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
 	rec, _ := a.at(2)
-	if rec != "0" {
-		g.record(rec)
-	}
-	if !g.model(ins[0]) {
-		return "", false
-	}
 	g.res = append(g.res, "false")
 	for n, in := range ins[1:] {
 		if !g.instr(in, n+2) || len(g.fields) > maxFields {
 			return "", false
 		}
 	}
-	return g.text(rec), true
+	var head strings.Builder
+	if !g.model(&head, ins[0]) {
+		return "", false
+	}
+	return g.text(rec, head.String()), true
 }
 
 // record looks the record up: a resend is answered from it.
-func (g *gen) record(rec string) {
-	g.line(&g.chk, "local recms = tonumber(AV[3])")
-	g.line(&g.chk, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
-	g.line(&g.chk, "local rec = KS[%s]", rec)
-	g.line(&g.chk, "local prev = redis.call('GET', rec)")
-	g.line(&g.chk, "if prev then")
-	g.line(&g.chk, "  if prev == '1' then return {'DUP'} end")
-	g.line(&g.chk, "  if prev == '0' then return {'DUPX'} end")
-	g.line(&g.chk, "  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
-	g.line(&g.chk, "end")
+func (g *gen) record(sb *strings.Builder, rec string) {
+	g.line(sb, "local recms = tonumber(AV[3])")
+	g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
+	g.line(sb, "local rec = KS[%s]", rec)
+	g.line(sb, "local prev = redis.call('GET', rec)")
+	g.line(sb, "if prev then")
+	g.line(sb, "  if prev == '1' then return {'DUP'} end")
+	g.line(sb, "  if prev == '0' then return {'DUPX'} end")
+	g.line(sb, "  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
+	g.line(sb, "end")
 }
 
-// model checks the model's declaration: its version, one HGET that also
-// checks the root's type, against the mode.
-func (g *gen) model(in instr) bool {
+// model reads the model: its version and every field of its root hash the
+// checks read, in one HMGET, which also checks the root's type; and checks
+// the version against the mode. Called once the instructions are compiled,
+// so that it knows the fields.
+func (g *gen) model(sb *strings.Builder, in instr) bool {
 	root, _ := g.a.at(in.at)
 	mode, _ := g.a.at(in.at + 1)
-	g.line(&g.chk, "local root = KS[%s]", root)
-	g.line(&g.chk, "local v = redis.pcall('HGET', root, '__v')")
-	g.line(&g.chk, "if type(v) == 'table' then %s end", again)
+	g.line(sb, "local root = KS[%s]", root)
+	names := []string{"v"}
+	read := "'__v'"
+	for _, r := range g.reads {
+		names = append(names, r[0])
+		read += ", AV[" + r[1] + "]"
+	}
+	g.line(sb, "local h = redis.pcall('HMGET', root, %s)", read)
+	g.line(sb, "if h.err ~= nil then %s end", again)
+	vals := make([]string, len(names))
+	for i := range names {
+		vals[i] = "h[" + strconv.Itoa(i+1) + "]"
+	}
+	g.line(sb, "local %s = %s", strings.Join(names, ", "), strings.Join(vals, ", "))
 	switch mode {
 	case "need":
-		g.line(&g.chk, "if not v then %s end", again)
+		g.line(sb, "if not v then %s end", again)
 	case "skip":
-		g.line(&g.chk, "if not v then return {'SKIP'} end")
+		g.line(sb, "if not v then return {'SKIP'} end")
 	case "fresh":
-		g.line(&g.chk, "if v then %s end", again)
+		g.line(sb, "if v then %s end", again)
 	default:
 		return false
 	}
@@ -154,6 +171,7 @@ func (g *gen) instr(in instr, n int) bool {
 		return g.pred(in) && g.result("false")
 	case "incr":
 		res = g.incr(in, w(2), n)
+		g.intRes[len(g.res)] = true
 	case "sappend":
 		res = g.sappend(in, w(2), n)
 	case "hset", "hdel":
@@ -178,10 +196,13 @@ func (g *gen) incr(in instr, f string, n int) string {
 	x := g.local()
 	g.line(&g.chk, "local %s = %s", x, cur)
 	g.line(&g.chk, "if %s == false then %s = '0' end", x, x)
-	g.line(&g.chk, "if not isint(%s) then %s end", x, again)
+	if !g.intOK[cur] {
+		g.line(&g.chk, "if not isint(%s) then %s end", x, again)
+	}
 	g.line(&g.chk, "%s = addint(%s, AV[%d])", x, x, in.at+2)
 	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then %s end", x, in.at+3, in.at+4, again)
 	g.field(f).cur = x
+	g.intOK[x] = true
 	g.write("HINCRBY", "root")
 	g.line(&g.wr, "at = %d; redis.call('HINCRBY', root, AV[%d], AV[%d])", n, in.at+1, in.at+2)
 	return x
@@ -235,7 +256,7 @@ func (g *gen) rpush(in instr, k string, n int) {
 		g.line(&g.chk, "local %s = -1", p)
 		g.line(&g.chk, "if %s == 0 then %s = redis.call('PTTL', root) end", l, p)
 		g.line(&g.ttl, "if %s > 0 then redis.call('PEXPIRE', %s, %s) end", p, key, p)
-		g.line(&g.asks, "if %s > 0 and not ask('PEXPIRE', %s) then %s end", p, key, again)
+		g.line(&g.asks, "if %s > 0 and not acl('PEXPIRE', %s) then %s end", p, key, again)
 	}
 	g.write("RPUSH", key)
 	g.line(&g.wr, "at = %d; redis.call('RPUSH', %s, unpack(AV, %d, %d))", n, key, in.at+2, in.at+in.n-1)
@@ -281,6 +302,7 @@ func (g *gen) node(in instr, i int) (string, int) {
 		g.ints = true
 		cmp = "cmpint"
 		g.line(&g.chk, "if not isint(%s) then %s end", v, again)
+		g.intOK[cur] = true
 	} else {
 		g.strs = true
 	}

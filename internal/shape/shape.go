@@ -36,6 +36,9 @@ import (
 type Shape struct {
 	// Text is the Lua script, Hash its SHA1 as EVALSHA takes it.
 	Text, Hash string
+	// pick is the index in the program's ARGV (from 1) of each word the
+	// script takes as its ARGV (Command).
+	pick []int
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
@@ -47,6 +50,21 @@ func (s *Shape) Loaded() bool { return s.loaded.Load() }
 
 // MarkLoaded notes that a call of the script got through.
 func (s *Shape) MarkLoaded() { s.loaded.Store(true) }
+
+// Command lays out the call of the script for p, a program of its shape:
+// two words the sender fills in (EVALSHA and the hash, or EVAL and the
+// text), the number of keys, p's keys, and the words of p's ARGV the script
+// takes.
+func (s *Shape) Command(p *prog.Program) []any {
+	full := p.Command()
+	nk := len(p.Keys)
+	cmd := make([]any, 0, 3+nk+len(s.pick))
+	cmd = append(cmd, full[:3+nk]...)
+	for _, i := range s.pick {
+		cmd = append(cmd, p.Argv[i-1])
+	}
+	return cmd
+}
 
 // Again is the first word of a compiled script's reply when it wrote
 // nothing and leaves the batch to the interpreter.
@@ -84,8 +102,9 @@ func For(p *prog.Program) *Shape {
 	}
 	text, ok := compile(p.Argv)
 	if ok {
+		text, pick := compact(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:])}
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick}
 	}
 	cache.Lock()
 	defer cache.Unlock()

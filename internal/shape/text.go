@@ -1,13 +1,15 @@
 package shape
 
 import (
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // text assembles the script: helpers, the check phase, the version, the
 // asks, the writes, the record, the reply; and the answer to an error.
-func (g *gen) text(rec string) string {
+func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
 	sb.WriteString(helpIsInt)
@@ -21,14 +23,27 @@ func (g *gen) text(rec string) string {
 	if g.spends {
 		sb.WriteString("  local budget, spent = tonumber(AV[4]) or 0, 0\n")
 	}
+	if rec != "0" {
+		g.record(&sb, rec)
+	}
+	sb.WriteString(head)
 	sb.WriteString(g.chk.String())
 	if rec != "0" {
 		g.writes = append(g.writes, [2]string{"SET", "rec"})
 	}
 	if g.written {
-		sb.WriteString(versionCheck)
-		// the version goes first: the first write
-		g.writes = append([][2]string{{"HSET", "root"}}, g.writes...)
+		// the version goes first: the first write; by HINCRBY when the
+		// batch sends one to the root anyway (one command fewer to ask)
+		for _, w := range g.writes {
+			if w == [2]string{"HINCRBY", "root"} {
+				g.bump = "HINCRBY"
+			}
+		}
+		if g.bump == "" {
+			g.bump = "HSET"
+		}
+		g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		sb.WriteString(versionCheck(g.bump))
 	}
 	g.askText(&sb)
 	g.writeText(&sb, rec)
@@ -38,28 +53,47 @@ func (g *gen) text(rec string) string {
 }
 
 // askText asks the ACL, where the server's Lua can, for every command and
-// key the writes send but the first's.
+// key the writes send but the first's. The commands are this text's own,
+// which every server that can be asked has: an error of the ask (no such
+// command) is an error before the first write, which leaves the batch to
+// the interpreter.
 func (g *gen) askText(sb *strings.Builder) {
 	seen := map[[2]string]bool{}
 	var asks []string
+	var hset bool // the batch sends HSET to the root, and bumps by HINCRBY
+	if g.bump == "HINCRBY" {
+		for _, w := range g.writes {
+			hset = hset || w == [2]string{"HSET", "root"}
+		}
+		// a created model's version is an HSET: asked below
+		seen[[2]string{"HSET", "root"}] = true
+	}
 	for i, w := range g.writes {
 		if i == 0 {
 			seen[w] = true
 		}
 		if !seen[w] {
 			seen[w] = true
-			asks = append(asks, "ask('"+w[0]+"', "+w[1]+")")
+			asks = append(asks, "acl('"+w[0]+"', "+w[1]+")")
 		}
 	}
-	if len(asks) == 0 && g.asks.Len() == 0 {
+	dyn := g.asks.String()
+	if g.bump == "HINCRBY" {
+		if hset {
+			dyn += "  if v then if not acl('HSET', root) then return {'AGAIN'} end\n"
+		} else {
+			dyn += "  if v then -- nothing\n"
+		}
+		dyn += "  elseif not acl('HINCRBY', root) then return {'AGAIN'} end\n"
+	}
+	if len(asks) == 0 && dyn == "" {
 		return
 	}
 	sb.WriteString("  local acl = redis.acl_check_cmd\n  if acl then\n")
-	sb.WriteString("  local function ask(c, k) local ok, yes = pcall(acl, c, k); return ok and yes end\n")
 	if len(asks) > 0 {
 		sb.WriteString("  if not (" + strings.Join(asks, " and ") + ") then return {'AGAIN'} end\n")
 	}
-	sb.WriteString(g.asks.String())
+	sb.WriteString(dyn)
 	sb.WriteString("  end\n")
 }
 
@@ -74,51 +108,80 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		}
 	}
 	if g.written {
-		sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
+		if g.bump == "HINCRBY" {
+			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', 1) else redis.call('HSET', root, '__v', nx) end\n")
+		} else {
+			sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
+		}
 		mark()
 		sb.WriteString(g.wr.String())
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
 	}
-	list := "{" + strings.Join(g.res, ", ") + "}"
 	reply := "{'OK', " + strings.Join(g.res, ", ") + "}"
 	if rec != "0" {
-		sb.WriteString("  redis.call('SET', rec, " + g.recorded(list) + ", 'PX', recms)\n")
+		if r := g.recorded(); r == "" {
+			sb.WriteString("  redis.call('SET', rec, '1', 'PX', recms)\n")
+		} else {
+			sb.WriteString(r)
+			sb.WriteString("  redis.call('SET', rec, rs, 'PX', recms)\n")
+		}
 		mark()
 	}
 	sb.WriteString("  return " + reply + "\n")
 }
 
-// recorded is the expression of the record of the results list, as the
-// interpreter's recorded(): '1' when nothing yielded, '0' when the
-// results weigh more than RECORD_CAP, else their JSON.
-func (g *gen) recorded(list string) string {
+// recorded is the expression of the record of the results, as the
+// interpreter's recorded() makes it: '1' when nothing yielded, '0' when
+// the results weigh more than RECORD_CAP, else their JSON (an integer's
+// text needs no escaping; other texts are encoded by cjson).
+func (g *gen) recorded() string {
 	weight, fixed := []string{}, 0
-	for _, r := range g.res {
-		if r == "false" {
-			fixed++
-		} else {
-			weight = append(weight, "#"+r)
+	var parts []string // Lua expressions; literal texts quoted
+	lit := "["
+	for i, r := range g.res {
+		if i > 0 {
+			lit += ","
 		}
+		switch {
+		case r == "false":
+			fixed++
+			lit += "false"
+			continue
+		case g.intRes[i]:
+			parts = append(parts, "'"+lit+"\"'", r)
+			lit = "\""
+		default:
+			parts = append(parts, "'"+lit+"'", "cjson.encode("+r+")")
+			lit = ""
+		}
+		weight = append(weight, "#"+r)
 	}
 	if len(weight) == 0 {
-		return "'1'"
+		return ""
 	}
+	parts = append(parts, "'"+lit+"]'")
 	w := strings.Join(append(weight, strconv.Itoa(fixed)), " + ")
-	return "(function() if " + w + " > 1024 then return '0' end local s = cjson.encode(" + list + ") if #s > 1024 then return '0' end return s end)()"
+	return "  local rs = '0'\n  if " + w + " <= 1024 then\n    rs = " + strings.Join(parts, " .. ") + "\n    if #rs > 1024 then rs = '0' end\n  end\n"
 }
 
 // versionCheck validates the version the model was found with and makes
-// the next one (a model the batch creates counts from the clock).
-const versionCheck = `  local nx
+// the next one (a model the batch creates counts from the clock). A bump
+// by HINCRBY needs the next one only for a created model.
+func versionCheck(bump string) string {
+	next := "    nx = string.format('%.0f', tonumber(v) + 1)\n"
+	if bump == "HINCRBY" {
+		next = ""
+	}
+	return `  local nx
   if v then
     if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end
-    nx = string.format('%.0f', tonumber(v) + 1)
-  else
+` + next + `  else
     local t = redis.call('TIME')
     nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
   end
 `
+}
 
 // partial is the answer to an error after the first write, as the
 // interpreter's answer() and refusal() make it.
@@ -198,3 +261,46 @@ const helpStrs = `local function cmpstr(a, b)
   return #a < #b and -1 or 1
 end
 `
+
+var (
+	avAt    = regexp.MustCompile(`AV\[(\d+)\]`)
+	avRange = regexp.MustCompile(`unpack\(AV, (\d+), (\d+)\)`)
+)
+
+// compact renumbers the ARGV the script reads so that it takes only those
+// words, in their order: the words that steer the program are in the
+// script already, and sending them again would cost every call. It returns
+// the script and pick, the index in the program's ARGV (from 1) of each
+// word the script takes.
+func compact(text string) (string, []int) {
+	used := map[int]bool{}
+	for _, m := range avAt.FindAllStringSubmatch(text, -1) {
+		i, _ := strconv.Atoi(m[1])
+		used[i] = true
+	}
+	for _, m := range avRange.FindAllStringSubmatch(text, -1) {
+		from, _ := strconv.Atoi(m[1])
+		to, _ := strconv.Atoi(m[2])
+		for i := from; i <= to; i++ {
+			used[i] = true
+		}
+	}
+	pick := make([]int, 0, len(used))
+	for i := range used {
+		pick = append(pick, i)
+	}
+	slices.Sort(pick)
+	to := make(map[int]int, len(pick))
+	for j, i := range pick {
+		to[i] = j + 1
+	}
+	renum := func(s string) string { i, _ := strconv.Atoi(s); return strconv.Itoa(to[i]) }
+	text = avRange.ReplaceAllStringFunc(text, func(m string) string {
+		p := avRange.FindStringSubmatch(m)
+		return "unpack(AV, " + renum(p[1]) + ", " + renum(p[2]) + ")"
+	})
+	text = avAt.ReplaceAllStringFunc(text, func(m string) string {
+		return "AV[" + renum(avAt.FindStringSubmatch(m)[1]) + "]"
+	})
+	return text, pick
+}

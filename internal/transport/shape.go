@@ -28,7 +28,7 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 	if s == nil || !shapesFor(c) {
 		return nil, false, nil
 	}
-	cmd := p.Command()
+	cmd := s.Command(p)
 	sha := s.Loaded()
 	for {
 		if sha {
