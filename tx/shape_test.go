@@ -183,3 +183,51 @@ func TestShapesAgreeWithTheInterpreter(t *testing.T) {
 		}
 	})
 }
+
+// TestShapeFlushIsRecovered: a compiled shape the server lost (SCRIPT
+// FLUSH) is sent again with its text, in one more round trip.
+func TestShapeFlushIsRecovered(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Wallet](b.Client, rapyer.Options{Prefix: b.Prefix + "wallet"})
+		if err := m.Save(ctx, "f", Wallet{Balance: 10}); err != nil {
+			t.Fatal(err)
+		}
+		batch := func() tx.Batch {
+			return tx.Of(ops.Require(is.AtLeast(wBalance, 1)), ops.Decr(wBalance, 1), ops.Append(wHistory, "flush"))
+		}
+		if _, err := m.Exec(ctx, "f", batch()); err != nil {
+			t.Fatal(err)
+		}
+		if err := testenv.FlushLua(ctx, b.Client); err != nil {
+			t.Fatal(err)
+		}
+		counter := testenv.CountRoundTrips(b.Client)
+		settled0, _ := transport.ShapeRuns()
+		dec := ops.Decr(wBalance, 1)
+		res, err := m.Exec(ctx, "f", tx.Of(ops.Require(is.AtLeast(wBalance, 1)), dec, ops.Append(wHistory, "flush")))
+		if err != nil {
+			t.Fatalf("the first batch after the flush: %v", err)
+		}
+		if n, _ := dec.Result(res); n != 8 {
+			t.Fatalf("Decr yielded %d, want 8", n)
+		}
+		want := []string{"multi", "evalsha", "exec", "multi", "eval", "exec"}
+		if got := counter.Commands(); !slices.Equal(got, want) {
+			t.Fatalf("recovery sent %v, want %v", got, want)
+		}
+		counter.Reset()
+		if _, err := m.Exec(ctx, "f", batch()); err != nil {
+			t.Fatal(err)
+		}
+		if got := counter.Commands(); !slices.Equal(got, []string{"multi", "evalsha", "exec"}) {
+			t.Fatalf("the batch after recovery sent %v", got)
+		}
+		if settled, _ := transport.ShapeRuns(); settled-settled0 != 2 {
+			t.Fatalf("%d of 2 batches settled on their compiled shape", settled-settled0)
+		}
+		if got, _ := m.Get(ctx, "f"); got.Balance != 7 || len(got.History) != 3 {
+			t.Fatalf("after three withdrawals from 10: %+v", got)
+		}
+	})
+}

@@ -29,7 +29,7 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		return nil, false, nil
 	}
 	cmd := s.Command(p)
-	sha := s.Loaded()
+	sha := loadedOn(c, s)
 	for {
 		if sha {
 			cmd[0], cmd[1] = wordEvalSha, s.Hash
@@ -44,7 +44,9 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		}
 		switch {
 		case err == nil:
-			s.MarkLoaded()
+			if !sha {
+				markLoaded(c, s)
+			}
 			if again(r.Val()) {
 				shapeAgain.Add(1)
 				return nil, false, nil
@@ -98,6 +100,41 @@ func scriptsDenied(err error) bool {
 var off struct {
 	sync.RWMutex
 	m map[redis.UniversalClient]bool
+}
+
+// loaded holds, for up to maxOff clients, the shapes whose script a call
+// through the client got to the server, which then caches it: those go by
+// EVALSHA, the others by EVAL. Forgetting costs a call its text, and a
+// server that lost the script (a flush, a failover, another node of a
+// cluster) costs one NOSCRIPT.
+var loaded struct {
+	sync.RWMutex
+	m map[redis.UniversalClient]map[*shape.Shape]bool
+}
+
+func loadedOn(c redis.UniversalClient, s *shape.Shape) bool {
+	if !comparable(c) {
+		return s.Loaded()
+	}
+	loaded.RLock()
+	defer loaded.RUnlock()
+	return loaded.m[c][s]
+}
+
+func markLoaded(c redis.UniversalClient, s *shape.Shape) {
+	if !comparable(c) {
+		s.MarkLoaded()
+		return
+	}
+	loaded.Lock()
+	defer loaded.Unlock()
+	if loaded.m == nil || len(loaded.m) >= maxOff {
+		loaded.m = map[redis.UniversalClient]map[*shape.Shape]bool{}
+	}
+	if loaded.m[c] == nil {
+		loaded.m[c] = map[*shape.Shape]bool{}
+	}
+	loaded.m[c][s] = true
 }
 
 const maxOff = 256
