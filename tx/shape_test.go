@@ -2,12 +2,15 @@ package tx_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/internal/transport"
@@ -230,4 +233,52 @@ func TestShapeFlushIsRecovered(t *testing.T) {
 			t.Fatalf("after three withdrawals from 10: %+v", got)
 		}
 	})
+}
+
+// TestShapesUnderACL: a user who may send scripts but not one of the
+// writes of a compiled shape gets ErrNoPermission and nothing is written
+// (the shape's asks leave the batch to the interpreter, which refuses
+// it); a user who may not send EVAL or EVALSHA runs every batch on the
+// interpreter.
+func TestShapesUnderACL(t *testing.T) {
+	for _, tier := range []testenv.Kind{testenv.Server, testenv.Cluster} {
+		t.Run(string(tier), func(t *testing.T) {
+			b := testenv.On(t, tier)
+			ctx := context.Background()
+			prefix := b.Prefix + "wallet"
+			admin := rapyer.MustNew[Wallet](b.Client, rapyer.Options{Prefix: prefix})
+			if err := admin.Save(ctx, "u", Wallet{Balance: 10, History: []string{"h"}}); err != nil {
+				t.Fatal(err)
+			}
+			keys := []string{"resetkeys", "~tx{*", "~" + prefix + ":*", "&*"}
+			deposit := func(user redis.UniversalClient) error {
+				m := rapyer.MustNew[Wallet](user, rapyer.Options{Prefix: prefix})
+				_, err := m.Exec(ctx, "u", tx.Of(ops.Require(is.AtLeast(wBalance, 0)), ops.Incr(wBalance, 1), ops.Append(wHistory, "d")))
+				return err
+			}
+			for _, missing := range []string{"-rpush", "-set", "-hincrby"} {
+				user := b.NewUser(t, append(keys, "+@all", missing)...)
+				before := contents(ctx, b, admin.Target("u"))
+				_, again0 := transport.ShapeRuns()
+				if err := deposit(user); !errors.Is(err, rapyer.ErrNoPermission) {
+					t.Fatalf("a user without %s: %v, want ErrNoPermission", missing, err)
+				}
+				if after := contents(ctx, b, admin.Target("u")); after != before {
+					t.Fatalf("a user without %s wrote:\n%s\nbefore:\n%s", missing, after, before)
+				}
+				if _, again := transport.ShapeRuns(); again == again0 {
+					t.Fatalf("a user without %s: the shape did not leave the batch to the interpreter", missing)
+				}
+			}
+			user := b.NewUser(t, append(keys, "+@all", "-eval", "-evalsha")...)
+			for range 2 {
+				if err := deposit(user); err != nil {
+					t.Fatalf("a user without scripts: %v", err)
+				}
+			}
+			if got, _ := admin.Get(ctx, "u"); got.Balance != 12 || len(got.History) != 3 {
+				t.Fatalf("after two deposits: %+v", got)
+			}
+		})
+	}
 }
