@@ -65,6 +65,10 @@ func TestShapeCostParts(t *testing.T) {
 		{"cut after the asks", cut("  if v then redis.call('HINCRBY'")},
 		{"cut before the record SET", cut("  local rs = ")},
 		{"no asks", strings.Replace(base, "local acl = redis.acl_check_cmd", "local acl = nil", 1)},
+		{"no recms check", strings.Replace(base, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then return {'AGAIN'} end", "", 1)},
+		{"no pcall", strings.Replace(base, "local ok, res = pcall(body)", "local ok, res = true, body()", 1)},
+		{"reply 1", strings.Replace(base, "return {'OK', false, false, x4, false}", "return 1", 1)},
+		{"no version check", strings.Replace(base, "if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end", "", 1)},
 	}
 	shas := make([]string, len(variants))
 	for i, v := range variants {
@@ -78,14 +82,17 @@ func TestShapeCostParts(t *testing.T) {
 	for i := range best {
 		best[i] = 1e9
 	}
+	seq := 0
 	for range 40 {
 		for i, v := range variants {
 			c.ConfigResetStat(ctx)
 			for range 100 {
-				c.Del(ctx, "tx{a}:x")
+				seq++
+				rec := "tx{a}:" + strconv.Itoa(seq)
 				cmd := append([]any{"evalsha", shas[i]}, sh.Command(p)[2:]...)
+				cmd[5] = rec
 				if strings.HasPrefix(v.name, "hand") {
-					cmd = []any{"evalsha", shas[i], 3, "acct:{a}", "acct:{a}:history", "tx{a}:x", 0, 1, "deposit", 10000}
+					cmd = []any{"evalsha", shas[i], 3, "acct:{a}", "acct:{a}:history", rec, 0, 1, "deposit", 10000}
 				}
 				if err := c.Do(ctx, cmd...).Err(); err != nil {
 					t.Fatal(err)

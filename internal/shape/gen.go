@@ -92,25 +92,32 @@ func (g *gen) write(cmd, key string) {
 const again = "return {'AGAIN'}"
 
 // compile generates the script of the program laid out in a (keyOf said
-// it is compiled), or fails on a layout it does not take.
-func compile(a argv) (string, bool) {
+// it is compiled), with the indexes of the yielding results in the
+// interpreter's reply, or fails on a layout it does not take.
+func compile(a argv) (string, []int, bool) {
 	ins, ok := instrs(a)
 	if !ok {
-		return "", false
+		return "", nil, false
 	}
 	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
 	rec, _ := a.at(2)
 	g.res = append(g.res, "false")
 	for n, in := range ins[1:] {
 		if !g.instr(in, n+2) || len(g.fields) > maxFields {
-			return "", false
+			return "", nil, false
 		}
 	}
 	var head strings.Builder
 	if !g.model(&head, ins[0]) {
-		return "", false
+		return "", nil, false
 	}
-	return g.text(rec, head.String()), true
+	var yields []int
+	for i, r := range g.res {
+		if r != "false" {
+			yields = append(yields, 1+i)
+		}
+	}
+	return g.text(rec, head.String()), yields, true
 }
 
 // record looks the record up: a resend is answered from it.

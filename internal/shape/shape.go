@@ -39,9 +39,44 @@ type Shape struct {
 	// pick is the index in the program's ARGV (from 1) of each word the
 	// script takes as its ARGV (Command).
 	pick []int
+	// yields are the indexes, in the interpreter's reply, of the results
+	// of the instructions that yield; n is its number of results
+	yields []int
+	n      int
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
+}
+
+// Reply lays out the script's reply v as the interpreter's: a batch that
+// went through answers 1 when no instruction yields, its one result as
+// is, or 'OK' and its results; every other reply ({'AGAIN'}, a resend's
+// {'DUP', ...}, {'SKIP'}, {'ERR', ...}) is the interpreter's already.
+func (s *Shape) Reply(v any) any {
+	switch x := v.(type) {
+	case int64:
+		if x == 1 && len(s.yields) == 0 {
+			return s.laid(nil)
+		}
+	case string:
+		if len(s.yields) == 1 {
+			return s.laid([]any{x})
+		}
+	case []any:
+		if len(x) == 1+len(s.yields) && len(x) > 2 && x[0] == "OK" {
+			return s.laid(x[1:])
+		}
+	}
+	return v
+}
+
+func (s *Shape) laid(ys []any) []any {
+	out := make([]any, 1+s.n)
+	out[0] = "OK"
+	for j, i := range s.yields {
+		out[i] = ys[j]
+	}
+	return out
 }
 
 // Loaded reports whether a call of the script got through once in this
@@ -100,11 +135,11 @@ func For(p *prog.Program) *Shape {
 	if seen {
 		return s
 	}
-	text, ok := compile(p.Argv)
+	text, yields, ok := compile(p.Argv)
 	if ok {
 		text, pick := compact(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick}
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, yields: yields, n: len(p.Instrs) + 1}
 	}
 	cache.Lock()
 	defer cache.Unlock()

@@ -118,7 +118,23 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
 	}
-	reply := "{'OK', " + strings.Join(g.res, ", ") + "}"
+	var ys []string
+	for _, r := range g.res {
+		if r != "false" {
+			ys = append(ys, r)
+		}
+	}
+	// the reply of a batch that went through, short (Shape.Reply lays it
+	// out as the interpreter's): 1 when nothing yields, the one result,
+	// or 'OK' and the results
+	reply := "1"
+	switch len(ys) {
+	case 0:
+	case 1:
+		reply = ys[0]
+	default:
+		reply = "{'OK', " + strings.Join(ys, ", ") + "}"
+	}
 	if rec != "0" {
 		if r := g.recorded(); r == "" {
 			sb.WriteString("  redis.call('SET', rec, '1', 'PX', recms)\n")

@@ -52,7 +52,7 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 				return nil, false, nil
 			}
 			shapeRuns.Add(1)
-			return r.Val(), true, nil
+			return s.Reply(r.Val()), true, nil
 		case !reply.FromServer(err):
 			// the call may have run: the caller's resend, with the same id,
 			// is answered from the record
