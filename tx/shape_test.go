@@ -112,6 +112,10 @@ func prepare(ctx context.Context, b *testenv.Backend, target tx.Target, r *rand.
 // outcome is what a batch did: its error or results, and the stored state.
 func outcome(ctx context.Context, b *testenv.Backend, target tx.Target, o []ops.Op, res *tx.Result, err error) string {
 	s := fmt.Sprint("err: ", err, "\n")
+	var ge *rapyer.GuardError
+	if errors.As(err, &ge) {
+		s += fmt.Sprintf("guard: %+v\n", *ge)
+	}
 	if err == nil {
 		s += fmt.Sprintf("skipped %v duplicate %v\n", res.Skipped, res.Duplicate)
 		for _, op := range o {

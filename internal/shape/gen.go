@@ -34,6 +34,10 @@ type gen struct {
 	// intOK holds the Lua expressions known to be false or an integer's
 	// canonical text: checked once
 	intOK map[string]bool
+	// leaf is the first leaf of the guard being compiled: the Lua
+	// expressions of its field as stored and as compared, and the ARGV
+	// index of its name
+	leaf []string
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -173,9 +177,9 @@ func (g *gen) instr(in instr, n int) bool {
 	res := "false"
 	switch in.op {
 	case "gver":
-		g.line(&g.chk, "if v ~= AV[%d] then %s end", in.at+1, again)
+		g.line(&g.chk, "if v ~= AV[%d] then return {'ERR', 'PRECOND', '%d', 'the version is ' .. tostring(v or 'missing') .. ', not ' .. AV[%d], '', v or nil} end", in.at+1, n, in.at+1)
 	case "gpred":
-		return g.pred(in) && g.result("false")
+		return g.pred(in, n) && g.result("false")
 	case "incr":
 		res = g.incr(in, w(2), n)
 		g.intRes[len(g.res)] = true
@@ -272,12 +276,17 @@ func (g *gen) rpush(in instr, k string, n int) {
 // pred: a guard, a tree of comparisons of the root's fields. Every leaf
 // is read and validated, in prefix order, as the interpreter does; then
 // the tree is evaluated.
-func (g *gen) pred(in instr) bool {
+func (g *gen) pred(in instr, n int) bool {
+	g.leaf = nil
 	expr, next := g.node(in, 0)
-	if next != in.n/7 {
+	if next != in.n/7 || g.leaf == nil {
 		return false
 	}
-	g.line(&g.chk, "if not %s then %s end", expr, again)
+	// a guard that does not hold fails the batch as the interpreter's
+	// guardfail does, with what its first leaf read
+	raw, cur, f := g.leaf[0], g.leaf[1], g.leaf[2]
+	said := fmt.Sprintf("(%s and (AV[%s] .. ' is ' .. %s) or (AV[%s] .. ' is missing' .. (%s ~= '' and (', which counts as ' .. %s) or '')))", raw, f, cur, f, cur, cur)
+	g.line(&g.chk, "if not %s then return {'ERR', 'PRECOND', '%d', %s, AV[%s], %s or nil} end", expr, n, said, f, raw)
 	return true
 }
 
@@ -315,6 +324,9 @@ func (g *gen) node(in instr, i int) (string, int) {
 	}
 	r := g.local()
 	g.line(&g.chk, "local %s = %s(%s, AV[%d]) %s 0", r, cmp, v, base+5, relops[w(5)])
+	if g.leaf == nil {
+		g.leaf = []string{cur, v, strconv.Itoa(base + 2)}
+	}
 	return r, i + 1
 }
 
