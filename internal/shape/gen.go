@@ -38,6 +38,8 @@ type gen struct {
 	// expressions of its field as stored and as compared, and the ARGV
 	// index of its name
 	leaf []string
+	// guard is the instruction number of the guard being compiled
+	guard int
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -152,7 +154,7 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 		read += ", AV[" + r[1] + "]"
 	}
 	g.line(sb, "local h = redis.pcall('HMGET', root, %s)", read)
-	g.line(sb, "if h.err ~= nil then %s end", again)
+	g.line(sb, "if h.err ~= nil then %s %s end", wrongType("root", "hash", 1), again)
 	vals := make([]string, len(names))
 	for i := range names {
 		vals[i] = "h[" + strconv.Itoa(i+1) + "]"
@@ -160,11 +162,11 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 	g.line(sb, "local %s = %s", strings.Join(names, ", "), strings.Join(vals, ", "))
 	switch mode {
 	case "need":
-		g.line(sb, "if not v then %s end", again)
+		g.line(sb, "if not v then return {'ERR', 'NOTFOUND', '1', root .. ' does not exist'} end")
 	case "skip":
 		g.line(sb, "if not v then return {'SKIP'} end")
 	case "fresh":
-		g.line(sb, "if v then %s end", again)
+		g.line(sb, "if v then return {'ERR', 'EXISTS', '1', root .. ' exists already'} end")
 	default:
 		return false
 	}
@@ -208,10 +210,10 @@ func (g *gen) incr(in instr, f string, n int) string {
 	g.line(&g.chk, "local %s = %s", x, cur)
 	g.line(&g.chk, "if %s == false then %s = '0' end", x, x)
 	if !g.intOK[cur] {
-		g.line(&g.chk, "if not isint(%s) then %s end", x, again)
+		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. %s .. ', not an integer'} end", x, n, in.at+1, x)
 	}
 	g.line(&g.chk, "%s = addint(%s, AV[%d])", x, x, in.at+2)
-	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then %s end", x, in.at+3, in.at+4, again)
+	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then return {'ERR', 'OVERFLOW', '%d', AV[%d] .. ' would become ' .. %s} end", x, in.at+3, in.at+4, n, in.at+1, x)
 	g.field(f).cur = x
 	g.intOK[x] = true
 	g.write("HINCRBY", "root")
@@ -263,7 +265,7 @@ func (g *gen) rpush(in instr, k string, n int) {
 		p = g.local()
 		g.lists[k] = p
 		g.line(&g.chk, "local %s = redis.pcall('LLEN', %s)", l, key)
-		g.line(&g.chk, "if type(%s) == 'table' then %s end", l, again)
+		g.line(&g.chk, "if type(%s) == 'table' then %s %s end", l, wrongType(key, "list", n), again)
 		g.line(&g.chk, "local %s = -1", p)
 		g.line(&g.chk, "if %s == 0 then %s = redis.call('PTTL', root) end", l, p)
 		g.line(&g.ttl, "if %s > 0 then redis.call('PEXPIRE', %s, %s) end", p, key, p)
@@ -277,7 +279,7 @@ func (g *gen) rpush(in instr, k string, n int) {
 // is read and validated, in prefix order, as the interpreter does; then
 // the tree is evaluated.
 func (g *gen) pred(in instr, n int) bool {
-	g.leaf = nil
+	g.leaf, g.guard = nil, n
 	expr, next := g.node(in, 0)
 	if next != in.n/7 || g.leaf == nil {
 		return false
@@ -317,7 +319,7 @@ func (g *gen) node(in instr, i int) (string, int) {
 	if w(4) == "int" {
 		g.ints = true
 		cmp = "cmpint"
-		g.line(&g.chk, "if not isint(%s) then %s end", v, again)
+		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. tostring(%s)} end", v, g.guard, base+2, v)
 		g.intOK[cur] = true
 	} else {
 		g.strs = true
@@ -331,3 +333,11 @@ func (g *gen) node(in instr, i int) (string, int) {
 }
 
 var relops = map[string]string{"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+// wrongType is the check of a key whose read failed: when it holds
+// another type than want, the batch fails with WRONGTYPE as the
+// interpreter's needtype says it (instruction n); otherwise the statement
+// that follows (the read's own error) runs.
+func wrongType(key, want string, n int) string {
+	return fmt.Sprintf("local t = redis.call('TYPE', %s); if type(t) == 'table' then t = t.ok end; if t ~= 'none' and t ~= '%s' then return {'ERR', 'WRONGTYPE', '%d', %s .. ' holds a ' .. t .. ', not a %s'} end;", key, want, n, key, want)
+}

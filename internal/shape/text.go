@@ -191,7 +191,8 @@ func versionCheck(bump string) string {
 	}
 	return `  local nx
   if v then
-    if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end
+    if not isint(v) or string.byte(v, 1) == 45 then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
+    if #v > 16 or tonumber(v) >= 9007199254740992 then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
 ` + next + `  else
     local t = redis.call('TIME')
     nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
