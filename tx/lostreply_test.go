@@ -43,7 +43,7 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 					if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 						t.Fatal(err)
 					}
-					dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
+					dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 					inc := ops.Incr(Balance, 1)
 					res, err := m.Exec(ctx, "a", tx.Of(inc, ops.Append(History, "once")))
 					select {
@@ -85,7 +85,7 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 				// executor's resends) is refused.
 				proxy.Refuse(true)
 				defer proxy.Refuse(false)
-				proxy.DropReplyTo("FCALL", "EVALSHA")
+				proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 				_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
 				if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 					t.Fatalf("a batch whose fate is unknown: %v", err)

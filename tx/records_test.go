@@ -133,7 +133,7 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 			if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 				t.Fatal(err)
 			}
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
+			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "once")))
 			select {
 			case <-dropped:
@@ -240,7 +240,7 @@ func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 			}
 			big := strings.Repeat("y", 8<<10)
 			app, inc := ops.AppendText(Body, big), ops.Incr(Count, 1)
-			proxy.DropReplyTo("FCALL", "EVALSHA")
+			proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 			res, err := m.Exec(ctx, "d", tx.Of(app, inc))
 			if err != nil {
 				t.Fatalf("a lost reply with a record: %v", err)
@@ -548,7 +548,7 @@ func TestNoResendOutlivesTheRecord(t *testing.T) {
 			if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 				t.Fatal(err)
 			}
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
+			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
 			<-dropped
 			if !errors.Is(err, rapyer.ErrUnknownOutcome) {

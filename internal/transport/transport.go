@@ -36,8 +36,13 @@ func Run(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, er
 }
 
 // RunTx sends the program as Run does, each send inside MULTI/EXEC, which
-// go-redis never resends after writing it (script.Func.RunTx).
+// go-redis never resends after writing it (script.Func.RunTx). A program
+// of a compiled shape (package shape) goes to its script first, and to the
+// interpreter when the script leaves it there (runShape).
 func RunTx(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, error) {
+	if res, done, err := runShape(ctx, c, p); done {
+		return res, err
+	}
 	r, err := Interpreter.RunTx(ctx, c, p.Command(), emptyProgram)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,123 @@
+package shape
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+)
+
+func usec(t *testing.T, c *redis.Client, name string) float64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		n, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && n == "cmdstat_"+name {
+			for _, f := range strings.Split(rest, ",") {
+				if v, ok := strings.CutPrefix(f, "usec_per_call="); ok {
+					x, _ := strconv.ParseFloat(v, 64)
+					return x
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestShapeCostParts runs variants of the guarded 3-op shape's script
+// (RAPYER_SHAPE_COST=1 go test -v -run TestShapeCostParts ./internal/shape)
+// and logs the server time of each: where the time goes.
+func TestShapeCostParts(t *testing.T) {
+	if os.Getenv("RAPYER_SHAPE_COST") == "" {
+		t.Skip("RAPYER_SHAPE_COST=1 to measure")
+	}
+	s := testenv.StartServer(t)
+	c := s.Client(t)
+	ctx := context.Background()
+	p := guarded3(t)
+	c.HSet(ctx, "acct:{a}", "__v", "1", "owner", "ada", "balance", "100")
+	c.RPush(ctx, "acct:{a}:history", "x")
+	sh := For(p)
+	base := sh.Text
+	cut := func(at string) string {
+		i := strings.Index(base, at)
+		if i < 0 {
+			t.Fatalf("no %q in the script", at)
+		}
+		return base[:i] + "do return {'OK'} end\n" + base[i:]
+	}
+	variants := []struct{ name, text string }{
+		{"compiled", base},
+		{"hand-written Lua", hand},
+		{"empty script, same args", "return 1"},
+		{"helpers only", base[:strings.Index(base, "local function body()")] + "return 1"},
+		{"cut after the record GET", cut("  local root = KS[1]")},
+		{"cut after HMGET", cut("  if not v then")},
+		{"cut after the guard, incr", cut("  local x5 =")},
+		{"cut after LLEN", cut("  local nx")},
+		{"cut after the asks", cut("  if v then redis.call('HINCRBY'")},
+		{"cut before the record SET", cut("  local rs = ")},
+		{"no asks", strings.Replace(base, "local acl = redis.acl_check_cmd", "local acl = nil", 1)},
+		{"no recms check", strings.Replace(base, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then return {'AGAIN'} end", "", 1)},
+		{"no pcall", strings.Replace(base, "local ok, res = pcall(body)", "local ok, res = true, body()", 1)},
+		{"reply 1", strings.Replace(base, "return {'OK', false, false, x4, false}", "return 1", 1)},
+		{"no version check", strings.Replace(base, "if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end", "", 1)},
+	}
+	shas := make([]string, len(variants))
+	for i, v := range variants {
+		sha, err := c.ScriptLoad(ctx, v.text).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas[i] = sha
+	}
+	best := make([]float64, len(variants))
+	for i := range best {
+		best[i] = 1e9
+	}
+	seq := 0
+	for range 40 {
+		for i, v := range variants {
+			c.ConfigResetStat(ctx)
+			for range 100 {
+				seq++
+				rec := "tx{a}:" + strconv.Itoa(seq)
+				cmd := append([]any{"evalsha", shas[i]}, sh.Command(p)[2:]...)
+				cmd[5] = rec
+				if strings.HasPrefix(v.name, "hand") {
+					cmd = []any{"evalsha", shas[i], 3, "acct:{a}", "acct:{a}:history", rec, 0, 1, "deposit", 10000}
+				}
+				if err := c.Do(ctx, cmd...).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			best[i] = min(best[i], usec(t, c, "evalsha"))
+		}
+	}
+	for i, v := range variants {
+		t.Logf("%-28s %.2f µs", v.name, best[i])
+	}
+}
+
+// hand is bench/peers_test.go's guarded3Lua, as a script.
+const hand = `local root, hist, rec = KEYS[1], KEYS[2], KEYS[3]
+local prev = redis.call('GET', rec)
+if prev then return prev end
+if redis.call('HEXISTS', root, '__v') ~= 1 then return redis.error_reply('missing') end
+local cur = redis.call('HGET', root, 'balance') or '0'
+if not string.match(cur, '^%-?%d+$') then return redis.error_reply('corrupt') end
+if tonumber(cur) < tonumber(ARGV[1]) then return redis.error_reply('precondition') end
+local t = redis.call('TYPE', hist).ok
+if t ~= 'none' and t ~= 'list' then return redis.error_reply('wrongtype') end
+local nv = redis.call('HINCRBY', root, 'balance', ARGV[2])
+redis.call('RPUSH', hist, ARGV[3])
+redis.call('HINCRBY', root, '__v', 1)
+redis.call('SET', rec, nv, 'PX', ARGV[4])
+return nv`

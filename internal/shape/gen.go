@@ -1,0 +1,343 @@
+package shape
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The generator. A compiled script has four parts, in order: the check
+// phase (the record's look-up, the model, the guards and the arithmetic,
+// reading the data as the batch found it), the version, the ACL asks of
+// every write but the first, and the writes. A refusal of the first write
+// comes before anything changed, so it needs no ask; a write of the same
+// command and key as an earlier one is allowed as that one was.
+
+// gen is the state of one compilation.
+type gen struct {
+	a      argv
+	chk    strings.Builder // the check phase
+	wr     strings.Builder // the writes of the instructions
+	ttl    strings.Builder // the TTLs of the lists the batch creates
+	asks   strings.Builder // the conditional asks (PEXPIRE of those lists)
+	fields map[string]*field
+	lists  map[string]string // KEYS index of a list -> Lua local of the root's PTTL
+	writes [][2]string       // command and key of every write, in order
+	reads  [][2]string       // Lua local and ARGV index of every field read
+	res    []string          // per instruction, the Lua expression of its result
+	locals int
+	// helpers the text needs
+	ints, strs, spends bool
+	written            bool
+	bump               string       // the version's write: HSET, or HINCRBY
+	intRes             map[int]bool // the results that are integers' texts
+	// intOK holds the Lua expressions known to be false or an integer's
+	// canonical text: checked once
+	intOK map[string]bool
+	// leaf is the first leaf of the guard being compiled: the Lua
+	// expressions of its field as stored and as compared, and the ARGV
+	// index of its name
+	leaf []string
+	// guard is the instruction number of the guard being compiled
+	guard int
+}
+
+// field is what the check phase knows of a field of the root hash: the
+// Lua expressions of its value as stored and as the batch has it so far
+// ("" when not read or not set yet).
+type field struct{ stored, cur string }
+
+// maxFields bounds the fields a shape names (a Lua function has at most
+// 200 locals).
+const maxFields = 48
+
+func (g *gen) local() string {
+	g.locals++
+	return "x" + strconv.Itoa(g.locals)
+}
+
+func (g *gen) line(b *strings.Builder, f string, args ...any) {
+	b.WriteString("  ")
+	fmt.Fprintf(b, f, args...)
+	b.WriteByte('\n')
+}
+
+// stored is the expression of field f's value as the batch found it, at
+// ARGV index i (its name): one HGET, the first time.
+func (g *gen) stored(f string, i int) string {
+	fd := g.field(f)
+	if fd.stored == "" {
+		fd.stored = g.local()
+		g.reads = append(g.reads, [2]string{fd.stored, strconv.Itoa(i)})
+	}
+	return fd.stored
+}
+
+// current is the expression of field f's value as the batch has it so far.
+func (g *gen) current(f string, i int) string {
+	if fd := g.field(f); fd.cur != "" {
+		return fd.cur
+	}
+	return g.stored(f, i)
+}
+
+func (g *gen) field(f string) *field {
+	fd := g.fields[f]
+	if fd == nil {
+		fd = &field{}
+		g.fields[f] = fd
+	}
+	return fd
+}
+
+func (g *gen) write(cmd, key string) {
+	g.writes = append(g.writes, [2]string{cmd, key})
+	g.written = true
+}
+
+const again = "return {'AGAIN'}"
+
+// compile generates the script of the program laid out in a (keyOf said
+// it is compiled), with the indexes of the yielding results in the
+// interpreter's reply, or fails on a layout it does not take.
+func compile(a argv) (string, []int, bool) {
+	ins, ok := instrs(a)
+	if !ok {
+		return "", nil, false
+	}
+	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
+	rec, _ := a.at(2)
+	g.res = append(g.res, "false")
+	for n, in := range ins[1:] {
+		if !g.instr(in, n+2) || len(g.fields) > maxFields {
+			return "", nil, false
+		}
+	}
+	var head strings.Builder
+	if !g.model(&head, ins[0]) {
+		return "", nil, false
+	}
+	var yields []int
+	for i, r := range g.res {
+		if r != "false" {
+			yields = append(yields, 1+i)
+		}
+	}
+	return g.text(rec, head.String()), yields, true
+}
+
+// record looks the record up: a resend is answered from it.
+func (g *gen) record(sb *strings.Builder, rec string) {
+	g.line(sb, "local recms = tonumber(AV[3])")
+	g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
+	g.line(sb, "local rec = KS[%s]", rec)
+	g.line(sb, "local prev = redis.call('GET', rec)")
+	g.line(sb, "if prev then")
+	g.line(sb, "  if prev == '1' then return {'DUP'} end")
+	g.line(sb, "  if prev == '0' then return {'DUPX'} end")
+	g.line(sb, "  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
+	g.line(sb, "end")
+}
+
+// model reads the model: its version and every field of its root hash the
+// checks read, in one HMGET, which also checks the root's type; and checks
+// the version against the mode. Called once the instructions are compiled,
+// so that it knows the fields.
+func (g *gen) model(sb *strings.Builder, in instr) bool {
+	root, _ := g.a.at(in.at)
+	mode, _ := g.a.at(in.at + 1)
+	g.line(sb, "local root = KS[%s]", root)
+	names := []string{"v"}
+	read := "'__v'"
+	for _, r := range g.reads {
+		names = append(names, r[0])
+		read += ", AV[" + r[1] + "]"
+	}
+	g.line(sb, "local h = redis.pcall('HMGET', root, %s)", read)
+	g.line(sb, "if h.err ~= nil then %s %s end", wrongType("root", "hash", 1), again)
+	vals := make([]string, len(names))
+	for i := range names {
+		vals[i] = "h[" + strconv.Itoa(i+1) + "]"
+	}
+	g.line(sb, "local %s = %s", strings.Join(names, ", "), strings.Join(vals, ", "))
+	switch mode {
+	case "need":
+		g.line(sb, "if not v then return {'ERR', 'NOTFOUND', '1', root .. ' does not exist'} end")
+	case "skip":
+		g.line(sb, "if not v then return {'SKIP'} end")
+	case "fresh":
+		g.line(sb, "if v then return {'ERR', 'EXISTS', '1', root .. ' exists already'} end")
+	default:
+		return false
+	}
+	return true
+}
+
+// instr compiles instruction n (from 1, the declaration included).
+func (g *gen) instr(in instr, n int) bool {
+	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
+	res := "false"
+	switch in.op {
+	case "gver":
+		g.line(&g.chk, "if v ~= AV[%d] then return {'ERR', 'PRECOND', '%d', 'the version is ' .. tostring(v or 'missing') .. ', not ' .. AV[%d], '', v or nil} end", in.at+1, n, in.at+1)
+	case "gpred":
+		return g.pred(in, n) && g.result("false")
+	case "incr":
+		res = g.incr(in, w(2), n)
+		g.intRes[len(g.res)] = true
+	case "sappend":
+		res = g.sappend(in, w(2), n)
+	case "hset", "hdel":
+		g.hash(in, n)
+	case "rpush":
+		g.rpush(in, w(2), n)
+	default:
+		return false
+	}
+	return g.result(res)
+}
+
+func (g *gen) result(r string) bool {
+	g.res = append(g.res, r)
+	return true
+}
+
+// incr: root field by lo hi, an integer field (HINCRBY) kept in [lo, hi].
+func (g *gen) incr(in instr, f string, n int) string {
+	g.ints = true
+	cur := g.current(f, in.at+1)
+	x := g.local()
+	g.line(&g.chk, "local %s = %s", x, cur)
+	g.line(&g.chk, "if %s == false then %s = '0' end", x, x)
+	if !g.intOK[cur] {
+		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. %s .. ', not an integer'} end", x, n, in.at+1, x)
+	}
+	g.line(&g.chk, "%s = addint(%s, AV[%d])", x, x, in.at+2)
+	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then return {'ERR', 'OVERFLOW', '%d', AV[%d] .. ' would become ' .. %s} end", x, in.at+3, in.at+4, n, in.at+1, x)
+	g.field(f).cur = x
+	g.intOK[x] = true
+	g.write("HINCRBY", "root")
+	g.line(&g.wr, "at = %d; redis.call('HINCRBY', root, AV[%d], AV[%d])", n, in.at+1, in.at+2)
+	return x
+}
+
+// sappend: root field text, the new text within the byte budget.
+func (g *gen) sappend(in instr, f string, n int) string {
+	g.spends = true
+	cur := g.current(f, in.at+1)
+	x, z := g.local(), g.local()
+	g.line(&g.chk, "local %s = %s or ''", x, cur)
+	g.line(&g.chk, "local %s = #%s + #AV[%d]", z, x, in.at+2)
+	g.line(&g.chk, "if %s > 536870912 then %s end", z, again)
+	g.line(&g.chk, "spent = spent + %s", z)
+	g.line(&g.chk, "if budget > 0 and spent > budget then %s end", again)
+	g.line(&g.chk, "%s = %s .. AV[%d]", x, x, in.at+2)
+	g.field(f).cur = x
+	g.write("HSET", "root")
+	g.line(&g.wr, "at = %d; redis.call('HSET', root, AV[%d], %s)", n, in.at+1, x)
+	return x
+}
+
+// hash: hset (root field value ...) or hdel (root field ...).
+func (g *gen) hash(in instr, n int) {
+	cmd := "HSET"
+	for j := 1; j < in.n; j++ {
+		f, _ := g.a.at(in.at + j)
+		if in.op == "hset" {
+			g.field(f).cur = "AV[" + strconv.Itoa(in.at+j+1) + "]"
+			j++
+		} else {
+			g.field(f).cur = "false"
+			cmd = "HDEL"
+		}
+	}
+	g.write(cmd, "root")
+	g.line(&g.wr, "at = %d; redis.call('%s', root, unpack(AV, %d, %d))", n, cmd, in.at+1, in.at+in.n-1)
+}
+
+// rpush: root key value..., a list of the model. A list that was empty
+// (so missing) gets the root's remaining TTL once pushed (TTL "keep").
+func (g *gen) rpush(in instr, k string, n int) {
+	key := "KS[" + k + "]"
+	p, seen := g.lists[k]
+	if !seen {
+		l := g.local()
+		p = g.local()
+		g.lists[k] = p
+		g.line(&g.chk, "local %s = redis.pcall('LLEN', %s)", l, key)
+		g.line(&g.chk, "if type(%s) == 'table' then %s %s end", l, wrongType(key, "list", n), again)
+		g.line(&g.chk, "local %s = -1", p)
+		g.line(&g.chk, "if %s == 0 then %s = redis.call('PTTL', root) end", l, p)
+		g.line(&g.ttl, "if %s > 0 then redis.call('PEXPIRE', %s, %s) end", p, key, p)
+		g.line(&g.asks, "if %s > 0 and not acl('PEXPIRE', %s) then %s end", p, key, again)
+	}
+	g.write("RPUSH", key)
+	g.line(&g.wr, "at = %d; redis.call('RPUSH', %s, unpack(AV, %d, %d))", n, key, in.at+2, in.at+in.n-1)
+}
+
+// pred: a guard, a tree of comparisons of the root's fields. Every leaf
+// is read and validated, in prefix order, as the interpreter does; then
+// the tree is evaluated.
+func (g *gen) pred(in instr, n int) bool {
+	g.leaf, g.guard = nil, n
+	expr, next := g.node(in, 0)
+	if next != in.n/7 || g.leaf == nil {
+		return false
+	}
+	// a guard that does not hold fails the batch as the interpreter's
+	// guardfail does, with what its first leaf read
+	raw, cur, f := g.leaf[0], g.leaf[1], g.leaf[2]
+	said := fmt.Sprintf("(%s and (AV[%s] .. ' is ' .. %s) or (AV[%s] .. ' is missing' .. (%s ~= '' and (', which counts as ' .. %s) or '')))", raw, f, cur, f, cur, cur)
+	g.line(&g.chk, "if not %s then return {'ERR', 'PRECOND', '%d', %s, AV[%s], %s or nil} end", expr, n, said, f, raw)
+	return true
+}
+
+// node compiles the node at index i (from 0) of the guard's tree and
+// returns its expression and the index past it.
+func (g *gen) node(in instr, i int) (string, int) {
+	w := func(j int) string { s, _ := g.a.at(in.at + 7*i + j - 1); return s }
+	tag, x := w(2), w(3)
+	if tag != "cmp" {
+		c, _ := strconv.Atoi(x)
+		var parts []string
+		j := i + 1
+		for range c {
+			var e string
+			e, j = g.node(in, j)
+			parts = append(parts, e)
+		}
+		if tag == "not" {
+			return "(not " + parts[0] + ")", j
+		}
+		return "(" + strings.Join(parts, " "+tag+" ") + ")", j
+	}
+	base := in.at + 7*i
+	cur := g.stored(x, base+2)
+	v := g.local()
+	g.line(&g.chk, "local %s = %s or AV[%d]", v, cur, base+6)
+	cmp := "cmpstr"
+	if w(4) == "int" {
+		g.ints = true
+		cmp = "cmpint"
+		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. tostring(%s)} end", v, g.guard, base+2, v)
+		g.intOK[cur] = true
+	} else {
+		g.strs = true
+	}
+	r := g.local()
+	g.line(&g.chk, "local %s = %s(%s, AV[%d]) %s 0", r, cmp, v, base+5, relops[w(5)])
+	if g.leaf == nil {
+		g.leaf = []string{cur, v, strconv.Itoa(base + 2)}
+	}
+	return r, i + 1
+}
+
+var relops = map[string]string{"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+// wrongType is the check of a key whose read failed: when it holds
+// another type than want, the batch fails with WRONGTYPE as the
+// interpreter's needtype says it (instruction n); otherwise the statement
+// that follows (the read's own error) runs.
+func wrongType(key, want string, n int) string {
+	return fmt.Sprintf("local t = redis.call('TYPE', %s); if type(t) == 'table' then t = t.ok end; if t ~= 'none' and t ~= '%s' then return {'ERR', 'WRONGTYPE', '%d', %s .. ' holds a ' .. t .. ', not a %s'} end;", key, want, n, key, want)
+}

@@ -1,0 +1,316 @@
+// Package shape compiles the shape of a batch program (package prog) into
+// straight-line Lua: the sequence of its instructions and of the words that
+// steer them (opcodes, argument counts, key indexes, field names, modes,
+// kinds, relations), not its values. The compiled script reads the values
+// from ARGV where the interpreter's layout puts them, so a program is sent
+// with the same KEYS and ARGV to its compiled shape (EVALSHA of the shape's
+// script) or to the interpreter: no parse, no dispatch, no per-call state
+// tables, and only the reads, ACL asks and writes this shape needs.
+//
+// Only a subset of instructions is compiled (For says which); every other
+// program runs on the interpreter. A compiled script runs only the common
+// path itself: whenever the interpreter would fail the batch (a missing
+// model, a guard that does not hold, a value that does not parse, a budget,
+// a refusal of the server), and the script finds it before its first
+// write, it writes nothing and answers {'AGAIN'}: the caller sends the same
+// program to the interpreter, which fails it with its own error. So the
+// compiled scripts keep every promise of the interpreter by construction
+// where they do not run it, and the equivalence tests hold them to it where
+// they do.
+//
+// shape is pure: it imports no Redis client.
+package shape
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+// Shape is one compiled shape.
+type Shape struct {
+	// Text is the Lua script, Hash its SHA1 as EVALSHA takes it.
+	Text, Hash string
+	// pick is the index in the program's ARGV (from 1) of each word the
+	// script takes as its ARGV (Command).
+	pick []int
+	// yields are the indexes, in the interpreter's reply, of the results
+	// of the instructions that yield; n is its number of results
+	yields []int
+	n      int
+	// loaded: a call of the script has reached a server, which then
+	// caches it (EVAL caches what it runs).
+	loaded atomic.Bool
+}
+
+// Reply lays out the script's reply v as the interpreter's: a batch that
+// went through answers 1 when no instruction yields, its one result as
+// is, or 'OK' and its results; every other reply ({'AGAIN'}, a resend's
+// {'DUP', ...}, {'SKIP'}, {'ERR', ...}) is the interpreter's already.
+func (s *Shape) Reply(v any) any {
+	switch x := v.(type) {
+	case int64:
+		if x == 1 && len(s.yields) == 0 {
+			return s.laid(nil)
+		}
+	case string:
+		if len(s.yields) == 1 {
+			return s.laid([]any{x})
+		}
+	case []any:
+		if len(x) == 1+len(s.yields) && len(x) > 2 && x[0] == "OK" {
+			return s.laid(x[1:])
+		}
+	}
+	return v
+}
+
+func (s *Shape) laid(ys []any) []any {
+	out := make([]any, 1+s.n)
+	out[0] = "OK"
+	for j, i := range s.yields {
+		out[i] = ys[j]
+	}
+	return out
+}
+
+// Loaded reports whether a call of the script got through once in this
+// process: then EVALSHA is sent first, else EVAL with the text.
+func (s *Shape) Loaded() bool { return s.loaded.Load() }
+
+// MarkLoaded notes that a call of the script got through.
+func (s *Shape) MarkLoaded() { s.loaded.Store(true) }
+
+// Command lays out the call of the script for p, a program of its shape:
+// two words the sender fills in (EVALSHA and the hash, or EVAL and the
+// text), the number of keys, p's keys, and the words of p's ARGV the script
+// takes.
+func (s *Shape) Command(p *prog.Program) []any {
+	full := p.Command()
+	nk := len(p.Keys)
+	cmd := make([]any, 0, 3+nk+len(s.pick))
+	cmd = append(cmd, full[:3+nk]...)
+	for _, i := range s.pick {
+		cmd = append(cmd, p.Argv[i-1])
+	}
+	return cmd
+}
+
+// Again is the first word of a compiled script's reply when it wrote
+// nothing and leaves the batch to the interpreter.
+const Again = "AGAIN"
+
+// MaxShapes bounds the shapes a process compiles (those it finds not
+// compilable count too): past it, new shapes run on the interpreter.
+const MaxShapes = 256
+
+var cache = struct {
+	sync.RWMutex
+	m map[string]*Shape // nil: not compilable
+}{m: map[string]*Shape{}}
+
+// Off switches compiled shapes off for the whole process (tests that pin
+// the interpreter's commands).
+var Off atomic.Bool
+
+// For returns the compiled shape of p, or nil when p runs on the
+// interpreter: a lean program (its own form), several models, an
+// instruction or a form of one that is not compiled, or past MaxShapes.
+func For(p *prog.Program) *Shape {
+	if p == nil || p.Lean() || p.Decls() != 1 || Off.Load() {
+		return nil
+	}
+	key, ok := keyOf(p.Argv, len(p.Keys))
+	if !ok {
+		return nil
+	}
+	cache.RLock()
+	s, seen := cache.m[key]
+	cache.RUnlock()
+	if seen {
+		return s
+	}
+	text, yields, ok := compile(p.Argv)
+	if ok {
+		text, pick := compact(text)
+		sum := sha1.Sum([]byte(text))
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, yields: yields, n: len(p.Instrs) + 1}
+	}
+	cache.Lock()
+	defer cache.Unlock()
+	if old, seen := cache.m[key]; seen {
+		return old
+	}
+	if len(cache.m) >= MaxShapes {
+		return nil
+	}
+	cache.m[key] = s
+	return s
+}
+
+// Count is how many shapes the process holds, compilable or not.
+func Count() int {
+	cache.RLock()
+	defer cache.RUnlock()
+	return len(cache.m)
+}
+
+// argv reads ARGV as the interpreter does: av(i) is ARGV[i] (from 1).
+type argv []any
+
+func (a argv) at(i int) (string, bool) {
+	if i < 1 || i > len(a) {
+		return "", false
+	}
+	s, ok := a[i-1].(string)
+	return s, ok
+}
+
+// maxInstrs and maxArgs bound what is compiled: a shape's text grows with
+// them, and a batch of many ops or many values gains little.
+const (
+	maxInstrs = 16
+	maxArgs   = 33
+)
+
+// instr is an instruction as laid out in ARGV: its opcode, the index in
+// ARGV of its first argument, its argument count.
+type instr struct {
+	op    string
+	at, n int
+}
+
+// instrs splits ARGV into instructions, or fails on a layout it does not
+// know (cut short, too many, too long).
+func instrs(a argv) ([]instr, bool) {
+	var out []instr
+	for i := 6; i <= len(a); {
+		op, ok1 := a.at(i)
+		ns, ok2 := a.at(i + 1)
+		n, err := strconv.Atoi(ns)
+		if !ok1 || !ok2 || err != nil || n < 0 || n > maxArgs || i+1+n > len(a) || len(out) == maxInstrs {
+			return nil, false
+		}
+		out = append(out, instr{op: op, at: i + 2, n: n})
+		i += 2 + n
+	}
+	return out, len(out) > 1
+}
+
+// keyOf is the shape's key: the words that steer the program, with a
+// placeholder for every value; ok is false when the program is not
+// compiled.
+func keyOf(a argv, nkeys int) (string, bool) {
+	ins, ok := instrs(a)
+	if !ok {
+		return "", false
+	}
+	var sb strings.Builder
+	sb.Grow(128)
+	sb.WriteString(strconv.Itoa(nkeys))
+	rec, _ := a.at(2)
+	sb.WriteString("|" + rec)
+	root, _ := a.at(ins[0].at)
+	for j, in := range ins {
+		st, ok := steer(a, in, j == 0, root)
+		if !ok {
+			return "", false
+		}
+		sb.WriteString("|" + in.op + ":" + strconv.Itoa(in.n) + ":")
+		for _, x := range st {
+			sb.WriteString(x)
+			sb.WriteByte(0)
+		}
+	}
+	return sb.String(), true
+}
+
+// steer lists the words of in that steer it (the rest are values), or
+// fails when the instruction or its form is not compiled. first says
+// whether in is the program's first (its model declaration); root is the
+// KEYS index of the model's root.
+func steer(a argv, in instr, first bool, root string) ([]string, bool) {
+	w := func(j int) string { s, _ := a.at(in.at + j - 1); return s }
+	if first != (in.op == "model") {
+		return nil, false
+	}
+	switch in.op {
+	case "model":
+		mode := w(2)
+		return []string{w(1), mode}, in.n == 4 && w(3) == "keep" && (mode == "need" || mode == "skip" || mode == "fresh")
+	case "gver":
+		return nil, in.n == 2 && w(1) == root
+	case "incr":
+		return []string{w(2)}, in.n == 5 && w(1) == root && w(2) != version
+	case "sappend":
+		return []string{w(2)}, in.n == 3 && w(1) == root && w(2) != version
+	case "hset", "hdel":
+		var fs []string
+		step := 1
+		if in.op == "hset" {
+			step = 2
+		}
+		for j := 2; j <= in.n; j += step {
+			fs = append(fs, w(j))
+		}
+		return fs, w(1) == root && in.n >= 2 && (in.n-1)%step == 0 && !contains(fs, version)
+	case "rpush":
+		return []string{w(2)}, in.n >= 3 && w(1) == root && w(2) != root
+	case "gpred":
+		return predSteer(w, in.n, root)
+	}
+	return nil, false
+}
+
+// version is the field of the root hash that holds the model's version.
+const version = "__v"
+
+func contains(s []string, x string) bool {
+	for _, y := range s {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// predSteer is steer of a guard: a tree of 'and', 'or' and 'not' over
+// comparisons of the root's fields ('cmp') read as integers or as text.
+// Seven words a node: key tag x kind rel arg zero; arg and zero are values.
+func predSteer(w func(int) string, n int, root string) ([]string, bool) {
+	if n == 0 || n%7 != 0 {
+		return nil, false
+	}
+	var out []string
+	need := 1 // nodes the tree still needs
+	for j := 1; j <= n; j += 7 {
+		if need == 0 {
+			return nil, false
+		}
+		need--
+		key, tag, x, kind, rel := w(j), w(j+1), w(j+2), w(j+3), w(j+4)
+		switch tag {
+		case "and", "or", "not":
+			c, err := strconv.Atoi(x)
+			if err != nil || c < 1 || c > 8 || (tag == "not" && c != 1) {
+				return nil, false
+			}
+			need += c
+		case "cmp":
+			if key != root || (kind != "int" && kind != "string") || !contains(rels, rel) || x == version {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		out = append(out, key, tag, x, kind, rel)
+	}
+	return out, need == 0
+}
+
+var rels = []string{"eq", "ne", "lt", "le", "gt", "ge"}

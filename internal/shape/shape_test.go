@@ -1,0 +1,46 @@
+package shape
+
+import (
+	"testing"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+)
+
+type account struct {
+	Owner   string
+	Balance int64
+	History []string
+}
+
+func target(t *testing.T) prog.Target {
+	t.Helper()
+	m, err := schema.For[account]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog.Target{Root: "acct:{a}", Model: m}
+}
+
+// guarded3 is the program of Require(AtLeast(Balance, 0)), Incr(Balance,
+// 1), Append(History, "deposit"), with a record.
+func guarded3(t *testing.T) *prog.Program {
+	tg := target(t)
+	b := prog.NewBuilder()
+	b.Declare(tg, prog.Need)
+	b.GuardPred("acct:{a}", "cmp", "balance", "int", "ge", "0", "0")
+	b.Incr("acct:{a}", "balance", "1", "-9223372036854775808", "9223372036854775807")
+	b.RPush("acct:{a}", "acct:{a}:history", "deposit")
+	return b.Build(prog.Header{ID: "x", Record: "tx{a}:x", RecordMS: 10000})
+}
+
+func TestCompilesGuarded3(t *testing.T) {
+	s := For(guarded3(t))
+	if s == nil {
+		t.Fatal("not compiled")
+	}
+	if For(guarded3(t)) != s {
+		t.Fatal("the same shape compiled twice")
+	}
+	t.Log(s.Text)
+}

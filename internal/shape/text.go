@@ -1,0 +1,323 @@
+package shape
+
+import (
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// text assembles the script: helpers, the check phase, the version, the
+// asks, the writes, the record, the reply; and the answer to an error.
+func (g *gen) text(rec, head string) string {
+	var sb strings.Builder
+	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
+	sb.WriteString(helpIsInt)
+	if g.ints {
+		sb.WriteString(helpInts)
+	}
+	if g.strs {
+		sb.WriteString(helpStrs)
+	}
+	sb.WriteString("local function body()\n")
+	if g.spends {
+		sb.WriteString("  local budget, spent = tonumber(AV[4]) or 0, 0\n")
+	}
+	if rec != "0" {
+		g.record(&sb, rec)
+	}
+	sb.WriteString(head)
+	sb.WriteString(g.chk.String())
+	if rec != "0" {
+		g.writes = append(g.writes, [2]string{"SET", "rec"})
+	}
+	if g.written {
+		// the version goes first: the first write; by HINCRBY when the
+		// batch sends one to the root anyway (one command fewer to ask)
+		for _, w := range g.writes {
+			if w == [2]string{"HINCRBY", "root"} {
+				g.bump = "HINCRBY"
+			}
+		}
+		if g.bump == "" {
+			g.bump = "HSET"
+		}
+		g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		sb.WriteString(versionCheck(g.bump))
+	}
+	g.askText(&sb)
+	g.writeText(&sb, rec)
+	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\nif not wrote then return {'AGAIN'} end\n")
+	sb.WriteString(partial)
+	return sb.String()
+}
+
+// askText asks the ACL, where the server's Lua can, for every command and
+// key the writes send but the first's. The commands are this text's own,
+// which every server that can be asked has: an error of the ask (no such
+// command) is an error before the first write, which leaves the batch to
+// the interpreter.
+func (g *gen) askText(sb *strings.Builder) {
+	seen := map[[2]string]bool{}
+	var asks []string
+	var hset bool // the batch sends HSET to the root, and bumps by HINCRBY
+	if g.bump == "HINCRBY" {
+		for _, w := range g.writes {
+			hset = hset || w == [2]string{"HSET", "root"}
+		}
+		// a created model's version is an HSET: asked below
+		seen[[2]string{"HSET", "root"}] = true
+	}
+	for i, w := range g.writes {
+		if i == 0 {
+			seen[w] = true
+		}
+		if !seen[w] {
+			seen[w] = true
+			asks = append(asks, "acl('"+w[0]+"', "+w[1]+")")
+		}
+	}
+	dyn := g.asks.String()
+	if g.bump == "HINCRBY" {
+		if hset {
+			dyn += "  if v then if not acl('HSET', root) then return {'AGAIN'} end\n"
+		} else {
+			dyn += "  if v then -- nothing\n"
+		}
+		dyn += "  elseif not acl('HINCRBY', root) then return {'AGAIN'} end\n"
+	}
+	if len(asks) == 0 && dyn == "" {
+		return
+	}
+	sb.WriteString("  local acl = redis.acl_check_cmd\n  if acl then\n")
+	if len(asks) > 0 {
+		sb.WriteString("  if not (" + strings.Join(asks, " and ") + ") then return {'AGAIN'} end\n")
+	}
+	sb.WriteString(dyn)
+	sb.WriteString("  end\n")
+}
+
+// writeText writes: the version, the instructions' writes, the TTLs, the
+// record; and returns the reply.
+func (g *gen) writeText(sb *strings.Builder, rec string) {
+	first := true
+	mark := func() {
+		if first {
+			sb.WriteString("  wrote = true\n")
+			first = false
+		}
+	}
+	if g.written {
+		if g.bump == "HINCRBY" {
+			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', 1) else redis.call('HSET', root, '__v', nx) end\n")
+		} else {
+			sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
+		}
+		mark()
+		sb.WriteString(g.wr.String())
+		sb.WriteString("  at = 1\n")
+		sb.WriteString(g.ttl.String())
+	}
+	var ys []string
+	for _, r := range g.res {
+		if r != "false" {
+			ys = append(ys, r)
+		}
+	}
+	// the reply of a batch that went through, short (Shape.Reply lays it
+	// out as the interpreter's): 1 when nothing yields, the one result,
+	// or 'OK' and the results
+	reply := "1"
+	switch len(ys) {
+	case 0:
+	case 1:
+		reply = ys[0]
+	default:
+		reply = "{'OK', " + strings.Join(ys, ", ") + "}"
+	}
+	if rec != "0" {
+		if r := g.recorded(); r == "" {
+			sb.WriteString("  redis.call('SET', rec, '1', 'PX', recms)\n")
+		} else {
+			sb.WriteString(r)
+			sb.WriteString("  redis.call('SET', rec, rs, 'PX', recms)\n")
+		}
+		mark()
+	}
+	sb.WriteString("  return " + reply + "\n")
+}
+
+// recorded is the expression of the record of the results, as the
+// interpreter's recorded() makes it: '1' when nothing yielded, '0' when
+// the results weigh more than RECORD_CAP, else their JSON (an integer's
+// text needs no escaping; other texts are encoded by cjson).
+func (g *gen) recorded() string {
+	weight, fixed := []string{}, 0
+	var parts []string // Lua expressions; literal texts quoted
+	lit := "["
+	for i, r := range g.res {
+		if i > 0 {
+			lit += ","
+		}
+		switch {
+		case r == "false":
+			fixed++
+			lit += "false"
+			continue
+		case g.intRes[i]:
+			parts = append(parts, "'"+lit+"\"'", r)
+			lit = "\""
+		default:
+			parts = append(parts, "'"+lit+"'", "cjson.encode("+r+")")
+			lit = ""
+		}
+		weight = append(weight, "#"+r)
+	}
+	if len(weight) == 0 {
+		return ""
+	}
+	parts = append(parts, "'"+lit+"]'")
+	w := strings.Join(append(weight, strconv.Itoa(fixed)), " + ")
+	return "  local rs = '0'\n  if " + w + " <= 1024 then\n    rs = " + strings.Join(parts, " .. ") + "\n    if #rs > 1024 then rs = '0' end\n  end\n"
+}
+
+// versionCheck validates the version the model was found with and makes
+// the next one (a model the batch creates counts from the clock). A bump
+// by HINCRBY needs the next one only for a created model.
+func versionCheck(bump string) string {
+	next := "    nx = string.format('%.0f', tonumber(v) + 1)\n"
+	if bump == "HINCRBY" {
+		next = ""
+	}
+	return `  local nx
+  if v then
+    if not isint(v) or string.byte(v, 1) == 45 then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
+    if #v > 16 or tonumber(v) >= 9007199254740992 then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
+` + next + `  else
+    local t = redis.call('TIME')
+    nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  end
+`
+}
+
+// partial is the answer to an error after the first write, as the
+// interpreter's answer() and refusal() make it.
+const partial = `if type(res) == 'table' then res = res.err end
+local msg = tostring(res)
+local m = string.gsub(msg, '^[^%s]*:%d+: ', '')
+local code = 'REFUSED'
+if string.find(m, '^NOPERM') or string.find(m, "^ERR The user executing the script can't") then code = 'NOPERM'
+elseif string.find(m, '^WRONGTYPE') then code = 'WRONGTYPE'
+elseif string.find(m, 'nknown Redis command', 1, true) or string.find(m, 'nknown command', 1, true) then code = 'UNSUP' end
+return {'ERR', 'PARTIAL', tostring(at), code .. ': ' .. msg}
+`
+
+// The helpers, as batch.lua has them.
+const helpIsInt = `local function isint(s)
+  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
+end
+`
+
+const helpInts = `local B = 1000000000
+local function limbs(s)
+  local neg = string.sub(s, 1, 1) == '-'
+  local d = neg and string.sub(s, 2) or s
+  local lo = tonumber(string.sub(d, -9)) or 0
+  local hi = #d > 9 and tonumber(string.sub(d, 1, #d - 9)) or 0
+  if neg then return -hi, -lo end
+  return hi, lo
+end
+local function cmpint(a, b)
+  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
+  if na ~= nb then return na and -1 or 1 end
+  if #a ~= #b then
+    if (#a > #b) ~= na then return 1 end
+    return -1
+  end
+  if #a <= 15 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < y then return -1 elseif x > y then return 1 end
+    return 0
+  end
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
+  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
+  return 0
+end
+local function addint(a, b)
+  if #a <= 16 and #b <= 16 then
+    local x, y = tonumber(a), tonumber(b)
+    if x < 4503599627370496 and x > -4503599627370496 and y < 4503599627370496 and y > -4503599627370496 then
+      return string.format('%.0f', x + y)
+    end
+  end
+  local h1, l1 = limbs(a)
+  local h2, l2 = limbs(b)
+  local h, l = h1 + h2, l1 + l2
+  if l >= B or l <= -B then
+    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
+    h = h + c; l = l - c * B
+  end
+  if h > 0 and l < 0 then h = h - 1; l = l + B
+  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
+  if h == 0 then return string.format('%.0f', l) end
+  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
+end
+local function within(v, lo, hi)
+  return cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
+end
+`
+
+const helpStrs = `local function cmpstr(a, b)
+  if a == b then return 0 end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y and -1 or 1 end
+  end
+  return #a < #b and -1 or 1
+end
+`
+
+var (
+	avAt    = regexp.MustCompile(`AV\[(\d+)\]`)
+	avRange = regexp.MustCompile(`unpack\(AV, (\d+), (\d+)\)`)
+)
+
+// compact renumbers the ARGV the script reads so that it takes only those
+// words, in their order: the words that steer the program are in the
+// script already, and sending them again would cost every call. It returns
+// the script and pick, the index in the program's ARGV (from 1) of each
+// word the script takes.
+func compact(text string) (string, []int) {
+	used := map[int]bool{}
+	for _, m := range avAt.FindAllStringSubmatch(text, -1) {
+		i, _ := strconv.Atoi(m[1])
+		used[i] = true
+	}
+	for _, m := range avRange.FindAllStringSubmatch(text, -1) {
+		from, _ := strconv.Atoi(m[1])
+		to, _ := strconv.Atoi(m[2])
+		for i := from; i <= to; i++ {
+			used[i] = true
+		}
+	}
+	pick := make([]int, 0, len(used))
+	for i := range used {
+		pick = append(pick, i)
+	}
+	slices.Sort(pick)
+	to := make(map[int]int, len(pick))
+	for j, i := range pick {
+		to[i] = j + 1
+	}
+	renum := func(s string) string { i, _ := strconv.Atoi(s); return strconv.Itoa(to[i]) }
+	text = avRange.ReplaceAllStringFunc(text, func(m string) string {
+		p := avRange.FindStringSubmatch(m)
+		return "unpack(AV, " + renum(p[1]) + ", " + renum(p[2]) + ")"
+	})
+	text = avAt.ReplaceAllStringFunc(text, func(m string) string {
+		return "AV[" + renum(avAt.FindStringSubmatch(m)[1]) + "]"
+	})
+	return text, pick
+}

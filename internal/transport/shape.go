@@ -1,0 +1,165 @@
+package transport
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/reply"
+	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/shape"
+)
+
+// runShape sends p to its compiled shape (package shape), inside
+// MULTI/EXEC as RunTx does, and reports whether that settled the call.
+// When it did not, nothing ran and the caller sends p to the interpreter:
+// p has no compiled shape, the shape left the batch to the interpreter
+// (its reply {'AGAIN'}: it wrote nothing), or the server refused the
+// script before running it (no EVALSHA or EVAL for this user, or a
+// refusal the interpreter meets too and reports as its own). A script the
+// server lost is sent again with its text (EVAL), which caches it.
+func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, bool, error) {
+	s := shape.For(p)
+	if s == nil || !shapesFor(c) {
+		return nil, false, nil
+	}
+	cmd := s.Command(p)
+	sha := loadedOn(c, s)
+	for {
+		if sha {
+			cmd[0], cmd[1] = wordEvalSha, s.Hash
+		} else {
+			cmd[0], cmd[1] = wordEval, s.Text
+		}
+		r := redis.NewCmd(ctx, cmd...)
+		r.SetFirstKeyPos(3)
+		_, err := c.TxPipelined(ctx, func(pipe redis.Pipeliner) error { return pipe.Process(ctx, r) })
+		if cerr := r.Err(); cerr != nil && reply.FromServer(cerr) {
+			err = cerr
+		}
+		switch {
+		case err == nil:
+			if !sha {
+				markLoaded(c, s)
+			}
+			if again(r.Val()) {
+				shapeAgain.Add(1)
+				return nil, false, nil
+			}
+			shapeRuns.Add(1)
+			return s.Reply(r.Val()), true, nil
+		case !reply.FromServer(err):
+			// the call may have run: the caller's resend, with the same id,
+			// is answered from the record
+			return nil, true, err
+		case sha && script.NoScript(err):
+			sha = false
+			continue
+		case scriptsDenied(err):
+			noShapes(c)
+		}
+		return nil, false, nil
+	}
+}
+
+// shapeRuns and shapeAgain count the calls a compiled shape settled, and
+// those it left to the interpreter.
+var shapeRuns, shapeAgain atomic.Int64
+
+// ShapeRuns reports how many calls compiled shapes settled, and how many
+// they left to the interpreter, in this process (for tests and benches).
+func ShapeRuns() (settled, again int64) { return shapeRuns.Load(), shapeAgain.Load() }
+
+var (
+	wordEval    any = "eval"
+	wordEvalSha any = "evalsha"
+)
+
+// again reports whether v is a compiled shape's {'AGAIN'}.
+func again(v any) bool {
+	a, ok := v.([]any)
+	return ok && len(a) == 1 && a[0] == shape.Again
+}
+
+// scriptsDenied reports whether err says the server has no EVAL or EVALSHA,
+// or does not let this user send them.
+func scriptsDenied(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "unknown command") ||
+		(strings.Contains(s, "noperm") && (strings.Contains(s, "'eval") || strings.Contains(s, "'evalsha")))
+}
+
+// off holds the clients whose server refuses compiled shapes, up to
+// maxOff of them (forgetting one costs it a refused call, not a wrong
+// answer).
+var off struct {
+	sync.RWMutex
+	m map[redis.UniversalClient]bool
+}
+
+// loaded holds, for up to maxOff clients, the shapes whose script a call
+// through the client got to the server, which then caches it: those go by
+// EVALSHA, the others by EVAL. Forgetting costs a call its text, and a
+// server that lost the script (a flush, a failover, another node of a
+// cluster) costs one NOSCRIPT.
+var loaded struct {
+	sync.RWMutex
+	m map[redis.UniversalClient]map[*shape.Shape]bool
+}
+
+func loadedOn(c redis.UniversalClient, s *shape.Shape) bool {
+	if !comparable(c) {
+		return s.Loaded()
+	}
+	loaded.RLock()
+	defer loaded.RUnlock()
+	return loaded.m[c][s]
+}
+
+func markLoaded(c redis.UniversalClient, s *shape.Shape) {
+	if !comparable(c) {
+		s.MarkLoaded()
+		return
+	}
+	loaded.Lock()
+	defer loaded.Unlock()
+	if loaded.m == nil || len(loaded.m) >= maxOff {
+		loaded.m = map[redis.UniversalClient]map[*shape.Shape]bool{}
+	}
+	if loaded.m[c] == nil {
+		loaded.m[c] = map[*shape.Shape]bool{}
+	}
+	loaded.m[c][s] = true
+}
+
+const maxOff = 256
+
+func shapesFor(c redis.UniversalClient) bool {
+	if !comparable(c) {
+		return true
+	}
+	off.RLock()
+	defer off.RUnlock()
+	return !off.m[c]
+}
+
+func noShapes(c redis.UniversalClient) {
+	if !comparable(c) {
+		return
+	}
+	off.Lock()
+	defer off.Unlock()
+	if off.m == nil || len(off.m) >= maxOff {
+		off.m = map[redis.UniversalClient]bool{}
+	}
+	off.m[c] = true
+}
+
+func comparable(c redis.UniversalClient) bool {
+	return c != nil && reflect.TypeOf(c).Comparable()
+}
