@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,4 +222,43 @@ func TestLeavingWhileOfferedGivesUp(t *testing.T) {
 	if w.leave(true) {
 		t.Fatal("a waiter never offered the lock says it may have been handed it")
 	}
+}
+
+// TestTwoClientsShareAContendedLock: four goroutines on each of two
+// clients take one lock 25 times each; the waiters of neither client are
+// passed over for long (the hand-over stops while the other client waits).
+func TestTwoClientsShareAContendedLock(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{two}:lock:x"
+		var seq, worst atomic.Int64
+		h0 := counts.handed.Load()
+		var wg sync.WaitGroup
+		for _, rdb := range []redis.UniversalClient{b.Client, b.NewClient(t, nil)} {
+			for range 4 {
+				wg.Go(func() {
+					for range 25 {
+						s0 := seq.Load()
+						l, err := Acquire(ctx, rdb, key, Options{Wait: time.Minute})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						passed := seq.Add(1) - s0 - 1
+						for w := worst.Load(); passed > w && !worst.CompareAndSwap(w, passed); w = worst.Load() {
+						}
+						if err := l.Release(ctx); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		t.Logf("the longest wait saw %d other acquisitions; %d of 200 were handed over", worst.Load(), counts.handed.Load()-h0)
+		if w := worst.Load(); w > 100 {
+			t.Fatalf("a waiter was passed over %d times", w)
+		}
+	})
 }
