@@ -133,6 +133,23 @@
 // clients locks are not fair: a caller of another client, or a waiter's
 // poll, takes a lock that happens to be free (as with sync.Mutex).
 //
+// Release hands the lock straight to the longest-waiting waiter of its own
+// client when it can: in the same call that deletes the holder's token, the
+// lock key takes the waiter's token and TTL and the waiter its fencing
+// token, exactly as if its own attempt had run right after the release,
+// and the waiter learns it in the process, without a round trip of its own
+// and without a PUBLISH. A hand-over under contention costs one round trip
+// per acquisition instead of three (release, wake-up message, attempt). It
+// happens only while no waiter of another client has flagged itself (the
+// flag names the client whose waiters set it, and once waiters of two
+// clients did, it says so until it expires), so the waiters of other
+// processes are not passed over: then Release releases and announces as
+// above. A waiter with Options.Load is never handed the lock (its Load runs
+// with its attempt); it is woken instead. A waiter that gives up while a
+// release may be handing it the lock gives its acquisition up like one
+// whose reply was lost (see Acquire): the lock is released again, or the
+// hand-over refused.
+//
 // The Pub/Sub connection and its goroutine exist only while some goroutine
 // of the process waits on that client, and for 100ms after, so they
 // do not resubscribe on every wait of a busy lock. On a Redis Cluster

@@ -241,9 +241,21 @@ type acquirer struct {
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
-	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token), waitKey(key)},
-		a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds(), o.lease().Milliseconds())
+	args := []any{a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds(), o.lease().Milliseconds()}
+	if !o.noWait {
+		args = append(args, clientID(rdb)) // the wait key's owner, see pass
+	}
+	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token), waitKey(key)}, args...)
 	return a
+}
+
+// heir is what a release of this client needs to hand a waiting a the
+// lock. A caller with a Load is never handed it: Load runs with an attempt.
+func (a *acquirer) heir() heir {
+	if a.o.load != nil {
+		return heir{}
+	}
+	return heir{tok: a.token, ttl: a.o.ttl, life: a.o.ttl + fenceMargin}
 }
 
 // giveUp releases the lock if an attempt took it, and marks the token void
@@ -269,13 +281,17 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 	deadline := time.Now().Add(a.o.wait)
 	p := &pause{key: a.key}
 	won := false
-	defer func() { p.stop(won) }()
+	defer func() {
+		if p.stop(won) {
+			a.unsure = true // a release handed us the lock we did not take
+		}
+	}()
 	if !a.o.noWait {
 		// If waiters of this key already keep its wake channel subscribed,
 		// join them before the first attempt: no release after it can then
 		// go unnoticed, and a failed attempt needs no immediate second try.
 		var ahead bool
-		p.w, ahead = joinLive(a.rdb, WakeChannel(a.key))
+		p.w, ahead = joinLive(a.rdb, WakeChannel(a.key), a.heir())
 		if ahead {
 			// Others of this client wait already: queue behind them, and
 			// try when a release wakes us (the oldest is woken first) or
@@ -288,6 +304,11 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		}
 	}
 	for {
+		if g := p.granted(); g != nil {
+			// A release of this client handed us the lock.
+			won = true
+			return newLock(ctx, a, attempt{ok: true, fence: g.fence, start: g.start}), nil
+		}
 		at, err := a.try(ctx)
 		if err != nil {
 			return nil, err
@@ -311,10 +332,11 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 
 // counts are for the tests: the naps of waiters (sleeps waiting for a
 // wake-up) begun, and how they ended: woken (by a release's announcement,
-// a waiter passing its wake on, or a reconnect) or at the timer (a poll, or
-// the holder's TTL); and how many Releases announced themselves (someone
-// waited).
-var counts struct{ naps, wakes, polls, announced atomic.Int64 }
+// a waiter passing its wake on, a reconnect, or a release handing it the
+// lock) or at the timer (a poll, or the holder's TTL); how many Releases
+// announced themselves (someone waited), and how many handed the lock to a
+// waiter of their client.
+var counts struct{ naps, wakes, polls, announced, handed atomic.Int64 }
 
 // pause is the waiting between the attempts of one acquisition: the
 // subscription to the key's wake channel, a timer, and the backoff count.
@@ -333,7 +355,7 @@ func (p *pause) between(ctx context.Context, a *acquirer, at attempt, left time.
 		// subscription is live (or refused: then we poll), then try
 		// again at once: a release that happened before the
 		// subscription would not wake us.
-		p.w = join(a.rdb, WakeChannel(a.key))
+		p.w = join(a.rdb, WakeChannel(a.key), a.heir())
 		_, err := p.sleep(ctx, min(a.o.retryMax, left), p.w.wc.settled)
 		return err
 	}
@@ -386,14 +408,25 @@ func (p *pause) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}
 }
 
 // stop ends the waiting; the subscription is dropped with the caller's
-// interest in the key unless it won the lock.
-func (p *pause) stop(won bool) {
+// interest in the key unless it won the lock. It reports whether a release
+// may have handed the caller the lock after all, when it did not win.
+func (p *pause) stop(won bool) (handed bool) {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
 	if p.w != nil {
-		p.w.leave(!won)
+		handed = p.w.leave(!won) && !won
 	}
+	return handed
+}
+
+// granted returns the lock a release of this client handed the caller, if
+// one did.
+func (p *pause) granted() *grant {
+	if p.w == nil {
+		return nil
+	}
+	return p.w.take()
 }
 
 // try runs one acquisition attempt.
@@ -658,6 +691,11 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
+	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
+		if done, err := l.pass(rctx, w); done {
+			return err
+		}
+	}
 	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key, waitKey(l.key)}, l.tokArg, WakeChannel(l.key))).Int64()
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
@@ -669,6 +707,47 @@ func (l *Lock) Release(ctx context.Context) error {
 		counts.announced.Add(1)
 	}
 	return nil
+}
+
+// pass releases the lock and hands it to w, a waiter of this client, in one
+// call, when no waiter of another client waits (see pass in lock.lua). done
+// is false when the server refused the call, before doing anything (a
+// server out of memory): Release then releases the plain way.
+func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
+	start := time.Now()
+	cmd := script.Command([]string{l.key, waitKey(l.key), FenceKey(l.key), voidKey(l.key, w.tok)},
+		l.tokArg, WakeChannel(l.key), w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb))
+	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Slice()
+	if err != nil {
+		if reply.FromServer(err) {
+			w.settle(grant{}, false, false)
+			return false, nil
+		}
+		w.settle(grant{}, false, true)
+		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
+	}
+	var code, fence int64
+	ok := len(res) == 2
+	if ok {
+		code, ok = res[0].(int64)
+	}
+	if ok {
+		fence, ok = res[1].(int64)
+	}
+	if !ok {
+		w.settle(grant{}, false, true)
+		return true, fmt.Errorf("%w: Release(%q): unexpected script reply %v", errs.UnknownOutcome, l.key, res)
+	}
+	w.settle(grant{fence: fence, start: start}, code == 3, false)
+	switch code {
+	case 0:
+		return true, fmt.Errorf("%w: Release(%q): released after it was lost", errs.NotHeld, l.key)
+	case 2:
+		counts.announced.Add(1)
+	case 3:
+		counts.handed.Add(1)
+	}
+	return true, nil
 }
 
 // Forget stops the watchdog, cancels Context and marks the lock released

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/random"
 )
 
 // Waking waiters on release.
@@ -66,11 +70,96 @@ type waiter struct {
 	h  *hub
 	wc *wakeChan
 	c  chan struct{} // capacity 1: a pending wake-up
+	heir
+
+	// guarded by wake.mu
+	offered bool   // a release that may hand it the lock (pass) is on its way
+	maybe   bool   // such a release's outcome is unknown (a network error)
+	granted *grant // the lock was handed to it, and it has not taken it yet
+	gone    bool   // it left the queue
+}
+
+// heir is what a release needs to hand the lock to a waiter: its
+// acquisition's token, TTL and fence life. A waiter with no token (one with
+// a Load, which must run with its attempt) is never handed the lock: it is
+// woken to try.
+type heir struct {
+	tok       string
+	ttl, life time.Duration
+}
+
+// grant is a lock handed to a waiter: its fencing token, and when the
+// release that handed it was sent (the TTL runs from no earlier).
+type grant struct {
+	fence int64
+	start time.Time
+}
+
+// procID tells this process's clients from those of other processes in wait
+// keys.
+var procID = random.Hex(8)
+
+// clientID names rdb's waiters in the lock's wait key (see the flag and pass
+// entries of lock.lua): a release hands the lock to a waiter of its own
+// client only while no waiter of another client has flagged itself.
+func clientID(rdb redis.UniversalClient) string {
+	if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer {
+		return procID + "." + strconv.FormatUint(uint64(v.Pointer()), 36)
+	}
+	return procID
+}
+
+// offer picks the waiter a release of the lock of channel on rdb may hand
+// the lock to: the longest-waiting local waiter, if it can take it that
+// way and no other release is handing it a lock. It returns nil otherwise.
+func offer(rdb redis.UniversalClient, channel string) *waiter {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	h := wake.hubs[rdb]
+	if h == nil {
+		return nil
+	}
+	wc := h.chans[channel]
+	if wc == nil || len(wc.queue) == 0 {
+		return nil
+	}
+	w := wc.queue[0]
+	if w.tok == "" || w.offered || w.granted != nil {
+		return nil
+	}
+	w.offered = true
+	return w
+}
+
+// settle records the outcome of a release that offered w the lock: handed
+// (g is the grant), not handed, or unknown.
+func (w *waiter) settle(g grant, handed, unknown bool) {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	w.offered = false
+	switch {
+	case unknown:
+		w.maybe = true
+	case handed && !w.gone:
+		w.granted = &g
+		w.signal()
+	}
+	// handed to a waiter that left meanwhile: it saw the offer and gives
+	// its acquisition up, which releases the lock
+}
+
+// take returns the lock handed to w, if one was.
+func (w *waiter) take() *grant {
+	wake.mu.Lock()
+	defer wake.mu.Unlock()
+	g := w.granted
+	w.granted = nil
+	return g
 }
 
 // join registers a waiter for channel on rdb's hub, subscribing if needed.
 // The subscription is live once w.wc.ready is closed.
-func join(rdb redis.UniversalClient, channel string) *waiter {
+func join(rdb redis.UniversalClient, channel string, hr heir) *waiter {
 	wake.mu.Lock()
 	h := wake.hubs[rdb]
 	if h == nil {
@@ -100,7 +189,7 @@ func join(rdb redis.UniversalClient, channel string) *waiter {
 		wc.idle.Stop()
 		wc.idle = nil
 	}
-	w := &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	w := &waiter{h: h, wc: wc, c: make(chan struct{}, 1), heir: hr}
 	wc.queue = append(wc.queue, w)
 	wake.mu.Unlock()
 
@@ -120,7 +209,7 @@ func join(rdb redis.UniversalClient, channel string) *waiter {
 // to it (confirmed by the server), and returns nil otherwise; ahead reports
 // whether others wait before it. It never does I/O, so Acquire can call it
 // before its first attempt.
-func joinLive(rdb redis.UniversalClient, channel string) (w *waiter, ahead bool) {
+func joinLive(rdb redis.UniversalClient, channel string, hr heir) (w *waiter, ahead bool) {
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
@@ -140,18 +229,22 @@ func joinLive(rdb redis.UniversalClient, channel string) (w *waiter, ahead bool)
 		wc.idle.Stop()
 		wc.idle = nil
 	}
-	w = &waiter{h: h, wc: wc, c: make(chan struct{}, 1)}
+	w = &waiter{h: h, wc: wc, c: make(chan struct{}, 1), heir: hr}
 	ahead = len(wc.queue) > 0
 	wc.queue = append(wc.queue, w)
 	return w, ahead
 }
 
 // leave unregisters w. A waiter that leaves without the lock passes a wake-up
-// on to the next one, in case it swallowed one meant for them.
-func (w *waiter) leave(passOn bool) {
+// on to the next one, in case it swallowed one meant for them. It reports
+// whether a release may have handed w the lock (see offer) that w did not
+// take: the acquisition must then be given up, which releases it.
+func (w *waiter) leave(passOn bool) (handed bool) {
 	h, wc := w.h, w.wc
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
+	w.gone = true
+	handed = w.offered || w.maybe || w.granted != nil
 	for i, x := range wc.queue {
 		if x == w {
 			wc.queue = append(wc.queue[:i], wc.queue[i+1:]...)
@@ -168,6 +261,7 @@ func (w *waiter) leave(passOn bool) {
 	if h.waiters == 0 {
 		h.idle = time.AfterFunc(idleLinger, h.closeIfIdle)
 	}
+	return handed
 }
 
 func (w *waiter) signal() {

@@ -62,6 +62,23 @@ local function wake(channel, msg)
   return type(redis.pcall('PUBLISH', channel, msg)) == 'number'
 end
 
+-- flag makes the wait key k say that a waiter of client id waits, for at
+-- least lease ms (only ever lengthened: another waiter may poll more
+-- slowly). It holds the id of the client whose waiters flagged it, or '*'
+-- once waiters of two clients did (or one that sent no id): a release
+-- hands the lock straight to a waiter of its own client (pass) only while
+-- no other client's waiter has flagged itself, so that those are not
+-- passed over.
+local function flag(k, id, lease)
+  local v = redis.pcall('GET', k)
+  if type(v) ~= 'string' then v = false end
+  if v and v ~= id then id = '*' end
+  local pt = v and redis.call('PTTL', k) or -2
+  if id ~= v or pt < lease then
+    redis.call('SET', k, id, 'PX', math.max(pt, lease))
+  end
+end
+
 -- acquire takes the lock if it is free and gives the acquisition its
 -- fencing token.
 --
@@ -104,9 +121,8 @@ local function acquire(keys, args)
     return {1, f}
   end
   local lease = tonumber(args[4])
-  if keys[4] and lease and lease > 0 and redis.call('PTTL', keys[4]) < lease then
-    -- only ever lengthened: another waiter may poll more slowly
-    redis.call('SET', keys[4], '1', 'PX', lease)
+  if keys[4] and lease and lease > 0 then
+    flag(keys[4], args[5] or '*', lease)
   end
   return {0, redis.call('PTTL', keys[1])}
 end
@@ -150,4 +166,40 @@ local function extend(keys, args)
     return redis.call('PEXPIRE', keys[1], args[2])
   end
   return 0
+end
+
+-- pass releases the lock and, in the same step, hands it to a waiter of the
+-- releasing client, who learns it from that client without a round trip of
+-- its own: the lock key takes the waiter's token and TTL and the waiter its
+-- fencing token, as if its own acquire had run right after the release.
+-- It does so only while no waiter of another client has flagged itself
+-- (the wait key is absent or holds this client's id, see flag) and the
+-- waiter's acquisition was not given up (its void key is absent);
+-- otherwise it is release.
+--
+-- keys[1] lock key, keys[2] wait key, keys[3] fence key, keys[4] the
+-- waiter's void key; args[1] token, args[2] wake channel, args[3] the
+-- waiter's token, args[4] its TTL in ms, args[5] the fence key's lifetime
+-- in ms, args[6] the releasing client's id.
+-- Reply: {3, fence} handed over; {2, 0} released and announced; {1, 0}
+-- released; {0, 0} not held.
+local function pass(keys, args)
+  if redis.call('GET', keys[1]) ~= args[1] then
+    return {0, 0}
+  end
+  local w = redis.pcall('GET', keys[2])
+  if (w == false or w == args[6]) and redis.call('EXISTS', keys[4]) == 0 then
+    redis.call('SET', keys[1], args[3], 'PX', args[4])
+    local f = nextfence(keys[3], args[5])
+    if f then
+      return {3, f}
+    end
+    -- not a fence at keys[3]: release; the waiter's own attempt meets the
+    -- error
+  end
+  redis.call('DEL', keys[1])
+  if w and wake(args[2], keys[1]) then
+    return {2, 0}
+  end
+  return {1, 0}
 end

@@ -29,7 +29,7 @@ var Library = script.NewParts("rapyer",
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
 	// functions) are let through until their first write that needs memory.
-	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend"},
+	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
 	script.Part{Source: readSource, Entries: []string{"read"}},
 )
@@ -42,6 +42,8 @@ var (
 	Acquire = Library.Func("acquire")
 	Release = Library.Func("release")
 	Extend  = Library.Func("extend")
+	// Pass is a release that hands the lock to a waiter of the same client.
+	Pass = Library.Func("pass")
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
 	Read = Library.Func("read")
