@@ -55,7 +55,9 @@ func expire(t *testing.T, b *testenv.Backend, key string, ttl time.Duration) {
 
 func TestMutualExclusion(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		const workers, rounds = 50, 20
+		// Sized for two cores under -race: 50 polling waiters saturated
+		// miniredis's script engine on a loaded machine.
+		const workers, rounds = 16, 20
 		key := lockKey(b, "mutex")
 		var inside, most, total atomic.Int64
 		var wg sync.WaitGroup
@@ -63,7 +65,7 @@ func TestMutualExclusion(t *testing.T) {
 		for range workers {
 			wg.Go(func() {
 				for range rounds {
-					l, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: time.Minute})
+					l, err := lock.Acquire(t.Context(), b.Client, key, lock.Options{Wait: 5 * time.Minute})
 					if err != nil {
 						errs <- err
 						return
@@ -246,7 +248,7 @@ func TestStalledHolderLosesLock(t *testing.T) {
 
 func TestAutoExtend(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		const ttl = 300 * time.Millisecond
+		const ttl = time.Second // an extension every third of it survives a loaded machine
 		key := lockKey(b, "auto")
 		l := mustAcquire(t, b.Client, key, lock.Options{TTL: ttl, AutoExtend: true})
 

@@ -228,7 +228,7 @@ func TestPerCallOptionsMerge(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct",
-			Lock: lock.Options{TTL: 300 * time.Millisecond, AutoExtend: true, Wait: lock.NoWait}})
+			Lock: lock.Options{TTL: time.Second, AutoExtend: true, Wait: lock.NoWait}})
 		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -236,11 +236,13 @@ func TestPerCallOptionsMerge(t *testing.T) {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("the context ended: %w", context.Cause(ctx))
-			case <-time.After(1200 * time.Millisecond): // 3 TTLs of the call
+			// 3 TTLs of the call; TTLs of a second and more, so that an
+			// extension every third of one survives a loaded machine.
+			case <-time.After(4500 * time.Millisecond):
 			}
 			a.Balance = 2
 			return nil
-		}, rapyer.WithLockTTL(400*time.Millisecond))
+		}, rapyer.WithLockTTL(1500*time.Millisecond))
 		if err != nil {
 			t.Fatalf("a per-call TTL dropped the model's AutoExtend: %v", err)
 		}
