@@ -122,16 +122,16 @@ function IX.unpack(s)
 end
 
 -- entries lists what the model at x.root is indexed under now: {name, enc}
--- per entry, none for a missing model.
+-- per entry; nil for a missing model (no version).
 function IX.entries(x)
   local list = {}
-  local names = {}
+  local names = {VERSION}
   for _, f in ipairs(x.f) do
     if f.coll == '' then names[#names + 1] = f.name end
   end
-  local vals = {}
-  if #names > 0 then vals = redis.call('HMGET', x.root, unpack(names)) end
-  local j = 0
+  local vals = redis.call('HMGET', x.root, unpack(names))
+  if not vals[1] then return nil end
+  local j = 1
   for _, f in ipairs(x.f) do
     local vs
     if f.coll == '' then
@@ -164,8 +164,9 @@ function IX.sync(x, now)
   local id = x.id
   local base = string.sub(x.ids, 1, -6) -- without ':@ids'
   local old = redis.call('HGET', x.back, id)
-  local exists = redis.call('HGET', x.root, VERSION)
-  local list = exists and IX.entries(x) or {}
+  local list = IX.entries(x)
+  local exists = list ~= nil
+  list = list or {}
   local flag = 'N'
   local oflag, olist = 'N', {}
   if old then oflag, olist = IX.unpack(old) end
