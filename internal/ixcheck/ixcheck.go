@@ -155,41 +155,9 @@ func (o Oracle) Check(t T, step string) {
 		}
 		lingering := map[string]bool{}
 		for _, id := range ids {
-			root := base + ":{" + id + "}"
-			h, ttl, colls := o.snapshot(t, ctx, root)
-			if h["__v"] == "" {
-				if strings.HasPrefix(backs[id], "T") {
-					lingering[id] = true // expired: its entries are checked below
-					continue
-				}
-				continue // gone: nothing of it may stay
+			if !o.expect(t, step, base, id, backs[id], want) && strings.HasPrefix(backs[id], "T") {
+				lingering[id] = true // expired: its entries are set aside
 			}
-			add := func(k, v string) { want[k] = append(want[k], v) }
-			add(base+":@ids", id)
-			if ttl > 0 {
-				add(base+":@exp", id)
-			}
-			for _, s := range o.specs {
-				var vals []string
-				switch s.Coll {
-				case "":
-					if v, ok := h[s.Name]; ok {
-						vals = []string{v}
-					}
-				default:
-					vals = colls[s.Name]
-				}
-				for i, e := range o.enc(t, string(s.Kind), vals) {
-					if e == "" {
-						t.Fatalf("%s: %s holds %q, which has no encoding", step, s.Name, vals[i])
-					}
-					add(base+":@i:"+s.Name, e+id)
-					if s.Name == o.unique {
-						add(base+":@u:"+s.Name, e+"="+id)
-					}
-				}
-			}
-			add(base+":@back", id+"="+backs[id])
 		}
 		o.dropLingering(got, lingering)
 		o.dropLingering(want, lingering)
@@ -203,6 +171,39 @@ func (o Oracle) Check(t T, step string) {
 			t.Fatalf("%s: group %d: the index keys disagree with the stored models:\n got %q\nwant %q", step, g, got, want)
 		}
 	}
+}
+
+// expect adds to want what the model id of the group at base gives, and
+// reports whether it exists.
+func (o Oracle) expect(t T, step, base, id, back string, want map[string][]string) bool {
+	t.Helper()
+	root := base + ":{" + id + "}"
+	h, ttl, colls := o.snapshot(t, context.Background(), root)
+	if h["__v"] == "" {
+		return false
+	}
+	add := func(k, v string) { want[k] = append(want[k], v) }
+	add(base+":@ids", id)
+	if ttl > 0 {
+		add(base+":@exp", id)
+	}
+	for _, s := range o.specs {
+		vals := colls[s.Name]
+		if v, ok := h[s.Name]; ok && s.Coll == "" {
+			vals = []string{v}
+		}
+		for i, e := range o.enc(t, string(s.Kind), vals) {
+			if e == "" {
+				t.Fatalf("%s: %s holds %q, which has no encoding", step, s.Name, vals[i])
+			}
+			add(base+":@i:"+s.Name, e+id)
+			if s.Name == o.unique {
+				add(base+":@u:"+s.Name, e+"="+id)
+			}
+		}
+	}
+	add(base+":@back", id+"="+back)
+	return true
 }
 
 // dropLingering takes the entries of models that expired out of got,
