@@ -4,7 +4,6 @@ package ixcheck
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -240,38 +239,49 @@ func MustNew[S any](t T, c redis.UniversalClient, prefix string, groups int, spe
 	return o
 }
 
-// snapshot reads the model at root in one MULTI/EXEC (its keys expire one
-// by one): its root hash, its TTL, and its indexed collections. A read
-// that fails (a loaded machine's timeout) is tried again, then ends t.
+// snapshotScript reads a model in one script, where no key expires (in
+// MULTI/EXEC, before Redis 7, one may between two commands): its root
+// hash, its PTTL, then each collection (KEYS[2..], of the types ARGV).
+var snapshotScript = redis.NewScript(`
+local out = {redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1])}
+for i = 2, #KEYS do
+  if ARGV[i - 1] == 'set' then out[i + 1] = redis.call('SMEMBERS', KEYS[i])
+  else out[i + 1] = redis.call('LRANGE', KEYS[i], 0, -1) end
+end
+return out`)
+
+// snapshot reads the model at root at one instant: its root hash, its
+// TTL, and its indexed collections. A read that fails (a loaded machine's
+// timeout) is tried again, then ends t.
 func (o Oracle) snapshot(t T, ctx context.Context, root string) (map[string]string, time.Duration, map[string][]string) {
 	t.Helper()
+	ks, types, names := []string{root}, []any{}, []string{}
+	for _, s := range o.specs {
+		if s.Coll != "" {
+			ks, types, names = append(ks, root+":"+s.Name), append(types, s.Coll), append(names, s.Name)
+		}
+	}
 	var err error
 	for range 5 {
-		var h *redis.MapStringStringCmd
-		var ttl *redis.DurationCmd
-		cols := map[string]*redis.StringSliceCmd{}
-		_, err = o.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			h = p.HGetAll(ctx, root)
-			ttl = p.PTTL(ctx, root)
-			for _, s := range o.specs {
-				switch s.Coll {
-				case "set":
-					cols[s.Name] = p.SMembers(ctx, root+":"+s.Name)
-				case "list":
-					cols[s.Name] = p.LRange(ctx, root+":"+s.Name, 0, -1)
-				}
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		var raw []any
+		raw, err = snapshotScript.Run(ctx, o.Client, ks, types...).Slice()
+		if err != nil {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		out := map[string][]string{}
-		for n, c := range cols {
-			out[n] = c.Val()
+		h := map[string]string{}
+		pairs, _ := raw[0].([]any)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			h[pairs[i].(string)] = pairs[i+1].(string)
 		}
-		return h.Val(), ttl.Val(), out
+		ttl, _ := raw[1].(int64)
+		out := map[string][]string{}
+		for i, n := range names {
+			for _, v := range raw[i+2].([]any) {
+				out[n] = append(out[n], v.(string))
+			}
+		}
+		return h, time.Duration(ttl) * time.Millisecond, out
 	}
 	t.Fatalf("ixcheck: reading %s: %v", root, err)
 	return nil, 0, nil
