@@ -15,7 +15,8 @@
 -- the count of collection fields and their name and Redis type, the count
 -- of ranges and their index, kind, op, arg, the count of indexes used and
 -- their names, the count of predicate words and the words (seven per node,
--- key words '1' for the root and '2'... for the collections, in order).
+-- key words '1' for the root and '2'... for the collections, in order),
+-- the count of the model's indexes and theirs (name, kind, use, coll).
 --
 -- Reply: {'OK', done, upto, n, key, id, [model parts], ...} where done is
 -- '1' when the group has no more results, upto the last sort key looked at
@@ -135,7 +136,25 @@ function Q.parse(args)
   for _ = 1, tonumber(args[i]) do S.uses[#S.uses + 1] = args[i + 1]; i = i + 1 end
   i = i + 1
   for j = 1, tonumber(args[i]) do S.pw[j] = args[i + j] end
+  i = i + 1 + tonumber(args[i])
+  -- every index of the model (name kind use coll), for IX.purge
+  S.fs = {}
+  for _ = 1, tonumber(args[i] or '0') do
+    local name, use = args[i + 1], args[i + 3]
+    local z = S.G .. ':@i:' .. name
+    S.fs[#S.fs + 1] = {name = name, kind = args[i + 2], use = use, coll = args[i + 4], z = z,
+      aux = use == 'u' and (S.G .. ':@u:' .. name) or z}
+    i = i + 4
+  end
   return S
+end
+
+-- purge drops the entries of up to 16 models of the group that the clock
+-- expired (IX.purge).
+function Q.purge(S)
+  if IX.purge == nil or #S.fs == 0 then return end
+  local G = S.G
+  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = G .. ':@exp', f = S.fs}, IX.now())
 end
 
 -- root is the root key of model id in the group.
@@ -323,7 +342,7 @@ function Q.building(S)
 end
 
 function Q.run(S)
-  if IX.purge then IX.purge(S.G) end
+  Q.purge(S)
   Q.building(S)
   S.n, S.seen, S.upto, S.out = 0, 0, S.after, {}
   if S.what == 'count' then
