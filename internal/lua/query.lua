@@ -108,7 +108,8 @@ function Q.enclen(k, m, at)
   elseif k == 't' then
     return Q.enclen('i', m, at) + 9
   elseif k == 'f' then
-    if b == 3 then return 10 elseif b == 1 then return 1 + IX.FNEG end
+    -- -inf, 0, +inf: one byte; a finite one: a byte, then 9
+    if b == 1 or b == 3 then return 10 end
     return 1
   end
   return 1 -- bool

@@ -12,7 +12,6 @@ var querySourceStub string
 // ixStub is IX.enc for ints and texts, until index.lua comes.
 const ixStub = `
 local IX = {}
-IX.FNEG = 10
 function IX.enc(kind, s)
   if kind == 'i' then
     if string.sub(s, 1, 1) == '-' then
