@@ -262,4 +262,3 @@ func checkQuery(t *testing.T, m *rapyer.Model[Item], x tq, stored map[string]Ite
 		}
 	}
 }
-
