@@ -25,9 +25,9 @@ import (
 	"github.com/rapyer-go/rapyer/is"
 )
 
-// Field is a field to order by: any lens.Field of the model (a scalar field
+// Sortable is a field to order by: any lens.Field of the model (a scalar field
 // with an index.On, index.Prefix or index.Unique).
-type Field interface {
+type Sortable interface {
 	Path() string
 	String() string
 }
@@ -37,7 +37,7 @@ type Field interface {
 // model, as All does.
 type Query[S any] struct {
 	pred       *is.Pred[S]
-	order      Field
+	order      Sortable
 	desc, scan bool
 	limit      int
 	tag        *string
@@ -54,7 +54,7 @@ func All[S any]() Query[S] { return Query[S]{} }
 // id. f needs an index.On, index.Prefix or index.Unique. Without OrderBy the
 // order is the one of the index that serves the query (the id for an
 // equality), stable from page to page.
-func (q Query[S]) OrderBy(f Field) Query[S] {
+func (q Query[S]) OrderBy(f Sortable) Query[S] {
 	q.order = f
 	return q
 }

@@ -1,7 +1,6 @@
 package rapyer
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"

@@ -3,7 +3,6 @@ package rapyer_test
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -18,8 +17,8 @@ import (
 	"github.com/rapyer-go/rapyer/rapyer"
 )
 
-// Item has a field of every kind an index takes, and one without an index.
-type Item struct {
+// QItem has a field of every kind an index takes, and one without an index.
+type QItem struct {
 	Name   string
 	Status string
 	Price  int
@@ -30,13 +29,13 @@ type Item struct {
 }
 
 var (
-	iName   = lens.Of(func(i *Item) *string { return &i.Name })
-	iStatus = lens.Of(func(i *Item) *string { return &i.Status })
-	iPrice  = lens.Of(func(i *Item) *int { return &i.Price })
-	iScore  = lens.Of(func(i *Item) *float64 { return &i.Score })
-	iAdded  = lens.Of(func(i *Item) *time.Time { return &i.Added })
-	iTags   = lens.Of(func(i *Item) *map[string]struct{} { return &i.Tags })
-	iHidden = lens.Of(func(i *Item) *bool { return &i.Hidden })
+	iName   = lens.Of(func(i *QItem) *string { return &i.Name })
+	iStatus = lens.Of(func(i *QItem) *string { return &i.Status })
+	iPrice  = lens.Of(func(i *QItem) *int { return &i.Price })
+	iScore  = lens.Of(func(i *QItem) *float64 { return &i.Score })
+	iAdded  = lens.Of(func(i *QItem) *time.Time { return &i.Added })
+	iTags   = lens.Of(func(i *QItem) *map[string]struct{} { return &i.Tags })
+	iHidden = lens.Of(func(i *QItem) *bool { return &i.Hidden })
 )
 
 var itemIndexes = []index.Spec{index.Prefix(iName), index.On(iStatus), index.On(iPrice), index.On(iScore),
@@ -53,8 +52,8 @@ var (
 
 func pick[E any](r *rand.Rand, xs []E) E { return xs[r.IntN(len(xs))] }
 
-func randomItem(r *rand.Rand) Item {
-	it := Item{Name: pick(r, itemNames), Status: pick(r, itemStatus), Price: r.IntN(30) - 10, Score: pick(r, itemScores),
+func randomItem(r *rand.Rand) QItem {
+	it := QItem{Name: pick(r, itemNames), Status: pick(r, itemStatus), Price: r.IntN(30) - 10, Score: pick(r, itemScores),
 		Added: pick(r, itemTimes), Hidden: r.IntN(4) == 0}
 	for _, t := range itemTags {
 		if r.IntN(2) == 0 {
@@ -70,7 +69,7 @@ func randomItem(r *rand.Rand) Item {
 // randomQuery is a query an index serves: a leaf, an In, an And with a
 // condition no index serves, an Or of leaves; perhaps ordered.
 func randomQuery(r *rand.Rand) tq {
-	leaf := func() is.Pred[Item] {
+	leaf := func() is.Pred[QItem] {
 		switch r.IntN(9) {
 		case 0:
 			return is.Equal(iStatus, pick(r, itemStatus))
@@ -91,7 +90,7 @@ func randomQuery(r *rand.Rand) tq {
 		}
 		return is.Equal(iName, pick(r, itemNames))
 	}
-	var p is.Pred[Item]
+	var p is.Pred[QItem]
 	switch r.IntN(4) {
 	case 0:
 		p = leaf()
@@ -105,24 +104,24 @@ func randomQuery(r *rand.Rand) tq {
 	x := tq{q: query.Where(p), p: p}
 	switch r.IntN(4) {
 	case 0:
-		x.q, x.by = x.q.OrderBy(iPrice), func(i Item) any { return i.Price }
+		x.q, x.by = x.q.OrderBy(iPrice), func(i QItem) any { return i.Price }
 	case 1:
-		x.q, x.by, x.desc = x.q.OrderBy(iAdded).Desc(), func(i Item) any { return i.Added }, true
+		x.q, x.by, x.desc = x.q.OrderBy(iAdded).Desc(), func(i QItem) any { return i.Added }, true
 	}
 	return x
 }
 
 // tq is a query with its predicate and order on the side.
 type tq struct {
-	q    query.Query[Item]
-	p    is.Pred[Item]
-	by   func(Item) any
+	q    query.Query[QItem]
+	p    is.Pred[QItem]
+	by   func(QItem) any
 	desc bool
 }
 
 // expected is what a scan of the stored models gives for q: the ids, in
 // q's order when it has one.
-func expected(p is.Pred[Item], stored map[string]Item, by func(Item) any, desc bool) []string {
+func expected(p is.Pred[QItem], stored map[string]QItem, by func(QItem) any, desc bool) []string {
 	var ids []string
 	for id, it := range stored {
 		if p.Holds(it) {
@@ -150,20 +149,20 @@ func expected(p is.Pred[Item], stored map[string]Item, by func(Item) any, desc b
 	return ids
 }
 
-func newItems(t *testing.T, b *testenv.Backend, name string, opts rapyer.Options) *rapyer.Model[Item] {
+func newItems(t *testing.T, b *testenv.Backend, name string, opts rapyer.Options) *rapyer.Model[QItem] {
 	t.Helper()
 	opts.Prefix = b.Prefix + name
 	if opts.Indexes == nil {
 		opts.Indexes = itemIndexes
 	}
-	m, err := rapyer.New[Item](b.Client, opts)
+	m, err := rapyer.New[QItem](b.Client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func findIDs(t *testing.T, m *rapyer.Model[Item], q query.Query[Item]) []string {
+func findIDs(t *testing.T, m *rapyer.Model[QItem], q query.Query[QItem]) []string {
 	t.Helper()
 	var ids []string
 	for id, err := range m.FindIDs(context.Background(), q) {
@@ -175,7 +174,7 @@ func findIDs(t *testing.T, m *rapyer.Model[Item], q query.Query[Item]) []string 
 	return ids
 }
 
-func pageIDs(t *testing.T, m *rapyer.Model[Item], q query.Query[Item], between func()) []string {
+func pageIDs(t *testing.T, m *rapyer.Model[QItem], q query.Query[QItem], between func()) []string {
 	t.Helper()
 	var ids []string
 	cursor := ""
@@ -208,7 +207,7 @@ func TestQueriesAnswerWhatAScanGives(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(seed), 1))
 		ctx := context.Background()
 		m := newItems(t, b, "items", rapyer.Options{Groups: 4})
-		stored := map[string]Item{}
+		stored := map[string]QItem{}
 		for i := range 80 {
 			id := fmt.Sprintf("it%03d", i)
 			it := randomItem(r)
@@ -223,7 +222,7 @@ func TestQueriesAnswerWhatAScanGives(t *testing.T) {
 	})
 }
 
-func checkQuery(t *testing.T, m *rapyer.Model[Item], x tq, stored map[string]Item, seed int64) {
+func checkQuery(t *testing.T, m *rapyer.Model[QItem], x tq, stored map[string]QItem, seed int64) {
 	t.Helper()
 	ctx := context.Background()
 	q, p, by := x.q, x.p, x.by
@@ -246,7 +245,7 @@ func checkQuery(t *testing.T, m *rapyer.Model[Item], x tq, stored map[string]Ite
 	if err != nil || n != len(want) {
 		t.Fatalf("seed %d: %s: Count %d, %v; want %d", seed, q, n, err, len(want))
 	}
-	var vals []Item
+	var vals []QItem
 	for v, err := range m.Find(ctx, q.Limit(3)) {
 		if err != nil {
 			t.Fatal(err)
