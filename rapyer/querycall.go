@@ -167,7 +167,7 @@ func (r *qrun[T]) failure(raw []any) error {
 		s, msg = errs.Refused, code+": "+msg
 	}
 	if code == "BUILDING" {
-		msg = "the index of " + msg + " is being built (Model.Reindex); ask query.Scan to read the models meanwhile"
+		msg += " (Model.Reindex builds it); query.Scan reads the models meanwhile"
 	}
 	return fmt.Errorf("%w: %s: %s", s, r.spec.Shown, msg)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // reindexChunk is how many models one call of the rebuild syncs.
-const reindexChunk = 200
+var reindexChunk = 200
 
 // metaAt is the field of a group's @meta that holds where a rebuild got to.
 const metaAt = "@reindex"
@@ -112,7 +112,7 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 		if at != "" {
 			min = "(" + at
 		}
-		ids, err := m.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ix.IDs(base), Start: min, Stop: "+", ByLex: true, Count: reindexChunk}).Result()
+		ids, err := m.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ix.IDs(base), Start: min, Stop: "+", ByLex: true, Count: int64(reindexChunk)}).Result()
 		if err != nil {
 			return err
 		}

@@ -331,13 +331,19 @@ function Q.count(S)
   return n
 end
 
--- building fails the call when an index the plan reads is being built
--- (its state in @meta, which Model.Reindex keeps); the caller may then
--- scan (query.Scan), with a plan that reads no index.
+-- building fails the call when an index the plan reads is not ready in
+-- the group: being built (Model.Reindex), or never built though the group
+-- has models (an index declared after they were written; the group's first
+-- write marks the indexes it maintains ready, IX.sync). The caller may
+-- then scan (query.Scan), with a plan that reads no index.
 function Q.building(S)
+  local n
   for _, name in ipairs(S.uses) do
-    if redis.call('HGET', S.G .. ':@meta', name) == 'building' then
-      fail('BUILDING', 0, name)
+    local st = redis.call('HGET', S.G .. ':@meta', name)
+    if st == 'building' then fail('BUILDING', 0, 'the index of ' .. name .. ' is being built') end
+    if st ~= 'ready' then
+      n = n or redis.call('ZCARD', S.G .. ':@ids')
+      if n > 0 then fail('BUILDING', 0, 'the index of ' .. name .. ' is not built yet') end
     end
   end
 end
