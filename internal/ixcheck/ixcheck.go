@@ -135,17 +135,7 @@ func (o Oracle) Check(t testing.TB, step string) {
 		got := o.Actual(t, g)
 		want := map[string][]string{}
 		backs := c.HGetAll(ctx, base+":@back").Val()
-		ids := slices.Sorted(maps.Keys(backs))
-		// models that exist but that @back lacks are missing entries:
-		// find them by listing the type's roots
-		for id, err := range o.ids(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := backs[id]; !ok && ix.Group(id, o.groups) == g {
-				ids = append(ids, id)
-			}
-		}
+		ids := o.listed(t, backs, g)
 		lingering := map[string]bool{}
 		for _, id := range ids {
 			root := base + ":{" + id + "}"
@@ -163,18 +153,7 @@ func (o Oracle) Check(t testing.TB, step string) {
 				add(base+":@exp", id)
 			}
 			for _, s := range o.specs {
-				var vals []string
-				switch s.Coll {
-				case "":
-					// an absent field is indexed as its kind's zero
-					// (index.lua IX.ZERO), as predicates read it
-					vals = []string{zero[s.Kind]}
-					if v, ok := h[s.Name]; ok {
-						vals = []string{v}
-					}
-				default:
-					vals = colls[s.Name]
-				}
+				vals := values(s, h, colls)
 				for i, e := range o.enc(t, string(s.Kind), vals) {
 					if e == "" {
 						t.Fatalf("%s: %s holds %q, which has no encoding", step, s.Name, vals[i])
@@ -199,6 +178,35 @@ func (o Oracle) Check(t testing.TB, step string) {
 			t.Fatalf("%s: group %d: the index keys disagree with the stored models:\n got %q\nwant %q", step, g, got, want)
 		}
 	}
+}
+
+// listed are the ids of group g that @back (backs) holds, then those of
+// models that exist but that @back lacks (missing entries), found by
+// listing the type's roots.
+func (o Oracle) listed(t testing.TB, backs map[string]string, g int) []string {
+	ids := slices.Sorted(maps.Keys(backs))
+	for id, err := range o.ids(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := backs[id]; !ok && ix.Group(id, o.groups) == g {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// values are the stored values index s holds for a model: its field
+// of the root hash h (an absent field is indexed as its kind's zero,
+// index.lua IX.ZERO, as predicates read it), or its collection.
+func values(s ix.Field, h map[string]string, colls map[string][]string) []string {
+	if s.Coll != "" {
+		return colls[s.Name]
+	}
+	if v, ok := h[s.Name]; ok {
+		return []string{v}
+	}
+	return []string{zero[s.Kind]}
 }
 
 // dropLingering takes the entries of models that expired out of got,
