@@ -94,7 +94,7 @@ func ordered[A is.Ordered](r *rand.Rand, x is.Operand[Doc, A], v A) is.Pred[Doc]
 }
 
 func randomLeaf(r *rand.Rand) is.Pred[Doc] {
-	switch r.IntN(15) {
+	switch r.IntN(16) {
 	case 0:
 		return ordered(r, dN, pick(r, ints))
 	case 1:
@@ -126,6 +126,8 @@ func randomLeaf(r *rand.Rand) is.Pred[Doc] {
 		return is.Element(dL, pick(r, texts))
 	case 13:
 		return ordered(r, is.TextLen(dS), r.IntN(4))
+	case 14:
+		return is.HasPrefix(dS, pick(r, texts))
 	}
 	return is.Key(dM, pick(r, texts))
 }

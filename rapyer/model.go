@@ -27,6 +27,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/tx"
 )
 
@@ -658,7 +659,14 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // number until it ends: about 20 bytes of map plus the id itself per id
 // (measured: 100,000 ids of 24 characters hold about 5 MB). A model created or deleted during
 // the scan may or may not come. An error ends the iteration.
+//
+// A type with indexes (Options.Indexes, without HashTag) is listed by its
+// slot groups' lists of ids instead (FindIDs of query.All): exact, each id
+// once, ordered by id, a page of 100 per group at a time, no SCAN.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
+	if m.ix != nil && !m.ix.Tagged {
+		return m.FindIDs(ctx, query.All[T]())
+	}
 	return func(yield func(string, error) bool) {
 		seen := map[string]struct{}{}
 		var nodes []*redis.Client

@@ -21,6 +21,9 @@ import (
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
+// zero is the stored text of the zero value of each kind of index.
+var zero = map[byte]string{'i': "0", 'f': "0", 's': "", 'b': "false", 't': "0001-01-01T00:00:00Z"}
+
 // Oracle holds the index keys of every group of a model type to what
 // the stored models give: for each model that exists, its entries (the
 // server's enc of each stored value, then the id), its id in @ids and
@@ -187,10 +190,7 @@ func (o Oracle) expect(t T, step, base, id, back string, want map[string][]strin
 		add(base+":@exp", id)
 	}
 	for _, s := range o.specs {
-		vals := colls[s.Name]
-		if v, ok := h[s.Name]; ok && s.Coll == "" {
-			vals = []string{v}
-		}
+		vals := values(s, h, colls)
 		for i, e := range o.enc(t, string(s.Kind), vals) {
 			if e == "" {
 				t.Fatalf("%s: %s holds %q, which has no encoding", step, s.Name, vals[i])
@@ -203,6 +203,19 @@ func (o Oracle) expect(t T, step, base, id, back string, want map[string][]strin
 	}
 	add(base+":@back", id+"="+back)
 	return true
+}
+
+// values are the stored values index s holds for a model: its field
+// of the root hash h (an absent field is indexed as its kind's zero,
+// index.lua IX.ZERO, as predicates read it), or its collection.
+func values(s ix.Field, h map[string]string, colls map[string][]string) []string {
+	if s.Coll != "" {
+		return colls[s.Name]
+	}
+	if v, ok := h[s.Name]; ok {
+		return []string{v}
+	}
+	return []string{zero[s.Kind]}
 }
 
 // dropLingering takes the entries of models that expired out of got,

@@ -689,6 +689,8 @@ local function pred(a, i, n, live)
       fail('CORRUPT', n, x .. ' holds ' .. tostring(cur))
     end
     local said = raw and (x .. ' is ' .. cur) or (x .. ' is missing' .. (cur ~= '' and (', which counts as ' .. cur) or ''))
+    -- rel 'pre' (is.HasPrefix): the text starts with arg
+    if rel == 'pre' then return string.sub(cur, 1, #arg) == arg, i + 7, said, {x, raw or nil} end
     return holds(compare(a[i + 3], cur, arg), rel), i + 7, said, {x, raw or nil}
   end
   if not live then needtype(k, x == 'text' and 'hash' or x, n) end

@@ -1,0 +1,141 @@
+package rapyer
+
+import (
+	"context"
+	"errors"
+	"iter"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/plan"
+	"github.com/rapyer-go/rapyer/query"
+)
+
+// DefaultPageSize is the size of a page of Page for a query without a
+// Limit.
+const DefaultPageSize = 100
+
+// streamPage is the size of the pages Find and FindIDs read at a time.
+const streamPage = 500
+
+// Page is one page of a query's results (Model.Page).
+type Page[T any] struct {
+	// Items are the page's models, in the query's order.
+	Items []Entry[T]
+	// Next is the cursor of the next page; "" when no page follows.
+	Next string
+}
+
+// Find streams the models q finds, in its order, up to its Limit. It
+// reads a page of results at a time (500, or the Limit when smaller): each page is one round trip per server (one call per slot
+// group, pipelined to each master, the masters in parallel), models and
+// all. A model not changed while the iteration runs comes exactly once; a
+// model changed meanwhile comes as the query finds it when its page is read.
+// A query no index serves fails with ErrNotIndexed unless it asks for a
+// scan (query.Scan). An error ends the iteration.
+func (m *Model[T]) Find(ctx context.Context, q query.Query[T]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		m.stream(ctx, q, "models", func(r *qrun[T], h qhit) bool {
+			v, ok, err := r.value(h)
+			if err != nil {
+				return yield(zero, err)
+			}
+			return !ok || yield(v, nil)
+		}, func(err error) { yield(zero, err) })
+	}
+}
+
+// FindIDs streams the ids of the models q finds, as Find does, without
+// reading the models.
+func (m *Model[T]) FindIDs(ctx context.Context, q query.Query[T]) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		m.stream(ctx, q, "ids", func(_ *qrun[T], h qhit) bool { return yield(h.id, nil) },
+			func(err error) { yield("", err) })
+	}
+}
+
+// stream runs q page by page, giving each result to each until it returns
+// false, and an error to fail.
+func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, each func(*qrun[T], qhit) bool, fail func(error)) {
+	r, err := m.prepare(q)
+	if err != nil {
+		fail(err)
+		return
+	}
+	left, size := r.spec.Limit, streamPage
+	if left > 0 && left < size {
+		size = left
+	}
+	cursor := ""
+	for {
+		hits, next, err := r.pageScan(ctx, what, cursor, size)
+		if err != nil {
+			fail(err)
+			return
+		}
+		for _, h := range hits {
+			if !each(r, h) {
+				return
+			}
+			if left--; left == 0 {
+				return
+			}
+		}
+		if next == "" {
+			return
+		}
+		cursor = next
+	}
+}
+
+// pageScan is page, and for a query that may scan (query.Scan) whose index
+// is being built, a page of a plan that reads every model instead.
+func (r *qrun[T]) pageScan(ctx context.Context, what, cursor string, limit int) ([]qhit, string, error) {
+	hits, next, err := r.page(ctx, what, cursor, limit)
+	if r.rescan(err) {
+		return r.page(ctx, what, cursor, limit)
+	}
+	return hits, next, err
+}
+
+// rescan turns the plan into a scan of every model when err says an index
+// it reads is being built and the query may scan, and reports whether it
+// did. Cursors of the first plan are then refused (ErrBadCursor).
+func (r *qrun[T]) rescan(err error) bool {
+	if !errors.Is(err, errs.NotIndexed) || !r.spec.Scan || r.spec.Order != "" || r.plan.Mode == plan.All {
+		return false
+	}
+	r.setPlan(plan.Plan{Mode: plan.All})
+	return true
+}
+
+// Page reads one page of q: at most its Limit models (DefaultPageSize
+// without one), after the page whose Next is cursor ("" for the first
+// page). Paging is stable: a model not changed while a caller pages through
+// comes on exactly one page. A cursor of another query, or one that was
+// changed, fails with ErrBadCursor.
+func (m *Model[T]) Page(ctx context.Context, q query.Query[T], cursor string) (Page[T], error) {
+	r, err := m.prepare(q)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	size := r.spec.Limit
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	hits, next, err := r.pageScan(ctx, "models", cursor, size)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	p := Page[T]{Next: next}
+	for _, h := range hits {
+		v, ok, err := r.value(h)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		if ok {
+			p.Items = append(p.Items, Entry[T]{ID: h.id, Value: v})
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,112 @@
+package rapyer
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	ix "github.com/rapyer-go/rapyer/internal/index"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/plan"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/query"
+)
+
+// qrun is one query made ready to run on a model: its plan, the groups it
+// asks, the predicate as the script reads it, and its fingerprint (for the
+// cursor).
+type qrun[T any] struct {
+	m     *Model[T]
+	spec  plan.Spec
+	plan  plan.Plan
+	bases []string
+	words []string
+	fp    [8]byte
+}
+
+// prepare plans q for the model.
+func (m *Model[T]) prepare(q query.Query[T]) (*qrun[T], error) {
+	spec, err := q.Spec(plan.Access{})
+	if err != nil {
+		return nil, err
+	}
+	if m.ix == nil {
+		return nil, fmt.Errorf("%w: %s: the model has no indexes (Options.Indexes)", errs.NotIndexed, spec.Shown)
+	}
+	r := &qrun[T]{m: m, spec: spec}
+	if r.bases, err = m.queryBases(spec); err != nil {
+		return nil, err
+	}
+	if spec.Lower != nil {
+		if r.words, err = m.queryWords(spec); err != nil {
+			return nil, errs.At(spec.Shown, err)
+		}
+	}
+	p, err := plan.Make(spec.Tree, spec.Order, spec.Scan, m.planIndexes())
+	if err != nil {
+		return nil, errs.At(spec.Shown, err)
+	}
+	r.setPlan(p)
+	return r, nil
+}
+
+// setPlan sets the plan and the fingerprint that goes with it: a cursor of
+// one plan is refused by another.
+func (r *qrun[T]) setPlan(p plan.Plan) {
+	r.plan = p
+	s := r.spec
+	parts := []string{r.m.opts.Prefix, string(p.Mode), s.Order, strconv.FormatBool(s.Desc), s.Tag,
+		strings.Join(r.words, "\x00"), strings.Join(p.Uses, "\x00")}
+	r.fp = plan.Fingerprint(parts...)
+}
+
+func (m *Model[T]) planIndexes() []plan.Index {
+	out := make([]plan.Index, len(m.ix.Fields))
+	for i, f := range m.ix.Fields {
+		out[i] = plan.Index{Field: f.Name, Kind: f.Kind, Use: f.Use}
+	}
+	return out
+}
+
+// queryBases are the groups a query asks: every group, or the one of its
+// tag for a model with a hash tag.
+func (m *Model[T]) queryBases(s plan.Spec) ([]string, error) {
+	switch {
+	case m.ix.Tagged && !s.HasTag:
+		return nil, fmt.Errorf("%w: %s: a model with Options.HashTag is queried one tag at a time (query.Tag)", errs.Invalid, s.Shown)
+	case !m.ix.Tagged && s.HasTag:
+		return nil, fmt.Errorf("%w: %s: query.Tag is for models with Options.HashTag", errs.Invalid, s.Shown)
+	case s.HasTag:
+		if s.Tag == "" || strings.ContainsAny(s.Tag, "{}") {
+			return nil, fmt.Errorf("%w: %s: the tag %q is empty or holds a brace", errs.Invalid, s.Shown, s.Tag)
+		}
+		return []string{ix.Base(m.opts.Prefix, s.Tag)}, nil
+	}
+	return m.ix.Bases(), nil
+}
+
+// qroot stands for a candidate's root while the predicate is lowered; the
+// script puts each candidate's keys in its place.
+const qroot = "\x00root"
+
+// queryWords lowers the predicate for the script: its key words become '1'
+// (the candidate's root) and '2'... (its collections, in schema order).
+func (m *Model[T]) queryWords(s plan.Spec) ([]string, error) {
+	w, err := s.Lower(prog.Target{Root: qroot, Model: m.schema})
+	if err != nil {
+		return nil, err
+	}
+	at := map[string]string{qroot: "1"}
+	for j, c := range m.schema.Collections {
+		at[keys.Field(qroot, c.Name)] = strconv.Itoa(j + 2)
+	}
+	for i := 0; i < len(w); i += 7 {
+		k, ok := at[w[i]]
+		if !ok {
+			return nil, fmt.Errorf("%w: the predicate reads %q, no key of the model", errs.Invalid, w[i])
+		}
+		w[i] = k
+	}
+	return w, nil
+}

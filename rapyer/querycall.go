@@ -1,0 +1,173 @@
+package rapyer
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	ix "github.com/rapyer-go/rapyer/internal/index"
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/script"
+)
+
+// qreq is one call of the query script: a group, where to resume, how
+// many results at most.
+type qreq struct {
+	base, after string
+	limit       int
+}
+
+// qreply is what one call found.
+type qreply struct {
+	done bool   // the group has no more results
+	upto string // the last sort key the call looked at
+	n    int    // results (for count: matches)
+	hits []qhit
+}
+
+// qhit is one result: its sort key, its id and, for models, the parts of
+// the model (its root hash, then each collection).
+type qhit struct {
+	key, id string
+	parts   []any
+}
+
+// args lays out the script's arguments for one call (query.lua says what
+// each one is).
+func (r *qrun[T]) args(what string, q qreq) []any {
+	p := r.plan
+	oname, okind, ozero := "", "", ""
+	if p.Order != nil {
+		oname, okind = p.Order.Field, string(p.Order.Kind)
+		if n, ok := r.m.schema.Lookup(oname); ok {
+			ozero, _ = n.Value.EncodeAny(reflect.Zero(n.Value.Type).Interface())
+		}
+	}
+	a := []any{q.base, what, string(p.Mode), flag(r.spec.Desc), q.limit, q.after, flag(p.Exact), flag(r.spec.Scan),
+		oname, okind, ozero, len(r.m.schema.Collections)}
+	for _, c := range r.m.schema.Collections {
+		a = append(a, c.Name, c.Kind.RedisType())
+	}
+	a = append(a, len(p.Ranges))
+	for _, g := range p.Ranges {
+		a = append(a, g.Index, string(g.Kind), g.Op, g.Arg)
+	}
+	a = append(a, len(p.Uses))
+	for _, u := range p.Uses {
+		a = append(a, u)
+	}
+	a = append(a, len(r.words))
+	for _, w := range r.words {
+		a = append(a, w)
+	}
+	a = append(a, len(r.m.ix.Fields))
+	for _, f := range r.m.ix.Fields {
+		a = append(a, f.Name, string(f.Kind), string(f.Use), f.Coll)
+	}
+	return a
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// call runs the requests, one call per group, in one pipeline: the client
+// sends each master its calls in one round trip, the masters in parallel.
+// A reply saying the library or the script was missing is recovered as
+// readAcrossSlots does.
+func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply, error) {
+	cmds := make([]*redis.Cmd, len(reqs))
+	for try := 1; ; try++ {
+		queue := lua.Query.Queuer(ctx, r.m.rdb)
+		if try == 3 {
+			queue = lua.Query.EvalQueuer(ctx)
+		}
+		_, _ = r.m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, q := range reqs {
+				cmds[i] = queue(p, script.Command([]string{ix.IDs(q.base)}, r.args(what, q)...))
+			}
+			return nil
+		})
+		missed := firstMissing(cmds)
+		if missed == nil || try == 3 {
+			break
+		}
+		again, err := lua.Query.Recover(ctx, r.m.rdb, missed)
+		if err != nil {
+			return nil, err
+		}
+		if !again {
+			break
+		}
+	}
+	out := make([]qreply, len(reqs))
+	for i, c := range cmds {
+		var err error
+		if out[i], err = r.decode(what, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decode reads one reply of the script.
+func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
+	raw, err := c.Slice()
+	if err != nil {
+		return qreply{}, errs.At(r.spec.Shown, err)
+	}
+	if len(raw) > 0 && raw[0] == "ERR" {
+		return qreply{}, r.failure(raw)
+	}
+	if len(raw) < 4 || raw[0] != "OK" {
+		return qreply{}, fmt.Errorf("%w: %s: unexpected reply of the query script", errs.Corrupt, r.spec.Shown)
+	}
+	done, _ := raw[1].(string)
+	upto, _ := raw[2].(string)
+	n, _ := raw[3].(int64)
+	q := qreply{done: done == "1", upto: upto, n: int(n)}
+	if what == "count" {
+		return q, nil
+	}
+	step := 2
+	if what == "models" {
+		step += 1 + len(r.m.schema.Collections)
+	}
+	for i := 4; i+step <= len(raw); i += step {
+		h := qhit{}
+		h.key, _ = raw[i].(string)
+		h.id, _ = raw[i+1].(string)
+		h.parts = raw[i+2 : i+step]
+		q.hits = append(q.hits, h)
+	}
+	return q, nil
+}
+
+// queryCodes are the error codes of the query script and their sentinels.
+var queryCodes = map[string]error{
+	"BUILDING":  errs.NotIndexed,
+	"WRONGTYPE": errs.WrongType,
+	"CORRUPT":   errs.Corrupt,
+	"ARG":       errs.Invalid,
+	"NOPERM":    errs.NoPermission,
+	"LIMIT":     errs.TooLarge,
+}
+
+func (r *qrun[T]) failure(raw []any) error {
+	code, _ := raw[1].(string)
+	msg, _ := raw[len(raw)-1].(string)
+	s, ok := queryCodes[code]
+	if !ok {
+		s, msg = errs.Refused, code+": "+msg
+	}
+	if code == "BUILDING" {
+		msg += " (Model.Reindex builds it); query.Scan reads the models meanwhile"
+	}
+	return fmt.Errorf("%w: %s: %s", s, r.spec.Shown, msg)
+}

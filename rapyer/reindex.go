@@ -1,0 +1,174 @@
+package rapyer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
+	ix "github.com/rapyer-go/rapyer/internal/index"
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/script"
+)
+
+// reindexChunk is how many models one call of the rebuild syncs.
+var reindexChunk = 200
+
+// metaAt is the field of a group's @meta that holds where a rebuild got to.
+const metaAt = "@reindex"
+
+// Reindex builds the model type's indexes for the models stored before
+// they were declared, online: writes go on meanwhile (they keep every
+// declared index already). In each slot group whose indexes are not all
+// ready it marks them "building", syncs the group's models a chunk at a
+// time (one call each), then marks them "ready". While an index is
+// building no query uses it (a query that needs it fails with
+// ErrNotIndexed, or reads every model with query.Scan), so no query misses a
+// model during the rebuild. It keeps its place in the group's @meta: run it
+// again after a failure and it goes on from there. progress, if not nil,
+// is called after every chunk with the models done and the total.
+//
+// Run it after every process that writes the type runs with the new
+// declaration: a writer without it would drop the new entries of the
+// models it writes.
+func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
+	if m.ix == nil || m.ix.Tagged {
+		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
+	}
+	todo, total, err := m.reindexTodo(ctx)
+	if err != nil {
+		return err
+	}
+	done := 0
+	for _, g := range todo {
+		if err := m.reindexGroup(ctx, g, &done, total, progress); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuild is one group to rebuild: its base and its indexes not ready.
+type rebuild struct {
+	base  string
+	names []string
+}
+
+// reindexTodo lists the groups with an index that is not ready, and how
+// many models they hold.
+func (m *Model[T]) reindexTodo(ctx context.Context) ([]rebuild, int, error) {
+	bases := m.ix.Bases()
+	states := make([]*redis.SliceCmd, len(bases))
+	cards := make([]*redis.IntCmd, len(bases))
+	names := make([]string, len(m.ix.Fields))
+	for i, f := range m.ix.Fields {
+		names[i] = f.Name
+	}
+	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, b := range bases {
+			states[i] = p.HMGet(ctx, ix.Meta(b), names...)
+			cards[i] = p.ZCard(ctx, ix.IDs(b))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	var todo []rebuild
+	total := 0
+	for i, b := range bases {
+		g := rebuild{base: b}
+		for j, s := range states[i].Val() {
+			if s != "ready" {
+				g.names = append(g.names, names[j])
+			}
+		}
+		if len(g.names) > 0 {
+			todo = append(todo, g)
+			total += int(cards[i].Val())
+		}
+	}
+	return todo, total, nil
+}
+
+// reindexGroup rebuilds one group from where its last rebuild stopped.
+func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total int, progress func(int, int)) error {
+	base, meta := g.base, ix.Meta(g.base)
+	building, ready := []any{}, []any{}
+	for _, name := range g.names {
+		building = append(building, name, "building")
+		ready = append(ready, name, "ready")
+	}
+	at, err := m.rdb.HGet(ctx, meta, metaAt).Result()
+	if err != nil && err != redis.Nil {
+		return err
+	}
+	if err := m.rdb.HSet(ctx, meta, building...).Err(); err != nil {
+		return err
+	}
+	for {
+		min := "-"
+		if at != "" {
+			min = "(" + at
+		}
+		ids, err := m.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ix.IDs(base), Start: min, Stop: "+", ByLex: true, Count: int64(reindexChunk)}).Result()
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			if err := m.reindexIDs(ctx, base, ids); err != nil {
+				return err
+			}
+			at = ids[len(ids)-1]
+			*done += len(ids)
+			if progress != nil {
+				progress(*done, total)
+			}
+		}
+		if len(ids) < reindexChunk {
+			break
+		}
+	}
+	if err := m.rdb.HSet(ctx, meta, ready...).Err(); err != nil {
+		return err
+	}
+	return m.rdb.HDel(ctx, meta, metaAt).Err()
+}
+
+// reindexIDs syncs the models ids of the group at base (index.lua's
+// reindex), and notes where the rebuild got to, in one step.
+func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string) error {
+	args := []any{len(m.ix.Fields)}
+	for _, f := range m.ix.Fields {
+		args = append(args, f.Name, string(f.Kind), string(f.Use), f.Coll)
+	}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	if err := lua.Reindex.Run(ctx, m.rdb, script.Command([]string{ix.IDs(base), ix.Back(base), ix.Exp(base)}, args...)).Err(); err != nil {
+		return errs.At("Reindex", err)
+	}
+	return m.rdb.HSet(ctx, ix.Meta(base), metaAt, ids[len(ids)-1]).Err()
+}
+
+// DropIndex removes the keys of the index named name (the stored path of
+// its field, "price") in every slot group: for an index the model no longer
+// declares (it refuses one it declares, with ErrInvalid). The entries the
+// models' @back still list for it go with their next write.
+func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
+	if m.ix == nil || m.ix.Tagged {
+		return fmt.Errorf("%w: DropIndex: the model has no slot groups", errs.Invalid)
+	}
+	if _, ok := m.ix.Field(name); ok {
+		return fmt.Errorf("%w: DropIndex(%s): the model declares it; drop it from Options.Indexes first", errs.Invalid, name)
+	}
+	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, b := range m.ix.Bases() {
+			p.Del(ctx, ix.Index(b, name), ix.Unique(b, name))
+			p.HDel(ctx, ix.Meta(b), name)
+		}
+		return nil
+	})
+	return err
+}
