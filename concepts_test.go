@@ -151,6 +151,8 @@ var sharedNames = map[string]string{
 	"Size":          "the number of items of a map or set field (is.Size as a predicate's operand, ops.Size as a yield)",
 	"SkipIfMissing": "a call on a missing model does nothing and reports Result.Skipped (tx: the value of Options.IfMissing; rapyer: the per-call option that sets it)",
 	"Of":            "makes the package's value from its parts (a lens from an accessor, a batch from ops)",
+	"Prefix":        "the start of texts (rapyertest.Prefix: a test's key prefix; index.Prefix: an index finding strings by their start)",
+	"On":            "names the field or model a value is on (tx.On: ops bound to a model; index.On: an index on a field)",
 }
 
 // TestConceptsTableListsEveryPublicName checks that docs/concepts.md has a

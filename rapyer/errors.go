@@ -42,6 +42,11 @@ var (
 	// the key layout forbids. errors.Is(err, ErrInvalid) holds too. Nothing
 	// was sent.
 	ErrInvalidID = errs.InvalidID
+	// ErrDuplicate: a write would give a model the value of a Unique index
+	// (index.Unique) that another model holds; the message names the field
+	// and the value. errors.Is(err, ErrPrecondition) holds too. Nothing was
+	// written.
+	ErrDuplicate = errs.Duplicate
 	// ErrUnsupported: a Go type cannot be stored, or the server lacks a
 	// command an op needs. Nothing was written.
 	ErrUnsupported = errs.Unsupported

@@ -14,8 +14,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
+	ix "github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -70,6 +72,16 @@ type Options struct {
 	// auto-extend); the zero value works (see lock.Options). Load is the
 	// model's own: Lock sets it to load the model.
 	Lock lock.Options
+	// Indexes are the type's indexes (package index): queries find models
+	// by them, and every write changes them in its own atomic step. A type
+	// with an index is grouped: its keys carry the hash tag of one of
+	// Groups slot groups (docs/storage.md), so indexing a type that has
+	// data moves its keys.
+	Indexes []index.Spec
+	// Groups is the number of slot groups of a type with indexes (0: 16);
+	// 1 for a type with a Unique index. With HashTag, the tags are the
+	// groups.
+	Groups int
 }
 
 // Model binds a struct type T to a key prefix and a Redis client. It is safe
@@ -79,6 +91,7 @@ type Model[T any] struct {
 	schema *schema.Model
 	layout keys.Layout
 	opts   Options
+	ix     *ix.Set // nil for a type without indexes
 }
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
@@ -108,13 +121,21 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if opts.RefreshTTL && opts.TTL == 0 {
 		return nil, fmt.Errorf("%w: Options.RefreshTTL: no TTL to refresh", errs.Invalid)
 	}
+	set, err := resolveIndexes(sm, &opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := claimPrefix(rdb, opts.Prefix, reflect.TypeFor[T]()); err != nil {
 		return nil, err
 	}
 	if opts.NewID == nil {
 		opts.NewID = func() string { return random.Hex(12) }
 	}
-	return &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts}, nil
+	m := &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts, ix: set}
+	if set != nil {
+		m.layout.Tag = set.TagFunc()
+	}
+	return m, nil
 }
 
 // MustNew is New for package-level variables: it panics on error.
@@ -171,7 +192,11 @@ func (m *Model[T]) Target(id string) tx.Target {
 	if err != nil {
 		return tx.Invalid(err)
 	}
-	return tx.At[T](root).WithTTL(m.opts.TTL)
+	t := tx.At[T](root).WithTTL(m.opts.TTL)
+	if m.ix != nil {
+		t = ix.WithIndex(t, m.ix.Of(id)).(tx.Target)
+	}
+	return t
 }
 
 // Save writes v as model id, replacing whatever was stored there, collections

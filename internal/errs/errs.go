@@ -87,6 +87,10 @@ var Refused = errors.New("rapyer: refused by the server")
 // and sending it again is safe. It is the counterpart of UnknownOutcome.
 var NotSent = errors.New("rapyer: not sent")
 
+// Duplicate: a write would give a model the value of a Unique index
+// another model holds. errors.Is(Duplicate, Precondition) holds.
+var Duplicate error = &child{"rapyer: duplicate of a unique index", Precondition}
+
 // child is a sentinel of a family: its own text, and its parent for
 // errors.Is.
 type child struct {
@@ -100,7 +104,7 @@ func (c *child) Unwrap() error { return c.parent }
 // all lists the sentinels, for At.
 var all = []error{NotFound, Precondition, Conflict, CrossSlot, UnknownOutcome, WrongType, Corrupt,
 	Invalid, InvalidID, Unsupported, Overflow, Empty, OutOfRange, ResultsNotKept, NotAcquired,
-	NotHeld, LockLost, Exists, PartlyApplied, NoPermission, TooLarge, Refused, NotSent}
+	NotHeld, LockLost, Exists, PartlyApplied, NoPermission, TooLarge, Refused, NotSent, Duplicate}
 
 // At names where err happened, op (an op as it prints, a key, a field),
 // keeping the one message format "rapyer: <what>: <op>: <detail>": op goes

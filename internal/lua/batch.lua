@@ -24,6 +24,9 @@
 -- guard adds what it read: {'ERR', 'PRECOND', n, message, field[, seen]}.
 
 local VERSION = '__v'
+-- IX holds the indexes' code (index.lua, appended to this text): declared
+-- here, so that run can call it.
+local IX = {}
 -- The call's keys and arguments, its budgets, and the state of one call
 -- below: set by batch() at the start of every call.
 local KS, AV, BYTES, MOVES
@@ -914,6 +917,8 @@ local function check(op, a, n)
     for j = 2, #a, 2 do needtype(K(a[j]), a[j + 1], n) end
     clearkey(root)
     for j = 2, #a, 2 do clearkey(K(a[j])) end
+  elseif op == 'ix' then -- root id ids back exp name kind use coll zkey aux ...
+    IX.declare(models[K(a[1])], a, n)
   elseif op == 'unlock' then -- lockkey token channel
     -- nothing to check: it releases only if the lock is still held
   else
@@ -1357,6 +1362,7 @@ local function run(ops, args, count)
   for n = 1, count do
     check(ops[n], args[n], n)
   end
+  IX.check(ops, args, count)
   prewrite(ops, args, count)
   local out = {'OK'}
   for n = 1, count do
@@ -1403,6 +1409,7 @@ local function run(ops, args, count)
       end
     end
   end
+  IX.after()
   if rec then
     redis.call('SET', rec, recorded(out), 'PX', recms)
   end

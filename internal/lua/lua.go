@@ -16,6 +16,12 @@ import (
 //go:embed batch.lua
 var batchSource string
 
+//go:embed index.lua
+var indexSource string
+
+// interpreter is the batch part: batch.lua, then index.lua.
+var interpreter = batchSource + "\n" + indexSource
+
 //go:embed lock.lua
 var lockSource string
 
@@ -24,7 +30,9 @@ var readSource string
 
 // Library is every entry point rapyer-go calls on the server.
 var Library = script.NewParts("rapyer",
-	script.Part{Source: batchSource, Entries: []string{"batch"}},
+	// index.lua is appended to batch.lua: its code shares the
+	// interpreter's helpers, and its entries the interpreter's part.
+	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc"}},
 	// A release frees memory and an extension takes none: a server out of
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
@@ -45,4 +53,8 @@ var (
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
 	Read = Library.Func("read")
+	// Reindex syncs the index entries of models of one group
+	// (index.lua's reindex); IxEnc encodes values as indexes do.
+	Reindex = Library.Func("reindex")
+	IxEnc   = Library.Func("ixenc")
 )

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
 
@@ -227,6 +228,18 @@ func goldenCases(t *testing.T) map[string]func() *Program {
 		b.Declare(bt, Need)
 		b.Owner(described("CreateIfMissing(account)"), "")
 		b.Ensure(bt.Root, "0")
+		return b.Build(Header{})
+	}
+	cases["Index"] = func() *Program {
+		// a model of an indexed type: its ix instruction follows its
+		// declaration, before its ops
+		set := index.NewSet("account", []index.Field{{Name: "owner", Kind: 's', Use: 'u'}, {Name: "balance", Kind: 'i', Use: 'o'}, {Name: "roles", Kind: 's', Use: 'm', Coll: "set"}}, 1, nil)
+		it := accountTarget(t, "account:{account#0}:{ada}")
+		it.Index = set.Of("ada")
+		b := NewBuilder()
+		b.Declare(it, Need)
+		b.Owner(described("Incr(balance, 1)"), "")
+		b.Incr(it.Root, "balance", "1", "0", "100")
 		return b.Build(Header{})
 	}
 	cases["multi-model"] = func() *Program {

@@ -58,6 +58,8 @@ const (
 	// the ops of issue #12 item 8
 	opMIncr
 	opEnsure
+	// issue #14: the indexes of a model (index.go)
+	opIndex
 	numOpcodes
 )
 
@@ -122,6 +124,8 @@ var table = [numOpcodes]layout{
 	// the ops of issue #12 item 8
 	opMIncr:  {"mincr", "kkttttt", "", "MIncr", false}, // root key field kind by lo hi
 	opEnsure: {"ensure", "kt", "tt", "Ensure", false},  // root ttlms field value ... (ensure.go)
+	// issue #14 (index.go)
+	opIndex: {"ix", "ktkkk", "ttttkk", "Index", true}, // root id ids back exp name kind use coll zkey aux ...
 }
 
 // opWords are the opcodes boxed once: converting a string to an interface

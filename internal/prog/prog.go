@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
@@ -47,6 +48,9 @@ type Target struct {
 	// TTL is the lifetime a batch gives the model when it creates it with
 	// ops.CreateIfMissing (0: none).
 	TTL time.Duration
+	// Index is the model's place in its type's indexes, nil for a type
+	// without indexes: the program then keeps them (index.go).
+	Index *index.Target
 }
 
 // Key is the key of a collection field of the target.
@@ -198,6 +202,9 @@ func (b *Builder) Declare(t Target, mode Mode) {
 	}
 	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)})
 	b.key(t.Root)
+	if t.Index != nil {
+		b.declareIndex(t)
+	}
 }
 
 // Creates marks that the program creates or replaces the model at root, so

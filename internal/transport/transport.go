@@ -131,6 +131,7 @@ var codes = map[string]error{
 	"LIMIT":     errs.TooLarge,
 	"REFUSED":   errs.Refused,
 	"LOCKLOST":  errs.LockLost,
+	"DUPLICATE": errs.Duplicate,
 }
 
 func failure(p *prog.Program, code string, n int, msg string) error {

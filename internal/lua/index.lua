@@ -1,0 +1,370 @@
+-- rapyer-go indexes (issue #14), appended to batch.lua in the batch part:
+-- it sees batch.lua's locals, and fills the one table IX that batch.lua
+-- declares (so that its run can call it; one table keeps the chunk far
+-- below Lua's 200 locals). Key layout: package internal/index.
+--
+-- enc(kind, text) is the one encoding of an indexed value: it orders as
+-- the values order and ends where the value ends, so that member
+-- enc(value) .. id sorts by value, then id, and a range of values is a
+-- range of members (ZRANGEBYLEX). Pure Lua arithmetic: the Lua of
+-- miniredis has no struct or bit library.
+--   int (canonical base 10, d): >= 0: "\2" .. char(#d) .. d; < 0: "\1" ..
+--     char(255 - #digits) .. the digits complemented ('0' <-> '9')
+--   float: -inf "\0"; < 0 "\1" .. the 9 bytes of -x's form inverted; 0
+--     "\2"; > 0 "\3" .. 2 bytes (e + 1100) .. 7 bytes (m * 2^53), m, e =
+--     frexp(x); +inf "\4"; NaN: none (never indexed)
+--   bool: "\1" false, "\2" true
+--   string, bytes, text: every "\0" as "\0\255", then "\0\1"
+--   time: enc(int) of its UTC seconds .. 9 digits of nanoseconds
+
+IX.MAX = 1024
+IX.COMP = {['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5',
+  ['5'] = '4', ['6'] = '3', ['7'] = '2', ['8'] = '1', ['9'] = '0'}
+
+function IX.encint(d)
+  if not isint(d) then return nil end
+  if string.byte(d, 1) == 45 then -- '-'
+    local digits = string.sub(d, 2)
+    return '\1' .. string.char(255 - #digits) .. (string.gsub(digits, '%d', IX.COMP))
+  end
+  return '\2' .. string.char(#d) .. d
+end
+
+function IX.encfloat(s)
+  local x = parsefloat(s)
+  if x == nil or x ~= x then return nil end
+  if x == INF then return '\4' end
+  if x == -INF then return '\0' end
+  if x == 0 then return '\2' end
+  local neg = x < 0
+  if neg then x = -x end
+  local m, e = math.frexp(x)
+  local E, M = e + 1100, m * 9007199254740992 -- m * 2^53, a whole number
+  local b = {math.floor(E / 256), E % 256, 0, 0, 0, 0, 0, 0, 0}
+  for i = 9, 3, -1 do
+    b[i] = M % 256
+    M = math.floor(M / 256)
+  end
+  if neg then
+    for i = 1, 9 do b[i] = 255 - b[i] end
+    return '\1' .. string.char(unpack(b))
+  end
+  return '\3' .. string.char(unpack(b))
+end
+
+-- escape doubles every NUL of s ("\0" -> "\0\255"): prefix bounds use it
+-- without the terminator.
+function IX.escape(s)
+  if not string.find(s, '\0', 1, true) then return s end
+  local parts, i = {}, 1
+  while true do
+    local j = string.find(s, '\0', i, true)
+    if not j then break end
+    parts[#parts + 1] = string.sub(s, i, j)
+    parts[#parts + 1] = '\255'
+    i = j + 1
+  end
+  parts[#parts + 1] = string.sub(s, i)
+  return table.concat(parts)
+end
+
+-- enc is the encoding of the stored text v of kind, or nil for a value no
+-- index holds (NaN, or text that is not of its kind).
+function IX.enc(kind, v)
+  if kind == 's' then return IX.escape(v) .. '\0\1' end
+  if kind == 'i' then return IX.encint(v) end
+  if kind == 'f' then return IX.encfloat(v) end
+  if kind == 'b' then
+    if v == 'true' then return '\2' elseif v == 'false' then return '\1' end
+    return nil
+  end
+  if kind == 't' then
+    local secs, ns = parsetime(v)
+    if secs == nil then return nil end
+    return IX.encint(string.format('%.0f', secs)) .. string.format('%09d', ns)
+  end
+  return nil
+end
+
+-- spec reads the index words of an ix instruction (or of reindex) from
+-- a[from]: six per index, name kind use coll zkey aux.
+function IX.spec(a, from, key)
+  local fs = {}
+  for j = from, #a - 5, 6 do
+    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = a[j + 2], coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
+  end
+  return fs
+end
+
+-- pack and unpack the entries of a model in @back: a flag ('T': it has a
+-- deadline in @exp, 'N' not), then per entry <#name>:<name><#enc>:<enc>.
+function IX.pack(flag, list)
+  local out = {flag}
+  for _, e in ipairs(list) do
+    out[#out + 1] = #e[1] .. ':' .. e[1] .. #e[2] .. ':' .. e[2]
+  end
+  return table.concat(out)
+end
+
+function IX.unpack(s)
+  local list, i = {}, 2
+  while i <= #s do
+    local c = string.find(s, ':', i, true)
+    local nl = tonumber(string.sub(s, i, c - 1))
+    local name = string.sub(s, c + 1, c + nl)
+    i = c + nl + 1
+    c = string.find(s, ':', i, true)
+    local el = tonumber(string.sub(s, i, c - 1))
+    list[#list + 1] = {name, string.sub(s, c + 1, c + el)}
+    i = c + el + 1
+  end
+  return string.sub(s, 1, 1), list
+end
+
+-- entries lists what the model at x.root is indexed under now: {name, enc}
+-- per entry, none for a missing model.
+function IX.entries(x)
+  local list = {}
+  local names = {}
+  for _, f in ipairs(x.f) do
+    if f.coll == '' then names[#names + 1] = f.name end
+  end
+  local vals = {}
+  if #names > 0 then vals = redis.call('HMGET', x.root, unpack(names)) end
+  local j = 0
+  for _, f in ipairs(x.f) do
+    local vs
+    if f.coll == '' then
+      j = j + 1
+      vs = {vals[j]}
+    elseif f.coll == 'set' then
+      vs = redis.call('SMEMBERS', f.aux)
+    else
+      vs = redis.call('LRANGE', f.aux, 0, -1)
+    end
+    for _, v in ipairs(vs) do
+      local e = v and IX.enc(f.kind, v)
+      if e then list[#list + 1] = {f.name, e} end
+    end
+  end
+  return list
+end
+
+-- now is the server's clock in ms.
+function IX.now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- sync brings the entries of the model x (root, id, ids, back, exp, f) in
+-- step with what is stored: its index members, its unique claims, its
+-- place in the listing and its deadline. A missing model has none. Every
+-- write goes through W. now: the clock in ms (read when nil).
+function IX.sync(x, now)
+  local id = x.id
+  local base = string.sub(x.ids, 1, -6) -- without ':@ids'
+  local old = redis.call('HGET', x.back, id)
+  local exists = redis.call('HGET', x.root, VERSION)
+  local list = exists and IX.entries(x) or {}
+  local flag = 'N'
+  local oflag, olist = 'N', {}
+  if old then oflag, olist = IX.unpack(old) end
+  local uses = {}
+  for _, f in ipairs(x.f) do uses[f.name] = f end
+  local have, want = {}, {}
+  for _, e in ipairs(olist) do have[e[1] .. '\0' .. e[2]] = true end
+  for _, e in ipairs(list) do want[e[1] .. '\0' .. e[2]] = true end
+  for _, e in ipairs(olist) do
+    if not want[e[1] .. '\0' .. e[2]] then
+      W('ZREM', base .. ':@i:' .. e[1], e[2] .. id)
+      local f = uses[e[1]]
+      if f and f.use == 'u' and redis.call('HGET', f.aux, e[2]) == id then W('HDEL', f.aux, e[2]) end
+    end
+  end
+  for _, e in ipairs(list) do
+    if not have[e[1] .. '\0' .. e[2]] then
+      local f = uses[e[1]]
+      W('ZADD', f.z, 0, e[2] .. id)
+      if f.use == 'u' then W('HSET', f.aux, e[2], id) end
+    end
+  end
+  if not exists then
+    if old then
+      W('HDEL', x.back, id)
+      W('ZREM', x.ids, id)
+      if oflag == 'T' then W('ZREM', x.exp, id) end
+    end
+    return
+  end
+  local ms = redis.call('PTTL', x.root)
+  if ms > 0 then
+    flag = 'T'
+    W('ZADD', x.exp, (now or IX.now()) + ms, id)
+  elseif oflag == 'T' then
+    W('ZREM', x.exp, id)
+  end
+  local packed = IX.pack(flag, list)
+  if packed ~= old then W('HSET', x.back, id, packed) end
+  if not old then W('ZADD', x.ids, 0, id) end
+end
+
+-- purge removes the entries of up to 16 models of the group of x whose
+-- deadline in @exp passed and whose root is gone (Redis expired it
+-- without running a script); a model still there (its TTL was refreshed
+-- or removed by a command that ran no script) gets its deadline again.
+function IX.purge(x, now)
+  local due = redis.call('ZRANGEBYSCORE', x.exp, '-inf', now, 'LIMIT', 0, 16)
+  if #due == 0 then return 0 end
+  local base = string.sub(x.ids, 1, -6)
+  for _, id in ipairs(due) do
+    local root = base .. ':{' .. id .. '}'
+    if id ~= x.id then
+      IX.sync({root = root, id = id, ids = x.ids, back = x.back, exp = x.exp, f = IX.others(x, root)}, now)
+    end
+  end
+  return #due
+end
+
+-- others is the spec of x for the model at root of the same group (its
+-- collection keys under root).
+function IX.others(x, root)
+  local fs = {}
+  for _, f in ipairs(x.f) do
+    local aux = f.aux
+    if f.coll ~= '' then aux = root .. ':' .. f.name end
+    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, coll = f.coll, z = f.z, aux = aux}
+  end
+  return fs
+end
+
+-- The batch's hooks -----------------------------------------------------------
+
+-- declare notes the ix instruction a (root id ids back exp, then the
+-- index words) of model m, instruction n.
+function IX.declare(m, a, n)
+  m.ix = {root = K(a[1]), id = a[2], ids = K(a[3]), back = K(a[4]), exp = K(a[5]), f = IX.spec(a, 6, K), n = n}
+end
+
+-- value checks a value the batch gives index f: not longer than IX.MAX,
+-- not NaN, and, for a Unique index, claimed by no other model (nor by
+-- another model of the batch: claims).
+function IX.value(x, f, v, n, claims)
+  if #v > IX.MAX then fail('LIMIT', n, f.name .. ': an indexed value of ' .. #v .. ' bytes; an index takes at most ' .. IX.MAX) end
+  local e = IX.enc(f.kind, v)
+  if e == nil then
+    if f.kind == 'f' then fail('ARG', n, f.name .. ': NaN cannot be indexed') end
+    fail('ARG', n, f.name .. ': ' .. v .. ' is no ' .. f.kind .. ' value an index takes')
+  end
+  if f.use ~= 'u' then return end
+  local ck = f.aux .. '\0' .. e
+  local owner = claims[ck]
+  if owner == nil then owner = redis.call('HGET', f.aux, e) end
+  -- a claim of a model that expired (Redis ran no script) is stale
+  if owner and owner ~= x.id and (claims[ck] or redis.call('EXISTS', string.sub(x.ids, 1, -6) .. ':{' .. owner .. '}') == 1) then
+    fail('DUPLICATE', n, f.name .. ' ' .. v .. ' belongs to ' .. owner)
+  end
+  claims[ck] = x.id
+end
+
+-- check runs after the batch's checks and before its first write: the
+-- values the batch gives the indexes (the scalars as the check pass has
+-- them, the elements its ops add to indexed collections) pass IX.value;
+-- the user may send what sync sends.
+function IX.check(ops, args, count)
+  local colls, claims, any = {}, {}, false
+  for _, m in pairs(models) do
+    local x = m.ix
+    if x then
+      any = true
+      local fs = fields[x.root]
+      for _, f in ipairs(x.f) do
+        if f.coll ~= '' then colls[f.aux] = {x, f} end
+        local v = fs and fs[f.name]
+        if f.coll == '' and type(v) == 'string' then IX.value(x, f, v, x.n, claims) end
+      end
+    end
+  end
+  if not any then return end
+  for n = 1, count do
+    local op, a = ops[n], args[n]
+    local from, to
+    if op == 'rpush' or op == 'lpush' or op == 'sadd' then from, to = 3, #a
+    elseif op == 'lset' or op == 'linsert' then from, to = 4, 4 end
+    local c = from and colls[K(a[2])]
+    if c then
+      for j = from, to do IX.value(c[1], c[2], a[j], n, claims) end
+    end
+  end
+  IX.asks()
+end
+
+-- asks asks the ACL for what sync and purge send, before the first write.
+function IX.asks()
+  for _, m in pairs(models) do
+    local x = m.ix
+    if x then
+      for _, c in ipairs({'ZADD', 'ZREM'}) do
+        ask(c, x.ids, x.n); ask(c, x.exp, x.n)
+        for _, f in ipairs(x.f) do ask(c, f.z, x.n) end
+      end
+      ask('HSET', x.back, x.n); ask('HDEL', x.back, x.n)
+      for _, f in ipairs(x.f) do
+        if f.use == 'u' then ask('HSET', f.aux, x.n); ask('HDEL', f.aux, x.n) end
+      end
+    end
+  end
+end
+
+-- after runs after the batch's writes and TTLs: every indexed model the
+-- batch wrote, deleted or gave a TTL purges its group, then syncs.
+function IX.after()
+  local now
+  for _, m in pairs(models) do
+    local x = m.ix
+    if x and (m.w or m.drops or m.ttl ~= 'keep') then
+      now = now or IX.now()
+      AT = x.n
+      IX.purge(x, now)
+      IX.sync(x, now)
+    end
+  end
+end
+
+-- Entry points ----------------------------------------------------------------
+
+-- reindex(keys, args): keys = {ids, back, exp}, args = the number of
+-- indexes, four words each (name kind use coll), then ids of the group:
+-- syncs each model, and replies with how many it synced. Rebuilds and
+-- tests call it.
+local function reindex(keys, args)
+  KS, AV = keys, args
+  WROTE, AT = false, 0
+  local nf = tonumber(args[1])
+  local base = string.sub(keys[1], 1, -6)
+  local fs = {}
+  for j = 2, 1 + 4 * nf, 4 do
+    local name, use = args[j], args[j + 2]
+    local aux = base .. ':@i:' .. name
+    if use == 'u' then aux = base .. ':@u:' .. name end
+    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
+  end
+  local now = IX.now()
+  local n = 0
+  for i = 2 + 4 * nf, #args do
+    local id = args[i]
+    local x = {root = base .. ':{' .. id .. '}', id = id, ids = keys[1], back = keys[2], exp = keys[3]}
+    x.f = IX.others({f = fs}, x.root)
+    IX.purge(x, now)
+    IX.sync(x, now)
+    n = n + 1
+  end
+  return n
+end
+
+-- ixenc(keys, args): args = kind, then texts: replies with the encoding of
+-- each (false for none). Tests and the query planner's bounds use it.
+local function ixenc(keys, args)
+  local out = {}
+  for i = 2, #args do out[i - 1] = IX.enc(args[1], args[i]) or false end
+  return out
+end

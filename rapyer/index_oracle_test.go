@@ -1,0 +1,381 @@
+package rapyer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lens"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// ixItem has a field of every kind an index takes.
+type ixItem struct {
+	Name   string
+	Price  float64
+	Stock  int
+	Level  *int8
+	Tags   map[string]struct{}
+	Colors []string
+	Added  time.Time
+	Active bool
+	Wait   time.Duration
+	Code   []byte
+	Note   string // not indexed
+}
+
+var (
+	itName   = lens.Of(func(v *ixItem) *string { return &v.Name })
+	itPrice  = lens.Of(func(v *ixItem) *float64 { return &v.Price })
+	itStock  = lens.Of(func(v *ixItem) *int { return &v.Stock })
+	itLevel  = lens.Of(func(v *ixItem) **int8 { return &v.Level })
+	itTags   = lens.Of(func(v *ixItem) *map[string]struct{} { return &v.Tags })
+	itColors = lens.Of(func(v *ixItem) *[]string { return &v.Colors })
+	itAdded  = lens.Of(func(v *ixItem) *time.Time { return &v.Added })
+	itActive = lens.Of(func(v *ixItem) *bool { return &v.Active })
+	itWait   = lens.Of(func(v *ixItem) *time.Duration { return &v.Wait })
+	itCode   = lens.Of(func(v *ixItem) *[]byte { return &v.Code })
+	itNote   = lens.Of(func(v *ixItem) *string { return &v.Note })
+)
+
+// ixIndexes are ixItem's indexes, and the stored name, kind and collection
+// of each, for the oracle.
+var ixIndexes = []index.Spec{index.Prefix(itName), index.On(itPrice), index.On(itStock), index.On(itLevel),
+	index.Members(itTags), index.Members(itColors), index.On(itAdded), index.On(itActive), index.On(itWait), index.On(itCode)}
+
+type ixSpec struct{ name, kind, coll string }
+
+var ixSpecs = []ixSpec{{"name", "s", ""}, {"price", "f", ""}, {"stock", "i", ""}, {"level", "i", ""}, {"tags", "s", "set"},
+	{"colors", "s", "list"}, {"added", "t", ""}, {"active", "b", ""}, {"wait", "i", ""}, {"code", "s", ""}}
+
+// ixOracle holds the index keys of every group of a model type to what
+// the stored models give: for each model that exists, its entries (the
+// server's enc of each stored value, then the id), its id in @ids and
+// @back, and in @exp when it has a TTL; for none other, nothing. A model
+// that expired (Redis ran no script) may linger until a purge: its
+// entries must then be exactly those @back holds for it.
+type ixOracle struct {
+	b      *testenv.Backend
+	prefix string
+	groups int
+	specs  []ixSpec
+	unique string // the stored name of a Unique index, if any
+	ids    func(context.Context) iter.Seq2[string, error]
+}
+
+func (o ixOracle) base(g int) string { return fmt.Sprintf("%s:{%s#%d}", o.prefix, o.prefix, g) }
+
+// enc is the server's encoding of texts of kind.
+func (o ixOracle) enc(t *testing.T, kind string, texts []string) []string {
+	t.Helper()
+	if len(texts) == 0 {
+		return nil
+	}
+	args := []any{kind}
+	for _, s := range texts {
+		args = append(args, s)
+	}
+	raw, err := lua.IxEnc.Run(context.Background(), o.b.Client, script.Command([]string{o.prefix}, args...)).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(raw))
+	for i, x := range raw {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
+// state is what one group's index keys hold: key -> sorted members (zsets)
+// or "field=value" (hashes).
+func (o ixOracle) actual(t *testing.T, g int) map[string][]string {
+	ctx := context.Background()
+	c := o.b.Client
+	base := o.base(g)
+	out := map[string][]string{}
+	z := func(k string) {
+		if v := c.ZRange(ctx, k, 0, -1).Val(); len(v) > 0 {
+			out[k] = v
+		}
+	}
+	h := func(k string) {
+		m := c.HGetAll(ctx, k).Val()
+		var v []string
+		for f := range m {
+			v = append(v, f+"="+m[f])
+		}
+		if len(v) > 0 {
+			sort.Strings(v)
+			out[k] = v
+		}
+	}
+	z(base + ":@ids")
+	z(base + ":@exp")
+	h(base + ":@back")
+	for _, s := range o.specs {
+		z(base + ":@i:" + s.name)
+	}
+	if o.unique != "" {
+		h(base + ":@u:" + o.unique)
+	}
+	return out
+}
+
+// check compares every group with the stored models.
+func (o ixOracle) check(t *testing.T, step string) {
+	t.Helper()
+	ctx := context.Background()
+	c := o.b.Client
+	for g := range o.groups {
+		base := o.base(g)
+		got := o.actual(t, g)
+		want := map[string][]string{}
+		backs := c.HGetAll(ctx, base+":@back").Val()
+		ids := slices.Sorted(maps.Keys(backs))
+		// models that exist but that @back lacks are missing entries:
+		// find them by listing the type's roots
+		for id, err := range o.ids(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := backs[id]; !ok && ixGroup(id, o.groups) == g {
+				ids = append(ids, id)
+			}
+		}
+		lingering := map[string]bool{}
+		for _, id := range ids {
+			root := base + ":{" + id + "}"
+			h := c.HGetAll(ctx, root).Val()
+			if h["__v"] == "" {
+				if strings.HasPrefix(backs[id], "T") {
+					lingering[id] = true // expired: its entries are checked below
+					continue
+				}
+				continue // gone: nothing of it may stay
+			}
+			add := func(k, v string) { want[k] = append(want[k], v) }
+			add(base+":@ids", id)
+			if ttl := c.PTTL(ctx, root).Val(); ttl > 0 {
+				add(base+":@exp", id)
+			}
+			for _, s := range o.specs {
+				var vals []string
+				switch s.coll {
+				case "":
+					if v, ok := h[s.name]; ok {
+						vals = []string{v}
+					}
+				case "set":
+					vals = c.SMembers(ctx, root+":"+s.name).Val()
+				case "list":
+					vals = c.LRange(ctx, root+":"+s.name, 0, -1).Val()
+				}
+				for i, e := range o.enc(t, s.kind, vals) {
+					if e == "" {
+						t.Fatalf("%s: %s holds %q, which has no encoding", step, s.name, vals[i])
+					}
+					add(base+":@i:"+s.name, e+id)
+					if s.name == o.unique {
+						add(base+":@u:"+s.name, e+"="+id)
+					}
+				}
+			}
+			add(base+":@back", id+"="+backs[id])
+		}
+		o.dropLingering(got, lingering)
+		o.dropLingering(want, lingering)
+		for k := range want {
+			want[k] = dedupSorted(want[k])
+		}
+		for k := range got {
+			got[k] = dedupSorted(got[k])
+		}
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("%s: group %d: the index keys disagree with the stored models:\n got %q\nwant %q", step, g, got, want)
+		}
+	}
+}
+
+// dropLingering takes the entries of models that expired out of got,
+// (from want and got alike).
+func (o ixOracle) dropLingering(got map[string][]string, lingering map[string]bool) {
+	for k, vs := range got {
+		got[k] = slices.DeleteFunc(vs, func(v string) bool {
+			for id := range lingering {
+				if strings.HasSuffix(v, id) || strings.HasPrefix(v, id+"=") || strings.HasSuffix(v, "="+id) {
+					return true
+				}
+			}
+			return false
+		})
+		if len(got[k]) == 0 {
+			delete(got, k)
+		}
+	}
+}
+
+func dedupSorted(v []string) []string {
+	v = slices.Clone(v)
+	sort.Strings(v)
+	return slices.Compact(v)
+}
+
+func ixRandomItem(r *rand.Rand) ixItem {
+	words := []string{"", "a", "ab", "b", "a\x00b", "\xff", "red", "blue", "zz"}
+	v := ixItem{
+		Name:   words[r.IntN(len(words))] + fmt.Sprint(r.IntN(3)),
+		Price:  []float64{0, -1.5, 2.25, 1e300, -1e-300, 3}[r.IntN(6)],
+		Stock:  r.IntN(20) - 10,
+		Added:  time.Unix(r.Int64N(2_000_000_000)-1_000_000_000, r.Int64N(1e9)).UTC(),
+		Active: r.IntN(2) == 0,
+		Wait:   time.Duration(r.Int64N(1e12) - 5e11),
+		Note:   "n",
+	}
+	if r.IntN(2) == 0 {
+		l := int8(r.IntN(256) - 128)
+		v.Level = &l
+	}
+	if r.IntN(3) > 0 {
+		v.Code = []byte{byte(r.IntN(3)), 0, byte(r.IntN(256))}
+	}
+	for range r.IntN(4) {
+		if v.Tags == nil {
+			v.Tags = map[string]struct{}{}
+		}
+		v.Tags[words[r.IntN(len(words))]] = struct{}{}
+	}
+	for range r.IntN(4) {
+		v.Colors = append(v.Colors, words[r.IntN(len(words))])
+	}
+	return v
+}
+
+// TestIndexesFollowEveryWritePath: after each of a seeded random run of
+// writes by every write path (Save, Create, Insert, Exec with scalar,
+// set and list ops, Update, Delete, DeleteMany, SaveMany, InsertMany,
+// Expire, Persist, Duplicate, CreateIfMissing, a lock's save), the index
+// keys hold exactly what the stored models give.
+func TestIndexesFollowEveryWritePath(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		r := rand.New(rand.NewPCG(seed, 1))
+		prefix := b.Prefix + "it"
+		m, err := rapyer.New[ixItem](b.Client, rapyer.Options{Prefix: prefix, Indexes: ixIndexes, Groups: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := ixOracle{b: b, prefix: prefix, groups: 3, specs: ixSpecs, ids: m.IDs}
+		ids := []string{"a", "b", "c", "d", "e", "f"}
+		pick := func() string { return ids[r.IntN(len(ids))] }
+		for step := range 120 {
+			what, err := ixStep(ctx, t, b, m, r, pick)
+			if err != nil && !ixExpected(err) {
+				t.Fatalf("step %d (%s): %v", step, what, err)
+			}
+			o.check(t, fmt.Sprintf("step %d (%s)", step, what))
+		}
+	})
+}
+
+// ixExpected: the errors a random step may meet by design.
+func ixExpected(err error) bool {
+	return errors.Is(err, rapyer.ErrNotFound) || errors.Is(err, rapyer.ErrExists) || errors.Is(err, rapyer.ErrEmpty) ||
+		errors.Is(err, rapyer.ErrCrossSlot)
+}
+
+// ixStep makes one random write.
+func ixStep(ctx context.Context, t *testing.T, b *testenv.Backend, m *rapyer.Model[ixItem], r *rand.Rand, pick func() string) (string, error) {
+	id := pick()
+	switch r.IntN(14) {
+	case 0:
+		return "Save " + id, m.Save(ctx, id, ixRandomItem(r))
+	case 1:
+		return "Create " + id, m.Create(ctx, id, ixRandomItem(r))
+	case 2:
+		nid, err := m.Insert(ctx, ixRandomItem(r))
+		if err == nil {
+			_, err = m.Delete(ctx, nid)
+		}
+		return "Insert and Delete", err
+	case 3:
+		v := ixRandomItem(r)
+		_, err := m.Exec(ctx, id, tx.Of(ops.Set(itName, v.Name), ops.Incr(itStock, 3), ops.Add(itTags, "new"),
+			ops.Discard(itTags, "red"), ops.Append(itColors, "blue"), ops.Set(itLevel, v.Level), ops.Set(itNote, "x")))
+		return "Exec scalars and sets " + id, err
+	case 4:
+		_, err := m.Exec(ctx, id, tx.Of(ops.PopFirst(itColors), ops.Mul(itPrice, 2), ops.AddDuration(itAdded, time.Hour), ops.Set(itActive, true)))
+		return "Exec pops and arithmetic " + id, err
+	case 5:
+		_, err := m.Delete(ctx, id)
+		return "Delete " + id, err
+	case 6:
+		_, err := m.DeleteMany(ctx, id, ixOtherID(id, pick))
+		return "DeleteMany", err
+	case 7:
+		return "SaveMany", m.SaveMany(ctx, []rapyer.Entry[ixItem]{{ID: id, Value: ixRandomItem(r)}, {ID: ixOtherID(id, pick), Value: ixRandomItem(r)}})
+	case 8:
+		if r.IntN(2) == 0 {
+			return "Expire " + id, m.Expire(ctx, id, time.Duration(50+r.IntN(200))*time.Millisecond)
+		}
+		return "Persist " + id, m.Persist(ctx, id)
+	case 9:
+		_, err := m.Duplicate(ctx, id, ixOtherID(id, pick))
+		return "Duplicate " + id, err
+	case 10:
+		v := ixRandomItem(r)
+		v.Tags, v.Colors = nil, nil
+		_, err := m.Exec(ctx, id, tx.Of(ops.CreateIfMissing(v), ops.Incr(itStock, 1), ops.Add(itTags, "c")))
+		return "CreateIfMissing " + id, err
+	case 11:
+		_, err := m.Lock(ctx, id, "edit", func(_ context.Context, v *ixItem) error {
+			v.Price++
+			v.Colors = append(v.Colors, "lock")
+			delete(v.Tags, "a0")
+			return nil
+		})
+		return "Lock " + id, err
+	case 12:
+		_, err := m.Update(ctx, id, func(v ixItem) (tx.Batch, error) {
+			return tx.Of(ops.Set(itStock, v.Stock*2), ops.Set(itCode, []byte(nil))), nil
+		})
+		return "Update " + id, err
+	}
+	if b.Kind == testenv.Mini {
+		b.Mini.FastForward(100 * time.Millisecond)
+	} else {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ns, err := m.InsertMany(ctx, ixRandomItem(r), ixRandomItem(r))
+	if err == nil {
+		_, err = m.DeleteMany(ctx, ns[0])
+	}
+	return "InsertMany, time passes", err
+}
+
+func ixOtherID(id string, pick func() string) string {
+	for {
+		if o := pick(); o != id {
+			return o
+		}
+	}
+}
+
+var _ = redis.Nil
