@@ -19,8 +19,11 @@ var batchSource string
 //go:embed index.lua
 var indexSource string
 
-// interpreter is the batch part: batch.lua, then index.lua.
-var interpreter = batchSource + "\n" + indexSource
+//go:embed query.lua
+var querySource string
+
+// interpreter is the batch part: batch.lua, then index.lua, then query.lua.
+var interpreter = batchSource + "\n" + indexSource + "\n" + querySource
 
 //go:embed lock.lua
 var lockSource string
@@ -32,7 +35,7 @@ var readSource string
 var Library = script.NewParts("rapyer",
 	// index.lua is appended to batch.lua: its code shares the
 	// interpreter's helpers, and its entries the interpreter's part.
-	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc"}},
+	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"}},
 	// A release frees memory and an extension takes none: a server out of
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
@@ -57,4 +60,6 @@ var (
 	// (index.lua's reindex); IxEnc encodes values as indexes do.
 	Reindex = Library.Func("reindex")
 	IxEnc   = Library.Func("ixenc")
+	// Query runs one query in one group (query.lua).
+	Query = Library.Func("query")
 )
