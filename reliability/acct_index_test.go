@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -10,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -145,4 +148,80 @@ func sortAccts(arg string, ids []string, stored map[string]Acct) {
 		}
 		return cmp.Compare(a, b)
 	})
+}
+
+// queryLoad runs queries (acctQuery, one page each) on m from one worker
+// until stop is closed, and checks every answer that comes back: each
+// model it gives holds for the predicate, comes once, in the query's
+// order. A failure must wrap one of the library's errors (typedErrors).
+// wait returns how many queries ran and the errors they met.
+func queryLoad(t *testing.T, m *rapyer.Model[Acct], stop <-chan struct{}) (wait func() (int, []error)) {
+	r := rand.New(rand.NewPCG(uint64(testenv.Seed(t)), 77))
+	var n int
+	var errs, wrong []error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			arg := acctQueryArg(r)
+			q, holds := acctQuery(arg)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			p, err := m.Page(ctx, q.Limit(10), "")
+			cancel()
+			n++
+			if err != nil {
+				errs = append(errs, err)
+				time.Sleep(2 * time.Millisecond)
+				continue
+			}
+			if err := pageHolds(arg, p.Items, holds); err != nil {
+				wrong = append(wrong, fmt.Errorf("%s: %w", q, err))
+			}
+		}
+	}()
+	return func() (int, []error) {
+		<-done
+		for _, err := range wrong {
+			t.Errorf("a query answered wrong: %v", err)
+		}
+		for _, err := range errs {
+			if !slices.ContainsFunc(typedErrors, func(s error) bool { return errors.Is(err, s) }) {
+				t.Errorf("a query failed with an untyped error: %v", err)
+			}
+		}
+		figures.loadQueries.Add(int64(n))
+		figures.loadQueryErrs.Add(int64(len(errs)))
+		return n, errs
+	}
+}
+
+// pageHolds checks one page of a query named by arg.
+func pageHolds(arg string, items []rapyer.Entry[Acct], holds func(counter, balance int) bool) error {
+	seen := map[string]bool{}
+	stored := map[string]Acct{}
+	var ids []string
+	for _, e := range items {
+		if seen[e.ID] {
+			return fmt.Errorf("%s came twice", e.ID)
+		}
+		seen[e.ID] = true
+		if !holds(e.Value.Counter, e.Value.Balance) {
+			return fmt.Errorf("%s (counter %d, balance %d) does not match", e.ID, e.Value.Counter, e.Value.Balance)
+		}
+		stored[e.ID] = e.Value
+		ids = append(ids, e.ID)
+	}
+	if !strings.HasPrefix(arg, "b:") {
+		sorted := slices.Clone(ids)
+		sortAccts(arg, sorted, stored)
+		if !slices.Equal(ids, sorted) {
+			return fmt.Errorf("order %q, want %q", ids, sorted)
+		}
+	}
+	return nil
 }

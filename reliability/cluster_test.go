@@ -110,7 +110,8 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	ctx := context.Background()
 	client := cl.Client(t)
 	watchReplies(client)
-	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "mig"})
+	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "mig", Indexes: acctIndexes})
+	readyIndexes(t, ctx, m)
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -125,6 +126,7 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	stop := make(chan struct{})
 	var ran atomic.Int64
 	wait := load(ctx, depositor{m: m, l: l, tag: "mig"}, ids, 4, stop, &ran)
+	waitQ := queryLoad(t, m, stop)
 	const moves = 6
 	for i := range moves {
 		waitRan(t, &ran, 100)
@@ -147,7 +149,14 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	for _, err := range errs {
 		t.Errorf("a batch on a migrating slot failed: %v", err)
 	}
-	l.verify(t, readAll(t, m, ids), nil)
+	n, qerrs := waitQ()
+	for _, err := range qerrs {
+		t.Errorf("a query across a migrating slot failed: %v", err)
+	}
+	t.Logf("%d queries during the migrations", n)
+	stored := readAll(t, m, ids)
+	l.verify(t, stored, nil)
+	acctIndexCheck(t, client, m, "mig", ids, stored)
 }
 
 // TestReliabilityClusterFailover promotes the replica of the master that
@@ -160,7 +169,8 @@ func TestReliabilityClusterFailover(t *testing.T) {
 	ctx := context.Background()
 	client := cl.Client(t)
 	watchReplies(client)
-	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "fo"})
+	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "fo", Indexes: acctIndexes})
+	readyIndexes(t, ctx, m)
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -216,7 +226,9 @@ func TestReliabilityClusterFailover(t *testing.T) {
 			t.Errorf("a batch failed across a manual failover: %v", err)
 		}
 	}
-	l.verify(t, readAll(t, m, ids), nil)
+	stored := readAll(t, m, ids)
+	l.verify(t, stored, nil)
+	acctIndexCheck(t, client, m, "fo", ids, stored)
 }
 
 // ownerAddr is the address n gives as the master of slot, or "".

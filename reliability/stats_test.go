@@ -23,6 +23,7 @@ var figures = struct {
 	ixChecks, ixEntries, ixStale, ixMissing atomic.Int64 // index keys compared with the stored models
 	queries, queryAnswers                   atomic.Int64 // query answers compared with a scan
 	histQueries, histQueriesUnknown         atomic.Int64 // queries in linearizability histories
+	loadQueries, loadQueryErrs              atomic.Int64 // queries beside the load of fault runs
 
 	mu        sync.Mutex
 	faults    map[string]int64
@@ -81,6 +82,8 @@ func summary() []string {
 			f.queries.Load(), f.queryAnswers.Load()),
 		fmt.Sprintf("RELIABILITY queries in the linearizability histories: %d (failed, kept as of unknown outcome: %d)",
 			f.histQueries.Load(), f.histQueriesUnknown.Load()),
+		fmt.Sprintf("RELIABILITY queries beside the load of fault runs: %d, each answer holding for its predicate, in order (failed with a typed error: %d)",
+			f.loadQueries.Load(), f.loadQueryErrs.Load()),
 		fmt.Sprintf("RELIABILITY batches that failed yet were applied: %d", f.failedApplied.Load()),
 		fmt.Sprintf("RELIABILITY batches lost: %d", f.lost.Load()),
 		fmt.Sprintf("RELIABILITY batches applied twice: %d", f.twice.Load()),
