@@ -56,8 +56,8 @@ func loadListings(t *testing.T, m *rapyer.Model[Listing], n int) {
 	}
 }
 
-// median times f runs times and returns the median.
-func median(runs int, f func()) time.Duration {
+// medianOf times f runs times and returns the median.
+func medianOf(runs int, f func()) time.Duration {
 	ds := make([]time.Duration, runs)
 	for i := range ds {
 		start := time.Now()
@@ -98,7 +98,7 @@ func TestQueryPerformance(t *testing.T) {
 		plain := rapyer.MustNew[Listing](b.Client, rapyer.Options{Prefix: fmt.Sprintf("%sp%d", b.Prefix, n)})
 		loadListings(t, idx, n)
 		rare := query.Where(is.Equal(ListingStatus, "rare"))
-		tq := median(5, func() {
+		tq := medianOf(5, func() {
 			k := 0
 			for _, err := range idx.Find(ctx, rare) {
 				if err != nil {
@@ -111,7 +111,7 @@ func TestQueryPerformance(t *testing.T) {
 			}
 		})
 		page := query.Where(is.Equal(ListingStatus, "common")).OrderBy(ListingPrice).Desc().Limit(20)
-		tp := median(21, func() {
+		tp := medianOf(21, func() {
 			if p, err := idx.Page(ctx, page, ""); err != nil || len(p.Items) != 20 {
 				t.Fatal(p, err)
 			}
@@ -120,7 +120,7 @@ func TestQueryPerformance(t *testing.T) {
 		line := fmt.Sprintf("QUERY n=%d: 1%% equality Find %v; page of 20 ordered %v; %.0f B per index entry", n, tq, tp, mem)
 		if n <= 100000 {
 			loadListings(t, plain, n)
-			ts := median(3, func() { scanFilter(t, plain, n) })
+			ts := medianOf(3, func() { scanFilter(t, plain, n) })
 			line += fmt.Sprintf("; IDs+GetMany+filter %v (%.0fx)", ts, float64(ts)/float64(tq))
 		}
 		fmt.Println(line)

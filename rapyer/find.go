@@ -11,8 +11,11 @@ import (
 )
 
 // DefaultPageSize is the size of a page of Page for a query without a
-// Limit, and of the pages Find and FindIDs read at a time.
+// Limit.
 const DefaultPageSize = 100
+
+// streamPage is the size of the pages Find and FindIDs read at a time.
+const streamPage = 500
 
 // Page is one page of a query's results (Model.Page).
 type Page[T any] struct {
@@ -23,8 +26,7 @@ type Page[T any] struct {
 }
 
 // Find streams the models q finds, in its order, up to its Limit. It
-// reads a page of results at a time (DefaultPageSize, or the Limit when
-// smaller): each page is one round trip per server (one call per slot
+// reads a page of results at a time (500, or the Limit when smaller): each page is one round trip per server (one call per slot
 // group, pipelined to each master, the masters in parallel), models and
 // all. A model not changed while the iteration runs comes exactly once; a
 // model changed meanwhile comes as the query finds it when its page is read.
@@ -60,7 +62,7 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 		fail(err)
 		return
 	}
-	left, size := r.spec.Limit, DefaultPageSize
+	left, size := r.spec.Limit, streamPage
 	if left > 0 && left < size {
 		size = left
 	}

@@ -129,3 +129,35 @@ func ixGroup(id string, n int) int {
 	}
 	return int(h % uint32(n))
 }
+
+// TestIndexesWithAHashTag: with Options.HashTag the user's tag is the
+// group: each tag has its own index keys, in the slot of its models.
+func TestIndexesWithAHashTag(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "ht"
+		m, err := rapyer.New[ixUser](b.Client, rapyer.Options{Prefix: prefix, HashTag: func(id string) string { return "shop" + id[:1] },
+			Indexes: []index.Spec{index.On(ixAge), index.Members(ixTags)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"1a", "1b", "2a"} {
+			if err := m.Save(ctx, id, ixUser{Age: len(id), Tags: map[string]struct{}{id: {}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// two models of one tag in one batch
+		if err := m.SaveMany(ctx, []rapyer.Entry[ixUser]{{ID: "1c", Value: ixUser{Age: 5}}, {ID: "1d", Value: ixUser{Age: 6}}}); err != nil {
+			t.Fatal(err)
+		}
+		for tag, want := range map[string][]string{"shop1": {"1a", "1b", "1c", "1d"}, "shop2": {"2a"}} {
+			got := b.Client.ZRange(ctx, prefix+":{"+tag+"}:@ids", 0, -1).Val()
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s: @ids %q, want %q", tag, got, want)
+			}
+			if n := b.Client.ZCard(ctx, prefix+":{"+tag+"}:@i:age").Val(); int(n) != len(want) {
+				t.Errorf("%s: %d age entries, want %d", tag, n, len(want))
+			}
+		}
+	})
+}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
+	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -213,6 +215,52 @@ func TestAQueryTakesOneRoundTripPerServer(t *testing.T) {
 			}
 		} else if rt.Count() > want {
 			t.Fatalf("%d round trips, want at most %d (one per master): %s", rt.Count(), want, rt)
+		}
+	})
+}
+
+type qShipping struct{ City string }
+
+type qParcel struct {
+	Ship  *qShipping
+	Count int
+}
+
+var qCity = lens.Of(func(p *qParcel) *string {
+	if p.Ship == nil {
+		p.Ship = &qShipping{}
+	}
+	return &p.Ship.City
+})
+
+// TestAnAbsentFieldIsFoundAsItsZero: a field the stored hash lacks (the
+// fields of a nil *struct) counts as its zero value for a predicate, and so
+// for the index: a query finds the model as a guard would pass it.
+func TestAnAbsentFieldIsFoundAsItsZero(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m, err := rapyer.New[qParcel](b.Client, rapyer.Options{Prefix: b.Prefix + "parcel", Indexes: []index.Spec{index.On(qCity)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, p := range map[string]qParcel{"a": {}, "b": {Ship: &qShipping{}}, "c": {Ship: &qShipping{City: "x"}}} {
+			if err := m.Save(ctx, id, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		for id, err := range m.FindIDs(ctx, query.Where(is.Equal(qCity, ""))) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		if !slices.Equal(got, []string{"a", "b"}) {
+			t.Fatalf("%v, want [a b]", got)
+		}
+		n, err := m.Count(ctx, query.All[qParcel]().OrderBy(qCity))
+		if err != nil || n != 3 {
+			t.Fatalf("every model in the order: %d, %v", n, err)
 		}
 	})
 }

@@ -269,30 +269,44 @@ end
 -- check runs after the batch's checks and before its first write: the
 -- values the batch gives the indexes (the scalars as the check pass has
 -- them, the elements its ops add to indexed collections) pass IX.value;
--- the user may send what sync sends.
+-- the user may send what sync sends. A model whose indexed values, life
+-- and TTL the batch leaves alone is marked untouched: after() skips it.
 function IX.check(ops, args, count)
   local colls, claims, any = {}, {}, false
-  for _, m in pairs(models) do
+  for root, m in pairs(models) do
     local x = m.ix
     if x then
       any = true
-      local fs = fields[x.root]
+      local fs = fields[root]
+      x.touch = cleared[root] or m.ttl ~= 'keep' or not (stored[root] and stored[root][VERSION])
       for _, f in ipairs(x.f) do
-        if f.coll ~= '' then colls[f.aux] = {x, f} end
+        if f.coll ~= '' then
+          colls[f.aux] = {x, f}
+          x.touch = x.touch or cleared[f.aux]
+        end
         local v = fs and fs[f.name]
-        if f.coll == '' and type(v) == 'string' then IX.value(x, f, v, x.n, claims) end
+        if f.coll == '' and v ~= nil then
+          x.touch = true
+          if v then IX.value(x, f, v, x.n, claims) end
+        end
       end
     end
   end
   if not any then return end
   for n = 1, count do
     local op, a = ops[n], args[n]
-    local from, to
-    if op == 'rpush' or op == 'lpush' or op == 'sadd' then from, to = 3, #a
-    elseif op == 'lset' or op == 'linsert' then from, to = 4, 4 end
-    local c = from and colls[K(a[2])]
-    if c then
-      for j = from, to do IX.value(c[1], c[2], a[j], n, claims) end
+    if op == 'lmove' then
+      local c = colls[K(a[2])] or colls[K(a[4])]
+      if c then c[1].touch = true end
+    elseif op ~= 'len' and op ~= 'mget' and op ~= 'pred' and op ~= 'gpred' and op ~= 'ix' and op ~= 'model' then
+      local c = a[2] and colls[KS[tonumber(a[2])] or '']
+      if c then
+        c[1].touch = true
+        local from, to
+        if op == 'rpush' or op == 'lpush' or op == 'sadd' then from, to = 3, #a
+        elseif op == 'lset' or op == 'linsert' then from, to = 4, 4 end
+        for j = from or 1, to or 0 do IX.value(c[1], c[2], a[j], n, claims) end
+      end
     end
   end
   IX.asks()
@@ -302,7 +316,7 @@ end
 function IX.asks()
   for _, m in pairs(models) do
     local x = m.ix
-    if x then
+    if x and x.touch then
       for _, c in ipairs({'ZADD', 'ZREM'}) do
         ask(c, x.ids, x.n); ask(c, x.exp, x.n)
         for _, f in ipairs(x.f) do ask(c, f.z, x.n) end
@@ -316,12 +330,13 @@ function IX.asks()
 end
 
 -- after runs after the batch's writes and TTLs: every indexed model the
--- batch wrote, deleted or gave a TTL purges its group, then syncs.
+-- batch wrote, deleted or gave a TTL, and whose indexed values, life or
+-- TTL it touched (check), purges its group, then syncs.
 function IX.after()
   local now
   for _, m in pairs(models) do
     local x = m.ix
-    if x and (m.w or m.drops or m.ttl ~= 'keep') then
+    if x and x.touch and (m.w or m.drops or m.ttl ~= 'keep') then
       now = now or IX.now()
       AT = x.n
       IX.purge(x, now)

@@ -234,14 +234,17 @@ end
 
 function Q.walkone(S, key, k, lo, hi)
   local min, max = (lo == '' and '-' or '[' .. lo), (hi == nil and '+' or '(' .. hi)
+  -- the first chunk fits the limit, the next ones double up to CHUNK
+  local chunk = math.min(Q.CHUNK, math.max(16, (S.limit or 0) + 1))
   while true do
     local ms
-    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, Q.CHUNK)
-    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, Q.CHUNK) end
+    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, chunk)
+    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, chunk) end
     for _, m in ipairs(ms) do
       if Q.visit(S, m, Q.idof(k, m)) then return true end
     end
-    if #ms < Q.CHUNK then return false end
+    if #ms < chunk then return false end
+    chunk = math.min(Q.CHUNK, chunk * 2)
     if S.desc then max = '(' .. ms[#ms] else min = '(' .. ms[#ms] end
   end
 end
@@ -292,17 +295,22 @@ function Q.gather(S)
   return false
 end
 
--- few reports whether the ranges hold at most GATHER members.
+-- few reports whether gathering the candidates of the ranges costs less
+-- than walking the order index: c candidates, n models in the group; a
+-- walk looks at about limit * n / c entries to find limit matches (all n
+-- to count), a gather at c (and reads each one's order value). At most
+-- GATHER candidates are gathered.
 function Q.few(S)
-  local n = 0
+  local c = 0
   for _, r in ipairs(S.ranges) do
     for _, b in ipairs(Q.merged({r})) do
       local min, max = (b[1] == '' and '-' or '[' .. b[1]), (b[2] == nil and '+' or '(' .. b[2])
-      n = n + redis.call('ZLEXCOUNT', S.G .. ':@i:' .. r.index, min, max)
-      if n > Q.GATHER then return false end
+      c = c + redis.call('ZLEXCOUNT', S.G .. ':@i:' .. r.index, min, max)
+      if c > Q.GATHER then return false end
     end
   end
-  return true
+  if S.what == 'count' then return true end
+  return c * c <= S.limit * redis.call('ZCARD', S.G .. ':@ids')
 end
 
 -- stale reports whether a model of the group died by its TTL and is still

@@ -159,9 +159,14 @@ func TestTheQueryScriptWalksRangesAndEvaluatesThePredicate(t *testing.T) {
 	ids, _, _, _ = runq(t, f, c, qcall{what: "ids", plan: "gather", desc: true, limit: 3, order: []string{"price", "i", "0"},
 		ranges: [][4]string{{"status", "s", "eq", "a"}, {"price", "i", "le", "-14"}}})
 	want(t, "gather by price desc", ids, "m27", "m24", "m21")
+	statusA := []string{"1", "cmp", "status", "string", "eq", "a", ""}
 	ids, _, _, _ = runq(t, f, c, qcall{what: "ids", plan: "auto", limit: 3, order: []string{"price", "i", "0"},
-		ranges: [][4]string{{"status", "s", "eq", "a"}}})
-	want(t, "auto by price", ids, "m00", "m03", "m06")
+		ranges: [][4]string{{"status", "s", "eq", "a"}}, words: statusA})
+	want(t, "auto by price (a walk)", ids, "m00", "m03", "m06")
+	ids, _, _, _ = runq(t, f, c, qcall{what: "ids", plan: "auto", limit: 30, order: []string{"price", "i", "0"},
+		ranges: [][4]string{{"status", "s", "eq", "a"}}, words: statusA})
+	ids = ids[:3]
+	want(t, "auto by price (a gather)", ids, "m00", "m03", "m06")
 	// a model whose root is gone is skipped
 	c.Del(context.Background(), group+":{m03}")
 	ids, _, _, _ = runq(t, f, c, qcall{what: "ids", plan: "all", limit: 3})
