@@ -150,8 +150,11 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 		t.Errorf("a batch on a migrating slot failed: %v", err)
 	}
 	n, qerrs := waitQ()
-	for _, err := range qerrs {
-		t.Errorf("a query across a migrating slot failed: %v", err)
+	if len(qerrs) > 0 {
+		// Seen in session 5: "REFUSED: ERR Script attempted to access a
+		// non local key in a cluster node": the query script reads model
+		// keys it does not declare, which a migrating slot no longer holds.
+		t.Errorf("%d of %d queries across a migrating slot failed, the first: %v", len(qerrs), n, qerrs[0])
 	}
 	t.Logf("%d queries during the migrations", n)
 	stored := readAll(t, m, ids)

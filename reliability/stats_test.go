@@ -82,7 +82,7 @@ func summary() []string {
 			f.queries.Load(), f.queryAnswers.Load()),
 		fmt.Sprintf("RELIABILITY queries in the linearizability histories: %d (failed, kept as of unknown outcome: %d)",
 			f.histQueries.Load(), f.histQueriesUnknown.Load()),
-		fmt.Sprintf("RELIABILITY queries beside the load of fault runs: %d, each answer holding for its predicate, in order (failed with a typed error: %d)",
+		fmt.Sprintf("RELIABILITY queries beside the load of fault runs: %d, each answer holding for its predicate, in order (failed while the server was down or loading, or across a migrating slot: %d)",
 			f.loadQueries.Load(), f.loadQueryErrs.Load()),
 		fmt.Sprintf("RELIABILITY batches that failed yet were applied: %d", f.failedApplied.Load()),
 		fmt.Sprintf("RELIABILITY batches lost: %d", f.lost.Load()),
