@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"maps"
 	"math/rand/v2"
-	"slices"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/ixcheck"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -62,178 +58,6 @@ type ixSpec struct{ name, kind, coll string }
 var ixSpecs = []ixSpec{{"name", "s", ""}, {"price", "f", ""}, {"stock", "i", ""}, {"level", "i", ""}, {"tags", "s", "set"},
 	{"colors", "s", "list"}, {"added", "t", ""}, {"active", "b", ""}, {"wait", "i", ""}, {"code", "s", ""}}
 
-// ixOracle holds the index keys of every group of a model type to what
-// the stored models give: for each model that exists, its entries (the
-// server's enc of each stored value, then the id), its id in @ids and
-// @back, and in @exp when it has a TTL; for none other, nothing. A model
-// that expired (Redis ran no script) may linger until a purge: its
-// entries must then be exactly those @back holds for it.
-type ixOracle struct {
-	b      *testenv.Backend
-	prefix string
-	groups int
-	specs  []ixSpec
-	unique string // the stored name of a Unique index, if any
-	ids    func(context.Context) iter.Seq2[string, error]
-}
-
-func (o ixOracle) base(g int) string { return fmt.Sprintf("%s:{%s#%d}", o.prefix, o.prefix, g) }
-
-// enc is the server's encoding of texts of kind.
-func (o ixOracle) enc(t *testing.T, kind string, texts []string) []string {
-	t.Helper()
-	if len(texts) == 0 {
-		return nil
-	}
-	args := []any{kind}
-	for _, s := range texts {
-		args = append(args, s)
-	}
-	raw, err := lua.IxEnc.Run(context.Background(), o.b.Client, script.Command([]string{o.prefix}, args...)).Slice()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]string, len(raw))
-	for i, x := range raw {
-		out[i], _ = x.(string)
-	}
-	return out
-}
-
-// state is what one group's index keys hold: key -> sorted members (zsets)
-// or "field=value" (hashes).
-func (o ixOracle) actual(t *testing.T, g int) map[string][]string {
-	ctx := context.Background()
-	c := o.b.Client
-	base := o.base(g)
-	out := map[string][]string{}
-	z := func(k string) {
-		if v := c.ZRange(ctx, k, 0, -1).Val(); len(v) > 0 {
-			out[k] = v
-		}
-	}
-	h := func(k string) {
-		m := c.HGetAll(ctx, k).Val()
-		var v []string
-		for f := range m {
-			v = append(v, f+"="+m[f])
-		}
-		if len(v) > 0 {
-			sort.Strings(v)
-			out[k] = v
-		}
-	}
-	z(base + ":@ids")
-	z(base + ":@exp")
-	h(base + ":@back")
-	for _, s := range o.specs {
-		z(base + ":@i:" + s.name)
-	}
-	if o.unique != "" {
-		h(base + ":@u:" + o.unique)
-	}
-	return out
-}
-
-// check compares every group with the stored models.
-func (o ixOracle) check(t *testing.T, step string) {
-	t.Helper()
-	ctx := context.Background()
-	c := o.b.Client
-	for g := range o.groups {
-		base := o.base(g)
-		got := o.actual(t, g)
-		want := map[string][]string{}
-		backs := c.HGetAll(ctx, base+":@back").Val()
-		ids := slices.Sorted(maps.Keys(backs))
-		// models that exist but that @back lacks are missing entries:
-		// find them by listing the type's roots
-		for id, err := range o.ids(ctx) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := backs[id]; !ok && ixGroup(id, o.groups) == g {
-				ids = append(ids, id)
-			}
-		}
-		lingering := map[string]bool{}
-		for _, id := range ids {
-			root := base + ":{" + id + "}"
-			h := c.HGetAll(ctx, root).Val()
-			if h["__v"] == "" {
-				if strings.HasPrefix(backs[id], "T") {
-					lingering[id] = true // expired: its entries are checked below
-					continue
-				}
-				continue // gone: nothing of it may stay
-			}
-			add := func(k, v string) { want[k] = append(want[k], v) }
-			add(base+":@ids", id)
-			if ttl := c.PTTL(ctx, root).Val(); ttl > 0 {
-				add(base+":@exp", id)
-			}
-			for _, s := range o.specs {
-				var vals []string
-				switch s.coll {
-				case "":
-					if v, ok := h[s.name]; ok {
-						vals = []string{v}
-					}
-				case "set":
-					vals = c.SMembers(ctx, root+":"+s.name).Val()
-				case "list":
-					vals = c.LRange(ctx, root+":"+s.name, 0, -1).Val()
-				}
-				for i, e := range o.enc(t, s.kind, vals) {
-					if e == "" {
-						t.Fatalf("%s: %s holds %q, which has no encoding", step, s.name, vals[i])
-					}
-					add(base+":@i:"+s.name, e+id)
-					if s.name == o.unique {
-						add(base+":@u:"+s.name, e+"="+id)
-					}
-				}
-			}
-			add(base+":@back", id+"="+backs[id])
-		}
-		o.dropLingering(got, lingering)
-		o.dropLingering(want, lingering)
-		for k := range want {
-			want[k] = dedupSorted(want[k])
-		}
-		for k := range got {
-			got[k] = dedupSorted(got[k])
-		}
-		if !maps.EqualFunc(got, want, slices.Equal) {
-			t.Fatalf("%s: group %d: the index keys disagree with the stored models:\n got %q\nwant %q", step, g, got, want)
-		}
-	}
-}
-
-// dropLingering takes the entries of models that expired out of got,
-// (from want and got alike).
-func (o ixOracle) dropLingering(got map[string][]string, lingering map[string]bool) {
-	for k, vs := range got {
-		got[k] = slices.DeleteFunc(vs, func(v string) bool {
-			for id := range lingering {
-				if strings.HasSuffix(v, id) || strings.HasPrefix(v, id+"=") || strings.HasSuffix(v, "="+id) {
-					return true
-				}
-			}
-			return false
-		})
-		if len(got[k]) == 0 {
-			delete(got, k)
-		}
-	}
-}
-
-func dedupSorted(v []string) []string {
-	v = slices.Clone(v)
-	sort.Strings(v)
-	return slices.Compact(v)
-}
-
 func ixRandomItem(r *rand.Rand) ixItem {
 	words := []string{"", "a", "ab", "b", "a\x00b", "\xff", "red", "blue", "zz"}
 	v := ixItem{
@@ -280,7 +104,7 @@ func TestIndexesFollowEveryWritePath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := ixOracle{b: b, prefix: prefix, groups: 3, specs: ixSpecs, ids: m.IDs}
+		o := ixcheck.MustNew[ixItem](t, b.Client, prefix, 3, ixIndexes, m.IDs)
 		ids := []string{"a", "b", "c", "d", "e", "f"}
 		pick := func() string { return ids[r.IntN(len(ids))] }
 		for step := range 120 {
@@ -288,7 +112,7 @@ func TestIndexesFollowEveryWritePath(t *testing.T) {
 			if err != nil && !ixExpected(err) {
 				t.Fatalf("step %d (%s): %v", step, what, err)
 			}
-			o.check(t, fmt.Sprintf("step %d (%s)", step, what))
+			o.Check(t, fmt.Sprintf("step %d (%s)", step, what))
 		}
 	})
 }
@@ -393,7 +217,7 @@ func TestReindexRebuildsTheIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := ixOracle{b: b, prefix: prefix, groups: 2, specs: ixSpecs, ids: m.IDs}
+		o := ixcheck.MustNew[ixItem](t, b.Client, prefix, 2, ixIndexes, m.IDs)
 		var ids [2][]string
 		for i := range 30 {
 			id := fmt.Sprint("m", i)
@@ -403,11 +227,11 @@ func TestReindexRebuildsTheIndexes(t *testing.T) {
 			g := ixGroup(id, 2)
 			ids[g] = append(ids[g], id)
 		}
-		o.check(t, "saved")
+		o.Check(t, "saved")
 		for g := range 2 {
-			base := o.base(g)
+			base := o.Base(g)
 			var ks []string
-			for k := range o.actual(t, g) {
+			for k := range o.Actual(t, g) {
 				ks = append(ks, k)
 			}
 			if err := b.Client.Del(ctx, ks...).Err(); err != nil {
@@ -427,6 +251,6 @@ func TestReindexRebuildsTheIndexes(t *testing.T) {
 				}
 			}
 		}
-		o.check(t, "reindexed")
+		o.Check(t, "reindexed")
 	})
 }

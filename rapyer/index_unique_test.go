@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/ixcheck"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
@@ -30,7 +31,7 @@ var (
 	mbTags  = lens.Of(func(u *ixMember) *[]string { return &u.Tags })
 )
 
-func ixMembers(t *testing.T, b *testenv.Backend, opts rapyer.Options) (*rapyer.Model[ixMember], ixOracle) {
+func ixMembers(t *testing.T, b *testenv.Backend, opts rapyer.Options) (*rapyer.Model[ixMember], ixcheck.Oracle) {
 	t.Helper()
 	opts.Prefix = b.Prefix + "mb"
 	opts.Indexes = []index.Spec{index.Unique(mbEmail), index.On(mbScore), index.Members(mbTags)}
@@ -38,8 +39,7 @@ func ixMembers(t *testing.T, b *testenv.Backend, opts rapyer.Options) (*rapyer.M
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, ixOracle{b: b, prefix: opts.Prefix, groups: 1, unique: "email", ids: m.IDs,
-		specs: []ixSpec{{"email", "s", ""}, {"score", "f", ""}, {"tags", "s", "list"}}}
+	return m, ixcheck.MustNew[ixMember](t, b.Client, opts.Prefix, 1, opts.Indexes, m.IDs)
 }
 
 // TestUniqueIndexRefusesDuplicates: every write path that would give a
@@ -61,7 +61,7 @@ func TestUniqueIndexRefusesDuplicates(t *testing.T) {
 			if !errors.Is(err, rapyer.ErrDuplicate) || !errors.Is(err, rapyer.ErrPrecondition) || !strings.Contains(err.Error(), "email ann@x") {
 				t.Fatalf("%s: %v, want ErrDuplicate naming email ann@x", what, err)
 			}
-			o.check(t, what)
+			o.Check(t, what)
 		}
 		dup("Save", m.Save(ctx, "cat", ixMember{Email: "ann@x"}))
 		dup("Create", m.Create(ctx, "cat", ixMember{Email: "ann@x"}))
@@ -103,7 +103,7 @@ func TestUniqueIndexRefusesDuplicates(t *testing.T) {
 		if err := m.Save(ctx, "dan", ixMember{Email: "ann@x"}); err != nil {
 			t.Fatalf("the value of a deleted model: %v", err)
 		}
-		o.check(t, "end")
+		o.Check(t, "end")
 	})
 }
 
@@ -136,7 +136,7 @@ func TestUniqueIndexUnderConcurrency(t *testing.T) {
 				t.Fatalf("round %d: %d registrations won, want 1 (%v)", round, won, errs)
 			}
 		}
-		o.check(t, "after the races")
+		o.Check(t, "after the races")
 	})
 }
 
@@ -175,7 +175,7 @@ func TestIndexedValueLimits(t *testing.T) {
 		if v, _ := m.Get(ctx, "a"); v.Score != 0 || len(v.Tags) != 1 {
 			t.Fatalf("a changed: %+v", v)
 		}
-		o.check(t, "after the refusals")
+		o.Check(t, "after the refusals")
 	})
 }
 
@@ -193,8 +193,8 @@ func TestExpiredModelsLeaveTheIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		o.check(t, "saved")
-		base := o.base(0)
+		o.Check(t, "saved")
+		base := o.Base(0)
 		if n := b.Client.ZCard(ctx, base+":@exp").Val(); n != 3 {
 			t.Fatalf("@exp holds %d, want 3", n)
 		}
@@ -211,7 +211,7 @@ func TestExpiredModelsLeaveTheIndexes(t *testing.T) {
 		if err := m.Save(ctx, "d", ixMember{Email: "a@x"}); err != nil {
 			t.Fatalf("the value of an expired model: %v", err)
 		}
-		o.check(t, "after a write of the group")
+		o.Check(t, "after a write of the group")
 		for _, k := range []string{":@back", ":@ids", ":@exp", ":@i:tags"} {
 			if v := b.Client.ZCard(ctx, base+k).Val() + b.Client.HLen(ctx, base+k).Val(); v > 1 {
 				t.Errorf("%s holds %d after the purge, want at most 1 (d)", k, v)

@@ -167,6 +167,10 @@ func (o ixOracle) actual(ctx context.Context) (ixSet, error) {
 	return out, nil
 }
 
+// ixZero is the stored text of the zero value of each kind (index.lua's
+// IX.ZERO): an absent scalar field is indexed as it.
+var ixZero = map[string]string{"i": "0", "f": "0", "s": "", "b": "false", "t": "0001-01-01T00:00:00Z"}
+
 // ixModel is one stored model, read raw.
 type ixModel struct {
 	base, id string
@@ -216,9 +220,12 @@ func (o ixOracle) expected(ctx context.Context) (ixSet, error) {
 		for _, f := range o.fields {
 			var vals []string
 			if f.coll == "" {
-				if v, ok := h[f.name]; ok {
-					vals = []string{v}
+				// an absent scalar counts as its zero, as predicates read it
+				v, ok := h[f.name]
+				if !ok {
+					v = ixZero[f.kind]
 				}
+				vals = []string{v}
 			} else {
 				vals = m.colls[f.name].Val()
 			}

@@ -18,6 +18,9 @@
 --   time: enc(int) of its UTC seconds .. 9 digits of nanoseconds
 
 IX.MAX = 1024
+-- ZERO is the stored text of the zero value of each kind (a text-marshalled
+-- type's zero is taken as "")
+IX.ZERO = {i = '0', f = '0', s = '', b = 'false', t = '0001-01-01T00:00:00Z'}
 IX.COMP = {['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5',
   ['5'] = '4', ['6'] = '3', ['7'] = '2', ['8'] = '1', ['9'] = '0'}
 
@@ -122,21 +125,24 @@ function IX.unpack(s)
 end
 
 -- entries lists what the model at x.root is indexed under now: {name, enc}
--- per entry, none for a missing model.
+-- per entry; nil for a missing model (no version).
 function IX.entries(x)
   local list = {}
-  local names = {}
+  local names = {VERSION}
   for _, f in ipairs(x.f) do
     if f.coll == '' then names[#names + 1] = f.name end
   end
-  local vals = {}
-  if #names > 0 then vals = redis.call('HMGET', x.root, unpack(names)) end
-  local j = 0
+  local vals = redis.call('HMGET', x.root, unpack(names))
+  if not vals[1] then return nil end
+  local j = 1
   for _, f in ipairs(x.f) do
     local vs
     if f.coll == '' then
       j = j + 1
-      vs = {vals[j]}
+      -- an absent field counts as its zero value, as predicates read it
+      -- (is: "an absent field counts as its zero value"): the fields of a
+      -- nil *struct, a field added to the type after the model was saved
+      vs = {vals[j] or IX.ZERO[f.kind]}
     elseif f.coll == 'set' then
       vs = redis.call('SMEMBERS', f.aux)
     else
@@ -164,8 +170,9 @@ function IX.sync(x, now)
   local id = x.id
   local base = string.sub(x.ids, 1, -6) -- without ':@ids'
   local old = redis.call('HGET', x.back, id)
-  local exists = redis.call('HGET', x.root, VERSION)
-  local list = exists and IX.entries(x) or {}
+  local list = IX.entries(x)
+  local exists = list ~= nil
+  list = list or {}
   local flag = 'N'
   local oflag, olist = 'N', {}
   if old then oflag, olist = IX.unpack(old) end
@@ -205,7 +212,16 @@ function IX.sync(x, now)
   end
   local packed = IX.pack(flag, list)
   if packed ~= old then W('HSET', x.back, id, packed) end
-  if not old then W('ZADD', x.ids, 0, id) end
+  if not old then
+    -- the group's first model: the indexes the write keeps are complete
+    -- in it (ready); an index declared later finds models in @ids, and
+    -- queries wait for Model.Reindex to build it (query.lua)
+    if redis.call('ZCARD', x.ids) == 0 then
+      local meta = string.sub(x.ids, 1, -6) .. ':@meta'
+      for _, f in ipairs(x.f) do W('HSETNX', meta, f.name, 'ready') end
+    end
+    W('ZADD', x.ids, 0, id)
+  end
 end
 
 -- purge removes the entries of up to 16 models of the group of x whose

@@ -22,7 +22,8 @@ var indexSource string
 //go:embed query.lua
 var querySource string
 
-// interpreter is the batch part: batch.lua, then index.lua, then query.lua.
+// interpreter is the batch part: batch.lua, then index.lua, then
+// query.lua (which uses the interpreter's pred and index.lua's IX).
 var interpreter = batchSource + "\n" + indexSource + "\n" + querySource
 
 //go:embed lock.lua
@@ -60,6 +61,6 @@ var (
 	// (index.lua's reindex); IxEnc encodes values as indexes do.
 	Reindex = Library.Func("reindex")
 	IxEnc   = Library.Func("ixenc")
-	// Query runs one query in one group (query.lua).
+	// Query runs one query in one slot group (query.lua; package query).
 	Query = Library.Func("query")
 )

@@ -1,0 +1,256 @@
+// Package ixcheck is the oracle of the index tests: it holds the index
+// keys of a model type to what a scan of its stored models gives.
+package ixcheck
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/index"
+	ix "github.com/rapyer-go/rapyer/internal/index"
+	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/script"
+)
+
+// Oracle holds the index keys of every group of a model type to what
+// the stored models give: for each model that exists, its entries (the
+// server's enc of each stored value, then the id), its id in @ids and
+// @back, and in @exp when it has a TTL; for none other, nothing. A model
+// that expired (Redis ran no script) may linger until a purge: its
+// entries must then be exactly those @back holds for it.
+type Oracle struct {
+	Client redis.UniversalClient
+	prefix string
+	groups int
+	specs  []ix.Field
+	unique string // the stored name of a Unique index, if any
+	ids    func(context.Context) iter.Seq2[string, error]
+}
+
+// New is the Oracle of the model type S stored under prefix in groups slot
+// groups (the model's Options.Groups after New: 16 by default, 1 with a
+// Unique index) with the indexes specs; ids lists the type's ids
+// (rapyer.Model.IDs).
+func New[S any](c redis.UniversalClient, prefix string, groups int, specs []index.Spec, ids func(context.Context) iter.Seq2[string, error]) (Oracle, error) {
+	sm, err := schema.For[S]()
+	if err != nil {
+		return Oracle{}, err
+	}
+	decls := make([]ix.Decl, len(specs))
+	for i, s := range specs {
+		decls[i], _ = ix.Unwrap(s)
+	}
+	fields, err := ix.Resolve(sm, decls)
+	if err != nil {
+		return Oracle{}, err
+	}
+	o := Oracle{Client: c, prefix: prefix, groups: groups, specs: fields, ids: ids}
+	for _, f := range fields {
+		if f.Use == ix.UseUnique {
+			o.unique = f.Name
+		}
+	}
+	return o, nil
+}
+
+// Base is the base of the keys of group g.
+func (o Oracle) Base(g int) string { return fmt.Sprintf("%s:{%s#%d}", o.prefix, o.prefix, g) }
+
+// enc is the server's encoding of texts of kind.
+func (o Oracle) enc(t testing.TB, kind string, texts []string) []string {
+	t.Helper()
+	if len(texts) == 0 {
+		return nil
+	}
+	args := []any{kind}
+	for _, s := range texts {
+		args = append(args, s)
+	}
+	raw, err := lua.IxEnc.Run(context.Background(), o.Client, script.Command([]string{o.prefix}, args...)).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(raw))
+	for i, x := range raw {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
+// Actual is what one group's index keys hold: key -> sorted members (zsets)
+// or "field=value" (hashes).
+func (o Oracle) Actual(t testing.TB, g int) map[string][]string {
+	ctx := context.Background()
+	c := o.Client
+	base := o.Base(g)
+	out := map[string][]string{}
+	z := func(k string) {
+		if v := c.ZRange(ctx, k, 0, -1).Val(); len(v) > 0 {
+			out[k] = v
+		}
+	}
+	h := func(k string) {
+		m := c.HGetAll(ctx, k).Val()
+		var v []string
+		for f := range m {
+			v = append(v, f+"="+m[f])
+		}
+		if len(v) > 0 {
+			sort.Strings(v)
+			out[k] = v
+		}
+	}
+	z(base + ":@ids")
+	z(base + ":@exp")
+	h(base + ":@back")
+	for _, s := range o.specs {
+		z(base + ":@i:" + s.Name)
+	}
+	if o.unique != "" {
+		h(base + ":@u:" + o.unique)
+	}
+	return out
+}
+
+// Check compares every group with the stored models.
+func (o Oracle) Check(t testing.TB, step string) {
+	t.Helper()
+	ctx := context.Background()
+	c := o.Client
+	for g := range o.groups {
+		base := o.Base(g)
+		got := o.Actual(t, g)
+		want := map[string][]string{}
+		backs := c.HGetAll(ctx, base+":@back").Val()
+		ids := slices.Sorted(maps.Keys(backs))
+		// models that exist but that @back lacks are missing entries:
+		// find them by listing the type's roots
+		for id, err := range o.ids(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := backs[id]; !ok && ix.Group(id, o.groups) == g {
+				ids = append(ids, id)
+			}
+		}
+		lingering := map[string]bool{}
+		for _, id := range ids {
+			root := base + ":{" + id + "}"
+			h, ttl, colls := o.snapshot(ctx, root)
+			if h["__v"] == "" {
+				if strings.HasPrefix(backs[id], "T") {
+					lingering[id] = true // expired: its entries are checked below
+					continue
+				}
+				continue // gone: nothing of it may stay
+			}
+			add := func(k, v string) { want[k] = append(want[k], v) }
+			add(base+":@ids", id)
+			if ttl > 0 {
+				add(base+":@exp", id)
+			}
+			for _, s := range o.specs {
+				var vals []string
+				switch s.Coll {
+				case "":
+					if v, ok := h[s.Name]; ok {
+						vals = []string{v}
+					}
+				default:
+					vals = colls[s.Name]
+				}
+				for i, e := range o.enc(t, string(s.Kind), vals) {
+					if e == "" {
+						t.Fatalf("%s: %s holds %q, which has no encoding", step, s.Name, vals[i])
+					}
+					add(base+":@i:"+s.Name, e+id)
+					if s.Name == o.unique {
+						add(base+":@u:"+s.Name, e+"="+id)
+					}
+				}
+			}
+			add(base+":@back", id+"="+backs[id])
+		}
+		o.dropLingering(got, lingering)
+		o.dropLingering(want, lingering)
+		for k := range want {
+			want[k] = dedupSorted(want[k])
+		}
+		for k := range got {
+			got[k] = dedupSorted(got[k])
+		}
+		if !maps.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("%s: group %d: the index keys disagree with the stored models:\n got %q\nwant %q", step, g, got, want)
+		}
+	}
+}
+
+// dropLingering takes the entries of models that expired out of got,
+// (from want and got alike).
+func (o Oracle) dropLingering(got map[string][]string, lingering map[string]bool) {
+	for k, vs := range got {
+		got[k] = slices.DeleteFunc(vs, func(v string) bool {
+			for id := range lingering {
+				if strings.HasSuffix(v, id) || strings.HasPrefix(v, id+"=") || strings.HasSuffix(v, "="+id) {
+					return true
+				}
+			}
+			return false
+		})
+		if len(got[k]) == 0 {
+			delete(got, k)
+		}
+	}
+}
+
+func dedupSorted(v []string) []string {
+	v = slices.Clone(v)
+	sort.Strings(v)
+	return slices.Compact(v)
+}
+
+// MustNew is New that ends t on an error.
+func MustNew[S any](t testing.TB, c redis.UniversalClient, prefix string, groups int, specs []index.Spec, ids func(context.Context) iter.Seq2[string, error]) Oracle {
+	t.Helper()
+	o, err := New[S](c, prefix, groups, specs, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// snapshot reads the model at root in one MULTI/EXEC (its keys expire one
+// by one): its root hash, its TTL, and its indexed collections.
+func (o Oracle) snapshot(ctx context.Context, root string) (map[string]string, time.Duration, map[string][]string) {
+	var h *redis.MapStringStringCmd
+	var ttl *redis.DurationCmd
+	cols := map[string]*redis.StringSliceCmd{}
+	_, _ = o.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		h = p.HGetAll(ctx, root)
+		ttl = p.PTTL(ctx, root)
+		for _, s := range o.specs {
+			switch s.Coll {
+			case "set":
+				cols[s.Name] = p.SMembers(ctx, root+":"+s.Name)
+			case "list":
+				cols[s.Name] = p.LRange(ctx, root+":"+s.Name, 0, -1)
+			}
+		}
+		return nil
+	})
+	out := map[string][]string{}
+	for n, c := range cols {
+		out[n] = c.Val()
+	}
+	return h.Val(), ttl.Val(), out
+}
