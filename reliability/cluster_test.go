@@ -111,7 +111,6 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	client := cl.Client(t)
 	watchReplies(client)
 	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "mig", Indexes: acctIndexes})
-	readyIndexes(t, ctx, m)
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -173,7 +172,6 @@ func TestReliabilityClusterFailover(t *testing.T) {
 	client := cl.Client(t)
 	watchReplies(client)
 	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "fo", Indexes: acctIndexes})
-	readyIndexes(t, ctx, m)
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {

@@ -96,7 +96,6 @@ func TestReliabilityServerKilledMidRun(t *testing.T) {
 	admin := mk(0)
 	ids := []string{"a", "b"}
 	create := func() {
-		readyIndexes(t, ctx, admin)
 		for _, id := range ids {
 			if err := admin.Save(ctx, id, Acct{}); err != nil {
 				t.Fatalf("making %s: %v", id, err)
@@ -151,7 +150,6 @@ func TestReliabilityServerKilledWithAOF(t *testing.T) {
 	}
 	admin := mk(0)
 	ids := []string{"a", "b", "c"}
-	readyIndexes(t, ctx, admin)
 	for _, id := range ids {
 		if err := admin.Save(ctx, id, Acct{}); err != nil {
 			t.Fatalf("making %s: %v", id, err)
@@ -192,7 +190,6 @@ func TestReliabilityScriptFlushUnderLoad(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "flush", Exec: tx.Options{}, Indexes: acctIndexes})
-		readyIndexes(t, ctx, m)
 		ids := []string{"a", "b", "c"}
 		for _, id := range ids {
 			if err := m.Save(ctx, id, Acct{}); err != nil {

@@ -467,7 +467,6 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	ctx := context.Background()
 	ids := []string{"a", "b"}
 	direct := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "lin", Indexes: acctIndexes})
-	readyIndexes(t, ctx, direct)
 	for _, id := range ids {
 		if err := direct.Save(ctx, id, Acct{}); err != nil {
 			t.Fatal(err)

@@ -347,7 +347,6 @@ func TestReliabilityModelIndexed(t *testing.T) {
 			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
 				rt2.Fatal(err)
 			}
-			readyIndexes(rt2, ctx, m)
 			rt2.Repeat(map[string]func(*rapid.T){
 				"batch":       s.batch,
 				"save":        s.save,
@@ -362,22 +361,10 @@ func TestReliabilityModelIndexed(t *testing.T) {
 	})
 }
 
-// readyIndexes marks the indexes of a new model type ready in every group
-// (Reindex of no model). A type indexed from its first write should need
-// no Reindex; TestReliabilityIndexReadyFromFirstWrite shows that today
-// it does (the query refuses "not built yet" once a group has a model),
-// and this lets the runs go on meanwhile.
-func readyIndexes[T any](t fataler, ctx context.Context, m *rapyer.Model[T]) {
-	t.Helper()
-	if err := m.Reindex(ctx, nil); err != nil {
-		t.Fatalf("Reindex of a new type: %v", err)
-	}
-}
-
 // TestReliabilityIndexReadyFromFirstWrite: a model type declared with its
 // indexes from the start answers queries after its first write, without
-// Model.Reindex (query.lua's building() expects "the group's first write
-// marks the indexes it maintains ready", which IX.sync does not do yet).
+// Model.Reindex: the group's first write marks its indexes ready (found
+// missing in session 5, fixed by s5-d/s5-e in 785e3e8).
 func TestReliabilityIndexReadyFromFirstWrite(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
