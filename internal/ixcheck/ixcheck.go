@@ -4,13 +4,13 @@ package ixcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +21,9 @@ import (
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
+
+// zero is the stored text of the zero value of each kind of index.
+var zero = map[byte]string{'i': "0", 'f': "0", 's': "", 'b': "false", 't': "0001-01-01T00:00:00Z"}
 
 // Oracle holds the index keys of every group of a model type to what
 // the stored models give: for each model that exists, its entries (the
@@ -67,7 +70,7 @@ func New[S any](c redis.UniversalClient, prefix string, groups int, specs []inde
 func (o Oracle) Base(g int) string { return fmt.Sprintf("%s:{%s#%d}", o.prefix, o.prefix, g) }
 
 // enc is the server's encoding of texts of kind.
-func (o Oracle) enc(t testing.TB, kind string, texts []string) []string {
+func (o Oracle) enc(t T, kind string, texts []string) []string {
 	t.Helper()
 	if len(texts) == 0 {
 		return nil
@@ -89,18 +92,25 @@ func (o Oracle) enc(t testing.TB, kind string, texts []string) []string {
 
 // Actual is what one group's index keys hold: key -> sorted members (zsets)
 // or "field=value" (hashes).
-func (o Oracle) Actual(t testing.TB, g int) map[string][]string {
+func (o Oracle) Actual(t T, g int) map[string][]string {
 	ctx := context.Background()
 	c := o.Client
 	base := o.Base(g)
 	out := map[string][]string{}
 	z := func(k string) {
-		if v := c.ZRange(ctx, k, 0, -1).Val(); len(v) > 0 {
+		v, err := c.ZRange(ctx, k, 0, -1).Result()
+		if err != nil {
+			t.Fatalf("ixcheck: %s: %v", k, err)
+		}
+		if len(v) > 0 {
 			out[k] = v
 		}
 	}
 	h := func(k string) {
-		m := c.HGetAll(ctx, k).Val()
+		m, err := c.HGetAll(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("ixcheck: %s: %v", k, err)
+		}
 		var v []string
 		for f := range m {
 			v = append(v, f+"="+m[f])
@@ -123,7 +133,7 @@ func (o Oracle) Actual(t testing.TB, g int) map[string][]string {
 }
 
 // Check compares every group with the stored models.
-func (o Oracle) Check(t testing.TB, step string) {
+func (o Oracle) Check(t T, step string) {
 	t.Helper()
 	ctx := context.Background()
 	c := o.Client
@@ -131,7 +141,10 @@ func (o Oracle) Check(t testing.TB, step string) {
 		base := o.Base(g)
 		got := o.Actual(t, g)
 		want := map[string][]string{}
-		backs := c.HGetAll(ctx, base+":@back").Val()
+		backs, err := c.HGetAll(ctx, base+":@back").Result()
+		if err != nil {
+			t.Fatalf("ixcheck: %s: %v", base, err)
+		}
 		ids := slices.Sorted(maps.Keys(backs))
 		// models that exist but that @back lacks are missing entries:
 		// find them by listing the type's roots
@@ -146,7 +159,7 @@ func (o Oracle) Check(t testing.TB, step string) {
 		lingering := map[string]bool{}
 		for _, id := range ids {
 			root := base + ":{" + id + "}"
-			h, ttl, colls := o.snapshot(ctx, root)
+			h, ttl, colls := o.snapshot(t, ctx, root)
 			if h["__v"] == "" {
 				if strings.HasPrefix(backs[id], "T") {
 					lingering[id] = true // expired: its entries are checked below
@@ -163,6 +176,9 @@ func (o Oracle) Check(t testing.TB, step string) {
 				var vals []string
 				switch s.Coll {
 				case "":
+					// an absent field is indexed as its kind's zero
+					// (index.lua IX.ZERO), as predicates read it
+					vals = []string{zero[s.Kind]}
 					if v, ok := h[s.Name]; ok {
 						vals = []string{v}
 					}
@@ -220,7 +236,7 @@ func dedupSorted(v []string) []string {
 }
 
 // MustNew is New that ends t on an error.
-func MustNew[S any](t testing.TB, c redis.UniversalClient, prefix string, groups int, specs []index.Spec, ids func(context.Context) iter.Seq2[string, error]) Oracle {
+func MustNew[S any](t T, c redis.UniversalClient, prefix string, groups int, specs []index.Spec, ids func(context.Context) iter.Seq2[string, error]) Oracle {
 	t.Helper()
 	o, err := New[S](c, prefix, groups, specs, ids)
 	if err != nil {
@@ -230,27 +246,45 @@ func MustNew[S any](t testing.TB, c redis.UniversalClient, prefix string, groups
 }
 
 // snapshot reads the model at root in one MULTI/EXEC (its keys expire one
-// by one): its root hash, its TTL, and its indexed collections.
-func (o Oracle) snapshot(ctx context.Context, root string) (map[string]string, time.Duration, map[string][]string) {
-	var h *redis.MapStringStringCmd
-	var ttl *redis.DurationCmd
-	cols := map[string]*redis.StringSliceCmd{}
-	_, _ = o.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		h = p.HGetAll(ctx, root)
-		ttl = p.PTTL(ctx, root)
-		for _, s := range o.specs {
-			switch s.Coll {
-			case "set":
-				cols[s.Name] = p.SMembers(ctx, root+":"+s.Name)
-			case "list":
-				cols[s.Name] = p.LRange(ctx, root+":"+s.Name, 0, -1)
+// by one): its root hash, its TTL, and its indexed collections. A read
+// that fails (a loaded machine's timeout) is tried again, then ends t.
+func (o Oracle) snapshot(t T, ctx context.Context, root string) (map[string]string, time.Duration, map[string][]string) {
+	t.Helper()
+	var err error
+	for range 5 {
+		var h *redis.MapStringStringCmd
+		var ttl *redis.DurationCmd
+		cols := map[string]*redis.StringSliceCmd{}
+		_, err = o.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			h = p.HGetAll(ctx, root)
+			ttl = p.PTTL(ctx, root)
+			for _, s := range o.specs {
+				switch s.Coll {
+				case "set":
+					cols[s.Name] = p.SMembers(ctx, root+":"+s.Name)
+				case "list":
+					cols[s.Name] = p.LRange(ctx, root+":"+s.Name, 0, -1)
+				}
 			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
-		return nil
-	})
-	out := map[string][]string{}
-	for n, c := range cols {
-		out[n] = c.Val()
+		out := map[string][]string{}
+		for n, c := range cols {
+			out[n] = c.Val()
+		}
+		return h.Val(), ttl.Val(), out
 	}
-	return h.Val(), ttl.Val(), out
+	t.Fatalf("ixcheck: reading %s: %v", root, err)
+	return nil, 0, nil
+}
+
+// T is what the oracle needs of a test: testing.TB and rapid.T have it.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
