@@ -110,7 +110,7 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	ctx := context.Background()
 	client := cl.Client(t)
 	watchReplies(client)
-	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "mig"})
+	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "mig", Indexes: acctIndexes})
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -125,6 +125,7 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	stop := make(chan struct{})
 	var ran atomic.Int64
 	wait := load(ctx, depositor{m: m, l: l, tag: "mig"}, ids, 4, stop, &ran)
+	waitQ := queryLoad(t, m, stop)
 	const moves = 6
 	for i := range moves {
 		waitRan(t, &ran, 100)
@@ -147,7 +148,17 @@ func TestReliabilityClusterSlotMigration(t *testing.T) {
 	for _, err := range errs {
 		t.Errorf("a batch on a migrating slot failed: %v", err)
 	}
-	l.verify(t, readAll(t, m, ids), nil)
+	n, qerrs := waitQ()
+	if len(qerrs) > 0 {
+		// Seen in session 5: "REFUSED: ERR Script attempted to access a
+		// non local key in a cluster node": the query script reads model
+		// keys it does not declare, which a migrating slot no longer holds.
+		t.Errorf("%d of %d queries across a migrating slot failed, the first: %v", len(qerrs), n, qerrs[0])
+	}
+	t.Logf("%d queries during the migrations", n)
+	stored := readAll(t, m, ids)
+	l.verify(t, stored, nil)
+	acctIndexCheck(t, client, m, "mig", ids, stored)
 }
 
 // TestReliabilityClusterFailover promotes the replica of the master that
@@ -160,7 +171,7 @@ func TestReliabilityClusterFailover(t *testing.T) {
 	ctx := context.Background()
 	client := cl.Client(t)
 	watchReplies(client)
-	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "fo"})
+	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: "fo", Indexes: acctIndexes})
 	ids := []string{"hot", "cold"}
 	for _, id := range ids {
 		if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -216,7 +227,9 @@ func TestReliabilityClusterFailover(t *testing.T) {
 			t.Errorf("a batch failed across a manual failover: %v", err)
 		}
 	}
-	l.verify(t, readAll(t, m, ids), nil)
+	stored := readAll(t, m, ids)
+	l.verify(t, stored, nil)
+	acctIndexCheck(t, client, m, "fo", ids, stored)
 }
 
 // ownerAddr is the address n gives as the master of slot, or "".

@@ -91,7 +91,7 @@ func TestReliabilityServerKilledMidRun(t *testing.T) {
 	mk := func(retries int) *rapyer.Model[Acct] {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: retries})
 		t.Cleanup(func() { _ = c.Close() })
-		return rapyer.MustNew[Acct](c, rapyer.Options{Prefix: "kill"})
+		return rapyer.MustNew[Acct](c, rapyer.Options{Prefix: "kill", Indexes: acctIndexes})
 	}
 	admin := mk(0)
 	ids := []string{"a", "b"}
@@ -125,7 +125,60 @@ func TestReliabilityServerKilledMidRun(t *testing.T) {
 	close(stop)
 	errs := append(waitA(), waitB()...)
 	noNoScript(t, errs)
-	l.verify(t, readAll(t, admin, ids), wipes)
+	stored := readAll(t, admin, ids)
+	l.verify(t, stored, wipes)
+	acctIndexCheck(t, srv.Client(t), admin, "kill", ids, stored)
+}
+
+// TestReliabilityServerKilledWithAOF kills the redis-server with SIGKILL
+// three times while workers run batches and queries, as
+// TestReliabilityServerKilledMidRun does, but the server keeps an
+// append-only file fsynced before every reply (appendfsync always), and
+// restarts from it: no model is made again. Every acknowledged batch must
+// then be stored exactly once (no wipe excuses a loss), every one of
+// unknown outcome at most once, every failed one never; after the last
+// restart every slot group's index keys must equal what the stored models
+// give (0 stale, 0 missing), and queries must answer what a scan gives.
+// A query answered during the run must hold for every model it gave.
+func TestReliabilityServerKilledWithAOF(t *testing.T) {
+	srv := testenv.StartServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	mk := func(retries int) *rapyer.Model[Acct] {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: retries})
+		t.Cleanup(func() { _ = c.Close() })
+		return rapyer.MustNew[Acct](c, rapyer.Options{Prefix: "aof", Indexes: acctIndexes})
+	}
+	admin := mk(0)
+	ids := []string{"a", "b", "c"}
+	for _, id := range ids {
+		if err := admin.Save(ctx, id, Acct{}); err != nil {
+			t.Fatalf("making %s: %v", id, err)
+		}
+	}
+	l := newLedger()
+	stop := make(chan struct{})
+	var ran atomic.Int64
+	waitA := load(ctx, depositor{m: mk(0), l: l, tag: "aof.retries"}, ids, 2, stop, &ran)
+	waitB := load(ctx, depositor{m: mk(-1), l: l, tag: "aof.noretries"}, ids, 2, stop, &ran)
+	waitQ := queryLoad(t, mk(-1), stop)
+	const kills = 3
+	for range kills {
+		waitRan(t, &ran, 300)
+		srv.Kill(t)
+		time.Sleep(50 * time.Millisecond)
+		srv.Restart(t)
+	}
+	fault("kill-restart-aof", kills)
+	waitRan(t, &ran, 300)
+	close(stop)
+	errs := append(waitA(), waitB()...)
+	noNoScript(t, errs)
+	n, qerrs := waitQ()
+	t.Logf("%d queries during the run, %d failed (the server was down)", n, len(qerrs))
+	stored := readAll(t, admin, ids)
+	l.verify(t, stored, nil)
+	l.checkTyped(t)
+	acctIndexCheck(t, srv.Client(t), admin, "aof", ids, stored)
 }
 
 // TestReliabilityScriptFlushUnderLoad flushes the script cache and the
@@ -136,7 +189,7 @@ func TestReliabilityServerKilledMidRun(t *testing.T) {
 func TestReliabilityScriptFlushUnderLoad(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
-		m := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "flush", Exec: tx.Options{}})
+		m := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "flush", Exec: tx.Options{}, Indexes: acctIndexes})
 		ids := []string{"a", "b", "c"}
 		for _, id := range ids {
 			if err := m.Save(ctx, id, Acct{}); err != nil {
@@ -147,6 +200,7 @@ func TestReliabilityScriptFlushUnderLoad(t *testing.T) {
 		stop := make(chan struct{})
 		var ran atomic.Int64
 		wait := load(ctx, depositor{m: m, l: l, tag: "flush"}, ids, 3, stop, &ran)
+		waitQ := queryLoad(t, m, stop)
 		var readErrs []error
 		readsDone := make(chan struct{})
 		go func() {
@@ -181,9 +235,13 @@ func TestReliabilityScriptFlushUnderLoad(t *testing.T) {
 		close(stop)
 		errs := wait()
 		<-readsDone
-		for _, err := range append(errs, readErrs...) {
+		n, qerrs := waitQ()
+		for _, err := range append(append(errs, readErrs...), qerrs...) {
 			t.Errorf("under SCRIPT FLUSH: %v", err)
 		}
-		l.verify(t, readAll(t, m, ids), nil)
+		stored := readAll(t, m, ids)
+		l.verify(t, stored, nil)
+		t.Logf("%d queries under SCRIPT FLUSH", n)
+		acctIndexCheck(t, b.Client, m, b.Prefix+"flush", ids, stored)
 	})
 }

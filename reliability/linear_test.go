@@ -83,6 +83,10 @@ const withdrawAmount, topupAmount = 5, 3
 // linStep applies in to s and returns the next state and the output a
 // correct execution would give.
 func linStep(s linState, in linInput) (linState, linOutput) {
+	if in.kind == "query" {
+		_, holds := acctQuery(in.arg)
+		return s, linOutput{ok: holds(s.counter, s.balance), counter: s.counter, balance: s.balance, queue: s.queue, tags: s.tags}
+	}
 	if in.kind == "read" {
 		return s, linOutput{counter: s.counter, balance: s.balance, queue: s.queue, tags: s.tags}
 	}
@@ -162,7 +166,7 @@ var linModel = porcupine.NondeterministicModel{
 		next, want := linStep(s, in)
 		switch {
 		case out.unknown:
-			if in.kind == "read" || !out.applied {
+			if in.kind == "read" || in.kind == "query" || !out.applied {
 				return []any{s}
 			}
 			return []any{next}
@@ -178,6 +182,10 @@ var linModel = porcupine.NondeterministicModel{
 			return nil
 		}
 		switch in.kind {
+		case "query":
+			if out.ok != want.ok || out.ok && (out.counter != want.counter || out.balance != want.balance || out.queue != want.queue || out.tags != want.tags) {
+				return nil
+			}
 		case "read":
 			if out.counter != want.counter || out.balance != want.balance || out.queue != want.queue || out.tags != want.tags {
 				return nil
@@ -204,6 +212,9 @@ var linModel = porcupine.NondeterministicModel{
 
 // linRun runs one operation and returns what the caller saw.
 func linRun(ctx context.Context, d depositor, in linInput, token string) linOutput {
+	if in.kind == "query" {
+		return linQuery(ctx, d.m, in)
+	}
 	if in.kind == "read" {
 		a, err := d.m.Get(ctx, in.id)
 		if err != nil {
@@ -455,7 +466,7 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	seed := testenv.Seed(t)
 	ctx := context.Background()
 	ids := []string{"a", "b"}
-	direct := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "lin"})
+	direct := rapyer.MustNew[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "lin", Indexes: acctIndexes})
 	for _, id := range ids {
 		if err := direct.Save(ctx, id, Acct{}); err != nil {
 			t.Fatal(err)
@@ -474,7 +485,7 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 			o.MaxRetries = cfg.maxRetries
 		})
 	}
-	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: b.Prefix + "lin", Exec: tx.Options{Resends: cfg.resends}})
+	m := rapyer.MustNew[Acct](client, rapyer.Options{Prefix: b.Prefix + "lin", Exec: tx.Options{Resends: cfg.resends}, Indexes: acctIndexes})
 	l := newLedger()
 	d := depositor{m: m, l: l}
 
@@ -489,7 +500,7 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	injDone := make(chan struct{})
 	go func() { defer close(injDone); inj.run(injCtx) }()
 
-	kinds := []string{"read", "topup", "topup", "withdraw", "update", "push", "push", "pop", "put", "take", "purge"}
+	kinds := []string{"read", "topup", "topup", "withdraw", "update", "push", "push", "pop", "put", "take", "purge", "query", "query"}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -506,6 +517,8 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 					in.arg = fmt.Sprintf("k%d=%s", r.IntN(3), token)
 				case "take":
 					in.arg = fmt.Sprintf("k%d", r.IntN(3))
+				case "query":
+					in.arg = acctQueryArg(r)
 				}
 				opCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 				call := time.Since(start).Nanoseconds()
@@ -532,6 +545,7 @@ func linearizable(t *testing.T, b *testenv.Backend, cfg clientConfig) {
 	stored := readAll(t, direct, ids)
 	l.verify(t, stored, nil)
 	l.checkTyped(t)
+	acctIndexCheck(t, b.Client, direct, b.Prefix+"lin", ids, stored)
 	// Resolve the writes of unknown outcome from the stored tokens.
 	applied := map[string]bool{}
 	for _, a := range stored {

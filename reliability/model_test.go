@@ -337,6 +337,10 @@ type machine struct {
 	rt   *testenv.Counter
 	refs map[string]*ref
 	ids  []string
+	// ix: the model has indexes (docIndexes); every check then compares
+	// the index keys and query answers with the stored models.
+	ix     *docIndexes
+	oracle ixOracle
 }
 
 func (s *machine) check(t *rapid.T) {
@@ -370,6 +374,10 @@ func (s *machine) check(t *rapid.T) {
 				t.Fatalf("key %s has TTL %v, but the model's TTL is set=%v", k, ttl, r.ttl)
 			}
 		}
+	}
+	if s.ix != nil {
+		s.oracle.check(t, "after the step")
+		s.checkQueries(t)
 	}
 	figures.steps.Add(1)
 }
@@ -406,6 +414,9 @@ func (s *machine) batch(t *rapid.T) {
 			wants[i] = want
 			writes = writes || wr
 		}
+		if wantErr == nil && s.duplicate(id, w.S) {
+			wantErr = rapyer.ErrDuplicate
+		}
 	}
 	var opt []rapyer.Option
 	if skip {
@@ -424,7 +435,7 @@ func (s *machine) batch(t *rapid.T) {
 	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrInvalid):
 	case wantErr == rapyer.ErrInvalid && errors.Is(err, rapyer.ErrOutOfRange):
 	case wantErr != nil:
-		if !errors.Is(err, wantErr) {
+		if !errors.Is(err, wantErr) || wantErr != rapyer.ErrDuplicate && errors.Is(err, rapyer.ErrDuplicate) {
 			t.Fatalf("batch %v on %s: got %v, want %v", names, id, err, wantErr)
 		}
 	case err != nil:
@@ -459,7 +470,15 @@ func (s *machine) batch(t *rapid.T) {
 func (s *machine) save(t *rapid.T) {
 	id := rapid.SampledFrom(s.ids).Draw(t, "id")
 	d := genDoc(t)
-	if err := s.m.Save(s.ctx, id, d); err != nil {
+	err := s.m.Save(s.ctx, id, d)
+	if s.duplicate(id, d.S) {
+		if !errors.Is(err, rapyer.ErrDuplicate) {
+			t.Fatalf("Save(%s) of a taken S %q: %v, want ErrDuplicate", id, d.S, err)
+		}
+		s.check(t)
+		return
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	r := s.refs[id]
@@ -492,6 +511,10 @@ func (s *machine) create(t *rapid.T) {
 	if r.exists {
 		if !errors.Is(err, rapyer.ErrExists) {
 			t.Fatalf("Create over an existing model: %v", err)
+		}
+	} else if s.duplicate(id, d.S) {
+		if !errors.Is(err, rapyer.ErrDuplicate) {
+			t.Fatalf("Create(%s) of a taken S %q: %v, want ErrDuplicate", id, d.S, err)
 		}
 	} else {
 		if err != nil {

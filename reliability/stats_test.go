@@ -20,6 +20,11 @@ var figures = struct {
 
 	sequences, steps atomic.Int64 // model-based tests
 
+	ixChecks, ixEntries, ixStale, ixMissing atomic.Int64 // index keys compared with the stored models
+	queries, queryAnswers                   atomic.Int64 // query answers compared with a scan
+	histQueries, histQueriesUnknown         atomic.Int64 // queries in linearizability histories
+	loadQueries, loadQueryErrs              atomic.Int64 // queries beside the load of fault runs
+
 	mu        sync.Mutex
 	faults    map[string]int64
 	redirects map[string]int64
@@ -71,6 +76,14 @@ func summary() []string {
 			f.run.Load(), f.acked.Load(), f.unknown.Load(), f.failed.Load()),
 		fmt.Sprintf("RELIABILITY acknowledged batches wiped by a server restart without persistence (expected): %d", f.lostToRestart.Load()),
 		fmt.Sprintf("RELIABILITY model-based: %d sequences, %d steps compared with the in-memory model", f.sequences.Load(), f.steps.Load()),
+		fmt.Sprintf("RELIABILITY indexes: %d comparisons of every group's index keys with the stored models (%d entries), stale %d, missing %d",
+			f.ixChecks.Load(), f.ixEntries.Load(), f.ixStale.Load(), f.ixMissing.Load()),
+		fmt.Sprintf("RELIABILITY queries: %d compared with a scan of the stored models (%d answers: FindIDs, Find, Page, Count), wrong 0 (a wrong one fails its test)",
+			f.queries.Load(), f.queryAnswers.Load()),
+		fmt.Sprintf("RELIABILITY queries in the linearizability histories: %d (failed, kept as of unknown outcome: %d)",
+			f.histQueries.Load(), f.histQueriesUnknown.Load()),
+		fmt.Sprintf("RELIABILITY queries beside the load of fault runs: %d, each answer holding for its predicate, in order (failed while the server was down or loading, or across a migrating slot: %d)",
+			f.loadQueries.Load(), f.loadQueryErrs.Load()),
 		fmt.Sprintf("RELIABILITY batches that failed yet were applied: %d", f.failedApplied.Load()),
 		fmt.Sprintf("RELIABILITY batches lost: %d", f.lost.Load()),
 		fmt.Sprintf("RELIABILITY batches applied twice: %d", f.twice.Load()),

@@ -30,6 +30,9 @@ func TestReliabilitySummary(t *testing.T) {
 	if n := figures.failedApplied.Load(); n != 0 {
 		t.Errorf("%d batches failed yet were applied", n)
 	}
+	if n := figures.ixStale.Load() + figures.ixMissing.Load(); n != 0 {
+		t.Errorf("%d stale or missing index entries", n)
+	}
 	if h, ok := figures.histories.Load(), figures.linearizable.Load(); h != ok {
 		t.Errorf("%d of %d histories are not shown linearizable", h-ok, h)
 	}
