@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -82,6 +85,74 @@ func flag(b bool) string {
 // A reply saying the library or the script was missing is recovered as
 // readAcrossSlots does.
 func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply, error) {
+	for n := 1; ; n++ {
+		cmds, err := r.send(ctx, what, reqs)
+		if err != nil {
+			return nil, err
+		}
+		if n < maxMoving && slices.ContainsFunc(cmds, moving) {
+			// A group's slot is on the move (a migration, a failover): the
+			// script met a key already on the other node and stopped. A
+			// query only reads (its purge of expired models is idempotent),
+			// so every call is sent again once the slot has settled.
+			if err := sleepCtx(ctx, movingWait(n)); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out := make([]qreply, len(reqs))
+		for i, c := range cmds {
+			var err error
+			if out[i], err = r.decode(what, c); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+}
+
+// maxMoving bounds the resends of a query whose slot moves (about ten
+// seconds of waiting in all); movingWait is the wait before the nth.
+const maxMoving = 60
+
+func movingWait(n int) time.Duration { return time.Duration(min(n, 20)) * 10 * time.Millisecond }
+
+// moving reports whether c failed because its slot was moving: a key of it
+// had gone to another node mid-script, or the cluster refused the call.
+func moving(c *redis.Cmd) bool {
+	var s string
+	if err := c.Err(); err != nil {
+		s = err.Error()
+	} else if raw, _ := c.Slice(); len(raw) > 1 && raw[0] == "ERR" {
+		// the script caught the refusal and answered it (answer in batch.lua)
+		s, _ = raw[len(raw)-1].(string)
+	} else {
+		return false
+	}
+	if strings.Contains(s, "non local key") {
+		return true
+	}
+	for _, p := range []string{"TRYAGAIN", "ASK ", "MOVED ", "CLUSTERDOWN", "MASTERDOWN"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// send sends the requests once, recovering a missing library or script.
+func (r *qrun[T]) send(ctx context.Context, what string, reqs []qreq) ([]*redis.Cmd, error) {
 	cmds := make([]*redis.Cmd, len(reqs))
 	for try := 1; ; try++ {
 		queue := lua.Query.Queuer(ctx, r.m.rdb)
@@ -106,14 +177,7 @@ func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply,
 			break
 		}
 	}
-	out := make([]qreply, len(reqs))
-	for i, c := range cmds {
-		var err error
-		if out[i], err = r.decode(what, c); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return cmds, nil
 }
 
 // decode reads one reply of the script.
