@@ -1399,8 +1399,11 @@ local function run(ops, args, count)
           end
         end
         if mine then
+          -- 0 is a TTL under a millisecond (-1: none): the new keys
+          -- must not outlive a root that expires next
           local ms = redis.call('PTTL', root)
-          if ms > 0 then
+          if ms >= 0 then
+            ms = math.max(ms, 1)
             for _, k in ipairs(mine) do
               if redis.call('PTTL', k) == -1 then W('PEXPIRE', k, ms) end
             end

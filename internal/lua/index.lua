@@ -203,8 +203,10 @@ function IX.sync(x, now)
     end
     return
   end
+  -- PTTL is -1 without a TTL; 0 is a TTL under a millisecond: the model
+  -- expires next, and its deadline must be here for the purge to find it
   local ms = redis.call('PTTL', x.root)
-  if ms > 0 then
+  if ms >= 0 then
     flag = 'T'
     W('ZADD', x.exp, (now or IX.now()) + ms, id)
   elseif oflag == 'T' then

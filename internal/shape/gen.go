@@ -268,8 +268,9 @@ func (g *gen) rpush(in instr, k string, n int) {
 		g.line(&g.chk, "if type(%s) == 'table' then %s %s end", l, wrongType(key, "list", n), again)
 		g.line(&g.chk, "local %s = -1", p)
 		g.line(&g.chk, "if %s == 0 then %s = redis.call('PTTL', root) end", l, p)
-		g.line(&g.ttl, "if %s > 0 then redis.call('PEXPIRE', %s, %s) end", p, key, p)
-		g.line(&g.asks, "if %s > 0 and not acl('PEXPIRE', %s) then %s end", p, key, again)
+		// PTTL 0 is a TTL under a millisecond (-1: none), as the interpreter reads it
+		g.line(&g.ttl, "if %s >= 0 then redis.call('PEXPIRE', %s, math.max(%s, 1)) end", p, key, p)
+		g.line(&g.asks, "if %s >= 0 and not acl('PEXPIRE', %s) then %s end", p, key, again)
 	}
 	g.write("RPUSH", key)
 	g.line(&g.wr, "at = %d; redis.call('RPUSH', %s, unpack(AV, %d, %d))", n, key, in.at+2, in.at+in.n-1)
