@@ -9,18 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/ixcheck"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
 
 // leastPrivilege is the ACL line of docs/operations.md, word for word
 // (TestOperationsDocHasTheTestedACLLine holds the two together).
-const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking"
+const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking +hmget +hsetnx +zadd +zrem +zcard +zlexcount +zrangebylex +zrevrangebylex +zrangebyscore"
 
 // TestOperationsDocHasTheTestedACLLine: the line the least-privilege test
 // runs with is the one docs/operations.md gives, as one line of its text.
@@ -173,6 +176,80 @@ func TestLeastPrivilegeUser(t *testing.T) {
 		step("Save after a refusal", m.Save(ctx, "c", Account{Owner: "c"}))
 		if got := rt.Commands(); !slices.Equal(got, []string{"multi", "fcall", "exec"}) {
 			t.Fatalf("a save after a refused key sent %v, want [multi fcall exec]: the refusal turned the client to scripts", got)
+		}
+	})
+}
+
+// TestLeastPrivilegeUserWithIndexes runs every path of an indexed model
+// (writes that keep the index keys, a unique refusal, locks, each kind of
+// query, DeleteWhere, Reindex and DropIndex) as the user of the documented
+// ACL line: the line must grant what indexes and queries send.
+func TestLeastPrivilegeUserWithIndexes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "mbacl"
+		app := b.NewUser(t, aclRules(t, leastPrivilege, prefix)...)
+		specs := []index.Spec{index.Unique(mbEmail), index.On(mbScore), index.Members(mbTags)}
+		m := rapyer.MustNew[ixMember](app, rapyer.Options{Prefix: prefix, Indexes: specs, Lock: lock.Options{Wait: time.Minute}})
+		o := ixcheck.MustNew[ixMember](t, b.Client, prefix, 1, specs, m.IDs)
+		step := func(what string, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s as the least-privilege user: %v", what, err)
+			}
+			o.Check(t, what)
+		}
+		step("Save", m.Save(ctx, "ann", ixMember{Email: "ann@x", Score: 1, Tags: []string{"red"}}))
+		step("Create", m.Create(ctx, "bob", ixMember{Email: "bob@x", Score: 2, Tags: []string{"red", "blue"}}))
+		if err := m.Save(ctx, "cat", ixMember{Email: "ann@x"}); !errors.Is(err, rapyer.ErrDuplicate) {
+			t.Fatalf("a taken unique value: %v, want ErrDuplicate", err)
+		}
+		_, err := m.Exec(ctx, "ann", tx.Of(ops.Require(is.AtLeast(mbScore, 1)), ops.Incr(mbScore, 2), ops.Append(mbTags, "blue")))
+		step("Exec", err)
+		_, err = m.Lock(ctx, "bob", "edit", func(_ context.Context, v *ixMember) error { v.Email = "bob@y"; return nil })
+		step("Lock", err)
+		step("SaveMany", m.SaveMany(ctx, []rapyer.Entry[ixMember]{{ID: "cat", Value: ixMember{Email: "cat@x", Score: 5}}, {ID: "dan", Value: ixMember{Email: "dan@x", Score: -1}}}))
+
+		q := query.Where(is.AtLeast(mbScore, 2.0)).OrderBy(mbScore)
+		var ids []string
+		for id, err := range m.FindIDs(ctx, q) {
+			step("FindIDs", err)
+			ids = append(ids, id)
+		}
+		if !slices.Equal(ids, []string{"bob", "ann", "cat"}) {
+			t.Fatalf("FindIDs by score gave %v, want [bob ann cat]", ids)
+		}
+		var emails []string
+		for v, err := range m.Find(ctx, query.Where(is.Equal(mbEmail, "bob@y"))) {
+			step("Find", err)
+			emails = append(emails, v.Email)
+		}
+		if !slices.Equal(emails, []string{"bob@y"}) {
+			t.Fatalf("Find by the unique field gave %v", emails)
+		}
+		p, err := m.Page(ctx, query.Where(is.Element(mbTags, "blue")).Limit(1), "")
+		step("Page", err)
+		if len(p.Items) != 1 || p.Next == "" {
+			t.Fatalf("the first page of one gave %d items, next %q", len(p.Items), p.Next)
+		}
+		_, err = m.Page(ctx, query.Where(is.Element(mbTags, "blue")).Limit(1), p.Next)
+		step("Page (next)", err)
+		n, err := m.Count(ctx, query.All[ixMember]())
+		step("Count", err)
+		if n != 4 {
+			t.Fatalf("Count of all gave %d, want 4", n)
+		}
+		gone, err := m.DeleteWhere(ctx, query.Where(is.AtMost(mbScore, 0.0)))
+		step("DeleteWhere", err)
+		if gone != 1 {
+			t.Fatalf("DeleteWhere removed %d, want 1", gone)
+		}
+		step("Expire", m.Expire(ctx, "cat", time.Hour))
+		step("Reindex", m.Reindex(ctx, nil))
+		ok, err := m.Delete(ctx, "cat")
+		step("Delete", err)
+		if !ok {
+			t.Fatal("Delete of an existing model reported it missing")
 		}
 	})
 }
