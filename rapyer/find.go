@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"slices"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/plan"
@@ -54,8 +55,13 @@ func (m *Model[T]) FindIDs(ctx context.Context, q query.Query[T]) iter.Seq2[stri
 	}
 }
 
-// stream runs q page by page, giving each result to each until it returns
-// false, and an error to fail.
+// stream runs q, giving each result to each until it returns false, and
+// an error to fail. Each round is one pipeline of one call per group whose
+// buffer holds fewer than a page of results; every group resumes after the
+// last sort key it looked at, and every result up to the least of those
+// keys (where the groups' results are all known) is given, in order. Results
+// a group found beyond it wait in its buffer for the next round: no model
+// is read twice.
 func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, each func(*qrun[T], qhit) bool, fail func(error)) {
 	r, err := m.prepare(q)
 	if err != nil {
@@ -66,14 +72,37 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 	if left > 0 && left < size {
 		size = left
 	}
-	cursor := ""
+	gs, given := r.groups(), false
 	for {
-		hits, next, err := r.pageScan(ctx, what, cursor, size)
-		if err != nil {
-			fail(err)
-			return
+		var reqs []qreq
+		var at []int
+		for i, g := range gs {
+			if !g.done && len(g.hits) < size {
+				reqs = append(reqs, qreq{base: r.bases[i], after: g.after, limit: size - len(g.hits)})
+				at = append(at, i)
+			}
 		}
-		for _, h := range hits {
+		if len(reqs) > 0 {
+			reps, err := r.call(ctx, what, reqs)
+			if !given && r.rescan(err) {
+				gs = r.groups()
+				continue
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+			for j, rep := range reps {
+				g := gs[at[j]]
+				g.hits, g.done = append(g.hits, rep.hits...), rep.done
+				if rep.upto != "" {
+					g.after = rep.upto
+				}
+			}
+		}
+		ready, open := r.known(gs)
+		for _, h := range ready {
+			given = true
 			if !each(r, h) {
 				return
 			}
@@ -81,11 +110,45 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 				return
 			}
 		}
-		if next == "" {
+		if !open {
 			return
 		}
-		cursor = next
 	}
+}
+
+// groups are the states of a query's groups before its first call.
+func (r *qrun[T]) groups() []*qgroup {
+	gs := make([]*qgroup, len(r.bases))
+	for i := range gs {
+		gs[i] = &qgroup{}
+	}
+	return gs
+}
+
+// known takes out of the groups' buffers the results that come before
+// every result not read yet (those up to the least sort key an open group
+// has looked at), in the query's order; open is false when no group may
+// hold more.
+func (r *qrun[T]) known(gs []*qgroup) (ready []qhit, open bool) {
+	frontier := ""
+	for _, g := range gs {
+		if !g.done && (!open || r.before(g.after, frontier)) {
+			frontier, open = g.after, true
+		}
+	}
+	for _, g := range gs {
+		k := len(g.hits)
+		if open {
+			k = 0
+			for k < len(g.hits) && !r.before(frontier, g.hits[k].key) {
+				k++
+			}
+		}
+		ready = append(ready, g.hits[:k]...)
+		g.hits = g.hits[k:]
+	}
+	slices.SortFunc(ready, r.order)
+	return ready, open || slices.ContainsFunc(gs, func(g *qgroup) bool { return len(g.hits) > 0 })
 }
 
 // pageScan is page, and for a query that may scan (query.Scan) whose index

@@ -23,6 +23,10 @@ type qrun[T any] struct {
 	bases []string
 	words []string
 	fp    [8]byte
+	// names are the root fields a model is read with (rootNames); root is
+	// the map a model's root is decoded from, reused from model to model.
+	names []string
+	root  map[string]string
 }
 
 // prepare plans q for the model.

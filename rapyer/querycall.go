@@ -32,7 +32,8 @@ type qreply struct {
 }
 
 // qhit is one result: its sort key, its id and, for models, the parts of
-// the model (its root hash, then each collection).
+// the model: the values of its version and of its root fields (nil where
+// absent, in the order of qrun.rootNames), then each collection.
 type qhit struct {
 	key, id string
 	parts   []any
@@ -70,7 +71,33 @@ func (r *qrun[T]) args(what string, q qreq) []any {
 	for _, f := range r.m.ix.Fields {
 		a = append(a, f.Name, string(f.Kind), string(f.Use), f.Coll)
 	}
+	a = append(a, flag(p.Sure))
+	if what != "models" {
+		return append(a, 0)
+	}
+	names := r.rootNames()
+	a = append(a, len(names))
+	for _, n := range names {
+		a = append(a, n)
+	}
 	return a
+}
+
+// rootNames are the root-hash fields a model is decoded from (every scalar
+// and every pointer-to-struct marker), in the order the script reads them
+// (after the version).
+func (r *qrun[T]) rootNames() []string {
+	if r.names == nil {
+		s := r.m.schema
+		r.names = make([]string, 0, len(s.Scalars)+len(s.Markers))
+		for _, n := range s.Scalars {
+			r.names = append(r.names, n.Name)
+		}
+		for _, n := range s.Markers {
+			r.names = append(r.names, n.Name)
+		}
+	}
+	return r.names
 }
 
 func flag(b bool) string {
@@ -201,13 +228,14 @@ func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
 	}
 	step := 2
 	if what == "models" {
-		step += 1 + len(r.m.schema.Collections)
+		step += 1 + len(r.rootNames()) + len(r.m.schema.Collections)
 	}
+	q.hits = make([]qhit, 0, (len(raw)-4)/step)
 	for i := 4; i+step <= len(raw); i += step {
 		h := qhit{}
 		h.key, _ = raw[i].(string)
 		h.id, _ = raw[i+1].(string)
-		h.parts = raw[i+2 : i+step]
+		h.parts = raw[i+2 : i+step : i+step]
 		q.hits = append(q.hits, h)
 	}
 	return q, nil

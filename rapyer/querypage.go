@@ -2,10 +2,13 @@ package rapyer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/plan"
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
@@ -88,6 +91,15 @@ func (r *qrun[T]) enough(gs []*qgroup, limit int) bool {
 	return n >= limit
 }
 
+// order compares two results in the query's order.
+func (r *qrun[T]) order(a, b qhit) int {
+	c := strings.Compare(a.key, b.key)
+	if r.spec.Desc {
+		return -c
+	}
+	return c
+}
+
 func (r *qrun[T]) merge(gs []*qgroup, limit int) ([]qhit, bool, error) {
 	var all []qhit
 	more := false
@@ -95,13 +107,7 @@ func (r *qrun[T]) merge(gs []*qgroup, limit int) ([]qhit, bool, error) {
 		all = append(all, g.hits...)
 		more = more || !g.done
 	}
-	slices.SortFunc(all, func(a, b qhit) int {
-		c := strings.Compare(a.key, b.key)
-		if r.spec.Desc {
-			return -c
-		}
-		return c
-	})
+	slices.SortFunc(all, r.order)
 	if len(all) > limit {
 		all, more = all[:limit], true
 	}
@@ -129,15 +135,41 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 // value decodes the model of a hit of a models query; ok is false for a
 // model that was gone when the script read it.
 func (r *qrun[T]) value(h qhit) (T, bool, error) {
-	root, _ := r.m.Key(h.id)
-	d := codec.Data{Root: pairs(h.parts[0]), Collections: make(map[string]any, len(h.parts)-1)}
-	for i, n := range r.m.schema.Collections {
-		if n.Kind == schema.Map {
-			d.Collections[n.Name] = pairs(h.parts[i+1])
-		} else {
-			d.Collections[n.Name] = strs(h.parts[i+1])
+	var zero T
+	names := r.rootNames()
+	if len(h.parts) < 1+len(names) {
+		return zero, false, fmt.Errorf("%w: %s: unexpected reply of the query script", errs.Corrupt, r.spec.Shown)
+	}
+	if r.root == nil {
+		r.root = make(map[string]string, 1+len(names))
+	}
+	clear(r.root)
+	if ver, ok := h.parts[0].(string); ok {
+		r.root[schema.Reserved+"v"] = ver
+	}
+	for i, n := range names {
+		if s, ok := h.parts[1+i].(string); ok {
+			r.root[n] = s
 		}
 	}
-	v, _, ok, err := r.m.decode(root, d)
-	return v, ok, err
+	d := codec.Data{Root: r.root}
+	if cols := h.parts[1+len(names):]; len(cols) > 0 {
+		d.Collections = make(map[string]any, len(cols))
+		for i, n := range r.m.schema.Collections {
+			if n.Kind == schema.Map {
+				d.Collections[n.Name] = pairs(cols[i])
+			} else {
+				d.Collections[n.Name] = strs(cols[i])
+			}
+		}
+	}
+	if _, ok := r.root[schema.Reserved+"v"]; !ok {
+		return zero, false, nil
+	}
+	var v T
+	if err := codec.Decode(r.m.schema, d, unsafe.Pointer(&v)); err != nil {
+		root, _ := r.m.Key(h.id)
+		return zero, false, errs.At(root, err)
+	}
+	return v, true, nil
 }

@@ -16,12 +16,17 @@
 -- of ranges and their index, kind, op, arg, the count of indexes used and
 -- their names, the count of predicate words and the words (seven per node,
 -- key words '1' for the root and '2'... for the collections, in order),
--- the count of the model's indexes and theirs (name, kind, use, coll).
+-- the count of the model's indexes and theirs (name, kind, use, coll),
+-- sure ('1': every candidate of the ranges holds the predicate, so only
+-- candidates of other walks are checked against it), the count of the root
+-- fields a model is read with and their names.
 --
 -- Reply: {'OK', done, upto, n, key, id, [model parts], ...} where done is
 -- '1' when the group has no more results, upto the last sort key looked at
 -- (the next call resumes after it), n the count of results (for count: of
--- matches); a model's parts are its HGETALL and each collection's content.
+-- matches); a model's parts are the values of its version and of the root
+-- fields, in the order of the call (nil where absent), then each
+-- collection's content (an array).
 -- Or {'ERR', code, n, message}.
 
 local Q = {}
@@ -147,6 +152,12 @@ function Q.parse(args)
       aux = use == 'u' and (S.G .. ':@u:' .. name) or z}
     i = i + 4
   end
+  -- sure, then the root fields a model is read with (HMGET: values only,
+  -- the version first)
+  S.sure = args[i + 1] == '1'
+  S.hm = {VERSION}
+  i = i + 2
+  for j = 1, tonumber(args[i] or '0') do S.hm[j + 1] = args[i + j] end
   return S
 end
 
@@ -161,12 +172,10 @@ end
 -- root is the root key of model id in the group.
 function Q.root(S, id) return S.G .. ':{' .. id .. '}' end
 
--- holds reports whether model id exists and the predicate holds for it,
--- read now (pred in live mode, on the model's keys).
-function Q.holds(S, id)
+-- pred reports whether the predicate holds for model id, read now (pred
+-- in live mode, on the model's keys).
+function Q.pred(S, id)
   local root = Q.root(S, id)
-  if redis.call('HEXISTS', root, VERSION) == 0 then return false end
-  if #S.pw == 0 then return true end
   local ks = {root}
   for j, c in ipairs(S.cols) do ks[j + 1] = root .. ':' .. c[1] end
   KS = ks
@@ -174,33 +183,49 @@ function Q.holds(S, id)
   return (pred(S.pw, 1, 0, true))
 end
 
--- emit adds model id, under its sort key, to the reply.
+-- visit looks at one candidate; it returns true when the call must stop
+-- (its limit of results, or its budget). sure says that the candidate came
+-- from the ranges and they are the predicate (S.sure): the index is ready
+-- (Q.building), written in the same step as the model, so its entry is the
+-- model's value and the predicate is not read again. Whether the model
+-- still exists (a TTL may have ended it, and IX.purge takes only a few per
+-- call) is always read: the HMGET of a models query is also that check.
+function Q.visit(S, key, id, sure)
+  S.seen, S.upto = S.seen + 1, key
+  if (sure or #S.pw == 0 or Q.pred(S, id)) and Q.emit(S, key, id) then
+    S.n = S.n + 1
+    if S.what ~= 'count' and S.n >= S.limit then return true end
+  end
+  return S.seen >= Q.BUDGET
+end
+
+-- emit adds model id, under its sort key, to the reply, and reports
+-- whether it exists: a root without its version is a model that is gone.
 function Q.emit(S, key, id)
-  S.n = S.n + 1
-  if S.what == 'count' then return end
-  local out = S.out
-  out[#out + 1] = key
-  out[#out + 1] = id
-  if S.what ~= 'models' then return end
   local root = Q.root(S, id)
-  out[#out + 1] = redis.call('HGETALL', root)
+  if S.what ~= 'models' then
+    if redis.call('HEXISTS', root, VERSION) == 0 then return false end
+    if S.what == 'count' then return true end
+    local out = S.out
+    out[#out + 1] = key
+    out[#out + 1] = id
+    return true
+  end
+  local v = redis.call('HMGET', root, unpack(S.hm))
+  if not v[1] then return false end
+  local out = S.out
+  local o = #out
+  out[o + 1] = key
+  out[o + 2] = id
+  o = o + 2
+  for j = 1, #S.hm do out[o + j] = v[j] end
   for _, c in ipairs(S.cols) do
     local k = root .. ':' .. c[1]
     if c[2] == 'list' then out[#out + 1] = redis.call('LRANGE', k, 0, -1)
     elseif c[2] == 'hash' then out[#out + 1] = redis.call('HGETALL', k)
     else out[#out + 1] = redis.call('SMEMBERS', k) end
   end
-end
-
--- visit looks at one candidate; it returns true when the call must stop
--- (its limit of results, or its budget).
-function Q.visit(S, key, id)
-  S.seen, S.upto = S.seen + 1, key
-  if Q.holds(S, id) then
-    Q.emit(S, key, id)
-    if S.what ~= 'count' and S.n >= S.limit then return true end
-  end
-  return S.seen >= Q.BUDGET
+  return true
 end
 
 -- clamp narrows the bounds {lo, hi} to the keys after S.after in the
@@ -241,7 +266,7 @@ function Q.walkone(S, key, k, lo, hi)
     if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, chunk)
     else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, chunk) end
     for _, m in ipairs(ms) do
-      if Q.visit(S, m, Q.idof(k, m)) then return true end
+      if Q.visit(S, m, Q.idof(k, m), S.trust) then return true end
     end
     if #ms < chunk then return false end
     chunk = math.min(Q.CHUNK, chunk * 2)
@@ -290,7 +315,7 @@ function Q.gather(S)
   if S.desc then table.sort(keyed, function(x, y) return Q.lt(y[1], x[1]) end)
   else table.sort(keyed, function(x, y) return Q.lt(x[1], y[1]) end) end
   for _, c in ipairs(keyed) do
-    if Q.visit(S, c[1], c[2]) then return true end
+    if Q.visit(S, c[1], c[2], S.sure) then return true end
   end
   return false
 end
@@ -377,7 +402,9 @@ function Q.run(S)
       bs = Q.merged(S.ranges)
     end
     local name, kind = S.order, S.okind
-    if S.plan == 'walk' then name, kind = r.index, r.kind end
+    -- a walk of the ranges meets only models they hold; a walk of the
+    -- whole order index (auto) any model
+    if S.plan == 'walk' then name, kind, S.trust = r.index, r.kind, S.sure end
     more = Q.walk(S, S.G .. ':@i:' .. name, kind, bs)
   end
   local out = {'OK', more and '0' or '1', S.upto, S.n}

@@ -33,6 +33,11 @@ type Plan struct {
 	// Exact is set when the Ranges hold exactly the models the predicate
 	// holds for, each once: Count counts them without reading a model.
 	Exact bool
+	// Sure is set when every candidate of the Ranges holds the predicate
+	// (the predicate is one leaf, or an In, that the Ranges are): the script
+	// reads the predicate again only for candidates of another walk (Auto's
+	// walk of the Order index).
+	Sure bool
 	// Uses are the names of the indexes the plan reads, for the script's
 	// check that none is being built.
 	Uses []string
@@ -53,7 +58,7 @@ func Make(pred *Node, order string, scan bool, ixs []Index) (Plan, error) {
 	case r.all:
 		p = Plan{Mode: All, Exact: true}
 	case r.err == nil:
-		p = Plan{Mode: Gather, Ranges: r.ranges}
+		p = Plan{Mode: Gather, Ranges: r.ranges, Sure: d.sure(pred)}
 		if one, ok := d.single(r.ranges); ok {
 			p.Mode, p.Exact = Walk, one && isLeafOrIn(pred)
 		}
@@ -85,6 +90,7 @@ func (d driver) ordered(pred *Node, order string, scan bool, r result) (Plan, er
 		} else {
 			p.Mode, p.Ranges = Auto, r.ranges
 		}
+		p.Sure = d.sure(pred)
 	case !scan:
 		return Plan{}, r.err
 	}
@@ -134,6 +140,30 @@ func isLeafOrIn(n *Node) bool {
 		return true
 	}
 	return isLeaf(n)
+}
+
+// sure reports whether every model in the ranges the driver found for the
+// predicate holds it: the predicate is one leaf or an In, and no leaf is on
+// a text field whose absent value counts as a text other than "" (a
+// text-marshalled type whose zero does not marshal to ""), which the index
+// holds under "" (docs/queries.md, "Absent fields").
+func (d driver) sure(n *Node) bool {
+	if n == nil || !isLeafOrIn(n) {
+		return false
+	}
+	leaves := []*Node{n}
+	if n.Op == "or" {
+		leaves = n.Kids
+	}
+	for _, k := range leaves {
+		if k.Op != "cmp" {
+			continue
+		}
+		if x, ok := d.scalar(k.Field); !ok || (x.Kind == 's' && k.Zero != "") {
+			return false
+		}
+	}
+	return true
 }
 
 func isLeaf(n *Node) bool { return n.Op == "cmp" || n.Op == "has" }
