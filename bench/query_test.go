@@ -14,8 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -38,21 +41,43 @@ var (
 )
 
 // loadListings stores n listings, one in 100 of them "rare", with
-// SaveMany in chunks.
+// SaveMany in chunks of 1000, four chunks at a time (a million models load
+// in minutes, not tens of minutes).
 func loadListings(t *testing.T, m *rapyer.Model[Listing], n int) {
 	ctx := context.Background()
-	for from := 0; from < n; from += 1000 {
-		var es []rapyer.Entry[Listing]
-		for i := from; i < min(n, from+1000); i++ {
-			s := "common"
-			if i%100 == 0 {
-				s = "rare"
+	const chunk = 1000
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	next := make(chan int)
+	for range 4 {
+		wg.Go(func() {
+			for from := range next {
+				es := make([]rapyer.Entry[Listing], 0, chunk)
+				for i := from; i < min(n, from+chunk); i++ {
+					s := "common"
+					if i%100 == 0 {
+						s = "rare"
+					}
+					es = append(es, rapyer.Entry[Listing]{ID: fmt.Sprintf("l%07d", i), Value: Listing{Status: s, Price: (i * 7919) % 100000, Title: "t"}})
+				}
+				if err := m.SaveMany(ctx, es); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+				}
 			}
-			es = append(es, rapyer.Entry[Listing]{ID: fmt.Sprintf("l%07d", i), Value: Listing{Status: s, Price: (i * 7919) % 100000, Title: "t"}})
-		}
-		if err := m.SaveMany(ctx, es); err != nil {
-			t.Fatal(err)
-		}
+		})
+	}
+	for from := 0; from < n; from += chunk {
+		next <- from
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
 	}
 }
 
@@ -83,48 +108,137 @@ func querySizes() []int {
 	return out
 }
 
-// TestQueryPerformance prints, per size: the 1% equality query (Find)
-// against IDs + GetMany + filter, a page of 20 ordered results, and the
-// memory per index entry.
+// TestQueryPerformance prints the table of queries (make bench runs it
+// before the performance table): per size, the 1% equality query (Find)
+// against IDs + GetMany + filter and their ratio, a page of 20 ordered
+// results (wall time, and the server's time from INFO commandstats) and its
+// ratio to the smallest size's, and the memory per index entry. The sides
+// are timed interleaved, RAPYER_QUERY_ROUNDS rounds (default 5); figures
+// are medians over the rounds, the ratios medians of the per-round ratios.
+// The scan side is measured up to 100k models (a million would take
+// minutes a round).
 func TestQueryPerformance(t *testing.T) {
 	if os.Getenv("RAPYER_BENCH") == "" {
 		t.Skip("RAPYER_BENCH=1 runs it (make bench)")
 	}
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
-	for _, n := range querySizes() {
-		idx := rapyer.MustNew[Listing](b.Client, rapyer.Options{Prefix: fmt.Sprintf("%sq%d", b.Prefix, n),
-			Indexes: []index.Spec{index.On(ListingStatus), index.On(ListingPrice)}})
-		plain := rapyer.MustNew[Listing](b.Client, rapyer.Options{Prefix: fmt.Sprintf("%sp%d", b.Prefix, n)})
-		loadListings(t, idx, n)
-		rare := query.Where(is.Equal(ListingStatus, "rare"))
-		tq := medianOf(5, func() {
-			k := 0
-			for _, err := range idx.Find(ctx, rare) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				k++
-			}
-			if k != (n+99)/100 {
-				t.Fatalf("found %d", k)
-			}
-		})
-		page := query.Where(is.Equal(ListingStatus, "common")).OrderBy(ListingPrice).Desc().Limit(20)
-		tp := medianOf(21, func() {
-			if p, err := idx.Page(ctx, page, ""); err != nil || len(p.Items) != 20 {
-				t.Fatal(p, err)
-			}
-		})
-		mem := indexEntryBytes(t, b, idx, n)
-		line := fmt.Sprintf("QUERY n=%d: 1%% equality Find %v; page of 20 ordered %v; %.0f B per index entry", n, tq, tp, mem)
-		if n <= 100000 {
-			loadListings(t, plain, n)
-			ts := medianOf(3, func() { scanFilter(t, plain, n) })
-			line += fmt.Sprintf("; IDs+GetMany+filter %v (%.0fx)", ts, float64(ts)/float64(tq))
-		}
-		fmt.Println(line)
+	// loading a million models keeps the server busy: wait for its replies
+	c := b.NewClient(t, func(o *redis.UniversalOptions) { o.ReadTimeout = time.Minute })
+	rounds := envInt("RAPYER_QUERY_ROUNDS", 5)
+	type size struct {
+		n           int
+		idx, plain  *rapyer.Model[Listing]
+		find, scan  []time.Duration
+		ratio       []float64
+		page, pageS []time.Duration
+		pageRatio   []float64
+		mem         float64
 	}
+	var sizes []*size
+	for _, n := range querySizes() {
+		z := &size{n: n}
+		z.idx = rapyer.MustNew[Listing](c, rapyer.Options{Prefix: fmt.Sprintf("%sq%d", b.Prefix, n),
+			Indexes: []index.Spec{index.On(ListingStatus), index.On(ListingPrice)}})
+		loadListings(t, z.idx, n)
+		if n <= 100000 {
+			z.plain = rapyer.MustNew[Listing](c, rapyer.Options{Prefix: fmt.Sprintf("%sp%d", b.Prefix, n)})
+			loadListings(t, z.plain, n)
+		}
+		z.mem = indexEntryBytes(t, c, z.idx, n)
+		sizes = append(sizes, z)
+	}
+	rare := query.Where(is.Equal(ListingStatus, "rare"))
+	page := query.Where(is.Equal(ListingStatus, "common")).OrderBy(ListingPrice).Desc().Limit(20)
+	find := func(z *size) {
+		k := 0
+		for _, err := range z.idx.Find(ctx, rare) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			k++
+		}
+		if k != (z.n+99)/100 {
+			t.Fatalf("found %d", k)
+		}
+	}
+	onePage := func(z *size) {
+		if p, err := z.idx.Page(ctx, page, ""); err != nil || len(p.Items) != 20 {
+			t.Fatal(p, err)
+		}
+	}
+	for _, z := range sizes {
+		find(z) // warm: the library loaded, the connections made
+		onePage(z)
+	}
+	for range rounds {
+		for _, z := range sizes {
+			tf := medianOf(3, func() { find(z) })
+			z.find = append(z.find, tf)
+			if z.plain != nil {
+				ts := medianOf(1, func() { scanFilter(t, z.plain, z.n) })
+				z.scan = append(z.scan, ts)
+				z.ratio = append(z.ratio, float64(ts)/float64(tf))
+			}
+			before := fcallUsec(t, c)
+			z.page = append(z.page, medianOf(21, func() { onePage(z) }))
+			z.pageS = append(z.pageS, time.Duration((fcallUsec(t, c)-before)/21*1000))
+		}
+		for _, z := range sizes {
+			z.pageRatio = append(z.pageRatio, float64(z.pageS[len(z.pageS)-1])/float64(sizes[0].pageS[len(z.pageS)-1]))
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "Queries (#14): %d rounds, interleaved; medians over the rounds, ratios the medians of the per-round ratios.\n\n", rounds)
+	out.WriteString("| models | 1% equality Find | IDs+GetMany+filter | ratio | page of 20 ordered | its server time | server time / smallest size's | bytes per index entry |\n")
+	out.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, z := range sizes {
+		scan, ratio := "not run", "-"
+		if z.plain != nil {
+			scan, ratio = fmtDur(medianDur(z.scan)), fmt.Sprintf("%.0fx", median(z.ratio))
+		}
+		fmt.Fprintf(&out, "| %d | %s | %s | %s | %s | %s | %.2f | %.0f |\n", z.n, fmtDur(medianDur(z.find)), scan, ratio,
+			fmtDur(medianDur(z.page)), fmtDur(medianDur(z.pageS)), median(z.pageRatio), z.mem)
+	}
+	fmt.Println()
+	fmt.Print(out.String())
+}
+
+func medianDur(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
+
+// fcallUsec is the server's total time in FCALL so far (INFO
+// commandstats), in microseconds.
+func fcallUsec(t *testing.T, c redis.UniversalClient) int64 {
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(l, "cmdstat_fcall:") {
+			continue
+		}
+		for _, kv := range strings.Split(strings.TrimSpace(strings.TrimPrefix(l, "cmdstat_fcall:")), ",") {
+			if v, ok := strings.CutPrefix(kv, "usec="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // scanFilter is the query without an index: every id by SCAN, every model
@@ -157,13 +271,13 @@ func scanFilter(t *testing.T, m *rapyer.Model[Listing], n int) {
 
 // indexEntryBytes is MEMORY USAGE of every group's status and price
 // indexes over their entries.
-func indexEntryBytes(t *testing.T, b *testenv.Backend, m *rapyer.Model[Listing], n int) float64 {
+func indexEntryBytes(t *testing.T, c redis.UniversalClient, m *rapyer.Model[Listing], n int) float64 {
 	ctx := context.Background()
 	total := int64(0)
 	for g := range 16 {
 		base := m.Prefix() + ":{" + m.Prefix() + "#" + strconv.Itoa(g) + "}"
 		for _, k := range []string{base + ":@i:status", base + ":@i:price"} {
-			u, err := b.Client.MemoryUsage(ctx, k, 0).Result()
+			u, err := c.MemoryUsage(ctx, k, 0).Result()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,6 +56,9 @@ func show(p plan.Plan) string {
 	if p.Exact {
 		b.WriteString(" exact")
 	}
+	if p.Sure {
+		b.WriteString(" sure")
+	}
 	if p.Order != nil {
 		b.WriteString(" by " + p.Order.Field)
 	}
@@ -72,18 +75,18 @@ func TestThePlannerDrivesByTheIndexesAndRefusesWhatNoneServes(t *testing.T) {
 	}{
 		{query.All[Product](), "all exact"},
 		{query.Where(is.And[Product]()), "all exact"},
-		{query.Where(is.Equal(Status, "sold")), "walk exact status:eq:sold"},
-		{query.Where(is.Below(Price, 10)), "walk exact price:lt:10"},
-		{query.Where(is.In(Price, 1, 2, 3)), "walk exact price:eq:1 price:eq:2 price:eq:3"},
-		{query.Where(is.HasPrefix(Name, "ab")), "walk exact name:pre:ab"},
-		{query.Where(is.Member(Tags, "red")), "walk exact tags:eq:red"},
-		{query.Where(is.Or(is.Member(Tags, "red"), is.Member(Tags, "blue"))), "gather tags:eq:red tags:eq:blue"},
+		{query.Where(is.Equal(Status, "sold")), "walk exact sure status:eq:sold"},
+		{query.Where(is.Below(Price, 10)), "walk exact sure price:lt:10"},
+		{query.Where(is.In(Price, 1, 2, 3)), "walk exact sure price:eq:1 price:eq:2 price:eq:3"},
+		{query.Where(is.HasPrefix(Name, "ab")), "walk exact sure name:pre:ab"},
+		{query.Where(is.Member(Tags, "red")), "walk exact sure tags:eq:red"},
+		{query.Where(is.Or(is.Member(Tags, "red"), is.Member(Tags, "blue"))), "gather sure tags:eq:red tags:eq:blue"},
 		{query.Where(is.And(is.Equal(Note, "x"), is.AtLeast(Price, 5))), "walk price:ge:5"},
-		{query.Where(is.Or(is.Equal(Status, "a"), is.AtLeast(Price, 5))), "gather status:eq:a price:ge:5"},
-		{query.Where(is.Or[Product]()), "walk exact"},
-		{query.Where(is.Equal(Status, "sold")).OrderBy(Price), "auto by price status:eq:sold"},
+		{query.Where(is.Or(is.Equal(Status, "a"), is.AtLeast(Price, 5))), "gather sure status:eq:a price:ge:5"},
+		{query.Where(is.Or[Product]()), "walk exact sure"},
+		{query.Where(is.Equal(Status, "sold")).OrderBy(Price), "auto sure by price status:eq:sold"},
 		{query.Where(is.And(is.Equal(Status, "sold"), is.Above(Price, 3))).OrderBy(Price).Desc(), "walk by price price:gt:3"},
-		{query.Where(is.Below(Price, 3)).OrderBy(Price), "walk exact by price price:lt:3"},
+		{query.Where(is.Below(Price, 3)).OrderBy(Price), "walk exact sure by price price:lt:3"},
 		{query.All[Product]().OrderBy(Score), "walk exact by score score:all:"},
 		{query.Where(is.Equal(Note, "x")).OrderBy(Price).Scan(), "walk by price price:all:"},
 		{query.Where(is.Equal(Note, "x")).Scan(), "all"},
@@ -116,6 +119,33 @@ func TestThePlannerDrivesByTheIndexesAndRefusesWhatNoneServes(t *testing.T) {
 		}
 		if !errors.Is(err, errs.Invalid) {
 			t.Errorf("%s: %v is no Invalid", c.q, err)
+		}
+	}
+}
+
+// TestAPlanIsSureOnlyWhereTheIndexIsThePredicate: the script skips reading
+// the predicate again only for a leaf or an In that the ranges are; a text
+// field whose absent value counts as a text other than "" (a
+// text-marshalled type) is indexed under "", so there the predicate is read.
+func TestAPlanIsSureOnlyWhereTheIndexIsThePredicate(t *testing.T) {
+	leaf := func(zero string) *plan.Node {
+		return &plan.Node{Op: "cmp", Field: "status", Kind: "string", Rel: "lt", Arg: "m", Zero: zero, Shown: "Below(status)"}
+	}
+	for _, c := range []struct {
+		n    *plan.Node
+		sure bool
+	}{
+		{leaf(""), true},
+		{leaf("low"), false},
+		{&plan.Node{Op: "or", Kids: []*plan.Node{leaf(""), leaf("")}}, true},
+		{&plan.Node{Op: "or", Kids: []*plan.Node{leaf(""), leaf("low")}}, false},
+		{&plan.Node{Op: "and", Kids: []*plan.Node{leaf("")}}, false},
+	} {
+		for _, order := range []string{"", "price"} {
+			p, err := plan.Make(c.n, order, false, ixs)
+			if err != nil || p.Sure != c.sure {
+				t.Errorf("%+v ordered by %q: sure %v, %v; want %v", c.n, order, p.Sure, err, c.sure)
+			}
 		}
 	}
 }
