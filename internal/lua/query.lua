@@ -206,25 +206,29 @@ function Q.emit(S, key, id)
   if S.what ~= 'models' then
     if redis.call('HEXISTS', root, VERSION) == 0 then return false end
     if S.what == 'count' then return true end
-    local out = S.out
-    out[#out + 1] = key
-    out[#out + 1] = id
+    local out, o = S.out, S.o
+    out[o + 1] = key
+    out[o + 2] = id
+    S.o = o + 2
     return true
   end
   local v = redis.call('HMGET', root, unpack(S.hm))
   if not v[1] then return false end
-  local out = S.out
-  local o = #out
+  local out, o = S.out, S.o
   out[o + 1] = key
   out[o + 2] = id
   o = o + 2
-  for j = 1, #S.hm do out[o + j] = v[j] end
+  local nv = #S.hm
+  for j = 1, nv do out[o + j] = v[j] end
+  o = o + nv
   for _, c in ipairs(S.cols) do
     local k = root .. ':' .. c[1]
-    if c[2] == 'list' then out[#out + 1] = redis.call('LRANGE', k, 0, -1)
-    elseif c[2] == 'hash' then out[#out + 1] = redis.call('HGETALL', k)
-    else out[#out + 1] = redis.call('SMEMBERS', k) end
+    o = o + 1
+    if c[2] == 'list' then out[o] = redis.call('LRANGE', k, 0, -1)
+    elseif c[2] == 'hash' then out[o] = redis.call('HGETALL', k)
+    else out[o] = redis.call('SMEMBERS', k) end
   end
+  S.o = o
   return true
 end
 
@@ -252,12 +256,16 @@ function Q.walk(S, key, k, bs)
   if S.desc then from, to, step = #bs, 1, -1 end
   for j = from, to, step do
     local lo, hi = Q.clamp(S, bs[j])
-    if lo ~= nil and Q.walkone(S, key, k, lo, hi) then return true end
+    -- the members of a range of one value all start with its encoding:
+    -- the id is what follows it
+    local b, fixed = bs[j], nil
+    if b[1] ~= '' and b[2] == b[1] .. '\255' then fixed = #b[1] + 1 end
+    if lo ~= nil and Q.walkone(S, key, k, lo, hi, fixed) then return true end
   end
   return false
 end
 
-function Q.walkone(S, key, k, lo, hi)
+function Q.walkone(S, key, k, lo, hi, fixed)
   local min, max = (lo == '' and '-' or '[' .. lo), (hi == nil and '+' or '(' .. hi)
   -- the first chunk fits the limit, the next ones double up to CHUNK
   local chunk = math.min(Q.CHUNK, math.max(16, (S.limit or 0) + 1))
@@ -266,7 +274,9 @@ function Q.walkone(S, key, k, lo, hi)
     if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, chunk)
     else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, chunk) end
     for _, m in ipairs(ms) do
-      if Q.visit(S, m, Q.idof(k, m), S.trust) then return true end
+      local id
+      if fixed then id = string.sub(m, fixed) else id = Q.idof(k, m) end
+      if Q.visit(S, m, id, S.trust) then return true end
     end
     if #ms < chunk then return false end
     chunk = math.min(Q.CHUNK, chunk * 2)
@@ -384,7 +394,8 @@ end
 function Q.run(S)
   Q.purge(S)
   Q.building(S)
-  S.n, S.seen, S.upto, S.out = 0, 0, S.after, {}
+  -- the reply is built in place: its four first slots are set at the end
+  S.n, S.seen, S.upto, S.out, S.o = 0, 0, S.after, {'OK', '1', '', 0}, 4
   if S.what == 'count' then
     local n = Q.count(S)
     if n ~= nil then return {'OK', '1', '', n} end
@@ -407,8 +418,8 @@ function Q.run(S)
     if S.plan == 'walk' then name, kind, S.trust = r.index, r.kind, S.sure end
     more = Q.walk(S, S.G .. ':@i:' .. name, kind, bs)
   end
-  local out = {'OK', more and '0' or '1', S.upto, S.n}
-  for _, x in ipairs(S.out) do out[#out + 1] = x end
+  local out = S.out
+  out[2], out[3], out[4] = more and '0' or '1', S.upto, S.n
   return out
 end
 
