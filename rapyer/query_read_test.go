@@ -128,3 +128,84 @@ func TestAQueryReadsAModelAsGetDoes(t *testing.T) {
 		}
 	})
 }
+
+// TestFindStreamsRoundByRoundAndGivesAnUnchangedModelOnce: with 3 results
+// a group a round, Find and FindIDs stream over many rounds (each group
+// resumes where it stopped, what it read ahead waits): the answer is the
+// one page of every result, in order; and while other models are created,
+// changed and deleted between results, every model that matched and was
+// not touched comes exactly once, in order.
+func TestFindStreamsRoundByRoundAndGivesAnUnchangedModelOnce(t *testing.T) {
+	defer rapyer.SetStreamPage(3)()
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		seed := testenv.Seed(t)
+		r := rand.New(rand.NewPCG(uint64(seed), 4))
+		ctx := context.Background()
+		m := newItems(t, b, "rounds", rapyer.Options{Groups: 5})
+		ids := saveItems(t, m, 60, func(i int) QItem { return QItem{Status: "new", Price: i % 13} })
+		for _, q := range []query.Query[QItem]{
+			query.Where(is.Equal(iStatus, "new")),
+			query.Where(is.Equal(iStatus, "new")).OrderBy(iPrice).Desc(),
+			query.Where(is.AtLeast(iPrice, 2)).OrderBy(iPrice),
+			query.All[QItem](),
+		} {
+			want := pageIDs(t, m, q.Limit(1000), nil)
+			if got := findIDs(t, m, q); !slices.Equal(got, want) {
+				t.Fatalf("seed %d: %s: FindIDs %v, want %v", seed, q, got, want)
+			}
+			var prices []int
+			for v, err := range m.Find(ctx, q) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				prices = append(prices, v.Price)
+			}
+			if len(prices) != len(want) {
+				t.Fatalf("seed %d: %s: Find gave %d models, want %d", seed, q, len(prices), len(want))
+			}
+		}
+		q := query.Where(is.Equal(iStatus, "new")).OrderBy(iPrice)
+		want := pageIDs(t, m, q.Limit(1000), nil)
+		touched, extra := map[string]bool{}, 0
+		var got []string
+		for id, err := range m.FindIDs(ctx, q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+			for range 2 {
+				switch id := ids[r.IntN(len(ids))]; r.IntN(3) {
+				case 0:
+					touched[id] = true
+					if err := m.Save(ctx, id, QItem{Status: "new", Price: r.IntN(13)}); err != nil {
+						t.Fatal(err)
+					}
+				case 1:
+					touched[id] = true
+					if _, err := m.Delete(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					extra++
+					if err := m.Save(ctx, fmt.Sprintf("x%03d", extra), QItem{Status: "new", Price: r.IntN(13)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		var untouched, gotUntouched []string
+		for _, id := range want {
+			if !touched[id] {
+				untouched = append(untouched, id)
+			}
+		}
+		for _, id := range got {
+			if !touched[id] && id[0] != 'x' {
+				gotUntouched = append(gotUntouched, id)
+			}
+		}
+		if !slices.Equal(gotUntouched, untouched) {
+			t.Fatalf("seed %d: the untouched models came as %v, want each once in order: %v", seed, gotUntouched, untouched)
+		}
+	})
+}
