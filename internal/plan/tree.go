@@ -4,7 +4,9 @@
 //
 // The planner only narrows candidates: the query script evaluates the whole
 // predicate on every candidate with the batch interpreter's pred, so a query
-// answers exactly what a guard of the same predicate would.
+// answers exactly what a guard of the same predicate would; except where the
+// ranges are the predicate (Plan.Sure): the index holds each model's value,
+// written in the same step, so a candidate of them holds it already.
 package plan
 
 // Access is the key to the insides of a predicate (is.Pred.Tree) and of a
