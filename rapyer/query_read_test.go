@@ -209,3 +209,70 @@ func TestFindStreamsRoundByRoundAndGivesAnUnchangedModelOnce(t *testing.T) {
 		}
 	})
 }
+
+// randomCond is a predicate of comparisons (of every kind, with Not, And
+// and Or), which the script evaluates on the values of the model's own read;
+// with member, a membership leaf may come too (the interpreter's pred then).
+func randomCond(r *rand.Rand, depth int, member bool) is.Pred[QItem] {
+	if depth == 0 || r.IntN(3) == 0 {
+		switch r.IntN(10) {
+		case 0:
+			return is.Equal(iStatus, pick(r, itemStatus))
+		case 1:
+			return is.NotEqual(iStatus, pick(r, itemStatus))
+		case 2:
+			return is.Below(iPrice, r.IntN(30)-10)
+		case 3:
+			return is.HasPrefix(iName, pick(r, []string{"", "a", "ap", "ban", "a\x00", "é"}))
+		case 4:
+			return is.AtMost(iScore, pick(r, itemScores))
+		case 5:
+			return is.Above(iAdded, pick(r, itemTimes))
+		case 6:
+			return is.Equal(iHidden, r.IntN(2) == 0)
+		case 7:
+			if member {
+				return is.Member(iTags, pick(r, itemTags))
+			}
+		}
+		return is.Equal(iName, pick(r, itemNames))
+	}
+	switch r.IntN(3) {
+	case 0:
+		return is.Not(randomCond(r, depth-1, member))
+	case 1:
+		return is.And(randomCond(r, depth-1, member), randomCond(r, depth-1, member))
+	}
+	return is.Or(randomCond(r, depth-1, member), randomCond(r, depth-1, member))
+}
+
+// TestAQueryOfComparisonsAnswersWhatAScanGives: an indexed range and a
+// predicate of comparisons (Not, And, Or, every kind) that the script
+// evaluates on the values it reads with the model: every answer (Find,
+// FindIDs, Page, Count) equals the filter of the stored models in Go; and
+// with membership leaves among them, as the interpreter's pred answers.
+func TestAQueryOfComparisonsAnswersWhatAScanGives(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		seed := testenv.Seed(t)
+		r := rand.New(rand.NewPCG(uint64(seed), 5))
+		ctx := context.Background()
+		m := newItems(t, b, "conds", rapyer.Options{Groups: 3})
+		stored := map[string]QItem{}
+		for i := range 60 {
+			id := fmt.Sprintf("it%03d", i)
+			it := randomItem(r)
+			if err := m.Save(ctx, id, it); err != nil {
+				t.Fatal(err)
+			}
+			stored[id] = it
+		}
+		for i := range 60 {
+			p := is.And(is.AtLeast(iPrice, -100), randomCond(r, 3, i%4 == 0))
+			x := tq{q: query.Where(p), p: p}
+			if i%3 == 0 {
+				x.q, x.by = x.q.OrderBy(iPrice), func(i QItem) any { return i.Price }
+			}
+			checkQuery(t, m, x, stored, seed)
+		}
+	})
+}

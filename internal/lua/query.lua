@@ -158,7 +158,64 @@ function Q.parse(args)
   S.hm = {VERSION}
   i = i + 2
   for j = 1, tonumber(args[i] or '0') do S.hm[j + 1] = args[i + j] end
+  Q.fastplan(S)
   return S
+end
+
+-- fastplan sets S.fast when every leaf of the predicate compares a root
+-- field (no length, no membership): a candidate's fields are then read
+-- with the one HMGET that also says whether it exists (and, for models,
+-- reads it), and the words are evaluated on the values (Q.eval) as pred
+-- does in live mode. S.at is the place of each field in the HMGET (S.hm,
+-- or for ids and counts S.pm: the version and the compared fields).
+function Q.fastplan(S)
+  local a, fields = S.pw, {}
+  if #a == 0 then return end
+  for i = 1, #a, 7 do
+    local tag = a[i + 1]
+    if tag == 'cmp' then
+      if a[i] ~= '1' then return end
+      fields[#fields + 1] = a[i + 2]
+    elseif tag ~= 'and' and tag ~= 'or' and tag ~= 'not' then
+      return
+    end
+  end
+  local at = {}
+  if S.what == 'models' then
+    for j, name in ipairs(S.hm) do at[name] = j end
+    for _, f in ipairs(fields) do
+      if at[f] == nil then return end
+    end
+  else
+    S.pm = {VERSION}
+    for _, f in ipairs(fields) do
+      if at[f] == nil then
+        S.pm[#S.pm + 1] = f
+        at[f] = #S.pm
+      end
+    end
+  end
+  S.fast, S.at = true, at
+end
+
+-- eval is pred in live mode for words of comparisons only (Q.fastplan),
+-- on the values v of the model's HMGET (false where a field is absent).
+function Q.eval(a, i, v, at)
+  local tag, x = a[i + 1], a[i + 2]
+  if tag == 'and' or tag == 'or' or tag == 'not' then
+    local r, j = tag == 'and', i + 7
+    for _ = 1, tonumber(x) do
+      local ok
+      ok, j = Q.eval(a, j, v, at)
+      if tag == 'and' then r = r and ok elseif tag == 'or' then r = r or ok else r = not ok end
+    end
+    return r, j
+  end
+  local kind, rel, arg = a[i + 3], a[i + 4], a[i + 5]
+  local cur = v[at[x]] or a[i + 6]
+  if not valid(kind, cur) then return false, i + 7 end
+  if rel == 'pre' then return string.sub(cur, 1, #arg) == arg, i + 7 end
+  return holds(compare(kind, cur, arg), rel), i + 7
 end
 
 -- purge drops the entries of up to 16 models of the group that the clock
@@ -192,7 +249,11 @@ end
 -- call) is always read: the HMGET of a models query is also that check.
 function Q.visit(S, key, id, sure)
   S.seen, S.upto = S.seen + 1, key
-  if (sure or #S.pw == 0 or Q.pred(S, id)) and Q.emit(S, key, id) then
+  local ok
+  if sure or #S.pw == 0 then ok = Q.emit(S, key, id, false)
+  elseif S.fast then ok = Q.emit(S, key, id, true)
+  else ok = Q.pred(S, id) and Q.emit(S, key, id, false) end
+  if ok then
     S.n = S.n + 1
     if S.what ~= 'count' and S.n >= S.limit then return true end
   end
@@ -200,11 +261,17 @@ function Q.visit(S, key, id, sure)
 end
 
 -- emit adds model id, under its sort key, to the reply, and reports
--- whether it exists: a root without its version is a model that is gone.
-function Q.emit(S, key, id)
+-- whether it exists (a root without its version is a model that is gone)
+-- and, with check, whether the predicate holds for it (Q.eval).
+function Q.emit(S, key, id, check)
   local root = Q.root(S, id)
   if S.what ~= 'models' then
-    if redis.call('HEXISTS', root, VERSION) == 0 then return false end
+    if check then
+      local v = redis.call('HMGET', root, unpack(S.pm))
+      if not v[1] or not Q.eval(S.pw, 1, v, S.at) then return false end
+    elseif redis.call('HEXISTS', root, VERSION) == 0 then
+      return false
+    end
     if S.what == 'count' then return true end
     local out, o = S.out, S.o
     out[o + 1] = key
@@ -213,7 +280,7 @@ function Q.emit(S, key, id)
     return true
   end
   local v = redis.call('HMGET', root, unpack(S.hm))
-  if not v[1] then return false end
+  if not v[1] or (check and not Q.eval(S.pw, 1, v, S.at)) then return false end
   local out, o = S.out, S.o
   out[o + 1] = key
   out[o + 2] = id
