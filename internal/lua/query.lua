@@ -170,7 +170,9 @@ end
 -- or for ids and counts S.pm: the version and the compared fields).
 function Q.fastplan(S)
   local a, fields = S.pw, {}
-  if #a == 0 then return end
+  -- sure ranges are all a walk or a gather meets (auto may walk the order
+  -- index instead)
+  if #a == 0 or (S.sure and S.plan ~= 'auto') then return end
   for i = 1, #a, 7 do
     local tag = a[i + 1]
     if tag == 'cmp' then
