@@ -84,19 +84,28 @@ type Options struct {
 	// Redis Cluster every key Load touches must be in the lock key's slot
 	// (share its hash tag), or the transaction is split and not atomic.
 	Load func(pipe redis.Pipeliner)
+
+	// NoFence takes the lock without a fencing token: Fence returns 0, and
+	// the acquisition neither reads nor writes the fence key, nor reads
+	// the server's clock. It is for callers that fence their writes by the
+	// lock's token in the same atomic step as the write (ops.Fenced, as
+	// rapyer's Model.Lock does), which need no number. Fences of the other
+	// acquisitions of the key still increase strictly: one without a fence
+	// gives none out.
+	NoFence bool
 }
 
 // options is Options with the defaults filled in.
 type options struct {
 	ttl, wait, retryMin, retryMax time.Duration
-	noWait, autoExtend            bool
+	noWait, autoExtend, noFence   bool
 	load                          func(redis.Pipeliner)
 }
 
 func (o Options) resolve() (options, error) {
 	r := options{
 		ttl: o.TTL, wait: o.Wait, retryMin: o.RetryMin, retryMax: o.RetryMax,
-		autoExtend: o.AutoExtend, load: o.Load,
+		autoExtend: o.AutoExtend, load: o.Load, noFence: o.NoFence,
 	}
 	switch {
 	case r.ttl == 0:
@@ -241,7 +250,11 @@ type acquirer struct {
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
-	args := []any{a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds(), o.lease().Milliseconds()}
+	life := (o.ttl + fenceMargin).Milliseconds()
+	if o.noFence {
+		life = 0 // the acquire entry gives no fence
+	}
+	args := []any{a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds()}
 	if !o.noWait {
 		args = append(args, clientID(rdb)) // the wait key's owner, see pass
 	}
@@ -255,7 +268,11 @@ func (a *acquirer) heir() heir {
 	if a.o.load != nil {
 		return heir{}
 	}
-	return heir{tok: a.token, ttl: a.o.ttl, life: a.o.ttl + fenceMargin}
+	life := a.o.ttl + fenceMargin
+	if a.o.noFence {
+		life = 0 // handed without a fence
+	}
+	return heir{tok: a.token, ttl: a.o.ttl, life: life}
 }
 
 // giveUp releases the lock if an attempt took it, and marks the token void
@@ -575,7 +592,8 @@ func (l *Lock) Token() string { return l.token }
 // They can go backwards only if the server's clock steps back by more than
 // the fence key's lifetime, or a failover promotes a replica whose clock is
 // behind by more than the time since the last acquisition (see the package
-// documentation).
+// documentation). A lock taken with Options.NoFence has none: Fence
+// returns 0.
 func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released

@@ -208,6 +208,9 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
 	var read func() (func() ops.Op, bool, error)
 	o.Load = func(p redis.Pipeliner) { read = h.load(p) }
+	// the save is fenced by the lock's token (ops.Fenced), in its own
+	// atomic step: no fencing number to give out
+	o.NoFence = true
 	l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
 	if err != nil {
 		return nil, err
