@@ -1,9 +1,6 @@
 package shape
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // The lock instructions of a model lock's save: glock (the batch is fenced
 // by a lock: it fails with LOCKLOST unless the lock key holds the token)
@@ -82,19 +79,23 @@ func (g *gen) lockInstr(in instr, n int) bool {
 		g.line(&g.chk, "if %s ~= AV[%d] then return {'ERR', 'LOCKLOST', '%d', 'the lock ' .. KS[%s] .. ' is no longer held'} end", x, tok, n, k)
 		return g.result("false")
 	}
-	// unlock: may the user publish on the channel? A refusal skips the
-	// PUBLISH (the waiters poll), as the interpreter's prewrite asks.
+	// unlock. Whether the user may publish on the channel is asked only
+	// when someone waits: a refusal skips the PUBLISH (the waiters poll),
+	// as after the interpreter's ask, and fails nothing, so it needs no
+	// ask before the first write.
 	ch := in.at + 2
-	pub, res := g.local(), g.local()
-	g.line(&g.chk, "local %s = true", pub)
-	fmt.Fprintf(&g.asks, "  do local ok, yes = pcall(acl, 'PUBLISH', AV[%d], KS[%s]); %s = ok and yes end\n", ch, k, pub)
+	res := g.local()
 	key := "KS[" + k + "]"
 	g.writes = append(g.writes, [2]string{"DEL", key}, [2]string{"EXISTS", key + " .. ':fence:wait'"})
 	t := &g.lk.text
 	g.line(t, "local %s = '0'", res)
 	g.line(t, "if %s == AV[%d] then", x, tok)
 	g.line(t, "  at = %d; redis.call('DEL', %s); wrote = true", n, key)
-	g.line(t, "  if %s and redis.call('EXISTS', %s .. ':fence:wait') == 1 then redis.pcall('PUBLISH', AV[%d], %s) end", pub, key, ch, key)
+	g.line(t, "  if redis.call('EXISTS', %s .. ':fence:wait') == 1 then", key)
+	g.line(t, "    local ok, yes = true, true")
+	g.line(t, "    if redis.acl_check_cmd then ok, yes = pcall(redis.acl_check_cmd, 'PUBLISH', AV[%d], %s) end", ch, key)
+	g.line(t, "    if ok and yes then redis.pcall('PUBLISH', AV[%d], %s) end", ch, key)
+	g.line(t, "  end")
 	g.line(t, "  %s = '1'", res)
 	g.line(t, "end")
 	g.intRes[len(g.res)] = true
