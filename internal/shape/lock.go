@@ -1,6 +1,9 @@
 package shape
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // The lock instructions of a model lock's save: glock (the batch is fenced
 // by a lock: it fails with LOCKLOST unless the lock key holds the token)
@@ -34,21 +37,21 @@ func lockSteer(a argv, in instr, root string) ([]string, bool) {
 	if in.n != want || k == root {
 		return nil, false
 	}
-	all, _ := instrs(a)
-	for _, o := range all {
-		w1, _ := a.at(o.at)
-		w2, _ := a.at(o.at + 1)
-		switch o.op {
-		case "glock":
-		case "unlock":
-			if in.op == "unlock" && o.at != in.at && w1 == k {
-				return nil, false
-			}
-		case "rpush":
-			if w2 == k {
-				return nil, false
-			}
+	// every other instruction, as instrs lays them out (keyOf checked
+	// the layout), without a slice
+	for i := 6; i < len(a); {
+		op, _ := a.at(i)
+		ns, _ := a.at(i + 1)
+		n, err := strconv.Atoi(ns)
+		if err != nil {
+			return nil, false
 		}
+		w1, _ := a.at(i + 2)
+		w2, _ := a.at(i + 3)
+		if (op == "unlock" && in.op == "unlock" && i+2 != in.at && w1 == k) || (op == "rpush" && w2 == k) {
+			return nil, false
+		}
+		i += 2 + n
 	}
 	return []string{k}, true
 }
