@@ -15,7 +15,7 @@ import (
 )
 
 // lockCostSides are the sides both measures run, in order.
-func lockCostSides(t *testing.T, e *env) []struct {
+func lockCostSides(t testing.TB, e *env) []struct {
 	name string
 	p    prepared
 } {
@@ -97,5 +97,23 @@ func TestLockCycleCallgrind(t *testing.T) {
 	for _, s := range sides {
 		run(s.p, 2000)
 		dump(s.name)
+	}
+}
+
+// BenchmarkLockCycle runs the sides of the lock measures one by one, with
+// their allocations: the client's share of a cycle (go test -run '^$'
+// -bench BenchmarkLockCycle -benchmem -cpuprofile cpu.out ./bench/).
+func BenchmarkLockCycle(b *testing.B) {
+	e := newEnv(b)
+	for _, s := range lockCostSides(b, e) {
+		warm(b, s.p)
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -146,14 +146,14 @@ func (o Options) resolve() (options, error) {
 func FenceKey(key string) string { return key + ":fence" }
 
 // voidKey is the marker of the given-up acquisition of key with token.
-func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
+func voidKey(key, token string) string { return key + ":fence:" + token }
 
 // waitKey is the flag that someone waits for the lock at key and wants a
 // release to wake it: FenceKey(key)+":wait". A failed attempt of a caller
 // that will wait makes it live at least that caller's lease; a release
 // announces itself on WakeChannel(key) only while it exists. (No token is
 // "wait": tokens are hex.)
-func waitKey(key string) string { return FenceKey(key) + ":wait" }
+func waitKey(key string) string { return key + ":fence:wait" }
 
 // lease is how long a failed attempt keeps waitKey alive: past the waiter's
 // next attempt (at most retryMax away, and once more that for the
@@ -254,11 +254,16 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	if o.noFence {
 		life = 0 // the acquire entry gives no fence
 	}
-	args := []any{a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds()}
+	// laid out as script.Command does, in one allocation: the command, its
+	// name, the key count, 4 keys, then token, TTL, fence life, lease and,
+	// for a caller that waits, the wait key's owner (see pass)
+	cmd := make([]any, 0, 12)
+	cmd = append(cmd, nil, nil, 4, key, FenceKey(key), voidKey(key, a.token), waitKey(key),
+		a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
 	if !o.noWait {
-		args = append(args, clientID(rdb)) // the wait key's owner, see pass
+		cmd = append(cmd, clientID(rdb))
 	}
-	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token), waitKey(key)}, args...)
+	a.cmd = cmd
 	return a
 }
 
@@ -544,6 +549,7 @@ type Lock struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	expiry *time.Timer
+	bound  []context.CancelCauseFunc // of the contexts of Bind, cancelled as ctx is
 
 	stopWatchdog context.CancelFunc // nil without AutoExtend
 	watchdog     chan struct{}      // closed when the watchdog goroutine is done
@@ -610,12 +616,12 @@ func (l *Lock) Context() context.Context {
 		return l.ctx
 	}
 	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
-	if l.state == held && !time.Now().Before(l.validUntil) {
-		l.state, l.cause = lost, l.ttlElapsed()
-	}
+	l.lapse()
 	switch l.state {
 	case held:
-		l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+		if l.expiry == nil { // else Bind made it
+			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+		}
 	case lost:
 		l.cancel(l.cause) // under mu: nobody else has the context yet
 	case released:
@@ -709,12 +715,13 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
+	wake := WakeChannel(l.key)
+	if w := offer(l.rdb, wake); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key, waitKey(l.key)}, l.tokArg, WakeChannel(l.key))).Int64()
+	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 2, l.key, waitKey(l.key), l.tokArg, wake}).Int64() // as script.Command lays it out
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
@@ -796,13 +803,16 @@ func (l *Lock) finish() error {
 		return l.notHeld()
 	}
 	l.state = released
-	cancel := l.cancel
+	cancel, bound := l.cancel, l.bound
 	if l.expiry != nil {
 		l.expiry.Stop()
 	}
 	l.mu.Unlock()
 	if cancel != nil {
 		cancel(nil) // no-op if lose already cancelled it
+	}
+	for _, c := range bound {
+		c(nil)
 	}
 	if l.stopWatchdog != nil {
 		l.stopWatchdog()
@@ -820,13 +830,16 @@ func (l *Lock) lose(cause error) error {
 		return l.notHeld()
 	}
 	l.state, l.cause = lost, cause
-	cancel := l.cancel
+	cancel, bound := l.cancel, l.bound
 	if l.expiry != nil {
 		l.expiry.Stop()
 	}
 	l.mu.Unlock()
 	if cancel != nil {
 		cancel(cause)
+	}
+	for _, c := range bound {
+		c(cause)
 	}
 	return cause
 }

@@ -2,7 +2,6 @@ package rapyer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -227,16 +226,11 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 // locks is known lost (cause rapyer.ErrNotHeld). A panic in fn releases the
 // locks and goes on.
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
-	fctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// each lock's Bind wraps the one before: fctx ends when any does
+	fctx := ctx
 	for _, t := range ts {
-		stop := context.AfterFunc(t.lock.Context(), func() {
-			if cause := context.Cause(t.lock.Context()); errors.Is(cause, ErrNotHeld) {
-				cancel(cause)
-			} else {
-				cancel(ErrNotHeld)
-			}
-		})
+		var stop context.CancelFunc
+		fctx, stop = t.lock.Bind(fctx)
 		defer stop()
 	}
 	defer func() {
