@@ -61,6 +61,9 @@
 // the holder after it, even though it still believes it holds the lock.
 // The fence key lives the lock's TTL plus a minute; its loss (expiry,
 // eviction) does not make fences go backwards (see Lock.Fence for why).
+// A caller that fences its writes by the lock's token in the same atomic
+// step (ops.Fenced) needs no number: Options.NoFence skips the fence and
+// its server work; the other acquisitions' fences still increase.
 //
 // The keys of one lock, the lock key, FenceKey(key) and the marker of a
 // given-up acquisition (FenceKey(key)+":"+token), must hash to one cluster

@@ -84,19 +84,28 @@ type Options struct {
 	// Redis Cluster every key Load touches must be in the lock key's slot
 	// (share its hash tag), or the transaction is split and not atomic.
 	Load func(pipe redis.Pipeliner)
+
+	// NoFence takes the lock without a fencing token: Fence returns 0, and
+	// the acquisition neither reads nor writes the fence key, nor reads
+	// the server's clock. It is for callers that fence their writes by the
+	// lock's token in the same atomic step as the write (ops.Fenced, as
+	// rapyer's Model.Lock does), which need no number. Fences of the other
+	// acquisitions of the key still increase strictly: one without a fence
+	// gives none out.
+	NoFence bool
 }
 
 // options is Options with the defaults filled in.
 type options struct {
 	ttl, wait, retryMin, retryMax time.Duration
-	noWait, autoExtend            bool
+	noWait, autoExtend, noFence   bool
 	load                          func(redis.Pipeliner)
 }
 
 func (o Options) resolve() (options, error) {
 	r := options{
 		ttl: o.TTL, wait: o.Wait, retryMin: o.RetryMin, retryMax: o.RetryMax,
-		autoExtend: o.AutoExtend, load: o.Load,
+		autoExtend: o.AutoExtend, load: o.Load, noFence: o.NoFence,
 	}
 	switch {
 	case r.ttl == 0:
@@ -137,14 +146,14 @@ func (o Options) resolve() (options, error) {
 func FenceKey(key string) string { return key + ":fence" }
 
 // voidKey is the marker of the given-up acquisition of key with token.
-func voidKey(key, token string) string { return FenceKey(key) + ":" + token }
+func voidKey(key, token string) string { return key + ":fence:" + token }
 
 // waitKey is the flag that someone waits for the lock at key and wants a
 // release to wake it: FenceKey(key)+":wait". A failed attempt of a caller
 // that will wait makes it live at least that caller's lease; a release
 // announces itself on WakeChannel(key) only while it exists. (No token is
 // "wait": tokens are hex.)
-func waitKey(key string) string { return FenceKey(key) + ":wait" }
+func waitKey(key string) string { return key + ":fence:wait" }
 
 // lease is how long a failed attempt keeps waitKey alive: past the waiter's
 // next attempt (at most retryMax away, and once more that for the
@@ -241,11 +250,20 @@ type acquirer struct {
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
-	args := []any{a.token, o.ttl.Milliseconds(), (o.ttl + fenceMargin).Milliseconds(), o.lease().Milliseconds()}
-	if !o.noWait {
-		args = append(args, clientID(rdb)) // the wait key's owner, see pass
+	life := (o.ttl + fenceMargin).Milliseconds()
+	if o.noFence {
+		life = 0 // the acquire entry gives no fence
 	}
-	a.cmd = script.Command([]string{key, FenceKey(key), voidKey(key, a.token), waitKey(key)}, args...)
+	// laid out as script.Command does, in one allocation: the command, its
+	// name, the key count, 4 keys, then token, TTL, fence life, lease and,
+	// for a caller that waits, the wait key's owner (see pass)
+	cmd := make([]any, 0, 12)
+	cmd = append(cmd, nil, nil, 4, key, FenceKey(key), voidKey(key, a.token), waitKey(key),
+		a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
+	if !o.noWait {
+		cmd = append(cmd, clientID(rdb))
+	}
+	a.cmd = cmd
 	return a
 }
 
@@ -255,7 +273,11 @@ func (a *acquirer) heir() heir {
 	if a.o.load != nil {
 		return heir{}
 	}
-	return heir{tok: a.token, ttl: a.o.ttl, life: a.o.ttl + fenceMargin}
+	life := a.o.ttl + fenceMargin
+	if a.o.noFence {
+		life = 0 // handed without a fence
+	}
+	return heir{tok: a.token, ttl: a.o.ttl, life: life}
 }
 
 // giveUp releases the lock if an attempt took it, and marks the token void
@@ -527,6 +549,7 @@ type Lock struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	expiry *time.Timer
+	bound  []context.CancelCauseFunc // of the contexts of Bind, cancelled as ctx is
 
 	stopWatchdog context.CancelFunc // nil without AutoExtend
 	watchdog     chan struct{}      // closed when the watchdog goroutine is done
@@ -575,7 +598,8 @@ func (l *Lock) Token() string { return l.token }
 // They can go backwards only if the server's clock steps back by more than
 // the fence key's lifetime, or a failover promotes a replica whose clock is
 // behind by more than the time since the last acquisition (see the package
-// documentation).
+// documentation). A lock taken with Options.NoFence has none: Fence
+// returns 0.
 func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released
@@ -592,12 +616,12 @@ func (l *Lock) Context() context.Context {
 		return l.ctx
 	}
 	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
-	if l.state == held && !time.Now().Before(l.validUntil) {
-		l.state, l.cause = lost, l.ttlElapsed()
-	}
+	l.lapse()
 	switch l.state {
 	case held:
-		l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+		if l.expiry == nil { // else Bind made it
+			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+		}
 	case lost:
 		l.cancel(l.cause) // under mu: nobody else has the context yet
 	case released:
@@ -691,12 +715,13 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
+	wake := WakeChannel(l.key)
+	if w := offer(l.rdb, wake); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, script.Command([]string{l.key, waitKey(l.key)}, l.tokArg, WakeChannel(l.key))).Int64()
+	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 2, l.key, waitKey(l.key), l.tokArg, wake}).Int64() // as script.Command lays it out
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
@@ -778,13 +803,16 @@ func (l *Lock) finish() error {
 		return l.notHeld()
 	}
 	l.state = released
-	cancel := l.cancel
+	cancel, bound := l.cancel, l.bound
 	if l.expiry != nil {
 		l.expiry.Stop()
 	}
 	l.mu.Unlock()
 	if cancel != nil {
 		cancel(nil) // no-op if lose already cancelled it
+	}
+	for _, c := range bound {
+		c(nil)
 	}
 	if l.stopWatchdog != nil {
 		l.stopWatchdog()
@@ -802,13 +830,16 @@ func (l *Lock) lose(cause error) error {
 		return l.notHeld()
 	}
 	l.state, l.cause = lost, cause
-	cancel := l.cancel
+	cancel, bound := l.cancel, l.bound
 	if l.expiry != nil {
 		l.expiry.Stop()
 	}
 	l.mu.Unlock()
 	if cancel != nil {
 		cancel(cause)
+	}
+	for _, c := range bound {
+		c(cause)
 	}
 	return cause
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -103,11 +104,28 @@ var procID = random.Hex(8)
 // entries of lock.lua): a release hands the lock to a waiter of its own
 // client only while no waiter of another client has flagged itself.
 func clientID(rdb redis.UniversalClient) string {
-	if v := reflect.ValueOf(rdb); v.Kind() == reflect.Pointer {
-		return procID + "." + strconv.FormatUint(uint64(v.Pointer()), 36)
+	v := reflect.ValueOf(rdb)
+	if v.Kind() != reflect.Pointer {
+		return procID
 	}
-	return procID
+	p := v.Pointer()
+	if last := lastClientID.Load(); last != nil && last.p == p {
+		return last.id // most programs lock through one client
+	}
+	id := procID + "." + strconv.FormatUint(uint64(p), 36)
+	lastClientID.Store(&namedClient{p: p, id: id})
+	return id
 }
+
+// namedClient is a client's address and its clientID.
+type namedClient struct {
+	p  uintptr
+	id string
+}
+
+// lastClientID is the last clientID made: it is a function of the
+// client's address alone, so it is made again only for another client.
+var lastClientID atomic.Pointer[namedClient]
 
 // offer picks the waiter a release of the lock of channel on rdb may hand
 // the lock to: the longest-waiting local waiter, if it can take it that

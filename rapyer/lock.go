@@ -2,7 +2,6 @@ package rapyer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -208,6 +207,9 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
 	var read func() (func() ops.Op, bool, error)
 	o.Load = func(p redis.Pipeliner) { read = h.load(p) }
+	// the save is fenced by the lock's token (ops.Fenced), in its own
+	// atomic step: no fencing number to give out
+	o.NoFence = true
 	l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
 	if err != nil {
 		return nil, err
@@ -224,16 +226,11 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 // locks is known lost (cause rapyer.ErrNotHeld). A panic in fn releases the
 // locks and goes on.
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
-	fctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// each lock's Bind wraps the one before: fctx ends when any does
+	fctx := ctx
 	for _, t := range ts {
-		stop := context.AfterFunc(t.lock.Context(), func() {
-			if cause := context.Cause(t.lock.Context()); errors.Is(cause, ErrNotHeld) {
-				cancel(cause)
-			} else {
-				cancel(ErrNotHeld)
-			}
-		})
+		var stop context.CancelFunc
+		fctx, stop = t.lock.Bind(fctx)
 		defer stop()
 	}
 	defer func() {

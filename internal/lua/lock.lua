@@ -44,8 +44,16 @@ local function nextfence(k, life)
   end
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  if now > f then f = now end
-  redis.call('SET', k, string.format('%.0f', f), 'PX', life)
+  local s
+  if now > f then
+    -- the clock's text as is (TIME's microseconds have at most 6 digits):
+    -- cheaper than string.format
+    f = now
+    s = t[1] .. string.sub('00000' .. t[2], -6)
+  else
+    s = string.format('%.0f', f)
+  end
+  redis.call('SET', k, s, 'PX', life)
   return f
 end
 
@@ -84,7 +92,10 @@ end
 --
 -- keys[1] lock key, keys[2] fence key, keys[3] void key, keys[4] wait key;
 -- args[1] token, args[2] TTL in ms, args[3] the fence key's lifetime in ms
--- (longer), args[4] (optional) a waiter's lease in ms: when the lock is
+-- (longer), or 0 for an acquisition without a fence (the reply's fence is
+-- then 0, and the fence key is neither read nor written: a caller that
+-- fences its writes by the token needs no number), args[4] (optional) a
+-- waiter's lease in ms: when the lock is
 -- held and it is above 0, the caller will wait and wants a release to wake
 -- it, so the wait key is made to live at least that long.
 -- Reply: {1, fence} when the lock is ours, {0, holder's PTTL in ms} if not,
@@ -99,6 +110,7 @@ local function acquire(keys, args)
     return {2, 0}
   end
   if redis.call('SET', keys[1], args[1], 'NX', 'PX', args[2]) then
+    if args[3] == '0' then return {1, 0} end
     local f, err = nextfence(keys[2], args[3])
     if not f then
       redis.call('DEL', keys[1])
@@ -108,6 +120,7 @@ local function acquire(keys, args)
   end
   if redis.call('GET', keys[1]) == args[1] then
     redis.call('PEXPIRE', keys[1], args[2])
+    if args[3] == '0' then return {1, 0} end
     local v = redis.pcall('GET', keys[2])
     local f = type(v) == 'string' and string.match(v, '^%d+$') and tonumber(v)
     if not f then
@@ -180,7 +193,7 @@ end
 -- keys[1] lock key, keys[2] wait key, keys[3] fence key, keys[4] the
 -- waiter's void key; args[1] token, args[2] wake channel, args[3] the
 -- waiter's token, args[4] its TTL in ms, args[5] the fence key's lifetime
--- in ms, args[6] the releasing client's id.
+-- in ms (0: the waiter takes no fence), args[6] the releasing client's id.
 -- Reply: {3, fence} handed over; {2, 0} released and announced; {1, 0}
 -- released; {0, 0} not held.
 local function pass(keys, args)
@@ -190,6 +203,7 @@ local function pass(keys, args)
   local w = redis.pcall('GET', keys[2])
   if (w == false or w == args[6]) and redis.call('EXISTS', keys[4]) == 0 then
     redis.call('SET', keys[1], args[3], 'PX', args[4])
+    if args[5] == '0' then return {3, 0} end -- a waiter without a fence
     local f = nextfence(keys[3], args[5])
     if f then
       return {3, f}

@@ -40,6 +40,8 @@ type gen struct {
 	leaf []string
 	// guard is the instruction number of the guard being compiled
 	guard int
+	// lk is what it knows of the lock keys it reads (lock.go)
+	lk *locks
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -191,6 +193,8 @@ func (g *gen) instr(in instr, n int) bool {
 		g.hash(in, n)
 	case "rpush":
 		g.rpush(in, w(2), n)
+	case "glock", "unlock":
+		return g.lockInstr(in, n)
 	default:
 		return false
 	}

@@ -263,6 +263,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 		return []string{w(2)}, in.n >= 3 && w(1) == root && w(2) != root
 	case "gpred":
 		return predSteer(w, in.n, root)
+	case "glock", "unlock":
+		return lockSteer(a, in, root)
 	}
 	return nil, false
 }

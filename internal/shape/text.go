@@ -118,6 +118,7 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
 	}
+	g.unlockText(sb)
 	var ys []string
 	for _, r := range g.res {
 		if r != "false" {

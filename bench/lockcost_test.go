@@ -1,0 +1,131 @@
+package bench_test
+
+// Measures of the lock rows that a loaded machine disturbs less than the
+// peer table's medians (issue #13, docs/performance.md "Session 6: locks").
+// Neither runs in make test: each needs its environment variable.
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// lockCostSides are the sides both measures run, in order.
+func lockCostSides(t testing.TB, e *env) []struct {
+	name string
+	p    prepared
+} {
+	return []struct {
+		name string
+		p    prepared
+	}{
+		{"model-lock/rapyer", modelLockRapyer(t, e)},
+		{"model-lock/hand", modelLockHand(t, e)},
+		{"lock/rapyer", lockOnce(t, e)},
+		{"lock/redislock", lockRedislock(t, e)},
+		{"lock/hand", lockOnceHand(t, e)},
+	}
+}
+
+// TestLockCycleBest logs, per side, the best, first quartile and median
+// time per op over 60 interleaved rounds of 100 ops on a private server
+// (RAPYER_BENCH_LOCKBEST=1 go test -count=1 -v -run TestLockCycleBest
+// ./bench/): the best round is the least disturbed by other processes.
+func TestLockCycleBest(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH_LOCKBEST") != "1" {
+		t.Skip("RAPYER_BENCH_LOCKBEST=1 to measure")
+	}
+	sides := lockCostSides(t, newEnv(t))
+	per := make([][]float64, len(sides))
+	for r := range 60 {
+		for j := range sides {
+			i := j
+			if r%2 == 1 {
+				i = len(sides) - 1 - j
+			}
+			start := time.Now()
+			for range 100 {
+				if err := sides[i].p.op(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			per[i] = append(per[i], float64(time.Since(start).Nanoseconds())/100/1000)
+		}
+	}
+	for i, s := range sides {
+		slices.Sort(per[i])
+		t.Logf("%-18s best %6.1f µs  p25 %6.1f  median %6.1f", s.name, per[i][0], per[i][len(per[i])/4], per[i][len(per[i])/2])
+	}
+}
+
+// TestLockCycleCallgrind runs 2,000 ops of each side against a
+// redis-server run under valgrind --tool=callgrind at RAPYER_CALLGRIND_ADDR
+// (pid RAPYER_CALLGRIND_PID), dumping the profile after each side: the
+// dumps' totals over 2,000 are the server's instructions per op.
+//
+//	valgrind --tool=callgrind --callgrind-out-file=cg.out redis-server --port 17391 --save '' &
+//	RAPYER_CALLGRIND_ADDR=127.0.0.1:17391 RAPYER_CALLGRIND_PID=$! go test -count=1 -run TestLockCycleCallgrind ./bench/
+//	grep -H '^summary:' cg.out.*   # one file per dump, in order: warm, then the sides
+func TestLockCycleCallgrind(t *testing.T) {
+	addr := os.Getenv("RAPYER_CALLGRIND_ADDR")
+	if addr == "" {
+		t.Skip("RAPYER_CALLGRIND_ADDR and RAPYER_CALLGRIND_PID to measure")
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	sides := lockCostSides(t, &env{ctx: t.Context(), rdb: rdb})
+	run := func(p prepared, n int) {
+		for range n {
+			if err := p.op(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dump := func(name string) {
+		if out, err := exec.Command("callgrind_control", "--dump="+name, os.Getenv("RAPYER_CALLGRIND_PID")).CombinedOutput(); err != nil {
+			t.Fatalf("callgrind_control: %v %s", err, out)
+		}
+	}
+	for _, s := range sides {
+		run(s.p, 50)
+	}
+	dump("warm")
+	for _, s := range sides {
+		run(s.p, 2000)
+		dump(s.name)
+	}
+}
+
+// BenchmarkLockCycle runs the sides of the lock measures one by one, with
+// their allocations: the client's share of a cycle (go test -run '^$'
+// -bench BenchmarkLockCycle -benchmem -cpuprofile cpu.out ./bench/).
+func BenchmarkLockCycle(b *testing.B) {
+	e := newEnv(b)
+	for _, s := range lockCostSides(b, e) {
+		warm(b, s.p)
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				if err := s.p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// this process's CPU, user and system: the client's share
+			// (the server is another process)
+			b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

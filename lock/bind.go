@@ -1,0 +1,52 @@
+package lock
+
+import (
+	"context"
+	"time"
+)
+
+// Bind returns a context that ends when ctx does, or when the lock is
+// released (cause context.Canceled) or known lost (cause wraps
+// rapyer.ErrNotHeld, as Context's), whichever comes first, and a function
+// that cancels it: call it when the work under the lock is done. It is
+// what context.AfterFunc over Context gives, for less: one context and the
+// lock's expiry timer, no second context, no callback registration.
+// Bind is for work bounded by both a caller's context and the lock (as
+// rapyer's Model.Lock runs its function); Context, which ignores ctx's
+// cancellation, is for work that outlives it.
+func (l *Lock) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancelCause(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lapse()
+	switch l.state {
+	case held:
+		l.bound = append(l.bound, cancel)
+		if l.expiry == nil {
+			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+		}
+	case lost:
+		cancel(l.cause)
+	case released:
+		cancel(nil)
+	}
+	return c, func() { cancel(nil) }
+}
+
+// lapse marks a held lock lost if its TTL has passed by the local clock,
+// cancelling what lose would. Call with mu held.
+func (l *Lock) lapse() {
+	if l.state != held || time.Now().Before(l.validUntil) {
+		return
+	}
+	l.state, l.cause = lost, l.ttlElapsed()
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
+	if l.cancel != nil {
+		l.cancel(l.cause)
+	}
+	for _, c := range l.bound {
+		c(l.cause)
+	}
+}
