@@ -40,6 +40,11 @@ type gen struct {
 	leaf []string
 	// guard is the instruction number of the guard being compiled
 	guard int
+	// ix is the program's ix instruction (ix.go), ixw the writes of its
+	// upkeep, ixOn whether the script keeps the indexes
+	ix   *ixSpec
+	ixw  strings.Builder
+	ixOn bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -112,6 +117,9 @@ func compile(a argv) (string, []int, bool) {
 		if !g.instr(in, n+2) || len(g.fields) > maxFields {
 			return "", nil, false
 		}
+	}
+	if mode, _ := a.at(ins[0].at + 1); !g.ixGen(mode) {
+		return "", nil, false
 	}
 	var head strings.Builder
 	if !g.model(&head, ins[0]) {
@@ -191,6 +199,8 @@ func (g *gen) instr(in instr, n int) bool {
 		g.hash(in, n)
 	case "rpush":
 		g.rpush(in, w(2), n)
+	case "ix":
+		return g.ixDeclare(in, n) && g.result("false")
 	default:
 		return false
 	}

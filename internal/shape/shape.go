@@ -193,7 +193,7 @@ func instrs(a argv) ([]instr, bool) {
 		op, ok1 := a.at(i)
 		ns, ok2 := a.at(i + 1)
 		n, err := strconv.Atoi(ns)
-		if !ok1 || !ok2 || err != nil || n < 0 || n > maxArgs || i+1+n > len(a) || len(out) == maxInstrs {
+		if !ok1 || !ok2 || err != nil || n < 0 || (n > maxArgs && (op != "ix" || n > maxIxArgs)) || i+1+n > len(a) || len(out) == maxInstrs {
 			return nil, false
 		}
 		out = append(out, instr{op: op, at: i + 2, n: n})
@@ -263,6 +263,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 		return []string{w(2)}, in.n >= 3 && w(1) == root && w(2) != root
 	case "gpred":
 		return predSteer(w, in.n, root)
+	case "ix":
+		return ixSteer(w, in.n, root)
 	}
 	return nil, false
 }

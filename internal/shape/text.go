@@ -13,6 +13,9 @@ func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
 	sb.WriteString(helpIsInt)
+	if g.ixOn {
+		sb.WriteString(ixHelp())
+	}
 	if g.ints {
 		sb.WriteString(helpInts)
 	}
@@ -117,6 +120,7 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString(g.wr.String())
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
+		sb.WriteString(g.ixw.String())
 	}
 	var ys []string
 	for _, r := range g.res {

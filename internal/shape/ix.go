@@ -1,0 +1,243 @@
+package shape
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Indexes (issue #14). A program of an indexed model carries an ix
+// instruction right after its declaration (package prog, index.go); the
+// interpreter's IX.check and IX.after (internal/lua/index.lua) keep the
+// model's entries in step. A compiled shape takes the ix instruction when
+// every index of it is a scalar On (or Prefix) index: Unique and Members
+// indexes stay on the interpreter. The shape then maintains the entries
+// in straight-line Lua, paying only for what the batch changes:
+//
+//   - a batch that writes no indexed field of a model that exists touches
+//     no index key at all (the interpreter skips it too: IX.check marks it
+//     untouched);
+//   - otherwise the indexed fields' old values come from the HMGET the
+//     shape makes anyway, their new values are the check phase's, and an
+//     entry is removed and added only when its encoding changed, @back
+//     rewritten only when an entry did, @ids and @meta written only for a
+//     model the batch creates, @exp only for a model with a TTL.
+//
+// The shape writes nothing and answers AGAIN (the interpreter then runs
+// the batch, and fails it with its own error where it fails) whenever the
+// common path does not hold: a value an index does not take (over IX.MAX
+// bytes, NaN, not of its kind), a model whose @back is not what its
+// stored values give (an index being built, a model written outside the
+// batches), a TTL flag it does not expect, or a model of the group whose
+// deadline passed (the interpreter purges it). A group whose @exp is empty
+// (every type without TTLs) pays one ZCARD for that.
+//
+// Values are encoded by index.lua's own text (IX.enc, IX.pack), which
+// package lua hands over at init (SetIndexLua): one encoding.
+
+// indexLua is index.lua's encoding, as package lua cuts it out.
+var indexLua atomic.Pointer[string]
+
+// SetIndexLua gives the shapes index.lua's encoding (package lua calls it
+// at init, lua.IndexEncLua): until then, no indexed program is compiled.
+func SetIndexLua(src string) { indexLua.Store(&src) }
+
+func ixLua() string {
+	if p := indexLua.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// maxIxArgs bounds the words of an ix instruction a shape takes (eight
+// indexes).
+const maxIxArgs = 5 + 6*8
+
+// ixSpec is the ix instruction of the program being compiled.
+type ixSpec struct {
+	n                   int    // its instruction number
+	id                  int    // ARGV index of the model's id
+	ids, back, exp, top string // Lua expressions of its keys
+	fs                  []ixField
+}
+
+// ixField is one index: the field's name (and the ARGV index of it), its
+// kind, and the Lua expression of its zset.
+type ixField struct {
+	name   string
+	nameAt int
+	kind   string
+	z      string
+}
+
+// ixSteer is steer of an ix instruction: root id ids back exp, then six
+// words an index (name kind use coll zkey aux); the id is a value.
+func ixSteer(w func(int) string, n int, root string) ([]string, bool) {
+	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || ixLua() == "" {
+		return nil, false
+	}
+	out := []string{w(3), w(4), w(5)}
+	for j := 6; j <= n; j += 6 {
+		name, kind, use, coll := w(j), w(j+1), w(j+2), w(j+3)
+		if coll != "" || (use != "o" && use != "p") || len(kind) != 1 || !strings.Contains("ifsbt", kind) || name == version {
+			return nil, false
+		}
+		out = append(out, name, kind, use, coll, w(j+4), w(j+5))
+	}
+	return out, true
+}
+
+// ixDeclare notes the ix instruction in, instruction n: it must follow
+// the model's declaration.
+func (g *gen) ixDeclare(in instr, n int) bool {
+	if n != 2 || g.ix != nil {
+		return false
+	}
+	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
+	x := &ixSpec{n: n, id: in.at + 1, ids: "KS[" + w(3) + "]", back: "KS[" + w(4) + "]", exp: "KS[" + w(5) + "]"}
+	for j := 6; j <= in.n; j += 6 {
+		x.fs = append(x.fs, ixField{name: w(j), nameAt: in.at + j - 1, kind: w(j + 1), z: "KS[" + w(j+4) + "]"})
+	}
+	g.ix = x
+	return true
+}
+
+// ixGen compiles the upkeep of the indexes, once the instructions are
+// compiled (their new values known): checks and reads at the end of the
+// check phase, writes after the instructions'. mode is the model's
+// declaration: need and skip reach here with the model there, fresh
+// without it.
+func (g *gen) ixGen(mode string) bool {
+	x := g.ix
+	if x == nil || !g.written {
+		return true
+	}
+	fresh := mode == "fresh"
+	touched := fresh
+	for _, f := range x.fs {
+		if fd := g.fields[f.name]; fd != nil && fd.cur != "" {
+			touched = true
+		}
+	}
+	if !touched {
+		// IX.check leaves the model untouched: no index key changes
+		return true
+	}
+	g.ixOn = true
+	c := &g.chk
+	g.line(c, "-- the indexes")
+	g.line(c, "local ixid = AV[%d]", x.id)
+	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
+	if fresh {
+		// a model the batch creates has no entries yet: a @back of it is
+		// that of a model that expired, which the interpreter clears
+		g.line(c, "if ixb then %s end", again)
+	} else {
+		g.line(c, "if not ixb then %s end", again)
+	}
+	olds, news := make([]string, len(x.fs)), make([]string, len(x.fs))
+	for i, f := range x.fs {
+		stored := g.stored(f.name, f.nameAt)
+		zero := "IX.ZERO['" + f.kind + "']"
+		olds[i] = "false"
+		if !fresh {
+			olds[i] = g.local()
+			g.line(c, "local %s = IX.enc('%s', %s or %s)", olds[i], f.kind, stored, zero)
+		}
+		fd := g.fields[f.name]
+		if fd == nil || fd.cur == "" {
+			if fresh {
+				news[i] = g.local()
+				g.line(c, "local %s = IX.enc('%s', %s or %s)", news[i], f.kind, stored, zero)
+			} else {
+				news[i] = olds[i]
+			}
+			continue
+		}
+		// a value the batch gives: IX.value's checks (the interpreter
+		// fails the batch with its error)
+		v, e := g.local(), g.local()
+		news[i] = e
+		g.line(c, "local %s = %s or %s", v, fd.cur, zero)
+		g.line(c, "if #%s > IX.MAX then %s end", v, again)
+		g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
+		g.line(c, "if not %s then %s end", e, again)
+		if !fresh {
+			g.write("ZREM", f.z)
+		}
+		g.write("ZADD", f.z)
+	}
+	list := func(encs []string) string {
+		var parts []string
+		for i, f := range x.fs {
+			parts = append(parts, "IX.ixe(l, AV["+strconv.Itoa(f.nameAt)+"], "+encs[i]+")")
+		}
+		return "local l = {}; " + strings.Join(parts, "; ")
+	}
+	flag := "'N'"
+	if !fresh {
+		// the entries @back holds must be those the stored values give,
+		// with a flag this shape knows
+		g.line(c, "local ixf = string.sub(ixb, 1, 1)")
+		g.line(c, "if ixf ~= 'N' and ixf ~= 'T' then %s end", again)
+		g.line(c, "if ixb ~= (function() %s; return IX.pack(ixf, l) end)() then %s end", list(olds), again)
+		flag = "ixf"
+	}
+	g.line(c, "local ixp = (function() %s; return IX.pack(%s, l) end)()", list(news), flag)
+	// a model of the group whose deadline passed: the interpreter purges it
+	g.line(c, "local ixnow")
+	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
+	g.line(c, "  ixnow = IX.now()")
+	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
+	g.line(c, "end")
+	w := &g.ixw
+	g.line(w, "at = %d", x.n)
+	g.write("HSET", x.back)
+	if fresh {
+		g.line(c, "local ixfirst = redis.call('ZCARD', %s) == 0", x.ids)
+		for i, f := range x.fs {
+			g.line(w, "if %s then redis.call('ZADD', %s, 0, %s .. ixid) end", news[i], f.z, news[i])
+		}
+		g.line(w, "redis.call('HSET', %s, ixid, ixp)", x.back)
+		// the group's first model: its indexes are complete (IX.sync)
+		var metas []string
+		for _, f := range x.fs {
+			metas = append(metas, "redis.call('HSETNX', meta, AV["+strconv.Itoa(f.nameAt)+"], 'ready')")
+		}
+		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
+		g.line(w, "redis.call('ZADD', %s, 0, ixid)", x.ids)
+		g.write("ZADD", x.ids)
+		g.line(w, "at = 1")
+		return true
+	}
+	// a model with a TTL has its deadline in @exp, again (IX.sync)
+	g.line(c, "local ixms")
+	g.line(c, "if ixf == 'T' then")
+	g.line(c, "  if not ixnow then %s end", again)
+	g.line(c, "  ixms = redis.call('PTTL', root)")
+	g.line(c, "  if ixms < 0 then %s end", again)
+	g.line(c, "end")
+	g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
+	g.line(w, "if ixp ~= ixb then")
+	for i, f := range x.fs {
+		if news[i] == olds[i] {
+			continue
+		}
+		o, e := olds[i], news[i]
+		g.line(w, "  if %s ~= %s then", o, e)
+		g.line(w, "    if %s then redis.call('ZREM', %s, %s .. ixid) end", o, f.z, o)
+		g.line(w, "    redis.call('ZADD', %s, 0, %s .. ixid)", f.z, e)
+		g.line(w, "  end")
+	}
+	g.line(w, "  redis.call('HSET', %s, ixid, ixp)", x.back)
+	g.line(w, "end")
+	g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
+	g.line(w, "at = 1")
+	return true
+}
+
+// ixHelp is the text the scripts of indexed shapes start with: the table
+// IX, index.lua's encoding in it, and the list builder of IX.pack.
+func ixHelp() string {
+	return "local IX = {}\n" + ixLua() + "function IX.ixe(l, name, e) if e then l[#l + 1] = {name, e} end end\n"
+}
