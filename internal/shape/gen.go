@@ -23,7 +23,7 @@ type gen struct {
 	fields map[string]*field
 	lists  map[string]string // KEYS index of a list -> Lua local of the root's PTTL
 	writes [][2]string       // command and key of every write, in order
-	reads  [][2]string       // Lua local and ARGV index of every field read
+	reads  [][2]string       // Lua local and name (AV[i], or a literal) of every field read
 	res    []string          // per instruction, the Lua expression of its result
 	locals int
 	// helpers the text needs
@@ -42,9 +42,10 @@ type gen struct {
 	guard int
 	// ix is the program's ix instruction (ix.go), ixw the writes of its
 	// upkeep, ixOn whether the script keeps the indexes
-	ix   *ixSpec
-	ixw  strings.Builder
-	ixOn bool
+	ix      *ixSpec
+	ixw     strings.Builder
+	ixOn    bool
+	ixKinds string // the kinds of its indexes
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -68,12 +69,18 @@ func (g *gen) line(b *strings.Builder, f string, args ...any) {
 }
 
 // stored is the expression of field f's value as the batch found it, at
-// ARGV index i (its name): one HGET, the first time.
+// ARGV index i (its name): read once, by the model's HMGET.
 func (g *gen) stored(f string, i int) string {
+	return g.storedAs(f, "AV["+strconv.Itoa(i)+"]")
+}
+
+// storedAs is stored, with the Lua expression of the name the HMGET sends
+// when it is the first to read f.
+func (g *gen) storedAs(f, name string) string {
 	fd := g.field(f)
 	if fd.stored == "" {
 		fd.stored = g.local()
-		g.reads = append(g.reads, [2]string{fd.stored, strconv.Itoa(i)})
+		g.reads = append(g.reads, [2]string{fd.stored, name})
 	}
 	return fd.stored
 }
@@ -159,7 +166,7 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 	read := "'__v'"
 	for _, r := range g.reads {
 		names = append(names, r[0])
-		read += ", AV[" + r[1] + "]"
+		read += ", " + r[1]
 	}
 	g.line(sb, "local h = redis.pcall('HMGET', root, %s)", read)
 	g.line(sb, "if h.err ~= nil then %s %s end", wrongType("root", "hash", 1), again)

@@ -1,7 +1,7 @@
 package shape
 
 import (
-	"strconv"
+	"fmt"
 	"strings"
 	"sync/atomic"
 )
@@ -35,18 +35,20 @@ import (
 // Values are encoded by index.lua's own text (IX.enc, IX.pack), which
 // package lua hands over at init (SetIndexLua): one encoding.
 
-// indexLua is index.lua's encoding, as package lua cuts it out.
-var indexLua atomic.Pointer[string]
+// indexLua is index.lua's encoding, in the pieces package lua cuts it
+// into (lua.IndexEncLua).
+var indexLua atomic.Pointer[map[string]string]
 
 // SetIndexLua gives the shapes index.lua's encoding (package lua calls it
-// at init, lua.IndexEncLua): until then, no indexed program is compiled.
-func SetIndexLua(src string) { indexLua.Store(&src) }
+// at init, with lua.IndexEncLua): until then, no indexed program is
+// compiled.
+func SetIndexLua(pieces map[string]string) { indexLua.Store(&pieces) }
 
-func ixLua() string {
+func ixLua() map[string]string {
 	if p := indexLua.Load(); p != nil {
 		return *p
 	}
-	return ""
+	return nil
 }
 
 // maxIxArgs bounds the words of an ix instruction a shape takes (eight
@@ -73,7 +75,7 @@ type ixField struct {
 // ixSteer is steer of an ix instruction: root id ids back exp, then six
 // words an index (name kind use coll zkey aux); the id is a value.
 func ixSteer(w func(int) string, n int, root string) ([]string, bool) {
-	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || ixLua() == "" {
+	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || ixLua() == nil {
 		return nil, false
 	}
 	out := []string{w(3), w(4), w(5)}
@@ -135,11 +137,16 @@ func (g *gen) ixGen(mode string) bool {
 	} else {
 		g.line(c, "if not ixb then %s end", again)
 	}
+	// per index: the encoding of its old value (none for a new model),
+	// of its new one, and what IX.pack makes of each
 	olds, news := make([]string, len(x.fs)), make([]string, len(x.fs))
+	oldPk, newPk := make([]string, len(x.fs)), make([]string, len(x.fs))
 	for i, f := range x.fs {
-		stored := g.stored(f.name, f.nameAt)
+		name := luaStr(f.name)
+		stored := g.storedAs(f.name, name)
 		zero := "IX.ZERO['" + f.kind + "']"
-		olds[i] = "false"
+		g.ixKinds += f.kind
+		olds[i] = "nil"
 		if !fresh {
 			olds[i] = g.local()
 			g.line(c, "local %s = IX.enc('%s', %s or %s)", olds[i], f.kind, stored, zero)
@@ -152,27 +159,29 @@ func (g *gen) ixGen(mode string) bool {
 			} else {
 				news[i] = olds[i]
 			}
-			continue
+		} else {
+			// a value the batch gives: IX.value's checks (the interpreter
+			// fails the batch with its error)
+			v, e := g.local(), g.local()
+			news[i] = e
+			g.line(c, "local %s = %s or %s", v, fd.cur, zero)
+			g.line(c, "if #%s > IX.MAX then %s end", v, again)
+			g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
+			g.line(c, "if not %s then %s end", e, again)
+			if !fresh {
+				g.write("ZREM", f.z)
+			}
+			g.write("ZADD", f.z)
 		}
-		// a value the batch gives: IX.value's checks (the interpreter
-		// fails the batch with its error)
-		v, e := g.local(), g.local()
-		news[i] = e
-		g.line(c, "local %s = %s or %s", v, fd.cur, zero)
-		g.line(c, "if #%s > IX.MAX then %s end", v, again)
-		g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
-		g.line(c, "if not %s then %s end", e, again)
 		if !fresh {
-			g.write("ZREM", f.z)
+			oldPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", oldPk[i], name, olds[i])
 		}
-		g.write("ZADD", f.z)
-	}
-	list := func(encs []string) string {
-		var parts []string
-		for i, f := range x.fs {
-			parts = append(parts, "IX.ixe(l, AV["+strconv.Itoa(f.nameAt)+"], "+encs[i]+")")
+		newPk[i] = oldPk[i]
+		if news[i] != olds[i] {
+			newPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", newPk[i], name, news[i])
 		}
-		return "local l = {}; " + strings.Join(parts, "; ")
 	}
 	flag := "'N'"
 	if !fresh {
@@ -180,10 +189,10 @@ func (g *gen) ixGen(mode string) bool {
 		// with a flag this shape knows
 		g.line(c, "local ixf = string.sub(ixb, 1, 1)")
 		g.line(c, "if ixf ~= 'N' and ixf ~= 'T' then %s end", again)
-		g.line(c, "if ixb ~= (function() %s; return IX.pack(ixf, l) end)() then %s end", list(olds), again)
+		g.line(c, "if ixb ~= ixf .. %s then %s end", strings.Join(oldPk, " .. "), again)
 		flag = "ixf"
 	}
-	g.line(c, "local ixp = (function() %s; return IX.pack(%s, l) end)()", list(news), flag)
+	g.line(c, "local ixp = %s .. %s", flag, strings.Join(newPk, " .. "))
 	// a model of the group whose deadline passed: the interpreter purges it
 	g.line(c, "local ixnow")
 	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
@@ -202,7 +211,7 @@ func (g *gen) ixGen(mode string) bool {
 		// the group's first model: its indexes are complete (IX.sync)
 		var metas []string
 		for _, f := range x.fs {
-			metas = append(metas, "redis.call('HSETNX', meta, AV["+strconv.Itoa(f.nameAt)+"], 'ready')")
+			metas = append(metas, "redis.call('HSETNX', meta, "+luaStr(f.name)+", 'ready')")
 		}
 		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
 		g.line(w, "redis.call('ZADD', %s, 0, ixid)", x.ids)
@@ -237,7 +246,46 @@ func (g *gen) ixGen(mode string) bool {
 }
 
 // ixHelp is the text the scripts of indexed shapes start with: the table
-// IX, index.lua's encoding in it, and the list builder of IX.pack.
-func ixHelp() string {
-	return "local IX = {}\n" + ixLua() + "function IX.ixe(l, name, e) if e then l[#l + 1] = {name, e} end end\n"
+// IX and of index.lua's encoding what the kinds of the script's indexes
+// call: a function defined costs every call of the script.
+func (g *gen) ixHelp() string {
+	p := ixLua()
+	has := func(k string) bool { return strings.Contains(g.ixKinds, k) }
+	var sb strings.Builder
+	sb.WriteString("local IX = {}\n")
+	sb.WriteString(p["head"])
+	if has("f") {
+		sb.WriteString(p["floats"])
+		sb.WriteString(p["IX.encfloat"])
+	}
+	if has("t") {
+		sb.WriteString(p["time"])
+	}
+	if has("i") || has("t") {
+		sb.WriteString(p["IX.encint"])
+	}
+	if has("s") {
+		sb.WriteString(p["IX.escape"])
+	}
+	sb.WriteString(p["IX.enc"])
+	sb.WriteString(p["IX.pk"])
+	sb.WriteString(p["IX.now"])
+	return sb.String()
+}
+
+// luaStr is s as a Lua string literal: every byte but letters, digits
+// and _ as a decimal escape of three digits.
+func luaStr(s string) string {
+	var sb strings.Builder
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "\\%03d", c)
+		}
+	}
+	sb.WriteByte('\'')
+	return sb.String()
 }

@@ -14,7 +14,7 @@ func (g *gen) text(rec, head string) string {
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
 	sb.WriteString(helpIsInt)
 	if g.ixOn {
-		sb.WriteString(ixHelp())
+		sb.WriteString(g.ixHelp())
 	}
 	if g.ints {
 		sb.WriteString(helpInts)
@@ -284,6 +284,7 @@ end
 `
 
 var (
+	ksAt    = regexp.MustCompile(`KS\[(\d+)\]`)
 	avAt    = regexp.MustCompile(`AV\[(\d+)\]`)
 	avRange = regexp.MustCompile(`unpack\(AV, (\d+), (\d+)\)`)
 )
@@ -324,4 +325,31 @@ func compact(text string) (string, []int) {
 		return "AV[" + renum(avAt.FindStringSubmatch(m)[1]) + "]"
 	})
 	return text, pick
+}
+
+// compactKeys renumbers the KEYS the script reads so that it takes only
+// those, in their order: an indexed program declares the keys of every
+// index, and a batch that touches none needs none of them (each word of
+// a call costs the server about 850 instructions before the script
+// runs). It returns the script and keys, the index in the program's KEYS
+// (from 1) of each key the script takes.
+func compactKeys(text string) (string, []int) {
+	used := map[int]bool{}
+	for _, m := range ksAt.FindAllStringSubmatch(text, -1) {
+		i, _ := strconv.Atoi(m[1])
+		used[i] = true
+	}
+	keys := make([]int, 0, len(used))
+	for i := range used {
+		keys = append(keys, i)
+	}
+	slices.Sort(keys)
+	to := make(map[int]int, len(keys))
+	for j, i := range keys {
+		to[i] = j + 1
+	}
+	return ksAt.ReplaceAllStringFunc(text, func(m string) string {
+		i, _ := strconv.Atoi(ksAt.FindStringSubmatch(m)[1])
+		return "KS[" + strconv.Itoa(to[i]) + "]"
+	}), keys
 }
