@@ -78,9 +78,22 @@ func randomShopOps(r *rand.Rand) []ops.Op {
 	return out
 }
 
+// randomShop is a model to save, now and then with a value no index takes.
+func randomShop(r *rand.Rand) Shop {
+	return Shop{
+		Name:  []string{"ada", "bob", "", strings.Repeat("n", 1100)}[r.IntN(4)],
+		Stock: int64(r.IntN(7) - 3),
+		Price: []float64{1.5, 0, -7, math.NaN()}[r.IntN(4)],
+		Open:  r.IntN(2) == 0,
+		Since: time.Date(2000+r.IntN(3), 1, 1, 0, 0, 0, 0, time.UTC),
+		Notes: "saved",
+		Count: int64(r.IntN(3)),
+	}
+}
+
 // TestIndexedShapesAgreeWithTheInterpreter: random steps on the models of
 // an indexed type (batches of indexed and unindexed fields, creations,
-// TTLs, deletions, models that expire) leave the same results, errors,
+// saves and creations, TTLs, deletions, models that expire) leave the same results, errors,
 // models and index keys whether the batches run on their compiled shapes
 // or on the interpreter, and the index keys hold what the models give
 // (ixcheck's oracle), on every tier.
@@ -102,7 +115,7 @@ func TestIndexedShapesAgreeWithTheInterpreter(t *testing.T) {
 			var o []ops.Op
 			opts := tx.Options{}
 			step := ""
-			switch k := r.IntN(20); {
+			switch k := r.IntN(22); {
 			case k == 0:
 				o = []ops.Op{ops.Expire[Shop](time.Hour)}
 			case k == 1:
@@ -121,6 +134,10 @@ func TestIndexedShapesAgreeWithTheInterpreter(t *testing.T) {
 					}
 				}
 				step = "expire " + id
+			case k == 4 || k == 5:
+				// a Save (Create with MustBeNew): a replace of the whole model
+				o = []ops.Op{ops.Replace(randomShop(r))}
+				opts.IfMissing = []tx.Missing{tx.FailIfMissing, tx.SkipIfMissing, tx.MustBeNew}[r.IntN(3)]
 			default:
 				o = randomShopOps(r)
 				opts.IfMissing = []tx.Missing{tx.FailIfMissing, tx.FailIfMissing, tx.SkipIfMissing, tx.MustBeNew}[r.IntN(4)]

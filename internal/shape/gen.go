@@ -46,6 +46,8 @@ type gen struct {
 	ixw     strings.Builder
 	ixOn    bool
 	ixKinds string // the kinds of its indexes
+	// reset: the program replaces the model (reset.go)
+	reset, resetWritten bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -125,7 +127,7 @@ func compile(a argv) (string, []int, bool) {
 			return "", nil, false
 		}
 	}
-	if mode, _ := a.at(ins[0].at + 1); !g.ixGen(mode) {
+	if mode, _ := a.at(ins[0].at + 1); (mode == "create") != g.reset || !g.ixGen(mode) {
 		return "", nil, false
 	}
 	var head strings.Builder
@@ -182,6 +184,8 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 		g.line(sb, "if not v then return {'SKIP'} end")
 	case "fresh":
 		g.line(sb, "if v then return {'ERR', 'EXISTS', '1', root .. ' exists already'} end")
+	case "create":
+		// a replace (reset.go): the model may be there or not
 	default:
 		return false
 	}
@@ -192,6 +196,9 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 func (g *gen) instr(in instr, n int) bool {
 	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
 	res := "false"
+	if g.reset && in.op != "hset" {
+		return false
+	}
 	switch in.op {
 	case "gver":
 		g.line(&g.chk, "if v ~= AV[%d] then return {'ERR', 'PRECOND', '%d', 'the version is ' .. tostring(v or 'missing') .. ', not ' .. AV[%d], '', v or nil} end", in.at+1, n, in.at+1)
@@ -208,6 +215,8 @@ func (g *gen) instr(in instr, n int) bool {
 		g.rpush(in, w(2), n)
 	case "ix":
 		return g.ixDeclare(in, n) && g.result("false")
+	case "reset":
+		return g.resetRoot(n) && g.result("false")
 	default:
 		return false
 	}
@@ -269,6 +278,12 @@ func (g *gen) hash(in instr, n int) {
 		}
 	}
 	g.write(cmd, "root")
+	if g.reset && !g.resetWritten && cmd == "HSET" {
+		// the replace's version goes with its fields (reset.go)
+		g.resetWritten = true
+		g.line(&g.wr, "at = %d; redis.call('HSET', root, '__v', nx, unpack(AV, %d, %d))", n, in.at+1, in.at+in.n-1)
+		return
+	}
 	g.line(&g.wr, "at = %d; redis.call('%s', root, unpack(AV, %d, %d))", n, cmd, in.at+1, in.at+in.n-1)
 }
 

@@ -108,18 +108,27 @@ func (g *gen) ixDeclare(in instr, n int) bool {
 // compiled (their new values known): checks and reads at the end of the
 // check phase, writes after the instructions'. mode is the model's
 // declaration: need and skip reach here with the model there, fresh
-// without it.
+// without it, create (a replace, reset.go) either way: v, its version,
+// says which.
 func (g *gen) ixGen(mode string) bool {
 	x := g.ix
 	if x == nil || !g.written {
 		return true
 	}
-	fresh := mode == "fresh"
-	touched := fresh
-	for _, f := range x.fs {
-		if fd := g.fields[f.name]; fd != nil && fd.cur != "" {
-			touched = true
+	// may the model be there (old entries), may it be new (no @back)?
+	old, nu := mode != "fresh", mode == "fresh" || mode == "create"
+	touched := nu || g.reset
+	cur := func(f string) string {
+		if g.reset {
+			return g.resetCur(f)
 		}
+		if fd := g.fields[f]; fd != nil {
+			return fd.cur
+		}
+		return ""
+	}
+	for _, f := range x.fs {
+		touched = touched || cur(f.name) != ""
 	}
 	if !touched {
 		// IX.check leaves the model untouched: no index key changes
@@ -130,13 +139,6 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "-- the indexes")
 	g.line(c, "local ixid = AV[%d]", x.id)
 	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
-	if fresh {
-		// a model the batch creates has no entries yet: a @back of it is
-		// that of a model that expired, which the interpreter clears
-		g.line(c, "if ixb then %s end", again)
-	} else {
-		g.line(c, "if not ixb then %s end", again)
-	}
 	// per index: the encoding of its old value (none for a new model),
 	// of its new one, and what IX.pack makes of each
 	olds, news := make([]string, len(x.fs)), make([]string, len(x.fs))
@@ -147,33 +149,37 @@ func (g *gen) ixGen(mode string) bool {
 		zero := "IX.ZERO['" + f.kind + "']"
 		g.ixKinds += f.kind
 		olds[i] = "nil"
-		if !fresh {
+		switch {
+		case old && nu:
+			olds[i] = g.local()
+			g.line(c, "local %s = v and IX.enc('%s', %s or %s) or nil", olds[i], f.kind, stored, zero)
+		case old:
 			olds[i] = g.local()
 			g.line(c, "local %s = IX.enc('%s', %s or %s)", olds[i], f.kind, stored, zero)
 		}
-		fd := g.fields[f.name]
-		if fd == nil || fd.cur == "" {
-			if fresh {
+		if now := cur(f.name); now == "" {
+			if old {
+				news[i] = olds[i]
+			} else {
 				news[i] = g.local()
 				g.line(c, "local %s = IX.enc('%s', %s or %s)", news[i], f.kind, stored, zero)
-			} else {
-				news[i] = olds[i]
 			}
 		} else {
 			// a value the batch gives: IX.value's checks (the interpreter
 			// fails the batch with its error)
 			v, e := g.local(), g.local()
 			news[i] = e
-			g.line(c, "local %s = %s or %s", v, fd.cur, zero)
+			g.line(c, "local %s = %s or %s", v, now, zero)
 			g.line(c, "if #%s > IX.MAX then %s end", v, again)
 			g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
 			g.line(c, "if not %s then %s end", e, again)
-			if !fresh {
+			if old {
 				g.write("ZREM", f.z)
 			}
 			g.write("ZADD", f.z)
 		}
-		if !fresh {
+		oldPk[i] = "''"
+		if old {
 			oldPk[i] = g.local()
 			g.line(c, "local %s = IX.pk(%s, %s)", oldPk[i], name, olds[i])
 		}
@@ -183,14 +189,31 @@ func (g *gen) ixGen(mode string) bool {
 			g.line(c, "local %s = IX.pk(%s, %s)", newPk[i], name, news[i])
 		}
 	}
-	flag := "'N'"
-	if !fresh {
-		// the entries @back holds must be those the stored values give,
-		// with a flag this shape knows
-		g.line(c, "local ixf = string.sub(ixb, 1, 1)")
-		g.line(c, "if ixf ~= 'N' and ixf ~= 'T' then %s end", again)
-		g.line(c, "if ixb ~= ixf .. %s then %s end", strings.Join(oldPk, " .. "), again)
-		flag = "ixf"
+	// the entries @back holds must be those the stored values give, with
+	// a flag this shape knows; a model that is not there has none (a
+	// @back of it is that of a model that expired: the interpreter clears
+	// it)
+	g.line(c, "local ixf = 'N'")
+	check := func(ind string) {
+		g.line(c, "%sif not ixb then %s end", ind, again)
+		g.line(c, "%sixf = string.sub(ixb, 1, 1)", ind)
+		g.line(c, "%sif ixf ~= 'N' and ixf ~= 'T' then %s end", ind, again)
+		g.line(c, "%sif ixb ~= ixf .. %s then %s end", ind, strings.Join(oldPk, " .. "), again)
+	}
+	switch {
+	case old && nu:
+		g.line(c, "if v then")
+		check("  ")
+		g.line(c, "elseif ixb then %s end", again)
+	case old:
+		check("")
+	default:
+		g.line(c, "if ixb then %s end", again)
+	}
+	// a replace drops the TTL (the interpreter's reset): flag N
+	flag := "ixf"
+	if g.reset || !old {
+		flag = "'N'"
 	}
 	g.line(c, "local ixp = %s .. %s", flag, strings.Join(newPk, " .. "))
 	// a model of the group whose deadline passed: the interpreter purges it
@@ -199,34 +222,29 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "  ixnow = IX.now()")
 	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
 	g.line(c, "end")
+	if nu {
+		first := "redis.call('ZCARD', %s) == 0"
+		if old {
+			first = "not v and " + first
+		}
+		g.line(c, "local ixfirst = "+first, x.ids)
+	}
+	if old && !g.reset {
+		// a model with a TTL has its deadline in @exp, again (IX.sync)
+		g.line(c, "local ixms")
+		g.line(c, "if ixf == 'T' then")
+		g.line(c, "  if not ixnow then %s end", again)
+		g.line(c, "  ixms = redis.call('PTTL', root)")
+		g.line(c, "  if ixms < 0 then %s end", again)
+		g.line(c, "end")
+		g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
+	}
+	if old && g.reset {
+		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)
+	}
 	w := &g.ixw
 	g.line(w, "at = %d", x.n)
 	g.write("HSET", x.back)
-	if fresh {
-		g.line(c, "local ixfirst = redis.call('ZCARD', %s) == 0", x.ids)
-		for i, f := range x.fs {
-			g.line(w, "if %s then redis.call('ZADD', %s, 0, %s .. ixid) end", news[i], f.z, news[i])
-		}
-		g.line(w, "redis.call('HSET', %s, ixid, ixp)", x.back)
-		// the group's first model: its indexes are complete (IX.sync)
-		var metas []string
-		for _, f := range x.fs {
-			metas = append(metas, "redis.call('HSETNX', meta, "+luaStr(f.name)+", 'ready')")
-		}
-		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
-		g.line(w, "redis.call('ZADD', %s, 0, ixid)", x.ids)
-		g.write("ZADD", x.ids)
-		g.line(w, "at = 1")
-		return true
-	}
-	// a model with a TTL has its deadline in @exp, again (IX.sync)
-	g.line(c, "local ixms")
-	g.line(c, "if ixf == 'T' then")
-	g.line(c, "  if not ixnow then %s end", again)
-	g.line(c, "  ixms = redis.call('PTTL', root)")
-	g.line(c, "  if ixms < 0 then %s end", again)
-	g.line(c, "end")
-	g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
 	g.line(w, "if ixp ~= ixb then")
 	for i, f := range x.fs {
 		if news[i] == olds[i] {
@@ -234,13 +252,34 @@ func (g *gen) ixGen(mode string) bool {
 		}
 		o, e := olds[i], news[i]
 		g.line(w, "  if %s ~= %s then", o, e)
-		g.line(w, "    if %s then redis.call('ZREM', %s, %s .. ixid) end", o, f.z, o)
-		g.line(w, "    redis.call('ZADD', %s, 0, %s .. ixid)", f.z, e)
+		if old {
+			g.line(w, "    if %s then redis.call('ZREM', %s, %s .. ixid) end", o, f.z, o)
+		}
+		g.line(w, "    if %s then redis.call('ZADD', %s, 0, %s .. ixid) end", e, f.z, e)
 		g.line(w, "  end")
 	}
 	g.line(w, "  redis.call('HSET', %s, ixid, ixp)", x.back)
 	g.line(w, "end")
-	g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
+	switch {
+	case old && !g.reset:
+		g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
+	case old:
+		g.line(w, "if ixf == 'T' then redis.call('ZREM', %s, ixid) end", x.exp)
+	}
+	if nu {
+		// the group's first model: its indexes are complete (IX.sync)
+		var metas []string
+		for _, f := range x.fs {
+			metas = append(metas, "redis.call('HSETNX', meta, "+luaStr(f.name)+", 'ready')")
+		}
+		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
+		add := "redis.call('ZADD', %s, 0, ixid)"
+		if old {
+			add = "if not v then " + add + " end"
+		}
+		g.line(w, add, x.ids)
+		g.write("ZADD", x.ids)
+	}
 	g.line(w, "at = 1")
 	return true
 }

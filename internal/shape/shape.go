@@ -248,7 +248,7 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 	switch in.op {
 	case "model":
 		mode := w(2)
-		return []string{w(1), mode}, in.n == 4 && w(3) == "keep" && (mode == "need" || mode == "skip" || mode == "fresh")
+		return []string{w(1), mode}, in.n == 4 && w(3) == "keep" && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
 	case "gver":
 		return nil, in.n == 2 && w(1) == root
 	case "incr":
@@ -271,6 +271,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 		return predSteer(w, in.n, root)
 	case "ix":
 		return ixSteer(w, in.n, root)
+	case "reset":
+		return nil, in.n == 1 && w(1) == root
 	}
 	return nil, false
 }

@@ -42,10 +42,12 @@ func (g *gen) text(rec, head string) string {
 				g.bump = "HINCRBY"
 			}
 		}
-		if g.bump == "" {
+		if g.bump == "" || g.reset {
 			g.bump = "HSET"
 		}
-		g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		if !g.reset { // a replace writes its version with its fields (reset.go)
+			g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		}
 		sb.WriteString(versionCheck(g.bump))
 	}
 	g.askText(&sb)
@@ -110,7 +112,11 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 			first = false
 		}
 	}
-	if g.written {
+	if g.written && g.reset {
+		sb.WriteString(g.wr.String())
+		sb.WriteString("  at = 1\n")
+		sb.WriteString(g.ixw.String())
+	} else if g.written {
 		if g.bump == "HINCRBY" {
 			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', 1) else redis.call('HSET', root, '__v', nx) end\n")
 		} else {
