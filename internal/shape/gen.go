@@ -59,6 +59,10 @@ type field struct{ stored, cur string }
 // 200 locals).
 const maxFields = 48
 
+// maxLocals bounds the Lua locals a shape's body makes (the index upkeep
+// makes about five an index).
+const maxLocals = 150
+
 func (g *gen) local() string {
 	g.locals++
 	return "x" + strconv.Itoa(g.locals)
@@ -127,7 +131,7 @@ func compile(a argv) (string, []int, bool) {
 			return "", nil, false
 		}
 	}
-	if mode, _ := a.at(ins[0].at + 1); (mode == "create") != g.reset || !g.ixGen(mode) {
+	if mode, _ := a.at(ins[0].at + 1); (mode == "create") != g.reset || !g.ixGen(mode) || len(g.fields) > maxFields || g.locals > maxLocals {
 		return "", nil, false
 	}
 	var head strings.Builder

@@ -42,7 +42,16 @@ var indexLua atomic.Pointer[map[string]string]
 // SetIndexLua gives the shapes index.lua's encoding (package lua calls it
 // at init, with lua.IndexEncLua): until then, no indexed program is
 // compiled.
-func SetIndexLua(pieces map[string]string) { indexLua.Store(&pieces) }
+// It panics when a piece the shapes define is missing (every test then
+// fails, rather than every indexed batch quietly leaving its shape).
+func SetIndexLua(pieces map[string]string) {
+	for _, k := range []string{"head", "floats", "time", "IX.encint", "IX.encfloat", "IX.escape", "IX.enc", "IX.pk", "IX.now"} {
+		if pieces[k] == "" {
+			panic("shape: index.lua's encoding lacks " + k)
+		}
+	}
+	indexLua.Store(&pieces)
+}
 
 func ixLua() map[string]string {
 	if p := indexLua.Load(); p != nil {
