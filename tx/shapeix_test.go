@@ -24,7 +24,7 @@ import (
 )
 
 // Shop is the indexed model of the compiled shapes' equivalence test: an
-// index of each kind, and fields no index holds.
+// index of each kind (a Prefix one among them), and fields no index holds.
 type Shop struct {
 	Name  string
 	Stock int64
@@ -44,7 +44,7 @@ var (
 	sNotes = lens.Of(func(s *Shop) *string { return &s.Notes })
 	sCount = lens.Of(func(s *Shop) *int64 { return &s.Count })
 
-	shopIndexes = []index.Spec{index.On(sName), index.On(sStock), index.On(sPrice), index.On(sOpen), index.On(sSince)}
+	shopIndexes = []index.Spec{index.Prefix(sName), index.On(sStock), index.On(sPrice), index.On(sOpen), index.On(sSince)}
 )
 
 // randomShopOps is a batch of 1-3 ops on indexed and unindexed fields,
