@@ -33,7 +33,11 @@ type Shop struct {
 	Since time.Time
 	Notes string
 	Count int64
+	Addr  ShopAddr
 }
+
+// ShopAddr is a nested struct: its indexed field's name has a dot.
+type ShopAddr struct{ City string }
 
 var (
 	sName  = lens.Of(func(s *Shop) *string { return &s.Name })
@@ -43,8 +47,9 @@ var (
 	sSince = lens.Of(func(s *Shop) *time.Time { return &s.Since })
 	sNotes = lens.Of(func(s *Shop) *string { return &s.Notes })
 	sCount = lens.Of(func(s *Shop) *int64 { return &s.Count })
+	sCity  = lens.Of(func(s *Shop) *string { return &s.Addr.City })
 
-	shopIndexes = []index.Spec{index.Prefix(sName), index.On(sStock), index.On(sPrice), index.On(sOpen), index.On(sSince)}
+	shopIndexes = []index.Spec{index.Prefix(sName), index.On(sStock), index.On(sPrice), index.On(sOpen), index.On(sSince), index.On(sCity)}
 )
 
 // randomShopOps is a batch of 1-3 ops on indexed and unindexed fields,
@@ -68,7 +73,7 @@ func randomShopOps(r *rand.Rand) []ops.Op {
 		case 8:
 			out = append(out, ops.Set(sSince, time.Date(1990+r.IntN(60), 1, 2, 3, 4, 5, r.IntN(3), time.UTC)))
 		case 9:
-			out = append(out, ops.Set(sNotes, "note"))
+			out = append(out, ops.Set(sNotes, "note"), ops.Set(sCity, []string{"Paris", "Oslo"}[r.IntN(2)]))
 		case 10:
 			out = append(out, ops.Require(is.AtLeast(sStock, int64(r.IntN(3)-1))))
 		case 11:
@@ -88,6 +93,7 @@ func randomShop(r *rand.Rand) Shop {
 		Since: time.Date(2000+r.IntN(3), 1, 1, 0, 0, 0, 0, time.UTC),
 		Notes: "saved",
 		Count: int64(r.IntN(3)),
+		Addr:  ShopAddr{City: []string{"Paris", ""}[r.IntN(2)]},
 	}
 }
 
