@@ -32,8 +32,11 @@ import (
 // deadline passed (the interpreter purges it). A group whose @exp is empty
 // (every type without TTLs) pays one ZCARD for that.
 //
-// Values are encoded by index.lua's own text (IX.enc, IX.pack), which
-// package lua hands over at init (SetIndexLua): one encoding.
+// A replace (Save, Create: reset.go) keeps the indexes the same way, its
+// model there or not.
+//
+// Values are encoded and packed by index.lua's own text (IX.enc, IX.pk),
+// which package lua hands over at init (SetIndexLua): one encoding.
 
 // indexLua is index.lua's encoding, in the pieces package lua cuts it
 // into (lua.IndexEncLua).
@@ -41,8 +44,7 @@ var indexLua atomic.Pointer[map[string]string]
 
 // SetIndexLua gives the shapes index.lua's encoding (package lua calls it
 // at init, with lua.IndexEncLua): until then, no indexed program is
-// compiled.
-// It panics when a piece the shapes define is missing (every test then
+// compiled. It panics when a piece the shapes define is missing (every test then
 // fails, rather than every indexed batch quietly leaving its shape).
 func SetIndexLua(pieces map[string]string) {
 	for _, k := range []string{"head", "floats", "time", "IX.encint", "IX.encfloat", "IX.escape", "IX.enc", "IX.pk", "IX.now"} {
