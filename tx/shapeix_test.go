@@ -143,6 +143,9 @@ func TestIndexedShapesAgreeWithTheInterpreter(t *testing.T) {
 			case k == 4 || k == 5:
 				// a Save (Create with MustBeNew): a replace of the whole model
 				o = []ops.Op{ops.Replace(randomShop(r))}
+				if r.IntN(3) == 0 { // a Save with Options.TTL
+					o = append(o, ops.Expire[Shop](time.Hour))
+				}
 				opts.IfMissing = []tx.Missing{tx.FailIfMissing, tx.SkipIfMissing, tx.MustBeNew}[r.IntN(3)]
 			default:
 				o = randomShopOps(r)

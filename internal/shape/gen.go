@@ -48,6 +48,8 @@ type gen struct {
 	ixKinds string // the kinds of its indexes
 	// reset: the program replaces the model (reset.go)
 	reset, resetWritten bool
+	// ttlSet: the replace sets the model's TTL (reset.go)
+	ttlSet bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -130,6 +132,12 @@ func compile(a argv) (string, []int, bool) {
 		if !g.instr(in, n+2) || len(g.fields) > maxFields {
 			return "", nil, false
 		}
+	}
+	if ttl, _ := a.at(ins[0].at + 2); ttl == "set" {
+		if !g.reset {
+			return "", nil, false
+		}
+		g.resetTTL(ins[0].at + 3)
 	}
 	if mode, _ := a.at(ins[0].at + 1); (mode == "create") != g.reset || !g.ixGen(mode) || len(g.fields) > maxFields || g.locals > maxLocals {
 		return "", nil, false

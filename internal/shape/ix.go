@@ -221,9 +221,13 @@ func (g *gen) ixGen(mode string) bool {
 	default:
 		g.line(c, "if ixb then %s end", again)
 	}
-	// a replace drops the TTL (the interpreter's reset): flag N
+	// a replace drops the TTL (the interpreter's reset): flag N, or T when
+	// it sets one
 	flag := "ixf"
-	if g.reset || !old {
+	switch {
+	case g.ttlSet:
+		flag = "'T'"
+	case g.reset || !old:
 		flag = "'N'"
 	}
 	g.line(c, "local ixp = %s .. %s", flag, strings.Join(newPk, " .. "))
@@ -250,7 +254,10 @@ func (g *gen) ixGen(mode string) bool {
 		g.line(c, "end")
 		g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
 	}
-	if old && g.reset {
+	if g.ttlSet {
+		g.line(c, "if not ixnow then ixnow = IX.now() end")
+		g.write("ZADD", x.exp)
+	} else if old && g.reset {
 		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)
 	}
 	w := &g.ixw
@@ -272,6 +279,8 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(w, "  redis.call('HSET', %s, ixid, ixp)", x.back)
 	g.line(w, "end")
 	switch {
+	case g.ttlSet:
+		g.line(w, "redis.call('ZADD', %s, ixnow + ttlms, ixid)", x.exp)
 	case old && !g.reset:
 		g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
 	case old:

@@ -8,7 +8,10 @@ package shape
 // interpreter's reset drops the root (its fields and its TTL) and writes
 // the next version; here the root is dropped first of the writes and the
 // version goes with the first hset. Only hsets may follow: every field of
-// the model is then what the batch gives, or absent.
+// the model is then what the batch gives, or absent. A replace that sets
+// the model's TTL (Options.TTL: the declaration's TTL mode "set") gives
+// the root its TTL after the fields, as the interpreter does after its
+// writes.
 
 // resetRoot compiles the reset, instruction n: it must follow the
 // declarations (the model and its indexes).
@@ -32,4 +35,15 @@ func (g *gen) resetCur(f string) string {
 		return fd.cur
 	}
 	return "false"
+}
+
+// resetTTL compiles the TTL of a replace: the milliseconds at ARGV index
+// i, checked before the first write (the interpreter's own refusal of a
+// bad one is left to it).
+func (g *gen) resetTTL(i int) {
+	g.ttlSet = true
+	g.line(&g.chk, "local ttlms = tonumber(AV[%d])", i)
+	g.line(&g.chk, "if not ttlms or ttlms < 1 or ttlms ~= math.floor(ttlms) then %s end", again)
+	g.write("PEXPIRE", "root")
+	g.line(&g.wr, "redis.call('PEXPIRE', root, AV[%d])", i)
 }

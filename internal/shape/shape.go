@@ -248,7 +248,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 	switch in.op {
 	case "model":
 		mode := w(2)
-		return []string{w(1), mode}, in.n == 4 && w(3) == "keep" && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
+		// a TTL set only by a replace (reset.go)
+		return []string{w(1), mode, w(3)}, in.n == 4 && (w(3) == "keep" || w(3) == "set") && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
 	case "gver":
 		return nil, in.n == 2 && w(1) == root
 	case "incr":
