@@ -20,7 +20,7 @@
 -- shape: enc begin (package internal/shape compiles this text, from here to
 -- the end mark, into the scripts of indexed batches: one encoding; each
 -- function IX.x from its line to the next one's, the text before the first
--- in every script; package lua cuts it, IndexEncLua)
+-- in every script; package shape cuts it, SetLua)
 IX.MAX = 1024
 -- ZERO is the stored text of the zero value of each kind (a text-marshalled
 -- type's zero is taken as "")

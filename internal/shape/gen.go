@@ -122,7 +122,7 @@ const again = "return {'AGAIN'}"
 // interpreter's reply, or fails on a layout it does not take.
 func compile(a argv) (string, []int, bool) {
 	ins, ok := instrs(a)
-	if !ok {
+	if !ok || luaText() == nil { // before SetLua (lua.go)
 		return "", nil, false
 	}
 	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}

@@ -3,7 +3,6 @@ package shape
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 )
 
 // Indexes (issue #14). A program of an indexed model carries an ix
@@ -36,31 +35,7 @@ import (
 // model there or not.
 //
 // Values are encoded and packed by index.lua's own text (IX.enc, IX.pk),
-// which package lua hands over at init (SetIndexLua): one encoding.
-
-// indexLua is index.lua's encoding, in the pieces package lua cuts it
-// into (lua.IndexEncLua).
-var indexLua atomic.Pointer[map[string]string]
-
-// SetIndexLua gives the shapes index.lua's encoding (package lua calls it
-// at init, with lua.IndexEncLua): until then, no indexed program is
-// compiled. It panics when a piece the shapes define is missing (every test then
-// fails, rather than every indexed batch quietly leaving its shape).
-func SetIndexLua(pieces map[string]string) {
-	for _, k := range []string{"head", "floats", "time", "IX.encint", "IX.encfloat", "IX.escape", "IX.enc", "IX.pk", "IX.now"} {
-		if pieces[k] == "" {
-			panic("shape: index.lua's encoding lacks " + k)
-		}
-	}
-	indexLua.Store(&pieces)
-}
-
-func ixLua() map[string]string {
-	if p := indexLua.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// which package lua hands over at init (SetLua, lua.go): one encoding.
 
 // maxIxArgs bounds the words of an ix instruction a shape takes (eight
 // indexes).
@@ -86,7 +61,7 @@ type ixField struct {
 // ixSteer is steer of an ix instruction: root id ids back exp, then six
 // words an index (name kind use coll zkey aux); the id is a value.
 func ixSteer(w func(int) string, n int, root string) ([]string, bool) {
-	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || ixLua() == nil {
+	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || luaText() == nil {
 		return nil, false
 	}
 	out := []string{w(3), w(4), w(5)}
@@ -308,7 +283,7 @@ func (g *gen) ixGen(mode string) bool {
 // IX and of index.lua's encoding what the kinds of the script's indexes
 // call: a function defined costs every call of the script.
 func (g *gen) ixHelp() string {
-	p := ixLua()
+	p := luaText()
 	has := func(k string) bool { return strings.Contains(g.ixKinds, k) }
 	var sb strings.Builder
 	sb.WriteString("local IX = {}\n")
