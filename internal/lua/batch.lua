@@ -60,6 +60,15 @@ local function W(...)
 end
 
 -- exact signed 64-bit integers as two limbs (hi, lo) of base 1e9 ----------
+-- The text from each "shape: NAME begin" mark to its end mark is also put
+-- into the scripts of compiled batches (package internal/shape cuts it out
+-- at init, SetLua): one text of these helpers. Each keeps to what it needs.
+-- shape: isint begin
+local function isint(s)
+  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
+end
+-- shape: isint end
+-- shape: ints begin
 local B = 1000000000
 local function limbs(s)
   local neg = string.sub(s, 1, 1) == '-'
@@ -69,29 +78,8 @@ local function limbs(s)
   if neg then return -hi, -lo end
   return hi, lo
 end
-local function norm(h, l)
-  if l >= B or l <= -B then
-    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
-    h = h + c; l = l - c * B
-  end
-  if h > 0 and l < 0 then h = h - 1; l = l + B
-  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
-  return h, l
-end
-local function cmpl(h1, l1, h2, l2)
-  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
-  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
-  return 0
-end
-local function fmtl(h, l)
-  if h == 0 then return string.format('%.0f', l) end
-  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
-end
-local function isint(s)
-  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
-end
--- Integer texts are canonical (isint, or written by Go or by fmtl), so signs
--- and lengths order most pairs without arithmetic; texts of at most 15
+-- Integer texts are canonical (isint, or written by Go or by addint), so
+-- signs and lengths order most pairs without arithmetic; texts of at most 15
 -- characters are below 2^53 in magnitude, where Lua numbers are exact. Only
 -- longer ones need limbs.
 local function cmpint(a, b)
@@ -108,11 +96,15 @@ local function cmpint(a, b)
   end
   local h1, l1 = limbs(a)
   local h2, l2 = limbs(b)
-  return cmpl(h1, l1, h2, l2)
+  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
+  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
+  return 0
 end
 -- HALFEXACT is 2^52: two integers below it in magnitude are exact in a
 -- double, and so is their sum. Versions (microseconds of the clock, 16
--- digits) and most amounts are there: no limbs for them.
+-- digits) and most amounts are there: no limbs for them. Past it, the sum
+-- of the limbs is normalised (the carry into hi, both limbs of one sign)
+-- and written as hi and 9 digits of lo.
 local HALFEXACT = 4503599627370496
 local function addint(a, b)
   if #a <= 16 and #b <= 16 then
@@ -123,18 +115,27 @@ local function addint(a, b)
   end
   local h1, l1 = limbs(a)
   local h2, l2 = limbs(b)
-  local h, l = norm(h1 + h2, l1 + l2)
-  return fmtl(h, l)
+  local h, l = h1 + h2, l1 + l2
+  if l >= B or l <= -B then
+    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
+    h = h + c; l = l - c * B
+  end
+  if h > 0 and l < 0 then h = h - 1; l = l + B
+  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
+  if h == 0 then return string.format('%.0f', l) end
+  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
 end
 -- within reports whether v, an integer text this code made (canonical),
 -- lies in [lo, hi].
 local function within(v, lo, hi)
   return cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
 end
+-- shape: ints end
 
 -- floats ------------------------------------------------------------------
 -- INF, not math.huge: the Lua of the embedded miniredis makes math.huge the
 -- largest finite float.
+-- shape: floats begin
 local INF = 1 / 0
 local function parsefloat(s)
   if type(s) ~= 'string' then return nil end
@@ -145,6 +146,7 @@ local function parsefloat(s)
   -- after a dot: "1.e+21".
   return tonumber(s) or tonumber((string.gsub(s, '[eE]', '.e', 1)))
 end
+-- shape: floats end
 local function fmtfloat(x)
   if x ~= x then return 'nan' end
   if x == INF then return 'inf' end
@@ -160,6 +162,7 @@ end
 local MAXEXACT = 9007199254740992
 
 -- time: RFC 3339 with nanoseconds ----------------------------------------
+-- shape: time begin
 local function days_from_civil(y, m, d)
   if m <= 2 then y = y - 1 end
   local era = math.floor(y / 400)
@@ -168,19 +171,6 @@ local function days_from_civil(y, m, d)
   local doy = math.floor((153 * mp + 2) / 5) + d - 1
   local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
   return era * 146097 + doe - 719468
-end
-local function civil_from_days(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = (mp < 10) and (mp + 3) or (mp - 9)
-  if m <= 2 then y = y + 1 end
-  return y, m, d
 end
 -- parsetime returns UTC seconds, nanoseconds and the zone offset in seconds.
 local function parsetime(s)
@@ -203,6 +193,20 @@ local function parsetime(s)
   local secs = days_from_civil(tonumber(y), tonumber(mo), tonumber(d)) * 86400
     + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(se) - off
   return secs, ns, off
+end
+-- shape: time end
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = (mp < 10) and (mp + 3) or (mp - 9)
+  if m <= 2 then y = y + 1 end
+  return y, m, d
 end
 local function fmttime(secs, ns, off)
   local t = secs + off
@@ -444,6 +448,18 @@ local function arith(name, cur, kind, x, lo, hi, n)
   return fmtfloat(r)
 end
 
+-- cmpstr compares byte by byte, as Go compares strings: Lua's < follows the
+-- server's locale (strcoll), which need not be bytewise.
+-- shape: strs begin
+local function cmpstr(a, b)
+  if a == b then return 0 end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y and -1 or 1 end
+  end
+  return #a < #b and -1 or 1
+end
+-- shape: strs end
 local function compare(kind, cur, want)
   if kind == 'int' then return cmpint(cur, want) end
   if kind == 'float' then
@@ -458,15 +474,7 @@ local function compare(kind, cur, want)
     if n1 ~= n2 then return n1 < n2 and -1 or 1 end
     return 0
   end
-  -- byte by byte, as Go compares strings: Lua's < follows the server's
-  -- locale (strcoll), which need not be bytewise.
-  if cur == want then return 0 end
-  local n = math.min(#cur, #want)
-  for i = 1, n do
-    local x, y = string.byte(cur, i), string.byte(want, i)
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  return #cur < #want and -1 or 1
+  return cmpstr(cur, want)
 end
 local function holds(c, rel)
   if rel == 'eq' then return c == 0 elseif rel == 'ne' then return c ~= 0

@@ -17,12 +17,14 @@
 --   string, bytes, text: every "\0" as "\0\255", then "\0\1"
 --   time: enc(int) of its UTC seconds .. 9 digits of nanoseconds
 
+-- shape: enc begin (package internal/shape compiles this text, from here to
+-- the end mark, into the scripts of indexed batches: one encoding; each
+-- function IX.x from its line to the next one's, the text before the first
+-- in every script; package shape cuts it, SetLua)
 IX.MAX = 1024
 -- ZERO is the stored text of the zero value of each kind (a text-marshalled
 -- type's zero is taken as "")
 IX.ZERO = {i = '0', f = '0', s = '', b = 'false', t = '0001-01-01T00:00:00Z'}
-IX.COMP = {['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5',
-  ['5'] = '4', ['6'] = '3', ['7'] = '2', ['8'] = '1', ['9'] = '0'}
 
 function IX.encint(d)
   if not isint(d) then return nil end
@@ -32,6 +34,9 @@ function IX.encint(d)
   end
   return '\2' .. string.char(#d) .. d
 end
+-- COMP complements a digit (encint)
+IX.COMP = {['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5',
+  ['5'] = '4', ['6'] = '3', ['7'] = '2', ['8'] = '1', ['9'] = '0'}
 
 function IX.encfloat(s)
   local x = parsefloat(s)
@@ -89,6 +94,31 @@ function IX.enc(kind, v)
   return nil
 end
 
+-- pack and unpack the entries of a model in @back: a flag ('T': it has a
+-- deadline in @exp, 'N' not), then per entry <#name>:<name><#enc>:<enc>.
+function IX.pack(flag, list)
+  local out = {flag}
+  for _, e in ipairs(list) do
+    out[#out + 1] = IX.pk(e[1], e[2])
+  end
+  return table.concat(out)
+end
+
+-- pk is what IX.pack makes of one entry; of none (e nil), ''. Compiled
+-- shapes pack with it, with no tables.
+function IX.pk(name, e)
+  if not e then return '' end
+  return #name .. ':' .. name .. #e .. ':' .. e
+end
+
+-- now is the server's clock in ms.
+function IX.now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- shape: enc end
+
 -- spec reads the index words of an ix instruction (or of reindex) from
 -- a[from]: six per index, name kind use coll zkey aux.
 function IX.spec(a, from, key)
@@ -99,16 +129,7 @@ function IX.spec(a, from, key)
   return fs
 end
 
--- pack and unpack the entries of a model in @back: a flag ('T': it has a
--- deadline in @exp, 'N' not), then per entry <#name>:<name><#enc>:<enc>.
-function IX.pack(flag, list)
-  local out = {flag}
-  for _, e in ipairs(list) do
-    out[#out + 1] = #e[1] .. ':' .. e[1] .. #e[2] .. ':' .. e[2]
-  end
-  return table.concat(out)
-end
-
+-- unpack reads what IX.pack made.
 function IX.unpack(s)
   local list, i = {}, 2
   while i <= #s do
@@ -154,12 +175,6 @@ function IX.entries(x)
     end
   end
   return list
-end
-
--- now is the server's clock in ms.
-function IX.now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 -- sync brings the entries of the model x (root, id, ids, back, exp, f) in

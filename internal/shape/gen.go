@@ -23,7 +23,7 @@ type gen struct {
 	fields map[string]*field
 	lists  map[string]string // KEYS index of a list -> Lua local of the root's PTTL
 	writes [][2]string       // command and key of every write, in order
-	reads  [][2]string       // Lua local and ARGV index of every field read
+	reads  [][2]string       // Lua local and name (AV[i], or a literal) of every field read
 	res    []string          // per instruction, the Lua expression of its result
 	locals int
 	// helpers the text needs
@@ -42,6 +42,17 @@ type gen struct {
 	guard int
 	// lk is what it knows of the lock keys it reads (lock.go)
 	lk *locks
+
+	// ix is the program's ix instruction (ix.go), ixw the writes of its
+	// upkeep, ixOn whether the script keeps the indexes
+	ix      *ixSpec
+	ixw     strings.Builder
+	ixOn    bool
+	ixKinds string // the kinds of its indexes
+	// reset: the program replaces the model (reset.go)
+	reset, resetWritten bool
+	// ttlSet: the replace sets the model's TTL (reset.go)
+	ttlSet bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -52,6 +63,10 @@ type field struct{ stored, cur string }
 // maxFields bounds the fields a shape names (a Lua function has at most
 // 200 locals).
 const maxFields = 48
+
+// maxLocals bounds the Lua locals a shape's body makes (the index upkeep
+// makes about five an index).
+const maxLocals = 150
 
 func (g *gen) local() string {
 	g.locals++
@@ -65,12 +80,18 @@ func (g *gen) line(b *strings.Builder, f string, args ...any) {
 }
 
 // stored is the expression of field f's value as the batch found it, at
-// ARGV index i (its name): one HGET, the first time.
+// ARGV index i (its name): read once, by the model's HMGET.
 func (g *gen) stored(f string, i int) string {
+	return g.storedAs(f, "AV["+strconv.Itoa(i)+"]")
+}
+
+// storedAs is stored, with the Lua expression of the name the HMGET sends
+// when it is the first to read f.
+func (g *gen) storedAs(f, name string) string {
 	fd := g.field(f)
 	if fd.stored == "" {
 		fd.stored = g.local()
-		g.reads = append(g.reads, [2]string{fd.stored, strconv.Itoa(i)})
+		g.reads = append(g.reads, [2]string{fd.stored, name})
 	}
 	return fd.stored
 }
@@ -104,7 +125,7 @@ const again = "return {'AGAIN'}"
 // interpreter's reply, or fails on a layout it does not take.
 func compile(a argv) (string, []int, bool) {
 	ins, ok := instrs(a)
-	if !ok {
+	if !ok || luaText() == nil { // before SetLua (lua.go)
 		return "", nil, false
 	}
 	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
@@ -114,6 +135,15 @@ func compile(a argv) (string, []int, bool) {
 		if !g.instr(in, n+2) || len(g.fields) > maxFields {
 			return "", nil, false
 		}
+	}
+	if ttl, _ := a.at(ins[0].at + 2); ttl == "set" {
+		if !g.reset {
+			return "", nil, false
+		}
+		g.resetTTL(ins[0].at + 3)
+	}
+	if mode, _ := a.at(ins[0].at + 1); (mode == "create") != g.reset || !g.ixGen(mode) || len(g.fields) > maxFields || g.locals > maxLocals {
+		return "", nil, false
 	}
 	var head strings.Builder
 	if !g.model(&head, ins[0]) {
@@ -153,7 +183,7 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 	read := "'__v'"
 	for _, r := range g.reads {
 		names = append(names, r[0])
-		read += ", AV[" + r[1] + "]"
+		read += ", " + r[1]
 	}
 	g.line(sb, "local h = redis.pcall('HMGET', root, %s)", read)
 	g.line(sb, "if h.err ~= nil then %s %s end", wrongType("root", "hash", 1), again)
@@ -169,6 +199,8 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 		g.line(sb, "if not v then return {'SKIP'} end")
 	case "fresh":
 		g.line(sb, "if v then return {'ERR', 'EXISTS', '1', root .. ' exists already'} end")
+	case "create":
+		// a replace (reset.go): the model may be there or not
 	default:
 		return false
 	}
@@ -179,6 +211,9 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 func (g *gen) instr(in instr, n int) bool {
 	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
 	res := "false"
+	if g.reset && in.op != "hset" {
+		return false
+	}
 	switch in.op {
 	case "gver":
 		g.line(&g.chk, "if v ~= AV[%d] then return {'ERR', 'PRECOND', '%d', 'the version is ' .. tostring(v or 'missing') .. ', not ' .. AV[%d], '', v or nil} end", in.at+1, n, in.at+1)
@@ -195,6 +230,11 @@ func (g *gen) instr(in instr, n int) bool {
 		g.rpush(in, w(2), n)
 	case "glock", "unlock":
 		return g.lockInstr(in, n)
+
+	case "ix":
+		return g.ixDeclare(in, n) && g.result("false")
+	case "reset":
+		return g.resetRoot(n) && g.result("false")
 	default:
 		return false
 	}
@@ -256,6 +296,12 @@ func (g *gen) hash(in instr, n int) {
 		}
 	}
 	g.write(cmd, "root")
+	if g.reset && !g.resetWritten && cmd == "HSET" {
+		// the replace's version goes with its fields (reset.go)
+		g.resetWritten = true
+		g.line(&g.wr, "at = %d; redis.call('HSET', root, '__v', nx, unpack(AV, %d, %d))", n, in.at+1, in.at+in.n-1)
+		return
+	}
 	g.line(&g.wr, "at = %d; redis.call('%s', root, unpack(AV, %d, %d))", n, cmd, in.at+1, in.at+in.n-1)
 }
 

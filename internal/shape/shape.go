@@ -37,8 +37,10 @@ type Shape struct {
 	// Text is the Lua script, Hash its SHA1 as EVALSHA takes it.
 	Text, Hash string
 	// pick is the index in the program's ARGV (from 1) of each word the
-	// script takes as its ARGV (Command).
-	pick []int
+	// script takes as its ARGV, keys that of each key it takes as its KEYS
+	// (Command).
+	pick, keys []int
+	nkeys      any // len(keys), as a word
 	// yields are the indexes, in the interpreter's reply, of the results
 	// of the instructions that yield; n is its number of results
 	yields []int
@@ -88,13 +90,16 @@ func (s *Shape) MarkLoaded() { s.loaded.Store(true) }
 
 // Command lays out the call of the script for p, a program of its shape:
 // two words the sender fills in (EVALSHA and the hash, or EVAL and the
-// text), the number of keys, p's keys, and the words of p's ARGV the script
-// takes.
+// text), the number of keys, the keys of p the script takes (in p's order:
+// the model's root, which routes the call, first), and the words of p's
+// ARGV the script takes.
 func (s *Shape) Command(p *prog.Program) []any {
 	full := p.Command()
-	nk := len(p.Keys)
-	cmd := make([]any, 0, 3+nk+len(s.pick))
-	cmd = append(cmd, full[:3+nk]...)
+	cmd := make([]any, 0, 3+len(s.keys)+len(s.pick))
+	cmd = append(cmd, full[0], full[1], s.nkeys)
+	for _, i := range s.keys {
+		cmd = append(cmd, full[2+i])
+	}
 	for _, i := range s.pick {
 		cmd = append(cmd, p.Argv[i-1])
 	}
@@ -138,8 +143,9 @@ func For(p *prog.Program) *Shape {
 	text, yields, ok := compile(p.Argv)
 	if ok {
 		text, pick := compact(text)
+		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, yields: yields, n: len(p.Instrs) + 1}
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
 	}
 	cache.Lock()
 	defer cache.Unlock()
@@ -193,7 +199,7 @@ func instrs(a argv) ([]instr, bool) {
 		op, ok1 := a.at(i)
 		ns, ok2 := a.at(i + 1)
 		n, err := strconv.Atoi(ns)
-		if !ok1 || !ok2 || err != nil || n < 0 || n > maxArgs || i+1+n > len(a) || len(out) == maxInstrs {
+		if !ok1 || !ok2 || err != nil || n < 0 || (n > maxArgs && (op != "ix" || n > maxIxArgs)) || i+1+n > len(a) || len(out) == maxInstrs {
 			return nil, false
 		}
 		out = append(out, instr{op: op, at: i + 2, n: n})
@@ -242,7 +248,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 	switch in.op {
 	case "model":
 		mode := w(2)
-		return []string{w(1), mode}, in.n == 4 && w(3) == "keep" && (mode == "need" || mode == "skip" || mode == "fresh")
+		// a TTL set only by a replace (reset.go)
+		return []string{w(1), mode, w(3)}, in.n == 4 && (w(3) == "keep" || w(3) == "set") && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
 	case "gver":
 		return nil, in.n == 2 && w(1) == root
 	case "incr":
@@ -265,6 +272,11 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 		return predSteer(w, in.n, root)
 	case "glock", "unlock":
 		return lockSteer(a, in, root)
+
+	case "ix":
+		return ixSteer(w, in.n, root)
+	case "reset":
+		return nil, in.n == 1 && w(1) == root
 	}
 	return nil, false
 }

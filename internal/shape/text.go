@@ -12,12 +12,16 @@ import (
 func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
-	sb.WriteString(helpIsInt)
+	p := luaText() // batch.lua's helpers (lua.go)
+	sb.WriteString(p["isint"])
+	if g.ixOn {
+		sb.WriteString(g.ixHelp())
+	}
 	if g.ints {
-		sb.WriteString(helpInts)
+		sb.WriteString(p["ints"])
 	}
 	if g.strs {
-		sb.WriteString(helpStrs)
+		sb.WriteString(p["strs"])
 	}
 	sb.WriteString("local function body()\n")
 	if g.spends {
@@ -39,10 +43,12 @@ func (g *gen) text(rec, head string) string {
 				g.bump = "HINCRBY"
 			}
 		}
-		if g.bump == "" {
+		if g.bump == "" || g.reset {
 			g.bump = "HSET"
 		}
-		g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		if !g.reset { // a replace writes its version with its fields (reset.go)
+			g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		}
 		sb.WriteString(versionCheck(g.bump))
 	}
 	g.askText(&sb)
@@ -107,7 +113,11 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 			first = false
 		}
 	}
-	if g.written {
+	if g.written && g.reset {
+		sb.WriteString(g.wr.String())
+		sb.WriteString("  at = 1\n")
+		sb.WriteString(g.ixw.String())
+	} else if g.written {
 		if g.bump == "HINCRBY" {
 			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', 1) else redis.call('HSET', root, '__v', nx) end\n")
 		} else {
@@ -117,6 +127,7 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString(g.wr.String())
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
+		sb.WriteString(g.ixw.String())
 	}
 	g.unlockText(sb)
 	var ys []string
@@ -213,74 +224,8 @@ elseif string.find(m, 'nknown Redis command', 1, true) or string.find(m, 'nknown
 return {'ERR', 'PARTIAL', tostring(at), code .. ': ' .. msg}
 `
 
-// The helpers, as batch.lua has them.
-const helpIsInt = `local function isint(s)
-  return type(s) == 'string' and #s <= 20 and (s == '0' or string.match(s, '^%-?[1-9]%d*$') ~= nil)
-end
-`
-
-const helpInts = `local B = 1000000000
-local function limbs(s)
-  local neg = string.sub(s, 1, 1) == '-'
-  local d = neg and string.sub(s, 2) or s
-  local lo = tonumber(string.sub(d, -9)) or 0
-  local hi = #d > 9 and tonumber(string.sub(d, 1, #d - 9)) or 0
-  if neg then return -hi, -lo end
-  return hi, lo
-end
-local function cmpint(a, b)
-  local na, nb = string.byte(a, 1) == 45, string.byte(b, 1) == 45
-  if na ~= nb then return na and -1 or 1 end
-  if #a ~= #b then
-    if (#a > #b) ~= na then return 1 end
-    return -1
-  end
-  if #a <= 15 then
-    local x, y = tonumber(a), tonumber(b)
-    if x < y then return -1 elseif x > y then return 1 end
-    return 0
-  end
-  local h1, l1 = limbs(a)
-  local h2, l2 = limbs(b)
-  if h1 ~= h2 then return h1 < h2 and -1 or 1 end
-  if l1 ~= l2 then return l1 < l2 and -1 or 1 end
-  return 0
-end
-local function addint(a, b)
-  if #a <= 16 and #b <= 16 then
-    local x, y = tonumber(a), tonumber(b)
-    if x < 4503599627370496 and x > -4503599627370496 and y < 4503599627370496 and y > -4503599627370496 then
-      return string.format('%.0f', x + y)
-    end
-  end
-  local h1, l1 = limbs(a)
-  local h2, l2 = limbs(b)
-  local h, l = h1 + h2, l1 + l2
-  if l >= B or l <= -B then
-    local c = (l >= 0) and math.floor(l / B) or -math.floor(-l / B)
-    h = h + c; l = l - c * B
-  end
-  if h > 0 and l < 0 then h = h - 1; l = l + B
-  elseif h < 0 and l > 0 then h = h + 1; l = l - B end
-  if h == 0 then return string.format('%.0f', l) end
-  return string.format('%.0f', h) .. string.format('%09.0f', math.abs(l))
-end
-local function within(v, lo, hi)
-  return cmpint(v, lo) >= 0 and cmpint(v, hi) <= 0
-end
-`
-
-const helpStrs = `local function cmpstr(a, b)
-  if a == b then return 0 end
-  for i = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y and -1 or 1 end
-  end
-  return #a < #b and -1 or 1
-end
-`
-
 var (
+	ksAt    = regexp.MustCompile(`KS\[(\d+)\]`)
 	avAt    = regexp.MustCompile(`AV\[(\d+)\]`)
 	avRange = regexp.MustCompile(`unpack\(AV, (\d+), (\d+)\)`)
 )
@@ -321,4 +266,31 @@ func compact(text string) (string, []int) {
 		return "AV[" + renum(avAt.FindStringSubmatch(m)[1]) + "]"
 	})
 	return text, pick
+}
+
+// compactKeys renumbers the KEYS the script reads so that it takes only
+// those, in their order: an indexed program declares the keys of every
+// index, and a batch that touches none needs none of them (each word of
+// a call costs the server about 850 instructions before the script
+// runs). It returns the script and keys, the index in the program's KEYS
+// (from 1) of each key the script takes.
+func compactKeys(text string) (string, []int) {
+	used := map[int]bool{}
+	for _, m := range ksAt.FindAllStringSubmatch(text, -1) {
+		i, _ := strconv.Atoi(m[1])
+		used[i] = true
+	}
+	keys := make([]int, 0, len(used))
+	for i := range used {
+		keys = append(keys, i)
+	}
+	slices.Sort(keys)
+	to := make(map[int]int, len(keys))
+	for j, i := range keys {
+		to[i] = j + 1
+	}
+	return ksAt.ReplaceAllStringFunc(text, func(m string) string {
+		i, _ := strconv.Atoi(ksAt.FindStringSubmatch(m)[1])
+		return "KS[" + strconv.Itoa(to[i]) + "]"
+	}), keys
 }

@@ -1,0 +1,325 @@
+package shape
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Indexes (issue #14). A program of an indexed model carries an ix
+// instruction right after its declaration (package prog, index.go); the
+// interpreter's IX.check and IX.after (internal/lua/index.lua) keep the
+// model's entries in step. A compiled shape takes the ix instruction when
+// every index of it is a scalar On (or Prefix) index: Unique and Members
+// indexes stay on the interpreter. The shape then maintains the entries
+// in straight-line Lua, paying only for what the batch changes:
+//
+//   - a batch that writes no indexed field of a model that exists touches
+//     no index key at all (the interpreter skips it too: IX.check marks it
+//     untouched);
+//   - otherwise the indexed fields' old values come from the HMGET the
+//     shape makes anyway, their new values are the check phase's, and an
+//     entry is removed and added only when its encoding changed, @back
+//     rewritten only when an entry did, @ids and @meta written only for a
+//     model the batch creates, @exp only for a model with a TTL.
+//
+// The shape writes nothing and answers AGAIN (the interpreter then runs
+// the batch, and fails it with its own error where it fails) whenever the
+// common path does not hold: a value an index does not take (over IX.MAX
+// bytes, NaN, not of its kind), a model whose @back is not what its
+// stored values give (an index being built, a model written outside the
+// batches), a TTL flag it does not expect, or a model of the group whose
+// deadline passed (the interpreter purges it). A group whose @exp is empty
+// (every type without TTLs) pays one ZCARD for that.
+//
+// A replace (Save, Create: reset.go) keeps the indexes the same way, its
+// model there or not.
+//
+// Values are encoded and packed by index.lua's own text (IX.enc, IX.pk),
+// which package lua hands over at init (SetLua, lua.go): one encoding.
+
+// maxIxArgs bounds the words of an ix instruction a shape takes (eight
+// indexes).
+const maxIxArgs = 5 + 6*8
+
+// ixSpec is the ix instruction of the program being compiled.
+type ixSpec struct {
+	n                   int    // its instruction number
+	id                  int    // ARGV index of the model's id
+	ids, back, exp, top string // Lua expressions of its keys
+	fs                  []ixField
+}
+
+// ixField is one index: the field's name (and the ARGV index of it), its
+// kind, and the Lua expression of its zset.
+type ixField struct {
+	name   string
+	nameAt int
+	kind   string
+	z      string
+}
+
+// ixSteer is steer of an ix instruction: root id ids back exp, then six
+// words an index (name kind use coll zkey aux); the id is a value.
+func ixSteer(w func(int) string, n int, root string) ([]string, bool) {
+	if n < 11 || n > maxIxArgs || (n-5)%6 != 0 || w(1) != root || luaText() == nil {
+		return nil, false
+	}
+	out := []string{w(3), w(4), w(5)}
+	for j := 6; j <= n; j += 6 {
+		name, kind, use, coll := w(j), w(j+1), w(j+2), w(j+3)
+		if coll != "" || (use != "o" && use != "p") || len(kind) != 1 || !strings.Contains("ifsbt", kind) || name == version {
+			return nil, false
+		}
+		out = append(out, name, kind, use, coll, w(j+4), w(j+5))
+	}
+	return out, true
+}
+
+// ixDeclare notes the ix instruction in, instruction n: it must follow
+// the model's declaration.
+func (g *gen) ixDeclare(in instr, n int) bool {
+	if n != 2 || g.ix != nil {
+		return false
+	}
+	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
+	x := &ixSpec{n: n, id: in.at + 1, ids: "KS[" + w(3) + "]", back: "KS[" + w(4) + "]", exp: "KS[" + w(5) + "]"}
+	for j := 6; j <= in.n; j += 6 {
+		x.fs = append(x.fs, ixField{name: w(j), nameAt: in.at + j - 1, kind: w(j + 1), z: "KS[" + w(j+4) + "]"})
+	}
+	g.ix = x
+	return true
+}
+
+// ixGen compiles the upkeep of the indexes, once the instructions are
+// compiled (their new values known): checks and reads at the end of the
+// check phase, writes after the instructions'. mode is the model's
+// declaration: need and skip reach here with the model there, fresh
+// without it, create (a replace, reset.go) either way: v, its version,
+// says which.
+func (g *gen) ixGen(mode string) bool {
+	x := g.ix
+	if x == nil || !g.written {
+		return true
+	}
+	// may the model be there (old entries), may it be new (no @back)?
+	old, nu := mode != "fresh", mode == "fresh" || mode == "create"
+	touched := nu || g.reset
+	cur := func(f string) string {
+		if g.reset {
+			return g.resetCur(f)
+		}
+		if fd := g.fields[f]; fd != nil {
+			return fd.cur
+		}
+		return ""
+	}
+	for _, f := range x.fs {
+		touched = touched || cur(f.name) != ""
+	}
+	if !touched {
+		// IX.check leaves the model untouched: no index key changes
+		return true
+	}
+	g.ixOn = true
+	c := &g.chk
+	g.line(c, "-- the indexes")
+	g.line(c, "local ixid = AV[%d]", x.id)
+	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
+	// per index: the encoding of its old value (none for a new model),
+	// of its new one, and what IX.pack makes of each
+	olds, news := make([]string, len(x.fs)), make([]string, len(x.fs))
+	oldPk, newPk := make([]string, len(x.fs)), make([]string, len(x.fs))
+	for i, f := range x.fs {
+		name := luaStr(f.name)
+		stored := g.storedAs(f.name, name)
+		zero := "IX.ZERO['" + f.kind + "']"
+		g.ixKinds += f.kind
+		olds[i] = "nil"
+		switch {
+		case old && nu:
+			olds[i] = g.local()
+			g.line(c, "local %s = v and IX.enc('%s', %s or %s) or nil", olds[i], f.kind, stored, zero)
+		case old:
+			olds[i] = g.local()
+			g.line(c, "local %s = IX.enc('%s', %s or %s)", olds[i], f.kind, stored, zero)
+		}
+		if now := cur(f.name); now == "" {
+			if old {
+				news[i] = olds[i]
+			} else {
+				news[i] = g.local()
+				g.line(c, "local %s = IX.enc('%s', %s or %s)", news[i], f.kind, stored, zero)
+			}
+		} else {
+			// a value the batch gives: IX.value's checks (the interpreter
+			// fails the batch with its error)
+			v, e := g.local(), g.local()
+			news[i] = e
+			g.line(c, "local %s = %s or %s", v, now, zero)
+			g.line(c, "if #%s > IX.MAX then %s end", v, again)
+			g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
+			g.line(c, "if not %s then %s end", e, again)
+			if old {
+				g.write("ZREM", f.z)
+			}
+			g.write("ZADD", f.z)
+		}
+		oldPk[i] = "''"
+		if old {
+			oldPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", oldPk[i], name, olds[i])
+		}
+		newPk[i] = oldPk[i]
+		if news[i] != olds[i] {
+			newPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", newPk[i], name, news[i])
+		}
+	}
+	// the entries @back holds must be those the stored values give, with
+	// a flag this shape knows; a model that is not there has none (a
+	// @back of it is that of a model that expired: the interpreter clears
+	// it)
+	g.line(c, "local ixf = 'N'")
+	check := func(ind string) {
+		g.line(c, "%sif not ixb then %s end", ind, again)
+		g.line(c, "%sixf = string.sub(ixb, 1, 1)", ind)
+		g.line(c, "%sif ixf ~= 'N' and ixf ~= 'T' then %s end", ind, again)
+		g.line(c, "%sif ixb ~= ixf .. %s then %s end", ind, strings.Join(oldPk, " .. "), again)
+	}
+	switch {
+	case old && nu:
+		g.line(c, "if v then")
+		check("  ")
+		g.line(c, "elseif ixb then %s end", again)
+	case old:
+		check("")
+	default:
+		g.line(c, "if ixb then %s end", again)
+	}
+	// a replace drops the TTL (the interpreter's reset): flag N, or T when
+	// it sets one
+	flag := "ixf"
+	switch {
+	case g.ttlSet:
+		flag = "'T'"
+	case g.reset || !old:
+		flag = "'N'"
+	}
+	g.line(c, "local ixp = %s .. %s", flag, strings.Join(newPk, " .. "))
+	// a model of the group whose deadline passed: the interpreter purges it
+	g.line(c, "local ixnow")
+	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
+	g.line(c, "  ixnow = IX.now()")
+	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
+	g.line(c, "end")
+	if nu {
+		first := "redis.call('ZCARD', %s) == 0"
+		if old {
+			first = "not v and " + first
+		}
+		g.line(c, "local ixfirst = "+first, x.ids)
+	}
+	if old && !g.reset {
+		// a model with a TTL has its deadline in @exp, again (IX.sync)
+		g.line(c, "local ixms")
+		g.line(c, "if ixf == 'T' then")
+		g.line(c, "  if not ixnow then %s end", again)
+		g.line(c, "  ixms = redis.call('PTTL', root)")
+		g.line(c, "  if ixms < 0 then %s end", again)
+		g.line(c, "end")
+		g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
+	}
+	if g.ttlSet {
+		g.line(c, "if not ixnow then ixnow = IX.now() end")
+		g.write("ZADD", x.exp)
+	} else if old && g.reset {
+		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)
+	}
+	w := &g.ixw
+	g.line(w, "at = %d", x.n)
+	g.write("HSET", x.back)
+	g.line(w, "if ixp ~= ixb then")
+	for i, f := range x.fs {
+		if news[i] == olds[i] {
+			continue
+		}
+		o, e := olds[i], news[i]
+		g.line(w, "  if %s ~= %s then", o, e)
+		if old {
+			g.line(w, "    if %s then redis.call('ZREM', %s, %s .. ixid) end", o, f.z, o)
+		}
+		g.line(w, "    if %s then redis.call('ZADD', %s, 0, %s .. ixid) end", e, f.z, e)
+		g.line(w, "  end")
+	}
+	g.line(w, "  redis.call('HSET', %s, ixid, ixp)", x.back)
+	g.line(w, "end")
+	switch {
+	case g.ttlSet:
+		g.line(w, "redis.call('ZADD', %s, ixnow + ttlms, ixid)", x.exp)
+	case old && !g.reset:
+		g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
+	case old:
+		g.line(w, "if ixf == 'T' then redis.call('ZREM', %s, ixid) end", x.exp)
+	}
+	if nu {
+		// the group's first model: its indexes are complete (IX.sync)
+		var metas []string
+		for _, f := range x.fs {
+			metas = append(metas, "redis.call('HSETNX', meta, "+luaStr(f.name)+", 'ready')")
+		}
+		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
+		add := "redis.call('ZADD', %s, 0, ixid)"
+		if old {
+			add = "if not v then " + add + " end"
+		}
+		g.line(w, add, x.ids)
+		g.write("ZADD", x.ids)
+	}
+	g.line(w, "at = 1")
+	return true
+}
+
+// ixHelp is the text the scripts of indexed shapes start with: the table
+// IX and of index.lua's encoding what the kinds of the script's indexes
+// call: a function defined costs every call of the script.
+func (g *gen) ixHelp() string {
+	p := luaText()
+	has := func(k string) bool { return strings.Contains(g.ixKinds, k) }
+	var sb strings.Builder
+	sb.WriteString("local IX = {}\n")
+	sb.WriteString(p["head"])
+	if has("f") {
+		sb.WriteString(p["floats"])
+		sb.WriteString(p["IX.encfloat"])
+	}
+	if has("t") {
+		sb.WriteString(p["time"])
+	}
+	if has("i") || has("t") {
+		sb.WriteString(p["IX.encint"])
+	}
+	if has("s") {
+		sb.WriteString(p["IX.escape"])
+	}
+	sb.WriteString(p["IX.enc"])
+	sb.WriteString(p["IX.pk"])
+	sb.WriteString(p["IX.now"])
+	return sb.String()
+}
+
+// luaStr is s as a Lua string literal: every byte but letters, digits
+// and _ as a decimal escape of three digits.
+func luaStr(s string) string {
+	var sb strings.Builder
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "\\%03d", c)
+		}
+	}
+	sb.WriteByte('\'')
+	return sb.String()
+}
