@@ -3,6 +3,7 @@ package tx_test
 import (
 	"context"
 	"fmt"
+	"github.com/rapyer-go/rapyer/internal/shape"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -114,6 +115,7 @@ func TestIndexedShapesAgreeWithTheInterpreter(t *testing.T) {
 		ob := ixcheck.MustNew[Shop](t, b.Client, pb, 2, shopIndexes, mb.IDs)
 		r := rand.New(rand.NewPCG(uint64(seed), 14))
 		ids := []string{"a", "b", "c", "d", "e"}
+		shape.Forget() // the tests before may have filled the process's shapes
 		settled0, again0 := transport.ShapeRuns()
 		const steps = 300
 		for i := range steps {

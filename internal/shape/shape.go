@@ -159,6 +159,15 @@ func For(p *prog.Program) *Shape {
 	return s
 }
 
+// Forget drops every shape the process holds, so that the next MaxShapes
+// shapes compile again. It is for tests that count compiled runs: a
+// process's earlier tests may have filled the cache with their own shapes.
+func Forget() {
+	cache.Lock()
+	defer cache.Unlock()
+	cache.m = map[string]*Shape{}
+}
+
 // Count is how many shapes the process holds, compilable or not.
 func Count() int {
 	cache.RLock()
