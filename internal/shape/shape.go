@@ -119,11 +119,15 @@ var cache = struct {
 var Off atomic.Bool
 
 // For returns the compiled shape of p, or nil when p runs on the
-// interpreter: a lean program (its own form), several models, an
-// instruction or a form of one that is not compiled, or past MaxShapes.
+// interpreter: several models, an instruction or a form of one that is not
+// compiled, a lean program other than a save of one model without
+// collections (save.go), or past MaxShapes.
 func For(p *prog.Program) *Shape {
-	if p == nil || p.Lean() || p.Decls() != 1 || Off.Load() {
+	if p == nil || p.Decls() != 1 || Off.Load() {
 		return nil
+	}
+	if p.Lean() {
+		return forSave(p)
 	}
 	key, ok := keyOf(p.Argv, len(p.Keys))
 	if !ok {

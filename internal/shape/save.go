@@ -1,0 +1,243 @@
+package shape
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+// Compiled saves. A lean program (prog.Program.Lean) that replaces one
+// model without collections (Model.Save, Create, Insert of such a model:
+// the program batch.lua's saveone runs) compiles to a script of its own
+// shape: the record key's and the root's places in KEYS, the mode, the TTL
+// action and the field names are in the text, so a call sends only the
+// record's lifetime, the TTL in ms (when it sets one) and the values. The
+// script does saveone's work in the same order of effects: it checks the
+// model (type, mode, version) and asks the ACL for every write after the
+// first, then writes the record (SET NX PX, which is also its look-up: a
+// resend is answered from it, as save answers it), then DEL of the root and
+// one HSET of the version and the fields, and the TTL. Every failure the
+// interpreter reports with an error of its own (a missing or existing
+// model, a wrong type, a corrupt or overflowing version, a refusal of the
+// ACL or of the server) makes the script answer {'AGAIN'} having written
+// nothing (a record it wrote is taken back as save takes it back), and the
+// caller sends the same program to the interpreter. A batch that went
+// through answers {'OK'}, the interpreter's reply.
+
+// maxSaveFields and maxSaveText bound the fields a compiled save names and
+// the bytes of their names: past them a save runs on the interpreter.
+const (
+	maxSaveFields = 128
+	maxSaveText   = 8192
+)
+
+// saveLayout is where the words of a save program of one model without
+// collections lie in ARGV (from 1), as prog lays it out and batch.lua's
+// saveone reads it.
+const (
+	svRecIdx = 2  // index in KEYS of the record key ('0': none)
+	svRecMS  = 3  // the record's lifetime in ms
+	svRoot   = 8  // index in KEYS of the root
+	svMode   = 9  // create, need, skip, fresh
+	svTTL    = 10 // keep, set, persist
+	svTTLMS  = 11 // the TTL in ms, for set
+	svCount  = 16 // argument count of the hset
+	svFirst  = 18 // the first field name
+)
+
+// saveKey is the shape key of a save program, or ok false when it is not
+// of the one-model form compiled saves take.
+func saveKey(a argv, nkeys int) (string, bool) {
+	w := func(i int) string { s, _ := a.at(i); return s }
+	r := w(svRoot)
+	if w(6) != "save" || w(7) != "4" || w(12) != "reset" || w(13) != "1" || w(14) != r || w(15) != "hset" || w(17) != r {
+		return "", false
+	}
+	c, err := strconv.Atoi(w(svCount))
+	if err != nil || c < 1 || c%2 != 1 || svCount+c != len(a) || (c-1)/2 > maxSaveFields {
+		return "", false
+	}
+	switch w(svMode) {
+	case "create", "need", "skip", "fresh":
+	default:
+		return "", false
+	}
+	switch w(svTTL) {
+	case "keep", "set", "persist":
+	default:
+		return "", false
+	}
+	var sb strings.Builder
+	sb.WriteString("save|")
+	sb.WriteString(strconv.Itoa(nkeys))
+	for _, x := range []string{w(svRecIdx), r, w(svMode), w(svTTL)} {
+		sb.WriteByte('|')
+		sb.WriteString(x)
+	}
+	size := 0
+	for i := svFirst; i < len(a); i += 2 {
+		f, ok := a.at(i)
+		if !ok || f == version {
+			return "", false
+		}
+		size += len(f)
+		sb.WriteByte(0)
+		sb.WriteString(f)
+	}
+	return sb.String(), size <= maxSaveText
+}
+
+// forSave is For of a lean program.
+func forSave(p *prog.Program) *Shape {
+	a := argv(p.Argv)
+	key, ok := saveKey(a, len(p.Keys))
+	if !ok {
+		return nil
+	}
+	cache.RLock()
+	s, seen := cache.m[key]
+	cache.RUnlock()
+	if seen {
+		return s
+	}
+	text, pick := compileSave(a)
+	sum := sha1.Sum([]byte(text))
+	s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick}
+	cache.Lock()
+	defer cache.Unlock()
+	if old, seen := cache.m[key]; seen {
+		return old
+	}
+	if len(cache.m) >= MaxShapes {
+		return nil
+	}
+	cache.m[key] = s
+	return s
+}
+
+// compileSave writes the script of a save program saveKey took, and the
+// ARGV words (indexes in the program's ARGV) it takes: the record's
+// lifetime, the TTL in ms, the values.
+func compileSave(a argv) (string, []int) {
+	w := func(i int) string { s, _ := a.at(i); return s }
+	rec, mode, ttl := w(svRecIdx), w(svMode), w(svTTL)
+	var pick []int
+	arg := func(i int) string {
+		pick = append(pick, i)
+		return "AV[" + strconv.Itoa(len(pick)) + "]"
+	}
+	var sb strings.Builder
+	line := func(s ...string) {
+		sb.WriteString("  ")
+		for _, x := range s {
+			sb.WriteString(x)
+		}
+		sb.WriteByte('\n')
+	}
+	sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
+	line("local root = KS[", w(svRoot), "]")
+	// the model: its type (HGET fails on another type), its mode, its version
+	line("local v = redis.pcall('HGET', root, '__v')")
+	line("if type(v) == 'table' then return {'AGAIN'} end")
+	switch mode {
+	case "need", "skip":
+		line("if not v then return {'AGAIN'} end")
+	case "fresh":
+		line("if v then return {'AGAIN'} end")
+	}
+	line("local nx")
+	if mode != "fresh" {
+		line("if v then")
+		// saveversion's checks: a count in canonical text below 2^53
+		line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
+		line("  local p = #v")
+		line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
+		line("  local zeros = string.rep('0', #v - p)")
+		line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		line("else")
+	} else {
+		line("do")
+	}
+	line("  local t = redis.call('TIME')")
+	line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	line("end")
+	// the asks of the writes after the first (the DEL of the root)
+	asks := "acl('HSET', root)"
+	switch ttl {
+	case "set":
+		asks += " and acl('PEXPIRE', root)"
+	}
+	line("local acl = redis.acl_check_cmd")
+	line("if acl and not (", asks, ") then return {'AGAIN'} end")
+	var ms string
+	if ttl == "set" {
+		ms = arg(svTTLMS)
+		// what PEXPIRE takes without an error: the interpreter's checks
+		// of the TTL are the tx package's
+		line("if not string.find(", ms, ", '^[1-9]%d*$') or #", ms, " > 15 then return {'AGAIN'} end")
+	}
+	if rec != "0" {
+		// the record's lifetime: record()'s check, on the text (whole ms,
+		// at least 1, below 2^53)
+		line("local ms = ", arg(svRecMS))
+		line("if not string.find(ms, '^[1-9]%d*$') or #ms > 15 then return {'AGAIN'} end")
+		line("local k = KS[", rec, "]")
+		line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
+		line("  local prev = redis.call('GET', k)")
+		line("  if prev == '1' then return {'DUP'} end")
+		line("  if prev == '0' then return {'DUPX'} end")
+		line("  if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
+		// 'F': a save that failed and could not delete its record
+		line("  redis.call('SET', k, '1', 'PX', ms)")
+		line("end")
+		line("rec, recms = k, ms")
+	}
+	line("at = 2")
+	line("redis.call('DEL', root)")
+	line("wrote = true")
+	var hset strings.Builder
+	hset.WriteString("redis.call('HSET', root, '__v', nx")
+	for i := svFirst; i < len(a); i += 2 {
+		f, _ := a.at(i)
+		hset.WriteString(", ")
+		hset.WriteString(luaQuote(f))
+		hset.WriteString(", ")
+		hset.WriteString(arg(i + 1))
+	}
+	hset.WriteString(")")
+	line(hset.String())
+	if ttl == "set" {
+		line("redis.call('PEXPIRE', root, ", ms, ")")
+	}
+	line("return {'OK'}")
+	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
+	// before the first write of the model: take the record back, as save
+	// does (a user who may not DEL it leaves it saying 'F'), and leave the
+	// batch to the interpreter
+	sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
+	sb.WriteString(partial)
+	return sb.String(), pick
+}
+
+// luaQuote is s as a Lua string literal: printable ASCII but quotes and
+// backslashes as is, every other byte as a three-digit decimal escape (a
+// digit after it is then not read as its part).
+func luaQuote(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s) + 2)
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
+			sb.WriteByte(c)
+			continue
+		}
+		d := strconv.Itoa(int(c))
+		sb.WriteString("\\" + strings.Repeat("0", 3-len(d)) + d)
+	}
+	sb.WriteByte('\'')
+	return sb.String()
+}
