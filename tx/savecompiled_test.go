@@ -42,6 +42,10 @@ func prepareSave(ctx context.Context, b *testenv.Backend, target tx.Target, rec 
 	ver := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3"}[r.IntN(9)]
 	b.Client.HSet(ctx, root, "__v", ver, "name", "old")
 	if r.IntN(2) == 0 {
+		// the fields of a value, which a save overwrites in place
+		b.Client.HSet(ctx, root, "age", "7", "score", "0.5")
+	}
+	if r.IntN(2) == 0 {
 		b.Client.HSet(ctx, root, "stray", "s")
 	}
 	if r.IntN(2) == 0 {

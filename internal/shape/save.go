@@ -12,20 +12,24 @@ import (
 // Compiled saves. A lean program (prog.Program.Lean) that replaces one
 // model without collections (Model.Save, Create, Insert of such a model:
 // the program batch.lua's saveone runs) compiles to a script of its own
-// shape: the record key's and the root's places in KEYS, the mode, the TTL
-// action and the field names are in the text, so a call sends only the
-// record's lifetime, the TTL in ms (when it sets one) and the values. The
-// script does saveone's work in the same order of effects: it checks the
-// model (type, mode, version) and asks the ACL for every write after the
-// first, then writes the record (SET NX PX, which is also its look-up: a
-// resend is answered from it, as save answers it), then DEL of the root and
-// one HSET of the version and the fields, and the TTL. Every failure the
-// interpreter reports with an error of its own (a missing or existing
-// model, a wrong type, a corrupt or overflowing version, a refusal of the
-// ACL or of the server) makes the script answer {'AGAIN'} having written
-// nothing (a record it wrote is taken back as save takes it back), and the
-// caller sends the same program to the interpreter. A batch that went
-// through answers {'OK'}, the interpreter's reply.
+// shape: the record key's and the root's places in KEYS, the record's
+// lifetime, the mode, the TTL action and its ms, and the field names are
+// in the text, so a call sends only the keys and the values. The script
+// keeps saveone's promises: it checks the model (type, mode, version) and
+// asks the ACL for every write after the first before it writes anything;
+// then it writes the record (SET NX PX, which is also its look-up: a
+// resend is answered from it, as save answers it), then the model: the
+// version and every field in one HSET, and the TTL. The stored model is
+// saveone's: a root that holds a field the save does not write (a stray)
+// or a TTL the save drops is deleted first, as saveone always does; a root
+// that holds the same fields is overwritten in place (a DEL and a new hash
+// cost the server more than the whole HSET). Every failure the interpreter
+// reports with an error of its own (a missing or existing model, a wrong
+// type, a corrupt or overflowing version, a refusal of the ACL or of the
+// server) makes the script answer {'AGAIN'} having written nothing (a
+// record it wrote is taken back as save takes it back), and the caller
+// sends the same program to the interpreter. A save that went through
+// answers 'OK' (Shape.Reply makes it the interpreter's {'OK'}).
 
 // maxSaveFields and maxSaveText bound the fields a compiled save names and
 // the bytes of their names: past them a save runs on the interpreter.
@@ -70,10 +74,16 @@ func saveKey(a argv, nkeys int) (string, bool) {
 	default:
 		return "", false
 	}
+	// the record's lifetime and the TTL go into the text too (a model's
+	// options fix them): whole ms, at least 1, below 2^53, as record()
+	// and PEXPIRE take them
+	if (w(svRecIdx) != "0" && !wholeMS(w(svRecMS))) || (w(svTTL) == "set" && !wholeMS(w(svTTLMS))) {
+		return "", false
+	}
 	var sb strings.Builder
 	sb.WriteString("save|")
 	sb.WriteString(strconv.Itoa(nkeys))
-	for _, x := range []string{w(svRecIdx), r, w(svMode), w(svTTL)} {
+	for _, x := range []string{w(svRecIdx), w(svRecMS), r, w(svMode), w(svTTL), w(svTTLMS)} {
 		sb.WriteByte('|')
 		sb.WriteString(x)
 	}
@@ -103,9 +113,10 @@ func forSave(p *prog.Program) *Shape {
 	if seen {
 		return s
 	}
-	text, pick := compileSave(a)
-	sum := sha1.Sum([]byte(text))
-	s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick}
+	if text, pick, ok := compileSave(a); ok {
+		sum := sha1.Sum([]byte(text))
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, save: true}
+	}
 	cache.Lock()
 	defer cache.Unlock()
 	if old, seen := cache.m[key]; seen {
@@ -119,9 +130,9 @@ func forSave(p *prog.Program) *Shape {
 }
 
 // compileSave writes the script of a save program saveKey took, and the
-// ARGV words (indexes in the program's ARGV) it takes: the record's
-// lifetime, the TTL in ms, the values.
-func compileSave(a argv) (string, []int) {
+// ARGV words (indexes in the program's ARGV) it takes: the values. ok is
+// false for a program that names a field twice.
+func compileSave(a argv) (string, []int, bool) {
 	w := func(i int) string { s, _ := a.at(i); return s }
 	rec, mode, ttl := w(svRecIdx), w(svMode), w(svTTL)
 	var pick []int
@@ -164,26 +175,36 @@ func compileSave(a argv) (string, []int) {
 	line("  local t = redis.call('TIME')")
 	line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
 	line("end")
-	// the asks of the writes after the first (the DEL of the root)
-	asks := "acl('HSET', root)"
-	switch ttl {
-	case "set":
-		asks += " and acl('PEXPIRE', root)"
+	// anew: the root is written anew (DEL, then HSET), as saveone writes
+	// it, when it holds more fields than the save writes (one is stray),
+	// or a TTL the save must drop (a DEL drops it). Otherwise the HSET
+	// overwrites it in place, and answers how many fields it added: none
+	// when the root held the same fields, else it held as many strays,
+	// and it is written anew after all (the DEL asked for beforehand).
+	seen := map[string]bool{}
+	for i := svFirst; i < len(a); i += 2 {
+		f, _ := a.at(i)
+		if seen[f] {
+			return "", nil, false
+		}
+		seen[f] = true
 	}
+	line("local len = redis.call('HLEN', root)")
+	line("local anew = len ~= ", strconv.Itoa(len(seen)+1))
+	if ttl != "set" {
+		line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
+	}
+	// the asks of the writes after the first: the HSET after a DEL, or
+	// the DEL after an HSET in place; the TTL after both
 	line("local acl = redis.acl_check_cmd")
-	line("if acl and not (", asks, ") then return {'AGAIN'} end")
-	var ms string
+	line("if acl then")
+	line("  if not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
 	if ttl == "set" {
-		ms = arg(svTTLMS)
-		// what PEXPIRE takes without an error: the interpreter's checks
-		// of the TTL are the tx package's
-		line("if not string.find(", ms, ", '^[1-9]%d*$') or #", ms, " > 15 then return {'AGAIN'} end")
+		line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
 	}
+	line("end")
 	if rec != "0" {
-		// the record's lifetime: record()'s check, on the text (whole ms,
-		// at least 1, below 2^53)
-		line("local ms = ", arg(svRecMS))
-		line("if not string.find(ms, '^[1-9]%d*$') or #ms > 15 then return {'AGAIN'} end")
+		line("local ms = '", w(svRecMS), "'")
 		line("local k = KS[", rec, "]")
 		line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
 		line("  local prev = redis.call('GET', k)")
@@ -196,8 +217,7 @@ func compileSave(a argv) (string, []int) {
 		line("rec, recms = k, ms")
 	}
 	line("at = 2")
-	line("redis.call('DEL', root)")
-	line("wrote = true")
+	line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
 	var hset strings.Builder
 	hset.WriteString("redis.call('HSET', root, '__v', nx")
 	for i := svFirst; i < len(a); i += 2 {
@@ -208,18 +228,38 @@ func compileSave(a argv) (string, []int) {
 		hset.WriteString(arg(i + 1))
 	}
 	hset.WriteString(")")
-	line(hset.String())
+	line("local added = ", hset.String())
+	line("wrote = true")
+	line("if not anew and added > 0 then")
+	line("  redis.call('DEL', root)")
+	line("  ", hset.String())
+	line("end")
 	if ttl == "set" {
-		line("redis.call('PEXPIRE', root, ", ms, ")")
+		line("redis.call('PEXPIRE', root, '", w(svTTLMS), "')")
 	}
-	line("return {'OK'}")
+	// 'OK', short for the interpreter's {'OK'} (Shape.Reply)
+	line("return 'OK'")
 	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
 	// before the first write of the model: take the record back, as save
 	// does (a user who may not DEL it leaves it saying 'F'), and leave the
 	// batch to the interpreter
 	sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
 	sb.WriteString(partial)
-	return sb.String(), pick
+	return sb.String(), pick, true
+}
+
+// wholeMS reports whether s is a whole number of ms, at least 1, below
+// 2^53, in canonical text.
+func wholeMS(s string) bool {
+	if len(s) == 0 || len(s) > 15 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // luaQuote is s as a Lua string literal: printable ASCII but quotes and

@@ -46,6 +46,8 @@ type Shape struct {
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
+	// save: a compiled save (save.go), which answers 'OK' for {'OK'}
+	save bool
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -53,6 +55,12 @@ type Shape struct {
 // is, or 'OK' and its results; every other reply ({'AGAIN'}, a resend's
 // {'DUP', ...}, {'SKIP'}, {'ERR', ...}) is the interpreter's already.
 func (s *Shape) Reply(v any) any {
+	if s.save {
+		if v == "OK" {
+			return []any{"OK"}
+		}
+		return v
+	}
 	switch x := v.(type) {
 	case int64:
 		if x == 1 && len(s.yields) == 0 {
