@@ -195,10 +195,11 @@ func compileSave(a argv) (string, []int, bool) {
 		line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
 	}
 	// the asks of the writes after the first: the HSET after a DEL, or
-	// the DEL after an HSET in place; the TTL after both
+	// the DEL after an HSET in place (a missing root gets an HSET only,
+	// the first write); the TTL after both
 	line("local acl = redis.acl_check_cmd")
 	line("if acl then")
-	line("  if not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
+	line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
 	if ttl == "set" {
 		line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
 	}
