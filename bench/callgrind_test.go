@@ -143,3 +143,12 @@ func decodeItemOrErr(h map[string]string, err error) (Item, error) {
 	}
 	return decodeItem(h)
 }
+
+// BenchmarkSave8 and BenchmarkGet8 are the peer table's Save and Get rows
+// as plain benchmarks, for allocations and profiles:
+//
+//	go test -run '^$' -bench 'Save8|Get8' -benchmem ./bench/
+func BenchmarkSave8(b *testing.B) { runGo(b, peerScenarios[0].scenario) }
+
+// BenchmarkGet8: see BenchmarkSave8.
+func BenchmarkGet8(b *testing.B) { runGo(b, peerScenarios[1].scenario) }
