@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
 )
@@ -52,53 +53,105 @@ const (
 	svFirst  = 18 // the first field name
 )
 
-// saveKey is the shape key of a save program, or ok false when it is not
-// of the one-model form compiled saves take.
-func saveKey(a argv, nkeys int) (string, bool) {
+// saveFixed are the places in ARGV of the words besides the field names
+// that make a save's shape.
+var saveFixed = [...]int{svRecIdx, svRecMS, svRoot, svMode, svTTL, svTTLMS}
+
+// saveKey is the hash of the shape of a save program (its number of keys
+// and the words of saveFixed and the field names), or ok false when it is
+// not of the one-model form compiled saves take. It allocates nothing: a
+// Save looks its shape up on every call.
+func saveKey(a argv, nkeys int) (uint64, bool) {
 	w := func(i int) string { s, _ := a.at(i); return s }
 	r := w(svRoot)
 	if w(6) != "save" || w(7) != "4" || w(12) != "reset" || w(13) != "1" || w(14) != r || w(15) != "hset" || w(17) != r {
-		return "", false
+		return 0, false
 	}
 	c, err := strconv.Atoi(w(svCount))
 	if err != nil || c < 1 || c%2 != 1 || svCount+c != len(a) || (c-1)/2 > maxSaveFields {
-		return "", false
+		return 0, false
 	}
 	switch w(svMode) {
 	case "create", "need", "skip", "fresh":
 	default:
-		return "", false
+		return 0, false
 	}
 	switch w(svTTL) {
 	case "keep", "set", "persist":
 	default:
-		return "", false
+		return 0, false
 	}
 	// the record's lifetime and the TTL go into the text too (a model's
 	// options fix them): whole ms, at least 1, below 2^53, as record()
 	// and PEXPIRE take them
 	if (w(svRecIdx) != "0" && !wholeMS(w(svRecMS))) || (w(svTTL) == "set" && !wholeMS(w(svTTLMS))) {
-		return "", false
+		return 0, false
 	}
-	var sb strings.Builder
-	sb.WriteString("save|")
-	sb.WriteString(strconv.Itoa(nkeys))
-	for _, x := range []string{w(svRecIdx), w(svRecMS), r, w(svMode), w(svTTL), w(svTTLMS)} {
-		sb.WriteByte('|')
-		sb.WriteString(x)
+	// FNV-1a, a separator after every word
+	h := uint64(14695981039346656037) ^ uint64(nkeys)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+		h = (h ^ 0x100) * 1099511628211
+	}
+	for _, i := range saveFixed {
+		add(w(i))
 	}
 	size := 0
 	for i := svFirst; i < len(a); i += 2 {
 		f, ok := a.at(i)
 		if !ok || f == version {
-			return "", false
+			return 0, false
 		}
 		size += len(f)
-		sb.WriteByte(0)
-		sb.WriteString(f)
+		add(f)
 	}
-	return sb.String(), size <= maxSaveText
+	return h, size <= maxSaveText
 }
+
+// steerOf lists the words of a save program that make its shape, in
+// saveKey's order.
+func steerOf(a argv) []string {
+	var out []string
+	for _, i := range saveFixed {
+		s, _ := a.at(i)
+		out = append(out, s)
+	}
+	for i := svFirst; i < len(a); i += 2 {
+		s, _ := a.at(i)
+		out = append(out, s)
+	}
+	return out
+}
+
+// sameSave reports whether s is the shape of the save program a (of the
+// same hash): no two shapes share a script by a collision.
+func sameSave(s *Shape, a argv, nkeys int) bool {
+	if s.keys != nkeys || len(s.steer) != len(saveFixed)+(len(a)-svFirst+1)/2 {
+		return false
+	}
+	for j, i := range saveFixed {
+		if x, _ := a.at(i); x != s.steer[j] {
+			return false
+		}
+	}
+	j := len(saveFixed)
+	for i := svFirst; i < len(a); i += 2 {
+		if x, _ := a.at(i); x != s.steer[j] {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+// saves holds the compiled saves by saveKey, up to MaxShapes of them (a
+// program that is not compiled is held with no Text).
+var saves = struct {
+	sync.RWMutex
+	m map[uint64]*Shape
+}{m: map[uint64]*Shape{}}
 
 // forSave is For of a lean program.
 func forSave(p *prog.Program) *Shape {
@@ -107,25 +160,32 @@ func forSave(p *prog.Program) *Shape {
 	if !ok {
 		return nil
 	}
-	cache.RLock()
-	s, seen := cache.m[key]
-	cache.RUnlock()
+	saves.RLock()
+	s, seen := saves.m[key]
+	saves.RUnlock()
 	if seen {
+		if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+			return nil
+		}
 		return s
 	}
+	s = &Shape{save: true, keys: len(p.Keys), steer: steerOf(a)}
 	if text, pick, ok := compileSave(a); ok {
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, save: true}
+		s.Text, s.Hash, s.pick = text, hex.EncodeToString(sum[:]), pick
 	}
-	cache.Lock()
-	defer cache.Unlock()
-	if old, seen := cache.m[key]; seen {
-		return old
-	}
-	if len(cache.m) >= MaxShapes {
+	saves.Lock()
+	defer saves.Unlock()
+	if old, seen := saves.m[key]; seen {
+		s = old
+	} else if len(saves.m) < MaxShapes {
+		saves.m[key] = s
+	} else {
 		return nil
 	}
-	cache.m[key] = s
+	if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+		return nil
+	}
 	return s
 }
 

@@ -46,8 +46,12 @@ type Shape struct {
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
-	// save: a compiled save (save.go), which answers 'OK' for {'OK'}
-	save bool
+	// save: a compiled save (save.go), which answers 'OK' for {'OK'};
+	// keys and steer are its number of keys and the words that make its
+	// shape (saveKey), to tell it from another of the same hash
+	save  bool
+	keys  int
+	steer []string
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -57,7 +61,7 @@ type Shape struct {
 func (s *Shape) Reply(v any) any {
 	if s.save {
 		if v == "OK" {
-			return []any{"OK"}
+			return okReply
 		}
 		return v
 	}
@@ -87,6 +91,10 @@ func (s *Shape) laid(ys []any) []any {
 	return out
 }
 
+// okReply is the interpreter's reply to a save that went through; shared,
+// as nobody changes it (transport.Decode reads it).
+var okReply = []any{"OK"}
+
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
 func (s *Shape) Loaded() bool { return s.loaded.Load() }
@@ -113,8 +121,9 @@ func (s *Shape) Command(p *prog.Program) []any {
 // nothing and leaves the batch to the interpreter.
 const Again = "AGAIN"
 
-// MaxShapes bounds the shapes a process compiles (those it finds not
-// compilable count too): past it, new shapes run on the interpreter.
+// MaxShapes bounds the shapes a process compiles, of batches and of saves
+// each (those it finds not compilable count too): past it, new shapes run
+// on the interpreter.
 const MaxShapes = 256
 
 var cache = struct {
@@ -168,8 +177,11 @@ func For(p *prog.Program) *Shape {
 // Count is how many shapes the process holds, compilable or not.
 func Count() int {
 	cache.RLock()
-	defer cache.RUnlock()
-	return len(cache.m)
+	n := len(cache.m)
+	cache.RUnlock()
+	saves.RLock()
+	defer saves.RUnlock()
+	return n + len(saves.m)
 }
 
 // argv reads ARGV as the interpreter does: av(i) is ARGV[i] (from 1).
