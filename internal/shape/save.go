@@ -189,58 +189,37 @@ func forSave(p *prog.Program) *Shape {
 	return s
 }
 
+// saveGen is the state of one compilation of a save.
+type saveGen struct {
+	a    argv
+	sb   strings.Builder
+	pick []int
+}
+
+func (g *saveGen) w(i int) string { s, _ := g.a.at(i); return s }
+
+// line writes one line of the body.
+func (g *saveGen) line(s ...string) {
+	g.sb.WriteString("  ")
+	for _, x := range s {
+		g.sb.WriteString(x)
+	}
+	g.sb.WriteByte('\n')
+}
+
+// arg is the expression of ARGV word i of the program in the script's
+// ARGV, which takes only the words it reads.
+func (g *saveGen) arg(i int) string {
+	g.pick = append(g.pick, i)
+	return "AV[" + strconv.Itoa(len(g.pick)) + "]"
+}
+
 // compileSave writes the script of a save program saveKey took, and the
 // ARGV words (indexes in the program's ARGV) it takes: the values. ok is
 // false for a program that names a field twice.
 func compileSave(a argv) (string, []int, bool) {
-	w := func(i int) string { s, _ := a.at(i); return s }
-	rec, mode, ttl := w(svRecIdx), w(svMode), w(svTTL)
-	var pick []int
-	arg := func(i int) string {
-		pick = append(pick, i)
-		return "AV[" + strconv.Itoa(len(pick)) + "]"
-	}
-	var sb strings.Builder
-	line := func(s ...string) {
-		sb.WriteString("  ")
-		for _, x := range s {
-			sb.WriteString(x)
-		}
-		sb.WriteByte('\n')
-	}
-	sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
-	line("local root = KS[", w(svRoot), "]")
-	// the model: its type (HGET fails on another type), its mode, its version
-	line("local v = redis.pcall('HGET', root, '__v')")
-	line("if type(v) == 'table' then return {'AGAIN'} end")
-	switch mode {
-	case "need", "skip":
-		line("if not v then return {'AGAIN'} end")
-	case "fresh":
-		line("if v then return {'AGAIN'} end")
-	}
-	line("local nx")
-	if mode != "fresh" {
-		line("if v then")
-		// saveversion's checks: a count in canonical text below 2^53
-		line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
-		line("  local p = #v")
-		line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
-		line("  local zeros = string.rep('0', #v - p)")
-		line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
-		line("else")
-	} else {
-		line("do")
-	}
-	line("  local t = redis.call('TIME')")
-	line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
-	line("end")
-	// anew: the root is written anew (DEL, then HSET), as saveone writes
-	// it, when it holds more fields than the save writes (one is stray),
-	// or a TTL the save must drop (a DEL drops it). Otherwise the HSET
-	// overwrites it in place, and answers how many fields it added: none
-	// when the root held the same fields, else it held as many strays,
-	// and it is written anew after all (the DEL asked for beforehand).
+	g := &saveGen{a: a}
+	n := 0
 	seen := map[string]bool{}
 	for i := svFirst; i < len(a); i += 2 {
 		f, _ := a.at(i)
@@ -248,65 +227,125 @@ func compileSave(a argv) (string, []int, bool) {
 			return "", nil, false
 		}
 		seen[f] = true
+		n++
 	}
-	line("local len = redis.call('HLEN', root)")
-	line("local anew = len ~= ", strconv.Itoa(len(seen)+1))
-	if ttl != "set" {
-		line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
-	}
-	// the asks of the writes after the first: the HSET after a DEL, or
-	// the DEL after an HSET in place (a missing root gets an HSET only,
-	// the first write); the TTL after both
-	line("local acl = redis.acl_check_cmd")
-	line("if acl then")
-	line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
-	if ttl == "set" {
-		line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
-	}
-	line("end")
-	if rec != "0" {
-		line("local ms = '", w(svRecMS), "'")
-		line("local k = KS[", rec, "]")
-		line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
-		line("  local prev = redis.call('GET', k)")
-		line("  if prev == '1' then return {'DUP'} end")
-		line("  if prev == '0' then return {'DUPX'} end")
-		line("  if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
-		// 'F': a save that failed and could not delete its record
-		line("  redis.call('SET', k, '1', 'PX', ms)")
-		line("end")
-		line("rec, recms = k, ms")
-	}
-	line("at = 2")
-	line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
-	var hset strings.Builder
-	hset.WriteString("redis.call('HSET', root, '__v', nx")
-	for i := svFirst; i < len(a); i += 2 {
-		f, _ := a.at(i)
-		hset.WriteString(", ")
-		hset.WriteString(luaQuote(f))
-		hset.WriteString(", ")
-		hset.WriteString(arg(i + 1))
-	}
-	hset.WriteString(")")
-	line("local added = ", hset.String())
-	line("wrote = true")
-	line("if not anew and added > 0 then")
-	line("  redis.call('DEL', root)")
-	line("  ", hset.String())
-	line("end")
-	if ttl == "set" {
-		line("redis.call('PEXPIRE', root, '", w(svTTLMS), "')")
-	}
-	// 'OK', short for the interpreter's {'OK'} (Shape.Reply)
-	line("return 'OK'")
-	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
+	g.sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
+	g.model()
+	g.anew(n)
+	g.record()
+	g.writes()
+	g.sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
 	// before the first write of the model: take the record back, as save
 	// does (a user who may not DEL it leaves it saying 'F'), and leave the
 	// batch to the interpreter
-	sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
-	sb.WriteString(partial)
-	return sb.String(), pick, true
+	g.sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
+	g.sb.WriteString(partial)
+	return g.sb.String(), g.pick, true
+}
+
+// model checks the model: its type (HGET fails on another type), its
+// mode, its version (saveversion's checks: a count in canonical text below
+// 2^53), and makes the next version (nextversion, or the clock's for a
+// new model).
+func (g *saveGen) model() {
+	mode := g.w(svMode)
+	g.line("local root = KS[", g.w(svRoot), "]")
+	g.line("local v = redis.pcall('HGET', root, '__v')")
+	g.line("if type(v) == 'table' then return {'AGAIN'} end")
+	switch mode {
+	case "need", "skip":
+		g.line("if not v then return {'AGAIN'} end")
+	case "fresh":
+		g.line("if v then return {'AGAIN'} end")
+	}
+	g.line("local nx")
+	if mode != "fresh" {
+		g.line("if v then")
+		g.line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
+		g.line("  local p = #v")
+		g.line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
+		g.line("  local zeros = string.rep('0', #v - p)")
+		g.line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		g.line("else")
+	} else {
+		g.line("do")
+	}
+	g.line("  local t = redis.call('TIME')")
+	g.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	g.line("end")
+}
+
+// anew decides how the root is written, for a save of n fields. It is
+// written anew (DEL, then HSET), as saveone writes it, when it holds more
+// or fewer fields than the save writes, or a TTL the save must drop (a DEL
+// drops it). Otherwise the HSET overwrites it in place, and answers how
+// many fields it added: none when the root held the same fields, else it
+// held as many strays, and it is written anew after all (writes). Then the
+// asks of the writes after the first: the HSET after a DEL, or the DEL
+// after an HSET in place (a missing root gets an HSET only, the first
+// write); the TTL after both.
+func (g *saveGen) anew(n int) {
+	g.line("local len = redis.call('HLEN', root)")
+	g.line("local anew = len ~= ", strconv.Itoa(n+1))
+	if g.w(svTTL) != "set" {
+		g.line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
+	}
+	g.line("local acl = redis.acl_check_cmd")
+	g.line("if acl then")
+	g.line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
+	if g.w(svTTL) == "set" {
+		g.line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
+	}
+	g.line("end")
+}
+
+// record writes the record, which is also its look-up: a resend is
+// answered from it as save's replay answers it; 'F' is the record of a
+// save that failed and could not delete it.
+func (g *saveGen) record() {
+	rec := g.w(svRecIdx)
+	if rec == "0" {
+		return
+	}
+	g.line("local ms = '", g.w(svRecMS), "'")
+	g.line("local k = KS[", rec, "]")
+	g.line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
+	g.line("  local prev = redis.call('GET', k)")
+	g.line("  if prev == '1' then return {'DUP'} end")
+	g.line("  if prev == '0' then return {'DUPX'} end")
+	g.line("  if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
+	g.line("  redis.call('SET', k, '1', 'PX', ms)")
+	g.line("end")
+	g.line("rec, recms = k, ms")
+}
+
+// writes writes the model: the DEL of a root written anew, the version and
+// the fields in one HSET (again after a DEL when it added fields to a root
+// overwritten in place: that root held strays), the TTL; and answers 'OK',
+// short for the interpreter's {'OK'} (Shape.Reply).
+func (g *saveGen) writes() {
+	g.line("at = 2")
+	g.line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
+	var hset strings.Builder
+	hset.WriteString("redis.call('HSET', root, '__v', nx")
+	for i := svFirst; i < len(g.a); i += 2 {
+		f, _ := g.a.at(i)
+		hset.WriteString(", ")
+		hset.WriteString(luaQuote(f))
+		hset.WriteString(", ")
+		hset.WriteString(g.arg(i + 1))
+	}
+	hset.WriteString(")")
+	g.line("local added = ", hset.String())
+	g.line("wrote = true")
+	g.line("if not anew and added > 0 then")
+	g.line("  redis.call('DEL', root)")
+	g.line("  ", hset.String())
+	g.line("end")
+	if g.w(svTTL) == "set" {
+		g.line("redis.call('PEXPIRE', root, '", g.w(svTTLMS), "')")
+	}
+	g.line("return 'OK'")
 }
 
 // wholeMS reports whether s is a whole number of ms, at least 1, below
