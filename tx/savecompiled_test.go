@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -172,4 +175,47 @@ func TestCompiledSavesAgreeWithTheInterpreter(t *testing.T) {
 			t.Fatalf("only %d calls settled on a compiled save", settled-settled0)
 		}
 	})
+}
+
+// TestCompiledSaveLostReply: a compiled save whose reply is lost is
+// applied once, go-redis's retries left at their default: it is sent as a
+// command go-redis does not resend, so without a record the caller gets
+// ErrUnknownOutcome, and with one Exec's resend is answered from it.
+func TestCompiledSaveLostReply(t *testing.T) {
+	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
+		t.Run(string(tier), func(t *testing.T) {
+			b := testenv.On(t, tier)
+			ctx := context.Background()
+			proxy := faultproxy.Start(t, b.Addrs[0])
+			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
+			for _, record := range []time.Duration{tx.NoRecord, 0} {
+				m := rapyer.MustNew[Flat](rdb, rapyer.Options{Prefix: b.Prefix + "flat", Exec: tx.Options{Record: record}})
+				root := m.Target("lost").Root()
+				if err := m.Save(ctx, "lost", flatValues()[1]); err != nil {
+					t.Fatal(err)
+				}
+				b.Client.HSet(ctx, root, "__v", "7")
+				settled0, _ := transport.ShapeRuns()
+				dropped := proxy.DropReplyTo("EVALSHA", "EVAL")
+				err := m.Save(ctx, "lost", flatValues()[1])
+				select {
+				case <-dropped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the proxy never dropped a reply")
+				}
+				switch {
+				case record == tx.NoRecord && !errors.Is(err, rapyer.ErrUnknownOutcome):
+					t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
+				case record == 0 && err != nil:
+					t.Fatalf("a lost reply with a record: %v", err)
+				}
+				if v := b.Client.HGet(ctx, root, "__v").Val(); v != "8" {
+					t.Fatalf("record %v: the version after one Save from 7: %s", record, v)
+				}
+				if settled, _ := transport.ShapeRuns(); record == 0 && settled == settled0 {
+					t.Fatal("the resend did not settle on the compiled save")
+				}
+			}
+		})
+	}
 }
