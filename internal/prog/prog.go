@@ -119,6 +119,11 @@ type Builder struct {
 	keyRoom   [6]string
 	boxRoom   [6]any
 	modelRoom [1]*model
+	// and for the words of a one-op batch (a Save's HSet grows them once,
+	// by Grow)
+	wordRoom  [12]any
+	shownRoom [8]string
+	instrRoom [2]Instr
 }
 
 // manyKeys is how many keys a builder finds by linear search before it
@@ -132,7 +137,10 @@ func NewBuilder() *Builder { return NewBuilderFor(0) }
 func NewBuilderFor(ops int) *Builder {
 	b := &Builder{}
 	b.keys, b.boxed, b.models = b.keyRoom[:0], b.boxRoom[:0], b.modelRoom[:0]
-	if ops > 0 {
+	if ops == 1 {
+		b.words, b.shown, b.instrs = b.wordRoom[:0], b.shownRoom[:0], b.instrRoom[:0]
+	}
+	if ops > 1 {
 		b.instrs = make([]Instr, 0, ops)
 		b.words = make([]any, 0, 7*ops)
 		b.shown = make([]string, 0, 5*ops)
@@ -172,7 +180,7 @@ func (b *Builder) key(k string) int {
 		}
 	}
 	b.keys = append(b.keys, k)
-	b.boxed = append(b.boxed, k)
+	b.boxed = append(b.boxed, boxed(&b.keys[len(b.keys)-1])) // keys are never written again (box.go)
 	i := len(b.keys)
 	if b.index != nil {
 		b.index[k] = i
@@ -288,7 +296,7 @@ func (b *Builder) Build(h Header) *Program {
 		}
 	}
 	nk := len(b.keys)
-	cmd := make([]any, 0, 3+nk+3+nd+len(b.words))
+	cmd := make([]any, 0, 3+nk+5+nd+len(b.words))
 	cmd = append(cmd, nil, nil, number(nk))
 	cmd = append(cmd, b.boxed...)
 	cmd = append(cmd, batch, number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
@@ -358,13 +366,18 @@ func int64Text(n int64) any {
 	if n >= 0 && n < int64(len(numbers)) {
 		return numbers[n]
 	}
-	if n == 10000 { // the default record lifetime, in ms (tx)
+	switch n {
+	case 10000: // the default record lifetime, in ms (tx)
 		return recordDefault
+	case 2 << 20: // tx.DefaultBytes
+		return bytesDefault
+	case 50_000: // tx.DefaultMoves
+		return movesDefault
 	}
 	return strconv.FormatInt(n, 10)
 }
 
-var recordDefault any = "10000"
+var recordDefault, bytesDefault, movesDefault any = "10000", "2097152", "50000"
 
 // String renders the instructions, one a line: "incr account:{alice} balance 10 ...".
 func (p *Program) String() string { return Render(p.Instrs) }

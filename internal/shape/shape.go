@@ -93,7 +93,7 @@ func (s *Shape) laid(ys []any) []any {
 
 // okReply is the interpreter's reply to a save that went through; shared,
 // as nobody changes it (transport.Decode reads it).
-var okReply = []any{"OK"}
+var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
 
 // Saves reports whether s is a compiled save (save.go).
 func (s *Shape) Saves() bool { return s.save }
