@@ -119,11 +119,12 @@ type Builder struct {
 	keyRoom   [6]string
 	boxRoom   [6]any
 	modelRoom [1]*model
-	// and for the words of a one-op batch (a Save's HSet grows them once,
-	// by Grow)
-	wordRoom  [12]any
-	shownRoom [8]string
+	// and for the words, instructions and model of a one-op batch (a Save
+	// of up to 8 fields; one of more grows them once, by Grow)
+	wordRoom  [24]any
+	shownRoom [20]string
 	instrRoom [2]Instr
+	modelVal  model
 }
 
 // manyKeys is how many keys a builder finds by linear search before it
@@ -156,6 +157,14 @@ func (b *Builder) Instrs() []Instr { return b.instrs }
 
 // Empty reports whether no instruction was emitted.
 func (b *Builder) Empty() bool { return len(b.instrs) == 0 }
+
+// FirstRoot is the root of the first declared model ("" for none).
+func (b *Builder) FirstRoot() string {
+	if len(b.models) == 0 {
+		return ""
+	}
+	return b.models[0].root
+}
 
 // Targets lists the declared models.
 func (b *Builder) Targets() []Target {
@@ -208,7 +217,12 @@ func (b *Builder) Declare(t Target, mode Mode) {
 	if b.byRoot(t.Root) != nil {
 		return
 	}
-	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)})
+	m := &b.modelVal
+	if len(b.models) > 0 {
+		m = new(model)
+	}
+	*m = model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)}
+	b.models = append(b.models, m)
 	b.key(t.Root)
 	if t.Index != nil {
 		b.declareIndex(t)
@@ -256,6 +270,7 @@ type Program struct {
 	// fills in (fcall and the function, or evalsha and the hash), numkeys,
 	// keys, Argv.
 	cmd []any
+	id  string // the batch id, which cmd's word points at (box.go)
 }
 
 // Header is what a program carries besides its instructions.
@@ -299,7 +314,8 @@ func (b *Builder) Build(h Header) *Program {
 	cmd := make([]any, 0, 3+nk+5+nd+len(b.words))
 	cmd = append(cmd, nil, nil, number(nk))
 	cmd = append(cmd, b.boxed...)
-	cmd = append(cmd, batch, number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
+	p := &Program{id: batch}
+	cmd = append(cmd, boxed(&p.id), number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
 	for _, m := range b.models {
 		mode := m.mode
 		if mode == Need && m.creates && !m.need {
@@ -316,8 +332,8 @@ func (b *Builder) Build(h Header) *Program {
 		cmd[at+1] = number(len(cmd) - at - 2)
 	}
 	cmd = append(cmd, b.words...)
-	p := &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd,
-		lean: lean(b.models, b.instrs)}
+	p.Keys, p.Argv, p.Instrs, p.decls, p.record, p.cmd = b.keys, cmd[3+nk:], b.instrs, len(b.models), record, cmd
+	p.lean = lean(b.models, b.instrs)
 	if p.lean {
 		// the first declaration's opcode, ARGV[6]: batch.lua's batch()
 		// hands the program to its lean form, save
