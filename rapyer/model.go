@@ -207,7 +207,7 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), m.opts.Exec)
+	_, err := tx.Exec(ctx, m.rdb, tx.On(t, m.replaceOps(v)...), m.opts.Exec)
 	return err
 }
 
@@ -237,7 +237,7 @@ func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
 func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
 	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
-	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), o)
+	_, err := tx.Exec(ctx, m.rdb, tx.On(t, m.replaceOps(v)...), o)
 	return err
 }
 

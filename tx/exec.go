@@ -203,6 +203,8 @@ type Result struct {
 	owners  []ops.Op
 	vals    []any
 	replies map[ops.Op]any
+	// room for the owners of a short batch (a Save has two instructions)
+	ownerRoom [2]ops.Op
 }
 
 // Reply returns the raw reply of op; the Result methods of yielding ops
@@ -239,7 +241,11 @@ func newResult(p *prog.Program, out *transport.Outcome) *Result {
 		return r
 	}
 	if len(p.Instrs) <= manyReplies {
-		r.owners = make([]ops.Op, len(p.Instrs))
+		r.owners = r.ownerRoom[:0]
+		if len(p.Instrs) > len(r.ownerRoom) {
+			r.owners = make([]ops.Op, 0, len(p.Instrs))
+		}
+		r.owners = r.owners[:len(p.Instrs)]
 		for i, in := range p.Instrs {
 			r.owners[i], _ = in.Owner.(ops.Op)
 		}
@@ -315,12 +321,11 @@ func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Pro
 	if err != nil {
 		return nil, err
 	}
-	targets := pb.Targets()
 	id := random.Short(12) // 96 bits in 16 characters: the record key stays short
 	h := prog.Header{ID: id}
 	h.Bytes, h.Moves = opts.Budget.header()
 	if life > 0 {
-		h.Record, h.RecordMS = keys.Tx(targets[0].Root, id), life.Milliseconds()
+		h.Record, h.RecordMS = keys.Tx(pb.FirstRoot(), id), life.Milliseconds()
 	}
 	p := pb.Build(h)
 	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {

@@ -187,7 +187,7 @@ func TestLeanSaveLostReplyIsAppliedOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.Client.HSet(ctx, m.Target("a").Root(), "__v", "7")
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA")
+			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 			res, err := tx.Exec(ctx, rdb, saveBatch(m.Target("a"), leanValues[2], false), tx.Options{})
 			select {
 			case <-dropped:

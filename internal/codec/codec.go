@@ -31,6 +31,7 @@ func EmitModel(b *prog.Builder, t prog.Target, v unsafe.Pointer) error {
 	b.Creates(t.Root)
 	b.Reset(t.Root)
 	w := newWriter(b, t, len(t.Model.Scalars)+len(t.Model.Markers))
+	b.Grow(2 * w.room)
 	w.cols = make([]pending, 0, len(t.Model.Collections))
 	if err := w.fields(v, t.Model.Top); err != nil {
 		return err

@@ -160,12 +160,12 @@ func (b *Builder) emit(op opcode, tail []string, fixed ...string) {
 
 // arg appends one argument: a key as its index in KEYS, a text as is.
 func (b *Builder) arg(key bool, s string) {
+	b.shown = append(b.shown, s)
 	if key {
 		b.words = append(b.words, number(b.key(s)))
 	} else {
-		b.words = append(b.words, s)
+		b.words = append(b.words, boxed(&b.shown[len(b.shown)-1]))
 	}
-	b.shown = append(b.shown, s)
 }
 
 // Guards: checked against the data as the batch found it, before anything

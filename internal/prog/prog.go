@@ -119,6 +119,12 @@ type Builder struct {
 	keyRoom   [6]string
 	boxRoom   [6]any
 	modelRoom [1]*model
+	// and for the words, instructions and model of a one-op batch (a Save
+	// of up to 8 fields; one of more grows them once, by Grow)
+	wordRoom  [24]any
+	shownRoom [20]string
+	instrRoom [2]Instr
+	modelVal  model
 }
 
 // manyKeys is how many keys a builder finds by linear search before it
@@ -132,7 +138,10 @@ func NewBuilder() *Builder { return NewBuilderFor(0) }
 func NewBuilderFor(ops int) *Builder {
 	b := &Builder{}
 	b.keys, b.boxed, b.models = b.keyRoom[:0], b.boxRoom[:0], b.modelRoom[:0]
-	if ops > 0 {
+	if ops == 1 {
+		b.words, b.shown, b.instrs = b.wordRoom[:0], b.shownRoom[:0], b.instrRoom[:0]
+	}
+	if ops > 1 {
 		b.instrs = make([]Instr, 0, ops)
 		b.words = make([]any, 0, 7*ops)
 		b.shown = make([]string, 0, 5*ops)
@@ -148,6 +157,14 @@ func (b *Builder) Instrs() []Instr { return b.instrs }
 
 // Empty reports whether no instruction was emitted.
 func (b *Builder) Empty() bool { return len(b.instrs) == 0 }
+
+// FirstRoot is the root of the first declared model ("" for none).
+func (b *Builder) FirstRoot() string {
+	if len(b.models) == 0 {
+		return ""
+	}
+	return b.models[0].root
+}
 
 // Targets lists the declared models.
 func (b *Builder) Targets() []Target {
@@ -172,7 +189,7 @@ func (b *Builder) key(k string) int {
 		}
 	}
 	b.keys = append(b.keys, k)
-	b.boxed = append(b.boxed, k)
+	b.boxed = append(b.boxed, boxed(&b.keys[len(b.keys)-1])) // keys are never written again (box.go)
 	i := len(b.keys)
 	if b.index != nil {
 		b.index[k] = i
@@ -200,7 +217,12 @@ func (b *Builder) Declare(t Target, mode Mode) {
 	if b.byRoot(t.Root) != nil {
 		return
 	}
-	b.models = append(b.models, &model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)})
+	m := &b.modelVal
+	if len(b.models) > 0 {
+		m = new(model)
+	}
+	*m = model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)}
+	b.models = append(b.models, m)
 	b.key(t.Root)
 	if t.Index != nil {
 		b.declareIndex(t)
@@ -248,6 +270,7 @@ type Program struct {
 	// fills in (fcall and the function, or evalsha and the hash), numkeys,
 	// keys, Argv.
 	cmd []any
+	id  string // the batch id, which cmd's word points at (box.go)
 }
 
 // Header is what a program carries besides its instructions.
@@ -288,10 +311,11 @@ func (b *Builder) Build(h Header) *Program {
 		}
 	}
 	nk := len(b.keys)
-	cmd := make([]any, 0, 3+nk+3+nd+len(b.words))
+	cmd := make([]any, 0, 3+nk+5+nd+len(b.words))
 	cmd = append(cmd, nil, nil, number(nk))
 	cmd = append(cmd, b.boxed...)
-	cmd = append(cmd, batch, number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
+	p := &Program{id: batch}
+	cmd = append(cmd, boxed(&p.id), number(rec), int64Text(recordMS), int64Text(h.Bytes), int64Text(h.Moves))
 	for _, m := range b.models {
 		mode := m.mode
 		if mode == Need && m.creates && !m.need {
@@ -308,8 +332,8 @@ func (b *Builder) Build(h Header) *Program {
 		cmd[at+1] = number(len(cmd) - at - 2)
 	}
 	cmd = append(cmd, b.words...)
-	p := &Program{Keys: b.keys, Argv: cmd[3+nk:], Instrs: b.instrs, decls: len(b.models), record: record, cmd: cmd,
-		lean: lean(b.models, b.instrs)}
+	p.Keys, p.Argv, p.Instrs, p.decls, p.record, p.cmd = b.keys, cmd[3+nk:], b.instrs, len(b.models), record, cmd
+	p.lean = lean(b.models, b.instrs)
 	if p.lean {
 		// the first declaration's opcode, ARGV[6]: batch.lua's batch()
 		// hands the program to its lean form, save
@@ -358,13 +382,18 @@ func int64Text(n int64) any {
 	if n >= 0 && n < int64(len(numbers)) {
 		return numbers[n]
 	}
-	if n == 10000 { // the default record lifetime, in ms (tx)
+	switch n {
+	case 10000: // the default record lifetime, in ms (tx)
 		return recordDefault
+	case 2 << 20: // tx.DefaultBytes
+		return bytesDefault
+	case 50_000: // tx.DefaultMoves
+		return movesDefault
 	}
 	return strconv.FormatInt(n, 10)
 }
 
-var recordDefault any = "10000"
+var recordDefault, bytesDefault, movesDefault any = "10000", "2097152", "50000"
 
 // String renders the instructions, one a line: "incr account:{alice} balance 10 ...".
 func (p *Program) String() string { return Render(p.Instrs) }

@@ -266,8 +266,10 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 			w = functions
 		default:
 			if reply.FromServer(err) {
-				remember(c, scripts) // a server without functions
-				w = scripts
+				// a server without functions: this first call goes with
+				// the text (EVAL caches it), the next ones by EVALSHA
+				remember(c, scripts)
+				w = eval
 			} // unreachable: FCALL, the way is still unknown
 		}
 	case evalThenFunctions:

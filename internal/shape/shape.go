@@ -48,6 +48,12 @@ type Shape struct {
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
+	// save: a compiled save (save.go), which answers 'OK' for {'OK'};
+	// keys and steer are its number of keys and the words that make its
+	// shape (saveKey), to tell it from another of the same hash
+	save     bool
+	saveKeys int
+	steer    []string
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -55,6 +61,12 @@ type Shape struct {
 // is, or 'OK' and its results; every other reply ({'AGAIN'}, a resend's
 // {'DUP', ...}, {'SKIP'}, {'ERR', ...}) is the interpreter's already.
 func (s *Shape) Reply(v any) any {
+	if s.save {
+		if v == "OK" {
+			return okReply
+		}
+		return v
+	}
 	switch x := v.(type) {
 	case int64:
 		if x == 1 && len(s.yields) == 0 {
@@ -81,6 +93,13 @@ func (s *Shape) laid(ys []any) []any {
 	return out
 }
 
+// okReply is the interpreter's reply to a save that went through; shared,
+// as nobody changes it (transport.Decode reads it).
+var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
+
+// Saves reports whether s is a compiled save (save.go).
+func (s *Shape) Saves() bool { return s.save }
+
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
 func (s *Shape) Loaded() bool { return s.loaded.Load() }
@@ -95,6 +114,16 @@ func (s *Shape) MarkLoaded() { s.loaded.Store(true) }
 // ARGV the script takes.
 func (s *Shape) Command(p *prog.Program) []any {
 	full := p.Command()
+	if s.save {
+		// a compiled save reads every key of its program
+		nk := len(p.Keys)
+		cmd := make([]any, 0, 3+nk+len(s.pick))
+		cmd = append(cmd, full[:3+nk]...)
+		for _, i := range s.pick {
+			cmd = append(cmd, p.Argv[i-1])
+		}
+		return cmd
+	}
 	cmd := make([]any, 0, 3+len(s.keys)+len(s.pick))
 	cmd = append(cmd, full[0], full[1], s.nkeys)
 	for _, i := range s.keys {
@@ -110,8 +139,9 @@ func (s *Shape) Command(p *prog.Program) []any {
 // nothing and leaves the batch to the interpreter.
 const Again = "AGAIN"
 
-// MaxShapes bounds the shapes a process compiles (those it finds not
-// compilable count too): past it, new shapes run on the interpreter.
+// MaxShapes bounds the shapes a process compiles, of batches and of saves
+// each (those it finds not compilable count too): past it, new shapes run
+// on the interpreter.
 const MaxShapes = 256
 
 var cache = struct {
@@ -124,11 +154,15 @@ var cache = struct {
 var Off atomic.Bool
 
 // For returns the compiled shape of p, or nil when p runs on the
-// interpreter: a lean program (its own form), several models, an
-// instruction or a form of one that is not compiled, or past MaxShapes.
+// interpreter: several models, an instruction or a form of one that is not
+// compiled, a lean program other than a save of one model without
+// collections (save.go), or past MaxShapes.
 func For(p *prog.Program) *Shape {
-	if p == nil || p.Lean() || p.Decls() != 1 || Off.Load() {
+	if p == nil || p.Decls() != 1 || Off.Load() {
 		return nil
+	}
+	if p.Lean() {
+		return forSave(p)
 	}
 	key, ok := keyOf(p.Argv, len(p.Keys))
 	if !ok {
@@ -171,8 +205,11 @@ func Forget() {
 // Count is how many shapes the process holds, compilable or not.
 func Count() int {
 	cache.RLock()
-	defer cache.RUnlock()
-	return len(cache.m)
+	n := len(cache.m)
+	cache.RUnlock()
+	saves.RLock()
+	defer saves.RUnlock()
+	return n + len(saves.m)
 }
 
 // argv reads ARGV as the interpreter does: av(i) is ARGV[i] (from 1).

@@ -16,7 +16,8 @@ import (
 )
 
 // runShape sends p to its compiled shape (package shape), inside
-// MULTI/EXEC as RunTx does, and reports whether that settled the call.
+// MULTI/EXEC as RunTx does (a compiled save: alone, as a command go-redis
+// does not resend, noRetry), and reports whether that settled the call.
 // When it did not, nothing ran and the caller sends p to the interpreter:
 // p has no compiled shape, the shape left the batch to the interpreter
 // (its reply {'AGAIN'}: it wrote nothing), or the server refused the
@@ -38,7 +39,13 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		}
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
-		_, err := c.TxPipelined(ctx, func(pipe redis.Pipeliner) error { return pipe.Process(ctx, r) })
+		var err error
+		if s.Saves() {
+			// one command that go-redis never resends after writing it
+			err = c.Process(ctx, noRetry{r})
+		} else {
+			_, err = c.TxPipelined(ctx, func(pipe redis.Pipeliner) error { return pipe.Process(ctx, r) })
+		}
 		if cerr := r.Err(); cerr != nil && reply.FromServer(cerr) {
 			err = cerr
 		}
@@ -66,6 +73,16 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		return nil, false, nil
 	}
 }
+
+// noRetry is a command go-redis does not resend once it may have reached
+// the server (its retries after a lost reply, a timeout, a broken
+// connection): as a MULTI/EXEC, which it never resends, but one command
+// instead of three, with one reply. A compiled save goes so: its resend
+// is Exec's, with the same batch id, answered from the record.
+type noRetry struct{ *redis.Cmd }
+
+// NoRetry tells go-redis not to resend the command.
+func (noRetry) NoRetry() bool { return true }
 
 // shapeRuns and shapeAgain count the calls a compiled shape settled, and
 // those it left to the interpreter.

@@ -1,0 +1,383 @@
+package shape
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+)
+
+// Compiled saves. A lean program (prog.Program.Lean) that replaces one
+// model without collections (Model.Save, Create, Insert of such a model:
+// the program batch.lua's saveone runs) compiles to a script of its own
+// shape: the record key's and the root's places in KEYS, the record's
+// lifetime, the mode, the TTL action and its ms, and the field names are
+// in the text, so a call sends only the keys and the values. The script
+// keeps saveone's promises: it checks the model (type, mode, version) and
+// asks the ACL for every write after the first before it writes anything;
+// then it writes the record (SET NX PX, which is also its look-up: a
+// resend is answered from it, as save answers it), then the model: the
+// version and every field in one HSET, and the TTL. The stored model is
+// saveone's: a root that holds a field the save does not write (a stray)
+// or a TTL the save drops is deleted first, as saveone always does; a root
+// that holds the same fields is overwritten in place (a DEL and a new hash
+// cost the server more than the whole HSET). Every failure the interpreter
+// reports with an error of its own (a missing or existing model, a wrong
+// type, a corrupt or overflowing version, a refusal of the ACL or of the
+// server) makes the script answer {'AGAIN'} having written nothing (a
+// record it wrote is taken back as save takes it back), and the caller
+// sends the same program to the interpreter. A save that went through
+// answers 'OK' (Shape.Reply makes it the interpreter's {'OK'}).
+
+// maxSaveFields and maxSaveText bound the fields a compiled save names and
+// the bytes of their names: past them a save runs on the interpreter.
+const (
+	maxSaveFields = 128
+	maxSaveText   = 8192
+)
+
+// saveLayout is where the words of a save program of one model without
+// collections lie in ARGV (from 1), as prog lays it out and batch.lua's
+// saveone reads it.
+const (
+	svRecIdx = 2  // index in KEYS of the record key ('0': none)
+	svRecMS  = 3  // the record's lifetime in ms
+	svRoot   = 8  // index in KEYS of the root
+	svMode   = 9  // create, need, skip, fresh
+	svTTL    = 10 // keep, set, persist
+	svTTLMS  = 11 // the TTL in ms, for set
+	svCount  = 16 // argument count of the hset
+	svFirst  = 18 // the first field name
+)
+
+// saveFixed are the places in ARGV of the words besides the field names
+// that make a save's shape.
+var saveFixed = [...]int{svRecIdx, svRecMS, svRoot, svMode, svTTL, svTTLMS}
+
+// saveKey is the hash of the shape of a save program (its number of keys
+// and the words of saveFixed and the field names), or ok false when it is
+// not of the one-model form compiled saves take. It allocates nothing: a
+// Save looks its shape up on every call.
+func saveKey(a argv, nkeys int) (uint64, bool) {
+	w := func(i int) string { s, _ := a.at(i); return s }
+	r := w(svRoot)
+	if w(6) != "save" || w(7) != "4" || w(12) != "reset" || w(13) != "1" || w(14) != r || w(15) != "hset" || w(17) != r {
+		return 0, false
+	}
+	c, err := strconv.Atoi(w(svCount))
+	if err != nil || c < 1 || c%2 != 1 || svCount+c != len(a) || (c-1)/2 > maxSaveFields {
+		return 0, false
+	}
+	switch w(svMode) {
+	case "create", "need", "skip", "fresh":
+	default:
+		return 0, false
+	}
+	switch w(svTTL) {
+	case "keep", "set", "persist":
+	default:
+		return 0, false
+	}
+	// the record's lifetime and the TTL go into the text too (a model's
+	// options fix them): whole ms, at least 1, below 2^53, as record()
+	// and PEXPIRE take them
+	if (w(svRecIdx) != "0" && !wholeMS(w(svRecMS))) || (w(svTTL) == "set" && !wholeMS(w(svTTLMS))) {
+		return 0, false
+	}
+	// FNV-1a, a separator after every word
+	h := uint64(14695981039346656037) ^ uint64(nkeys)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+		h = (h ^ 0x100) * 1099511628211
+	}
+	for _, i := range saveFixed {
+		add(w(i))
+	}
+	size := 0
+	for i := svFirst; i < len(a); i += 2 {
+		f, ok := a.at(i)
+		if !ok || f == version {
+			return 0, false
+		}
+		size += len(f)
+		add(f)
+	}
+	return h, size <= maxSaveText
+}
+
+// steerOf lists the words of a save program that make its shape, in
+// saveKey's order.
+func steerOf(a argv) []string {
+	var out []string
+	for _, i := range saveFixed {
+		s, _ := a.at(i)
+		out = append(out, s)
+	}
+	for i := svFirst; i < len(a); i += 2 {
+		s, _ := a.at(i)
+		out = append(out, s)
+	}
+	return out
+}
+
+// sameSave reports whether s is the shape of the save program a (of the
+// same hash): no two shapes share a script by a collision.
+func sameSave(s *Shape, a argv, nkeys int) bool {
+	if s.saveKeys != nkeys || len(s.steer) != len(saveFixed)+(len(a)-svFirst+1)/2 {
+		return false
+	}
+	for j, i := range saveFixed {
+		if x, _ := a.at(i); x != s.steer[j] {
+			return false
+		}
+	}
+	j := len(saveFixed)
+	for i := svFirst; i < len(a); i += 2 {
+		if x, _ := a.at(i); x != s.steer[j] {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+// saves holds the compiled saves by saveKey, up to MaxShapes of them (a
+// program that is not compiled is held with no Text).
+var saves = struct {
+	sync.RWMutex
+	m map[uint64]*Shape
+}{m: map[uint64]*Shape{}}
+
+// forSave is For of a lean program.
+func forSave(p *prog.Program) *Shape {
+	a := argv(p.Argv)
+	key, ok := saveKey(a, len(p.Keys))
+	if !ok {
+		return nil
+	}
+	saves.RLock()
+	s, seen := saves.m[key]
+	saves.RUnlock()
+	if seen {
+		if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+			return nil
+		}
+		return s
+	}
+	s = &Shape{save: true, saveKeys: len(p.Keys), steer: steerOf(a)}
+	if text, pick, ok := compileSave(a); ok {
+		sum := sha1.Sum([]byte(text))
+		s.Text, s.Hash, s.pick = text, hex.EncodeToString(sum[:]), pick
+	}
+	saves.Lock()
+	defer saves.Unlock()
+	if old, seen := saves.m[key]; seen {
+		s = old
+	} else if len(saves.m) < MaxShapes {
+		saves.m[key] = s
+	} else {
+		return nil
+	}
+	if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+		return nil
+	}
+	return s
+}
+
+// saveGen is the state of one compilation of a save.
+type saveGen struct {
+	a    argv
+	sb   strings.Builder
+	pick []int
+}
+
+func (g *saveGen) w(i int) string { s, _ := g.a.at(i); return s }
+
+// line writes one line of the body.
+func (g *saveGen) line(s ...string) {
+	g.sb.WriteString("  ")
+	for _, x := range s {
+		g.sb.WriteString(x)
+	}
+	g.sb.WriteByte('\n')
+}
+
+// arg is the expression of ARGV word i of the program in the script's
+// ARGV, which takes only the words it reads.
+func (g *saveGen) arg(i int) string {
+	g.pick = append(g.pick, i)
+	return "AV[" + strconv.Itoa(len(g.pick)) + "]"
+}
+
+// compileSave writes the script of a save program saveKey took, and the
+// ARGV words (indexes in the program's ARGV) it takes: the values. ok is
+// false for a program that names a field twice.
+func compileSave(a argv) (string, []int, bool) {
+	g := &saveGen{a: a}
+	n := 0
+	seen := map[string]bool{}
+	for i := svFirst; i < len(a); i += 2 {
+		f, _ := a.at(i)
+		if seen[f] {
+			return "", nil, false
+		}
+		seen[f] = true
+		n++
+	}
+	g.sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
+	g.model()
+	g.anew(n)
+	g.record()
+	g.writes()
+	g.sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
+	// before the first write of the model: take the record back, as save
+	// does (a user who may not DEL it leaves it saying 'F'), and leave the
+	// batch to the interpreter
+	g.sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
+	g.sb.WriteString(partial)
+	return g.sb.String(), g.pick, true
+}
+
+// model checks the model: its type (HGET fails on another type), its
+// mode, its version (saveversion's checks: a count in canonical text below
+// 2^53), and makes the next version (nextversion, or the clock's for a
+// new model).
+func (g *saveGen) model() {
+	mode := g.w(svMode)
+	g.line("local root = KS[", g.w(svRoot), "]")
+	g.line("local v = redis.pcall('HGET', root, '__v')")
+	g.line("if type(v) == 'table' then return {'AGAIN'} end")
+	switch mode {
+	case "need", "skip":
+		g.line("if not v then return {'AGAIN'} end")
+	case "fresh":
+		g.line("if v then return {'AGAIN'} end")
+	}
+	g.line("local nx")
+	if mode != "fresh" {
+		g.line("if v then")
+		g.line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
+		g.line("  local p = #v")
+		g.line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
+		g.line("  local zeros = string.rep('0', #v - p)")
+		g.line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		g.line("else")
+	} else {
+		g.line("do")
+	}
+	g.line("  local t = redis.call('TIME')")
+	g.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	g.line("end")
+}
+
+// anew decides how the root is written, for a save of n fields. It is
+// written anew (DEL, then HSET), as saveone writes it, when it holds more
+// or fewer fields than the save writes, or a TTL the save must drop (a DEL
+// drops it). Otherwise the HSET overwrites it in place, and answers how
+// many fields it added: none when the root held the same fields, else it
+// held as many strays, and it is written anew after all (writes). Then the
+// asks of the writes after the first: the HSET after a DEL, or the DEL
+// after an HSET in place (a missing root gets an HSET only, the first
+// write); the TTL after both.
+func (g *saveGen) anew(n int) {
+	g.line("local len = redis.call('HLEN', root)")
+	g.line("local anew = len ~= ", strconv.Itoa(n+1))
+	if g.w(svTTL) != "set" {
+		g.line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
+	}
+	g.line("local acl = redis.acl_check_cmd")
+	g.line("if acl then")
+	g.line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
+	if g.w(svTTL) == "set" {
+		g.line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
+	}
+	g.line("end")
+}
+
+// record writes the record, which is also its look-up: a resend is
+// answered from it as save's replay answers it; 'F' is the record of a
+// save that failed and could not delete it.
+func (g *saveGen) record() {
+	rec := g.w(svRecIdx)
+	if rec == "0" {
+		return
+	}
+	g.line("local ms = '", g.w(svRecMS), "'")
+	g.line("local k = KS[", rec, "]")
+	g.line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
+	g.line("  local prev = redis.call('GET', k)")
+	g.line("  if prev == '1' then return {'DUP'} end")
+	g.line("  if prev == '0' then return {'DUPX'} end")
+	g.line("  if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
+	g.line("  redis.call('SET', k, '1', 'PX', ms)")
+	g.line("end")
+	g.line("rec, recms = k, ms")
+}
+
+// writes writes the model: the DEL of a root written anew, the version and
+// the fields in one HSET (again after a DEL when it added fields to a root
+// overwritten in place: that root held strays), the TTL; and answers 'OK',
+// short for the interpreter's {'OK'} (Shape.Reply).
+func (g *saveGen) writes() {
+	g.line("at = 2")
+	g.line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
+	var hset strings.Builder
+	hset.WriteString("redis.call('HSET', root, '__v', nx")
+	for i := svFirst; i < len(g.a); i += 2 {
+		f, _ := g.a.at(i)
+		hset.WriteString(", ")
+		hset.WriteString(luaQuote(f))
+		hset.WriteString(", ")
+		hset.WriteString(g.arg(i + 1))
+	}
+	hset.WriteString(")")
+	g.line("local added = ", hset.String())
+	g.line("wrote = true")
+	g.line("if not anew and added > 0 then")
+	g.line("  redis.call('DEL', root)")
+	g.line("  ", hset.String())
+	g.line("end")
+	if g.w(svTTL) == "set" {
+		g.line("redis.call('PEXPIRE', root, '", g.w(svTTLMS), "')")
+	}
+	g.line("return 'OK'")
+}
+
+// wholeMS reports whether s is a whole number of ms, at least 1, below
+// 2^53, in canonical text.
+func wholeMS(s string) bool {
+	if len(s) == 0 || len(s) > 15 || s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// luaQuote is s as a Lua string literal: printable ASCII but quotes and
+// backslashes as is, every other byte as a three-digit decimal escape (a
+// digit after it is then not read as its part).
+func luaQuote(s string) string {
+	var sb strings.Builder
+	sb.Grow(len(s) + 2)
+	sb.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
+			sb.WriteByte(c)
+			continue
+		}
+		d := strconv.Itoa(int(c))
+		sb.WriteString("\\" + strings.Repeat("0", 3-len(d)) + d)
+	}
+	sb.WriteByte('\'')
+	return sb.String()
+}

@@ -1,0 +1,96 @@
+package shape
+
+import "testing"
+
+// saveArgv lays out the ARGV of a lean save of one model without
+// collections, as prog builds it.
+func saveArgv(mode, ttl string, fields ...string) argv {
+	a := argv{"id", "2", "10000", "0", "0", "save", "4", "1", mode, ttl, "60000", "reset", "1", "1", "hset", "", "1"}
+	for _, f := range fields {
+		a = append(a, f, "value of "+f)
+	}
+	a[15] = itoa(1 + 2*len(fields))
+	return a
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// TestSaveKeys: programs of one shape share its key; another field name,
+// mode, TTL action or number of keys makes another; a program of another
+// layout, naming the version field, or with a record lifetime that is not
+// whole ms is not compiled; a shape is told from one of another shape
+// with the same hash.
+func TestSaveKeys(t *testing.T) {
+	base := saveArgv("create", "keep", "name", "age")
+	k, ok := saveKey(base, 2)
+	if !ok {
+		t.Fatal("a save is not compiled")
+	}
+	same := saveArgv("create", "keep", "name", "age")
+	same[18], same[20] = "other", "values"
+	if k2, _ := saveKey(same, 2); k2 != k {
+		t.Fatal("the values changed the key")
+	}
+	for name, a := range map[string]argv{
+		"a field":   saveArgv("create", "keep", "name", "agE"),
+		"the order": saveArgv("create", "keep", "age", "name"),
+		"the mode":  saveArgv("fresh", "keep", "name", "age"),
+		"the TTL":   saveArgv("create", "set", "name", "age"),
+	} {
+		if k2, ok := saveKey(a, 2); !ok || k2 == k {
+			t.Fatalf("%s: key %v (compiled %v), the same as the base's", name, k2, ok)
+		}
+	}
+	if k2, _ := saveKey(base, 3); k2 == k {
+		t.Fatal("the number of keys did not change the key")
+	}
+	bad := map[string]argv{
+		"the version":      saveArgv("create", "keep", "name", "__v"),
+		"a short program":  base[:len(base)-1],
+		"another mode":     saveArgv("maybe", "keep", "name"),
+		"record ms 0":      append(argv{"id", "2", "0"}, base[3:]...),
+		"record ms 1.5":    append(argv{"id", "2", "1.5"}, base[3:]...),
+		"not a save":       append(argv{"id", "2", "10000", "0", "0", "model"}, base[6:]...),
+		"ttl ms not whole": append(append(argv{}, saveArgv("create", "set", "name")[:10]...), append(argv{"-1"}, saveArgv("create", "set", "name")[11:]...)...),
+	}
+	for name, a := range bad {
+		if _, ok := saveKey(a, 2); ok {
+			t.Fatalf("%s: compiled", name)
+		}
+	}
+	s := &Shape{save: true, saveKeys: 2, steer: steerOf(base)}
+	if !sameSave(s, base, 2) || !sameSave(s, same, 2) {
+		t.Fatal("a shape is not the same as its program's")
+	}
+	if sameSave(s, saveArgv("create", "keep", "name", "agE"), 2) || sameSave(s, base, 3) || sameSave(s, saveArgv("create", "keep", "name"), 2) {
+		t.Fatal("a shape is the same as another shape's")
+	}
+}
+
+// TestSaveNamesTwice: a program that names a field twice is not compiled
+// (the script counts the fields it writes).
+func TestSaveNamesTwice(t *testing.T) {
+	if _, _, ok := compileSave(saveArgv("create", "keep", "name", "name")); ok {
+		t.Fatal("compiled")
+	}
+	if _, _, ok := compileSave(saveArgv("create", "keep", "name", "age")); !ok {
+		t.Fatal("not compiled")
+	}
+}
+
+func TestLuaQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"name":          "'name'",
+		"a'b\\c\x001":   `'a\039b\092c\0001'`,
+		"caf\xc3\xa9\n": `'caf\195\169\010'`,
+	} {
+		if got := luaQuote(in); got != want {
+			t.Fatalf("luaQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

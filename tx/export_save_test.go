@@ -1,0 +1,59 @@
+package tx
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/transport"
+)
+
+// Built is one program of a batch, built once (one batch id), that a test
+// sends by each path the library has: so that the same batch, and its
+// resends, can be compared across them.
+type Built struct{ p *prog.Program }
+
+// BuildProgram builds b's program as Exec does.
+func BuildProgram(rdb redis.UniversalClient, b Batch, opts Options) (*Built, error) {
+	p, err := build(mustCompile(b, opts), rdb, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Built{p: p}, nil
+}
+
+// Record is the program's record key ("" for none).
+func (b *Built) Record() string { return b.p.Record() }
+
+// Exec sends the program as Exec does (its compiled shape first), once.
+func (b *Built) Exec(ctx context.Context, rdb redis.UniversalClient) (*Result, error) {
+	return b.decode(transport.RunTx(ctx, rdb, b.p))
+}
+
+// Lean sends the program as the interpreter's FCALL, which runs a lean
+// program on its lean form (save in batch.lua).
+func (b *Built) Lean(ctx context.Context, rdb redis.UniversalClient) (*Result, error) {
+	return b.decode(transport.Run(ctx, rdb, b.p))
+}
+
+// Interpreter sends the program to the generic interpreter, lean or not.
+func (b *Built) Interpreter(ctx context.Context, rdb redis.UniversalClient) (*Result, error) {
+	w := b.p.Argv[5]
+	if b.p.Lean() {
+		b.p.Argv[5] = "model"
+	}
+	defer func() { b.p.Argv[5] = w }()
+	return b.decode(transport.Run(ctx, rdb, b.p))
+}
+
+func (b *Built) decode(reply any, err error) (*Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	out, err := transport.Decode(b.p, reply)
+	if err != nil {
+		return nil, err
+	}
+	return newResult(b.p, out), nil
+}

@@ -1,0 +1,221 @@
+package tx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/faultproxy"
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/internal/transport"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// prepareSave stores a random state for a Save of a Flat at target: none,
+// a root of another type, or a hash with a version (some corrupt, some
+// past 2^53, some whose next one carries), an old and a stray field,
+// perhaps a TTL; and perhaps a record of the batch already there ('1', a
+// resend's; 'F', a failed save's that could not delete its own).
+func prepareSave(ctx context.Context, b *testenv.Backend, target tx.Target, rec string, r *rand.Rand) {
+	root := target.Root()
+	b.Client.Del(ctx, root)
+	if rec != "" {
+		b.Client.Del(ctx, rec)
+		switch r.IntN(8) {
+		case 0:
+			b.Client.Set(ctx, rec, "1", time.Minute)
+		case 1:
+			b.Client.Set(ctx, rec, "F", time.Minute)
+		}
+	}
+	switch r.IntN(8) {
+	case 0:
+		return
+	case 1:
+		b.Client.Set(ctx, root, "a string", 0)
+		return
+	}
+	ver := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3"}[r.IntN(9)]
+	b.Client.HSet(ctx, root, "__v", ver, "name", "old")
+	if r.IntN(2) == 0 {
+		// the fields of a value, which a save overwrites in place
+		b.Client.HSet(ctx, root, "age", "7", "score", "0.5")
+	}
+	if r.IntN(2) == 0 {
+		b.Client.HSet(ctx, root, "stray", "s")
+	}
+	if r.IntN(2) == 0 {
+		b.Client.HSet(ctx, root, "note", "old note")
+	}
+	if r.IntN(2) == 0 {
+		b.Client.PExpire(ctx, root, time.Hour)
+	}
+}
+
+// saveOutcome is what a Save did: its error's kind (and, when exact, its
+// text), whether it was skipped or a duplicate, the stored model, its
+// version, and the record.
+func saveOutcome(ctx context.Context, b *testenv.Backend, target tx.Target, rec string, exact bool, res *tx.Result, err error) string {
+	s := "err: nil\n"
+	if err != nil {
+		kinds := []error{rapyer.ErrNotFound, rapyer.ErrExists, rapyer.ErrWrongType, rapyer.ErrCorrupt, rapyer.ErrOverflow,
+			rapyer.ErrNoPermission, rapyer.ErrPartlyApplied, rapyer.ErrInvalid, rapyer.ErrRefused}
+		s = "err: other\n"
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				s = fmt.Sprintf("err: %v\n", k)
+			}
+		}
+		if exact {
+			s += err.Error() + "\n"
+		}
+	} else {
+		s += fmt.Sprintf("skipped %v duplicate %v\n", res.Skipped, res.Duplicate)
+	}
+	root := target.Root()
+	v := b.Client.HGet(ctx, root, "__v").Val()
+	// the clock's microseconds (16 digits, 17..., not a prepared version)
+	if len(v) == 16 && v[0] != '9' {
+		v = "from the clock"
+	}
+	s += "version " + v + "\n"
+	typ := b.Client.Type(ctx, root).Val()
+	s += fmt.Sprintf("root %s ttl=%v\n", typ, b.Client.PTTL(ctx, root).Val() > 0)
+	if typ == "hash" {
+		h := b.Client.HGetAll(ctx, root).Val()
+		delete(h, "__v")
+		var fs []string
+		for f, x := range h {
+			fs = append(fs, f+"="+x)
+		}
+		sort.Strings(fs)
+		s += fmt.Sprint(fs, "\n")
+	}
+	if rec != "" {
+		s += fmt.Sprintf("record %q ttl=%v\n", b.Client.Get(ctx, rec).Val(), b.Client.PTTL(ctx, rec).Val() > 0)
+	}
+	return s
+}
+
+// TestCompiledSavesAgreeWithTheInterpreter: random Saves, Creates and
+// saves of the other modes of a model without collections (random values,
+// with and without a TTL, with and without a record), on random stored
+// states, sent once or twice (a resend, perhaps after another client
+// changed the model), leave the same results, errors and stored state
+// (record included) on the compiled save (Exec's path), on the lean form
+// of the interpreter (exactly: same error texts) and on the generic
+// interpreter (same kinds of errors), on every tier.
+func TestCompiledSavesAgreeWithTheInterpreter(t *testing.T) {
+	seed := testenv.Seed(t)
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Flat](b.Client, rapyer.Options{Prefix: b.Prefix + "flat"})
+		target := m.Target("c")
+		r := rand.New(rand.NewPCG(uint64(seed), 6))
+		settled0, _ := transport.ShapeRuns()
+		for i := range 300 {
+			v := flatValues()[r.IntN(3)]
+			ttl := r.IntN(3) == 0
+			opts := tx.Options{IfMissing: []tx.Missing{tx.FailIfMissing, tx.FailIfMissing, tx.SkipIfMissing, tx.MustBeNew}[r.IntN(4)]}
+			if r.IntN(4) == 0 {
+				opts.Record = tx.NoRecord
+			}
+			batch := flatBatch(target, v, ttl)
+			p, err := tx.BuildProgram(b.Client, batch, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resend := r.IntN(3) == 0
+			meddle := r.IntN(2) == 0
+			state := r.Uint64()
+			// exact: compare error texts too (the generic interpreter
+			// numbers a Save's instructions as the lean form does not)
+			run := func(exact bool, send func(context.Context) (*tx.Result, error)) string {
+				prepareSave(ctx, b, target, p.Record(), rand.New(rand.NewPCG(state, 1)))
+				if !exact && p.Record() != "" && b.Client.Get(ctx, p.Record()).Val() == "F" {
+					// a failed lean save's record: the generic interpreter
+					// never meets it (a lean program runs on the lean form)
+					return "F"
+				}
+				res, err := send(ctx)
+				out := ""
+				if resend {
+					out = saveOutcome(ctx, b, target, p.Record(), exact, res, err)
+					if meddle {
+						// another client deletes the model, or makes it a string
+						b.Client.Del(ctx, target.Root())
+						if state%2 == 0 {
+							b.Client.Set(ctx, target.Root(), "x", 0)
+						}
+					}
+					res, err = send(ctx)
+				}
+				return out + saveOutcome(ctx, b, target, p.Record(), exact, res, err)
+			}
+			compiled := run(true, func(ctx context.Context) (*tx.Result, error) { return p.Exec(ctx, b.Client) })
+			lean := run(true, func(ctx context.Context) (*tx.Result, error) { return p.Lean(ctx, b.Client) })
+			if compiled != lean {
+				t.Fatalf("save %d (%+v, value %+v, ttl %v, resend %v): compiled\n%s\nthe lean form\n%s", i, opts, v, ttl, resend, compiled, lean)
+			}
+			interp := run(false, func(ctx context.Context) (*tx.Result, error) { return p.Interpreter(ctx, b.Client) })
+			if loose := run(false, func(ctx context.Context) (*tx.Result, error) { return p.Exec(ctx, b.Client) }); interp != "F" && loose != interp {
+				t.Fatalf("save %d (%+v, value %+v, ttl %v, resend %v): compiled\n%s\nthe interpreter\n%s", i, opts, v, ttl, resend, loose, interp)
+			}
+		}
+		settled, _ := transport.ShapeRuns()
+		t.Logf("%d calls of 300 saves settled on a compiled save", settled-settled0)
+		if settled-settled0 < 100 {
+			t.Fatalf("only %d calls settled on a compiled save", settled-settled0)
+		}
+	})
+}
+
+// TestCompiledSaveLostReply: a compiled save whose reply is lost is
+// applied once, go-redis's retries left at their default: it is sent as a
+// command go-redis does not resend, so without a record the caller gets
+// ErrUnknownOutcome, and with one Exec's resend is answered from it.
+func TestCompiledSaveLostReply(t *testing.T) {
+	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
+		t.Run(string(tier), func(t *testing.T) {
+			b := testenv.On(t, tier)
+			ctx := context.Background()
+			proxy := faultproxy.Start(t, b.Addrs[0])
+			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
+			for _, record := range []time.Duration{tx.NoRecord, 0} {
+				m := rapyer.MustNew[Flat](rdb, rapyer.Options{Prefix: b.Prefix + "flat", Exec: tx.Options{Record: record}})
+				root := m.Target("lost").Root()
+				if err := m.Save(ctx, "lost", flatValues()[1]); err != nil {
+					t.Fatal(err)
+				}
+				b.Client.HSet(ctx, root, "__v", "7")
+				settled0, _ := transport.ShapeRuns()
+				dropped := proxy.DropReplyTo("EVALSHA", "EVAL")
+				err := m.Save(ctx, "lost", flatValues()[1])
+				select {
+				case <-dropped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the proxy never dropped a reply")
+				}
+				switch {
+				case record == tx.NoRecord && !errors.Is(err, rapyer.ErrUnknownOutcome):
+					t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
+				case record == 0 && err != nil:
+					t.Fatalf("a lost reply with a record: %v", err)
+				}
+				if v := b.Client.HGet(ctx, root, "__v").Val(); v != "8" {
+					t.Fatalf("record %v: the version after one Save from 7: %s", record, v)
+				}
+				if settled, _ := transport.ShapeRuns(); record == 0 && settled == settled0 {
+					t.Fatal("the resend did not settle on the compiled save")
+				}
+			}
+		})
+	}
+}
