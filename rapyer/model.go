@@ -92,6 +92,7 @@ type Model[T any] struct {
 	layout keys.Layout
 	opts   Options
 	ix     *ix.Set // nil for a type without indexes
+	mv     *mover  // the move from the layout without indexes (move.go)
 }
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
@@ -135,6 +136,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if set != nil {
 		m.layout.Tag = set.TagFunc()
 	}
+	m.mv = newMover(set, opts.Prefix)
 	return m, nil
 }
 
@@ -207,6 +209,9 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
+	if err := m.moveFirst(ctx, id); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, m.rdb, m.replace(v).On(t), m.opts.Exec)
 	return err
 }
@@ -217,6 +222,9 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
+	}
+	if err := m.moveFirst(ctx, id); err != nil {
+		return err
 	}
 	return m.create(ctx, t, v)
 }
@@ -259,7 +267,7 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, _, err := m.get(ctx, root)
+	v, _, err := m.getMoved(ctx, id, root)
 	return v, err
 }
 
@@ -281,7 +289,7 @@ func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, err
 	if err != nil {
 		return zero, 0, err
 	}
-	v, raw, err := m.get(ctx, root)
+	v, raw, err := m.getMoved(ctx, id, root)
 	if err != nil {
 		return zero, 0, err
 	}
@@ -590,6 +598,9 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, readErr(root, err)
 	}
+	if !ok {
+		return m.moveAgain(ctx, id, true)
+	}
 	return ok, nil
 }
 
@@ -607,6 +618,11 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	o := m.opts.Exec
 	o.IfMissing = tx.SkipIfMissing
 	res, err := tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
+	if again, merr := m.moveAgain(ctx, id, missed(res, err)); merr != nil {
+		return false, merr
+	} else if again {
+		res, err = tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -637,6 +653,11 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 		return 0, err
 	}
 	d, err := m.rdb.PTTL(ctx, root).Result()
+	if again, merr := m.moveAgain(ctx, id, err == nil && d == -2); merr != nil {
+		return 0, merr
+	} else if again {
+		d, err = m.rdb.PTTL(ctx, root).Result()
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -36,15 +36,25 @@ func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) 
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
 	}
-	todo, total, err := m.reindexTodo(ctx)
+	moved, total, err := m.moveAll(ctx, progress)
 	if err != nil {
 		return err
 	}
-	done := 0
+	todo, left, err := m.reindexTodo(ctx)
+	if err != nil {
+		return err
+	}
+	if total == 0 {
+		total = left
+	}
+	done := moved
 	for _, g := range todo {
 		if err := m.reindexGroup(ctx, g, &done, total, progress); err != nil {
 			return err
 		}
+	}
+	if progress != nil && moved > 0 && done != total {
+		progress(done, done) // writes during the move changed the count
 	}
 	return nil
 }
@@ -117,13 +127,13 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 			return err
 		}
 		if len(ids) > 0 {
-			if err := m.reindexIDs(ctx, base, ids); err != nil {
+			if err := m.reindexIDs(ctx, base, ids, true); err != nil {
 				return err
 			}
 			at = ids[len(ids)-1]
 			*done += len(ids)
 			if progress != nil {
-				progress(*done, total)
+				progress(*done, max(total, *done))
 			}
 		}
 		if len(ids) < reindexChunk {
@@ -137,8 +147,8 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 }
 
 // reindexIDs syncs the models ids of the group at base (index.lua's
-// reindex), and notes where the rebuild got to, in one step.
-func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string) error {
+// reindex), and with mark notes where the rebuild got to.
+func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, mark bool) error {
 	args := []any{len(m.ix.Fields)}
 	for _, f := range m.ix.Fields {
 		args = append(args, f.Name, string(f.Kind), string(f.Use), f.Coll)
@@ -148,6 +158,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string) er
 	}
 	if err := lua.Reindex.Run(ctx, m.rdb, script.Command([]string{ix.IDs(base), ix.Back(base), ix.Exp(base)}, args...)).Err(); err != nil {
 		return errs.At("Reindex", err)
+	}
+	if !mark {
+		return nil
 	}
 	return m.rdb.HSet(ctx, ix.Meta(base), metaAt, ids[len(ids)-1]).Err()
 }
