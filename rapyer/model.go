@@ -598,8 +598,13 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, readErr(root, err)
 	}
-	if !ok {
-		return m.moveAgain(ctx, id, true)
+	if again, merr := m.moveAgain(ctx, id, !ok); merr != nil {
+		return false, merr
+	} else if again {
+		ok, err = m.rdb.HExists(ctx, root, schema.Reserved+"v").Result()
+	}
+	if err != nil {
+		return false, readErr(root, err)
 	}
 	return ok, nil
 }
