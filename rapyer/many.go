@@ -94,6 +94,11 @@ func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
+	for _, id := range ids {
+		if err := m.moveFirst(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	gone := make([]bool, len(ids))
 	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
 		var b tx.Batch

@@ -357,6 +357,17 @@ type Entry[T any] struct {
 // Cluster the models may live in any slots: the client sends one
 // transaction per node, in parallel.
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
+	found, missing, err = m.getMany(ctx, ids)
+	if again, merr := m.moveAnyAgain(ctx, missing, err == nil && len(missing) > 0); merr != nil {
+		return nil, nil, merr
+	} else if again {
+		return m.getMany(ctx, ids)
+	}
+	return found, missing, err
+}
+
+// getMany is GetMany without the move of missing models (move.go).
+func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
 	roots := make([]string, len(ids))
 	for i, id := range ids {
 		if roots[i], err = m.Key(id); err != nil {

@@ -146,6 +146,18 @@ func TestAFirstIndexMovesAStoredTypeOnline(t *testing.T) {
 		if _, err := m.Get(ctx, "m0006"); !errors.Is(err, rapyer.ErrNotFound) {
 			t.Fatalf("Get of a deleted model: %v", err)
 		}
+		found, missing, err := m.GetMany(ctx, []string{"m0007", "nobody", "m0008"})
+		if err != nil || len(found) != 2 || found[0].ID != "m0007" || !itemEq(found[1].Value, stored["m0008"]) || !slices.Equal(missing, []string{"nobody"}) {
+			t.Fatalf("GetMany before the move: %v, %v, %v", found, missing, err)
+		}
+		if gone, err := m.DeleteMany(ctx, "m0009", "nobody", "m0011"); err != nil || !slices.Equal(gone, []string{"m0009", "m0011"}) {
+			t.Fatalf("DeleteMany before the move: %v, %v", gone, err)
+		}
+		delete(stored, "m0009")
+		delete(stored, "m0011")
+		if err := m.Create(ctx, "m0012", QItem{}); !errors.Is(err, rapyer.ErrExists) {
+			t.Fatalf("Create of a model not moved: %v", err)
+		}
 		if _, err := m.Get(ctx, "nobody"); !errors.Is(err, rapyer.ErrNotFound) {
 			t.Fatalf("Get of no model: %v", err)
 		}
