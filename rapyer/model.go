@@ -76,7 +76,7 @@ type Options struct {
 	// by them, and every write changes them in its own atomic step. A type
 	// with an index is grouped: its keys carry the hash tag of one of
 	// Groups slot groups (docs/storage.md), so indexing a type that has
-	// data moves its keys.
+	// data moves its keys: Model.Reindex moves them, online.
 	Indexes []index.Spec
 	// Groups is the number of slot groups of a type with indexes (0: 16);
 	// 1 for a type with a Unique index. With HashTag, the tags are the

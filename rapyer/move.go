@@ -135,26 +135,7 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 			continue
 		}
 		try++
-		ttl, _ := snap[0].(int64)
-		root := strs(snap[1])
-		ver := ""
-		for i := 0; i+1 < len(root); i += 2 {
-			if root[i] == versionField {
-				ver = root[i+1]
-			}
-		}
-		args := []any{versionField, id, guard, ttl, len(root)}
-		for _, w := range root {
-			args = append(args, w)
-		}
-		for i := 2; i+1 < len(snap); i += 2 {
-			t, _ := snap[i].(string)
-			vals := strs(snap[i+1])
-			args = append(args, t, len(vals))
-			for _, w := range vals {
-				args = append(args, w)
-			}
-		}
+		args, ver := moveArgs(id, guard, snap)
 		copyKeys := append([]string{to[0], ix.IDs(base), ix.Exp(base), ix.Back(base)}, to[1:]...)
 		copied, err := lua.MoveCopy.Run(ctx, m.rdb, script.Command(copyKeys, args...)).Int()
 		if err != nil {
@@ -177,6 +158,31 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		}
 	}
 	return fmt.Errorf("%w: moving %s to its slot group: a writer of the layout without indexes keeps changing it", errs.Conflict, from[0])
+}
+
+// moveArgs lays out mvcopy's args from mvread's reply snap, and returns
+// the version snap holds ("" for none).
+func moveArgs(id, guard string, snap []any) (args []any, ver string) {
+	ttl, _ := snap[0].(int64)
+	root := strs(snap[1])
+	for i := 0; i+1 < len(root); i += 2 {
+		if root[i] == versionField {
+			ver = root[i+1]
+		}
+	}
+	args = []any{versionField, id, guard, ttl, len(root)}
+	for _, w := range root {
+		args = append(args, w)
+	}
+	for i := 2; i+1 < len(snap); i += 2 {
+		t, _ := snap[i].(string)
+		vals := strs(snap[i+1])
+		args = append(args, t, len(vals))
+		for _, w := range vals {
+			args = append(args, w)
+		}
+	}
+	return args, ver
 }
 
 // moveState reads the @move state of every group.

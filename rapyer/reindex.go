@@ -29,9 +29,16 @@ const metaAt = "@reindex"
 // again after a failure and it goes on from there. progress, if not nil,
 // is called after every chunk with the models done and the total.
 //
+// A type's first index moves its keys (docs/queries.md, "A type's first
+// index: the move"): Reindex first moves every model stored before into
+// its slot group (a SCAN of every master counts them, a second moves
+// them), while no query answers, then builds every group's indexes;
+// progress counts each moved model twice (moved, indexed). Once every
+// group says the move is done, that step costs one round trip.
+//
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
-// models it writes.
+// models it writes, or write the old layout.
 func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
