@@ -106,21 +106,30 @@ const moveTries = 8
 // drop. A mover that stops for longer (a crash) lets the next one go on.
 var moveClaim = 10 * time.Second
 
+// moveCrash, when it fails, stops a move after a step (tests of a crash).
+var moveCrash = func(id, step string) error { return nil }
+
 // moveOne moves model id from the old layout to its group: read the old
 // keys and claim the model (one slot), copy them under the new root unless
 // a model is there already (the group's slot), delete the old keys and the
 // claim unless the model changed since the read (the old slot, guarded by
 // the version). Nothing is lost at any point: a crash leaves both copies,
 // and the next move of the model drops the old one. A model another mover
-// holds is waited for. With index set it also syncs the model's index
-// entries (Reindex's bulk move leaves that to its rebuild).
+// holds is waited for, as long as a claim lives, then taken over. With
+// index set it also syncs the model's index entries (Reindex's bulk move
+// leaves that to its rebuild).
 func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 	from, to := m.moveKeys(m.mv.old, id), m.moveKeys(m.layout, id)
 	from = append(from, keys.Field(from[0], "@moving"))
 	base := ix.Base(m.opts.Prefix, m.ix.Tag(id))
 	token, guard := random.Hex(8), ""
+	var waited time.Time // when this mover first found the model claimed
 	for try, wait := 0, 0; try < moveTries; {
-		snap, err := lua.MoveRead.Run(ctx, m.rdb, script.Command(from, token, moveClaim.Milliseconds())).Slice()
+		steal := ""
+		if wait > 0 && time.Since(waited) > moveClaim {
+			steal = "steal" // the holder stopped (or its claim does not expire)
+		}
+		snap, err := lua.MoveRead.Run(ctx, m.rdb, script.Command(from, token, moveClaim.Milliseconds(), steal)).Slice()
 		if err != nil {
 			return errs.At("move", err)
 		}
@@ -128,6 +137,9 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		case -2:
 			return nil // gone: moved (by this call or another) or deleted
 		case -3:
+			if wait == 0 {
+				waited = time.Now()
+			}
 			wait++
 			if err := backoff.Sleep(ctx, backoff.Delay(time.Millisecond, 50*time.Millisecond, wait)); err != nil {
 				return err
@@ -135,6 +147,9 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 			continue
 		}
 		try++
+		if err := moveCrash(id, "read"); err != nil {
+			return err
+		}
 		args, ver := moveArgs(id, guard, snap)
 		copyKeys := append([]string{to[0], ix.IDs(base), ix.Exp(base), ix.Back(base)}, to[1:]...)
 		copied, err := lua.MoveCopy.Run(ctx, m.rdb, script.Command(copyKeys, args...)).Int()
@@ -145,6 +160,9 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 			if err := m.reindexIDs(ctx, base, []string{id}, false); err != nil {
 				return err
 			}
+		}
+		if err := moveCrash(id, "copied"); err != nil {
+			return err
 		}
 		dropped, err := lua.MoveDrop.Run(ctx, m.rdb, script.Command(from, versionField, ver, token)).Int()
 		if err != nil {

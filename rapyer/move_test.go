@@ -342,3 +342,86 @@ func TestTheMoveKeepsConcurrentWrites(t *testing.T) {
 		checkMoved(t, m, plain, 3, stored, "after the move")
 	})
 }
+
+// TestAMoveStoppedBetweenItsStepsLosesNothing: one model's move stops after
+// its copy (both copies stored), another's after its read (its claim
+// left): the indexed model reads the copy, a write to it is kept, the
+// claim is waited out, and Reindex finishes both moves: the old keys go,
+// the new ones keep the writes, the versions and the TTL.
+func TestAMoveStoppedBetweenItsStepsLosesNothing(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "mvc"
+		plain := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix})
+		stored := map[string]QItem{
+			"c1": {Name: "apple", Status: "new", Price: 1, Tags: map[string]struct{}{"red": {}}},
+			"c2": {Name: "band", Status: "sold", Price: 2, Tags: map[string]struct{}{"blue": {}, "green": {}}},
+			"c3": {Name: "a", Status: "new", Price: 3},
+		}
+		vers := map[string]int64{}
+		for id, it := range stored {
+			if err := plain.Save(ctx, id, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := plain.Expire(ctx, "c2", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for id := range stored {
+			_, v, err := plain.GetWithVersion(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vers[id] = v
+		}
+		m := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix, Indexes: itemIndexes, Groups: 2})
+		crashed := map[string]bool{}
+		restore := rapyer.SetMoveCrash(func(id, step string) bool { // once each
+			crash := !crashed[id] && ((id == "c1" && step == "copied") || (id == "c2" && step == "read"))
+			crashed[id] = crashed[id] || crash
+			return crash
+		}, 200*time.Millisecond)
+		for _, id := range []string{"c1", "c2"} {
+			if _, err := m.Get(ctx, id); err == nil {
+				t.Fatalf("Get(%s) with a move that crashes: no error", id)
+			}
+		}
+		defer restore()
+		// c1 is stored twice: the indexed model reads and writes its copy
+		if _, v, err := m.GetWithVersion(ctx, "c1"); err != nil || v != vers["c1"] {
+			t.Fatalf("the copy of c1: version %d, %v; want %d", v, err, vers["c1"])
+		}
+		if _, err := m.Exec(ctx, "c1", tx.Of(ops.VersionIs[QItem](vers["c1"]), ops.Incr(iPrice, 10))); err != nil {
+			t.Fatal(err)
+		}
+		c1 := stored["c1"]
+		c1.Price += 10
+		stored["c1"] = c1
+		// the claims are left: the next mover waits them out (200ms), and
+		// takes them over (miniredis expires nothing by itself)
+		if got, err := m.Get(ctx, "c2"); err != nil || !itemEq(got, stored["c2"]) {
+			t.Fatalf("Get(c2) after a claim was left: %+v, %v", got, err)
+		}
+		if err := m.Reindex(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkMoved(t, m, plain, 2, stored, "after the crashes")
+		for id, want := range vers {
+			_, v, err := m.GetWithVersion(ctx, id)
+			if id == "c1" {
+				want++ // the Exec
+			}
+			if err != nil || v != want {
+				t.Fatalf("version of %s: %d, %v; want %d", id, v, err, want)
+			}
+		}
+		if d, err := m.TTL(ctx, "c2"); err != nil || d <= 0 || d > time.Hour {
+			t.Fatalf("TTL(c2) = %v, %v", d, err)
+		}
+		for _, k := range []string{prefix + ":{c2}:@moving", prefix + ":{c1}:@moving", prefix + ":{c1}:tags", prefix + ":{c2}:tags"} {
+			if n, err := b.Client.Exists(ctx, k).Result(); err != nil || n != 0 {
+				t.Fatalf("%s is left: %d, %v", k, n, err)
+			}
+		}
+	})
+}

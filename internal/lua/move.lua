@@ -9,7 +9,8 @@
 -- old one.
 
 -- mvread(keys, args): keys = the old root, its collection keys, then the
--- move's claim key; args = the mover's token and the claim's life in ms.
+-- move's claim key; args = the mover's token, the claim's life in ms, and
+-- 'steal' to take a claim its holder kept longer than its life.
 -- Replies {-2} when the root is gone; {-3, pttl of the claim} when another
 -- mover holds the claim; otherwise claims the model for the token and
 -- replies {pttl of the root, HGETALL of the root, then per collection key
@@ -20,7 +21,7 @@ local function mvread(keys, args)
   local claim = keys[#keys]
   if redis.call('EXISTS', keys[1]) == 0 then return {-2} end
   local c = redis.call('GET', claim)
-  if c and c ~= args[1] then return {-3, redis.call('PTTL', claim)} end
+  if c and c ~= args[1] and args[3] ~= 'steal' then return {-3, redis.call('PTTL', claim)} end
   redis.call('SET', claim, args[1], 'PX', args[2])
   local out = {redis.call('PTTL', keys[1]), redis.call('HGETALL', keys[1])}
   for i = 2, #keys - 1 do
