@@ -699,7 +699,9 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 //
 // A type with indexes (Options.Indexes, without HashTag) is listed by its
 // slot groups' lists of ids instead (FindIDs of query.All): exact, each id
-// once, ordered by id, a page of 100 per group at a time, no SCAN.
+// once, ordered by id, a page of 100 per group at a time, no SCAN. While
+// Reindex moves the models of a type's first index, that fails with
+// ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 	if m.ix != nil && !m.ix.Tagged {
 		return m.FindIDs(ctx, query.All[T]())
