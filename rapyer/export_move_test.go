@@ -22,3 +22,12 @@ var errCrash = errorString("crashed (a test)")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// SetMoveCheckFail makes the check of a type's first call (whether models
+// of the layout without indexes are left) fail with err, until the
+// function it returns is called.
+func SetMoveCheckFail(err error) func() {
+	old := moveCheckFail
+	moveCheckFail = func() error { return err }
+	return func() { moveCheckFail = old }
+}

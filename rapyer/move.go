@@ -15,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/tx"
 )
@@ -39,25 +40,125 @@ const metaMove = "@move"
 // mover is the move state of an indexed Model (nil for one that cannot
 // have an old layout: no indexes, or HashTag, whose keys do not change).
 type mover struct {
-	old  keys.Layout // the layout of the type without indexes
-	done atomic.Bool // this process saw the move done: misses need no check
+	old   keys.Layout   // the layout of the type without indexes
+	done  atomic.Bool   // this process saw the move done: misses need no check
+	found atomic.Bool   // the check found models to move (or a move running): misses are checked
+	check chan struct{} // held by the one check of this process at a time (moveNeeded)
 }
 
 func newMover(set *ix.Set, prefix string) *mover {
 	if set == nil || set.Tagged {
 		return nil
 	}
-	return &mover{old: keys.Layout{Prefix: prefix}}
+	return &mover{old: keys.Layout{Prefix: prefix}, check: make(chan struct{}, 1)}
+}
+
+// moveCheckFail, when it fails, makes the check of moveNeeded fail before
+// its SCAN (tests of a failed check).
+var moveCheckFail = func() error { return nil }
+
+// moveNeeded reports whether calls on the type must still look for models
+// of the old layout: until this process knows the move done. The first
+// call that asks runs the check, once per process (concurrent callers wait
+// for it, and learn its answer): it reads @move of every group (one round
+// trip); "done" answers no, "moving" yes; with no state it counts the
+// models of the old layout with SCAN on every master, as Reindex's first
+// step does, and when there are none records "done" in every group that
+// has no state yet (HSETNX, so that a Reindex that found models meanwhile
+// keeps its "moving"). So a type that never had models of the old layout
+// pays once per process, and a process that starts once the move is done
+// pays one read. A failed check is returned typed (ErrNotSent,
+// ErrNoPermission, ErrRefused), caches nothing, and the next call checks
+// again.
+func (m *Model[T]) moveNeeded(ctx context.Context) (bool, error) {
+	mv := m.mv
+	if mv == nil || mv.done.Load() {
+		return false, nil
+	}
+	if mv.found.Load() {
+		return true, nil
+	}
+	select {
+	case mv.check <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("%w: waiting for the check of the layout without indexes: %w", errs.NotSent, ctx.Err())
+	}
+	defer func() { <-mv.check }()
+	if mv.done.Load() {
+		return false, nil
+	}
+	if mv.found.Load() {
+		return true, nil
+	}
+	need, err := m.moveCheck(ctx)
+	if err != nil {
+		return false, moveCheckErr(err)
+	}
+	if need {
+		mv.found.Store(true)
+	} else {
+		mv.done.Store(true)
+	}
+	return need, nil
+}
+
+// moveCheck is moveNeeded's check, without the cache.
+func (m *Model[T]) moveCheck(ctx context.Context) (bool, error) {
+	done, moving, err := m.moveState(ctx)
+	switch {
+	case err != nil:
+		return false, err
+	case done:
+		return false, nil
+	case moving:
+		return true, nil
+	}
+	if err := moveCheckFail(); err != nil {
+		return false, err
+	}
+	for _, err := range m.oldModel().IDs(ctx) {
+		if err != nil {
+			return false, err
+		}
+		return true, nil // one is enough
+	}
+	_, err = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, b := range m.ix.Bases() {
+			p.HSetNX(ctx, ix.Meta(b), metaMove, "done")
+		}
+		return nil
+	})
+	return false, err
+}
+
+// moveCheckErr types an error of moveCheck: the server's refusal as
+// ErrNoPermission or ErrRefused, anything else as ErrNotSent (the call
+// that asked sent nothing of its own).
+func moveCheckErr(err error) error {
+	for _, s := range []error{errs.NotSent, errs.NoPermission, errs.Refused, errs.WrongType} {
+		if errors.Is(err, s) {
+			return errs.At("checking the layout without indexes", err)
+		}
+	}
+	if reply.FromServer(err) {
+		err = reply.Refused(err)
+	} else {
+		err = fmt.Errorf("%w: %w", errs.NotSent, err)
+	}
+	return errs.At("checking the layout without indexes", err)
 }
 
 // moveAgain is called after a call on model id found no model (missed):
 // when the type's move is not known to be done and the model is still in
 // the old layout, it moves the model and reports that the call should run
-// again. It costs one round trip per miss until this process sees the
-// move done.
+// again. Once moveNeeded knows the move done it costs nothing; before,
+// one round trip per miss.
 func (m *Model[T]) moveAgain(ctx context.Context, id string, missed bool) (bool, error) {
-	if !missed || m.mv == nil || m.mv.done.Load() {
+	if !missed || m.mv == nil {
 		return false, nil
+	}
+	if need, err := m.moveNeeded(ctx); err != nil || !need {
+		return false, err
 	}
 	base := ix.Base(m.opts.Prefix, m.ix.Tag(id))
 	var st *redis.StringCmd
