@@ -32,7 +32,13 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
 	}
-	return tx.Exec(ctx, m.rdb, b.On(t), o.Exec)
+	res, err := tx.Exec(ctx, m.rdb, b.On(t), o.Exec)
+	if again, merr := m.moveAgain(ctx, id, missed(res, err)); merr != nil {
+		return nil, merr
+	} else if again {
+		return tx.Exec(ctx, m.rdb, b.On(t), o.Exec)
+	}
+	return res, err
 }
 
 // Update runs a read-decide-write update of model id, optimistically: it
@@ -96,6 +102,12 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	}
 	res, err := tx.Optimistic(ctx, m.rdb, watch, read, o)
 	var de *decideError
+	missing := !errors.As(err, &de) && (errors.Is(err, errSkipped) || errors.Is(err, errs.NotFound))
+	if again, merr := m.moveAnyAgain(ctx, ids, missing); merr != nil {
+		return nil, merr
+	} else if again {
+		res, err = tx.Optimistic(ctx, m.rdb, watch, read, o)
+	}
 	switch {
 	case errors.Is(err, errSkipped):
 		return &tx.Result{Skipped: true, Attempts: 1}, nil

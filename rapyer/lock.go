@@ -31,6 +31,9 @@ type Held struct {
 	// stores what it read in the variable, once p has run: ok is false for
 	// a missing model, and diff is the op saving what changed since.
 	load func(p redis.Pipeliner) func() (diff func() ops.Op, ok bool, err error)
+	// move, if not nil, moves a model it misses from the layout without
+	// indexes and reports whether to try again (move.go).
+	move func(ctx context.Context) (bool, error)
 }
 
 // Hold binds model id of m to v for LockAll: LockAll loads the model into *v
@@ -44,7 +47,7 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 	if err != nil {
 		return Held{err: err}
 	}
-	return Held{rdb: m.rdb, root: root, target: m.Target(id), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
+	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
 		read := m.queueRead(p, root)
 		return func() (func() ops.Op, bool, error) {
 			x, ok, err := read()
@@ -205,21 +208,34 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 // acquire locks the model of h for action and loads it in the same round
 // trip; a missing model gives nil and no lock.
 func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
-	var read func() (func() ops.Op, bool, error)
-	o.Load = func(p redis.Pipeliner) { read = h.load(p) }
-	// the save is fenced by the lock's token (ops.Fenced), in its own
-	// atomic step: no fencing number to give out
-	o.NoFence = true
-	l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		var read func() (func() ops.Op, bool, error)
+		o.Load = func(p redis.Pipeliner) { read = h.load(p) }
+		// the save is fenced by the lock's token (ops.Fenced), in its own
+		// atomic step: no fencing number to give out
+		o.NoFence = true
+		l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
+		if err != nil {
+			return nil, err
+		}
+		diff, ok, err := read()
+		if err == nil && !ok && try == 0 && h.move != nil {
+			release(l)
+			again, merr := h.move(ctx)
+			if merr != nil || again {
+				if merr != nil {
+					return nil, merr
+				}
+				continue
+			}
+			return nil, nil
+		}
+		if err != nil || !ok {
+			release(l)
+			return nil, err
+		}
+		return &taken{held: h, lock: l, diff: diff}, nil
 	}
-	diff, ok, err := read()
-	if err != nil || !ok {
-		release(l)
-		return nil, err
-	}
-	return &taken{held: h, lock: l, diff: diff}, nil
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the

@@ -32,6 +32,11 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 	if err != nil {
 		return err
 	}
+	for _, id := range ids {
+		if err := m.moveFirst(ctx, id); err != nil {
+			return err
+		}
+	}
 	return m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
 		var b tx.Batch
 		for _, i := range at {
@@ -88,6 +93,11 @@ func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, err
 	groups, err := m.slots(ids)
 	if err != nil {
 		return nil, err
+	}
+	for _, id := range ids {
+		if err := m.moveFirst(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	gone := make([]bool, len(ids))
 	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {

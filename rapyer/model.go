@@ -76,7 +76,7 @@ type Options struct {
 	// by them, and every write changes them in its own atomic step. A type
 	// with an index is grouped: its keys carry the hash tag of one of
 	// Groups slot groups (docs/storage.md), so indexing a type that has
-	// data moves its keys.
+	// data moves its keys: Model.Reindex moves them, online.
 	Indexes []index.Spec
 	// Groups is the number of slot groups of a type with indexes (0: 16);
 	// 1 for a type with a Unique index. With HashTag, the tags are the
@@ -92,6 +92,7 @@ type Model[T any] struct {
 	layout keys.Layout
 	opts   Options
 	ix     *ix.Set // nil for a type without indexes
+	mv     *mover  // the move from the layout without indexes (move.go)
 }
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
@@ -135,6 +136,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if set != nil {
 		m.layout.Tag = set.TagFunc()
 	}
+	m.mv = newMover(set, opts.Prefix)
 	return m, nil
 }
 
@@ -207,6 +209,9 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
+	if err := m.moveFirst(ctx, id); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, m.rdb, tx.On(t, m.replaceOps(v)...), m.opts.Exec)
 	return err
 }
@@ -217,6 +222,9 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
+	}
+	if err := m.moveFirst(ctx, id); err != nil {
+		return err
 	}
 	return m.create(ctx, t, v)
 }
@@ -259,7 +267,7 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	v, _, err := m.get(ctx, root)
+	v, _, err := m.getMoved(ctx, id, root)
 	return v, err
 }
 
@@ -281,7 +289,7 @@ func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, err
 	if err != nil {
 		return zero, 0, err
 	}
-	v, raw, err := m.get(ctx, root)
+	v, raw, err := m.getMoved(ctx, id, root)
 	if err != nil {
 		return zero, 0, err
 	}
@@ -349,6 +357,17 @@ type Entry[T any] struct {
 // Cluster the models may live in any slots: the client sends one
 // transaction per node, in parallel.
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
+	found, missing, err = m.getMany(ctx, ids)
+	if again, merr := m.moveAnyAgain(ctx, missing, err == nil && len(missing) > 0); merr != nil {
+		return nil, nil, merr
+	} else if again {
+		return m.getMany(ctx, ids)
+	}
+	return found, missing, err
+}
+
+// getMany is GetMany without the move of missing models (move.go).
+func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
 	roots := make([]string, len(ids))
 	for i, id := range ids {
 		if roots[i], err = m.Key(id); err != nil {
@@ -590,6 +609,14 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, readErr(root, err)
 	}
+	if again, merr := m.moveAgain(ctx, id, !ok); merr != nil {
+		return false, merr
+	} else if again {
+		ok, err = m.rdb.HExists(ctx, root, schema.Reserved+"v").Result()
+	}
+	if err != nil {
+		return false, readErr(root, err)
+	}
 	return ok, nil
 }
 
@@ -607,6 +634,11 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	o := m.opts.Exec
 	o.IfMissing = tx.SkipIfMissing
 	res, err := tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
+	if again, merr := m.moveAgain(ctx, id, missed(res, err)); merr != nil {
+		return false, merr
+	} else if again {
+		res, err = tx.Exec(ctx, m.rdb, tx.On(t, ops.Delete[T]()), o)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -637,6 +669,11 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 		return 0, err
 	}
 	d, err := m.rdb.PTTL(ctx, root).Result()
+	if again, merr := m.moveAgain(ctx, id, err == nil && d == -2); merr != nil {
+		return 0, merr
+	} else if again {
+		d, err = m.rdb.PTTL(ctx, root).Result()
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -662,7 +699,9 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 //
 // A type with indexes (Options.Indexes, without HashTag) is listed by its
 // slot groups' lists of ids instead (FindIDs of query.All): exact, each id
-// once, ordered by id, a page of 100 per group at a time, no SCAN.
+// once, ordered by id, a page of 100 per group at a time, no SCAN. While
+// Reindex moves the models of a type's first index, that fails with
+// ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 	if m.ix != nil && !m.ix.Tagged {
 		return m.FindIDs(ctx, query.All[T]())

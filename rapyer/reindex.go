@@ -29,22 +29,39 @@ const metaAt = "@reindex"
 // again after a failure and it goes on from there. progress, if not nil,
 // is called after every chunk with the models done and the total.
 //
+// A type's first index moves its keys (docs/queries.md, "A type's first
+// index: the move"): Reindex first moves every model stored before into
+// its slot group (a SCAN of every master counts them, a second moves
+// them), while no query answers, then builds every group's indexes;
+// progress counts each moved model twice (moved, indexed). Once every
+// group says the move is done, that step costs one round trip.
+//
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
-// models it writes.
+// models it writes, or write the old layout.
 func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
 	}
-	todo, total, err := m.reindexTodo(ctx)
+	moved, total, err := m.moveAll(ctx, progress)
 	if err != nil {
 		return err
 	}
-	done := 0
+	todo, left, err := m.reindexTodo(ctx)
+	if err != nil {
+		return err
+	}
+	if total == 0 {
+		total = left
+	}
+	done := moved
 	for _, g := range todo {
 		if err := m.reindexGroup(ctx, g, &done, total, progress); err != nil {
 			return err
 		}
+	}
+	if progress != nil && moved > 0 && done != total {
+		progress(done, done) // writes during the move changed the count
 	}
 	return nil
 }
@@ -117,13 +134,13 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 			return err
 		}
 		if len(ids) > 0 {
-			if err := m.reindexIDs(ctx, base, ids); err != nil {
+			if err := m.reindexIDs(ctx, base, ids, true); err != nil {
 				return err
 			}
 			at = ids[len(ids)-1]
 			*done += len(ids)
 			if progress != nil {
-				progress(*done, total)
+				progress(*done, max(total, *done))
 			}
 		}
 		if len(ids) < reindexChunk {
@@ -137,8 +154,8 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 }
 
 // reindexIDs syncs the models ids of the group at base (index.lua's
-// reindex), and notes where the rebuild got to, in one step.
-func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string) error {
+// reindex), and with mark notes where the rebuild got to.
+func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, mark bool) error {
 	args := []any{len(m.ix.Fields)}
 	for _, f := range m.ix.Fields {
 		args = append(args, f.Name, string(f.Kind), string(f.Use), f.Coll)
@@ -148,6 +165,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string) er
 	}
 	if err := lua.Reindex.Run(ctx, m.rdb, script.Command([]string{ix.IDs(base), ix.Back(base), ix.Exp(base)}, args...)).Err(); err != nil {
 		return errs.At("Reindex", err)
+	}
+	if !mark {
+		return nil
 	}
 	return m.rdb.HSet(ctx, ix.Meta(base), metaAt, ids[len(ids)-1]).Err()
 }

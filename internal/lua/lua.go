@@ -32,6 +32,9 @@ var lockSource string
 //go:embed read.lua
 var readSource string
 
+//go:embed move.lua
+var moveSource string
+
 // Library is every entry point rapyer-go calls on the server.
 var Library = script.NewParts("rapyer",
 	// index.lua is appended to batch.lua: its code shares the
@@ -44,6 +47,7 @@ var Library = script.NewParts("rapyer",
 	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
 	script.Part{Source: readSource, Entries: []string{"read"}},
+	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
 )
 
 // The entry points.
@@ -65,4 +69,10 @@ var (
 	IxEnc   = Library.Func("ixenc")
 	// Query runs one query in one slot group (query.lua; package query).
 	Query = Library.Func("query")
+	// MoveRead, MoveCopy and MoveDrop move one model stored before its type
+	// declared its first index into its slot group (move.lua;
+	// rapyer/move.go).
+	MoveRead = Library.Func("mvread")
+	MoveCopy = Library.Func("mvcopy")
+	MoveDrop = Library.Func("mvdrop")
 )

@@ -450,6 +450,11 @@ end
 -- then scan (query.Scan), with a plan that reads no index.
 function Q.building(S)
   local n
+  -- a plan without indexes (a scan, All) reads @ids, which lacks the
+  -- models a first index's move (rapyer/move.go) has not moved yet
+  if #S.uses == 0 and redis.call('HGET', S.G .. ':@meta', '@move') == 'moving' then
+    fail('BUILDING', 0, 'the models of the type stored before its first index are moving to its slot groups')
+  end
   for _, name in ipairs(S.uses) do
     local st = redis.call('HGET', S.G .. ':@meta', name)
     if st == 'building' then fail('BUILDING', 0, 'the index of ' .. name .. ' is being built') end
