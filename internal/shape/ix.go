@@ -102,19 +102,10 @@ func (g *gen) ixGen(mode string) bool {
 		return true
 	}
 	// may the model be there (old entries), may it be new (no @back)?
-	old, nu := mode != "fresh", mode == "fresh" || mode == "create"
-	touched := nu || g.reset
-	cur := func(f string) string {
-		if g.reset {
-			return g.resetCur(f)
-		}
-		if fd := g.fields[f]; fd != nil {
-			return fd.cur
-		}
-		return ""
-	}
+	r := &ixRun{x: x, old: mode != "fresh", nu: mode == "fresh" || mode == "create"}
+	touched := r.nu || g.reset
 	for _, f := range x.fs {
-		touched = touched || cur(f.name) != ""
+		touched = touched || g.ixCur(f.name) != ""
 	}
 	if !touched {
 		// IX.check leaves the model untouched: no index key changes
@@ -125,102 +116,141 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "-- the indexes")
 	g.line(c, "local ixid = AV[%d]", x.id)
 	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
-	// per index: the encoding of its old value (none for a new model),
-	// of its new one, and what IX.pack makes of each
-	olds, news := make([]string, len(x.fs)), make([]string, len(x.fs))
-	oldPk, newPk := make([]string, len(x.fs)), make([]string, len(x.fs))
+	g.ixEntries(r)
+	g.ixBackCheck(r)
+	g.ixDeadlines(r)
+	g.ixWrites(r)
+	return true
+}
+
+// ixRun is what ixGen's parts share: the program's indexes, whether the
+// model may be there (old) and may be new (nu), and per index the Lua
+// names of the encodings of its old and new values and of what IX.pk
+// makes of each.
+type ixRun struct {
+	x                        *ixSpec
+	old, nu                  bool
+	olds, news, oldPk, newPk []string
+}
+
+// ixCur is the Lua name of field f's value after the instructions, "" when
+// the batch leaves it as stored.
+func (g *gen) ixCur(f string) string {
+	if g.reset {
+		return g.resetCur(f)
+	}
+	if fd := g.fields[f]; fd != nil {
+		return fd.cur
+	}
+	return ""
+}
+
+// ixEntries encodes, per index, its old value (none for a new model) and
+// its new one, with IX.value's checks on a value the batch gives (the
+// interpreter fails the batch with its error).
+func (g *gen) ixEntries(r *ixRun) {
+	x, c := r.x, &g.chk
+	n := len(x.fs)
+	r.olds, r.news, r.oldPk, r.newPk = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, f := range x.fs {
 		name := luaStr(f.name)
 		stored := g.storedAs(f.name, name)
 		zero := "IX.ZERO['" + f.kind + "']"
 		g.ixKinds += f.kind
-		olds[i] = "nil"
+		r.olds[i] = "nil"
 		switch {
-		case old && nu:
-			olds[i] = g.local()
-			g.line(c, "local %s = v and IX.enc('%s', %s or %s) or nil", olds[i], f.kind, stored, zero)
-		case old:
-			olds[i] = g.local()
-			g.line(c, "local %s = IX.enc('%s', %s or %s)", olds[i], f.kind, stored, zero)
+		case r.old && r.nu:
+			r.olds[i] = g.local()
+			g.line(c, "local %s = v and IX.enc('%s', %s or %s) or nil", r.olds[i], f.kind, stored, zero)
+		case r.old:
+			r.olds[i] = g.local()
+			g.line(c, "local %s = IX.enc('%s', %s or %s)", r.olds[i], f.kind, stored, zero)
 		}
-		if now := cur(f.name); now == "" {
-			if old {
-				news[i] = olds[i]
+		if now := g.ixCur(f.name); now == "" {
+			if r.old {
+				r.news[i] = r.olds[i]
 			} else {
-				news[i] = g.local()
-				g.line(c, "local %s = IX.enc('%s', %s or %s)", news[i], f.kind, stored, zero)
+				r.news[i] = g.local()
+				g.line(c, "local %s = IX.enc('%s', %s or %s)", r.news[i], f.kind, stored, zero)
 			}
 		} else {
-			// a value the batch gives: IX.value's checks (the interpreter
-			// fails the batch with its error)
 			v, e := g.local(), g.local()
-			news[i] = e
+			r.news[i] = e
 			g.line(c, "local %s = %s or %s", v, now, zero)
 			g.line(c, "if #%s > IX.MAX then %s end", v, again)
 			g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
 			g.line(c, "if not %s then %s end", e, again)
-			if old {
+			if r.old {
 				g.write("ZREM", f.z)
 			}
 			g.write("ZADD", f.z)
 		}
-		oldPk[i] = "''"
-		if old {
-			oldPk[i] = g.local()
-			g.line(c, "local %s = IX.pk(%s, %s)", oldPk[i], name, olds[i])
+		r.oldPk[i] = "''"
+		if r.old {
+			r.oldPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", r.oldPk[i], name, r.olds[i])
 		}
-		newPk[i] = oldPk[i]
-		if news[i] != olds[i] {
-			newPk[i] = g.local()
-			g.line(c, "local %s = IX.pk(%s, %s)", newPk[i], name, news[i])
+		r.newPk[i] = r.oldPk[i]
+		if r.news[i] != r.olds[i] {
+			r.newPk[i] = g.local()
+			g.line(c, "local %s = IX.pk(%s, %s)", r.newPk[i], name, r.news[i])
 		}
 	}
-	// the entries @back holds must be those the stored values give, with
-	// a flag this shape knows; a model that is not there has none (a
-	// @back of it is that of a model that expired: the interpreter clears
-	// it)
+}
+
+// ixBackCheck: the entries @back holds must be those the stored values
+// give, with a flag this shape knows; a model that is not there has none
+// (a @back of it is that of a model that expired: the interpreter clears
+// it). It then packs the new entries (ixp): a replace drops the TTL (the
+// interpreter's reset), flag N, or T when it sets one.
+func (g *gen) ixBackCheck(r *ixRun) {
+	c := &g.chk
 	g.line(c, "local ixf = 'N'")
 	check := func(ind string) {
 		g.line(c, "%sif not ixb then %s end", ind, again)
 		g.line(c, "%sixf = string.sub(ixb, 1, 1)", ind)
 		g.line(c, "%sif ixf ~= 'N' and ixf ~= 'T' then %s end", ind, again)
-		g.line(c, "%sif ixb ~= ixf .. %s then %s end", ind, strings.Join(oldPk, " .. "), again)
+		g.line(c, "%sif ixb ~= ixf .. %s then %s end", ind, strings.Join(r.oldPk, " .. "), again)
 	}
 	switch {
-	case old && nu:
+	case r.old && r.nu:
 		g.line(c, "if v then")
 		check("  ")
 		g.line(c, "elseif ixb then %s end", again)
-	case old:
+	case r.old:
 		check("")
 	default:
 		g.line(c, "if ixb then %s end", again)
 	}
-	// a replace drops the TTL (the interpreter's reset): flag N, or T when
-	// it sets one
 	flag := "ixf"
 	switch {
 	case g.ttlSet:
 		flag = "'T'"
-	case g.reset || !old:
+	case g.reset || !r.old:
 		flag = "'N'"
 	}
-	g.line(c, "local ixp = %s .. %s", flag, strings.Join(newPk, " .. "))
-	// a model of the group whose deadline passed: the interpreter purges it
+	g.line(c, "local ixp = %s .. %s", flag, strings.Join(r.newPk, " .. "))
+}
+
+// ixDeadlines: a model of the group whose deadline passed makes the
+// script answer AGAIN (the interpreter purges it); the group's first
+// model is noted; a model with a TTL has its deadline in @exp again
+// (IX.sync), and the ACL asks of those writes.
+func (g *gen) ixDeadlines(r *ixRun) {
+	x, c := r.x, &g.chk
 	g.line(c, "local ixnow")
 	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
 	g.line(c, "  ixnow = IX.now()")
 	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
 	g.line(c, "end")
-	if nu {
+	if r.nu {
 		first := "redis.call('ZCARD', %s) == 0"
-		if old {
+		if r.old {
 			first = "not v and " + first
 		}
 		g.line(c, "local ixfirst = "+first, x.ids)
 	}
-	if old && !g.reset {
-		// a model with a TTL has its deadline in @exp, again (IX.sync)
+	if r.old && !g.reset {
 		g.line(c, "local ixms")
 		g.line(c, "if ixf == 'T' then")
 		g.line(c, "  if not ixnow then %s end", again)
@@ -232,20 +262,26 @@ func (g *gen) ixGen(mode string) bool {
 	if g.ttlSet {
 		g.line(c, "if not ixnow then ixnow = IX.now() end")
 		g.write("ZADD", x.exp)
-	} else if old && g.reset {
+	} else if r.old && g.reset {
 		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)
 	}
-	w := &g.ixw
+}
+
+// ixWrites are the writes of the upkeep, after the instructions': the
+// entries that changed, @back, @exp, and for a new model @ids (and the
+// group's @meta when it is the group's first).
+func (g *gen) ixWrites(r *ixRun) {
+	x, w := r.x, &g.ixw
 	g.line(w, "at = %d", x.n)
 	g.write("HSET", x.back)
 	g.line(w, "if ixp ~= ixb then")
 	for i, f := range x.fs {
-		if news[i] == olds[i] {
+		if r.news[i] == r.olds[i] {
 			continue
 		}
-		o, e := olds[i], news[i]
+		o, e := r.olds[i], r.news[i]
 		g.line(w, "  if %s ~= %s then", o, e)
-		if old {
+		if r.old {
 			g.line(w, "    if %s then redis.call('ZREM', %s, %s .. ixid) end", o, f.z, o)
 		}
 		g.line(w, "    if %s then redis.call('ZADD', %s, 0, %s .. ixid) end", e, f.z, e)
@@ -256,27 +292,25 @@ func (g *gen) ixGen(mode string) bool {
 	switch {
 	case g.ttlSet:
 		g.line(w, "redis.call('ZADD', %s, ixnow + ttlms, ixid)", x.exp)
-	case old && !g.reset:
+	case r.old && !g.reset:
 		g.line(w, "if ixms then redis.call('ZADD', %s, ixnow + ixms, ixid) end", x.exp)
-	case old:
+	case r.old:
 		g.line(w, "if ixf == 'T' then redis.call('ZREM', %s, ixid) end", x.exp)
 	}
-	if nu {
-		// the group's first model: its indexes are complete (IX.sync)
+	if r.nu {
 		var metas []string
 		for _, f := range x.fs {
 			metas = append(metas, "redis.call('HSETNX', meta, "+luaStr(f.name)+", 'ready')")
 		}
 		g.line(w, "if ixfirst then local meta = string.sub(%s, 1, -6) .. ':@meta'; %s end", x.ids, strings.Join(metas, "; "))
 		add := "redis.call('ZADD', %s, 0, ixid)"
-		if old {
+		if r.old {
 			add = "if not v then " + add + " end"
 		}
 		g.line(w, add, x.ids)
 		g.write("ZADD", x.ids)
 	}
 	g.line(w, "at = 1")
-	return true
 }
 
 // ixHelp is the text the scripts of indexed shapes start with: the table
