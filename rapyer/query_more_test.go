@@ -33,6 +33,40 @@ func saveItems(t *testing.T, m *rapyer.Model[QItem], n int, f func(i int) QItem)
 	return ids
 }
 
+// expireFirst gives the models it000 .. it<n-1> a TTL of 50ms and lets it
+// pass: on miniredis by moving its clock, elsewhere by waiting past it.
+func expireFirst(t *testing.T, b *testenv.Backend, m *rapyer.Model[QItem], n int) {
+	t.Helper()
+	for i := range n {
+		if err := m.Expire(context.Background(), fmt.Sprintf("it%03d", i), 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Mini != nil {
+		// the keys' TTLs and the server's clock (TIME, which the
+		// deadlines in @exp follow) move on together
+		b.Mini.SetTime(time.Now().Add(time.Second))
+		b.Mini.FastForward(time.Second)
+	} else {
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// saveRandom stores n random items it000 .. it<n-1> and returns them by id.
+func saveRandom(t *testing.T, m *rapyer.Model[QItem], r *rand.Rand, n int) map[string]QItem {
+	t.Helper()
+	stored := map[string]QItem{}
+	for i := range n {
+		id := fmt.Sprintf("it%03d", i)
+		it := randomItem(r)
+		if err := m.Save(context.Background(), id, it); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = it
+	}
+	return stored
+}
+
 // TestPagingReturnsAnUnchangedModelExactlyOnce: while a caller pages
 // through, other models are created, changed and deleted; every model that
 // matched and was not touched comes exactly once, in order.
@@ -155,19 +189,7 @@ func TestAModelThatExpiredNeverComesBack(t *testing.T) {
 		ctx := context.Background()
 		m := newItems(t, b, "expiry", rapyer.Options{Groups: 2})
 		saveItems(t, m, 10, func(i int) QItem { return QItem{Status: "new", Price: i} })
-		for i := range 4 {
-			if err := m.Expire(ctx, fmt.Sprintf("it%03d", i), 50*time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if b.Mini != nil {
-			// the keys' TTLs and the server's clock (TIME, which the
-			// deadlines in @exp follow) move on together
-			b.Mini.SetTime(time.Now().Add(time.Second))
-			b.Mini.FastForward(time.Second)
-		} else {
-			time.Sleep(200 * time.Millisecond)
-		}
+		expireFirst(t, b, m, 4)
 		q := query.Where(is.Equal(iStatus, "new"))
 		got := findIDs(t, m, q)
 		want := []string{"it004", "it005", "it006", "it007", "it008", "it009"}

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -26,17 +25,7 @@ func TestAnExpiredModelInAnIndexRangeIsNeverReturned(t *testing.T) {
 		ctx := context.Background()
 		m := newItems(t, b, "dead", rapyer.Options{Groups: 1})
 		saveItems(t, m, 40, func(i int) QItem { return QItem{Status: "new", Price: i} })
-		for i := range 30 {
-			if err := m.Expire(ctx, fmt.Sprintf("it%03d", i), 50*time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if b.Mini != nil {
-			b.Mini.SetTime(time.Now().Add(time.Second))
-			b.Mini.FastForward(time.Second)
-		} else {
-			time.Sleep(200 * time.Millisecond)
-		}
+		expireFirst(t, b, m, 30)
 		var live []string
 		for i := 30; i < 40; i++ {
 			live = append(live, fmt.Sprintf("it%03d", i))
@@ -255,17 +244,8 @@ func TestAQueryOfComparisonsAnswersWhatAScanGives(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		seed := testenv.Seed(t)
 		r := rand.New(rand.NewPCG(uint64(seed), 5))
-		ctx := context.Background()
 		m := newItems(t, b, "conds", rapyer.Options{Groups: 3})
-		stored := map[string]QItem{}
-		for i := range 60 {
-			id := fmt.Sprintf("it%03d", i)
-			it := randomItem(r)
-			if err := m.Save(ctx, id, it); err != nil {
-				t.Fatal(err)
-			}
-			stored[id] = it
-		}
+		stored := saveRandom(t, m, r, 60)
 		for i := range 60 {
 			p := is.And(is.AtLeast(iPrice, -100), randomCond(r, 3, i%4 == 0))
 			x := tq{q: query.Where(p), p: p}

@@ -3,7 +3,6 @@ package rapyer_test
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -205,17 +204,8 @@ func TestQueriesAnswerWhatAScanGives(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		seed := testenv.Seed(t)
 		r := rand.New(rand.NewPCG(uint64(seed), 1))
-		ctx := context.Background()
 		m := newItems(t, b, "items", rapyer.Options{Groups: 4})
-		stored := map[string]QItem{}
-		for i := range 80 {
-			id := fmt.Sprintf("it%03d", i)
-			it := randomItem(r)
-			if err := m.Save(ctx, id, it); err != nil {
-				t.Fatal(err)
-			}
-			stored[id] = it
-		}
+		stored := saveRandom(t, m, r, 80)
 		for range 60 {
 			checkQuery(t, m, randomQuery(r), stored, seed)
 		}
