@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
@@ -42,34 +43,8 @@ func TestShapeCostParts(t *testing.T) {
 	c := s.Client(t)
 	ctx := context.Background()
 	p := guarded3(t)
-	c.HSet(ctx, "acct:{a}", "__v", "1", "owner", "ada", "balance", "100")
-	c.RPush(ctx, "acct:{a}:history", "x")
-	sh := For(p)
-	base := sh.Text
-	cut := func(at string) string {
-		i := strings.Index(base, at)
-		if i < 0 {
-			t.Fatalf("no %q in the script", at)
-		}
-		return base[:i] + "do return {'OK'} end\n" + base[i:]
-	}
-	variants := []struct{ name, text string }{
-		{"compiled", base},
-		{"hand-written Lua", hand},
-		{"empty script, same args", "return 1"},
-		{"helpers only", base[:strings.Index(base, "local function body()")] + "return 1"},
-		{"cut after the record GET", cut("  local root = KS[1]")},
-		{"cut after HMGET", cut("  if not v then")},
-		{"cut after the guard, incr", cut("  local x5 =")},
-		{"cut after LLEN", cut("  local nx")},
-		{"cut after the asks", cut("  if v then redis.call('HINCRBY'")},
-		{"cut before the record SET", cut("  local rs = ")},
-		{"no asks", strings.Replace(base, "local acl = redis.acl_check_cmd", "local acl = nil", 1)},
-		{"no recms check", strings.Replace(base, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then return {'AGAIN'} end", "", 1)},
-		{"no pcall", strings.Replace(base, "local ok, res = pcall(body)", "local ok, res = true, body()", 1)},
-		{"reply 1", strings.Replace(base, "return {'OK', false, false, x4, false}", "return 1", 1)},
-		{"no version check", strings.Replace(base, "if not isint(v) or string.byte(v, 1) == 45 or #v > 16 or tonumber(v) >= 9007199254740992 then return {'AGAIN'} end", "", 1)},
-	}
+	seedAccount(ctx, c)
+	variants := costVariants(t, For(p).Text)
 	shas := make([]string, len(variants))
 	for i, v := range variants {
 		sha, err := c.ScriptLoad(ctx, v.text).Result()
@@ -88,13 +63,7 @@ func TestShapeCostParts(t *testing.T) {
 			c.ConfigResetStat(ctx)
 			for range 100 {
 				seq++
-				rec := "tx{a}:" + strconv.Itoa(seq)
-				cmd := append([]any{"evalsha", shas[i]}, sh.Command(p)[2:]...)
-				cmd[5] = rec
-				if strings.HasPrefix(v.name, "hand") {
-					cmd = []any{"evalsha", shas[i], 3, "acct:{a}", "acct:{a}:history", rec, 0, 1, "deposit", 10000}
-				}
-				if err := c.Do(ctx, cmd...).Err(); err != nil {
+				if err := c.Do(ctx, costCmd(p, v.name, shas[i], seq)...).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -104,6 +73,57 @@ func TestShapeCostParts(t *testing.T) {
 	for i, v := range variants {
 		t.Logf("%-28s %.2f µs", v.name, best[i])
 	}
+}
+
+func seedAccount(ctx context.Context, c *redis.Client) {
+	c.HSet(ctx, "acct:{a}", "__v", "1", "owner", "ada", "balance", "100")
+	c.RPush(ctx, "acct:{a}:history", "x")
+}
+
+type costVariant struct{ name, text string }
+
+// costVariants are the scripts the cost tests run: the compiled shape of
+// guarded3, the hand-written twin, and the shape cut short or without a
+// part, to see where the server's work goes.
+func costVariants(t *testing.T, base string) []costVariant {
+	cut := func(at string) string {
+		i := strings.Index(base, at)
+		if i < 0 {
+			t.Fatalf("no %q in the script", at)
+		}
+		return base[:i] + "do return {'OK'} end\n" + base[i:]
+	}
+	return []costVariant{
+		{"compiled", base},
+		{"hand-written Lua", hand},
+		{"empty script, same args", "return 1"},
+		{"helpers only", base[:strings.Index(base, "local function body()")] + "return 1"},
+		{"cut after the record GET", cut("  local root = KS[1]")},
+		{"cut after HMGET", cut("  if not v then")},
+		{"cut after the guard, incr", cut("  local x5 =")},
+		{"cut after LLEN", cut("  local nx")},
+		{"cut after the asks", cut("  if v then redis.call('HINCRBY'")},
+		{"cut before the record SET", cut("  local rs = ")},
+		{"no asks", strings.Replace(base, "local acl = redis.acl_check_cmd", "local acl = nil", 1)},
+		{"no pcall", strings.Replace(base, "local ok, res = pcall(body)", "local ok, res = true, body()", 1)},
+	}
+}
+
+// costCmd is the call of variant name (loaded as sha) for the seq-th
+// batch: the shape's KEYS and ARGV with a record key of its own, or the
+// twin's.
+func costCmd(p *prog.Program, name, sha string, seq int) []any {
+	rec := "tx{a}:" + strconv.Itoa(seq)
+	if strings.HasPrefix(name, "hand") {
+		return []any{"evalsha", sha, 3, "acct:{a}", "acct:{a}:history", rec, 0, 1, "deposit", 10000}
+	}
+	cmd := append([]any{"evalsha", sha}, For(p).Command(p)[2:]...)
+	for i, a := range cmd {
+		if a == "tx{a}:x" {
+			cmd[i] = rec
+		}
+	}
+	return cmd
 }
 
 // hand is bench/peers_test.go's guarded3Lua, as a script.

@@ -80,9 +80,18 @@ func (g *gen) line(b *strings.Builder, f string, args ...any) {
 }
 
 // stored is the expression of field f's value as the batch found it, at
-// ARGV index i (its name): read once, by the model's HMGET.
+// ARGV index i (its name, a word that steers: the HMGET names it as a
+// literal): read once, by the model's HMGET.
 func (g *gen) stored(f string, i int) string {
-	return g.storedAs(f, "AV["+strconv.Itoa(i)+"]")
+	return g.storedAs(f, g.lit(i))
+}
+
+// lit is ARGV word i as a Lua literal: for the words that steer (keyOf),
+// which a script of the shape has in its text rather than in its ARGV
+// (each word of a call costs the server about 1,500 instructions).
+func (g *gen) lit(i int) string {
+	s, _ := g.a.at(i)
+	return luaQuote(s)
 }
 
 // storedAs is stored, with the Lua expression of the name the HMGET sends
@@ -158,10 +167,17 @@ func compile(a argv) (string, []int, bool) {
 	return g.text(rec, head.String()), yields, true
 }
 
-// record looks the record up: a resend is answered from it.
+// record looks the record up: a resend is answered from it. Its lifetime
+// (ARGV[3]) is in the text (keyOf): a number when it is one the check
+// passes, else checked as the interpreter does.
 func (g *gen) record(sb *strings.Builder, rec string) {
-	g.line(sb, "local recms = tonumber(AV[3])")
-	g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
+	ms, _ := g.a.at(3)
+	if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n >= 1 && n <= 9007199254740991 && strconv.FormatInt(n, 10) == ms {
+		g.line(sb, "local recms = %s", ms)
+	} else {
+		g.line(sb, "local recms = tonumber(%s)", luaQuote(ms))
+		g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
+	}
 	g.line(sb, "local rec = KS[%s]", rec)
 	g.line(sb, "local prev = redis.call('GET', rec)")
 	g.line(sb, "if prev then")
@@ -247,22 +263,93 @@ func (g *gen) result(r string) bool {
 }
 
 // incr: root field by lo hi, an integer field (HINCRBY) kept in [lo, hi].
+// The field's name and its bounds steer (keyOf): they are in the text.
 func (g *gen) incr(in instr, f string, n int) string {
 	g.ints = true
 	cur := g.current(f, in.at+1)
+	name, by := g.lit(in.at+1), "AV["+strconv.Itoa(in.at+2)+"]"
 	x := g.local()
 	g.line(&g.chk, "local %s = %s", x, cur)
 	g.line(&g.chk, "if %s == false then %s = '0' end", x, x)
 	if !g.intOK[cur] {
-		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. %s .. ', not an integer'} end", x, n, in.at+1, x)
+		g.line(&g.chk, "if not %s then return {'ERR', 'CORRUPT', '%d', %s .. ' holds ' .. %s .. ', not an integer'} end", isint(x), n, name, x)
 	}
-	g.line(&g.chk, "%s = addint(%s, AV[%d])", x, x, in.at+2)
-	g.line(&g.chk, "if not within(%s, AV[%d], AV[%d]) then return {'ERR', 'OVERFLOW', '%d', AV[%d] .. ' would become ' .. %s} end", x, in.at+3, in.at+4, n, in.at+1, x)
+	overflow := fmt.Sprintf("return {'ERR', 'OVERFLOW', '%d', %s .. ' would become ' .. %s}", n, name, x)
+	lo, hi := g.lit(in.at+3), g.lit(in.at+4)
+	if check, ok := g.fastBounds(in.at+3, in.at+4); ok {
+		// integer texts of at most 15 characters are exact as numbers, and so
+		// is their sum: addint's own fast path, without its call
+		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then", x, by)
+		g.line(&g.chk, "  local n = tonumber(%s) + tonumber(%s)", x, by)
+		g.line(&g.chk, "  %s = string.format('%%.0f', n)", x)
+		if check != "" {
+			g.line(&g.chk, "  if %s then %s end", check, overflow)
+		}
+		g.line(&g.chk, "else")
+	} else {
+		g.line(&g.chk, "do")
+	}
+	g.line(&g.chk, "  local I = ints()")
+	g.line(&g.chk, "  %s = I.addint(%s, %s)", x, x, by)
+	g.line(&g.chk, "  if not I.within(%s, %s, %s) then %s end", x, lo, hi, overflow)
+	g.line(&g.chk, "end")
 	g.field(f).cur = x
 	g.intOK[x] = true
 	g.write("HINCRBY", "root")
-	g.line(&g.wr, "at = %d; redis.call('HINCRBY', root, AV[%d], AV[%d])", n, in.at+1, in.at+2)
+	g.line(&g.wr, "at = %d; redis.call('HINCRBY', root, %s, %s)", n, name, by)
 	return x
+}
+
+// fastBounds is the check of a sum n of two integers of at most 15 digits
+// (|n| < 2e15, exact) against the bounds at ARGV lo and hi, compared as
+// numbers: "" when no such sum can leave them; ok false when a bound is not
+// an integer's canonical text (the sum then goes through addint and within).
+func (g *gen) fastBounds(lo, hi int) (string, bool) {
+	const reach = 2e15
+	var parts []string
+	for j, i := range []int{lo, hi} {
+		s, _ := g.a.at(i)
+		if !isIntText(s) {
+			return "", false
+		}
+		f, _ := strconv.ParseFloat(s, 64)
+		switch {
+		case j == 0 && f > -reach:
+			parts = append(parts, "n < "+s)
+		case j == 1 && f < reach:
+			parts = append(parts, "n > "+s)
+		}
+	}
+	return strings.Join(parts, " or "), true
+}
+
+// isIntText reports whether s is an integer's canonical text, as the
+// interpreter's isint has it.
+func isIntText(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	if s == "0" {
+		return true
+	}
+	d := strings.TrimPrefix(s, "-")
+	if d == "" || d[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isint is the interpreter's isint (batch.lua) of the Lua local x, which
+// holds a string, inline: a call of a closure the script would make on
+// every call costs more than the test. TestIsintInline holds it to
+// batch.lua's.
+func isint(x string) string {
+	return "(#" + x + " <= 20 and (" + x + " == '0' or string.match(" + x + ", '^%-?[1-9]%d*$') ~= nil))"
 }
 
 // sappend: root field text, the new text within the byte budget.
@@ -278,7 +365,7 @@ func (g *gen) sappend(in instr, f string, n int) string {
 	g.line(&g.chk, "%s = %s .. AV[%d]", x, x, in.at+2)
 	g.field(f).cur = x
 	g.write("HSET", "root")
-	g.line(&g.wr, "at = %d; redis.call('HSET', root, AV[%d], %s)", n, in.at+1, x)
+	g.line(&g.wr, "at = %d; redis.call('HSET', root, %s, %s)", n, g.lit(in.at+1), x)
 	return x
 }
 
@@ -338,8 +425,8 @@ func (g *gen) pred(in instr, n int) bool {
 	// a guard that does not hold fails the batch as the interpreter's
 	// guardfail does, with what its first leaf read
 	raw, cur, f := g.leaf[0], g.leaf[1], g.leaf[2]
-	said := fmt.Sprintf("(%s and (AV[%s] .. ' is ' .. %s) or (AV[%s] .. ' is missing' .. (%s ~= '' and (', which counts as ' .. %s) or '')))", raw, f, cur, f, cur, cur)
-	g.line(&g.chk, "if not %s then return {'ERR', 'PRECOND', '%d', %s, AV[%s], %s or nil} end", expr, n, said, f, raw)
+	said := fmt.Sprintf("(%s and (%s .. ' is ' .. %s) or (%s .. ' is missing' .. (%s ~= '' and (', which counts as ' .. %s) or '')))", raw, f, cur, f, cur, cur)
+	g.line(&g.chk, "if not %s then return {'ERR', 'PRECOND', '%d', %s, %s, %s or nil} end", expr, n, said, f, raw)
 	return true
 }
 
@@ -364,21 +451,25 @@ func (g *gen) node(in instr, i int) (string, int) {
 	}
 	base := in.at + 7*i
 	cur := g.stored(x, base+2)
+	name, arg := g.lit(base+2), "AV["+strconv.Itoa(base+5)+"]"
 	v := g.local()
-	g.line(&g.chk, "local %s = %s or AV[%d]", v, cur, base+6)
-	cmp := "cmpstr"
+	g.line(&g.chk, "local %s = %s or %s", v, cur, g.lit(base+6))
+	r := g.local()
 	if w(4) == "int" {
 		g.ints = true
-		cmp = "cmpint"
-		g.line(&g.chk, "if not isint(%s) then return {'ERR', 'CORRUPT', '%d', AV[%d] .. ' holds ' .. tostring(%s)} end", v, g.guard, base+2, v)
+		g.line(&g.chk, "if not %s then return {'ERR', 'CORRUPT', '%d', %s .. ' holds ' .. tostring(%s)} end", isint(v), g.guard, name, v)
 		g.intOK[cur] = true
+		// canonical integer texts of at most 15 characters compare as
+		// numbers, exactly (cmpint's own fast path, without its call)
+		rel := relops[w(5)]
+		g.line(&g.chk, "local %s", r)
+		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then %s = tonumber(%s) %s tonumber(%s) else %s = ints().cmpint(%s, %s) %s 0 end", v, arg, r, v, rel, arg, r, v, arg, rel)
 	} else {
 		g.strs = true
+		g.line(&g.chk, "local %s = cmpstr(%s, %s) %s 0", r, v, arg, relops[w(5)])
 	}
-	r := g.local()
-	g.line(&g.chk, "local %s = %s(%s, AV[%d]) %s 0", r, cmp, v, base+5, relops[w(5)])
 	if g.leaf == nil {
-		g.leaf = []string{cur, v, strconv.Itoa(base + 2)}
+		g.leaf = []string{cur, v, name}
 	}
 	return r, i + 1
 }

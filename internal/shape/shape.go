@@ -267,6 +267,11 @@ func keyOf(a argv, nkeys int) (string, bool) {
 	sb.WriteString(strconv.Itoa(nkeys))
 	rec, _ := a.at(2)
 	sb.WriteString("|" + rec)
+	if rec != "0" {
+		// the record's lifetime is in the script's text (record)
+		ms, _ := a.at(3)
+		sb.WriteString("|" + ms + "\x00")
+	}
 	root, _ := a.at(ins[0].at)
 	for j, in := range ins {
 		st, ok := steer(a, in, j == 0, root)
@@ -299,7 +304,8 @@ func steer(a argv, in instr, first bool, root string) ([]string, bool) {
 	case "gver":
 		return nil, in.n == 2 && w(1) == root
 	case "incr":
-		return []string{w(2)}, in.n == 5 && w(1) == root && w(2) != version
+		// the bounds are the field type's: in the script's text
+		return []string{w(2), w(4), w(5)}, in.n == 5 && w(1) == root && w(2) != version
 	case "sappend":
 		return []string{w(2)}, in.n == 3 && w(1) == root && w(2) != version
 	case "hset", "hdel":
@@ -341,7 +347,8 @@ func contains(s []string, x string) bool {
 
 // predSteer is steer of a guard: a tree of 'and', 'or' and 'not' over
 // comparisons of the root's fields ('cmp') read as integers or as text.
-// Seven words a node: key tag x kind rel arg zero; arg and zero are values.
+// Seven words a node: key tag x kind rel arg zero; arg is a value, zero (the
+// encoding of the field type's zero) is in the script's text.
 func predSteer(w func(int) string, n int, root string) ([]string, bool) {
 	if n == 0 || n%7 != 0 {
 		return nil, false
@@ -368,7 +375,7 @@ func predSteer(w func(int) string, n int, root string) ([]string, bool) {
 		default:
 			return nil, false
 		}
-		out = append(out, key, tag, x, kind, rel)
+		out = append(out, key, tag, x, kind, rel, w(j+6))
 	}
 	return out, need == 0
 }

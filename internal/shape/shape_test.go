@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -43,4 +44,18 @@ func TestCompilesGuarded3(t *testing.T) {
 		t.Fatal("the same shape compiled twice")
 	}
 	t.Log(s.Text)
+}
+
+// TestIsintInline: the inline isint of the scripts tests what batch.lua's
+// isint does, for a string.
+func TestIsintInline(t *testing.T) {
+	piece := luaText()["isint"]
+	for _, part := range []string{"#s <= 20", "s == '0'", "string.match(s, '^%-?[1-9]%d*$') ~= nil"} {
+		if !strings.Contains(piece, part) || !strings.Contains(isint("s"), part) {
+			t.Errorf("batch.lua's isint or the inline one lacks %q:\n%s\n%s", part, piece, isint("s"))
+		}
+	}
+	if s := For(guarded3(t)).Text; strings.Contains(s, "isint(") || strings.Contains(s, "local function cmpint") && !strings.Contains(s, "local function ints()") {
+		t.Errorf("the guarded 3-op shape makes its helpers on every call:\n%s", s)
+	}
 }

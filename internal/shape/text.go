@@ -13,12 +13,17 @@ func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
 	p := luaText() // batch.lua's helpers (lua.go)
-	sb.WriteString(p["isint"])
 	if g.ixOn {
+		// the index pieces call isint; the rest of the script has it inline
+		sb.WriteString(p["isint"])
 		sb.WriteString(g.ixHelp())
 	}
 	if g.ints {
+		// made on the first call that needs them (integers past 15 digits):
+		// every closure the script's chunk makes costs every call
+		sb.WriteString("local I\nlocal function ints()\n  if I then return I end\n")
 		sb.WriteString(p["ints"])
+		sb.WriteString("  I = {cmpint = cmpint, addint = addint, within = within}\n  return I\nend\n")
 	}
 	if g.strs {
 		sb.WriteString(p["strs"])
@@ -195,7 +200,8 @@ func (g *gen) recorded() string {
 
 // versionCheck validates the version the model was found with and makes
 // the next one (a model the batch creates counts from the clock). A bump
-// by HINCRBY needs the next one only for a created model.
+// by HINCRBY needs the next one only for a created model. A version of at
+// most 15 digits is below 2^53.
 func versionCheck(bump string) string {
 	next := "    nx = string.format('%.0f', tonumber(v) + 1)\n"
 	if bump == "HINCRBY" {
@@ -203,8 +209,8 @@ func versionCheck(bump string) string {
 	}
 	return `  local nx
   if v then
-    if not isint(v) or string.byte(v, 1) == 45 then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
-    if #v > 16 or tonumber(v) >= 9007199254740992 then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
+    if not ` + isint("v") + ` or string.byte(v, 1) == 45 then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
+    if #v > 15 and (#v > 16 or tonumber(v) >= 9007199254740992) then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
 ` + next + `  else
     local t = redis.call('TIME')
     nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
