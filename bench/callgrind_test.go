@@ -2,20 +2,12 @@ package bench_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/shape"
+	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
 
@@ -34,61 +26,13 @@ func TestSaveInstructions(t *testing.T) {
 		t.Skip("RAPYER_CALLGRIND=1 to count")
 	}
 	const calls, rounds = 500, 3
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	cg := testenv.StartCallgrind(t, t.TempDir())
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	defer rdb.Close()
-	for i := 0; rdb.Ping(ctx).Err() != nil; i++ {
-		if i > 600 {
-			t.Fatal("the server under valgrind did not answer")
-		}
-		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
-	}
-	pid := strconv.Itoa(srv.Process.Pid)
-	control := func(arg string) {
-		if out, err := exec.Command("callgrind_control", arg, pid).CombinedOutput(); err != nil {
-			t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
-		}
-	}
-	// instructions reads the total of the newest dump
-	instructions := func() float64 {
-		files, _ := filepath.Glob(filepath.Join(dir, "cg.out*"))
-		var newest string
-		var at time.Time
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
-				newest, at = f, st.ModTime()
-			}
-		}
-		b, err := os.ReadFile(newest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "summary: "); ok {
-				n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-				return n
-			}
-		}
-		t.Fatalf("no summary in %s", newest)
-		return 0
-	}
+	rdb := cg.Client
 	m := rapyer.MustNew[Item](rdb, rapyer.Options{Prefix: "item"})
 	it := newItem()
 	must(t, m.Save(ctx, "g", it))
-	_, err = omSave(ctx, rdb, "om:g", 0, itemFields("g", it))
+	_, err := omSave(ctx, rdb, "om:g", 0, itemFields("g", it))
 	must(t, err)
 	var omVer int64
 	sides := []struct {
@@ -119,12 +63,7 @@ func TestSaveInstructions(t *testing.T) {
 			for range 20 {
 				must(t, s.op())
 			}
-			control("-z")
-			for range calls {
-				must(t, s.op())
-			}
-			control("-d")
-			n := instructions() / calls
+			n := cg.Count(calls, s.op)
 			if best[i] == 0 || n < best[i] {
 				best[i] = n
 			}
@@ -135,6 +74,50 @@ func TestSaveInstructions(t *testing.T) {
 		t.Logf("best %-18s %8.0f instructions per call", s.name, best[i])
 	}
 	_ = slices.Max(best)
+}
+
+// TestGuarded3Instructions counts the server's instructions per op of the
+// peer table's guarded 3-op batch (AtLeast, Incr, Append with its record):
+// what Exec sends, the hand-written Lua function with the same promises,
+// and MULTI without checks; as TestSaveInstructions does.
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestGuarded3Instructions$' -v ./bench/
+func TestGuarded3Instructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	const calls, rounds = 500, 3
+	cg := testenv.StartCallgrind(t, t.TempDir())
+	e := &env{ctx: context.Background(), rdb: cg.Client}
+	sides := []struct {
+		name string
+		p    prepared
+	}{
+		{"rapyer", guarded3Rapyer(t, e)},
+		{"Lua function, same promises", guarded3Function(t, e)},
+		{"MULTI, no checks", guarded3Multi(t, e)},
+	}
+	best := make([]float64, len(sides))
+	for r := range rounds {
+		for j := range sides {
+			i := j
+			if r%2 == 1 {
+				i = len(sides) - 1 - j
+			}
+			for range 20 {
+				must(t, sides[i].p.op())
+			}
+			n := cg.Count(calls, sides[i].p.op)
+			if best[i] == 0 || n < best[i] {
+				best[i] = n
+			}
+			t.Logf("round %d %-28s %8.0f instructions per op", r, sides[i].name, n)
+		}
+	}
+	for i, s := range sides {
+		must(t, s.p.check())
+		t.Logf("best %-28s %8.0f instructions per op (%.2fx the function)", s.name, best[i], best[i]/best[1])
+	}
 }
 
 func decodeItemOrErr(h map[string]string, err error) (Item, error) {

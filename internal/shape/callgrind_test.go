@@ -2,17 +2,10 @@ package shape
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
 // TestShapeInstructions counts the server's instructions per call of the
@@ -36,9 +29,9 @@ func TestShapeInstructions(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cg := startCallgrind(t, dir)
+	cg := testenv.StartCallgrind(t, dir)
 	ctx := context.Background()
-	c := cg.rdb
+	c := cg.Client
 	p := guarded3(t)
 	seedAccount(ctx, c)
 	variants := costVariants(t, For(p).Text)
@@ -52,21 +45,18 @@ func TestShapeInstructions(t *testing.T) {
 	}
 	best := make([]float64, len(variants))
 	seq := 0
-	run := func(i, n int) {
-		for range n {
-			seq++
-			if err := c.Do(ctx, costCmd(p, variants[i].name, shas[i], seq)...).Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for r := range rounds {
 		for i, v := range variants {
-			run(i, 20)
-			cg.control("-z")
-			run(i, calls)
-			cg.control("-d")
-			n := cg.instructions() / calls
+			op := func() error {
+				seq++
+				return c.Do(ctx, costCmd(p, v.name, shas[i], seq)...).Err()
+			}
+			for range 20 {
+				if err := op(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := cg.Count(calls, op)
 			if best[i] == 0 || n < best[i] {
 				best[i] = n
 			}
@@ -76,66 +66,4 @@ func TestShapeInstructions(t *testing.T) {
 	for i, v := range variants {
 		t.Logf("best %-28s %8.0f instructions per call (%.2fx the twin)", v.name, best[i], best[i]/best[1])
 	}
-}
-
-// callgrind is a redis-server run under valgrind --tool=callgrind.
-type callgrind struct {
-	t   *testing.T
-	dir string
-	pid string
-	rdb *redis.Client
-}
-
-func startCallgrind(t *testing.T, dir string) *callgrind {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	t.Cleanup(func() { _ = rdb.Close() })
-	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
-		if i > 600 {
-			t.Fatal("the server under valgrind did not answer")
-		}
-		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
-	}
-	return &callgrind{t: t, dir: dir, pid: strconv.Itoa(srv.Process.Pid), rdb: rdb}
-}
-
-func (c *callgrind) control(arg string) {
-	if out, err := exec.Command("callgrind_control", arg, c.pid).CombinedOutput(); err != nil {
-		c.t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
-	}
-}
-
-// instructions reads the total of the newest dump.
-func (c *callgrind) instructions() float64 {
-	files, _ := filepath.Glob(filepath.Join(c.dir, "cg.out*"))
-	var newest string
-	var at time.Time
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
-			newest, at = f, st.ModTime()
-		}
-	}
-	b, err := os.ReadFile(newest)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "summary: "); ok {
-			n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-			return n
-		}
-	}
-	c.t.Fatalf("no summary in %s", newest)
-	return 0
 }
