@@ -106,6 +106,8 @@ func costVariants(t *testing.T, base string) []costVariant {
 		{"cut before the record SET", cut("  local rs = ")},
 		{"no asks", strings.Replace(base, "local acl = redis.acl_check_cmd", "local acl = nil", 1)},
 		{"no pcall", strings.Replace(base, "local ok, res = pcall(body)", "local ok, res = true, body()", 1)},
+		{"no ints closure", strings.Replace(base, "local function ints()", "local ints = nil\nlocal function ints_()", 1)},
+		{"no record concat", strings.Replace(base, `rs = '[false,false,"' .. x4 .. '",false]'`, "rs = x4", 1)},
 	}
 }
 

@@ -168,12 +168,13 @@ func compile(a argv) (string, []int, bool) {
 }
 
 // record looks the record up: a resend is answered from it. Its lifetime
-// (ARGV[3]) is in the text (keyOf): a number when it is one the check
-// passes, else checked as the interpreter does.
+// (ARGV[3]) is in the text (keyOf): as text when it is a number the check
+// passes (a Lua number sent to Redis is formatted on every call), else
+// checked as the interpreter does.
 func (g *gen) record(sb *strings.Builder, rec string) {
 	ms, _ := g.a.at(3)
 	if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n >= 1 && n <= 9007199254740991 && strconv.FormatInt(n, 10) == ms {
-		g.line(sb, "local recms = %s", ms)
+		g.line(sb, "local recms = %s", luaQuote(ms))
 	} else {
 		g.line(sb, "local recms = tonumber(%s)", luaQuote(ms))
 		g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
@@ -280,7 +281,7 @@ func (g *gen) incr(in instr, f string, n int) string {
 		// integer texts of at most 15 characters are exact as numbers, and so
 		// is their sum: addint's own fast path, without its call
 		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then", x, by)
-		g.line(&g.chk, "  local n = tonumber(%s) + tonumber(%s)", x, by)
+		g.line(&g.chk, "  local n = %s + %s -- texts: Lua's own conversion, cheaper than tonumber's", x, by)
 		g.line(&g.chk, "  %s = string.format('%%.0f', n)", x)
 		if check != "" {
 			g.line(&g.chk, "  if %s then %s end", check, overflow)
@@ -460,10 +461,11 @@ func (g *gen) node(in instr, i int) (string, int) {
 		g.line(&g.chk, "if not %s then return {'ERR', 'CORRUPT', '%d', %s .. ' holds ' .. tostring(%s)} end", isint(v), g.guard, name, v)
 		g.intOK[cur] = true
 		// canonical integer texts of at most 15 characters compare as
-		// numbers, exactly (cmpint's own fast path, without its call)
+		// numbers, exactly (cmpint's own fast path, without its call; the
+		// arithmetic converts them, in one strtod where tonumber takes two)
 		rel := relops[w(5)]
 		g.line(&g.chk, "local %s", r)
-		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then %s = tonumber(%s) %s tonumber(%s) else %s = ints().cmpint(%s, %s) %s 0 end", v, arg, r, v, rel, arg, r, v, arg, rel)
+		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then %s = (%s + 0) %s (%s + 0) else %s = ints().cmpint(%s, %s) %s 0 end", v, arg, r, v, rel, arg, r, v, arg, rel)
 	} else {
 		g.strs = true
 		g.line(&g.chk, "local %s = cmpstr(%s, %s) %s 0", r, v, arg, relops[w(5)])

@@ -97,9 +97,6 @@ func (s *Shape) laid(ys []any) []any {
 // as nobody changes it (transport.Decode reads it).
 var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
 
-// Saves reports whether s is a compiled save (save.go).
-func (s *Shape) Saves() bool { return s.save }
-
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
 func (s *Shape) Loaded() bool { return s.loaded.Load() }

@@ -124,7 +124,7 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString(g.ixw.String())
 	} else if g.written {
 		if g.bump == "HINCRBY" {
-			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', 1) else redis.call('HSET', root, '__v', nx) end\n")
+			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', '1') else redis.call('HSET', root, '__v', nx) end\n")
 		} else {
 			sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
 		}

@@ -15,9 +15,11 @@ import (
 	"github.com/rapyer-go/rapyer/internal/shape"
 )
 
-// runShape sends p to its compiled shape (package shape), inside
-// MULTI/EXEC as RunTx does (a compiled save: alone, as a command go-redis
-// does not resend, noRetry), and reports whether that settled the call.
+// runShape sends p to its compiled shape (package shape), alone, as a
+// command go-redis does not resend once it may have reached the server
+// (noRetry: what MULTI/EXEC does for RunTx's interpreter, without the MULTI
+// and EXEC the server runs for it), and reports whether that settled the
+// call.
 // When it did not, nothing ran and the caller sends p to the interpreter:
 // p has no compiled shape, the shape left the batch to the interpreter
 // (its reply {'AGAIN'}: it wrote nothing), or the server refused the
@@ -39,13 +41,8 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		}
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
-		var err error
-		if s.Saves() {
-			// one command that go-redis never resends after writing it
-			err = c.Process(ctx, noRetry{r})
-		} else {
-			_, err = c.TxPipelined(ctx, func(pipe redis.Pipeliner) error { return pipe.Process(ctx, r) })
-		}
+		// one command that go-redis never resends after writing it
+		err := c.Process(ctx, noRetry{r})
 		if cerr := r.Err(); cerr != nil && reply.FromServer(cerr) {
 			err = cerr
 		}
@@ -77,8 +74,9 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 // noRetry is a command go-redis does not resend once it may have reached
 // the server (its retries after a lost reply, a timeout, a broken
 // connection): as a MULTI/EXEC, which it never resends, but one command
-// instead of three, with one reply. A compiled save goes so: its resend
-// is Exec's, with the same batch id, answered from the record.
+// instead of three, with one reply. Every compiled shape goes so, batches
+// and saves: its resend is Exec's, with the same batch id, answered from
+// the record.
 type noRetry struct{ *redis.Cmd }
 
 // NoRetry tells go-redis not to resend the command.
