@@ -35,43 +35,24 @@ func TestSaveInstructions(t *testing.T) {
 	_, err := omSave(ctx, rdb, "om:g", 0, itemFields("g", it))
 	must(t, err)
 	var omVer int64
-	sides := []struct {
-		name string
-		op   func() error
-	}{
-		{"Save, compiled", func() error { return m.Save(ctx, "s", it) }},
-		{"Save, lean FCALL", func() error {
+	sides := []testenv.Side{
+		{Name: "Save, compiled", Op: func() error { return m.Save(ctx, "s", it) }},
+		{Name: "Save, lean FCALL", Op: func() error {
 			shape.Off.Store(true)
 			defer shape.Off.Store(false)
 			return m.Save(ctx, "l", it)
 		}},
-		{"om Save twin", func() error {
+		{Name: "om Save twin", Op: func() error {
 			v, err := omSave(ctx, rdb, "om:s", omVer, itemFields("s", it))
 			omVer = v
 			return err
 		}},
-		{"Get", func() error { _, err := m.Get(ctx, "g"); return err }},
-		{"om Fetch twin", func() error { _, err := decodeItemOrErr(rdb.HGetAll(ctx, "om:g").Result()); return err }},
+		{Name: "Get", Op: func() error { _, err := m.Get(ctx, "g"); return err }},
+		{Name: "om Fetch twin", Op: func() error { _, err := decodeItemOrErr(rdb.HGetAll(ctx, "om:g").Result()); return err }},
 	}
-	best := make([]float64, len(sides))
-	for r := range rounds {
-		for i, s := range sides {
-			if r%2 == 1 {
-				s = sides[len(sides)-1-i]
-				i = len(sides) - 1 - i
-			}
-			for range 20 {
-				must(t, s.op())
-			}
-			n := cg.Count(calls, s.op)
-			if best[i] == 0 || n < best[i] {
-				best[i] = n
-			}
-			t.Logf("round %d %-18s %8.0f instructions per call", r, s.name, n)
-		}
-	}
+	best := cg.Best(rounds, calls, sides)
 	for i, s := range sides {
-		t.Logf("best %-18s %8.0f instructions per call", s.name, best[i])
+		t.Logf("best %-18s %8.0f instructions per call", s.Name, best[i])
 	}
 	_ = slices.Max(best)
 }
@@ -89,34 +70,12 @@ func TestGuarded3Instructions(t *testing.T) {
 	const calls, rounds = 500, 3
 	cg := testenv.StartCallgrind(t, t.TempDir())
 	e := &env{ctx: context.Background(), rdb: cg.Client}
-	sides := []struct {
-		name string
-		p    prepared
-	}{
-		{"rapyer", guarded3Rapyer(t, e)},
-		{"Lua function, same promises", guarded3Function(t, e)},
-		{"MULTI, no checks", guarded3Multi(t, e)},
-	}
-	best := make([]float64, len(sides))
-	for r := range rounds {
-		for j := range sides {
-			i := j
-			if r%2 == 1 {
-				i = len(sides) - 1 - j
-			}
-			for range 20 {
-				must(t, sides[i].p.op())
-			}
-			n := cg.Count(calls, sides[i].p.op)
-			if best[i] == 0 || n < best[i] {
-				best[i] = n
-			}
-			t.Logf("round %d %-28s %8.0f instructions per op", r, sides[i].name, n)
-		}
-	}
+	ps := []prepared{guarded3Rapyer(t, e), guarded3Function(t, e), guarded3Multi(t, e)}
+	sides := []testenv.Side{{Name: "rapyer", Op: ps[0].op}, {Name: "Lua function, same promises", Op: ps[1].op}, {Name: "MULTI, no checks", Op: ps[2].op}}
+	best := cg.Best(rounds, calls, sides)
 	for i, s := range sides {
-		must(t, s.p.check())
-		t.Logf("best %-28s %8.0f instructions per op (%.2fx the function)", s.name, best[i], best[i]/best[1])
+		must(t, ps[i].check())
+		t.Logf("best %-28s %8.0f instructions per op (%.2fx the function)", s.Name, best[i], best[i]/best[1])
 	}
 }
 

@@ -18,8 +18,9 @@ import (
 //
 // Each variant runs calls batches after a warm-up, the counters zeroed
 // before and dumped after; the lowest of rounds interleaved rounds is
-// reported. RAPYER_CALLGRIND_KEEP=dir keeps the dumps there (one per
-// variant and round, in order) for callgrind_annotate.
+// reported (testenv.Callgrind.Best). RAPYER_CALLGRIND_KEEP=dir keeps the
+// dumps there (one per variant and round, in the order logged) for
+// callgrind_annotate.
 func TestShapeInstructions(t *testing.T) {
 	if os.Getenv("RAPYER_CALLGRIND") == "" {
 		t.Skip("RAPYER_CALLGRIND=1 to count")
@@ -35,34 +36,16 @@ func TestShapeInstructions(t *testing.T) {
 	p := guarded3(t)
 	seedAccount(ctx, c)
 	variants := costVariants(t, For(p).Text)
-	shas := make([]string, len(variants))
-	for i, v := range variants {
-		sha, err := c.ScriptLoad(ctx, v.text).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		shas[i] = sha
-	}
-	best := make([]float64, len(variants))
+	shas := loadVariants(t, c, variants)
 	seq := 0
-	for r := range rounds {
-		for i, v := range variants {
-			op := func() error {
-				seq++
-				return c.Do(ctx, costCmd(p, v.name, shas[i], seq)...).Err()
-			}
-			for range 20 {
-				if err := op(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			n := cg.Count(calls, op)
-			if best[i] == 0 || n < best[i] {
-				best[i] = n
-			}
-			t.Logf("round %d %-28s %8.0f instructions per call", r, v.name, n)
-		}
+	sides := make([]testenv.Side, len(variants))
+	for i, v := range variants {
+		sides[i] = testenv.Side{Name: v.name, Op: func() error {
+			seq++
+			return c.Do(ctx, costCmd(p, v.name, shas[i], seq)...).Err()
+		}}
 	}
+	best := cg.Best(rounds, calls, sides)
 	for i, v := range variants {
 		t.Logf("best %-28s %8.0f instructions per call (%.2fx the twin)", v.name, best[i], best[i]/best[1])
 	}

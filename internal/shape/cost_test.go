@@ -45,14 +45,7 @@ func TestShapeCostParts(t *testing.T) {
 	p := guarded3(t)
 	seedAccount(ctx, c)
 	variants := costVariants(t, For(p).Text)
-	shas := make([]string, len(variants))
-	for i, v := range variants {
-		sha, err := c.ScriptLoad(ctx, v.text).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		shas[i] = sha
-	}
+	shas := loadVariants(t, c, variants)
 	best := make([]float64, len(variants))
 	for i := range best {
 		best[i] = 1e9
@@ -81,6 +74,19 @@ func seedAccount(ctx context.Context, c *redis.Client) {
 }
 
 type costVariant struct{ name, text string }
+
+// loadVariants loads the variants' scripts and returns their hashes.
+func loadVariants(t *testing.T, c *redis.Client, variants []costVariant) []string {
+	shas := make([]string, len(variants))
+	for i, v := range variants {
+		sha, err := c.ScriptLoad(context.Background(), v.text).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas[i] = sha
+	}
+	return shas
+}
 
 // costVariants are the scripts the cost tests run: the compiled shape of
 // guarded3, the hand-written twin, and the shape cut short or without a

@@ -86,6 +86,39 @@ func (c *Callgrind) Instructions() float64 {
 	return 0
 }
 
+// Side is one of the calls Best compares.
+type Side struct {
+	Name string
+	Op   func() error
+}
+
+// Best counts the instructions per call of each side: rounds rounds, the
+// sides interleaved (in reverse order every other round), each side 20
+// calls of warm-up and then calls counted; it logs every count and returns
+// the lowest of each side.
+func (c *Callgrind) Best(rounds, calls int, sides []Side) []float64 {
+	best := make([]float64, len(sides))
+	for r := range rounds {
+		for j := range sides {
+			i := j
+			if r%2 == 1 {
+				i = len(sides) - 1 - j
+			}
+			for range 20 {
+				if err := sides[i].Op(); err != nil {
+					c.t.Fatal(err)
+				}
+			}
+			n := c.Count(calls, sides[i].Op)
+			if best[i] == 0 || n < best[i] {
+				best[i] = n
+			}
+			c.t.Logf("round %d %-28s %8.0f instructions per call", r, sides[i].Name, n)
+		}
+	}
+	return best
+}
+
 // Count zeroes the counters, runs op calls times, dumps, and returns the
 // instructions per call.
 func (c *Callgrind) Count(calls int, op func() error) float64 {
