@@ -175,32 +175,39 @@ func TestLeanSaveOfAWrongTypeWritesNothing(t *testing.T) {
 func TestLeanSaveLostReplyIsAppliedOnce(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
-			b := testenv.On(t, tier)
-			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
-				o.Addrs = []string{proxy.Addr()}
-				o.MaxRetries = -1
-			})
-			m := rapyer.MustNew[Profile](rdb, rapyer.Options{Prefix: b.Prefix + "prof"})
-			if err := m.Save(ctx, "a", leanValues[1]); err != nil {
-				t.Fatal(err)
-			}
-			b.Client.HSet(ctx, m.Target("a").Root(), "__v", "7")
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
-			res, err := tx.Exec(ctx, rdb, saveBatch(m.Target("a"), leanValues[2], false), tx.Options{})
-			select {
-			case <-dropped:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the proxy never dropped a reply")
-			}
-			if err != nil || !res.Duplicate {
-				t.Fatalf("a lost reply: %v, %+v; want a duplicate", err, res)
-			}
-			if v := b.Client.HGet(ctx, m.Target("a").Root(), "__v").Val(); v != "8" {
-				t.Fatalf("the version after one Save from 7: %s", v)
-			}
+			lostSaveReply(t, testenv.On(t, tier), "prof", leanValues[1], leanValues[2], saveBatch)
 		})
+	}
+}
+
+// lostSaveReply saves first as the model "a" of a type under prefix,
+// sets its version to 7, and sends the batch that saves second through a
+// proxy that drops its reply, with no go-redis retries: the executor's
+// resend must be answered from the record, and the version be 8.
+func lostSaveReply[T any](t *testing.T, b *testenv.Backend, prefix string, first, second T, batch func(tx.Target, T, bool) tx.Batch) {
+	ctx := context.Background()
+	proxy := faultproxy.Start(t, b.Addrs[0])
+	rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
+		o.Addrs = []string{proxy.Addr()}
+		o.MaxRetries = -1
+	})
+	m := rapyer.MustNew[T](rdb, rapyer.Options{Prefix: b.Prefix + prefix})
+	if err := m.Save(ctx, "a", first); err != nil {
+		t.Fatal(err)
+	}
+	b.Client.HSet(ctx, m.Target("a").Root(), "__v", "7")
+	dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
+	res, err := tx.Exec(ctx, rdb, batch(m.Target("a"), second, false), tx.Options{})
+	select {
+	case <-dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy never dropped a reply")
+	}
+	if err != nil || !res.Duplicate {
+		t.Fatalf("a lost reply: %v, %+v; want a duplicate", err, res)
+	}
+	if v := b.Client.HGet(ctx, m.Target("a").Root(), "__v").Val(); v != "8" {
+		t.Fatalf("the version after one Save from 7: %s", v)
 	}
 }
 
@@ -233,27 +240,38 @@ func TestLeanSaveWithoutPermission(t *testing.T) {
 			if err := admin.Save(ctx, "a", leanValues[1]); err != nil {
 				t.Fatal(err)
 			}
-			base := []string{"resetkeys", "~tx{*", "~" + prefix + ":*", "nocommands", "+fcall", "+function|load", "+multi", "+exec",
-				"+hget", "+type", "+get", "+set", "+time", "+cluster|slots", "+command", "+ping", "+hello", "+client"}
 			all := []string{"+del", "+hset", "+rpush", "+sadd", "+pexpire"}
 			for _, missing := range all {
-				rules := append([]string(nil), base...)
-				for _, c := range all {
-					if c != missing {
-						rules = append(rules, c)
-					}
-				}
-				user := b.NewUser(t, rules...)
+				user := b.NewUser(t, leanRules(prefix, all, missing)...)
 				m := rapyer.MustNew[Profile](user, rapyer.Options{Prefix: prefix, TTL: time.Minute})
-				before := snapshot(t, b, m.Target("a"), false)
-				err := m.Save(ctx, "a", leanValues[2])
-				if !errors.Is(err, rapyer.ErrNoPermission) {
-					t.Fatalf("a user without %s: %v, want ErrNoPermission", missing, err)
-				}
-				if after := snapshot(t, b, m.Target("a"), false); !slices.Equal(before, after) {
-					t.Fatalf("a user without %s wrote:\n%v\nbefore:\n%v", missing, after, before)
-				}
+				refusedSave(t, b, m, leanValues[2], "a user without "+missing)
 			}
 		})
+	}
+}
+
+// leanRules are the ACL rules of a user of the models under prefix who may
+// send what a save reads with and every command of all but missing.
+func leanRules(prefix string, all []string, missing string) []string {
+	rules := []string{"resetkeys", "~tx{*", "~" + prefix + ":*", "nocommands", "+fcall", "+function|load", "+multi", "+exec",
+		"+hget", "+type", "+get", "+set", "+time", "+cluster|slots", "+command", "+ping", "+hello", "+client"}
+	for _, c := range all {
+		if c != missing {
+			rules = append(rules, c)
+		}
+	}
+	return rules
+}
+
+// refusedSave saves v as the model "a" through m, whose user may not send a
+// command of the save (who names it), and fails t unless the save is
+// refused with ErrNoPermission, having written nothing.
+func refusedSave[T any](t *testing.T, b *testenv.Backend, m *rapyer.Model[T], v T, who string) {
+	before := snapshot(t, b, m.Target("a"), false)
+	if err := m.Save(context.Background(), "a", v); !errors.Is(err, rapyer.ErrNoPermission) {
+		t.Fatalf("%s: %v, want ErrNoPermission", who, err)
+	}
+	if after := snapshot(t, b, m.Target("a"), false); !slices.Equal(before, after) {
+		t.Fatalf("%s wrote:\n%v\nbefore:\n%v", who, after, before)
 	}
 }

@@ -3,13 +3,11 @@ package tx_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/ops"
@@ -127,31 +125,7 @@ func TestLeanSaveOfAOneHashModelRefuses(t *testing.T) {
 func TestLeanSaveOfAOneHashModelLostReply(t *testing.T) {
 	for _, tier := range []testenv.Kind{testenv.Mini, testenv.Server} {
 		t.Run(string(tier), func(t *testing.T) {
-			b := testenv.On(t, tier)
-			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
-				o.Addrs = []string{proxy.Addr()}
-				o.MaxRetries = -1
-			})
-			m := rapyer.MustNew[Flat](rdb, rapyer.Options{Prefix: b.Prefix + "flat"})
-			if err := m.Save(ctx, "a", flatValues()[1]); err != nil {
-				t.Fatal(err)
-			}
-			b.Client.HSet(ctx, m.Target("a").Root(), "__v", "7")
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
-			res, err := tx.Exec(ctx, rdb, flatBatch(m.Target("a"), flatValues()[2], false), tx.Options{})
-			select {
-			case <-dropped:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the proxy never dropped a reply")
-			}
-			if err != nil || !res.Duplicate {
-				t.Fatalf("a lost reply: %v, %+v; want a duplicate", err, res)
-			}
-			if v := b.Client.HGet(ctx, m.Target("a").Root(), "__v").Val(); v != "8" {
-				t.Fatalf("the version after one Save from 7: %s", v)
-			}
+			lostSaveReply(t, testenv.On(t, tier), "flat", flatValues()[1], flatValues()[2], flatBatch)
 		})
 	}
 }
@@ -167,35 +141,21 @@ func TestLeanSaveOfAOneHashModelWithoutPermission(t *testing.T) {
 	if err := admin.Save(ctx, "a", flatValues()[1]); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"resetkeys", "~tx{*", "~" + prefix + ":*", "nocommands", "+fcall", "+function|load", "+multi", "+exec",
-		"+hget", "+type", "+get", "+set", "+time", "+cluster|slots", "+command", "+ping", "+hello", "+client"}
 	all := []string{"+del", "+hset", "+pexpire"}
 	// with EVAL and EVALSHA, the compiled save meets the refusal first
 	// and leaves the save to the interpreter (shape/save.go)
 	for i, missing := range append(all, all...) {
-		rules := append([]string(nil), base...)
+		rules := leanRules(prefix, all, missing)
 		scripts := i >= len(all)
 		if scripts {
 			rules = append(rules, "+eval", "+evalsha")
 		}
-		for _, c := range all {
-			if c != missing {
-				rules = append(rules, c)
-			}
-		}
 		user := b.NewUser(t, rules...)
 		m := rapyer.MustNew[Flat](user, rapyer.Options{Prefix: prefix, TTL: time.Minute})
-		before := snapshot(t, b, m.Target("a"), false)
 		_, again0 := transport.ShapeRuns()
-		err := m.Save(ctx, "a", flatValues()[2])
-		if !errors.Is(err, rapyer.ErrNoPermission) {
-			t.Fatalf("a user without %s (scripts %v): %v, want ErrNoPermission", missing, scripts, err)
-		}
+		refusedSave(t, b, m, flatValues()[2], fmt.Sprintf("a user without %s (scripts %v)", missing, scripts))
 		if _, again := transport.ShapeRuns(); scripts && again == again0 {
 			t.Fatalf("a user without %s: the compiled save did not leave the save to the interpreter", missing)
-		}
-		if after := snapshot(t, b, m.Target("a"), false); !slices.Equal(before, after) {
-			t.Fatalf("a user without %s wrote:\n%v\nbefore:\n%v", missing, after, before)
 		}
 	}
 }
