@@ -16,29 +16,21 @@ import (
 // shape: the record key's and the root's places in KEYS, the record's
 // lifetime, the mode, the TTL action and its ms, and the field names are
 // in the text, so a call sends only the keys and the values. The script
-// keeps saveone's promises: it reads the model in one call (HGETALL) and
-// checks it (type, mode, version) and asks the ACL for every write after
-// the first before it writes anything; then it writes the record (SET NX
-// PX, which is also its look-up: a resend is answered from it, as save
-// answers it), then the model: the version and every field in one HSET,
-// and the TTL. The stored model is saveone's: a root that holds a field
-// the save does not write (a stray) or a TTL the save drops is deleted
-// first, as saveone always does; a root that holds exactly the fields the
-// save writes (HGETALL tells it before any write) and no TTL to drop is
-// overwritten in place by the HSET, its only write (a DEL and a new hash
-// cost the server more than the whole HSET; no write after the first, so
-// no ACL ask). Its common case, a model saved again with no TTL option,
-// makes four calls: HGETALL, PTTL, the record's SET, HSET. Every failure
-// the interpreter reports with an error of its own (a missing or existing
-// model, a wrong type, a corrupt or overflowing version, a refusal of the
-// ACL or of the server) makes the script answer {'AGAIN'} having written
-// nothing (a record it wrote is taken back as save takes it back), and the
-// caller sends the same program to the interpreter. A save that went
-// through answers 'OK' (Shape.Reply makes it the interpreter's {'OK'}).
-//
-// The pieces of the script (model, ours, anew, record, writes) are
-// methods of saveGen, each writing its lines, so that another compiled
-// save can reuse them.
+// keeps saveone's promises: it checks the model (type, mode, version) and
+// asks the ACL for every write after the first before it writes anything;
+// then it writes the record (SET NX PX, which is also its look-up: a
+// resend is answered from it, as save answers it), then the model: the
+// version and every field in one HSET, and the TTL. The stored model is
+// saveone's: a root that holds a field the save does not write (a stray)
+// or a TTL the save drops is deleted first, as saveone always does; a root
+// that holds the same fields is overwritten in place (a DEL and a new hash
+// cost the server more than the whole HSET). Every failure the interpreter
+// reports with an error of its own (a missing or existing model, a wrong
+// type, a corrupt or overflowing version, a refusal of the ACL or of the
+// server) makes the script answer {'AGAIN'} having written nothing (a
+// record it wrote is taken back as save takes it back), and the caller
+// sends the same program to the interpreter. A save that went through
+// answers 'OK' (Shape.Reply makes it the interpreter's {'OK'}).
 
 // maxSaveFields and maxSaveText bound the fields a compiled save names and
 // the bytes of their names: past them a save runs on the interpreter.
@@ -227,6 +219,7 @@ func (g *saveGen) arg(i int) string {
 // false for a program that names a field twice.
 func compileSave(a argv) (string, []int, bool) {
 	g := &saveGen{a: a}
+	n := 0
 	seen := map[string]bool{}
 	for i := svFirst; i < len(a); i += 2 {
 		f, _ := a.at(i)
@@ -234,10 +227,11 @@ func compileSave(a argv) (string, []int, bool) {
 			return "", nil, false
 		}
 		seen[f] = true
+		n++
 	}
 	g.sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
 	g.model()
-	g.anew()
+	g.anew(n)
 	g.record()
 	g.writes()
 	g.sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
@@ -249,20 +243,15 @@ func compileSave(a argv) (string, []int, bool) {
 	return g.sb.String(), g.pick, true
 }
 
-// model reads the model in one call (HGETALL: an error on another type)
-// and checks it: its mode, its version (saveversion's checks: a count in
-// canonical text below 2^53), and makes the next version (nextversion, or
-// the clock's for a new model). The script then holds root (the key), h
-// (the stored fields and values, flat, as HGETALL answers), len (the
-// number of stored fields), v (the stored version or nil), same (ours)
-// and nx (the next version).
+// model checks the model: its type (HGET fails on another type), its
+// mode, its version (saveversion's checks: a count in canonical text below
+// 2^53), and makes the next version (nextversion, or the clock's for a
+// new model).
 func (g *saveGen) model() {
 	mode := g.w(svMode)
 	g.line("local root = KS[", g.w(svRoot), "]")
-	g.line("local h = redis.pcall('HGETALL', root)")
-	g.line("if h.err then return {'AGAIN'} end")
-	g.line("local len = #h / 2")
-	g.ours()
+	g.line("local v = redis.pcall('HGET', root, '__v')")
+	g.line("if type(v) == 'table' then return {'AGAIN'} end")
 	switch mode {
 	case "need", "skip":
 		g.line("if not v then return {'AGAIN'} end")
@@ -286,71 +275,24 @@ func (g *saveGen) model() {
 	g.line("end")
 }
 
-// ours finds the stored version v in h, and whether the root holds
-// exactly the fields the save writes, the version included (same, before
-// the TTL is looked at): the common case, a model saved again, holds them
-// in the order the save writes them (a small hash keeps its order), which
-// a chain of comparisons tells; any other order takes a look-up of every
-// field in the set of the save's. Fields of a hash are distinct, so as
-// many fields, all of them the save's, are the save's fields.
-func (g *saveGen) ours() {
-	names := []string{luaQuote(version)}
-	for i := svFirst; i < len(g.a); i += 2 {
-		f, _ := g.a.at(i)
-		names = append(names, luaQuote(f))
-	}
-	g.line("local v, same = nil, len == ", strconv.Itoa(len(names)))
-	// in order: a chain of at most 16 comparisons a statement
-	for j := 0; j < len(names); j += 16 {
-		var c strings.Builder
-		for k := j; k < j+16 && k < len(names); k++ {
-			if k > j {
-				c.WriteString(" and ")
-			}
-			c.WriteString("h[" + strconv.Itoa(2*k+1) + "] == " + names[k])
-		}
-		g.line("same = same and ", c.String())
-	}
-	g.line("if same then")
-	g.line("  v = h[2]")
-	g.line("elseif len > 0 then")
-	g.line("  local set = {", setOf(names), "}")
-	g.line("  same = len == ", strconv.Itoa(len(names)))
-	g.line("  for i = 1, #h, 2 do")
-	g.line("    local f = h[i]")
-	g.line("    if f == '__v' then v = h[i + 1] end")
-	g.line("    if not set[f] then same = false end")
-	g.line("  end")
-	g.line("end")
-}
-
-// setOf is the constructor of a Lua table that maps each of names (Lua
-// literals) to true.
-func setOf(names []string) string {
-	var sb strings.Builder
-	for i, n := range names {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("[" + n + "] = true")
-	}
-	return sb.String()
-}
-
-// anew decides how the root is written. It is written anew (DEL, then
-// HSET), as saveone writes it, unless it holds exactly the fields the save
-// writes (same) and no TTL the save must drop (a DEL drops it): then the
-// HSET overwrites it in place, and is its only write but the TTL's. Then
-// the asks of the writes after the first: the HSET after a DEL (a missing
-// root gets an HSET only, the first write), the TTL after both.
-func (g *saveGen) anew() {
+// anew decides how the root is written, for a save of n fields. It is
+// written anew (DEL, then HSET), as saveone writes it, when it holds more
+// or fewer fields than the save writes, or a TTL the save must drop (a DEL
+// drops it). Otherwise the HSET overwrites it in place, and answers how
+// many fields it added: none when the root held the same fields, else it
+// held as many strays, and it is written anew after all (writes). Then the
+// asks of the writes after the first: the HSET after a DEL, or the DEL
+// after an HSET in place (a missing root gets an HSET only, the first
+// write); the TTL after both.
+func (g *saveGen) anew(n int) {
+	g.line("local len = redis.call('HLEN', root)")
+	g.line("local anew = len ~= ", strconv.Itoa(n+1))
 	if g.w(svTTL) != "set" {
-		g.line("if same and redis.call('PTTL', root) >= 0 then same = false end")
+		g.line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
 	}
-	g.line("local anew = not same")
 	g.line("local acl = redis.acl_check_cmd")
 	g.line("if acl then")
-	g.line("  if anew and len > 0 and not acl('HSET', root) then return {'AGAIN'} end")
+	g.line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
 	if g.w(svTTL) == "set" {
 		g.line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
 	}
@@ -378,8 +320,9 @@ func (g *saveGen) record() {
 }
 
 // writes writes the model: the DEL of a root written anew, the version and
-// the fields in one HSET, the TTL; and answers 'OK', short for the
-// interpreter's {'OK'} (Shape.Reply).
+// the fields in one HSET (again after a DEL when it added fields to a root
+// overwritten in place: that root held strays), the TTL; and answers 'OK',
+// short for the interpreter's {'OK'} (Shape.Reply).
 func (g *saveGen) writes() {
 	g.line("at = 2")
 	g.line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
@@ -393,8 +336,12 @@ func (g *saveGen) writes() {
 		hset.WriteString(g.arg(i + 1))
 	}
 	hset.WriteString(")")
-	g.line(hset.String())
+	g.line("local added = ", hset.String())
 	g.line("wrote = true")
+	g.line("if not anew and added > 0 then")
+	g.line("  redis.call('DEL', root)")
+	g.line("  ", hset.String())
+	g.line("end")
 	if g.w(svTTL) == "set" {
 		g.line("redis.call('PEXPIRE', root, '", g.w(svTTLMS), "')")
 	}
