@@ -43,7 +43,9 @@ func prepareSave(ctx context.Context, b *testenv.Backend, target tx.Target, rec 
 		b.Client.Set(ctx, root, "a string", 0)
 		return
 	}
-	ver := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3"}[r.IntN(9)]
+	vers := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3",
+		"8", "1796053238019058", "1796053238019059", "9999999999999999", "10000000000000000", "", " 7", "7 ", "+7", "1e3", "0x1F", "12a4", "00", "5.0"}
+	ver := vers[r.IntN(len(vers))]
 	first := []any{"__v", ver, "name", "old"}
 	if r.IntN(4) == 0 {
 		// a value past hash-max-listpack-value: a hash of the table
