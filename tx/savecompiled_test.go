@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,11 +43,26 @@ func prepareSave(ctx context.Context, b *testenv.Backend, target tx.Target, rec 
 		b.Client.Set(ctx, root, "a string", 0)
 		return
 	}
-	ver := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3"}[r.IntN(9)]
-	b.Client.HSet(ctx, root, "__v", ver, "name", "old")
-	if r.IntN(2) == 0 {
+	vers := []string{"1", "41999", "9", "0", "9007199254740991", "9007199254740992", "x", "007", "-3",
+		"8", "1796053238019058", "1796053238019059", "9999999999999999", "10000000000000000", "", " 7", "7 ", "+7", "1e3", "0x1F", "12a4", "00", "5.0"}
+	ver := vers[r.IntN(len(vers))]
+	first := []any{"__v", ver, "name", "old"}
+	if r.IntN(4) == 0 {
+		// a value past hash-max-listpack-value: a hash of the table
+		// encoding, whose fields come in no order
+		first[3] = strings.Repeat("long ", 20)
+	}
+	switch r.IntN(3) {
+	case 0:
+		b.Client.HSet(ctx, root, first...)
+	case 1:
 		// the fields of a value, which a save overwrites in place
+		b.Client.HSet(ctx, root, first...)
 		b.Client.HSet(ctx, root, "age", "7", "score", "0.5")
+	case 2:
+		// the same fields in another order than the save writes them
+		b.Client.HSet(ctx, root, "score", "0.5", "age", "7")
+		b.Client.HSet(ctx, root, first...)
 	}
 	if r.IntN(2) == 0 {
 		b.Client.HSet(ctx, root, "stray", "s")

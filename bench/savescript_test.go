@@ -1,0 +1,229 @@
+package bench_test
+
+// Where the compiled Save's server work goes (issue #13, docs/performance.md
+// "Session 7: Save"): the script of the 8-field model's Save, as the
+// client sends it, and copies of it cut short one part at a time, counted
+// under callgrind; and the client's CPU per Save.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/rapyer"
+)
+
+// evalRecorder records the words of the EVAL of a compiled save a client
+// sends (its first call, with the script's text).
+type evalRecorder struct {
+	mu   sync.Mutex
+	args []any
+}
+
+func (r *evalRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *evalRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		a := cmd.Args()
+		if len(a) > 1 && strings.EqualFold(fmt.Sprint(a[0]), "eval") && strings.Contains(fmt.Sprint(a[1]), "a compiled save") {
+			r.mu.Lock()
+			r.args = append([]any(nil), a...)
+			r.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (r *evalRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// saveScriptCuts are the copies of the compiled save's script, each
+// without one part: the lines of the part and what replaces them (a cut
+// whose lines the script no longer holds fails the test).
+var saveScriptCuts = []struct{ name, from, to string }{
+	{"without the ACL ask", "  local acl = redis.acl_check_cmd\n  if acl then\n    if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end\n  end\n", ""},
+	{"without HLEN (len = 9)", "local len = redis.call('HLEN', root)", "local len = 9"},
+	{"without PTTL", "  if not anew and redis.call('PTTL', root) >= 0 then anew = true end\n", ""},
+	{"without the version's checks and count (nx = v)", "    if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end\n" +
+		"    local p = #v\n    while p > 0 and string.byte(v, p) == 57 do p = p - 1 end\n    local zeros = string.rep('0', #v - p)\n" +
+		"    if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end\n", "    nx = v\n"},
+	{"without the record", "  if not redis.call('SET', k, '1', 'PX', ms, 'NX') then", "  if false then"},
+}
+
+// saveScriptFloor is the least a save of the model does: the HGET of the
+// version and the HSET of the fields, with the compiled save's KEYS and
+// ARGV.
+const saveScriptFloor = `local root = KEYS[1]
+local v = redis.call('HGET', root, '__v')
+local AV = ARGV
+redis.call('HSET', root, '__v', '5', 'name', AV[1], 'email', AV[2], 'city', AV[3], 'age', AV[4], 'score', AV[5], 'active', AV[6], 'visits', AV[7], 'balance', AV[8])
+return 'OK'`
+
+// TestSaveScriptParts counts the server's instructions per call of the
+// compiled save of the 8-field model, of copies of its script each cut
+// short by one part, of a floor (HGET and HSET only) and of the om twin,
+// with redis-server run under callgrind: best of 3 interleaved rounds of
+// 500 calls each.
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestSaveScriptParts$' -v ./bench/
+func TestSaveScriptParts(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	rdb, control, instructions := callgrindServer(t)
+	ctx := context.Background()
+	rec := &evalRecorder{}
+	rdb.AddHook(rec)
+	m := rapyer.MustNew[Item](rdb, rapyer.Options{Prefix: "item"})
+	must(t, m.Save(ctx, "s", newItem()))
+	rec.mu.Lock()
+	words := rec.args
+	rec.mu.Unlock()
+	if len(words) != 3+2+8 {
+		t.Fatalf("the compiled save's EVAL was not seen (words %v)", words)
+	}
+	text, values := words[1].(string), words[5:]
+	scripts := []struct{ name, text string }{{"compiled save (as sent)", text}}
+	for _, c := range saveScriptCuts {
+		if !strings.Contains(text, c.from) {
+			t.Fatalf("%s: the script holds no %q", c.name, c.from)
+		}
+		scripts = append(scripts, struct{ name, text string }{c.name, strings.Replace(text, c.from, c.to, 1)})
+	}
+	scripts = append(scripts, struct{ name, text string }{"floor: HGET + HSET", saveScriptFloor})
+	type side struct {
+		name string
+		op   func() error
+	}
+	var sides []side
+	seq := 0
+	for i, s := range scripts {
+		sha, err := rdb.ScriptLoad(ctx, s.text).Result()
+		must(t, err)
+		root := "item:cut" + strconv.Itoa(i)
+		sides = append(sides, side{s.name, func() error {
+			seq++
+			res, err := rdb.EvalSha(ctx, sha, []string{root, "item:rec:" + strconv.Itoa(seq)}, values...).Result()
+			if err == nil && res != "OK" {
+				err = fmt.Errorf("answered %v", res)
+			}
+			return err
+		}})
+	}
+	omVer, err := omSave(ctx, rdb, "om:cut", 0, itemFields("cut", newItem()))
+	must(t, err)
+	sides = append(sides, side{"om Save twin", func() error {
+		v, err := omSave(ctx, rdb, "om:cut", omVer, itemFields("cut", newItem()))
+		omVer = v
+		return err
+	}})
+	const calls, rounds = 500, 3
+	best := make([]float64, len(sides))
+	for r := range rounds {
+		for _, s := range sides {
+			for range 20 {
+				must(t, s.op())
+			}
+		}
+		for i, s := range sides {
+			control("-z")
+			for range calls {
+				must(t, s.op())
+			}
+			control("-d")
+			if n := instructions() / calls; best[i] == 0 || n < best[i] {
+				best[i] = n
+			}
+		}
+		_ = r
+	}
+	for i, s := range sides {
+		t.Logf("%-50s %8.0f instructions per call (%+.0f)", s.name, best[i], best[i]-best[0])
+	}
+}
+
+// callgrindServer starts redis-server under callgrind on a free port, and
+// returns a client of it, callgrind_control with an argument, and the
+// instruction total of the newest dump.
+func callgrindServer(t *testing.T) (*redis.Client, func(string), func() float64) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
+		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
+	must(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	t.Cleanup(func() { rdb.Close() })
+	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
+		if i > 600 {
+			t.Fatal("the server under valgrind did not answer")
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
+	}
+	pid := strconv.Itoa(srv.Process.Pid)
+	control := func(arg string) {
+		if out, err := exec.Command("callgrind_control", arg, pid).CombinedOutput(); err != nil {
+			t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
+		}
+	}
+	instructions := func() float64 {
+		files, _ := filepath.Glob(filepath.Join(dir, "cg.out*"))
+		var newest string
+		var at time.Time
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
+				newest, at = f, st.ModTime()
+			}
+		}
+		b, err := os.ReadFile(newest)
+		must(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "summary: "); ok {
+				n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+				return n
+			}
+		}
+		t.Fatalf("no summary in %s", newest)
+		return 0
+	}
+	return rdb, control, instructions
+}
+
+// BenchmarkSaveClientCPU runs the Save row's sides one by one, with this
+// process's CPU per op (user and system: the client's share, the server
+// being another process) and allocations:
+//
+//	go test -run '^$' -bench BenchmarkSaveClientCPU -benchmem -count 5 ./bench/
+func BenchmarkSaveClientCPU(b *testing.B) {
+	e := newEnv(b)
+	for _, s := range []struct {
+		name string
+		p    prepared
+	}{{"rapyer", saveItemRapyer(b, e)}, {"om_Save_twin", saveItemOm(b, e)}} {
+		warm(b, s.p)
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				if err := s.p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
