@@ -243,7 +243,7 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: lock key, fence, void and wait keys; token, TTL, fence life, lease
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life, lease(, client id)
 
 	unsure bool // some attempt may have been applied without a reply
 }
@@ -255,11 +255,11 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 		life = 0 // the acquire entry gives no fence
 	}
 	// laid out as script.Command does, in one allocation: the command, its
-	// name, the key count, 4 keys, then token, TTL, fence life, lease and,
-	// for a caller that waits, the wait key's owner (see pass)
-	cmd := make([]any, 0, 12)
-	cmd = append(cmd, nil, nil, 4, key, FenceKey(key), voidKey(key, a.token), waitKey(key),
-		a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
+	// name, the key count and the lock key (the entry names the lock's
+	// other keys after it), then token, TTL, fence life, lease and, for a
+	// caller that waits, the wait key's owner (see pass)
+	cmd := make([]any, 0, 9)
+	cmd = append(cmd, nil, nil, 1, key, a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
 	if !o.noWait {
 		cmd = append(cmd, clientID(rdb))
 	}
@@ -286,8 +286,7 @@ func (a *acquirer) heir() heir {
 func (a *acquirer) giveUp(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	cmd := script.Command([]string{a.key, waitKey(a.key), voidKey(a.key, a.token)},
-		a.token, WakeChannel(a.key), (a.o.ttl + fenceMargin).Milliseconds())
+	cmd := []any{nil, nil, 1, a.key, a.token, (a.o.ttl + fenceMargin).Milliseconds()} // as script.Command lays it out
 	_ = lua.Release.Run(rctx, a.rdb, cmd).Err()
 }
 
@@ -565,7 +564,7 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[7], // after the command, name, key count and 4 keys
+		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[4], // after the command, name, key count and the key
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
@@ -715,13 +714,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	wake := WakeChannel(l.key)
-	if w := offer(l.rdb, wake); w != nil {
+	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 2, l.key, waitKey(l.key), l.tokArg, wake}).Int64() // as script.Command lays it out
+	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.key, l.tokArg}).Int64() // as script.Command lays it out
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
