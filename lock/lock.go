@@ -463,33 +463,27 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		}
 		return at, failed(fmt.Sprintf("Acquire(%q)", a.key), err, errs.NotSent)
 	}
-	if len(res) != 2 {
-		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
-	}
-	flag, _ := res[0].(int64)
-	num, ok := res[1].(int64)
-	if !ok {
-		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
-	}
-	switch flag {
-	case 1:
-		at.ok, at.fence = true, num
-	case 2:
+	switch {
+	case res >= 0:
+		at.ok, at.fence = true, res
+	case res == -1:
 		// Only a request that arrived after giveUp sees this, and giveUp
 		// runs after the last attempt: a mistake if Acquire ever meets it.
 		a.unsure = true
 		return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotAcquired, a.key, errVoid)
+	case res == -2:
+		// held by a key without a TTL: at.pttl stays 0, unknown
 	default:
-		at.pttl = time.Duration(num) * time.Millisecond
+		at.pttl = time.Duration(-3-res) * time.Millisecond
 	}
 	return at, nil
 }
 
-// send sends the acquire call and returns its reply, noting in at when the
-// request was sent. A network error in a transaction (which go-redis does
+// send sends the acquire call and returns its reply (see acquire in
+// lock.lua), noting in at when the request was sent. A network error in a transaction (which go-redis does
 // not retry) is retried once here with the same token: the acquire entry is
 // idempotent for its token.
-func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
+func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 	netErr, missing := 0, 0
 	for {
 		at.start = time.Now()
@@ -497,13 +491,13 @@ func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Slice()
+			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
 		}
 		pipe := a.rdb.TxPipeline()
 		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
 		a.o.load(pipe)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
-		res, err := cmd.Slice()
+		res, err := cmd.Int64()
 		if err != nil && missing < 3 && script.Missing(err) {
 			// The server lacked the function or the script (a restart,
 			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
