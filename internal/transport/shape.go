@@ -16,8 +16,9 @@ import (
 )
 
 // runShape sends p to its compiled shape (package shape), inside
-// MULTI/EXEC as RunTx does (a compiled save: alone, as a command go-redis
-// does not resend, noRetry), and reports whether that settled the call.
+// MULTI/EXEC as RunTx does (a compiled save, or a model lock's save that
+// releases its lock: alone, as a command go-redis does not resend,
+// noRetry), and reports whether that settled the call.
 // When it did not, nothing ran and the caller sends p to the interpreter:
 // p has no compiled shape, the shape left the batch to the interpreter
 // (its reply {'AGAIN'}: it wrote nothing), or the server refused the
@@ -40,7 +41,7 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
 		var err error
-		if s.Saves() {
+		if s.Saves() || s.Unlocks() {
 			// one command that go-redis never resends after writing it
 			err = c.Process(ctx, noRetry{r})
 		} else {
@@ -77,8 +78,9 @@ func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (an
 // noRetry is a command go-redis does not resend once it may have reached
 // the server (its retries after a lost reply, a timeout, a broken
 // connection): as a MULTI/EXEC, which it never resends, but one command
-// instead of three, with one reply. A compiled save goes so: its resend
-// is Exec's, with the same batch id, answered from the record.
+// instead of three, with one reply. A compiled save goes so, and a model
+// lock's save (a resend would find its lock released): the resend is
+// Exec's, with the same batch id, answered from the record.
 type noRetry struct{ *redis.Cmd }
 
 // NoRetry tells go-redis not to resend the command.
