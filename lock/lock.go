@@ -72,17 +72,24 @@ type Options struct {
 	AutoExtend bool
 
 	// Load, when set, is called on every acquisition attempt with the
-	// transaction pipeline in which the attempt runs: MULTI, the acquire
-	// script, then whatever Load queues, EXEC, in one round trip. Commands
-	// queued by Load run atomically right after the acquire script, so a
-	// caller can acquire a lock and read what it guards in one round trip.
+	// pipeline in which the attempt runs: the acquire call, then whatever
+	// Load queues, in one round trip. Commands queued by Load run right
+	// after the acquire call, so a caller can acquire a lock and read what
+	// it guards in one round trip. Two or more of them run atomically with
+	// it, in MULTI/EXEC, so that they read one state; one alone goes in a
+	// plain pipeline, on the same connection (a read right after the
+	// acquire sees what a read in the same step would, as far as anyone
+	// who takes the lock can tell; a transaction would cost two more
+	// commands).
 	//
-	// Load is called again for every attempt with a fresh pipeline: keep the
-	// commands of the last call. Their results are meaningful only when
-	// Acquire returns nil. Queue reads only (an attempt may be retried, and
-	// Load's commands run whether or not the attempt won the lock). On a
-	// Redis Cluster every key Load touches must be in the lock key's slot
-	// (share its hash tag), or the transaction is split and not atomic.
+	// Load is called again for every attempt with a fresh pipeline (and,
+	// the first time it queues more than one command, again on a
+	// transaction): keep the commands of the last call. Their results are
+	// meaningful only when Acquire returns nil. Queue reads only (an
+	// attempt may be retried, and Load's commands run whether or not the
+	// attempt won the lock). On a Redis Cluster every key Load touches
+	// must be in the lock key's slot (share its hash tag), or the
+	// pipeline is split and not atomic.
 	Load func(pipe redis.Pipeliner)
 
 	// NoFence takes the lock without a fencing token: Fence returns 0, and
@@ -246,6 +253,9 @@ type acquirer struct {
 	cmd   []any // the acquire call: the lock key; token, TTL, fence life, lease(, client id)
 
 	unsure bool // some attempt may have been applied without a reply
+	// tx: Load queues more than one command, so an attempt goes in
+	// MULTI/EXEC (see queue)
+	tx bool
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
@@ -493,9 +503,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// loads the library or falls back to scripts as needed.
 			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
 		}
-		pipe := a.rdb.TxPipeline()
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
-		a.o.load(pipe)
+		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
 		res, err := cmd.Int64()
 		if err != nil && missing < 3 && script.Missing(err) {
@@ -517,6 +525,33 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			continue
 		}
 		return res, err
+	}
+}
+
+// queue queues an attempt with Load: the acquire call, then what Load
+// queues. When Load queues one command or none, they go in a plain
+// pipeline: on one connection, Load's read runs right after the acquire,
+// and another client's command run between them could as well have run
+// after the read (a holder of the lock cannot write then; anyone else can
+// write before or after the read in either form). MULTI/EXEC would cost
+// the server two more commands and the client a transaction. Two or more
+// commands of Load go in MULTI/EXEC with the acquire, so that they read
+// one state: Load is called again, on a transaction, the first time it
+// queues more than one.
+func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
+	for {
+		var pipe redis.Pipeliner
+		if a.tx {
+			pipe = a.rdb.TxPipeline()
+		} else {
+			pipe = a.rdb.Pipeline()
+		}
+		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		a.o.load(pipe)
+		if a.tx || pipe.Len() <= 2 {
+			return pipe, cmd
+		}
+		a.tx = true
 	}
 }
 
