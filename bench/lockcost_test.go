@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -63,10 +64,11 @@ func TestLockCycleBest(t *testing.T) {
 	}
 }
 
-// TestLockCycleCallgrind runs 2,000 ops of each side against a
-// redis-server run under valgrind --tool=callgrind at RAPYER_CALLGRIND_ADDR
-// (pid RAPYER_CALLGRIND_PID), dumping the profile after each side: the
-// dumps' totals over 2,000 are the server's instructions per op.
+// TestLockCycleCallgrind runs 2,000 ops (RAPYER_CALLGRIND_N if set) of
+// each side against a redis-server run under valgrind --tool=callgrind at
+// RAPYER_CALLGRIND_ADDR (pid RAPYER_CALLGRIND_PID), dumping the profile
+// after each side: the dumps' totals over 2,000 are the server's
+// instructions per op.
 //
 //	valgrind --tool=callgrind --callgrind-out-file=cg.out redis-server --port 17391 --save '' &
 //	RAPYER_CALLGRIND_ADDR=127.0.0.1:17391 RAPYER_CALLGRIND_PID=$! go test -count=1 -run TestLockCycleCallgrind ./bench/
@@ -95,8 +97,12 @@ func TestLockCycleCallgrind(t *testing.T) {
 		run(s.p, 50)
 	}
 	dump("warm")
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("RAPYER_CALLGRIND_N")); err == nil && v > 0 {
+		n = v
+	}
 	for _, s := range sides {
-		run(s.p, 2000)
+		run(s.p, n)
 		dump(s.name)
 	}
 }

@@ -28,11 +28,12 @@ type loseReply struct {
 // server has no functions.
 func isEntry(cmd redis.Cmder) bool { return cmd.Name() == "fcall" || cmd.Name() == "evalsha" }
 
-// record keeps the fence of an acquisition reply before it is lost.
+// record keeps the fence of an acquisition reply before it is lost: the
+// acquire entry replies with the fence (above 0) when it took the lock.
 func (h *loseReply) record(cmd redis.Cmder) {
 	if c, ok := cmd.(*redis.Cmd); ok && isEntry(cmd) {
-		if res, err := c.Slice(); err == nil && len(res) == 2 && res[0] == int64(1) {
-			h.fence.Store(res[1].(int64))
+		if f, err := c.Int64(); err == nil && f > 0 {
+			h.fence.Store(f)
 		}
 	}
 }

@@ -72,17 +72,24 @@ type Options struct {
 	AutoExtend bool
 
 	// Load, when set, is called on every acquisition attempt with the
-	// transaction pipeline in which the attempt runs: MULTI, the acquire
-	// script, then whatever Load queues, EXEC, in one round trip. Commands
-	// queued by Load run atomically right after the acquire script, so a
-	// caller can acquire a lock and read what it guards in one round trip.
+	// pipeline in which the attempt runs: the acquire call, then whatever
+	// Load queues, in one round trip. Commands queued by Load run right
+	// after the acquire call, so a caller can acquire a lock and read what
+	// it guards in one round trip. Two or more of them run atomically with
+	// it, in MULTI/EXEC, so that they read one state; one alone goes in a
+	// plain pipeline, on the same connection (a read right after the
+	// acquire sees what a read in the same step would, as far as anyone
+	// who takes the lock can tell; a transaction would cost two more
+	// commands).
 	//
-	// Load is called again for every attempt with a fresh pipeline: keep the
-	// commands of the last call. Their results are meaningful only when
-	// Acquire returns nil. Queue reads only (an attempt may be retried, and
-	// Load's commands run whether or not the attempt won the lock). On a
-	// Redis Cluster every key Load touches must be in the lock key's slot
-	// (share its hash tag), or the transaction is split and not atomic.
+	// Load is called again for every attempt with a fresh pipeline (and,
+	// the first time it queues more than one command, again on a
+	// transaction): keep the commands of the last call. Their results are
+	// meaningful only when Acquire returns nil. Queue reads only (an
+	// attempt may be retried, and Load's commands run whether or not the
+	// attempt won the lock). On a Redis Cluster every key Load touches
+	// must be in the lock key's slot (share its hash tag), or the
+	// pipeline is split and not atomic.
 	Load func(pipe redis.Pipeliner)
 
 	// NoFence takes the lock without a fencing token: Fence returns 0, and
@@ -243,9 +250,12 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: lock key, fence, void and wait keys; token, TTL, fence life, lease
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life, lease(, client id)
 
 	unsure bool // some attempt may have been applied without a reply
+	// tx: Load queues more than one command, so an attempt goes in
+	// MULTI/EXEC (see queue)
+	tx bool
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
@@ -255,11 +265,11 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 		life = 0 // the acquire entry gives no fence
 	}
 	// laid out as script.Command does, in one allocation: the command, its
-	// name, the key count, 4 keys, then token, TTL, fence life, lease and,
-	// for a caller that waits, the wait key's owner (see pass)
-	cmd := make([]any, 0, 12)
-	cmd = append(cmd, nil, nil, 4, key, FenceKey(key), voidKey(key, a.token), waitKey(key),
-		a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
+	// name, the key count and the lock key (the entry names the lock's
+	// other keys after it), then token, TTL, fence life, lease and, for a
+	// caller that waits, the wait key's owner (see pass)
+	cmd := make([]any, 0, 9)
+	cmd = append(cmd, nil, nil, 1, key, a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
 	if !o.noWait {
 		cmd = append(cmd, clientID(rdb))
 	}
@@ -286,8 +296,7 @@ func (a *acquirer) heir() heir {
 func (a *acquirer) giveUp(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	cmd := script.Command([]string{a.key, waitKey(a.key), voidKey(a.key, a.token)},
-		a.token, WakeChannel(a.key), (a.o.ttl + fenceMargin).Milliseconds())
+	cmd := []any{nil, nil, 1, a.key, a.token, (a.o.ttl + fenceMargin).Milliseconds()} // as script.Command lays it out
 	_ = lua.Release.Run(rctx, a.rdb, cmd).Err()
 }
 
@@ -464,33 +473,27 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		}
 		return at, failed(fmt.Sprintf("Acquire(%q)", a.key), err, errs.NotSent)
 	}
-	if len(res) != 2 {
-		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
-	}
-	flag, _ := res[0].(int64)
-	num, ok := res[1].(int64)
-	if !ok {
-		return at, fmt.Errorf("%w: Acquire(%q): unexpected script reply %v", errs.UnknownOutcome, a.key, res)
-	}
-	switch flag {
-	case 1:
-		at.ok, at.fence = true, num
-	case 2:
+	switch {
+	case res >= 0:
+		at.ok, at.fence = true, res
+	case res == -1:
 		// Only a request that arrived after giveUp sees this, and giveUp
 		// runs after the last attempt: a mistake if Acquire ever meets it.
 		a.unsure = true
 		return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotAcquired, a.key, errVoid)
+	case res == -2:
+		// held by a key without a TTL: at.pttl stays 0, unknown
 	default:
-		at.pttl = time.Duration(num) * time.Millisecond
+		at.pttl = time.Duration(-3-res) * time.Millisecond
 	}
 	return at, nil
 }
 
-// send sends the acquire call and returns its reply, noting in at when the
-// request was sent. A network error in a transaction (which go-redis does
+// send sends the acquire call and returns its reply (see acquire in
+// lock.lua), noting in at when the request was sent. A network error in a transaction (which go-redis does
 // not retry) is retried once here with the same token: the acquire entry is
 // idempotent for its token.
-func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
+func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 	netErr, missing := 0, 0
 	for {
 		at.start = time.Now()
@@ -498,13 +501,11 @@ func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Slice()
+			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
 		}
-		pipe := a.rdb.TxPipeline()
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
-		a.o.load(pipe)
+		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
-		res, err := cmd.Slice()
+		res, err := cmd.Int64()
 		if err != nil && missing < 3 && script.Missing(err) {
 			// The server lacked the function or the script (a restart,
 			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
@@ -524,6 +525,33 @@ func (a *acquirer) send(ctx context.Context, at *attempt) ([]any, error) {
 			continue
 		}
 		return res, err
+	}
+}
+
+// queue queues an attempt with Load: the acquire call, then what Load
+// queues. When Load queues one command or none, they go in a plain
+// pipeline: on one connection, Load's read runs right after the acquire,
+// and another client's command run between them could as well have run
+// after the read (a holder of the lock cannot write then; anyone else can
+// write before or after the read in either form). MULTI/EXEC would cost
+// the server two more commands and the client a transaction. Two or more
+// commands of Load go in MULTI/EXEC with the acquire, so that they read
+// one state: Load is called again, on a transaction, the first time it
+// queues more than one.
+func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
+	for {
+		var pipe redis.Pipeliner
+		if a.tx {
+			pipe = a.rdb.TxPipeline()
+		} else {
+			pipe = a.rdb.Pipeline()
+		}
+		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		a.o.load(pipe)
+		if a.tx || pipe.Len() <= 2 {
+			return pipe, cmd
+		}
+		a.tx = true
 	}
 }
 
@@ -565,7 +593,7 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[7], // after the command, name, key count and 4 keys
+		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[4], // after the command, name, key count and the key
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
@@ -715,13 +743,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	wake := WakeChannel(l.key)
-	if w := offer(l.rdb, wake); w != nil {
+	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 2, l.key, waitKey(l.key), l.tokArg, wake}).Int64() // as script.Command lays it out
+	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.key, l.tokArg}).Int64() // as script.Command lays it out
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}

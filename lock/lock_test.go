@@ -454,11 +454,31 @@ func TestLoadInOneRoundTrip(t *testing.T) {
 		if rt.Count() != 1 {
 			t.Fatalf("uncontended Acquire with Load: %v, want 1", rt)
 		}
-		if got := strings.Join(rt.Commands(), " "); got != "multi fcall get exec" && got != "multi evalsha get exec" {
+		// one read: a plain pipeline, no MULTI/EXEC
+		if got := strings.Join(rt.Commands(), " "); got != "fcall get" && got != "evalsha get" {
 			t.Fatalf("commands sent: %s", got)
 		}
 		if v, err := get.Result(); err != nil || v != "the model" {
 			t.Fatalf("Load's GET = %q, %v", v, err)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+
+		// two reads: one transaction with the acquire, still one round trip
+		var get2 *redis.StringCmd
+		two := lock.Options{Load: func(p redis.Pipeliner) {
+			get = p.Get(t.Context(), model)
+			get2 = p.Get(t.Context(), model)
+		}}
+		warmUp(t, rdb, key, two)
+		rt.Reset()
+		l = mustAcquire(t, rdb, key, two)
+		if got := strings.Join(rt.Commands(), " "); rt.Count() != 1 || (got != "multi fcall get get exec" && got != "multi evalsha get get exec") {
+			t.Fatalf("Acquire with a Load of two reads sent %s in %d round trips, want one transaction", got, rt.Count())
+		}
+		if get.Val() != "the model" || get2.Val() != "the model" {
+			t.Fatalf("Load's GETs = %v, %v", get, get2)
 		}
 		if err := l.Release(t.Context()); err != nil {
 			t.Fatal(err)

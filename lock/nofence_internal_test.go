@@ -40,7 +40,7 @@ func TestNoFence(t *testing.T) {
 		// the attempt sent again with the same token (a lost reply)
 		o, _ := Options{NoFence: true, Wait: NoWait}.resolve()
 		a := newAcquirer(b.Client, key, o)
-		a.token, a.cmd[7] = l.Token(), l.Token()
+		a.token, a.cmd[4] = l.Token(), l.Token()
 		at, err := a.try(ctx)
 		if err != nil || !at.ok || at.fence != 0 {
 			t.Fatalf("a resent attempt: %+v, %v; want the lock, fence 0", at, err)

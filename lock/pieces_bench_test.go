@@ -39,13 +39,13 @@ return 0`)
 		}},
 		{"acquire-entry+hand-release", func() {
 			tok := random.Hex(16)
-			lua.Acquire.Run(ctx, rdb, script.Command([]string{key, FenceKey(key), voidKey(key, tok)}, tok, 10000, 70000))
+			lua.Acquire.Run(ctx, rdb, script.Command([]string{key}, tok, 10000, 70000))
 			handRelease.Run(ctx, rdb, keys[:1], tok)
 		}},
 		{"setnx+release-entry", func() {
 			tok := random.Hex(16)
 			rdb.SetNX(ctx, key, tok, 10*time.Second)
-			lua.Release.Run(ctx, rdb, script.Command(keys, tok, WakeChannel(key)))
+			lua.Release.Run(ctx, rdb, script.Command([]string{key}, tok))
 		}},
 		{"Acquire+Release", func() {
 			l, err := Acquire(ctx, rdb, key, Options{})

@@ -10,28 +10,34 @@
 --   wait key    fence key .. ':wait', a short-lived flag: someone waits for
 --               the lock and wants to be woken; a release announces itself
 --               only while it exists
+--
+-- acquire and release get the lock key alone and name the others after it
+-- (they keep its hash tag, so all are in its cluster slot); extend and pass
+-- get them all.
 
 -- MAXFENCE: fences are microseconds and stay exact in a Lua number (a
 -- double) below 2^53; a stored value at or above it is not ours.
 local MAXFENCE = 9007199254740991
 
 -- nextfence gives out the next fencing token of the fence key k and stores
--- it there for life ms: the server's clock in microseconds, or one more
--- than the stored fence if that is larger. It returns nil and an error
--- reply if k holds something that is not a fence (nothing is written then).
+-- it there for life ms: one more than the stored fence while k lives, the
+-- server's clock in microseconds once it is gone. It returns nil and an
+-- error reply if k holds something that is not a fence (nothing is written
+-- then).
 --
 -- Why fences never go backwards, whatever expires or is evicted: calls of
 -- the lock entries run one at a time and each takes more than a
--- microsecond, so the clock reads of two acquisitions differ by at least 1.
+-- microsecond. By induction every fence is at most the clock at the end of
+-- its own call: a clock read is, and one more than the last fence is at
+-- most the last call's clock plus 1µs, which this call's end has passed.
 -- While k lives, the next fence is above the stored one; once k is gone
 -- (expired, evicted, deleted), the next fence is the clock, which has
--- passed every fence given out before (each was at most the clock of its
--- own call, by induction, unless the clock stepped back). k outlives the
--- lock by a margin, so a server clock that steps back by less than that
--- margin is covered by the stored value.
+-- passed every fence given out before (unless the clock stepped back).
+-- k outlives the lock by a margin, so a server clock that steps back by
+-- less than that margin is covered by the stored value. The common case,
+-- k alive, costs a GET and a SET and no clock read.
 local function nextfence(k, life)
   local v = redis.pcall('GET', k)
-  local f = 0
   if type(v) == 'table' then
     return nil, redis.error_reply('ERR fence key ' .. k .. ' is not a string: ' .. tostring(v.err))
   end
@@ -40,21 +46,17 @@ local function nextfence(k, life)
     if not n or n >= MAXFENCE then
       return nil, redis.error_reply('ERR fence key ' .. k .. ' holds ' .. v .. ', not a fence')
     end
-    f = n + 1
+    n = n + 1
+    -- as text, and as an integer (%.0f of a double costs twice as much;
+    -- a number argument is formatted by the server in ways that differ
+    -- between versions)
+    redis.call('SET', k, string.format('%d', n), 'PX', life)
+    return n
   end
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local s
-  if now > f then
-    -- the clock's text as is (TIME's microseconds have at most 6 digits):
-    -- cheaper than string.format
-    f = now
-    s = t[1] .. string.sub('00000' .. t[2], -6)
-  else
-    s = string.format('%.0f', f)
-  end
-  redis.call('SET', k, s, 'PX', life)
-  return f
+  -- the clock's text as is (TIME's microseconds have at most 6 digits)
+  redis.call('SET', k, t[1] .. string.sub('00000' .. t[2], -6), 'PX', life)
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
 -- wake announces a release on channel, if the user may PUBLISH there, and
@@ -90,75 +92,88 @@ end
 -- acquire takes the lock if it is free and gives the acquisition its
 -- fencing token.
 --
--- keys[1] lock key, keys[2] fence key, keys[3] void key, keys[4] wait key;
+-- keys[1] the lock key k; the other keys of the lock are named after it,
+-- in its slot (see the top of this file): the fence key k..':fence', the
+-- void key k..':fence:'..token and the wait key k..':fence:wait'. Only the
+-- lock key travels: every key and argument of a call costs the server
+-- more than the string concatenations that make them here.
 -- args[1] token, args[2] TTL in ms, args[3] the fence key's lifetime in ms
 -- (longer), or 0 for an acquisition without a fence (the reply's fence is
 -- then 0, and the fence key is neither read nor written: a caller that
 -- fences its writes by the token needs no number), args[4] (optional) a
--- waiter's lease in ms: when the lock is
--- held and it is above 0, the caller will wait and wants a release to wake
--- it, so the wait key is made to live at least that long.
--- Reply: {1, fence} when the lock is ours, {0, holder's PTTL in ms} if not,
--- {2, 0} if this token's acquisition was given up (the void key exists):
--- a request that reached the server after its caller had cleaned up.
+-- waiter's lease in ms: when the lock is held and it is above 0, the
+-- caller will wait and wants a release to wake it, so the wait key is made
+-- to live at least that long; args[5] (optional) the waiter's client id.
+-- Reply, one integer (a table reply costs the server more than the rest of
+-- an acquisition without a fence): the fence (0 without one, fences are
+-- above 0) when the lock is ours; -1 if this token's acquisition was given
+-- up (the void key exists): a request that reached the server after its
+-- caller had cleaned up; -3 - the holder's PTTL in ms (<= -3) if another
+-- holds the lock, or -2 if its key has no TTL.
 --
 -- It is idempotent for a token: if the key already holds args[1] (a request
 -- applied once, whose reply was lost, then sent again) it reports the same
 -- fence instead of failing, and refreshes the TTL.
 local function acquire(keys, args)
-  if redis.call('EXISTS', keys[3]) == 1 then
-    return {2, 0}
+  local k = keys[1]
+  if redis.call('EXISTS', k .. ':fence:' .. args[1]) == 1 then
+    return -1
   end
-  if redis.call('SET', keys[1], args[1], 'NX', 'PX', args[2]) then
-    if args[3] == '0' then return {1, 0} end
-    local f, err = nextfence(keys[2], args[3])
+  if redis.call('SET', k, args[1], 'NX', 'PX', args[2]) then
+    if args[3] == '0' then return 0 end
+    local f, err = nextfence(k .. ':fence', args[3])
     if not f then
-      redis.call('DEL', keys[1])
+      redis.call('DEL', k)
       return err
     end
-    return {1, f}
+    return f
   end
-  if redis.call('GET', keys[1]) == args[1] then
-    redis.call('PEXPIRE', keys[1], args[2])
-    if args[3] == '0' then return {1, 0} end
-    local v = redis.pcall('GET', keys[2])
+  if redis.call('GET', k) == args[1] then
+    redis.call('PEXPIRE', k, args[2])
+    if args[3] == '0' then return 0 end
+    local fk = k .. ':fence'
+    local v = redis.pcall('GET', fk)
     local f = type(v) == 'string' and string.match(v, '^%d+$') and tonumber(v)
     if not f then
       local err
-      f, err = nextfence(keys[2], args[3])
+      f, err = nextfence(fk, args[3])
       if not f then
-        redis.call('DEL', keys[1])
+        redis.call('DEL', k)
         return err
       end
     end
-    return {1, f}
+    return f
   end
   local lease = tonumber(args[4])
-  if keys[4] and lease and lease > 0 then
-    flag(keys[4], args[5] or '*', lease)
+  if lease and lease > 0 then
+    flag(k .. ':fence:wait', args[5] or '*', lease)
   end
-  return {0, redis.call('PTTL', keys[1])}
+  local pt = redis.call('PTTL', k)
+  if pt < 0 then return -2 end
+  return -3 - pt
 end
 
 -- release deletes the lock key if it holds the token and, if someone waits
 -- (the wait key exists), announces the release on the wake channel.
 --
--- keys[1] lock key, keys[2] wait key, keys[3] (optional) void key; args[1]
--- token, args[2] wake channel, args[3] the void key's lifetime in ms (with
--- keys[3]). Reply: 2 released and announced, 1 released (nobody waited,
--- or the user may not publish), 0 not held.
+-- keys[1] the lock key k (the wait key is k..':fence:wait', the wake
+-- channel k..':wake', the void key k..':fence:'..token); args[1] token,
+-- args[2] (optional) the void key's lifetime in ms. Reply: 2 released and
+-- announced, 1 released (nobody waited, or the user may not publish), 0
+-- not held.
 --
--- With a void key it also gives up the token's acquisition for good: it
--- sets the void key first, so that a request of that acquisition still on
--- its way (sent on a connection its caller abandoned) refuses to take the
--- lock when it arrives after this call.
+-- With args[2] it also gives up the token's acquisition for good: it sets
+-- the void key first, so that a request of that acquisition still on its
+-- way (sent on a connection its caller abandoned) refuses to take the lock
+-- when it arrives after this call.
 local function release(keys, args)
-  if keys[3] then
-    redis.call('SET', keys[3], '1', 'PX', args[3])
+  local k = keys[1]
+  if args[2] then
+    redis.call('SET', k .. ':fence:' .. args[1], '1', 'PX', args[2])
   end
-  if redis.call('GET', keys[1]) == args[1] then
-    redis.call('DEL', keys[1])
-    if redis.call('EXISTS', keys[2]) == 1 and wake(args[2], keys[1]) then
+  if redis.call('GET', k) == args[1] then
+    redis.call('DEL', k)
+    if redis.call('EXISTS', k .. ':fence:wait') == 1 and wake(k .. ':wake', k) then
       return 2
     end
     return 1

@@ -24,6 +24,7 @@ package shape
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ type Shape struct {
 	save     bool
 	saveKeys int
 	steer    []string
+	// unlocks: the batch releases a lock (unlock), as a model lock's save
+	// does
+	unlocks bool
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -177,6 +181,7 @@ func For(p *prog.Program) *Shape {
 		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
 		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
+		s.unlocks = slices.ContainsFunc(p.Instrs, func(in prog.Instr) bool { return in.Op == "unlock" })
 	}
 	cache.Lock()
 	defer cache.Unlock()
