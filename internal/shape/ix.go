@@ -316,9 +316,12 @@ func (g *gen) ixWrites(r *ixRun) {
 // ixHelp is the text the scripts of indexed shapes start with: the table
 // IX and of index.lua's encoding what the kinds of the script's indexes
 // call: a function defined costs every call of the script.
-func (g *gen) ixHelp() string {
+func (g *gen) ixHelp() string { return ixHelpText(g.ixKinds) }
+
+// ixHelpText is ixHelp for indexes of the kinds in kinds.
+func ixHelpText(kinds string) string {
 	p := luaText()
-	has := func(k string) bool { return strings.Contains(g.ixKinds, k) }
+	has := func(k string) bool { return strings.Contains(kinds, k) }
 	var sb strings.Builder
 	sb.WriteString("local IX = {}\n")
 	sb.WriteString(p["head"])

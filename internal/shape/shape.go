@@ -54,6 +54,8 @@ type Shape struct {
 	save     bool
 	saveKeys int
 	steer    []string
+	// alone: a compiled indexed save (saveix.go), sent as a save is
+	alone bool
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -97,8 +99,8 @@ func (s *Shape) laid(ys []any) []any {
 // as nobody changes it (transport.Decode reads it).
 var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
 
-// Saves reports whether s is a compiled save (save.go).
-func (s *Shape) Saves() bool { return s.save }
+// Saves reports whether s is a compiled save (save.go, saveix.go): sent alone.
+func (s *Shape) Saves() bool { return s.save || s.alone }
 
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
@@ -174,12 +176,17 @@ func For(p *prog.Program) *Shape {
 	if seen {
 		return s
 	}
-	text, yields, ok := compile(p.Argv)
+	text, alone := compileSaveIx(p.Argv)
+	var yields []int
+	ok = alone
+	if !alone {
+		text, yields, ok = compile(p.Argv)
+	}
 	if ok {
 		text, pick := compact(text)
 		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
+		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1, alone: alone}
 	}
 	cache.Lock()
 	defer cache.Unlock()
