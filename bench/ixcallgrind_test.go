@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -22,7 +23,10 @@ import (
 
 // TestIndexWriteInstructions counts the server's instructions per write
 // of the model of TestIndexWriteCost with 0, 1, 2 and 4 On indexes (issue
-// #14: each index adds at most 25% to a write), with redis-server under
+// #14: each index adds at most 25% to a write): a Save of one of 50
+// models (Age and Name change), the same on the generator's shape (before
+// saveix.go), a Save that creates its model, the two Execs of
+// TestIndexWriteCost on the 50 models; with redis-server under
 // valgrind's callgrind (docs/performance.md, "Session 7: indexed writes"):
 //
 //	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestIndexWriteInstructions$' -v ./bench/
@@ -41,28 +45,36 @@ func TestIndexWriteInstructions(t *testing.T) {
 	specs := []index.Spec{index.On(ixrAge), index.On(ixrCity), index.On(ixrEmail), index.On(ixrName)}
 	v := ixRow{Name: "name", Email: "someone@example.com", City: "Paris", Age: 30, Score: 1.5, Stock: 7, Notes: "notes", Done: true}
 	var sb strings.Builder
-	sb.WriteString("\n| indexes | Save | Exec Incr of an indexed and an unindexed field | Exec Incr of an unindexed field |\n|---|---:|---:|---:|\n")
-	var base [3]float64
+	sb.WriteString("\n| indexes | Save | Save, generator's shape | Save of a new model | Exec Incr of an indexed and an unindexed field | Exec Incr of an unindexed field |\n|---|---:|---:|---:|---:|---:|\n")
+	var base [5]float64
 	for _, k := range []int{0, 1, 2, 4} {
 		m, err := rapyer.New[ixRow](cg.rdb, rapyer.Options{Prefix: fmt.Sprintf("ixcg%d", k), Indexes: specs[:k]})
 		must(t, err)
+		mg, err := rapyer.New[ixRow](cg.rdb, rapyer.Options{Prefix: fmt.Sprintf("ixcgg%d", k), Indexes: specs[:k]})
+		must(t, err)
+		// a Save of one of 50 models saved before: Age and Name change
+		save := func(m *rapyer.Model[ixRow], j int, id string) error {
+			w := v
+			w.Age, w.Name = j%100, fmt.Sprint("name", j)
+			return m.Save(ctx, id, w)
+		}
 		writes := []func(j int) error{
+			func(j int) error { return save(m, j, fmt.Sprint("id", j%50)) },
+			func(j int) error { return save(mg, j, fmt.Sprint("id", j%50)) },
+			func(j int) error { return save(m, j, fmt.Sprint("new", j)) },
 			func(j int) error {
-				w := v
-				w.Age, w.Name = j%100, fmt.Sprint("name", j)
-				return m.Save(ctx, fmt.Sprint("id", j%500), w)
-			},
-			func(j int) error {
-				_, err := m.Exec(ctx, fmt.Sprint("id", j%500), tx.Of(ops.Incr(ixrAge, 1), ops.Incr(ixrStock, 1)))
+				_, err := m.Exec(ctx, fmt.Sprint("id", j%50), tx.Of(ops.Incr(ixrAge, 1), ops.Incr(ixrStock, 1)))
 				return err
 			},
 			func(j int) error {
-				_, err := m.Exec(ctx, fmt.Sprint("id", j%500), tx.Of(ops.Incr(ixrStock, 1)))
+				_, err := m.Exec(ctx, fmt.Sprint("id", j%50), tx.Of(ops.Incr(ixrStock, 1)))
 				return err
 			},
 		}
 		fmt.Fprintf(&sb, "| %d |", k)
 		for i, op := range writes {
+			shape.SaveIxOff.Store(i == 1) // the generator's shape
+			shape.Forget()
 			n := cg.count(t, fmt.Sprintf("k%d-w%d", k, i), 50, calls, op)
 			if k == 0 {
 				base[i] = n
@@ -73,6 +85,8 @@ func TestIndexWriteInstructions(t *testing.T) {
 		}
 		sb.WriteString("\n")
 	}
+	shape.SaveIxOff.Store(false)
+	shape.Forget()
 	t.Log(sb.String())
 }
 

@@ -167,13 +167,8 @@ func (s *saveIx) entries() {
 		}
 		s.enc(n, nv, f.kind, "    return {'AGAIN'}\n")
 		s.old, s.nw = append(s.old, o), append(s.nw, n)
-		// the packed entry (IX.pk): <#name>:<name><#enc>:<enc>, the
-		// name's part in the text, a length below 10 a byte of the text
-		// (a number's text costs a sprintf)
-		head := luaStr(strconv.Itoa(len(f.name)) + ":" + f.name)
-		pk := func(e string) string {
-			return "(" + head + " .. (#" + e + " < 10 and string.char(48 + #" + e + ") or #" + e + ") .. ':' .. " + e + ")"
-		}
+		// the packed entries (IX.pk)
+		pk := func(e string) string { return pkLua(f.name, e) }
 		po, pn := "po"+strconv.Itoa(i+1), "pn"+strconv.Itoa(i+1)
 		s.line("local ", po, " = ", o, " and ", pk(o), " or ''")
 		s.line("local ", pn, " = ", n, " == ", o, " and ", po, " or ", pk(n))
@@ -189,31 +184,54 @@ const ixComp = "{['0'] = '9', ['1'] = '8', ['2'] = '7', ['3'] = '6', ['4'] = '5'
 // each kind (TestIxZero holds them together).
 var ixZero = map[string]string{"i": "0", "f": "0", "s": "", "b": "false", "t": "0001-01-01T00:00:00Z"}
 
-// enc writes the statements that set the Lua local e to IX.enc(kind, x)
-// (index.lua), inline for the kinds i, s and b (a function call and the
-// helpers' definitions cost every call of the script), by IX.enc for f
-// and t; none runs the statements of none (a value no index takes). A
-// text with a NUL (escaped by IX.escape) is left to the interpreter.
-func (s *saveIx) enc(e, x, kind, none string) {
-	s.line("do local x = ", x)
-	defer s.line("end")
+// enc writes the statements that set the Lua local e to the encoding of
+// x (encLua).
+func (s *saveIx) enc(e, x, kind, none string) { encLua(&s.sb, e, x, kind, none) }
+
+// encLua writes to b the statements that set the Lua local e to
+// IX.enc(kind, x) (index.lua), inline for the kinds i, s and b (a function
+// call and the helpers' definitions cost every call of the script), by
+// IX.enc for f and t; none runs the statements of none (a value no index
+// takes). A text with a NUL (escaped by IX.escape) is left to the
+// interpreter.
+func encLua(b *strings.Builder, e, x, kind, none string) {
+	line := func(parts ...string) {
+		b.WriteString("  ")
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+		b.WriteByte('\n')
+	}
+	line("do local x = ", x)
+	defer line("end")
 	switch kind {
 	case "i":
-		s.line("  if x == '0' or (#x <= 20 and string.find(x, '^[1-9]%d*$')) then ", e, " = '\\2' .. string.char(#x) .. x")
-		s.line("  elseif #x <= 20 and string.find(x, '^%-[1-9]%d*$') then ", e, " = '\\1' .. string.char(256 - #x) .. (string.gsub(string.sub(x, 2), '%d', "+ixComp+"))")
-		s.sb.WriteString("  else\n" + none + "  end\n")
+		line("  if x == '0' or (#x <= 20 and string.find(x, '^[1-9]%d*$')) then ", e, " = '\\2' .. string.char(#x) .. x")
+		line("  elseif #x <= 20 and string.find(x, '^%-[1-9]%d*$') then ", e, " = '\\1' .. string.char(256 - #x) .. (string.gsub(string.sub(x, 2), '%d', "+ixComp+"))")
+		b.WriteString("  else\n" + none + "  end\n")
 	case "s":
-		s.line("  if string.find(x, '\\0', 1, true) then return {'AGAIN'} end")
-		s.line("  ", e, " = x .. '\\0\\1'")
+		line("  if string.find(x, '\\0', 1, true) then return {'AGAIN'} end")
+		line("  ", e, " = x .. '\\0\\1'")
 	case "b":
-		s.line("  if x == 'true' then ", e, " = '\\2' elseif x == 'false' then ", e, " = '\\1' else")
-		s.sb.WriteString(none + "  end\n")
+		line("  if x == 'true' then ", e, " = '\\2' elseif x == 'false' then ", e, " = '\\1' else")
+		b.WriteString(none + "  end\n")
 	default:
-		s.line("  ", e, " = IX.enc('", kind, "', x)")
-		s.line("  if not ", e, " then")
-		s.sb.WriteString(none + "  end\n")
+		line("  ", e, " = IX.enc('", kind, "', x)")
+		line("  if not ", e, " then")
+		b.WriteString(none + "  end\n")
 	}
 }
+
+// pkLua is the Lua expression of IX.pk(name, e) for an e that is not nil:
+// <#name>:<name><#enc>:<enc>, the name's part in the text, a length below
+// 10 a byte of the text (a number's text costs a sprintf).
+func pkLua(name, e string) string {
+	head := luaStr(strconv.Itoa(len(name)) + ":" + name)
+	return "(" + head + " .. (#" + e + " < 10 and string.char(48 + #" + e + ") or #" + e + ") .. ':' .. " + e + ")"
+}
+
+// nowLua is IX.now inline: the server's clock in ms, into the local t.
+const nowLua = "local t = redis.call('TIME'); %s = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
 
 // backCheck checks @back as ix.go's ixBackCheck does for a replace (the model
 // there or not), packs the new entries, and checks the group's deadlines

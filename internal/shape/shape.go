@@ -155,6 +155,11 @@ var cache = struct {
 // the interpreter's commands).
 var Off atomic.Bool
 
+// SaveIxOff switches the compiled indexed saves (saveix.go) off: their
+// programs compile as other batches do (benches compare the two; Forget
+// the shapes after a change).
+var SaveIxOff atomic.Bool
+
 // For returns the compiled shape of p, or nil when p runs on the
 // interpreter: several models, an instruction or a form of one that is not
 // compiled, a lean program other than a save of one model without
@@ -176,8 +181,12 @@ func For(p *prog.Program) *Shape {
 	if seen {
 		return s
 	}
-	text, alone := compileSaveIx(p.Argv)
+	var text string
 	var yields []int
+	alone := false
+	if !SaveIxOff.Load() {
+		text, alone = compileSaveIx(p.Argv)
+	}
 	ok = alone
 	if !alone {
 		text, yields, ok = compile(p.Argv)
