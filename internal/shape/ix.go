@@ -147,39 +147,40 @@ func (g *gen) ixCur(f string) string {
 
 // ixEntries encodes, per index, its old value (none for a new model) and
 // its new one, with IX.value's checks on a value the batch gives (the
-// interpreter fails the batch with its error).
+// interpreter fails the batch with its error), inline (encLua, saveix.go).
 func (g *gen) ixEntries(r *ixRun) {
 	x, c := r.x, &g.chk
 	n := len(x.fs)
 	r.olds, r.news, r.oldPk, r.newPk = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, f := range x.fs {
-		name := luaStr(f.name)
-		stored := g.storedAs(f.name, name)
-		zero := "IX.ZERO['" + f.kind + "']"
+		stored := g.storedAs(f.name, luaStr(f.name)) + " or " + luaStr(ixZero[f.kind])
 		g.ixKinds += f.kind
 		r.olds[i] = "nil"
-		switch {
-		case r.old && r.nu:
+		if r.old {
 			r.olds[i] = g.local()
-			g.line(c, "local %s = v and IX.enc('%s', %s or %s) or nil", r.olds[i], f.kind, stored, zero)
-		case r.old:
-			r.olds[i] = g.local()
-			g.line(c, "local %s = IX.enc('%s', %s or %s)", r.olds[i], f.kind, stored, zero)
+			g.line(c, "local %s", r.olds[i])
+			if r.nu {
+				g.line(c, "if v then")
+			}
+			encLua(c, r.olds[i], stored, f.kind, "    "+r.olds[i]+" = nil\n")
+			if r.nu {
+				g.line(c, "end")
+			}
 		}
 		if now := g.ixCur(f.name); now == "" {
-			if r.old {
-				r.news[i] = r.olds[i]
-			} else {
+			r.news[i] = r.olds[i]
+			if !r.old {
 				r.news[i] = g.local()
-				g.line(c, "local %s = IX.enc('%s', %s or %s)", r.news[i], f.kind, stored, zero)
+				g.line(c, "local %s", r.news[i])
+				encLua(c, r.news[i], stored, f.kind, "    "+r.news[i]+" = nil\n")
 			}
 		} else {
 			v, e := g.local(), g.local()
 			r.news[i] = e
-			g.line(c, "local %s = %s or %s", v, now, zero)
-			g.line(c, "if #%s > IX.MAX then %s end", v, again)
-			g.line(c, "local %s = IX.enc('%s', %s)", e, f.kind, v)
-			g.line(c, "if not %s then %s end", e, again)
+			g.line(c, "local %s = %s or %s", v, now, luaStr(ixZero[f.kind]))
+			g.line(c, "if #%s > 1024 then %s end", v, again)
+			g.line(c, "local %s", e)
+			encLua(c, e, v, f.kind, "    "+again+"\n")
 			if r.old {
 				g.write("ZREM", f.z)
 			}
@@ -188,12 +189,12 @@ func (g *gen) ixEntries(r *ixRun) {
 		r.oldPk[i] = "''"
 		if r.old {
 			r.oldPk[i] = g.local()
-			g.line(c, "local %s = IX.pk(%s, %s)", r.oldPk[i], name, r.olds[i])
+			g.line(c, "local %s = %s and %s or ''", r.oldPk[i], r.olds[i], pkLua(f.name, r.olds[i]))
 		}
 		r.newPk[i] = r.oldPk[i]
 		if r.news[i] != r.olds[i] {
 			r.newPk[i] = g.local()
-			g.line(c, "local %s = IX.pk(%s, %s)", r.newPk[i], name, r.news[i])
+			g.line(c, "local %s = %s and %s or ''", r.newPk[i], r.news[i], pkLua(f.name, r.news[i]))
 		}
 	}
 }
@@ -240,7 +241,7 @@ func (g *gen) ixDeadlines(r *ixRun) {
 	x, c := r.x, &g.chk
 	g.line(c, "local ixnow")
 	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
-	g.line(c, "  ixnow = IX.now()")
+	g.line(c, "  "+nowLua, "ixnow")
 	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
 	g.line(c, "end")
 	if r.nu {
@@ -260,7 +261,7 @@ func (g *gen) ixDeadlines(r *ixRun) {
 		g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
 	}
 	if g.ttlSet {
-		g.line(c, "if not ixnow then ixnow = IX.now() end")
+		g.line(c, "if not ixnow then "+nowLua+" end", "ixnow")
 		g.write("ZADD", x.exp)
 	} else if r.old && g.reset {
 		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)
@@ -316,9 +317,16 @@ func (g *gen) ixWrites(r *ixRun) {
 // ixHelp is the text the scripts of indexed shapes start with: the table
 // IX and of index.lua's encoding what the kinds of the script's indexes
 // call: a function defined costs every call of the script.
-func (g *gen) ixHelp() string {
+func (g *gen) ixHelp() string { return ixHelpText(g.ixKinds) }
+
+// ixHelpText is ixHelp for indexes of the kinds in kinds: none but for
+// the kinds f and t, whose encoding is not written inline (encLua).
+func ixHelpText(kinds string) string {
 	p := luaText()
-	has := func(k string) bool { return strings.Contains(g.ixKinds, k) }
+	has := func(k string) bool { return strings.Contains(kinds, k) }
+	if !has("f") && !has("t") {
+		return ""
+	}
 	var sb strings.Builder
 	sb.WriteString("local IX = {}\n")
 	sb.WriteString(p["head"])

@@ -24,7 +24,6 @@ package shape
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,9 +54,6 @@ type Shape struct {
 	save     bool
 	saveKeys int
 	steer    []string
-	// unlocks: the batch releases a lock (unlock), as a model lock's save
-	// does
-	unlocks bool
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -154,6 +150,11 @@ var cache = struct {
 // the interpreter's commands).
 var Off atomic.Bool
 
+// SaveIxOff switches the compiled indexed saves (saveix.go) off: their
+// programs compile as other batches do (benches compare the two; Forget
+// the shapes after a change).
+var SaveIxOff atomic.Bool
+
 // For returns the compiled shape of p, or nil when p runs on the
 // interpreter: several models, an instruction or a form of one that is not
 // compiled, a lean program other than a save of one model without
@@ -175,13 +176,21 @@ func For(p *prog.Program) *Shape {
 	if seen {
 		return s
 	}
-	text, yields, ok := compile(p.Argv)
+	var text string
+	var yields []int
+	alone := false
+	if !SaveIxOff.Load() {
+		text, alone = compileSaveIx(p.Argv)
+	}
+	ok = alone
+	if !alone {
+		text, yields, ok = compile(p.Argv)
+	}
 	if ok {
 		text, pick := compact(text)
 		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
 		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
-		s.unlocks = slices.ContainsFunc(p.Instrs, func(in prog.Instr) bool { return in.Op == "unlock" })
 	}
 	cache.Lock()
 	defer cache.Unlock()

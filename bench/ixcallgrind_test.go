@@ -1,0 +1,166 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/shape"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// TestIndexWriteInstructions counts the server's instructions per write
+// of the model of TestIndexWriteCost with 0, 1, 2 and 4 On indexes (issue
+// #14: each index adds at most 25% to a write): a Save of one of 50
+// models (Age and Name change), the same on the generator's shape (before
+// saveix.go), a Save that creates its model, the two Execs of
+// TestIndexWriteCost on the 50 models; with redis-server under
+// valgrind's callgrind (docs/performance.md, "Session 7: indexed writes"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestIndexWriteInstructions$' -v ./bench/
+//
+// RAPYER_CALLGRIND_KEEP=dir keeps the dumps there (callgrind_annotate
+// --inclusive=yes shows where the instructions go). Each write runs calls
+// times after a warm-up of 50, counters zeroed before and dumped after;
+// whole server: protocol, MULTI/EXEC, script.
+func TestIndexWriteInstructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	const calls = 300
+	cg := startCallgrind(t)
+	ctx := context.Background()
+	specs := []index.Spec{index.On(ixrAge), index.On(ixrCity), index.On(ixrEmail), index.On(ixrName)}
+	v := ixRow{Name: "name", Email: "someone@example.com", City: "Paris", Age: 30, Score: 1.5, Stock: 7, Notes: "notes", Done: true}
+	var sb strings.Builder
+	sb.WriteString("\n| indexes | Save | Save, generator's shape | Save of a new model | Exec Incr of an indexed and an unindexed field | Exec Incr of an unindexed field |\n|---|---:|---:|---:|---:|---:|\n")
+	var base [5]float64
+	for _, k := range []int{0, 1, 2, 4} {
+		m, err := rapyer.New[ixRow](cg.rdb, rapyer.Options{Prefix: fmt.Sprintf("ixcg%d", k), Indexes: specs[:k]})
+		must(t, err)
+		mg, err := rapyer.New[ixRow](cg.rdb, rapyer.Options{Prefix: fmt.Sprintf("ixcgg%d", k), Indexes: specs[:k]})
+		must(t, err)
+		// a Save of one of 50 models saved before: Age and Name change
+		save := func(m *rapyer.Model[ixRow], j int, id string) error {
+			w := v
+			w.Age, w.Name = j%100, fmt.Sprint("name", j)
+			return m.Save(ctx, id, w)
+		}
+		writes := []func(j int) error{
+			func(j int) error { return save(m, j, fmt.Sprint("id", j%50)) },
+			func(j int) error { return save(mg, j, fmt.Sprint("id", j%50)) },
+			func(j int) error { return save(m, j, fmt.Sprint("new", j)) },
+			func(j int) error {
+				_, err := m.Exec(ctx, fmt.Sprint("id", j%50), tx.Of(ops.Incr(ixrAge, 1), ops.Incr(ixrStock, 1)))
+				return err
+			},
+			func(j int) error {
+				_, err := m.Exec(ctx, fmt.Sprint("id", j%50), tx.Of(ops.Incr(ixrStock, 1)))
+				return err
+			},
+		}
+		fmt.Fprintf(&sb, "| %d |", k)
+		for i, op := range writes {
+			shape.SaveIxOff.Store(i == 1) // the generator's shape
+			shape.Forget()
+			n := cg.count(t, fmt.Sprintf("k%d-w%d", k, i), 50, calls, op)
+			if k == 0 {
+				base[i] = n
+				fmt.Fprintf(&sb, " %.0fk |", n/1000)
+			} else {
+				fmt.Fprintf(&sb, " %.0fk (%.2fx) |", n/1000, n/base[i])
+			}
+		}
+		sb.WriteString("\n")
+	}
+	shape.SaveIxOff.Store(false)
+	shape.Forget()
+	t.Log(sb.String())
+}
+
+// callgrind is a redis-server under valgrind's callgrind.
+type callgrind struct {
+	rdb      *redis.Client
+	dir, pid string
+}
+
+// startCallgrind starts one, stopped at the test's end.
+func startCallgrind(t *testing.T) *callgrind {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
+		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	t.Cleanup(func() { _ = rdb.Close() })
+	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
+		if i > 600 {
+			t.Fatal("the server under valgrind did not answer")
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
+	}
+	return &callgrind{rdb: rdb, dir: dir, pid: strconv.Itoa(srv.Process.Pid)}
+}
+
+func (c *callgrind) control(t *testing.T, arg string) {
+	if out, err := exec.Command("callgrind_control", arg, c.pid).CombinedOutput(); err != nil {
+		t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
+	}
+}
+
+// count runs op warm times, then calls times between a zeroing and a dump
+// of the counters, and returns the instructions per call; the dump is
+// kept as name in $RAPYER_CALLGRIND_KEEP when set.
+func (c *callgrind) count(t *testing.T, name string, warm, calls int, op func(j int) error) float64 {
+	for j := range warm {
+		must(t, op(j))
+	}
+	c.control(t, "-z")
+	for j := range calls {
+		must(t, op(warm+j))
+	}
+	c.control(t, "-d")
+	files, _ := filepath.Glob(filepath.Join(c.dir, "cg.out*"))
+	var newest string
+	var at time.Time
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
+			newest, at = f, st.ModTime()
+		}
+	}
+	b, err := os.ReadFile(newest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keep := os.Getenv("RAPYER_CALLGRIND_KEEP"); keep != "" {
+		must(t, os.WriteFile(filepath.Join(keep, name+".cg"), b, 0o644))
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "summary: "); ok {
+			n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+			return n / float64(calls)
+		}
+	}
+	t.Fatalf("no summary in %s", newest)
+	return 0
+}
