@@ -105,3 +105,35 @@ func TestQueryServerCost(t *testing.T) {
 	}
 	fmt.Printf("%s at %d models: %v a query (wall)\n", what, n, el)
 }
+
+// BenchmarkQueryFind is the client's side of the 1% equality Find, on the
+// server of RAPYER_QUERY_COST_ADDR loaded by TestQueryServerCost
+// (RAPYER_QUERY_COST_N models): with -benchmem its allocations, with
+// -cpuprofile where the client's CPU goes (the server's time is in the
+// wall time too).
+func BenchmarkQueryFind(b *testing.B) {
+	addr := os.Getenv("RAPYER_QUERY_COST_ADDR")
+	if addr == "" {
+		b.Skip("RAPYER_QUERY_COST_ADDR=host:port runs it (see TestQueryServerCost)")
+	}
+	n := envInt("RAPYER_QUERY_COST_N", 100000)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: time.Minute})
+	defer c.Close()
+	m := rapyer.MustNew[Listing](c, rapyer.Options{Prefix: fmt.Sprintf("zq%d", n),
+		Indexes: []index.Spec{index.On(ListingStatus), index.On(ListingPrice)}})
+	q, want := query.Where(is.Equal(ListingStatus, "rare")), (n+99)/100
+	b.ReportAllocs()
+	for b.Loop() {
+		k := 0
+		for _, err := range m.Find(ctx, q) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			k++
+		}
+		if k != want {
+			b.Fatalf("found %d, want %d", k, want)
+		}
+	}
+}

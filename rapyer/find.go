@@ -142,6 +142,7 @@ func (r *qrun[T]) known(gs []*qgroup) (ready []qhit, open bool) {
 			frontier, open = g.after, true
 		}
 	}
+	runs := make([][]qhit, 0, len(gs))
 	for _, g := range gs {
 		k := len(g.hits)
 		if open {
@@ -150,11 +151,42 @@ func (r *qrun[T]) known(gs []*qgroup) (ready []qhit, open bool) {
 				k++
 			}
 		}
-		ready = append(ready, g.hits[:k]...)
+		if k > 0 {
+			runs = append(runs, g.hits[:k])
+		}
 		g.hits = g.hits[k:]
 	}
-	slices.SortFunc(ready, r.order)
-	return ready, open || slices.ContainsFunc(gs, func(g *qgroup) bool { return len(g.hits) > 0 })
+	return r.mergeRuns(runs), open || slices.ContainsFunc(gs, func(g *qgroup) bool { return len(g.hits) > 0 })
+}
+
+// mergeRuns merges runs of results, each in the query's order (a group's
+// results come in it), into one: pairs of runs at a time, about n log2(runs)
+// comparisons where a sort of them all took n log2(n).
+func (r *qrun[T]) mergeRuns(runs [][]qhit) []qhit {
+	for len(runs) > 1 {
+		next := runs[:0:0]
+		for i := 0; i < len(runs); i += 2 {
+			if i+1 == len(runs) {
+				next = append(next, runs[i])
+				continue
+			}
+			a, b := runs[i], runs[i+1]
+			m := make([]qhit, 0, len(a)+len(b))
+			for len(a) > 0 && len(b) > 0 {
+				if r.order(b[0], a[0]) < 0 {
+					m, b = append(m, b[0]), b[1:]
+				} else {
+					m, a = append(m, a[0]), a[1:]
+				}
+			}
+			next = append(next, append(append(m, a...), b...))
+		}
+		runs = next
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	return runs[0]
 }
 
 // pageScan is page, and for a query that may scan (query.Scan) whose index

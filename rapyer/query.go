@@ -27,6 +27,11 @@ type qrun[T any] struct {
 	// the map a model's root is decoded from, reused from model to model.
 	names []string
 	root  map[string]string
+	val   *T // the model a hit is decoded into (value), reused
+	// tail are the script's arguments of every call for tailOf (args);
+	// setPlan drops them
+	tail   []any
+	tailOf string
 }
 
 // prepare plans q for the model.
@@ -58,7 +63,7 @@ func (m *Model[T]) prepare(q query.Query[T]) (*qrun[T], error) {
 // setPlan sets the plan and the fingerprint that goes with it: a cursor of
 // one plan is refused by another.
 func (r *qrun[T]) setPlan(p plan.Plan) {
-	r.plan = p
+	r.plan, r.tail = p, nil
 	s := r.spec
 	parts := []string{r.m.opts.Prefix, string(p.Mode), s.Order, strconv.FormatBool(s.Desc), s.Tag,
 		strings.Join(r.words, "\x00"), strings.Join(p.Uses, "\x00")}

@@ -32,16 +32,31 @@ type qreply struct {
 }
 
 // qhit is one result: its sort key, its id and, for models, the parts of
-// the model: the values of its version and of its root fields (nil where
-// absent, in the order of qrun.rootNames), then each collection.
+// the model in raw from at on (MessagePack, as the script packed them): the
+// values of its version and of its root fields (absent ones as nil, in the
+// order of qrun.rootNames), then each collection. raw is the result's own
+// copy of its piece of the reply, and key and id substrings of it: a
+// model kept holds its own bytes, not the whole reply.
 type qhit struct {
 	key, id string
-	parts   []any
+	raw     string
+	at      int
 }
 
 // args lays out the script's arguments for one call (query.lua says what
 // each one is).
 func (r *qrun[T]) args(what string, q qreq) []any {
+	p := r.plan
+	head := []any{q.base, what, string(p.Mode), flag(r.spec.Desc), q.limit, q.after, flag(p.Exact), flag(r.spec.Scan)}
+	if r.tail == nil || r.tailOf != what {
+		r.tail, r.tailOf = r.argsTail(what), what
+	}
+	return append(head, r.tail...)
+}
+
+// argsTail are the arguments after the eighth: the same in every call of
+// a query (and plan) for what, so made once.
+func (r *qrun[T]) argsTail(what string) []any {
 	p := r.plan
 	oname, okind, ozero := "", "", ""
 	if p.Order != nil {
@@ -50,8 +65,7 @@ func (r *qrun[T]) args(what string, q qreq) []any {
 			ozero, _ = n.Value.EncodeAny(reflect.Zero(n.Value.Type).Interface())
 		}
 	}
-	a := []any{q.base, what, string(p.Mode), flag(r.spec.Desc), q.limit, q.after, flag(p.Exact), flag(r.spec.Scan),
-		oname, okind, ozero, len(r.m.schema.Collections)}
+	a := []any{oname, okind, ozero, len(r.m.schema.Collections)}
 	for _, c := range r.m.schema.Collections {
 		a = append(a, c.Name, c.Kind.RedisType())
 	}
@@ -217,28 +231,53 @@ func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
 		return qreply{}, r.failure(raw)
 	}
 	if len(raw) < 4 || raw[0] != "OK" {
-		return qreply{}, fmt.Errorf("%w: %s: unexpected reply of the query script", errs.Corrupt, r.spec.Shown)
+		return qreply{}, r.corrupt()
 	}
 	done, _ := raw[1].(string)
 	upto, _ := raw[2].(string)
 	n, _ := raw[3].(int64)
 	q := qreply{done: done == "1", upto: upto, n: int(n)}
-	if what == "count" {
+	if what == "count" || len(raw) < 5 {
 		return q, nil
 	}
+	blob, _ := raw[4].(string)
+	if q.hits, err = r.unpack(what, blob); err != nil {
+		return qreply{}, err
+	}
+	return q, nil
+}
+
+// unpack reads the results of one reply from its MessagePack array: key,
+// id and, for models, the model's parts, for each result.
+func (r *qrun[T]) unpack(what, blob string) ([]qhit, error) {
+	kind, _, total, at, ok := lua.MsgNext(blob, 0)
 	step := 2
 	if what == "models" {
 		step += 1 + len(r.rootNames()) + len(r.m.schema.Collections)
 	}
-	q.hits = make([]qhit, 0, (len(raw)-4)/step)
-	for i := 4; i+step <= len(raw); i += step {
-		h := qhit{}
-		h.key, _ = raw[i].(string)
-		h.id, _ = raw[i+1].(string)
-		h.parts = raw[i+2 : i+step : i+step]
-		q.hits = append(q.hits, h)
+	if !ok || kind != lua.MsgArray || total%step != 0 {
+		return nil, r.corrupt()
 	}
-	return q, nil
+	hits := make([]qhit, total/step)
+	for i := range hits {
+		from := at
+		for range step {
+			if at, ok = lua.MsgSkip(blob, at); !ok {
+				return nil, r.corrupt()
+			}
+		}
+		h := &hits[i]
+		h.raw = strings.Clone(blob[from:at])
+		var k1, k2 int
+		k1, h.key, _, h.at, ok = lua.MsgNext(h.raw, 0)
+		if ok {
+			k2, h.id, _, h.at, ok = lua.MsgNext(h.raw, h.at)
+		}
+		if !ok || k1 != lua.MsgText || k2 != lua.MsgText {
+			return nil, r.corrupt()
+		}
+	}
+	return hits, nil
 }
 
 // queryCodes are the error codes of the query script and their sentinels.

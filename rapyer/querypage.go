@@ -9,6 +9,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/plan"
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
@@ -137,39 +138,84 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 func (r *qrun[T]) value(h qhit) (T, bool, error) {
 	var zero T
 	names := r.rootNames()
-	if len(h.parts) < 1+len(names) {
-		return zero, false, fmt.Errorf("%w: %s: unexpected reply of the query script", errs.Corrupt, r.spec.Shown)
-	}
 	if r.root == nil {
 		r.root = make(map[string]string, 1+len(names))
 	}
 	clear(r.root)
-	if ver, ok := h.parts[0].(string); ok {
-		r.root[schema.Reserved+"v"] = ver
-	}
-	for i, n := range names {
-		if s, ok := h.parts[1+i].(string); ok {
-			r.root[n] = s
+	at := h.at
+	for i := -1; i < len(names); i++ {
+		kind, s, _, next, ok := lua.MsgNext(h.raw, at)
+		if !ok || kind == lua.MsgArray {
+			return zero, false, r.corrupt()
+		}
+		if at = next; kind == lua.MsgNone {
+			continue
+		}
+		if i < 0 {
+			r.root[schema.Reserved+"v"] = s
+		} else {
+			r.root[names[i]] = s
 		}
 	}
 	d := codec.Data{Root: r.root}
-	if cols := h.parts[1+len(names):]; len(cols) > 0 {
+	if cols := r.m.schema.Collections; len(cols) > 0 {
 		d.Collections = make(map[string]any, len(cols))
-		for i, n := range r.m.schema.Collections {
+		for _, n := range cols {
+			var c []string
+			var ok bool
+			if c, at, ok = msgTexts(h.raw, at); !ok {
+				return zero, false, r.corrupt()
+			}
 			if n.Kind == schema.Map {
-				d.Collections[n.Name] = pairs(cols[i])
+				d.Collections[n.Name] = textPairs(c)
 			} else {
-				d.Collections[n.Name] = strs(cols[i])
+				d.Collections[n.Name] = c
 			}
 		}
 	}
 	if _, ok := r.root[schema.Reserved+"v"]; !ok {
 		return zero, false, nil
 	}
-	var v T
-	if err := codec.Decode(r.m.schema, d, unsafe.Pointer(&v)); err != nil {
+	// decoded in place of r.val, not a new T of the heap each model
+	if r.val == nil {
+		r.val = new(T)
+	}
+	*r.val = zero
+	if err := codec.Decode(r.m.schema, d, unsafe.Pointer(r.val)); err != nil {
 		root, _ := r.m.Key(h.id)
 		return zero, false, errs.At(root, err)
 	}
-	return v, true, nil
+	return *r.val, true, nil
+}
+
+// msgTexts reads the array of texts at raw[at:] (a collection of a
+// result), and returns where it ends.
+func msgTexts(raw string, at int) ([]string, int, bool) {
+	kind, _, n, at, ok := lua.MsgNext(raw, at)
+	if !ok || kind != lua.MsgArray || n > len(raw) {
+		return nil, at, false
+	}
+	out := make([]string, n)
+	for i := range out {
+		var k int
+		if k, out[i], _, at, ok = lua.MsgNext(raw, at); !ok || k != lua.MsgText {
+			return nil, at, false
+		}
+	}
+	return out, at, true
+}
+
+// textPairs is a hash's flat field, value list as a map.
+func textPairs(a []string) map[string]string {
+	out := make(map[string]string, len(a)/2)
+	for i := 0; i+1 < len(a); i += 2 {
+		out[a[i]] = a[i+1]
+	}
+	return out
+}
+
+// corrupt is the error of a reply of the query script that is not as it
+// writes them.
+func (r *qrun[T]) corrupt() error {
+	return fmt.Errorf("%w: %s: unexpected reply of the query script", errs.Corrupt, r.spec.Shown)
 }

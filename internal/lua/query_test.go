@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/script"
+	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
 // The query script on its own: a group of models and their indexes laid out
@@ -99,8 +101,11 @@ func runq(t *testing.T, f *script.Func, c *redis.Client, q qcall) (ids []string,
 	if r[0] != "OK" {
 		t.Fatalf("%v", r)
 	}
-	for i := 4; i+1 < len(r); i += 2 {
-		ids = append(ids, r[i+1].(string))
+	if len(r) > 4 {
+		res := unpackAll(t, r[4].(string))
+		for i := 0; i+1 < len(res); i += 2 {
+			ids = append(ids, res[i+1].(string))
+		}
 	}
 	return ids, r[1] == "1", r[2].(string), r[3].(int64)
 }
@@ -178,4 +183,91 @@ func TestTheQueryScriptWalksRangesAndEvaluatesThePredicate(t *testing.T) {
 	if fmt.Sprint(r) != "[ERR BUILDING 0 the index of price is being built]" {
 		t.Errorf("building: %v", r)
 	}
+}
+
+// unpackAll decodes the results of a reply (MsgNext): texts as strings,
+// absent values as nil, arrays as []any.
+func unpackAll(t *testing.T, blob string) []any {
+	t.Helper()
+	v, at := unpackOne(t, blob, 0)
+	if at != len(blob) {
+		t.Fatalf("%d bytes after the results", len(blob)-at)
+	}
+	a, ok := v.([]any)
+	if !ok {
+		t.Fatalf("results %v: not an array", v)
+	}
+	return a
+}
+
+func unpackOne(t *testing.T, s string, at int) (any, int) {
+	kind, text, n, next, ok := MsgNext(s, at)
+	if !ok {
+		t.Fatalf("bad MessagePack at %d of %q", at, s)
+	}
+	switch kind {
+	case MsgNone:
+		return nil, next
+	case MsgText:
+		return text, next
+	}
+	a := make([]any, n)
+	for i := range a {
+		a[i], next = unpackOne(t, s, next)
+	}
+	return a, next
+}
+
+// TestTheResultsPackAsCmsgpackDoes: the Lua packer of the results
+// (Q.mput, for servers without cmsgpack) writes what cmsgpack writes, at
+// every length boundary of texts and arrays, and MsgNext reads it back.
+func TestTheResultsPackAsCmsgpackDoes(t *testing.T) {
+	src := BatchSource + `
+local function rep(n) return string.rep('x', n) end
+local function arr(n) local a = {} for i = 1, n do a[i] = 'a' end return a end
+local t = {rep(0), rep(31), rep(32), rep(255), rep(256), rep(65535), rep(65536), false,
+  {}, {rep(1)}, arr(15), arr(16), arr(65535), arr(65536), {false, {'z', {}}}, '\0\255'}
+local ok, mp = pcall(function() return cmsgpack end)
+if ok and type(mp) == 'table' then return {Q.lpack(t), mp.pack(t)} end
+return {Q.lpack(t)}
+`
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		// miniredis's Lua (gopher-lua, under -race) takes seconds
+		c := b.NewClient(t, func(o *redis.UniversalOptions) { o.ReadTimeout = time.Minute })
+		r, err := c.Eval(context.Background(), src, []string{"x"}).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Kind != testenv.Mini && (len(r) != 2 || r[0] != r[1]) {
+			t.Fatalf("the Lua packer wrote %d bytes, cmsgpack %d (or no cmsgpack: %d results)", len(r[0]), len(r[len(r)-1]), len(r))
+		}
+		got := unpackAll(t, r[0])
+		lens := []int{0, 31, 32, 255, 256, 65535, 65536}
+		if len(got) != 16 {
+			t.Fatalf("%d values, want 16", len(got))
+		}
+		for i, n := range lens {
+			if s, _ := got[i].(string); s != strings.Repeat("x", n) {
+				t.Errorf("value %d: a text of %d bytes, want %d", i, len(s), n)
+			}
+		}
+		if got[7] != nil {
+			t.Errorf("false read as %v", got[7])
+		}
+		for i, n := range []int{0, 1, 15, 16, 65535, 65536} {
+			if a, _ := got[8+i].([]any); len(a) != n {
+				t.Errorf("array %d: %d elements, want %d", i, len(a), n)
+			}
+		}
+		if fmt.Sprint(got[14]) != "[<nil> [z []]]" || got[15] != "\x00\xff" {
+			t.Errorf("nested %v, binary %q", got[14], got[15])
+		}
+		for cut := range len(r[0]) {
+			if cut%997 == 0 || cut < 64 {
+				if _, ok := MsgSkip(r[0][:cut], 0); ok {
+					t.Fatalf("a reply cut at %d read as whole", cut)
+				}
+			}
+		}
+	})
 }
