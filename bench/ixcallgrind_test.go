@@ -164,3 +164,95 @@ func (c *callgrind) count(t *testing.T, name string, warm, calls int, op func(j 
 	t.Fatalf("no summary in %s", newest)
 	return 0
 }
+
+// TestIndexSaveFloor counts the server's instructions per call of scripts
+// that make only the calls of a Save, and none of its checks, asks or
+// record handling: of the 0-index compiled save (HGET, HLEN, PTTL, SET NX,
+// HSET), of the 1-index one (also an HMGET field, HGET of @back, ZCARD of
+// @exp, ZREM, ZADD, HSET of @back), the latter without @back, and without
+// @back nor the ZCARD; and "return 1" with the words of each. The floor of
+// a Save that changes an indexed value with this key layout
+// (docs/performance.md, "Session 7: indexed writes"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestIndexSaveFloor$' -v ./bench/
+func TestIndexSaveFloor(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	cg := startCallgrind(t)
+	ctx := context.Background()
+	fields := []any{"name", "someone@example.com", "Paris", "", "1.5", "7", "notes", "true"}
+	// 50 models in 16 groups, as the 50 models of TestIndexWriteInstructions
+	args0 := func(j, q int) ([]string, []any) {
+		a := append([]any{}, fields...)
+		a[3] = strconv.Itoa(j % 100)
+		return []string{fmt.Sprintf("f0:{id%d}", j%50), fmt.Sprintf("rec:%d", q)}, a
+	}
+	args1 := func(j, q int) ([]string, []any) {
+		g := fmt.Sprintf("f1:{g%d}", (j%50)%16)
+		a := append([]any{"10000", fmt.Sprintf("id%d", j%50)}, fields...)
+		a[5] = strconv.Itoa(j % 100)
+		return []string{g + fmt.Sprintf(":{id%d}", j%50), g + ":@ids", g + ":@back", g + ":@exp", g + ":@i:age", fmt.Sprintf("rec:%d", q)}, a
+	}
+	sides := []struct {
+		name, script string
+		args         func(j, q int) ([]string, []any)
+	}{
+		{"0 indexes: the calls", floor0, args0},
+		{"0 indexes: return 1", "return 1", args0},
+		{"1 index: the calls", strings.Replace(floor1, "BACK", "redis.call('HSET', KEYS[3], ARGV[2], 'N3:age' .. #n .. ':' .. n)", 1), args1},
+		{"1 index: without @back", strings.Replace(strings.Replace(floor1, "BACK", "", 1), "local b = redis.call('HGET', KEYS[3], ARGV[2])\n", "", 1), args1},
+		{"1 index: without @back, ZCARD", strings.Replace(strings.Replace(strings.Replace(floor1, "BACK", "", 1), "local b = redis.call('HGET', KEYS[3], ARGV[2])\n", "", 1), "redis.call('ZCARD', KEYS[4])\n", "", 1), args1},
+		{"1 index: return 1", "return 1", args1},
+	}
+	var sb strings.Builder
+	sb.WriteString("\n| script | instructions |\n|---|---:|\n")
+	q := 0
+	for _, s := range sides {
+		sha, err := cg.rdb.ScriptLoad(ctx, s.script).Result()
+		must(t, err)
+		n := cg.count(t, "floor", 50, 300, func(j int) error {
+			q++
+			keys, a := s.args(j, q)
+			cmd := append([]any{"evalsha", sha, len(keys)}, anys(keys)...)
+			return cg.rdb.Do(ctx, append(cmd, a...)...).Err()
+		})
+		fmt.Fprintf(&sb, "| %s | %.0fk |\n", s.name, n/1000)
+	}
+	t.Log(sb.String())
+}
+
+func anys(s []string) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
+// floor0 and floor1 are the calls of the compiled saves of 0 and 1 index
+// (ARGV as theirs: the fields' values; the record's ms, the id, then the
+// values), with no checks; BACK is where @back is written.
+const (
+	floor0 = `local root = KEYS[1]
+local v = redis.call('HGET', root, '__v')
+local len = redis.call('HLEN', root)
+redis.call('PTTL', root)
+redis.call('SET', KEYS[2], '1', 'PX', '10000', 'NX')
+redis.call('HSET', root, '__v', '5', 'name', ARGV[1], 'email', ARGV[2], 'city', ARGV[3], 'age', ARGV[4], 'score', ARGV[5], 'stock', ARGV[6], 'notes', ARGV[7], 'done', ARGV[8])
+return 1`
+	floor1 = `local root = KEYS[1]
+local h = redis.call('HMGET', root, '__v', 'age')
+local b = redis.call('HGET', KEYS[3], ARGV[2])
+redis.call('ZCARD', KEYS[4])
+local len = redis.call('HLEN', root)
+redis.call('PTTL', root)
+redis.call('SET', KEYS[6], '1', 'PX', ARGV[1], 'NX')
+redis.call('HSET', root, '__v', '5', 'name', ARGV[3], 'email', ARGV[4], 'city', ARGV[5], 'age', ARGV[6], 'score', ARGV[7], 'stock', ARGV[8], 'notes', ARGV[9], 'done', ARGV[10])
+local o = h[2] and ('\2' .. string.char(#h[2]) .. h[2])
+local n = '\2' .. string.char(#ARGV[6]) .. ARGV[6]
+if o then redis.call('ZREM', KEYS[5], o .. ARGV[2]) end
+redis.call('ZADD', KEYS[5], 0, n .. ARGV[2])
+BACK
+return 1`
+)
