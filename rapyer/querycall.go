@@ -255,7 +255,7 @@ func (r *qrun[T]) unpack(what, blob string) ([]qhit, error) {
 	if what == "models" {
 		step += 1 + len(r.rootNames()) + len(r.m.schema.Collections)
 	}
-	if !ok || kind != lua.MsgArray || total%step != 0 {
+	if !ok || kind != lua.MsgArray || total%step != 0 || total > len(blob) {
 		return nil, r.corrupt()
 	}
 	hits := make([]qhit, total/step)
