@@ -88,6 +88,17 @@ func ixRandomItem(r *rand.Rand) ixItem {
 	return v
 }
 
+// ixModel is a test's model of ixItem under b's prefix and name, in groups
+// groups, its index oracle, and the test's random source (stream of seed).
+func ixModel(t *testing.T, b *testenv.Backend, name string, groups int, seed, stream uint64) (*rapyer.Model[ixItem], ixcheck.Oracle, *rand.Rand) {
+	prefix := b.Prefix + name
+	m, err := rapyer.New[ixItem](b.Client, rapyer.Options{Prefix: prefix, Indexes: ixIndexes, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ixcheck.MustNew[ixItem](t, b.Client, prefix, groups, ixIndexes, m.IDs), rand.New(rand.NewPCG(seed, stream))
+}
+
 // TestIndexesFollowEveryWritePath: after each of a seeded random run of
 // writes by every write path (Save, Create, Insert, Exec with scalar,
 // set and list ops, Update, Delete, DeleteMany, SaveMany, InsertMany,
@@ -98,13 +109,7 @@ func TestIndexesFollowEveryWritePath(t *testing.T) {
 	t.Logf("seed %d", seed)
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
-		r := rand.New(rand.NewPCG(seed, 1))
-		prefix := b.Prefix + "it"
-		m, err := rapyer.New[ixItem](b.Client, rapyer.Options{Prefix: prefix, Indexes: ixIndexes, Groups: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := ixcheck.MustNew[ixItem](t, b.Client, prefix, 3, ixIndexes, m.IDs)
+		m, o, r := ixModel(t, b, "it", 3, seed, 1)
 		ids := []string{"a", "b", "c", "d", "e", "f"}
 		pick := func() string { return ids[r.IntN(len(ids))] }
 		for step := range 120 {
@@ -211,13 +216,7 @@ func TestReindexRebuildsTheIndexes(t *testing.T) {
 	t.Logf("seed %d", seed)
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
-		r := rand.New(rand.NewPCG(seed, 2))
-		prefix := b.Prefix + "rx"
-		m, err := rapyer.New[ixItem](b.Client, rapyer.Options{Prefix: prefix, Indexes: ixIndexes, Groups: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := ixcheck.MustNew[ixItem](t, b.Client, prefix, 2, ixIndexes, m.IDs)
+		m, o, r := ixModel(t, b, "rx", 2, seed, 2)
 		var ids [2][]string
 		for i := range 30 {
 			id := fmt.Sprint("m", i)

@@ -17,10 +17,8 @@ import (
 	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
-	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
-	"github.com/rapyer-go/rapyer/tx"
 )
 
 // docIndexes is how the indexed runs of the model-based test declare
@@ -341,19 +339,7 @@ func TestReliabilityModelIndexed(t *testing.T) {
 			m := rapyer.MustNew[Doc](b.Client, rapyer.Options{Prefix: prefix, Indexes: x.specs(), Groups: x.groups})
 			s := &machine{ctx: ctx, b: b, rt: rt, refs: map[string]*ref{}, ids: []string{"x", "y", "z"}, m: m, ix: x,
 				oracle: ixOracle{c: b.Client, prefix: prefix, groups: x.groups, fields: x.fields(), ids: []string{"x", "y", "z"}}}
-			for _, id := range s.ids {
-				s.refs[id] = &ref{}
-			}
-			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
-				rt2.Fatal(err)
-			}
-			rt2.Repeat(map[string]func(*rapid.T){
-				"batch":       s.batch,
-				"save":        s.save,
-				"create":      s.create,
-				"delete":      s.delete,
-				"update":      s.update,
-				"ttl":         s.ttl,
+			s.run(rt2, map[string]func(*rapid.T){
 				"deleteWhere": s.deleteWhere,
 				"":            func(*rapid.T) {}, // every action checks already
 			})

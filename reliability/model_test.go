@@ -607,24 +607,33 @@ func TestReliabilityModel(t *testing.T) {
 			prefix := b.Prefix + "m" + strconv.FormatInt(modelRun.Add(1), 10)
 			s := &machine{ctx: ctx, b: b, rt: rt, refs: map[string]*ref{}, ids: []string{"x", "y"},
 				m: rapyer.MustNew[Doc](b.Client, rapyer.Options{Prefix: prefix})}
-			for _, id := range s.ids {
-				s.refs[id] = &ref{}
-			}
-			// Load the interpreter, so that every batch is one round trip.
-			if _, err := s.m.Exec(ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
-				rt2.Fatal(err)
-			}
-			rt2.Repeat(map[string]func(*rapid.T){
-				"batch":  s.batch,
-				"save":   s.save,
-				"create": s.create,
-				"delete": s.delete,
-				"update": s.update,
-				"ttl":    s.ttl,
-				"":       s.check,
-			})
+			s.run(rt2, map[string]func(*rapid.T){"": s.check})
 		})
 	})
+}
+
+// run gives every id of s an empty ref, loads the interpreter (so that
+// every batch is one round trip) and repeats the actions every machine
+// has, and extra.
+func (s *machine) run(rt *rapid.T, extra map[string]func(*rapid.T)) {
+	for _, id := range s.ids {
+		s.refs[id] = &ref{}
+	}
+	if _, err := s.m.Exec(s.ctx, "x", tx.Of(ops.Len(dL)), rapyer.SkipIfMissing()); err != nil {
+		rt.Fatal(err)
+	}
+	actions := map[string]func(*rapid.T){
+		"batch":  s.batch,
+		"save":   s.save,
+		"create": s.create,
+		"delete": s.delete,
+		"update": s.update,
+		"ttl":    s.ttl,
+	}
+	for name, f := range extra {
+		actions[name] = f
+	}
+	rt.Repeat(actions)
 }
 
 // setRapidFlags bounds the model-based test for make reliability (unless
