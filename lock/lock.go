@@ -768,9 +768,10 @@ func (l *Lock) Release(ctx context.Context) error {
 // server out of memory): Release then releases the plain way.
 func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 	start := time.Now()
-	cmd := script.Command([]string{l.key, waitKey(l.key), FenceKey(l.key), voidKey(l.key, w.tok)},
-		l.tokArg, WakeChannel(l.key), w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb))
-	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Slice()
+	// laid out as script.Command does: the entry names the lock's other
+	// keys and the wake channel after the lock key
+	cmd := []any{nil, nil, 1, l.key, l.tokArg, w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb)}
+	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Int64()
 	if err != nil {
 		if reply.FromServer(err) {
 			w.settle(grant{}, false, false)
@@ -779,17 +780,11 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 		w.settle(grant{}, false, true)
 		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
-	var code, fence int64
-	ok := len(res) == 2
-	if ok {
-		code, ok = res[0].(int64)
-	}
-	if ok {
-		fence, ok = res[1].(int64)
-	}
-	if !ok {
-		w.settle(grant{}, false, true)
-		return true, fmt.Errorf("%w: Release(%q): unexpected script reply %v", errs.UnknownOutcome, l.key, res)
+	// res: the fence handed over with the lock (>= 0), or -3 released and
+	// announced, -2 released, -1 not held
+	code, fence := int64(3), res
+	if res < 0 {
+		code, fence = -1-res, 0
 	}
 	w.settle(grant{fence: fence, start: start}, code == 3, false)
 	switch code {
