@@ -52,10 +52,10 @@
 // # Fencing
 //
 // Every successful acquisition gets a fencing token, Lock.Fence, strictly
-// greater than the fence of every earlier acquisition of the key: the
-// server's clock in microseconds, read by the same call that takes the
-// lock, or one more than the last fence (kept at FenceKey(key)) if that is
-// larger. A holder passes its fence along with its writes, and the store
+// greater than the fence of every earlier acquisition of the key: one more
+// than the last fence, kept at FenceKey(key), or, once that key is gone,
+// the server's clock in microseconds, read by the same call that takes the
+// lock. A holder passes its fence along with its writes, and the store
 // keeps the highest fence it has seen and rejects writes with a lower one.
 // A holder that lost its lock while paused then cannot overwrite the work of
 // the holder after it, even though it still believes it holds the lock.
@@ -185,8 +185,9 @@
 // go-redis' retries of a command whose reply was lost harmless: acquiring
 // again with a token the key already holds reports the same acquisition
 // and fence; releasing or extending again is token-checked. An acquisition
-// with Options.Load runs in MULTI/EXEC, which go-redis does not retry; Acquire
-// retries it once itself with the same token. When Acquire gives up after an
+// with Options.Load runs in a pipeline, or in MULTI/EXEC when Load queues
+// two commands or more, which go-redis does not retry; Acquire retries
+// either once itself with the same token. When Acquire gives up after an
 // attempt whose outcome is unknown (a network error, or ctx ending while a
 // request was in flight), it gives the acquisition up before returning: one
 // call releases the lock if the token holds it and sets a marker that makes
@@ -198,7 +199,7 @@
 //
 // The Lua runs as entries of rapyer-go's function library (FCALL) where the
 // server has functions, loading it when it is missing, and as scripts
-// (EVALSHA, EVAL on NOSCRIPT) elsewhere, also inside the MULTI/EXEC of
+// (EVALSHA, EVAL on NOSCRIPT) elsewhere, also inside the pipeline of
 // Options.Load; so FUNCTION FLUSH, SCRIPT FLUSH, a restart or a failover are
 // invisible to callers, and a user allowed FCALL but not EVAL can lock (it
 // needs the commands the entries call: EXISTS SET GET DEL PEXPIRE PTTL TIME

@@ -618,16 +618,17 @@ func (l *Lock) Token() string { return l.token }
 // that of every earlier acquisition of the same key. Pass it to a store that
 // rejects writes carrying a smaller fence than one it has seen.
 //
-// It is the server's clock in microseconds when the lock was taken, or one
-// more than the last fence given out if that is larger (kept at FenceKey(key)
-// for the lock's TTL plus a minute). So fences do not go backwards when that
-// key expires or is evicted: the clock has moved past every earlier fence by
-// then, since each acquisition takes the server more than a microsecond.
-// They can go backwards only if the server's clock steps back by more than
-// the fence key's lifetime, or a failover promotes a replica whose clock is
-// behind by more than the time since the last acquisition (see the package
-// documentation). A lock taken with Options.NoFence has none: Fence
-// returns 0.
+// It is one more than the last fence given out, kept at FenceKey(key) for
+// the lock's TTL plus a minute, or, once that key is gone, the server's
+// clock in microseconds when the lock was taken. So fences do not go
+// backwards when that key expires or is evicted: every fence is at most the
+// server's clock at the end of the call that gave it out, since each call
+// takes the server more than a microsecond, and the clock has moved past
+// every earlier fence by then. They can go backwards only if the server's
+// clock steps back by more than the fence key's lifetime, or a failover
+// promotes a replica whose clock is behind by more than the time since the
+// last acquisition (see the package documentation). A lock taken with
+// Options.NoFence has none: Fence returns 0.
 func (l *Lock) Fence() int64 { return l.fence }
 
 // Context returns a context that is cancelled when the lock is released
@@ -767,9 +768,10 @@ func (l *Lock) Release(ctx context.Context) error {
 // server out of memory): Release then releases the plain way.
 func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 	start := time.Now()
-	cmd := script.Command([]string{l.key, waitKey(l.key), FenceKey(l.key), voidKey(l.key, w.tok)},
-		l.tokArg, WakeChannel(l.key), w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb))
-	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Slice()
+	// laid out as script.Command does: the entry names the lock's other
+	// keys and the wake channel after the lock key
+	cmd := []any{nil, nil, 1, l.key, l.tokArg, w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb)}
+	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Int64()
 	if err != nil {
 		if reply.FromServer(err) {
 			w.settle(grant{}, false, false)
@@ -778,17 +780,11 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 		w.settle(grant{}, false, true)
 		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
 	}
-	var code, fence int64
-	ok := len(res) == 2
-	if ok {
-		code, ok = res[0].(int64)
-	}
-	if ok {
-		fence, ok = res[1].(int64)
-	}
-	if !ok {
-		w.settle(grant{}, false, true)
-		return true, fmt.Errorf("%w: Release(%q): unexpected script reply %v", errs.UnknownOutcome, l.key, res)
+	// res: the fence handed over with the lock (>= 0), or -3 released and
+	// announced, -2 released, -1 not held
+	code, fence := int64(3), res
+	if res < 0 {
+		code, fence = -1-res, 0
 	}
 	w.settle(grant{fence: fence, start: start}, code == 3, false)
 	switch code {

@@ -11,9 +11,9 @@
 --               the lock and wants to be woken; a release announces itself
 --               only while it exists
 --
--- acquire and release get the lock key alone and name the others after it
--- (they keep its hash tag, so all are in its cluster slot); extend and pass
--- get them all.
+-- acquire, release and pass get the lock key alone and name the others
+-- after it (they keep its hash tag, so all are in its cluster slot);
+-- extend gets the lock and fence keys.
 
 -- MAXFENCE: fences are microseconds and stay exact in a Lua number (a
 -- double) below 2^53; a stored value at or above it is not ours.
@@ -205,30 +205,32 @@ end
 -- waiter's acquisition was not given up (its void key is absent);
 -- otherwise it is release.
 --
--- keys[1] lock key, keys[2] wait key, keys[3] fence key, keys[4] the
--- waiter's void key; args[1] token, args[2] wake channel, args[3] the
--- waiter's token, args[4] its TTL in ms, args[5] the fence key's lifetime
--- in ms (0: the waiter takes no fence), args[6] the releasing client's id.
--- Reply: {3, fence} handed over; {2, 0} released and announced; {1, 0}
--- released; {0, 0} not held.
+-- keys[1] the lock key k (the wait key is k..':fence:wait', the fence key
+-- k..':fence', the waiter's void key k..':fence:'..args[2], the wake
+-- channel k..':wake'); args[1] token, args[2] the waiter's token, args[3]
+-- its TTL in ms, args[4] the fence key's lifetime in ms (0: the waiter
+-- takes no fence), args[5] the releasing client's id.
+-- Reply, one integer as acquire's: the waiter's fence (0 without one)
+-- when handed over; -3 released and announced; -2 released; -1 not held.
 local function pass(keys, args)
-  if redis.call('GET', keys[1]) ~= args[1] then
-    return {0, 0}
+  local k = keys[1]
+  if redis.call('GET', k) ~= args[1] then
+    return -1
   end
-  local w = redis.pcall('GET', keys[2])
-  if (w == false or w == args[6]) and redis.call('EXISTS', keys[4]) == 0 then
-    redis.call('SET', keys[1], args[3], 'PX', args[4])
-    if args[5] == '0' then return {3, 0} end -- a waiter without a fence
-    local f = nextfence(keys[3], args[5])
+  local w = redis.pcall('GET', k .. ':fence:wait')
+  if (w == false or w == args[5]) and redis.call('EXISTS', k .. ':fence:' .. args[2]) == 0 then
+    redis.call('SET', k, args[2], 'PX', args[3])
+    if args[4] == '0' then return 0 end -- a waiter without a fence
+    local f = nextfence(k .. ':fence', args[4])
     if f then
-      return {3, f}
+      return f
     end
-    -- not a fence at keys[3]: release; the waiter's own attempt meets the
-    -- error
+    -- not a fence at the fence key: release; the waiter's own attempt
+    -- meets the error
   end
-  redis.call('DEL', keys[1])
-  if w and wake(args[2], keys[1]) then
-    return {2, 0}
+  redis.call('DEL', k)
+  if w and wake(k .. ':wake', k) then
+    return -3
   end
-  return {1, 0}
+  return -2
 end
