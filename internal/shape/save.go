@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
 )
@@ -62,15 +63,10 @@ var saveFixed = [...]int{svRecIdx, svRecMS, svRoot, svMode, svTTL, svTTLMS}
 // not of the one-model form compiled saves take. It allocates nothing: a
 // Save looks its shape up on every call.
 func saveKey(a argv, nkeys int) (uint64, bool) {
+	if !saveForm(a) {
+		return 0, false
+	}
 	w := func(i int) string { s, _ := a.at(i); return s }
-	r := w(svRoot)
-	if w(6) != "save" || w(7) != "4" || w(12) != "reset" || w(13) != "1" || w(14) != r || w(15) != "hset" || w(17) != r {
-		return 0, false
-	}
-	c, err := strconv.Atoi(w(svCount))
-	if err != nil || c < 1 || c%2 != 1 || svCount+c != len(a) || (c-1)/2 > maxSaveFields {
-		return 0, false
-	}
 	switch w(svMode) {
 	case "create", "need", "skip", "fresh":
 	default:
@@ -108,6 +104,28 @@ func saveKey(a argv, nkeys int) (uint64, bool) {
 		add(f)
 	}
 	return h, size <= maxSaveText
+}
+
+// saveForm reports whether a has the form of a save program of one model
+// without collections: its fixed words, the HSET's count and a name of
+// every field (not the version's), the words besides saveFixed's that
+// saveKey asks of a save program. It allocates nothing.
+func saveForm(a argv) bool {
+	w := func(i int) string { s, _ := a.at(i); return s }
+	r := w(svRoot)
+	if w(6) != "save" || w(7) != "4" || w(12) != "reset" || w(13) != "1" || w(14) != r || w(15) != "hset" || w(17) != r {
+		return false
+	}
+	c, err := strconv.Atoi(w(svCount))
+	if err != nil || c < 1 || c%2 != 1 || svCount+c != len(a) || (c-1)/2 > maxSaveFields {
+		return false
+	}
+	for i := svFirst; i < len(a); i += 2 {
+		if f, ok := a.at(i); !ok || f == version {
+			return false
+		}
+	}
+	return true
 }
 
 // steerOf lists the words of a save program that make its shape, in
@@ -154,9 +172,21 @@ var saves = struct {
 }{m: map[uint64]*Shape{}}
 
 // forSave is For of a lean program.
-func forSave(p *prog.Program) *Shape {
-	a := argv(p.Argv)
-	key, ok := saveKey(a, len(p.Keys))
+//
+// The compiled save last found is tried first, without saveKey's hash and
+// the map's lock: a program of saveForm that sameSave finds of its shape
+// is one saveKey takes and that shape's (its steer holds every word
+// saveKey reads besides saveForm's), so a process that saves one type
+// again and again finds its shape by comparing words (the names of the
+// fields are mostly the same strings, compared by their pointers).
+func forSave(p *prog.Program) *Shape { return lookSave(argv(p.Argv), len(p.Keys)) }
+
+// lookSave is forSave of a program's ARGV and number of keys.
+func lookSave(a argv, nkeys int) *Shape {
+	if s := lastSave.Load(); s != nil && sameSave(s, a, nkeys) && saveForm(a) {
+		return s
+	}
+	key, ok := saveKey(a, nkeys)
 	if !ok {
 		return nil
 	}
@@ -164,12 +194,13 @@ func forSave(p *prog.Program) *Shape {
 	s, seen := saves.m[key]
 	saves.RUnlock()
 	if seen {
-		if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+		if s.Text == "" || !sameSave(s, a, nkeys) {
 			return nil
 		}
+		lastSave.Store(s)
 		return s
 	}
-	s = &Shape{save: true, saveKeys: len(p.Keys), steer: steerOf(a)}
+	s = &Shape{save: true, saveKeys: nkeys, steer: steerOf(a)}
 	if text, pick, ok := compileSave(a); ok {
 		sum := sha1.Sum([]byte(text))
 		s.Text, s.Hash, s.pick = text, hex.EncodeToString(sum[:]), pick
@@ -183,11 +214,16 @@ func forSave(p *prog.Program) *Shape {
 	} else {
 		return nil
 	}
-	if s.Text == "" || !sameSave(s, a, len(p.Keys)) {
+	if s.Text == "" || !sameSave(s, a, nkeys) {
 		return nil
 	}
+	lastSave.Store(s)
 	return s
 }
+
+// lastSave is the compiled save forSave last found (only shapes with a
+// Text: the others are not returned).
+var lastSave atomic.Pointer[Shape]
 
 // saveGen is the state of one compilation of a save.
 type saveGen struct {

@@ -94,3 +94,82 @@ func TestLuaQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestLookSaveLast: the compiled save found last (lastSave, tried before
+// the hash and the map) is found again for a program of its shape only:
+// another field, order, mode, TTL action or number of keys, and a program
+// that saveKey refuses, find another shape or none, before and after it.
+func TestLookSaveLast(t *testing.T) {
+	base := saveArgv("create", "keep", "lname", "lage")
+	s := lookSave(base, 2)
+	if s == nil || s.Text == "" || lastSave.Load() != s {
+		t.Fatalf("a save is not compiled, or not kept as the last: %+v", s)
+	}
+	same := saveArgv("create", "keep", "lname", "lage")
+	same[18], same[20] = "other", "values"
+	if lookSave(same, 2) != s {
+		t.Fatal("a program of the last shape found another")
+	}
+	others := map[string]argv{
+		"a field":      saveArgv("create", "keep", "lname", "lagE"),
+		"the order":    saveArgv("create", "keep", "lage", "lname"),
+		"the mode":     saveArgv("fresh", "keep", "lname", "lage"),
+		"the TTL":      saveArgv("create", "set", "lname", "lage"),
+		"a field less": saveArgv("create", "keep", "lname"),
+	}
+	for name, a := range others {
+		o := lookSave(a, 2)
+		if o == nil || o == s || !sameSave(o, a, 2) {
+			t.Fatalf("%s: found %p, the base's is %p", name, o, s)
+		}
+		if lookSave(base, 2) != s {
+			t.Fatalf("%s: the base's shape is not found again", name)
+		}
+	}
+	if o := lookSave(base, 3); o == s {
+		t.Fatal("another number of keys found the last shape")
+	}
+	bad := map[string]argv{
+		"the version":     saveArgv("create", "keep", "lname", "__v"),
+		"a short program": base[:len(base)-1],
+		"record ms 1.5":   append(argv{"id", "2", "1.5"}, base[3:]...),
+		"not a save":      append(argv{"id", "2", "10000", "0", "0", "model"}, base[6:]...),
+		"not an hset":     append(append(argv{}, base[:14]...), append(argv{"hdel"}, base[15:]...)...),
+		"a number field":  append(append(argv{}, base[:17]...), append(argv{int64(1)}, base[18:]...)...),
+	}
+	for name, a := range bad {
+		lookSave(base, 2)
+		if o := lookSave(a, 2); o != nil {
+			t.Fatalf("%s: found %p", name, o)
+		}
+	}
+}
+
+// BenchmarkLookSave: finding the compiled save of an 8-field program, the
+// last found (lastSave) and, alternating between two shapes, by saveKey's
+// hash and the map (each look-up also tries the other shape first).
+//
+//	go test -run '^$' -bench BenchmarkLookSave -benchmem ./internal/shape/
+func BenchmarkLookSave(b *testing.B) {
+	fields := []string{"Name", "Email", "City", "Age", "Score", "Active", "Visits", "Balance"}
+	a1 := saveArgv("need", "keep", fields...)
+	a2 := saveArgv("create", "keep", fields...)
+	if lookSave(a1, 2) == nil || lookSave(a2, 2) == nil {
+		b.Fatal("not compiled")
+	}
+	b.Run("last", func(b *testing.B) {
+		for b.Loop() {
+			lookSave(a1, 2)
+		}
+	})
+	b.Run("alternating", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if i++; i%2 == 0 {
+				lookSave(a1, 2)
+			} else {
+				lookSave(a2, 2)
+			}
+		}
+	})
+}

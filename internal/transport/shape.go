@@ -112,28 +112,31 @@ func scriptsDenied(err error) bool {
 // off holds the clients whose server refuses compiled shapes, up to
 // maxOff of them (forgetting one costs it a refused call, not a wrong
 // answer).
-var off struct {
-	sync.RWMutex
-	m map[redis.UniversalClient]bool
-}
+//
+// off and loaded are read on every call and written a few times in a
+// process's life: each is a map that is never changed once published,
+// read with one atomic load (no lock: a lock's count is written by every
+// reader), and replaced by a changed copy under onWrite.
+var off atomic.Pointer[map[redis.UniversalClient]bool]
 
 // loaded holds, for up to maxOff clients, the shapes whose script a call
 // through the client got to the server, which then caches it: those go by
 // EVALSHA, the others by EVAL. Forgetting costs a call its text, and a
 // server that lost the script (a flush, a failover, another node of a
 // cluster) costs one NOSCRIPT.
-var loaded struct {
-	sync.RWMutex
-	m map[redis.UniversalClient]map[*shape.Shape]bool
-}
+var loaded atomic.Pointer[map[redis.UniversalClient]map[*shape.Shape]bool]
+
+// onWrite orders the writers of off and loaded.
+var onWrite sync.Mutex
 
 func loadedOn(c redis.UniversalClient, s *shape.Shape) bool {
 	if !comparable(c) {
 		return s.Loaded()
 	}
-	loaded.RLock()
-	defer loaded.RUnlock()
-	return loaded.m[c][s]
+	if m := loaded.Load(); m != nil {
+		return (*m)[c][s]
+	}
+	return false
 }
 
 func markLoaded(c redis.UniversalClient, s *shape.Shape) {
@@ -141,15 +144,20 @@ func markLoaded(c redis.UniversalClient, s *shape.Shape) {
 		s.MarkLoaded()
 		return
 	}
-	loaded.Lock()
-	defer loaded.Unlock()
-	if loaded.m == nil || len(loaded.m) >= maxOff {
-		loaded.m = map[redis.UniversalClient]map[*shape.Shape]bool{}
+	onWrite.Lock()
+	defer onWrite.Unlock()
+	m := map[redis.UniversalClient]map[*shape.Shape]bool{}
+	if old := loaded.Load(); old != nil && len(*old) < maxOff {
+		for k, v := range *old {
+			m[k] = v
+		}
 	}
-	if loaded.m[c] == nil {
-		loaded.m[c] = map[*shape.Shape]bool{}
+	inner := map[*shape.Shape]bool{s: true}
+	for k, v := range m[c] {
+		inner[k] = v
 	}
-	loaded.m[c][s] = true
+	m[c] = inner
+	loaded.Store(&m)
 }
 
 const maxOff = 256
@@ -158,21 +166,25 @@ func shapesFor(c redis.UniversalClient) bool {
 	if !comparable(c) {
 		return true
 	}
-	off.RLock()
-	defer off.RUnlock()
-	return !off.m[c]
+	if m := off.Load(); m != nil {
+		return !(*m)[c]
+	}
+	return true
 }
 
 func noShapes(c redis.UniversalClient) {
 	if !comparable(c) {
 		return
 	}
-	off.Lock()
-	defer off.Unlock()
-	if off.m == nil || len(off.m) >= maxOff {
-		off.m = map[redis.UniversalClient]bool{}
+	onWrite.Lock()
+	defer onWrite.Unlock()
+	m := map[redis.UniversalClient]bool{c: true}
+	if old := off.Load(); old != nil && len(*old) < maxOff {
+		for k, v := range *old {
+			m[k] = v
+		}
 	}
-	off.m[c] = true
+	off.Store(&m)
 }
 
 func comparable(c redis.UniversalClient) bool {
