@@ -28,7 +28,8 @@
 -- [model parts], ... for each result; a model's parts are the values of
 -- its version and of the root fields, in the order of the call (false
 -- where absent), then each collection's content (an array).
--- Or {'ERR', code, n, message}.
+-- Or {'ERR', code, n, message}. On a server that is not a cluster one call
+-- runs every group (Q.multi).
 
 local Q = {}
 -- BUDGET is how many candidates one call looks at before it returns what it
@@ -500,8 +501,9 @@ end
 function Q.run(S)
   Q.purge(S)
   Q.building(S)
-  -- the results are built in place, one array packed at the end
-  S.n, S.seen, S.upto, S.out, S.o = 0, 0, S.after, {}, 0
+  -- the results are built in place, one array packed at the end; seen
+  -- goes on from the groups before in a call of several (Q.multi)
+  S.n, S.seen, S.upto, S.out, S.o = 0, S.seen or 0, S.after, {}, 0
   if S.what == 'count' then
     local n = Q.count(S)
     if n ~= nil then return {'OK', '1', '', n} end
@@ -581,8 +583,38 @@ function Q.mhead(n, base, fix, h16, h32)
   return h .. b
 end
 
+-- multi runs the call for several groups of one server that is not a
+-- cluster (keys[j]: the @ids of each): args are '*', the count k of groups,
+-- then each group's G, limit and after, then the arguments of a call of
+-- one group from what on without limit and after (what, plan, desc, exact,
+-- scan, ...). The arguments are read once (Q.parse), the group's key
+-- prefix set for each; each group is purged, checked ready and walked as a
+-- call of its own (Q.run), but the budget is the call's: once it is spent
+-- the groups left are not read, and answer as not done where they were
+-- (after). Reply: {'MULTI', reply of group 1, ..., of group k}.
+function Q.multi(args)
+  local k = tonumber(args[2])
+  local b = 3 + 3 * k
+  local a = {args[3], args[b], args[b + 1], args[b + 2], args[4], args[5]}
+  for i = b + 3, #args do a[#a + 1] = args[i] end
+  local S = Q.parse(a)
+  local out = {'MULTI'}
+  for j = 1, k do
+    local at = 3 + 3 * (j - 1)
+    S.G, S.limit, S.after = args[at], tonumber(args[at + 1]), args[at + 2]
+    for _, f in ipairs(S.fs) do
+      f.z = S.G .. ':@i:' .. f.name
+      f.aux = f.use == 'u' and (S.G .. ':@u:' .. f.name) or f.z
+    end
+    if (S.seen or 0) >= Q.BUDGET then out[j + 1] = {'OK', '0', S.after, 0}
+    else out[j + 1] = Q.run(S) end
+  end
+  return out
+end
+
 -- query is the entry point.
 local function query(keys, args)
   WROTE, AT = false, 0
+  if args[1] == '*' then return answer(pcall(function() return Q.multi(args) end)) end
   return answer(pcall(function() return Q.run(Q.parse(args)) end))
 end
