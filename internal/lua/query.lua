@@ -224,10 +224,37 @@ end
 
 -- purge drops the entries of up to 16 models of the group that the clock
 -- expired (IX.purge).
+-- The clock is read once a call (Q.clock), and the common case, nothing
+-- due, asked with texts: a number given to redis.call is formatted by the
+-- server with snprintf('%.17g'), a few thousand instructions each.
 function Q.purge(S)
   if IX.purge == nil or #S.fs == 0 then return end
   local G = S.G
-  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = G .. ':@exp', f = S.fs}, IX.now())
+  if S.now == nil then Q.clock(S) end
+  local exp = G .. ':@exp'
+  if #redis.call('ZRANGEBYSCORE', exp, '-inf', S.nows, 'LIMIT', '0', '1') == 0 then return end
+  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = exp, f = S.fs}, S.now)
+end
+
+-- clock sets S.now, the server's clock in ms as IX.now reads it, and
+-- S.nows, its text, made from TIME's texts (seconds, then the first three
+-- of the six digits of the microseconds).
+function Q.clock(S)
+  local t = redis.call('TIME')
+  S.nows = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
+  S.now = tonumber(S.nows)
+end
+
+-- num is the text of the whole number n, kept once made (for redis.call,
+-- see Q.purge).
+Q.texts = {}
+function Q.num(n)
+  local s = Q.texts[n]
+  if s == nil then
+    s = string.format('%d', n)
+    Q.texts[n] = s
+  end
+  return s
 end
 
 -- root is the root key of model id in the group.
@@ -369,8 +396,9 @@ function Q.walkone(S, key, k, lo, hi, fixed)
   local chunk = math.min(Q.CHUNK, math.max(16, (S.limit or 0) + 1))
   while true do
     local ms
-    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, chunk)
-    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, chunk) end
+    local c = Q.num(chunk)
+    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', '0', c)
+    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', '0', c) end
     if fixed and S.trust and S.what == 'models' and #S.cols == 0 then
       if Q.sure(S, ms, fixed) then return true end
     else
