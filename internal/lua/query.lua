@@ -318,6 +318,29 @@ function Q.sure(S, ms, fixed)
   return stop
 end
 
+-- sureids is Q.sure for an ids query (FindIDs, DeleteWhere): the members
+-- ms are the predicate, so a model is found when it exists (its version,
+-- HEXISTS), as emit says.
+function Q.sureids(S, ms, fixed)
+  local out, o, n, seen, limit = S.out, S.o, S.n, S.seen, S.limit
+  local pre, sub, call, V = S.G .. ':{', string.sub, redis.call, VERSION
+  local stop = false
+  for i = 1, #ms do
+    local m = ms[i]
+    local id = sub(m, fixed)
+    seen = seen + 1
+    S.upto = m
+    if call('HEXISTS', pre .. id .. '}', V) == 1 then
+      out[o + 1], out[o + 2] = m, id
+      o, n = o + 2, n + 1
+      if n >= limit then stop = true; break end
+    end
+    if seen >= Q.BUDGET then stop = true; break end
+  end
+  S.o, S.n, S.seen = o, n, seen
+  return stop
+end
+
 -- emit adds model id, under its sort key, to the reply, and reports
 -- whether it exists (a root without its version is a model that is gone)
 -- and, with check, whether the predicate holds for it (Q.eval).
@@ -401,6 +424,8 @@ function Q.walkone(S, key, k, lo, hi, fixed)
     else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', '0', c) end
     if fixed and S.trust and S.what == 'models' and #S.cols == 0 then
       if Q.sure(S, ms, fixed) then return true end
+    elseif fixed and S.trust and S.what == 'ids' then
+      if Q.sureids(S, ms, fixed) then return true end
     else
       for _, m in ipairs(ms) do
         local id
