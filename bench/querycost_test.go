@@ -17,12 +17,14 @@ package bench_test
 // (callgrind_control -z), runs it RUNS times and dumps them
 // (callgrind_control -d): the "summary:" line of the newest dump over RUNS is
 // the instructions per query. Without a PID it prints INFO commandstats'
-// FCALL time instead. WHAT: find (the 1% equality, Find), page (a page of 20
-// ordered), none (a Find that finds nothing: the calls' fixed cost).
+// FCALL time instead. WHAT: find (the 1% equality, Find), ids (the same
+// with FindIDs), page (a page of 20 ordered), none (a Find that finds
+// nothing: the calls' fixed cost).
 
 import (
 	"context"
 	"fmt"
+	"iter"
 	"os"
 	"os/exec"
 	"strings"
@@ -68,11 +70,10 @@ func TestQueryServerCost(t *testing.T) {
 				q, want = query.Where(is.Equal(ListingStatus, "none")), 0
 			}
 			k := 0
-			for _, err := range m.Find(ctx, q) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				k++
+			if what == "ids" {
+				k = countIDs(t, m.FindIDs(ctx, q))
+			} else {
+				k = countIDs(t, m.Find(ctx, q))
 			}
 			if k != want {
 				t.Fatalf("found %d, want %d", k, want)
@@ -136,4 +137,16 @@ func BenchmarkQueryFind(b *testing.B) {
 			b.Fatalf("found %d, want %d", k, want)
 		}
 	}
+}
+
+// countIDs counts what a query streams, failing on an error.
+func countIDs[V any](t *testing.T, seq iter.Seq2[V, error]) int {
+	k := 0
+	for _, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		k++
+	}
+	return k
 }

@@ -31,8 +31,9 @@ type Page[T any] struct {
 
 // Find streams the models q finds, in its order, up to its Limit. It
 // reads up to 256 results (or the Limit when smaller) of every group at a
-// time, models and all: each round is one round trip per server (one call
-// per slot group, pipelined to each master, the masters in parallel). Each
+// time, models and all: each round is one round trip per server (on a
+// cluster one call per slot group, pipelined to each master, the masters in
+// parallel; on one server that is not a cluster one call for all). Each
 // group resumes where it stopped, and the results a group read ahead of the
 // others wait for the next round, so no model is read twice. A model not
 // changed while the iteration runs comes exactly once; a model changed

@@ -211,7 +211,7 @@ func TestAModelThatExpiredNeverComesBack(t *testing.T) {
 
 // TestAQueryTakesOneRoundTripPerServer: a page of a query asks every slot
 // group in one pipeline: one round trip to a single server, one per master
-// on a cluster.
+// on a cluster; on a single server it is one call for every group.
 func TestAQueryTakesOneRoundTripPerServer(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -237,6 +237,16 @@ func TestAQueryTakesOneRoundTripPerServer(t *testing.T) {
 			}
 		} else if rt.Count() > want {
 			t.Fatalf("%d round trips, want at most %d (one per master): %s", rt.Count(), want, rt)
+		}
+		// one server, not a cluster: one call for the 16 groups; a
+		// cluster: one call a group
+		cmds := len(rt.Commands())
+		if want := 16; b.Kind != testenv.Cluster {
+			if cmds != 1 {
+				t.Fatalf("%d commands, want one call for every group: %s", cmds, rt)
+			}
+		} else if cmds != want {
+			t.Fatalf("%d commands, want %d (one a group): %s", cmds, want, rt)
 		}
 	})
 }

@@ -123,6 +123,8 @@ func flag(b bool) string {
 
 // call runs the requests, one call per group, in one pipeline: the client
 // sends each master its calls in one round trip, the masters in parallel.
+// On a server that is not a cluster it is one call for every group
+// (single).
 // A reply saying the library or the script was missing is recovered as
 // readAcrossSlots does.
 func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply, error) {
@@ -141,6 +143,9 @@ func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply,
 			}
 			continue
 		}
+		if len(cmds) == 1 && len(reqs) > 1 {
+			return r.decodeMulti(what, cmds[0], len(reqs))
+		}
 		out := make([]qreply, len(reqs))
 		for i, c := range cmds {
 			var err error
@@ -150,6 +155,40 @@ func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply,
 		}
 		return out, nil
 	}
+}
+
+// single reports whether the groups of the model are all on one server
+// that is not a cluster (a *redis.Client, without Options.Exec.StrictSlots):
+// then one call of the script runs them all (query.lua's Q.multi), not one
+// call a group.
+func (r *qrun[T]) single() bool {
+	_, plain := r.m.rdb.(*redis.Client)
+	return plain && !r.m.opts.Exec.StrictSlots
+}
+
+// command is the call of the script for the requests: one call a request,
+// or with single one call for them all ('*', the count, each group's base,
+// limit and after, then the arguments of one call from what on without
+// limit and after), whose keys are every group's @ids.
+func (r *qrun[T]) commands(what string, reqs []qreq) [][]any {
+	if len(reqs) == 1 || !r.single() {
+		out := make([][]any, len(reqs))
+		for i, q := range reqs {
+			out[i] = script.Command([]string{ix.IDs(q.base)}, r.args(what, q)...)
+		}
+		return out
+	}
+	ks := make([]string, len(reqs))
+	a := make([]any, 0, 2+3*len(reqs)+8+len(r.tail))
+	a = append(a, "*", len(reqs))
+	for i, q := range reqs {
+		ks[i] = ix.IDs(q.base)
+		a = append(a, q.base, q.limit, q.after)
+	}
+	one := r.args(what, reqs[0])
+	a = append(a, one[1:4]...)
+	a = append(a, one[6:]...)
+	return [][]any{script.Command(ks, a...)}
 }
 
 // maxMoving bounds the resends of a query whose slot moves (about ten
@@ -194,15 +233,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // send sends the requests once, recovering a missing library or script.
 func (r *qrun[T]) send(ctx context.Context, what string, reqs []qreq) ([]*redis.Cmd, error) {
-	cmds := make([]*redis.Cmd, len(reqs))
+	calls := r.commands(what, reqs)
+	cmds := make([]*redis.Cmd, len(calls))
 	for try := 1; ; try++ {
 		queue := lua.Query.Queuer(ctx, r.m.rdb)
 		if try == 3 {
 			queue = lua.Query.EvalQueuer(ctx)
 		}
 		_, _ = r.m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, q := range reqs {
-				cmds[i] = queue(p, script.Command([]string{ix.IDs(q.base)}, r.args(what, q)...))
+			for i, c := range calls {
+				cmds[i] = queue(p, c)
 			}
 			return nil
 		})
@@ -221,12 +261,43 @@ func (r *qrun[T]) send(ctx context.Context, what string, reqs []qreq) ([]*redis.
 	return cmds, nil
 }
 
+// decodeMulti reads the reply of one call for k groups: {'MULTI', the
+// reply of each group}, or the call's failure.
+func (r *qrun[T]) decodeMulti(what string, c *redis.Cmd, k int) ([]qreply, error) {
+	raw, err := c.Slice()
+	if err != nil {
+		return nil, errs.At(r.spec.Shown, err)
+	}
+	if len(raw) > 0 && raw[0] == "ERR" {
+		return nil, r.failure(raw)
+	}
+	if len(raw) != k+1 || raw[0] != "MULTI" {
+		return nil, r.corrupt()
+	}
+	out := make([]qreply, k)
+	for i := range out {
+		one, ok := raw[i+1].([]any)
+		if !ok {
+			return nil, r.corrupt()
+		}
+		if out[i], err = r.decodeRaw(what, one); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // decode reads one reply of the script.
 func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
 	raw, err := c.Slice()
 	if err != nil {
 		return qreply{}, errs.At(r.spec.Shown, err)
 	}
+	return r.decodeRaw(what, raw)
+}
+
+// decodeRaw reads the reply of one group.
+func (r *qrun[T]) decodeRaw(what string, raw []any) (qreply, error) {
 	if len(raw) > 0 && raw[0] == "ERR" {
 		return qreply{}, r.failure(raw)
 	}
@@ -241,6 +312,7 @@ func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
 		return q, nil
 	}
 	blob, _ := raw[4].(string)
+	var err error
 	if q.hits, err = r.unpack(what, blob); err != nil {
 		return qreply{}, err
 	}

@@ -28,7 +28,8 @@
 -- [model parts], ... for each result; a model's parts are the values of
 -- its version and of the root fields, in the order of the call (false
 -- where absent), then each collection's content (an array).
--- Or {'ERR', code, n, message}.
+-- Or {'ERR', code, n, message}. On a server that is not a cluster one call
+-- runs every group (Q.multi).
 
 local Q = {}
 -- BUDGET is how many candidates one call looks at before it returns what it
@@ -223,10 +224,37 @@ end
 
 -- purge drops the entries of up to 16 models of the group that the clock
 -- expired (IX.purge).
+-- The clock is read once a call (Q.clock), and the common case, nothing
+-- due, asked with texts: a number given to redis.call is formatted by the
+-- server with snprintf('%.17g'), a few thousand instructions each.
 function Q.purge(S)
   if IX.purge == nil or #S.fs == 0 then return end
   local G = S.G
-  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = G .. ':@exp', f = S.fs}, IX.now())
+  if S.now == nil then Q.clock(S) end
+  local exp = G .. ':@exp'
+  if #redis.call('ZRANGEBYSCORE', exp, '-inf', S.nows, 'LIMIT', '0', '1') == 0 then return end
+  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = exp, f = S.fs}, S.now)
+end
+
+-- clock sets S.now, the server's clock in ms as IX.now reads it, and
+-- S.nows, its text, made from TIME's texts (seconds, then the first three
+-- of the six digits of the microseconds).
+function Q.clock(S)
+  local t = redis.call('TIME')
+  S.nows = t[1] .. string.sub(string.rep('0', 6 - #t[2]) .. t[2], 1, 3)
+  S.now = tonumber(S.nows)
+end
+
+-- num is the text of the whole number n, kept once made (for redis.call,
+-- see Q.purge).
+Q.texts = {}
+function Q.num(n)
+  local s = Q.texts[n]
+  if s == nil then
+    s = string.format('%d', n)
+    Q.texts[n] = s
+  end
+  return s
 end
 
 -- root is the root key of model id in the group.
@@ -282,6 +310,29 @@ function Q.sure(S, ms, fixed)
       out[o + 1], out[o + 2] = m, id
       for j = 1, nv do out[o + 2 + j] = v[j] end
       o, n = o + 2 + nv, n + 1
+      if n >= limit then stop = true; break end
+    end
+    if seen >= Q.BUDGET then stop = true; break end
+  end
+  S.o, S.n, S.seen = o, n, seen
+  return stop
+end
+
+-- sureids is Q.sure for an ids query (FindIDs, DeleteWhere): the members
+-- ms are the predicate, so a model is found when it exists (its version,
+-- HEXISTS), as emit says.
+function Q.sureids(S, ms, fixed)
+  local out, o, n, seen, limit = S.out, S.o, S.n, S.seen, S.limit
+  local pre, sub, call, V = S.G .. ':{', string.sub, redis.call, VERSION
+  local stop = false
+  for i = 1, #ms do
+    local m = ms[i]
+    local id = sub(m, fixed)
+    seen = seen + 1
+    S.upto = m
+    if call('HEXISTS', pre .. id .. '}', V) == 1 then
+      out[o + 1], out[o + 2] = m, id
+      o, n = o + 2, n + 1
       if n >= limit then stop = true; break end
     end
     if seen >= Q.BUDGET then stop = true; break end
@@ -368,10 +419,13 @@ function Q.walkone(S, key, k, lo, hi, fixed)
   local chunk = math.min(Q.CHUNK, math.max(16, (S.limit or 0) + 1))
   while true do
     local ms
-    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, chunk)
-    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', 0, chunk) end
+    local c = Q.num(chunk)
+    if S.desc then ms = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', '0', c)
+    else ms = redis.call('ZRANGEBYLEX', key, min, max, 'LIMIT', '0', c) end
     if fixed and S.trust and S.what == 'models' and #S.cols == 0 then
       if Q.sure(S, ms, fixed) then return true end
+    elseif fixed and S.trust and S.what == 'ids' then
+      if Q.sureids(S, ms, fixed) then return true end
     else
       for _, m in ipairs(ms) do
         local id
@@ -500,8 +554,9 @@ end
 function Q.run(S)
   Q.purge(S)
   Q.building(S)
-  -- the results are built in place, one array packed at the end
-  S.n, S.seen, S.upto, S.out, S.o = 0, 0, S.after, {}, 0
+  -- the results are built in place, one array packed at the end; seen
+  -- goes on from the groups before in a call of several (Q.multi)
+  S.n, S.seen, S.upto, S.out, S.o = 0, S.seen or 0, S.after, {}, 0
   if S.what == 'count' then
     local n = Q.count(S)
     if n ~= nil then return {'OK', '1', '', n} end
@@ -581,8 +636,38 @@ function Q.mhead(n, base, fix, h16, h32)
   return h .. b
 end
 
+-- multi runs the call for several groups of one server that is not a
+-- cluster (keys[j]: the @ids of each): args are '*', the count k of groups,
+-- then each group's G, limit and after, then the arguments of a call of
+-- one group from what on without limit and after (what, plan, desc, exact,
+-- scan, ...). The arguments are read once (Q.parse), the group's key
+-- prefix set for each; each group is purged, checked ready and walked as a
+-- call of its own (Q.run), but the budget is the call's: once it is spent
+-- the groups left are not read, and answer as not done where they were
+-- (after). Reply: {'MULTI', reply of group 1, ..., of group k}.
+function Q.multi(args)
+  local k = tonumber(args[2])
+  local b = 3 + 3 * k
+  local a = {args[3], args[b], args[b + 1], args[b + 2], args[4], args[5]}
+  for i = b + 3, #args do a[#a + 1] = args[i] end
+  local S = Q.parse(a)
+  local out = {'MULTI'}
+  for j = 1, k do
+    local at = 3 + 3 * (j - 1)
+    S.G, S.limit, S.after = args[at], tonumber(args[at + 1]), args[at + 2]
+    for _, f in ipairs(S.fs) do
+      f.z = S.G .. ':@i:' .. f.name
+      f.aux = f.use == 'u' and (S.G .. ':@u:' .. f.name) or f.z
+    end
+    if (S.seen or 0) >= Q.BUDGET then out[j + 1] = {'OK', '0', S.after, 0}
+    else out[j + 1] = Q.run(S) end
+  end
+  return out
+end
+
 -- query is the entry point.
 local function query(keys, args)
   WROTE, AT = false, 0
+  if args[1] == '*' then return answer(pcall(function() return Q.multi(args) end)) end
   return answer(pcall(function() return Q.run(Q.parse(args)) end))
 end
