@@ -53,6 +53,9 @@ type gen struct {
 	reset, resetWritten bool
 	// ttlSet: the replace sets the model's TTL (reset.go)
 	ttlSet bool
+	// vfold: the first write is an HSET of the root, marked (vMark, wMark)
+	// so that the version can go in it (text.go, foldVersion)
+	vfold bool
 }
 
 // field is what the check phase knows of a field of the root hash: the
@@ -365,8 +368,9 @@ func (g *gen) sappend(in instr, f string, n int) string {
 	g.line(&g.chk, "if budget > 0 and spent > budget then %s end", again)
 	g.line(&g.chk, "%s = %s .. AV[%d]", x, x, in.at+2)
 	g.field(f).cur = x
+	vm, wm := g.foldable()
 	g.write("HSET", "root")
-	g.line(&g.wr, "at = %d; redis.call('HSET', root, %s, %s)", n, g.lit(in.at+1), x)
+	g.line(&g.wr, "at = %d; redis.call('HSET', root, %s%s, %s)%s", n, vm, g.lit(in.at+1), x, wm)
 	return x
 }
 
@@ -383,6 +387,10 @@ func (g *gen) hash(in instr, n int) {
 			cmd = "HDEL"
 		}
 	}
+	vm, wm := "", ""
+	if cmd == "HSET" {
+		vm, wm = g.foldable()
+	}
 	g.write(cmd, "root")
 	if g.reset && !g.resetWritten && cmd == "HSET" {
 		// the replace's version goes with its fields (reset.go)
@@ -390,7 +398,18 @@ func (g *gen) hash(in instr, n int) {
 		g.line(&g.wr, "at = %d; redis.call('HSET', root, '__v', nx, unpack(AV, %d, %d))", n, in.at+1, in.at+in.n-1)
 		return
 	}
-	g.line(&g.wr, "at = %d; redis.call('%s', root, unpack(AV, %d, %d))", n, cmd, in.at+1, in.at+in.n-1)
+	g.line(&g.wr, "at = %d; redis.call('%s', root, %sunpack(AV, %d, %d))%s", n, cmd, vm, in.at+1, in.at+in.n-1, wm)
+}
+
+// foldable marks an HSET of the root that is the batch's first write: the
+// version, an HSET of the root too, can go in it (foldVersion), one
+// command fewer. It returns the marks to put in its line, or none.
+func (g *gen) foldable() (string, string) {
+	if len(g.writes) > 0 || g.reset {
+		return "", ""
+	}
+	g.vfold = true
+	return vMark, wMark
 }
 
 // rpush: root key value..., a list of the model. A list that was empty

@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -36,6 +37,56 @@ func TestLockShapes(t *testing.T) {
 	for _, c := range cases {
 		if got := For(build(c.f)) != nil; got != c.compile {
 			t.Errorf("%s: compiled %v, want %v", c.name, got, c.compile)
+		}
+	}
+}
+
+// TestVersionFolded: the version goes in the batch's first write when that
+// is an HSET of the root (a model lock's save, a field set, a text
+// appended): one HSET of the root, '__v' first, and no HSET of the version
+// alone; it does not when the first write is another (an HDEL, an HINCRBY,
+// which bumps the version by HINCRBY, a list's RPUSH). What the folded
+// script leaves is held to the interpreter's by tx's equivalence tests.
+func TestVersionFolded(t *testing.T) {
+	const lk = "acct:{a}:lock:x"
+	build := func(f func(b *prog.Builder)) string {
+		b := prog.NewBuilder()
+		b.Declare(target(t), prog.Need)
+		f(b)
+		s := For(b.Build(prog.Header{ID: "x", Record: "tx{a}:x", RecordMS: 10000}))
+		if s == nil {
+			t.Fatal("not compiled")
+		}
+		return s.Text
+	}
+	cases := []struct {
+		name   string
+		f      func(b *prog.Builder)
+		folded bool
+	}{
+		{"lock save", func(b *prog.Builder) {
+			b.GuardLock(lk, "t")
+			b.HSet("acct:{a}", "owner", "ada")
+			b.Unlock(lk, "t", lk+":wake")
+		}, true},
+		{"field set, then deleted", func(b *prog.Builder) { b.HSet("acct:{a}", "owner", "ada"); b.HDel("acct:{a}", "owner") }, true},
+		{"text appended", func(b *prog.Builder) { b.AppendText("acct:{a}", "owner", "!") }, true},
+		{"field deleted, then set", func(b *prog.Builder) { b.HDel("acct:{a}", "owner"); b.HSet("acct:{a}", "owner", "ada") }, false},
+		{"incr first", func(b *prog.Builder) {
+			b.Incr("acct:{a}", "balance", "1", "-9223372036854775808", "9223372036854775807")
+			b.HSet("acct:{a}", "owner", "ada")
+		}, false},
+		{"pushed first", func(b *prog.Builder) { b.RPush("acct:{a}", "acct:{a}:history", "x"); b.HSet("acct:{a}", "owner", "ada") }, false},
+	}
+	for _, c := range cases {
+		text := build(c.f)
+		if strings.ContainsAny(text, "\x00") {
+			t.Errorf("%s: a mark is left in the text", c.name)
+		}
+		alone := strings.Contains(text, "redis.call('HSET', root, '__v', nx)\n")
+		in := strings.Contains(text, "redis.call('HSET', root, '__v', nx, ")
+		if in != c.folded || (alone && c.folded) {
+			t.Errorf("%s: version in the first write %v, alone %v; want folded %v\n%s", c.name, in, alone, c.folded, text)
 		}
 	}
 }

@@ -123,13 +123,16 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ixw.String())
 	} else if g.written {
-		if g.bump == "HINCRBY" {
+		wr, folded := g.foldVersion()
+		if folded {
+			first = false // the folded HSET says wrote
+		} else if g.bump == "HINCRBY" {
 			sb.WriteString("  if v then redis.call('HINCRBY', root, '__v', '1') else redis.call('HSET', root, '__v', nx) end\n")
 		} else {
 			sb.WriteString("  redis.call('HSET', root, '__v', nx)\n")
 		}
 		mark()
-		sb.WriteString(g.wr.String())
+		sb.WriteString(wr)
 		sb.WriteString("  at = 1\n")
 		sb.WriteString(g.ttl.String())
 		sb.WriteString(g.ixw.String())
@@ -162,6 +165,30 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 		mark()
 	}
 	sb.WriteString("  return " + reply + "\n")
+}
+
+// The marks of an HSET of the root that is the batch's first write
+// (foldable, gen.go): where the version's field goes, and where the
+// write says it wrote.
+const (
+	vMark = "\x00V"
+	wMark = "\x00W"
+)
+
+// foldVersion is the text of the instructions' writes, with the version
+// in the first one when that is an HSET of the root and the version's
+// write is an HSET (not a replace's, not HINCRBY): the server runs one
+// HSET where it ran two, and the two go in together or not at all. A
+// failure of that HSET has written nothing, and answers AGAIN as a
+// failure of the version's HSET did (wrote is set after it). The field
+// __v goes first, so that the hash ends as the two HSETs left it.
+func (g *gen) foldVersion() (string, bool) {
+	wr := g.wr.String()
+	if g.vfold && g.bump == "HSET" && !g.reset {
+		wr = strings.Replace(wr, vMark, "'__v', nx, ", 1)
+		return strings.Replace(wr, wMark, "; wrote = true", 1), true
+	}
+	return strings.NewReplacer(vMark, "", wMark, "").Replace(wr), false
 }
 
 // recorded is the expression of the record of the results, as the
