@@ -3,19 +3,16 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/shape"
+	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
@@ -31,8 +28,8 @@ import (
 //
 //	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestIndexWriteInstructions$' -v ./bench/
 //
-// RAPYER_CALLGRIND_KEEP=dir keeps the dumps there (callgrind_annotate
-// --inclusive=yes shows where the instructions go). Each write runs calls
+// RAPYER_CALLGRIND_KEEP=dir keeps the dumps there, one per count, in
+// order (cg.out.N). Each write runs calls
 // times after a warm-up of 50, counters zeroed before and dumped after;
 // whole server: protocol, MULTI/EXEC, script.
 func TestIndexWriteInstructions(t *testing.T) {
@@ -75,7 +72,7 @@ func TestIndexWriteInstructions(t *testing.T) {
 		for i, op := range writes {
 			shape.SaveIxOff.Store(i == 1) // the generator's shape
 			shape.Forget()
-			n := cg.count(t, fmt.Sprintf("k%d-w%d", k, i), 50, calls, op)
+			n := cg.count(t, 50, calls, op)
 			if k == 0 {
 				base[i] = n
 				fmt.Fprintf(&sb, " %.0fk |", n/1000)
@@ -90,79 +87,33 @@ func TestIndexWriteInstructions(t *testing.T) {
 	t.Log(sb.String())
 }
 
-// callgrind is a redis-server under valgrind's callgrind.
-type callgrind struct {
-	rdb      *redis.Client
-	dir, pid string
+// ixCallgrind is a testenv.Callgrind whose dumps go to
+// $RAPYER_CALLGRIND_KEEP when it is set (callgrind_annotate
+// --inclusive=yes shows where the instructions go), else to a temporary
+// directory.
+type ixCallgrind struct {
+	*testenv.Callgrind
+	rdb *redis.Client
 }
 
-// startCallgrind starts one, stopped at the test's end.
-func startCallgrind(t *testing.T) *callgrind {
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func startCallgrind(t *testing.T) ixCallgrind {
+	dir := os.Getenv("RAPYER_CALLGRIND_KEEP")
+	if dir == "" {
+		dir = t.TempDir()
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	t.Cleanup(func() { _ = rdb.Close() })
-	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
-		if i > 600 {
-			t.Fatal("the server under valgrind did not answer")
-		}
-		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
-	}
-	return &callgrind{rdb: rdb, dir: dir, pid: strconv.Itoa(srv.Process.Pid)}
-}
-
-func (c *callgrind) control(t *testing.T, arg string) {
-	if out, err := exec.Command("callgrind_control", arg, c.pid).CombinedOutput(); err != nil {
-		t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
-	}
+	cg := testenv.StartCallgrind(t, dir)
+	return ixCallgrind{Callgrind: cg, rdb: cg.Client}
 }
 
 // count runs op warm times, then calls times between a zeroing and a dump
-// of the counters, and returns the instructions per call; the dump is
-// kept as name in $RAPYER_CALLGRIND_KEEP when set.
-func (c *callgrind) count(t *testing.T, name string, warm, calls int, op func(j int) error) float64 {
+// of the counters, and returns the instructions per call; op gets the
+// number of its run.
+func (c ixCallgrind) count(t *testing.T, warm, calls int, op func(j int) error) float64 {
 	for j := range warm {
 		must(t, op(j))
 	}
-	c.control(t, "-z")
-	for j := range calls {
-		must(t, op(warm+j))
-	}
-	c.control(t, "-d")
-	files, _ := filepath.Glob(filepath.Join(c.dir, "cg.out*"))
-	var newest string
-	var at time.Time
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
-			newest, at = f, st.ModTime()
-		}
-	}
-	b, err := os.ReadFile(newest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if keep := os.Getenv("RAPYER_CALLGRIND_KEEP"); keep != "" {
-		must(t, os.WriteFile(filepath.Join(keep, name+".cg"), b, 0o644))
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "summary: "); ok {
-			n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-			return n / float64(calls)
-		}
-	}
-	t.Fatalf("no summary in %s", newest)
-	return 0
+	j := warm
+	return c.Count(calls, func() error { j++; return op(j - 1) })
 }
 
 // TestIndexSaveFloor counts the server's instructions per call of scripts
@@ -211,7 +162,7 @@ func TestIndexSaveFloor(t *testing.T) {
 	for _, s := range sides {
 		sha, err := cg.rdb.ScriptLoad(ctx, s.script).Result()
 		must(t, err)
-		n := cg.count(t, "floor", 50, 300, func(j int) error {
+		n := cg.count(t, 50, 300, func(j int) error {
 			q++
 			keys, a := s.args(j, q)
 			cmd := append([]any{"evalsha", sha, len(keys)}, anys(keys)...)

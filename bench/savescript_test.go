@@ -8,18 +8,15 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
 
@@ -81,7 +78,8 @@ func TestSaveScriptParts(t *testing.T) {
 	if os.Getenv("RAPYER_CALLGRIND") == "" {
 		t.Skip("RAPYER_CALLGRIND=1 to count")
 	}
-	rdb, control, instructions := callgrindServer(t)
+	cg := testenv.StartCallgrind(t, t.TempDir())
+	rdb := cg.Client
 	ctx := context.Background()
 	rec := &evalRecorder{}
 	rdb.AddHook(rec)
@@ -102,17 +100,13 @@ func TestSaveScriptParts(t *testing.T) {
 		scripts = append(scripts, struct{ name, text string }{c.name, strings.Replace(text, c.from, c.to, 1)})
 	}
 	scripts = append(scripts, struct{ name, text string }{"floor: HGET + HSET", saveScriptFloor})
-	type side struct {
-		name string
-		op   func() error
-	}
-	var sides []side
+	var sides []testenv.Side
 	seq := 0
 	for i, s := range scripts {
 		sha, err := rdb.ScriptLoad(ctx, s.text).Result()
 		must(t, err)
 		root := "item:cut" + strconv.Itoa(i)
-		sides = append(sides, side{s.name, func() error {
+		sides = append(sides, testenv.Side{Name: s.name, Op: func() error {
 			seq++
 			res, err := rdb.EvalSha(ctx, sha, []string{root, "item:rec:" + strconv.Itoa(seq)}, values...).Result()
 			if err == nil && res != "OK" {
@@ -123,84 +117,15 @@ func TestSaveScriptParts(t *testing.T) {
 	}
 	omVer, err := omSave(ctx, rdb, "om:cut", 0, itemFields("cut", newItem()))
 	must(t, err)
-	sides = append(sides, side{"om Save twin", func() error {
+	sides = append(sides, testenv.Side{Name: "om Save twin", Op: func() error {
 		v, err := omSave(ctx, rdb, "om:cut", omVer, itemFields("cut", newItem()))
 		omVer = v
 		return err
 	}})
-	const calls, rounds = 500, 3
-	best := make([]float64, len(sides))
-	for r := range rounds {
-		for _, s := range sides {
-			for range 20 {
-				must(t, s.op())
-			}
-		}
-		for i, s := range sides {
-			control("-z")
-			for range calls {
-				must(t, s.op())
-			}
-			control("-d")
-			if n := instructions() / calls; best[i] == 0 || n < best[i] {
-				best[i] = n
-			}
-		}
-		_ = r
-	}
+	best := cg.Best(3, 500, sides)
 	for i, s := range sides {
-		t.Logf("%-50s %8.0f instructions per call (%+.0f)", s.name, best[i], best[i]-best[0])
+		t.Logf("%-50s %8.0f instructions per call (%+.0f)", s.Name, best[i], best[i]-best[0])
 	}
-}
-
-// callgrindServer starts redis-server under callgrind on a free port, and
-// returns a client of it, callgrind_control with an argument, and the
-// instruction total of the newest dump.
-func callgrindServer(t *testing.T) (*redis.Client, func(string), func() float64) {
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
-	must(t, srv.Start())
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
-	t.Cleanup(func() { rdb.Close() })
-	for i := 0; rdb.Ping(context.Background()).Err() != nil; i++ {
-		if i > 600 {
-			t.Fatal("the server under valgrind did not answer")
-		}
-		time.Sleep(100 * time.Millisecond) // waiting for a process to start, not synchronising
-	}
-	pid := strconv.Itoa(srv.Process.Pid)
-	control := func(arg string) {
-		if out, err := exec.Command("callgrind_control", arg, pid).CombinedOutput(); err != nil {
-			t.Fatalf("callgrind_control %s: %v: %s", arg, err, out)
-		}
-	}
-	instructions := func() float64 {
-		files, _ := filepath.Glob(filepath.Join(dir, "cg.out*"))
-		var newest string
-		var at time.Time
-		for _, f := range files {
-			if st, err := os.Stat(f); err == nil && st.ModTime().After(at) {
-				newest, at = f, st.ModTime()
-			}
-		}
-		b, err := os.ReadFile(newest)
-		must(t, err)
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "summary: "); ok {
-				n, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
-				return n
-			}
-		}
-		t.Fatalf("no summary in %s", newest)
-		return 0
-	}
-	return rdb, control, instructions
 }
 
 // BenchmarkSaveClientCPU runs the Save row's sides one by one, with this

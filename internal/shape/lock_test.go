@@ -76,7 +76,10 @@ func TestVersionFolded(t *testing.T) {
 			b.Incr("acct:{a}", "balance", "1", "-9223372036854775808", "9223372036854775807")
 			b.HSet("acct:{a}", "owner", "ada")
 		}, false},
-		{"pushed first", func(b *prog.Builder) { b.RPush("acct:{a}", "acct:{a}:history", "x"); b.HSet("acct:{a}", "owner", "ada") }, false},
+		{"pushed first", func(b *prog.Builder) {
+			b.RPush("acct:{a}", "acct:{a}:history", "x")
+			b.HSet("acct:{a}", "owner", "ada")
+		}, false},
 	}
 	for _, c := range cases {
 		text := build(c.f)
