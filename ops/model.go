@@ -24,6 +24,14 @@ func (o *replaceOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	return codec.EmitModel(b, t, unsafe.Pointer(&o.v))
 }
 
+// WholeValue is the value the op writes (prog.Whole).
+func (o *replaceOp[S]) WholeValue(t prog.Target) (unsafe.Pointer, bool) {
+	if o.check(t) != nil {
+		return nil, false
+	}
+	return unsafe.Pointer(&o.v), true
+}
+
 // Replace writes the whole model, collections included, creating it if it
 // does not exist. Its version goes on counting from where it was.
 func Replace[S any](v S) Op { return &replaceOp[S]{modelOp: newModelOp[S](), v: v} }
@@ -78,6 +86,17 @@ func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 		b.Lifetime(t.Root, prog.SetTTL, o.d.Milliseconds())
 	}
 	return nil
+}
+
+// LifetimeOf is what the op does to the model's TTL (prog.Lifetimed).
+func (o *ttlOp[S]) LifetimeOf(t prog.Target) (prog.TTL, int64, bool) {
+	switch {
+	case o.check(t) != nil || o.d < 0 || (o.d > 0 && o.d < time.Millisecond):
+		return "", 0, false
+	case o.d == 0:
+		return prog.Persist, 0, true
+	}
+	return prog.SetTTL, o.d.Milliseconds(), true
 }
 
 // Expire sets (or refreshes) the model's time to live, for every one of its

@@ -292,6 +292,9 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if b.Len() == 0 {
 		return &Result{Attempts: 1}, nil
 	}
+	if r, done, err := saveDirect(ctx, rdb, b, opts, ""); done {
+		return r, err
+	}
 	pb, err := compile(b, opts.mode())
 	if err != nil {
 		return nil, err
@@ -300,10 +303,15 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	return execProgram(ctx, rdb, p, opts)
+}
+
+// execProgram runs a built program: Exec's sends, its reply decoded.
+func execProgram(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	reply, err := run(ctx, rdb, p, opts)
+	reply, err := run(ctx, rdb, call{p: p}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -317,11 +325,19 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 // build lays out a compiled batch with a fresh id and checks its slots and
 // its record lifetime.
 func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
+	return buildAs(pb, rdb, opts, newID())
+}
+
+// newID is a fresh batch id: 96 bits in 16 characters, so that the record
+// key stays short.
+func newID() string { return random.Short(12) }
+
+// buildAs is build with the batch id id.
+func buildAs(pb *prog.Builder, rdb redis.UniversalClient, opts Options, id string) (*prog.Program, error) {
 	life, err := opts.record()
 	if err != nil {
 		return nil, err
 	}
-	id := random.Short(12) // 96 bits in 16 characters: the record key stays short
 	h := prog.Header{ID: id}
 	h.Bytes, h.Moves = opts.Budget.header()
 	if life > 0 {
@@ -369,7 +385,7 @@ func sameSlot(ks []string) error {
 // is: nothing was applied. Any other error means the request may have
 // reached the server: when no resend settles it, the error wraps
 // rapyer.ErrUnknownOutcome.
-func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (any, error) {
+func run(ctx context.Context, rdb redis.UniversalClient, p call, opts Options) (any, error) {
 	life, _ := opts.record()
 	start := time.Now()
 	var last error // the error of a send that may have reached the server
@@ -429,7 +445,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts O
 // not run the batch. The send goes past the redirections go-redis already
 // followed. last is the error of an earlier send that may have reached the
 // server: then the wait must leave time for a resend the record can settle.
-func waitForSlot(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, n int, last error, start time.Time, life time.Duration) error {
+func waitForSlot(ctx context.Context, rdb redis.UniversalClient, p call, n int, last error, start time.Time, life time.Duration) error {
 	if err := backoff.Sleep(ctx, movingWait(n)); err != nil {
 		return unsent(last, err)
 	}
@@ -451,7 +467,7 @@ func unsent(last, err error) error {
 }
 
 // resendable reports whether a resend may still be sent now.
-func resendable(rdb redis.UniversalClient, p *prog.Program, start time.Time, life time.Duration) bool {
+func resendable(rdb redis.UniversalClient, p call, start time.Time, life time.Duration) bool {
 	if p.Record() == "" {
 		return false
 	}
@@ -475,11 +491,29 @@ func resendBy(_ redis.UniversalClient, start time.Time, life time.Duration) (tim
 // send sends the program once in MULTI/EXEC (twice or three times when the
 // server lacked the function or the script: those replies mean it did not
 // run).
-func send(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (any, error) {
+func send(ctx context.Context, rdb redis.UniversalClient, p call) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return transport.RunTx(ctx, rdb, p)
+	if p.d != nil {
+		return p.d.send(ctx, rdb)
+	}
+	return transport.RunTx(ctx, rdb, p.p)
+}
+
+// call is what run sends: a program, or a Save's direct call (d, which
+// sends its program once it has one).
+type call struct {
+	p *prog.Program
+	d *direct
+}
+
+// Record is the key of the call's batch record ("" for none).
+func (c call) Record() string {
+	if c.d != nil {
+		return c.d.rec
+	}
+	return c.p.Record()
 }
 
 // notSent reports whether err says that the request never left the client:

@@ -12,7 +12,11 @@ import (
 // Built is one program of a batch, built once (one batch id), that a test
 // sends by each path the library has: so that the same batch, and its
 // resends, can be compared across them.
-type Built struct{ p *prog.Program }
+type Built struct {
+	p    *prog.Program
+	b    Batch
+	opts Options
+}
 
 // BuildProgram builds b's program as Exec does.
 func BuildProgram(rdb redis.UniversalClient, b Batch, opts Options) (*Built, error) {
@@ -20,7 +24,16 @@ func BuildProgram(rdb redis.UniversalClient, b Batch, opts Options) (*Built, err
 	if err != nil {
 		return nil, err
 	}
-	return &Built{p: p}, nil
+	return &Built{p: p, b: b, opts: opts}, nil
+}
+
+// Direct sends the batch by a Save's direct path (Exec's path for a plain
+// Save) with the program's batch id, as Exec sends it; direct is false when the batch
+// is not a plain Save, and nothing was sent.
+func (b *Built) Direct(ctx context.Context, rdb redis.UniversalClient) (res *Result, direct bool, err error) {
+	id, _ := b.p.Argv[0].(string)
+	res, direct, err = saveDirect(ctx, rdb, b.b, b.opts, id)
+	return res, direct, err
 }
 
 // Record is the program's record key ("" for none).
@@ -56,4 +69,21 @@ func (b *Built) decode(reply any, err error) (*Result, error) {
 		return nil, err
 	}
 	return newResult(b.p, out), nil
+}
+
+// DirectShapes counts the shapes the direct path found for t's model: of
+// a compiled save, and those that go by a program.
+func DirectShapes(t Target) (compiled, program int) {
+	if l := saveShapes.Load(); l != nil {
+		for _, e := range *l {
+			switch {
+			case e.model != t.t.Model:
+			case e.shape != nil:
+				compiled++
+			default:
+				program++
+			}
+		}
+	}
+	return compiled, program
 }

@@ -125,7 +125,8 @@ func saveOutcome(ctx context.Context, b *testenv.Backend, target tx.Target, rec 
 // with and without a TTL, with and without a record), on random stored
 // states, sent once or twice (a resend, perhaps after another client
 // changed the model), leave the same results, errors and stored state
-// (record included) on the compiled save (Exec's path), on the lean form
+// (record included) on the compiled save (Exec's path), on a Save's
+// direct path (the same id, words made without the program), on the lean form
 // of the interpreter (exactly: same error texts) and on the generic
 // interpreter (same kinds of errors), on every tier.
 func TestCompiledSavesAgreeWithTheInterpreter(t *testing.T) {
@@ -180,6 +181,16 @@ func TestCompiledSavesAgreeWithTheInterpreter(t *testing.T) {
 			if compiled != lean {
 				t.Fatalf("save %d (%+v, value %+v, ttl %v, resend %v): compiled\n%s\nthe lean form\n%s", i, opts, v, ttl, resend, compiled, lean)
 			}
+			direct := run(true, func(ctx context.Context) (*tx.Result, error) {
+				res, ok, err := p.Direct(ctx, b.Client)
+				if !ok {
+					t.Fatalf("save %d (%+v, value %+v, ttl %v): not sent by the direct path", i, opts, v, ttl)
+				}
+				return res, err
+			})
+			if direct != compiled {
+				t.Fatalf("save %d (%+v, value %+v, ttl %v, resend %v): direct\n%s\ncompiled\n%s", i, opts, v, ttl, resend, direct, compiled)
+			}
 			interp := run(false, func(ctx context.Context) (*tx.Result, error) { return p.Interpreter(ctx, b.Client) })
 			if loose := run(false, func(ctx context.Context) (*tx.Result, error) { return p.Exec(ctx, b.Client) }); interp != "F" && loose != interp {
 				t.Fatalf("save %d (%+v, value %+v, ttl %v, resend %v): compiled\n%s\nthe interpreter\n%s", i, opts, v, ttl, resend, loose, interp)
@@ -189,6 +200,12 @@ func TestCompiledSavesAgreeWithTheInterpreter(t *testing.T) {
 		t.Logf("%d calls of 300 saves settled on a compiled save", settled-settled0)
 		if settled-settled0 < 100 {
 			t.Fatalf("only %d calls settled on a compiled save", settled-settled0)
+		}
+		// the direct path found a compiled save for every shape of the
+		// saves (values with and without a Note, TTL or not, modes, record
+		// or not), none by a program
+		if compiled, program := tx.DirectShapes(target); compiled < 8 || program > 0 {
+			t.Fatalf("the direct path's shapes: %d compiled, %d by a program", compiled, program)
 		}
 	})
 }

@@ -49,3 +49,8 @@ func (b *Builder) Grow(n int) {
 		b.shown = s
 	}
 }
+
+// Boxed is *p as an interface that points at *p, without an allocation;
+// *p must never change afterwards (a Save's direct path in tx boxes the
+// words of its call so).
+func Boxed(p *string) any { return boxed(p) }

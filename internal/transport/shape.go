@@ -28,10 +28,19 @@ import (
 // server lost is sent again with its text (EVAL), which caches it.
 func runShape(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, bool, error) {
 	s := shape.For(p)
-	if s == nil || !shapesFor(c) {
+	if s == nil {
 		return nil, false, nil
 	}
-	cmd := s.Command(p)
+	return RunShape(ctx, c, s, s.Command(p))
+}
+
+// RunShape is runShape of a call laid out already: cmd is s.Command of a
+// program, or the same words made without one (a Save's direct path in
+// tx); its first two words are filled in here. Its answers are runShape's.
+func RunShape(ctx context.Context, c redis.UniversalClient, s *shape.Shape, cmd []any) (any, bool, error) {
+	if !shapesFor(c) {
+		return nil, false, nil
+	}
 	sha := loadedOn(c, s)
 	for {
 		if sha {

@@ -50,6 +50,16 @@ func RunTx(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, 
 	return r.Result()
 }
 
+// RunInterpreter is RunTx without the compiled shape: for a program whose
+// shape answered {'AGAIN'} already (a Save's direct path in tx).
+func RunInterpreter(ctx context.Context, c redis.UniversalClient, p *prog.Program) (any, error) {
+	r, err := Interpreter.RunTx(ctx, c, p.Command(), emptyProgram)
+	if err != nil {
+		return nil, err
+	}
+	return r.Result()
+}
+
 // emptyProgram is a call of the interpreter that does nothing (no keys, no
 // record, no instruction): how RunTx learns how a server runs it.
 func emptyProgram() []any { return []any{nil, nil, "0", "", "0", "0", "0", "0"} }

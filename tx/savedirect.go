@@ -1,0 +1,300 @@
+package tx
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/codec"
+	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/shape"
+	"github.com/rapyer-go/rapyer/internal/transport"
+)
+
+// A Save's direct path. A batch that is a plain Save (ops.Replace, and
+// maybe ops.Expire or ops.Persist, on one model without collections or
+// indexes: rapyer's Save, Create and Insert of such a model) is sent
+// without a program: the batch id is chosen first, the value's fields are
+// encoded straight into the words of its compiled save's call (package
+// shape), which the direct path finds by the model, the field set and the
+// options. The first Save of each such shape builds the program once, to
+// find the compiled save and to check that the direct words are those
+// shape.Command lays out from the program. Whenever the program is needed
+// after all (the script answered {'AGAIN'}, or with anything but 'OK'),
+// it is built with the same id: a resend of a lost reply, direct or by
+// the interpreter, is the same batch, answered from its record.
+
+// saveShape is a compiled save the direct path found for one model, field
+// set, mode, TTL action and record lifetime; shape nil: that save goes by
+// a program.
+type saveShape struct {
+	model  *schema.Model
+	mode   prog.Mode
+	ttl    prog.TTL
+	ttlms  int64
+	recms  int64
+	names  []string
+	shape  *shape.Shape
+	instrs int // the program's instructions (Result's owners)
+}
+
+// same reports whether e is the shape of a direct save of these words.
+func (e *saveShape) same(m *schema.Model, mode prog.Mode, ttl prog.TTL, ttlms, recms int64, names []string) bool {
+	if e.model != m || e.mode != mode || e.ttl != ttl || e.ttlms != ttlms || e.recms != recms || len(e.names) != len(names) {
+		return false
+	}
+	for i, n := range names {
+		if e.names[i] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// saveShapes holds the shapes found, up to maxSaveShapes: a list that is
+// never changed once published (read by one atomic load), replaced by a
+// longer copy under saveShapesMu.
+var (
+	saveShapes   atomic.Pointer[[]*saveShape]
+	saveShapesMu sync.Mutex
+)
+
+// maxSaveShapes bounds saveShapes; past it, new shapes go by a program.
+const maxSaveShapes = 64
+
+func findSaveShape(m *schema.Model, mode prog.Mode, ttl prog.TTL, ttlms, recms int64, names []string) *saveShape {
+	if l := saveShapes.Load(); l != nil {
+		for _, e := range *l {
+			if e.same(m, mode, ttl, ttlms, recms, names) {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func addSaveShape(e *saveShape) {
+	saveShapesMu.Lock()
+	defer saveShapesMu.Unlock()
+	var l []*saveShape
+	if old := saveShapes.Load(); old != nil {
+		l = *old
+	}
+	if len(l) >= maxSaveShapes || findSaveShape(e.model, e.mode, e.ttl, e.ttlms, e.recms, e.names) != nil {
+		return
+	}
+	l = append(l[:len(l):len(l)], e)
+	saveShapes.Store(&l)
+}
+
+// plainSave reports whether b is a plain Save (ok), with its target, the
+// value it writes and what it does to the TTL.
+func plainSave(b Batch) (t prog.Target, v unsafe.Pointer, ttl prog.TTL, ms int64, ok bool) {
+	if shape.Off.Load() || len(b.items) == 0 || len(b.items) > 2 {
+		return
+	}
+	it := b.items[0]
+	if it.op == nil || it.target == nil || !it.target.Valid() {
+		return
+	}
+	t = it.target.t
+	w, whole := it.op.(prog.Whole)
+	if !whole || t.Index != nil || len(t.Model.Collections) > 0 {
+		return
+	}
+	if v, ok = w.WholeValue(t); !ok {
+		return
+	}
+	ttl = prog.Keep
+	if len(b.items) == 2 {
+		l, life := b.items[1].op.(prog.Lifetimed)
+		if !life || b.items[1].target == nil || *b.items[1].target != *it.target {
+			return t, v, ttl, 0, false
+		}
+		ttl, ms, ok = l.LifetimeOf(t)
+	}
+	return
+}
+
+// direct is a plain Save on its way: the words of its compiled save's
+// call, and its program once one is built (with the same id).
+type direct struct {
+	b      Batch
+	opts   Options
+	id     string
+	rec    string
+	words  []string // the keys and the values cmd points at
+	cmd    []any
+	shape  *saveShape
+	p      *prog.Program
+	interp bool // the compiled save left the batch to the interpreter
+}
+
+// saveDirect runs b by the direct path when it is a plain Save (done), as
+// batch id (a fresh one for ""), and reports done false, having sent
+// nothing, for any other batch.
+func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options, id string) (*Result, bool, error) {
+	t, v, ttl, ttlms, ok := plainSave(b)
+	if !ok {
+		return nil, false, nil
+	}
+	life, err := opts.record()
+	if err != nil {
+		return nil, false, nil
+	}
+	mode := opts.mode()
+	if mode == prog.Need {
+		mode = prog.Create // a batch that replaces the model creates it
+	}
+	if id == "" {
+		id = newID()
+	}
+	d := &direct{b: b, opts: opts, id: id}
+	nk := 1
+	if life > 0 {
+		d.rec, nk = keys.Tx(t.Root, d.id), 2
+	}
+	var nameRoom [32]string
+	n := len(t.Model.Scalars) + len(t.Model.Markers)
+	d.words = make([]string, nk, nk+n)
+	d.words[0] = t.Root
+	if nk == 2 {
+		d.words[1] = d.rec
+	}
+	names, words, err := codec.AppendFields(nameRoom[:0], d.words, t.Model, v)
+	if err != nil {
+		return nil, false, nil // the program reports the error
+	}
+	d.words = words
+	d.cmd = make([]any, 3+len(words))
+	d.cmd[2] = keyCounts[nk]
+	for i := range words {
+		d.cmd[3+i] = prog.Boxed(&d.words[i])
+	}
+	if d.shape = findSaveShape(t.Model, mode, ttl, ttlms, life.Milliseconds(), names); d.shape == nil {
+		p, err := d.program(rdb)
+		if err != nil {
+			return nil, true, err
+		}
+		d.shape = d.find(p, t.Model, mode, ttl, ttlms, life.Milliseconds(), names)
+		if d.shape.shape == nil {
+			r, err := execProgram(ctx, rdb, p, opts)
+			return r, true, err
+		}
+	}
+	if d.shape.shape == nil {
+		return nil, false, nil
+	}
+	r, err := d.exec(ctx, rdb)
+	return r, true, err
+}
+
+// keyCounts are the numbers of keys of a direct call, boxed once.
+var keyCounts = [...]any{"0", "1", "2"}
+
+// find makes the saveShape of the direct call from its program p, and
+// keeps it: a shape whose compiled call is not the direct words (or none)
+// keeps the save on its program.
+func (d *direct) find(p *prog.Program, m *schema.Model, mode prog.Mode, ttl prog.TTL, ttlms, recms int64, names []string) *saveShape {
+	e := &saveShape{model: m, mode: mode, ttl: ttl, ttlms: ttlms, recms: recms, names: append([]string(nil), names...), instrs: len(p.Instrs)}
+	s := shape.For(p)
+	if p.Lean() && s != nil && p.Record() == d.rec && sameWords(s.Command(p)[2:], d.cmd[2:]) && ownedByFirst(p, d.b) {
+		e.shape = s
+	}
+	addSaveShape(e)
+	return e
+}
+
+// sameWords reports whether two calls have the same words (texts).
+func sameWords(a, b []any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, ok1 := a[i].(string)
+		y, ok2 := b[i].(string)
+		if !ok1 || !ok2 || x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// ownedByFirst reports whether every instruction of p is of b's first op
+// (the Replace: a direct Save's Result names it as their owner).
+func ownedByFirst(p *prog.Program, b Batch) bool {
+	for _, in := range p.Instrs {
+		if any(in.Owner) != any(b.items[0].op) {
+			return false
+		}
+	}
+	return true
+}
+
+// program is the Save's program, built once, with the direct call's id.
+func (d *direct) program(rdb redis.UniversalClient) (*prog.Program, error) {
+	if d.p != nil {
+		return d.p, nil
+	}
+	pb, err := compile(d.b, d.opts.mode())
+	if err != nil {
+		return nil, err
+	}
+	p, err := buildAs(pb, rdb, d.opts, d.id)
+	if err != nil {
+		return nil, err
+	}
+	d.p = p
+	return p, nil
+}
+
+// exec sends the direct call (resent by run as a program is) and makes
+// its Result.
+func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reply, err := run(ctx, rdb, call{d: d}, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
+		r := &Result{Attempts: 1}
+		r.owners = r.ownerRoom[:0]
+		for range d.shape.instrs {
+			r.owners = append(r.owners, d.b.items[0].op)
+		}
+		return r, nil
+	}
+	p, err := d.program(rdb)
+	if err != nil {
+		return nil, err
+	}
+	out, err := transport.Decode(p, reply)
+	if err != nil {
+		return nil, err
+	}
+	return newResult(p, out), nil
+}
+
+// send sends the direct call once; once its compiled save left it to the
+// interpreter, its program (the same id) to the interpreter.
+func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, error) {
+	if !d.interp {
+		res, done, err := transport.RunShape(ctx, rdb, d.shape.shape, d.cmd)
+		if done {
+			return res, err
+		}
+		d.interp = true
+	}
+	p, err := d.program(rdb)
+	if err != nil {
+		return nil, err
+	}
+	return transport.RunInterpreter(ctx, rdb, p)
+}
