@@ -330,7 +330,10 @@ func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Pro
 
 // newID is a fresh batch id: 96 bits in 16 characters, so that the record
 // key stays short.
-func newID() string { return random.Short(12) }
+func newID() string { return random.Short(batchIDBytes) }
+
+// batchIDBytes is the random bytes of a batch id.
+const batchIDBytes = 12
 
 // buildAs is build with the batch id id.
 func buildAs(pb *prog.Builder, rdb redis.UniversalClient, opts Options, id string) (*prog.Program, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/internal/transport"
@@ -133,6 +134,33 @@ type direct struct {
 	shape  *saveShape
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
+	res    Result
+	// room for the words and the call of a Save of up to 14 fields,
+	// allocated with it
+	wordRoom [16]string
+	cmdRoom  [19]any
+}
+
+// directIDs is the batch id and record key of a direct Save on root, made
+// with one allocation: id ("" for a fresh one), and the record key when
+// the Save has a record (the id is its end).
+func directIDs(root, id string, record bool) (string, string) {
+	var room [96]byte
+	b := room[:0]
+	if record {
+		b = keys.AppendTxPrefix(b, root)
+	}
+	at := len(b)
+	if id == "" {
+		b = random.AppendShort(b, batchIDBytes)
+	} else {
+		b = append(b, id...)
+	}
+	s := string(b)
+	if !record {
+		return s, ""
+	}
+	return s[at:], s
 }
 
 // saveDirect runs b by the direct path when it is a plain Save (done), as
@@ -151,27 +179,23 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if mode == prog.Need {
 		mode = prog.Create // a batch that replaces the model creates it
 	}
-	if id == "" {
-		id = newID()
+	d := &direct{b: b, opts: opts}
+	d.id, d.rec = directIDs(t.Root, id, life > 0)
+	d.words = append(d.wordRoom[:0], t.Root)
+	if d.rec != "" {
+		d.words = append(d.words, d.rec)
 	}
-	d := &direct{b: b, opts: opts, id: id}
-	nk := 1
-	if life > 0 {
-		d.rec, nk = keys.Tx(t.Root, d.id), 2
-	}
+	nk := len(d.words)
 	var nameRoom [32]string
-	n := len(t.Model.Scalars) + len(t.Model.Markers)
-	d.words = make([]string, nk, nk+n)
-	d.words[0] = t.Root
-	if nk == 2 {
-		d.words[1] = d.rec
-	}
 	names, words, err := codec.AppendFields(nameRoom[:0], d.words, t.Model, v)
 	if err != nil {
 		return nil, false, nil // the program reports the error
 	}
-	d.words = words
-	d.cmd = make([]any, 3+len(words))
+	d.words, d.cmd = words, d.cmdRoom[:0]
+	if 3+len(words) > len(d.cmdRoom) {
+		d.cmd = make([]any, 0, 3+len(words))
+	}
+	d.cmd = d.cmd[:3+len(words)]
 	d.cmd[2] = keyCounts[nk]
 	for i := range words {
 		d.cmd[3+i] = prog.Boxed(&d.words[i])
@@ -264,8 +288,8 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 		return nil, err
 	}
 	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
-		r := &Result{Attempts: 1}
-		r.owners = r.ownerRoom[:0]
+		r := &d.res
+		r.Attempts, r.owners = 1, r.ownerRoom[:0]
 		for range d.shape.instrs {
 			r.owners = append(r.owners, d.b.items[0].op)
 		}

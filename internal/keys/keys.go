@@ -138,7 +138,16 @@ func Lock(root, action string) string { return root + ":lock:" + action }
 // length does not grow with the model's id or prefix, so every record costs
 // the same memory (24 bytes of key for a 16-character batch id).
 func Tx(root, batch string) string {
-	return "tx{" + SlotTag(Slot(root)) + "}:" + batch
+	var room [64]byte
+	return string(append(AppendTxPrefix(room[:0], root), batch...))
+}
+
+// AppendTxPrefix appends to dst the record key of the batches on root
+// without their id: Tx(root, id) is it followed by id.
+func AppendTxPrefix(dst []byte, root string) []byte {
+	dst = append(dst, "tx{"...)
+	dst = append(dst, SlotTag(Slot(root))...)
+	return append(dst, "}:"...)
 }
 
 // TxPattern matches every batch record, and only those of rapyer-go's own

@@ -21,6 +21,18 @@ func Short(n int) string {
 	return base64.RawURLEncoding.EncodeToString(read(n))
 }
 
+// AppendShort appends Short(n) to dst.
+func AppendShort(dst []byte, n int) []byte {
+	var room [48]byte
+	b := room[:0]
+	if n > len(room) {
+		b = make([]byte, 0, n)
+	}
+	b = b[:n]
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.AppendEncode(dst, b)
+}
+
 func read(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

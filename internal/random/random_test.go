@@ -24,3 +24,20 @@ func TestTexts(t *testing.T) {
 		seen[h], seen[s] = true, true
 	}
 }
+
+// TestAppendShort: AppendShort appends what Short makes (base64url of n
+// random bytes) after dst's bytes, past its room too.
+func TestAppendShort(t *testing.T) {
+	seen := map[string]bool{}
+	for _, n := range []int{12, 12, 12, 60} {
+		out := string(random.AppendShort([]byte("tx{A}:"), n))
+		s := out[len("tx{A}:"):]
+		if b, err := base64.RawURLEncoding.DecodeString(s); err != nil || len(b) != n || out[:len("tx{A}:")] != "tx{A}:" {
+			t.Fatalf("AppendShort(%d) = %q", n, out)
+		}
+		if seen[s] {
+			t.Fatalf("a repeat: %q", s)
+		}
+		seen[s] = true
+	}
+}
