@@ -212,7 +212,7 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if err := m.moveFirst(ctx, id); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, m.rdb, tx.On(t, m.replaceOps(v)...), m.opts.Exec)
+	_, err := tx.Exec(ctx, m.rdb, m.replaceOn(t, v), m.opts.Exec)
 	return err
 }
 
@@ -245,11 +245,20 @@ func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
 func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
 	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
-	_, err := tx.Exec(ctx, m.rdb, tx.On(t, m.replaceOps(v)...), o)
+	_, err := tx.Exec(ctx, m.rdb, m.replaceOn(t, v), o)
 	return err
 }
 
 func (m *Model[T]) replace(v T) tx.Batch { return tx.Of(m.replaceOps(v)...) }
+
+// replaceOn is tx.On(t, m.replaceOps(v)...) without the slice of ops on
+// the heap (a Save's allocation fewer).
+func (m *Model[T]) replaceOn(t tx.Target, v T) tx.Batch {
+	if m.opts.TTL > 0 {
+		return tx.On(t, ops.Replace(v), ops.Expire[T](m.opts.TTL))
+	}
+	return tx.On(t, ops.Replace(v))
+}
 
 // versionField is the hidden field of the root hash that holds the version.
 const versionField = schema.Reserved + "v"
