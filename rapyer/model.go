@@ -93,6 +93,7 @@ type Model[T any] struct {
 	opts   Options
 	ix     *ix.Set // nil for a type without indexes
 	mv     *mover  // the move from the layout without indexes (move.go)
+	root   *codec.Root
 }
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
@@ -132,7 +133,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if opts.NewID == nil {
 		opts.NewID = func() string { return random.Hex(12) }
 	}
-	m := &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts, ix: set}
+	m := &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts, ix: set, root: codec.RootOf(sm)}
 	if set != nil {
 		m.layout.Tag = set.TagFunc()
 	}
@@ -337,8 +338,32 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 	return v, ver, nil
 }
 
-// getHash is get of a model that is one hash: one HGETALL.
+// getHash is get of a model that is one hash: one HGETALL, its reply read
+// in place (decodeRaw). An error reply goes through go-redis's own HGETALL
+// again, which follows a cluster's redirections, retries what it retries
+// and types the error: the raw reply does none of that.
 func (m *Model[T]) getHash(ctx context.Context, root string) (T, string, error) {
+	var zero T
+	cmd := redis.NewRawCmd(ctx, "hgetall", root)
+	_ = m.rdb.Process(ctx, cmd)
+	raw, err := cmd.Result()
+	if err != nil {
+		return zero, "", readErr(root, err)
+	}
+	v, ver, ok, err := m.decodeRaw(root, raw, nil)
+	switch {
+	case err != nil && reply.NotRead(err):
+		return m.getHashMap(ctx, root)
+	case err != nil:
+		return zero, "", err
+	case !ok:
+		return zero, "", fmt.Errorf("%w: %s", errs.NotFound, root)
+	}
+	return v, ver, nil
+}
+
+// getHashMap is getHash through go-redis's HGETALL and a map.
+func (m *Model[T]) getHashMap(ctx context.Context, root string) (T, string, error) {
 	var zero T
 	fields, err := m.rdb.HGetAll(ctx, root).Result()
 	if err != nil {
@@ -352,6 +377,44 @@ func (m *Model[T]) getHash(ctx context.Context, root string) (T, string, error) 
 		return zero, "", fmt.Errorf("%w: %s", errs.NotFound, root)
 	}
 	return v, ver, nil
+}
+
+// decodeRaw is decode of the root hash as raw, the RESP bytes of its
+// HGETALL, read in place: the model's text fields are substrings of raw
+// (which the value then keeps), its numbers are parsed from them. An error
+// reply gives a reply.ServerError, bytes that are no hash reply.ErrNotHash.
+func (m *Model[T]) decodeRaw(root string, raw []byte, cols map[string]any) (T, string, bool, error) {
+	var v T
+	h, err := reply.ReadHash(raw)
+	if err != nil {
+		return v, "", false, err
+	}
+	if !m.root.Fits() {
+		d := codec.Data{Root: make(map[string]string, h.Len()), Collections: cols}
+		for name, value, ok, err := h.Next(); ok || err != nil; name, value, ok, err = h.Next() {
+			if err != nil {
+				return v, "", false, err
+			}
+			d.Root[name] = value
+		}
+		return m.decode(root, d)
+	}
+	var f codec.Fields
+	m.root.Start(&f)
+	for name, value, ok, err := h.Next(); ok || err != nil; name, value, ok, err = h.Next() {
+		if err != nil {
+			return v, "", false, err
+		}
+		f.Put(name, value)
+	}
+	ver, ok := f.Version()
+	if !ok {
+		return v, "", false, nil
+	}
+	if err := f.Decode(cols, unsafe.Pointer(&v)); err != nil {
+		return v, "", false, errs.At(root, err)
+	}
+	return v, ver, true, nil
 }
 
 // Entry is one model GetMany found: its id and its value.
@@ -543,7 +606,8 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 // queueVersionedRead is queueRead that also gives the text of the model's
 // version field.
 func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T, string, bool, error) {
-	rootCmd := p.HGetAll(context.Background(), root)
+	rootCmd := redis.NewRawCmd(context.Background(), "hgetall", root)
+	_ = p.Process(context.Background(), rootCmd)
 	cols := make([]redis.Cmder, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
 		k := keys.Field(root, n.Name)
@@ -558,11 +622,20 @@ func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T,
 	}
 	return func() (T, string, bool, error) {
 		var v T
-		fields, err := rootCmd.Result()
+		rootRaw, err := rootCmd.Result()
+		if err == nil {
+			_, err = reply.ReadHash(rootRaw) // the root's error reply first, as go-redis's HGETALL gave it
+		}
+		if err != nil && reply.NotRead(err) && !reply.IsWrongType(err) && len(cols) == 0 {
+			return m.readAgain(root)
+		}
 		if err != nil {
 			return v, "", false, readErr(root, err)
 		}
-		d := codec.Data{Root: fields, Collections: make(map[string]any, len(cols))}
+		var d map[string]any
+		if len(cols) > 0 {
+			d = make(map[string]any, len(cols))
+		}
 		for i, n := range m.schema.Collections {
 			var raw any
 			switch c := cols[i].(type) {
@@ -574,10 +647,23 @@ func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T,
 			if err != nil {
 				return v, "", false, readErr(keys.Field(root, n.Name), err)
 			}
-			d.Collections[n.Name] = raw
+			d[n.Name] = raw
 		}
-		return m.decode(root, d)
+		return m.decodeRaw(root, rootRaw, d)
 	}
+}
+
+// readAgain reads the model at root, one hash, on its own, through
+// go-redis's HGETALL: for a raw reply of queueVersionedRead that was an
+// error other than WRONGTYPE, which in a plain pipeline on a cluster may be
+// a redirection (MOVED, ASK, TRYAGAIN) that go-redis follows for its own
+// commands only. Inside MULTI/EXEC no such reply comes.
+func (m *Model[T]) readAgain(root string) (T, string, bool, error) {
+	v, ver, err := m.getHashMap(context.Background(), root)
+	if errors.Is(err, errs.NotFound) {
+		return v, "", false, nil
+	}
+	return v, ver, err == nil, err
 }
 
 // queueRefresh queues a PEXPIRE of every key of the model at root to its

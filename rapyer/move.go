@@ -330,7 +330,7 @@ func (m *Model[T]) moveState(ctx context.Context) (done, moving bool, err error)
 func (m *Model[T]) oldModel() *Model[T] {
 	o := m.opts
 	o.Indexes, o.Groups = nil, 0
-	return &Model[T]{rdb: m.rdb, schema: m.schema, layout: m.mv.old, opts: o}
+	return &Model[T]{rdb: m.rdb, schema: m.schema, layout: m.mv.old, opts: o, root: m.root}
 }
 
 // setMove sets the @move state of every group, and with building marks

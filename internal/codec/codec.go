@@ -251,50 +251,7 @@ type Data struct {
 // Values that do not parse give errors wrapping errs.Corrupt that name the
 // field.
 func Decode(m *schema.Model, d Data, v unsafe.Pointer) error {
-	return decodeFields(d, v, m.Top)
-}
-
-func decodeFields(d Data, v unsafe.Pointer, nodes []*schema.Node) error {
-	for _, n := range nodes {
-		if err := decodeField(d, n.At(v), n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// decodeField fills the field n, at p.
-func decodeField(d Data, p unsafe.Pointer, n *schema.Node) error {
-	switch n.Kind {
-	case schema.Scalar:
-		s, ok := d.Root[n.Name]
-		if !ok {
-			n.Clear(p)
-			return nil
-		}
-		target := p
-		if n.Ptr {
-			target = n.New()
-			*(*unsafe.Pointer)(p) = target
-		}
-		if err := n.Value.DecodeAt(s, target); err != nil {
-			return errs.At(fmt.Sprintf("field %s (%s)", n.GoName, n.Name), err)
-		}
-	case schema.Struct:
-		if n.Ptr {
-			if _, ok := d.Root[n.Name]; !ok {
-				n.Clear(p)
-				return nil
-			}
-			target := n.New()
-			*(*unsafe.Pointer)(p) = target
-			p = target
-		}
-		return decodeFields(d, p, n.Children)
-	default:
-		return n.DecodeElements(d.Collections[n.Name], p)
-	}
-	return nil
+	return decodeFields(&source{root: d.Root, cols: d.Collections}, v, RootOf(m).top)
 }
 
 // EmitDiff emits the instructions that turn the model at t from the value

@@ -1,0 +1,32 @@
+package bench_test
+
+// The client's share of a Get (issue #13, docs/performance.md "Session 8:
+// Get"): this process's CPU and allocations per Get of the 8-field model,
+// against the om Fetch twin in the same run.
+
+import "testing"
+
+// BenchmarkGetClientCPU runs the Get row's sides one by one, with this
+// process's CPU per op (user and system: the client's share, the server
+// being another process) and allocations:
+//
+//	go test -run '^$' -bench BenchmarkGetClientCPU -benchmem -count 5 ./bench/
+func BenchmarkGetClientCPU(b *testing.B) {
+	e := newEnv(b)
+	for _, s := range []struct {
+		name string
+		p    prepared
+	}{{"rapyer", getItemRapyer(b, e)}, {"om_Fetch_twin", getItemOm(b, e)}} {
+		warm(b, s.p)
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				if err := s.p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
