@@ -250,7 +250,7 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL, fence life, lease(, client id)
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id)
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -269,9 +269,11 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	// other keys after it), then token, TTL, fence life, lease and, for a
 	// caller that waits, the wait key's owner (see pass)
 	cmd := make([]any, 0, 9)
-	cmd = append(cmd, nil, nil, 1, key, a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
+	cmd = append(cmd, nil, nil, 1, key, a.token, o.ttl.Milliseconds(), life)
 	if !o.noWait {
-		cmd = append(cmd, clientID(rdb))
+		// a caller that will not wait sends neither: each argument costs
+		// the server about 2k instructions
+		cmd = append(cmd, o.lease().Milliseconds(), clientID(rdb))
 	}
 	a.cmd = cmd
 	return a
