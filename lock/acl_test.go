@@ -34,7 +34,7 @@ var connRules = []string{"+ping", "+hello", "+command", "+cluster|slots", "+clus
 
 // lockRules are what the lock's Lua calls: a function runs its commands as
 // the user who called it.
-var lockRules = []string{"+exists", "+set", "+get", "+del", "+pexpire", "+pttl", "+time", "+publish"}
+var lockRules = []string{"+exists", "+set", "+get", "+del", "+pexpire", "+pttl", "+time", "+publish", "+incr"}
 
 // lockCycle acquires (with and without Load), extends and releases as the
 // given client, and checks that a second acquirer waiting on the lock gets
@@ -132,6 +132,45 @@ func TestUserWithoutChannels(t *testing.T) {
 		}
 		if err := <-got; err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestUserWithoutIncr: a user made from the documented line of before
+// session 8 of issue #13 (no INCR) still takes fenced locks: the fence
+// takes the GET and SET PX way for it, and its fences and those of a user
+// who may INCR, interleaved on one key, still increase strictly by one
+// while the fence key lives.
+func TestUserWithoutIncr(t *testing.T) {
+	onReal(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		rules := append([]string{"~" + b.Prefix + "*", "&*", "+fcall", "+function|load", "+multi", "+exec", "+subscribe", "+unsubscribe"}, connRules...)
+		rdb := aclClient(t, b, append(rules, lockRules[:len(lockRules)-1]...)...)
+		if err := rdb.Incr(ctx, b.Prefix+":x").Err(); err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
+			t.Fatalf("INCR as the user without it: %v; the test proves nothing", err)
+		}
+		lockCycle(t, b, rdb, "noincr")
+		key := lockKey(b, "noincrfence")
+		prev := int64(0)
+		for i := range 20 {
+			c := rdb
+			if i%3 == 2 {
+				c = b.Client // may INCR
+			}
+			l, err := lock.Acquire(ctx, c, key, lock.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := l.Fence(); f <= prev || (prev > 0 && f != prev+1) {
+				t.Fatalf("acquisition %d: fence %d after %d, want %d", i, f, prev, prev+1)
+			}
+			prev = l.Fence()
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= 10*time.Second {
+				t.Fatalf("acquisition %d: the fence key lives %v, want more than the lock's TTL", i, ttl)
+			}
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func BenchmarkContended8(b *testing.B) {
 		var done [8]int64
 		var wg sync.WaitGroup
 		b.ResetTimer()
-		start := time.Now()
+		start, ru0 := time.Now(), usage()
 		for w := range 8 {
 			wg.Go(func() {
 				for next.Add(1) <= int64(b.N) {
@@ -74,6 +75,13 @@ func BenchmarkContended8(b *testing.B) {
 		}
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cycles/s")
+		// this process's CPU and context switches per cycle: less
+		// disturbed by a shared machine than the rate, and a context
+		// switch is a thread put to sleep and woken, which costs a quiet
+		// machine more than the work
+		ru := usage()
+		b.ReportMetric(float64(ru.cpu-ru0.cpu)/1e3/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64(ru.switches-ru0.switches)/float64(b.N), "switches/op")
 		b.ReportMetric(float64(slices.Max(done[:]))/float64(b.N), "max-share")
 	}
 
@@ -136,6 +144,16 @@ func BenchmarkContended8(b *testing.B) {
 			})
 		})
 	}
+}
+
+// rusage is what getrusage says of this process: CPU time (user and
+// system) and context switches (voluntary and not).
+type rusage struct{ cpu, switches int64 }
+
+func usage() rusage {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return rusage{cpu: ru.Utime.Nano() + ru.Stime.Nano(), switches: ru.Nvcsw + ru.Nivcsw}
 }
 
 // BenchmarkUncontended compares one acquire+release cycle of this package

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -102,17 +103,23 @@ func TestOptionDefaults(t *testing.T) {
 	}
 }
 
-// A fence counter that is not a number fails the acquisition and leaves no
-// lock behind.
+// A fence counter that is not a fence (not a whole number, or one below
+// zero) fails the acquisition and leaves no lock behind; one that INCR
+// refuses is left as it was.
 func TestCorruptFenceCounter(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		key := b.Prefix + ":{corrupt}:lock:x"
-		b.Client.Set(t.Context(), FenceKey(key), "not a number", 0)
-		if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !reply.FromServer(errors.Unwrap(err)) {
-			t.Fatalf("Acquire with a corrupt fence counter: %v, want the server's error", err)
-		}
-		if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
-			t.Fatal("the lock key was left behind")
+		for i, v := range []string{"not a number", "1.5", "-3", "99999999999999999"} {
+			key := b.Prefix + ":{corrupt}:lock:" + strconv.Itoa(i)
+			b.Client.Set(t.Context(), FenceKey(key), v, 0)
+			if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !reply.FromServer(errors.Unwrap(err)) {
+				t.Fatalf("Acquire with a fence counter %q: %v, want the server's error", v, err)
+			}
+			if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
+				t.Fatalf("fence counter %q: the lock key was left behind", v)
+			}
+			if got := b.Client.Get(t.Context(), FenceKey(key)).Val(); got != v && (v == "not a number" || v == "1.5") {
+				t.Fatalf("fence counter %q: now %q, want it left as it was", v, got)
+			}
 		}
 	})
 }

@@ -250,7 +250,7 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL, fence life, lease(, client id)
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id)
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -260,21 +260,48 @@ type acquirer struct {
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
+	m := o.millis()
+	// laid out as script.Command does, in one allocation: the command, its
+	// name, the key count and the lock key (the entry names the lock's
+	// other keys after it), then token, TTL, fence life and, for a caller
+	// that waits, its lease and the wait key's owner (see pass); a caller
+	// that will not wait sends neither: each argument costs the server
+	// about 2k instructions
+	cmd := make([]any, 0, 9)
+	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl, m.life)
+	if !o.noWait {
+		cmd = append(cmd, m.lease, clientID(rdb))
+	}
+	a.cmd = cmd
+	return a
+}
+
+// millis are the acquire call's arguments in milliseconds, boxed once for
+// the options they were made for.
+type millis struct {
+	of               options // only its ttl, retryMax, noWait and noFence count
+	ttl, life, lease any
+}
+
+// lastMillis are the last millis made: most programs lock with one or two
+// sets of options, and boxing a number costs an allocation.
+var lastMillis atomic.Pointer[millis]
+
+// millis returns the acquire call's TTL, fence life (0 without a fence)
+// and lease, boxed.
+func (o options) millis() *millis {
+	if m := lastMillis.Load(); m != nil && m.of.ttl == o.ttl && m.of.retryMax == o.retryMax &&
+		m.of.noWait == o.noWait && m.of.noFence == o.noFence {
+		return m
+	}
 	life := (o.ttl + fenceMargin).Milliseconds()
 	if o.noFence {
 		life = 0 // the acquire entry gives no fence
 	}
-	// laid out as script.Command does, in one allocation: the command, its
-	// name, the key count and the lock key (the entry names the lock's
-	// other keys after it), then token, TTL, fence life, lease and, for a
-	// caller that waits, the wait key's owner (see pass)
-	cmd := make([]any, 0, 9)
-	cmd = append(cmd, nil, nil, 1, key, a.token, o.ttl.Milliseconds(), life, o.lease().Milliseconds())
-	if !o.noWait {
-		cmd = append(cmd, clientID(rdb))
-	}
-	a.cmd = cmd
-	return a
+	m := &millis{of: options{ttl: o.ttl, retryMax: o.retryMax, noWait: o.noWait, noFence: o.noFence},
+		ttl: o.ttl.Milliseconds(), life: life, lease: o.lease().Milliseconds()}
+	lastMillis.Store(m)
+	return m
 }
 
 // heir is what a release of this client needs to hand a waiting a the

@@ -183,6 +183,10 @@ func TestFenceSurvivesTheLossOfItsKey(t *testing.T) {
 		b.Client.Set(ctx, lock.FenceKey(key), 7, 0)
 		prev = 7
 		next("after an old counter")
+		// A counter at 0 (INCR makes it 1, as it does a key that is gone):
+		// the clock, above every fence before.
+		b.Client.Set(ctx, lock.FenceKey(key), 0, time.Minute)
+		next("after a counter at 0")
 	})
 }
 

@@ -12,6 +12,15 @@ import (
 
 // Hex is n random bytes in lower-case hex (2n characters).
 func Hex(n int) string {
+	if n <= 16 {
+		// on the stack: one allocation, the string (a lock token, a batch
+		// id), instead of three
+		var b [16]byte
+		var h [32]byte
+		_, _ = rand.Read(b[:n])
+		hex.Encode(h[:], b[:n])
+		return string(h[:2*n])
+	}
 	return hex.EncodeToString(read(n))
 }
 
