@@ -207,3 +207,100 @@ redis.call('ZADD', KEYS[5], 0, n .. ARGV[2])
 BACK
 return 1`
 )
+
+// TestIndexExecFloor is TestIndexSaveFloor for the Exec of
+// TestIndexWriteInstructions that increments an indexed and an unindexed
+// field (Incr Age, Incr Stock): scripts that make only its calls, sent
+// as the compiled batches are (one EVALSHA, 50 models in 16 groups). The
+// 0-index calls (GET of the record, HMGET, three HINCRBY, SET of the
+// record); the 1-index ones (also HGET of @back, ZCARD of @exp, ZREM and
+// ZADD of the entry, HSET of @back); then without what each layout change
+// would take away: the ZCARD (session 8: a model without a TTL reads no
+// deadline), the HSET of @back (@back kept only for models with a TTL:
+// the HGET stays, it says whether the model has one), @back altogether,
+// and the ZREM (an index scored by value, member the id: one ZADD moves
+// an entry) (docs/performance.md, "Session 8: indexed writes"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestIndexExecFloor$' -v ./bench/
+func TestIndexExecFloor(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	cg := startCallgrind(t)
+	ctx := context.Background()
+	args0 := func(j, q int) ([]string, []any) {
+		return []string{fmt.Sprintf("e0:{id%d}", j%50), fmt.Sprintf("rec:%d", q)}, []any{"1", "1"}
+	}
+	args1 := func(j, q int) ([]string, []any) {
+		g := fmt.Sprintf("e1:{g%d}", (j%50)%16)
+		return []string{g + fmt.Sprintf(":{id%d}", j%50), g + ":@back", g + ":@exp", g + ":@i:age", fmt.Sprintf("rec:%d", q)}, []any{fmt.Sprintf("id%d", j%50), "1", "1"}
+	}
+	cut := func(s string, parts ...string) string {
+		for _, p := range parts {
+			s = strings.Replace(s, p, "", 1)
+		}
+		return s
+	}
+	const (
+		hget  = "local b = redis.call('HGET', KEYS[2], ARGV[1])\n"
+		zcard = "redis.call('ZCARD', KEYS[3])\n"
+		hset  = "redis.call('HSET', KEYS[2], ARGV[1], 'N3:age' .. #n .. ':' .. n)\n"
+		zrem  = "if o then redis.call('ZREM', KEYS[4], o .. ARGV[1]) end\n"
+	)
+	sides := []struct {
+		name, script string
+		args         func(j, q int) ([]string, []any)
+	}{
+		{"0 indexes: the calls", execFloor0, args0},
+		{"0 indexes: return 1", "return 1", args0},
+		{"1 index: the calls", execFloor1, args1},
+		{"1 index: without the ZCARD", cut(execFloor1, zcard), args1},
+		{"1 index: without the ZCARD, the HSET of @back", cut(execFloor1, zcard, hset), args1},
+		{"1 index: without the ZCARD, @back", cut(execFloor1, zcard, hset, hget), args1},
+		{"1 index: without the ZCARD, @back, the ZREM (ZADD score a, member the id)", strings.Replace(cut(execFloor1, zcard, hset, hget, zrem), "0, n .. ARGV[1]", "a, ARGV[1]", 1), args1},
+		{"1 index: return 1", "return 1", args1},
+	}
+	var sb strings.Builder
+	sb.WriteString("\n| script | instructions |\n|---|---:|\n")
+	q := 0
+	for _, s := range sides {
+		sha, err := cg.rdb.ScriptLoad(ctx, s.script).Result()
+		must(t, err)
+		n := cg.count(t, 50, 300, func(j int) error {
+			q++
+			keys, a := s.args(j, q)
+			cmd := append([]any{"evalsha", sha, len(keys)}, anys(keys)...)
+			return cg.rdb.Do(ctx, append(cmd, a...)...).Err()
+		})
+		fmt.Fprintf(&sb, "| %s | %.0fk |\n", s.name, n/1000)
+	}
+	t.Log(sb.String())
+}
+
+// execFloor0 and execFloor1 are the calls of the compiled Exec of Incr
+// Age and Incr Stock with 0 and 1 index, with no checks.
+const (
+	execFloor0 = `local root = KEYS[1]
+redis.call('GET', KEYS[2])
+local h = redis.call('HMGET', root, '__v', 'age', 'stock')
+redis.call('HINCRBY', root, '__v', '1')
+local a = redis.call('HINCRBY', root, 'age', ARGV[1])
+local s = redis.call('HINCRBY', root, 'stock', ARGV[2])
+redis.call('SET', KEYS[2], '[false,false,"' .. a .. '","' .. s .. '"]', 'PX', '10000')
+return 1`
+	execFloor1 = `local root = KEYS[1]
+redis.call('GET', KEYS[5])
+local h = redis.call('HMGET', root, '__v', 'age', 'stock')
+local b = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('ZCARD', KEYS[3])
+redis.call('HINCRBY', root, '__v', '1')
+local a = redis.call('HINCRBY', root, 'age', ARGV[2])
+local s = redis.call('HINCRBY', root, 'stock', ARGV[3])
+local o = h[2] and ('\2' .. string.char(#h[2]) .. h[2])
+local n = '\2' .. string.char(#tostring(a)) .. a
+if o then redis.call('ZREM', KEYS[4], o .. ARGV[1]) end
+redis.call('ZADD', KEYS[4], 0, n .. ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], 'N3:age' .. #n .. ':' .. n)
+redis.call('SET', KEYS[5], '[false,false,"' .. a .. '","' .. s .. '"]', 'PX', '10000')
+return 1`
+)

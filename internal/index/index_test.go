@@ -2,6 +2,7 @@ package index
 
 import (
 	"hash/fnv"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,17 @@ func TestKeys(t *testing.T) {
 	tagged := NewSet("user", nil, 0, func(id string) string { return "t" + id[:1] })
 	if tagged.Of("alice").Base != "user:{ta}" || tagged.Bases() != nil {
 		t.Fatal("tagged set")
+	}
+}
+
+// TestKeysAreNamedAfterBack: the compiled shapes (internal/shape, ix.go,
+// saveix.go) make the names of @exp and @ids from @back's, so that a call
+// sends neither key: the three differ only in their last word.
+func TestKeysAreNamedAfterBack(t *testing.T) {
+	for _, base := range []string{"p:{p#0}", "a:b:{tag}", ""} {
+		g := strings.TrimSuffix(Back(base), "back")
+		if Exp(base) != g+"exp" || IDs(base) != g+"ids" {
+			t.Errorf("base %q: @back %q, @exp %q, @ids %q", base, Back(base), Exp(base), IDs(base))
+		}
 	}
 }

@@ -180,11 +180,12 @@ end
 -- sync brings the entries of the model x (root, id, ids, back, exp, f) in
 -- step with what is stored: its index members, its unique claims, its
 -- place in the listing and its deadline. A missing model has none. Every
--- write goes through W. now: the clock in ms (read when nil).
-function IX.sync(x, now)
+-- write goes through W. now: the clock in ms (read when nil); old: the
+-- model's @back field when the caller read it (false for none).
+function IX.sync(x, now, old)
   local id = x.id
   local base = string.sub(x.ids, 1, -6) -- without ':@ids'
-  local old = redis.call('HGET', x.back, id)
+  if old == nil then old = redis.call('HGET', x.back, id) end
   local list = IX.entries(x)
   local exists = list ~= nil
   list = list or {}
@@ -364,7 +365,10 @@ end
 
 -- after runs after the batch's writes and TTLs: every indexed model the
 -- batch wrote, deleted or gave a TTL, and whose indexed values, life or
--- TTL it touched (check), purges its group, then syncs.
+-- TTL it touched (check), syncs; one that has a TTL or had one (its @back
+-- flag) first purges its group. A write of a model without a TTL does not
+-- purge: the compiled shapes then read no deadline (internal/shape, ix.go),
+-- and writes of models with TTLs and queries purge the group's dead.
 function IX.after()
   local now
   for _, m in pairs(models) do
@@ -372,8 +376,9 @@ function IX.after()
     if x and x.touch and (m.w or m.drops or m.ttl ~= 'keep') then
       now = now or IX.now()
       AT = x.n
-      IX.purge(x, now)
-      IX.sync(x, now)
+      local old = redis.call('HGET', x.back, x.id)
+      if (old and string.byte(old, 1) == 84) or redis.call('PTTL', x.root) >= 0 then IX.purge(x, now) end
+      IX.sync(x, now, old)
     end
   end
 end

@@ -27,9 +27,11 @@ import (
 // common path does not hold: a value an index does not take (over IX.MAX
 // bytes, NaN, not of its kind), a model whose @back is not what its
 // stored values give (an index being built, a model written outside the
-// batches), a TTL flag it does not expect, or a model of the group whose
-// deadline passed (the interpreter purges it). A group whose @exp is empty
-// (every type without TTLs) pays one ZCARD for that.
+// batches), a TTL flag it does not expect, or, for a model that has or
+// gets a TTL, a model of the group whose deadline passed (the interpreter
+// purges it). A write of a model without a TTL does not purge (IX.after),
+// so it reads no deadline and sends no @exp key: the script makes @exp's
+// name from @back's where it needs it.
 //
 // A replace (Save, Create: reset.go) keeps the indexes the same way, its
 // model there or not.
@@ -82,7 +84,7 @@ func (g *gen) ixDeclare(in instr, n int) bool {
 		return false
 	}
 	w := func(j int) string { s, _ := g.a.at(in.at + j - 1); return s }
-	x := &ixSpec{n: n, id: in.at + 1, ids: "KS[" + w(3) + "]", back: "KS[" + w(4) + "]", exp: "KS[" + w(5) + "]"}
+	x := &ixSpec{n: n, id: in.at + 1, ids: "ixids", back: "KS[" + w(4) + "]", exp: "ixexp"}
 	for j := 6; j <= in.n; j += 6 {
 		x.fs = append(x.fs, ixField{name: w(j), nameAt: in.at + j - 1, kind: w(j + 1), z: "KS[" + w(j+4) + "]"})
 	}
@@ -116,6 +118,11 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "-- the indexes")
 	g.line(c, "local ixid = AV[%d]", x.id)
 	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
+	// @exp and @ids are named after @back (index.Back, Exp, IDs: one
+	// base), so that a call sends neither key (a word costs the server
+	// about 850 instructions) and a write that needs neither reads neither
+	g.line(c, "local ixg = string.sub(%s, 1, -5)", x.back)
+	g.line(c, "local ixexp, ixids = ixg .. 'exp', ixg .. 'ids'")
 	g.ixEntries(r)
 	g.ixBackCheck(r)
 	g.ixDeadlines(r)
@@ -240,10 +247,18 @@ func (g *gen) ixBackCheck(r *ixRun) {
 func (g *gen) ixDeadlines(r *ixRun) {
 	x, c := r.x, &g.chk
 	g.line(c, "local ixnow")
-	g.line(c, "if redis.call('ZCARD', %s) > 0 then", x.exp)
-	g.line(c, "  "+nowLua, "ixnow")
-	g.line(c, "  if #redis.call('ZRANGEBYSCORE', %s, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", x.exp, again)
-	g.line(c, "end")
+	// only a write of a model that has or had a TTL looks for passed
+	// deadlines (IX.after)
+	switch {
+	case g.ttlSet:
+		g.line(c, nowLua, "ixnow")
+		g.line(c, "if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", again)
+	case r.old:
+		g.line(c, "if ixf == 'T' then")
+		g.line(c, "  "+nowLua, "ixnow")
+		g.line(c, "  if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", again)
+		g.line(c, "end")
+	}
 	if r.nu {
 		first := "redis.call('ZCARD', %s) == 0"
 		if r.old {
@@ -261,7 +276,6 @@ func (g *gen) ixDeadlines(r *ixRun) {
 		g.line(&g.asks, "if ixms and not acl('ZADD', %s) then %s end", x.exp, again)
 	}
 	if g.ttlSet {
-		g.line(c, "if not ixnow then "+nowLua+" end", "ixnow")
 		g.write("ZADD", x.exp)
 	} else if r.old && g.reset {
 		g.line(&g.asks, "if ixf == 'T' and not acl('ZREM', %s) then %s end", x.exp, again)

@@ -20,7 +20,8 @@ import (
 //     is overwritten in place (it holds as many fields as the save writes
 //     and no TTL) or dropped first, as save.go decides it;
 //   - @back is read once and must be what the old values give (as in
-//     ix.go); a group whose @exp is empty pays one ZCARD for the purge;
+//     ix.go); only a model that has or gets a TTL looks in @exp for
+//     passed deadlines (IX.after: a write of one purges);
 //   - the ACL is asked for every write but the record's, before the
 //     record's SET NX, which is also its look-up (a resend is answered
 //     from it); a write that fails before the model's first write takes
@@ -92,7 +93,7 @@ func saveIxOf(a argv) (*saveIx, bool) {
 	if _, ok := ixSteer(func(j int) string { return w(x, j) }, x.n, s.root); !ok {
 		return nil, false
 	}
-	s.idAt, s.ids, s.back, s.exp = x.at+1, "KS["+w(x, 3)+"]", "KS["+w(x, 4)+"]", "KS["+w(x, 5)+"]"
+	s.idAt, s.ids, s.back, s.exp = x.at+1, "ixids", "KS["+w(x, 4)+"]", "ixexp"
 	for j := 6; j <= x.n; j += 6 {
 		s.fs = append(s.fs, ixField{name: w(x, j), kind: w(x, j+1), z: "KS[" + w(x, j+4) + "]"})
 		s.kinds = append(s.kinds, w(x, j+1))
@@ -250,15 +251,20 @@ func (s *saveIx) backCheck() {
 		flag = "'T'"
 	}
 	s.line("local ixp = ", flag, " .. ", strings.Join(s.newPk, " .. "))
+	// only a save of a model that has or had a TTL looks for passed
+	// deadlines (IX.after); @exp and @ids are named after @back (ix.go)
 	s.line("local ixnow")
-	s.line("if redis.call('ZCARD', ", s.exp, ") > 0 then")
+	s.line("local ixg = string.sub(", s.back, ", 1, -5)")
+	s.line("local ixexp, ixids = ixg .. 'exp', ixg .. 'ids'")
+	due := "ixf == 'T'"
+	if s.ttl == "set" {
+		due = "true"
+	}
+	s.line("if ", due, " then")
 	s.line("  local t = redis.call('TIME')")
 	s.line("  ixnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)")
-	s.line("  if #redis.call('ZRANGEBYSCORE', ", s.exp, ", '-inf', ixnow, 'LIMIT', 0, 1) > 0 then return {'AGAIN'} end")
+	s.line("  if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then return {'AGAIN'} end")
 	s.line("end")
-	if s.ttl == "set" {
-		s.line("if not ixnow then local t = redis.call('TIME'); ixnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end")
-	}
 	s.line("local ixfirst = not v and redis.call('ZCARD', ", s.ids, ") == 0")
 }
 
