@@ -111,3 +111,37 @@ func TestDirectSavesStoreWhatTheInterpreterStores(t *testing.T) {
 		}
 	})
 }
+
+// Wide has more fields than a direct Save keeps room for in its one
+// allocation (14).
+type Wide struct {
+	A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T int
+}
+
+// TestDirectSaveOfAWideModel: a Save of a model of 20 fields goes by the
+// direct path (its words past the room) and reads back as saved; on every
+// tier.
+func TestDirectSaveOfAWideModel(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Wide](b.Client, rapyer.Options{Prefix: b.Prefix + "wide"})
+		var prev int64
+		for i := range 3 {
+			v := Wide{A: i, B: 2, J: 10 + i, P: 16, T: 20 * i}
+			if err := m.Save(ctx, "w", v); err != nil {
+				t.Fatal(err)
+			}
+			got, ver, err := m.GetWithVersion(ctx, "w")
+			if err != nil || got != v {
+				t.Fatalf("save %d: read %+v, %v; saved %+v", i, got, err, v)
+			}
+			if i > 0 && ver != prev+1 {
+				t.Fatalf("save %d: version %d after %d", i, ver, prev)
+			}
+			prev = ver
+		}
+		if compiled, program := tx.DirectShapes(m.Target("w")); compiled != 1 || program > 0 {
+			t.Fatalf("the direct path's shapes: %d compiled, %d by a program", compiled, program)
+		}
+	})
+}
