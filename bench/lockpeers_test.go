@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,5 +239,38 @@ func handoffRueidis(tb testing.TB, e *env) prepared {
 		},
 		check:    func() error { return noKeys(e, "rueidislock:0:"+name) },
 		commands: rueidisCommands,
+	}
+}
+
+// TestLockPeerRows measures the peer table's two lock rows alone, as
+// TestPeerTable does (the same sides, rounds and bench time), for a lock
+// change that needs no run of the whole table:
+//
+//	RAPYER_BENCH_LOCKPEERS=1 RAPYER_BENCH_ROUNDS=5 RAPYER_BENCH_TIME=200ms go test -count=1 -run '^TestLockPeerRows$' -v ./bench/
+func TestLockPeerRows(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH_LOCKPEERS") != "1" {
+		t.Skip("set RAPYER_BENCH_LOCKPEERS=1 to measure the lock rows of the peer table")
+	}
+	setBenchTime(t)
+	mode := benchMode(t)
+	var list []peerScenario
+	for _, ps := range peerScenarios {
+		if ps.name == "LockOnce" || ps.name == "Handoff8" {
+			list = append(list, ps)
+		}
+	}
+	e := newEnv(t)
+	scs := make([]scenario, len(list))
+	for i, ps := range list {
+		scs[i] = ps.scenario
+	}
+	m := measureAll(t, e, scs, envInt("RAPYER_BENCH_ROUNDS", 7))
+	fmt.Printf("\nMode: %s\n\n| work | rapyer | peer | peer's time / ours |\n|---|---:|---|---:|\n", mode)
+	for _, ps := range list {
+		ours := ps.name + "/" + ps.sides[0].name
+		for _, s := range ps.sides[1:] {
+			k := ps.name + "/" + s.name
+			fmt.Printf("| %s | %s | %s: %s | %.2fx |\n", ps.what, perOp(m, ours, ps.workers), s.name, perOp(m, k, ps.workers), m.ratio(k, ours))
+		}
 	}
 }
