@@ -103,22 +103,26 @@ func TestOptionDefaults(t *testing.T) {
 	}
 }
 
-// A fence counter that is not a fence (not a whole number, or one below
-// zero) fails the acquisition and leaves no lock behind; one that INCR
-// refuses is left as it was.
+// A fence counter that is not a fence (not a whole number, one below
+// zero, one at or above 2^53) fails the acquisition, leaves no lock behind,
+// and is left as it was, text and TTL, also where INCR could count it up.
 func TestCorruptFenceCounter(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, v := range []string{"not a number", "1.5", "-3", "99999999999999999"} {
+		for i, v := range []string{"not a number", "1.5", "-3", "-1", "-10", "-9007199254740993",
+			"99999999999999999", "9007199254740992", "9007199254741000", "9223372036854775807"} {
 			key := b.Prefix + ":{corrupt}:lock:" + strconv.Itoa(i)
-			b.Client.Set(t.Context(), FenceKey(key), v, 0)
+			b.Client.Set(t.Context(), FenceKey(key), v, 10*time.Minute)
 			if _, err := Acquire(t.Context(), b.Client, key, Options{}); err == nil || !reply.FromServer(errors.Unwrap(err)) {
 				t.Fatalf("Acquire with a fence counter %q: %v, want the server's error", v, err)
 			}
 			if n := b.Client.Exists(t.Context(), key).Val(); n != 0 {
 				t.Fatalf("fence counter %q: the lock key was left behind", v)
 			}
-			if got := b.Client.Get(t.Context(), FenceKey(key)).Val(); got != v && (v == "not a number" || v == "1.5") {
+			if got := b.Client.Get(t.Context(), FenceKey(key)).Val(); got != v {
 				t.Fatalf("fence counter %q: now %q, want it left as it was", v, got)
+			}
+			if ttl := b.Client.PTTL(t.Context(), FenceKey(key)).Val(); ttl <= 0 {
+				t.Fatalf("fence counter %q: its TTL is gone (%v)", v, ttl)
 			}
 		}
 	})

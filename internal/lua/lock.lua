@@ -22,9 +22,9 @@ local MAXFENCE = 9007199254740991
 -- nextfence gives out the next fencing token of the fence key k and stores
 -- it there for life ms: one more than the stored fence while k lives, the
 -- server's clock in microseconds once it is gone. It returns nil and an
--- error reply if k holds something that is not a fence (nothing is written
--- then, but for a negative whole number or one at or above MAXFENCE,
--- which INCR has counted up before it is refused).
+-- error reply if k holds something that is not a fence, and leaves k as it
+-- was (a negative whole number, or one at or above MAXFENCE, that INCR
+-- counted up is given back by uncount).
 --
 -- Why fences never go backwards, whatever expires or is evicted: calls of
 -- the lock entries run one at a time and each takes more than a
@@ -41,6 +41,48 @@ local MAXFENCE = 9007199254740991
 -- INCR (no text to parse or to format, and no SET: half the server's work
 -- of a GET and a SET PX); elsewhere (an ACL user of the line before
 -- INCR was in it) a GET and a SET PX. Either way no clock read.
+-- stepdigits adds one to (up) or takes one from (not up) the whole number
+-- written in the digits d, and returns its digits without leading zeros.
+-- Taking one needs d above 0.
+local function stepdigits(d, up)
+  local out, carry = {}, true
+  for j = #d, 1, -1 do
+    local c = string.byte(d, j) - 48
+    if carry then
+      c = up and c + 1 or c - 1
+      carry = c == 10 or c == -1
+      if carry then c = up and 0 or 9 end
+    end
+    out[j] = c
+  end
+  local s = table.concat(out)
+  if carry then s = '1' .. s end
+  return (string.gsub(s, '^0+(%d)', '%1'))
+end
+
+-- uncount gives k back the number an INCR has just counted up past the
+-- fences (to at most 0, or to MAXFENCE and above), so that a refused fence
+-- key is left exactly as it was: by its text, since a double rounds a
+-- number at or above 2^53, and with the TTL that INCR kept. Only this
+-- refusal pays for it.
+local function uncount(k)
+  local t = redis.call('GET', k)
+  local v
+  if t == '0' then
+    v = '-1'
+  elseif string.sub(t, 1, 1) == '-' then
+    v = '-' .. stepdigits(string.sub(t, 2), true)
+  else
+    v = stepdigits(t, false)
+  end
+  local ttl = redis.call('PTTL', k)
+  if ttl > 0 then
+    redis.call('SET', k, v, 'PX', ttl)
+  else
+    redis.call('SET', k, v)
+  end
+end
+
 local function nextfence(k, life)
   local acl = redis.acl_check_cmd
   if not acl or acl('INCR', k) then
@@ -49,6 +91,9 @@ local function nextfence(k, life)
     if type(n) == 'number' and n > 1 and n < MAXFENCE then
       redis.call('PEXPIRE', k, life)
       return n
+    end
+    if type(n) == 'number' and n ~= 1 then
+      uncount(k)
     end
     -- 1: k was gone (INCR made it 1) or held 0: the clock's below;
     -- an error (not an integer, not a string, refused) or a number too
