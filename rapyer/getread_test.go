@@ -192,3 +192,29 @@ func readsOf[T any](ctx context.Context, m *rapyer.Model[T]) func(id string) err
 		return err
 	}
 }
+
+// TestLockLoadRefusedByTheServer: a Lock whose load (queued in a plain
+// pipeline after the acquire) is refused with an error reply other than
+// WRONGTYPE reads the model again on its own through go-redis, which
+// reports the refusal as its own error; the lock is released. Real server
+// and cluster (miniredis has no ACL rules).
+func TestLockLoadRefusedByTheServer(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		p := b.Prefix + "reading"
+		admin := rapyer.MustNew[Reading](b.Client, rapyer.Options{Prefix: p})
+		if err := admin.Save(ctx, "x", Reading{Name: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		app := b.NewUser(t, "~"+p+":*", "&"+p+":*", "+@all", "-hgetall")
+		m := rapyer.MustNew[Reading](app, rapyer.Options{Prefix: p})
+		called := false
+		_, err := m.Lock(ctx, "x", "edit", func(context.Context, *Reading) error { called = true; return nil })
+		if err == nil || called || !contains(err.Error(), "NOPERM") {
+			t.Fatalf("Lock with HGETALL refused: called %v, %v", called, err)
+		}
+		if _, err := admin.Lock(ctx, "x", "edit", func(context.Context, *Reading) error { return nil }); err != nil {
+			t.Errorf("the lock was not released: %v", err)
+		}
+	})
+}
