@@ -120,9 +120,11 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
 	// @exp and @ids are named after @back (index.Back, Exp, IDs: one
 	// base), so that a call sends neither key (a word costs the server
-	// about 850 instructions) and a write that needs neither reads neither
-	g.line(c, "local ixg = string.sub(%s, 1, -5)", x.back)
-	g.line(c, "local ixexp, ixids = ixg .. 'exp', ixg .. 'ids'")
+	// about 850 instructions), and only where the script needs them
+	g.line(c, "local ixexp")
+	if r.nu {
+		g.line(c, "local ixids = string.sub(%s, 1, -5) .. 'ids'", x.back)
+	}
 	g.ixEntries(r)
 	g.ixBackCheck(r)
 	g.ixDeadlines(r)
@@ -251,10 +253,12 @@ func (g *gen) ixDeadlines(r *ixRun) {
 	// deadlines (IX.after)
 	switch {
 	case g.ttlSet:
+		g.line(c, "ixexp = string.sub(%s, 1, -5) .. 'exp'", x.back)
 		g.line(c, nowLua, "ixnow")
 		g.line(c, "if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", again)
 	case r.old:
 		g.line(c, "if ixf == 'T' then")
+		g.line(c, "  ixexp = string.sub(%s, 1, -5) .. 'exp'", x.back)
 		g.line(c, "  "+nowLua, "ixnow")
 		g.line(c, "  if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then %s end", again)
 		g.line(c, "end")

@@ -254,13 +254,14 @@ func (s *saveIx) backCheck() {
 	// only a save of a model that has or had a TTL looks for passed
 	// deadlines (IX.after); @exp and @ids are named after @back (ix.go)
 	s.line("local ixnow")
-	s.line("local ixg = string.sub(", s.back, ", 1, -5)")
-	s.line("local ixexp, ixids = ixg .. 'exp', ixg .. 'ids'")
+	s.line("local ixexp, ixids")
+	s.line("if not v then ixids = string.sub(", s.back, ", 1, -5) .. 'ids' end")
 	due := "ixf == 'T'"
 	if s.ttl == "set" {
 		due = "true"
 	}
 	s.line("if ", due, " then")
+	s.line("  ixexp = string.sub(", s.back, ", 1, -5) .. 'exp'")
 	s.line("  local t = redis.call('TIME')")
 	s.line("  ixnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)")
 	s.line("  if #redis.call('ZRANGEBYSCORE', ixexp, '-inf', ixnow, 'LIMIT', 0, 1) > 0 then return {'AGAIN'} end")
