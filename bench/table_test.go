@@ -120,22 +120,24 @@ type measured map[string]*result
 func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 	m := measured{}
 	type live struct {
-		key string
-		p   prepared
-		w   int
+		key  string
+		p    prepared
+		w    int
+		peer bool // a side after the first: not ours
 	}
 	var byScenario [][]live
 	for _, sc := range list {
 		var ls []live
-		for _, s := range sc.sides {
+		for i, s := range sc.sides {
 			p := s.prepare(t, e)
 			warm(t, p)
 			key := sc.name + "/" + s.name
 			m[key] = &result{metrics: map[string][]float64{}}
-			ls = append(ls, live{key, p, sc.workers})
+			ls = append(ls, live{key, p, sc.workers, i > 0})
 		}
 		byScenario = append(byScenario, ls)
 	}
+	failed := map[string]bool{}
 	for r := range rounds {
 		for _, ls := range byScenario {
 			order := slices.Clone(ls)
@@ -143,6 +145,9 @@ func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 				slices.Reverse(order)
 			}
 			for _, l := range order {
+				if failed[l.key] {
+					continue
+				}
 				if l.p.reset != nil {
 					l.p.reset()
 				}
@@ -160,8 +165,16 @@ func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 					b.StopTimer()
 					server = (serverCPU(t, e) - s0) / float64(b.N)
 				})
-				if br.N == 0 {
+				if br.N == 0 && !l.peer {
 					t.Fatalf("%s failed", l.key)
+				}
+				if br.N == 0 {
+					// A peer that fails (rueidislock's waiters were seen to
+					// stall on a loaded machine) leaves its rounds so far;
+					// the table goes on without it.
+					t.Logf("%s failed in round %d: its ratios count the rounds before", l.key, r+1)
+					failed[l.key] = true
+					continue
 				}
 				res := m[l.key]
 				res.server = append(res.server, server)
