@@ -1,0 +1,158 @@
+package bench_test
+
+// Where the server time of one model Lock cycle goes, command by command
+// (docs/performance.md "Session 8: where the model Lock cycle's time
+// goes"): INFO commandstats after CONFIG RESETSTAT on a private server,
+// and the round trips and commands the client sends, counted by a
+// go-redis hook. It does not run in make test: it needs RAPYER_BENCH=1.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// tripCounter counts the round trips a client makes and logs the commands
+// of the first trace trips, with their arguments cut short.
+type tripCounter struct {
+	mu    sync.Mutex
+	trips int
+	cmds  int
+	trace []string
+	keep  int
+}
+
+func (c *tripCounter) note(cmds []redis.Cmder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.trips++
+	c.cmds += len(cmds)
+	if len(c.trace) < c.keep {
+		var parts []string
+		for _, cmd := range cmds {
+			parts = append(parts, shortArgs(cmd.Args()))
+		}
+		c.trace = append(c.trace, strings.Join(parts, " | "))
+	}
+}
+
+// shortArgs prints args with each argument cut to 24 bytes.
+func shortArgs(args []any) string {
+	var b strings.Builder
+	for i, a := range args {
+		s := fmt.Sprint(a)
+		if len(s) > 24 {
+			s = s[:24] + "…(" + strconv.Itoa(len(s)) + ")"
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.note([]redis.Cmder{cmd})
+		return next(ctx, cmd)
+	}
+}
+
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.note(cmds)
+		return next(ctx, cmds)
+	}
+}
+
+// commandStat is one line of INFO commandstats.
+type commandStat struct {
+	name        string
+	calls, usec float64
+}
+
+// commandStats parses INFO commandstats.
+func commandStats(t *testing.T, e *env) []commandStat {
+	info, err := e.rdb.Info(e.ctx, "commandstats").Result()
+	must(t, err)
+	var out []commandStat
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		s := commandStat{name: strings.TrimPrefix(name, "cmdstat_")}
+		for _, f := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			x, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "calls":
+				s.calls = x
+			case "usec":
+				s.usec = x
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b commandStat) int { return int(b.usec - a.usec) })
+	return out
+}
+
+// TestLockCycleCommandStats logs, for the model Lock cycle (ours and by
+// hand) and a plain Save (ours and om's twin), per op: the round trips and
+// commands the client sent, and every command's calls and usec by INFO
+// commandstats (commands run by scripts or in MULTI are counted on their
+// own line and inside EVALSHA/EXEC):
+//
+//	RAPYER_BENCH=1 go test -count=1 -v -run TestLockCycleCommandStats ./bench/
+func TestLockCycleCommandStats(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH") != "1" {
+		t.Skip("RAPYER_BENCH=1 to measure")
+	}
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("RAPYER_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	shared := newEnv(t)
+	for _, s := range []struct {
+		name string
+		p    prepare
+	}{{"model-lock/rapyer", modelLockRapyer}, {"model-lock/hand", modelLockHand},
+		{"save/rapyer", saveItemRapyer}, {"save/om", saveItemOm}} {
+		hook := &tripCounter{keep: 4}
+		rdb := redis.NewClient(&redis.Options{Addr: shared.srv.Addr()})
+		t.Cleanup(func() { _ = rdb.Close() })
+		e := &env{ctx: shared.ctx, srv: shared.srv, rdb: rdb}
+		e.ids.Store(shared.ids.Add(1 << 20))
+		p := s.p(t, e)
+		warm(t, p)
+		must(t, rdb.ConfigResetStat(e.ctx).Err())
+		rdb.AddHook(hook)
+		for range n {
+			must(t, p.op())
+		}
+		trips, cmds := hook.trips, hook.cmds
+		stats := commandStats(t, e)
+		must(t, p.check())
+		t.Logf("%s: %.2f round trips, %.2f commands sent per op", s.name, float64(trips)/float64(n), float64(cmds)/float64(n))
+		for _, tr := range hook.trace[:min(len(hook.trace), 4)] {
+			t.Logf("  sent: %s", tr)
+		}
+		for _, c := range stats {
+			if strings.HasPrefix(c.name, "config") {
+				continue
+			}
+			t.Logf("  %-10s calls/op %5.2f  usec/op %6.2f  usec/call %6.2f", c.name, c.calls/float64(n), c.usec/float64(n), c.usec/max(c.calls, 1))
+		}
+	}
+}
