@@ -145,10 +145,7 @@ func TestIndexSaveFloor(t *testing.T) {
 		a[5] = strconv.Itoa(j % 100)
 		return []string{g + fmt.Sprintf(":{id%d}", j%50), g + ":@ids", g + ":@back", g + ":@exp", g + ":@i:age", fmt.Sprintf("rec:%d", q)}, a
 	}
-	sides := []struct {
-		name, script string
-		args         func(j, q int) ([]string, []any)
-	}{
+	sides := []floorScript{
 		{"0 indexes: the calls", floor0, args0},
 		{"0 indexes: return 1", "return 1", args0},
 		{"1 index: the calls", strings.Replace(floor1, "BACK", "redis.call('HSET', KEYS[3], ARGV[2], 'N3:age' .. #n .. ':' .. n)", 1), args1},
@@ -156,6 +153,19 @@ func TestIndexSaveFloor(t *testing.T) {
 		{"1 index: without @back, ZCARD", strings.Replace(strings.Replace(strings.Replace(floor1, "BACK", "", 1), "local b = redis.call('HGET', KEYS[3], ARGV[2])\n", "", 1), "redis.call('ZCARD', KEYS[4])\n", "", 1), args1},
 		{"1 index: return 1", "return 1", args1},
 	}
+	t.Log(countScripts(t, ctx, cg, sides))
+}
+
+// floorScript is a script of a floor count: its name, its text, and the
+// keys and arguments of its j-th call (q counts every call, for records).
+type floorScript struct {
+	name, script string
+	args         func(j, q int) ([]string, []any)
+}
+
+// countScripts counts each script's server instructions per call (300
+// calls after 50 of warm-up, over 50 models) and gives them as a table.
+func countScripts(t *testing.T, ctx context.Context, cg ixCallgrind, sides []floorScript) string {
 	var sb strings.Builder
 	sb.WriteString("\n| script | instructions |\n|---|---:|\n")
 	q := 0
@@ -170,7 +180,7 @@ func TestIndexSaveFloor(t *testing.T) {
 		})
 		fmt.Fprintf(&sb, "| %s | %.0fk |\n", s.name, n/1000)
 	}
-	t.Log(sb.String())
+	return sb.String()
 }
 
 func anys(s []string) []any {
@@ -247,10 +257,7 @@ func TestIndexExecFloor(t *testing.T) {
 		hset  = "redis.call('HSET', KEYS[2], ARGV[1], 'N3:age' .. #n .. ':' .. n)\n"
 		zrem  = "if o then redis.call('ZREM', KEYS[4], o .. ARGV[1]) end\n"
 	)
-	sides := []struct {
-		name, script string
-		args         func(j, q int) ([]string, []any)
-	}{
+	sides := []floorScript{
 		{"0 indexes: the calls", execFloor0, args0},
 		{"0 indexes: return 1", "return 1", args0},
 		{"1 index: the calls", execFloor1, args1},
@@ -260,21 +267,7 @@ func TestIndexExecFloor(t *testing.T) {
 		{"1 index: without the ZCARD, @back, the ZREM (ZADD score a, member the id)", strings.Replace(cut(execFloor1, zcard, hset, hget, zrem), "0, n .. ARGV[1]", "a, ARGV[1]", 1), args1},
 		{"1 index: return 1", "return 1", args1},
 	}
-	var sb strings.Builder
-	sb.WriteString("\n| script | instructions |\n|---|---:|\n")
-	q := 0
-	for _, s := range sides {
-		sha, err := cg.rdb.ScriptLoad(ctx, s.script).Result()
-		must(t, err)
-		n := cg.count(t, 50, 300, func(j int) error {
-			q++
-			keys, a := s.args(j, q)
-			cmd := append([]any{"evalsha", sha, len(keys)}, anys(keys)...)
-			return cg.rdb.Do(ctx, append(cmd, a...)...).Err()
-		})
-		fmt.Fprintf(&sb, "| %s | %.0fk |\n", s.name, n/1000)
-	}
-	t.Log(sb.String())
+	t.Log(countScripts(t, ctx, cg, sides))
 }
 
 // execFloor0 and execFloor1 are the calls of the compiled Exec of Incr
