@@ -7,73 +7,16 @@ package bench_test
 // go-redis hook. It does not run in make test: it needs RAPYER_BENCH=1.
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
 )
-
-// tripCounter counts the round trips a client makes and logs the commands
-// of the first trace trips, with their arguments cut short.
-type tripCounter struct {
-	mu    sync.Mutex
-	trips int
-	cmds  int
-	trace []string
-	keep  int
-}
-
-func (c *tripCounter) note(cmds []redis.Cmder) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.trips++
-	c.cmds += len(cmds)
-	if len(c.trace) < c.keep {
-		var parts []string
-		for _, cmd := range cmds {
-			parts = append(parts, shortArgs(cmd.Args()))
-		}
-		c.trace = append(c.trace, strings.Join(parts, " | "))
-	}
-}
-
-// shortArgs prints args with each argument cut to 24 bytes.
-func shortArgs(args []any) string {
-	var b strings.Builder
-	for i, a := range args {
-		s := fmt.Sprint(a)
-		if len(s) > 24 {
-			s = s[:24] + "…(" + strconv.Itoa(len(s)) + ")"
-		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.note([]redis.Cmder{cmd})
-		return next(ctx, cmd)
-	}
-}
-
-func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.note(cmds)
-		return next(ctx, cmds)
-	}
-}
 
 // commandStat is one line of INFO commandstats.
 type commandStat struct {
@@ -129,7 +72,6 @@ func TestLockCycleCommandStats(t *testing.T) {
 		p    prepare
 	}{{"model-lock/rapyer", modelLockRapyer}, {"model-lock/hand", modelLockHand},
 		{"save/rapyer", saveItemRapyer}, {"save/om", saveItemOm}} {
-		hook := &tripCounter{keep: 4}
 		rdb := redis.NewClient(&redis.Options{Addr: shared.srv.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
 		e := &env{ctx: shared.ctx, srv: shared.srv, rdb: rdb}
@@ -137,17 +79,15 @@ func TestLockCycleCommandStats(t *testing.T) {
 		p := s.p(t, e)
 		warm(t, p)
 		must(t, rdb.ConfigResetStat(e.ctx).Err())
-		rdb.AddHook(hook)
+		ctr := testenv.CountRoundTrips(rdb)
 		for range n {
 			must(t, p.op())
 		}
-		trips, cmds := hook.trips, hook.cmds
+		trips, sent := ctr.Count(), ctr.Commands()
 		stats := commandStats(t, e)
 		must(t, p.check())
-		t.Logf("%s: %.2f round trips, %.2f commands sent per op", s.name, float64(trips)/float64(n), float64(cmds)/float64(n))
-		for _, tr := range hook.trace[:min(len(hook.trace), 4)] {
-			t.Logf("  sent: %s", tr)
-		}
+		t.Logf("%s: %.2f round trips, %.2f commands sent per op", s.name, float64(trips)/float64(n), float64(len(sent))/float64(n))
+		t.Logf("  first sent: %s", strings.Join(sent[:min(len(sent), 8)], " "))
 		for _, c := range stats {
 			if strings.HasPrefix(c.name, "config") {
 				continue
