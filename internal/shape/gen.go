@@ -7,11 +7,13 @@ import (
 )
 
 // The generator. A compiled script has four parts, in order: the check
-// phase (the record's look-up, the model, the guards and the arithmetic,
-// reading the data as the batch found it), the version, the ACL asks of
-// every write but the first, and the writes. A refusal of the first write
-// comes before anything changed, so it needs no ask; a write of the same
-// command and key as an earlier one is allowed as that one was.
+// phase (the model, the guards and the arithmetic, reading the data as the
+// batch found it), the version, the ACL asks of every write but the first,
+// and the writes. A refusal of the first write comes before anything
+// changed, so it needs no ask; a write of the same command and key as an
+// earlier one is allowed as that one was. A batch with a record writes it
+// first of its writes, with NX: every result is known by then (the check
+// phase computes them), and the write is also the record's look-up.
 
 // gen is the state of one compilation.
 type gen struct {
@@ -170,25 +172,21 @@ func compile(a argv) (string, []int, bool) {
 	return g.text(rec, head.String()), yields, true
 }
 
-// record looks the record up: a resend is answered from it. Its lifetime
-// (ARGV[3]) is in the text (keyOf): as text when it is a number the check
-// passes (a Lua number sent to Redis is formatted on every call), else
-// checked as the interpreter does.
+// record names the record key and its lifetime (ARGV[3]), which is in
+// the text (keyOf): as text when it is a number the check passes (a Lua
+// number sent to Redis is formatted on every call), else checked as the
+// interpreter does. The record is looked up by its own write, once the
+// checks passed (writeText), or by the look-up of a batch that stops
+// before its writes (text's tail).
 func (g *gen) record(sb *strings.Builder, rec string) {
 	ms, _ := g.a.at(3)
 	if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n >= 1 && n <= 9007199254740991 && strconv.FormatInt(n, 10) == ms {
-		g.line(sb, "local recms = %s", luaQuote(ms))
+		g.line(sb, "recms = %s", luaQuote(ms))
 	} else {
-		g.line(sb, "local recms = tonumber(%s)", luaQuote(ms))
+		g.line(sb, "recms = tonumber(%s)", luaQuote(ms))
 		g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
 	}
-	g.line(sb, "local rec = KS[%s]", rec)
-	g.line(sb, "local prev = redis.call('GET', rec)")
-	g.line(sb, "if prev then")
-	g.line(sb, "  if prev == '1' then return {'DUP'} end")
-	g.line(sb, "  if prev == '0' then return {'DUPX'} end")
-	g.line(sb, "  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
-	g.line(sb, "end")
+	g.line(sb, "rec = KS[%s]", rec)
 }
 
 // model reads the model: its version and every field of its root hash the

@@ -90,16 +90,17 @@ func (g *gen) lockInstr(in instr, n int) bool {
 	res := g.local()
 	key := "KS[" + k + "]"
 	g.writes = append(g.writes, [2]string{"DEL", key}, [2]string{"EXISTS", key + " .. ':fence:wait'"})
+	// its result is known in the check phase (the record is written
+	// before the writes, with every result)
+	g.line(&g.chk, "local %s = %s == AV[%d] and '1' or '0'", res, x, tok)
 	t := &g.lk.text
-	g.line(t, "local %s = '0'", res)
-	g.line(t, "if %s == AV[%d] then", x, tok)
+	g.line(t, "if %s == '1' then", res)
 	g.line(t, "  at = %d; redis.call('DEL', %s); wrote = true", n, key)
 	g.line(t, "  if redis.call('EXISTS', %s .. ':fence:wait') == 1 then", key)
 	g.line(t, "    local ok, yes = true, true")
 	g.line(t, "    if redis.acl_check_cmd then ok, yes = pcall(redis.acl_check_cmd, 'PUBLISH', AV[%d], %s) end", ch, key)
 	g.line(t, "    if ok and yes then redis.pcall('PUBLISH', AV[%d], %s) end", ch, key)
 	g.line(t, "  end")
-	g.line(t, "  %s = '1'", res)
 	g.line(t, "end")
 	g.intRes[len(g.res)] = true
 	return g.result(res)

@@ -8,10 +8,56 @@ import (
 )
 
 // text assembles the script: helpers, the check phase, the version, the
-// asks, the writes, the record, the reply; and the answer to an error.
+// asks, the record, the writes, the reply; and the answer to an error.
 func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
 	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
+	if rec != "0" {
+		sb.WriteString(replayText)
+	}
+	g.helpers(&sb)
+	sb.WriteString("local function body()\n")
+	if g.spends {
+		sb.WriteString("  local budget, spent = tonumber(AV[4]) or 0, 0\n")
+	}
+	if rec != "0" {
+		g.record(&sb, rec)
+	}
+	sb.WriteString(head)
+	sb.WriteString(g.chk.String())
+	if g.written {
+		// the version goes first of the model's writes; by HINCRBY when the
+		// batch sends one to the root anyway (one command fewer to ask)
+		for _, w := range g.writes {
+			if w == [2]string{"HINCRBY", "root"} {
+				g.bump = "HINCRBY"
+			}
+		}
+		if g.bump == "" || g.reset {
+			g.bump = "HSET"
+		}
+		if !g.reset { // a replace writes its version with its fields (reset.go)
+			g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
+		}
+		sb.WriteString(versionCheck(g.bump))
+	}
+	if rec != "0" {
+		// the record is the first write
+		g.writes = append([][2]string{{"SET", "rec"}}, g.writes...)
+	}
+	g.askText(&sb)
+	g.writeText(&sb, rec)
+	sb.WriteString("end\nlocal ok, res = pcall(body)\n")
+	if rec != "0" {
+		sb.WriteString(recordTail)
+	}
+	sb.WriteString("if ok then return res end\nif not wrote then return {'AGAIN'} end\n")
+	sb.WriteString(partial)
+	return sb.String()
+}
+
+// helpers writes the helpers of batch.lua the script needs.
+func (g *gen) helpers(sb *strings.Builder) {
 	p := luaText() // batch.lua's helpers (lua.go)
 	if g.ixOn {
 		// the index pieces call isint; the rest of the script has it inline
@@ -28,40 +74,36 @@ func (g *gen) text(rec, head string) string {
 	if g.strs {
 		sb.WriteString(p["strs"])
 	}
-	sb.WriteString("local function body()\n")
-	if g.spends {
-		sb.WriteString("  local budget, spent = tonumber(AV[4]) or 0, 0\n")
-	}
-	if rec != "0" {
-		g.record(&sb, rec)
-	}
-	sb.WriteString(head)
-	sb.WriteString(g.chk.String())
-	if rec != "0" {
-		g.writes = append(g.writes, [2]string{"SET", "rec"})
-	}
-	if g.written {
-		// the version goes first: the first write; by HINCRBY when the
-		// batch sends one to the root anyway (one command fewer to ask)
-		for _, w := range g.writes {
-			if w == [2]string{"HINCRBY", "root"} {
-				g.bump = "HINCRBY"
-			}
-		}
-		if g.bump == "" || g.reset {
-			g.bump = "HSET"
-		}
-		if !g.reset { // a replace writes its version with its fields (reset.go)
-			g.writes = append([][2]string{{g.bump, "root"}}, g.writes...)
-		}
-		sb.WriteString(versionCheck(g.bump))
-	}
-	g.askText(&sb)
-	g.writeText(&sb, rec)
-	sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\nif not wrote then return {'AGAIN'} end\n")
-	sb.WriteString(partial)
-	return sb.String()
 }
+
+// replayText holds the record's key and lifetime (record, gen.go), whether
+// the batch sent the record's write (looked) and whether that write made
+// it (made); and replay, the record's look-up: a resend is answered from
+// the record as the interpreter's replay answers it, else the batch
+// answers r. 'F' is the record of a batch that failed and could not
+// delete it: no record.
+const replayText = `local rec, recms, looked, made
+local function replay(r)
+  local prev = redis.call('GET', rec)
+  if not prev or prev == 'F' then return r end
+  if prev == '1' then return {'DUP'} end
+  if prev == '0' then return {'DUPX'} end
+  local d = cjson.decode(prev); table.insert(d, 1, 'DUP'); return d
+end
+`
+
+// recordTail is the end of a script with a record. A batch that stopped
+// before its writes with an answer of its own (a failed check, a guard, a
+// missing model) looks the record up first: a resend whose checks fail
+// now, because its first application changed what they read (the lock it
+// released, the version it bumped, the guard it moved), is answered from
+// the record (an AGAIN leaves that to the interpreter). A batch that
+// failed after it wrote its record takes it back, as the interpreter's
+// save does (a user who may not DEL it leaves it saying 'F'): a failed
+// batch leaves no record.
+const recordTail = `if ok and not looked and type(res) == 'table' and res[1] ~= 'AGAIN' then ok, res = pcall(replay, res) end
+if not ok and made and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end
+`
 
 // askText asks the ACL, where the server's Lua can, for every command and
 // key the writes send but the first's. The commands are this text's own,
@@ -72,12 +114,14 @@ func (g *gen) askText(sb *strings.Builder) {
 	seen := map[[2]string]bool{}
 	var asks []string
 	var hset bool // the batch sends HSET to the root, and bumps by HINCRBY
+	// the record goes first: the version's write is asked as the others
+	recFirst := len(g.writes) > 0 && g.writes[0] == [2]string{"SET", "rec"}
 	if g.bump == "HINCRBY" {
 		for _, w := range g.writes {
 			hset = hset || w == [2]string{"HSET", "root"}
 		}
 		// a created model's version is an HSET: asked below
-		seen[[2]string{"HSET", "root"}] = true
+		seen[[2]string{"HSET", "root"}] = !recFirst || !hset
 	}
 	for i, w := range g.writes {
 		if i == 0 {
@@ -89,7 +133,12 @@ func (g *gen) askText(sb *strings.Builder) {
 		}
 	}
 	dyn := g.asks.String()
-	if g.bump == "HINCRBY" {
+	switch {
+	case g.bump != "HINCRBY":
+	case recFirst && !hset:
+		dyn += "  if not v and not acl('HSET', root) then return {'AGAIN'} end\n"
+	case recFirst: // HSET and HINCRBY are asked above
+	default:
 		if hset {
 			dyn += "  if v then if not acl('HSET', root) then return {'AGAIN'} end\n"
 		} else {
@@ -108,9 +157,12 @@ func (g *gen) askText(sb *strings.Builder) {
 	sb.WriteString("  end\n")
 }
 
-// writeText writes: the version, the instructions' writes, the TTLs, the
-// record; and returns the reply.
+// writeText writes: the record, the version, the instructions' writes,
+// the TTLs; and returns the reply.
 func (g *gen) writeText(sb *strings.Builder, rec string) {
+	if rec != "0" {
+		g.recordText(sb)
+	}
 	first := true
 	mark := func() {
 		if first {
@@ -155,16 +207,23 @@ func (g *gen) writeText(sb *strings.Builder, rec string) {
 	default:
 		reply = "{'OK', " + strings.Join(ys, ", ") + "}"
 	}
-	if rec != "0" {
-		if r := g.recorded(); r == "" {
-			sb.WriteString("  redis.call('SET', rec, '1', 'PX', recms)\n")
-		} else {
-			sb.WriteString(r)
-			sb.WriteString("  redis.call('SET', rec, rs, 'PX', recms)\n")
-		}
-		mark()
-	}
 	sb.WriteString("  return " + reply + "\n")
+}
+
+// recordText writes the record, which is also its look-up: every result is
+// known (the check phase computed them), and the record is the
+// interpreter's, byte for byte (recorded). A record there already is a
+// resend's: it is answered from it, and nothing else is written.
+func (g *gen) recordText(sb *strings.Builder) {
+	rs := "'1'"
+	if r := g.recorded(); r != "" {
+		sb.WriteString(r)
+		rs = "rs"
+	}
+	sb.WriteString("  looked = true\n")
+	sb.WriteString("  if not redis.call('SET', rec, " + rs + ", 'PX', recms, 'NX') then\n")
+	sb.WriteString("    local r = replay(false)\n    if r then return r end\n")
+	sb.WriteString("    redis.call('SET', rec, " + rs + ", 'PX', recms)\n  end\n  made = true\n")
 }
 
 // The marks of an HSET of the root that is the batch's first write
