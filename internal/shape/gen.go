@@ -181,12 +181,12 @@ func compile(a argv) (string, []int, bool) {
 func (g *gen) record(sb *strings.Builder, rec string) {
 	ms, _ := g.a.at(3)
 	if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n >= 1 && n <= 9007199254740991 && strconv.FormatInt(n, 10) == ms {
-		g.line(sb, "recms = %s", luaQuote(ms))
+		g.line(sb, "local recms = %s", luaQuote(ms))
 	} else {
-		g.line(sb, "recms = tonumber(%s)", luaQuote(ms))
+		g.line(sb, "local recms = tonumber(%s)", luaQuote(ms))
 		g.line(sb, "if recms == nil or recms < 1 or recms ~= math.floor(recms) or recms > 9007199254740991 then %s end", again)
 	}
-	g.line(sb, "rec = KS[%s]", rec)
+	g.line(sb, "local rec = KS[%s]", rec)
 }
 
 // model reads the model: its version and every field of its root hash the

@@ -11,10 +11,7 @@ import (
 // asks, the record, the writes, the reply; and the answer to an error.
 func (g *gen) text(rec, head string) string {
 	var sb strings.Builder
-	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote = 1, false\n")
-	if rec != "0" {
-		sb.WriteString(replayText)
-	}
+	sb.WriteString("-- rapyer-go: a compiled batch shape (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, made = 1, false, false\n")
 	g.helpers(&sb)
 	sb.WriteString("local function body()\n")
 	if g.spends {
@@ -49,7 +46,7 @@ func (g *gen) text(rec, head string) string {
 	g.writeText(&sb, rec)
 	sb.WriteString("end\nlocal ok, res = pcall(body)\n")
 	if rec != "0" {
-		sb.WriteString(recordTail)
+		sb.WriteString(strings.ReplaceAll(recordTail, "KS[R]", "KS["+rec+"]"))
 	}
 	sb.WriteString("if ok then return res end\nif not wrote then return {'AGAIN'} end\n")
 	sb.WriteString(partial)
@@ -76,33 +73,38 @@ func (g *gen) helpers(sb *strings.Builder) {
 	}
 }
 
-// replayText holds the record's key and lifetime (record, gen.go), whether
-// the batch sent the record's write (looked) and whether that write made
-// it (made); and replay, the record's look-up: a resend is answered from
-// the record as the interpreter's replay answers it, else the batch
-// answers r. 'F' is the record of a batch that failed and could not
-// delete it: no record.
-const replayText = `local rec, recms, looked, made
-local function replay(r)
-  local prev = redis.call('GET', rec)
-  if not prev or prev == 'F' then return r end
-  if prev == '1' then return {'DUP'} end
-  if prev == '0' then return {'DUPX'} end
-  local d = cjson.decode(prev); table.insert(d, 1, 'DUP'); return d
-end
+// replay answers a resend from its record prev (a Lua expression) as the
+// interpreter's replay does; 'F' is the record of a batch that failed and
+// could not delete it: no record, and the batch goes on.
+const replay = `if prev == '1' then return {'DUP'} end
+if prev == '0' then return {'DUPX'} end
+if prev ~= 'F' then local d = cjson.decode(prev); table.insert(d, 1, 'DUP'); return d end
 `
 
-// recordTail is the end of a script with a record. A batch that stopped
-// before its writes with an answer of its own (a failed check, a guard, a
-// missing model) looks the record up first: a resend whose checks fail
-// now, because its first application changed what they read (the lock it
-// released, the version it bumped, the guard it moved), is answered from
-// the record (an AGAIN leaves that to the interpreter). A batch that
-// failed after it wrote its record takes it back, as the interpreter's
+// indent puts pre before every line of s.
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pre) + "\n"
+}
+
+// recordTail is the end of a script with a record (KS[R] its key). A
+// batch that stopped before its writes with an answer of its own (a
+// failed check, a guard, a missing model) looks the record up first: a
+// resend whose checks fail now, because its first application changed
+// what they read (the lock it released, the version it bumped, the guard
+// it moved), is answered from the record (an AGAIN leaves that to the
+// interpreter). The closure is made on that path only: every closure the
+// chunk makes costs every call. A batch that failed after it wrote its
+// record (made holds its lifetime) takes it back, as the interpreter's
 // save does (a user who may not DEL it leaves it saying 'F'): a failed
 // batch leaves no record.
-const recordTail = `if ok and not looked and type(res) == 'table' and res[1] ~= 'AGAIN' then ok, res = pcall(replay, res) end
-if not ok and made and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end
+var recordTail = `if ok and not made and type(res) == 'table' and (res[1] == 'ERR' or res[1] == 'SKIP') then
+  ok, res = pcall(function()
+    local prev = redis.call('GET', KS[R])
+    if not prev then return res end
+` + indent(replay, "    ") + `    return res
+  end)
+end
+if not ok and made and type(redis.pcall('DEL', KS[R])) == 'table' then redis.pcall('SET', KS[R], 'F', 'PX', made) end
 `
 
 // askText asks the ACL, where the server's Lua can, for every command and
@@ -220,10 +222,10 @@ func (g *gen) recordText(sb *strings.Builder) {
 		sb.WriteString(r)
 		rs = "rs"
 	}
-	sb.WriteString("  looked = true\n")
 	sb.WriteString("  if not redis.call('SET', rec, " + rs + ", 'PX', recms, 'NX') then\n")
-	sb.WriteString("    local r = replay(false)\n    if r then return r end\n")
-	sb.WriteString("    redis.call('SET', rec, " + rs + ", 'PX', recms)\n  end\n  made = true\n")
+	sb.WriteString("    local prev = redis.call('GET', rec)\n")
+	sb.WriteString(indent(replay, "    "))
+	sb.WriteString("    redis.call('SET', rec, " + rs + ", 'PX', recms)\n  end\n  made = recms\n")
 }
 
 // The marks of an HSET of the root that is the batch's first write
