@@ -691,8 +691,16 @@ func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 	return tx.Join(b, tx.On(t, prog.RefreshTTL(m.opts.TTL)))
 }
 
-// readErr maps a WRONGTYPE refusal of a read of key to ErrWrongType.
-func readErr(key string, err error) error { return reply.WrongType(key, err) }
+// readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any
+// other (an ACL's NOPERM, OOM, a busy script) as ErrNoPermission or
+// ErrRefused, naming key; an error of the network or the context is
+// returned as it is.
+func readErr(key string, err error) error {
+	if err == nil || reply.IsWrongType(err) || !reply.FromServer(err) {
+		return reply.WrongType(key, err)
+	}
+	return errs.At(key, reply.Refused(err))
+}
 
 // Exists reports whether model id exists.
 func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {

@@ -87,3 +87,17 @@ func DirectShapes(t Target) (compiled, program int) {
 	}
 	return compiled, program
 }
+
+// SetAsideSaveShapes empties the direct path's list of shapes for a test
+// that fills it, and returns what puts the list back as it was.
+func SetAsideSaveShapes() (restore func(), count func() int) {
+	old := saveShapes.Load()
+	saveShapes.Store(nil)
+	count = func() int {
+		if l := saveShapes.Load(); l != nil {
+			return len(*l)
+		}
+		return 0
+	}
+	return func() { saveShapes.Store(old) }, count
+}

@@ -83,18 +83,35 @@ local function uncount(k)
   end
 end
 
+-- refused is the error reply of a fence that the server refused to read
+-- or write at k (err, its message): NOPERM for the ACL's refusal, which
+-- Redis 7.0 words "can't run this command" and later versions "no
+-- permissions".
+local function refused(k, err)
+  local acl = string.find(err, 'NOPERM', 1, true) or string.find(err, "can't run this command", 1, true)
+  local code = acl and 'NOPERM' or 'ERR'
+  return redis.error_reply(code .. ' fence key ' .. k .. ': ' .. err)
+end
+
 local function nextfence(k, life)
   local acl = redis.acl_check_cmd
+  local counted = false -- INCR made k 1: it was gone, or held 0
   if not acl or acl('INCR', k) then
     -- without acl_check_cmd (before Redis 7) a refusal is an error reply
     local n = redis.pcall('INCR', k)
     if type(n) == 'number' and n > 1 and n < MAXFENCE then
-      redis.call('PEXPIRE', k, life)
-      return n
-    end
-    if type(n) == 'number' and n ~= 1 then
+      -- a refused PEXPIRE (a user one rule short of the documented
+      -- line) gives the count back and takes the GET and SET PX way,
+      -- which needs none: an error raised here would leave the lock
+      -- held and the count up
+      if type(redis.pcall('PEXPIRE', k, life)) == 'number' then
+        return n
+      end
+      uncount(k)
+    elseif type(n) == 'number' and n ~= 1 then
       uncount(k)
     end
+    counted = n == 1
     -- 1: k was gone (INCR made it 1) or held 0: the clock's below;
     -- an error (not an integer, not a string, refused) or a number too
     -- large: the reading below says which
@@ -115,12 +132,21 @@ local function nextfence(k, life)
     -- as text, and as an integer (%.0f of a double costs twice as much;
     -- a number argument is formatted by the server in ways that differ
     -- between versions)
-    redis.call('SET', k, string.format('%d', n), 'PX', life)
+    local set = redis.pcall('SET', k, string.format('%d', n), 'PX', life)
+    if set.err then
+      return nil, refused(k, set.err)
+    end
     return n
   end
-  local t = redis.call('TIME')
-  -- the clock's text as is (TIME's microseconds have at most 6 digits)
-  redis.call('SET', k, t[1] .. string.sub('00000' .. t[2], -6), 'PX', life)
+  -- the clock's text as is (TIME's microseconds have at most 6 digits);
+  -- a refused TIME or SET leaves no 1 that INCR made (without a TTL, it
+  -- would be counted up from later, below the fences given out before)
+  local t = redis.pcall('TIME')
+  local set = t.err and t or redis.pcall('SET', k, t[1] .. string.sub('00000' .. t[2], -6), 'PX', life)
+  if set.err then
+    if counted then redis.call('DEL', k) end
+    return nil, refused(k, set.err)
+  end
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 

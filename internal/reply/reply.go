@@ -8,6 +8,7 @@ package reply
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,14 +24,21 @@ func FromServer(err error) bool {
 }
 
 // Refused types a refusal of the server, an error err that FromServer
-// reports: errs.NoPermission for an ACL's NOPERM, errs.Refused otherwise;
-// err stays wrapped.
+// reports: errs.NoPermission for an ACL's refusal (NOPERM, or the ERR that
+// Redis 7.0 gives for a command or key a script's user may not use),
+// errs.Refused otherwise; err stays wrapped.
 func Refused(err error) error {
-	if redis.HasErrorPrefix(err, "NOPERM") {
+	if redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL) {
 		return fmt.Errorf("%w: %w", errs.NoPermission, err)
 	}
 	return fmt.Errorf("%w: %w", errs.Refused, err)
 }
+
+// scriptACL starts Redis 7.0's refusal of a command, key or channel that
+// the user running a script or function may not use ("ERR The user
+// executing the script can't run this command or subcommand", "... can't
+// access at least one of the keys ...").
+const scriptACL = "The user executing the script can't "
 
 // IsWrongType reports whether err is the server's WRONGTYPE refusal: a key
 // holds a Redis type other than the command's.

@@ -1,0 +1,53 @@
+package rapyer_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
+)
+
+// TestInPlaceGetRefusedByTheACLIsTyped: a user who may not HGETALL gets
+// ErrNoPermission from every read of the in-place path (Get,
+// GetWithVersion, GetMany, Update's load, Duplicate), never an untyped
+// go-redis error; on the real server and cluster (miniredis has no ACL).
+func TestInPlaceGetRefusedByTheACLIsTyped(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "nohg"
+		var rules []string
+		for _, r := range aclRules(t, leastPrivilege, prefix) {
+			if r != "+hgetall" {
+				rules = append(rules, r)
+			}
+		}
+		app := b.NewUser(t, rules...)
+		admin := rapyer.MustNew[Item](b.Client, rapyer.Options{Prefix: prefix})
+		if err := admin.Save(ctx, "i", Item{SKU: "s", Qty: 1}); err != nil {
+			t.Fatal(err)
+		}
+		m := rapyer.MustNew[Item](app, rapyer.Options{Prefix: prefix})
+		if err := m.Save(ctx, "j", Item{SKU: "j"}); err != nil {
+			t.Fatalf("Save as the user without HGETALL: %v", err)
+		}
+		denied := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, rapyer.ErrNoPermission) {
+				t.Fatalf("%s as a user without HGETALL: %v; want ErrNoPermission", what, err)
+			}
+		}
+		_, err := m.Get(ctx, "i")
+		denied("Get", err)
+		_, _, err = m.GetWithVersion(ctx, "i")
+		denied("GetWithVersion", err)
+		_, _, err = m.GetMany(ctx, []string{"i", "j"})
+		denied("GetMany", err)
+		_, err = m.Update(ctx, "i", func(v Item) (tx.Batch, error) { return tx.Batch{}, nil })
+		denied("Update", err)
+		_, err = m.Duplicate(ctx, "i", "k")
+		denied("Duplicate", err)
+	})
+}
