@@ -7,31 +7,47 @@ package bench_test
 import "testing"
 
 // BenchmarkGetClientCPU runs the Get row's sides in turn, three rounds (on
-// a busy machine the rounds of one side differ more than the sides), with
+// a busy machine the rounds of one side differ more than the sides), their
+// order reversed every other round, with
 // this process's CPU per op (user and system: the client's share, the
 // server being another process) and allocations:
 //
 //	go test -run '^$' -bench BenchmarkGetClientCPU -benchmem -benchtime 10000x ./bench/
 func BenchmarkGetClientCPU(b *testing.B) {
 	e := newEnv(b)
-	sides := []struct {
-		name string
-		p    prepared
-	}{{"rapyer", getItemRapyer(b, e)}, {"om_Fetch_twin", getItemOm(b, e)}}
+	clientCPURounds(b, []namedSide{{"rapyer", getItemRapyer(b, e)}, {"om_Fetch_twin", getItemOm(b, e)}})
+}
+
+// namedSide is a prepared side with its sub-benchmark's name.
+type namedSide struct {
+	name string
+	p    prepared
+}
+
+// clientCPURounds warms the sides, then runs them in turn, three rounds,
+// the order reversed every other round (so no side always runs first,
+// right after the warm-up or right after the same other side), each with
+// this process's CPU per op and its allocations.
+func clientCPURounds(b *testing.B, sides []namedSide) {
 	for _, s := range sides {
 		warm(b, s.p)
 	}
-	for i := range 3 * len(sides) {
-		s := sides[i%len(sides)]
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			start := cpuTime()
-			for b.Loop() {
-				if err := s.p.op(); err != nil {
-					b.Fatal(err)
-				}
+	for r := range 3 {
+		for i := range sides {
+			s := sides[i]
+			if r%2 == 1 {
+				s = sides[len(sides)-1-i]
 			}
-			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
-		})
+			b.Run(s.name, func(b *testing.B) {
+				b.ReportAllocs()
+				start := cpuTime()
+				for b.Loop() {
+					if err := s.p.op(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
+			})
+		}
 	}
 }

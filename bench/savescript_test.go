@@ -128,27 +128,13 @@ func TestSaveScriptParts(t *testing.T) {
 	}
 }
 
-// BenchmarkSaveClientCPU runs the Save row's sides one by one, with this
-// process's CPU per op (user and system: the client's share, the server
-// being another process) and allocations:
+// BenchmarkSaveClientCPU runs the Save row's sides in turn, three rounds,
+// their order reversed every other round (it ran each side once, ours
+// always first), with this process's CPU per op (user and system: the
+// client's share, the server being another process) and allocations:
 //
 //	go test -run '^$' -bench BenchmarkSaveClientCPU -benchmem -count 5 ./bench/
 func BenchmarkSaveClientCPU(b *testing.B) {
 	e := newEnv(b)
-	for _, s := range []struct {
-		name string
-		p    prepared
-	}{{"rapyer", saveItemRapyer(b, e)}, {"om_Save_twin", saveItemOm(b, e)}} {
-		warm(b, s.p)
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			start := cpuTime()
-			for b.Loop() {
-				if err := s.p.op(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
-		})
-	}
+	clientCPURounds(b, []namedSide{{"rapyer", saveItemRapyer(b, e)}, {"om_Save_twin", saveItemOm(b, e)}})
 }

@@ -89,17 +89,27 @@ func (h *Hash) Next() (name, value string, ok bool, err error) {
 	return name, value, true, nil
 }
 
-// bulk reads the bulk string at h.at.
+// bulk reads the bulk string at h.at. It parses the length itself rather
+// than by header: a length is at most the reply's size (so it cannot
+// overflow), and one bound check covers the head's CRLF, the string and
+// its CRLF. This is most of the client's own work on a Get's reply.
 func (h *Hash) bulk() (string, error) {
-	if h.at >= len(h.s) || h.s[h.at] != '$' {
+	s, i := h.s, h.at+1
+	if i > len(s) || s[i-1] != '$' {
 		return "", ErrNotHash
 	}
-	n, at, ok := header(h.s, h.at)
-	if !ok || n > len(h.s)-at-2 || h.s[at+n] != '\r' || h.s[at+n+1] != '\n' {
+	n, first := 0, i
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if n = n*10 + int(s[i]-'0'); n > len(s) {
+			return "", ErrNotHash
+		}
+	}
+	at := i + 2 // where the string starts
+	if i == first || at+n+2 > len(s) || s[i] != '\r' || s[i+1] != '\n' || s[at+n] != '\r' || s[at+n+1] != '\n' {
 		return "", ErrNotHash
 	}
 	h.at = at + n + 2
-	return h.s[at : at+n], nil
+	return s[at : at+n], nil
 }
 
 // header reads the length of the RESP header at s[from:] (its type byte,

@@ -98,3 +98,28 @@ func TestHashCutShort(t *testing.T) {
 		t.Errorf("a bulk longer than its length: %v", err)
 	}
 }
+
+// TestHashBadBulkLengths: a field's length that is missing, not a number,
+// past the reply's end (up to overflowing an int), negative (a nil bulk)
+// or not followed by CRLF gives ErrNotHash, and a field ending exactly at
+// the reply's end is read.
+func TestHashBadBulkLengths(t *testing.T) {
+	for _, head := range []string{"$", "$x", "$-1", "$99999999999999999999", "$9223372036854775808", "$18446744073709551617",
+		"$3\n", "$3\r", "$3 ", "$+3", "$ 3", "+OK", ":3"} {
+		raw := "%1\r\n$3\r\n__v\r\n" + head + "\r\nabc\r\n"
+		h, err := reply.ReadHash([]byte(raw))
+		if err == nil {
+			_, _, _, err = h.Next()
+		}
+		if !errors.Is(err, reply.ErrNotHash) {
+			t.Errorf("%q: %v, want ErrNotHash", raw, err)
+		}
+	}
+	h, err := reply.ReadHash([]byte("%1\r\n$3\r\n__v\r\n$3\r\nabc\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, value, ok, err := h.Next(); !ok || err != nil || name != "__v" || value != "abc" {
+		t.Errorf("a field at the reply's end: %q %q %v %v", name, value, ok, err)
+	}
+}
