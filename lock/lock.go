@@ -250,13 +250,14 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id)
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id: args)
 	// first is cmd cut before the lease (and before a fence life of 0):
 	// the call of an attempt that will not flag the wait key (see args)
 	first []any
 	// waits: the caller has joined the key's wake subscription, so a
-	// failed attempt flags the wait key (see args)
+	// failed attempt flags the wait key (see args), for lease ms
 	waits bool
+	lease any
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -269,20 +270,15 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	m := o.millis()
 	// laid out as script.Command does, in one allocation: the command, its
 	// name, the key count and the lock key (the entry names the lock's
-	// other keys after it), then token, TTL, fence life and, for a caller
-	// that waits, its lease and the wait key's owner (see pass); a caller
-	// that will not wait sends neither: each argument costs the server
-	// about 2k instructions
+	// other keys after it), then token, TTL, fence life and, once the
+	// caller waits, its lease and the wait key's owner (see args and
+	// pass): each argument costs the server about 1.2k instructions
 	cmd := make([]any, 0, 9)
 	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl, m.life)
-	a.first = cmd
+	a.first, a.cmd, a.lease = cmd, cmd, m.lease
 	if o.noFence {
 		a.first = cmd[:6] // no fence life: the entry reads none as 0
 	}
-	if !o.noWait {
-		cmd = append(cmd, m.lease, clientID(rdb))
-	}
-	a.cmd = cmd
 	return a
 }
 
@@ -296,10 +292,14 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 // cycle sends two or three arguments instead of five (each costs the
 // server about 1.2k instructions).
 func (a *acquirer) args() []any {
-	if a.waits {
-		return a.cmd
+	if !a.waits {
+		return a.first
 	}
-	return a.first
+	if len(a.cmd) == 7 {
+		// in place: cmd was made with room for them
+		a.cmd = append(a.cmd, a.lease, clientID(a.rdb))
+	}
+	return a.cmd
 }
 
 // millis are the acquire call's arguments in milliseconds, boxed once for
@@ -632,6 +632,9 @@ type Lock struct {
 	cancel context.CancelCauseFunc
 	expiry *time.Timer
 	bound  []context.CancelCauseFunc // of the contexts of Bind, cancelled as ctx is
+	// bound1 holds the first of bound, without an allocation of its own
+	// (Model.Lock binds one context per lock)
+	bound1 [1]context.CancelCauseFunc
 
 	stopWatchdog context.CancelFunc // nil without AutoExtend
 	watchdog     chan struct{}      // closed when the watchdog goroutine is done
@@ -651,6 +654,7 @@ func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
+	l.bound = l.bound1[:0]
 	if a.o.autoExtend {
 		var wctx context.Context
 		wctx, l.stopWatchdog = context.WithCancel(context.WithoutCancel(ctx))
