@@ -40,7 +40,7 @@ func acquireForms(t testing.TB, e *env) []acquireForm {
 }
 
 // acquireOp is one uncontended acquire of form f on a key of its own, as
-// Model.Lock sends it (no fence, a waiter's lease and client id), then the
+// Model.Lock's first attempt sends it (token and TTL: no fence), then the
 // release: a DEL alone, or (mixed) the hand's fenced save and release
 // scripts, so that the cycle also runs the scripts' VM.
 func acquireOp(t testing.TB, e *env, f acquireForm, mixed bool) prepared {
@@ -53,7 +53,7 @@ func acquireOp(t testing.TB, e *env, f acquireForm, mixed bool) prepared {
 	return prepared{op: func() error {
 		n++
 		tok := rapyerToken()
-		r, err := e.rdb.Do(e.ctx, f.word, f.what, 1, lk, tok, 10000, 0, 650, "bench.client").Int64()
+		r, err := e.rdb.Do(e.ctx, f.word, f.what, 1, lk, tok, 10000).Int64()
 		if err == nil && r != 0 {
 			err = strconv.ErrRange
 		}
@@ -88,6 +88,7 @@ func TestAcquireFormsCommandStats(t *testing.T) {
 			warm(t, ops[i])
 		}
 		usec := make([]float64, len(forms))
+		acq := make([]float64, len(forms)) // the acquire's own line
 		const rounds, per = 30, 200
 		for r := range rounds {
 			for j := range forms {
@@ -100,11 +101,14 @@ func TestAcquireFormsCommandStats(t *testing.T) {
 					if c.name != "config" && c.name != "info" {
 						usec[i] += c.usec
 					}
+					if c.name == forms[i].word {
+						acq[i] += c.usec
+					}
 				}
 			}
 		}
 		for i, f := range forms {
-			t.Logf("mixed=%v %-20s server µs/op %6.2f", mixed, f.name, usec[i]/rounds/per)
+			t.Logf("mixed=%v %-20s server µs/op %6.2f, of which %s %6.2f", mixed, f.name, usec[i]/rounds/per, f.word, acq[i]/rounds/per)
 		}
 	}
 }
