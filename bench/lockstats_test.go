@@ -96,3 +96,43 @@ func TestLockCycleCommandStats(t *testing.T) {
 		}
 	}
 }
+
+// TestLockCycleServerCPU logs, for the model Lock cycle (ours and by
+// hand), the server's time per cycle two ways over interleaved rounds on
+// a private server: the usec of INFO commandstats (wall time inside the
+// commands, waits for a CPU included) and the server's CPU time
+// (INFO cpu: the commands, the round trips' reading, parsing and
+// writing, without waits; serverCPU, in ns), and their ratios ours/hand:
+//
+//	RAPYER_BENCH=1 go test -count=1 -v -run TestLockCycleServerCPU ./bench/
+func TestLockCycleServerCPU(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH") != "1" {
+		t.Skip("RAPYER_BENCH=1 to measure")
+	}
+	e := newEnv(t)
+	sides := []prepared{modelLockRapyer(t, e), modelLockHand(t, e)}
+	const rounds, per = 20, 250
+	var usec, cpu [2]float64
+	for r := range rounds {
+		for j := range sides {
+			i := (j + r) % 2
+			warm(t, sides[i])
+			must(t, e.rdb.ConfigResetStat(e.ctx).Err())
+			c0 := serverCPU(t, e)
+			for range per {
+				must(t, sides[i].op())
+			}
+			cpu[i] += serverCPU(t, e) - c0
+			for _, c := range commandStats(t, e) {
+				if c.name != "config" && c.name != "info" {
+					usec[i] += c.usec
+				}
+			}
+		}
+	}
+	for i, name := range []string{"model-lock/rapyer", "model-lock/hand"} {
+		must(t, sides[i].check())
+		t.Logf("%-18s commandstats µs/op %6.2f  server CPU µs/op %6.2f", name, usec[i]/rounds/per, cpu[i]/1000/rounds/per)
+	}
+	t.Logf("ours/hand: commandstats %.2fx, server CPU %.2fx", usec[0]/usec[1], cpu[0]/cpu[1])
+}

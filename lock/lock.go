@@ -250,7 +250,14 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id)
+	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id: args)
+	// first is cmd cut before the lease (and before a fence life of 0):
+	// the call of an attempt that will not flag the wait key (see args)
+	first []any
+	// waits: the caller has joined the key's wake subscription, so a
+	// failed attempt flags the wait key (see args), for lease ms
+	waits bool
+	lease any
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -263,17 +270,36 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	m := o.millis()
 	// laid out as script.Command does, in one allocation: the command, its
 	// name, the key count and the lock key (the entry names the lock's
-	// other keys after it), then token, TTL, fence life and, for a caller
-	// that waits, its lease and the wait key's owner (see pass); a caller
-	// that will not wait sends neither: each argument costs the server
-	// about 2k instructions
+	// other keys after it), then token, TTL, fence life and, once the
+	// caller waits, its lease and the wait key's owner (see args and
+	// pass): each argument costs the server about 1.2k instructions
 	cmd := make([]any, 0, 9)
 	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl, m.life)
-	if !o.noWait {
-		cmd = append(cmd, m.lease, clientID(rdb))
+	a.first, a.cmd, a.lease = cmd, cmd, m.lease
+	if o.noFence {
+		a.first = cmd[:6] // no fence life: the entry reads none as 0
 	}
-	a.cmd = cmd
 	return a
+}
+
+// args is the acquire call of the next attempt. Only a caller that has
+// joined the key's wake subscription sends its lease and client id, which
+// make a failed attempt flag the wait key: a first attempt that fails is
+// followed, once the subscription is settled, by a second at once (see
+// pause.between), which flags the key. A flag set before the subscription
+// would make a release announce itself to nobody, and a release before
+// the second attempt leaves the lock free for it. So the uncontended
+// cycle sends two or three arguments instead of five (each costs the
+// server about 1.2k instructions).
+func (a *acquirer) args() []any {
+	if !a.waits {
+		return a.first
+	}
+	if len(a.cmd) == 7 {
+		// in place: cmd was made with room for them
+		a.cmd = append(a.cmd, a.lease, clientID(a.rdb))
+	}
+	return a.cmd
 }
 
 // millis are the acquire call's arguments in milliseconds, boxed once for
@@ -367,6 +393,7 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			won = true
 			return newLock(ctx, a, attempt{ok: true, fence: g.fence, start: g.start}), nil
 		}
+		a.waits = p.w != nil
 		at, err := a.try(ctx)
 		if err != nil {
 			return nil, err
@@ -528,7 +555,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
+			return lua.Acquire.Run(ctx, a.rdb, a.args()).Int64()
 		}
 		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
@@ -573,7 +600,7 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 		} else {
 			pipe = a.rdb.Pipeline()
 		}
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.args())
 		a.o.load(pipe)
 		if a.tx || pipe.Len() <= 2 {
 			return pipe, cmd
@@ -605,6 +632,9 @@ type Lock struct {
 	cancel context.CancelCauseFunc
 	expiry *time.Timer
 	bound  []context.CancelCauseFunc // of the contexts of Bind, cancelled as ctx is
+	// bound1 holds the first of bound, without an allocation of its own
+	// (Model.Lock binds one context per lock)
+	bound1 [1]context.CancelCauseFunc
 
 	stopWatchdog context.CancelFunc // nil without AutoExtend
 	watchdog     chan struct{}      // closed when the watchdog goroutine is done
@@ -624,6 +654,7 @@ func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
+	l.bound = l.bound1[:0]
 	if a.o.autoExtend {
 		var wctx context.Context
 		wctx, l.stopWatchdog = context.WithCancel(context.WithoutCancel(ctx))

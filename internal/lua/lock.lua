@@ -189,9 +189,9 @@ end
 -- lock key travels: every key and argument of a call costs the server
 -- more than the string concatenations that make them here.
 -- args[1] token, args[2] TTL in ms, args[3] the fence key's lifetime in ms
--- (longer), or 0 for an acquisition without a fence (the reply's fence is
--- then 0, and the fence key is neither read nor written: a caller that
--- fences its writes by the token needs no number), args[4] (optional) a
+-- (longer), or 0 or nothing for an acquisition without a fence (the
+-- reply's fence is then 0, and the fence key is neither read nor written:
+-- a caller that fences its writes by the token needs no number), args[4] (optional) a
 -- waiter's lease in ms: when the lock is held and it is above 0, the
 -- caller will wait and wants a release to wake it, so the wait key is made
 -- to live at least that long; args[5] (optional) the waiter's client id.
@@ -210,9 +210,10 @@ local function acquire(keys, args)
   if redis.call('EXISTS', k .. ':fence:' .. args[1]) == 1 then
     return -1
   end
+  local life = args[3] or '0'
   if redis.call('SET', k, args[1], 'NX', 'PX', args[2]) then
-    if args[3] == '0' then return 0 end
-    local f, err = nextfence(k .. ':fence', args[3])
+    if life == '0' then return 0 end
+    local f, err = nextfence(k .. ':fence', life)
     if not f then
       redis.call('DEL', k)
       return err
@@ -221,13 +222,13 @@ local function acquire(keys, args)
   end
   if redis.call('GET', k) == args[1] then
     redis.call('PEXPIRE', k, args[2])
-    if args[3] == '0' then return 0 end
+    if life == '0' then return 0 end
     local fk = k .. ':fence'
     local v = redis.pcall('GET', fk)
     local f = type(v) == 'string' and string.match(v, '^%d+$') and tonumber(v)
     if not f then
       local err
-      f, err = nextfence(fk, args[3])
+      f, err = nextfence(fk, life)
       if not f then
         redis.call('DEL', k)
         return err
