@@ -40,7 +40,8 @@ func acquireForms(t testing.TB, e *env) []acquireForm {
 }
 
 // acquireOp is one uncontended acquire of form f on a key of its own, as
-// Model.Lock's first attempt sends it (token and TTL: no fence), then the
+// a caller without a fence that will not wait sends it (token and TTL;
+// Model.Lock adds its client id), then the
 // release: a DEL alone, or (mixed) the hand's fenced save and release
 // scripts, so that the cycle also runs the scripts' VM.
 func acquireOp(t testing.TB, e *env, f acquireForm, mixed bool) prepared {

@@ -94,16 +94,12 @@
 // # Waiting and the hand-off on release
 //
 // A release PUBLISHes on the key's wake channel, WakeChannel(key), if
-// someone waits: an attempt that finds the lock held, of a caller that
-// waits and has subscribed to the channel, also sets a short-lived flag
-// next to the lock key (in the same call; it lives 3*RetryMax plus half a
-// second past the waiter's last attempt), and a release announces itself
-// only while the flag exists. So a release with nobody waiting sends no
-// PUBLISH. A waiter subscribes to the channel before its second attempt,
-// which comes at once and flags; its first attempt does not (an
-// announcement before the subscription would reach nobody, and a release
-// before the second attempt leaves the lock free for it), so that an
-// uncontended acquisition sends the server fewer arguments. The package keeps one
+// someone waits: an attempt that finds the lock held, of a caller that will
+// wait, also sets a short-lived flag next to the lock key (in the same call;
+// it lives 3*RetryMax plus half a second past the waiter's last attempt),
+// and a release announces itself only while the flag exists. So a release
+// with nobody waiting sends no PUBLISH. A waiter subscribes to the channel
+// before its second attempt, and the package keeps one
 // Pub/Sub connection per client on which the channels of all keys being
 // waited for are multiplexed, read by one goroutine. A release wakes the
 // longest-waiting local waiter of the key, which tries again at once, so a

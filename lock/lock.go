@@ -250,14 +250,7 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL, fence life(, lease, client id: args)
-	// first is cmd cut before the lease (and before a fence life of 0):
-	// the call of an attempt that will not flag the wait key (see args)
-	first []any
-	// waits: the caller has joined the key's wake subscription, so a
-	// failed attempt flags the wait key (see args), for lease ms
-	waits bool
-	lease any
+	cmd   []any // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -270,37 +263,37 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	m := o.millis()
 	// laid out as script.Command does, in one allocation: the command, its
 	// name, the key count and the lock key (the entry names the lock's
-	// other keys after it), then token, TTL, fence life and, once the
-	// caller waits, its lease and the wait key's owner (see args and
-	// pass): each argument costs the server about 1.2k instructions
+	// other keys after it), then token and TTL, and only what differs from
+	// the entry's defaults (each argument costs the server about 1.2k
+	// instructions): for a caller that will wait, the wait key's owner
+	// (see pass; '' for one that will not, when more follows); the fence
+	// life (none: no fence); the lease unless it is the default
+	// RetryMax's
 	cmd := make([]any, 0, 9)
-	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl, m.life)
-	a.first, a.cmd, a.lease = cmd, cmd, m.lease
-	if o.noFence {
-		a.first = cmd[:6] // no fence life: the entry reads none as 0
+	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl)
+	switch {
+	case !o.noWait:
+		cmd = append(cmd, clientIDArg(rdb))
+	case !o.noFence:
+		cmd = append(cmd, noID)
 	}
+	custom := !o.noWait && o.lease() != defaultLease
+	if !o.noFence || custom {
+		cmd = append(cmd, m.life)
+	}
+	if custom {
+		cmd = append(cmd, m.lease)
+	}
+	a.cmd = cmd
 	return a
 }
 
-// args is the acquire call of the next attempt. Only a caller that has
-// joined the key's wake subscription sends its lease and client id, which
-// make a failed attempt flag the wait key: a first attempt that fails is
-// followed, once the subscription is settled, by a second at once (see
-// pause.between), which flags the key. A flag set before the subscription
-// would make a release announce itself to nobody, and a release before
-// the second attempt leaves the lock free for it. So the uncontended
-// cycle sends two or three arguments instead of five (each costs the
-// server about 1.2k instructions).
-func (a *acquirer) args() []any {
-	if !a.waits {
-		return a.first
-	}
-	if len(a.cmd) == 7 {
-		// in place: cmd was made with room for them
-		a.cmd = append(a.cmd, a.lease, clientID(a.rdb))
-	}
-	return a.cmd
-}
+// noID is the acquire entry's client id of a caller that will not wait.
+var noID any = ""
+
+// defaultLease is the lease of the default RetryMax, which the acquire
+// entry takes when it is sent none (LEASE in lock.lua).
+const defaultLease = 3*DefaultRetryMax + 500*time.Millisecond
 
 // millis are the acquire call's arguments in milliseconds, boxed once for
 // the options they were made for.
@@ -393,7 +386,6 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			won = true
 			return newLock(ctx, a, attempt{ok: true, fence: g.fence, start: g.start}), nil
 		}
-		a.waits = p.w != nil
 		at, err := a.try(ctx)
 		if err != nil {
 			return nil, err
@@ -555,7 +547,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.args()).Int64()
+			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
 		}
 		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
@@ -600,7 +592,7 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 		} else {
 			pipe = a.rdb.Pipeline()
 		}
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.args())
+		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
 		a.o.load(pipe)
 		if a.tx || pipe.Len() <= 2 {
 			return pipe, cmd

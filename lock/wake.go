@@ -113,14 +113,25 @@ func clientID(rdb redis.UniversalClient) string {
 		return last.id // most programs lock through one client
 	}
 	id := procID + "." + strconv.FormatUint(uint64(p), 36)
-	lastClientID.Store(&namedClient{p: p, id: id})
+	lastClientID.Store(&namedClient{p: p, id: id, boxed: id})
 	return id
 }
 
-// namedClient is a client's address and its clientID.
+// namedClient is a client's address and its clientID, also boxed.
 type namedClient struct {
-	p  uintptr
-	id string
+	p     uintptr
+	id    string
+	boxed any
+}
+
+// clientIDArg is clientID as a script argument: boxed once per client, as
+// boxing a string costs an allocation.
+func clientIDArg(rdb redis.UniversalClient) any {
+	id := clientID(rdb)
+	if last := lastClientID.Load(); last != nil && last.id == id {
+		return last.boxed
+	}
+	return id
 }
 
 // lastClientID is the last clientID made: it is a function of the

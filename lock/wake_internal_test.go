@@ -1,7 +1,6 @@
 package lock
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -10,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
@@ -49,70 +47,14 @@ func TestReleaseAnnouncesOnlyWhenWaited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitedFor(t, b.Client, key, Options{RetryMax: time.Minute})
+		if _, err := Acquire(ctx, b.Client, key, Options{Wait: time.Millisecond, RetryMax: time.Minute}); !errors.Is(err, errs.NotAcquired) {
+			t.Fatalf("a waiter of a held lock: %v", err)
+		}
 		if err := l.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if n := counts.announced.Load() - a0; n != 1 {
 			t.Fatalf("the release with a waiter announced itself %d times, want 1", n)
-		}
-	})
-}
-
-// waitedFor waits for the lock at key, held elsewhere, with opts (and
-// the default Wait) until the wait key says so, then gives up: a waiter
-// that went away, whose flag lives on for its lease.
-func waitedFor(t *testing.T, rdb redis.UniversalClient, key string, opts Options) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() {
-		_, err := Acquire(ctx, rdb, key, opts)
-		done <- err
-	}()
-	testenv.Eventually(t, "the waiter flags the wait key", func() bool { return rdb.Exists(t.Context(), waitKey(key)).Val() == 1 })
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("a waiter of a held lock, cancelled: %v", err)
-	}
-}
-
-// TestFirstAttemptDoesNotFlag: the first attempt of a caller that will
-// wait, made before it joins the key's wake subscription, finds the lock
-// held and leaves no wait key (a release then would announce itself to
-// nobody); an attempt made once it has joined flags the key with its
-// client's id for its lease. The lock ends up with the waiter when the
-// holder releases.
-func TestFirstAttemptDoesNotFlag(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		ctx := t.Context()
-		key := b.Prefix + ":{first}:lock:x"
-		held := take(t, b, key, Options{Wait: NoWait})
-		o, _ := Options{NoFence: true}.resolve()
-		a := newAcquirer(b.Client, key, o)
-		at, err := a.try(ctx)
-		if err != nil || at.ok {
-			t.Fatalf("a first attempt on a held lock: %+v, %v", at, err)
-		}
-		if n := b.Client.Exists(ctx, waitKey(key)).Val(); n != 0 {
-			t.Fatal("a first attempt flagged the wait key")
-		}
-		a.waits = true
-		if at, err := a.try(ctx); err != nil || at.ok {
-			t.Fatalf("an attempt of a subscribed waiter on a held lock: %+v, %v", at, err)
-		}
-		if v := b.Client.Get(ctx, waitKey(key)).Val(); v != clientID(b.Client) {
-			t.Fatalf("the wait key holds %q, want the client id %q", v, clientID(b.Client))
-		}
-		if pt := b.Client.PTTL(ctx, waitKey(key)).Val(); pt <= 0 || pt > o.lease() {
-			t.Fatalf("the wait key lives %v, want at most the lease %v", pt, o.lease())
-		}
-		let(t, held)
-		if at, err := a.try(ctx); err != nil || !at.ok || at.fence != 0 {
-			t.Fatalf("an attempt on the released lock: %+v, %v; want the lock without a fence", at, err)
-		}
-		if v := b.Client.Get(ctx, key).Val(); v != a.token {
-			t.Fatalf("the lock key holds %q, want the waiter's token", v)
 		}
 	})
 }
@@ -149,7 +91,7 @@ func TestNoPublishWithoutWaiters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitedFor(t, rdb, key, Options{RetryMax: time.Minute})
+	_, _ = Acquire(ctx, rdb, key, Options{Wait: time.Millisecond, RetryMax: time.Minute})
 	if err := l.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +148,10 @@ func TestWaitRegistrationExpires(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := Options{RetryMax: 10 * time.Millisecond}
-		waitedFor(t, b.Client, key, o)
+		o := Options{Wait: time.Millisecond, RetryMax: 10 * time.Millisecond}
+		if _, err := Acquire(ctx, b.Client, key, o); !errors.Is(err, errs.NotAcquired) {
+			t.Fatalf("a waiter of a held lock: %v", err)
+		}
 		r, _ := o.resolve()
 		pttl := b.Client.PTTL(ctx, waitKey(key)).Val()
 		if pttl <= 0 || pttl > r.lease() {
@@ -263,6 +207,48 @@ func TestWaitersTakeTurns(t *testing.T) {
 		t.Logf("the longest wait saw %d other acquisitions", worst.Load())
 		if w := worst.Load(); w > 64 {
 			t.Fatalf("a waiter was passed over %d times", w)
+		}
+	})
+}
+
+// TestWaitFlagLeases: the acquire call carries only what differs from the
+// entry's defaults, and the wait key says the same either way: a waiter
+// with the default RetryMax (whose lease the entry knows) flags it with
+// its client's id for the default lease, one with another RetryMax for its
+// own lease, and a caller that will not wait does not flag it.
+func TestWaitFlagLeases(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		short := Options{Wait: time.Millisecond, RetryMax: time.Millisecond}
+		rs, _ := short.resolve()
+		for _, c := range []struct {
+			name string
+			o    Options
+			// the wait key's PTTL must be in (lo, hi]; hi 0: no wait key
+			lo, hi time.Duration
+		}{
+			{"default", Options{Wait: time.Millisecond}, rs.lease(), defaultLease},
+			{"short", short, 0, rs.lease()},
+			{"nowait", Options{Wait: NoWait}, 0, 0},
+			{"nowait-fenced", Options{Wait: NoWait, NoFence: true}, 0, 0},
+		} {
+			key := b.Prefix + ":{lease" + c.name + "}:lock:x"
+			held := take(t, b, key, Options{TTL: time.Minute, Wait: NoWait})
+			if _, err := Acquire(ctx, b.Client, key, c.o); !errors.Is(err, errs.NotAcquired) {
+				t.Fatalf("%s: a waiter of a held lock: %v", c.name, err)
+			}
+			pt := b.Client.PTTL(ctx, waitKey(key)).Val()
+			if c.hi == 0 {
+				if n := b.Client.Exists(ctx, waitKey(key)).Val(); n != 0 {
+					t.Fatalf("%s: a caller that will not wait flagged the wait key", c.name)
+				}
+			} else if pt <= c.lo || pt > c.hi {
+				t.Fatalf("%s: the wait key lives %v, want (%v, %v]", c.name, pt, c.lo, c.hi)
+			}
+			if v := b.Client.Get(ctx, waitKey(key)).Val(); c.hi != 0 && v != clientID(b.Client) {
+				t.Fatalf("%s: the wait key holds %q, want the client's id %q", c.name, v, clientID(b.Client))
+			}
+			let(t, held)
 		}
 	})
 }

@@ -180,6 +180,10 @@ local function flag(k, id, lease)
   end
 end
 
+-- LEASE is the waiter's lease in ms when acquire is sent none: package
+-- lock's lease of its default RetryMax (3 * 50ms + 500ms).
+local LEASE = 650
+
 -- acquire takes the lock if it is free and gives the acquisition its
 -- fencing token.
 --
@@ -188,13 +192,16 @@ end
 -- void key k..':fence:'..token and the wait key k..':fence:wait'. Only the
 -- lock key travels: every key and argument of a call costs the server
 -- more than the string concatenations that make them here.
--- args[1] token, args[2] TTL in ms, args[3] the fence key's lifetime in ms
--- (longer), or 0 or nothing for an acquisition without a fence (the
--- reply's fence is then 0, and the fence key is neither read nor written:
--- a caller that fences its writes by the token needs no number), args[4] (optional) a
--- waiter's lease in ms: when the lock is held and it is above 0, the
--- caller will wait and wants a release to wake it, so the wait key is made
--- to live at least that long; args[5] (optional) the waiter's client id.
+-- args[1] token, args[2] TTL in ms, args[3] (optional) a waiter's client
+-- id: when the lock is held, a caller that sends one (not '') will wait
+-- and wants a release to wake it, so the wait key is flagged for it and
+-- made to live at least args[5] ms, its lease, or LEASE when args[5] is
+-- absent (the lease of package lock's default RetryMax); args[4] the fence
+-- key's lifetime in ms (longer), or 0 or nothing for an acquisition
+-- without a fence (the reply's fence is then 0, and the fence key is
+-- neither read nor written: a caller that fences its writes by the token
+-- needs no number). What is left out costs nothing: each argument costs
+-- the server about 1.2k instructions.
 -- Reply, one integer (a table reply costs the server more than the rest of
 -- an acquisition without a fence): the fence (0 without one, fences are
 -- above 0) when the lock is ours; -1 if this token's acquisition was given
@@ -210,7 +217,7 @@ local function acquire(keys, args)
   if redis.call('EXISTS', k .. ':fence:' .. args[1]) == 1 then
     return -1
   end
-  local life = args[3] or '0'
+  local life = args[4] or '0'
   if redis.call('SET', k, args[1], 'NX', 'PX', args[2]) then
     if life == '0' then return 0 end
     local f, err = nextfence(k .. ':fence', life)
@@ -236,9 +243,9 @@ local function acquire(keys, args)
     end
     return f
   end
-  local lease = tonumber(args[4])
-  if lease and lease > 0 then
-    flag(k .. ':fence:wait', args[5] or '*', lease)
+  local id = args[3]
+  if id and id ~= '' then
+    flag(k .. ':fence:wait', id, tonumber(args[5]) or LEASE)
   end
   local pt = redis.call('PTTL', k)
   if pt < 0 then return -2 end
