@@ -240,10 +240,22 @@ func Slot(key string) int {
 	return int(crc16(key) % 16384)
 }
 
+// crc16 is CRC16-CCITT (XMODEM), a byte at a time from crcTable: every
+// Save and Get finds its key's slot (about 8x fewer instructions than bit
+// by bit).
 func crc16(s string) uint16 {
 	var crc uint16
 	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
+		crc = crc<<8 ^ crcTable[byte(crc>>8)^s[i]]
+	}
+	return crc
+}
+
+// crcTable holds the CRC of every byte, the polynomial 0x1021 applied to it
+// bit by bit.
+var crcTable = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -251,6 +263,7 @@ func crc16(s string) uint16 {
 				crc <<= 1
 			}
 		}
+		t[i] = crc
 	}
-	return crc
-}
+	return t
+}()

@@ -11,13 +11,13 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 )
 
-// refCRC16 is CRC16-CCITT (XMODEM) computed from a table, as Redis's
-// crc16.c does, so that the bitwise version in package keys is checked
+// refCRC16 is CRC16-CCITT (XMODEM) computed bit by bit, as the polynomial
+// is defined, so that the table-driven version in package keys is checked
 // against an independent implementation.
-var refTable = func() [256]uint16 {
-	var t [256]uint16
-	for i := range t {
-		crc := uint16(i) << 8
+func refCRC16(b []byte) uint16 {
+	var crc uint16
+	for _, c := range b {
+		crc ^= uint16(c) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -25,15 +25,6 @@ var refTable = func() [256]uint16 {
 				crc <<= 1
 			}
 		}
-		t[i] = crc
-	}
-	return t
-}()
-
-func refCRC16(b []byte) uint16 {
-	var crc uint16
-	for _, c := range b {
-		crc = crc<<8 ^ refTable[byte(crc>>8)^c]
 	}
 	return crc
 }
