@@ -12,8 +12,9 @@ import (
 
 // TestInPlaceGetRefusedByTheACLIsTyped: a user who may not HGETALL gets
 // ErrNoPermission from every read of the in-place path (Get,
-// GetWithVersion, GetMany, Update's load, Duplicate), never an untyped
-// go-redis error; on the real server and cluster (miniredis has no ACL).
+// GetWithVersion, GetMany, Update's load, Duplicate, Lock's load), never
+// an untyped go-redis error, and a Lock whose load was refused leaves no
+// lock held; on the real server and cluster (miniredis has no ACL).
 func TestInPlaceGetRefusedByTheACLIsTyped(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -49,5 +50,14 @@ func TestInPlaceGetRefusedByTheACLIsTyped(t *testing.T) {
 		denied("Update", err)
 		_, err = m.Duplicate(ctx, "i", "k")
 		denied("Duplicate", err)
+		_, err = m.Lock(ctx, "i", "a", func(_ context.Context, v *Item) error { v.Qty = 5; return nil })
+		denied("Lock", err)
+		root, _ := m.Key("i")
+		if n := b.Client.Exists(ctx, root+":lock:a").Val(); n != 0 {
+			t.Fatalf("a Lock whose load was refused left its lock key held")
+		}
+		if got, err := admin.Get(ctx, "i"); err != nil || got.Qty != 1 {
+			t.Fatalf("after the refused Lock: %+v, %v", got, err)
+		}
 	})
 }
