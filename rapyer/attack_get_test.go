@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -58,6 +59,42 @@ func TestInPlaceGetRefusedByTheACLIsTyped(t *testing.T) {
 		}
 		if got, err := admin.Get(ctx, "i"); err != nil || got.Qty != 1 {
 			t.Fatalf("after the refused Lock: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestDirectSaveWithTTLRefusedPExpire: a user who may not PEXPIRE saves a
+// model with a TTL (the direct path's compiled save with its PEXPIRE):
+// ErrNoPermission, and the stored model keeps its value and version;
+// without a TTL the same user saves; on the real server and cluster.
+func TestDirectSaveWithTTLRefusedPExpire(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "nopx"
+		var rules []string
+		for _, r := range aclRules(t, leastPrivilege, prefix) {
+			if r != "+pexpire" {
+				rules = append(rules, r)
+			}
+		}
+		app := b.NewUser(t, rules...)
+		plain := rapyer.MustNew[Item](app, rapyer.Options{Prefix: prefix})
+		if err := plain.Save(ctx, "i", Item{SKU: "before"}); err != nil {
+			t.Fatalf("a Save without a TTL as the user without PEXPIRE: %v", err)
+		}
+		_, ver, _ := plain.GetWithVersion(ctx, "i")
+		timed := rapyer.MustNew[Item](app, rapyer.Options{Prefix: prefix, TTL: time.Hour})
+		for _, id := range []string{"i", "new"} {
+			if err := timed.Save(ctx, id, Item{SKU: "after"}); !errors.Is(err, rapyer.ErrNoPermission) {
+				t.Fatalf("a Save of %s with a TTL as the user without PEXPIRE: %v; want ErrNoPermission", id, err)
+			}
+		}
+		got, gver, err := plain.GetWithVersion(ctx, "i")
+		if err != nil || got.SKU != "before" || gver != ver {
+			t.Fatalf("after the refused Save: %+v v%d, %v; was v%d", got, gver, err, ver)
+		}
+		if ok, _ := plain.Exists(ctx, "new"); ok {
+			t.Fatal("the refused Save of a new model made it")
 		}
 	})
 }
