@@ -320,13 +320,13 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 		return m.getHash(ctx, root)
 	}
 	var read func() (T, string, bool, error)
-	_, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := m.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		read = m.queueVersionedRead(p, root)
 		m.queueRefresh(p, root)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return zero, "", readErr(root, err)
+		return zero, "", readErr(root, queuedCause(cmds, err))
 	}
 	v, ver, ok, err := read()
 	if err != nil {
@@ -689,6 +689,21 @@ func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 		return b
 	}
 	return tx.Join(b, tx.On(t, prog.RefreshTTL(m.opts.TTL)))
+}
+
+// queuedCause is the error of a transaction: err, or when the server
+// discarded it (EXECABORT) the refusal of the queued command that made it
+// (an ACL's NOPERM, a WRONGTYPE cannot come at queueing).
+func queuedCause(cmds []redis.Cmder, err error) error {
+	if !redis.HasErrorPrefix(err, "EXECABORT") {
+		return err
+	}
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && reply.FromServer(cerr) && !redis.HasErrorPrefix(cerr, "EXECABORT") {
+			return cerr
+		}
+	}
+	return err
 }
 
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any

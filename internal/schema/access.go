@@ -100,7 +100,22 @@ func (c *Codec) EncodeAt(p unsafe.Pointer) (string, error) {
 	if c.op == opReflect {
 		return c.Encode(reflect.NewAt(c.Type, p).Elem())
 	}
-	return c.encodePrim(p)
+	s, err := c.encodePrim(p)
+	if len(s) > MaxValue {
+		return "", tooLarge(len(s))
+	}
+	return s, err
+}
+
+// MaxValue is the longest text Redis stores as one value (512 MB, its
+// proto-max-bulk-len by default): Encode and EncodeAt refuse a longer one
+// with errs.TooLarge, so that a write of it fails before it is sent, where
+// the server would cut the connection while reading it (an unknown
+// outcome to the caller).
+const MaxValue = 512 << 20
+
+func tooLarge(n int) error {
+	return fmt.Errorf("%w: a value of %d bytes, over the 512 MB Redis stores in one value", errs.TooLarge, n)
 }
 
 // DecodeAt is Decode into the value p points to, which must be a c.Type.

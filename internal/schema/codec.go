@@ -157,8 +157,17 @@ func jsonable(t reflect.Type, seen map[reflect.Type]bool) error {
 	return nil
 }
 
-// Encode writes v (a value of c.Type) as Redis text.
+// Encode writes v (a value of c.Type) as Redis text, at most MaxValue
+// bytes of it.
 func (c *Codec) Encode(v reflect.Value) (string, error) {
+	s, err := c.encode(v)
+	if len(s) > MaxValue {
+		return "", tooLarge(len(s))
+	}
+	return s, err
+}
+
+func (c *Codec) encode(v reflect.Value) (string, error) {
 	switch c.Kind {
 	case String:
 		return v.String(), nil
