@@ -22,31 +22,20 @@ func TestConcurrentCreatesOneWins(t *testing.T) {
 		const workers, ids = 8, 10
 		won := make([][]int, ids)
 		var mu sync.Mutex
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range ids {
-					err := m.Create(ctx, fmt.Sprint("c", i), Item{SKU: fmt.Sprint("w", w), Qty: w})
-					switch {
-					case err == nil:
-						mu.Lock()
-						won[i] = append(won[i], w)
-						mu.Unlock()
-					case !errors.Is(err, rapyer.ErrExists):
-						errc <- err
-						return
-					}
+		testenv.Workers(t, workers, func(w int) error {
+			for i := range ids {
+				err := m.Create(ctx, fmt.Sprint("c", i), Item{SKU: fmt.Sprint("w", w), Qty: w})
+				switch {
+				case err == nil:
+					mu.Lock()
+					won[i] = append(won[i], w)
+					mu.Unlock()
+				case !errors.Is(err, rapyer.ErrExists):
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 		for i, ws := range won {
 			if len(ws) != 1 {
 				t.Fatalf("id c%d: created by %v, want exactly one", i, ws)

@@ -2,7 +2,6 @@ package rapyer_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,23 +21,14 @@ func TestModelLockAsUserWithoutChannels(t *testing.T) {
 		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		errc := make(chan error, 4)
-		for range 4 {
-			wg.Go(func() {
-				for range 5 {
-					if _, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance++; return nil }); err != nil {
-						errc <- err
-						return
-					}
+		testenv.Workers(t, 4, func(int) error {
+			for range 5 {
+				if _, err := m.Lock(ctx, "a", "w", func(_ context.Context, a *Account) error { a.Balance++; return nil }); err != nil {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 		if got, err := m.Get(ctx, "a"); err != nil || got.Balance != 21 {
 			t.Fatalf("after 20 locked increments: %+v, %v", got, err)
 		}

@@ -35,37 +35,26 @@ func TestModelLockSerialisesOneActionAndNotTwo(t *testing.T) {
 		// wait is a generous deadline, not a timing: the test asserts only
 		// that holders never overlap and no update is lost.
 		const workers, rounds = 16, 20 // 320 lock cycles
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range rounds {
-					_, err := m.Lock(ctx, "a", "count", func(_ context.Context, a *Account) error {
-						n := inside.Add(1)
-						for {
-							old := maxInside.Load()
-							if n <= old || maxInside.CompareAndSwap(old, n) {
-								break
-							}
+		testenv.Workers(t, workers, func(int) error {
+			for range rounds {
+				_, err := m.Lock(ctx, "a", "count", func(_ context.Context, a *Account) error {
+					n := inside.Add(1)
+					for {
+						old := maxInside.Load()
+						if n <= old || maxInside.CompareAndSwap(old, n) {
+							break
 						}
-						a.Balance++
-						inside.Add(-1)
-						return nil
-					})
-					if err != nil {
-						errc <- err
-						return
 					}
+					a.Balance++
+					inside.Add(-1)
+					return nil
+				})
+				if err != nil {
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 		if got := maxInside.Load(); got != 1 {
 			t.Fatalf("%d holders were inside at once", got)
 		}
@@ -248,40 +237,29 @@ func TestLockAllTransfersNeverDeadlock(t *testing.T) {
 		if b.Kind == testenv.Mini {
 			each = 100
 		}
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(uint64(seed), uint64(w)))
-				for range each {
-					i, j := r.IntN(len(ids)), r.IntN(len(ids)-1)
-					if j >= i {
-						j++
-					}
-					amount := 1 + r.IntN(50)
-					var from, to Account
-					_, err := rapyer.LockAll(ctx, "transfer", []rapyer.Held{m.Hold(ids[i], &from), m.Hold(ids[j], &to)}, func(context.Context) error {
-						if from.Balance < amount {
-							return nil // not enough: nothing changes
-						}
-						from.Balance -= amount
-						to.Balance += amount
-						return nil
-					}, rapyer.WithWait(time.Minute))
-					if err != nil {
-						errc <- err
-						return
-					}
+		testenv.Workers(t, workers, func(w int) error {
+			r := rand.New(rand.NewPCG(uint64(seed), uint64(w)))
+			for range each {
+				i, j := r.IntN(len(ids)), r.IntN(len(ids)-1)
+				if j >= i {
+					j++
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+				amount := 1 + r.IntN(50)
+				var from, to Account
+				_, err := rapyer.LockAll(ctx, "transfer", []rapyer.Held{m.Hold(ids[i], &from), m.Hold(ids[j], &to)}, func(context.Context) error {
+					if from.Balance < amount {
+						return nil // not enough: nothing changes
+					}
+					from.Balance -= amount
+					to.Balance += amount
+					return nil
+				}, rapyer.WithWait(time.Minute))
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		found, _, err := m.GetMany(ctx, ids)
 		if err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -140,36 +139,25 @@ func TestLockAllOppositeOrdersOverTwoTypes(t *testing.T) {
 		defer cancel()
 		accounts, tickets := twoTypes(t, b, rapyer.Options{HashTag: shop})
 		const rounds = 50
-		var wg sync.WaitGroup
-		errc := make(chan error, 2)
-		for w := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range rounds {
-					var a Account
-					var tk Ticket
-					held := []rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk)}
-					if w == 1 {
-						held[0], held[1] = held[1], held[0]
-					}
-					_, err := rapyer.LockAll(ctx, "buy", held, func(context.Context) error {
-						a.Balance--
-						tk.Seats = append(tk.Seats, fmt.Sprint(w))
-						return nil
-					}, rapyer.WithWait(time.Minute))
-					if err != nil {
-						errc <- err
-						return
-					}
+		testenv.Workers(t, 2, func(w int) error {
+			for range rounds {
+				var a Account
+				var tk Ticket
+				held := []rapyer.Held{accounts.Hold("a", &a), tickets.Hold("t", &tk)}
+				if w == 1 {
+					held[0], held[1] = held[1], held[0]
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+				_, err := rapyer.LockAll(ctx, "buy", held, func(context.Context) error {
+					a.Balance--
+					tk.Seats = append(tk.Seats, fmt.Sprint(w))
+					return nil
+				}, rapyer.WithWait(time.Minute))
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		gotA, _ := accounts.Get(ctx, "a")
 		gotT, _ := tickets.Get(ctx, "t")
 		if gotA.Balance != 100-2*rounds || len(gotT.Seats) != 2*rounds {

@@ -138,25 +138,14 @@ func TestConcurrentIncrementsGiveTheExactTotal(t *testing.T) {
 			t.Fatal(err)
 		}
 		const workers, each = 8, 1000
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range each {
-					if _, err := m.Exec(ctx, "c", tx.Of(ops.Incr(Balance, 1))); err != nil {
-						errc <- err
-						return
-					}
+		testenv.Workers(t, workers, func(int) error {
+			for range each {
+				if _, err := m.Exec(ctx, "c", tx.Of(ops.Incr(Balance, 1))); err != nil {
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 		got, err := m.Get(ctx, "c")
 		if err != nil {
 			t.Fatal(err)

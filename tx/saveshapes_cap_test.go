@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,26 +26,15 @@ func TestManyShapesSavedConcurrently(t *testing.T) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Nest](b.Client, rapyer.Options{Prefix: b.Prefix + "many"})
 		const shapes, workers = 72, 8
-		var wg sync.WaitGroup
-		errc := make(chan error, workers)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(uint64(seed), uint64(w)))
-				for _, i := range r.Perm(2 * shapes) {
-					if err := saveShape(ctx, b, m, w, i); err != nil {
-						errc <- err
-						return
-					}
+		testenv.Workers(t, workers, func(w int) error {
+			r := rand.New(rand.NewPCG(uint64(seed), uint64(w)))
+			for _, i := range r.Perm(2 * shapes) {
+				if err := saveShape(ctx, b, m, w, i); err != nil {
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Fatal(err)
-		}
+			}
+			return nil
+		})
 		if n := count(); n > 64 {
 			t.Fatalf("the direct path keeps %d shapes, past its bound of 64", n)
 		}
