@@ -3,6 +3,7 @@ package rapyer_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,13 +21,7 @@ func TestInPlaceGetRefusedByTheACLIsTyped(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		prefix := b.Prefix + "nohg"
-		var rules []string
-		for _, r := range aclRules(t, leastPrivilege, prefix) {
-			if r != "+hgetall" {
-				rules = append(rules, r)
-			}
-		}
-		app := b.NewUser(t, rules...)
+		app := b.NewUser(t, slices.DeleteFunc(aclRules(t, leastPrivilege, prefix), func(r string) bool { return r == "+hgetall" })...)
 		admin := rapyer.MustNew[Item](b.Client, rapyer.Options{Prefix: prefix})
 		if err := admin.Save(ctx, "i", Item{SKU: "s", Qty: 1}); err != nil {
 			t.Fatal(err)
@@ -74,13 +69,7 @@ func TestDirectSaveWithTTLRefusedPExpire(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		prefix := b.Prefix + "nopx"
-		var rules []string
-		for _, r := range aclRules(t, leastPrivilege, prefix) {
-			if r != "+pexpire" {
-				rules = append(rules, r)
-			}
-		}
-		app := b.NewUser(t, rules...)
+		app := b.NewUser(t, slices.DeleteFunc(aclRules(t, leastPrivilege, prefix), func(r string) bool { return r == "+pexpire" })...)
 		plain := rapyer.MustNew[Item](app, rapyer.Options{Prefix: prefix})
 		if err := plain.Save(ctx, "i", Item{SKU: "before"}); err != nil {
 			t.Fatalf("a Save without a TTL as the user without PEXPIRE: %v", err)
