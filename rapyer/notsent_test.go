@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
@@ -250,6 +251,66 @@ func TestEveryEntryPointTypesAnUnreachableServer(t *testing.T) {
 		for _, indexed := range []bool{false, true} {
 			good, bad := seed(t, b, rdb, indexed)
 			checkNotSent(t, good, bad, indexed, context.Background, nil)
+		}
+	})
+}
+
+// reads are the entry points that only read.
+var reads = []string{"Get", "GetWithVersion", "GetMany", "Exists", "TTL", "IDs", "Count", "Find", "FindIDs", "Page"}
+
+// proxied is a client to b whose every connection goes through a fault
+// proxy (one per server of a cluster), without go-redis's own retries.
+func proxied(t *testing.T, b *testenv.Backend) (redis.UniversalClient, []*faultproxy.Proxy) {
+	t.Helper()
+	via := map[string]*faultproxy.Proxy{}
+	var all []*faultproxy.Proxy
+	for _, a := range b.Addrs {
+		p := faultproxy.Start(t, a)
+		via[a] = p
+		all = append(all, p)
+	}
+	rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
+		o.MaxRetries, o.MaxRedirects = -1, -1 // a cluster client resends a read on its own otherwise
+		o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			if p, ok := via[addr]; ok {
+				addr = p.Addr()
+			}
+			return d.DialContext(ctx, network, addr)
+		}
+	})
+	return rdb, all
+}
+
+// TestAReadWhoseReplyIsLostIsNotSent: a read whose request reached the
+// server but whose reply was lost (the connection cut after the server
+// answered) fails with ErrNotSent, safe to send again, and writes nothing;
+// on every tier, for every read.
+func TestAReadWhoseReplyIsLostIsNotSent(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		for _, e := range entryPoints() {
+			if !slices.Contains(reads, e.name) {
+				continue
+			}
+			// Fresh proxies for each read: an arm that did not fire (on a
+			// server the read did not ask) must not outlive it.
+			rdb, proxies := proxied(t, b)
+			good, bad := seed(t, b, rdb, true)
+			if err := e.call(ctx, bad); err != nil { // warm: scripts loaded, connections open
+				t.Fatalf("%s: %v", e.name, err)
+			}
+			ids, v, ttl := snapshot(t, good)
+			for _, p := range proxies {
+				p.DropReplyTo(good.Prefix())
+			}
+			err := e.call(ctx, bad)
+			if !errors.Is(err, rapyer.ErrNotSent) {
+				t.Errorf("%s with its reply lost: %v, want ErrNotSent", e.name, err)
+			}
+			if ids2, v2, ttl2 := snapshot(t, good); !slices.Equal(ids, ids2) || v != v2 || (ttl > 0) != (ttl2 > 0) {
+				t.Errorf("%s wrote: ids %v -> %v, a %+v -> %+v", e.name, ids, ids2, v, v2)
+			}
 		}
 	})
 }
