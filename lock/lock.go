@@ -731,10 +731,11 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	cmd := script.Command([]string{l.key, FenceKey(l.key)}, l.tokArg, ttl.Milliseconds(), (ttl + fenceMargin).Milliseconds())
 	n, err := lua.Extend.Run(ctx, l.rdb, cmd).Int64()
 	if err != nil {
+		kind := lostOrUnsent(err)
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return failed(fmt.Sprintf("Extend(%q)", l.key), err, errs.UnknownOutcome)
+		return failed(fmt.Sprintf("Extend(%q)", l.key), err, kind)
 	}
 	if n == 0 {
 		return l.lose(fmt.Errorf("%w: Extend(%q): the key no longer holds this lock's token", errs.NotHeld, l.key))
@@ -801,7 +802,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.key, l.tokArg}).Int64() // as script.Command lays it out
 	if err != nil {
-		return failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
+		return failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
 	}
 	switch n {
 	case 0:
@@ -828,7 +829,7 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 			return false, nil
 		}
 		w.settle(grant{}, false, true)
-		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, errs.UnknownOutcome)
+		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
 	}
 	// res: the fence handed over with the lock (>= 0), or -3 released and
 	// announced, -2 released, -1 not held
@@ -954,6 +955,17 @@ func (l *Lock) watch(ctx context.Context) {
 			t.Reset(max(every/4, time.Millisecond))
 		}
 	}
+}
+
+// lostOrUnsent is the sentinel of a write's error that is not the server's
+// reply: errs.NotSent when the request never left the client (a closed
+// client, a failed dial, a context that ended first), errs.UnknownOutcome
+// otherwise (its reply was lost).
+func lostOrUnsent(err error) error {
+	if reply.Unsent(err) {
+		return errs.NotSent
+	}
+	return errs.UnknownOutcome
 }
 
 // failed types an error of the server or the network met by op: a refusal

@@ -86,8 +86,9 @@ var (
 	// script). It did not run; the server's reply is wrapped.
 	ErrRefused = errs.Refused
 	// ErrNotSent: the request did not reach the server (closed client, no
-	// connection, a context that ended first). Nothing was applied;
-	// sending it again is safe.
+	// connection, a context that ended first), or a read whose reply was
+	// lost: nothing was applied; sending it again is safe. A context's
+	// error stays wrapped (errors.Is(err, context.Canceled) holds).
 	ErrNotSent = errs.NotSent
 )
 

@@ -708,11 +708,15 @@ func queuedCause(cmds []redis.Cmder, err error) error {
 
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any
 // other (an ACL's NOPERM, OOM, a busy script) as ErrNoPermission or
-// ErrRefused, naming key; an error of the network or the context is
-// returned as it is.
+// ErrRefused, naming key; an error of the network, the client or the
+// context (not sent, or its reply lost) as ErrNotSent: a read applies
+// nothing.
 func readErr(key string, err error) error {
-	if err == nil || reply.IsWrongType(err) || !reply.FromServer(err) {
+	if err == nil || reply.IsWrongType(err) {
 		return reply.WrongType(key, err)
+	}
+	if !reply.FromServer(err) {
+		return reply.Read(err)
 	}
 	return errs.At(key, reply.Refused(err))
 }
@@ -793,7 +797,7 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 		d, err = m.rdb.PTTL(ctx, root).Result()
 	}
 	if err != nil {
-		return 0, err
+		return 0, readErr(root, err)
 	}
 	switch d {
 	case -2 * time.Millisecond, -2:
@@ -837,7 +841,7 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 				return nil
 			})
 			if err != nil {
-				yield("", err)
+				yield("", reply.Read(err))
 				return
 			}
 		}
@@ -846,11 +850,11 @@ func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
 			for {
 				batch, next, err := s(cursor).Result()
 				if err != nil {
-					return yield("", err)
+					return yield("", reply.Read(err))
 				}
 				ids, err := m.models(ctx, batch)
 				if err != nil {
-					return yield("", err)
+					return yield("", reply.Read(err))
 				}
 				for _, id := range ids {
 					if _, dup := seen[id]; dup {

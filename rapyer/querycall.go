@@ -13,6 +13,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	ix "github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -128,6 +129,14 @@ func flag(b bool) string {
 // A reply saying the library or the script was missing is recovered as
 // readAcrossSlots does.
 func (r *qrun[T]) call(ctx context.Context, what string, reqs []qreq) ([]qreply, error) {
+	out, err := r.calls(ctx, what, reqs)
+	// A query only reads: one not sent, or whose reply was lost, applied
+	// nothing (its purge of expired models is idempotent).
+	return out, reply.Read(err)
+}
+
+// calls is call: it sends the requests again while their slots move.
+func (r *qrun[T]) calls(ctx context.Context, what string, reqs []qreq) ([]qreply, error) {
 	for n := 1; ; n++ {
 		cmds, err := r.send(ctx, what, reqs)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	ix "github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
 )
 
@@ -40,6 +41,13 @@ const metaAt = "@reindex"
 // declaration: a writer without it would drop the new entries of the
 // models it writes, or write the old layout.
 func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
+	// The request that failed for a cause of the client (a closed client,
+	// a failed dial, an ended context) was not sent: ErrNotSent.
+	return reply.NotSent(m.reindex(ctx, progress))
+}
+
+// reindex is Reindex.
+func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) error {
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
 	}

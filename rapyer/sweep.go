@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/reply"
 )
 
 // Sweep deletes the collection keys that fields removed from T left behind,
@@ -36,7 +38,7 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, reply.NotSent(err)
 		}
 	} else {
 		nodes = append(nodes, func(cursor uint64) *redis.ScanCmd { return m.rdb.Scan(ctx, cursor, pattern, 256) })
@@ -47,7 +49,7 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 		for {
 			page, next, err := scan(cursor).Result()
 			if err != nil {
-				return removed, err
+				return removed, reply.Read(err)
 			}
 			var stale []string
 			for _, k := range page {
@@ -65,7 +67,7 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 				}) // each command reports its own error
 				for i, c := range cmds {
 					if err := c.Err(); err != nil {
-						return removed, err
+						return removed, reply.NotSent(err)
 					}
 					if c.Val() > 0 {
 						removed = append(removed, stale[i])

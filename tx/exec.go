@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -309,7 +308,7 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 // execProgram runs a built program: Exec's sends, its reply decoded.
 func execProgram(ctx context.Context, rdb redis.UniversalClient, p *prog.Program, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, reply.NotSent(err)
 	}
 	reply, err := run(ctx, rdb, call{p: p}, opts)
 	if err != nil {
@@ -496,7 +495,7 @@ func resendBy(_ redis.UniversalClient, start time.Time, life time.Duration) (tim
 // run).
 func send(ctx context.Context, rdb redis.UniversalClient, p call) (any, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, reply.NotSent(err)
 	}
 	if p.d != nil {
 		return p.d.send(ctx, rdb)
@@ -525,14 +524,7 @@ func (c call) Record() string {
 // also the only errors after which go-redis resent a transaction (a write
 // that failed), so nothing of the batch ran.
 func notSent(err error) bool {
-	if errors.Is(err, script.ErrNotRun) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op.Op == "dial"
-	}
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, script.ErrNotRun) || reply.Unsent(err)
 }
 
 // maxMoving bounds the resends of a batch refused while its slot moves

@@ -85,7 +85,7 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 	var last error
 	for attempt := 1; attempt <= opts.Retry.attempts(); attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, reply.NotSent(err)
 		}
 		res, err := attemptOnce(ctx, rdb, watch, read, opts)
 		switch {
@@ -95,10 +95,12 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 		case errors.Is(err, errRetry):
 			last = err
 			if err := backoff.Sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
-				return nil, err
+				return nil, reply.NotSent(err)
 			}
 		default:
-			return nil, err
+			// An error that says the request never left the client (WATCH
+			// or EXEC refused a closed client, say) sent nothing.
+			return nil, reply.NotSent(err)
 		}
 	}
 	return nil, fmt.Errorf("%w: %d attempts met concurrent writes (%v)", errs.Conflict, opts.Retry.attempts(), last)

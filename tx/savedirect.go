@@ -12,6 +12,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/random"
+	rp "github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/internal/transport"
@@ -281,7 +282,7 @@ func (d *direct) program(rdb redis.UniversalClient) (*prog.Program, error) {
 // its Result.
 func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, rp.NotSent(err)
 	}
 	reply, err := run(ctx, rdb, call{d: d}, d.opts)
 	if err != nil {

@@ -82,9 +82,9 @@ var TooLarge = errors.New("rapyer: over a limit")
 var Refused = errors.New("rapyer: refused by the server")
 
 // NotSent: the request did not reach the server (a closed client, no
-// connection from the pool, a failed dial, a context that ended first), or
-// an optimistic update failed before it sent its EXEC. Nothing was applied,
-// and sending it again is safe. It is the counterpart of UnknownOutcome.
+// connection from the pool, a failed dial, a context that ended first), an
+// optimistic update failed before it sent its EXEC, or a read whose reply
+// was lost: nothing was applied, and sending it again is safe. It is the counterpart of UnknownOutcome.
 var NotSent = errors.New("rapyer: not sent")
 
 // Duplicate: a write would give a model the value of a Unique index
@@ -140,3 +140,14 @@ type at struct {
 
 func (a *at) Error() string { return a.msg }
 func (a *at) Unwrap() error { return a.err }
+
+// Typed reports whether err wraps one of the sentinels already, so that a
+// classification must leave it as it is (no sentinel wrapped twice).
+func Typed(err error) bool {
+	for _, s := range all {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

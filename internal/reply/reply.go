@@ -6,9 +6,13 @@
 package reply
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
@@ -56,4 +60,49 @@ func WrongType(key string, err error) error {
 		return fmt.Errorf("%w: %v", errs.WrongType, err)
 	}
 	return fmt.Errorf("%w: %s: %v", errs.WrongType, key, err)
+}
+
+// Unsent reports whether err says that a request never left the client:
+// the client is closed, the pool gave no connection, the dial failed, or
+// the context ended before (or while waiting for) one of these.
+func Unsent(err error) bool {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Lost reports whether err is an error of the client, the network or the
+// context rather than the server's reply: the request was not sent, or its
+// reply was lost (a timeout, a reset or closed connection).
+func Lost(err error) bool {
+	var ne net.Error
+	return Unsent(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// NotSent wraps in errs.NotSent an error that says the request never left
+// the client (Unsent); any other error, and one that carries a sentinel
+// already, is returned as it is.
+func NotSent(err error) error {
+	if err == nil || errs.Typed(err) || !Unsent(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errs.NotSent, err)
+}
+
+// Read types the error of a read that is not the server's reply: a read
+// applies nothing, so a request not sent and one whose reply was lost
+// (Lost) are both errs.NotSent, safe to send again. The server's replies,
+// errors that carry a sentinel already and any other error are returned as
+// they are.
+func Read(err error) error {
+	if err == nil || errs.Typed(err) || FromServer(err) || !Lost(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errs.NotSent, err)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -52,5 +55,55 @@ func TestWrongType(t *testing.T) {
 	other := serverErr("ERR other")
 	if got := reply.WrongType("k", other); got != error(other) {
 		t.Fatalf("WrongType passes other errors as they are; got %v", got)
+	}
+}
+
+// TestReadAndNotSentTypeWhatNeverReachedTheServerOnce: NotSent wraps in
+// errs.NotSent what never left the client, keeping the cause; Read also a
+// reply lost to the network; neither touches a server's reply, an error
+// already typed (no sentinel twice) or an error of another kind.
+func TestReadAndNotSentTypeWhatNeverReachedTheServerOnce(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	typed := fmt.Errorf("%w: %w", errs.UnknownOutcome, io.EOF)
+	other := errors.New("a bug")
+	for _, c := range []struct {
+		err             error
+		notSent, readNS bool
+	}{
+		{context.Canceled, true, true},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), true, true},
+		{redis.ErrClosed, true, true},
+		{redis.ErrPoolTimeout, true, true},
+		{dial, true, true},
+		{reset, false, true},
+		{io.EOF, false, true},
+		{serverErr("ERR busy"), false, false},
+		{typed, false, false},
+		{other, false, false},
+	} {
+		for _, f := range []struct {
+			name string
+			f    func(error) error
+			want bool
+		}{{"NotSent", reply.NotSent, c.notSent}, {"Read", reply.Read, c.readNS}} {
+			got := f.f(c.err)
+			if !errors.Is(got, c.err) {
+				t.Errorf("%s(%v) = %v: the cause is lost", f.name, c.err, got)
+			}
+			if errors.Is(got, errs.NotSent) != f.want || (f.want && strings.Count(got.Error(), "not sent") != 1) {
+				t.Errorf("%s(%v) = %v, want ErrNotSent %v, once", f.name, c.err, got, f.want)
+			}
+			if !f.want && got != c.err {
+				t.Errorf("%s(%v) = %v, want it as it is", f.name, c.err, got)
+			}
+		}
+	}
+	if reply.Read(nil) != nil || reply.NotSent(nil) != nil {
+		t.Error("nil became an error")
+	}
+	ns := fmt.Errorf("%w: %w", errs.NotSent, context.Canceled)
+	if reply.NotSent(ns) != ns || reply.Read(ns) != ns {
+		t.Error("an error typed ErrNotSent already was wrapped again")
 	}
 }
