@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -279,7 +277,7 @@ func readError(err error) error {
 		// Nothing was written: the reads come before the batch.
 		return reply.Refused(err)
 	}
-	if isNetwork(err) {
+	if reply.Lost(err) {
 		// A network error in the reads: the batch was not sent.
 		return fmt.Errorf("%w: the reads before the batch failed: %w", errs.NotSent, err)
 	}
@@ -310,19 +308,6 @@ func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*tr
 // typedBeforeExec types a network error of an attempt that the attempt
 // did not meet itself: go-redis's, from before the attempt's EXEC (a
 // connection that went bad in the reads, a WATCH that failed), so the batch
-// was not sent. Errors of the EXEC are typed where they are met, and other
-// errors (decide's own) are returned as they are.
-func typedBeforeExec(err error) error {
-	if errors.Is(err, errs.NotSent) || errors.Is(err, errs.UnknownOutcome) || !isNetwork(err) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", errs.NotSent, err)
-}
-
-// isNetwork reports whether err is a failure of the connection rather than
-// a reply or a caller's error.
-func isNetwork(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted)
-}
+// was not sent: reply.Read's rule. Errors of the EXEC are typed where they
+// are met, and other errors (decide's own) are returned as they are.
+func typedBeforeExec(err error) error { return reply.Read(err) }
