@@ -88,7 +88,10 @@ var (
 	// ErrNotSent: the request did not reach the server (closed client, no
 	// connection, a context that ended first), or a read whose reply was
 	// lost: nothing was applied; sending it again is safe. A context's
-	// error stays wrapped (errors.Is(err, context.Canceled) holds).
+	// error stays wrapped (errors.Is(err, context.Canceled) holds). A call
+	// made of several requests (DeleteWhere, Reindex, Sweep, SaveMany over
+	// several slots) says it of the request that failed: the steps before
+	// it may be stored, and calling again finishes the work.
 	ErrNotSent = errs.NotSent
 )
 
