@@ -2,11 +2,13 @@ package rapyer
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/reply"
 )
 
@@ -67,7 +69,7 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 				}) // each command reports its own error
 				for i, c := range cmds {
 					if err := c.Err(); err != nil {
-						return removed, reply.NotSent(err)
+						return removed, delErr(stale[i], err)
 					}
 					if c.Val() > 0 {
 						removed = append(removed, stale[i])
@@ -113,4 +115,17 @@ func (m *Model[T]) stale(key string) bool {
 		}
 	}
 	return true
+}
+
+// delErr types the error of a DEL of key: not sent (ErrNotSent); its reply
+// lost (ErrUnknownOutcome: the key may or may not be gone, and a DEL
+// again is safe); a refusal of the server (ErrNoPermission, ErrRefused).
+func delErr(key string, err error) error {
+	switch {
+	case reply.FromServer(err):
+		return errs.At(key, reply.Refused(err))
+	case reply.Unsent(err) || !reply.Lost(err):
+		return reply.NotSent(err)
+	}
+	return fmt.Errorf("%w: the reply to DEL %s was lost: %w", errs.UnknownOutcome, key, err)
 }

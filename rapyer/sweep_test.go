@@ -2,6 +2,7 @@ package rapyer_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
@@ -71,6 +72,38 @@ func TestSweepRemovesKeysOfRemovedFields(t *testing.T) {
 			if again, err := v2.Sweep(ctx); err != nil || len(again) != 0 {
 				t.Fatalf("a second Sweep removed %v, %v", again, err)
 			}
+		}
+	})
+}
+
+// TestASweepWhoseDelReplyIsLostIsUnknownOutcome: Sweep's DEL of a stale key
+// whose reply is lost (the connection cut after the server answered) fails
+// with ErrUnknownOutcome, not an untyped network error (the key may or may
+// not be gone), and a second Sweep finishes the work; on every tier.
+func TestASweepWhoseDelReplyIsLostIsUnknownOutcome(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "lostdel"
+		v1 := rapyer.MustNew[profileV1](b.Client, rapyer.Options{Prefix: prefix})
+		if err := v1.Save(ctx, "p1", profileV1{Name: "p1", Tags: []string{"a"}}); err != nil {
+			t.Fatal(err)
+		}
+		rdb, proxies := proxied(t, b)
+		v2 := rapyer.MustNew[profileV2](rdb, rapyer.Options{Prefix: prefix})
+		for _, p := range proxies {
+			p.DropReplyTo("$3\r\nDEL\r\n")
+		}
+		_, err := v2.Sweep(ctx)
+		if !errors.Is(err, rapyer.ErrUnknownOutcome) {
+			t.Fatalf("Sweep with its DEL's reply lost: %v, want ErrUnknownOutcome", err)
+		}
+		again := rapyer.MustNew[profileV2](b.NewClient(t, nil), rapyer.Options{Prefix: prefix})
+		if _, err := again.Sweep(ctx); err != nil {
+			t.Fatalf("the second Sweep: %v", err)
+		}
+		ks, _ := v1.Keys("p1")
+		if n := b.Client.Exists(ctx, ks[1]).Val(); n != 0 {
+			t.Fatalf("the stale tags list %s is still there after the second Sweep", ks[1])
 		}
 	})
 }
