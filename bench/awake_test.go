@@ -2,11 +2,16 @@ package bench_test
 
 import (
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // On a VM a vCPU gone idle takes tens of microseconds to wake, and a
@@ -19,6 +24,10 @@ import (
 // benchMode starts keepAwake for t when RAPYER_BENCH_AWAKE=1, and names the
 // mode of the run, for the table's header and the chart.
 func benchMode(t *testing.T) string {
+	if os.Getenv("RAPYER_BENCH_AWAKE") == "idle" {
+		t.Cleanup(keepAwakeIdle(t))
+		return "awake, idle spinners (RAPYER_BENCH_AWAKE=idle: a SCHED_IDLE process spins on every CPU, yielding to any other work)"
+	}
 	if os.Getenv("RAPYER_BENCH_AWAKE") == "1" {
 		t.Cleanup(keepAwake())
 		return "awake (RAPYER_BENCH_AWAKE=1: a goroutine spins on a CPU of its own for the whole run)"
@@ -71,5 +80,56 @@ func TestKeepAwake(t *testing.T) {
 	stop()
 	if got := runtime.GOMAXPROCS(0); got != n {
 		t.Errorf("GOMAXPROCS %d after stop, want %d", got, n)
+	}
+}
+
+// keepAwakeIdle starts one spinning process per CPU at the SCHED_IDLE
+// policy, and returns what stops them. A CPU with a runnable task never
+// halts, so a round trip's wake-up finds its vCPU running; and a SCHED_IDLE
+// task gives its CPU to any task of another policy the moment it wakes, so
+// the client and the server keep both CPUs. (keepAwake's spinner runs at
+// normal priority: on two vCPUs it takes a share of the CPUs the client and
+// the server need.)
+func keepAwakeIdle(tb testing.TB) (stop func()) {
+	var cmds []*exec.Cmd
+	for range runtime.NumCPU() {
+		c := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			tb.Fatalf("starting a spinner: %v", err)
+		}
+		cmds = append(cmds, c)
+		if err := schedIdle(c.Process.Pid); err != nil {
+			_ = c.Process.Kill()
+			tb.Fatalf("making the spinner SCHED_IDLE: %v", err)
+		}
+	}
+	return func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+}
+
+// schedIdle sets the scheduling policy of process pid to SCHED_IDLE.
+func schedIdle(pid int) error {
+	const schedIdlePolicy = 5 // SCHED_IDLE, linux/sched.h
+	param := struct{ priority int32 }{}
+	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, uintptr(pid), schedIdlePolicy, uintptr(unsafe.Pointer(&param)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func TestKeepAwakeIdle(t *testing.T) {
+	stop := keepAwakeIdle(t)
+	defer stop()
+	out, err := exec.Command("ps", "-o", "pid,cls,comm", "--ppid", strconv.Itoa(os.Getpid())).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ps: %v: %s", err, out)
+	}
+	if n := strings.Count(string(out), " IDL "); n != runtime.NumCPU() {
+		t.Errorf("%d spinners at SCHED_IDLE, want %d:\n%s", n, runtime.NumCPU(), out)
 	}
 }
