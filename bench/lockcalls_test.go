@@ -53,6 +53,16 @@ elseif ARGV[2] == 'exists-incr-pttl' then
     redis.call('PEXPIRE', k .. ':fence', 70000)
   end
   return n
+elseif ARGV[2] == 'hexists-hincrby-pttl' then
+  -- marker, wait flag and counter as fields of one hash
+  local f = k .. ':fence'
+  if redis.call('HEXISTS', f, 'void:' .. t) == 1 then return -1 end
+  redis.call('SET', k, t, 'NX', 'PX', 10000)
+  local n = redis.call('HINCRBY', f, 'n', 1)
+  if redis.call('PTTL', f) < 40000 then
+    redis.call('PEXPIRE', f, 70000)
+  end
+  return n
 elseif ARGV[2] == 'exists-incr' then
   if redis.call('EXISTS', k .. ':fence:' .. t) == 1 then return -1 end
   redis.call('SET', k, t, 'NX', 'PX', 10000)
@@ -77,6 +87,13 @@ elseif ARGV[2] == 'mget-del' then
   if v[1] == t then
     redis.call('DEL', k)
     if v[2] then return 2 end
+    return 1
+  end
+  return 0
+elseif ARGV[2] == 'get-del-hexists' then
+  if redis.call('GET', k) == t then
+    redis.call('DEL', k)
+    if redis.call('HEXISTS', k .. ':fence', 'wait') == 1 then return 2 end
     return 1
   end
   return 0
@@ -135,6 +152,7 @@ func TestUncontendedLockCalls(t *testing.T) {
 		{Name: "lock/hand", Op: lockOnceHand(t, e).op},
 		{Name: "calls exists-incr-pexpire, get-del-exists", Op: ways("exists-incr-pexpire", "get-del-exists")},
 		{Name: "calls exists-incr-pttl, get-del-exists", Op: ways("exists-incr-pttl", "get-del-exists")},
+		{Name: "calls hexists-hincrby-pttl, get-del-hexists", Op: ways("hexists-hincrby-pttl", "get-del-hexists")},
 		{Name: "calls mget-setpx, mget-del", Op: ways("mget-setpx", "mget-del")},
 		{Name: "calls mget-incr-pexpire, mget-del", Op: ways("mget-incr-pexpire", "mget-del")},
 		{Name: "calls exists-incr, get-del-exists", Op: ways("exists-incr", "get-del-exists")},
