@@ -59,7 +59,8 @@
 // keeps the highest fence it has seen and rejects writes with a lower one.
 // A holder that lost its lock while paused then cannot overwrite the work of
 // the holder after it, even though it still believes it holds the lock.
-// The fence key lives the lock's TTL plus a minute; its loss (expiry,
+// The fence key lives at least the lock's TTL plus a minute (at most twice
+// that) past every acquisition; its loss (expiry,
 // eviction) does not make fences go backwards (see Lock.Fence for why).
 // A caller that fences its writes by the lock's token in the same atomic
 // step (ops.Fenced) needs no number: Options.NoFence skips the fence and

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -65,6 +66,26 @@ func TestFenceWithoutTime(t *testing.T) {
 		defer func() { _ = next.Release(ctx) }()
 		if next.Fence() <= first.Fence() {
 			t.Fatalf("fence %d after %d: the fences went backwards", next.Fence(), first.Fence())
+		}
+	})
+}
+
+// TestFenceWithoutPTTL: a user who may not read the fence key's PTTL (one
+// command short of the documented line) still takes fenced locks, and its
+// acquisitions keep the fence key living past the lock: a refused PTTL
+// lengthens the key as a short one does.
+func TestFenceWithoutPTTL(t *testing.T) {
+	onReal(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		u := userWithout(t, b, "+pttl")
+		key := lockKey(b, "nopttl")
+		b.Client.Set(ctx, lock.FenceKey(key), 42, time.Second)
+		u.acquireOrNothing(0, key, 42)
+		if got := b.Client.Get(ctx, lock.FenceKey(key)).Val(); got != "43" {
+			t.Fatalf("the fence key holds %q after the user's acquisition, want 43", got)
+		}
+		if ttl := b.Client.PTTL(ctx, lock.FenceKey(key)).Val(); ttl <= time.Minute {
+			t.Fatalf("the fence key lives %v after the user's acquisition, want more than the lock's TTL and a minute", ttl)
 		}
 	})
 }

@@ -142,14 +142,16 @@ func (o Options) resolve() (options, error) {
 
 // FenceKey is the key that holds the last fencing token given out for the
 // lock at key: key+":fence". It keeps key's hash tag, so both live in one
-// cluster slot. It lives the lock's TTL plus a minute (an extension of the
-// lock extends it too), so it leaves nothing lasting; fencing tokens do not
-// depend on it surviving (see Lock.Fence).
+// cluster slot. It lives at least the lock's TTL plus a minute past every
+// acquisition and extension, and at most twice the TTL plus a minute of
+// the one that last lengthened it (its TTL is written only when it has
+// less left), so it leaves nothing lasting; fencing tokens do not depend
+// on it surviving (see Lock.Fence).
 //
-// A given-up acquisition (see Acquire) leaves for as long a marker at
-// FenceKey(key)+":"+token. Hence the rule for lock keys: no lock key ends in
-// ":fence" or holds ":fence:", so that no lock key is another lock's fence
-// key or marker.
+// A given-up acquisition (see Acquire) leaves, for the lock's TTL plus a
+// minute, a marker at FenceKey(key)+":"+token. Hence the rule for lock
+// keys: no lock key ends in ":fence" or holds ":fence:", so that no lock
+// key is another lock's fence key or marker.
 func FenceKey(key string) string { return key + ":fence" }
 
 // voidKey is the marker of the given-up acquisition of key with token.
@@ -269,8 +271,10 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	// (see pass; '' for one that will not, when more follows); the fence
 	// life (none: no fence); the lease unless it is the default
 	// RetryMax's
+	// (the token as a *string, which go-redis writes as the string:
+	// boxing a string costs an allocation, a pointer into a does not)
 	cmd := make([]any, 0, 9)
-	cmd = append(cmd, nil, nil, 1, key, a.token, m.ttl)
+	cmd = append(cmd, nil, nil, 1, key, &a.token, m.ttl)
 	switch {
 	case !o.noWait:
 		cmd = append(cmd, clientIDArg(rdb))
@@ -608,7 +612,8 @@ type Lock struct {
 	rdb    redis.UniversalClient
 	key    string
 	token  string
-	tokArg any // token, boxed once for the entries' arguments
+	tokArg any // &token, for the entries' arguments (see newAcquirer)
+	keyArg any // key, boxed once (by the acquire call) for them
 	fence  int64
 	ttl    time.Duration
 	parent context.Context // Acquire's context, for its values
@@ -642,10 +647,11 @@ const (
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, tokArg: a.cmd[4], // after the command, name, key count and the key
+		rdb: a.rdb, key: a.key, token: a.token, keyArg: a.cmd[3], // after the command, name and key count
 		fence: at.fence, ttl: a.o.ttl,
 		parent: ctx, validUntil: at.start.Add(a.o.ttl),
 	}
+	l.tokArg = &l.token
 	l.bound = l.bound1[:0]
 	if a.o.autoExtend {
 		var wctx context.Context
@@ -669,7 +675,7 @@ func (l *Lock) Token() string { return l.token }
 // rejects writes carrying a smaller fence than one it has seen.
 //
 // It is one more than the last fence given out, kept at FenceKey(key) for
-// the lock's TTL plus a minute, or, once that key is gone, the server's
+// at least the lock's TTL plus a minute, or, once that key is gone, the server's
 // clock in microseconds when the lock was taken. So fences do not go
 // backwards when that key expires or is evicted: every fence is at most the
 // server's clock at the end of the call that gave it out, since each call
@@ -800,7 +806,7 @@ func (l *Lock) Release(ctx context.Context) error {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.key, l.tokArg}).Int64() // as script.Command lays it out
+	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.keyArg, l.tokArg}).Int64() // as script.Command lays it out
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
 	}
@@ -821,7 +827,7 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 	start := time.Now()
 	// laid out as script.Command does: the entry names the lock's other
 	// keys and the wake channel after the lock key
-	cmd := []any{nil, nil, 1, l.key, l.tokArg, w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb)}
+	cmd := []any{nil, nil, 1, l.keyArg, l.tokArg, w.tok, w.ttl.Milliseconds(), w.life.Milliseconds(), clientID(l.rdb)}
 	res, err := lua.Pass.Run(ctx, l.rdb, cmd).Int64()
 	if err != nil {
 		if reply.FromServer(err) {

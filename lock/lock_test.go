@@ -215,6 +215,65 @@ func TestFenceKeyOutlivesTheLockAndNotMore(t *testing.T) {
 	})
 }
 
+// The fence key's TTL is written only when it has less than the lock's
+// TTL plus a minute left (then to twice that): an acquisition or an
+// extension that finds it living long enough reads its PTTL and leaves it;
+// one that finds it short, or without a TTL (an old counter), lengthens
+// it. Either way it outlives the lock by the minute, as before.
+func TestFenceKeyLengthenedOnlyWhenShort(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := lockKey(b, "fencelazy")
+		fk := lock.FenceKey(key)
+		const life = 10*time.Second + time.Minute // the default TTL's
+		prev := int64(0)
+		acquire := func(what string, lo, hi time.Duration) *lock.Lock {
+			t.Helper()
+			l := mustAcquire(t, b.Client, key, lock.Options{Wait: lock.NoWait})
+			if l.Fence() <= prev {
+				t.Fatalf("%s: fence %d after %d", what, l.Fence(), prev)
+			}
+			prev = l.Fence()
+			if ttl := b.Client.PTTL(ctx, fk).Val(); ttl < lo || ttl > hi {
+				t.Fatalf("%s: the fence key lives %v, want between %v and %v", what, ttl, lo, hi)
+			}
+			return l
+		}
+		release := func(l *lock.Lock) {
+			t.Helper()
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		release(acquire("first (the clock)", life-time.Minute, life))
+		// Long enough: left as it is (not cut back to life).
+		b.Client.PExpire(ctx, fk, 5*time.Minute)
+		release(acquire("with 5m left", 4*time.Minute, 5*time.Minute))
+		// Short: lengthened to twice life.
+		b.Client.PExpire(ctx, fk, time.Second)
+		release(acquire("with 1s left", life+time.Second, 2*life))
+		// No TTL (an old counter): given one.
+		b.Client.Persist(ctx, fk)
+		l := acquire("without a TTL", life+time.Second, 2*life)
+		// An extension: the same rule, with the extension's TTL.
+		b.Client.PExpire(ctx, fk, time.Second)
+		if err := l.Extend(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := b.Client.PTTL(ctx, fk).Val(); ttl <= life || ttl > 2*life {
+			t.Fatalf("the fence key lives %v after extending with 1s left, want more than %v", ttl, life)
+		}
+		b.Client.PExpire(ctx, fk, 5*time.Minute)
+		if err := l.Extend(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if ttl := b.Client.PTTL(ctx, fk).Val(); ttl <= 4*time.Minute {
+			t.Fatalf("the fence key lives %v after extending with 5m left: it was cut back", ttl)
+		}
+		release(l)
+	})
+}
+
 func TestStalledHolderLosesLock(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		const ttl = 200 * time.Millisecond

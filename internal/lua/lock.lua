@@ -4,7 +4,8 @@
 --
 --   lock key    the holder's token, with the lock's TTL
 --   fence key   lock key .. ':fence', the last fencing token given out,
---               living the lock's TTL plus a margin
+--               living at least the lock's TTL plus a margin (at most
+--               twice that) past every acquisition and extension
 --   void key    fence key .. ':' .. token, a short-lived marker: this
 --               token's acquisition was given up and must not take the lock
 --   wait key    fence key .. ':wait', a short-lived flag: someone waits for
@@ -37,10 +38,12 @@ local MAXFENCE = 9007199254740991
 -- k outlives the lock by a margin, so a server clock that steps back by
 -- less than that margin is covered by the stored value.
 --
--- The common case, k alive, is an INCR and a PEXPIRE where the user may
+-- The common case, k alive, is an INCR and a PTTL where the user may
 -- INCR (no text to parse or to format, and no SET: half the server's work
--- of a GET and a SET PX); elsewhere (an ACL user of the line before
--- INCR was in it) a GET and a SET PX. Either way no clock read.
+-- of a GET and a SET PX), and a PEXPIRE only when k has less than life
+-- left (then to twice life, so about once per life); elsewhere (an ACL
+-- user of the line before INCR was in it) a GET and a SET PX. Either way
+-- no clock read.
 -- stepdigits adds one to (up) or takes one from (not up) the whole number
 -- written in the digits d, and returns its digits without leading zeros.
 -- Taking one needs d above 0.
@@ -100,11 +103,20 @@ local function nextfence(k, life)
     -- without acl_check_cmd (before Redis 7) a refusal is an error reply
     local n = redis.pcall('INCR', k)
     if type(n) == 'number' and n > 1 and n < MAXFENCE then
+      -- k must live at least life from now; it is lengthened (to twice
+      -- life) only when it has less left, so most calls read its PTTL
+      -- and write no PEXPIRE (a write, which the server propagates as a
+      -- PEXPIREAT: about twice the read's work). No TTL (-1, an old
+      -- counter) or a refused PTTL (a user without it) lengthens it.
+      local pt = redis.pcall('PTTL', k)
+      if type(pt) == 'number' and pt >= tonumber(life) then
+        return n
+      end
       -- a refused PEXPIRE (a user one rule short of the documented
       -- line) gives the count back and takes the GET and SET PX way,
       -- which needs none: an error raised here would leave the lock
       -- held and the count up
-      if type(redis.pcall('PEXPIRE', k, life)) == 'number' then
+      if type(redis.pcall('PEXPIRE', k, 2 * life)) == 'number' then
         return n
       end
       uncount(k)
@@ -287,8 +299,11 @@ end
 -- args[3] the fence key's lifetime in ms. Reply: 1 extended, 0 not held.
 local function extend(keys, args)
   if redis.call('GET', keys[1]) == args[1] then
-    if keys[2] then
-      redis.call('PEXPIRE', keys[2], args[3])
+    -- as nextfence: lengthened (to twice args[3]) only when it has less
+    -- than args[3] left
+    local pt = keys[2] and redis.pcall('PTTL', keys[2])
+    if pt and (type(pt) ~= 'number' or pt < tonumber(args[3])) then
+      redis.call('PEXPIRE', keys[2], 2 * args[3])
     end
     return redis.call('PEXPIRE', keys[1], args[2])
   end
