@@ -44,6 +44,8 @@ type gen struct {
 	guard int
 	// lk is what it knows of the lock keys it reads (lock.go)
 	lk *locks
+	// keys are the program's keys (lock.go)
+	keys []string
 
 	// ix is the program's ix instruction (ix.go), ixw the writes of its
 	// upkeep, ixOn whether the script keeps the indexes
@@ -134,15 +136,15 @@ func (g *gen) write(cmd, key string) {
 
 const again = "return {'AGAIN'}"
 
-// compile generates the script of the program laid out in a (keyOf said
-// it is compiled), with the indexes of the yielding results in the
-// interpreter's reply, or fails on a layout it does not take.
-func compile(a argv) (string, []int, bool) {
+// compile generates the script of the program laid out in a, with keys
+// (keyOf said it is compiled), with the indexes of the yielding results in
+// the interpreter's reply, or fails on a layout it does not take.
+func compile(a argv, keys []string) (string, []int, bool) {
 	ins, ok := instrs(a)
 	if !ok || luaText() == nil { // before SetLua (lua.go)
 		return "", nil, false
 	}
-	g := &gen{a: a, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
+	g := &gen{a: a, keys: keys, fields: map[string]*field{}, lists: map[string]string{}, intRes: map[int]bool{}, intOK: map[string]bool{}}
 	rec, _ := a.at(2)
 	g.res = append(g.res, "false")
 	for n, in := range ins[1:] {

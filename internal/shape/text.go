@@ -257,7 +257,7 @@ func (g *gen) foldVersion() (string, bool) {
 // the results weigh more than RECORD_CAP, else their JSON (an integer's
 // text needs no escaping; other texts are encoded by cjson).
 func (g *gen) recorded() string {
-	weight, fixed := []string{}, 0
+	weight, fixed, yields := []string{}, 0, false
 	var parts []string // Lua expressions; literal texts quoted
 	lit := "["
 	for i, r := range g.res {
@@ -269,6 +269,12 @@ func (g *gen) recorded() string {
 			fixed++
 			lit += "false"
 			continue
+		case g.intRes[i] && isQuotedInt(r):
+			// a result known in the text (a lock's release, lockInstr)
+			yields = true
+			fixed += len(r) - 2
+			lit += "\"" + r[1:len(r)-1] + "\""
+			continue
 		case g.intRes[i]:
 			parts = append(parts, "'"+lit+"\"'", r)
 			lit = "\""
@@ -278,12 +284,25 @@ func (g *gen) recorded() string {
 		}
 		weight = append(weight, "#"+r)
 	}
-	if len(weight) == 0 {
+	if len(weight) == 0 && !yields {
 		return ""
+	}
+	if len(weight) == 0 {
+		// every result is in the text: so is the record
+		if len(lit)+1 > 1024 {
+			return "  local rs = '0'\n"
+		}
+		return "  local rs = '" + lit + "]'\n"
 	}
 	parts = append(parts, "'"+lit+"]'")
 	w := strings.Join(append(weight, strconv.Itoa(fixed)), " + ")
 	return "  local rs = '0'\n  if " + w + " <= 1024 then\n    rs = " + strings.Join(parts, " .. ") + "\n    if #rs > 1024 then rs = '0' end\n  end\n"
+}
+
+// isQuotedInt reports whether the Lua expression r is a literal integer
+// text: a quoted canonical integer.
+func isQuotedInt(r string) bool {
+	return len(r) >= 3 && r[0] == '\'' && r[len(r)-1] == '\'' && isIntText(r[1:len(r)-1])
 }
 
 // versionCheck validates the version the model was found with and makes
