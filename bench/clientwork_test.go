@@ -348,3 +348,32 @@ func commandsProcessed(t *testing.T, rdb *redis.Client) int64 {
 	t.Fatal("no total_commands_processed in INFO stats")
 	return 0
 }
+
+// BenchmarkLockClientWork is BenchmarkClientWork of the model Lock cycle,
+// ours and the hand-written one (docs/performance.md "Session 10: the
+// model Lock cycle"): the client's CPU and allocations per cycle with the
+// server's replies played back from a tape.
+//
+//	go test -run '^$' -bench BenchmarkLockClientWork -benchmem -count 5 ./bench/
+func BenchmarkLockClientWork(b *testing.B) {
+	e, t := tapeEnv(b)
+	sides := []struct {
+		name string
+		p    prepared
+	}{{"Lock/rapyer", modelLockRapyer(b, e)}, {"Lock/hand", modelLockHand(b, e)}}
+	for _, s := range sides {
+		warm(b, s.p)
+	}
+	t.startReplay(b)
+	for _, s := range sides {
+		warm(b, s.p)
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.p.op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

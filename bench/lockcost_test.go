@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
 )
 
 // lockCostSides are the sides both measures run, in order.
@@ -134,4 +136,25 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestModelLockInstructions counts the server's instructions per model
+// Lock cycle, ours and the hand's, on a private redis-server under
+// callgrind: 3 rounds of 1,000 cycles a side, interleaved, the best of
+// each (docs/performance.md "Session 10: the model Lock cycle"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestModelLockInstructions$' -v ./bench/
+//
+// RAPYER_CALLGRIND_KEEP=dir keeps the dumps for callgrind_annotate.
+func TestModelLockInstructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	cg := startCallgrind(t)
+	e := &env{ctx: t.Context(), rdb: cg.Client}
+	ours, hand := modelLockRapyer(t, e), modelLockHand(t, e)
+	best := cg.Best(3, 1000, []testenv.Side{{Name: "model-lock/rapyer", Op: ours.op}, {Name: "model-lock/hand", Op: hand.op}})
+	must(t, ours.check())
+	must(t, hand.check())
+	t.Logf("best: ours %.0f, hand %.0f instructions per cycle (%.2fx)", best[0], best[1], best[0]/best[1])
 }

@@ -114,6 +114,10 @@ func TestBadVersionWritesNothing(t *testing.T) {
 		{" 7", rapyer.ErrCorrupt},
 		{"1.5", rapyer.ErrCorrupt},
 		{"-3", rapyer.ErrCorrupt},
+		{"-0", rapyer.ErrCorrupt},
+		{"007", rapyer.ErrCorrupt},
+		{"0x1F", rapyer.ErrCorrupt},
+		{"1e3", rapyer.ErrCorrupt},
 		{"9007199254740992", rapyer.ErrOverflow}, // 2^53
 		{"9223372036854775807", rapyer.ErrOverflow},
 	}

@@ -54,9 +54,14 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 			if err != nil || !ok {
 				return nil, ok, err
 			}
-			// before is a second decode, a deep enough copy: fn may change
-			// maps and slices of *v in place.
-			before, _, _ := read()
+			// before is a copy of x that fn cannot change: x itself for a
+			// type whose copy shares nothing changeable, else a second
+			// decode, a deep enough copy (fn may change maps and slices of
+			// *v in place)
+			before := x
+			if !m.flat {
+				before, _, _ = read()
+			}
 			*v = x
 			return func() ops.Op { return ops.Diff(before, *v) }, true, nil
 		}
@@ -308,6 +313,27 @@ func releaseAll(ts []*taken) {
 	for _, t := range ts {
 		release(t.lock)
 	}
+}
+
+// copiesByValue reports whether a value of type t copied by assignment
+// shares nothing that can be changed in place: no map, slice, pointer,
+// interface, channel or function anywhere in it (a string cannot be
+// changed).
+func copiesByValue(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !copiesByValue(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	case reflect.Array:
+		return copiesByValue(t.Elem())
+	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return false
+	}
+	return true
 }
 
 // release lets a lock go, whatever the caller's context says.

@@ -94,6 +94,9 @@ type Model[T any] struct {
 	ix     *ix.Set // nil for a type without indexes
 	mv     *mover  // the move from the layout without indexes (move.go)
 	root   *codec.Root
+	// flat: a copy of a T by assignment shares nothing that can be changed
+	// in place (lock.go: Lock's copy of the model before fn)
+	flat bool
 }
 
 // New returns the Model of T on rdb. It fails with ErrUnsupported (naming
@@ -133,7 +136,7 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	if opts.NewID == nil {
 		opts.NewID = func() string { return random.Hex(12) }
 	}
-	m := &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts, ix: set, root: codec.RootOf(sm)}
+	m := &Model[T]{rdb: rdb, schema: sm, layout: keys.Layout{Prefix: opts.Prefix, Tag: opts.HashTag}, opts: opts, ix: set, root: codec.RootOf(sm), flat: copiesByValue(reflect.TypeFor[T]())}
 	if set != nil {
 		m.layout.Tag = set.TagFunc()
 	}

@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -26,9 +27,11 @@ type locks struct {
 // lockSteer is steer of glock (key token) and unlock (key token channel):
 // the lock key's KEYS index steers; the token and channel are values. It
 // fails on a form it does not take, a lock key that is the root or a key
-// another instruction of the batch writes or declares, and a second unlock
-// of the same key.
-func lockSteer(a argv, in instr, root string) ([]string, bool) {
+// another instruction of the batch writes or declares, a second unlock of
+// the same key, and an unlock whose wait key (the lock key's name ..
+// ':fence:wait', read in the check phase) is a key of the batch. An
+// unlock also steers on its flags (lockFlags).
+func lockSteer(a argv, in instr, root string, keys []string) ([]string, bool) {
 	k, _ := a.at(in.at)
 	want := 2
 	if in.op == "unlock" {
@@ -53,8 +56,68 @@ func lockSteer(a argv, in instr, root string) ([]string, bool) {
 		}
 		i += 2 + n
 	}
-	return []string{k}, true
+	if in.op == "glock" {
+		return []string{k}, true
+	}
+	name, ok := keyName(k, keys)
+	if !ok {
+		return nil, false
+	}
+	for _, x := range keys {
+		if len(x) == len(name)+len(waitSuffix) && strings.HasPrefix(x, name) && strings.HasSuffix(x, waitSuffix) {
+			return nil, false
+		}
+	}
+	same, wake := lockFlags(a, in, keys)
+	return []string{k, flagWord[same][wake]}, true
 }
+
+// waitSuffix names a lock's wait key after its lock key (package lock).
+const waitSuffix = ":fence:wait"
+
+// flagWord is an unlock's flags as a word of the shape's key.
+var flagWord = map[bool]map[bool]string{false: {false: "--", true: "-w"}, true: {false: "s-", true: "sw"}}
+
+// keyName is the name of the key at KEYS index k (a word), if there is one.
+func keyName(k string, keys []string) (string, bool) {
+	i, err := strconv.Atoi(k)
+	if err != nil || i < 1 || i > len(keys) {
+		return "", false
+	}
+	return keys[i-1], true
+}
+
+// lockFlags are the flags of unlock in, which make its text cheaper and
+// its call shorter. same: a glock of the batch guards the same lock key
+// with the same token, so once the checks passed the lock is known held
+// and released: the unlock's token is not sent, and its result ('1') and
+// the record are texts of the script. wake: the channel is the lock key's
+// own (package lock's WakeChannel, the name .. ':wake'), which the script
+// makes when someone waits instead of taking it as a word.
+func lockFlags(a argv, in instr, keys []string) (same, wake bool) {
+	k, _ := a.at(in.at)
+	tok, _ := a.at(in.at + 1)
+	for i := 6; i < len(a); {
+		op, _ := a.at(i)
+		ns, _ := a.at(i + 1)
+		n, err := strconv.Atoi(ns)
+		if err != nil {
+			break
+		}
+		w1, _ := a.at(i + 2)
+		w2, _ := a.at(i + 3)
+		same = same || (op == "glock" && n == 2 && w1 == k && w2 == tok)
+		i += 2 + n
+	}
+	ch, _ := a.at(in.at + 2)
+	name, ok := keyName(k, keys)
+	wake = ok && len(ch) == len(name)+len(wakeSuffix) && strings.HasPrefix(ch, name) && strings.HasSuffix(ch, wakeSuffix)
+	return same, wake
+}
+
+// wakeSuffix names a lock's wake channel after its lock key (package
+// lock's WakeChannel).
+const wakeSuffix = ":wake"
 
 // lockKey is the Lua local holding the value of lock key KEYS[k], read
 // once in the check phase; a key of another type leaves the batch to the
@@ -82,26 +145,45 @@ func (g *gen) lockInstr(in instr, n int) bool {
 		g.line(&g.chk, "if %s ~= AV[%d] then return {'ERR', 'LOCKLOST', '%d', 'the lock ' .. KS[%s] .. ' is no longer held'} end", x, tok, n, k)
 		return g.result("false")
 	}
-	// unlock. Whether the user may publish on the channel is asked only
-	// when someone waits: a refusal skips the PUBLISH (the waiters poll),
-	// as after the interpreter's ask, and fails nothing, so it needs no
-	// ask before the first write.
-	ch := in.at + 2
-	res := g.local()
+	// unlock. Whether someone waits is read in the check phase, where a
+	// refusal leaves the batch to the interpreter (which asks, and
+	// refuses it) before anything is written: nothing the batch writes
+	// is the wait key (lockSteer), so it reads what it would read at its
+	// turn, and needs no ask. Whether the user may publish on the channel
+	// is asked only when someone waits: a refusal skips the PUBLISH (the
+	// waiters poll), as after the interpreter's ask, and fails nothing,
+	// so it needs no ask before the first write.
+	same, wake := lockFlags(g.a, in, g.keys)
 	key := "KS[" + k + "]"
-	g.writes = append(g.writes, [2]string{"DEL", key}, [2]string{"EXISTS", key + " .. ':fence:wait'"})
+	ch := fmt.Sprintf("AV[%d]", in.at+2)
+	if wake {
+		ch = key + " .. ':wake'"
+	}
+	w := g.local()
+	g.line(&g.chk, "local %s = redis.pcall('EXISTS', %s .. '%s')", w, key, waitSuffix)
+	g.line(&g.chk, "if type(%s) == 'table' then %s end", w, again)
+	g.writes = append(g.writes, [2]string{"DEL", key})
 	// its result is known in the check phase (the record is written
-	// before the writes, with every result)
-	g.line(&g.chk, "local %s = %s == AV[%d] and '1' or '0'", res, x, tok)
+	// before the writes, with every result); with a glock of the same
+	// token, it is known in the text
+	res := "'1'"
 	t := &g.lk.text
-	g.line(t, "if %s == '1' then", res)
-	g.line(t, "  at = %d; redis.call('DEL', %s); wrote = true", n, key)
-	g.line(t, "  if redis.call('EXISTS', %s .. ':fence:wait') == 1 then", key)
-	g.line(t, "    local ok, yes = true, true")
-	g.line(t, "    if redis.acl_check_cmd then ok, yes = pcall(redis.acl_check_cmd, 'PUBLISH', AV[%d], %s) end", ch, key)
-	g.line(t, "    if ok and yes then redis.pcall('PUBLISH', AV[%d], %s) end", ch, key)
-	g.line(t, "  end")
-	g.line(t, "end")
+	pre := ""
+	if !same {
+		res = g.local()
+		g.line(&g.chk, "local %s = %s == AV[%d] and '1' or '0'", res, x, tok)
+		g.line(t, "if %s == '1' then", res)
+		pre = "  "
+	}
+	g.line(t, "%sat = %d; redis.call('DEL', %s); wrote = true", pre, n, key)
+	g.line(t, "%sif %s == 1 then", pre, w)
+	g.line(t, "%s  local ok, yes = true, true", pre)
+	g.line(t, "%s  if redis.acl_check_cmd then ok, yes = pcall(redis.acl_check_cmd, 'PUBLISH', %s, %s) end", pre, ch, key)
+	g.line(t, "%s  if ok and yes then redis.pcall('PUBLISH', %s, %s) end", pre, ch, key)
+	g.line(t, "%send", pre)
+	if !same {
+		g.line(t, "end")
+	}
 	g.intRes[len(g.res)] = true
 	return g.result(res)
 }
