@@ -307,7 +307,7 @@ func (g *saveGen) model() {
 		g.line("do")
 	}
 	g.line("  local t = redis.call('TIME')")
-	g.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	g.line("  nx = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
 	g.line("end")
 }
 

@@ -141,7 +141,7 @@ func (s *saveIx) model() {
 	s.line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
 	s.line("else")
 	s.line("  local t = redis.call('TIME')")
-	s.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	s.line("  nx = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
 	s.line("end")
 	if s.ttl == "set" {
 		s.line("local ttlms = tonumber(AV[", strconv.Itoa(s.ttlAt), "])")
