@@ -119,10 +119,12 @@ type Builder struct {
 	keyRoom   [6]string
 	boxRoom   [6]any
 	modelRoom [1]*model
-	// and for the words, instructions and model of a one-op batch (a Save
-	// of up to 8 fields, with the slack Grow keeps: 24 words and 20 shown
-	// grew on every Save of 8 fields, two allocations and 0.4 KB; one of
-	// more fields grows them once, by Grow)
+	// and for the words, instructions and model of a batch of one or two
+	// ops (a Save of up to 8 fields, with the slack Grow keeps: 24 words
+	// and 20 shown grew on every Save of 8 fields, two allocations and 0.4
+	// KB; one of more fields grows them once, by Grow; a guard and an Incr
+	// take 15 words and 10 shown, in three allocations of their own and
+	// two more as they grew)
 	wordRoom  [32]any
 	shownRoom [24]string
 	instrRoom [2]Instr
@@ -140,10 +142,10 @@ func NewBuilder() *Builder { return NewBuilderFor(0) }
 func NewBuilderFor(ops int) *Builder {
 	b := &Builder{}
 	b.keys, b.boxed, b.models = b.keyRoom[:0], b.boxRoom[:0], b.modelRoom[:0]
-	if ops == 1 {
+	if ops >= 1 && ops <= len(b.instrRoom) {
 		b.words, b.shown, b.instrs = b.wordRoom[:0], b.shownRoom[:0], b.instrRoom[:0]
 	}
-	if ops > 1 {
+	if ops > len(b.instrRoom) {
 		b.instrs = make([]Instr, 0, ops)
 		b.words = make([]any, 0, 7*ops)
 		b.shown = make([]string, 0, 5*ops)
