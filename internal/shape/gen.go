@@ -288,7 +288,7 @@ func (g *gen) incr(in instr, f string, n int) string {
 		g.line(&g.chk, "local a, b = %s + 0, %s + 0 -- texts: Lua's own conversion, cheaper than tonumber's", x, by)
 		g.line(&g.chk, "local n = a + b")
 		g.line(&g.chk, "if a < %s and a > -%s and b < %s and b > -%s and n < %s and n > -%s then", exact, exact, exact, exact, exact, exact)
-		g.line(&g.chk, "  %s = string.format('%%d', n)", x)
+		g.line(&g.chk, "  %s", printCount(x, "n"))
 		if check != "" {
 			g.line(&g.chk, "  if %s then %s end", check, overflow)
 		}

@@ -293,15 +293,31 @@ func (g *gen) recorded() string {
 	return "  local rs = '0'\n  if " + w + " <= 1024 then\n    rs = " + strings.Join(parts, " .. ") + "\n    if #rs > 1024 then rs = '0' end\n  end\n"
 }
 
+// printCount is the Lua statement that sets dst to the text of n, a Lua
+// local holding an integer below 2^53 in magnitude: by an integer's printf
+// ('%d'; '%.0f' is a float's, about ten times the work on 16 digits). Lua
+// 5.1 prints '%d' from a C long: a server whose long has 32 bits (a 32-bit
+// build) prints a wrong text past 2^31, and it says so by printing 2^32
+// wrong (an interned string compared by its pointer, cheaper than reading
+// the text back); the float's printf makes the text there.
+func printCount(dst, n string) string {
+	return "if (" + n + " < 2147483648 and " + n + " > -2147483648) or string.format('%d', 4294967296) == '4294967296' then " +
+		dst + " = string.format('%d', " + n + ") else " + dst + " = string.format('%.0f', " + n + ") end"
+}
+
+// clockCount is the Lua statements that set nx to the clock's count of
+// microseconds, the version of a model a batch creates.
+func clockCount(indent string) string {
+	return indent + "local t = redis.call('TIME')\n" + indent + "local c = tonumber(t[1]) * 1000000 + tonumber(t[2])\n" + indent + printCount("nx", "c") + "\n"
+}
+
 // versionCheck validates the version the model was found with and makes
 // the next one (a model the batch creates counts from the clock). A bump
 // by HINCRBY needs the next one only for a created model. A version of at
 // most 15 digits is below 2^53; one of 16 digits orders as its text (a
-// strtod of 16 digits costs the server more). Counts below 2^53 print
-// exactly with '%d' (an integer's printf: '%.0f' is a float's, about ten
-// times the work).
+// strtod of 16 digits costs the server more). Counts print by printCount.
 func versionCheck(bump string) string {
-	next := "    nx = string.format('%d', v + 1)\n"
+	next := "    local n = v + 1\n    " + printCount("nx", "n") + "\n"
 	if bump == "HINCRBY" {
 		next = ""
 	}
@@ -310,9 +326,7 @@ func versionCheck(bump string) string {
     if not ` + isint("v") + ` or string.byte(v, 1) == 45 then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
     if #v > 15 and (#v > 16 or v >= '9007199254740992') then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
 ` + next + `  else
-    local t = redis.call('TIME')
-    nx = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-  end
+` + clockCount("    ") + `  end
 `
 }
 
