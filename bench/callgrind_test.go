@@ -94,3 +94,25 @@ func BenchmarkSave8(b *testing.B) { runGo(b, peerScenarios[0].scenario) }
 
 // BenchmarkGet8: see BenchmarkSave8.
 func BenchmarkGet8(b *testing.B) { runGo(b, peerScenarios[1].scenario) }
+
+// TestWithdrawInstructions counts the server's instructions per op of the
+// conditional withdrawal (scenario 2, BenchmarkWithdraw): the batch Exec
+// sends (AtLeast and Decr of a balance of 2^50, sixteen digits, with its
+// record) against the go-redis WATCH loop (WATCH, GET, MULTI DECRBY EXEC,
+// UNWATCH: its four round trips together); as TestSaveInstructions does.
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestWithdrawInstructions$' -v ./bench/
+func TestWithdrawInstructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	const calls, rounds = 500, 3
+	cg := testenv.StartCallgrind(t, t.TempDir())
+	e := &env{ctx: context.Background(), rdb: cg.Client}
+	ps := []prepared{withdrawRapyer(t, e), withdrawHand(t, e)}
+	sides := []testenv.Side{{Name: "rapyer", Op: ps[0].op}, {Name: "WATCH loop", Op: ps[1].op}}
+	best := cg.Best(rounds, calls, sides)
+	for i, s := range sides {
+		t.Logf("best %-12s %8.0f instructions per op (%.2fx the WATCH loop)", s.Name, best[i], best[i]/best[1])
+	}
+}

@@ -53,8 +53,9 @@ var saveScriptCuts = []struct{ name, from, to string }{
 	{"without HLEN (len = 9)", "local len = redis.call('HLEN', root)", "local len = 9"},
 	{"without PTTL", "  if not anew and redis.call('PTTL', root) >= 0 then anew = true end\n", ""},
 	{"without the version's checks and count (nx = v)", "    if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end\n" +
-		"    local p = #v\n    while p > 0 and string.byte(v, p) == 57 do p = p - 1 end\n    local zeros = string.rep('0', #v - p)\n" +
-		"    if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end\n", "    nx = v\n"},
+		"    local last = string.byte(v, -1)\n    if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else\n      local p = #v\n" +
+		"      while p > 0 and string.byte(v, p) == 57 do p = p - 1 end\n      local zeros = string.rep('0', #v - p)\n" +
+		"      if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end\n    end\n", "    nx = v\n"},
 	{"without the record", "  if not redis.call('SET', k, '1', 'PX', ms, 'NX') then", "  if false then"},
 }
 

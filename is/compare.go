@@ -92,6 +92,9 @@ func resolve[S, A any](f lens.Field[S, A], kinds ...schema.NodeKind) resolved {
 	if !ok {
 		return resolved{err: fmt.Errorf("%w: %s is not a stored field", errs.Invalid, f.String())}
 	}
+	if len(kinds) == 0 { // any kind: operandName's, for the name
+		return resolved{node: n}
+	}
 	for _, k := range kinds {
 		if n.Kind == k {
 			return resolved{node: n}
@@ -180,12 +183,16 @@ func show(v any) string {
 
 func compare[S, A any](name, rel string, x Operand[S, A], v A, ordered bool) Pred[S] {
 	n := &node[S]{tag: "cmp", rel: rel}
-	n.shown = name + "(" + operandName(x) + ", " + show(v) + ")"
 	n.holds = func(s S) bool { return holds(order(x.Get(s), v), rel) }
 	switch o := any(x).(type) {
 	case lens.Field[S, A]:
-		n.err = n.scalar(resolve(o, schema.Scalar), v, ordered)
+		// resolved once, for its name and its check (a batch builds its
+		// guards on every call)
+		r := resolve(o, schema.Scalar)
+		n.shown = name + "(" + r.path() + ", " + show(v) + ")"
+		n.err = n.scalar(r, v, ordered)
 	case Length[S]:
+		n.shown = name + "(" + o.String() + ", " + show(v) + ")"
 		n.tag, n.field, n.err = "len", o.f.node, o.f.err
 		if n.err == nil {
 			n.typ = n.field.Kind.RedisType()
@@ -195,6 +202,7 @@ func compare[S, A any](name, rel string, x Operand[S, A], v A, ordered bool) Pre
 			n.arg = fmt.Sprint(v)
 		}
 	default:
+		n.shown = name + "(" + operandName(x) + ", " + show(v) + ")"
 		n.err = fmt.Errorf("%w: %s: %T is neither a lens.Field nor a length", errs.Invalid, n.shown, x)
 	}
 	return Pred[S]{n}

@@ -29,9 +29,10 @@ var (
 )
 
 // TestShapeEdgesAgreeWithTheInterpreter: the short paths of a compiled
-// shape (integers of at most 15 digits compared and summed as numbers, a
-// version of at most 15 digits taken as below 2^53, bounds in the text)
-// and their long ones agree with the interpreter on the edges: versions
+// shape (integers compared and summed as numbers below 2^53, a version of
+// at most 15 digits taken as below 2^53, bounds in the text) and their
+// long ones agree with the interpreter on the edges (and
+// TestShapesAgreeNear2To53 on either side of 2^53): versions
 // that are not counts or reach 2^53, sums that leave an int8 or an int64,
 // integers of 15, 16 and 19 digits, on every tier.
 func TestShapeEdgesAgreeWithTheInterpreter(t *testing.T) {

@@ -119,12 +119,13 @@ type Builder struct {
 	keyRoom   [6]string
 	boxRoom   [6]any
 	modelRoom [1]*model
-	// and for the words, instructions and model of a one-op batch (a Save
-	// of up to 8 fields, with the slack Grow keeps: 24 words and 20 shown
-	// grew on every Save of 8 fields, two allocations and 0.4 KB; one of
-	// more fields grows them once, by Grow), or of a batch of up to three
-	// small ops (a model Lock's save: the lock's guard, the diff, the
-	// release; three allocations and 0.8 KB a save)
+	// and for the words, instructions and model of a batch of up to three
+	// small ops: a Save of up to 8 fields (with the slack Grow keeps: 24
+	// words and 20 shown grew on every Save of 8 fields, two allocations
+	// and 0.4 KB; one of more fields grows them once, by Grow), a guard and
+	// an Incr (15 words and 10 shown, in three allocations of their own and
+	// two more as they grew), a model Lock's save (the lock's guard, the
+	// diff, the release; three allocations and 0.8 KB a save)
 	wordRoom  [32]any
 	shownRoom [24]string
 	instrRoom [3]Instr
@@ -142,7 +143,7 @@ func NewBuilder() *Builder { return NewBuilderFor(0) }
 func NewBuilderFor(ops int) *Builder {
 	b := &Builder{}
 	b.keys, b.boxed, b.models = b.keyRoom[:0], b.boxRoom[:0], b.modelRoom[:0]
-	if ops == 1 || (ops > 1 && ops <= len(b.instrRoom)) {
+	if ops >= 1 && ops <= len(b.instrRoom) {
 		b.words, b.shown, b.instrs = b.wordRoom[:0], b.shownRoom[:0], b.instrRoom[:0]
 	}
 	if ops > len(b.instrRoom) {

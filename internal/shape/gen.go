@@ -8,7 +8,8 @@ import (
 
 // The generator. A compiled script has four parts, in order: the check
 // phase (the model, the guards and the arithmetic, reading the data as the
-// batch found it), the version, the ACL asks of every write but the first,
+// batch found it), the version, the ACL asks of every write but the first
+// (of the model: the record before it is taken back should it be refused),
 // and the writes. A refusal of the first write comes before anything
 // changed, so it needs no ask; a write of the same command and key as an
 // earlier one is allowed as that one was. A batch with a record writes it
@@ -288,12 +289,16 @@ func (g *gen) incr(in instr, f string, n int) string {
 	}
 	overflow := fmt.Sprintf("return {'ERR', 'OVERFLOW', '%d', %s .. ' would become ' .. %s}", n, name, x)
 	lo, hi := g.lit(in.at+3), g.lit(in.at+4)
+	g.line(&g.chk, "do -- its locals end with it (a function holds at most 200)")
 	if check, ok := g.fastBounds(in.at+3, in.at+4); ok {
-		// integer texts of at most 15 characters are exact as numbers, and so
-		// is their sum: addint's own fast path, without its call
-		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then", x, by)
-		g.line(&g.chk, "  local n = %s + %s -- texts: Lua's own conversion, cheaper than tonumber's", x, by)
-		g.line(&g.chk, "  %s = string.format('%%.0f', n)", x)
+		// integer texts below 2^53 in magnitude are exact as numbers, and so
+		// is their sum when it is too (a correctly rounded conversion or sum
+		// past 2^53 is at least 2^53): addint's own fast path, without its
+		// call, for the 16-digit amounts too
+		g.line(&g.chk, "local a, b = %s + 0, %s + 0 -- texts: Lua's own conversion, cheaper than tonumber's", x, by)
+		g.line(&g.chk, "local n = a + b")
+		g.line(&g.chk, "if a < %s and a > -%s and b < %s and b > -%s and n < %s and n > -%s then", exact, exact, exact, exact, exact, exact)
+		g.line(&g.chk, "  %s", printCount(x, "n"))
 		if check != "" {
 			g.line(&g.chk, "  if %s then %s end", check, overflow)
 		}
@@ -305,6 +310,7 @@ func (g *gen) incr(in instr, f string, n int) string {
 	g.line(&g.chk, "  %s = I.addint(%s, %s)", x, x, by)
 	g.line(&g.chk, "  if not I.within(%s, %s, %s) then %s end", x, lo, hi, overflow)
 	g.line(&g.chk, "end")
+	g.line(&g.chk, "end")
 	g.field(f).cur = x
 	g.intOK[x] = true
 	g.write("HINCRBY", "root")
@@ -312,12 +318,12 @@ func (g *gen) incr(in instr, f string, n int) string {
 	return x
 }
 
-// fastBounds is the check of a sum n of two integers of at most 15 digits
-// (|n| < 2e15, exact) against the bounds at ARGV lo and hi, compared as
+// fastBounds is the check of a sum n of two integers, exact and below 2^53
+// in magnitude (incr's fast path), against the bounds at ARGV lo and hi, compared as
 // numbers: "" when no such sum can leave them; ok false when a bound is not
 // an integer's canonical text (the sum then goes through addint and within).
 func (g *gen) fastBounds(lo, hi int) (string, bool) {
-	const reach = 2e15
+	const reach = 1 << 53
 	var parts []string
 	for j, i := range []int{lo, hi} {
 		s, _ := g.a.at(i)
@@ -487,12 +493,15 @@ func (g *gen) node(in instr, i int) (string, int) {
 		g.ints = true
 		g.line(&g.chk, "if not %s then return {'ERR', 'CORRUPT', '%d', %s .. ' holds ' .. tostring(%s)} end", isint(v), g.guard, name, v)
 		g.intOK[cur] = true
-		// canonical integer texts of at most 15 characters compare as
-		// numbers, exactly (cmpint's own fast path, without its call; the
-		// arithmetic converts them, in one strtod where tonumber takes two)
+		// canonical integer texts compare as the numbers they convert to
+		// (the arithmetic converts them, in one strtod where tonumber takes
+		// two), whatever their length: a correctly rounded conversion keeps
+		// the order, so two numbers that differ order their texts; two that
+		// are equal come from equal texts, or (past 2^53) from texts cmpint
+		// orders
 		rel := relops[w(5)]
 		g.line(&g.chk, "local %s", r)
-		g.line(&g.chk, "if #%s <= 15 and #%s <= 15 then %s = (%s + 0) %s (%s + 0) else %s = ints().cmpint(%s, %s) %s 0 end", v, arg, r, v, rel, arg, r, v, arg, rel)
+		g.line(&g.chk, "do local a, b = %s + 0, %s + 0; if a ~= b or %s == %s then %s = a %s b else %s = ints().cmpint(%s, %s) %s 0 end end", v, arg, v, arg, r, rel, r, v, arg, rel)
 	} else {
 		g.strs = true
 		g.line(&g.chk, "local %s = cmpstr(%s, %s) %s 0", r, v, arg, relops[w(5)])
@@ -502,6 +511,10 @@ func (g *gen) node(in instr, i int) (string, int) {
 	}
 	return r, i + 1
 }
+
+// exact is 2^53 as Lua text: integers below it in magnitude are exact in a
+// double.
+const exact = "9007199254740992"
 
 var relops = map[string]string{"eq": "==", "ne": "~=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 

@@ -298,16 +298,21 @@ func (g *saveGen) model() {
 	if mode != "fresh" {
 		g.line("if v then")
 		g.line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
-		g.line("  local p = #v")
-		g.line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
-		g.line("  local zeros = string.rep('0', #v - p)")
-		g.line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		// the next count on the text (no strtod, no printf, which would print
+		// from a C long): a last digit below 9 goes up by one, in three calls;
+		// otherwise the nines roll over
+		g.line("  local last = string.byte(v, -1)")
+		g.line("  if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else")
+		g.line("    local p = #v")
+		g.line("    while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
+		g.line("    local zeros = string.rep('0', #v - p)")
+		g.line("    if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		g.line("  end")
 		g.line("else")
 	} else {
 		g.line("do")
 	}
-	g.line("  local t = redis.call('TIME')")
-	g.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	g.sb.WriteString(clockCount("  "))
 	g.line("end")
 }
 

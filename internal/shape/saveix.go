@@ -135,13 +135,18 @@ func (s *saveIx) model() {
 	s.line("local v, nx = h[1], nil")
 	s.line("if v then")
 	s.line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
-	s.line("  local p = #v")
-	s.line("  while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
-	s.line("  local zeros = string.rep('0', #v - p)")
-	s.line("  if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+	// the next count on the text (no strtod, no printf, which would print
+	// from a C long): a last digit below 9 goes up by one, in three calls;
+	// otherwise the nines roll over
+	s.line("  local last = string.byte(v, -1)")
+	s.line("  if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else")
+	s.line("    local p = #v")
+	s.line("    while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
+	s.line("    local zeros = string.rep('0', #v - p)")
+	s.line("    if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+	s.line("  end")
 	s.line("else")
-	s.line("  local t = redis.call('TIME')")
-	s.line("  nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))")
+	s.sb.WriteString(clockCount("  "))
 	s.line("end")
 	if s.ttl == "set" {
 		s.line("local ttlms = tonumber(AV[", strconv.Itoa(s.ttlAt), "])")

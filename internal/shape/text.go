@@ -116,7 +116,7 @@ func (g *gen) askText(sb *strings.Builder) {
 	seen := map[[2]string]bool{}
 	var asks []string
 	var hset bool // the batch sends HSET to the root, and bumps by HINCRBY
-	// the record goes first: the version's write is asked as the others
+	// the record goes first, the version's write (the model's first) next
 	recFirst := len(g.writes) > 0 && g.writes[0] == [2]string{"SET", "rec"}
 	if g.bump == "HINCRBY" {
 		for _, w := range g.writes {
@@ -126,7 +126,11 @@ func (g *gen) askText(sb *strings.Builder) {
 		seen[[2]string{"HSET", "root"}] = !recFirst || !hset
 	}
 	for i, w := range g.writes {
-		if i == 0 {
+		// the first write needs no ask; nor does the first after the
+		// record: it marks wrote only once it went through, and a refusal
+		// before that takes the record back (recordTail) and answers AGAIN,
+		// having changed nothing, as the compiled save does
+		if i == 0 || (recFirst && i == 1) {
 			seen[w] = true
 		}
 		if !seen[w] {
@@ -137,9 +141,12 @@ func (g *gen) askText(sb *strings.Builder) {
 	dyn := g.asks.String()
 	switch {
 	case g.bump != "HINCRBY":
-	case recFirst && !hset:
-		dyn += "  if not v and not acl('HSET', root) then return {'AGAIN'} end\n"
-	case recFirst: // HSET and HINCRBY are asked above
+	case recFirst:
+		// the version's write, first after the record, is HINCRBY; or
+		// an HSET for a model the batch creates, and then the HINCRBYs
+		// of the batch come after it (an HSET of the batch is asked
+		// above)
+		dyn += "  if not v and not acl('HINCRBY', root) then return {'AGAIN'} end\n"
 	default:
 		if hset {
 			dyn += "  if v then if not acl('HSET', root) then return {'AGAIN'} end\n"
@@ -305,26 +312,43 @@ func isQuotedInt(r string) bool {
 	return len(r) >= 3 && r[0] == '\'' && r[len(r)-1] == '\'' && isIntText(r[1:len(r)-1])
 }
 
+// printCount is the Lua statement that sets dst to the text of n, a Lua
+// local holding an integer below 2^53 in magnitude: by an integer's printf
+// ('%d'; '%.0f' is a float's, about ten times the work on 16 digits). Lua
+// 5.1 prints '%d' from a C long: a server whose long has 32 bits (a 32-bit
+// build) prints a wrong text past 2^31, and it says so by printing 2^32
+// wrong (an interned string compared by its pointer, cheaper than reading
+// the text back); the float's printf makes the text there.
+func printCount(dst, n string) string {
+	return "if (" + n + " < 2147483648 and " + n + " > -2147483648) or string.format('%d', 4294967296) == '4294967296' then " +
+		dst + " = string.format('%d', " + n + ") else " + dst + " = string.format('%.0f', " + n + ") end"
+}
+
+// clockCount is the Lua statements that set nx to the clock's count of
+// microseconds, the version of a model a batch creates.
+func clockCount(indent string) string {
+	return indent + "local t = redis.call('TIME')\n" + indent + "local c = tonumber(t[1]) * 1000000 + tonumber(t[2])\n" + indent + printCount("nx", "c") + "\n"
+}
+
 // versionCheck validates the version the model was found with and makes
 // the next one (a model the batch creates counts from the clock). A bump
 // by HINCRBY needs the next one only for a created model. A version of at
-// most 15 digits is below 2^53. A version is isint's text without a sign:
-// one string.find, which makes no capture (string.match's copy of the
-// match and string.byte's test of the sign cost about 1.2k instructions
-// more a call).
+// most 15 digits is below 2^53; one of 16 digits orders as its text (a
+// strtod of 16 digits costs the server more). A version is isint's text
+// without a sign: one string.find, which makes no capture (string.match's
+// copy of the match and string.byte's test of the sign cost about 1.2k
+// instructions more a call). Counts print by printCount.
 func versionCheck(bump string) string {
-	next := "    nx = string.format('%.0f', tonumber(v) + 1)\n"
+	next := "    local n = v + 1\n    " + printCount("nx", "n") + "\n"
 	if bump == "HINCRBY" {
 		next = ""
 	}
 	return `  local nx
   if v then
     if not (v == '0' or (#v <= 20 and string.find(v, '^[1-9]%d*$'))) then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
-    if #v > 15 and (#v > 16 or tonumber(v) >= 9007199254740992) then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
+    if #v > 15 and (#v > 16 or v >= '9007199254740992') then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
 ` + next + `  else
-    local t = redis.call('TIME')
-    nx = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
-  end
+` + clockCount("    ") + `  end
 `
 }
 
