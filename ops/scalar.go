@@ -302,7 +302,7 @@ func textYield[S any, T Text](o *textOp[S, T]) *Yield[T] {
 // fails with rapyer.ErrTooLarge before anything is written.
 func AppendText[S any, T Text](f lens.Field[S, T], s T) *Yield[T] {
 	fd := resolve(f, schema.Scalar)
-	return textYield(&textOp[S, T]{f: fd, name: "AppendText", emit: (*prog.Builder).AppendText, arg: string(s), shown: string(s)})
+	return textYield(&textOp[S, T]{f: fd, name: "AppendText", emit: (*prog.Builder).AppendText, arg: string(s), shown: shorten(string(s))})
 }
 
 // Repeat replaces a string or bytes field with n copies of itself and

@@ -42,8 +42,27 @@ const metaAt = "@reindex"
 // models it writes, or write the old layout.
 func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
 	// The request that failed for a cause of the client (a closed client,
-	// a failed dial, an ended context) was not sent: ErrNotSent.
-	return reply.NotSent(m.reindex(ctx, progress))
+	// a failed dial, an ended context) was not sent: ErrNotSent; a
+	// refusal of the server and a lost reply are typed too.
+	return maintErr("Reindex", m.reindex(ctx, progress))
+}
+
+// maintErr types the error of a request of a maintenance call (Reindex,
+// DropIndex) that was not typed where it failed: a refusal of the server
+// (ErrNoPermission, ErrRefused, naming the call), a request not sent
+// (ErrNotSent), a lost reply (ErrUnknownOutcome: the request may have been
+// applied; calling again finishes the work). Reads type their lost replies
+// as ErrNotSent where they fail.
+func maintErr(call string, err error) error {
+	switch {
+	case err == nil || errs.Typed(err):
+		return err
+	case reply.FromServer(err):
+		return errs.At(call, reply.Refused(err))
+	case reply.Unsent(err) || !reply.Lost(err):
+		return errs.At(call, reply.NotSent(err))
+	}
+	return fmt.Errorf("%w: %s: the reply was lost: %w", errs.UnknownOutcome, call, err)
 }
 
 // reindex is Reindex.
@@ -98,7 +117,7 @@ func (m *Model[T]) reindexTodo(ctx context.Context) ([]rebuild, int, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, reply.Read(err)
 	}
 	var todo []rebuild
 	total := 0
@@ -127,7 +146,7 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 	}
 	at, err := m.rdb.HGet(ctx, meta, metaAt).Result()
 	if err != nil && err != redis.Nil {
-		return err
+		return reply.Read(err)
 	}
 	if err := m.rdb.HSet(ctx, meta, building...).Err(); err != nil {
 		return err
@@ -139,7 +158,7 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 		}
 		ids, err := m.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ix.IDs(base), Start: min, Stop: "+", ByLex: true, Count: int64(reindexChunk)}).Result()
 		if err != nil {
-			return err
+			return reply.Read(err)
 		}
 		if len(ids) > 0 {
 			if err := m.reindexIDs(ctx, base, ids, true); err != nil {
@@ -198,5 +217,5 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-	return err
+	return maintErr("DropIndex", err)
 }

@@ -183,7 +183,25 @@ func compile(b Batch, mode prog.Mode) (*prog.Builder, error) {
 		}
 		for j, ins := from, pb.Instrs(); j < len(ins); j++ {
 			ins[j].Item = i
+			if err := overLimit(ins[j].Args); err != nil {
+				return nil, errs.At(it.op.String(), err)
+			}
 		}
 	}
 	return pb, nil
+}
+
+// overLimit refuses an argument longer than the 512 MB Redis takes in one
+// value (schema.MaxValue): the server would cut the connection while
+// reading it, and the caller get ErrUnknownOutcome after resending it all.
+// Values encoded by a codec are checked there; this catches the rest (list
+// elements, map keys and set members passed as strings or bytes, the text
+// of AppendText, the operands of guards).
+func overLimit(args []string) error {
+	for _, a := range args {
+		if len(a) > schema.MaxValue {
+			return fmt.Errorf("%w: an argument of %d bytes, over the 512 MB Redis takes in one value", errs.TooLarge, len(a))
+		}
+	}
+	return nil
 }
