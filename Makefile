@@ -38,7 +38,7 @@ demo:
 ## on a private redis-server, printed as ratios (a few minutes); the peer
 ## table's chart is written to docs/performance.svg (RAPYER_BENCH_SVG).
 ## RAPYER_BENCH_ROUNDS and RAPYER_BENCH_TIME trade time for precision;
-## RAPYER_BENCH_AWAKE=1 keeps a CPU busy. First the table of queries
+## RAPYER_BENCH_AWAKE=1 keeps a CPU busy (=idle: SCHED_IDLE spinners on every CPU). First the table of queries
 ## (#14, bench/query_test.go): the 1% equality query against IDs + GetMany
 ## + filter, a page of 20 ordered results at each size, the bytes per index
 ## entry; sizes 10k and 100k, RAPYER_QUERY_SIZES=10000,100000,1000000 adds
