@@ -279,28 +279,11 @@ func (t *tape) startReplay(tb testing.TB) {
 //	go test -run '^$' -bench BenchmarkClientWork -benchmem -count 5 ./bench/
 func BenchmarkClientWork(b *testing.B) {
 	e, t := tapeEnv(b)
-	sides := []struct {
-		name string
-		p    prepared
-	}{
+	sides := []namedSide{
 		{"Get/rapyer", getItemRapyer(b, e)}, {"Get/om_Fetch_twin", getItemOm(b, e)},
 		{"Save/rapyer", saveItemRapyer(b, e)}, {"Save/om_Save_twin", saveItemOm(b, e)},
 	}
-	for _, s := range sides {
-		warm(b, s.p)
-	}
-	t.startReplay(b)
-	for _, s := range sides {
-		warm(b, s.p)
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := s.p.op(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	replaySides(b, t, sides)
 }
 
 // TestTapeReplaysTheServer holds the tape to what BenchmarkClientWork
@@ -357,10 +340,13 @@ func commandsProcessed(t *testing.T, rdb *redis.Client) int64 {
 //	go test -run '^$' -bench BenchmarkLockClientWork -benchmem -count 5 ./bench/
 func BenchmarkLockClientWork(b *testing.B) {
 	e, t := tapeEnv(b)
-	sides := []struct {
-		name string
-		p    prepared
-	}{{"Lock/rapyer", modelLockRapyer(b, e)}, {"Lock/hand", modelLockHand(b, e)}}
+	sides := []namedSide{{"Lock/rapyer", modelLockRapyer(b, e)}, {"Lock/hand", modelLockHand(b, e)}}
+	replaySides(b, t, sides)
+}
+
+// replaySides warms every side on the live server (recording the tape),
+// then runs each as a sub-benchmark with the server's replies played back.
+func replaySides(b *testing.B, t *tape, sides []namedSide) {
 	for _, s := range sides {
 		warm(b, s.p)
 	}
