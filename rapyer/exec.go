@@ -28,6 +28,9 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if !t.Valid() {
 		return nil, t.Err()
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return nil, err
+	}
 	o := m.opts.call(opt)
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
@@ -67,6 +70,9 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	}
 	watch, roots, err := m.watched(ids)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
 	o := m.opts.call(opt).Exec
