@@ -80,7 +80,10 @@ type Options struct {
 	Indexes []index.Spec
 	// Groups is the number of slot groups of a type with indexes (0: 16);
 	// 1 for a type with a Unique index. With HashTag, the tags are the
-	// groups.
+	// groups. It cannot change once the type has data: a Model whose
+	// Groups is not the count the models were stored with (adding a Unique
+	// index to a type of 16 groups makes 1) fails every call with
+	// ErrInvalid (docs/queries.md).
 	Groups int
 }
 
