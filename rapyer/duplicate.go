@@ -39,6 +39,9 @@ func (m *Model[T]) Duplicate(ctx context.Context, id, newID string) (string, err
 			return "", t.Err()
 		}
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return "", err
+	}
 	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
 	if _, cluster := m.rdb.(*redis.ClusterClient); cluster && keys.Slot(src.Root()) != keys.Slot(dst.Root()) {

@@ -28,6 +28,9 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if !t.Valid() {
 		return nil, t.Err()
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return nil, err
+	}
 	o := m.opts.call(opt)
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
@@ -65,7 +68,7 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	if decide == nil {
 		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
-	watch, roots, err := m.watched(ids)
+	watch, roots, err := m.watched(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +120,9 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	return res, err
 }
 
-// watched lists the keys of the models of ids, and their root keys.
-func (m *Model[T]) watched(ids []string) (watch, roots []string, err error) {
+// watched lists the keys of the models of ids, and their root keys, once
+// the Model's slot groups are checked (groups.go).
+func (m *Model[T]) watched(ctx context.Context, ids []string) (watch, roots []string, err error) {
 	for _, id := range ids {
 		ks, err := m.Keys(id)
 		if err != nil {
@@ -127,7 +131,7 @@ func (m *Model[T]) watched(ids []string) (watch, roots []string, err error) {
 		roots = append(roots, ks[0])
 		watch = append(watch, ks...)
 	}
-	return watch, roots, nil
+	return watch, roots, m.groupsOK(ctx)
 }
 
 var errSkipped = errors.New("skipped")

@@ -31,3 +31,11 @@ func SetMoveCheckFail(err error) func() {
 	moveCheckFail = func() error { return err }
 	return func() { moveCheckFail = old }
 }
+
+// SetGroupsCheckFail makes the check of a Model's slot groups fail with
+// err before it reads, until the function it returns is called.
+func SetGroupsCheckFail(err error) func() {
+	old := groupsChecked
+	groupsChecked = func() error { return err }
+	return func() { groupsChecked = old }
+}

@@ -75,6 +75,10 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 		fail(err)
 		return
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		fail(err)
+		return
+	}
 	left, size := r.spec.Limit, streamPage
 	if left > 0 && left < size {
 		size = left
@@ -224,6 +228,9 @@ func (m *Model[T]) Page(ctx context.Context, q query.Query[T], cursor string) (P
 	size := r.spec.Limit
 	if size == 0 {
 		size = DefaultPageSize
+	}
+	if err := m.groupsOK(ctx); err != nil {
+		return Page[T]{}, err
 	}
 	hits, next, err := r.pageScan(ctx, "models", cursor, size)
 	if err != nil {

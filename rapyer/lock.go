@@ -34,6 +34,9 @@ type Held struct {
 	// move, if not nil, moves a model it misses from the layout without
 	// indexes and reports whether to try again (move.go).
 	move func(ctx context.Context) (bool, error)
+	// gate, if not nil, refuses a Model whose slot groups are not the
+	// stored ones (groups.go), before anything is taken.
+	gate func(ctx context.Context) error
 }
 
 // Hold binds model id of m to v for LockAll: LockAll loads the model into *v
@@ -47,7 +50,7 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 	if err != nil {
 		return Held{err: err}
 	}
-	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
+	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), gate: m.gateOf(), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
 		read := m.queueRead(p, root)
 		return func() (func() ops.Op, bool, error) {
 			x, ok, err := read()
@@ -137,6 +140,13 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 	order, err := keyOrder(action, held)
 	if err != nil {
 		return nil, err
+	}
+	for i := range held {
+		if g := held[i].gate; g != nil {
+			if err := g(ctx); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ts, err := acquireAll(ctx, held, order, action, o)
 	if err != nil || ts == nil {

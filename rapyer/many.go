@@ -32,6 +32,9 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 	if err != nil {
 		return err
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if err := m.moveFirst(ctx, id); err != nil {
 			return err
@@ -59,6 +62,9 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 	}
 	groups, err := m.slots(ids)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
 	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
@@ -92,6 +98,9 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
 	groups, err := m.slots(ids)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
 	for _, id := range ids {

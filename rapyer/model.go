@@ -80,7 +80,10 @@ type Options struct {
 	Indexes []index.Spec
 	// Groups is the number of slot groups of a type with indexes (0: 16);
 	// 1 for a type with a Unique index. With HashTag, the tags are the
-	// groups.
+	// groups. It cannot change once the type has data: a Model whose
+	// Groups is not the count the models were stored with (adding a Unique
+	// index to a type of 16 groups makes 1) fails every call with
+	// ErrInvalid (docs/queries.md).
 	Groups int
 }
 
@@ -213,6 +216,9 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	if !t.Valid() {
 		return t.Err()
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return err
+	}
 	if err := m.moveFirst(ctx, id); err != nil {
 		return err
 	}
@@ -226,6 +232,9 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
+	}
+	if err := m.groupsOK(ctx); err != nil {
+		return err
 	}
 	if err := m.moveFirst(ctx, id); err != nil {
 		return err
@@ -247,6 +256,9 @@ func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
 }
 
 func (m *Model[T]) create(ctx context.Context, t tx.Target, v T) error {
+	if err := m.groupsOK(ctx); err != nil {
+		return err
+	}
 	o := m.opts.Exec
 	o.IfMissing = tx.MustBeNew
 	_, err := tx.Exec(ctx, m.rdb, m.replaceOn(t, v), o)
@@ -280,6 +292,9 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	if err != nil {
 		return zero, err
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return zero, err
+	}
 	v, _, err := m.getMoved(ctx, id, root)
 	return v, err
 }
@@ -300,6 +315,9 @@ func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, err
 	var zero T
 	root, err := m.Key(id)
 	if err != nil {
+		return zero, 0, err
+	}
+	if err := m.groupsOK(ctx); err != nil {
 		return zero, 0, err
 	}
 	v, raw, err := m.getMoved(ctx, id, root)
@@ -432,6 +450,9 @@ type Entry[T any] struct {
 // Cluster the models may live in any slots: the client sends one
 // transaction per node, in parallel.
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
+	if err := m.groupsOK(ctx); err != nil {
+		return nil, nil, err
+	}
 	found, missing, err = m.getMany(ctx, ids)
 	if again, merr := m.moveAnyAgain(ctx, missing, err == nil && len(missing) > 0); merr != nil {
 		return nil, nil, merr
@@ -730,6 +751,9 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return false, err
+	}
 	ok, err := m.rdb.HExists(ctx, root, schema.Reserved+"v").Result()
 	if err != nil {
 		return false, readErr(root, err)
@@ -753,6 +777,9 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	t := m.Target(id)
 	if !t.Valid() {
 		return false, t.Err()
+	}
+	if err := m.groupsOK(ctx); err != nil {
+		return false, err
 	}
 	// One batch of the interpreter, which checks every key's type before
 	// it deletes; a missing model is skipped, and reported.
@@ -791,6 +818,9 @@ func (m *Model[T]) Persist(ctx context.Context, id string) error {
 func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 	root, err := m.Key(id)
 	if err != nil {
+		return 0, err
+	}
+	if err := m.groupsOK(ctx); err != nil {
 		return 0, err
 	}
 	d, err := m.rdb.PTTL(ctx, root).Result()

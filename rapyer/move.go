@@ -44,13 +44,17 @@ type mover struct {
 	done  atomic.Bool   // this process saw the move done: misses need no check
 	found atomic.Bool   // the check found models to move (or a move running): misses are checked
 	check chan struct{} // held by the one check of this process at a time (moveNeeded)
+
+	groupsOK atomic.Bool   // the stored number of slot groups is the Model's (groups.go)
+	gate     chan struct{} // held by the one check of the groups at a time
+	refused  error         // the check's refusal, kept (read and written holding gate)
 }
 
 func newMover(set *ix.Set, prefix string) *mover {
 	if set == nil || set.Tagged {
 		return nil
 	}
-	return &mover{old: keys.Layout{Prefix: prefix}, check: make(chan struct{}, 1)}
+	return &mover{old: keys.Layout{Prefix: prefix}, check: make(chan struct{}, 1), gate: make(chan struct{}, 1)}
 }
 
 // moveCheckFail, when it fails, makes the check of moveNeeded fail before
@@ -126,6 +130,7 @@ func (m *Model[T]) moveCheck(ctx context.Context) (bool, error) {
 		for _, b := range m.ix.Bases() {
 			p.HSetNX(ctx, ix.Meta(b), metaMove, "done")
 		}
+		m.recordGroups(ctx, p)
 		return nil
 	})
 	return false, err
@@ -134,10 +139,13 @@ func (m *Model[T]) moveCheck(ctx context.Context) (bool, error) {
 // moveCheckErr types an error of moveCheck: the server's refusal as
 // ErrNoPermission or ErrRefused, anything else as ErrNotSent (the call
 // that asked sent nothing of its own).
-func moveCheckErr(err error) error {
-	for _, s := range []error{errs.NotSent, errs.NoPermission, errs.Refused, errs.WrongType} {
+func moveCheckErr(err error) error { return checkErr("checking the layout without indexes", err) }
+
+// checkErr types an error of a check of the type's state (op names it).
+func checkErr(op string, err error) error {
+	for _, s := range []error{errs.NotSent, errs.NoPermission, errs.Refused, errs.WrongType, errs.Corrupt} {
 		if errors.Is(err, s) {
-			return errs.At("checking the layout without indexes", err)
+			return errs.At(op, err)
 		}
 	}
 	if reply.FromServer(err) {
@@ -145,7 +153,7 @@ func moveCheckErr(err error) error {
 	} else {
 		err = fmt.Errorf("%w: %w", errs.NotSent, err)
 	}
-	return errs.At("checking the layout without indexes", err)
+	return errs.At(op, err)
 }
 
 // moveAgain is called after a call on model id found no model (missed):
@@ -346,6 +354,7 @@ func (m *Model[T]) setMove(ctx context.Context, state string, building bool) err
 		for _, b := range m.ix.Bases() {
 			p.HSet(ctx, ix.Meta(b), fields...)
 		}
+		m.recordGroups(ctx, p)
 		return nil
 	})
 	return err

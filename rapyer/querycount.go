@@ -21,6 +21,9 @@ func (m *Model[T]) Count(ctx context.Context, q query.Query[T]) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return 0, err
+	}
 	n, err := r.count(ctx)
 	if r.rescan(err) {
 		n, err = r.count(ctx)

@@ -70,6 +70,9 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: Reindex: the model has no slot groups (Options.Indexes without HashTag)", errs.Invalid)
 	}
+	if err := m.groupsOK(ctx); err != nil {
+		return err
+	}
 	moved, total, err := m.moveAll(ctx, progress)
 	if err != nil {
 		return err
@@ -209,6 +212,9 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	}
 	if _, ok := m.ix.Field(name); ok {
 		return fmt.Errorf("%w: DropIndex(%s): the model declares it; drop it from Options.Indexes first", errs.Invalid, name)
+	}
+	if err := m.groupsOK(ctx); err != nil {
+		return err
 	}
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, b := range m.ix.Bases() {

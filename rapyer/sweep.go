@@ -29,6 +29,9 @@ import (
 // the prefix, not with the stale ones: a maintenance call, not one for the
 // request path.
 func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
+	if err := m.groupsOK(ctx); err != nil {
+		return nil, err
+	}
 	pattern := m.layout.Pattern() + ":*"
 	var nodes []func(cursor uint64) *redis.ScanCmd
 	if c, ok := m.rdb.(*redis.ClusterClient); ok {
