@@ -209,9 +209,10 @@ func TestLockAllRefusesBadInput(t *testing.T) {
 }
 
 // TestPerCallOptionsMerge: a per-call option edits a copy of the model's
-// Options. A per-call lock TTL keeps the model's AutoExtend (the function
-// outlives three TTLs with its context alive, and its save lands) and the
-// model's Wait (NoWait: a held lock fails at once with rapyer.ErrNotAcquired).
+// Options. A per-call lock TTL keeps the model's AutoExtend (the lock is
+// extended while the function runs, its context stays alive, and its save
+// lands) and the model's Wait (NoWait: a held lock fails at once with
+// rapyer.ErrNotAcquired).
 func TestPerCallOptionsMerge(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
@@ -220,17 +221,21 @@ func TestPerCallOptionsMerge(t *testing.T) {
 		if err := m.Save(ctx, "a", Account{Balance: 1}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := m.Lock(ctx, "a", "long", func(ctx context.Context, a *Account) error {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("the context ended: %w", context.Cause(ctx))
-			// 3 TTLs of the call; TTLs of a second and more, so that an
-			// extension every third of one survives a loaded machine.
-			case <-time.After(4500 * time.Millisecond):
+		root, err := m.Key("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A TTL of seconds, so that an extension every third of it survives
+		// a loaded machine; the function waits for two extensions, which a
+		// lock without AutoExtend never gets.
+		const ttl = 3 * time.Second
+		_, err = m.Lock(ctx, "a", "long", func(ctx context.Context, a *Account) error {
+			if err := awaitExtensions(ctx, b, root+":lock:long", ttl, 2); err != nil {
+				return err
 			}
 			a.Balance = 2
 			return nil
-		}, rapyer.WithLockTTL(1500*time.Millisecond))
+		}, rapyer.WithLockTTL(ttl))
 		if err != nil {
 			t.Fatalf("a per-call TTL dropped the model's AutoExtend: %v", err)
 		}
@@ -295,4 +300,41 @@ func TestLockAllFailedCheckSavesNeither(t *testing.T) {
 			t.Fatalf("the locks were left held: %v", err)
 		}
 	})
+}
+
+// awaitExtensions returns once the lock key lk (of TTL ttl) has been
+// extended n times, or an error when ctx ends or a minute passes. On a real
+// server an extension shows as its PTTL going up; on miniredis, where keys
+// age only by FastForward, half a TTL is moved on and the key must get more
+// than that back.
+func awaitExtensions(ctx context.Context, b *testenv.Backend, lk string, ttl time.Duration, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	last := time.Duration(-1)
+	if b.Mini != nil {
+		b.Mini.FastForward(ttl / 2)
+	}
+	for seen := 0; seen < n; {
+		if err := context.Cause(ctx); err != nil {
+			return fmt.Errorf("the context ended: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d extensions of %s in a minute", seen, n, lk)
+		}
+		var left time.Duration
+		if b.Mini != nil {
+			left = b.Mini.TTL(lk)
+		} else {
+			left = b.Client.PTTL(ctx, lk).Val()
+		}
+		switch {
+		case b.Mini != nil && left > ttl/2:
+			seen++
+			b.Mini.FastForward(ttl / 2)
+		case b.Mini == nil && last >= 0 && left > last:
+			seen++
+		}
+		last = left
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
