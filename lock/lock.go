@@ -107,7 +107,6 @@ type options struct {
 	ttl, wait, retryMin, retryMax time.Duration
 	noWait, autoExtend, noFence   bool
 	load                          func(redis.Pipeliner)
-	hash                          string // read by the acquisition's own call (read.go)
 }
 
 func (o Options) resolve() (options, error) {
@@ -259,10 +258,6 @@ type acquirer struct {
 	// tx: Load queues more than one command, so an attempt goes in
 	// MULTI/EXEC (see queue)
 	tx bool
-	// raw is the reply of the hash read by the attempt that took the lock
-	// (o.hash, read.go); readRefused, whether it is the read's refusal
-	raw         []byte
-	readRefused bool
 }
 
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
@@ -278,12 +273,8 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	// RetryMax's
 	// (the token as a *string, which go-redis writes as the string:
 	// boxing a string costs an allocation, a pointer into a does not)
-	cmd := make([]any, 0, 10)
-	if o.hash != "" {
-		cmd = append(cmd, nil, nil, 2, key, o.hash, &a.token, m.ttl) // the lock key first (newLock)
-	} else {
-		cmd = append(cmd, nil, nil, 1, key, &a.token, m.ttl)
-	}
+	cmd := make([]any, 0, 9)
+	cmd = append(cmd, nil, nil, 1, key, &a.token, m.ttl)
 	switch {
 	case !o.noWait:
 		cmd = append(cmd, clientIDArg(rdb))
@@ -337,10 +328,9 @@ func (o options) millis() *millis {
 }
 
 // heir is what a release of this client needs to hand a waiting a the
-// lock. A caller with a Load (or a hash to read) is never handed it: Load
-// runs with an attempt.
+// lock. A caller with a Load is never handed it: Load runs with an attempt.
 func (a *acquirer) heir() heir {
-	if a.o.load != nil || a.o.hash != "" {
+	if a.o.load != nil {
 		return heir{}
 	}
 	life := a.o.ttl + fenceMargin
@@ -557,9 +547,6 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 	netErr, missing := 0, 0
 	for {
 		at.start = time.Now()
-		if a.o.hash != "" {
-			return a.sendRead(ctx)
-		}
 		if a.o.load == nil {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run

@@ -11,8 +11,6 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
-	"github.com/rapyer-go/rapyer/internal/lockread"
-	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
@@ -33,11 +31,6 @@ type Held struct {
 	// stores what it read in the variable, once p has run: ok is false for
 	// a missing model, and diff is the op saving what changed since.
 	load func(p redis.Pipeliner) func() (diff func() ops.Op, ok bool, err error)
-	// loadRaw, for a model of one hash (no collection), stores in the
-	// variable the model read from raw, the RESP bytes of its HGETALL
-	// reply, as load's function does: the read then travels in the
-	// acquisition's own call (fold)
-	loadRaw func(raw []byte) (diff func() ops.Op, ok bool, err error)
 	// move, if not nil, moves a model it misses from the layout without
 	// indexes and reports whether to try again (move.go).
 	move func(ctx context.Context) (bool, error)
@@ -57,45 +50,25 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 	if err != nil {
 		return Held{err: err}
 	}
-	h := Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), gate: m.gateOf(), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
+	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), gate: m.gateOf(), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
 		read := m.queueRead(p, root)
-		return func() (func() ops.Op, bool, error) { return m.keep(v, read) }
-	}}
-	if len(m.schema.Collections) == 0 {
-		h.loadRaw = func(raw []byte) (func() ops.Op, bool, error) {
-			return m.keep(v, func() (T, bool, error) { return m.readRaw(root, raw) })
+		return func() (func() ops.Op, bool, error) {
+			x, ok, err := read()
+			if err != nil || !ok {
+				return nil, ok, err
+			}
+			// before is a copy of x that fn cannot change: x itself for a
+			// type whose copy shares nothing changeable, else a second
+			// decode, a deep enough copy (fn may change maps and slices of
+			// *v in place)
+			before := x
+			if !m.flat {
+				before, _, _ = read()
+			}
+			*v = x
+			return func() ops.Op { return ops.Diff(before, *v) }, true, nil
 		}
-	}
-	return h
-}
-
-// keep stores in *v the model that read gives, and returns the function
-// making the op that saves what changed in *v since.
-func (m *Model[T]) keep(v *T, read func() (T, bool, error)) (func() ops.Op, bool, error) {
-	x, ok, err := read()
-	if err != nil || !ok {
-		return nil, ok, err
-	}
-	// before is a copy of x that fn cannot change: x itself for a type
-	// whose copy shares nothing changeable, else a second decode, a deep
-	// enough copy (fn may change maps and slices of *v in place)
-	before := x
-	if !m.flat {
-		before, _, _ = read()
-	}
-	*v = x
-	return func() ops.Op { return ops.Diff(before, *v) }, true, nil
-}
-
-// readRaw reads the model at root, a model of one hash, from raw, the RESP
-// bytes of its HGETALL reply (or of the server's refusal of it).
-func (m *Model[T]) readRaw(root string, raw []byte) (T, bool, error) {
-	if _, err := reply.ReadHash(raw); err != nil {
-		var v T
-		return v, false, readErr(root, err)
-	}
-	v, _, ok, err := m.decodeRaw(root, raw, nil)
-	return v, ok, err
+	}}
 }
 
 // Lock locks model id for action, loads it, and calls fn with it and with
@@ -250,15 +223,17 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 // acquire locks the model of h for action and loads it in the same round
 // trip; a missing model gives nil and no lock.
 func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
-	key := keys.Lock(h.root, action)
-	// the save is fenced by the lock's token (ops.Fenced), in its own
-	// atomic step: no fencing number to give out
-	o.NoFence = true
 	for try := 0; ; try++ {
-		l, diff, ok, err := acquireLoad(ctx, h, key, o)
-		if l == nil {
+		var read func() (func() ops.Op, bool, error)
+		o.Load = func(p redis.Pipeliner) { read = h.load(p) }
+		// the save is fenced by the lock's token (ops.Fenced), in its own
+		// atomic step: no fencing number to give out
+		o.NoFence = true
+		l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
+		if err != nil {
 			return nil, err
 		}
+		diff, ok, err := read()
 		if err == nil && !ok && try == 0 && h.move != nil {
 			release(l)
 			again, merr := h.move(ctx)
@@ -276,37 +251,6 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 		}
 		return &taken{held: h, lock: l, diff: diff}, nil
 	}
-}
-
-// acquireLoad takes the lock key of the model of h and reads the model: in
-// the acquisition's own call for a model of one hash whose lock key is in
-// its slot (lockread), else by Load, in the same round trip. A lock is
-// returned (held) whenever the acquisition succeeded, with the read's
-// outcome.
-func acquireLoad(ctx context.Context, h *Held, key string, o lock.Options) (*lock.Lock, func() ops.Op, bool, error) {
-	if h.loadRaw != nil && keys.Slot(key) == keys.Slot(h.root) {
-		x, raw, err := lockread.Acquire(ctx, h.rdb, key, h.root, o)
-		if err != nil {
-			return nil, nil, false, err
-		}
-		diff, ok, err := h.loadRaw(raw)
-		if l, held := x.(*lock.Lock); held {
-			return l, diff, ok, err
-		}
-		// the server refused the read and let the lock go
-		if err == nil {
-			err = fmt.Errorf("%w: %s: the read was refused", errs.Refused, h.root)
-		}
-		return nil, nil, false, err
-	}
-	var read func() (func() ops.Op, bool, error)
-	o.Load = func(p redis.Pipeliner) { read = h.load(p) }
-	l, err := lock.Acquire(ctx, h.rdb, key, o)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	diff, ok, err := read()
-	return l, diff, ok, err
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the

@@ -348,29 +348,3 @@ local function pass(keys, args)
   end
   return -2
 end
-
--- acqread is acquire without a fence (a model's Lock, which fences its save
--- by the token) that also reads the hash keys[2], in the lock key's slot,
--- when it takes the lock: one call and one reply where the acquire and an
--- HGETALL of its own would be two commands for the server to parse, run
--- and answer, and for the client to send and read.
---
--- keys[1] the lock key, keys[2] the hash; args as acquire's, without a
--- fence life (args[4] absent or 0). Reply: acquire's integer when the lock
--- is not taken (-1 given up, -2 or -3 - PTTL held by another), else the
--- hash's fields as HGETALL gives them (an empty array: no such hash),
--- once per token as acquire is: a request sent again after a lost reply
--- reads the hash again. A read the server refuses (the hash is of another
--- type, or the user may not HGETALL it) lets the lock go in the same call
--- and answers a one-element array holding the refusal: the caller learns
--- why, and holds nothing.
-local function acqread(keys, args)
-  local r = acquire(keys, args)
-  if r ~= 0 then return r end
-  local h = redis.pcall('HGETALL', keys[2])
-  if h.err then
-    release(keys, {args[1]})
-    return {h}
-  end
-  return h
-end

@@ -44,7 +44,7 @@ var Library = script.NewParts("rapyer",
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
 	// functions) are let through until their first write that needs memory.
-	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend", "pass", "acqread"},
+	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
 	script.Part{Source: readSource, Entries: []string{"read"}},
 	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
@@ -60,9 +60,6 @@ var (
 	Extend  = Library.Func("extend")
 	// Pass is a release that hands the lock to a waiter of the same client.
 	Pass = Library.Func("pass")
-	// AcquireRead is Acquire without a fence that reads a hash in the same
-	// call when it takes the lock (a model's Lock).
-	AcquireRead = Library.Func("acqread")
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
 	Read = Library.Func("read")

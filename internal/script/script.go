@@ -166,55 +166,6 @@ func (f *Func) Run(ctx context.Context, c redis.UniversalClient, cmd []any) *red
 	}
 }
 
-// RunRaw is Run for a reply read in place: the reply's RESP bytes
-// (go-redis's RawCmd), which an error reply also sets as the command's
-// error, a reply.ServerError. go-redis follows no cluster redirection of a
-// raw reply: a MOVED or ASK (a slot moving) sends the call again by Run,
-// which follows it, and its reply is written back as RESP.
-func (f *Func) RunRaw(ctx context.Context, c redis.UniversalClient, cmd []any) *redis.RawCmd {
-	w := wayOf(c)
-	for {
-		f.fill(cmd, w)
-		r := redis.NewRawCmd(ctx, cmd...)
-		r.SetFirstKeyPos(3)
-		_ = c.Process(ctx, r)
-		err := rawErr(r)
-		if err == nil {
-			if w == unknown || w == loaded {
-				remember(c, functions)
-			}
-			return r
-		}
-		if redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") {
-			v, err := f.Run(ctx, c, cmd).Result()
-			r.SetVal(reply.Write(nil, v))
-			r.SetErr(err)
-			return r
-		}
-		next, lerr := f.recover(ctx, c, w, err)
-		if lerr != nil {
-			r.SetErr(lerr)
-			return r
-		}
-		if next == w {
-			return r
-		}
-		w = next
-	}
-}
-
-// rawErr returns the error of r: the network's, or its error reply, which
-// it sets as r's error.
-func rawErr(r *redis.RawCmd) error {
-	raw, err := r.Result()
-	if err != nil || len(raw) < 3 || raw[0] != '-' {
-		return err
-	}
-	err = reply.ServerError(raw[1 : len(raw)-2])
-	r.SetErr(err)
-	return err
-}
-
 func (f *Func) send(ctx context.Context, c redis.UniversalClient, cmd []any, w way) *redis.Cmd {
 	f.fill(cmd, w)
 	r := redis.NewCmd(ctx, cmd...)
