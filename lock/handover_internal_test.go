@@ -210,7 +210,7 @@ func TestLeavingWhileOfferedGivesUp(t *testing.T) {
 		func(w *waiter) { w.settle(grant{}, false, true) },
 		func(w *waiter) { w.settle(grant{fence: 7}, true, false) },
 	} {
-		w, _ := joinLive(rdb, ch, hr)
+		w, _ := joinLive(rdb, "offer:{x}", hr) // the key of ch
 		if w != nil {
 			t.Fatal("joinLive joined a channel nobody subscribed")
 		}

@@ -372,7 +372,7 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		// join them before the first attempt: no release after it can then
 		// go unnoticed, and a failed attempt needs no immediate second try.
 		var ahead bool
-		p.w, ahead = joinLive(a.rdb, WakeChannel(a.key), a.heir())
+		p.w, ahead = joinLive(a.rdb, a.key, a.heir())
 		if ahead {
 			// Others of this client wait already: queue behind them, and
 			// try when a release wakes us (the oldest is woken first) or

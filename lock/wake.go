@@ -234,18 +234,20 @@ func join(rdb redis.UniversalClient, channel string, hr heir) *waiter {
 	return w
 }
 
-// joinLive registers a waiter for channel if rdb's hub is already subscribed
-// to it (confirmed by the server), and returns nil otherwise; ahead reports
-// whether others wait before it. It never does I/O, so Acquire can call it
-// before its first attempt.
-func joinLive(rdb redis.UniversalClient, channel string, hr heir) (w *waiter, ahead bool) {
+// joinLive registers a waiter for the wake channel of key if rdb's hub is
+// already subscribed to it (confirmed by the server), and returns nil
+// otherwise; ahead reports whether others wait before it. It never does
+// I/O, so Acquire can call it before its first attempt. The channel's name
+// is made only when rdb's hub has a channel (a client none of whose
+// callers waits lately makes none).
+func joinLive(rdb redis.UniversalClient, key string, hr heir) (w *waiter, ahead bool) {
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
-	if h == nil {
+	if h == nil || len(h.chans) == 0 {
 		return nil, false
 	}
-	wc := h.chans[channel]
+	wc := h.chans[WakeChannel(key)]
 	if wc == nil || !wc.confirmed {
 		return nil, false
 	}

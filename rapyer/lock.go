@@ -51,9 +51,11 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 		return Held{err: err}
 	}
 	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), gate: m.gateOf(), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
-		read := m.queueRead(p, root)
+		// queueVersionedRead's own function, not queueRead's wrapper of
+		// it: one allocation fewer a Lock
+		read := m.queueVersionedRead(p, root)
 		return func() (func() ops.Op, bool, error) {
-			x, ok, err := read()
+			x, _, ok, err := read()
 			if err != nil || !ok {
 				return nil, ok, err
 			}
@@ -63,7 +65,7 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 			// *v in place)
 			before := x
 			if !m.flat {
-				before, _, _ = read()
+				before, _, _, _ = read()
 			}
 			*v = x
 			return func() ops.Op { return ops.Diff(before, *v) }, true, nil
@@ -95,9 +97,22 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx cont
 	if fn == nil {
 		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
-	v := new(T)
-	return lockAll(ctx, action, []Held{m.Hold(id, v)}, func(ctx context.Context) error { return fn(ctx, v) }, m.opts.call(opt))
+	one := &lockOne[T]{fn: fn}
+	one.held[0] = m.Hold(id, &one.v)
+	return lockAll(ctx, action, one.held[:], one.run, m.opts.call(opt))
 }
+
+// lockOne is what Lock passes to lockAll, in one allocation: the variable
+// the model is loaded into, its Held, and fn (a new(T), a one-element
+// slice and a closure over both were three).
+type lockOne[T any] struct {
+	v    T
+	held [1]Held
+	fn   func(ctx context.Context, v *T) error
+}
+
+// run is lockAll's function: fn with the loaded variable.
+func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 
 // LockAll is Lock over several models, of one type or of many: it locks each
 // model of held for action, in one global order of their keys, so that two
@@ -130,7 +145,12 @@ type taken struct {
 	held *Held
 	lock *lock.Lock
 	diff func() ops.Op
+	// read gives the model that the last attempt's Load queued (acquire)
+	read func() (func() ops.Op, bool, error)
 }
+
+// load is the lock's Load of t's model: it queues the model's read on p.
+func (t *taken) load(p redis.Pipeliner) { t.read = t.held.load(p) }
 
 // lockAll is LockAll with its options merged.
 func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Call) (*tx.Result, error) {
@@ -172,7 +192,6 @@ func keyOrder(action string, held []Held) ([]int, error) {
 	if err := keys.CheckAction(action); err != nil {
 		return nil, err
 	}
-	order := make([]int, len(held))
 	for i, h := range held {
 		if h.err != nil {
 			return nil, h.err
@@ -183,6 +202,12 @@ func keyOrder(action string, held []Held) ([]int, error) {
 		if !sameClient(h.rdb, held[0].rdb) {
 			return nil, fmt.Errorf("%w: LockAll: %s and %s use different clients", errs.Invalid, held[0].root, h.root)
 		}
+	}
+	if len(held) == 1 {
+		return oneOrder, nil // read only: one model needs no slice of its own
+	}
+	order := make([]int, len(held))
+	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(held[a].root, held[b].root) })
@@ -193,6 +218,9 @@ func keyOrder(action string, held []Held) ([]int, error) {
 	}
 	return order, nil
 }
+
+// oneOrder is keyOrder's order of one model.
+var oneOrder = []int{0}
 
 // sameClient reports whether a and b are the same client.
 func sameClient(a, b redis.UniversalClient) bool {
@@ -223,17 +251,20 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 // acquire locks the model of h for action and loads it in the same round
 // trip; a missing model gives nil and no lock.
 func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
+	// the read Load queues is kept in the taken the call returns (one
+	// allocation for both, where a variable captured by Load's closure
+	// was one more)
+	t := &taken{held: h}
+	o.Load = t.load
+	// the save is fenced by the lock's token (ops.Fenced), in its own
+	// atomic step: no fencing number to give out
+	o.NoFence = true
 	for try := 0; ; try++ {
-		var read func() (func() ops.Op, bool, error)
-		o.Load = func(p redis.Pipeliner) { read = h.load(p) }
-		// the save is fenced by the lock's token (ops.Fenced), in its own
-		// atomic step: no fencing number to give out
-		o.NoFence = true
 		l, err := lock.Acquire(ctx, h.rdb, keys.Lock(h.root, action), o)
 		if err != nil {
 			return nil, err
 		}
-		diff, ok, err := read()
+		diff, ok, err := t.read()
 		if err == nil && !ok && try == 0 && h.move != nil {
 			release(l)
 			again, merr := h.move(ctx)
@@ -249,7 +280,8 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 			release(l)
 			return nil, err
 		}
-		return &taken{held: h, lock: l, diff: diff}, nil
+		t.lock, t.diff, t.read = l, diff, nil
+		return t, nil
 	}
 }
 

@@ -64,6 +64,11 @@ func WithAutoExtend() Option { return func(c *Call) { c.Lock.AutoExtend = true }
 
 // call applies the per-call options opt to the model's Exec and Lock options.
 func (o Options) call(opt []Option) Call {
+	if len(opt) == 0 {
+		// apart: the c below escapes (its address goes to the options),
+		// an allocation of every call that has none
+		return Call{Exec: o.Exec, Lock: o.Lock}
+	}
 	c := Call{Exec: o.Exec, Lock: o.Lock}
 	for _, f := range opt {
 		if f != nil {
