@@ -248,9 +248,10 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any  // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
-	buf   [9]any // cmd's room, saving it an allocation
-	lock  Lock   // the Lock a won attempt returns (see newLock)
+	cmd   []any        // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
+	buf   [9]any       // cmd's room, saving it an allocation
+	fn    *script.Func // the entry cmd calls: lua.Acquire, or lua.AcquireFenced
+	lock  Lock         // the Lock a won attempt returns (see newLock)
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -261,23 +262,25 @@ type acquirer struct {
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
 	m := o.millis()
-	// laid out as script.Command does, in one allocation: the command, its
+	// laid out as script.Command does, in a's room: the command, its
 	// name, the key count and the lock key (the entry names the lock's
 	// other keys after it), then token and TTL, and only what differs from
 	// the entry's defaults (each argument costs the server about 1.2k
 	// instructions): for a caller that will wait, the wait key's owner
-	// (see pass; '' for one that will not, when more follows); the fence
-	// life (none: no fence); the lease unless it is the default
-	// RetryMax's
-	// (the key and the token as *string, which go-redis writes, and reads
+	// (see pass); the fence life (none: no fence); the lease unless it is
+	// the default RetryMax's. A caller that will not wait and wants a
+	// fence sends token and TTL to acquiref, which knows the fence's life.
+	// (The key and the token as *string, which go-redis writes, and reads
 	// a cluster slot from, as the string: boxing a string costs an
-	// allocation, a pointer into a does not)
+	// allocation, a pointer into a does not.)
 	cmd := append(a.buf[:0], nil, nil, 1, &a.key, &a.token, m.ttl)
+	a.cmd, a.fn = cmd, lua.Acquire
 	switch {
 	case !o.noWait:
 		cmd = append(cmd, clientIDArg(rdb))
 	case !o.noFence:
-		cmd = append(cmd, noID)
+		a.fn = lua.AcquireFenced
+		return a
 	}
 	custom := !o.noWait && o.lease() != defaultLease
 	if !o.noFence || custom {
@@ -289,9 +292,6 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a.cmd = cmd
 	return a
 }
-
-// noID is the acquire entry's client id of a caller that will not wait.
-var noID any = ""
 
 // defaultLease is the lease of the default RetryMax, which the acquire
 // entry takes when it is sent none (LEASE in lock.lua).
@@ -548,7 +548,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
+			return a.fn.Run(ctx, a.rdb, a.cmd).Int64()
 		}
 		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
@@ -558,7 +558,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
 			// or the user may not FCALL: nothing ran. Recover makes the
 			// next Queue succeed (it ends in EVAL, which cannot miss).
-			again, lerr := lua.Acquire.Recover(ctx, a.rdb, err)
+			again, lerr := a.fn.Recover(ctx, a.rdb, err)
 			if lerr != nil {
 				err = lerr
 			} else if again {
@@ -593,7 +593,7 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 		} else {
 			pipe = a.rdb.Pipeline()
 		}
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		cmd := a.fn.Queue(ctx, a.rdb, pipe, a.cmd)
 		a.o.load(pipe)
 		if a.tx || pipe.Len() <= 2 {
 			return pipe, cmd
