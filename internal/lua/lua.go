@@ -56,14 +56,14 @@ var (
 	Batch = Library.Func("batch")
 	// Acquire, Release and Extend are the lock's (package lock).
 	Acquire = Library.Func("acquire")
-	// AcquireFenced is Acquire for a caller that will not wait and wants
-	// a fence living the TTL plus a minute: keys[1] the lock key, args
-	// token and TTL.
-	AcquireFenced = Library.Func("acquiref")
 	Release = Library.Func("release")
 	Extend  = Library.Func("extend")
 	// Pass is a release that hands the lock to a waiter of the same client.
 	Pass = Library.Func("pass")
+	// AcquireFenced is Acquire for a caller that will not wait and wants
+	// a fence living the TTL plus a minute: keys[1] the lock key, args
+	// token and TTL.
+	AcquireFenced = Library.Func("acquiref")
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
 	Read = Library.Func("read")
