@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 )
@@ -20,12 +21,15 @@ import (
 func TestAcquireReplayIsIdempotent(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		key := b.Prefix + ":{replay}:lock:x"
-		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}} {
+		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}, {Wait: NoWait}, {Wait: NoWait, Load: func(redis.Pipeliner) {}}} {
 			o, err := opts.resolve()
 			if err != nil {
 				t.Fatal(err)
 			}
 			a := newAcquirer(b.Client, key, o)
+			if o.noWait && (a.fn != lua.AcquireFenced || len(a.cmd) != 6) {
+				t.Fatalf("a fenced attempt that will not wait sends %v to %s, want token and TTL to acquiref", a.cmd[4:], a.fn.Name())
+			}
 			first, err := a.try(t.Context())
 			if err != nil || !first.ok {
 				t.Fatalf("first attempt: %+v, %v", first, err)
@@ -52,7 +56,7 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 func TestLateAttemptAfterGiveUp(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		key := b.Prefix + ":{late}:lock:x"
-		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}} {
+		for _, opts := range []Options{{}, {Load: func(redis.Pipeliner) {}}, {Wait: NoWait}, {Wait: NoWait, Load: func(redis.Pipeliner) {}}} {
 			o, err := opts.resolve()
 			if err != nil {
 				t.Fatal(err)

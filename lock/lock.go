@@ -40,10 +40,6 @@ const NoWait time.Duration = -1
 // lock's TTL.
 const fenceMargin = time.Minute
 
-// releaseTimeout bounds Release (and the clean-up after a failed Acquire),
-// which run on a context that ignores the caller's cancellation.
-const releaseTimeout = 5 * time.Second
-
 // Options configures a lock. The zero value works: TTL 10s, wait up to 10s,
 // back off between 1ms and 50ms with jitter, no auto-extend, no Load.
 type Options struct {
@@ -252,7 +248,10 @@ type acquirer struct {
 	key   string
 	o     options
 	token string
-	cmd   []any // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
+	cmd   []any        // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
+	buf   [9]any       // cmd's room, saving it an allocation
+	fn    *script.Func // the entry cmd calls: lua.Acquire, or lua.AcquireFenced
+	lock  Lock         // the Lock a won attempt returns (see newLock)
 
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
@@ -263,23 +262,25 @@ type acquirer struct {
 func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a := &acquirer{rdb: rdb, key: key, o: o, token: random.Hex(16)}
 	m := o.millis()
-	// laid out as script.Command does, in one allocation: the command, its
+	// laid out as script.Command does, in a's room: the command, its
 	// name, the key count and the lock key (the entry names the lock's
 	// other keys after it), then token and TTL, and only what differs from
 	// the entry's defaults (each argument costs the server about 1.2k
 	// instructions): for a caller that will wait, the wait key's owner
-	// (see pass; '' for one that will not, when more follows); the fence
-	// life (none: no fence); the lease unless it is the default
-	// RetryMax's
-	// (the token as a *string, which go-redis writes as the string:
-	// boxing a string costs an allocation, a pointer into a does not)
-	cmd := make([]any, 0, 9)
-	cmd = append(cmd, nil, nil, 1, key, &a.token, m.ttl)
+	// (see pass); the fence life (none: no fence); the lease unless it is
+	// the default RetryMax's. A caller that will not wait and wants a
+	// fence sends token and TTL to acquiref, which knows the fence's life.
+	// (The key and the token as *string, which go-redis writes, and reads
+	// a cluster slot from, as the string: boxing a string costs an
+	// allocation, a pointer into a does not.)
+	cmd := append(a.buf[:0], nil, nil, 1, &a.key, &a.token, m.ttl)
+	a.cmd, a.fn = cmd, lua.Acquire
 	switch {
 	case !o.noWait:
 		cmd = append(cmd, clientIDArg(rdb))
 	case !o.noFence:
-		cmd = append(cmd, noID)
+		a.fn = lua.AcquireFenced
+		return a
 	}
 	custom := !o.noWait && o.lease() != defaultLease
 	if !o.noFence || custom {
@@ -291,9 +292,6 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a.cmd = cmd
 	return a
 }
-
-// noID is the acquire entry's client id of a caller that will not wait.
-var noID any = ""
 
 // defaultLease is the lease of the default RetryMax, which the acquire
 // entry takes when it is sent none (LEASE in lock.lua).
@@ -344,10 +342,9 @@ func (a *acquirer) heir() heir {
 // for the lock's TTL plus fenceMargin, in one call: an attempt that reaches
 // the server later finds the marker and does not take the lock.
 func (a *acquirer) giveUp(ctx context.Context) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
+	rctx := withReleaseTimeout(ctx)
 	cmd := []any{nil, nil, 1, a.key, a.token, (a.o.ttl + fenceMargin).Milliseconds()} // as script.Command lays it out
-	_ = lua.Release.Run(rctx, a.rdb, cmd).Err()
+	_ = lua.Release.Run(&rctx, a.rdb, cmd).Err()
 }
 
 // attempt is the outcome of one try.
@@ -551,7 +548,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return lua.Acquire.Run(ctx, a.rdb, a.cmd).Int64()
+			return a.fn.Run(ctx, a.rdb, a.cmd).Int64()
 		}
 		pipe, cmd := a.queue(ctx)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
@@ -561,7 +558,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
 			// or the user may not FCALL: nothing ran. Recover makes the
 			// next Queue succeed (it ends in EVAL, which cannot miss).
-			again, lerr := lua.Acquire.Recover(ctx, a.rdb, err)
+			again, lerr := a.fn.Recover(ctx, a.rdb, err)
 			if lerr != nil {
 				err = lerr
 			} else if again {
@@ -596,7 +593,7 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 		} else {
 			pipe = a.rdb.Pipeline()
 		}
-		cmd := lua.Acquire.Queue(ctx, a.rdb, pipe, a.cmd)
+		cmd := a.fn.Queue(ctx, a.rdb, pipe, a.cmd)
 		a.o.load(pipe)
 		if a.tx || pipe.Len() <= 2 {
 			return pipe, cmd
@@ -613,7 +610,7 @@ type Lock struct {
 	key    string
 	token  string
 	tokArg any // &token, for the entries' arguments (see newAcquirer)
-	keyArg any // key, boxed once (by the acquire call) for them
+	keyArg any // &key, for them
 	fence  int64
 	ttl    time.Duration
 	parent context.Context // Acquire's context, for its values
@@ -633,6 +630,11 @@ type Lock struct {
 	// (Model.Lock binds one context per lock)
 	bound1 [1]context.CancelCauseFunc
 
+	// rctx and args are Release's context and call, in the Lock to save
+	// their allocations (Release runs once: see finish)
+	rctx releaseCtx
+	args [5]any
+
 	stopWatchdog context.CancelFunc // nil without AutoExtend
 	watchdog     chan struct{}      // closed when the watchdog goroutine is done
 }
@@ -646,12 +648,11 @@ const (
 )
 
 func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
-	l := &Lock{
-		rdb: a.rdb, key: a.key, token: a.token, keyArg: a.cmd[3], // after the command, name and key count
-		fence: at.fence, ttl: a.o.ttl,
-		parent: ctx, validUntil: at.start.Add(a.o.ttl),
-	}
-	l.tokArg = &l.token
+	l := &a.lock // made with a: one allocation fewer a cycle
+	l.rdb, l.key, l.token = a.rdb, a.key, a.token
+	l.fence, l.ttl = at.fence, a.o.ttl
+	l.parent, l.validUntil = ctx, at.start.Add(a.o.ttl)
+	l.tokArg, l.keyArg = &l.token, &l.key
 	l.bound = l.bound1[:0]
 	if a.o.autoExtend {
 		var wctx context.Context
@@ -788,7 +789,7 @@ func (l *Lock) ttlElapsed() error {
 
 // Release deletes the lock key if it still holds this lock's token and wakes
 // a waiter if any waits, stops the watchdog, and cancels Context. It runs even if ctx
-// is already cancelled: it uses ctx's values but a timeout of its own (5s).
+// is already cancelled: it uses ctx's values but a timeout of its own (5s, or up to a tenth of a second more).
 //
 // It returns an error wrapping rapyer.ErrNotHeld if the key no longer held the
 // token (the lock had expired or been taken over), and on a second call
@@ -799,14 +800,15 @@ func (l *Lock) Release(ctx context.Context) error {
 	if err := l.finish(); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	defer cancel()
+	l.rctx = withReleaseTimeout(ctx)
+	rctx := &l.rctx
 	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}
 	}
-	n, err := lua.Release.Run(rctx, l.rdb, []any{nil, nil, 1, l.keyArg, l.tokArg}).Int64() // as script.Command lays it out
+	l.args = [...]any{nil, nil, 1, l.keyArg, l.tokArg} // as script.Command lays it out
+	n, err := lua.Release.Run(rctx, l.rdb, l.args[:]).Int64()
 	if err != nil {
 		return failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
 	}

@@ -44,7 +44,7 @@ var Library = script.NewParts("rapyer",
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
 	// functions) are let through until their first write that needs memory.
-	script.Part{Source: lockSource, Entries: []string{"acquire", "release", "extend", "pass"},
+	script.Part{Source: lockSource, Entries: []string{"acquire", "acquiref", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
 	script.Part{Source: readSource, Entries: []string{"read"}},
 	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
@@ -60,6 +60,10 @@ var (
 	Extend  = Library.Func("extend")
 	// Pass is a release that hands the lock to a waiter of the same client.
 	Pass = Library.Func("pass")
+	// AcquireFenced is Acquire for a caller that will not wait and wants
+	// a fence living the TTL plus a minute: keys[1] the lock key, args
+	// token and TTL.
+	AcquireFenced = Library.Func("acquiref")
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
 	Read = Library.Func("read")

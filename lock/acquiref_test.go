@@ -1,0 +1,63 @@
+package lock_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
+)
+
+// TestFenceLifeOfACallerThatWillNotWait: a fenced acquisition that will
+// not wait (lock.NoWait) goes to the acquiref entry, which is sent no
+// fence life and works it out from the TTL (plus a minute, as package
+// lock does); its fence key lives as a waiting caller's does (the
+// acquire entry, sent the life): the TTL plus a minute when made, left
+// alone while it lives that long, lengthened to twice that when short.
+// Fences go up across both entries.
+func TestFenceLifeOfACallerThatWillNotWait(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		for _, wait := range []time.Duration{lock.NoWait, 0} {
+			key := lockKey(b, "fencelife"+wait.String())
+			fk := lock.FenceKey(key)
+			var last int64
+			cycle := func(ttl time.Duration) {
+				t.Helper()
+				l := mustAcquire(t, b.Client, key, lock.Options{TTL: ttl, Wait: wait})
+				if l.Fence() <= last {
+					t.Fatalf("wait %v: fence %d after %d", wait, l.Fence(), last)
+				}
+				last = l.Fence()
+				if err := l.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pttl := func() time.Duration { return b.Client.PTTL(ctx, fk).Val() }
+			cycle(time.Second) // made: 1s + 1m
+			if d := pttl(); d <= time.Minute || d > time.Minute+time.Second {
+				t.Fatalf("wait %v: a new fence key of a 1s lock lives %v, want 1m1s", wait, d)
+			}
+			cycle(100 * time.Millisecond) // long enough for 1m0.1s: left alone
+			if d := pttl(); d <= time.Minute || d > time.Minute+time.Second {
+				t.Fatalf("wait %v: a fence key living long enough became %v", wait, d)
+			}
+			cycle(10 * time.Minute) // short for 11m: to twice that
+			if d := pttl(); d <= 21*time.Minute || d > 22*time.Minute {
+				t.Fatalf("wait %v: a short fence key of a 10m lock lives %v, want 22m", wait, d)
+			}
+			// the other entry counts on from this one's fences
+			other := lock.Options{Wait: lock.NoWait}
+			if wait == lock.NoWait {
+				other.Wait = 0
+			}
+			l := mustAcquire(t, b.Client, key, other)
+			if l.Fence() != last+1 {
+				t.Fatalf("wait %v: the other entry's fence %d after %d", wait, l.Fence(), last)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
