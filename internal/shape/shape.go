@@ -44,6 +44,9 @@ type Shape struct {
 	// of the instructions that yield; n is its number of results
 	yields []int
 	n      int
+	// hashWord is Hash boxed once, as a word of the call (boxing a
+	// string allocates); nil where the shape was made without it
+	hashWord any
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
@@ -98,6 +101,14 @@ func (s *Shape) laid(ys []any) []any {
 // okReply is the interpreter's reply to a save that went through; shared,
 // as nobody changes it (transport.Decode reads it).
 var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
+
+// HashWord is Hash as a word of EVALSHA, boxed once for every call.
+func (s *Shape) HashWord() any {
+	if s.hashWord != nil {
+		return s.hashWord
+	}
+	return s.Hash
+}
 
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
@@ -196,7 +207,8 @@ func For(p *prog.Program) *Shape {
 		text, pick := compact(text)
 		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
+		hash := hex.EncodeToString(sum[:])
+		s = &Shape{Text: text, Hash: hash, hashWord: hash, pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
 	}
 	cache.Lock()
 	defer cache.Unlock()

@@ -88,6 +88,12 @@ func TestForFindsAShapeWithoutAllocating(t *testing.T) {
 	}); got != 0 {
 		t.Errorf("For allocated %v times a call, want 0", got)
 	}
+	if w, ok := s.HashWord().(string); !ok || w != s.Hash {
+		t.Errorf("HashWord %v, Hash %s", s.HashWord(), s.Hash)
+	}
+	if got := testing.AllocsPerRun(100, func() { sink = s.HashWord() }); got != 0 {
+		t.Errorf("HashWord allocated %v times a call, want 0", got)
+	}
 	if For(withdrawal(t, "y")) != s {
 		t.Error("another batch id found another shape")
 	}
@@ -106,6 +112,8 @@ func TestForFindsAShapeWithoutAllocating(t *testing.T) {
 		t.Error("a key past the room found another shape the second time")
 	}
 }
+
+var sink any
 
 // TestReplyOfOneResult: a shape whose one instruction that yields answers
 // one text is laid out as the interpreter's reply, in one slice.
