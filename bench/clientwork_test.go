@@ -344,6 +344,19 @@ func BenchmarkLockClientWork(b *testing.B) {
 	replaySides(b, t, sides)
 }
 
+// BenchmarkWithdrawClientWork is BenchmarkClientWork of the conditional
+// withdrawal, ours (one EVALSHA) and the go-redis WATCH loop (WATCH, GET,
+// MULTI DECRBY EXEC, UNWATCH): the client's CPU and allocations per
+// withdrawal with the server's replies played back from a tape
+// (docs/performance.md "Session 11: the withdrawal").
+//
+//	go test -run '^$' -bench BenchmarkWithdrawClientWork -benchmem -count 5 ./bench/
+func BenchmarkWithdrawClientWork(b *testing.B) {
+	e, t := tapeEnv(b)
+	sides := []namedSide{{"Withdraw/rapyer", withdrawRapyer(b, e)}, {"Withdraw/WATCH_loop", withdrawHand(b, e)}}
+	replaySides(b, t, sides)
+}
+
 // replaySides warms every side on the live server (recording the tape),
 // then runs each as a sub-benchmark with the server's replies played back.
 func replaySides(b *testing.B, t *tape, sides []namedSide) {

@@ -65,10 +65,15 @@ func WithAutoExtend() Option { return func(c *Call) { c.Lock.AutoExtend = true }
 // call applies the per-call options opt to the model's Exec and Lock options.
 func (o Options) call(opt []Option) Call {
 	if len(opt) == 0 {
-		// apart: the c below escapes (its address goes to the options),
-		// an allocation of every call that has none
+		// no option to apply: c below is on the heap (an Option may keep
+		// its pointer), 128 bytes a call that has none
 		return Call{Exec: o.Exec, Lock: o.Lock}
 	}
+	return o.callWith(opt)
+}
+
+// callWith is call with at least one option.
+func (o Options) callWith(opt []Option) Call {
 	c := Call{Exec: o.Exec, Lock: o.Lock}
 	for _, f := range opt {
 		if f != nil {

@@ -104,15 +104,31 @@ func Join(bs ...Batch) Batch {
 // On returns a new batch: b with its unbound ops bound to t; ops bound
 // already keep their target.
 func (b Batch) On(t Target) Batch {
-	items := make([]item, len(b.items))
-	tt := t
+	var items []item
+	var tt *Target
+	if len(b.items) <= len(boundRoom{}.items) {
+		// a short batch and its target in one allocation (Model.Exec
+		// binds every batch it runs)
+		r := &boundRoom{t: t}
+		items, tt = r.items[:len(b.items)], &r.t
+	} else {
+		items, tt = make([]item, len(b.items)), new(Target)
+		*tt = t
+	}
 	for i, it := range b.items {
 		if it.target == nil {
-			it.target = &tt
+			it.target = tt
 		}
 		items[i] = it
 	}
 	return Batch{items: items}
+}
+
+// boundRoom holds the ops of a short batch bound by Batch.On, and their
+// target.
+type boundRoom struct {
+	t     Target
+	items [3]item
 }
 
 // Then returns a new batch: b's ops followed by o (unbound).

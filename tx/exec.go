@@ -324,18 +324,28 @@ func execProgram(ctx context.Context, rdb redis.UniversalClient, p *prog.Program
 // build lays out a compiled batch with a fresh id and checks its slots and
 // its record lifetime.
 func build(pb *prog.Builder, rdb redis.UniversalClient, opts Options) (*prog.Program, error) {
-	return buildAs(pb, rdb, opts, newID())
+	// the fresh id and the record key, which ends with it, made as one
+	// string: the id is the key's tail (two allocations fewer a batch
+	// than an id of its own and a key made from it)
+	var room [64]byte
+	k := keys.AppendTxPrefix(room[:0], pb.FirstRoot())
+	at := len(k)
+	rec := string(random.AppendShort(k, batchIDBytes))
+	return buildRec(pb, rdb, opts, rec[at:], rec)
 }
 
-// newID is a fresh batch id: 96 bits in 16 characters, so that the record
-// key stays short.
-func newID() string { return random.Short(batchIDBytes) }
-
-// batchIDBytes is the random bytes of a batch id.
+// batchIDBytes is the random bytes of a batch id: 96 bits in 16
+// characters, so that the record key stays short.
 const batchIDBytes = 12
 
 // buildAs is build with the batch id id.
 func buildAs(pb *prog.Builder, rdb redis.UniversalClient, opts Options, id string) (*prog.Program, error) {
+	return buildRec(pb, rdb, opts, id, "")
+}
+
+// buildRec is buildAs with the record key rec of id made already ("":
+// made here when the batch keeps a record).
+func buildRec(pb *prog.Builder, rdb redis.UniversalClient, opts Options, id, rec string) (*prog.Program, error) {
 	life, err := opts.record()
 	if err != nil {
 		return nil, err
@@ -343,7 +353,10 @@ func buildAs(pb *prog.Builder, rdb redis.UniversalClient, opts Options, id strin
 	h := prog.Header{ID: id}
 	h.Bytes, h.Moves = opts.Budget.header()
 	if life > 0 {
-		h.Record, h.RecordMS = keys.Tx(pb.FirstRoot(), id), life.Milliseconds()
+		if rec == "" {
+			rec = keys.Tx(pb.FirstRoot(), id)
+		}
+		h.Record, h.RecordMS = rec, life.Milliseconds()
 	}
 	p := pb.Build(h)
 	if _, cluster := rdb.(*redis.ClusterClient); cluster || opts.StrictSlots {

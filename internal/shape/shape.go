@@ -25,7 +25,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -45,6 +44,9 @@ type Shape struct {
 	// of the instructions that yield; n is its number of results
 	yields []int
 	n      int
+	// hashWord is Hash boxed once, as a word of the call (boxing a
+	// string allocates); nil where the shape was made without it
+	hashWord any
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
@@ -74,7 +76,10 @@ func (s *Shape) Reply(v any) any {
 		}
 	case string:
 		if len(s.yields) == 1 {
-			return s.laid([]any{x})
+			// the one result in place: no slice of one to lay out
+			out := make([]any, 1+s.n)
+			out[0], out[s.yields[0]] = "OK", v // v: x boxed again would allocate
+			return out
 		}
 	case []any:
 		if len(x) == 1+len(s.yields) && len(x) > 2 && x[0] == "OK" {
@@ -96,6 +101,14 @@ func (s *Shape) laid(ys []any) []any {
 // okReply is the interpreter's reply to a save that went through; shared,
 // as nobody changes it (transport.Decode reads it).
 var okReply any = []any{"OK"} // boxed once: boxing a slice allocates
+
+// HashWord is Hash as a word of EVALSHA, boxed once for every call.
+func (s *Shape) HashWord() any {
+	if s.hashWord != nil {
+		return s.hashWord
+	}
+	return s.Hash
+}
 
 // Loaded reports whether a call of the script got through once in this
 // process: then EVALSHA is sent first, else EVAL with the text.
@@ -166,16 +179,20 @@ func For(p *prog.Program) *Shape {
 	if p.Lean() {
 		return forSave(p)
 	}
-	key, ok := keyOf(p.Argv, p.Keys)
+	// the key is made in room, on the stack, and looked up without a
+	// copy: a shape found makes no allocation for its key
+	var room [keyRoom]byte
+	kb, ok := keyOf(room[:0], p.Argv, p.Keys)
 	if !ok {
 		return nil
 	}
 	cache.RLock()
-	s, seen := cache.m[key]
+	s, seen := cache.m[string(kb)]
 	cache.RUnlock()
 	if seen {
 		return s
 	}
+	key := string(kb)
 	var text string
 	var yields []int
 	alone := false
@@ -190,7 +207,8 @@ func For(p *prog.Program) *Shape {
 		text, pick := compact(text)
 		text, keys := compactKeys(text)
 		sum := sha1.Sum([]byte(text))
-		s = &Shape{Text: text, Hash: hex.EncodeToString(sum[:]), pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
+		hash := hex.EncodeToString(sum[:])
+		s = &Shape{Text: text, Hash: hash, hashWord: hash, pick: pick, keys: keys, nkeys: strconv.Itoa(len(keys)), yields: yields, n: len(p.Instrs) + 1}
 	}
 	cache.Lock()
 	defer cache.Unlock()
@@ -253,7 +271,11 @@ type instr struct {
 func instrs(a argv) ([]instr, bool) {
 	// one allocation for most batches (appending from nil took three for
 	// a model lock's save of four instructions)
-	out := make([]instr, 0, 8)
+	return instrsIn(make([]instr, 0, 8), a)
+}
+
+// instrsIn is instrs appending to out.
+func instrsIn(out []instr, a argv) ([]instr, bool) {
 	for i := 6; i <= len(a); {
 		op, ok1 := a.at(i)
 		ns, ok2 := a.at(i + 1)
@@ -267,46 +289,52 @@ func instrs(a argv) ([]instr, bool) {
 	return out, len(out) > 1
 }
 
-// keyOf is the shape's key: the words that steer the program, with a
-// placeholder for every value; ok is false when the program is not
+// keyRoom is the room on the stack for a shape's key (keyOf): a longer
+// key goes to the heap.
+const keyRoom = 512
+
+// keyOf appends to buf the shape's key: the words that steer the program,
+// with a placeholder for every value; ok is false when the program is not
 // compiled. keys are the program's keys (a lock's release steers on its
-// lock key's name, lockSteer).
-func keyOf(a argv, keys []string) (string, bool) {
-	nkeys := len(keys)
-	ins, ok := instrs(a)
+// lock key's name, lockSteer). It allocates nothing for a batch of
+// up to 8 instructions and 32 steering words whose key fits in buf.
+func keyOf(buf []byte, a argv, keys []string) ([]byte, bool) {
+	var insRoom [8]instr
+	ins, ok := instrsIn(insRoom[:0], a)
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	var sb strings.Builder
-	sb.Grow(128)
-	sb.WriteString(strconv.Itoa(nkeys))
+	var stRoom [32]string
+	sb := strconv.AppendInt(buf, int64(len(keys)), 10)
 	rec, _ := a.at(2)
-	sb.WriteString("|" + rec)
+	sb = append(append(sb, '|'), rec...)
 	if rec != "0" {
 		// the record's lifetime is in the script's text (record)
 		ms, _ := a.at(3)
-		sb.WriteString("|" + ms + "\x00")
+		sb = append(append(append(sb, '|'), ms...), 0)
 	}
 	root, _ := a.at(ins[0].at)
 	for j, in := range ins {
-		st, ok := steer(a, in, j == 0, root, keys)
+		st, ok := steer(stRoom[:0], a, in, j == 0, root, keys)
 		if !ok {
-			return "", false
+			return nil, false
 		}
-		sb.WriteString("|" + in.op + ":" + strconv.Itoa(in.n) + ":")
+		sb = append(append(sb, '|'), in.op...)
+		sb = append(sb, ':')
+		sb = strconv.AppendInt(sb, int64(in.n), 10)
+		sb = append(sb, ':')
 		for _, x := range st {
-			sb.WriteString(x)
-			sb.WriteByte(0)
+			sb = append(append(sb, x...), 0)
 		}
 	}
-	return sb.String(), true
+	return sb, true
 }
 
-// steer lists the words of in that steer it (the rest are values), or
-// fails when the instruction or its form is not compiled. first says
-// whether in is the program's first (its model declaration); root is the
-// KEYS index of the model's root, keys the program's keys.
-func steer(a argv, in instr, first bool, root string, keys []string) ([]string, bool) {
+// steer appends to dst the words of in that steer it (the rest are
+// values), or fails when the instruction or its form is not compiled.
+// first says whether in is the program's first (its model declaration);
+// root is the KEYS index of the model's root, keys the program's keys.
+func steer(dst []string, a argv, in instr, first bool, root string, keys []string) ([]string, bool) {
 	w := func(j int) string { s, _ := a.at(in.at + j - 1); return s }
 	if first != (in.op == "model") {
 		return nil, false
@@ -315,35 +343,36 @@ func steer(a argv, in instr, first bool, root string, keys []string) ([]string, 
 	case "model":
 		mode := w(2)
 		// a TTL set only by a replace (reset.go)
-		return []string{w(1), mode, w(3)}, in.n == 4 && (w(3) == "keep" || w(3) == "set") && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
+		return append(dst, w(1), mode, w(3)), in.n == 4 && (w(3) == "keep" || w(3) == "set") && (mode == "need" || mode == "skip" || mode == "fresh" || mode == "create")
 	case "gver":
-		return nil, in.n == 2 && w(1) == root
+		return dst, in.n == 2 && w(1) == root
 	case "incr":
 		// the bounds are the field type's: in the script's text
-		return []string{w(2), w(4), w(5)}, in.n == 5 && w(1) == root && w(2) != version
+		return append(dst, w(2), w(4), w(5)), in.n == 5 && w(1) == root && w(2) != version
 	case "sappend":
-		return []string{w(2)}, in.n == 3 && w(1) == root && w(2) != version
+		return append(dst, w(2)), in.n == 3 && w(1) == root && w(2) != version
 	case "hset", "hdel":
-		var fs []string
 		step := 1
 		if in.op == "hset" {
 			step = 2
 		}
+		from := len(dst)
 		for j := 2; j <= in.n; j += step {
-			fs = append(fs, w(j))
+			dst = append(dst, w(j))
 		}
-		return fs, w(1) == root && in.n >= 2 && (in.n-1)%step == 0 && !contains(fs, version)
+		return dst, w(1) == root && in.n >= 2 && (in.n-1)%step == 0 && !contains(dst[from:], version)
 	case "rpush":
-		return []string{w(2)}, in.n >= 3 && w(1) == root && w(2) != root
+		return append(dst, w(2)), in.n >= 3 && w(1) == root && w(2) != root
 	case "gpred":
-		return predSteer(w, in.n, root)
+		return predSteer(dst, a, in, root)
 	case "glock", "unlock":
-		return lockSteer(a, in, root, keys)
-
+		st, ok := lockSteer(a, in, root, keys)
+		return append(dst, st...), ok
 	case "ix":
-		return ixSteer(w, in.n, root)
+		st, ok := ixSteer(func(j int) string { s, _ := a.at(in.at + j - 1); return s }, in.n, root)
+		return append(dst, st...), ok
 	case "reset":
-		return nil, in.n == 1 && w(1) == root
+		return dst, in.n == 1 && w(1) == root
 	}
 	return nil, false
 }
@@ -360,15 +389,16 @@ func contains(s []string, x string) bool {
 	return false
 }
 
-// predSteer is steer of a guard: a tree of 'and', 'or' and 'not' over
+// predSteer is steer of a guard, appending to out: a tree of 'and', 'or' and 'not' over
 // comparisons of the root's fields ('cmp') read as integers or as text.
 // Seven words a node: key tag x kind rel arg zero; arg is a value, zero (the
 // encoding of the field type's zero) is in the script's text.
-func predSteer(w func(int) string, n int, root string) ([]string, bool) {
+func predSteer(out []string, a argv, in instr, root string) ([]string, bool) {
+	w := func(j int) string { s, _ := a.at(in.at + j - 1); return s }
+	n := in.n
 	if n == 0 || n%7 != 0 {
 		return nil, false
 	}
-	var out []string
 	need := 1 // nodes the tree still needs
 	for j := 1; j <= n; j += 7 {
 		if need == 0 {

@@ -59,3 +59,76 @@ func TestIsintInline(t *testing.T) {
 		t.Errorf("the guarded 3-op shape makes its helpers on every call:\n%s", s)
 	}
 }
+
+// withdrawal is the program of Require(AtLeast(Balance, 1)), Decr(Balance,
+// 1), with a record: the peer table's withdrawal.
+func withdrawal(t *testing.T, id string) *prog.Program {
+	b := prog.NewBuilder()
+	b.Declare(target(t), prog.Need)
+	b.GuardPred("acct:{a}", "cmp", "balance", "int", "ge", "1", "0")
+	b.Incr("acct:{a}", "balance", "-1", "-9223372036854775808", "9223372036854775807")
+	return b.Build(prog.Header{ID: id, Record: "tx{a}:" + id, RecordMS: 10000})
+}
+
+// TestForFindsAShapeWithoutAllocating: the shape of a program compiled
+// before is found with no allocation (its key is made on the stack and
+// looked up without a copy; the key, the instructions and the steering
+// words took five allocations a call before), and a key longer than that
+// room finds its shape too, and the same one every time.
+func TestForFindsAShapeWithoutAllocating(t *testing.T) {
+	p := withdrawal(t, "x")
+	s := For(p)
+	if s == nil {
+		t.Fatal("the withdrawal is not compiled")
+	}
+	if got := testing.AllocsPerRun(100, func() {
+		if For(p) != s {
+			t.Fatal("another shape for the same program")
+		}
+	}); got != 0 {
+		t.Errorf("For allocated %v times a call, want 0", got)
+	}
+	if w, ok := s.HashWord().(string); !ok || w != s.Hash {
+		t.Errorf("HashWord %v, Hash %s", s.HashWord(), s.Hash)
+	}
+	if got := testing.AllocsPerRun(100, func() { sink = s.HashWord() }); got != 0 {
+		t.Errorf("HashWord allocated %v times a call, want 0", got)
+	}
+	if For(withdrawal(t, "y")) != s {
+		t.Error("another batch id found another shape")
+	}
+
+	long := func(v string) *prog.Program {
+		b := prog.NewBuilder()
+		b.Declare(target(t), prog.Need)
+		b.HSet("acct:{a}", "owner", v, strings.Repeat("f", keyRoom), v)
+		return b.Build(prog.Header{ID: "z", Record: "tx{a}:z", RecordMS: 10000})
+	}
+	ls := For(long("a"))
+	if ls == nil || ls == s {
+		t.Fatalf("a set of a long field: shape %p (the withdrawal's %p)", ls, s)
+	}
+	if For(long("b")) != ls {
+		t.Error("a key past the room found another shape the second time")
+	}
+}
+
+var sink any
+
+// TestReplyOfOneResult: a shape whose one instruction that yields answers
+// one text is laid out as the interpreter's reply, in one slice.
+func TestReplyOfOneResult(t *testing.T) {
+	s := For(withdrawal(t, "x"))
+	r, ok := s.Reply("41").([]any)
+	if !ok || len(r) != 1+s.n || r[0] != "OK" || r[s.yields[0]] != "41" {
+		t.Fatalf("reply %#v, yields %v of %d", r, s.yields, s.n)
+	}
+	for i, v := range r[1:] {
+		if i+1 != s.yields[0] && v != nil {
+			t.Errorf("result %d is %v, want nil", i+1, v)
+		}
+	}
+	if got := testing.AllocsPerRun(100, func() { _ = s.Reply("41") }); got > 2 {
+		t.Errorf("Reply allocated %v times, want at most 2 (the slice and its box)", got)
+	}
+}

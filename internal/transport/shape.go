@@ -44,7 +44,7 @@ func RunShape(ctx context.Context, c redis.UniversalClient, s *shape.Shape, cmd 
 	sha := loadedOn(c, s)
 	for {
 		if sha {
-			cmd[0], cmd[1] = wordEvalSha, s.Hash
+			cmd[0], cmd[1] = wordEvalSha, s.HashWord()
 		} else {
 			cmd[0], cmd[1] = wordEval, s.Text
 		}
