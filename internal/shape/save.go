@@ -286,8 +286,9 @@ func compileSave(a argv) (string, []int, bool) {
 func (g *saveGen) model() {
 	mode := g.w(svMode)
 	g.line("local root = KS[", g.w(svRoot), "]")
-	g.line("local v = redis.pcall('HGET', root, '__v')")
-	g.line("if type(v) == 'table' then return {'AGAIN'} end")
+	// HGET of another type raises: pcall(body) answers {'AGAIN'} for it,
+	// nothing written yet (no type() check of a pcall's reply)
+	g.line("local v = redis.call('HGET', root, '__v')")
 	switch mode {
 	case "need", "skip":
 		g.line("if not v then return {'AGAIN'} end")
