@@ -1,6 +1,10 @@
 package shape
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // saveArgv lays out the ARGV of a lean save of one model without
 // collections, as prog builds it.
@@ -172,4 +176,28 @@ func BenchmarkLookSave(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSaveReplies: a compiled save answers 1 when it went through (an
+// integer, which the client reads without allocating), and Reply makes it
+// the interpreter's {'OK'}; its other answers (tables) and a string 'OK'
+// are left as they are; the script's text ends its body with return 1.
+func TestSaveReplies(t *testing.T) {
+	a := saveArgv("create", "keep", "name", "age")
+	text, _, ok := compileSave(a)
+	if !ok {
+		t.Fatal("not compiled")
+	}
+	if !strings.Contains(text, "\n  return 1\nend\nlocal ok, res = pcall(body)") {
+		t.Fatalf("the body does not answer 1:\n%s", text)
+	}
+	s := &Shape{save: true}
+	if r, ok := s.Reply(int64(1)).([]any); !ok || len(r) != 1 || r[0] != "OK" {
+		t.Fatalf("Reply(1) = %v, want [OK]", s.Reply(int64(1)))
+	}
+	for _, v := range []any{"OK", int64(0), int64(2), []any{Again}, []any{"DUP"}} {
+		if r := s.Reply(v); fmt.Sprint(r) != fmt.Sprint(v) {
+			t.Fatalf("Reply(%v) = %v, want it unchanged", v, r)
+		}
+	}
 }

@@ -50,7 +50,7 @@ type Shape struct {
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
-	// save: a compiled save (save.go), which answers 'OK' for {'OK'};
+	// save: a compiled save (save.go), which answers 1 for {'OK'};
 	// keys and steer are its number of keys and the words that make its
 	// shape (saveKey), to tell it from another of the same hash
 	save     bool
@@ -64,7 +64,7 @@ type Shape struct {
 // {'DUP', ...}, {'SKIP'}, {'ERR', ...}) is the interpreter's already.
 func (s *Shape) Reply(v any) any {
 	if s.save {
-		if v == "OK" {
+		if v == int64(1) {
 			return okReply
 		}
 		return v

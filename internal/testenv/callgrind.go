@@ -30,7 +30,10 @@ type Callgrind struct {
 
 // StartCallgrind starts the server, writing its dumps to dir (cg.out.N,
 // one per dump, in order; for callgrind_annotate), and stops it when the
-// test ends.
+// test ends. RAPYER_CALLGRIND_TOGGLE=<function> (e.g. evalShaCommand)
+// counts only the instructions inside that server function
+// (--toggle-collect): the command's own work, without the event loop's and
+// serverCron's, which move by a few thousand per call between rounds.
 func StartCallgrind(t testing.TB, dir string) *Callgrind {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,8 +41,12 @@ func StartCallgrind(t testing.TB, dir string) *Callgrind {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	srv := exec.Command("valgrind", "--tool=callgrind", "--callgrind-out-file="+filepath.Join(dir, "cg.out"),
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")
+	cgArgs := []string{"--tool=callgrind", "--callgrind-out-file=" + filepath.Join(dir, "cg.out")}
+	if f := os.Getenv("RAPYER_CALLGRIND_TOGGLE"); f != "" {
+		cgArgs = append(cgArgs, "--toggle-collect="+f)
+	}
+	srv := exec.Command("valgrind", append(cgArgs,
+		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")...)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

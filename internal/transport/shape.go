@@ -43,10 +43,12 @@ func RunShape(ctx context.Context, c redis.UniversalClient, s *shape.Shape, cmd 
 	}
 	sha := loadedOn(c, s)
 	for {
+		// the script's hash and text boxed without an allocation: a Shape's
+		// Text and Hash never change once it is found
 		if sha {
 			cmd[0], cmd[1] = wordEvalSha, s.HashWord()
 		} else {
-			cmd[0], cmd[1] = wordEval, s.Text
+			cmd[0], cmd[1] = wordEval, prog.Boxed(&s.Text)
 		}
 		r := redis.NewCmd(ctx, cmd...)
 		r.SetFirstKeyPos(3)
