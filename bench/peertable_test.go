@@ -18,19 +18,19 @@ type peerScenario struct {
 
 // peerScenarios are the comparisons of issue #13, in the order of its table.
 var peerScenarios = []peerScenario{
-	{"Save of an 8-field model", scenario{name: "Save8", workers: 1, sides: []side{
+	{"Save of an 8-field model", scenario{name: "Save8", workers: 1, paired: true, sides: []side{
 		{"rapyer", saveItemRapyer}, {"om Save twin", saveItemOm}}}},
-	{"Get of an 8-field model", scenario{name: "Get8", workers: 1, sides: []side{
+	{"Get of an 8-field model", scenario{name: "Get8", workers: 1, paired: true, sides: []side{
 		{"rapyer", getItemRapyer}, {"om Fetch twin", getItemOm}}}},
-	{"model Lock cycle: acquire, load, fenced save, release", scenario{name: "ModelLock", workers: 1, sides: []side{
+	{"model Lock cycle: acquire, load, fenced save, release", scenario{name: "ModelLock", workers: 1, paired: true, sides: []side{
 		{"rapyer", modelLockRapyer}, {"by hand", modelLockHand}}}},
-	{"conditional withdrawal, one goroutine", scenario{name: "Withdraw1Peers", workers: 1, sides: []side{
+	{"conditional withdrawal, one goroutine", scenario{name: "Withdraw1Peers", workers: 1, paired: true, sides: []side{
 		{"rapyer", withdrawRapyer}, {"WATCH loop", withdrawHand}, {"om loop twin", withdrawOm}}}},
 	{"conditional withdrawal, 8 goroutines on one key", scenario{name: "Withdraw8Peers", workers: 8, sides: []side{
 		{"rapyer", withdrawRapyer}, {"WATCH loop", withdrawHand}, {"om loop twin", withdrawOm}}}},
-	{"guarded batch of 3 ops (AtLeast, Incr, Append)", scenario{name: "Guarded3", workers: 1, sides: []side{
+	{"guarded batch of 3 ops (AtLeast, Incr, Append)", scenario{name: "Guarded3", workers: 1, paired: true, sides: []side{
 		{"rapyer", guarded3Rapyer}, {"Lua function, same promises", guarded3Function}, {"MULTI, no checks", guarded3Multi}}}},
-	{"lock acquire + release, uncontended", scenario{name: "LockOnce", workers: 1, sides: []side{
+	{"lock acquire + release, uncontended", scenario{name: "LockOnce", workers: 1, paired: true, sides: []side{
 		{"rapyer", lockOnce}, {"SET NX PX by hand", lockOnceHand}, {"redislock", lockRedislock},
 		{"redsync", lockRedsync}, {"rueidislock", lockRueidis}}}},
 	{"contended lock hand-off, 8 goroutines", scenario{name: "Handoff8", workers: 8, sides: []side{
@@ -52,17 +52,26 @@ func peerList() []scenario {
 func peerTable(m measured, st map[string]float64) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Peers: %s; the om sides are twins.\n\n", peerVersions())
-	sb.WriteString("| work | rapyer | peer | peer's time / ours | server time µs per op, ours / peer | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|\n")
+	sb.WriteString("| work | rapyer | peer | peer's time / ours | paired: peer's time / ours | server time µs per op, ours / peer | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|---:|\n")
 	for _, ps := range peerScenarios {
 		ours := ps.name + "/" + ps.sides[0].name
 		for _, s := range ps.sides[1:] {
 			k := ps.name + "/" + s.name
-			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %.1f / %.1f | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
-				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), st[ours], st[k], m.server(ours)/1e3, m.server(k)/1e3)
+			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %s | %.1f / %.1f | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
+				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k), st[ours], st[k], m.server(ours)/1e3, m.server(k)/1e3)
 		}
 	}
-	sb.WriteString("\nA ratio above 1 means the peer takes longer. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server time is what INFO commandstats counts for the commands the client sent (median of 5 runs of 200 ops); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n")
+	sb.WriteString("\nA ratio above 1 means the peer takes longer. The first ratio times each side in a run of its own; the paired one (one-goroutine rows) alternates the two sides op by op for as many ops, so both meet the machine at the same moments: the median of the rounds' ratios either way. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server time is what INFO commandstats counts for the commands the client sent (median of 5 runs of 200 ops); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n")
 	return sb.String()
+}
+
+// pairedFig is the median of k's paired ratios (its time over ours, op
+// by op), or a dash for a row not timed paired.
+func pairedFig(m measured, k string) string {
+	if len(m[k].paired) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", median(m[k].paired))
 }
 
 // peerModules are the modules of the peers, as go.mod requires them.

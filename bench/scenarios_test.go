@@ -105,6 +105,11 @@ type scenario struct {
 	name    string
 	workers int
 	sides   []side
+	// paired also times each peer side against the first paired, op by
+	// op (pairedTimes), every round: for one-goroutine rows of the peer
+	// table, where the sides' runs of their own meet the machine at
+	// different moments
+	paired bool
 }
 
 func must(tb testing.TB, err error) {

@@ -110,22 +110,28 @@ type result struct {
 	ns, allocs, bytes []float64
 	server            []float64 // server CPU ns per op
 	metrics           map[string][]float64
+	// paired holds, for a peer side of a paired scenario, its time over
+	// the first side's, op by op (pairedTimes), one per round
+	paired []float64
 }
 
 // measured maps "Scenario/side" to its runs.
 type measured map[string]*result
 
+// live is a side of a scenario being measured.
+type live struct {
+	key  string
+	p    prepared
+	w    int
+	peer bool // a side after the first: not ours
+}
+
 // measureAll times every side of every scenario, rounds times, alternating
 // the order of the sides from one round to the next.
 func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 	m := measured{}
-	type live struct {
-		key  string
-		p    prepared
-		w    int
-		peer bool // a side after the first: not ours
-	}
 	var byScenario [][]live
+	paired := map[string]bool{}
 	for _, sc := range list {
 		var ls []live
 		for i, s := range sc.sides {
@@ -136,6 +142,7 @@ func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 			ls = append(ls, live{key, p, sc.workers, i > 0})
 		}
 		byScenario = append(byScenario, ls)
+		paired[ls[0].key] = sc.paired && sc.workers == 1
 	}
 	failed := map[string]bool{}
 	for r := range rounds {
@@ -187,9 +194,43 @@ func measureAll(t *testing.T, e *env, list []scenario, rounds int) measured {
 					}
 				}
 			}
+			if paired[ls[0].key] {
+				pairRound(t, m, ls[0], ls[1:], failed)
+			}
 		}
 	}
 	return m
+}
+
+// pairRound times each peer side of a paired scenario against ours,
+// alternating op by op (pairedTimes) for about the benchmark time's worth of
+// ours's ops, and adds the peer's time over ours to its paired ratios. A
+// failing peer is left out from then on, as in measureAll.
+func pairRound(t *testing.T, m measured, ours live, peers []live, failed map[string]bool) {
+	d, err := time.ParseDuration(flag.Lookup("test.benchtime").Value.String())
+	ns := m[ours.key].ns
+	if err != nil || len(ns) == 0 {
+		return // a count of runs (-benchtime 100x) or no run of ours
+	}
+	n := max(int(float64(d)/ns[len(ns)-1]), 10)
+	for _, l := range peers {
+		if failed[l.key] {
+			continue
+		}
+		for _, q := range []prepared{ours.p, l.p} {
+			if q.reset != nil {
+				q.reset()
+			}
+		}
+		runtime.GC()
+		ta, tb, err := pairedTimes(ours.p, l.p, n)
+		if err != nil {
+			t.Logf("%s failed paired in round %d: %v", l.key, len(ns), err)
+			failed[l.key] = true
+			continue
+		}
+		m[l.key].paired = append(m[l.key].paired, float64(tb)/float64(ta))
+	}
 }
 
 func median(xs []float64) float64 {
