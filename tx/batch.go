@@ -110,7 +110,7 @@ func (b Batch) On(t Target) Batch {
 		// a short batch and its target in one allocation (Model.Exec
 		// binds every batch it runs)
 		r := &boundRoom{t: t}
-		items, tt = r.items[:len(b.items)], &r.t
+		items, tt = r.items[:len(b.items):len(b.items)], &r.t // full: an append copies
 	} else {
 		items, tt = make([]item, len(b.items)), new(Target)
 		*tt = t
