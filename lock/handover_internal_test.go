@@ -238,16 +238,35 @@ func TestLeavingWhileOfferedGivesUp(t *testing.T) {
 // TestTwoClientsShareAContendedLock: four goroutines on each of two
 // clients take one lock 25 times each; the waiters of neither client are
 // passed over for long (the hand-over stops while the other client waits).
+//
+// Both clients take the lock once before the goroutines start, all at
+// once: a cold client (on a cluster, its slot map and a connection to the
+// key's node) under load sent its first attempt only after the other
+// client's goroutines, handing the lock among themselves as they may while
+// no one else waits, had taken it about 100 times; its waiter, not yet
+// waiting at the server, was counted as passed over by all of them.
 func TestTwoClientsShareAContendedLock(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
 		key := b.Prefix + ":{two}:lock:x"
 		var seq, worst atomic.Int64
+		clients := []redis.UniversalClient{b.Client, b.NewClient(t, nil)}
+		for _, rdb := range clients {
+			l, err := Acquire(ctx, rdb, key, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		h0 := counts.handed.Load()
+		start := make(chan struct{})
 		var wg sync.WaitGroup
-		for _, rdb := range []redis.UniversalClient{b.Client, b.NewClient(t, nil)} {
+		for _, rdb := range clients {
 			for range 4 {
 				wg.Go(func() {
+					<-start
 					for range 25 {
 						s0 := seq.Load()
 						l, err := Acquire(ctx, rdb, key, Options{Wait: time.Minute})
@@ -266,6 +285,7 @@ func TestTwoClientsShareAContendedLock(t *testing.T) {
 				})
 			}
 		}
+		close(start)
 		wg.Wait()
 		t.Logf("the longest wait saw %d other acquisitions; %d of 200 were handed over", worst.Load(), counts.handed.Load()-h0)
 		if w := worst.Load(); w > 100 {
