@@ -220,27 +220,65 @@ func handoffRedislock(tb testing.TB, e *env) prepared {
 }
 
 // handoffRueidis waits with WithContext, which tries again when client-side
-// caching reports the key changed. A wait is bounded by peerWaitLimit: on a
-// loaded machine a waiter of rueidislock was seen to wait until the test's
-// timeout, and a bench that fails says so where one that hangs does not.
+// caching reports the key changed, or when a release of the same Locker
+// wakes it. A wait that has not ended after peerRewait is given up and
+// begun again, and one op waits at most peerWaitLimit in all.
+//
+// rueidislock (v1.0.79) loses wake-ups: the goroutine that ends a failed
+// attempt (monitoring, in lock.go) reads the attempt's failure count
+// before try has added the failure, and then counts the waiter out of its
+// gate a second time and wakes another; the count drifts to zero while
+// goroutines still wait, and the gate is dropped with them on it. Every
+// later release wakes the new gate, and within one client (NoLoopTracking)
+// no invalidation arrives, so they waited until peerWaitLimit: on a loaded
+// machine TestScenariosRun's Handoff8/rueidislock failed so 3 times in 40.
+// Waiting again, as a user would, finds the current gate. The wait's
+// context has no deadline (a deadline would also bound the lock, which
+// rueidislock cancels when it passes): a timer cancels it, and a lock
+// won just as the timer fired (its context cancelled, so released) is
+// waited for again.
 func handoffRueidis(tb testing.TB, e *env) prepared {
 	l := rueidisLocker(tb, e)
 	name := e.id("hu")
 	var x exclusive
+	var ops, rewaits atomic.Int64
 	return prepared{
 		op: func() error {
-			ctx, stop := context.WithTimeout(e.ctx, peerWaitLimit)
-			defer stop()
-			_, cancel, err := l.WithContext(ctx, name)
-			if err != nil {
-				return fmt.Errorf("rueidislock hand-off: %w", err)
+			ops.Add(1)
+			limit := time.Now().Add(peerWaitLimit)
+			for {
+				ctx, stop := context.WithCancel(e.ctx)
+				timer := time.AfterFunc(peerRewait, stop)
+				_, cancel, err := l.WithContext(ctx, name)
+				if err == nil && timer.Stop() {
+					return x.hold(func() error { cancel(); stop(); return nil })
+				}
+				if err == nil {
+					cancel()
+				}
+				stop()
+				if err != nil && !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("rueidislock hand-off: %w", err)
+				}
+				if e.ctx.Err() != nil || time.Now().After(limit) {
+					return fmt.Errorf("rueidislock hand-off: no lock after %v", peerWaitLimit)
+				}
+				rewaits.Add(1)
 			}
-			return x.hold(func() error { cancel(); return nil })
 		},
+		metrics: func() map[string]float64 {
+			return map[string]float64{"rewaits/op": float64(rewaits.Load()) / float64(max(ops.Load(), 1))}
+		},
+		reset:    func() { ops.Store(0); rewaits.Store(0) },
 		check:    func() error { return noKeys(e, "rueidislock:0:"+name) },
 		commands: rueidisCommands,
 	}
 }
+
+// peerRewait is how long a rueidislock waiter of the hand-off rows waits
+// before it waits again (see handoffRueidis): far longer than a wait for
+// seven holders in turn, even under the race detector.
+const peerRewait = time.Second
 
 // TestLockPeerRows measures the peer table's two lock rows alone, as
 // TestPeerTable does (the same sides, rounds and bench time), for a lock
