@@ -118,6 +118,9 @@ func TestBadVersionWritesNothing(t *testing.T) {
 		{"007", rapyer.ErrCorrupt},
 		{"0x1F", rapyer.ErrCorrupt},
 		{"1e3", rapyer.ErrCorrupt},
+		{"nan", rapyer.ErrCorrupt},
+		{"inf", rapyer.ErrCorrupt},
+		{"9007199254740993", rapyer.ErrOverflow}, // 2^53+1, read as 2^53
 		{"9007199254740992", rapyer.ErrOverflow}, // 2^53
 		{"9223372036854775807", rapyer.ErrOverflow},
 	}
@@ -169,6 +172,27 @@ func TestBadVersionWritesNothing(t *testing.T) {
 				})
 			}
 		}
+		// A set's version goes up by one as text, across a carry and past
+		// 2^31 (the compiled script's count prints a C long, and sends
+		// 2^31 to the interpreter), to 2^53.
+		t.Run("counts", func(t *testing.T) {
+			m := newModel(t, b, 101)
+			save(t, m, "x", Acct{Owner: "ann"})
+			r := root(t, m, "x")
+			for _, c := range [][2]string{{"0", "1"}, {"9", "10"}, {"1999", "2000"}, {"2147483646", "2147483647"},
+				{"2147483647", "2147483648"}, {"2147483648", "2147483649"}, {"1796113949433529", "1796113949433530"},
+				{"9007199254740991", "9007199254740992"}} {
+				if err := b.Client.HSet(ctx, r, "__v", c[0]).Err(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.Exec(ctx, "x", tx.Of(ops.Set(Balance, 7))); err != nil {
+					t.Fatalf("a set over the version %s: %v", c[0], err)
+				}
+				if v := b.Client.HGet(ctx, r, "__v").Val(); v != c[1] {
+					t.Fatalf("version %s after %s, want %s", v, c[0], c[1])
+				}
+			}
+		})
 		// The last version that can grow: 2^53-1 becomes 2^53, which no
 		// batch writes over.
 		t.Run("2^53-1", func(t *testing.T) {

@@ -120,8 +120,9 @@ func lockFlags(a argv, in instr, keys []string) (same, wake bool) {
 const wakeSuffix = ":wake"
 
 // lockKey is the Lua local holding the value of lock key KEYS[k], read
-// once in the check phase; a key of another type leaves the batch to the
-// interpreter, which fails it as the server says.
+// once in the check phase; a key of another type, or a refusal, raises
+// into pcall(body), which answers AGAIN before any write: the interpreter
+// fails the batch as the server says.
 func (g *gen) lockKey(k string) string {
 	if g.lk == nil {
 		g.lk = &locks{got: map[string]string{}}
@@ -131,8 +132,7 @@ func (g *gen) lockKey(k string) string {
 	}
 	x := g.local()
 	g.lk.got[k] = x
-	g.line(&g.chk, "local %s = redis.pcall('GET', KS[%s])", x, k)
-	g.line(&g.chk, "if type(%s) == 'table' then %s end", x, again)
+	g.line(&g.chk, "local %s = redis.call('GET', KS[%s])", x, k)
 	return x
 }
 
@@ -146,10 +146,10 @@ func (g *gen) lockInstr(in instr, n int) bool {
 		return g.result("false")
 	}
 	// unlock. Whether someone waits is read in the check phase, where a
-	// refusal leaves the batch to the interpreter (which asks, and
-	// refuses it) before anything is written: nothing the batch writes
-	// is the wait key (lockSteer), so it reads what it would read at its
-	// turn, and needs no ask. Whether the user may publish on the channel
+	// refusal raises into pcall(body) and leaves the batch to the
+	// interpreter (which asks, and refuses it) before anything is
+	// written: nothing the batch writes is the wait key (lockSteer), so
+	// it reads what it would read at its turn, and needs no ask. Whether the user may publish on the channel
 	// is asked only when someone waits: a refusal skips the PUBLISH (the
 	// waiters poll), as after the interpreter's ask, and fails nothing,
 	// so it needs no ask before the first write.
@@ -160,8 +160,7 @@ func (g *gen) lockInstr(in instr, n int) bool {
 		ch = key + " .. ':wake'"
 	}
 	w := g.local()
-	g.line(&g.chk, "local %s = redis.pcall('EXISTS', %s .. '%s')", w, key, waitSuffix)
-	g.line(&g.chk, "if type(%s) == 'table' then %s end", w, again)
+	g.line(&g.chk, "local %s = redis.call('EXISTS', %s .. '%s')", w, key, waitSuffix)
 	g.writes = append(g.writes, [2]string{"DEL", key})
 	// its result is known in the check phase (the record is written
 	// before the writes, with every result); with a glock of the same

@@ -125,7 +125,7 @@ func TestLockSaveText(t *testing.T) {
 	if s == nil || o == nil || s == o {
 		t.Fatalf("shapes %p and %p: want two compiled shapes", s, o)
 	}
-	for _, w := range []string{`local rs = '[false,false,false,"1"]'`, "KS[2] .. ':wake'", "redis.pcall('EXISTS', KS[2] .. ':fence:wait')"} {
+	for _, w := range []string{`local rs = '[false,false,false,"1"]'`, "KS[2] .. ':wake'", "redis.call('EXISTS', KS[2] .. ':fence:wait')"} {
 		if !strings.Contains(s.Text, w) {
 			t.Errorf("the save's text has no %q:\n%s", w, s.Text)
 		}

@@ -331,23 +331,44 @@ func clockCount(indent string) string {
 }
 
 // versionCheck validates the version the model was found with and makes
-// the next one (a model the batch creates counts from the clock). A bump
-// by HINCRBY needs the next one only for a created model. A version of at
-// most 15 digits is below 2^53; one of 16 digits orders as its text (a
-// strtod of 16 digits costs the server more). A version is isint's text
-// without a sign: one string.find, which makes no capture (string.match's
-// copy of the match and string.byte's test of the sign cost about 1.2k
-// instructions more a call). Counts print by printCount.
+// the next one (a model the batch creates counts from the clock). A version
+// is isint's text without a sign, below 2^53.
+//
+// A bump by HSET reads the version as a number and prints the one below
+// the next: the version is valid exactly when that print is its text.
+// Whatever the print of a C long gets wrong (Lua 5.1 prints '%d' from one,
+// which a 32-bit build cannot hold past 2^31) is the canonical text of
+// another number, which no version the check lets through can be; and a
+// check that held on such a build printed a count below 2^31, whose next
+// is printed right unless it is 2^31 itself, which goes to the
+// interpreter. An invalid version (a text the arithmetic does not read
+// raises, which pcall(body) turns into AGAIN before any write) leaves the
+// batch to the interpreter, which fails it with its own error. Two
+// printfs and a strtod: the pattern match, the text compare with 2^53 and
+// a third printf that asked whether a long has 64 bits (printCount) cost
+// about 2k instructions more a call on a 16-digit version.
+//
+// A bump by HINCRBY needs the next one only for a created model: the
+// version is checked on its text, one string.find, which makes no capture
+// (string.match's copy of the match and string.byte's test of the sign
+// cost about 1.2k instructions more a call); one of at most 15 digits is
+// below 2^53, one of 16 digits orders as its text.
 func versionCheck(bump string) string {
-	next := "    local n = v + 1\n    " + printCount("nx", "n") + "\n"
 	if bump == "HINCRBY" {
-		next = ""
-	}
-	return `  local nx
+		return `  local nx
   if v then
     if not (v == '0' or (#v <= 20 and string.find(v, '^[1-9]%d*$'))) then return {'ERR', 'CORRUPT', '1', root .. ' holds the version "' .. v .. '", not a count'} end
     if #v > 15 and (#v > 16 or v >= '9007199254740992') then return {'ERR', 'OVERFLOW', '1', root .. ' holds the version ' .. v .. ', at or past 2^53'} end
-` + next + `  else
+  else
+` + clockCount("    ") + `  end
+`
+	}
+	return `  local nx
+  if v then
+    local n = v + 1
+    if n < 1 or n > 9007199254740992 or n == 2147483648 or string.format('%d', n - 1) ~= v then return {'AGAIN'} end
+    nx = string.format('%d', n)
+  else
 ` + clockCount("    ") + `  end
 `
 }
