@@ -91,6 +91,12 @@ func On(t Target, o ...ops.Op) Batch {
 // one allocation for up to three ops (the target beside them), a model
 // Lock's save among them. The slice is full (cap = len): an append copies.
 func bound(t Target, n int) []item {
+	if n == 1 {
+		// a Save's Replace: 64 bytes, where the room of three takes 112
+		r := &boundOne{t: t}
+		r.item[0].target = &r.t
+		return r.item[:1:1]
+	}
 	if n <= len(boundRoom{}.items) {
 		r := &boundRoom{t: t}
 		items := r.items[:n:n]
@@ -144,6 +150,12 @@ func (b Batch) On(t Target) Batch {
 type boundRoom struct {
 	t     Target
 	items [3]item
+}
+
+// boundOne is boundRoom of a batch of one op.
+type boundOne struct {
+	t    Target
+	item [1]item
 }
 
 // Then returns a new batch: b's ops followed by o (unbound).

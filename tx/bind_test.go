@@ -57,6 +57,9 @@ func TestOnAllocatesOnce(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = tx.On(target, a, b, c) }); n != 1 {
 		t.Fatalf("On of three ops: %v allocations, want 1", n)
 	}
+	if n := testing.AllocsPerRun(100, func() { _ = tx.On(target, a) }); n != 1 {
+		t.Fatalf("On of one op: %v allocations, want 1", n)
+	}
 	for _, n := range []int{0, 1, 3, 4, 9} {
 		o := make([]ops.Op, n)
 		for i := range o {
