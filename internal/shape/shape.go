@@ -50,9 +50,6 @@ type Shape struct {
 	// loaded: a call of the script has reached a server, which then
 	// caches it (EVAL caches what it runs).
 	loaded atomic.Bool
-	// on is the last client a caller marked the script loaded through
-	// (SetLoadedOn), a hint that spares it a look-up per call
-	on atomic.Pointer[any]
 	// save: a compiled save (save.go), which answers 1 for {'OK'};
 	// keys and steer are its number of keys and the words that make its
 	// shape (saveKey), to tell it from another of the same hash
@@ -119,17 +116,6 @@ func (s *Shape) Loaded() bool { return s.loaded.Load() }
 
 // MarkLoaded notes that a call of the script got through.
 func (s *Shape) MarkLoaded() { s.loaded.Store(true) }
-
-// LoadedOn reports whether c is the client SetLoadedOn named last. c's
-// dynamic type must be comparable.
-func (s *Shape) LoadedOn(c any) bool {
-	p := s.on.Load()
-	return p != nil && *p == c
-}
-
-// SetLoadedOn names c, whose dynamic type must be comparable, as the
-// client a call of the script got through last.
-func (s *Shape) SetLoadedOn(c any) { s.on.Store(&c) }
 
 // Command lays out the call of the script for p, a program of its shape:
 // two words the sender fills in (EVALSHA and the hash, or EVAL and the

@@ -12,8 +12,7 @@ import (
 // TestClientMarks: a client's marks (a shape's script loaded through it,
 // its server refusing shapes) are its own, are seen by every reader at
 // once while others are written (under -race), and are forgotten all at
-// once past maxOff clients, but for the hint of each shape's last client
-// (which costs at most a NOSCRIPT if its server lost the script).
+// once past maxOff clients.
 func TestClientMarks(t *testing.T) {
 	s1, s2 := &shape.Shape{}, &shape.Shape{}
 	a := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
@@ -24,9 +23,6 @@ func TestClientMarks(t *testing.T) {
 	noShapes(a)
 	if !loadedOn(a, s1) || loadedOn(a, s2) || loadedOn(b, s1) {
 		t.Fatal("a shape's mark is not its client's own")
-	}
-	if !s1.LoadedOn(a) || s1.LoadedOn(b) || s2.LoadedOn(a) {
-		t.Fatal("a shape's hint is not its last client")
 	}
 	if shapesFor(a) || !shapesFor(b) {
 		t.Fatal("a refusal is not its client's own")

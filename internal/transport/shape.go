@@ -144,12 +144,6 @@ func loadedOn(c redis.UniversalClient, s *shape.Shape) bool {
 	if !comparable(c) {
 		return s.Loaded()
 	}
-	// the shape's last client first: one comparison instead of two map
-	// look-ups, the first by an interface (a hint that outlives its
-	// entry in loaded costs at most one NOSCRIPT, as a lost script does)
-	if s.LoadedOn(c) {
-		return true
-	}
 	if m := loaded.Load(); m != nil {
 		return (*m)[c][s]
 	}
@@ -161,7 +155,6 @@ func markLoaded(c redis.UniversalClient, s *shape.Shape) {
 		s.MarkLoaded()
 		return
 	}
-	s.SetLoadedOn(c)
 	onWrite.Lock()
 	defer onWrite.Unlock()
 	m := map[redis.UniversalClient]map[*shape.Shape]bool{}
