@@ -310,15 +310,24 @@ func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) er
 // (or the client is not a cluster's), else one batch per model in key
 // order, reporting the last result and the first error.
 func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error) {
-	batches := make([]tx.Batch, len(ts))
+	// one model's batch (most locks) needs no slice of batches and no Join
+	var one [1]tx.Batch
+	batches := one[:]
+	if len(ts) > 1 {
+		batches = make([]tx.Batch, len(ts))
+	}
 	oneSlot := true
 	for i, t := range ts {
 		batches[i] = tx.On(t.held.target, ops.Fenced(t.lock), t.diff(), ops.Unlock(t.lock))
-		oneSlot = oneSlot && keys.Slot(t.held.root) == keys.Slot(ts[0].held.root)
+		oneSlot = oneSlot && (len(ts) == 1 || keys.Slot(t.held.root) == keys.Slot(ts[0].held.root))
 	}
 	rdb := ts[0].held.rdb
 	if _, cluster := rdb.(*redis.ClusterClient); !cluster || oneSlot {
-		res, err := tx.Exec(ctx, rdb, tx.Join(batches...), o)
+		b := batches[0]
+		if len(batches) > 1 {
+			b = tx.Join(batches...)
+		}
+		res, err := tx.Exec(ctx, rdb, b, o)
 		return res, finish(ts, res, err)
 	}
 	var res *tx.Result

@@ -46,3 +46,36 @@ func TestBindingIsNotAnOption(t *testing.T) {
 		}
 	})
 }
+
+// TestOnAllocatesOnce: On binds up to three ops to their target in one
+// allocation (a model Lock's save binds three every cycle), and a longer
+// batch still binds every op; a batch appended to an On batch does not
+// write into its room.
+func TestOnAllocatesOnce(t *testing.T) {
+	target := tx.At[Account]("acct:{a}")
+	a, b, c := ops.Incr(Balance, 1), ops.Decr(Balance, 2), ops.Incr(Balance, 3)
+	if n := testing.AllocsPerRun(100, func() { _ = tx.On(target, a, b, c) }); n != 1 {
+		t.Fatalf("On of three ops: %v allocations, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = tx.On(target, a) }); n != 1 {
+		t.Fatalf("On of one op: %v allocations, want 1", n)
+	}
+	for _, n := range []int{0, 1, 3, 4, 9} {
+		o := make([]ops.Op, n)
+		for i := range o {
+			o[i] = ops.Incr(Balance, i)
+		}
+		got := tx.On(target, o...)
+		if got.Len() != n || strings.Count(got.String(), "acct:{a}: Incr") != n {
+			t.Fatalf("On of %d ops:\n%s", n, got.String())
+		}
+	}
+	short := tx.On(target, a, b)
+	joined := tx.Join(short, tx.On(tx.At[Account]("acct:{b}"), c))
+	if s := short.String(); strings.Count(s, "\n") != 2 {
+		t.Fatalf("the On batch after a Join:\n%s", s)
+	}
+	if s := joined.String(); !strings.Contains(s, "acct:{b}: Incr") || strings.Count(s, "acct:{a}:") != 2 {
+		t.Fatalf("joined:\n%s", s)
+	}
+}

@@ -314,11 +314,11 @@ func execProgram(ctx context.Context, rdb redis.UniversalClient, p *prog.Program
 	if err != nil {
 		return nil, err
 	}
-	out, err := transport.Decode(p, reply)
-	if err != nil {
+	var out transport.Outcome
+	if err := transport.DecodeInto(&out, p, reply); err != nil {
 		return nil, err
 	}
-	return newResult(p, out), nil
+	return newResult(p, &out), nil
 }
 
 // build lays out a compiled batch with a fresh id and checks its slots and

@@ -286,6 +286,9 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 		bp, ap := n.At(before), n.At(after)
 		switch n.Kind {
 		case schema.Scalar:
+			if sameScalar(n, bp, ap) {
+				continue
+			}
 			bs, bok, err := scalarText(n, bp)
 			if err != nil {
 				return nil, err
@@ -385,6 +388,19 @@ func (w *writer) diffList(n *schema.Node, bp, ap unsafe.Pointer, bl, al int) err
 	w.texts = texts
 	w.emit(rpush, key, texts)
 	return nil
+}
+
+// sameScalar reports whether scalar field n is known unchanged from bp
+// to ap without encoding it: both absent, or values that encode alike
+// (schema.Codec.SameAt). false: compare their texts.
+func sameScalar(n *schema.Node, bp, ap unsafe.Pointer) bool {
+	if n.Ptr {
+		bp, ap = *(*unsafe.Pointer)(bp), *(*unsafe.Pointer)(ap)
+		if bp == nil || ap == nil {
+			return bp == ap
+		}
+	}
+	return n.Value.SameAt(bp, ap)
 }
 
 // scalarText encodes the scalar field n at p; ok is false for a nil pointer.

@@ -2,14 +2,17 @@ package codec_test
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
 )
 
 // TestEmitDiffOfLists: a lock save writes a changed list by the cheapest
@@ -95,5 +98,72 @@ func TestEmitDiffOfLists(t *testing.T) {
 	}
 	if got := render(b.Instrs()); len(got) != 2 || got[0] != fmt.Sprintf("clear [%q %q \"list\"]", target.Root, key) {
 		t.Fatalf("7 of 100 changed: %q; want the list replaced", got)
+	}
+}
+
+// scalars has a field of each kind a diff tells unchanged without encoding
+// it (schema.Codec.SameAt), and two it encodes to compare.
+type scalars struct {
+	S  string
+	B  bool
+	I  int
+	U8 uint8
+	F4 float32
+	F8 float64
+	P  *int64
+	T  time.Time
+	Bs []byte
+}
+
+// TestEmitDiffOfScalars: a diff writes exactly the scalar fields whose
+// text changed (one at a time here, each kind), removes a pointer field
+// set to nil, and writes nothing for an unchanged value; -0 and 0, equal
+// numbers of different texts, are a change.
+func TestEmitDiffOfScalars(t *testing.T) {
+	m, err := schema.For[scalars]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := prog.Target{Root: "s:{x}", Model: m}
+	seven := int64(7)
+	base := func() scalars {
+		return scalars{S: "a", B: true, I: 300, U8: 9, F4: 1.5, F8: 2.25, P: &seven, T: time.Unix(1e9, 0).UTC(), Bs: []byte("b")}
+	}
+	eight := int64(8)
+	cases := []struct {
+		name string
+		edit func(*scalars)
+		want []string
+	}{
+		{"unchanged", func(*scalars) {}, []string{}},
+		{"unchanged, copies", func(s *scalars) { s.S = string([]byte("a")); s.Bs = []byte("b"); p := int64(7); s.P = &p }, []string{}},
+		{"string", func(s *scalars) { s.S = "z" }, []string{`hset ["s:{x}" "s" "z"]`}},
+		{"bool", func(s *scalars) { s.B = false }, []string{`hset ["s:{x}" "b" "false"]`}},
+		{"int", func(s *scalars) { s.I = 301 }, []string{`hset ["s:{x}" "i" "301"]`}},
+		{"uint8", func(s *scalars) { s.U8 = 10 }, []string{`hset ["s:{x}" "u8" "10"]`}},
+		{"float32", func(s *scalars) { s.F4 = 1.75 }, []string{`hset ["s:{x}" "f4" "1.75"]`}},
+		{"float64", func(s *scalars) { s.F8 = 2.5 }, []string{`hset ["s:{x}" "f8" "2.5"]`}},
+		{"-0 after 0", func(s *scalars) { s.F8 = math.Copysign(0, -1) }, []string{`hset ["s:{x}" "f8" "-0"]`}},
+		{"pointee", func(s *scalars) { s.P = &eight }, []string{`hset ["s:{x}" "p" "8"]`}},
+		{"pointer to nil", func(s *scalars) { s.P = nil }, []string{`hdel ["s:{x}" "p"]`}},
+		{"time", func(s *scalars) { s.T = s.T.Add(time.Second) }, []string{`hset ["s:{x}" "t" "2001-09-09T01:46:41Z"]`}},
+		{"bytes", func(s *scalars) { s.Bs = []byte("c") }, []string{`hset ["s:{x}" "bs" "c"]`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before, after := base(), base()
+			if c.name == "-0 after 0" {
+				before.F8 = 0
+			}
+			c.edit(&after)
+			b := prog.NewBuilder()
+			b.Declare(target, prog.Need)
+			if err := codec.EmitDiff(b, target, unsafe.Pointer(&before), unsafe.Pointer(&after)); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.want, render(b.Instrs())); diff != "" {
+				t.Errorf("EmitDiff (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

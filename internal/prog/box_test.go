@@ -3,6 +3,7 @@ package prog
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 )
 
 // TestBoxedWordsSurviveGrowth holds the words boxed in place (box.go) to
@@ -49,5 +50,38 @@ func TestBoxedWordsSurviveGrowth(t *testing.T) {
 		if got := p.Instrs[1].Args[1:]; fmt.Sprint(got) != fmt.Sprint(pairs[10:]) {
 			t.Fatalf("grow %d: Args %q", grow, got)
 		}
+	}
+}
+
+// TestBuilderSizeClass holds the builder, with its malloc header, to the
+// 1,792-byte size class every compiled batch allocates: the next class is
+// 2,048 bytes (a field of one word more cost a model Lock's save 256).
+func TestBuilderSizeClass(t *testing.T) {
+	const header = 8 // Go's malloc header of an object over 512 bytes with pointers
+	if n := unsafe.Sizeof(Builder{}) + header; n > 1792 {
+		t.Fatalf("a Builder takes %d bytes with its header, over the 1,792-byte size class", n)
+	}
+}
+
+// TestBuildTwice: the first program is made in the builder's room, and a
+// second Build of the same builder makes a program of its own: the first
+// keeps its batch id, which its command points at.
+func TestBuildTwice(t *testing.T) {
+	at := accountTarget(t, "account:{ada}")
+	b := NewBuilderFor(1)
+	b.Declare(at, Need)
+	b.HSet(at.Root, "f", "v")
+	p1 := b.Build(Header{ID: "one"})
+	p2 := b.Build(Header{ID: "two"})
+	if p1 == p2 || p1.Argv[0] != "one" || p2.Argv[0] != "two" || p1.Command()[3+len(p1.Keys)] != "one" {
+		t.Fatalf("two builds: %v and %v", p1.Argv[0], p2.Argv[0])
+	}
+	if n := testing.AllocsPerRun(50, func() {
+		b := NewBuilderFor(1)
+		b.Declare(at, Need)
+		b.HSet(at.Root, "f", "v")
+		_ = b.Build(Header{ID: "one"})
+	}); n != 2 {
+		t.Fatalf("a one-op program: %v allocations, want 2 (the builder and the command)", n)
 	}
 }

@@ -107,6 +107,34 @@ func (c *Codec) EncodeAt(p unsafe.Pointer) (string, error) {
 	return s, err
 }
 
+// SameAt reports whether the values a and b point to (each a c.Type)
+// encode to the same text, known without encoding them, and EncodeAt of
+// them cannot fail: numbers and booleans of the same bits, one string that
+// Redis can store. false says nothing: encode both and compare. A diff
+// asks it first for every field, so that the fields that did not change
+// (most of them, in a model Lock) are not formatted twice to find so.
+func (c *Codec) SameAt(a, b unsafe.Pointer) bool {
+	switch c.op {
+	case opString:
+		s := *(*string)(a)
+		return len(s) <= MaxValue && s == *(*string)(b)
+	case opBool, opInt, opInt8, opInt16, opInt32, opInt64, opUint, opUint8, opUint16, opUint32, opUint64, opFloat32, opFloat64:
+		// the same bits encode alike (a float's text is a function of
+		// its bits, NaNs included)
+		switch c.size {
+		case 1:
+			return *(*uint8)(a) == *(*uint8)(b)
+		case 2:
+			return *(*uint16)(a) == *(*uint16)(b)
+		case 4:
+			return *(*uint32)(a) == *(*uint32)(b)
+		case 8:
+			return *(*uint64)(a) == *(*uint64)(b)
+		}
+	}
+	return false
+}
+
 // MaxValue is the longest text Redis stores as one value (512 MB, its
 // proto-max-bulk-len by default): Encode and EncodeAt refuse a longer one
 // with errs.TooLarge, so that a write of it fails before it is sent, where

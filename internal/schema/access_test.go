@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -248,5 +249,55 @@ func TestNodesCompiled(t *testing.T) {
 		if _, ok := m.Lookup(name); !ok {
 			t.Errorf("no node %q", name)
 		}
+	}
+}
+
+// TestSameAt: SameAt may say two values encode alike only when they do
+// and neither encoding fails (a diff then skips the field without
+// encoding it), and it says so of a value and its copy for every
+// number, boolean and string, the fields a diff meets most. The float
+// cases pin the bits: -0 and 0 are equal numbers of different texts.
+func TestSameAt(t *testing.T) {
+	seed := testenv.Seed(t)
+	r := rand.New(rand.NewPCG(uint64(seed), 2))
+	for _, tt := range codecTypes {
+		c, err := schema.ElemCodec(tt.t)
+		if err != nil {
+			t.Fatalf("ElemCodec(%v): %v", tt.t, err)
+		}
+		k := tt.t.Kind()
+		copies := k == reflect.String || k == reflect.Bool || (k >= reflect.Int && k <= reflect.Float64)
+		for range 300 {
+			v := testenv.Random(r, tt.t)
+			copied := r.IntN(2) == 0
+			w := v
+			if !copied {
+				w = testenv.Random(r, tt.t)
+			}
+			a, b := reflect.New(tt.t), reflect.New(tt.t)
+			a.Elem().Set(v)
+			b.Elem().Set(w)
+			sa, errA := c.EncodeAt(a.UnsafePointer())
+			sb, errB := c.EncodeAt(b.UnsafePointer())
+			if c.SameAt(a.UnsafePointer(), b.UnsafePointer()) && (sa != sb || errA != nil || errB != nil) {
+				t.Fatalf("%v: SameAt(%#v, %#v) = true; the texts %q, %q (%v, %v)", tt.t, v, w, sa, sb, errA, errB)
+			}
+			if copies && copied && !c.SameAt(a.UnsafePointer(), b.UnsafePointer()) {
+				t.Fatalf("%v: SameAt of %#v and its copy = false", tt.t, v)
+			}
+		}
+	}
+	f, err := schema.ElemCodec(reflect.TypeFor[float64]())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero, neg := 0.0, math.Copysign(0, -1)
+	if f.SameAt(unsafe.Pointer(&zero), unsafe.Pointer(&neg)) {
+		t.Error("SameAt(0, -0) = true: their texts differ")
+	}
+	nan := math.NaN()
+	nan2 := nan
+	if !f.SameAt(unsafe.Pointer(&nan), unsafe.Pointer(&nan2)) {
+		t.Error("SameAt of a NaN and its copy = false")
 	}
 }

@@ -30,8 +30,9 @@ type locks struct {
 // another instruction of the batch writes or declares, a second unlock of
 // the same key, and an unlock whose wait key (the lock key's name ..
 // ':fence:wait', read in the check phase) is a key of the batch. An
-// unlock also steers on its flags (lockFlags).
-func lockSteer(a argv, in instr, root string, keys []string) ([]string, bool) {
+// unlock also steers on its flags (lockFlags). It appends the words to
+// dst; ins are the program's instructions (keyOf's).
+func lockSteer(dst []string, a argv, ins []instr, in instr, root string, keys []string) ([]string, bool) {
 	k, _ := a.at(in.at)
 	want := 2
 	if in.op == "unlock" {
@@ -40,24 +41,17 @@ func lockSteer(a argv, in instr, root string, keys []string) ([]string, bool) {
 	if in.n != want || k == root {
 		return nil, false
 	}
-	// every other instruction, as instrs lays them out (keyOf checked
-	// the layout), without a slice
-	for i := 6; i < len(a); {
-		op, _ := a.at(i)
-		ns, _ := a.at(i + 1)
-		n, err := strconv.Atoi(ns)
-		if err != nil {
+	// every other instruction, as instrs laid them out (keyOf checked the
+	// layout): read from ins, not parsed again
+	for _, x := range ins {
+		w1, _ := a.at(x.at)
+		w2, _ := a.at(x.at + 1)
+		if (x.op == "unlock" && in.op == "unlock" && x.at != in.at && w1 == k) || (x.op == "rpush" && w2 == k) {
 			return nil, false
 		}
-		w1, _ := a.at(i + 2)
-		w2, _ := a.at(i + 3)
-		if (op == "unlock" && in.op == "unlock" && i+2 != in.at && w1 == k) || (op == "rpush" && w2 == k) {
-			return nil, false
-		}
-		i += 2 + n
 	}
 	if in.op == "glock" {
-		return []string{k}, true
+		return append(dst, k), true
 	}
 	name, ok := keyName(k, keys)
 	if !ok {
@@ -68,15 +62,23 @@ func lockSteer(a argv, in instr, root string, keys []string) ([]string, bool) {
 			return nil, false
 		}
 	}
-	same, wake := lockFlags(a, in, keys)
-	return []string{k, flagWord[same][wake]}, true
+	same, wake := lockFlagsIn(a, ins, in, keys)
+	return append(dst, k, flagWord[b2i(same)][b2i(wake)]), true
 }
 
 // waitSuffix names a lock's wait key after its lock key (package lock).
 const waitSuffix = ":fence:wait"
 
 // flagWord is an unlock's flags as a word of the shape's key.
-var flagWord = map[bool]map[bool]string{false: {false: "--", true: "-w"}, true: {false: "s-", true: "sw"}}
+// flagWord[same][wake], as b2i numbers them.
+var flagWord = [2][2]string{{"--", "-w"}, {"s-", "sw"}}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // keyName is the name of the key at KEYS index k (a word), if there is one.
 func keyName(k string, keys []string) (string, bool) {
@@ -95,19 +97,19 @@ func keyName(k string, keys []string) (string, bool) {
 // own (package lock's WakeChannel, the name .. ':wake'), which the script
 // makes when someone waits instead of taking it as a word.
 func lockFlags(a argv, in instr, keys []string) (same, wake bool) {
+	var room [maxInstrs]instr
+	ins, _ := instrsIn(room[:0], a)
+	return lockFlagsIn(a, ins, in, keys)
+}
+
+// lockFlagsIn is lockFlags of a program whose instructions are ins.
+func lockFlagsIn(a argv, ins []instr, in instr, keys []string) (same, wake bool) {
 	k, _ := a.at(in.at)
 	tok, _ := a.at(in.at + 1)
-	for i := 6; i < len(a); {
-		op, _ := a.at(i)
-		ns, _ := a.at(i + 1)
-		n, err := strconv.Atoi(ns)
-		if err != nil {
-			break
-		}
-		w1, _ := a.at(i + 2)
-		w2, _ := a.at(i + 3)
-		same = same || (op == "glock" && n == 2 && w1 == k && w2 == tok)
-		i += 2 + n
+	for _, x := range ins {
+		w1, _ := a.at(x.at)
+		w2, _ := a.at(x.at + 1)
+		same = same || (x.op == "glock" && x.n == 2 && w1 == k && w2 == tok)
 	}
 	ch, _ := a.at(in.at + 2)
 	name, ok := keyName(k, keys)

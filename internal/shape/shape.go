@@ -315,7 +315,7 @@ func keyOf(buf []byte, a argv, keys []string) ([]byte, bool) {
 	}
 	root, _ := a.at(ins[0].at)
 	for j, in := range ins {
-		st, ok := steer(stRoom[:0], a, in, j == 0, root, keys)
+		st, ok := steer(stRoom[:0], a, ins, in, j == 0, root, keys)
 		if !ok {
 			return nil, false
 		}
@@ -334,7 +334,7 @@ func keyOf(buf []byte, a argv, keys []string) ([]byte, bool) {
 // values), or fails when the instruction or its form is not compiled.
 // first says whether in is the program's first (its model declaration);
 // root is the KEYS index of the model's root, keys the program's keys.
-func steer(dst []string, a argv, in instr, first bool, root string, keys []string) ([]string, bool) {
+func steer(dst []string, a argv, ins []instr, in instr, first bool, root string, keys []string) ([]string, bool) {
 	w := func(j int) string { s, _ := a.at(in.at + j - 1); return s }
 	if first != (in.op == "model") {
 		return nil, false
@@ -366,8 +366,7 @@ func steer(dst []string, a argv, in instr, first bool, root string, keys []strin
 	case "gpred":
 		return predSteer(dst, a, in, root)
 	case "glock", "unlock":
-		st, ok := lockSteer(a, in, root, keys)
-		return append(dst, st...), ok
+		return lockSteer(dst, a, ins, in, root, keys)
 	case "ix":
 		st, ok := ixSteer(func(j int) string { s, _ := a.at(in.at + j - 1); return s }, in.n, root)
 		return append(dst, st...), ok

@@ -91,9 +91,27 @@ type Outcome struct {
 // errs.Refused. A reply of no known shape (another interpreter answered?)
 // wraps errs.UnknownOutcome: what ran is not known.
 func Decode(p *prog.Program, reply any) (*Outcome, error) {
+	out := new(Outcome)
+	if err := DecodeInto(out, p, reply); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DecodeInto is Decode into out, which the caller may keep on its stack
+// (one allocation a batch fewer); out is left as it was on an error.
+func DecodeInto(out *Outcome, p *prog.Program, reply any) error {
+	o, err := decode(p, reply)
+	if err == nil {
+		*out = o
+	}
+	return err
+}
+
+func decode(p *prog.Program, reply any) (Outcome, error) {
 	arr, ok := reply.([]any)
 	if !ok || len(arr) == 0 {
-		return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
+		return Outcome{}, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
 	}
 	status, _ := arr[0].(string)
 	switch status {
@@ -105,21 +123,21 @@ func Decode(p *prog.Program, reply any) (*Outcome, error) {
 			// A record of a batch whose instructions yielded nothing.
 			res = nil
 		}
-		return &Outcome{Duplicate: status == "DUP", Results: res}, nil
+		return Outcome{Duplicate: status == "DUP", Results: res}, nil
 	case "DUPX":
-		return &Outcome{Duplicate: true, NotKept: true}, nil
+		return Outcome{Duplicate: true, NotKept: true}, nil
 	case "SKIP":
-		return &Outcome{Skipped: true}, nil
+		return Outcome{Skipped: true}, nil
 	case "ERR":
 		code, _ := at(arr, 1).(string)
 		n, _ := strconv.Atoi(fmt.Sprint(at(arr, 2)))
 		msg, _ := at(arr, 3).(string)
 		if code == "PRECOND" && len(arr) > 4 {
-			return nil, guardFailure(p, n, msg, arr[4:])
+			return Outcome{}, guardFailure(p, n, msg, arr[4:])
 		}
-		return nil, failure(p, code, n, msg)
+		return Outcome{}, failure(p, code, n, msg)
 	}
-	return nil, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
+	return Outcome{}, fmt.Errorf("%w: unexpected reply from the batch interpreter: %v", errs.UnknownOutcome, reply)
 }
 
 func at(a []any, i int) any {

@@ -114,3 +114,38 @@ func TestEveryReplyIsTyped(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeInto: DecodeInto reads what Decode reads into the caller's
+// Outcome, without an allocation of its own, and leaves it alone on an
+// error.
+func TestDecodeInto(t *testing.T) {
+	b := prog.NewBuilder()
+	b.Declare(target(t, "d:{x}"), prog.Need)
+	b.Owner(nil, "Op")
+	b.Incr("d:{x}", "n", "1", "0", "9")
+	p := b.Build(prog.Header{})
+	for _, reply := range []any{[]any{"OK", nil, int64(3)}, []any{"DUP", nil, int64(3)}, []any{"DUPX"}, []any{"SKIP"}} {
+		want, err := transport.Decode(p, reply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got transport.Outcome
+		if err := transport.DecodeInto(&got, p, reply); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(*want, got); diff != "" {
+			t.Fatalf("DecodeInto(%v) (-Decode +DecodeInto):\n%s", reply, diff)
+		}
+	}
+	ok := any([]any{"OK", nil, int64(3)})
+	if n := testing.AllocsPerRun(100, func() {
+		var out transport.Outcome
+		_ = transport.DecodeInto(&out, p, ok)
+	}); n != 0 {
+		t.Fatalf("DecodeInto of an OK: %v allocations, want 0", n)
+	}
+	kept := transport.Outcome{Duplicate: true}
+	if err := transport.DecodeInto(&kept, p, []any{"ERR", "NOTFOUND", "1", "gone"}); !errors.Is(err, errs.NotFound) || !kept.Duplicate {
+		t.Fatalf("DecodeInto of a failure: %v, the outcome %+v", err, kept)
+	}
+}
