@@ -18,12 +18,13 @@ func (l *Lock) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancelCause(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lapse()
+	now := time.Now() // one reading of the clock for both
+	l.lapse(now)
 	switch l.state {
 	case held:
 		l.bound = append(l.bound, cancel)
 		if l.expiry == nil {
-			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+			l.expiry = time.AfterFunc(l.validUntil.Sub(now), l.expired)
 		}
 	case lost:
 		cancel(l.cause)
@@ -34,9 +35,9 @@ func (l *Lock) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // lapse marks a held lock lost if its TTL has passed by the local clock,
-// cancelling what lose would. Call with mu held.
-func (l *Lock) lapse() {
-	if l.state != held || time.Now().Before(l.validUntil) {
+// which reads now, cancelling what lose would. Call with mu held.
+func (l *Lock) lapse(now time.Time) {
+	if l.state != held || now.Before(l.validUntil) {
 		return
 	}
 	l.state, l.cause = lost, l.ttlElapsed()

@@ -203,22 +203,23 @@ func TestWaitersGivingUpDuringHandOversLeaveNoLock(t *testing.T) {
 func TestLeavingWhileOfferedGivesUp(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	defer rdb.Close()
-	ch := "offer:{x}:wake"
+	key := "offer:{x}"
+	ch := WakeChannel(key)
 	hr := heir{tok: "t", ttl: time.Second, life: time.Minute}
 	for i, settle := range []func(w *waiter){
 		func(w *waiter) {},
 		func(w *waiter) { w.settle(grant{}, false, true) },
 		func(w *waiter) { w.settle(grant{fence: 7}, true, false) },
 	} {
-		w, _ := joinLive(rdb, "offer:{x}", hr) // the key of ch
+		w, _ := joinLive(rdb, key, hr)
 		if w != nil {
 			t.Fatal("joinLive joined a channel nobody subscribed")
 		}
 		w = join(rdb, ch, hr)
-		if o := offer(rdb, ch); o != w {
+		if o := offer(rdb, key); o != w {
 			t.Fatalf("case %d: offer picked %v, want the waiter", i, o)
 		}
-		if o := offer(rdb, ch); o != nil {
+		if o := offer(rdb, key); o != nil {
 			t.Fatalf("case %d: a second release was offered the waiter being handed the lock", i)
 		}
 		settle(w)
@@ -227,7 +228,7 @@ func TestLeavingWhileOfferedGivesUp(t *testing.T) {
 		}
 	}
 	w := join(rdb, ch, heir{})
-	if o := offer(rdb, ch); o != nil {
+	if o := offer(rdb, key); o != nil {
 		t.Fatal("a waiter with a Load was offered the lock")
 	}
 	if w.leave(true) {

@@ -195,6 +195,13 @@ var errVoid = errors.New("the acquisition was given up")
 // user may.
 func WakeChannel(key string) string { return key + ":wake" }
 
+// appendWakeChannel appends WakeChannel(key) to dst: the look-ups of a hub's
+// channels name it in a room on the stack, where WakeChannel costs an
+// allocation.
+func appendWakeChannel(dst []byte, key string) []byte {
+	return append(append(dst, key...), ":wake"...)
+}
+
 // Acquire takes the lock named key, waiting as opts says while someone else
 // holds it. On success the lock is held until Release, Forget, or the TTL
 // runs out (see Options.AutoExtend).
@@ -356,7 +363,10 @@ type attempt struct {
 }
 
 func (a *acquirer) run(ctx context.Context) (*Lock, error) {
-	deadline := time.Now().Add(a.o.wait)
+	// The wait's deadline is read from the clock only when an attempt
+	// fails (from when the first was sent) or before a first wait: most
+	// acquisitions win at once, and a reading of the clock is not free.
+	var deadline time.Time
 	p := &pause{key: a.key}
 	won := false
 	defer func() {
@@ -375,6 +385,7 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			// try when a release wakes us (the oldest is woken first) or
 			// at our poll. Not barging ahead of a woken waiter saves the
 			// attempt that would lose, and keeps the hand-off in order.
+			deadline = time.Now().Add(a.o.wait)
 			d := backoff.Delay(a.o.retryMax, a.o.retryMax, 0)
 			if err := p.nap(ctx, min(d, time.Until(deadline))); err != nil {
 				return nil, err
@@ -394,6 +405,9 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 		if at.ok {
 			won = true
 			return newLock(ctx, a, at), nil
+		}
+		if deadline.IsZero() {
+			deadline = at.start.Add(a.o.wait)
 		}
 		now := time.Now()
 		switch {
@@ -702,11 +716,12 @@ func (l *Lock) Context() context.Context {
 		return l.ctx
 	}
 	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(l.parent))
-	l.lapse()
+	now := time.Now()
+	l.lapse(now)
 	switch l.state {
 	case held:
 		if l.expiry == nil { // else Bind made it
-			l.expiry = time.AfterFunc(time.Until(l.validUntil), l.expired)
+			l.expiry = time.AfterFunc(l.validUntil.Sub(now), l.expired)
 		}
 	case lost:
 		l.cancel(l.cause) // under mu: nobody else has the context yet
@@ -802,7 +817,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	l.rctx = withReleaseTimeout(ctx)
 	rctx := &l.rctx
-	if w := offer(l.rdb, WakeChannel(l.key)); w != nil {
+	if w := offer(l.rdb, l.key); w != nil {
 		if done, err := l.pass(rctx, w); done {
 			return err
 		}

@@ -138,17 +138,18 @@ func clientIDArg(rdb redis.UniversalClient) any {
 // client's address alone, so it is made again only for another client.
 var lastClientID atomic.Pointer[namedClient]
 
-// offer picks the waiter a release of the lock of channel on rdb may hand
+// offer picks the waiter a release of the lock at key on rdb may hand
 // the lock to: the longest-waiting local waiter, if it can take it that
 // way and no other release is handing it a lock. It returns nil otherwise.
-func offer(rdb redis.UniversalClient, channel string) *waiter {
+func offer(rdb redis.UniversalClient, key string) *waiter {
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
-	if h == nil {
+	if h == nil || len(h.chans) == 0 {
 		return nil
 	}
-	wc := h.chans[channel]
+	var room [96]byte
+	wc := h.chans[string(appendWakeChannel(room[:0], key))]
 	if wc == nil || len(wc.queue) == 0 {
 		return nil
 	}
@@ -247,7 +248,8 @@ func joinLive(rdb redis.UniversalClient, key string, hr heir) (w *waiter, ahead 
 	if h == nil || len(h.chans) == 0 {
 		return nil, false
 	}
-	wc := h.chans[WakeChannel(key)]
+	var room [96]byte
+	wc := h.chans[string(appendWakeChannel(room[:0], key))] // a look-up that copies nothing
 	if wc == nil || !wc.confirmed {
 		return nil, false
 	}

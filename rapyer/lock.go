@@ -27,10 +27,8 @@ type Held struct {
 	root   string
 	target tx.Target
 	err    error
-	// load queues the read of the model on p and returns the function that
-	// stores what it read in the variable, once p has run: ok is false for
-	// a missing model, and diff is the op saving what changed since.
-	load func(p redis.Pipeliner) func() (diff func() ops.Op, ok bool, err error)
+	// load reads the model into the variable under the lock (holdOf).
+	load loader
 	// move, if not nil, moves a model it misses from the layout without
 	// indexes and reports whether to try again (move.go).
 	move func(ctx context.Context) (bool, error)
@@ -50,28 +48,69 @@ func (m *Model[T]) Hold(id string, v *T) Held {
 	if err != nil {
 		return Held{err: err}
 	}
-	return Held{rdb: m.rdb, root: root, target: m.Target(id), move: m.moverOf(id), gate: m.gateOf(), load: func(p redis.Pipeliner) func() (func() ops.Op, bool, error) {
-		// queueVersionedRead's own function, not queueRead's wrapper of
-		// it: one allocation fewer a Lock
-		read := m.queueVersionedRead(p, root)
-		return func() (func() ops.Op, bool, error) {
-			x, _, ok, err := read()
-			if err != nil || !ok {
-				return nil, ok, err
-			}
-			// before is a copy of x that fn cannot change: x itself for a
-			// type whose copy shares nothing changeable, else a second
-			// decode, a deep enough copy (fn may change maps and slices of
-			// *v in place)
-			before := x
-			if !m.flat {
-				before, _, _, _ = read()
-			}
-			*v = x
-			return func() ops.Op { return ops.Diff(before, *v) }, true, nil
-		}
-	}}
+	return m.hold(id, root, v, new(holdOf[T]))
 }
+
+// hold is Hold of the model at root, with h as its loader's room.
+func (m *Model[T]) hold(id, root string, v *T, h *holdOf[T]) Held {
+	h.m, h.root, h.v = m, root, v
+	return Held{rdb: m.rdb, root: root, target: m.targetAt(id, root), move: m.moverOf(id), gate: m.gateOf(), load: h}
+}
+
+// loader reads one model into its variable under its lock. queue queues
+// the read on the pipeline of an acquisition attempt (each attempt has a
+// fresh one: the last queue counts); once an attempt has won the lock, take
+// stores what was read in the variable (ok is false for a missing model,
+// and the variable is then left as it was); diff, after fn, is the op that
+// saves what changed in the variable since take.
+type loader interface {
+	queue(p redis.Pipeliner)
+	take() (ok bool, err error)
+	diff() ops.Op
+}
+
+// holdOf is the loader of a model of m at root into *v, with everything its
+// read keeps in one allocation (Model.Lock's is inside its lockOne: none),
+// where closures over the read, the decoded value and the diff were one
+// each.
+type holdOf[T any] struct {
+	m    *Model[T]
+	root string
+	v    *T
+	// before is the model as read, a copy that fn cannot change: the base
+	// of the diff (for a type whose copy shares something changeable, a
+	// second decode, a deep enough copy: fn may change maps and slices of
+	// *v in place)
+	before T
+	// words are the root hash's HGETALL, the key as *string (go-redis
+	// writes it, and reads a cluster slot from it, as the string; boxing a
+	// string costs an allocation)
+	words [2]any
+	cmd   *redis.RawCmd
+	cols  []redis.Cmder // the collections' reads (queueCollections)
+}
+
+func (h *holdOf[T]) queue(p redis.Pipeliner) {
+	h.words = [2]any{"hgetall", &h.root}
+	h.cmd = redis.NewRawCmd(context.Background(), h.words[:]...)
+	_ = p.Process(context.Background(), h.cmd)
+	h.cols = h.m.queueCollections(p, h.root)
+}
+
+func (h *holdOf[T]) take() (bool, error) {
+	_, ok, err := h.m.readInto(&h.before, h.root, h.cmd, h.cols)
+	if err != nil || !ok {
+		return ok, err
+	}
+	if h.m.flat {
+		*h.v = h.before
+	} else {
+		_, _, _ = h.m.readInto(h.v, h.root, h.cmd, h.cols) // the same bytes: it cannot fail now
+	}
+	return true, nil
+}
+
+func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 
 // Lock locks model id for action, loads it, and calls fn with it and with
 // the lock's context. When fn returns nil, what fn changed in *v (and only
@@ -98,16 +137,23 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx cont
 		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}
 	one := &lockOne[T]{fn: fn}
-	one.held[0] = m.Hold(id, &one.v)
-	return lockAll(ctx, action, one.held[:], one.run, m.opts.call(opt))
+	if root, err := m.Key(id); err != nil {
+		one.held[0] = Held{err: err} // reported by lockAll, in its order
+	} else {
+		one.held[0] = m.hold(id, root, &one.v, &one.hold)
+	}
+	return lockAll(ctx, action, one.held[:], one.run, m.opts.call(opt), &one.room)
 }
 
 // lockOne is what Lock passes to lockAll, in one allocation: the variable
-// the model is loaded into, its Held, and fn (a new(T), a one-element
-// slice and a closure over both were three).
+// the model is loaded into, its Held and the Held's loader, fn, and the room
+// of what lockAll takes (a new(T), a one-element slice, a closure over both,
+// the loader, the taken and the slice of them were six).
 type lockOne[T any] struct {
 	v    T
 	held [1]Held
+	hold holdOf[T]
+	room takenRoom
 	fn   func(ctx context.Context, v *T) error
 }
 
@@ -137,23 +183,28 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
 func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
-	return lockAll(ctx, action, held, fn, Options{}.call(opt))
+	return lockAll(ctx, action, held, fn, Options{}.call(opt), nil)
 }
 
 // taken is one model locked and loaded.
 type taken struct {
 	held *Held
 	lock *lock.Lock
-	diff func() ops.Op
-	// read gives the model that the last attempt's Load queued (acquire)
-	read func() (func() ops.Op, bool, error)
 }
 
-// load is the lock's Load of t's model: it queues the model's read on p.
-func (t *taken) load(p redis.Pipeliner) { t.read = t.held.load(p) }
+// diff is the op that saves what fn changed in the model's variable.
+func (t *taken) diff() ops.Op { return t.held.load.diff() }
 
-// lockAll is LockAll with its options merged.
-func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Call) (*tx.Result, error) {
+// takenRoom is room for the taken of one model and the slice of it, so
+// that Model.Lock allocates neither.
+type takenRoom struct {
+	t  taken
+	ts [1]*taken
+}
+
+// lockAll is LockAll with its options merged. room, if not nil, is where
+// the taken of a single model goes.
+func lockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, o Call, room *takenRoom) (*tx.Result, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: LockAll: nil function", errs.Invalid)
 	}
@@ -168,7 +219,7 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 			}
 		}
 	}
-	ts, err := acquireAll(ctx, held, order, action, o)
+	ts, err := acquireAll(ctx, held, order, action, o, room)
 	if err != nil || ts == nil {
 		if err == nil { // a model was missing, with SkipIfMissing
 			return &tx.Result{Skipped: true, Attempts: 1}, nil
@@ -232,10 +283,21 @@ func sameClient(a, b redis.UniversalClient) bool {
 // in the order they were locked. When one fails, or is missing, the locks
 // taken are released: a missing model gives ErrNotFound, or nothing at all
 // with SkipIfMissing.
-func acquireAll(ctx context.Context, held []Held, order []int, action string, o Call) ([]*taken, error) {
-	ts := make([]*taken, 0, len(order))
+func acquireAll(ctx context.Context, held []Held, order []int, action string, o Call, room *takenRoom) ([]*taken, error) {
+	var ts []*taken
+	if room != nil && len(order) == 1 {
+		ts = room.ts[:0]
+	} else {
+		room, ts = nil, make([]*taken, 0, len(order))
+	}
 	for _, i := range order {
-		t, err := acquire(ctx, &held[i], action, o.Lock)
+		var t *taken
+		if room != nil {
+			t = &room.t
+		} else {
+			t = new(taken)
+		}
+		t, err := acquire(ctx, &held[i], action, o.Lock, t)
 		if err == nil && t == nil && o.Exec.IfMissing != tx.SkipIfMissing {
 			err = fmt.Errorf("%w: %s", errs.NotFound, held[i].root)
 		}
@@ -249,13 +311,9 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 }
 
 // acquire locks the model of h for action and loads it in the same round
-// trip; a missing model gives nil and no lock.
-func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*taken, error) {
-	// the read Load queues is kept in the taken the call returns (one
-	// allocation for both, where a variable captured by Load's closure
-	// was one more)
-	t := &taken{held: h}
-	o.Load = t.load
+// trip into t, which it returns; a missing model gives nil and no lock.
+func acquire(ctx context.Context, h *Held, action string, o lock.Options, t *taken) (*taken, error) {
+	o.Load = h.load.queue
 	// the save is fenced by the lock's token (ops.Fenced), in its own
 	// atomic step: no fencing number to give out
 	o.NoFence = true
@@ -264,7 +322,7 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 		if err != nil {
 			return nil, err
 		}
-		diff, ok, err := t.read()
+		ok, err := h.load.take()
 		if err == nil && !ok && try == 0 && h.move != nil {
 			release(l)
 			again, merr := h.move(ctx)
@@ -280,7 +338,7 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options) (*take
 			release(l)
 			return nil, err
 		}
-		t.lock, t.diff, t.read = l, diff, nil
+		t.held, t.lock = h, l
 		return t, nil
 	}
 }

@@ -338,3 +338,48 @@ func awaitExtensions(ctx context.Context, b *testenv.Backend, lk string, ttl tim
 	}
 	return nil
 }
+
+// Point is a model of one hash whose copy shares nothing (a flat type).
+type Point struct {
+	X, Y  int
+	Label string
+}
+
+// TestLockAllLoadsOverStaleVariables: LockAll loads each model into its
+// variable whatever the variable held before (what a model does not store
+// reads as its zero value, not as the stale one), for a type of one hash
+// and for one with collections, and saves only what fn changed.
+func TestLockAllLoadsOverStaleVariables(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		accounts, _ := twoTypes(t, b, rapyer.Options{HashTag: shop})
+		points := rapyer.MustNew[Point](b.Client, rapyer.Options{Prefix: b.Prefix + "point", HashTag: shop})
+		if err := points.Save(ctx, "p", Point{X: 1}); err != nil {
+			t.Fatal(err)
+		}
+		a := Account{Owner: "stale", Balance: -1, History: []string{"stale"}, Limits: map[string]int{"stale": 1}}
+		p := Point{X: -1, Y: 9, Label: "stale"}
+		held := []rapyer.Held{accounts.Hold("a", &a), points.Hold("p", &p)}
+		_, err := rapyer.LockAll(ctx, "move", held, func(context.Context) error {
+			if a.Owner != "" || a.Balance != 100 || len(a.History) != 0 || len(a.Limits) != 0 {
+				return fmt.Errorf("loaded account %+v", a)
+			}
+			if p != (Point{X: 1}) {
+				return fmt.Errorf("loaded point %+v", p)
+			}
+			a.History = append(a.History, "moved")
+			p.Y = 2
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotA, err := accounts.Get(ctx, "a")
+		if err != nil || gotA.Balance != 100 || len(gotA.History) != 1 {
+			t.Fatalf("account after: %+v, %v", gotA, err)
+		}
+		if gotP, err := points.Get(ctx, "p"); err != nil || gotP != (Point{X: 1, Y: 2}) {
+			t.Fatalf("point after: %+v, %v", gotP, err)
+		}
+	})
+}

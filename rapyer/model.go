@@ -201,6 +201,11 @@ func (m *Model[T]) Target(id string) tx.Target {
 	if err != nil {
 		return tx.Invalid(err)
 	}
+	return m.targetAt(id, root)
+}
+
+// targetAt is Target of id, whose root key the caller has made already.
+func (m *Model[T]) targetAt(id, root string) tx.Target {
 	t := tx.At[T](root).WithTTL(m.opts.TTL)
 	if m.ix != nil {
 		t = ix.WithIndex(t, m.ix.Of(id)).(tx.Target)
@@ -406,36 +411,47 @@ func (m *Model[T]) getHashMap(ctx context.Context, root string) (T, string, erro
 // reply gives a reply.ServerError, bytes that are no hash reply.ErrNotHash.
 func (m *Model[T]) decodeRaw(root string, raw []byte, cols map[string]any) (T, string, bool, error) {
 	var v T
+	ver, ok, err := m.decodeRawInto(&v, root, raw, cols)
+	return v, ver, ok, err
+}
+
+// decodeRawInto is decodeRaw into *dst, which it zeroes first: the value
+// then needs no room of its own (a Lock decodes into its holdOf).
+func (m *Model[T]) decodeRawInto(dst *T, root string, raw []byte, cols map[string]any) (string, bool, error) {
+	var zero T
+	*dst = zero
 	h, err := reply.ReadHash(raw)
 	if err != nil {
-		return v, "", false, err
+		return "", false, err
 	}
 	if !m.root.Fits() {
 		d := codec.Data{Root: make(map[string]string, h.Len()), Collections: cols}
 		for name, value, ok, err := h.Next(); ok || err != nil; name, value, ok, err = h.Next() {
 			if err != nil {
-				return v, "", false, err
+				return "", false, err
 			}
 			d.Root[name] = value
 		}
-		return m.decode(root, d)
+		v, ver, ok, err := m.decode(root, d)
+		*dst = v
+		return ver, ok, err
 	}
 	var f codec.Fields
 	m.root.Start(&f)
 	for name, value, ok, err := h.Next(); ok || err != nil; name, value, ok, err = h.Next() {
 		if err != nil {
-			return v, "", false, err
+			return "", false, err
 		}
 		f.Put(name, value)
 	}
 	ver, ok := f.Version()
 	if !ok {
-		return v, "", false, nil
+		return "", false, nil
 	}
-	if err := f.Decode(cols, unsafe.Pointer(&v)); err != nil {
-		return v, "", false, errs.At(root, err)
+	if err := f.Decode(cols, unsafe.Pointer(dst)); err != nil {
+		return "", false, errs.At(root, err)
 	}
-	return v, ver, true, nil
+	return ver, true, nil
 }
 
 // Entry is one model GetMany found: its id and its value.
@@ -632,6 +648,20 @@ func (m *Model[T]) queueRead(p redis.Pipeliner, root string) func() (T, bool, er
 func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T, string, bool, error) {
 	rootCmd := redis.NewRawCmd(context.Background(), "hgetall", root)
 	_ = p.Process(context.Background(), rootCmd)
+	cols := m.queueCollections(p, root)
+	return func() (T, string, bool, error) {
+		var v T
+		ver, ok, err := m.readInto(&v, root, rootCmd, cols)
+		return v, ver, ok, err
+	}
+}
+
+// queueCollections queues the reads of the collections of the model at
+// root on p, after its root hash's, and returns them (none: nil).
+func (m *Model[T]) queueCollections(p redis.Pipeliner, root string) []redis.Cmder {
+	if len(m.schema.Collections) == 0 {
+		return nil
+	}
 	cols := make([]redis.Cmder, len(m.schema.Collections))
 	for i, n := range m.schema.Collections {
 		k := keys.Field(root, n.Name)
@@ -644,37 +674,43 @@ func (m *Model[T]) queueVersionedRead(p redis.Pipeliner, root string) func() (T,
 			cols[i] = p.SMembers(context.Background(), k)
 		}
 	}
-	return func() (T, string, bool, error) {
-		var v T
-		rootRaw, err := rootCmd.Result()
-		if err == nil {
-			_, err = reply.ReadHash(rootRaw) // the root's error reply first, as go-redis's HGETALL gave it
-		}
-		if err != nil && reply.NotRead(err) && !reply.IsWrongType(err) && len(cols) == 0 {
-			return m.readAgain(root)
+	return cols
+}
+
+// readInto decodes into *dst the model at root that rootCmd (its root
+// hash, raw) and cols (queueCollections) read, once their pipeline has run,
+// and returns the text of its version; ok is false for a missing model.
+func (m *Model[T]) readInto(dst *T, root string, rootCmd *redis.RawCmd, cols []redis.Cmder) (ver string, ok bool, err error) {
+	rootRaw, err := rootCmd.Result()
+	if err == nil {
+		_, err = reply.ReadHash(rootRaw) // the root's error reply first, as go-redis's HGETALL gave it
+	}
+	if err != nil && reply.NotRead(err) && !reply.IsWrongType(err) && len(cols) == 0 {
+		v, ver, ok, err := m.readAgain(root)
+		*dst = v
+		return ver, ok, err
+	}
+	if err != nil {
+		return "", false, readErr(root, err)
+	}
+	var d map[string]any
+	if len(cols) > 0 {
+		d = make(map[string]any, len(cols))
+	}
+	for i, n := range m.schema.Collections {
+		var raw any
+		switch c := cols[i].(type) {
+		case *redis.StringSliceCmd:
+			raw, err = c.Result()
+		case *redis.MapStringStringCmd:
+			raw, err = c.Result()
 		}
 		if err != nil {
-			return v, "", false, readErr(root, err)
+			return "", false, readErr(keys.Field(root, n.Name), err)
 		}
-		var d map[string]any
-		if len(cols) > 0 {
-			d = make(map[string]any, len(cols))
-		}
-		for i, n := range m.schema.Collections {
-			var raw any
-			switch c := cols[i].(type) {
-			case *redis.StringSliceCmd:
-				raw, err = c.Result()
-			case *redis.MapStringStringCmd:
-				raw, err = c.Result()
-			}
-			if err != nil {
-				return v, "", false, readErr(keys.Field(root, n.Name), err)
-			}
-			d[n.Name] = raw
-		}
-		return m.decodeRaw(root, rootRaw, d)
+		d[n.Name] = raw
 	}
+	return m.decodeRawInto(dst, root, rootRaw, d)
 }
 
 // readAgain reads the model at root, one hash, on its own, through

@@ -243,7 +243,7 @@ func (f *Func) load(ctx context.Context, c redis.UniversalClient) error {
 // the server does not know must not reach a transaction, since miniredis
 // then runs the rest of it without a word (Redis refuses all of it).
 func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-	return f.Queuer(ctx, c)(pipe, cmd)
+	return f.queueAs(ctx, f.queueWay(ctx, c), pipe, cmd) // no function value: one allocation fewer than Queuer's
 }
 
 // Queuer is Queue for several calls of f in one pipeline of c: it decides
@@ -251,6 +251,12 @@ func (f *Func) Queue(ctx context.Context, c redis.UniversalClient, pipe redis.Pi
 // Queue) and returns the function that queues each call that way, so that
 // after Recover every call of the pipeline is sent the way that succeeds.
 func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	return f.queuer(ctx, f.queueWay(ctx, c))
+}
+
+// queueWay is the way the calls of f queued on a pipeline of c go, found
+// out as Queue says the first time.
+func (f *Func) queueWay(ctx context.Context, c redis.UniversalClient) way {
 	w := wayOf(c)
 	switch w {
 	case unknown:
@@ -277,7 +283,7 @@ func (f *Func) Queuer(ctx context.Context, c redis.UniversalClient) func(pipe re
 	case evalThenScripts:
 		remember(c, scripts)
 	}
-	return f.queuer(ctx, w)
+	return w
 }
 
 // EvalQueuer returns the function that queues calls of f with their text
@@ -291,13 +297,16 @@ func (f *Func) EvalQueuer(ctx context.Context) func(pipe redis.Pipeliner, cmd []
 // queuer returns the function that queues calls of f on a pipeline, sent
 // the way w says.
 func (f *Func) queuer(ctx context.Context, w way) func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd {
-		f.fill(cmd, w)
-		r := redis.NewCmd(ctx, cmd...)
-		r.SetFirstKeyPos(3)
-		_ = pipe.Process(ctx, r)
-		return r
-	}
+	return func(pipe redis.Pipeliner, cmd []any) *redis.Cmd { return f.queueAs(ctx, w, pipe, cmd) }
+}
+
+// queueAs queues a call of f on pipe, sent the way w says.
+func (f *Func) queueAs(ctx context.Context, w way, pipe redis.Pipeliner, cmd []any) *redis.Cmd {
+	f.fill(cmd, w)
+	r := redis.NewCmd(ctx, cmd...)
+	r.SetFirstKeyPos(3)
+	_ = pipe.Process(ctx, r)
+	return r
 }
 
 // Recover reads err, the error of a call Queue queued for c. It reports
