@@ -46,7 +46,7 @@ func StartCallgrind(t testing.TB, dir string) *Callgrind {
 		cgArgs = append(cgArgs, "--toggle-collect="+f)
 	}
 	srv := exec.Command("valgrind", append(cgArgs,
-		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1")...)
+		"redis-server", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", dir)...)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
