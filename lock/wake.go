@@ -40,6 +40,14 @@ const (
 var wake struct {
 	mu   sync.Mutex
 	hubs map[redis.UniversalClient]*hub
+	// live is len(hubs), written under mu and read without it: a release
+	// or an acquisition of a process none of whose callers waits lately
+	// (no hub) learns that there is no waiter to hand the lock to, nor a
+	// subscription to join, without taking mu, which every lock cycle of
+	// every goroutine would otherwise take twice. A reader that sees 0
+	// acts as if it had taken mu before the hub was made (it writes
+	// nothing then).
+	live atomic.Int32
 }
 
 type hub struct {
@@ -140,8 +148,12 @@ var lastClientID atomic.Pointer[namedClient]
 
 // offer picks the waiter a release of the lock at key on rdb may hand
 // the lock to: the longest-waiting local waiter, if it can take it that
-// way and no other release is handing it a lock. It returns nil otherwise.
+// way and no other release is handing it a lock. It returns nil otherwise,
+// without taking wake.mu when the process has no hub (see wake.live).
 func offer(rdb redis.UniversalClient, key string) *waiter {
+	if wake.live.Load() == 0 {
+		return nil
+	}
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
@@ -202,6 +214,7 @@ func join(rdb redis.UniversalClient, channel string, hr heir) *waiter {
 			wake.hubs = make(map[redis.UniversalClient]*hub)
 		}
 		wake.hubs[rdb] = h
+		wake.live.Store(int32(len(wake.hubs)))
 		go h.read()
 	}
 	h.waiters++
@@ -242,6 +255,9 @@ func join(rdb redis.UniversalClient, channel string, hr heir) *waiter {
 // is made only when rdb's hub has a channel (a client none of whose
 // callers waits lately makes none).
 func joinLive(rdb redis.UniversalClient, key string, hr heir) (w *waiter, ahead bool) {
+	if wake.live.Load() == 0 {
+		return nil, false
+	}
 	wake.mu.Lock()
 	defer wake.mu.Unlock()
 	h := wake.hubs[rdb]
@@ -328,6 +344,7 @@ func (h *hub) closeIfIdle() {
 		return
 	}
 	delete(wake.hubs, h.rdb)
+	wake.live.Store(int32(len(wake.hubs)))
 	for _, wc := range h.chans {
 		if wc.idle != nil {
 			wc.idle.Stop()

@@ -252,3 +252,111 @@ func TestWaitFlagLeases(t *testing.T) {
 		}
 	})
 }
+
+// noHubs waits until the process has no hub (those of earlier tests close
+// idleLinger after their last waiter leaves) and checks that wake.live
+// says so.
+func noHubs(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(wakePatience)
+	for {
+		wake.mu.Lock()
+		n, live := len(wake.hubs), wake.live.Load()
+		wake.mu.Unlock()
+		if int32(n) != live {
+			t.Fatalf("wake.live is %d with %d hubs", live, n)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hubs still open after %v", n, wakePatience)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCycleWithoutHubsTakesNoMutex: while no caller of the process waits
+// (no hub), an uncontended acquire + release, of a caller that would wait
+// as of one that will not, does not take the wake registry's mutex (held
+// here for the whole cycle); once a waiter made a hub, wake.live counts it,
+// a release hands that waiter the lock, and the count drops back to 0 when
+// the hub closes.
+func TestCycleWithoutHubsTakesNoMutex(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := t.Context()
+		key := b.Prefix + ":{nohub}:lock:x"
+		noHubs(t)
+		done := make(chan error, 1)
+		wake.mu.Lock()
+		go func() {
+			for _, o := range []Options{{}, {Wait: NoWait}, {NoFence: true}} {
+				l, err := Acquire(ctx, b.Client, key, o)
+				if err == nil {
+					err = l.Release(ctx)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		select {
+		case err := <-done:
+			wake.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(wakePatience):
+			wake.mu.Unlock()
+			<-done
+			t.Fatal("an uncontended cycle with no hub in the process waited for the wake registry's mutex")
+		}
+
+		held, err := Acquire(ctx, b.Client, key, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			l, err := Acquire(ctx, b.Client, key, Options{Wait: wakePatience, RetryMax: time.Minute})
+			if err == nil {
+				err = l.Release(ctx)
+			}
+			got <- err
+		}()
+		deadline := time.Now().Add(wakePatience)
+		for {
+			wake.mu.Lock()
+			n, live := len(wake.hubs), wake.live.Load()
+			wake.mu.Unlock()
+			if int32(n) != live {
+				t.Fatalf("wake.live is %d with %d hubs", live, n)
+			}
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the waiter made no hub")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h0 := counts.handed.Load() + counts.announced.Load()
+		if err := held.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(wakePatience):
+			t.Fatal("the waiter did not get the lock")
+		}
+		if counts.handed.Load()+counts.announced.Load() == h0 {
+			t.Fatal("the release neither handed the lock to the waiter nor announced itself: it did not see the hub")
+		}
+		noHubs(t)
+	})
+}
