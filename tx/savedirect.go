@@ -16,6 +16,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/internal/transport"
+	"github.com/rapyer-go/rapyer/ops"
 )
 
 // A Save's direct path. A batch that is a plain Save (ops.Replace, and
@@ -136,6 +137,13 @@ type direct struct {
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
 	res    Result
+	// sh is the compiled shape the call goes to, instrs the number of its
+	// program's instructions; lock: a model Lock's save (lockdirect.go),
+	// whose Result names each op as the owner of its instructions
+	sh     *shape.Shape
+	instrs int
+	lock   bool
+	owners [4]ops.Op // room for a model Lock's save's Result
 	// room for the words and the call of a Save of up to 14 fields,
 	// allocated with it
 	wordRoom [16]string
@@ -215,12 +223,13 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if d.shape.shape == nil {
 		return nil, false, nil
 	}
+	d.sh, d.instrs = d.shape.shape, d.shape.instrs
 	r, err := d.exec(ctx, rdb)
 	return r, true, err
 }
 
 // keyCounts are the numbers of keys of a direct call, boxed once.
-var keyCounts = [...]any{"0", "1", "2"}
+var keyCounts = [...]any{"0", "1", "2", "3"}
 
 // find makes the saveShape of the direct call from its program p, and
 // keeps it: a shape whose compiled call is not the direct words (or none)
@@ -288,13 +297,16 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
+	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" && !d.lock {
 		r := &d.res
 		r.Attempts, r.owners = 1, r.ownerRoom[:0]
-		for range d.shape.instrs {
+		for range d.instrs {
 			r.owners = append(r.owners, d.b.items[0].op)
 		}
 		return r, nil
+	}
+	if a, ok := reply.([]any); ok && d.lock && len(a) == 2+d.instrs && a[0] == "OK" {
+		return d.lockResult(a[2:]), nil
 	}
 	p, err := d.program(rdb)
 	if err != nil {
@@ -311,7 +323,7 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 // interpreter, its program (the same id) to the interpreter.
 func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, error) {
 	if !d.interp {
-		res, done, err := transport.RunShape(ctx, rdb, d.shape.shape, d.cmd)
+		res, done, err := transport.RunShape(ctx, rdb, d.sh, d.cmd)
 		if done {
 			return res, err
 		}
