@@ -217,7 +217,10 @@ func TestLockSaveDirectAgreesWithTheProgram(t *testing.T) {
 				res, err = built.Interpreter(ctx, b.Client)
 				got = lockOutcome(ctx, b, root, l, rec, false, batchOps, res, err)
 				prepareLockSave(ctx, t, b, m, "d", before, l, rec, state)
-				res, _, err = built.LockDirect(ctx, b.Client)
+				res, sent, err = built.LockDirect(ctx, b.Client)
+				if !sent {
+					t.Fatalf("%s: not sent by the direct path the second time", what)
+				}
 				if want := lockOutcome(ctx, b, root, l, rec, false, batchOps, res, err); got != want {
 					t.Fatalf("%s:\ndirect:\n%s\nthe interpreter:\n%s", what, want, got)
 				}
