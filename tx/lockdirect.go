@@ -14,6 +14,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/shape"
+	"github.com/rapyer-go/rapyer/ops"
 )
 
 // A model Lock save's direct path. A batch that is the save of
@@ -142,7 +143,9 @@ func lockDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if _, cluster := rdb.(*redis.ClusterClient); (cluster || opts.StrictSlots) && keys.Slot(key) != keys.Slot(t.Root) {
 		return nil, false, nil // the program refuses it
 	}
-	d := &direct{b: b, opts: opts, lock: true}
+	lc := &lockCall{}
+	d := &lc.d
+	d.b, d.opts, d.lk = b, opts, lc
 	d.id, d.rec = directIDs(t.Root, id, life > 0)
 	if d.rec != "" && (d.rec == key || isWaitKey(d.rec, key)) {
 		return nil, false, nil
@@ -189,7 +192,7 @@ func lockDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if e.shape == nil {
 		return nil, false, nil
 	}
-	d.sh, d.instrs = e.shape, e.instrs
+	lc.e = e
 	lockDirectSent.Add(1)
 	r, err := d.exec(ctx, rdb)
 	return r, true, err
@@ -232,7 +235,7 @@ func (d *direct) ownedByEach(p *prog.Program, del, set bool) bool {
 		want = append(want, "hset")
 	}
 	want = append(want, "unlock")
-	if len(p.Instrs) != len(want) || len(want) > len(d.owners) {
+	if len(p.Instrs) != len(want) || len(want) > len(lockCall{}.owners) {
 		return false
 	}
 	for i, in := range p.Instrs {
@@ -250,15 +253,25 @@ func (d *direct) ownedByEach(p *prog.Program, del, set bool) bool {
 	return true
 }
 
-// lockResult is the Result of a model Lock's save that went through, whose
-// results (one an instruction) are vals.
-func (d *direct) lockResult(vals []any) *Result {
-	r := &d.res
+// lockCall is a model Lock's save on its way by the direct path: its call
+// (d, whose lk points back here), the compiled shape found, and room for
+// its Result's owners.
+type lockCall struct {
+	d      direct
+	e      *lockShape
+	owners [4]ops.Op
+}
+
+// result is the Result of the save that went through, whose results (one
+// an instruction) are vals.
+func (c *lockCall) result(vals []any) *Result {
+	b := c.d.b
+	r := &c.d.res
 	r.Attempts, r.vals = 1, vals
-	r.owners = append(d.owners[:0], d.b.items[0].op)
-	for range d.instrs - 2 {
-		r.owners = append(r.owners, d.b.items[1].op)
+	r.owners = append(c.owners[:0], b.items[0].op)
+	for range c.e.instrs - 2 {
+		r.owners = append(r.owners, b.items[1].op)
 	}
-	r.owners = append(r.owners, d.b.items[2].op)
+	r.owners = append(r.owners, b.items[2].op)
 	return r
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/internal/transport"
-	"github.com/rapyer-go/rapyer/ops"
 )
 
 // A Save's direct path. A batch that is a plain Save (ops.Replace, and
@@ -137,13 +136,9 @@ type direct struct {
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
 	res    Result
-	// sh is the compiled shape the call goes to, instrs the number of its
-	// program's instructions; lock: a model Lock's save (lockdirect.go),
-	// whose Result names each op as the owner of its instructions
-	sh     *shape.Shape
-	instrs int
-	lock   bool
-	owners [4]ops.Op // room for a model Lock's save's Result
+	// lk, for a model Lock's save (lockdirect.go), is what it has besides
+	// (kept apart, so that a Save's direct call stays in its size class)
+	lk *lockCall
 	// room for the words and the call of a Save of up to 14 fields,
 	// allocated with it
 	wordRoom [16]string
@@ -223,7 +218,6 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if d.shape.shape == nil {
 		return nil, false, nil
 	}
-	d.sh, d.instrs = d.shape.shape, d.shape.instrs
 	r, err := d.exec(ctx, rdb)
 	return r, true, err
 }
@@ -297,16 +291,17 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" && !d.lock {
+	if d.lk != nil {
+		if a, ok := reply.([]any); ok && len(a) == 2+d.lk.e.instrs && a[0] == "OK" {
+			return d.lk.result(a[2:]), nil
+		}
+	} else if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
 		r := &d.res
 		r.Attempts, r.owners = 1, r.ownerRoom[:0]
-		for range d.instrs {
+		for range d.shape.instrs {
 			r.owners = append(r.owners, d.b.items[0].op)
 		}
 		return r, nil
-	}
-	if a, ok := reply.([]any); ok && d.lock && len(a) == 2+d.instrs && a[0] == "OK" {
-		return d.lockResult(a[2:]), nil
 	}
 	p, err := d.program(rdb)
 	if err != nil {
@@ -323,7 +318,13 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 // interpreter, its program (the same id) to the interpreter.
 func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, error) {
 	if !d.interp {
-		res, done, err := transport.RunShape(ctx, rdb, d.sh, d.cmd)
+		var sh *shape.Shape
+		if d.lk != nil {
+			sh = d.lk.e.shape
+		} else {
+			sh = d.shape.shape
+		}
+		res, done, err := transport.RunShape(ctx, rdb, sh, d.cmd)
 		if done {
 			return res, err
 		}
