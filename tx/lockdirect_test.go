@@ -444,3 +444,40 @@ func TestLockSaveDirectLostReply(t *testing.T) {
 		}
 	}
 }
+
+// TestLockSaveDirectWithoutScripts: for a user who may not EVAL or
+// EVALSHA (functions only), a model Lock's save on the direct path falls
+// back to the interpreter with the same batch: saved once a cycle, the
+// version bumped once, the lock released. The real server and cluster
+// (miniredis has no ACL rules).
+func TestLockSaveDirectWithoutScripts(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "lnoscript"
+		app := b.NewUser(t, "~"+prefix+"*", "~tx{*", "&"+prefix+"*", "+@all", "-eval", "-evalsha")
+		m := rapyer.MustNew[Nest](app, rapyer.Options{Prefix: prefix})
+		if err := m.Save(ctx, "s", Nest{Name: "n"}); err != nil {
+			t.Fatal(err)
+		}
+		_, ver0, err := m.GetWithVersion(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent0 := tx.LockDirectSent()
+		for i := range 3 {
+			if _, err := m.Lock(ctx, "s", "bump", func(_ context.Context, v *Nest) error { v.Ratio++; return nil }); err != nil {
+				t.Fatalf("cycle %d: %v", i, err)
+			}
+		}
+		got, ver, err := m.GetWithVersion(ctx, "s")
+		if err != nil || got.Ratio != 3 || ver != ver0+3 {
+			t.Fatalf("after 3 cycles: %+v version %d (from %d), %v", got, ver, ver0, err)
+		}
+		if n := b.Client.Exists(ctx, m.Target("s").Root()+":lock:bump").Val(); n != 0 {
+			t.Fatal("the lock is still held")
+		}
+		if tx.LockDirectSent()-sent0 != 3 {
+			t.Fatalf("%d of 3 saves by the direct path", tx.LockDirectSent()-sent0)
+		}
+	})
+}
