@@ -24,6 +24,14 @@ func (o *diffOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	return codec.EmitDiff(b, t, unsafe.Pointer(&o.before), unsafe.Pointer(&o.after))
 }
 
+// DiffValues are the values the op compares (prog.Diffed).
+func (o *diffOp[S]) DiffValues(t prog.Target) (unsafe.Pointer, unsafe.Pointer, bool) {
+	if o.check(t) != nil {
+		return nil, nil, false
+	}
+	return unsafe.Pointer(&o.before), unsafe.Pointer(&o.after), true
+}
+
 // Diff writes what changed from before to after, field by field: changed
 // scalars; for a list, the new tail of one that only grew at its end
 // (RPUSH), the cut of one that only shrank at its end (LTRIM), or the
@@ -46,6 +54,9 @@ type lockOp struct {
 	key    string
 	token  string
 }
+
+// LockOf is the op's lock (prog.Locking).
+func (o *lockOp) LockOf() (string, string, bool) { return o.key, o.token, o.unlock }
 
 func (o *lockOp) String() string { return fmt.Sprintf("%s(%s)", o.name, o.key) }
 

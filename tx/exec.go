@@ -294,6 +294,9 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 	if r, done, err := saveDirect(ctx, rdb, b, opts, ""); done {
 		return r, err
 	}
+	if r, done, err := lockDirect(ctx, rdb, b, opts, ""); done {
+		return r, err
+	}
 	pb, err := compile(b, opts.mode())
 	if err != nil {
 		return nil, err

@@ -101,3 +101,31 @@ func SetAsideSaveShapes() (restore func(), count func() int) {
 	}
 	return func() { saveShapes.Store(old) }, count
 }
+
+// LockDirect sends the batch by a model Lock save's direct path (Exec's
+// path for such a save) with the program's batch id, as Exec sends it;
+// direct is false when the batch is not such a save, and nothing was sent.
+func (b *Built) LockDirect(ctx context.Context, rdb redis.UniversalClient) (res *Result, direct bool, err error) {
+	id, _ := b.p.Argv[0].(string)
+	return lockDirect(ctx, rdb, b.b, b.opts, id)
+}
+
+// LockShapes counts the shapes the lock save's direct path found for t's
+// model: of a compiled batch, and those that go by a program.
+func LockShapes(t Target) (compiled, program int) {
+	if l := lockShapes.Load(); l != nil {
+		for _, e := range *l {
+			switch {
+			case e.model != t.t.Model:
+			case e.shape != nil:
+				compiled++
+			default:
+				program++
+			}
+		}
+	}
+	return compiled, program
+}
+
+// LockDirectSent is how many model Lock saves the direct path sent.
+func LockDirectSent() int64 { return lockDirectSent.Load() }

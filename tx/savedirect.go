@@ -136,6 +136,9 @@ type direct struct {
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
 	res    Result
+	// lk, for a model Lock's save (lockdirect.go), is what it has besides
+	// (kept apart, so that a Save's direct call stays in its size class)
+	lk *lockCall
 	// room for the words and the call of a Save of up to 14 fields,
 	// allocated with it
 	wordRoom [16]string
@@ -220,7 +223,7 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 }
 
 // keyCounts are the numbers of keys of a direct call, boxed once.
-var keyCounts = [...]any{"0", "1", "2"}
+var keyCounts = [...]any{"0", "1", "2", "3"}
 
 // find makes the saveShape of the direct call from its program p, and
 // keeps it: a shape whose compiled call is not the direct words (or none)
@@ -288,7 +291,11 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
+	if d.lk != nil {
+		if a, ok := reply.([]any); ok && len(a) == 2+d.lk.e.instrs && a[0] == "OK" {
+			return d.lk.result(a[2:]), nil
+		}
+	} else if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
 		r := &d.res
 		r.Attempts, r.owners = 1, r.ownerRoom[:0]
 		for range d.shape.instrs {
@@ -311,7 +318,13 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 // interpreter, its program (the same id) to the interpreter.
 func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, error) {
 	if !d.interp {
-		res, done, err := transport.RunShape(ctx, rdb, d.shape.shape, d.cmd)
+		var sh *shape.Shape
+		if d.lk != nil {
+			sh = d.lk.e.shape
+		} else {
+			sh = d.shape.shape
+		}
+		res, done, err := transport.RunShape(ctx, rdb, sh, d.cmd)
 		if done {
 			return res, err
 		}

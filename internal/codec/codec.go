@@ -310,6 +310,9 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 				case bt == nil && at == nil:
 					continue
 				case at == nil:
+					if w.b == nil {
+						return nil, errNotDirect
+					}
 					if err := EmitNode(w.b, w.t, n, ap); err != nil {
 						return nil, err
 					}
@@ -325,6 +328,9 @@ func (w *writer) diff(before, after unsafe.Pointer, nodes []*schema.Node, dels [
 				return nil, err
 			}
 		default:
+			if w.b == nil {
+				return nil, errNotDirect
+			}
 			if err := w.diffCollection(n, bp, ap); err != nil {
 				return nil, err
 			}

@@ -1,10 +1,12 @@
 package codec
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
 )
 
@@ -48,3 +50,30 @@ func appendNodes(names []string, values []string, v unsafe.Pointer, nodes []*sch
 	}
 	return names, values, nil
 }
+
+// AppendDiff appends to pairs the root-hash fields and values, in turn,
+// that EmitDiff sets for the change from the value before points to into
+// the one after points to (both m.Type, of a model without collections),
+// and to dels the fields it removes: EmitDiff emits an HDEL of dels (when
+// there are any), then an HSET of pairs (when there are any), and nothing
+// else. direct is false, with no error, for a change EmitDiff emits more
+// for (a pointer to a struct that became nil): what a model Lock save's
+// direct path (tx) sends instead of a program.
+func AppendDiff(pairs, dels []string, m *schema.Model, before, after unsafe.Pointer) (p, d []string, direct bool, err error) {
+	if len(m.Collections) > 0 {
+		return pairs, dels, false, nil
+	}
+	w := writer{t: prog.Target{Model: m}, pairs: pairs[:len(pairs):cap(pairs)]}
+	d, err = w.diff(before, after, m.Top, dels)
+	if err == errNotDirect {
+		return pairs, dels, false, nil
+	}
+	if err != nil {
+		return pairs, dels, false, err
+	}
+	return w.pairs, d, true, nil
+}
+
+// errNotDirect stops a writer without a builder (AppendDiff) at a change
+// it cannot write as fields.
+var errNotDirect = errors.New("codec: not a change of fields")
