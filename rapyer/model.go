@@ -35,11 +35,12 @@ import (
 const NoTTL time.Duration = -1
 
 // Options configure a Model. The zero value works. The calls that change
-// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call
-// Options (With*, SkipIfMissing, or any func(*Options)), which edit a copy of
-// the model's Options for that call: they merge with the model's, never
-// replace them. Only Exec and Lock can change per call; Prefix, TTL,
-// RefreshTTL, HashTag and NewID belong to the model.
+// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call Option
+// values (With*, SkipIfMissing, or any func(*Call)), which edit a Call that
+// starts as the model's Exec and Lock options: they merge with the model's,
+// never replace them. Only Exec and Lock can change per call (they are what
+// a Call holds); Prefix, TTL, RefreshTTL, HashTag, NewID, Indexes and
+// Groups belong to the model.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
