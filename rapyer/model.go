@@ -457,7 +457,9 @@ func (m *Model[T]) decodeRawInto(dst *T, root string, raw []byte, cols map[strin
 
 // Entry is one model GetMany found: its id and its value.
 type Entry[T any] struct {
-	ID    string
+	// ID is the model's id.
+	ID string
+	// Value is the model as stored.
 	Value T
 }
 
