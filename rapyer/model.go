@@ -89,7 +89,9 @@ type Options struct {
 }
 
 // Model binds a struct type T to a key prefix and a Redis client. It is safe
-// for concurrent use; make one per type and keep it.
+// for concurrent use; make one per type and keep it. Only New and MustNew
+// make one: every method of a nil or zero Model returns an error wrapping
+// ErrInvalid and sends nothing.
 type Model[T any] struct {
 	rdb    redis.UniversalClient
 	schema *schema.Model
@@ -157,15 +159,40 @@ func MustNew[T any](rdb redis.UniversalClient, opts Options) *Model[T] {
 	return m
 }
 
-// Client is the Redis client of the model.
-func (m *Model[T]) Client() redis.UniversalClient { return m.rdb }
+// Client is the Redis client of the model (nil for a nil or zero Model).
+func (m *Model[T]) Client() redis.UniversalClient {
+	if m == nil {
+		return nil
+	}
+	return m.rdb
+}
 
-// Prefix is the key prefix of the model.
-func (m *Model[T]) Prefix() string { return m.opts.Prefix }
+// Prefix is the key prefix of the model ("" for a nil or zero Model).
+func (m *Model[T]) Prefix() string {
+	if m == nil {
+		return ""
+	}
+	return m.opts.Prefix
+}
+
+// usable is nil for a Model made by New, else the ErrInvalid every method
+// of a nil or zero Model returns, instead of a nil dereference.
+func (m *Model[T]) usable() error {
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: a nil *rapyer.Model: make one with rapyer.New", errs.Invalid)
+	case m.schema == nil:
+		return fmt.Errorf("%w: a zero rapyer.Model: make one with rapyer.New", errs.Invalid)
+	}
+	return nil
+}
 
 // Key is the key of the root hash of model id, or an error wrapping
-// ErrInvalidID.
+// ErrInvalidID (ErrInvalid for a nil or zero Model).
 func (m *Model[T]) Key(id string) (string, error) {
+	if err := m.usable(); err != nil {
+		return "", err
+	}
 	if err := keys.CheckID(id); err != nil {
 		return "", err
 	}
@@ -250,6 +277,9 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 
 // Insert writes v under a new id made by Options.NewID, and returns the id.
 func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
+	if err := m.usable(); err != nil {
+		return "", err
+	}
 	id := m.opts.NewID()
 	t := m.Target(id)
 	if !t.Valid() {
@@ -469,6 +499,9 @@ type Entry[T any] struct {
 // Cluster the models may live in any slots: the client sends one
 // transaction per node, in parallel.
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
+	if err := m.usable(); err != nil {
+		return nil, nil, err
+	}
 	if err := m.groupsOK(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -897,6 +930,9 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // Reindex moves the models of a type's first index, that fails with
 // ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
+	if err := m.usable(); err != nil {
+		return func(yield func(string, error) bool) { yield("", err) }
+	}
 	if m.ix != nil && !m.ix.Tagged {
 		return m.FindIDs(ctx, query.All[T]())
 	}
