@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,6 +169,9 @@ func shared(t testing.TB, raw, prefix string) redis.UniversalClient {
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
 	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
 		return fmt.Errorf("%w: DeletePrefix(%q): an empty prefix, or one with glob characters", rapyer.ErrInvalid, prefix)
+	}
+	if rdb == nil || reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil() {
+		return fmt.Errorf("%w: DeletePrefix(%q): nil client", rapyer.ErrInvalid, prefix)
 	}
 	del := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
