@@ -225,7 +225,7 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
 func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
-	if rdb == nil {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {

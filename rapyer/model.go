@@ -113,7 +113,7 @@ type Model[T any] struct {
 // prefix is free on another client). rdb may be a *redis.Client, a
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
-	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: New: nil redis client", errs.Invalid)
 	}
 	sm, err := schema.For[T]()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
@@ -170,7 +170,7 @@ func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string)
 	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
 		return fmt.Errorf("%w: DeletePrefix(%q): an empty prefix, or one with glob characters", rapyer.ErrInvalid, prefix)
 	}
-	if rdb == nil || reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil() {
+	if errs.NilClient(rdb) {
 		return fmt.Errorf("%w: DeletePrefix(%q): nil client", rapyer.ErrInvalid, prefix)
 	}
 	del := func(ctx context.Context, c redis.Cmdable) error {
