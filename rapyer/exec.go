@@ -68,10 +68,7 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // batch whose ops are bound with tx.On to Target(id) (unbound ops go to
 // ids[0]). On a cluster the models must share a hash tag.
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
-	if err := m.usable(); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
+	if len(ids) == 0 { // a nil or zero Model: watched's Keys reports it
 		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
 	}
 	if decide == nil {

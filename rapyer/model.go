@@ -930,10 +930,7 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // Reindex moves the models of a type's first index, that fails with
 // ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
-	if err := m.usable(); err != nil {
-		return func(yield func(string, error) bool) { yield("", err) }
-	}
-	if m.ix != nil && !m.ix.Tagged {
+	if m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil or zero Model
 		return m.FindIDs(ctx, query.All[T]())
 	}
 	return func(yield func(string, error) bool) {
