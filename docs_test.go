@@ -363,11 +363,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/rapyertest"
 	"github.com/rapyer-go/rapyer/tx"
@@ -386,6 +388,8 @@ var (
 	_ = time.Second
 	_ redis.UniversalClient
 	_ = testenv.Each
+	_ index.Spec
+	_ = query.All[struct{}]
 	_ = is.And[struct{}]
 	_ = lens.Of[struct{ X int }, int]
 	_ = lock.NoWait

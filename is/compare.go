@@ -18,7 +18,9 @@ import (
 // from the Get method: is.Below(Balance, 10), is.Below(is.Len(Cart), 50).
 // Other implementations compile, and carry an error.
 type Operand[S, A any] interface {
+	// Get is the operand's value in v, evaluated in Go (Pred.Holds).
 	Get(v S) A
+	// String describes the operand for messages: "balance", "Len(cart)".
 	String() string
 }
 

@@ -16,6 +16,10 @@ import (
 // cancellation, is for work that outlives it.
 func (l *Lock) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancelCause(ctx)
+	if err := l.void(); err != nil {
+		cancel(err)
+		return c, func() { cancel(nil) }
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now() // one reading of the clock for both

@@ -225,7 +225,7 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
 func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
-	if rdb == nil {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {
@@ -618,7 +618,10 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 
 // Lock is a held lock. Its methods are safe for concurrent use. Every Lock
 // must end with Release or Forget; until then an AutoExtend watchdog keeps
-// it alive.
+// it alive. Only Acquire makes one: on a nil or zero Lock, Release and
+// Extend return an error wrapping rapyer.ErrInvalid and send nothing,
+// Context and Bind give a context cancelled with that cause, Forget does
+// nothing, and Key, Token and Fence give "" and 0.
 type Lock struct {
 	rdb    redis.UniversalClient
 	key    string
@@ -677,13 +680,44 @@ func newLock(ctx context.Context, a *acquirer, at attempt) *Lock {
 	return l
 }
 
-// Key returns the lock's key.
-func (l *Lock) Key() string { return l.key }
+// Key returns the lock's key ("" for a nil or zero Lock).
+func (l *Lock) Key() string {
+	if l == nil {
+		return ""
+	}
+	return l.key
+}
+
+// void is nil for a Lock made by Acquire, else the error wrapping
+// rapyer.ErrInvalid that the methods of a nil or zero Lock return (and the
+// cause of its Context), instead of a nil dereference. Nothing is sent.
+func (l *Lock) void() error {
+	switch {
+	case l == nil:
+		return fmt.Errorf("%w: a nil *lock.Lock: make one with lock.Acquire", errs.Invalid)
+	case l.rdb == nil:
+		return fmt.Errorf("%w: a zero lock.Lock: make one with lock.Acquire", errs.Invalid)
+	}
+	return nil
+}
+
+// voidContext is the Context of a nil or zero Lock: cancelled, with the
+// cause void gives.
+func voidContext(err error) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(err)
+	return ctx
+}
 
 // Token returns the lock's random token: 16 bytes from crypto/rand in hex.
 // The lock key holds it while the lock is held. Scripts that write under the
 // lock check it (see the package documentation on releasing in a script).
-func (l *Lock) Token() string { return l.token }
+func (l *Lock) Token() string {
+	if l == nil {
+		return ""
+	}
+	return l.token
+}
 
 // Fence returns the fencing token of this acquisition: strictly greater than
 // that of every earlier acquisition of the same key. Pass it to a store that
@@ -700,7 +734,12 @@ func (l *Lock) Token() string { return l.token }
 // promotes a replica whose clock is behind by more than the time since the
 // last acquisition (see the package documentation). A lock taken with
 // Options.NoFence has none: Fence returns 0.
-func (l *Lock) Fence() int64 { return l.fence }
+func (l *Lock) Fence() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.fence
+}
 
 // Context returns a context that is cancelled when the lock is released
 // (Release or Forget; cause context.Canceled) or known lost (cause wraps
@@ -710,6 +749,9 @@ func (l *Lock) Fence() int64 { return l.fence }
 // the wait, not the lock. Work done under the lock should stop when it is
 // done. Once cancelled it stays cancelled.
 func (l *Lock) Context() context.Context {
+	if err := l.void(); err != nil {
+		return voidContext(err)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ctx != nil {
@@ -738,6 +780,9 @@ func (l *Lock) Context() context.Context {
 // lost, or once its TTL has passed by the local clock. Other errors
 // (network, ctx) leave the lock as it was.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	if err := l.void(); err != nil {
+		return err
+	}
 	switch {
 	case ttl == 0:
 		ttl = l.ttl
@@ -812,6 +857,9 @@ func (l *Lock) ttlElapsed() error {
 // lost and which go-redis then sent again may also report rapyer.ErrNotHeld: the
 // lock is gone either way.
 func (l *Lock) Release(ctx context.Context) error {
+	if err := l.void(); err != nil {
+		return err
+	}
 	if err := l.finish(); err != nil {
 		return err
 	}
@@ -889,7 +937,11 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 // release at their next poll (at most RetryMax later). Run it so that a
 // refusal (a user without channel permission) does not fail the script
 // after its DEL: redis.pcall, or ask redis.acl_check_cmd first.
-func (l *Lock) Forget() { _ = l.finish() }
+func (l *Lock) Forget() {
+	if l.void() == nil {
+		_ = l.finish()
+	}
+}
 
 // finish moves the lock to released, stops its timer and watchdog and
 // cancels its context. It returns an error if it was already released.

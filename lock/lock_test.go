@@ -738,8 +738,12 @@ func TestBadInput(t *testing.T) {
 	if _, err := lock.Acquire(t.Context(), b.Client, "", lock.Options{}); err == nil {
 		t.Error("empty key accepted")
 	}
-	if _, err := lock.Acquire(t.Context(), nil, "k", lock.Options{}); err == nil {
-		t.Error("nil client accepted")
+	if _, err := lock.Acquire(t.Context(), nil, "k", lock.Options{}); !errors.Is(err, rapyer.ErrInvalid) {
+		t.Errorf("nil client: %v, want ErrInvalid", err)
+	}
+	var typed *redis.Client // a typed nil in the interface: refused too, not dereferenced
+	if _, err := lock.Acquire(t.Context(), typed, "k", lock.Options{}); !errors.Is(err, rapyer.ErrInvalid) {
+		t.Errorf("typed nil client: %v, want ErrInvalid", err)
 	}
 	if _, err := lock.Acquire(t.Context(), b.Client, "k", lock.Options{TTL: -time.Second}); err == nil {
 		t.Error("negative TTL accepted")

@@ -62,7 +62,7 @@ func (o *lockOp) String() string { return fmt.Sprintf("%s(%s)", o.name, o.key) }
 
 func (o *lockOp) Compile(b *prog.Builder, t prog.Target) error {
 	if o.key == "" {
-		return fmt.Errorf("%w: %s: no lock", errs.Precondition, o.name)
+		return fmt.Errorf("%w: a nil or zero *lock.Lock: pass the one lock.Acquire returned", errs.Invalid)
 	}
 	if o.unlock {
 		b.Unlock(o.key, o.token, lock.WakeChannel(o.key))
@@ -75,20 +75,16 @@ func (o *lockOp) Compile(b *prog.Builder, t prog.Target) error {
 // Fenced guards that lock l is still held: when it was lost (expired, taken
 // over), the batch fails with an error wrapping rapyer.ErrLockLost and rapyer.ErrNotHeld,
 // and nothing is written. The lock key must be in the batch's cluster slot
-// (model locks are).
+// (model locks are). A nil or zero l fails the batch with
+// rapyer.ErrInvalid before anything is sent.
 func Fenced(l *lock.Lock) Op {
-	if l == nil {
-		return &lockOp{name: "Fenced"}
-	}
 	return &lockOp{name: "Fenced", key: l.Key(), token: l.Token()}
 }
 
 // Unlock releases lock l in the batch's atomic step, if it still holds it,
 // and wakes its waiters; after the batch ran, call l.Forget to stop its
-// watchdog.
+// watchdog. A nil or zero l fails the batch with rapyer.ErrInvalid
+// before anything is sent.
 func Unlock(l *lock.Lock) Op {
-	if l == nil {
-		return &lockOp{name: "Unlock"}
-	}
 	return &lockOp{name: "Unlock", unlock: true, key: l.Key(), token: l.Token()}
 }

@@ -30,6 +30,8 @@ type Op interface {
 // Replies gives the raw reply of each op of an executed batch. *tx.Result
 // implements it; the typed Result methods of yielding ops read from it.
 type Replies interface {
+	// Reply returns the raw reply of op, and false when op was not part
+	// of the batch or the batch did not run.
 	Reply(op Op) (raw any, ok bool)
 }
 

@@ -28,7 +28,7 @@ func (y *Yield[A]) Compile(b *prog.Builder, t prog.Target) error { return y.inne
 // Result returns what the op yielded in the batch whose replies r holds.
 func (y *Yield[A]) Result(r Replies) (A, error) {
 	var zero A
-	raw, ok := r.Reply(y)
+	raw, ok := reply(r, y)
 	if !ok && y.none {
 		return zero, nil
 	}
@@ -58,7 +58,7 @@ func (m *Maybe[A]) Compile(b *prog.Builder, t prog.Target) error { return m.inne
 // Result returns the value and true, or the op's default and false when there
 // was nothing to take.
 func (m *Maybe[A]) Result(r Replies) (A, bool, error) {
-	raw, ok := r.Reply(m)
+	raw, ok := reply(r, m)
 	if !ok {
 		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, m)
 	}
@@ -90,7 +90,7 @@ func (p *Pair[K, V]) Compile(b *prog.Builder, t prog.Target) error { return p.in
 func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	var k K
 	var v V
-	raw, ok := r.Reply(p)
+	raw, ok := reply(r, p)
 	if !ok {
 		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, p)
 	}
@@ -157,4 +157,14 @@ func decodeInt(raw any) (int, error) { return decoder[int](intCodec)(raw) }
 func decodeBool(raw any) (bool, error) {
 	n, err := decodeInt(raw)
 	return n == 1, err
+}
+
+// reply is r.Reply(o), and no reply when r is nil (the Result of a batch
+// that failed, passed on unchecked), so that the Result methods return
+// rapyer.ErrInvalid for it instead of dereferencing nil.
+func reply(r Replies, o Op) (any, bool) {
+	if r == nil {
+		return nil, false
+	}
+	return r.Reply(o)
 }

@@ -18,6 +18,9 @@ import (
 // fails with ErrNotFound and nothing is created (see SkipIfMissing). opt
 // edit the call's options, starting as the model's (see Option).
 func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...Option) (*tx.Result, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt)
 }
 
@@ -54,6 +57,9 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 // and is returned. A missing model gives ErrNotFound (see SkipIfMissing).
 // Result.Attempts tells how many attempts ran.
 func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
+	if decide == nil {
+		return nil, fmt.Errorf("%w: Update: nil function", errs.Invalid)
+	}
 	return m.UpdateMany(ctx, []string{id}, func(vs []T) (tx.Batch, error) { return decide(vs[0]) }, opt...)
 }
 
@@ -62,7 +68,7 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // batch whose ops are bound with tx.On to Target(id) (unbound ops go to
 // ids[0]). On a cluster the models must share a hash tag.
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
-	if len(ids) == 0 {
+	if len(ids) == 0 { // a nil or zero Model: watched's Keys reports it
 		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
 	}
 	if decide == nil {

@@ -40,6 +40,9 @@ var groupsChecked = func() error { return nil }
 // Model's life, a refusal too. A failed read is typed as the move check's
 // (ErrNotSent, ErrNoPermission, ErrRefused) and kept for no one.
 func (m *Model[T]) groupsOK(ctx context.Context) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
 	mv := m.mv
 	if mv == nil || mv.groupsOK.Load() {
 		return nil

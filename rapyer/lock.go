@@ -133,6 +133,9 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	if fn == nil {
 		return nil, fmt.Errorf("%w: Lock: nil function", errs.Invalid)
 	}

@@ -24,6 +24,9 @@ import (
 // failed); models that share a hash tag (Options.HashTag) share a slot. An
 // id given twice is refused with ErrInvalid before anything is sent.
 func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
 	ids := make([]string, len(models))
 	for i, e := range models {
 		ids[i] = e.ID
@@ -56,6 +59,9 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 // maps every id to one tag, one in all). Should a new id exist already, its
 // batch fails with ErrExists and writes nothing.
 func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	ids := make([]string, len(vs))
 	for i := range vs {
 		ids[i] = m.opts.NewID()
@@ -96,6 +102,9 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 // round trip), then deletes them in MULTI/EXEC (a second), retrying on a
 // conflict like Update.
 func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	groups, err := m.slots(ids)
 	if err != nil {
 		return nil, err

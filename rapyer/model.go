@@ -35,11 +35,12 @@ import (
 const NoTTL time.Duration = -1
 
 // Options configure a Model. The zero value works. The calls that change
-// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call
-// Options (With*, SkipIfMissing, or any func(*Options)), which edit a copy of
-// the model's Options for that call: they merge with the model's, never
-// replace them. Only Exec and Lock can change per call; Prefix, TTL,
-// RefreshTTL, HashTag and NewID belong to the model.
+// models (Exec, Update, UpdateMany, Lock, LockAll) also take per-call Option
+// values (With*, SkipIfMissing, or any func(*Call)), which edit a Call that
+// starts as the model's Exec and Lock options: they merge with the model's,
+// never replace them. Only Exec and Lock can change per call (they are what
+// a Call holds); Prefix, TTL, RefreshTTL, HashTag, NewID, Indexes and
+// Groups belong to the model.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
@@ -88,7 +89,9 @@ type Options struct {
 }
 
 // Model binds a struct type T to a key prefix and a Redis client. It is safe
-// for concurrent use; make one per type and keep it.
+// for concurrent use; make one per type and keep it. Only New and MustNew
+// make one: every method of a nil or zero Model returns an error wrapping
+// ErrInvalid and sends nothing.
 type Model[T any] struct {
 	rdb    redis.UniversalClient
 	schema *schema.Model
@@ -110,7 +113,7 @@ type Model[T any] struct {
 // prefix is free on another client). rdb may be a *redis.Client, a
 // *redis.ClusterClient, a failover client, or any redis.UniversalClient.
 func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
-	if rdb == nil || (reflect.ValueOf(rdb).Kind() == reflect.Pointer && reflect.ValueOf(rdb).IsNil()) {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: New: nil redis client", errs.Invalid)
 	}
 	sm, err := schema.For[T]()
@@ -156,15 +159,40 @@ func MustNew[T any](rdb redis.UniversalClient, opts Options) *Model[T] {
 	return m
 }
 
-// Client is the Redis client of the model.
-func (m *Model[T]) Client() redis.UniversalClient { return m.rdb }
+// Client is the Redis client of the model (nil for a nil or zero Model).
+func (m *Model[T]) Client() redis.UniversalClient {
+	if m == nil {
+		return nil
+	}
+	return m.rdb
+}
 
-// Prefix is the key prefix of the model.
-func (m *Model[T]) Prefix() string { return m.opts.Prefix }
+// Prefix is the key prefix of the model ("" for a nil or zero Model).
+func (m *Model[T]) Prefix() string {
+	if m == nil {
+		return ""
+	}
+	return m.opts.Prefix
+}
+
+// usable is nil for a Model made by New, else the ErrInvalid every method
+// of a nil or zero Model returns, instead of a nil dereference.
+func (m *Model[T]) usable() error {
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: a nil *rapyer.Model: make one with rapyer.New", errs.Invalid)
+	case m.schema == nil:
+		return fmt.Errorf("%w: a zero rapyer.Model: make one with rapyer.New", errs.Invalid)
+	}
+	return nil
+}
 
 // Key is the key of the root hash of model id, or an error wrapping
-// ErrInvalidID.
+// ErrInvalidID (ErrInvalid for a nil or zero Model).
 func (m *Model[T]) Key(id string) (string, error) {
+	if err := m.usable(); err != nil {
+		return "", err
+	}
 	if err := keys.CheckID(id); err != nil {
 		return "", err
 	}
@@ -249,6 +277,9 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 
 // Insert writes v under a new id made by Options.NewID, and returns the id.
 func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
+	if err := m.usable(); err != nil {
+		return "", err
+	}
 	id := m.opts.NewID()
 	t := m.Target(id)
 	if !t.Valid() {
@@ -456,7 +487,9 @@ func (m *Model[T]) decodeRawInto(dst *T, root string, raw []byte, cols map[strin
 
 // Entry is one model GetMany found: its id and its value.
 type Entry[T any] struct {
-	ID    string
+	// ID is the model's id.
+	ID string
+	// Value is the model as stored.
 	Value T
 }
 
@@ -466,6 +499,9 @@ type Entry[T any] struct {
 // Cluster the models may live in any slots: the client sends one
 // transaction per node, in parallel.
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
+	if err := m.usable(); err != nil {
+		return nil, nil, err
+	}
 	if err := m.groupsOK(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -894,7 +930,7 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // Reindex moves the models of a type's first index, that fails with
 // ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
-	if m.ix != nil && !m.ix.Tagged {
+	if m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil or zero Model
 		return m.FindIDs(ctx, query.All[T]())
 	}
 	return func(yield func(string, error) bool) {

@@ -36,6 +36,9 @@ type qrun[T any] struct {
 
 // prepare plans q for the model.
 func (m *Model[T]) prepare(q query.Query[T]) (*qrun[T], error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	spec, err := q.Spec(plan.Access{})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,9 @@ func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) 
 	// The request that failed for a cause of the client (a closed client,
 	// a failed dial, an ended context) was not sent: ErrNotSent; a
 	// refusal of the server and a lost reply are typed too.
+	if err := m.usable(); err != nil {
+		return err
+	}
 	return maintErr("Reindex", m.reindex(ctx, progress))
 }
 
@@ -207,6 +210,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // declares (it refuses one it declares, with ErrInvalid). The entries the
 // models' @back still list for it go with their next write.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: DropIndex: the model has no slot groups", errs.Invalid)
 	}

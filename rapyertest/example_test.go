@@ -3,8 +3,12 @@ package rapyertest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
@@ -74,4 +78,31 @@ func ExampleMiniredis() {
 	if ok, _ := sessions.Exists(ctx, "s1"); ok {
 		t.Fatal("the session outlived its TTL")
 	}
+}
+
+// DeletePrefix is the cleanup Client runs on a shared server: it deletes the
+// keys under one prefix, found with SCAN, and leaves every other key alone.
+func ExampleDeletePrefix() {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	for _, k := range []string{"rt_mytest_1_account:{a}", "rt_mytest_1_account:{b}", "production:{a}"} {
+		rdb.Set(ctx, k, "x", 0)
+	}
+	if err := rapyertest.DeletePrefix(ctx, rdb, "rt_mytest_1_"); err != nil {
+		panic(err)
+	}
+	fmt.Println(rdb.Keys(ctx, "*").Val())
+
+	err = rapyertest.DeletePrefix(ctx, rdb, "*")
+	fmt.Println(errors.Is(err, rapyer.ErrInvalid))
+	// Output:
+	// [production:{a}]
+	// true
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
@@ -168,6 +169,9 @@ func shared(t testing.TB, raw, prefix string) redis.UniversalClient {
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
 	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
 		return fmt.Errorf("%w: DeletePrefix(%q): an empty prefix, or one with glob characters", rapyer.ErrInvalid, prefix)
+	}
+	if errs.NilClient(rdb) {
+		return fmt.Errorf("%w: DeletePrefix(%q): nil client", rapyer.ErrInvalid, prefix)
 	}
 	del := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()

@@ -234,8 +234,19 @@ func TestDeletePrefixOnACluster(t *testing.T) {
 
 func TestDeletePrefixRefusesPatterns(t *testing.T) {
 	for _, p := range []string{"", "*", "a*", "a?", "a[b]", `a\`} {
-		if err := rapyertest.DeletePrefix(context.Background(), nil, p); err == nil {
-			t.Errorf("DeletePrefix(%q) did not refuse", p)
+		if err := rapyertest.DeletePrefix(context.Background(), nil, p); !errors.Is(err, rapyer.ErrInvalid) {
+			t.Errorf("DeletePrefix(%q): %v, want ErrInvalid", p, err)
+		}
+	}
+}
+
+// TestDeletePrefixRefusesANilClient: a nil client, untyped or typed, is
+// ErrInvalid, not a nil dereference.
+func TestDeletePrefixRefusesANilClient(t *testing.T) {
+	var typed *redis.Client
+	for _, rdb := range []redis.UniversalClient{nil, typed} {
+		if err := rapyertest.DeletePrefix(context.Background(), rdb, "rt_x_"); !errors.Is(err, rapyer.ErrInvalid) {
+			t.Errorf("DeletePrefix on %#v: %v, want ErrInvalid", rdb, err)
 		}
 	}
 }

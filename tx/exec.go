@@ -285,7 +285,7 @@ func newResult(p *prog.Program, out *transport.Outcome) *Result {
 // sending) does not wrap rapyer.ErrUnknownOutcome: nothing was applied. A refusal
 // by the server wraps rapyer.ErrNoPermission (an ACL) or rapyer.ErrRefused.
 func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
-	if rdb == nil {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Exec: nil client", errs.Invalid)
 	}
 	if b.Len() == 0 {

@@ -21,8 +21,13 @@ import (
 // 16 attempts, backoff from 1ms doubling to 100ms, each wait drawn at random
 // between half and all of its bound (jitter), so that contenders spread out.
 type Retry struct {
-	Attempts   int
-	Backoff    time.Duration
+	// Attempts is the most attempts in all, the first included; zero or
+	// negative means 16.
+	Attempts int
+	// Backoff bounds the wait after the first conflict; it doubles after
+	// each further one. Zero or negative means 1ms.
+	Backoff time.Duration
+	// MaxBackoff caps the doubling bound; zero or negative means 100ms.
 	MaxBackoff time.Duration
 }
 
@@ -66,7 +71,7 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // All keys must be in one cluster slot. Result.Attempts says how many attempts
 // ran.
 func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
-	if rdb == nil {
+	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Optimistic: nil client", errs.Invalid)
 	}
 	if len(watch) == 0 || read == nil {
