@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -230,6 +231,12 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 	}
 	if err := checkKey(key); err != nil {
 		return nil, err
+	}
+	if _, cluster := rdb.(*redis.ClusterClient); cluster && keys.Slot(key) != keys.Slot(FenceKey(key)) {
+		// the entries name the fence key, the wait flag and the markers
+		// after the lock key: without a hash tag they are in other slots,
+		// and the server would refuse every attempt
+		return nil, fmt.Errorf("%w: Acquire(%q): on a cluster a lock key needs a hash tag ({...}), so that its fence and wait keys share its slot", errs.CrossSlot, key)
 	}
 	o, err := opts.resolve()
 	if err != nil {
@@ -996,6 +1003,11 @@ func lostOrUnsent(err error) error {
 // sentinel of what a failure in flight means to op: errs.NotSent, or
 // errs.UnknownOutcome). err stays wrapped.
 func failed(op string, err, unsent error) error {
+	if reply.FromServer(err) && strings.Contains(err.Error(), "WRONGTYPE") {
+		// the lock key (or a key named after it) holds another Redis
+		// type; miniredis wraps the refusal in a script error
+		return errs.At(op, fmt.Errorf("%w: %w", errs.WrongType, err))
+	}
 	if reply.FromServer(err) {
 		return errs.At(op, reply.Refused(err))
 	}
