@@ -13,7 +13,6 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
-	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -231,12 +230,6 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 	}
 	if err := checkKey(key); err != nil {
 		return nil, err
-	}
-	if _, cluster := rdb.(*redis.ClusterClient); cluster && keys.Slot(key) != keys.Slot(FenceKey(key)) {
-		// the entries name the fence key, the wait flag and the markers
-		// after the lock key: without a hash tag they are in other slots,
-		// and the server would refuse every attempt
-		return nil, fmt.Errorf("%w: Acquire(%q): on a cluster a lock key needs a hash tag ({...}), so that its fence and wait keys share its slot", errs.CrossSlot, key)
 	}
 	o, err := opts.resolve()
 	if err != nil {

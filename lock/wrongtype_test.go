@@ -40,33 +40,3 @@ func TestLockKeyOfTheWrongType(t *testing.T) {
 	})
 }
 
-// TestUntaggedKeyOnACluster: on a cluster a lock key without a hash tag
-// would put its fence and wait keys in other slots, and every attempt was
-// refused by the server with an obscure script error (ErrRefused); it is
-// refused before anything is sent with rapyer.ErrCrossSlot, as a batch
-// across slots is (DESIGN 5.11). On one server such a key works.
-func TestUntaggedKeyOnACluster(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		ctx := t.Context()
-		c := testenv.CountRoundTrips(b.Client)
-		l, err := lock.Acquire(ctx, b.Client, b.Prefix+"plain", lock.Options{Wait: lock.NoWait})
-		if b.Kind != testenv.Cluster {
-			if err != nil {
-				t.Fatalf("an untagged lock key on one server: %v", err)
-			}
-			_ = l.Release(ctx)
-			return
-		}
-		if !errors.Is(err, rapyer.ErrCrossSlot) {
-			t.Fatalf("an untagged lock key on a cluster: %v, %v; want ErrCrossSlot", l, err)
-		}
-		if n := c.Count(); n != 0 {
-			t.Fatalf("the refusal sent %d round trips (%s), want 0", n, c)
-		}
-		tagged, err := lock.Acquire(ctx, b.Client, "{"+b.Prefix+"plain}", lock.Options{Wait: lock.NoWait})
-		if err != nil {
-			t.Fatalf("a tagged lock key on a cluster: %v", err)
-		}
-		_ = tagged.Release(ctx)
-	})
-}
