@@ -39,4 +39,3 @@ func TestLockKeyOfTheWrongType(t *testing.T) {
 		}
 	})
 }
-
