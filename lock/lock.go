@@ -1048,6 +1048,11 @@ func lostOrUnsent(err error) error {
 // sentinel of what a failure in flight means to op: errs.NotSent, or
 // errs.UnknownOutcome). err stays wrapped.
 func failed(op string, err, unsent error) error {
+	if reply.FromServer(err) && strings.Contains(err.Error(), "WRONGTYPE") {
+		// the lock key (or a key named after it) holds another Redis
+		// type; miniredis wraps the refusal in a script error
+		return errs.At(op, fmt.Errorf("%w: %w", errs.WrongType, err))
+	}
 	if reply.FromServer(err) {
 		return errs.At(op, reply.Refused(err))
 	}

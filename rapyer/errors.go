@@ -73,7 +73,9 @@ var (
 	ErrLockLost = errs.LockLost
 	// ErrPartlyApplied: the server failed a batch after its first write,
 	// for a cause the checks before the writes did not foresee: some of its
-	// writes are stored. The error names the op that failed.
+	// writes are stored. The error names the op that failed. A LockAll
+	// over models in different cluster slots (one batch each) that fails
+	// after one of them was stored wraps it too.
 	ErrPartlyApplied = errs.PartlyApplied
 	// ErrNoPermission: the server's ACL refused a command, key or channel
 	// the operation needs. Nothing was written.

@@ -2,6 +2,7 @@ package rapyer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -178,7 +179,9 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // On one server, or on a cluster when the models share a hash tag, the save
 // is one atomic batch: a lost lock or a failed check saves none of them.
 // Otherwise it is one atomic batch per model (each fenced by its own lock),
-// in key order; the Result is the last's and the error the first. fn's
+// in key order; the Result is the last's and the error the first. Once one
+// of those may have stored its model, the others run even if ctx ends, and
+// an error after a model was stored wraps ErrPartlyApplied. fn's
 // context is cancelled when ctx is, or when any of the locks is known lost.
 // Every model must use the same client, and a model may appear once;
 // otherwise LockAll fails with ErrInvalid before taking anything.
@@ -369,7 +372,9 @@ func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) er
 // saveAll saves what changed in the models taken, fenced by their locks,
 // and releases the locks in the same step: one batch when they share a slot
 // (or the client is not a cluster's), else one batch per model in key
-// order, reporting the last result and the first error.
+// order, reporting the last result and the first error. Across slots, once
+// a save may have stored its model the others run whatever ctx says, and
+// an error after a model was stored wraps ErrPartlyApplied.
 func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error) {
 	// one model's batch (most locks) needs no slice of batches and no Join
 	var one [1]tx.Batch
@@ -393,15 +398,32 @@ func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error)
 	}
 	var res *tx.Result
 	var firstErr error
+	saved := 0
+	sctx := ctx
 	for i, b := range batches {
-		r, err := tx.Exec(ctx, rdb, b, o)
+		r, err := tx.Exec(sctx, rdb, b, o)
+		if err == nil || errors.Is(err, errs.UnknownOutcome) {
+			// A model may be stored: finish the others under the locks
+			// still held whatever ctx says now, rather than leave half of
+			// the call stored behind an error that says nothing was sent.
+			sctx = context.WithoutCancel(ctx)
+		}
 		if err := finish(ts[i:i+1], r, err); err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
+		if !r.Skipped {
+			saved++
+		}
 		res = r
+	}
+	if firstErr != nil && saved > 0 {
+		// the failed model's own error says nothing of it was written,
+		// which is true of it alone: the call is partly applied
+		firstErr = fmt.Errorf("%w: LockAll saved %d of %d models (in different slots, one batch each), and then: %w",
+			errs.PartlyApplied, saved, len(batches), firstErr)
 	}
 	return res, firstErr
 }

@@ -21,7 +21,7 @@ import (
 // none. On Redis Cluster it is one atomic batch per hash slot, the batches
 // sent in parallel: each slot's models are written or none of them, but
 // one slot may be written while another failed (the error says which
-// failed); models that share a hash tag (Options.HashTag) share a slot. An
+// failed, and then wraps ErrPartlyApplied); models that share a hash tag (Options.HashTag) share a slot. An
 // id given twice is refused with ErrInvalid before anything is sent.
 func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 	if err := m.usable(); err != nil {
@@ -57,7 +57,9 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 // returns the ids, in the order of vs. It is atomic like SaveMany: one
 // batch on one server, one per hash slot on a cluster (with a HashTag that
 // maps every id to one tag, one in all). Should a new id exist already, its
-// batch fails with ErrExists and writes nothing.
+// batch fails with ErrExists and writes nothing. When one slot's batch
+// fails after another's was written, the error wraps ErrPartlyApplied and
+// the ids are returned with "" for the models that were not stored.
 func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 	if err := m.usable(); err != nil {
 		return nil, err
@@ -73,6 +75,7 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
+	stored := make([]bool, len(ids))
 	err = m.eachSlot(ctx, groups, func(ctx context.Context, at []int) error {
 		var b tx.Batch
 		for _, i := range at {
@@ -81,8 +84,21 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 		o := m.opts.Exec
 		o.IfMissing = tx.MustBeNew
 		_, err := tx.Exec(ctx, m.rdb, b, o)
+		for _, i := range at {
+			stored[i] = err == nil
+		}
 		return err
 	})
+	if errors.Is(err, errs.PartlyApplied) {
+		// some slots were written: their ids, so that no model is
+		// stored under an id its caller never learns
+		for i := range ids {
+			if !stored[i] {
+				ids[i] = ""
+			}
+		}
+		return ids, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +245,9 @@ func (m *Model[T]) slots(ids []string) ([][]int, error) {
 }
 
 // eachSlot runs f on every group, in parallel, and joins their errors.
+// When some groups succeeded and others failed, the error wraps
+// ErrPartlyApplied: each group's own error says that group wrote nothing,
+// which is not true of the call.
 func (m *Model[T]) eachSlot(ctx context.Context, groups [][]int, f func(context.Context, []int) error) error {
 	if len(groups) == 1 {
 		return f(ctx, groups[0])
@@ -239,7 +258,12 @@ func (m *Model[T]) eachSlot(ctx context.Context, groups [][]int, f func(context.
 		wg.Go(func() { fails[g] = f(ctx, at) })
 	}
 	wg.Wait()
-	return errors.Join(slices.DeleteFunc(fails, func(e error) bool { return e == nil })...)
+	failed := slices.DeleteFunc(fails, func(e error) bool { return e == nil })
+	err := errors.Join(failed...)
+	if n := len(groups) - len(failed); err != nil && n > 0 {
+		return fmt.Errorf("%w: %d of %d slots were written (one batch each), and then: %w", errs.PartlyApplied, n, len(groups), err)
+	}
+	return err
 }
 
 // replaceOps are the ops of Save: the value, and the model's TTL if it has
