@@ -754,6 +754,9 @@ local function check(op, a, n)
     local cur = fget(k, a[2])
     if cur == false then cur = '0' end
     if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
+    -- a uint64 field may hold more than HINCRBY reads: refused here, before
+    -- the first write, not by HINCRBY in the write phase
+    if not within(cur, I64LO, I64HI) then fail('OVERFLOW', n, a[2] .. ' holds ' .. cur .. ', past the 64-bit integers HINCRBY works on') end
     local r = addint(cur, a[3])
     if not within(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
     fset(k, a[2], r)
