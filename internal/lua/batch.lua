@@ -161,6 +161,41 @@ local function fmtfloat(x)
 end
 local MAXEXACT = 9007199254740992
 
+-- float32 fields: the ops give such a field the bound hi MAXF32, the
+-- largest float32. The server computes in doubles; a float32 field keeps
+-- the float32 Go would compute, in the text a Save of it stores (the
+-- shortest that reads back as it), so that the value Get decodes is the
+-- one its index entry and a guard read. round32 rounds x to the nearest
+-- float32, ties to even (one +, -, *, / of float32 operands rounded once
+-- in double and again to float32 is exact); fmt32 is its shortest text.
+local MAXF32 = 3.4028234663852886e+38
+local function round32(x)
+  if x ~= x or x == INF or x == -INF or x == 0 then return x end
+  local neg = x < 0
+  if neg then x = -x end
+  local m, e = math.frexp(x)
+  local bits = 24
+  if e < -125 then bits = e + 149 end -- subnormal
+  local r = 0
+  if bits >= 0 then
+    local sc = m * 2 ^ bits
+    local f = math.floor(sc)
+    local d = sc - f
+    if d > 0.5 or (d == 0.5 and f % 2 == 1) then f = f + 1 end
+    r = f * 2 ^ (e - bits)
+  end
+  if neg then return -r end
+  return r
+end
+local function fmt32(x)
+  if x ~= x or x == INF or x == -INF or x == 0 then return fmtfloat(x) end
+  for p = 1, 9 do
+    local t = string.format('%.' .. p .. 'g', x)
+    if round32(parsefloat(t)) == x then return t end
+  end
+  return fmtfloat(x)
+end
+
 -- time: RFC 3339 with nanoseconds ----------------------------------------
 -- shape: time begin
 local function days_from_civil(y, m, d)
@@ -427,6 +462,8 @@ local function arith(name, cur, kind, x, lo, hi, n)
   local a = parsefloat(cur)
   if a == nil then fail('CORRUPT', n, 'the field holds ' .. cur .. ', not a number') end
   local b = parsefloat(x)
+  local f32 = parsefloat(hi) == MAXF32
+  if f32 then a, b = round32(a), round32(b) end
   local r
   if name == 'mul' then r = a * b
   elseif name == 'floordiv' then
@@ -442,9 +479,11 @@ local function arith(name, cur, kind, x, lo, hi, n)
   elseif name == 'max' then r = (a >= b) and a or b
   elseif name == 'min' then r = (a <= b) and a or b
   end
+  if f32 then r = round32(r) end
   if r ~= r or r == INF or r == -INF or math.abs(r) > tonumber(hi) then
     fail('OVERFLOW', n, name .. ' gives a value out of range')
   end
+  if f32 then return fmt32(r) end
   return fmtfloat(r)
 end
 
@@ -754,6 +793,9 @@ local function check(op, a, n)
     local cur = fget(k, a[2])
     if cur == false then cur = '0' end
     if not isint(cur) then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not an integer') end
+    -- a uint64 field may hold more than HINCRBY reads: refused here, before
+    -- the first write, not by HINCRBY in the write phase
+    if not within(cur, I64LO, I64HI) then fail('OVERFLOW', n, a[2] .. ' holds ' .. cur .. ', past the 64-bit integers HINCRBY works on') end
     local r = addint(cur, a[3])
     if not within(r, a[4], a[5]) then fail('OVERFLOW', n, a[2] .. ' would become ' .. r) end
     fset(k, a[2], r)
@@ -807,9 +849,18 @@ local function check(op, a, n)
     if cur == false then cur = '0' end
     local x = parsefloat(cur)
     if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
-    local r = x + parsefloat(a[3])
-    if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
-    fset(k, a[2], fmtfloat(r))
+    if parsefloat(a[4]) == MAXF32 then
+      -- a float32 field: written by HSET of the float32 (apply), not by
+      -- HINCRBYFLOAT's double
+      local r = round32(round32(x) + round32(parsefloat(a[3])))
+      if r ~= r or math.abs(r) > MAXF32 then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
+      a.result = fmt32(r)
+      fset(k, a[2], a.result)
+    else
+      local r = x + parsefloat(a[3])
+      if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
+      fset(k, a[2], fmtfloat(r))
+    end
   elseif op == 'arith' then -- root field name kind lo hi operand
     local k = K(a[1])
     local r = arith(a[3], fget(k, a[2]), a[4], a[7], a[5], a[6], n)
@@ -975,7 +1026,9 @@ local function sends(op, a, n)
   elseif op == 'incr' then
     ask('HINCRBY', K(a[1]), n); mark(K(a[1]))
   elseif op == 'incrf' then
-    ask('HINCRBYFLOAT', K(a[1]), n); mark(K(a[1]))
+    -- a float32 field is written by HSET (apply)
+    if parsefloat(a[4]) == MAXF32 then ask('HSET', K(a[1]), n) else ask('HINCRBYFLOAT', K(a[1]), n) end
+    mark(K(a[1]))
   elseif op == 'hdel' then
     ask('HDEL', K(a[1]), n); mark(K(a[1]))
   elseif op == 'rpush' then
@@ -1130,6 +1183,7 @@ local function apply(op, a)
     touch(k)
     return false
   elseif op == 'incrf' then
+    if a.result then W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result end
     local r = W('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
   elseif op == 'arith' or op == 'sappend' or op == 'srepeat' or op == 'tadd' then
     W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result

@@ -42,6 +42,7 @@ var safe = map[string]string{
 	"apply/hset/HSET":          "root type checked by 'model' (hasversion); field names and values are text; chunked; asked",
 	"apply/incr/HINCRBY":       "check 'incr': the field is a canonical integer and the sum within the field's range and +-2^63; asked",
 	"apply/incrf/HINCRBYFLOAT": "check 'incrf': the field parses as a finite float and the sum stays finite; asked",
+	"apply/incrf/HSET":         "check 'incrf': a float32 field (bound MAXF32) parses as a finite float, the float32 sum stays within MAXF32; asked (HSET)",
 	"apply/arith/HSET":         "the value was computed in check (arith/sappend/srepeat/tadd); root type checked; asked",
 	"apply/hdel/HDEL":          "root type checked; chunked; asked",
 	// lists

@@ -310,6 +310,9 @@ func (g *gen) incr(in instr, f string, n int) string {
 		g.line(&g.chk, "do")
 	}
 	g.line(&g.chk, "  local I = ints()")
+	// a uint64 field may hold more than HINCRBY reads (the fast path's
+	// texts are below 2^53): refused before the first write
+	g.line(&g.chk, "  if not I.within(%s, '-9223372036854775808', '9223372036854775807') then return {'ERR', 'OVERFLOW', '%d', %s .. ' holds ' .. %s .. ', past the 64-bit integers HINCRBY works on'} end", x, n, name, x)
 	g.line(&g.chk, "  %s = I.addint(%s, %s)", x, x, by)
 	g.line(&g.chk, "  if not I.within(%s, %s, %s) then %s end", x, lo, hi, overflow)
 	g.line(&g.chk, "end")
