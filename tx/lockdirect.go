@@ -168,16 +168,7 @@ func lockDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 		words = slices.Insert(words, nk+1, dels...)
 		pairs = words[nk+1+len(dels):]
 	}
-	d.words = words
-	d.cmd = d.cmdRoom[:0]
-	if 3+len(words) > len(d.cmdRoom) {
-		d.cmd = make([]any, 0, 3+len(words))
-	}
-	d.cmd = d.cmd[:3+len(words)]
-	d.cmd[2] = keyCounts[nk]
-	for i := range words {
-		d.cmd[3+i] = prog.Boxed(&d.words[i])
-	}
+	d.setWords(words, nk)
 	if e == nil {
 		p, err := d.program(rdb)
 		if err != nil {

@@ -195,15 +195,7 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if err != nil {
 		return nil, false, nil // the program reports the error
 	}
-	d.words, d.cmd = words, d.cmdRoom[:0]
-	if 3+len(words) > len(d.cmdRoom) {
-		d.cmd = make([]any, 0, 3+len(words))
-	}
-	d.cmd = d.cmd[:3+len(words)]
-	d.cmd[2] = keyCounts[nk]
-	for i := range words {
-		d.cmd[3+i] = prog.Boxed(&d.words[i])
-	}
+	d.setWords(words, nk)
 	if d.shape = findSaveShape(t.Model, mode, ttl, ttlms, life.Milliseconds(), names); d.shape == nil {
 		p, err := d.program(rdb)
 		if err != nil {
@@ -220,6 +212,22 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	}
 	r, err := d.exec(ctx, rdb)
 	return r, true, err
+}
+
+// setWords makes words, the first nk of them keys, the words of d's call:
+// its command is boxed in the room d holds when they fit, each word boxed
+// by pointer (prog.Boxed), the first two words left for the call's name
+// and script.
+func (d *direct) setWords(words []string, nk int) {
+	d.words, d.cmd = words, d.cmdRoom[:0]
+	if 3+len(words) > len(d.cmdRoom) {
+		d.cmd = make([]any, 0, 3+len(words))
+	}
+	d.cmd = d.cmd[:3+len(words)]
+	d.cmd[2] = keyCounts[nk]
+	for i := range words {
+		d.cmd[3+i] = prog.Boxed(&d.words[i])
+	}
 }
 
 // keyCounts are the numbers of keys of a direct call, boxed once.
