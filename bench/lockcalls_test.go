@@ -107,7 +107,8 @@ return redis.error_reply('no such way')`)
 
 // TestUncontendedLockCalls counts the server's instructions per
 // uncontended acquire + release: the lock package's (fenced, as the peer
-// table's lockOnce; and NoFence), redislock's, the hand-written lock's,
+// table's lockOnce; NoFence; and fenced by a caller that would wait),
+// redislock's, the hand-written lock's,
 // and the call-only scripts of each way (callsAcquire, callsRelease), on
 // a private redis-server under callgrind, the sides interleaved, the best
 // of 3 rounds of 1,000 (RAPYER_CALLGRIND_N; RAPYER_CALLGRIND_SIDES=lock/
@@ -128,6 +129,7 @@ func TestUncontendedLockCalls(t *testing.T) {
 		must(t, e.rdb.ConfigSet(e.ctx, "appendfsync", "no").Err())
 	}
 	nofence := "lk:{" + e.id("nf") + "}:lock:x"
+	waiting := "lk:{" + e.id("wt") + "}:lock:x"
 	ways := func(acq, rel string) func() error {
 		key := "cw:{" + e.id("cw") + "}:lock"
 		keys := []string{key}
@@ -143,6 +145,15 @@ func TestUncontendedLockCalls(t *testing.T) {
 		{Name: "lock/rapyer", Op: lockOnce(t, e).op},
 		{Name: "lock/rapyer NoFence", Op: func() error {
 			l, err := lock.Acquire(e.ctx, e.rdb, nofence, lock.Options{TTL: peerLockTTL, Wait: lock.NoWait, NoFence: true})
+			if err != nil {
+				return err
+			}
+			return l.Release(e.ctx)
+		}},
+		{Name: "lock/rapyer waiting", Op: func() error {
+			// a caller that would wait (lock.Acquire's default Wait),
+			// fenced: its uncontended cycle (session 15)
+			l, err := lock.Acquire(e.ctx, e.rdb, waiting, lock.Options{TTL: peerLockTTL})
 			if err != nil {
 				return err
 			}

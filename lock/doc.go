@@ -99,8 +99,13 @@
 // wait, also sets a short-lived flag next to the lock key (in the same call;
 // it lives 3*RetryMax plus half a second past the waiter's last attempt),
 // and a release announces itself only while the flag exists. So a release
-// with nobody waiting sends no PUBLISH. A waiter subscribes to the channel
-// before its second attempt, and the package keeps one
+// with nobody waiting sends no PUBLISH. (A caller's first attempt, made
+// while no waiter of its client waits for the key, is sent as one that
+// will not wait, naming no waiter: most acquisitions win at once. One that
+// finds the lock held is sent again at once, naming the waiter's client,
+// and that attempt sets the flag: one round trip more for a caller that
+// waits.) A waiter subscribes to the channel before its next attempt, and
+// the package keeps one
 // Pub/Sub connection per client on which the channels of all keys being
 // waited for are multiplexed, read by one goroutine. A release wakes the
 // longest-waiting local waiter of the key, which tries again at once, so a
@@ -123,10 +128,11 @@
 // waiter until its next poll; so does a waiter stalled past its flag's
 // lifetime, or one of an older version, which sets no flag.
 //
-// A waiter subscribes before its second attempt, so that a release between
-// its first attempt and the subscription is not missed. If the key's wake
-// channel is already live (others wait on it), a waiter joins before its
-// first attempt instead, which costs no I/O and saves that second attempt.
+// A waiter waits for its subscription before its next attempt, so that a
+// release between its first attempts and the subscription is not missed.
+// If the key's wake channel is already live (others wait on it), a waiter
+// joins before its first attempt instead, which then names it: that costs
+// no I/O and saves the attempts after the first.
 //
 // The waiters of one client take turns: a caller that finds others of its
 // client already queued for the key waits behind them for a wake-up (or its

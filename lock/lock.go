@@ -260,6 +260,16 @@ type acquirer struct {
 	fn    *script.Func // the entry cmd calls: lua.Acquire, or lua.AcquireFenced
 	lock  Lock         // the Lock a won attempt returns (see newLock)
 
+	// lean and leanFn are the attempt of a caller that will wait, sent
+	// while no waiter of it is registered for the key (see tryAs): as a
+	// caller that will not wait sends it (token and TTL: no client id, no
+	// fence life, no lease), so an acquisition that wins at once pays for
+	// none of them; nil for a caller that will not wait. leanNext says
+	// the next attempt is sent so.
+	lean     []any
+	leanFn   *script.Func
+	leanNext bool
+
 	unsure bool // some attempt may have been applied without a reply
 	// tx: Load queues more than one command, so an attempt goes in
 	// MULTI/EXEC (see queue)
@@ -284,6 +294,10 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	a.cmd, a.fn = cmd, lua.Acquire
 	switch {
 	case !o.noWait:
+		a.lean, a.leanFn = cmd, lua.Acquire
+		if !o.noFence {
+			a.leanFn = lua.AcquireFenced
+		}
 		cmd = append(cmd, clientIDArg(rdb))
 	case !o.noFence:
 		a.fn = lua.AcquireFenced
@@ -360,6 +374,7 @@ type attempt struct {
 	fence int64
 	pttl  time.Duration // holder's remaining TTL when !ok (<= 0: unknown or none)
 	start time.Time     // when the request was sent
+	lean  bool          // sent as a caller that will not wait sends it (see acquirer.lean)
 }
 
 func (a *acquirer) run(ctx context.Context) (*Lock, error) {
@@ -398,7 +413,7 @@ func (a *acquirer) run(ctx context.Context) (*Lock, error) {
 			won = true
 			return newLock(ctx, a, attempt{ok: true, fence: g.fence, start: g.start}), nil
 		}
-		at, err := a.try(ctx)
+		at, err := a.tryAs(ctx, p.w == nil)
 		if err != nil {
 			return nil, err
 		}
@@ -521,9 +536,32 @@ func (p *pause) granted() *grant {
 	return p.w.take()
 }
 
+// tryAs runs an acquisition attempt. Of a caller that will wait and is not
+// registered as a waiter (unnamed), it is first sent lean, as a caller
+// that will not wait sends it: most acquisitions win at once, and pay for
+// no argument they do not use. One that finds the lock held is sent again
+// at once naming the waiter's client, which sets the wait flag as the
+// first attempt did before session 15 of issue #13 (from then on releases
+// announce themselves, and those of other clients hand the lock to their
+// own waiters no more), whatever the deadline: a waiter's failed attempt
+// always flags.
+// The attempt returned is the last, with the first one's start.
+func (a *acquirer) tryAs(ctx context.Context, unnamed bool) (attempt, error) {
+	a.leanNext = unnamed && a.lean != nil
+	at, err := a.try(ctx)
+	if err != nil || at.ok || !at.lean {
+		return at, err
+	}
+	a.leanNext = false
+	start := at.start
+	at, err = a.try(ctx)
+	at.start = start
+	return at, err
+}
+
 // try runs one acquisition attempt.
 func (a *acquirer) try(ctx context.Context) (attempt, error) {
-	var at attempt
+	at := attempt{lean: a.leanNext}
 	res, err := a.send(ctx, &at)
 	if err != nil {
 		if !reply.FromServer(err) {
@@ -555,6 +593,10 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 // not retry) is retried once here with the same token: the acquire entry is
 // idempotent for its token.
 func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
+	fn, args := a.fn, a.cmd
+	if at.lean {
+		fn, args = a.leanFn, a.lean
+	}
 	netErr, missing := 0, 0
 	for {
 		at.start = time.Now()
@@ -562,9 +604,9 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// One command; go-redis retries it on network errors, which is
 			// safe because the entry is idempotent for its token. Run
 			// loads the library or falls back to scripts as needed.
-			return a.fn.Run(ctx, a.rdb, a.cmd).Int64()
+			return fn.Run(ctx, a.rdb, args).Int64()
 		}
-		pipe, cmd := a.queue(ctx)
+		pipe, cmd := a.queue(ctx, fn, args)
 		_, _ = pipe.Exec(ctx) // its error is the first failed command's, maybe one of Load's
 		res, err := cmd.Int64()
 		if err != nil && missing < 3 && script.Missing(err) {
@@ -572,7 +614,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 			// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions),
 			// or the user may not FCALL: nothing ran. Recover makes the
 			// next Queue succeed (it ends in EVAL, which cannot miss).
-			again, lerr := a.fn.Recover(ctx, a.rdb, err)
+			again, lerr := fn.Recover(ctx, a.rdb, err)
 			if lerr != nil {
 				err = lerr
 			} else if again {
@@ -599,7 +641,7 @@ func (a *acquirer) send(ctx context.Context, at *attempt) (int64, error) {
 // commands of Load go in MULTI/EXEC with the acquire, so that they read
 // one state: Load is called again, on a transaction, the first time it
 // queues more than one.
-func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
+func (a *acquirer) queue(ctx context.Context, fn *script.Func, args []any) (redis.Pipeliner, *redis.Cmd) {
 	for {
 		var pipe redis.Pipeliner
 		if a.tx {
@@ -607,7 +649,7 @@ func (a *acquirer) queue(ctx context.Context) (redis.Pipeliner, *redis.Cmd) {
 		} else {
 			pipe = a.rdb.Pipeline()
 		}
-		cmd := a.fn.Queue(ctx, a.rdb, pipe, a.cmd)
+		cmd := fn.Queue(ctx, a.rdb, pipe, args)
 		a.o.load(pipe)
 		if a.tx || pipe.Len() <= 2 {
 			return pipe, cmd
