@@ -143,7 +143,7 @@ func (r *qrun[T]) groups() []*qgroup {
 func (r *qrun[T]) known(gs []*qgroup) (ready []qhit, open bool) {
 	frontier := ""
 	for _, g := range gs {
-		if !g.done && (!open || r.before(g.after, frontier)) {
+		if !g.done && (!open || r.earlier(g.after, frontier)) {
 			frontier, open = g.after, true
 		}
 	}
@@ -152,7 +152,7 @@ func (r *qrun[T]) known(gs []*qgroup) (ready []qhit, open bool) {
 		k := len(g.hits)
 		if open {
 			k = 0
-			for k < len(g.hits) && !r.before(frontier, g.hits[k].key) {
+			for k < len(g.hits) && r.reached(frontier, g.hits[k].key) {
 				k++
 			}
 		}

@@ -69,12 +69,31 @@ func (r *qrun[T]) before(a, b string) bool {
 	return a < b
 }
 
+// earlier reports whether a group that looked up to sort key a is behind
+// one that looked up to b: "" is a group that has looked at nothing, at
+// the start of the order in either direction (in a descending order it is
+// not the least key but above every key).
+func (r *qrun[T]) earlier(a, b string) bool {
+	if a == "" || b == "" {
+		return a == "" && b != ""
+	}
+	return r.before(a, b)
+}
+
+// reached reports whether a result of sort key key comes at or before
+// frontier, the least point an open group has looked up to: it is then
+// known to be in its place. Nothing is before "" (a group that has looked
+// at nothing yet).
+func (r *qrun[T]) reached(frontier, key string) bool {
+	return frontier != "" && !r.before(frontier, key)
+}
+
 // enough reports whether the first limit results are known: every group
 // that may hold more has looked past the limit-th result.
 func (r *qrun[T]) enough(gs []*qgroup, limit int) bool {
 	frontier, open := "", false
 	for _, g := range gs {
-		if !g.done && len(g.hits) < limit && (!open || r.before(g.after, frontier)) {
+		if !g.done && len(g.hits) < limit && (!open || r.earlier(g.after, frontier)) {
 			frontier, open = g.after, true
 		}
 	}
@@ -84,7 +103,7 @@ func (r *qrun[T]) enough(gs []*qgroup, limit int) bool {
 	n := 0
 	for _, g := range gs {
 		for _, h := range g.hits {
-			if !r.before(frontier, h.key) {
+			if r.reached(frontier, h.key) {
 				n++
 			}
 		}

@@ -3,6 +3,7 @@ package rapyer
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,8 +17,15 @@ import (
 // reindexChunk is how many models one call of the rebuild syncs.
 var reindexChunk = 200
 
-// metaAt is the field of a group's @meta that holds where a rebuild got to.
-const metaAt = "@reindex"
+// metaAt is the field of a group's @meta that holds where a rebuild got to
+// (the last id it synced), and metaOf the names of the indexes that
+// rebuild builds (joined by NUL): the place holds for those only. A
+// rebuild of other indexes (one declared since, or one dropped and
+// declared again) starts over.
+const (
+	metaAt = "@reindex"
+	metaOf = "@reindex:of"
+)
 
 // Reindex builds the model type's indexes for the models stored before
 // they were declared, online: writes go on meanwhile (they keep every
@@ -150,11 +158,16 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 		building = append(building, name, "building")
 		ready = append(ready, name, "ready")
 	}
-	at, err := m.rdb.HGet(ctx, meta, metaAt).Result()
-	if err != nil && err != redis.Nil {
+	of := strings.Join(g.names, "\x00")
+	was, err := m.rdb.HMGet(ctx, meta, metaAt, metaOf).Result()
+	if err != nil {
 		return reply.Read(err)
 	}
-	if err := m.rdb.HSet(ctx, meta, building...).Err(); err != nil {
+	at := ""
+	if s, ok := was[0].(string); ok && was[1] == of {
+		at = s
+	}
+	if err := m.rdb.HSet(ctx, meta, append(building, metaOf, of)...).Err(); err != nil {
 		return err
 	}
 	for {
@@ -183,7 +196,7 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 	if err := m.rdb.HSet(ctx, meta, ready...).Err(); err != nil {
 		return err
 	}
-	return m.rdb.HDel(ctx, meta, metaAt).Err()
+	return m.rdb.HDel(ctx, meta, metaAt, metaOf).Err()
 }
 
 // reindexIDs syncs the models ids of the group at base (index.lua's
@@ -225,7 +238,7 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, b := range m.ix.Bases() {
 			p.Del(ctx, ix.Index(b, name), ix.Unique(b, name))
-			p.HDel(ctx, ix.Meta(b), name)
+			p.HDel(ctx, ix.Meta(b), name, metaAt, metaOf)
 		}
 		return nil
 	})

@@ -181,7 +181,10 @@ end
 -- step with what is stored: its index members, its unique claims, its
 -- place in the listing and its deadline. A missing model has none. Every
 -- write goes through W. now: the clock in ms (read when nil); old: the
--- model's @back field when the caller read it (false for none).
+-- model's @back field when the caller read it (false for none). x.full
+-- (a rebuild) adds every entry the model gives, also those @back lists:
+-- an index dropped (Model.DropIndex deletes its keys, not what @back
+-- lists) and declared again lacks them.
 function IX.sync(x, now, old)
   local id = x.id
   local base = string.sub(x.ids, 1, -6) -- without ':@ids'
@@ -205,7 +208,7 @@ function IX.sync(x, now, old)
     end
   end
   for _, e in ipairs(list) do
-    if not have[e[1] .. '\0' .. e[2]] then
+    if x.full or not have[e[1] .. '\0' .. e[2]] then
       local f = uses[e[1]]
       W('ZADD', f.z, 0, e[2] .. id)
       if f.use == 'u' then W('HSET', f.aux, e[2], id) end
@@ -406,7 +409,7 @@ local function reindex(keys, args)
   for i = 2 + 4 * nf, #args do
     local id = args[i]
     local x = {root = base .. ':{' .. id .. '}', id = id, ids = keys[1], back = keys[2], exp = keys[3]}
-    x.f = IX.others({f = fs}, x.root)
+    x.f, x.full = IX.others({f = fs}, x.root), true
     IX.purge(x, now)
     IX.sync(x, now)
     n = n + 1

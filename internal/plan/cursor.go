@@ -52,7 +52,9 @@ func EncodeCursor(fp [8]byte, key string) string {
 // A cursor of another query, or one that was changed, fails with
 // errs.BadCursor.
 func DecodeCursor(fp [8]byte, c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	// Strict: a last character whose unused bits are set decodes to the
+	// same bytes in the lenient decoder; it is a changed cursor too
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	switch {
 	case err != nil || len(b) < 14:
 		return "", fmt.Errorf("%w: not a cursor of this library", errs.BadCursor)
