@@ -13,11 +13,13 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@latest
 ## line per backend (miniredis, the real redis-server, the real cluster)
 ## saying how many subtests ran on it, or that it was SKIPPED, from the
 ## records each test binary writes under RAPYER_TIER_DIR (internal/testenv).
-## The exit status is go test's.
+## The exit status is go test's. The timeout is per package: rapyer's
+## tests take 5-9 minutes under -race on a 2-core machine, near go test's
+## default of 10.
 test:
 	@dir="$$(mktemp -d)"; status=0; \
-	echo "$(GO) test -race -count=1 $(PKGS)"; \
-	RAPYER_TIER_DIR="$$dir" $(GO) test -race -count=1 $(PKGS) || status=$$?; \
+	echo "$(GO) test -race -count=1 -timeout 30m $(PKGS)"; \
+	RAPYER_TIER_DIR="$$dir" $(GO) test -race -count=1 -timeout 30m $(PKGS) || status=$$?; \
 	echo; \
 	$(GO) run ./internal/testenv/cmd/tiers "$$dir" || echo "TIER: no summary: the tier records could not be read"; \
 	if [ $$status -ne 0 ]; then echo "TIER: go test failed (exit status $$status): a package that crashed wrote no record"; fi; \
