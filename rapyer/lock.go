@@ -128,7 +128,8 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
 // WithAutoExtend(). When fn returns an error or panics nothing is saved and
-// the lock is released (the panic goes on). A missing model gives
+// the lock is released (the panic goes on); so too when the model type's
+// MarshalText or UnmarshalText panics in the load or the save. A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
 // a lock still held by another after the wait gives rapyer.ErrNotAcquired.
 // opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
