@@ -128,7 +128,8 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
 // WithAutoExtend(). When fn returns an error or panics nothing is saved and
-// the lock is released (the panic goes on). A missing model gives
+// the lock is released (the panic goes on); so too when the model type's
+// MarshalText or UnmarshalText panics in the load or the save. A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
 // a lock still held by another after the wait gives rapyer.ErrNotAcquired.
 // opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
@@ -232,11 +233,26 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 		}
 		return nil, err
 	}
+	// a panic of the user's code in the save (a MarshalText of the
+	// model's type, on the value fn left) lets the locks go too
+	defer releaseOnPanic(ts)
 	if err := runLocked(ctx, ts, fn); err != nil {
 		releaseAll(ts)
 		return nil, err
 	}
 	return saveAll(ctx, ts, o.Exec)
+}
+
+// releaseOnPanic, deferred, lets the locks of ts go when a panic goes
+// through (and the panic goes on): user code that panics (fn, or the
+// MarshalText or UnmarshalText of a model's type) leaves no lock held, and
+// no watchdog extending it. A lock saved and released already is not
+// sent again (Release of a released lock is a no-op).
+func releaseOnPanic(ts []*taken) {
+	if r := recover(); r != nil {
+		releaseAll(ts)
+		panic(r)
+	}
 }
 
 // keyOrder checks held and action, and returns the order in which LockAll
@@ -296,6 +312,14 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 	} else {
 		room, ts = nil, make([]*taken, 0, len(order))
 	}
+	defer func() {
+		// a panic of the user's decoding (an UnmarshalText of a stored
+		// value) while loading a model lets the locks taken go
+		if r := recover(); r != nil {
+			releaseAll(ts)
+			panic(r)
+		}
+	}()
 	for _, i := range order {
 		var t *taken
 		if room != nil {
@@ -328,7 +352,7 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options, t *tak
 		if err != nil {
 			return nil, err
 		}
-		ok, err := h.load.take()
+		ok, err := takeOrRelease(h, l)
 		if err == nil && !ok && try == 0 && h.move != nil {
 			release(l)
 			again, merr := h.move(ctx)
@@ -347,6 +371,19 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options, t *tak
 		t.held, t.lock = h, l
 		return t, nil
 	}
+}
+
+// takeOrRelease is h's load.take, which lets l go should the user's
+// decoding panic (an UnmarshalText of the model's type on a stored value);
+// the panic goes on.
+func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			release(l)
+			panic(r)
+		}
+	}()
+	return h.load.take()
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
