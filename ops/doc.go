@@ -31,7 +31,7 @@
 //
 // # The catalogue
 //
-// Numbers: Set, Incr, Decr (HINCRBY and HINCRBYFLOAT), Mul, FloorDiv, Mod and
+// Numbers: Set, Incr, Decr (HINCRBY, or HSET of the float sum), Mul, FloorDiv, Mod and
 // Pow with Python's semantics, Div (Python's /, float fields only), Max and
 // Min (keep the larger or smaller). A
 // result out of the field type's range (an int8 past 127, an int64 past its

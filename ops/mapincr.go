@@ -12,12 +12,15 @@ import (
 )
 
 // IncrItem adds by to the item k of a map of numbers on the server
-// (HINCRBY on the map's hash for integers, HINCRBYFLOAT for floats) and
+// (HINCRBY on the map's hash for integers, HSET of the sum for floats) and
 // yields the new value: Python's m[k] += by, where a missing item counts as
-// 0 (as in a defaultdict(int)). A result out of the range of the map's
-// value type (an int8 map past 127, a uint map below 0) fails the batch
-// with rapyer.ErrOverflow, and an item that does not hold a number with
-// rapyer.ErrCorrupt, in both cases before anything is written. It sees the items
+// 0 (as in a defaultdict(int)). Floats add as Go adds them (a float32 map
+// in float32: 16777216+1 stays 16777216), an item holding +Inf, -Inf or
+// NaN included, as Incr has it. A result out of the range of the map's
+// value type (an int8 map past 127, a uint map below 0, a uint64 item past
+// 2^63-1, which HINCRBY cannot read; a float sum that is not finite) fails
+// the batch with rapyer.ErrOverflow, and an item that does not hold a number
+// with rapyer.ErrCorrupt, in both cases before anything is written. It sees the items
 // earlier ops of the batch set or removed (SetItem, DeleteItems, PopItem);
 // after a PopAnyItem of the same map it fails with rapyer.ErrInvalid, as which
 // item went is unknown until the batch runs. Server cost: O(1).

@@ -27,7 +27,7 @@ func TestNewOpsACLRefusalWritesNothing(t *testing.T) {
 			batch tx.Batch
 		}{
 			{"hincrby", tx.Of(ops.Append(Tags, "w"), ops.IncrItem(Hits, "a", 1))},
-			{"hincrbyfloat", tx.Of(ops.Append(Tags, "w"), ops.IncrItem(Weights, "a", 0.5))},
+			{"hset", tx.Of(ops.Append(Tags, "w"), ops.IncrItem(Weights, "a", 0.5))}, // a float item is written by HSET
 		} {
 			admin := newMeters(t, b, 0)
 			if err := admin.Save(ctx, "x", Meter{Hits: map[string]int{"a": 1}, Weights: map[string]float64{"a": 1}, Tags: []string{"t"}}); err != nil {

@@ -218,9 +218,21 @@ func arith[S any, N Number](name, fn string, f lens.Field[S, N], x N, neg bool) 
 }
 
 // Incr adds by to a number field on the server (HINCRBY for integers,
-// HINCRBYFLOAT for floats) and yields the new value. A result out of the
+// HSET of the sum for floats) and yields the new value. A result out of the
 // field type's range fails the batch with rapyer.ErrOverflow before anything is
 // written. Server cost: O(1), as for every arithmetic op.
+//
+// Floats (Incr, Decr, Mul, Div, FloorDiv, Mod, Pow, Max, Min) are computed
+// as Go computes them: in float64, and on a float32 field in float32 (+, -,
+// * and / exactly as Go's float32 arithmetic; FloorDiv, Mod and Pow as
+// float32 of the float64 result, as with Go's math; Max and Min as
+// math.Max and math.Min). A field holding +Inf, -Inf or NaN (which a Save
+// of such a value stores) takes part as in Go: a finite result within the
+// type is stored (Min of +Inf and 3 is 3), and a result that is not finite
+// (+Inf+1, NaN*2) fails with rapyer.ErrOverflow, as every result leaving
+// the float range does, nothing written. rapyer.ErrCorrupt is for a stored
+// text no Save writes ("abc"). The sign of a zero result is not kept
+// everywhere.
 func Incr[S any, N Number](f lens.Field[S, N], by N) *Yield[N] {
 	return arith("Incr", "", f, by, false)
 }

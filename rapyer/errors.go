@@ -31,7 +31,8 @@ var (
 	// stores there. Nothing was written.
 	ErrWrongType = errs.WrongType
 	// ErrCorrupt: a stored value cannot be decoded into its Go type, or a
-	// number stored for arithmetic is not one. Nothing was written.
+	// number stored for arithmetic is not one ("abc": no text a Save
+	// writes; +Inf, -Inf and NaN are numbers). Nothing was written.
 	ErrCorrupt = errs.Corrupt
 	// ErrInvalid: a caller passed what an operation cannot take: a bad
 	// argument, option, id or key prefix, an op of another model, or an
@@ -51,7 +52,9 @@ var (
 	// command an op needs. Nothing was written.
 	ErrUnsupported = errs.Unsupported
 	// ErrOverflow: arithmetic would leave the range of the field's type (or
-	// the exact range of the server's numbers). Nothing was written.
+	// the exact range of the server's numbers): for floats, a result that
+	// is not finite too, such as +Inf+1 or NaN*2 on a field a Save gave
+	// +Inf or NaN. Nothing was written.
 	ErrOverflow = errs.Overflow
 	// ErrOutOfRange: an index lies outside a list. Nothing was written.
 	ErrOutOfRange = errs.OutOfRange

@@ -416,6 +416,55 @@ local function pyclamp(i, len)
   return i
 end
 
+-- float arithmetic --------------------------------------------------------
+-- farith computes name ('add', 'mul', 'floordiv', 'mod', 'pow', 'div',
+-- 'max', 'min') of the stored float cur (false: absent, 0) and the operand
+-- text x, as Go computes it in float64: Lua's numbers are doubles, and the
+-- result is written by HSET of its text, not by HINCRBYFLOAT, whose long
+-- double sum and 17 decimals (%.17Lf) lose a small float's digits and may
+-- round twice. A float32 field (hi MAXF32) computes on float32 operands and
+-- rounds the result to float32 once: for add, mul and div that is exactly
+-- Go's float32 arithmetic, for the others float32 of the float64 result.
+-- The stored value may be one a Save of the library wrote, +Inf, -Inf or
+-- NaN ("inf", "-inf", "nan"): it computes with it as Go does, and a result
+-- that is not finite or passes hi fails OVERFLOW (nothing written), as any
+-- result leaving the float range does; only a text no Save writes is
+-- CORRUPT. what names the value for the messages.
+local function farith(name, cur, x, hi, n, what)
+  if cur == false then cur = '0' end
+  local a
+  if cur == 'nan' then a = 0 / 0 else a = parsefloat(cur) end
+  if a == nil then fail('CORRUPT', n, what .. ' holds ' .. cur .. ', not a number') end
+  local b, max = parsefloat(x), parsefloat(hi)
+  local f32 = max == MAXF32
+  if f32 then a, b = round32(a), round32(b) end
+  local r
+  if name == 'add' then r = a + b
+  elseif name == 'mul' then r = a * b
+  elseif name == 'floordiv' then
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = math.floor(a / b)
+  elseif name == 'mod' then
+    if b == 0 then fail('ARG', n, 'modulo by zero') end
+    r = a - b * math.floor(a / b)
+  elseif name == 'pow' then r = a ^ b
+  elseif name == 'div' then -- true division (ops.Div): float fields only
+    if b == 0 then fail('ARG', n, 'division by zero') end
+    r = a / b
+  elseif a ~= a then r = a -- max, min: NaN as Go's math.Max and math.Min
+  elseif a == 0 and b == 0 then -- +0 is the larger of the zeros, as in Go
+    if (name == 'max') == (1 / a > 0) then r = a else r = b end
+  elseif name == 'max' then r = (a > b) and a or b
+  else r = (a < b) and a or b
+  end
+  if f32 then r = round32(r) end
+  if r ~= r or r == INF or r == -INF or math.abs(r) > max then
+    fail('OVERFLOW', n, name .. ' of ' .. what .. ' (' .. cur .. ') gives ' .. fmtfloat(r) .. ', out of the float range')
+  end
+  if f32 then return fmt32(r) end
+  return fmtfloat(r)
+end
+
 -- scalar arithmetic shared by check and apply -------------------------------
 -- a: root, field, kind ('int'|'float'), lo, hi, operand ... ; returns new text
 local function arith(name, cur, kind, x, lo, hi, n)
@@ -427,10 +476,12 @@ local function arith(name, cur, kind, x, lo, hi, n)
       if (name == 'max' and c >= 0) or (name == 'min' and c <= 0) then return cur end
       return x
     end
-    local a, b = tonumber(cur), tonumber(x)
-    if math.abs(a) > MAXEXACT or math.abs(b) > MAXEXACT then
+    -- compared as text: 2^53+1 converts to 2^53, and a uint64 past 2^64
+    -- does not convert at all in the Lua of miniredis
+    if not within(cur, '-9007199254740992', '9007199254740992') or not within(x, '-9007199254740992', '9007199254740992') then
       fail('OVERFLOW', n, name .. ' is exact only within +-2^53 on the server')
     end
+    local a, b = tonumber(cur), tonumber(x)
     local r
     if name == 'mul' then r = a * b
     elseif name == 'floordiv' then
@@ -453,38 +504,12 @@ local function arith(name, cur, kind, x, lo, hi, n)
       end
     end
     if math.abs(r) > MAXEXACT then fail('OVERFLOW', n, name .. ' leaves the exact range +-2^53') end
-    local s = string.format('%.0f', r)
+    -- + 0: a -0 (Mul of a negative by 0) is written 0, the integer text
+    local s = string.format('%.0f', r + 0)
     if not within(s, lo, hi) then fail('OVERFLOW', n, s .. ' is out of range') end
     return s
   end
-  -- float
-  if cur == false then cur = '0' end
-  local a = parsefloat(cur)
-  if a == nil then fail('CORRUPT', n, 'the field holds ' .. cur .. ', not a number') end
-  local b = parsefloat(x)
-  local f32 = parsefloat(hi) == MAXF32
-  if f32 then a, b = round32(a), round32(b) end
-  local r
-  if name == 'mul' then r = a * b
-  elseif name == 'floordiv' then
-    if b == 0 then fail('ARG', n, 'division by zero') end
-    r = math.floor(a / b)
-  elseif name == 'mod' then
-    if b == 0 then fail('ARG', n, 'modulo by zero') end
-    r = a - b * math.floor(a / b)
-  elseif name == 'pow' then r = a ^ b
-  elseif name == 'div' then -- true division (ops.Div): float fields only
-    if b == 0 then fail('ARG', n, 'division by zero') end
-    r = a / b
-  elseif name == 'max' then r = (a >= b) and a or b
-  elseif name == 'min' then r = (a <= b) and a or b
-  end
-  if f32 then r = round32(r) end
-  if r ~= r or r == INF or r == -INF or math.abs(r) > tonumber(hi) then
-    fail('OVERFLOW', n, name .. ' gives a value out of range')
-  end
-  if f32 then return fmt32(r) end
-  return fmtfloat(r)
+  return farith(name, cur, x, hi, n, 'the field')
 end
 
 -- cmpstr compares byte by byte, as Go compares strings: Lua's < follows the
@@ -547,22 +572,18 @@ local function mapshadow(op, k, a)
   end
 end
 -- mapstep adds the step by to the item cur (false: absent, 0) of kind
--- 'int' (HINCRBY: within [lo, hi] and int64) or 'float' (HINCRBYFLOAT:
--- finite, magnitude at most hi), and returns the new item's text.
+-- 'int' (HINCRBY: within [lo, hi] and int64) or 'float' (farith: written
+-- by HSET), and returns the new item's text.
 local function mapstep(kind, cur, by, lo, hi, n)
-  if cur == false then cur = '0' end
   if kind == 'int' then
+    if cur == false then cur = '0' end
     if not isint(cur) then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not an integer') end
     if not within(cur, I64LO, I64HI) then fail('OVERFLOW', n, 'the item holds ' .. cur .. ', past the 64-bit integers HINCRBY works on') end
     local r = addint(cur, by)
     if not within(r, lo, hi) then fail('OVERFLOW', n, 'the item would become ' .. r) end
     return r
   end
-  local x = parsefloat(cur)
-  if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, 'the item holds ' .. cur .. ', not a finite number') end
-  local r = x + parsefloat(by)
-  if r ~= r or math.abs(r) > tonumber(hi) then fail('OVERFLOW', n, 'the item would leave the float range') end
-  return fmtfloat(r)
+  return farith('add', cur, by, hi, n, 'the item')
 end
 
 -- instructions -----------------------------------------------------------
@@ -805,7 +826,7 @@ local function check(op, a, n)
   elseif op == 'mset' or op == 'mdel' or op == 'mpop' or op == 'mpopany' or op == 'mget' then
     needtype(K(a[2]), 'hash', n)
     mapshadow(op, K(a[2]), a)
-  elseif op == 'mincr' then -- root key field kind by lo hi (a map item: HINCRBY, HINCRBYFLOAT)
+  elseif op == 'mincr' then -- root key field kind by lo hi (a map item: HINCRBY, or farith and HSET)
     local k = K(a[2])
     needtype(k, 'hash', n)
     if fields[k] and fields[k][MURKY] then fail('ARG', n, 'a map item cannot be checked after PopAnyItem of the same map in the batch') end
@@ -843,24 +864,10 @@ local function check(op, a, n)
   elseif op == 'hdel' then -- root field...
     local k = K(a[1])
     for j = 2, #a do fset(k, a[j], false) end
-  elseif op == 'incrf' then -- root field by max (floats: HINCRBYFLOAT)
+  elseif op == 'incrf' then -- root field by max (floats: farith, written by HSET)
     local k = K(a[1])
-    local cur = fget(k, a[2])
-    if cur == false then cur = '0' end
-    local x = parsefloat(cur)
-    if x == nil or x ~= x or x == INF or x == -INF then fail('CORRUPT', n, a[2] .. ' holds ' .. cur .. ', not a finite number') end
-    if parsefloat(a[4]) == MAXF32 then
-      -- a float32 field: written by HSET of the float32 (apply), not by
-      -- HINCRBYFLOAT's double
-      local r = round32(round32(x) + round32(parsefloat(a[3])))
-      if r ~= r or math.abs(r) > MAXF32 then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
-      a.result = fmt32(r)
-      fset(k, a[2], a.result)
-    else
-      local r = x + parsefloat(a[3])
-      if r ~= r or math.abs(r) > tonumber(a[4]) then fail('OVERFLOW', n, a[2] .. ' would leave the float range') end
-      fset(k, a[2], fmtfloat(r))
-    end
+    a.result = farith('add', fget(k, a[2]), a[3], a[4], n, a[2])
+    fset(k, a[2], a.result)
   elseif op == 'arith' then -- root field name kind lo hi operand
     local k = K(a[1])
     local r = arith(a[3], fget(k, a[2]), a[4], a[7], a[5], a[6], n)
@@ -1026,9 +1033,7 @@ local function sends(op, a, n)
   elseif op == 'incr' then
     ask('HINCRBY', K(a[1]), n); mark(K(a[1]))
   elseif op == 'incrf' then
-    -- a float32 field is written by HSET (apply)
-    if parsefloat(a[4]) == MAXF32 then ask('HSET', K(a[1]), n) else ask('HINCRBYFLOAT', K(a[1]), n) end
-    mark(K(a[1]))
+    ask('HSET', K(a[1]), n); mark(K(a[1]))
   elseif op == 'hdel' then
     ask('HDEL', K(a[1]), n); mark(K(a[1]))
   elseif op == 'rpush' then
@@ -1074,7 +1079,7 @@ local function sends(op, a, n)
   elseif op == 'mdel' then
     ask('HDEL', K(a[2]), n); mark(K(a[1]), K(a[2]))
   elseif op == 'mincr' then
-    if a[4] == 'int' then ask('HINCRBY', K(a[2]), n) else ask('HINCRBYFLOAT', K(a[2]), n) end
+    if a[4] == 'int' then ask('HINCRBY', K(a[2]), n) else ask('HSET', K(a[2]), n) end
     mark(K(a[1]), K(a[2]))
   elseif op == 'ensure' then
     if not a.skip then
@@ -1183,8 +1188,7 @@ local function apply(op, a)
     touch(k)
     return false
   elseif op == 'incrf' then
-    if a.result then W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result end
-    local r = W('HINCRBYFLOAT', K(a[1]), a[2], a[3]); touch(K(a[1])); return r
+    W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
   elseif op == 'arith' or op == 'sappend' or op == 'srepeat' or op == 'tadd' then
     W('HSET', K(a[1]), a[2], a.result); touch(K(a[1])); return a.result
 
@@ -1257,10 +1261,9 @@ local function apply(op, a)
   -- maps
   elseif op == 'mincr' then -- root key field kind by lo hi
     local k = K(a[2])
-    local r = a.result
-    if a[4] == 'int' then W('HINCRBY', k, a[3], a[5]) else r = W('HINCRBYFLOAT', k, a[3], a[5]) end
+    if a[4] == 'int' then W('HINCRBY', k, a[3], a[5]) else W('HSET', k, a[3], a.result) end
     touch(K(a[1]), k)
-    return r
+    return a.result
   elseif op == 'ensure' then -- root ttlms field value ...
     if a.skip then return false end
     local root = K(a[1])

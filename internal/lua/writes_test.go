@@ -39,12 +39,11 @@ var reads = map[string]bool{
 // comes before the first write.
 var safe = map[string]string{
 	// the root hash
-	"apply/hset/HSET":          "root type checked by 'model' (hasversion); field names and values are text; chunked; asked",
-	"apply/incr/HINCRBY":       "check 'incr': the field is a canonical integer and the sum within the field's range and +-2^63; asked",
-	"apply/incrf/HINCRBYFLOAT": "check 'incrf': the field parses as a finite float and the sum stays finite; asked",
-	"apply/incrf/HSET":         "check 'incrf': a float32 field (bound MAXF32) parses as a finite float, the float32 sum stays within MAXF32; asked (HSET)",
-	"apply/arith/HSET":         "the value was computed in check (arith/sappend/srepeat/tadd); root type checked; asked",
-	"apply/hdel/HDEL":          "root type checked; chunked; asked",
+	"apply/hset/HSET":    "root type checked by 'model' (hasversion); field names and values are text; chunked; asked",
+	"apply/incr/HINCRBY": "check 'incr': the field is a canonical integer and the sum within the field's range and +-2^63; asked",
+	"apply/incrf/HSET":   "check 'incrf': farith computed the sum (the field a float, the sum finite and within the field's type, float32 rounded); asked (HSET)",
+	"apply/arith/HSET":   "the value was computed in check (arith/sappend/srepeat/tadd); root type checked; asked",
+	"apply/hdel/HDEL":    "root type checked; chunked; asked",
 	// lists
 	"apply/rpush/pushall RPUSH": "check listcheck: the key is a list or missing; chunked; asked",
 	"apply/lpush/pushall LPUSH": "check listcheck: the key is a list or missing; chunked; asked",
@@ -81,10 +80,10 @@ var safe = map[string]string{
 	"apply/srem/SREM":    "check: the key is a set or missing; chunked (8000 members were too many to unpack); asked",
 
 	// the ops of issue #12 item 8
-	"apply/mincr/HINCRBY":      "check 'mincr': the key a hash or missing; the item a canonical integer within int64, the sum within the map's value type; asked",
-	"apply/mincr/HINCRBYFLOAT": "check 'mincr': the key a hash or missing; the item a finite float, the sum finite and within the value type; asked",
-	"apply/ensure/HSET":        "check 'ensure': the model is missing (hasversion: the root is a hash or nothing); the version is m.next, from the clock; field texts; chunked; asked",
-	"apply/ensure/PEXPIRE":     "the TTL in ms is a positive Go integer (rapyer.Options.TTL: at least 1 ms); on the hash just written; asked",
+	"apply/mincr/HINCRBY":  "check 'mincr': the key a hash or missing; the item a canonical integer within int64, the sum within the map's value type; asked",
+	"apply/mincr/HSET":     "check 'mincr': the key a hash or missing; farith computed the sum (the item a float, the sum finite and within the value type, float32 rounded); asked",
+	"apply/ensure/HSET":    "check 'ensure': the model is missing (hasversion: the root is a hash or nothing); the version is m.next, from the clock; field texts; chunked; asked",
+	"apply/ensure/PEXPIRE": "the TTL in ms is a positive Go integer (rapyer.Options.TTL: at least 1 ms); on the hash just written; asked",
 
 	// the model
 	"apply/reset/DEL":              "root type checked by 'model'; asked",

@@ -298,8 +298,9 @@ func (b *Builder) MPopAny(root, key string) { b.emit(opMPopAny, nil, root, key) 
 func (b *Builder) MGet(root, key, field string) { b.emit(opMGet, nil, root, key, field) }
 
 // MIncr adds by to the item field of the map at key, read as kind ("int":
-// HINCRBY, failing the batch when the sum leaves [lo, hi]; "float":
-// HINCRBYFLOAT, failing it when the sum's magnitude passes hi), a missing
+// HINCRBY, failing the batch when the sum leaves [lo, hi]; "float": the
+// sum as Go computes it (float32 when hi is the largest float32), written
+// by HSET, failing it when the sum is not finite or passes hi), a missing
 // item counting as 0; it yields the new item.
 func (b *Builder) MIncr(root, key, field, kind, by, lo, hi string) {
 	b.emit(opMIncr, nil, root, key, field, kind, by, lo, hi)

@@ -19,7 +19,7 @@ import (
 type ScalarKind int
 
 // The scalar encodings. Int and Uint are base-10 text, so HINCRBY works on them;
-// Float is shortest round-trip text, so HINCRBYFLOAT works; Time is RFC 3339 with
+// Float is shortest round-trip text, which the server's arithmetic reads; Time is RFC 3339 with
 // nanoseconds and the zone offset; Text uses the type's own MarshalText; JSON is
 // used for collection elements that are structs, slices or maps.
 const (
