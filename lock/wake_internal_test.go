@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -19,6 +20,24 @@ import (
 // turns.
 
 const wakePatience = 20 * time.Second
+
+// releaseAndWait releases held, then waits (wakePatience at the most) for
+// the waiter's error on got, which must be nil; past it, it fails saying
+// what did not happen.
+func releaseAndWait(t *testing.T, ctx context.Context, held *Lock, got <-chan error, what string) {
+	t.Helper()
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wakePatience):
+		t.Fatal(what)
+	}
+}
 
 // TestReleaseAnnouncesOnlyWhenWaited: releases with nobody waiting do not
 // PUBLISH (the release entry's reply says so), and leave no wait key; one
@@ -120,17 +139,7 @@ func TestWaiterIsWokenByTheRelease(t *testing.T) {
 			got <- err
 		}()
 		testenv.Eventually(t, "the waiter naps", func() bool { return counts.naps.Load() > naps })
-		if err := held.Release(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-got:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(wakePatience):
-			t.Fatal("the release did not wake the waiter")
-		}
+		releaseAndWait(t, ctx, held, got, "the release did not wake the waiter")
 		if w, p := counts.wakes.Load()-w0, counts.polls.Load()-p0; w != 1 || p != 0 {
 			t.Fatalf("the waiter was woken %d times and polled %d times, want 1 and 0", w, p)
 		}
@@ -343,17 +352,7 @@ func TestCycleWithoutHubsTakesNoMutex(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		h0 := counts.handed.Load() + counts.announced.Load()
-		if err := held.Release(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-got:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(wakePatience):
-			t.Fatal("the waiter did not get the lock")
-		}
+		releaseAndWait(t, ctx, held, got, "the waiter did not get the lock")
 		if counts.handed.Load()+counts.announced.Load() == h0 {
 			t.Fatal("the release neither handed the lock to the waiter nor announced itself: it did not see the hub")
 		}

@@ -123,24 +123,7 @@ func kCheck[A cmp.Ordered](t *testing.T, ctx context.Context, m *rapyer.Model[kA
 			if err := p.Err(); err != nil {
 				t.Fatalf("%s: %v", p, err)
 			}
-			var want []string
-			for id, s := range stored {
-				if p.Holds(s) {
-					want = append(want, id)
-				}
-			}
-			slices.Sort(want)
-			var got []string
-			for id, err := range m.FindIDs(ctx, query.Where(p)) {
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				got = append(got, id)
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s %s: found %q, a scan gives %q", name, p, got, want)
-			}
+			want := kFinds(t, ctx, m, stored, name+" "+p.String(), p, p.Holds)
 			n, err := m.Count(ctx, query.Where(p))
 			if err != nil || n != len(want) {
 				t.Errorf("%s Count(%s) = %d, %v; want %d", name, p, n, err, len(want))
@@ -177,6 +160,30 @@ func kCheck[A cmp.Ordered](t *testing.T, ctx context.Context, m *rapyer.Model[kA
 			t.Errorf("%s OrderBy desc=%v:\n got %q\nwant %q", name, desc, got, want)
 		}
 	}
+}
+
+// kFinds checks that the ids p finds are those of the stored models for
+// which holds (p's own evaluation, or the test's) is true, and returns them.
+func kFinds(t *testing.T, ctx context.Context, m *rapyer.Model[kAll], stored map[string]kAll, what string, p is.Pred[kAll], holds func(kAll) bool) []string {
+	t.Helper()
+	var want, got []string
+	for id, s := range stored {
+		if holds(s) {
+			want = append(want, id)
+		}
+	}
+	for id, err := range m.FindIDs(ctx, query.Where(p)) {
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got = append(got, id)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: found %q, a scan gives %q", what, got, want)
+	}
+	return want
 }
 
 // TestEveryIndexedKindAnswersAtItsEdges: a query on a field of every kind
@@ -221,81 +228,17 @@ func TestEveryIndexedKindAnswersAtItsEdges(t *testing.T) {
 		kCheck(t, ctx, m, stored, kS, "S", kSs, true)
 		for _, v := range kTs {
 			for _, p := range []is.Pred[kAll]{is.Equal(kT, v), is.Below(kT, v), is.AtMost(kT, v), is.Above(kT, v), is.AtLeast(kT, v)} {
-				var want, got []string
-				for id, s := range stored {
-					if p.Holds(s) {
-						want = append(want, id)
-					}
-				}
-				for id, err := range m.FindIDs(ctx, query.Where(p)) {
-					if err != nil {
-						t.Fatalf("%s: %v", p, err)
-					}
-					got = append(got, id)
-				}
-				slices.Sort(want)
-				slices.Sort(got)
-				if !slices.Equal(got, want) {
-					t.Errorf("T %s: found %q, a scan gives %q", p, got, want)
-				}
+				kFinds(t, ctx, m, stored, "T "+p.String(), p, p.Holds)
 			}
 		}
 		for _, v := range kBs {
-			var want, got []string
-			for id, s := range stored {
-				if s.B == v {
-					want = append(want, id)
-				}
-			}
-			for id, err := range m.FindIDs(ctx, query.Where(is.Equal(kB, v))) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, id)
-			}
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("B %v: found %q, want %q", v, got, want)
-			}
+			kFinds(t, ctx, m, stored, fmt.Sprint("B ", v), is.Equal(kB, v), func(s kAll) bool { return s.B == v })
 		}
 		for _, v := range kXs {
-			var want, got []string
-			for id, s := range stored {
-				if s.X == v {
-					want = append(want, id)
-				}
-			}
-			for id, err := range m.FindIDs(ctx, query.Where(is.Equal(kX, v))) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, id)
-			}
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("X %v: found %q, want %q", v, got, want)
-			}
+			kFinds(t, ctx, m, stored, fmt.Sprint("X ", v), is.Equal(kX, v), func(s kAll) bool { return s.X == v })
 		}
 		for _, pre := range []string{"", "a", "a\x00", "a\x00\x00", "\xff", "a\xff", "zzz"} {
-			var want, got []string
-			for id, s := range stored {
-				if strings.HasPrefix(s.S, pre) {
-					want = append(want, id)
-				}
-			}
-			for id, err := range m.FindIDs(ctx, query.Where(is.HasPrefix(kS, pre))) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, id)
-			}
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("HasPrefix %q: found %q, want %q", pre, got, want)
-			}
+			kFinds(t, ctx, m, stored, fmt.Sprintf("HasPrefix %q", pre), is.HasPrefix(kS, pre), func(s kAll) bool { return strings.HasPrefix(s.S, pre) })
 		}
 	})
 }

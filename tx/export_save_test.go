@@ -6,6 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/schema"
 	"github.com/rapyer-go/rapyer/internal/transport"
 )
 
@@ -74,15 +75,20 @@ func (b *Built) decode(reply any, err error) (*Result, error) {
 // DirectShapes counts the shapes the direct path found for t's model: of
 // a compiled save, and those that go by a program.
 func DirectShapes(t Target) (compiled, program int) {
-	if l := saveShapes.Load(); l != nil {
-		for _, e := range *l {
-			switch {
-			case e.model != t.t.Model:
-			case e.shape != nil:
-				compiled++
-			default:
-				program++
-			}
+	return countShapes(saveShapes.load(), t, func(e *saveShape) (*schema.Model, bool) { return e.model, e.shape != nil })
+}
+
+// countShapes counts the shapes of l for t's model (of says whose each is,
+// and whether it is compiled): of a compiled call, and those that go by a
+// program.
+func countShapes[E any](l []E, t Target, of func(E) (*schema.Model, bool)) (compiled, program int) {
+	for _, e := range l {
+		switch m, ok := of(e); {
+		case m != t.t.Model:
+		case ok:
+			compiled++
+		default:
+			program++
 		}
 	}
 	return compiled, program
@@ -91,15 +97,10 @@ func DirectShapes(t Target) (compiled, program int) {
 // SetAsideSaveShapes empties the direct path's list of shapes for a test
 // that fills it, and returns what puts the list back as it was.
 func SetAsideSaveShapes() (restore func(), count func() int) {
-	old := saveShapes.Load()
-	saveShapes.Store(nil)
-	count = func() int {
-		if l := saveShapes.Load(); l != nil {
-			return len(*l)
-		}
-		return 0
-	}
-	return func() { saveShapes.Store(old) }, count
+	old := saveShapes.p.Load()
+	saveShapes.p.Store(nil)
+	count = func() int { return len(saveShapes.load()) }
+	return func() { saveShapes.p.Store(old) }, count
 }
 
 // LockDirect sends the batch by a model Lock save's direct path (Exec's
@@ -113,18 +114,7 @@ func (b *Built) LockDirect(ctx context.Context, rdb redis.UniversalClient) (res 
 // LockShapes counts the shapes the lock save's direct path found for t's
 // model: of a compiled batch, and those that go by a program.
 func LockShapes(t Target) (compiled, program int) {
-	if l := lockShapes.Load(); l != nil {
-		for _, e := range *l {
-			switch {
-			case e.model != t.t.Model:
-			case e.shape != nil:
-				compiled++
-			default:
-				program++
-			}
-		}
-	}
-	return compiled, program
+	return countShapes(lockShapes.load(), t, func(e *lockShape) (*schema.Model, bool) { return e.model, e.shape != nil })
 }
 
 // LockDirectSent is how many model Lock saves the direct path sent.

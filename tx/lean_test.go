@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -186,23 +185,17 @@ func TestLeanSaveLostReplyIsAppliedOnce(t *testing.T) {
 // resend must be answered from the record, and the version be 8.
 func lostSaveReply[T any](t *testing.T, b *testenv.Backend, prefix string, first, second T, batch func(tx.Target, T, bool) tx.Batch) {
 	ctx := context.Background()
-	proxy := faultproxy.Start(t, b.Addrs[0])
-	rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
-		o.Addrs = []string{proxy.Addr()}
-		o.MaxRetries = -1
-	})
-	m := rapyer.MustNew[T](rdb, rapyer.Options{Prefix: b.Prefix + prefix})
+	p := throughProxy(t, b, func(o *redis.UniversalOptions) { o.MaxRetries = -1 })
+	m := rapyer.MustNew[T](p.rdb, rapyer.Options{Prefix: b.Prefix + prefix})
 	if err := m.Save(ctx, "a", first); err != nil {
 		t.Fatal(err)
 	}
 	b.Client.HSet(ctx, m.Target("a").Root(), "__v", "7")
-	dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
-	res, err := tx.Exec(ctx, rdb, batch(m.Target("a"), second, false), tx.Options{})
-	select {
-	case <-dropped:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the proxy never dropped a reply")
-	}
+	var res *tx.Result
+	err := p.loseReply(t, func() (err error) {
+		res, err = tx.Exec(ctx, p.rdb, batch(m.Target("a"), second, false), tx.Options{})
+		return err
+	}, "FCALL", "EVALSHA", "EVAL")
 	if err != nil || !res.Duplicate {
 		t.Fatalf("a lost reply: %v, %+v; want a duplicate", err, res)
 	}

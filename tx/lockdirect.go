@@ -3,7 +3,6 @@ package tx
 import (
 	"context"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -67,35 +66,20 @@ func (e *lockShape) same(m *schema.Model, mode prog.Mode, recms int64, dels, pai
 	return true
 }
 
-// lockShapes holds the shapes found, up to maxSaveShapes, as saveShapes.
-var (
-	lockShapes   atomic.Pointer[[]*lockShape]
-	lockShapesMu sync.Mutex
-)
+// lockShapes holds the shapes of the lock save's direct path.
+var lockShapes shapeList[*lockShape]
 
 func findLockShape(m *schema.Model, mode prog.Mode, recms int64, dels, pairs []string) *lockShape {
-	if l := lockShapes.Load(); l != nil {
-		for _, e := range *l {
-			if e.same(m, mode, recms, dels, pairs) {
-				return e
-			}
+	for _, e := range lockShapes.load() {
+		if e.same(m, mode, recms, dels, pairs) {
+			return e
 		}
 	}
 	return nil
 }
 
 func addLockShape(e *lockShape, dels, pairs []string) {
-	lockShapesMu.Lock()
-	defer lockShapesMu.Unlock()
-	var l []*lockShape
-	if old := lockShapes.Load(); old != nil {
-		l = *old
-	}
-	if len(l) >= maxSaveShapes || findLockShape(e.model, e.mode, e.recms, dels, pairs) != nil {
-		return
-	}
-	l = append(l[:len(l):len(l)], e)
-	lockShapes.Store(&l)
+	lockShapes.add(e, func() bool { return findLockShape(e.model, e.mode, e.recms, dels, pairs) != nil })
 }
 
 // lockSave reports whether b is a model Lock's save (ok): its target, the

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/ops"
@@ -402,11 +399,8 @@ func TestLockSaveDirectRefusedByTheACL(t *testing.T) {
 func TestLockSaveDirectLostReply(t *testing.T) {
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
-	proxy := faultproxy.Start(t, b.Addrs[0])
-	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-	for _, record := range []time.Duration{tx.NoRecord, 0} {
-		m := rapyer.MustNew[Nest](rdb, rapyer.Options{Prefix: b.Prefix + "llost", Exec: tx.Options{Record: record}})
-		root := m.Target("lost").Root()
+	eachRecordLosingReply(t, b, func(t *testing.T, c *lostReply) {
+		m := rapyer.MustNew[Nest](c.rdb, rapyer.Options{Prefix: b.Prefix + "llost", Exec: tx.Options{Record: c.record}})
 		if err := m.Save(ctx, "lost", Nest{Name: "n"}); err != nil {
 			t.Fatal(err)
 		}
@@ -419,30 +413,16 @@ func TestLockSaveDirectLostReply(t *testing.T) {
 			t.Fatal(err)
 		}
 		sent0 := tx.LockDirectSent()
-		dropped := proxy.DropReplyTo("EVALSHA", "EVAL")
-		_, err = m.Lock(ctx, "lost", "bump", bump)
-		select {
-		case <-dropped:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the proxy never dropped a reply")
-		}
-		switch {
-		case record == tx.NoRecord && !errors.Is(err, rapyer.ErrUnknownOutcome):
-			t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
-		case record == 0 && err != nil:
-			t.Fatalf("a lost reply with a record: %v", err)
-		}
+		c.send(t, func() error { _, err := m.Lock(ctx, "lost", "bump", bump); return err })
 		if tx.LockDirectSent() == sent0 {
-			t.Fatalf("record %v: the save did not go by the direct path", record)
+			t.Fatal("the save did not go by the direct path")
 		}
 		got, ver, err := m.GetWithVersion(ctx, "lost")
 		if err != nil || got.Ratio != 2 || ver != ver0+1 {
-			t.Fatalf("record %v: %+v version %d (from %d), %v; want it saved once", record, got, ver, ver0, err)
+			t.Fatalf("%+v version %d (from %d), %v; want it saved once", got, ver, ver0, err)
 		}
-		if n := b.Client.Exists(ctx, root+":lock:bump").Val(); n != 0 {
-			t.Fatalf("record %v: the lock is still held", record)
-		}
-	}
+		lockReleased(t, b, m.Target("lost").Root(), "bump")
+	})
 }
 
 // TestLockSaveDirectWithoutScripts: for a user who may not EVAL or

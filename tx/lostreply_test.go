@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -22,7 +20,6 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 		t.Run(string(tier), func(t *testing.T) {
 			b := testenv.On(t, tier)
 			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
 			for _, c := range []struct {
 				name       string
 				maxRetries int
@@ -31,11 +28,8 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 				{"no go-redis retries: the executor resends", -1},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
-						o.Addrs = []string{proxy.Addr()}
-						o.MaxRetries = c.maxRetries
-					})
-					m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct"})
+					p := throughProxy(t, b, func(o *redis.UniversalOptions) { o.MaxRetries = c.maxRetries })
+					m := rapyer.MustNew[Account](p.rdb, rapyer.Options{Prefix: b.Prefix + "acct"})
 					if err := m.Save(ctx, "a", Account{}); err != nil {
 						t.Fatal(err)
 					}
@@ -43,14 +37,12 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 					if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 						t.Fatal(err)
 					}
-					dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 					inc := ops.Incr(Balance, 1)
-					res, err := m.Exec(ctx, "a", tx.Of(inc, ops.Append(History, "once")))
-					select {
-					case <-dropped:
-					case <-time.After(10 * time.Second):
-						t.Fatal("the proxy never dropped a reply")
-					}
+					var res *tx.Result
+					err := p.loseReply(t, func() (err error) {
+						res, err = m.Exec(ctx, "a", tx.Of(inc, ops.Append(History, "once")))
+						return err
+					}, "FCALL", "EVALSHA", "EVAL")
 					if err != nil {
 						t.Fatalf("a lost reply with a safe resend: %v", err)
 					}
@@ -71,26 +63,25 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 			}
 
 			t.Run("no resend gets through", func(t *testing.T) {
-				rdb := b.NewClient(t, func(o *redis.UniversalOptions) {
-					o.Addrs = []string{proxy.Addr()}
+				p := throughProxy(t, b, func(o *redis.UniversalOptions) {
 					o.MaxRetries = -1
 					o.PoolSize = 1          // one connection: every resend dials
 					o.PipelinePoolSize = -1 // (no second pool for pipelines)
 				})
-				m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct2"})
+				m := rapyer.MustNew[Account](p.rdb, rapyer.Options{Prefix: b.Prefix + "acct2"})
 				if err := m.Save(ctx, "a", Account{}); err != nil {
 					t.Fatal(err)
 				}
 				// The pooled connection carries the batch; every new one (the
 				// executor's resends) is refused.
-				proxy.Refuse(true)
-				defer proxy.Refuse(false)
-				proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
+				p.proxy.Refuse(true)
+				defer p.proxy.Refuse(false)
+				p.proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 				_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
 				if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 					t.Fatalf("a batch whose fate is unknown: %v", err)
 				}
-				proxy.Refuse(false)
+				p.proxy.Refuse(false)
 				direct := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct2"})
 				if got, _ := direct.Get(ctx, "a"); got.Balance > 1 {
 					t.Fatalf("applied %d times", got.Balance)
@@ -105,16 +96,15 @@ func TestLostReplyIsAppliedOnce(t *testing.T) {
 func TestLostExecReplyOfAnOptimisticUpdate(t *testing.T) {
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
-	proxy := faultproxy.Start(t, b.Addrs[0])
-	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-	m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct"})
+	p := throughProxy(t, b)
+	m := rapyer.MustNew[Account](p.rdb, rapyer.Options{Prefix: b.Prefix + "acct"})
 	if err := m.Save(ctx, "a", Account{Balance: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Update(ctx, "a", func(Account) (tx.Batch, error) { return tx.Of(ops.Incr(Balance, 0)), nil }); err != nil {
 		t.Fatal(err)
 	}
-	proxy.DropReplyTo("EXEC")
+	p.proxy.DropReplyTo("EXEC")
 	calls := 0
 	res, err := m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
 		calls++

@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/script"
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -123,9 +122,8 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 		t.Run(string(tier), func(t *testing.T) {
 			b := testenv.On(t, tier)
 			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-			m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct", Exec: tx.Options{Record: tx.NoRecord}})
+			p := throughProxy(t, b)
+			m := rapyer.MustNew[Account](p.rdb, rapyer.Options{Prefix: b.Prefix + "acct", Exec: tx.Options{Record: tx.NoRecord}})
 			before := recordsOf(t, ctx, b.Client, m.Target("a").Root())
 			if err := m.Save(ctx, "a", Account{}); err != nil {
 				t.Fatal(err)
@@ -133,13 +131,10 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 			if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 				t.Fatal(err)
 			}
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
-			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "once")))
-			select {
-			case <-dropped:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the proxy never dropped a reply")
-			}
+			err := p.loseReply(t, func() error {
+				_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "once")))
+				return err
+			}, "FCALL", "EVALSHA", "EVAL")
 			if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 				t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
 			}
@@ -154,7 +149,7 @@ func TestNoRecordLostReplyIsAppliedOnceAndUnknown(t *testing.T) {
 
 			// An optimistic update whose EXEC reply is lost cannot ask a
 			// record: it reports rapyer.ErrUnknownOutcome, applied once.
-			proxy.DropReplyTo("EXEC")
+			p.proxy.DropReplyTo("EXEC")
 			_, err = m.Update(ctx, "a", func(a Account) (tx.Batch, error) {
 				return tx.Of(ops.Set(Balance, a.Balance+10)), nil
 			})
@@ -229,9 +224,8 @@ func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 		t.Run(string(tier), func(t *testing.T) {
 			b := testenv.On(t, tier)
 			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-			m := rapyer.MustNew[Doc](rdb, rapyer.Options{Prefix: b.Prefix + "doc"})
+			p := throughProxy(t, b)
+			m := rapyer.MustNew[Doc](p.rdb, rapyer.Options{Prefix: b.Prefix + "doc"})
 			if err := m.Save(ctx, "d", Doc{}); err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +234,7 @@ func TestResendOfABigBatchReportsResultsNotKept(t *testing.T) {
 			}
 			big := strings.Repeat("y", 8<<10)
 			app, inc := ops.AppendText(Body, big), ops.Incr(Count, 1)
-			proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
+			p.proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
 			res, err := m.Exec(ctx, "d", tx.Of(app, inc))
 			if err != nil {
 				t.Fatalf("a lost reply with a record: %v", err)
@@ -539,18 +533,18 @@ func TestNoResendOutlivesTheRecord(t *testing.T) {
 		t.Run(string(tier), func(t *testing.T) {
 			b := testenv.On(t, tier)
 			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-			m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: b.Prefix + "acct", Exec: tx.Options{Record: 2 * time.Millisecond}})
+			p := throughProxy(t, b)
+			m := rapyer.MustNew[Account](p.rdb, rapyer.Options{Prefix: b.Prefix + "acct", Exec: tx.Options{Record: 2 * time.Millisecond}})
 			if err := m.Save(ctx, "a", Account{}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 0))); err != nil {
 				t.Fatal(err)
 			}
-			dropped := proxy.DropReplyTo("FCALL", "EVALSHA", "EVAL")
-			_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
-			<-dropped
+			err := p.loseReply(t, func() error {
+				_, err := m.Exec(ctx, "a", tx.Of(ops.Incr(Balance, 1)))
+				return err
+			}, "FCALL", "EVALSHA", "EVAL")
 			if !errors.Is(err, rapyer.ErrUnknownOutcome) {
 				t.Fatalf("a lost reply past the resend window: %v, want ErrUnknownOutcome", err)
 			}
@@ -569,21 +563,19 @@ func TestNoResendOutlivesTheRecord(t *testing.T) {
 func TestGoRedisResendsPlainCommandsButNotTransactions(t *testing.T) {
 	b := testenv.On(t, testenv.Server)
 	ctx := context.Background()
-	proxy := faultproxy.Start(t, b.Addrs[0])
-	rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
+	p := throughProxy(t, b)
 	key := b.Prefix + "canary"
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	if err := p.rdb.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	dropped := proxy.DropReplyTo("INCR")
-	_ = rdb.Incr(ctx, key).Err()
-	<-dropped
+	_ = p.loseReply(t, func() error { return p.rdb.Incr(ctx, key).Err() }, "INCR")
 	if n, _ := b.Client.Get(ctx, key).Int(); n != 2 {
 		t.Fatalf("a plain INCR with a lost reply was applied %d times; go-redis resent it twice before", n)
 	}
-	dropped = proxy.DropReplyTo("INCR")
-	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Incr(ctx, key).Err() })
-	<-dropped
+	err := p.loseReply(t, func() error {
+		_, err := p.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.Incr(ctx, key).Err() })
+		return err
+	}, "INCR")
 	if err == nil {
 		t.Fatal("a MULTI/EXEC with a lost reply gave no error")
 	}

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/rapyer-go/rapyer/internal/faultproxy"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/internal/transport"
 	"github.com/rapyer-go/rapyer/rapyer"
@@ -219,36 +216,19 @@ func TestCompiledSaveLostReply(t *testing.T) {
 		t.Run(string(tier), func(t *testing.T) {
 			b := testenv.On(t, tier)
 			ctx := context.Background()
-			proxy := faultproxy.Start(t, b.Addrs[0])
-			rdb := b.NewClient(t, func(o *redis.UniversalOptions) { o.Addrs = []string{proxy.Addr()} })
-			for _, record := range []time.Duration{tx.NoRecord, 0} {
-				m := rapyer.MustNew[Flat](rdb, rapyer.Options{Prefix: b.Prefix + "flat", Exec: tx.Options{Record: record}})
+			eachRecordLosingReply(t, b, func(t *testing.T, c *lostReply) {
+				m := rapyer.MustNew[Flat](c.rdb, rapyer.Options{Prefix: b.Prefix + "flat", Exec: tx.Options{Record: c.record}})
 				root := m.Target("lost").Root()
 				if err := m.Save(ctx, "lost", flatValues()[1]); err != nil {
 					t.Fatal(err)
 				}
 				b.Client.HSet(ctx, root, "__v", "7")
-				settled0, _ := transport.ShapeRuns()
-				dropped := proxy.DropReplyTo("EVALSHA", "EVAL")
-				err := m.Save(ctx, "lost", flatValues()[1])
-				select {
-				case <-dropped:
-				case <-time.After(10 * time.Second):
-					t.Fatal("the proxy never dropped a reply")
-				}
-				switch {
-				case record == tx.NoRecord && !errors.Is(err, rapyer.ErrUnknownOutcome):
-					t.Fatalf("a lost reply without a record: %v, want ErrUnknownOutcome", err)
-				case record == 0 && err != nil:
-					t.Fatalf("a lost reply with a record: %v", err)
-				}
+				c.send(t, func() error { return m.Save(ctx, "lost", flatValues()[1]) })
 				if v := b.Client.HGet(ctx, root, "__v").Val(); v != "8" {
-					t.Fatalf("record %v: the version after one Save from 7: %s", record, v)
+					t.Fatalf("the version after one Save from 7: %s", v)
 				}
-				if settled, _ := transport.ShapeRuns(); record == 0 && settled == settled0 {
-					t.Fatal("the resend did not settle on the compiled save")
-				}
-			}
+				c.resentOnShape(t)
+			})
 		})
 	}
 }

@@ -58,40 +58,53 @@ func (e *saveShape) same(m *schema.Model, mode prog.Mode, ttl prog.TTL, ttlms, r
 	return true
 }
 
-// saveShapes holds the shapes found, up to maxSaveShapes: a list that is
-// never changed once published (read by one atomic load), replaced by a
-// longer copy under saveShapesMu.
-var (
-	saveShapes   atomic.Pointer[[]*saveShape]
-	saveShapesMu sync.Mutex
-)
+// shapeList holds the shapes a direct path found, up to maxSaveShapes: a
+// list that is never changed once published (read by one atomic load),
+// replaced by a longer copy under mu.
+type shapeList[E any] struct {
+	p  atomic.Pointer[[]E]
+	mu sync.Mutex
+}
 
-// maxSaveShapes bounds saveShapes; past it, new shapes go by a program.
+// maxSaveShapes bounds a shapeList; past it, new shapes go by a program.
 const maxSaveShapes = 64
 
+// load returns the list as last published.
+func (s *shapeList[E]) load() []E {
+	if l := s.p.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// add appends e unless the list is full or held reports that it holds the
+// same shape already (held is asked under mu, so two finders of one shape
+// add it once).
+func (s *shapeList[E]) add(e E, held func() bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.load()
+	if len(l) >= maxSaveShapes || held() {
+		return
+	}
+	l = append(l[:len(l):len(l)], e)
+	s.p.Store(&l)
+}
+
+// saveShapes holds the shapes of the Save's direct path.
+var saveShapes shapeList[*saveShape]
+
 func findSaveShape(m *schema.Model, mode prog.Mode, ttl prog.TTL, ttlms, recms int64, names []string) *saveShape {
-	if l := saveShapes.Load(); l != nil {
-		for _, e := range *l {
-			if e.same(m, mode, ttl, ttlms, recms, names) {
-				return e
-			}
+	for _, e := range saveShapes.load() {
+		if e.same(m, mode, ttl, ttlms, recms, names) {
+			return e
 		}
 	}
 	return nil
 }
 
 func addSaveShape(e *saveShape) {
-	saveShapesMu.Lock()
-	defer saveShapesMu.Unlock()
-	var l []*saveShape
-	if old := saveShapes.Load(); old != nil {
-		l = *old
-	}
-	if len(l) >= maxSaveShapes || findSaveShape(e.model, e.mode, e.ttl, e.ttlms, e.recms, e.names) != nil {
-		return
-	}
-	l = append(l[:len(l):len(l)], e)
-	saveShapes.Store(&l)
+	saveShapes.add(e, func() bool { return findSaveShape(e.model, e.mode, e.ttl, e.ttlms, e.recms, e.names) != nil })
 }
 
 // plainSave reports whether b is a plain Save (ok), with its target, the

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -364,10 +366,13 @@ var (
 // ways remembers the way of each client, up to maxClients of them; when
 // more are seen it starts again (forgetting costs a client one extra round
 // trip, not a wrong answer), so clients made and dropped in a loop do not
-// grow it without bound.
+// grow it without bound. Every script call reads it, and a client's way
+// changes a few times in its life: the map is never changed once published
+// (a call reads it by one atomic load, no lock), and a change stores a
+// changed copy, made under mu.
 var ways struct {
-	sync.RWMutex
-	m map[redis.UniversalClient]way
+	m  atomic.Pointer[map[redis.UniversalClient]way]
+	mu sync.Mutex
 }
 
 const maxClients = 256
@@ -376,22 +381,25 @@ func wayOf(c redis.UniversalClient) way {
 	if !cacheable(c) {
 		return unknown
 	}
-	ways.RLock()
-	w := ways.m[c]
-	ways.RUnlock()
-	return w
+	if m := ways.m.Load(); m != nil {
+		return (*m)[c]
+	}
+	return unknown
 }
 
 func remember(c redis.UniversalClient, w way) {
 	if !cacheable(c) {
 		return
 	}
-	ways.Lock()
-	defer ways.Unlock()
-	if ways.m == nil || len(ways.m) >= maxClients {
-		ways.m = make(map[redis.UniversalClient]way)
+	ways.mu.Lock()
+	defer ways.mu.Unlock()
+	old := ways.m.Load()
+	if old == nil || len(*old) >= maxClients {
+		old = &map[redis.UniversalClient]way{}
 	}
-	ways.m[c] = w
+	m := maps.Clone(*old)
+	m[c] = w
+	ways.m.Store(&m)
 }
 
 // cacheable reports whether c can be a map key: the clients of go-redis
@@ -412,9 +420,13 @@ func Forget(c redis.UniversalClient) {
 	if !cacheable(c) {
 		return
 	}
-	ways.Lock()
-	delete(ways.m, c)
-	ways.Unlock()
+	ways.mu.Lock()
+	defer ways.mu.Unlock()
+	if old := ways.m.Load(); old != nil {
+		m := maps.Clone(*old)
+		delete(m, c)
+		ways.m.Store(&m)
+	}
 }
 
 // FunctionMissing reports whether err is the server's reply to an FCALL of
