@@ -482,45 +482,59 @@ func TestRecordMemoryFitsTheBudget(t *testing.T) {
 		t.Fatal("no used_memory in INFO memory")
 		return 0
 	}
-	const n = 4000
 	m := rapyer.MustNew[Account](rdb, rapyer.Options{Prefix: "mem"})
 	for _, distinct := range []bool{true, false} {
-		ids := make([]string, n)
-		for i := range ids {
-			ids[i] = fmt.Sprint("one")
-			if distinct {
-				ids[i] = fmt.Sprint("m", i)
-			}
-			if i == 0 || distinct {
-				if err := m.Save(ctx, ids[i], Account{}); err != nil {
-					t.Fatal(err)
-				}
-			}
+		// The best of three measures: what else moves used_memory (a hash
+		// table's growth step or its incremental rehash caught at the
+		// reading, a buffer) only ever adds to it; one measure in a
+		// loaded run read 209 bytes where the records take 145-165.
+		per := recordBytes(t, ctx, rdb, m, used, distinct)
+		for range 2 {
+			per = min(per, recordBytes(t, ctx, rdb, m, used, distinct))
 		}
-		run := func(life time.Duration) float64 {
-			before := used()
-			for _, id := range ids {
-				if _, err := m.Exec(ctx, id, tx.Of(ops.Incr(Balance, 1)), with(life)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			return used() - before
-		}
-		per := (run(time.Hour) - run(tx.NoRecord)) / n
 		mb := per * 50000 * tx.DefaultRecord.Seconds() / 1e6
-		t.Logf("distinct models %v: %.0f bytes per record, %.0f MB at 50k batches/s for %v", distinct, per, mb, tx.DefaultRecord)
-		// Measured: 145-165 bytes (72-83 MB). The bound leaves room for the
-		// hash tables' growth steps falling inside the measure.
+		t.Logf("distinct models %v: %.0f bytes per record (best of 3), %.0f MB at 50k batches/s for %v", distinct, per, mb, tx.DefaultRecord)
+		// Measured: 145-165 bytes (72-83 MB).
 		if mb > 100 {
 			t.Fatalf("%.0f bytes per record: %.0f MB at 50k batches/s, over 100 MB", per, mb)
 		}
 		if per < 50 {
 			t.Fatalf("%.0f bytes per record: the measure did not see the records", per)
 		}
-		if err := rdb.FlushAll(ctx).Err(); err != nil {
-			t.Fatal(err)
+	}
+}
+
+// recordBytes is one measure of the memory per batch record: n batches
+// with records on n models (distinct) or on one, less the same batches
+// without; it empties the server after.
+func recordBytes(t *testing.T, ctx context.Context, rdb *redis.Client, m *rapyer.Model[Account], used func() float64, distinct bool) float64 {
+	const n = 4000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = "one"
+		if distinct {
+			ids[i] = fmt.Sprint("m", i)
+		}
+		if i == 0 || distinct {
+			if err := m.Save(ctx, ids[i], Account{}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	run := func(life time.Duration) float64 {
+		before := used()
+		for _, id := range ids {
+			if _, err := m.Exec(ctx, id, tx.Of(ops.Incr(Balance, 1)), with(life)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return used() - before
+	}
+	per := (run(time.Hour) - run(tx.NoRecord)) / n
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return per
 }
 
 // A resend must not reach the server after the record of the first send
