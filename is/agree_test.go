@@ -113,7 +113,7 @@ func randomLeaf(r *rand.Rand) is.Pred[Doc] {
 		}
 		return is.NotEqual(dB, r.IntN(2) == 1)
 	case 7:
-		return is.In(dS, some(r, texts)...)
+		return is.In(dS, append(some(r, texts), pick(r, texts))...) // In() of none is refused
 	case 8:
 		return ordered(r, is.Len(dL), r.IntN(4))
 	case 9:
@@ -140,13 +140,13 @@ func randomPred(r *rand.Rand, depth int) is.Pred[Doc] {
 	case 0:
 		return is.Not(randomPred(r, depth-1))
 	case 1:
-		ps := make([]is.Pred[Doc], r.IntN(4))
+		ps := make([]is.Pred[Doc], 1+r.IntN(3)) // And() of none is refused
 		for i := range ps {
 			ps[i] = randomPred(r, depth-1)
 		}
 		return is.And(ps...)
 	}
-	ps := make([]is.Pred[Doc], r.IntN(4))
+	ps := make([]is.Pred[Doc], 1+r.IntN(3)) // Or() of none is refused
 	for i := range ps {
 		ps[i] = randomPred(r, depth-1)
 	}

@@ -136,8 +136,10 @@ func AtLeast[S any, A Ordered](x Operand[S, A], v A) Pred[S] {
 	return compare("AtLeast", "ge", x, v, true)
 }
 
-// In holds where x equals one of vs: Or of Equal, printed as one. In()
-// with no values holds never.
+// In holds where x equals one of vs: Or of Equal, printed as one. In(x)
+// with no values is refused as an empty Or is: it carries an error
+// wrapping rapyer.ErrInvalid, and nothing holding it is sent (it would
+// hold for no model, and Not(In(x)) for every one).
 func In[S any, A comparable](x Operand[S, A], vs ...A) Pred[S] {
 	ps := make([]Pred[S], len(vs))
 	shown := make([]string, len(vs)+1)
@@ -148,6 +150,9 @@ func In[S any, A comparable](x Operand[S, A], vs ...A) Pred[S] {
 	}
 	p := Or(ps...)
 	p.n.shown = "In(" + strings.Join(shown, ", ") + ")"
+	if len(vs) == 0 {
+		p.n.err = fmt.Errorf("%w: %s: no values: it would hold for no model (and Not of it for every one)", errs.Invalid, p.n.shown)
+	}
 	return p
 }
 

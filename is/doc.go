@@ -33,8 +33,12 @@
 // argument of a comparison is an Operand: a lens.Field, or the length
 // Len or Size makes; Go infers the types through its Get method.
 // What the compiler cannot see (a lens built by hand, a pointer field, NaN,
-// a bool compared with Below) the predicate carries as an error (Err); a
-// batch holding it fails before anything is sent.
+// a bool compared with Below, an And, Or or In of nothing, the zero Pred)
+// the predicate carries as an error (Err), wrapping rapyer.ErrInvalid; a
+// batch or a query holding it, however deep, fails before anything is sent.
+// An And of nothing would hold for every model, so a condition list that
+// came out empty must not quietly become a guard that always passes or a
+// DeleteWhere of everything.
 //
 // # Where it is evaluated
 //

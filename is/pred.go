@@ -135,10 +135,22 @@ func Not[S any](p Pred[S]) Pred[S] {
 	return Pred[S]{&node[S]{tag: "not", kids: []*node[S]{r}, shown: "Not(" + r.shown + ")"}}
 }
 
-// And holds where every one of ps holds; And() holds always.
+// And holds where every one of ps holds.
+//
+// And() with no predicates is refused: it carries an error wrapping
+// rapyer.ErrInvalid (Err), holds for nothing, and a guard, a Check or a
+// query holding it, however deep (Not(And()), Or(p, And())), fails before
+// anything is sent. An empty And would hold for every model, so an And
+// built from a slice that came out empty would make a guard always pass
+// and a DeleteWhere delete every model. Ask for every model with
+// query.All.
 func And[S any](ps ...Pred[S]) Pred[S] { return join("and", "And", ps) }
 
-// Or holds where at least one of ps holds; Or() holds never.
+// Or holds where at least one of ps holds.
+//
+// Or() with no predicates is refused as And() is (an error wrapping
+// rapyer.ErrInvalid, nothing sent): it would hold for no model, and
+// Not(Or()) for every one.
 func Or[S any](ps ...Pred[S]) Pred[S] { return join("or", "Or", ps) }
 
 func join[S any](tag, name string, ps []Pred[S]) Pred[S] {
@@ -149,5 +161,9 @@ func join[S any](tag, name string, ps []Pred[S]) Pred[S] {
 		parts[i] = p.root().shown
 	}
 	n.shown = name + "(" + strings.Join(parts, ", ") + ")"
+	if len(ps) == 0 {
+		n.err = fmt.Errorf("%w: %s: an %s of no predicates (from an empty slice?) would hold for %s; give it at least one, or use query.All for every model",
+			errs.Invalid, n.shown, name, map[string]string{"and": "every model", "or": "none"}[tag])
+	}
 	return Pred[S]{n}
 }

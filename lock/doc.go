@@ -69,9 +69,16 @@
 // The keys of one lock, the lock key, FenceKey(key) and the marker of a
 // given-up acquisition (FenceKey(key)+":"+token), must hash to one cluster
 // slot. They append to the key, which keeps its hash tag, so give lock keys
-// a hash tag ("account:{alice}:lock:withdraw"). No lock key may end in
-// ":fence" or hold ":fence:" (Acquire refuses it): it could be another
-// lock's fence key.
+// a hash tag ("account:{alice}:lock:withdraw"). On a cluster client
+// (*redis.ClusterClient, or the UniversalClient that is one) Acquire
+// refuses a key without a hash tag ("lock:alice", or an empty tag as in
+// "a{}b") before sending anything, with an error wrapping both
+// rapyer.ErrCrossSlot and rapyer.ErrNotSent; a node that refuses such a
+// key itself (a *redis.Client pointed at a cluster node cannot check
+// first) gives rapyer.ErrCrossSlot too. On a single server any key works.
+// rapyer's model locks ("<prefix>:{<id>}:lock:<action>") always have one.
+// No lock key may end in ":fence" or hold ":fence:" (Acquire refuses it):
+// it could be another lock's fence key.
 //
 // # The lock's Context
 //
@@ -229,8 +236,9 @@
 // still held elsewhere; rapyer.ErrNotSent wrapping the context's error
 // (errors.Is holds with context.Canceled or context.DeadlineExceeded) when
 // ctx ends first, or the network's; rapyer.ErrNoPermission or
-// rapyer.ErrRefused for a refusal of the server; rapyer.ErrInvalid for a
-// bad key or option. Release and Extend return an error wrapping
+// rapyer.ErrRefused for a refusal of the server; rapyer.ErrCrossSlot (and
+// rapyer.ErrNotSent) for a key without a hash tag on a cluster;
+// rapyer.ErrInvalid for a bad key or option. Release and Extend return an error wrapping
 // rapyer.ErrNotHeld when the key does not hold the lock's token, and
 // rapyer.ErrUnknownOutcome when the reply was lost.
 package lock

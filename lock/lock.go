@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -181,6 +182,21 @@ func checkKey(key string) error {
 	return nil
 }
 
+// checkSlot refuses, on a Redis Cluster client, a lock key without a hash
+// tag: the scripts name the lock's other keys (FenceKey, the wait key, the
+// marker of a given-up acquisition) by appending to it, and only a hash tag
+// keeps them in its slot; the server would refuse every call. The error
+// wraps errs.CrossSlot and errs.NotSent: nothing was sent. A client of one
+// server takes any key (a plain client pointed at a cluster node meets the
+// server's refusal instead, typed errs.CrossSlot by failed).
+func checkSlot(rdb redis.UniversalClient, key string) error {
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster || keys.HasTag(key) {
+		return nil
+	}
+	return fmt.Errorf("%w: Acquire(%q): on a Redis Cluster a lock key needs a hash tag, so that its fence key %q and its other keys share its slot (%d; the fence key's is %d); put the part that names the locked thing in braces, as in \"account:{alice}:lock:withdraw\" (%w)",
+		errs.CrossSlot, key, FenceKey(key), keys.Slot(key), keys.Slot(FenceKey(key)), errs.NotSent)
+}
+
 // errVoid: the server received an attempt after Acquire had given its
 // acquisition up (a request delayed past its caller's clean-up), and
 // refused it. Acquire gives up only after its last attempt, so it should
@@ -210,7 +226,8 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // elsewhere; rapyer.ErrNotSent wrapping the context's error (errors.Is holds
 // for context.Canceled and context.DeadlineExceeded) when ctx ends first,
 // or the network's; rapyer.ErrNoPermission or rapyer.ErrRefused wrapping a
-// refusal of the server; rapyer.ErrInvalid for a bad key or option.
+// refusal of the server; rapyer.ErrCrossSlot for a key without a hash tag
+// on a cluster (see below); rapyer.ErrInvalid for a bad key or option.
 // When an attempt's outcome is unknown (a cancelled context or a network
 // error after the request was sent), Acquire gives the acquisition up
 // before returning: one call releases the lock if the token holds it and
@@ -220,7 +237,12 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // leaves a lock held.
 //
 // The key must follow the rule of FenceKey; on a Redis Cluster it needs a
-// hash tag, so that its fence key lives in its slot.
+// hash tag, so that its fence key lives in its slot: on a cluster client
+// (*redis.ClusterClient, which redis.NewUniversalClient makes from several
+// addresses) a key without one fails before anything is sent, with an
+// error wrapping both rapyer.ErrCrossSlot and rapyer.ErrNotSent. A client
+// of one server takes any key; a *redis.Client pointed at a cluster node
+// sends the call, which the node refuses: rapyer.ErrCrossSlot.
 //
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
@@ -229,6 +251,9 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := checkSlot(rdb, key); err != nil {
 		return nil, err
 	}
 	o, err := opts.resolve()

@@ -22,7 +22,13 @@ var (
 	// of its attempts. Nothing was written by it.
 	ErrConflict = errs.Conflict
 	// ErrCrossSlot: a batch or a lock touches keys in more than one cluster
-	// slot; give the models one Options.HashTag. Nothing was sent.
+	// slot; give the models one Options.HashTag. Nothing was sent. A lock
+	// key without a hash tag is one on a cluster client (lock.Acquire
+	// refuses it; the error wraps ErrNotSent too). Where the client cannot
+	// tell the server is a cluster node (a *redis.Client pointed at one),
+	// the node's refusal (CROSSSLOT, or a script's access to a key of
+	// another slot) wraps it instead: the request was sent and refused, and
+	// nothing was written.
 	ErrCrossSlot = errs.CrossSlot
 	// ErrUnknownOutcome: the reply to a write was lost and no resend could
 	// tell whether it was applied: it may or may not be stored.

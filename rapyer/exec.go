@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 
@@ -66,7 +67,9 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // UpdateMany is Update over several models of this type (a transfer between
 // two accounts): decide gets their values in the order of ids and returns a
 // batch whose ops are bound with tx.On to Target(id) (unbound ops go to
-// ids[0]). On a cluster the models must share a hash tag.
+// ids[0]). On a cluster the models must share a hash tag. An id given
+// twice is refused with ErrInvalid before anything is sent (decide would
+// see one model as two values, and only one of its writes could hold).
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
 	if len(ids) == 0 { // a nil or zero Model: watched's Keys reports it
 		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
@@ -129,10 +132,13 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 // watched lists the keys of the models of ids, and their root keys, once
 // the Model's slot groups are checked (groups.go).
 func (m *Model[T]) watched(ctx context.Context, ids []string) (watch, roots []string, err error) {
-	for _, id := range ids {
+	for i, id := range ids {
 		ks, err := m.Keys(id)
 		if err != nil {
 			return nil, nil, err
+		}
+		if slices.Contains(ids[:i], id) {
+			return nil, nil, fmt.Errorf("%w: UpdateMany: id %q is given twice", errs.Invalid, id)
 		}
 		roots = append(roots, ks[0])
 		watch = append(watch, ks...)

@@ -221,13 +221,17 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // DropIndex removes the keys of the index named name (the stored path of
 // its field, "price") in every slot group: for an index the model no longer
 // declares (it refuses one it declares, with ErrInvalid). The entries the
-// models' @back still list for it go with their next write.
+// models' @back still list for it go with their next write. An empty name
+// is refused with ErrInvalid.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
 	if m.ix == nil || m.ix.Tagged {
 		return fmt.Errorf("%w: DropIndex: the model has no slot groups", errs.Invalid)
+	}
+	if name == "" {
+		return fmt.Errorf("%w: DropIndex: an empty index name", errs.Invalid)
 	}
 	if _, ok := m.ix.Field(name); ok {
 		return fmt.Errorf("%w: DropIndex(%s): the model declares it; drop it from Options.Indexes first", errs.Invalid, name)

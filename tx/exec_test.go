@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
@@ -301,6 +303,54 @@ func TestBatchesAcrossSlotsFailBeforeSending(t *testing.T) {
 	for _, id := range []string{"alice", "bob"} {
 		if a, _ := m.Get(ctx, id); a.Balance != 10 {
 			t.Fatalf("%s changed to %d", id, a.Balance)
+		}
+	}
+}
+
+// TestBatchesAcrossSlotsOnAClusterNodeAreCrossSlot: a plain client pointed
+// at a cluster node cannot check slots before sending; the node refuses a
+// batch, an optimistic update and a DeleteMany over two slots with
+// CROSSSLOT, which comes back as ErrCrossSlot (not ErrRefused), with
+// nothing changed.
+func TestBatchesAcrossSlotsOnAClusterNodeAreCrossSlot(t *testing.T) {
+	b := testenv.On(t, testenv.Cluster)
+	ctx := context.Background()
+	m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+	for _, id := range []string{"alice", "bob"} {
+		if err := m.Save(ctx, id, Account{Balance: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, _ := m.Key("alice")
+	node, err := b.Client.(*redis.ClusterClient).MasterForKey(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := redis.NewClient(&redis.Options{Addr: node.Options().Addr})
+	t.Cleanup(func() { _ = plain.Close() })
+	pm := rapyer.MustNew[Account](plain, rapyer.Options{Prefix: b.Prefix + "acct"})
+	want := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, rapyer.ErrCrossSlot) || errors.Is(err, rapyer.ErrRefused) {
+			t.Fatalf("%s over two slots on a plain client of a node: %v, want ErrCrossSlot", what, err)
+		}
+	}
+	for _, o := range []tx.Options{{}, {Record: tx.NoRecord}} {
+		_, err := tx.Exec(ctx, plain, tx.Join(
+			tx.On(pm.Target("alice"), ops.Decr(Balance, 5)),
+			tx.On(pm.Target("bob"), ops.Incr(Balance, 5)),
+		), o)
+		want("Exec", err)
+	}
+	_, err = pm.UpdateMany(ctx, []string{"alice", "bob"}, func(vs []Account) (tx.Batch, error) {
+		return tx.Of(ops.Incr(Balance, 1)), nil
+	})
+	want("UpdateMany", err)
+	_, err = pm.DeleteMany(ctx, "alice", "bob")
+	want("DeleteMany", err)
+	for _, id := range []string{"alice", "bob"} {
+		if a, err := m.Get(ctx, id); err != nil || a.Balance != 10 {
+			t.Fatalf("%s: %+v, %v; want it unchanged", id, a, err)
 		}
 	}
 }

@@ -20,7 +20,8 @@ var (
 	Precondition = errors.New("rapyer: precondition failed")
 	// Conflict: an optimistic update kept meeting concurrent writes until its attempts ran out.
 	Conflict = errors.New("rapyer: conflict")
-	// CrossSlot: a batch touches keys in more than one cluster slot.
+	// CrossSlot: a batch, a lock or a request touches keys in more than one
+	// cluster slot (a lock key without a hash tag, on a cluster).
 	CrossSlot = errors.New("rapyer: keys in different cluster slots")
 	// UnknownOutcome: the reply to a write was lost; it may or may not have been applied.
 	UnknownOutcome = errors.New("rapyer: outcome unknown")

@@ -240,6 +240,16 @@ func Slot(key string) int {
 	return int(crc16(key) % 16384)
 }
 
+// HasTag reports whether key has a hash tag: a '{' followed, later, by a
+// '}' with at least one byte between them (the first such pair is the
+// tag). A key with one keeps its slot when text is appended to it, which is
+// how the lock package names a lock's other keys; a key without one hashes
+// whole, so "k" and "k:fence" land in unrelated slots.
+func HasTag(key string) bool {
+	s := strings.IndexByte(key, '{')
+	return s >= 0 && strings.IndexByte(key[s+1:], '}') > 0
+}
+
 // crc16 is CRC16-CCITT (XMODEM), a byte at a time from crcTable: every
 // Save and Get finds its key's slot (about 8x fewer instructions than bit
 // by bit).

@@ -190,3 +190,29 @@ func TestTxKeyIsShortInTheModelSlotAndOutsideEveryPrefix(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHasTag: HasTag holds exactly when the key's slot is its hash tag's
+// (by the reference), and then whatever is appended keeps the slot, as the
+// lock package's fence, wait and marker keys need; keys of a model's layout
+// always have one.
+func FuzzHasTag(f *testing.F) {
+	for _, k := range []string{"plain", "{a}", "a{}b", "a{}{b}", "a{b", "a}b{c", "x{y}z", "{}", "{", "p:{id}:lock:pay"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		s := strings.IndexByte(k, '{')
+		tagged := s >= 0 && strings.IndexByte(k[s+1:], '}') > 0
+		if keys.HasTag(k) != tagged {
+			t.Fatalf("HasTag(%q) = %v, want %v", k, !tagged, tagged)
+		}
+		if tagged && (keys.Slot(k) != keys.Slot(k+":fence") || keys.Slot(k) != refSlot(k+":fence:wait")) {
+			t.Fatalf("HasTag(%q), but an appended suffix moves its slot", k)
+		}
+		if keys.CheckID(k) == nil {
+			root := keys.Layout{Prefix: "p"}.Root(k)
+			if !keys.HasTag(keys.Lock(root, "pay")) {
+				t.Fatalf("the lock key of id %q has no hash tag", k)
+			}
+		}
+	})
+}

@@ -30,12 +30,37 @@ func FromServer(err error) bool {
 // Refused types a refusal of the server, an error err that FromServer
 // reports: errs.NoPermission for an ACL's refusal (NOPERM, or the ERR that
 // Redis 7.0 gives for a command or key a script's user may not use),
-// errs.Refused otherwise; err stays wrapped.
+// errs.CrossSlot for a cluster node's refusal of keys in more than one slot
+// (CrossSlot), errs.Refused otherwise; err stays wrapped.
 func Refused(err error) error {
-	if redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL) {
+	switch {
+	case redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL):
 		return fmt.Errorf("%w: %w", errs.NoPermission, err)
+	case CrossSlot(err):
+		return fmt.Errorf("%w: %w", errs.CrossSlot, err)
 	}
 	return fmt.Errorf("%w: %w", errs.Refused, err)
+}
+
+// CrossSlot reports whether err is a cluster node's refusal of a request
+// whose keys lie in more than one slot: CROSSSLOT, for the keys a command
+// or a script declares, or the error a script meets at the call that
+// touches a key it did not declare, of another slot ("Script attempted to
+// access keys that do not hash to the same slot") or of a slot another node
+// owns ("... a non local key in a cluster node"). rapyer's scripts name
+// undeclared keys only by appending to a declared one, so the latter two
+// mean a key without a hash tag. (A batch's interpreter catches errors of
+// its calls itself and says whether it had written: see internal/transport.)
+func CrossSlot(err error) bool {
+	if err == nil {
+		return false
+	}
+	if redis.HasErrorPrefix(err, "CROSSSLOT") {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "Script attempted to access keys that do not hash to the same slot") ||
+		strings.Contains(msg, "Script attempted to access a non local key in a cluster node")
 }
 
 // scriptACL starts Redis 7.0's refusal of a command, key or channel that

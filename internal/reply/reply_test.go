@@ -107,3 +107,35 @@ func TestReadAndNotSentTypeWhatNeverReachedTheServerOnce(t *testing.T) {
 		t.Error("an error typed ErrNotSent already was wrapped again")
 	}
 }
+
+// TestRefusedTypesCrossSlot: a cluster node's refusals of keys in more than
+// one slot (CROSSSLOT for declared keys; the two errors of a script that
+// touches an undeclared key of another slot, as Redis 7 words them) are
+// errs.CrossSlot, and nothing else is; the reply stays wrapped.
+func TestRefusedTypesCrossSlot(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{serverErr("CROSSSLOT Keys in request don't hash to the same slot"), errs.CrossSlot},
+		{serverErr("ERR Script attempted to access keys that do not hash to the same slot script: rapyer_acquire_1, on @user_function:3101."), errs.CrossSlot},
+		{serverErr("ERR Script attempted to access a non local key in a cluster node script: rapyer_acquire_1, on @user_function:3101."), errs.CrossSlot},
+		{fmt.Errorf("wrapped: %w", serverErr("CROSSSLOT Keys in request don't hash to the same slot")), errs.CrossSlot},
+		{serverErr("MOVED 3005 127.0.0.1:7000"), errs.Refused},
+		{serverErr("ERR unknown command"), errs.Refused},
+		{serverErr("NOPERM this user has no permissions"), errs.NoPermission},
+	} {
+		got := reply.Refused(c.err)
+		if !errors.Is(got, c.want) || !errors.Is(got, c.err) {
+			t.Errorf("Refused(%q) = %v, want %v wrapping the reply", c.err, got, c.want)
+		}
+		for _, other := range []error{errs.CrossSlot, errs.Refused, errs.NoPermission} {
+			if other != c.want && errors.Is(got, other) {
+				t.Errorf("Refused(%q) = %v, is %v too", c.err, got, other)
+			}
+		}
+	}
+	if reply.CrossSlot(nil) {
+		t.Error("CrossSlot(nil) = true")
+	}
+}
