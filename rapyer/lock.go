@@ -129,7 +129,9 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
 // WithAutoExtend(). When fn returns an error or panics nothing is saved and
 // the lock is released (the panic goes on); so too when the model type's
-// MarshalText or UnmarshalText panics in the load or the save. A missing model gives
+// MarshalText panics in the save. A stored value on which the type's
+// UnmarshalText (or UnmarshalJSON) panics reads as ErrCorrupt, as in Get,
+// and the lock is released. A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
 // a lock still held by another after the wait gives rapyer.ErrNotAcquired.
 // opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
@@ -313,8 +315,9 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 		room, ts = nil, make([]*taken, 0, len(order))
 	}
 	defer func() {
-		// a panic of the user's decoding (an UnmarshalText of a stored
-		// value) while loading a model lets the locks taken go
+		// a panic while loading a model lets the locks taken go (the
+		// codec turns a panicking UnmarshalText into ErrCorrupt: this is
+		// for any other)
 		if r := recover(); r != nil {
 			releaseAll(ts)
 			panic(r)
@@ -373,9 +376,9 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options, t *tak
 	}
 }
 
-// takeOrRelease is h's load.take, which lets l go should the user's
-// decoding panic (an UnmarshalText of the model's type on a stored value);
-// the panic goes on.
+// takeOrRelease is h's load.take, which lets l go should the load panic
+// (the codec turns a panicking UnmarshalText into ErrCorrupt: this is for
+// any other); the panic goes on.
 func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
 	defer func() {
 		if r := recover(); r != nil {

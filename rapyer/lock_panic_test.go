@@ -2,6 +2,7 @@ package rapyer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -56,14 +57,17 @@ func TestLockLeftByAPanicOfUserCode(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Sticky](b.Client, rapyer.Options{Prefix: b.Prefix + "sticky", Lock: lock.Options{TTL: 2 * time.Second}})
+		// corrupt: the codec gives a panicking UnmarshalText of a stored
+		// value as ErrCorrupt (DESIGN 12: no panic from data in Redis)
 		cases := []struct {
-			name   string
-			stored Touchy
-			fn     func(context.Context, *Sticky) error
+			name    string
+			stored  Touchy
+			fn      func(context.Context, *Sticky) error
+			corrupt bool
 		}{
-			{"fn panics", "ok", func(context.Context, *Sticky) error { panic("fn") }},
-			{"save encodes a panic", "ok", func(_ context.Context, s *Sticky) error { s.Tag = "boom"; return nil }},
-			{"load decodes a panic", "bad", func(context.Context, *Sticky) error { return nil }},
+			{"fn panics", "ok", func(context.Context, *Sticky) error { panic("fn") }, false},
+			{"save encodes a panic", "ok", func(_ context.Context, s *Sticky) error { s.Tag = "boom"; return nil }, false},
+			{"load decodes a panic", "bad", func(context.Context, *Sticky) error { return nil }, true},
 		}
 		for i, c := range cases {
 			for _, extend := range []bool{false, true} {
@@ -77,10 +81,9 @@ func TestLockLeftByAPanicOfUserCode(t *testing.T) {
 				if extend {
 					opt = append(opt, rapyer.WithAutoExtend())
 				}
-				r := panics(func() { _, _ = m.Lock(ctx, id, "edit", c.fn, opt...) })
-				if r == nil {
-					t.Errorf("%s (auto-extend %v): no panic reached the caller", c.name, extend)
-				}
+				var err error
+				r := panics(func() { _, err = m.Lock(ctx, id, "edit", c.fn, opt...) })
+				expect(t, fmt.Sprintf("%s (auto-extend %v)", c.name, extend), c.corrupt, r, err)
 				if n := b.Client.Exists(ctx, root+":lock:edit").Val(); n != 0 {
 					t.Errorf("%s (auto-extend %v): the lock is left held after the panic %v", c.name, extend, r)
 				}
@@ -97,18 +100,51 @@ func TestLockLeftByAPanicOfUserCode(t *testing.T) {
 			}
 			b.Client.HSet(ctx, m.Target(ids[1]).Root(), "tag", string(c.stored))
 			var x, y Sticky
+			var err error
 			r := panics(func() {
-				_, _ = rapyer.LockAll(ctx, "edit", []rapyer.Held{m.Hold(ids[0], &x), m.Hold(ids[1], &y)},
+				_, err = rapyer.LockAll(ctx, "edit", []rapyer.Held{m.Hold(ids[0], &x), m.Hold(ids[1], &y)},
 					func(ctx context.Context) error { return c.fn(ctx, &y) }, rapyer.WithAutoExtend())
 			})
-			if r == nil {
-				t.Errorf("LockAll, %s: no panic reached the caller", c.name)
-			}
+			expect(t, "LockAll, "+c.name, c.corrupt, r, err)
 			for _, id := range ids {
 				if n := b.Client.Exists(ctx, m.Target(id).Root()+":lock:edit").Val(); n != 0 {
 					t.Errorf("LockAll, %s: the lock of %s is left held after the panic %v", c.name, id, r)
 				}
 			}
+		}
+	})
+}
+
+// expect checks what a Lock call whose user code panics gave: ErrCorrupt
+// and no panic where the panic was a decoding of stored data (corrupt),
+// else the panic itself.
+func expect(t *testing.T, what string, corrupt bool, r any, err error) {
+	t.Helper()
+	switch {
+	case corrupt && (r != nil || !errors.Is(err, rapyer.ErrCorrupt)):
+		t.Errorf("%s: panic %v, error %v; want ErrCorrupt and no panic", what, r, err)
+	case !corrupt && r == nil:
+		t.Errorf("%s: no panic reached the caller", what)
+	}
+}
+
+// TestAPanickingDecodingReadsAsCorrupt: a stored value on which the
+// type's own UnmarshalText panics is ErrCorrupt for Get, GetMany and a
+// query's models, never a panic (DESIGN 12); on every tier.
+func TestAPanickingDecodingReadsAsCorrupt(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Sticky](b.Client, rapyer.Options{Prefix: b.Prefix + "touchy"})
+		if err := m.Save(ctx, "a", Sticky{Name: "n", Tag: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		b.Client.HSet(ctx, m.Target("a").Root(), "tag", "bad")
+		var err error
+		if r := panics(func() { _, err = m.Get(ctx, "a") }); r != nil || !errors.Is(err, rapyer.ErrCorrupt) {
+			t.Errorf("Get: panic %v, error %v; want ErrCorrupt", r, err)
+		}
+		if r := panics(func() { _, _, err = m.GetMany(ctx, []string{"a"}) }); r != nil || !errors.Is(err, rapyer.ErrCorrupt) {
+			t.Errorf("GetMany: panic %v, error %v; want ErrCorrupt", r, err)
 		}
 	})
 }

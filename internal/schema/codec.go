@@ -326,13 +326,13 @@ func (c *Codec) Decode(s string, v reflect.Value) error {
 		v.Set(reflect.ValueOf(t))
 	case Text:
 		p := reflect.New(c.Type)
-		if err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+		if err := userDecode(func() error { return p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)) }); err != nil {
 			return bad(err)
 		}
 		v.Set(p.Elem())
 	case JSON:
 		p := reflect.New(c.Type)
-		if err := json.Unmarshal([]byte(s), p.Interface()); err != nil {
+		if err := userDecode(func() error { return json.Unmarshal([]byte(s), p.Interface()) }); err != nil {
 			return bad(err)
 		}
 		v.Set(p.Elem())
@@ -340,6 +340,19 @@ func (c *Codec) Decode(s string, v reflect.Value) error {
 		return fmt.Errorf("%w: %s", errs.Unsupported, c.Type)
 	}
 	return nil
+}
+
+// userDecode runs f, a decoding that may call the user's own methods
+// (UnmarshalText, UnmarshalJSON), and gives a panic of theirs as an error:
+// no panic reaches the caller from data in Redis (DESIGN 12), so a stored
+// value that makes such a method panic reads as corrupt.
+func userDecode(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("its decoding panicked: %v", r)
+		}
+	}()
+	return f()
 }
 
 // corrupt is the error of a stored text s that does not parse as c.Type.
