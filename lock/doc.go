@@ -69,13 +69,13 @@
 // The keys of one lock, the lock key, FenceKey(key) and the marker of a
 // given-up acquisition (FenceKey(key)+":"+token), must hash to one cluster
 // slot. They append to the key, which keeps its hash tag, so give lock keys
-// a hash tag ("account:{alice}:lock:withdraw"). On a cluster client
-// (*redis.ClusterClient, or the UniversalClient that is one) Acquire
-// refuses a key without a hash tag ("lock:alice", or an empty tag as in
-// "a{}b") before sending anything, with an error wrapping both
-// rapyer.ErrCrossSlot and rapyer.ErrNotSent; a node that refuses such a
-// key itself (a *redis.Client pointed at a cluster node cannot check
-// first) gives rapyer.ErrCrossSlot too. On a single server any key works.
+// a hash tag ("account:{alice}:lock:withdraw"). On a cluster a key without
+// one ("lock:alice", or an empty tag as in "a{}b") is refused by the
+// server at the script's first call, which touches a key named after it,
+// before anything is written: Acquire returns rapyer.ErrCrossSlot, saying
+// to add a tag. (It is not checked before sending: a context that ended
+// or a closed client still gives rapyer.ErrNotSent with its own cause.)
+// On a single server any key works.
 // rapyer's model locks ("<prefix>:{<id>}:lock:<action>") always have one.
 // No lock key may end in ":fence" or hold ":fence:" (Acquire refuses it):
 // it could be another lock's fence key.
@@ -236,8 +236,8 @@
 // still held elsewhere; rapyer.ErrNotSent wrapping the context's error
 // (errors.Is holds with context.Canceled or context.DeadlineExceeded) when
 // ctx ends first, or the network's; rapyer.ErrNoPermission or
-// rapyer.ErrRefused for a refusal of the server; rapyer.ErrCrossSlot (and
-// rapyer.ErrNotSent) for a key without a hash tag on a cluster;
+// rapyer.ErrRefused for a refusal of the server; rapyer.ErrCrossSlot for
+// a key without a hash tag on a cluster;
 // rapyer.ErrInvalid for a bad key or option. Release and Extend return an error wrapping
 // rapyer.ErrNotHeld when the key does not hold the lock's token, and
 // rapyer.ErrUnknownOutcome when the reply was lost.

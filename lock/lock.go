@@ -182,19 +182,16 @@ func checkKey(key string) error {
 	return nil
 }
 
-// checkSlot refuses, on a Redis Cluster client, a lock key without a hash
-// tag: the scripts name the lock's other keys (FenceKey, the wait key, the
-// marker of a given-up acquisition) by appending to it, and only a hash tag
-// keeps them in its slot; the server would refuse every call. The error
-// wraps errs.CrossSlot and errs.NotSent: nothing was sent. A client of one
-// server takes any key (a plain client pointed at a cluster node meets the
-// server's refusal instead, typed errs.CrossSlot by failed).
-func checkSlot(rdb redis.UniversalClient, key string) error {
-	if _, cluster := rdb.(*redis.ClusterClient); !cluster || keys.HasTag(key) {
-		return nil
+// tagHint is what a slot refusal of the server says of a lock key without
+// a hash tag: the scripts name the lock's other keys (FenceKey, the wait
+// key, the marker of a given-up acquisition) by appending to the key, and
+// only a hash tag keeps them in its slot.
+func tagHint(key string) string {
+	if keys.HasTag(key) {
+		return ""
 	}
-	return fmt.Errorf("%w: Acquire(%q): on a Redis Cluster a lock key needs a hash tag, so that its fence key %q and its other keys share its slot (%d; the fence key's is %d); put the part that names the locked thing in braces, as in \"account:{alice}:lock:withdraw\" (%w)",
-		errs.CrossSlot, key, FenceKey(key), keys.Slot(key), keys.Slot(FenceKey(key)), errs.NotSent)
+	return fmt.Sprintf("; on a Redis Cluster a lock key needs a hash tag, so that its fence key %q and its other keys share its slot (%d; the fence key's is %d): put the part that names the locked thing in braces, as in \"account:{alice}:lock:withdraw\"",
+		FenceKey(key), keys.Slot(key), keys.Slot(FenceKey(key)))
 }
 
 // errVoid: the server received an attempt after Acquire had given its
@@ -237,12 +234,11 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // leaves a lock held.
 //
 // The key must follow the rule of FenceKey; on a Redis Cluster it needs a
-// hash tag, so that its fence key lives in its slot: on a cluster client
-// (*redis.ClusterClient, which redis.NewUniversalClient makes from several
-// addresses) a key without one fails before anything is sent, with an
-// error wrapping both rapyer.ErrCrossSlot and rapyer.ErrNotSent. A client
-// of one server takes any key; a *redis.Client pointed at a cluster node
-// sends the call, which the node refuses: rapyer.ErrCrossSlot.
+// hash tag, so that its fence key lives in its slot: on a cluster the
+// server refuses a key without one at the script's first call, which
+// touches a key named after it, before anything is written, and Acquire
+// returns rapyer.ErrCrossSlot saying so. A client of one server takes any
+// key.
 //
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
@@ -251,9 +247,6 @@ func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Op
 		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
 	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if err := checkSlot(rdb, key); err != nil {
 		return nil, err
 	}
 	o, err := opts.resolve()
@@ -595,7 +588,7 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 		if ctx.Err() != nil {
 			return at, fmt.Errorf("%w: Acquire(%q): %w", errs.NotSent, a.key, ctx.Err())
 		}
-		return at, failed(fmt.Sprintf("Acquire(%q)", a.key), err, errs.NotSent)
+		return at, failed("Acquire", a.key, err, errs.NotSent)
 	}
 	switch {
 	case res >= 0:
@@ -869,7 +862,7 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return failed(fmt.Sprintf("Extend(%q)", l.key), err, kind)
+		return failed("Extend", l.key, err, kind)
 	}
 	if n == 0 {
 		return l.lose(fmt.Errorf("%w: Extend(%q): the key no longer holds this lock's token", errs.NotHeld, l.key))
@@ -940,7 +933,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	l.args = [...]any{nil, nil, 1, l.keyArg, l.tokArg} // as script.Command lays it out
 	n, err := lua.Release.Run(rctx, l.rdb, l.args[:]).Int64()
 	if err != nil {
-		return failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
+		return failed("Release", l.key, err, lostOrUnsent(err))
 	}
 	switch n {
 	case 0:
@@ -967,7 +960,7 @@ func (l *Lock) pass(ctx context.Context, w *waiter) (done bool, err error) {
 			return false, nil
 		}
 		w.settle(grant{}, false, true)
-		return true, failed(fmt.Sprintf("Release(%q)", l.key), err, lostOrUnsent(err))
+		return true, failed("Release", l.key, err, lostOrUnsent(err))
 	}
 	// res: the fence handed over with the lock (>= 0), or -3 released and
 	// announced, -2 released, -1 not held
@@ -1114,14 +1107,19 @@ func lostOrUnsent(err error) error {
 // of the server (errs.NoPermission, errs.Refused), or else unsent (the
 // sentinel of what a failure in flight means to op: errs.NotSent, or
 // errs.UnknownOutcome). err stays wrapped.
-func failed(op string, err, unsent error) error {
+func failed(call, key string, err, unsent error) error {
+	op := fmt.Sprintf("%s(%q)", call, key)
 	if reply.FromServer(err) && strings.Contains(err.Error(), "WRONGTYPE") {
 		// the lock key (or a key named after it) holds another Redis
 		// type; miniredis wraps the refusal in a script error
 		return errs.At(op, fmt.Errorf("%w: %w", errs.WrongType, err))
 	}
 	if reply.FromServer(err) {
-		return errs.At(op, reply.Refused(err))
+		err = reply.Refused(err)
+		if errors.Is(err, errs.CrossSlot) {
+			err = fmt.Errorf("%w%s", err, tagHint(key))
+		}
+		return errs.At(op, err)
 	}
 	return fmt.Errorf("%w: %s: %w", unsent, op, err)
 }

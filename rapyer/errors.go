@@ -23,12 +23,10 @@ var (
 	ErrConflict = errs.Conflict
 	// ErrCrossSlot: a batch or a lock touches keys in more than one cluster
 	// slot; give the models one Options.HashTag. Nothing was sent. A lock
-	// key without a hash tag is one on a cluster client (lock.Acquire
-	// refuses it; the error wraps ErrNotSent too). Where the client cannot
-	// tell the server is a cluster node (a *redis.Client pointed at one),
-	// the node's refusal (CROSSSLOT, or a script's access to a key of
-	// another slot) wraps it instead: the request was sent and refused, and
-	// nothing was written.
+	// key without a hash tag on a cluster is one too: the server refuses
+	// it (CROSSSLOT, or a script's access to a key of another slot) before
+	// anything is written, as it refuses a batch sent through a
+	// *redis.Client pointed at a cluster node.
 	ErrCrossSlot = errs.CrossSlot
 	// ErrUnknownOutcome: the reply to a write was lost and no resend could
 	// tell whether it was applied: it may or may not be stored.
