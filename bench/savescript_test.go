@@ -49,14 +49,14 @@ func (r *evalRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // without one part: the lines of the part and what replaces them (a cut
 // whose lines the script no longer holds fails the test).
 var saveScriptCuts = []struct{ name, from, to string }{
-	{"without the ACL ask", "  local acl = redis.acl_check_cmd\n  if acl then\n    if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end\n  end\n", ""},
-	{"without HLEN (len = 9)", "local len = redis.call('HLEN', root)", "local len = 9"},
-	{"without PTTL", "  if not anew and redis.call('PTTL', root) >= 0 then anew = true end\n", ""},
-	{"without the version's checks and count (nx = v)", "    if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end\n" +
-		"    local last = string.byte(v, -1)\n    if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else\n      local p = #v\n" +
-		"      while p > 0 and string.byte(v, p) == 57 do p = p - 1 end\n      local zeros = string.rep('0', #v - p)\n" +
-		"      if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end\n    end\n", "    nx = v\n"},
-	{"without the record", "  if not redis.call('SET', k, '1', 'PX', ms, 'NX') then", "  if false then"},
+	{"without the ACL ask", "local acl = redis.acl_check_cmd\nif acl then\n  if len ~= 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end\nend\n", ""},
+	{"without HLEN (len = 9)", "local len = pc('HLEN', root)", "local len = 9"},
+	{"without PTTL", "if not anew and pc('PTTL', root) ~= -1 then anew = true end\n", ""},
+	{"without the version's checks and count (nx = v)", "  local d = #v\n  if d < 1 or d > 16 or (d == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end\n" +
+		"  local last = string.byte(v, -1)\n  if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else\n" +
+		"    while d > 0 and string.byte(v, d) == 57 do d = d - 1 end\n    local zeros = string.rep('0', #v - d)\n" +
+		"    if d == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, d - 1) .. string.char(string.byte(v, d) + 1) .. zeros end\n  end\n", "  nx = v\n"},
+	{"without the record", "local r = pc('SET', k, '1', 'PX', ms, 'NX')", "local r = {}"},
 }
 
 // saveScriptFloor is the least a save of the model does: the HGET of the

@@ -232,3 +232,62 @@ func TestCompiledSaveLostReply(t *testing.T) {
 		})
 	}
 }
+
+// TestCompiledSaveWithoutHLenOrPTTL: a user who may run scripts but not
+// HLEN or PTTL (the reads a compiled save makes besides HGET) saves through
+// the compiled save in one call, which writes the root anew as saveone
+// does: on a root of the same fields with a TTL, one with a stray, one
+// without either and a missing one, the model is the value, its version the
+// next, with no stray and no TTL. Until session 16 the refused read made
+// the script answer AGAIN, and every such Save went to the interpreter
+// after a first call.
+func TestCompiledSaveWithoutHLenOrPTTL(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "flatread"
+		admin := rapyer.MustNew[Flat](b.Client, rapyer.Options{Prefix: prefix})
+		v := flatValues()[1]
+		all := []string{"+del", "+hset", "+pexpire", "+hlen", "+pttl", "+eval", "+evalsha"}
+		for _, missing := range []string{"+hlen", "+pttl"} {
+			m := rapyer.MustNew[Flat](b.NewUser(t, leanRules(prefix, all, missing)...), rapyer.Options{Prefix: prefix})
+			for _, state := range []string{"same fields, TTL", "a stray", "same fields", "missing"} {
+				root := m.Target("a").Root()
+				b.Client.Del(ctx, root)
+				if state != "missing" {
+					if err := admin.Save(ctx, "a", v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch state {
+				case "same fields, TTL":
+					b.Client.PExpire(ctx, root, time.Hour)
+				case "a stray":
+					b.Client.HSet(ctx, root, "stray", "s")
+				}
+				before := b.Client.HGet(ctx, root, "__v").Val()
+				_, again0 := transport.ShapeRuns()
+				if err := m.Save(ctx, "a", v); err != nil {
+					t.Fatalf("without %s, %s: %v", missing, state, err)
+				}
+				if _, again := transport.ShapeRuns(); again != again0 {
+					t.Fatalf("without %s, %s: the compiled save left the save to the interpreter", missing, state)
+				}
+				got, ver, err := admin.GetWithVersion(ctx, "a")
+				h := b.Client.HGetAll(ctx, root).Val()
+				if err != nil || got != v || h["stray"] != "" || b.Client.PTTL(ctx, root).Val() > 0 {
+					t.Fatalf("without %s, %s: stored %+v %v %v, TTL %v", missing, state, got, h, err, b.Client.PTTL(ctx, root).Val())
+				}
+				if before != "" && fmt.Sprint(ver) != nextText(before) {
+					t.Fatalf("without %s, %s: version %v after %s", missing, state, ver, before)
+				}
+			}
+		}
+	})
+}
+
+// nextText is the decimal text of the count after s's.
+func nextText(s string) string {
+	var n int64
+	fmt.Sscan(s, &n)
+	return fmt.Sprint(n + 1)
+}

@@ -236,9 +236,8 @@ type saveGen struct {
 
 func (g *saveGen) w(i int) string { s, _ := g.a.at(i); return s }
 
-// line writes one line of the body.
+// line writes one line of the script.
 func (g *saveGen) line(s ...string) {
-	g.sb.WriteString("  ")
 	for _, x := range s {
 		g.sb.WriteString(x)
 	}
@@ -255,6 +254,15 @@ func (g *saveGen) arg(i int) string {
 // compileSave writes the script of a save program saveKey took, and the
 // ARGV words (indexes in the program's ARGV) it takes: the values. ok is
 // false for a program that names a field twice.
+//
+// The script runs in the chunk itself, with no closure and no pcall around
+// it: every call goes by redis.pcall, whose error is a table {err = ...},
+// and each reply is tested where it is used, mostly by a comparison the
+// happy path makes anyway (saveText says which). A body in a closure called
+// by pcall, as the script was until session 16, cost the server about 5k
+// instructions a call (the closure, an upvalue for each of the six locals
+// it shared with its caller, and Redis 7's pcall, a C function that
+// rewrites the error), some 7% of a Save's.
 func compileSave(a argv) (string, []int, bool) {
 	g := &saveGen{a: a}
 	n := 0
@@ -267,30 +275,28 @@ func compileSave(a argv) (string, []int, bool) {
 		seen[f] = true
 		n++
 	}
-	g.sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV = KEYS, ARGV\nlocal at, wrote, rec, recms = 1, false, nil, nil\nlocal function body()\n")
+	g.sb.WriteString("-- rapyer-go: a compiled save (package internal/shape)\nlocal KS, AV, pc = KEYS, ARGV, redis.pcall\n")
 	g.model()
 	g.anew(n)
 	g.record()
-	g.writes()
-	g.sb.WriteString("end\nlocal ok, res = pcall(body)\nif ok then return res end\n")
-	// before the first write of the model: take the record back, as save
-	// does (a user who may not DEL it leaves it saying 'F'), and leave the
-	// batch to the interpreter
-	g.sb.WriteString("if not wrote then\n  if rec and type(redis.pcall('DEL', rec)) == 'table' then redis.pcall('SET', rec, 'F', 'PX', recms) end\n  return {'AGAIN'}\nend\n")
-	g.sb.WriteString(partial)
+	g.writes(n)
+	g.failed()
 	return g.sb.String(), g.pick, true
 }
 
-// model checks the model: its type (HGET fails on another type), its
-// mode, its version (saveversion's checks: a count in canonical text below
-// 2^53), and makes the next version (nextversion, or the clock's for a
-// new model).
+// model checks the model: its type, its mode, its version (saveversion's
+// checks: a count in canonical text below 2^53), and makes the next version
+// (nextversion, or the clock's for a new model).
+//
+// The HGET's error (another type, a refusal of the ACL) is a table: a true
+// value, which every mode then refuses without a call: "fresh" as an
+// existing model, the others by the version's length, since the length of
+// a table that holds only a field named err is 0, and a version is never
+// empty.
 func (g *saveGen) model() {
 	mode := g.w(svMode)
 	g.line("local root = KS[", g.w(svRoot), "]")
-	// HGET of another type raises: pcall(body) answers {'AGAIN'} for it,
-	// nothing written yet (no type() check of a pcall's reply)
-	g.line("local v = redis.call('HGET', root, '__v')")
+	g.line("local v = pc('HGET', root, '__v')")
 	switch mode {
 	case "need", "skip":
 		g.line("if not v then return {'AGAIN'} end")
@@ -300,22 +306,26 @@ func (g *saveGen) model() {
 	g.line("local nx")
 	if mode != "fresh" {
 		g.line("if v then")
-		g.line("  if #v > 16 or (#v == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
+		g.line("  local d = #v")
+		g.line("  if d < 1 or d > 16 or (d == 16 and v >= '9007199254740992') or not (v == '0' or string.find(v, '^[1-9]%d*$')) then return {'AGAIN'} end")
 		// the next count on the text (no strtod, no printf, which would print
 		// from a C long): a last digit below 9 goes up by one, in three calls;
 		// otherwise the nines roll over
 		g.line("  local last = string.byte(v, -1)")
 		g.line("  if last ~= 57 then nx = string.sub(v, 1, -2) .. string.char(last + 1) else")
-		g.line("    local p = #v")
-		g.line("    while p > 0 and string.byte(v, p) == 57 do p = p - 1 end")
-		g.line("    local zeros = string.rep('0', #v - p)")
-		g.line("    if p == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, p - 1) .. string.char(string.byte(v, p) + 1) .. zeros end")
+		g.line("    while d > 0 and string.byte(v, d) == 57 do d = d - 1 end")
+		g.line("    local zeros = string.rep('0', #v - d)")
+		g.line("    if d == 0 then nx = '1' .. zeros else nx = string.sub(v, 1, d - 1) .. string.char(string.byte(v, d) + 1) .. zeros end")
 		g.line("  end")
 		g.line("else")
 	} else {
 		g.line("do")
 	}
-	g.sb.WriteString(clockCount("  "))
+	// TIME's error (a refusal of the ACL) is a table with an err field
+	g.line("  local t = pc('TIME')")
+	g.line("  if t.err then return {'AGAIN'} end")
+	g.line("  local c = tonumber(t[1]) * 1000000 + tonumber(t[2])")
+	g.line("  ", printCount("nx", "c"))
 	g.line("end")
 }
 
@@ -328,15 +338,21 @@ func (g *saveGen) model() {
 // asks of the writes after the first: the HSET after a DEL, or the DEL
 // after an HSET in place (a missing root gets an HSET only, the first
 // write); the TTL after both.
+//
+// A refused HLEN or PTTL (a user without them: their error is a table)
+// writes the root anew, which is always right: saveone writes it so every
+// time. The tests are those of numbers: HLEN's table is not n+1 and not 0,
+// PTTL's is not -1 (a root that HLEN found has no TTL exactly when PTTL
+// answers -1).
 func (g *saveGen) anew(n int) {
-	g.line("local len = redis.call('HLEN', root)")
+	g.line("local len = pc('HLEN', root)")
 	g.line("local anew = len ~= ", strconv.Itoa(n+1))
 	if g.w(svTTL) != "set" {
-		g.line("if not anew and redis.call('PTTL', root) >= 0 then anew = true end")
+		g.line("if not anew and pc('PTTL', root) ~= -1 then anew = true end")
 	}
 	g.line("local acl = redis.acl_check_cmd")
 	g.line("if acl then")
-	g.line("  if len > 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
+	g.line("  if len ~= 0 and not acl(anew and 'HSET' or 'DEL', root) then return {'AGAIN'} end")
 	if g.w(svTTL) == "set" {
 		g.line("  if not acl('PEXPIRE', root) then return {'AGAIN'} end")
 	}
@@ -345,7 +361,10 @@ func (g *saveGen) anew(n int) {
 
 // record writes the record, which is also its look-up: a resend is
 // answered from it as save's replay answers it; 'F' is the record of a
-// save that failed and could not delete it.
+// save that failed and could not delete it. The SET's reply is a table:
+// {ok = 'OK'}, or its error {err = ...}; a record that is there is false,
+// and the rare look-up that follows runs under a pcall (any error of it,
+// before any write, answers AGAIN).
 func (g *saveGen) record() {
 	rec := g.w(svRecIdx)
 	if rec == "0" {
@@ -353,25 +372,32 @@ func (g *saveGen) record() {
 	}
 	g.line("local ms = '", g.w(svRecMS), "'")
 	g.line("local k = KS[", rec, "]")
-	g.line("if not redis.call('SET', k, '1', 'PX', ms, 'NX') then")
-	g.line("  local prev = redis.call('GET', k)")
-	g.line("  if prev == '1' then return {'DUP'} end")
-	g.line("  if prev == '0' then return {'DUPX'} end")
-	g.line("  if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
-	g.line("  redis.call('SET', k, '1', 'PX', ms)")
-	g.line("end")
-	g.line("rec, recms = k, ms")
+	g.line("local r = pc('SET', k, '1', 'PX', ms, 'NX')")
+	g.line("if not r then")
+	g.line("  local ok, dup = pcall(function()")
+	g.line("    local prev = redis.call('GET', k)")
+	g.line("    if prev == '1' then return {'DUP'} end")
+	g.line("    if prev == '0' then return {'DUPX'} end")
+	g.line("    if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
+	g.line("    redis.call('SET', k, '1', 'PX', ms)")
+	g.line("  end)")
+	g.line("  if not ok then return {'AGAIN'} end")
+	g.line("  if dup then return dup end")
+	g.line("elseif r.err then return {'AGAIN'} end")
 }
 
 // writes writes the model: the DEL of a root written anew, the version and
 // the fields in one HSET (again after a DEL when it added fields to a root
 // overwritten in place: that root held strays), the TTL; and answers 1,
-// short for the interpreter's {'OK'} (Shape.Reply).
-func (g *saveGen) writes() {
-	g.line("at = 2")
-	g.line("if anew and len > 0 then redis.call('DEL', root); wrote = true end")
+// short for the interpreter's {'OK'} (Shape.Reply). A write that fails
+// breaks out of the repeat, with wrote telling whether the model was
+// written before it (failed). The tests: DEL of one key answers 0 or 1,
+// PEXPIRE of a key that is there 1; HSET answers n+1 on a root written
+// anew and 0 on one overwritten in place with the same fields, and only
+// another answer asks type().
+func (g *saveGen) writes(n int) {
 	var hset strings.Builder
-	hset.WriteString("redis.call('HSET', root, '__v', nx")
+	hset.WriteString("pc('HSET', root, '__v', nx")
 	for i := svFirst; i < len(g.a); i += 2 {
 		f, _ := g.a.at(i)
 		hset.WriteString(", ")
@@ -380,16 +406,42 @@ func (g *saveGen) writes() {
 		hset.WriteString(g.arg(i + 1))
 	}
 	hset.WriteString(")")
-	g.line("local added = ", hset.String())
-	g.line("wrote = true")
-	g.line("if not anew and added > 0 then")
-	g.line("  redis.call('DEL', root)")
-	g.line("  ", hset.String())
-	g.line("end")
+	g.sb.WriteString("local wrote, res = false, nil\nrepeat\n")
+	g.line("  if anew and len ~= 0 then")
+	g.line("    res = pc('DEL', root)")
+	g.line("    if res ~= 0 and res ~= 1 then break end")
+	g.line("    wrote = true")
+	g.line("  end")
+	g.line("  res = ", hset.String())
+	g.line("  if res ~= (anew and ", strconv.Itoa(n+1), " or 0) then")
+	g.line("    if type(res) ~= 'number' then break end")
+	g.line("    wrote = true")
+	g.line("    res = pc('DEL', root)")
+	g.line("    if res ~= 0 and res ~= 1 then break end")
+	g.line("    res = ", hset.String())
+	g.line("    if type(res) ~= 'number' then break end")
+	g.line("  end")
+	g.line("  wrote = true")
 	if g.w(svTTL) == "set" {
-		g.line("redis.call('PEXPIRE', root, '", g.w(svTTLMS), "')")
+		g.line("  res = pc('PEXPIRE', root, '", g.w(svTTLMS), "')")
+		g.line("  if res ~= 1 then break end")
 	}
-	g.line("return 1")
+	g.line("  return 1")
+	g.sb.WriteString("until true\n")
+}
+
+// failed answers a write that failed: before the first write of the
+// model, the record is taken back, as save takes it back (a user who may
+// not DEL it leaves it saying 'F'), and the batch is left to the
+// interpreter; after it, the interpreter's partial answer.
+func (g *saveGen) failed() {
+	g.sb.WriteString("if not wrote then\n")
+	if g.w(svRecIdx) != "0" {
+		g.line("  if type(pc('DEL', k)) == 'table' then pc('SET', k, 'F', 'PX', ms) end")
+	}
+	g.line("  return {'AGAIN'}")
+	g.sb.WriteString("end\nlocal at = 2\n")
+	g.sb.WriteString(partial)
 }
 
 // wholeMS reports whether s is a whole number of ms, at least 1, below

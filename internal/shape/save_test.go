@@ -181,14 +181,14 @@ func BenchmarkLookSave(b *testing.B) {
 // TestSaveReplies: a compiled save answers 1 when it went through (an
 // integer, which the client reads without allocating), and Reply makes it
 // the interpreter's {'OK'}; its other answers (tables) and a string 'OK'
-// are left as they are; the script's text ends its body with return 1.
+// are left as they are; the script's text ends its writes with return 1.
 func TestSaveReplies(t *testing.T) {
 	a := saveArgv("create", "keep", "name", "age")
 	text, _, ok := compileSave(a)
 	if !ok {
 		t.Fatal("not compiled")
 	}
-	if !strings.Contains(text, "\n  return 1\nend\nlocal ok, res = pcall(body)") {
+	if !strings.Contains(text, "\n  return 1\nuntil true\n") {
 		t.Fatalf("the body does not answer 1:\n%s", text)
 	}
 	s := &Shape{save: true}
