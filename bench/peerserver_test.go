@@ -15,6 +15,7 @@ package bench_test
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,11 +26,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// peerServerOps is how many ops each measure runs; peerServerRounds how
-// many measures make the median.
+// peerServerOps is how many ops each side runs in a round (a side at 50
+// µs a call runs a tenth of a second, at 1 µs of server time a call 1,000
+// µs of commandstats: rounds of 200 swung by a quarter); peerServerRounds
+// how many rounds make the medians. RAPYER_BENCH_SERVER_OPS and
+// RAPYER_BENCH_SERVER_ROUNDS change them.
 const (
-	peerServerOps    = 200
-	peerServerRounds = 5
+	peerServerOps    = 2000
+	peerServerRounds = 7
 )
 
 // sent records the names of the commands a client sends.
@@ -121,9 +125,20 @@ func runOps(op func() error, n, workers int) error {
 	return first
 }
 
+// serverFig is a side's server time per op by commandstats: the median of
+// its rounds, in µs, and, for a peer, the median over the rounds of our
+// time over its (ours/peer of the same round).
+type serverFig struct {
+	us, ratio float64
+}
+
 // peerServer measures the server time per op of every side of the peer
-// table, in µs, keyed "Scenario/side" as measured is.
-func peerServer(t *testing.T, shared *env) map[string]float64 {
+// table, keyed "Scenario/side" as measured is. The sides of a scenario run
+// in turn, ops each, round after round, the order reversed every other
+// round (ours, peer, peer, ours, ...), so that each round's ratio compares
+// sides that met the machine at nearly the same moments: the issue's
+// ratios are "the median of interleaved rounds".
+func peerServer(t *testing.T, shared *env) map[string]serverFig {
 	hook := &sent{names: map[string]bool{}}
 	rdb := redis.NewClient(&redis.Options{Addr: shared.srv.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -131,28 +146,95 @@ func peerServer(t *testing.T, shared *env) map[string]float64 {
 	e := &env{ctx: shared.ctx, srv: shared.srv, rdb: rdb}
 	// Keys of its own on the shared server: ids the shared env never gives.
 	e.ids.Store(shared.ids.Add(1 << 20))
-	out := map[string]float64{}
+	ops, rounds := envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds)
+	out := map[string]serverFig{}
 	for _, ps := range peerScenarios {
+		us := interleavedServer(t, e, hook, ps, ops, rounds)
 		for i, s := range ps.sides {
-			p := s.prepare(t, e)
-			warm(t, p)
-			var us []float64
-			for range peerServerRounds {
-				must(t, e.rdb.ConfigResetStat(e.ctx).Err())
-				hook.take()
-				if err := runOps(p.op, peerServerOps, ps.workers); err != nil {
-					if i == 0 {
-						t.Fatal(err)
-					}
-					// a peer that fails is left out, not the table
-					t.Logf("%s/%s failed: %v: its server time counts the runs before", ps.name, s.name, err)
-					break
-				}
-				names := append(hook.take(), p.commands...)
-				us = append(us, usecTotal(t, e, names)/peerServerOps)
+			f := serverFig{us: median(us[i])}
+			if i > 0 {
+				f.ratio = median(roundRatios(us[0], us[i]))
 			}
-			out[ps.name+"/"+s.name] = median(us)
+			out[ps.name+"/"+s.name] = f
 		}
 	}
 	return out
+}
+
+// roundRatios is ours[r] / peer[r] for every round both ran.
+func roundRatios(ours, peer []float64) []float64 {
+	var rs []float64
+	for r := range min(len(ours), len(peer)) {
+		rs = append(rs, ours[r]/peer[r])
+	}
+	return rs
+}
+
+// interleavedServer runs the sides of ps in turn, ops each, rounds times, and
+// returns each side's µs per op by round. A peer that fails is left out
+// from then on (its rounds before count), not the table; ours failing
+// fails the test.
+func interleavedServer(t *testing.T, e *env, hook *sent, ps peerScenario, ops, rounds int) [][]float64 {
+	ready := make([]prepared, len(ps.sides))
+	for i, s := range ps.sides {
+		ready[i] = s.prepare(t, e)
+		warm(t, ready[i])
+	}
+	us := make([][]float64, len(ps.sides))
+	failed := make([]bool, len(ps.sides))
+	for r := range rounds {
+		for j := range ps.sides {
+			i := j
+			if r%2 == 1 {
+				i = len(ps.sides) - 1 - j
+			}
+			if failed[i] {
+				continue
+			}
+			must(t, e.rdb.ConfigResetStat(e.ctx).Err())
+			hook.take()
+			if err := runOps(ready[i].op, ops, ps.workers); err != nil {
+				if i == 0 {
+					t.Fatal(err)
+				}
+				t.Logf("%s/%s failed: %v: its server time counts the rounds before", ps.name, ps.sides[i].name, err)
+				failed[i] = true
+				continue
+			}
+			names := append(hook.take(), ready[i].commands...)
+			us[i] = append(us[i], usecTotal(t, e, names)/float64(ops))
+		}
+	}
+	return us
+}
+
+// TestPeerServer prints the peer table's server column alone: each row
+// group's sides in interleaved rounds on a private server, the µs per op
+// (median of the rounds) and the median of the rounds' ratios, ours over
+// the peer's. RAPYER_BENCH_SERVER_ONLY names the row groups to run
+// (scenario names, comma-separated, e.g. Save8), all when empty:
+//
+//	RAPYER_BENCH=1 RAPYER_BENCH_SERVER_ONLY=Save8 go test -count=1 -v -run '^TestPeerServer$' ./bench/
+func TestPeerServer(t *testing.T) {
+	if os.Getenv("RAPYER_BENCH") != "1" {
+		t.Skip("RAPYER_BENCH=1 to measure")
+	}
+	e := newEnv(t)
+	only := strings.Split(os.Getenv("RAPYER_BENCH_SERVER_ONLY"), ",")
+	hook := &sent{names: map[string]bool{}}
+	rdb := redis.NewClient(&redis.Options{Addr: e.srv.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rdb.AddHook(hook)
+	se := &env{ctx: e.ctx, srv: e.srv, rdb: rdb}
+	ops, rounds := envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds)
+	for _, ps := range peerScenarios {
+		if only[0] != "" && !slices.Contains(only, ps.name) {
+			continue
+		}
+		us := interleavedServer(t, se, hook, ps, ops, rounds)
+		for i, s := range ps.sides[1:] {
+			rs := roundRatios(us[0], us[i+1])
+			t.Logf("%s: ours %.2f µs, %s %.2f µs: ours/peer %.2fx (rounds %.2f)", ps.name, median(us[0]), s.name, median(us[i+1]), median(rs), rs)
+		}
+	}
 }

@@ -48,20 +48,21 @@ func peerList() []scenario {
 
 // peerTable has one row per peer: its time against ours, as the median of
 // the per-round ratios; the server time per op of both as Redis records it
-// (st, from peerServer); and the server's CPU per op over the timed runs.
-func peerTable(m measured, st map[string]float64) string {
+// (st, from peerServer: interleaved rounds, with the median of their ratios);
+// and the server's CPU per op over the timed runs.
+func peerTable(m measured, st map[string]serverFig) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Peers: %s; the om sides are twins.\n\n", peerVersions())
-	sb.WriteString("| work | rapyer | peer | peer's time / ours | paired: peer's time / ours | server time µs per op, ours / peer | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|---:|\n")
+	sb.WriteString("| work | rapyer | peer | peer's time / ours | paired: peer's time / ours | server µs per op, ours / peer (ours/peer) | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|---:|\n")
 	for _, ps := range peerScenarios {
 		ours := ps.name + "/" + ps.sides[0].name
 		for _, s := range ps.sides[1:] {
 			k := ps.name + "/" + s.name
-			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %s | %.1f / %.1f | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
-				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k), st[ours], st[k], m.server(ours)/1e3, m.server(k)/1e3)
+			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %s | %.1f / %.1f (%.2fx) | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
+				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k), st[ours].us, st[k].us, st[k].ratio, m.server(ours)/1e3, m.server(k)/1e3)
 		}
 	}
-	sb.WriteString("\nA ratio above 1 means the peer takes longer. The first ratio times each side in a run of its own; the paired one (one-goroutine rows) alternates the two sides op by op for as many ops, so both meet the machine at the same moments: the median of the rounds' ratios either way. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server time is what INFO commandstats counts for the commands the client sent (median of 5 runs of 200 ops); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n")
+	fmt.Fprintf(&sb, "\nA ratio above 1 means the peer takes longer. The first ratio times each side in a run of its own; the paired one (one-goroutine rows) alternates the two sides op by op for as many ops, so both meet the machine at the same moments: the median of the rounds' ratios either way. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server µs are what INFO commandstats counts for the commands the client sent: the sides of a row group take turns, %d ops each, in %d rounds (the order reversed every other round); the µs are each side's median over the rounds, and the figure in brackets the median of the rounds' ratios, ours over the peer's (above 1 our server time is longer); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n", envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds))
 	return sb.String()
 }
 
