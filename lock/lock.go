@@ -783,16 +783,17 @@ func (l *Lock) Token() string {
 // that of every earlier acquisition of the same key. Pass it to a store that
 // rejects writes carrying a smaller fence than one it has seen.
 //
-// It is one more than the last fence given out, kept at FenceKey(key) for
-// at least the lock's TTL plus a minute, or, once that key is gone, the server's
-// clock in microseconds when the lock was taken. So fences do not go
-// backwards when that key expires or is evicted: every fence is at most the
-// server's clock at the end of the call that gave it out, since each call
-// takes the server more than a microsecond, and the clock has moved past
-// every earlier fence by then. They can go backwards only if the server's
-// clock steps back by more than the fence key's lifetime, or a failover
-// promotes a replica whose clock is behind by more than the time since the
-// last acquisition (see the package documentation). A lock taken with
+// It is the server's clock in microseconds when the lock was taken, or one
+// more than the last fence given out, kept at FenceKey(key) for at least
+// the lock's TTL plus a minute, where that is higher. So fences do not go
+// backwards whatever becomes of that key (expired, evicted, or an older
+// value restored from a snapshot or a lagging replica): every fence is at
+// most the server's clock at the end of the call that gave it out, since
+// each call takes the server more than a microsecond, and the clock has
+// moved past every earlier fence by then. They can go backwards only if the
+// server's clock steps back by more than the fence key's lifetime, or a
+// failover promotes a replica whose clock is behind by more than the time
+// since the last acquisition (see the package documentation). A lock taken with
 // Options.NoFence has none: Fence returns 0.
 func (l *Lock) Fence() int64 {
 	if l == nil {

@@ -120,7 +120,8 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // nobody else holds the lock. The Result is that batch's. If the lock was
 // lost meanwhile (its TTL ran out and another holder came), the save is
 // refused with an error wrapping ErrLockLost and rapyer.ErrNotHeld, and
-// nothing is stored.
+// nothing is stored; so too when the lock was lost with the model (a server
+// restarted without persistence), not ErrNotFound.
 //
 // fn's context is cancelled when ctx is, or when the lock is known lost (the
 // watchdog of WithAutoExtend found it gone, or its TTL ran out by the local
@@ -182,9 +183,11 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // On one server, or on a cluster when the models share a hash tag, the save
 // is one atomic batch: a lost lock or a failed check saves none of them.
 // Otherwise it is one atomic batch per model (each fenced by its own lock),
-// in key order; the Result is the last's and the error the first. Once one
-// of those may have stored its model, the others run even if ctx ends, and
-// an error after a model was stored wraps ErrPartlyApplied. fn's
+// in key order; the Result is the last's and the error the first. A lock
+// known lost before the first of those (see lock.Lock.Context) saves none:
+// ErrLockLost. Once one of them may have stored its model, the others run
+// even if ctx ends, and an error after a model was stored wraps
+// ErrPartlyApplied. fn's
 // context is cancelled when ctx is, or when any of the locks is known lost.
 // Every model must use the same client, and a model may appear once;
 // otherwise LockAll fails with ErrInvalid before taking anything.
@@ -412,9 +415,10 @@ func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) er
 // saveAll saves what changed in the models taken, fenced by their locks,
 // and releases the locks in the same step: one batch when they share a slot
 // (or the client is not a cluster's), else one batch per model in key
-// order, reporting the last result and the first error. Across slots, once
-// a save may have stored its model the others run whatever ctx says, and
-// an error after a model was stored wraps ErrPartlyApplied.
+// order, reporting the last result and the first error. Across slots, a
+// lock known lost before the first save saves none (ErrLockLost); once a
+// save may have stored its model the others run whatever ctx says, and an
+// error after a model was stored wraps ErrPartlyApplied.
 func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error) {
 	// one model's batch (most locks) needs no slice of batches and no Join
 	var one [1]tx.Batch
@@ -435,6 +439,12 @@ func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error)
 		}
 		res, err := tx.Exec(ctx, rdb, b, o)
 		return res, finish(ts, res, err)
+	}
+	if err := knownLost(ts); err != nil {
+		// a lock known lost before the first save: save none, rather
+		// than the models whose locks held and leave the call half done
+		releaseAll(ts)
+		return nil, fmt.Errorf("%w: LockAll saved none of its %d models (in different slots, one batch each): %w", errs.LockLost, len(ts), err)
 	}
 	var res *tx.Result
 	var firstErr error
@@ -468,18 +478,48 @@ func saveAll(ctx context.Context, ts []*taken, o tx.Options) (*tx.Result, error)
 	return res, firstErr
 }
 
+// knownLost returns why a lock of ts is known lost (its watchdog or an
+// extension found the key gone, or its TTL passed by the local clock), or
+// nil.
+func knownLost(ts []*taken) error {
+	for _, t := range ts {
+		if err := context.Cause(t.lock.Context()); errors.Is(err, errs.NotHeld) {
+			return err
+		}
+	}
+	return nil
+}
+
 // finish stops the locks' watchdogs after a fenced save that released them,
 // or releases them when the save failed or was skipped (a model deleted
-// under the lock, with SkipIfMissing).
+// under the lock, with SkipIfMissing). A save refused or skipped for a
+// missing model, whose lock that release finds lost, was lost with its lock
+// (a restart without persistence, a flush): the batch checks the model
+// before the lock, so that is ErrLockLost, not ErrNotFound, nor a Skipped
+// result without an error.
 func finish(ts []*taken, res *tx.Result, err error) error {
+	missing := errors.Is(err, errs.NotFound) || (err == nil && res.Skipped)
 	for _, t := range ts {
 		if err == nil && !res.Skipped {
 			t.lock.Forget()
-		} else {
-			release(t.lock)
+			continue
+		}
+		if rerr := t.lock.Release(context.Background()); missing && errors.Is(rerr, errs.NotHeld) {
+			err, missing = lostWithTheModel(t, err), false
 		}
 	}
 	return err
+}
+
+// lostWithTheModel is the error of a save that found a model missing (err,
+// or nil when it skipped it) and whose lock t's release found lost.
+func lostWithTheModel(t *taken, err error) error {
+	seen := "skipped a missing model"
+	if err != nil {
+		seen = "found a model missing (" + err.Error() + ")"
+	}
+	return fmt.Errorf("%w: the save %s, and the lock %s was no longer held: lost with the model (a restart without persistence, a flush)",
+		errs.LockLost, seen, t.lock.Key())
 }
 
 // releaseAll lets the locks of ts go.

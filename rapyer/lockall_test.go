@@ -78,7 +78,9 @@ func TestLockAllOverTwoTypes(t *testing.T) {
 // one batch fenced by every lock: when one lock is lost, the function's
 // context ends (cause rapyer.ErrNotHeld) and the save is refused whole. Across
 // slots (a cluster without a shared tag) each model is saved by its own
-// batch: the one whose lock held is saved, the other refused.
+// batch; a lock known lost before the first of them (here the watchdog
+// found it gone) saves none. (Before session 16 the one whose lock held
+// was saved, the other refused: the call was left half done.)
 func TestLockAllLostLockSavesNeither(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		for _, tag := range []bool{true, false} {
@@ -121,11 +123,8 @@ func lostLockOverTwoTypes(t *testing.T, b *testenv.Backend, tag bool) {
 	if gotT.Status != "new" {
 		t.Fatalf("tag %v: the model whose lock was lost was saved: %+v", tag, gotT)
 	}
-	switch oneSlot := tag || b.Kind != testenv.Cluster; {
-	case oneSlot && gotA.Balance != 100:
-		t.Fatalf("tag %v: on one slot a lost lock saved the other model: %+v", tag, gotA)
-	case !oneSlot && gotA.Balance != 0:
-		t.Fatalf("tag %v: across slots the model whose lock held was not saved: %+v", tag, gotA)
+	if gotA.Balance != 100 || errors.Is(err, rapyer.ErrPartlyApplied) {
+		t.Fatalf("tag %v: a lock known lost before the save saved the other model: %+v (%v)", tag, gotA, err)
 	}
 }
 

@@ -20,72 +20,6 @@
 -- double) below 2^53; a stored value at or above it is not ours.
 local MAXFENCE = 9007199254740991
 
--- nextfence gives out the next fencing token of the fence key k and stores
--- it there for life ms: one more than the stored fence while k lives, the
--- server's clock in microseconds once it is gone. It returns nil and an
--- error reply if k holds something that is not a fence, and leaves k as it
--- was (a negative whole number, or one at or above MAXFENCE, that INCR
--- counted up is given back by uncount).
---
--- Why fences never go backwards, whatever expires or is evicted: calls of
--- the lock entries run one at a time and each takes more than a
--- microsecond. By induction every fence is at most the clock at the end of
--- its own call: a clock read is, and one more than the last fence is at
--- most the last call's clock plus 1µs, which this call's end has passed.
--- While k lives, the next fence is above the stored one; once k is gone
--- (expired, evicted, deleted), the next fence is the clock, which has
--- passed every fence given out before (unless the clock stepped back).
--- k outlives the lock by a margin, so a server clock that steps back by
--- less than that margin is covered by the stored value.
---
--- The common case, k alive, is an INCR and a PTTL where the user may
--- INCR (no text to parse or to format, and no SET: half the server's work
--- of a GET and a SET PX), and a PEXPIRE only when k has less than life
--- left (then to twice life, so about once per life); elsewhere (an ACL
--- user of the line before INCR was in it) a GET and a SET PX. Either way
--- no clock read.
--- stepdigits adds one to (up) or takes one from (not up) the whole number
--- written in the digits d, and returns its digits without leading zeros.
--- Taking one needs d above 0.
-local function stepdigits(d, up)
-  local out, carry = {}, true
-  for j = #d, 1, -1 do
-    local c = string.byte(d, j) - 48
-    if carry then
-      c = up and c + 1 or c - 1
-      carry = c == 10 or c == -1
-      if carry then c = up and 0 or 9 end
-    end
-    out[j] = c
-  end
-  local s = table.concat(out)
-  if carry then s = '1' .. s end
-  return (string.gsub(s, '^0+(%d)', '%1'))
-end
-
--- uncount gives k back the number an INCR has just counted up past the
--- fences (to at most 0, or to MAXFENCE and above), so that a refused fence
--- key is left exactly as it was: by its text, since a double rounds a
--- number at or above 2^53, and with the TTL that INCR kept. Only this
--- refusal pays for it.
-local function uncount(k)
-  local t = redis.call('GET', k)
-  local v
-  if t == '0' then
-    v = '-1'
-  elseif string.sub(t, 1, 1) == '-' then
-    v = '-' .. stepdigits(string.sub(t, 2), true)
-  else
-    v = stepdigits(t, false)
-  end
-  local ttl = redis.call('PTTL', k)
-  if ttl > 0 then
-    redis.call('SET', k, v, 'PX', ttl)
-  else
-    redis.call('SET', k, v)
-  end
-end
-
 -- refused is the error reply of a fence that the server refused to read
 -- or write at k (err, its message): NOPERM for the ACL's refusal, which
 -- Redis 7.0 words "can't run this command" and later versions "no
@@ -96,70 +30,66 @@ local function refused(k, err)
   return redis.error_reply(code .. ' fence key ' .. k .. ': ' .. err)
 end
 
+-- nextfence gives out the next fencing token of the fence key k and stores
+-- it there: the server's clock in microseconds, or one more than the
+-- stored fence where that is higher (a clock that stepped back). It returns
+-- nil and an error reply if k holds something that is not a fence, and
+-- leaves k as it was.
+--
+-- Why fences never go backwards, whatever is lost: calls of the lock
+-- entries run one at a time and each takes more than a microsecond. By
+-- induction every fence is at most the clock at the end of its own call: a
+-- clock read is, and one more than the stored fence is at most the last
+-- call's clock plus 1µs, which this call's end has passed. So the clock,
+-- read by every call, is above every fence given out before, whatever
+-- became of k: expired, evicted, deleted, or an older value come back (a
+-- server restarted from a snapshot or from an append-only file that lost
+-- its last writes, a promoted replica that missed them). From session 8 to
+-- session 16 of issue #13 the clock was read only once k was gone, and an
+-- INCR of k gave the next fence while it lived: an older value of k gave
+-- the fences after it out again, one for one. k outlives the lock by a
+-- margin, so a server clock that steps back by less than that margin (and
+-- less than the time since the last acquisition) is covered by the stored
+-- value.
+--
+-- k's TTL is written to life when k was gone, to twice life when it has
+-- less than life left (or none: an old counter; or the user may not PTTL),
+-- and else left as it was (written back as read), so k lives at least life
+-- past every acquisition and at most twice the longest life.
 local function nextfence(k, life)
-  local acl = redis.acl_check_cmd
-  local counted = false -- INCR made k 1: it was gone, or held 0
-  if not acl or acl('INCR', k) then
-    -- without acl_check_cmd (before Redis 7) a refusal is an error reply
-    local n = redis.pcall('INCR', k)
-    if type(n) == 'number' and n > 1 and n < MAXFENCE then
-      -- k must live at least life from now; it is lengthened (to twice
-      -- life) only when it has less left, so most calls read its PTTL
-      -- and write no PEXPIRE (a write, which the server propagates as a
-      -- PEXPIREAT: about twice the read's work). No TTL (-1, an old
-      -- counter) or a refused PTTL (a user without it) lengthens it.
-      local pt = redis.pcall('PTTL', k)
-      if type(pt) == 'number' and pt >= tonumber(life) then
-        return n
-      end
-      -- a refused PEXPIRE (a user one rule short of the documented
-      -- line) gives the count back and takes the GET and SET PX way,
-      -- which needs none: an error raised here would leave the lock
-      -- held and the count up
-      if type(redis.pcall('PEXPIRE', k, 2 * life)) == 'number' then
-        return n
-      end
-      uncount(k)
-    elseif type(n) == 'number' and n ~= 1 then
-      uncount(k)
-    end
-    counted = n == 1
-    -- 1: k was gone (INCR made it 1) or held 0: the clock's below;
-    -- an error (not an integer, not a string, refused) or a number too
-    -- large: the reading below says which
-  end
   local v = redis.pcall('GET', k)
   if type(v) == 'table' then
     return nil, redis.error_reply('ERR fence key ' .. k .. ' is not a string: ' .. tostring(v.err))
   end
-  if v and v ~= '1' then
+  local n = 0
+  if v then
     -- tonumber alone (a pattern match first cost more than the rest of
     -- the check): a whole number in [0, MAXFENCE) is a fence, whatever
     -- its spelling; NaN fails n % 1 == 0
-    local n = tonumber(v)
+    n = tonumber(v)
     if not n or n < 0 or n >= MAXFENCE or n % 1 ~= 0 then
       return nil, redis.error_reply('ERR fence key ' .. k .. ' holds ' .. v .. ', not a fence')
     end
-    n = n + 1
-    -- as text, and as an integer (%.0f of a double costs twice as much;
-    -- a number argument is formatted by the server in ways that differ
-    -- between versions)
-    local set = redis.pcall('SET', k, string.format('%d', n), 'PX', life)
-    if set.err then
-      return nil, refused(k, set.err)
-    end
-    return n
   end
-  -- the clock's text as is (TIME's microseconds have at most 6 digits);
-  -- a refused TIME or SET leaves no 1 that INCR made (without a TTL, it
-  -- would be counted up from later, below the fences given out before)
   local t = redis.pcall('TIME')
-  local set = t.err and t or redis.pcall('SET', k, t[1] .. string.sub('00000' .. t[2], -6), 'PX', life)
+  if t.err then
+    return nil, refused(k, t.err)
+  end
+  local f = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if f <= n then f = n + 1 end
+  local px = tonumber(life)
+  if v then
+    local pt = redis.pcall('PTTL', k)
+    px = (type(pt) == 'number' and pt >= px) and pt or 2 * px
+  end
+  -- as text, and as an integer (%.0f of a double costs twice as much;
+  -- a number argument is formatted by the server in ways that differ
+  -- between versions)
+  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', px)
   if set.err then
-    if counted then redis.call('DEL', k) end
     return nil, refused(k, set.err)
   end
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+  return f
 end
 
 -- wake announces a release on channel, if the user may PUBLISH there, and
