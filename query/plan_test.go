@@ -32,6 +32,11 @@ var (
 	Lines  = lens.Of(func(p *Product) *[]string { return &p.Lines })
 )
 
+// Other has a field of Product's stored name price.
+type Other struct{ Price int }
+
+var otherPrice = lens.Of(func(o *Other) *int { return &o.Price })
+
 var ixs = []plan.Index{
 	{Field: "name", Kind: 's', Use: 'p'},
 	{Field: "status", Kind: 's', Use: 'o'},
@@ -99,6 +104,8 @@ func TestThePlannerDrivesByTheIndexesAndRefusesWhatNoneServes(t *testing.T) {
 		{query.Where(is.Or(is.Equal(Status, "a"), is.Equal(Note, "b"))), "note in Equal(note, \"b\")"},
 		{query.Where(is.Equal(Status, "a")).OrderBy(Note), "OrderBy(note): no index orders by it"},
 		{query.All[Product]().OrderBy(Tags), "not a scalar field"},
+		// a field of another type, with the stored name of one of Product
+		{query.All[Product]().OrderBy(otherPrice), "OrderBy(Other.price): a field of another type than the query's query_test.Product"},
 	}
 	for _, c := range cases {
 		s, err := c.q.Spec(plan.Access{})

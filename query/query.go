@@ -37,7 +37,8 @@ func Where[S any](p is.Pred[S]) Query[S] { return Query[S]{pred: &p} }
 func All[S any]() Query[S] { return Query[S]{} }
 
 // OrderBy orders the results by f, ascending (Desc for descending), ties by
-// id. f needs an index.On, index.Prefix or index.Unique. Without OrderBy the
+// id. f needs an index.On, index.Prefix or index.Unique; a lens of another
+// type than S is refused (rapyer.ErrInvalid). Without OrderBy the
 // order is the one of the index that serves the query (the id for an
 // equality), stable from page to page.
 func (q Query[S]) OrderBy(f Sortable) Query[S] {

@@ -30,6 +30,9 @@ func (q Query[S]) Spec(plan.Access) (plan.Spec, error) {
 		s.Lower = func(t any) ([]string, error) { return p.Lower(t.(prog.Target)) }
 	}
 	if q.order != nil {
+		if !reads[S](q.order) {
+			return s, fmt.Errorf("%w: OrderBy(%s): a field of another type than the query's %s", errs.Invalid, q.order, reflect.TypeFor[S]())
+		}
 		m, err := schema.For[S]()
 		if err != nil {
 			return s, err
@@ -41,4 +44,12 @@ func (q Query[S]) Spec(plan.Access) (plan.Spec, error) {
 		s.Order = n.Name
 	}
 	return s, nil
+}
+
+// reads reports whether f is a field of S: a lens.Field[S, A], whose Get
+// takes an S (a lens of another type with a field of the same stored name
+// would order by S's field). A Sortable without Get is taken by its path.
+func reads[S any](f Sortable) bool {
+	g, ok := reflect.TypeOf(f).MethodByName("Get")
+	return !ok || (g.Type.NumIn() == 2 && g.Type.In(1) == reflect.TypeFor[S]())
 }

@@ -3,6 +3,7 @@ package rapyer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 
@@ -198,28 +199,41 @@ func (r *qrun[T]) mergeRuns(runs [][]qhit) []qhit {
 // is being built, a page of a plan that reads every model instead.
 func (r *qrun[T]) pageScan(ctx context.Context, what, cursor string, limit int) ([]qhit, string, error) {
 	hits, next, err := r.page(ctx, what, cursor, limit)
-	if r.rescan(err) {
-		return r.page(ctx, what, cursor, limit)
+	if !r.rescan(err) {
+		return hits, next, err
 	}
-	return hits, next, err
+	if cursor != "" {
+		// the cursor's place is in the order of the index, which a scan
+		// does not follow
+		return nil, "", fmt.Errorf("%w: %s: the cursor resumes pages read through an index that is being built now (Model.Reindex); page again from the start (a paging begun while it is built goes on to its end)", errs.BadCursor, r.spec.Shown)
+	}
+	return r.page(ctx, what, cursor, limit)
 }
 
 // rescan turns the plan into a scan of every model when err says an index
 // it reads is being built and the query may scan, and reports whether it
 // did. Cursors of the first plan are then refused (ErrBadCursor).
 func (r *qrun[T]) rescan(err error) bool {
-	if !errors.Is(err, errs.NotIndexed) || !r.spec.Scan || r.spec.Order != "" || r.plan.Mode == plan.All {
+	if !errors.Is(err, errs.NotIndexed) || !r.mayRescan() {
 		return false
 	}
 	r.setPlan(plan.Plan{Mode: plan.All})
 	return true
 }
 
+// mayRescan reports whether the query may read every model instead of its
+// plan's index (rescan).
+func (r *qrun[T]) mayRescan() bool {
+	return r.spec.Scan && r.spec.Order == "" && r.plan.Mode != plan.All
+}
+
 // Page reads one page of q: at most its Limit models (DefaultPageSize
 // without one), after the page whose Next is cursor ("" for the first
 // page). Paging is stable: a model not changed while a caller pages through
 // comes on exactly one page. A cursor of another query, or one that was
-// changed, fails with ErrBadCursor.
+// changed, fails with ErrBadCursor, as does one of a page read through an
+// index that is being built now. A query with query.Scan whose index is not
+// ready reads every model instead, and its cursors go on so to the end.
 func (m *Model[T]) Page(ctx context.Context, q query.Query[T], cursor string) (Page[T], error) {
 	r, err := m.prepare(q)
 	if err != nil {

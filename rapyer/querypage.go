@@ -141,7 +141,7 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 	after := ""
 	if cursor != "" {
 		var err error
-		if after, err = plan.DecodeCursor(r.fp, cursor); err != nil {
+		if after, err = r.resume(cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -150,6 +150,25 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 		return hits, "", err
 	}
 	return hits, plan.EncodeCursor(r.fp, hits[len(hits)-1].key), nil
+}
+
+// resume is the sort key that cursor, of a page of the query, resumes
+// after. A query that may scan (query.Scan) reads every model while an
+// index it needs is being built (rescan), and its cursors are of that
+// plan: such a cursor goes on as a scan after the rebuild too, so that a
+// paging begun during a rebuild ends as it began, each model once.
+func (r *qrun[T]) resume(cursor string) (string, error) {
+	after, err := plan.DecodeCursor(r.fp, cursor)
+	if err == nil || !r.mayRescan() {
+		return after, err
+	}
+	was := r.plan
+	r.setPlan(plan.Plan{Mode: plan.All})
+	if scan, err := plan.DecodeCursor(r.fp, cursor); err == nil {
+		return scan, nil
+	}
+	r.setPlan(was)
+	return "", err
 }
 
 // value decodes the model of a hit of a models query; ok is false for a

@@ -36,7 +36,10 @@ const (
 // ErrNotIndexed, or reads every model with query.Scan), so no query misses a
 // model during the rebuild. It keeps its place in the group's @meta: run it
 // again after a failure and it goes on from there. progress, if not nil,
-// is called after every chunk with the models done and the total.
+// is called after every chunk with the models done and the total. Two
+// models stored before a Unique index that hold one value of it fail the
+// rebuild with ErrDuplicate, naming both, and the index stays unready:
+// give one another value and run Reindex again.
 //
 // A type's first index moves its keys (docs/queries.md, "A type's first
 // index: the move"): Reindex first moves every model stored before into
@@ -209,8 +212,14 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	if err := lua.Reindex.Run(ctx, m.rdb, script.Command([]string{ix.IDs(base), ix.Back(base), ix.Exp(base)}, args...)).Err(); err != nil {
+	res, err := lua.Reindex.Run(ctx, m.rdb, script.Command([]string{ix.IDs(base), ix.Back(base), ix.Exp(base)}, args...)).Result()
+	if err != nil {
 		return errs.At("Reindex", err)
+	}
+	if raw, ok := res.([]any); ok && len(raw) == 4 && raw[0] == "ERR" {
+		// two models stored before a Unique index hold one value of it
+		msg, _ := raw[3].(string)
+		return fmt.Errorf("%w: Reindex: %s", errs.Duplicate, msg)
 	}
 	if !mark {
 		return nil

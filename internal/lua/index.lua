@@ -388,10 +388,46 @@ end
 
 -- Entry points ----------------------------------------------------------------
 
+-- holds reports whether model id of the group at base exists and holds
+-- the value of encoding e in the scalar field of index f.
+function IX.holds(base, id, f, e)
+  local v = redis.call('HMGET', base .. ':{' .. id .. '}', VERSION, f.name)
+  return v[1] ~= false and IX.enc(f.kind, v[2] or IX.ZERO[f.kind]) == e
+end
+
+-- dupes is the message of the first value of a Unique index of fs that two
+-- models hold, one of them among ids (models of the group at base), or
+-- nil: a rebuild checks it before it syncs (the models were stored before
+-- the index, with no check), since a claim it made for one would refuse
+-- the other's every write of its own value.
+function IX.dupes(base, fs, ids)
+  local us = {}
+  for _, f in ipairs(fs) do
+    if f.use == 'u' then us[#us + 1] = f end
+  end
+  if #us == 0 then return nil end
+  local mine = {}
+  for _, id in ipairs(ids) do
+    local root = base .. ':{' .. id .. '}'
+    for _, e in ipairs(IX.entries({root = root, f = us}) or {}) do
+      local f, k = nil, e[1] .. '\0' .. e[2]
+      for _, u in ipairs(us) do if u.name == e[1] then f = u end end
+      local owner = mine[k] or redis.call('HGET', f.aux, e[2])
+      if owner and owner ~= id and (mine[k] or IX.holds(base, owner, f, e[2])) then
+        return f.name .. ': models ' .. owner .. ' and ' .. id .. ' hold one value (' ..
+          tostring(redis.call('HGET', root, f.name) or '') .. '); give one another value, then run Reindex again'
+      end
+      mine[k] = id
+    end
+  end
+  return nil
+end
+
 -- reindex(keys, args): keys = {ids, back, exp}, args = the number of
 -- indexes, four words each (name kind use coll), then ids of the group:
--- syncs each model, and replies with how many it synced. Rebuilds and
--- tests call it.
+-- syncs each model, and replies with how many it synced. Two models that
+-- hold one value of a Unique index (IX.dupes) fail it before it writes:
+-- {'ERR', 'DUPLICATE', '0', message}. Rebuilds and tests call it.
 local function reindex(keys, args)
   KS, AV = keys, args
   WROTE, AT = false, 0
@@ -404,6 +440,10 @@ local function reindex(keys, args)
     if use == 'u' then aux = base .. ':@u:' .. name end
     fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
   end
+  local ids = {}
+  for i = 2 + 4 * nf, #args do ids[#ids + 1] = args[i] end
+  local dup = IX.dupes(base, fs, ids)
+  if dup then return {'ERR', 'DUPLICATE', '0', dup} end
   local now = IX.now()
   local n = 0
   for i = 2 + 4 * nf, #args do
