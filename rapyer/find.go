@@ -197,6 +197,9 @@ func (r *qrun[T]) mergeRuns(runs [][]qhit) []qhit {
 // pageScan is page, and for a query that may scan (query.Scan) whose index
 // is being built, a page of a plan that reads every model instead.
 func (r *qrun[T]) pageScan(ctx context.Context, what, cursor string, limit int) ([]qhit, string, error) {
+	if r.resumesScan(cursor) {
+		r.setPlan(plan.Plan{Mode: plan.All})
+	}
 	hits, next, err := r.page(ctx, what, cursor, limit)
 	if r.rescan(err) {
 		return r.page(ctx, what, cursor, limit)
@@ -204,9 +207,24 @@ func (r *qrun[T]) pageScan(ctx context.Context, what, cursor string, limit int) 
 	return hits, next, err
 }
 
+// resumesScan reports whether cursor is one of the scan that rescan turns a
+// query to (made while its index was not ready): that scan then goes on,
+// whatever the index's state now, so that a caller can page through it.
+func (r *qrun[T]) resumesScan(cursor string) bool {
+	if cursor == "" || !r.spec.Scan || r.spec.Order != "" || r.plan.Mode == plan.All {
+		return false
+	}
+	if _, err := plan.DecodeCursor(r.fp, cursor); err == nil {
+		return false
+	}
+	_, err := plan.DecodeCursor(r.fingerprint(plan.Plan{Mode: plan.All}), cursor)
+	return err == nil
+}
+
 // rescan turns the plan into a scan of every model when err says an index
 // it reads is being built and the query may scan, and reports whether it
-// did. Cursors of the first plan are then refused (ErrBadCursor).
+// did. Cursors of the first plan are then refused (ErrBadCursor); the
+// scan's own go on with the scan (resumesScan).
 func (r *qrun[T]) rescan(err error) bool {
 	if !errors.Is(err, errs.NotIndexed) || !r.spec.Scan || r.spec.Order != "" || r.plan.Mode == plan.All {
 		return false

@@ -67,10 +67,15 @@ func (m *Model[T]) prepare(q query.Query[T]) (*qrun[T], error) {
 // one plan is refused by another.
 func (r *qrun[T]) setPlan(p plan.Plan) {
 	r.plan, r.tail = p, nil
+	r.fp = r.fingerprint(p)
+}
+
+// fingerprint is what a cursor of the query under plan p carries.
+func (r *qrun[T]) fingerprint(p plan.Plan) [8]byte {
 	s := r.spec
 	parts := []string{r.m.opts.Prefix, string(p.Mode), s.Order, strconv.FormatBool(s.Desc), s.Tag,
 		strings.Join(r.words, "\x00"), strings.Join(p.Uses, "\x00")}
-	r.fp = plan.Fingerprint(parts...)
+	return plan.Fingerprint(parts...)
 }
 
 func (m *Model[T]) planIndexes() []plan.Index {
