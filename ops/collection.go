@@ -305,8 +305,9 @@ func (o *moveOp) Compile(b *prog.Builder, t prog.Target) error {
 }
 
 // Move takes the element at one end of a list field and puts it at one end
-// of another list field of the same model, in one step (LMOVE), and yields
-// it: the task-queue hand-off from pending to processing. An empty source
+// of another list field of the same model, in one step (LMOVE's meaning, as
+// a pop and a push in the script, so Redis before 6.2 serves it too), and
+// yields it: the task-queue hand-off from pending to processing. An empty source
 // moves nothing and yields nothing. Server cost: O(1).
 func Move[S any, L ~[]E, E any](src lens.Field[S, L], from Side, dst lens.Field[S, L], to Side) *Maybe[E] {
 	o := &moveOp{src: resolve(src, schema.List), dst: resolve(dst, schema.List), from: from, to: to}

@@ -45,8 +45,8 @@
 //
 // Lists: Append, Prepend, InsertAt (Python's clamping), PopLast, PopFirst,
 // PopAt, SetAt, RemoveRange and Trim (Python slice bounds; End is the end),
-// Remove, RemoveAll, Move (LMOVE between two lists of one model: the task
-// queue hand-off), Len, Clear.
+// Remove, RemoveAll, Move (LMOVE between two lists of one model, as a pop and
+// a push in the script: the task queue hand-off), Len, Clear.
 //
 // Maps: SetItem, SetItems, DeleteItems, PopItem (with a default), GetItem,
 // PopAnyItem, Size, IncrItem (m[k] += n on a map of numbers), ClearItems.

@@ -3,6 +3,7 @@ package rapyer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -23,7 +24,7 @@ import (
 
 // leastPrivilege is the ACL line of docs/operations.md, word for word
 // (TestOperationsDocHasTheTestedACLLine holds the two together).
-const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +incr +hget +hset +hdel +hlen +hscan +hincrby +hincrbyfloat +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking +hmget +hsetnx +zadd +zrem +zcard +zlexcount +zrangebylex +zrevrangebylex +zrangebyscore"
+const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +incr +hget +hset +hdel +hlen +hstrlen +hscan +hincrby +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking +hmget +hsetnx +zadd +zrem +zcard +zlexcount +zrangebylex +zrevrangebylex +zrangebyscore +zrange"
 
 // TestOperationsDocHasTheTestedACLLine: the line the least-privilege test
 // runs with is the one docs/operations.md gives, as one line of its text.
@@ -250,6 +251,36 @@ func TestLeastPrivilegeUserWithIndexes(t *testing.T) {
 		step("Delete", err)
 		if !ok {
 			t.Fatal("Delete of an existing model reported it missing")
+		}
+	})
+}
+
+// TestLeastPrivilegeUserMovesAndBuildsIndexes runs, as the user of the
+// documented ACL line, what TestLeastPrivilegeUserWithIndexes finds nothing
+// to do for: a type's first index (Reindex moves the stored models to the
+// slot groups, then builds) and an index declared after models were stored
+// (Reindex builds it, walking each group's @ids with ZRANGE BYLEX).
+func TestLeastPrivilegeUserMovesAndBuildsIndexes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "ixacl"
+		app := b.NewUser(t, aclRules(t, leastPrivilege, prefix)...)
+		plain := rapyer.MustNew[QItem](app, rapyer.Options{Prefix: prefix})
+		for i := range 6 {
+			if err := plain.Save(ctx, fmt.Sprintf("it%d", i), QItem{Status: "new", Price: i % 2}); err != nil {
+				t.Fatalf("Save as the least-privilege user: %v", err)
+			}
+		}
+		first := rapyer.MustNew[QItem](app, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus)}})
+		if err := first.Reindex(ctx, nil); err != nil {
+			t.Fatalf("Reindex of the first index (the move) as the least-privilege user: %v", err)
+		}
+		second := rapyer.MustNew[QItem](app, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus), index.On(iPrice)}})
+		if err := second.Reindex(ctx, nil); err != nil {
+			t.Fatalf("Reindex of an index declared later as the least-privilege user: %v", err)
+		}
+		if n, err := second.Count(ctx, query.Where(is.Equal(iPrice, 1))); err != nil || n != 3 {
+			t.Fatalf("Count on the built index: %d, %v; want 3", n, err)
 		}
 	})
 }

@@ -75,6 +75,26 @@ func (p aoPlace[N]) describe(key, name string, cur, x N) string {
 	return fmt.Sprintf("%s %s(%v, %v)", p.name, name, cur, x)
 }
 
+// op is the op named name with operand x on the place: IncrItem of the
+// map's key, else Incr ("add"), Decr ("sub") or the arithmetic op of that
+// name on the root field (Div, for floats only, is the caller's).
+func (p aoPlace[N]) op(key, name string, x N) ops.Op {
+	switch {
+	case key != "":
+		return ops.IncrItem(p.m, key, x)
+	case name == "add":
+		return ops.Incr(p.root, x)
+	case name == "sub":
+		return ops.Decr(p.root, x)
+	case name == "div":
+		return nil
+	}
+	return map[string]func(lens.Field[aoItem, N], N) *ops.Yield[N]{
+		"mul": ops.Mul[aoItem, N], "floordiv": ops.FloorDiv[aoItem, N],
+		"mod": ops.Mod[aoItem, N], "pow": ops.Pow[aoItem, N], "max": ops.Max[aoItem, N], "min": ops.Min[aoItem, N],
+	}[name](p.root, x)
+}
+
 type aoFloat[N float32 | float64] struct{ aoPlace[N] }
 
 var aoFloatOperands = []float64{0, 1, -1, 0.5, 2, 3, -3, 0.1, 0.2, 1e-20, -1e-20, 1e20, 16777216,
@@ -99,19 +119,9 @@ func (s aoFloat[N]) step(r *rand.Rand, want *aoItem) (ops.Op, error, string) {
 			x = 1
 		}
 	}
-	var op ops.Op
-	switch {
-	case key != "":
-		op = ops.IncrItem(s.m, key, x)
-	case name == "add":
-		op = ops.Incr(s.root, x)
-	case name == "sub":
-		op = ops.Decr(s.root, x)
-	default:
-		op = map[string]func(lens.Field[aoItem, N], N) *ops.Yield[N]{
-			"mul": ops.Mul[aoItem, N], "div": ops.Div[aoItem, N], "floordiv": ops.FloorDiv[aoItem, N],
-			"mod": ops.Mod[aoItem, N], "pow": ops.Pow[aoItem, N], "max": ops.Max[aoItem, N], "min": ops.Min[aoItem, N],
-		}[name](s.root, x)
+	op := s.op(key, name, x)
+	if name == "div" { // floats only
+		op = ops.Div(s.root, x)
 	}
 	res, err := goFloat(name, cur, x)
 	if err == nil {
@@ -185,20 +195,7 @@ func (s aoInt[N]) step(r *rand.Rand, want *aoItem) (ops.Op, error, string) {
 	if name == "pow" {
 		x = N([]int64{0, 1, 2, 3, -1}[r.IntN(5)])
 	}
-	var op ops.Op
-	switch {
-	case key != "":
-		op = ops.IncrItem(s.m, key, x)
-	case name == "add":
-		op = ops.Incr(s.root, x)
-	case name == "sub":
-		op = ops.Decr(s.root, x)
-	default:
-		op = map[string]func(lens.Field[aoItem, N], N) *ops.Yield[N]{
-			"mul": ops.Mul[aoItem, N], "floordiv": ops.FloorDiv[aoItem, N],
-			"mod": ops.Mod[aoItem, N], "pow": ops.Pow[aoItem, N], "max": ops.Max[aoItem, N], "min": ops.Min[aoItem, N],
-		}[name](s.root, x)
-	}
+	op := s.op(key, name, x)
 	res, err := goInt(name, aoBig(cur), aoBig(x), s.lo, s.hi)
 	if err == nil {
 		set(N(res.Int64()))

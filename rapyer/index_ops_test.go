@@ -217,17 +217,7 @@ func TestEveryOpKeepsTheIndexesExact(t *testing.T) {
 
 func wQueries(t *testing.T, ctx context.Context, m *rapyer.Model[wItem], r *rand.Rand, step string) {
 	t.Helper()
-	stored := map[string]wItem{}
-	for id, err := range m.IDs(ctx) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := m.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored[id] = v
-	}
+	stored := storedItems(t, m)
 	var ps []is.Pred[wItem]
 	for _, v := range stored {
 		ps = append(ps, is.Equal(wF32, v.F32), is.AtMost(wF32, v.F32), is.Equal(wF64, v.F64), is.Below(wF64, v.F64),

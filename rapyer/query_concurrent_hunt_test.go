@@ -19,17 +19,18 @@ import (
 	"github.com/rapyer-go/rapyer/tx"
 )
 
-// churn runs writers goroutines that save, change and delete the models
-// w000 .. w059 (values drawn as randomItem does, so with ties of the
-// quiet models' values) until the returned stop is called.
-func churn(t *testing.T, m *rapyer.Model[QItem], seed int64, writers int) (stop func()) {
+// writeUntilStopped runs writers goroutines, writer w drawing from the
+// random stream (seed, stream+w), each calling write again and again until
+// the returned stop is called (stop waits for them). A write's error fails
+// the test and ends its writer.
+func writeUntilStopped(t *testing.T, writers int, seed int64, stream uint64, write func(ctx context.Context, r *rand.Rand) error) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(seed), uint64(100+w)))
+			r := rand.New(rand.NewPCG(uint64(seed), stream+uint64(w)))
 			ctx := context.Background()
 			for {
 				select {
@@ -37,24 +38,34 @@ func churn(t *testing.T, m *rapyer.Model[QItem], seed int64, writers int) (stop 
 					return
 				default:
 				}
-				id := fmt.Sprintf("w%03d", r.IntN(60))
-				var err error
-				switch r.IntN(3) {
-				case 0:
-					err = m.Save(ctx, id, randomItem(r))
-				case 1:
-					_, err = m.Exec(ctx, id, tx.Of(ops.Set(iScore, pick(r, itemScores)), ops.Set(iStatus, pick(r, itemStatus))), rapyer.SkipIfMissing())
-				default:
-					_, err = m.Delete(ctx, id)
-				}
-				if err != nil {
+				if err := write(ctx, r); err != nil {
 					t.Error(err)
 					return
 				}
 			}
 		}()
 	}
-	return func() { close(done); wg.Wait() }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }); wg.Wait() }
+}
+
+// churn runs writers goroutines that save, change and delete the models
+// w000 .. w059 (values drawn as randomItem does, so with ties of the
+// quiet models' values) until the returned stop is called.
+func churn(t *testing.T, m *rapyer.Model[QItem], seed int64, writers int) (stop func()) {
+	return writeUntilStopped(t, writers, seed, 100, func(ctx context.Context, r *rand.Rand) error {
+		id := fmt.Sprintf("w%03d", r.IntN(60))
+		switch r.IntN(3) {
+		case 0:
+			return m.Save(ctx, id, randomItem(r))
+		case 1:
+			_, err := m.Exec(ctx, id, tx.Of(ops.Set(iScore, pick(r, itemScores)), ops.Set(iStatus, pick(r, itemStatus))), rapyer.SkipIfMissing())
+			return err
+		default:
+			_, err := m.Delete(ctx, id)
+			return err
+		}
+	})
 }
 
 // TestPagingUnderConcurrentWritersGivesEveryQuietModelOnceInOrder: while

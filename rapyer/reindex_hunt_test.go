@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/rapyer-go/rapyer/index"
@@ -108,15 +107,7 @@ func TestARebuildUnderConcurrentWritesEndsExact(t *testing.T) {
 		specs := []index.Spec{index.On(iStatus), index.On(iPrice), index.Prefix(iName)}
 		m := rapyer.MustNew[QItem](b.Client, opts(specs...))
 		defer rapyer.SetReindexChunk(4)()
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rebuildWriter(t, m, rand.New(rand.NewPCG(uint64(seed), uint64(10+w))), stop)
-			}()
-		}
+		stop := writeUntilStopped(t, 2, seed, 10, rebuildWrite(m))
 		cctx, cancel := context.WithCancel(ctx)
 		calls := 0
 		_ = m.Reindex(cctx, func(int, int) {
@@ -126,8 +117,7 @@ func TestARebuildUnderConcurrentWritesEndsExact(t *testing.T) {
 		})
 		cancel()
 		err := m.Reindex(ctx, nil)
-		close(stop)
-		wg.Wait()
+		stop()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,16 +138,10 @@ func TestARebuildUnderConcurrentWritesEndsExact(t *testing.T) {
 	})
 }
 
-// rebuildWriter saves, changes and deletes models it000 .. it079 until
-// stop is closed.
-func rebuildWriter(t *testing.T, m *rapyer.Model[QItem], r *rand.Rand, stop chan struct{}) {
-	ctx := context.Background()
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
+// rebuildWrite is one write of the rebuild's writers: it saves, changes or
+// deletes one of the models it000 .. it079.
+func rebuildWrite(m *rapyer.Model[QItem]) func(ctx context.Context, r *rand.Rand) error {
+	return func(ctx context.Context, r *rand.Rand) error {
 		id := fmt.Sprintf("it%03d", r.IntN(80))
 		var err error
 		switch r.IntN(4) {
@@ -170,18 +154,15 @@ func rebuildWriter(t *testing.T, m *rapyer.Model[QItem], r *rand.Rand, stop chan
 		default:
 			_, err = m.Exec(ctx, id, tx.Of(ops.Set(iHidden, true)), rapyer.SkipIfMissing())
 		}
-		if err != nil {
-			t.Error(err)
-			return
-		}
+		return err
 	}
 }
 
 // storedItems reads every stored model by Get.
-func storedItems(t *testing.T, m *rapyer.Model[QItem]) map[string]QItem {
+func storedItems[T any](t *testing.T, m *rapyer.Model[T]) map[string]T {
 	t.Helper()
 	ctx := context.Background()
-	out := map[string]QItem{}
+	out := map[string]T{}
 	for id, err := range m.IDs(ctx) {
 		if err != nil {
 			t.Fatal(err)

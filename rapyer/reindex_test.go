@@ -95,3 +95,65 @@ func TestAnIndexAddedLaterIsBuiltOnlineWithoutAWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestAScanQueryPagesThroughAnIndexBeingBuilt: a query.Scan query on an
+// index declared after its models were stored reads every model while the
+// index is not ready; its pages' cursors are the scan's, and the scan goes
+// on page after page, before, during and after the Reindex that builds the
+// index: every match comes exactly once. Before, the second page's cursor
+// was refused with ErrBadCursor ("belongs to another query": each call
+// first planned the index, whose fingerprint the scan's cursor lacks). A
+// query with OrderBy does not scan while its index is built: ErrNotIndexed.
+func TestAScanQueryPagesThroughAnIndexBeingBuilt(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "scanpages"
+		old := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus)}})
+		var want []string
+		for i := range 12 {
+			id := fmt.Sprintf("it%02d", i)
+			if err := old.Save(ctx, id, QItem{Status: "new", Price: i % 2}); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 1 {
+				want = append(want, id)
+			}
+		}
+		m := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus), index.On(iPrice)}})
+		q := query.Where(is.Equal(iPrice, 1)).Scan().Limit(2)
+		var got []string
+		cursor := ""
+		next := func(when string) {
+			t.Helper()
+			p, err := m.Page(ctx, q, cursor)
+			if err != nil {
+				t.Fatalf("a page %s the rebuild, after %v: %v", when, got, err)
+			}
+			for _, e := range p.Items {
+				got = append(got, e.ID)
+			}
+			cursor = p.Next
+		}
+		next("before")
+		next("before")
+		if _, err := m.Page(ctx, q.OrderBy(iPrice), ""); !errors.Is(err, rapyer.ErrNotIndexed) {
+			t.Fatalf("an ordered scan before the rebuild: %v, want ErrNotIndexed", err)
+		}
+		defer rapyer.SetReindexChunk(2)()
+		calls := 0
+		if err := m.Reindex(ctx, func(done, total int) {
+			if calls++; calls == 2 {
+				next("during")
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for cursor != "" {
+			next("after")
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("the pages gave %v, want %v", got, want)
+		}
+	})
+}
