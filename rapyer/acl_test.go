@@ -24,7 +24,7 @@ import (
 
 // leastPrivilege is the ACL line of docs/operations.md, word for word
 // (TestOperationsDocHasTheTestedACLLine holds the two together).
-const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +incr +hget +hset +hdel +hlen +hstrlen +hscan +hincrby +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking +hmget +hsetnx +zadd +zrem +zcard +zlexcount +zrangebylex +zrevrangebylex +zrangebyscore +zrange"
+const leastPrivilege = "ACL SETUSER rapyer-app on >CHANGE-ME resetkeys ~tx{* ~<prefix>:* resetchannels &<prefix>:* nocommands +fcall +function|load +multi +exec +discard +watch +unwatch +hgetall +lrange +smembers +hexists +scan +pttl +del +subscribe +unsubscribe +ping +type +get +set +exists +time +hget +hset +hdel +hlen +hstrlen +hscan +hincrby +llen +lindex +lpos +lpush +rpush +lpop +rpop +lset +lrem +ltrim +scard +sadd +srem +sismember +pexpire +persist +publish +cluster|slots +command +asking +hmget +hsetnx +zadd +zrem +zcard +zlexcount +zrangebylex +zrevrangebylex +zrangebyscore +zrange"
 
 // TestOperationsDocHasTheTestedACLLine: the line the least-privilege test
 // runs with is the one docs/operations.md gives, as one line of its text.
