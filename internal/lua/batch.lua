@@ -1432,6 +1432,7 @@ local function run(ops, args, count)
   end
   IX.check(ops, args, count)
   prewrite(ops, args, count)
+  IX.before()
   local out = {'OK'}
   for n = 1, count do
     AT = n

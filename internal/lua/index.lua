@@ -232,7 +232,7 @@ function IX.sync(x, now, old)
     W('ZREM', x.exp, id)
   end
   local packed = IX.pack(flag, list)
-  if packed ~= old then W('HSET', x.back, id, packed) end
+  if packed ~= old or x.lost then W('HSET', x.back, id, packed) end
   if not old then
     -- the group's first model: the indexes the write keeps are complete
     -- in it (ready); an index declared later finds models in @ids, and
@@ -241,6 +241,8 @@ function IX.sync(x, now, old)
       local meta = string.sub(x.ids, 1, -6) .. ':@meta'
       for _, f in ipairs(x.f) do W('HSETNX', meta, f.name, 'ready') end
     end
+    W('ZADD', x.ids, 0, id)
+  elseif x.lost then
     W('ZADD', x.ids, 0, id)
   end
 end
@@ -366,6 +368,32 @@ function IX.asks()
   end
 end
 
+-- before reads, before the first write, the @back field of every indexed
+-- model that after() will sync. Where it is gone while the model is there
+-- (evicted by an allkeys-* policy, deleted by hand), the entries the
+-- stored values give stand for it, read now: sync then removes those the
+-- write leaves behind, as it would have removed what @back listed, so a
+-- lost @back never leaves the entries of old values (a query would return
+-- a model under a value it no longer has), and adds every entry the
+-- model gives after the write (x.full: the lost @back may have taken
+-- index members with it, or the model was never indexed). The compiled
+-- shapes leave such a model to the interpreter (a @back that is not what
+-- the values give).
+function IX.before()
+  for root, m in pairs(models) do
+    local x = m.ix
+    if x and x.touch and (m.w or m.drops or m.ttl ~= 'keep') then
+      x.old = redis.call('HGET', x.back, x.id)
+      -- a model the check phase found missing has nothing to lose
+      local gone = stored[root] and stored[root][VERSION] == false
+      local list = not x.old and not gone and IX.entries(x)
+      if list then
+        x.old, x.lost, x.full = IX.pack(redis.call('PTTL', x.root) >= 0 and 'T' or 'N', list), true, true
+      end
+    end
+  end
+end
+
 -- after runs after the batch's writes and TTLs: every indexed model the
 -- batch wrote, deleted or gave a TTL, and whose indexed values, life or
 -- TTL it touched (check), syncs; one that has a TTL or had one (its @back
@@ -379,7 +407,8 @@ function IX.after()
     if x and x.touch and (m.w or m.drops or m.ttl ~= 'keep') then
       now = now or IX.now()
       AT = x.n
-      local old = redis.call('HGET', x.back, x.id)
+      local old = x.old
+      if old == nil then old = redis.call('HGET', x.back, x.id) end
       if (old and string.byte(old, 1) == 84) or redis.call('PTTL', x.root) >= 0 then IX.purge(x, now) end
       IX.sync(x, now, old)
     end
