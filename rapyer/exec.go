@@ -35,7 +35,10 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
-	o := m.opts.call(opt)
+	o, err := m.opts.call(opt)
+	if err != nil {
+		return nil, err
+	}
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
 	}
@@ -81,7 +84,11 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	if err != nil {
 		return nil, err
 	}
-	o := m.opts.call(opt).Exec
+	c, err := m.opts.call(opt)
+	if err != nil {
+		return nil, err
+	}
+	o := c.Exec
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
 		reads := make([]func() (T, bool, error), len(roots))
 		for i, root := range roots {

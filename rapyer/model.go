@@ -40,7 +40,11 @@ const NoTTL time.Duration = -1
 // starts as the model's Exec and Lock options: they merge with the model's,
 // never replace them. Only Exec and Lock can change per call (they are what
 // a Call holds); Prefix, TTL, RefreshTTL, HashTag, NewID, Indexes and
-// Groups belong to the model.
+// Groups belong to the model. A field is zero for its default; New refuses
+// a value no call could use with ErrInvalid naming the field, and a call
+// whose options end with such a value (a negative WithLockTTL, a
+// WithRecord below a millisecond) is refused the same way, before anything
+// is sent.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
@@ -67,11 +71,17 @@ type Options struct {
 	NewID func() string
 	// Exec are the defaults of every batch the model runs (what a missing
 	// model does, batch records, resends, optimistic retries, budgets,
-	// strict slots); the zero value works (see tx.Options).
+	// strict slots); the zero value works (see tx.Options). New refuses
+	// what tx.Exec would (an IfMissing out of its range, a Record below a
+	// millisecond) with ErrInvalid naming the field.
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
-	// auto-extend); the zero value works (see lock.Options). Load is the
-	// model's own: Lock sets it to load the model.
+	// auto-extend); the zero value works (see lock.Options). New refuses
+	// what lock.Acquire would (a negative TTL, a RetryMin longer than
+	// RetryMax) with ErrInvalid naming the field. Load and NoFence are the
+	// model's own: its locks load the model with Load (a Load set here, or
+	// by an Option, is refused with ErrInvalid) and fence its save by the
+	// lock's token, taking no fencing number (NoFence is ignored).
 	Lock lock.Options
 	// Indexes are the type's indexes (package index): queries find models
 	// by them, and every write changes them in its own atomic step. A type
@@ -131,6 +141,9 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	}
 	if opts.RefreshTTL && opts.TTL == 0 {
 		return nil, fmt.Errorf("%w: Options.RefreshTTL: no TTL to refresh", errs.Invalid)
+	}
+	if err := (Call{Exec: opts.Exec, Lock: opts.Lock}).check("Options"); err != nil {
+		return nil, err
 	}
 	set, err := resolveIndexes(sm, &opts)
 	if err != nil {
