@@ -11,8 +11,8 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
-	"github.com/rapyer-go/rapyer/internal/optcheck"
 	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/optcheck"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
