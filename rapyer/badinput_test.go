@@ -3,6 +3,9 @@ package rapyer_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -44,6 +47,40 @@ func TestUpdateManyOfAnIDTwiceAndDropIndexOfNoNameSendNothing(t *testing.T) {
 		}
 		if a, err := m.Get(ctx, "x"); err != nil || a.Balance != 5 {
 			t.Fatalf("x: %+v, %v; want it as it was", a, err)
+		}
+	})
+}
+
+// TestGetManyOfAnIDTwiceSendsNothing: GetMany with an id given twice (next
+// to it, far from it, in a list long enough to be checked with a map) fails
+// with ErrInvalid naming the id before any round trip, as SaveMany,
+// DeleteMany, UpdateMany and LockAll do; before, found held the model
+// twice. Ids given once are read as before. On every tier (the cluster
+// spreads the ids over its masters).
+func TestGetManyOfAnIDTwiceSendsNothing(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		var many []string
+		for i := range 40 {
+			many = append(many, fmt.Sprintf("id%d", i))
+		}
+		if err := m.Save(ctx, "id3", Account{Balance: 3}); err != nil {
+			t.Fatal(err)
+		}
+		trips := testenv.CountRoundTrips(b.Client)
+		for _, ids := range [][]string{{"id3", "id3"}, {"id3", "x", "id3"}, append(slices.Clone(many), "id3")} {
+			found, missing, err := m.GetMany(ctx, ids)
+			if !errors.Is(err, rapyer.ErrInvalid) || !strings.Contains(err.Error(), `"id3" is given twice`) || found != nil || missing != nil {
+				t.Errorf("GetMany of %d ids, id3 twice: %d found, %d missing, %v; want ErrInvalid naming id3", len(ids), len(found), len(missing), err)
+			}
+		}
+		if n := trips.Count(); n != 0 {
+			t.Errorf("refused GetMany sent %s", trips)
+		}
+		found, missing, err := m.GetMany(ctx, many)
+		if err != nil || len(found) != 1 || found[0].ID != "id3" || found[0].Value.Balance != 3 || len(missing) != 39 {
+			t.Errorf("GetMany of 40 distinct ids: %v, %d missing, %v; want id3 alone found", found, len(missing), err)
 		}
 	})
 }

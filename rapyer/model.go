@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -510,7 +511,9 @@ type Entry[T any] struct {
 // per model). found holds the models that exist, each with its id, in the
 // order of ids; missing the ids that do not exist, in order. On Redis
 // Cluster the models may live in any slots: the client sends one
-// transaction per node, in parallel.
+// transaction per node, in parallel. An id given twice is refused with
+// ErrInvalid before anything is sent, as SaveMany, DeleteMany, UpdateMany
+// and LockAll refuse it (found would hold the model twice).
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
 	if err := m.usable(); err != nil {
 		return nil, nil, err
@@ -537,6 +540,9 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 	}
 	if len(ids) == 0 {
 		return nil, nil, nil
+	}
+	if err := givenTwice("GetMany", ids); err != nil {
+		return nil, nil, err
 	}
 	reads := make([]func() (T, string, bool, error), len(ids))
 	queue := func(p redis.Pipeliner) error {
@@ -1038,4 +1044,25 @@ func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// givenTwice refuses, with ErrInvalid naming the call and the id, ids that
+// hold an id twice.
+func givenTwice(call string, ids []string) error {
+	if len(ids) <= 16 { // no map for a few
+		for i := 1; i < len(ids); i++ {
+			if slices.Contains(ids[:i], ids[i]) {
+				return fmt.Errorf("%w: %s: id %q is given twice", errs.Invalid, call, ids[i])
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; ok {
+			return fmt.Errorf("%w: %s: id %q is given twice", errs.Invalid, call, id)
+		}
+		seen[id] = struct{}{}
+	}
+	return nil
 }
