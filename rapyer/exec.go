@@ -1,6 +1,7 @@
 package rapyer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,14 +82,10 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
 	watch, roots, err := m.watched(ctx, ids)
-	if err != nil {
+	o, oerr := m.opts.execCall(opt)
+	if err = cmp.Or(err, oerr); err != nil {
 		return nil, err
 	}
-	c, err := m.opts.call(opt)
-	if err != nil {
-		return nil, err
-	}
-	o := c.Exec
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
 		reads := make([]func() (T, bool, error), len(roots))
 		for i, root := range roots {

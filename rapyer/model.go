@@ -557,7 +557,11 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 			return nil, nil, err
 		}
 	} else {
-		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
+		// each read reports its own error, but for a transaction the server
+		// discarded (EXECABORT), whose every read says that alone
+		if cmds, err := m.rdb.TxPipelined(ctx, queue); redis.HasErrorPrefix(err, "EXECABORT") {
+			return nil, nil, abortedRead(cmds, err)
+		}
 	}
 	for i, read := range reads {
 		v, _, ok, err := read()
@@ -819,6 +823,23 @@ func queuedCause(cmds []redis.Cmder, err error) error {
 		}
 	}
 	return err
+}
+
+// abortedRead types the error of a transaction of reads that the server
+// discarded (EXECABORT): the refusal of the queued command that made it (a
+// MOVED of a cluster node to a client of one node, an ACL's NOPERM),
+// naming that command's key.
+func abortedRead(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && reply.FromServer(cerr) && !redis.HasErrorPrefix(cerr, "EXECABORT") {
+			key := ""
+			if args := c.Args(); len(args) > 1 {
+				key = fmt.Sprint(args[1])
+			}
+			return readErr(key, cerr)
+		}
+	}
+	return readErr("", err)
 }
 
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any

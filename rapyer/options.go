@@ -80,6 +80,12 @@ func (o Options) call(opt []Option) (Call, error) {
 	return o.callWith(opt)
 }
 
+// execCall is the Exec options of call.
+func (o Options) execCall(opt []Option) (tx.Options, error) {
+	c, err := o.call(opt)
+	return c.Exec, err
+}
+
 // callWith is call with at least one option.
 func (o Options) callWith(opt []Option) (Call, error) {
 	c := Call{Exec: o.Exec, Lock: o.Lock}

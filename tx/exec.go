@@ -426,7 +426,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p call, opts Options) (
 			return res, nil
 		}
 		switch {
-		case reply.FromServer(err) && isMoving(err) && moving < maxMoving:
+		case reply.FromServer(err) && movingOn(rdb, err) && moving < maxMoving:
 			moving++
 			if err := waitForSlot(ctx, rdb, p, moving, last, start, life); err != nil {
 				return nil, err
@@ -559,6 +559,17 @@ func notSent(err error) bool {
 const maxMoving = 60
 
 func movingWait(n int) time.Duration { return time.Duration(min(n, 20)) * 10 * time.Millisecond }
+
+// movingOn is isMoving for a refusal that reached client rdb: a
+// redirection (MOVED, ASK) that reached a client of one node is not a
+// moving slot but a client pointed at a cluster node, which never follows
+// it (reply.Refused types it ErrCrossSlot, with a hint).
+func movingOn(rdb redis.UniversalClient, err error) bool {
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster && reply.Redirected(err) {
+		return false
+	}
+	return isMoving(err)
+}
 
 // isMoving reports whether err is a refusal of a cluster whose slot is
 // moving (a migration, a failover, a restarting node): the command did not
