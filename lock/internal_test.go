@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/testenv"
@@ -101,9 +102,12 @@ func TestOptionDefaults(t *testing.T) {
 		o.retryMax != 50*time.Millisecond || o.noWait || o.autoExtend || o.load != nil {
 		t.Fatalf("defaults: %+v", o)
 	}
-	o, _ = Options{TTL: 1500 * time.Microsecond, Wait: NoWait, RetryMin: time.Second, RetryMax: time.Millisecond}.resolve()
+	o, _ = Options{TTL: 1500 * time.Microsecond, Wait: NoWait, RetryMin: time.Second}.resolve()
 	if o.ttl != 2*time.Millisecond || !o.noWait || o.retryMax != time.Second {
 		t.Fatalf("rounding and clamping: %+v", o)
+	}
+	if _, err := (Options{RetryMin: time.Second, RetryMax: time.Millisecond}).resolve(); !errors.Is(err, errs.Invalid) {
+		t.Fatalf("RetryMin longer than the RetryMax given: %v; want ErrInvalid", err)
 	}
 }
 

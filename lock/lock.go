@@ -15,6 +15,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
+	"github.com/rapyer-go/rapyer/internal/optcheck"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/internal/script"
@@ -41,11 +42,15 @@ const NoWait time.Duration = -1
 // lock's TTL.
 const fenceMargin = time.Minute
 
-// Options configures a lock. The zero value works: TTL 10s, wait up to 10s,
-// back off between 1ms and 50ms with jitter, no auto-extend, no Load.
+// Options configure a lock. The zero value works: TTL 10s, wait up to 10s,
+// back off between 1ms and 50ms with jitter, no auto-extend, no Load. A
+// field is zero for its default; a value no lock can take (a negative TTL,
+// a RetryMin longer than RetryMax) is refused with rapyer.ErrInvalid before
+// anything is sent (by rapyer.New when it is a model's default).
 type Options struct {
 	// TTL is how long the lock lives without extension. Zero means
-	// DefaultTTL (10s). It is rounded up to whole milliseconds.
+	// DefaultTTL (10s); a negative TTL is refused with rapyer.ErrInvalid.
+	// It is rounded up to whole milliseconds.
 	TTL time.Duration
 
 	// Wait is how long Acquire waits for a lock that someone else holds.
@@ -53,8 +58,11 @@ type Options struct {
 	// try once. The caller's context can end the wait earlier.
 	Wait time.Duration
 
-	// RetryMin and RetryMax bound the polling of a waiter. Zero means
-	// DefaultRetryMin (1ms) and DefaultRetryMax (50ms). A release wakes a
+	// RetryMin and RetryMax bound the polling of a waiter. Zero (or
+	// negative) means DefaultRetryMin (1ms) and DefaultRetryMax (50ms); a
+	// RetryMin longer than the RetryMax given is refused with
+	// rapyer.ErrInvalid, and one longer than the default RetryMax raises
+	// it to RetryMin. A release wakes a
 	// waiter at once (see the package documentation), so while its wake-up
 	// subscription is live a waiter polls only as a fallback, every
 	// RetryMax/2 to RetryMax; if the subscription is not confirmed it backs
@@ -111,11 +119,12 @@ func (o Options) resolve() (options, error) {
 		ttl: o.TTL, wait: o.Wait, retryMin: o.RetryMin, retryMax: o.RetryMax,
 		autoExtend: o.AutoExtend, load: o.Load, noFence: o.NoFence,
 	}
+	if err := optcheck.Lock("lock.Options", o.TTL, o.RetryMin, o.RetryMax); err != nil {
+		return r, err
+	}
 	switch {
 	case r.ttl == 0:
 		r.ttl = DefaultTTL
-	case r.ttl < 0:
-		return r, fmt.Errorf("%w: lock.Options: a negative TTL %v", errs.Invalid, o.TTL)
 	case r.ttl%time.Millisecond != 0:
 		r.ttl = r.ttl.Truncate(time.Millisecond) + time.Millisecond
 	}

@@ -26,7 +26,10 @@ var (
 	// key without a hash tag on a cluster is one too: the server refuses
 	// it (CROSSSLOT, or a script's access to a key of another slot) before
 	// anything is written, as it refuses a batch sent through a
-	// *redis.Client pointed at a cluster node.
+	// *redis.Client pointed at a cluster node. A call of such a client for
+	// a model whose slot another node serves gets it too (the node's MOVED,
+	// which that client never follows), at once, with a hint to use a
+	// *redis.ClusterClient.
 	ErrCrossSlot = errs.CrossSlot
 	// ErrUnknownOutcome: the reply to a write was lost and no resend could
 	// tell whether it was applied: it may or may not be stored.

@@ -1,6 +1,7 @@
 package rapyer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,10 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 	if err := m.groupsOK(ctx); err != nil {
 		return nil, err
 	}
-	o := m.opts.call(opt)
+	o, err := m.opts.call(opt)
+	if err != nil {
+		return nil, err
+	}
 	if refresh && b.Len() > 0 {
 		b = m.refresh(b, t)
 	}
@@ -78,10 +82,10 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
 	watch, roots, err := m.watched(ctx, ids)
-	if err != nil {
+	o, oerr := m.opts.execCall(opt)
+	if err = cmp.Or(err, oerr); err != nil {
 		return nil, err
 	}
-	o := m.opts.call(opt).Exec
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
 		reads := make([]func() (T, bool, error), len(roots))
 		for i, root := range roots {

@@ -150,7 +150,11 @@ func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx cont
 	} else {
 		one.held[0] = m.hold(id, root, &one.v, &one.hold)
 	}
-	return lockAll(ctx, action, one.held[:], one.run, m.opts.call(opt), &one.room)
+	c, err := m.opts.call(opt)
+	if err != nil {
+		return nil, err
+	}
+	return lockAll(ctx, action, one.held[:], one.run, c, &one.room)
 }
 
 // lockOne is what Lock passes to lockAll, in one allocation: the variable
@@ -195,7 +199,11 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
 func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
-	return lockAll(ctx, action, held, fn, Options{}.call(opt), nil)
+	c, err := Options{}.call(opt)
+	if err != nil {
+		return nil, err
+	}
+	return lockAll(ctx, action, held, fn, c, nil)
 }
 
 // taken is one model locked and loaded.

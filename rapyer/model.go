@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,11 @@ const NoTTL time.Duration = -1
 // starts as the model's Exec and Lock options: they merge with the model's,
 // never replace them. Only Exec and Lock can change per call (they are what
 // a Call holds); Prefix, TTL, RefreshTTL, HashTag, NewID, Indexes and
-// Groups belong to the model.
+// Groups belong to the model. A field is zero for its default; New refuses
+// a value no call could use with ErrInvalid naming the field, and a call
+// whose options end with such a value (a negative WithLockTTL, a
+// WithRecord below a millisecond) is refused the same way, before anything
+// is sent.
 type Options struct {
 	// Prefix starts every key of the model; default: the type's name in
 	// snake case, then its type arguments, if any ("Account" -> "account",
@@ -67,11 +72,17 @@ type Options struct {
 	NewID func() string
 	// Exec are the defaults of every batch the model runs (what a missing
 	// model does, batch records, resends, optimistic retries, budgets,
-	// strict slots); the zero value works (see tx.Options).
+	// strict slots); the zero value works (see tx.Options). New refuses
+	// what tx.Exec would (an IfMissing out of its range, a Record below a
+	// millisecond) with ErrInvalid naming the field.
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
-	// auto-extend); the zero value works (see lock.Options). Load is the
-	// model's own: Lock sets it to load the model.
+	// auto-extend); the zero value works (see lock.Options). New refuses
+	// what lock.Acquire would (a negative TTL, a RetryMin longer than
+	// RetryMax) with ErrInvalid naming the field. Load and NoFence are the
+	// model's own: its locks load the model with Load (a Load set here, or
+	// by an Option, is refused with ErrInvalid) and fence its save by the
+	// lock's token, taking no fencing number (NoFence is ignored).
 	Lock lock.Options
 	// Indexes are the type's indexes (package index): queries find models
 	// by them, and every write changes them in its own atomic step. A type
@@ -131,6 +142,9 @@ func New[T any](rdb redis.UniversalClient, opts Options) (*Model[T], error) {
 	}
 	if opts.RefreshTTL && opts.TTL == 0 {
 		return nil, fmt.Errorf("%w: Options.RefreshTTL: no TTL to refresh", errs.Invalid)
+	}
+	if err := (Call{Exec: opts.Exec, Lock: opts.Lock}).check("Options"); err != nil {
+		return nil, err
 	}
 	set, err := resolveIndexes(sm, &opts)
 	if err != nil {
@@ -497,7 +511,9 @@ type Entry[T any] struct {
 // per model). found holds the models that exist, each with its id, in the
 // order of ids; missing the ids that do not exist, in order. On Redis
 // Cluster the models may live in any slots: the client sends one
-// transaction per node, in parallel.
+// transaction per node, in parallel. An id given twice is refused with
+// ErrInvalid before anything is sent, as SaveMany, DeleteMany, UpdateMany
+// and LockAll refuse it (found would hold the model twice).
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
 	if err := m.usable(); err != nil {
 		return nil, nil, err
@@ -525,6 +541,9 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
+	if err := givenTwice("GetMany", ids); err != nil {
+		return nil, nil, err
+	}
 	reads := make([]func() (T, string, bool, error), len(ids))
 	queue := func(p redis.Pipeliner) error {
 		for i, root := range roots {
@@ -538,7 +557,11 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 			return nil, nil, err
 		}
 	} else {
-		_, _ = m.rdb.TxPipelined(ctx, queue) // each read reports its own error
+		// each read reports its own error, but for a transaction the server
+		// discarded (EXECABORT), whose every read says that alone
+		if cmds, err := m.rdb.TxPipelined(ctx, queue); redis.HasErrorPrefix(err, "EXECABORT") {
+			return nil, nil, abortedRead(cmds, err)
+		}
 	}
 	for i, read := range reads {
 		v, _, ok, err := read()
@@ -802,6 +825,23 @@ func queuedCause(cmds []redis.Cmder, err error) error {
 	return err
 }
 
+// abortedRead types the error of a transaction of reads that the server
+// discarded (EXECABORT): the refusal of the queued command that made it (a
+// MOVED of a cluster node to a client of one node, an ACL's NOPERM),
+// naming that command's key.
+func abortedRead(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && reply.FromServer(cerr) && !redis.HasErrorPrefix(cerr, "EXECABORT") {
+			key := ""
+			if args := c.Args(); len(args) > 1 {
+				key = fmt.Sprint(args[1])
+			}
+			return readErr(key, cerr)
+		}
+	}
+	return readErr("", err)
+}
+
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any
 // other (an ACL's NOPERM, OOM, a busy script) as ErrNoPermission or
 // ErrRefused, naming key; an error of the network, the client or the
@@ -1025,4 +1065,25 @@ func (m *Model[T]) models(ctx context.Context, page []string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// givenTwice refuses, with ErrInvalid naming the call and the id, ids that
+// hold an id twice.
+func givenTwice(call string, ids []string) error {
+	if len(ids) <= 16 { // no map for a few
+		for i := 1; i < len(ids); i++ {
+			if slices.Contains(ids[:i], ids[i]) {
+				return fmt.Errorf("%w: %s: id %q is given twice", errs.Invalid, call, ids[i])
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		if _, ok := seen[id]; ok {
+			return fmt.Errorf("%w: %s: id %q is given twice", errs.Invalid, call, id)
+		}
+		seen[id] = struct{}{}
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package rapyer
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/rapyer-go/rapyer/internal/errs"
+	"github.com/rapyer-go/rapyer/internal/optcheck"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/tx"
 )
@@ -23,7 +26,11 @@ type Call struct {
 // options (zero ones for LockAll), applies its Option values in order, and
 // runs with the result, so per-call options merge with the model's and never
 // replace them: WithLockTTL keeps the model's wait, backoff and auto-extend.
-// Any edit not covered by a helper is a func literal:
+// A nil Option is skipped. Options that leave a value no call can use (a
+// negative lock TTL, an IfMissing out of its range, a Lock.Load, which
+// belongs to the model) fail the call with ErrInvalid naming the field,
+// before anything is sent. Any edit not covered by a helper is a func
+// literal:
 //
 //	accounts.Exec(ctx, "alice", b, func(c *rapyer.Call) { c.Exec.Resends = -1 })
 type Option func(*Call)
@@ -62,23 +69,47 @@ func WithWait(d time.Duration) Option { return func(c *Call) { c.Lock.Wait = d }
 // and cancels the function's context if it finds the lock lost.
 func WithAutoExtend() Option { return func(c *Call) { c.Lock.AutoExtend = true } }
 
-// call applies the per-call options opt to the model's Exec and Lock options.
-func (o Options) call(opt []Option) Call {
+// call applies the per-call options opt to the model's Exec and Lock
+// options, which New checked, and checks the result (see Call.check).
+func (o Options) call(opt []Option) (Call, error) {
 	if len(opt) == 0 {
 		// no option to apply: c below is on the heap (an Option may keep
 		// its pointer), 128 bytes a call that has none
-		return Call{Exec: o.Exec, Lock: o.Lock}
+		return Call{Exec: o.Exec, Lock: o.Lock}, nil
 	}
 	return o.callWith(opt)
 }
 
+// execCall is the Exec options of call.
+func (o Options) execCall(opt []Option) (tx.Options, error) {
+	c, err := o.call(opt)
+	return c.Exec, err
+}
+
 // callWith is call with at least one option.
-func (o Options) callWith(opt []Option) Call {
+func (o Options) callWith(opt []Option) (Call, error) {
 	c := Call{Exec: o.Exec, Lock: o.Lock}
 	for _, f := range opt {
 		if f != nil {
 			f(&c)
 		}
 	}
-	return c
+	return c, c.check("Call")
+}
+
+// check refuses, with ErrInvalid naming the field (after where: "Options"
+// for a model's defaults, "Call" for one call's), what no batch or lock can
+// take: the values tx.Exec and lock.Acquire refuse, and a Lock.Load, which
+// belongs to the model (its locks load the model with it).
+func (c Call) check(where string) error {
+	if err := optcheck.Exec(where+".Exec", int(c.Exec.IfMissing), c.Exec.Record); err != nil {
+		return err
+	}
+	if err := optcheck.Lock(where+".Lock", c.Lock.TTL, c.Lock.RetryMin, c.Lock.RetryMax); err != nil {
+		return err
+	}
+	if c.Lock.Load != nil {
+		return fmt.Errorf("%w: %s.Lock.Load: the model's locks load the model themselves; leave it nil", errs.Invalid, where)
+	}
+	return nil
 }

@@ -231,7 +231,10 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // its field, "price") in every slot group: for an index the model no longer
 // declares (it refuses one it declares, with ErrInvalid). The entries the
 // models' @back still list for it go with their next write. An empty name
-// is refused with ErrInvalid.
+// is refused with ErrInvalid. A name of which no slot group holds a key (a
+// misspelt name, or an index dropped already, by an earlier call too whose
+// outcome was unknown) fails with ErrNotFound naming it, and writes
+// nothing: one round trip looks before the one that deletes.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	if err := m.usable(); err != nil {
 		return err
@@ -248,6 +251,9 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	if err := m.groupsOK(ctx); err != nil {
 		return err
 	}
+	if err := m.indexStored(ctx, name); err != nil {
+		return err
+	}
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, b := range m.ix.Bases() {
 			p.Del(ctx, ix.Index(b, name), ix.Unique(b, name))
@@ -256,4 +262,31 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 		return nil
 	})
 	return maintErr("DropIndex", err)
+}
+
+// indexStored is nil when a slot group of m holds a key of the index name
+// (its entries, its unique values, or its state in @meta), else an error
+// wrapping ErrNotFound; it reads only (a lost reply is ErrNotSent).
+func (m *Model[T]) indexStored(ctx context.Context, name string) error {
+	var found []*redis.IntCmd
+	var marked []*redis.BoolCmd
+	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, b := range m.ix.Bases() {
+			found = append(found, p.Exists(ctx, ix.Index(b, name), ix.Unique(b, name)))
+			marked = append(marked, p.HExists(ctx, ix.Meta(b), name))
+		}
+		return nil
+	})
+	switch {
+	case err != nil && reply.FromServer(err):
+		return errs.At("DropIndex", reply.Refused(err))
+	case err != nil:
+		return errs.At("DropIndex", reply.NotSent(err))
+	}
+	for i := range found {
+		if found[i].Val() > 0 || marked[i].Val() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: DropIndex(%s): no slot group holds an index of that name; nothing dropped", errs.NotFound, name)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/backoff"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/optcheck"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/random"
 	"github.com/rapyer-go/rapyer/internal/reply"
@@ -35,12 +36,16 @@ const (
 	MustBeNew
 )
 
-// Options configure an execution. The zero value works. Which model each
-// op runs on is not an option: it is the op's binding (On, Batch.On).
+// Options configure an execution. The zero value works; a field is zero for
+// its default, and a value no execution can take (see IfMissing and
+// Record) is refused with rapyer.ErrInvalid before anything is sent (by
+// rapyer.New when it is a model's default). Which model each op runs on is
+// not an option: it is the op's binding (On, Batch.On).
 type Options struct {
 	// IfMissing: fail when a model is missing (FailIfMissing, the
 	// default), do nothing (SkipIfMissing), or fail when it exists
-	// (MustBeNew).
+	// (MustBeNew). Any other value is refused with rapyer.ErrInvalid
+	// before anything is sent.
 	IfMissing Missing
 	// Record is how long the server remembers that a batch was applied (its
 	// record), so that a resend after a lost reply is answered from the
@@ -147,15 +152,18 @@ const DefaultRecord = 10 * time.Second
 // applied once or not at all.
 const NoRecord time.Duration = -1
 
-// record is the record lifetime: 0 for none.
+// record is the record lifetime: 0 for none. It refuses, with rapyer.ErrInvalid, options no execution can take: an
+// IfMissing that is none of the Missing constants, a Record below a
+// millisecond.
 func (o Options) record() (time.Duration, error) {
+	if err := optcheck.Exec("tx.Options", int(o.IfMissing), o.Record); err != nil {
+		return 0, err
+	}
 	switch {
 	case o.Record < 0:
 		return 0, nil
 	case o.Record == 0:
 		return DefaultRecord, nil
-	case o.Record < time.Millisecond:
-		return 0, fmt.Errorf("%w: a batch record lifetime of %v; it must be at least 1ms, or NoRecord", errs.Invalid, o.Record)
 	}
 	return o.Record, nil
 }
@@ -289,6 +297,9 @@ func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options)
 		return nil, fmt.Errorf("%w: Exec: nil client", errs.Invalid)
 	}
 	if b.Len() == 0 {
+		if _, err := opts.record(); err != nil {
+			return nil, err
+		}
 		return &Result{Attempts: 1}, nil
 	}
 	if r, done, err := saveDirect(ctx, rdb, b, opts, ""); done {
@@ -415,7 +426,7 @@ func run(ctx context.Context, rdb redis.UniversalClient, p call, opts Options) (
 			return res, nil
 		}
 		switch {
-		case reply.FromServer(err) && isMoving(err) && moving < maxMoving:
+		case reply.FromServer(err) && movingOn(rdb, err) && moving < maxMoving:
 			moving++
 			if err := waitForSlot(ctx, rdb, p, moving, last, start, life); err != nil {
 				return nil, err
@@ -548,6 +559,17 @@ func notSent(err error) bool {
 const maxMoving = 60
 
 func movingWait(n int) time.Duration { return time.Duration(min(n, 20)) * 10 * time.Millisecond }
+
+// movingOn is isMoving for a refusal that reached client rdb: a
+// redirection (MOVED, ASK) that reached a client of one node is not a
+// moving slot but a client pointed at a cluster node, which never follows
+// it (reply.Refused types it ErrCrossSlot, with a hint).
+func movingOn(rdb redis.UniversalClient, err error) bool {
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster && reply.Redirected(err) {
+		return false
+	}
+	return isMoving(err)
+}
 
 // isMoving reports whether err is a refusal of a cluster whose slot is
 // moving (a migration, a failover, a restarting node): the command did not

@@ -194,7 +194,7 @@ func (a *attempt) decide(t *redis.Tx, pipelineWatch bool) (*prog.Program, error)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, readError(err)
+		return nil, a.readError(err)
 	}
 	b, err := decide()
 	if err != nil {
@@ -252,7 +252,7 @@ func (a *attempt) execFailed(p *prog.Program, err error) error {
 	switch {
 	case errors.Is(err, redis.TxFailedErr):
 		return fmt.Errorf("%w: watched keys changed", errRetry)
-	case reply.FromServer(err) && (isMoving(err) || strings.HasPrefix(err.Error(), "EXECABORT")):
+	case reply.FromServer(err) && (movingOn(a.rdb, err) || strings.HasPrefix(err.Error(), "EXECABORT")):
 		// EXEC discarded the transaction (its EVALSHA met a moving
 		// slot): nothing ran; start again with a fresh view.
 		return fmt.Errorf("%w: %v", errRetry, err)
@@ -271,8 +271,8 @@ func (a *attempt) execFailed(p *prog.Program, err error) error {
 	return nil
 }
 
-func readError(err error) error {
-	if isMoving(err) {
+func (a *attempt) readError(err error) error {
+	if movingOn(a.rdb, err) {
 		return fmt.Errorf("%w: %v", errRetry, err)
 	}
 	if reply.IsWrongType(err) {
@@ -315,4 +315,10 @@ func probe(ctx context.Context, rdb redis.UniversalClient, p *prog.Program) (*tr
 // connection that went bad in the reads, a WATCH that failed), so the batch
 // was not sent: reply.Read's rule. Errors of the EXEC are typed where they
 // are met, and other errors (decide's own) are returned as they are.
-func typedBeforeExec(err error) error { return reply.Read(err) }
+func typedBeforeExec(err error) error {
+	if reply.FromServer(err) && !errs.Typed(err) {
+		// a refusal of the WATCH (nothing was sent after it)
+		return reply.Refused(err)
+	}
+	return reply.Read(err)
+}

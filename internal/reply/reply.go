@@ -31,13 +31,16 @@ func FromServer(err error) bool {
 // reports: errs.NoPermission for an ACL's refusal (NOPERM, or the ERR that
 // Redis 7.0 gives for a command or key a script's user may not use),
 // errs.CrossSlot for a cluster node's refusal of keys in more than one slot
-// (CrossSlot), errs.Refused otherwise; err stays wrapped.
+// (CrossSlot) and for a redirection that reached the caller (Redirected),
+// with a hint, errs.Refused otherwise; err stays wrapped.
 func Refused(err error) error {
 	switch {
 	case redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL):
 		return fmt.Errorf("%w: %w", errs.NoPermission, err)
 	case CrossSlot(err):
 		return fmt.Errorf("%w: %w", errs.CrossSlot, err)
+	case Redirected(err):
+		return fmt.Errorf("%w: %w: %s", errs.CrossSlot, err, wrongNode)
 	}
 	return fmt.Errorf("%w: %w", errs.Refused, err)
 }
@@ -62,6 +65,18 @@ func CrossSlot(err error) bool {
 	return strings.Contains(msg, "Script attempted to access keys that do not hash to the same slot") ||
 		strings.Contains(msg, "Script attempted to access a non local key in a cluster node")
 }
+
+// Redirected reports whether err is a cluster node's redirection of a key
+// to the node that serves its slot (MOVED, ASK). A *redis.ClusterClient
+// follows those of its commands; one that reaches rapyer-go came to a client
+// of one node (a *redis.Client pointed at a cluster node), which never
+// follows it, so sending again cannot help.
+func Redirected(err error) bool {
+	return FromServer(err) && (redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK"))
+}
+
+// wrongNode is the hint of a redirection that reached the caller.
+const wrongNode = "the server is a Redis Cluster node that does not serve the key's slot: a client of one node (*redis.Client) reaches only that node's slots; use a *redis.ClusterClient (redis.NewClusterClient, or redis.NewUniversalClient with the nodes' addresses)"
 
 // scriptACL starts Redis 7.0's refusal of a command, key or channel that
 // the user running a script or function may not use ("ERR The user

@@ -110,8 +110,10 @@ func TestReadAndNotSentTypeWhatNeverReachedTheServerOnce(t *testing.T) {
 
 // TestRefusedTypesCrossSlot: a cluster node's refusals of keys in more than
 // one slot (CROSSSLOT for declared keys; the two errors of a script that
-// touches an undeclared key of another slot, as Redis 7 words them) are
-// errs.CrossSlot, and nothing else is; the reply stays wrapped.
+// touches an undeclared key of another slot, as Redis 7 words them) and
+// its redirections that reach the caller (MOVED, ASK: a client of one node
+// pointed at a cluster node) are errs.CrossSlot, and nothing else is; the
+// reply stays wrapped.
 func TestRefusedTypesCrossSlot(t *testing.T) {
 	for _, c := range []struct {
 		err  error
@@ -121,7 +123,9 @@ func TestRefusedTypesCrossSlot(t *testing.T) {
 		{serverErr("ERR Script attempted to access keys that do not hash to the same slot script: rapyer_acquire_1, on @user_function:3101."), errs.CrossSlot},
 		{serverErr("ERR Script attempted to access a non local key in a cluster node script: rapyer_acquire_1, on @user_function:3101."), errs.CrossSlot},
 		{fmt.Errorf("wrapped: %w", serverErr("CROSSSLOT Keys in request don't hash to the same slot")), errs.CrossSlot},
-		{serverErr("MOVED 3005 127.0.0.1:7000"), errs.Refused},
+		{serverErr("MOVED 3005 127.0.0.1:7000"), errs.CrossSlot}, // reached a client of one node
+		{serverErr("ASK 3005 127.0.0.1:7000"), errs.CrossSlot},
+		{serverErr("TRYAGAIN Multiple keys request during rehashing of slot"), errs.Refused},
 		{serverErr("ERR unknown command"), errs.Refused},
 		{serverErr("NOPERM this user has no permissions"), errs.NoPermission},
 	} {
