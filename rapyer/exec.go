@@ -1,7 +1,6 @@
 package rapyer
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,9 +80,8 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 	if decide == nil {
 		return nil, fmt.Errorf("%w: Update: nil decide function", errs.Invalid)
 	}
-	watch, roots, err := m.watched(ctx, ids)
-	o, oerr := m.opts.execCall(opt)
-	if err = cmp.Or(err, oerr); err != nil {
+	watch, roots, o, err := m.watched(ctx, ids, opt)
+	if err != nil {
 		return nil, err
 	}
 	read := func(p redis.Pipeliner) func() (tx.Batch, error) {
@@ -134,20 +132,24 @@ func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs 
 }
 
 // watched lists the keys of the models of ids, and their root keys, once
-// the Model's slot groups are checked (groups.go).
-func (m *Model[T]) watched(ctx context.Context, ids []string) (watch, roots []string, err error) {
+// the Model's slot groups are checked (groups.go), and the call's Exec
+// options (opt applied).
+func (m *Model[T]) watched(ctx context.Context, ids []string, opt []Option) (watch, roots []string, o tx.Options, err error) {
 	for i, id := range ids {
 		ks, err := m.Keys(id)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, o, err
 		}
 		if slices.Contains(ids[:i], id) {
-			return nil, nil, fmt.Errorf("%w: UpdateMany: id %q is given twice", errs.Invalid, id)
+			return nil, nil, o, fmt.Errorf("%w: UpdateMany: id %q is given twice", errs.Invalid, id)
 		}
 		roots = append(roots, ks[0])
 		watch = append(watch, ks...)
 	}
-	return watch, roots, m.groupsOK(ctx)
+	if o, err = m.opts.execCall(opt); err != nil {
+		return nil, nil, o, err
+	}
+	return watch, roots, o, m.groupsOK(ctx)
 }
 
 var errSkipped = errors.New("skipped")
