@@ -461,31 +461,25 @@ func checkMoves(t *testing.T, c redis.UniversalClient, prefix string) {
 
 // TestRecordLifetimeUnderAMillisecond: Options.Exec.Record below 1 ms gave
 // the record's SET a PX of 0, which the server refused after the batch's
-// writes. The batch now either applies whole or fails with rapyer.ErrInvalid with
-// nothing written; never partly, never untyped.
+// writes. Such a lifetime is now refused before anything is sent: by New
+// for a model's defaults, by the call for a per-call option, with
+// rapyer.ErrInvalid and nothing written; never partly, never untyped.
 func TestRecordLifetimeUnderAMillisecond(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		base := newModel(t, b, 0)
-		m, err := rapyer.New[Acct](b.Client, rapyer.Options{Prefix: base.Prefix(), Exec: tx.Options{Record: 500 * time.Microsecond}})
-		if err != nil {
-			t.Fatal(err)
+		short := tx.Options{Record: 500 * time.Microsecond}
+		if _, err := rapyer.New[Acct](b.Client, rapyer.Options{Prefix: base.Prefix(), Exec: short}); !errors.Is(err, rapyer.ErrInvalid) {
+			t.Fatalf("New with a record of 500µs: %v; want ErrInvalid", err)
 		}
 		save(t, base, "x", Acct{Owner: "ann", Balance: 5, History: []string{"a"}})
 		before := snapshot(t, b, base, "x")
-		_, err = m.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "b")))
-		switch {
-		case err == nil:
-			got, gerr := base.Get(ctx, "x")
-			if gerr != nil || got.Balance != 6 || !slices.Equal(got.History, []string{"a", "b"}) {
-				t.Fatalf("the batch succeeded, yet the model is %+v (%v)", got, gerr)
-			}
-		case errors.Is(err, rapyer.ErrInvalid):
-			if diff := cmp.Diff(before, snapshot(t, b, base, "x")); diff != "" {
-				t.Fatalf("a refused batch wrote (-before +after):\n%s", diff)
-			}
-		default:
-			t.Fatalf("a batch with a record of 500µs: %v; want success or ErrInvalid", err)
+		_, err := base.Exec(ctx, "x", tx.Of(ops.Incr(Balance, 1), ops.Append(History, "b")), func(c *rapyer.Call) { c.Exec = short })
+		if !errors.Is(err, rapyer.ErrInvalid) {
+			t.Fatalf("a batch with a record of 500µs: %v; want ErrInvalid", err)
+		}
+		if diff := cmp.Diff(before, snapshot(t, b, base, "x")); diff != "" {
+			t.Fatalf("a refused batch wrote (-before +after):\n%s", diff)
 		}
 	})
 }
