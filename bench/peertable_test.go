@@ -47,23 +47,46 @@ func peerList() []scenario {
 }
 
 // peerTable has one row per peer: its time against ours, as the median of
-// the per-round ratios; the server time per op of both as Redis records it
-// (st, from peerServer: interleaved rounds, with the median of their ratios);
-// and the server's CPU per op over the timed runs.
+// the per-round ratios; and the server's work per op of both, from
+// peerServer (st: interleaved rounds on a busy server, with the median of
+// their ratios), as the time INFO commandstats counts in the commands and
+// as the server process's CPU time.
 func peerTable(m measured, st map[string]serverFig) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Peers: %s; the om sides are twins.\n\n", peerVersions())
-	sb.WriteString("| work | rapyer | peer | peer's time / ours | paired: peer's time / ours | server µs per op, ours / peer (ours/peer) | server CPU µs per op, ours / peer |\n|---|---:|---|---:|---:|---:|---:|\n")
+	sb.WriteString("| work | rapyer | peer | peer's time / ours | paired: peer's time / ours | server µs per op, ours / peer (ours/peer) | server CPU µs per op, ours / peer (ours/peer) |\n|---|---:|---|---:|---:|---:|---:|\n")
 	for _, ps := range peerScenarios {
 		ours := ps.name + "/" + ps.sides[0].name
 		for _, s := range ps.sides[1:] {
 			k := ps.name + "/" + s.name
-			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %s | %.1f / %.1f (%.2fx) | %.1f / %.1f |\n", ps.what, perOp(m, ours, ps.workers),
-				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k), st[ours].us, st[k].us, st[k].ratio, m.server(ours)/1e3, m.server(k)/1e3)
+			fmt.Fprintf(&sb, "| %s | %s | %s: %s | %.2fx | %s | %s | %s |\n", ps.what, perOp(m, ours, ps.workers),
+				s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k),
+				serverPair(st[ours].us, st[k].us, st[k].ratio), serverPair(st[ours].cpu, st[k].cpu, st[k].cpuRatio))
 		}
 	}
-	fmt.Fprintf(&sb, "\nA ratio above 1 means the peer takes longer. The first ratio times each side in a run of its own; the paired one (one-goroutine rows) alternates the two sides op by op for as many ops, so both meet the machine at the same moments: the median of the rounds' ratios either way. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Server µs are what INFO commandstats counts for the commands the client sent: the sides of a row group take turns, %d ops each, in %d rounds (the order reversed every other round); the µs are each side's median over the rounds, and the figure in brackets the median of the rounds' ratios, ours over the peer's (above 1 our server time is longer); server CPU is the server process's over the timed runs, network system calls included. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n", envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds))
+	sb.WriteString("\nA ratio above 1 means the peer takes longer. The first ratio times each side in a run of its own; the paired one (one-goroutine rows) alternates the two sides op by op for as many ops, so both meet the machine at the same moments: the median of the rounds' ratios either way. With 8 goroutines the figure is the rate, and time per op is one over it: the ratio is our rate over the peer's. Twins are go-redis code doing the peer's Redis work (rueidis om is not on the module proxy).\n\n")
+	sb.WriteString(serverNote())
 	return sb.String()
+}
+
+// serverPair is a server cell: ours / the peer's (ours/peer), or a dash
+// for a peer that failed in its first round.
+func serverPair(ours, peer, ratio float64) string {
+	if peer == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f / %.1f (%.2fx)", ours, peer, ratio)
+}
+
+// serverNote explains the server columns of the peer table, with the
+// settings of the run.
+func serverNote() string {
+	ops, rounds, w := envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds), serverWorkers()
+	how := fmt.Sprintf("each side runs as %d clients at once, each on keys of its own (an om twin with an entity and a version of its own; a row of 8 goroutines on one key stays one key), so that the server always has a command waiting: the figures are a busy server's work per op, what a Redis core's capacity is made of", w)
+	if w == 1 {
+		how = "each side runs from one client, which leaves the server idle between its commands (RAPYER_BENCH_SERVER_WORKERS=1: the figures of sessions 13-16, which hold each command's cold start and swing from run to run)"
+	}
+	return fmt.Sprintf("Server columns: the sides of a row group take turns, %d ops each, in %d rounds (the order reversed every other round); %s. Server µs are what INFO commandstats counts for the commands the client sent; server CPU is the redis-server process's user and system time over the same ops (reading, parsing, replies and network system calls included, a preempted server's waits not). Each figure is the side's median over the rounds, and the one in brackets the median of the rounds' ratios, ours over the peer's (above 1 ours costs the server more). RAPYER_BENCH_SERVER_WORKERS sets the clients.\n", ops, rounds, how)
 }
 
 // pairedFig is the median of k's paired ratios (its time over ours, op
