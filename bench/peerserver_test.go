@@ -209,17 +209,27 @@ func runCopies(copies []prepared, n, perCopy int) error {
 	return first
 }
 
-// prepareCopies prepares and warms k copies of each side of ps.
-func prepareCopies(t *testing.T, e *env, ps peerScenario, k int) [][]prepared {
-	ready := make([][]prepared, len(ps.sides))
+// prepareCopies prepares and warms k copies of each side of ps. A peer
+// whose warm-up fails (rueidislock's TryWithContext has hit its deadline on
+// a loaded machine) is logged and marked failed, as a failure in the
+// rounds is; ours failing fails the test.
+func prepareCopies(t *testing.T, e *env, ps peerScenario, k int) (ready [][]prepared, failed []bool) {
+	ready, failed = make([][]prepared, len(ps.sides)), make([]bool, len(ps.sides))
 	for i, s := range ps.sides {
 		for range k {
 			p := s.prepare(t, e)
-			warm(t, p)
 			ready[i] = append(ready[i], p)
+			if err := runCopies([]prepared{p}, 20, 1); err != nil {
+				if i == 0 {
+					t.Fatal(err)
+				}
+				t.Logf("%s/%s failed its warm-up: %v: left out", ps.name, s.name, err)
+				failed[i] = true
+				break
+			}
 		}
 	}
-	return ready
+	return ready, failed
 }
 
 // serverFigures are a row group's figures by side and round, per op: the
@@ -235,9 +245,8 @@ type serverFigures struct {
 // figures per op by round. A peer that fails is left out from then on (its
 // rounds before count), not the table; ours failing fails the test.
 func interleavedServer(t *testing.T, e *env, hook *sent, ps peerScenario, ops, rounds, workers int) serverFigures {
-	ready := prepareCopies(t, e, ps, copiesOf(ps, workers))
+	ready, failed := prepareCopies(t, e, ps, copiesOf(ps, workers))
 	out := serverFigures{usec: make([][]float64, len(ps.sides)), cpu: make([][]float64, len(ps.sides))}
-	failed := make([]bool, len(ps.sides))
 	for r := range rounds {
 		for j := range ps.sides {
 			i := j

@@ -81,3 +81,28 @@ func TestServerNoteSaysHow(t *testing.T) {
 		t.Errorf("one client: %q", s)
 	}
 }
+
+// TestPrepareCopiesLeavesOutAFailingPeer: every copy is its own prepared
+// side (keys of its own), warmed before the rounds; a peer whose warm-up
+// fails is marked failed, not fatal to the table.
+func TestPrepareCopiesLeavesOutAFailingPeer(t *testing.T) {
+	var prepares, oursOps atomic.Int64
+	ok := func(testing.TB, *env) prepared {
+		prepares.Add(1)
+		return prepared{op: func() error { oursOps.Add(1); return nil }}
+	}
+	bad := func(testing.TB, *env) prepared {
+		return prepared{op: func() error { return errors.New("deadline") }}
+	}
+	ps := peerScenario{scenario: scenario{name: "X", workers: 1, sides: []side{{"ours", ok}, {"peer", bad}, {"other", ok}}}}
+	ready, failed := prepareCopies(t, nil, ps, 3)
+	if len(ready[0]) != 3 || len(ready[2]) != 3 || prepares.Load() != 6 {
+		t.Errorf("copies %d, %d, %d prepares, want 3, 3, 6", len(ready[0]), len(ready[2]), prepares.Load())
+	}
+	if failed[0] || !failed[1] || failed[2] {
+		t.Errorf("failed %v, want only the peer whose warm-up failed", failed)
+	}
+	if oursOps.Load() != 6*20 {
+		t.Errorf("%d warm-up ops, want 20 a copy", oursOps.Load())
+	}
+}
