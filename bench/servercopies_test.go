@@ -25,9 +25,7 @@ func TestRunCopiesKeepsEveryCopyBusy(t *testing.T) {
 			if busy[i].Add(1) != 1 {
 				return errors.New("two goroutines in one copy")
 			}
-			in := inside.Add(1)
-			for m := most.Load(); in > m && !most.CompareAndSwap(m, in); m = most.Load() {
-			}
+			raise(&most, inside.Add(1))
 			time.Sleep(50 * time.Microsecond)
 			inside.Add(-1)
 			busy[i].Add(-1)
@@ -51,6 +49,16 @@ func TestRunCopiesKeepsEveryCopyBusy(t *testing.T) {
 	boom := errors.New("boom")
 	if err := runCopies([]prepared{{op: func() error { return boom }}}, n, 1); !errors.Is(err, boom) {
 		t.Errorf("error %v, want boom", err)
+	}
+}
+
+// raise makes m at least v.
+func raise(m *atomic.Int64, v int64) {
+	for {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
+			return
+		}
 	}
 }
 
