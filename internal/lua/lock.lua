@@ -31,10 +31,10 @@ local function refused(k, err)
 end
 
 -- nextfence gives out the next fencing token of the fence key k and stores
--- it there: the server's clock in microseconds, or one more than the
--- stored fence where that is higher (a clock that stepped back). It returns
--- nil and an error reply if k holds something that is not a fence, and
--- leaves k as it was.
+-- it there, living life ms: the server's clock in microseconds, or one
+-- more than the stored fence where that is higher (a clock that stepped
+-- back). It returns nil and an error reply if k holds something that is not
+-- a fence, and leaves k as it was.
 --
 -- Why fences never go backwards, whatever is lost: calls of the lock
 -- entries run one at a time and each takes more than a microsecond. By
@@ -47,15 +47,20 @@ end
 -- its last writes, a promoted replica that missed them). From session 8 to
 -- session 16 of issue #13 the clock was read only once k was gone, and an
 -- INCR of k gave the next fence while it lived: an older value of k gave
--- the fences after it out again, one for one. k outlives the lock by a
--- margin, so a server clock that steps back by less than that margin (and
--- less than the time since the last acquisition) is covered by the stored
--- value.
+-- the fences after it out again, one for one.
 --
--- k's TTL is written to life when k was gone, to twice life when it has
--- less than life left (or none: an old counter; or the user may not PTTL),
--- and else left as it was (written back as read), so k lives at least life
--- past every acquisition and at most twice the longest life.
+-- So k guards against one thing only: a server clock that steps back. The
+-- stored fence is the highest given out (each call stores its own, and
+-- it is above all before it), so k covers a step back of d for as long as
+-- it lives past the last fence given out, and the clock alone covers it
+-- once more than d has passed since that fence. k is therefore written to
+-- live life (the lock's TTL plus a minute, package lock's fenceMargin)
+-- past each fence it gives out, and nothing else touches its TTL: a step
+-- back of less than the last fenced acquisition's life, at least a minute,
+-- is covered. Until session 16 its TTL was read (PTTL) and only ever
+-- lengthened, at every acquisition and extension: a call more for a
+-- guarantee that a longer TTL of some earlier acquisition kept covering
+-- longer step backs, which no fence needs once the clock gives them.
 local function nextfence(k, life)
   local v = redis.pcall('GET', k)
   if type(v) == 'table' then
@@ -77,15 +82,10 @@ local function nextfence(k, life)
   end
   local f = tonumber(t[1]) * 1000000 + tonumber(t[2])
   if f <= n then f = n + 1 end
-  local px = tonumber(life)
-  if v then
-    local pt = redis.pcall('PTTL', k)
-    px = (type(pt) == 'number' and pt >= px) and pt or 2 * px
-  end
   -- as text, and as an integer (%.0f of a double costs twice as much;
   -- a number argument is formatted by the server in ways that differ
   -- between versions)
-  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', px)
+  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', life)
   if set.err then
     return nil, refused(k, set.err)
   end
