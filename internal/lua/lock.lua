@@ -4,8 +4,8 @@
 --
 --   lock key    the holder's token, with the lock's TTL
 --   fence key   lock key .. ':fence', the last fencing token given out,
---               living at least the lock's TTL plus a margin (at most
---               twice that) past every acquisition and extension
+--               living the lock's TTL plus a margin past the last fenced
+--               acquisition (an extension lengthens it when shorter)
 --   void key    fence key .. ':' .. token, a short-lived marker: this
 --               token's acquisition was given up and must not take the lock
 --   wait key    fence key .. ':wait', a short-lived flag: someone waits for
@@ -55,12 +55,14 @@ end
 -- it lives past the last fence given out, and the clock alone covers it
 -- once more than d has passed since that fence. k is therefore written to
 -- live life (the lock's TTL plus a minute, package lock's fenceMargin)
--- past each fence it gives out, and nothing else touches its TTL: a step
--- back of less than the last fenced acquisition's life, at least a minute,
--- is covered. Until session 16 its TTL was read (PTTL) and only ever
--- lengthened, at every acquisition and extension: a call more for a
--- guarantee that a longer TTL of some earlier acquisition kept covering
--- longer step backs, which no fence needs once the clock gives them.
+-- past each fence it gives out, whatever it had left: a step back of less
+-- than the last fenced acquisition's life, at least a minute, is covered. An extension still lengthens k when it has less than the
+-- life left (see extend), so k outlives the held lock. Until session 17 a
+-- fenced acquisition read k's TTL (PTTL) too and only ever lengthened it:
+-- a call more, so that a longer life of an earlier acquisition kept
+-- covering longer step backs, which no fence needs once the clock gives
+-- them (a step back longer than the time since the last fence is covered
+-- by the clock alone).
 local function nextfence(k, life)
   local v = redis.pcall('GET', k)
   if type(v) == 'table' then
@@ -245,8 +247,9 @@ end
 -- args[3] the fence key's lifetime in ms. Reply: 1 extended, 0 not held.
 local function extend(keys, args)
   if redis.call('GET', keys[1]) == args[1] then
-    -- as nextfence: lengthened (to twice args[3]) only when it has less
-    -- than args[3] left
+    -- lengthened (to twice args[3]) only when it has less than args[3]
+    -- left: it outlives the held lock (nextfence writes it to live the
+    -- life past each fence it gives out)
     local pt = keys[2] and redis.pcall('PTTL', keys[2])
     if pt and (type(pt) ~= 'number' or pt < tonumber(args[3])) then
       redis.call('PEXPIRE', keys[2], 2 * args[3])
