@@ -5,6 +5,7 @@ package bench_test
 // Neither runs in make test: each needs its environment variable.
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
+	"github.com/rapyer-go/rapyer/lock"
 )
 
 // lockCostSides are the sides both measures run, in order.
@@ -157,4 +159,81 @@ func TestModelLockInstructions(t *testing.T) {
 	must(t, ours.check())
 	must(t, hand.check())
 	t.Logf("best: ours %.0f, hand %.0f instructions per cycle (%.2fx)", best[0], best[1], best[0]/best[1])
+}
+
+// TestLockOnceInstructions counts the server's instructions per
+// uncontended lock cycle (acquire + release, the peer table's LockOnce
+// row): lock.Acquire with its default fence, without one (NoFence), and
+// redislock and the hand-written SET NX PX lock, on a private redis-server
+// under callgrind: 3 rounds of 1,000 cycles a side, interleaved, the best
+// of each (docs/performance.md "Session 17: the lock lines"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestLockOnceInstructions$' -v ./bench/
+func TestLockOnceInstructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	cg := startCallgrind(t)
+	e := &env{ctx: t.Context(), rdb: cg.Client}
+	ours, redisl, hand := lockOnce(t, e), lockRedislock(t, e), lockOnceHand(t, e)
+	key := "lk:{" + e.id("nf") + "}:lock:x"
+	nofence := func() error {
+		l, err := lock.Acquire(e.ctx, e.rdb, key, lock.Options{TTL: peerLockTTL, Wait: lock.NoWait, NoFence: true})
+		if err != nil {
+			return err
+		}
+		return l.Release(e.ctx)
+	}
+	best := cg.Best(3, 1000, []testenv.Side{{Name: "lock/rapyer", Op: ours.op}, {Name: "lock/rapyer-nofence", Op: nofence},
+		{Name: "lock/redislock", Op: redisl.op}, {Name: "lock/hand", Op: hand.op}})
+	must(t, ours.check())
+	must(t, redisl.check())
+	must(t, hand.check())
+	t.Logf("best: ours %.0f, ours without a fence %.0f, redislock %.0f, hand %.0f instructions per cycle (ours/redislock %.2fx)",
+		best[0], best[1], best[2], best[3], best[0]/best[2])
+}
+
+// TestHandoffInstructions counts the server's instructions per lock cycle
+// of the peer table's contended hand-off (Handoff8): eight goroutines of
+// one client taking and releasing one lock, lock.Acquire with its default
+// fence against the SET NX spinner (1 ms sleeps), on a private
+// redis-server under callgrind: each counted call runs 8 goroutines of 25
+// cycles, 3 rounds of 4 such calls a side, interleaved, the best of each,
+// divided by the 200 cycles of a call (docs/performance.md "Session 17:
+// the lock lines"):
+//
+//	RAPYER_CALLGRIND=1 go test -count=1 -run '^TestHandoffInstructions$' -v ./bench/
+func TestHandoffInstructions(t *testing.T) {
+	if os.Getenv("RAPYER_CALLGRIND") == "" {
+		t.Skip("RAPYER_CALLGRIND=1 to count")
+	}
+	cg := startCallgrind(t)
+	e := &env{ctx: t.Context(), rdb: cg.Client}
+	const workers, each = 8, 25
+	eight := func(p prepared) func() error {
+		return func() error {
+			errc := make(chan error, workers)
+			for range workers {
+				go func() {
+					var err error
+					for range each {
+						if err = p.op(); err != nil {
+							break
+						}
+					}
+					errc <- err
+				}()
+			}
+			var err error
+			for range workers {
+				err = errors.Join(err, <-errc)
+			}
+			return err
+		}
+	}
+	ours, spin := handoffRapyer(t, e), handoffSpin(t, e)
+	best := cg.Best(3, 4, []testenv.Side{{Name: "handoff/rapyer", Op: eight(ours)}, {Name: "handoff/spin", Op: eight(spin)}})
+	must(t, ours.check())
+	must(t, spin.check())
+	t.Logf("best: ours %.0f, spin %.0f instructions per cycle (%.2fx)", best[0]/(workers*each), best[1]/(workers*each), best[0]/best[1])
 }

@@ -303,12 +303,12 @@ func TestLockPeerRows(t *testing.T) {
 		scs[i] = ps.scenario
 	}
 	m := measureAll(t, e, scs, envInt("RAPYER_BENCH_ROUNDS", 7))
-	fmt.Printf("\nMode: %s\n\n| work | rapyer | peer | peer's time / ours |\n|---|---:|---|---:|\n", mode)
+	fmt.Printf("\nMode: %s\n\n| work | rapyer | peer | peer's time / ours | paired |\n|---|---:|---|---:|---:|\n", mode)
 	for _, ps := range list {
 		ours := ps.name + "/" + ps.sides[0].name
 		for _, s := range ps.sides[1:] {
 			k := ps.name + "/" + s.name
-			fmt.Printf("| %s | %s | %s: %s | %.2fx |\n", ps.what, perOp(m, ours, ps.workers), s.name, perOp(m, k, ps.workers), m.ratio(k, ours))
+			fmt.Printf("| %s | %s | %s: %s | %.2fx | %s |\n", ps.what, perOp(m, ours, ps.workers), s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k))
 		}
 	}
 }

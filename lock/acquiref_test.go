@@ -12,9 +12,9 @@ import (
 // not wait (lock.NoWait) goes to the acquiref entry, which is sent no
 // fence life and works it out from the TTL (plus a minute, as package
 // lock does); its fence key lives as a waiting caller's does (the
-// acquire entry, sent the life): the TTL plus a minute when made, left
-// alone while it lives that long, lengthened to twice that when short.
-// Fences go up across both entries.
+// acquire entry, sent the life): the TTL plus a minute past each
+// acquisition, longer or shorter than it had left. Fences go up across
+// both entries.
 func TestFenceLifeOfACallerThatWillNotWait(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
@@ -38,13 +38,13 @@ func TestFenceLifeOfACallerThatWillNotWait(t *testing.T) {
 			if d := pttl(); d <= time.Minute || d > time.Minute+time.Second {
 				t.Fatalf("wait %v: a new fence key of a 1s lock lives %v, want 1m1s", wait, d)
 			}
-			cycle(100 * time.Millisecond) // long enough for 1m0.1s: left alone
-			if d := pttl(); d <= time.Minute || d > time.Minute+time.Second {
-				t.Fatalf("wait %v: a fence key living long enough became %v", wait, d)
+			cycle(10 * time.Minute) // 11m
+			if d := pttl(); d <= 10*time.Minute || d > 11*time.Minute {
+				t.Fatalf("wait %v: the fence key of a 10m lock lives %v, want 11m", wait, d)
 			}
-			cycle(10 * time.Minute) // short for 11m: to twice that
-			if d := pttl(); d <= 21*time.Minute || d > 22*time.Minute {
-				t.Fatalf("wait %v: a short fence key of a 10m lock lives %v, want 22m", wait, d)
+			cycle(100 * time.Millisecond) // 1m0.1s, where 11m were left
+			if d := pttl(); d <= time.Minute-time.Second || d > time.Minute+100*time.Millisecond {
+				t.Fatalf("wait %v: the fence key of a 100ms lock lives %v, want 1m0.1s", wait, d)
 			}
 			// the other entry's fences go on above this one's
 			other := lock.Options{Wait: lock.NoWait}

@@ -52,16 +52,17 @@
 // # Fencing
 //
 // Every successful acquisition gets a fencing token, Lock.Fence, strictly
-// greater than the fence of every earlier acquisition of the key: one more
-// than the last fence, kept at FenceKey(key), or, once that key is gone,
-// the server's clock in microseconds, read by the same call that takes the
-// lock. A holder passes its fence along with its writes, and the store
-// keeps the highest fence it has seen and rejects writes with a lower one.
-// A holder that lost its lock while paused then cannot overwrite the work of
-// the holder after it, even though it still believes it holds the lock.
-// The fence key lives at least the lock's TTL plus a minute (at most twice
-// that) past every acquisition; its loss (expiry,
-// eviction) does not make fences go backwards (see Lock.Fence for why).
+// greater than the fence of every earlier acquisition of the key: the
+// server's clock in microseconds, read by the same call that takes the
+// lock, or one more than the last fence, kept at FenceKey(key), where that
+// is higher (a clock that stepped back). A holder passes its fence along
+// with its writes, and the store keeps the highest fence it has seen and
+// rejects writes with a lower one. A holder that lost its lock while paused
+// then cannot overwrite the work of the holder after it, even though it
+// still believes it holds the lock. Every fenced acquisition writes the
+// fence key with the lock's TTL plus a minute (an extension lengthens it
+// when shorter); its loss (expiry, eviction, an older value restored) does
+// not make fences go backwards (see Lock.Fence for why).
 // A caller that fences its writes by the lock's token in the same atomic
 // step (ops.Fenced) needs no number: Options.NoFence skips the fence and
 // its server work; the other acquisitions' fences still increase.

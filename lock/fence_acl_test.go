@@ -72,8 +72,8 @@ func TestFenceWithoutTime(t *testing.T) {
 
 // TestFenceWithoutPTTL: a user who may not read the fence key's PTTL (one
 // command short of the documented line) still takes fenced locks, and its
-// acquisitions keep the fence key living past the lock: a refused PTTL
-// lengthens the key as a short one does.
+// acquisitions keep the fence key living past the lock: a fenced
+// acquisition writes the key's TTL without reading it (session 17).
 func TestFenceWithoutPTTL(t *testing.T) {
 	onReal(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()

@@ -148,11 +148,10 @@ func (o Options) resolve() (options, error) {
 
 // FenceKey is the key that holds the last fencing token given out for the
 // lock at key: key+":fence". It keeps key's hash tag, so both live in one
-// cluster slot. It lives at least the lock's TTL plus a minute past every
-// acquisition and extension, and at most twice the TTL plus a minute of
-// the one that last lengthened it (its TTL is written only when it has
-// less left), so it leaves nothing lasting; fencing tokens do not depend
-// on it surviving (see Lock.Fence).
+// cluster slot. Every fenced acquisition writes it to live the lock's TTL
+// plus a minute, and an extension lengthens it to twice that when it has
+// less left, so it outlives the held lock and leaves nothing lasting;
+// fencing tokens do not depend on it surviving (see Lock.Fence).
 //
 // A given-up acquisition (see Acquire) leaves, for the lock's TTL plus a
 // minute, a marker at FenceKey(key)+":"+token. Hence the rule for lock
@@ -793,16 +792,16 @@ func (l *Lock) Token() string {
 // rejects writes carrying a smaller fence than one it has seen.
 //
 // It is the server's clock in microseconds when the lock was taken, or one
-// more than the last fence given out, kept at FenceKey(key) for at least
-// the lock's TTL plus a minute, where that is higher. So fences do not go
+// more than the last fence given out, kept at FenceKey(key) for the lock's
+// TTL plus a minute past each fenced acquisition, where that is higher. So fences do not go
 // backwards whatever becomes of that key (expired, evicted, or an older
 // value restored from a snapshot or a lagging replica): every fence is at
 // most the server's clock at the end of the call that gave it out, since
 // each call takes the server more than a microsecond, and the clock has
 // moved past every earlier fence by then. They can go backwards only if the
-// server's clock steps back by more than the fence key's lifetime, or a
-// failover promotes a replica whose clock is behind by more than the time
-// since the last acquisition (see the package documentation). A lock taken with
+// server's clock steps back by more than both the fence key's lifetime and
+// the time since the last fenced acquisition, or a failover promotes a
+// replica whose clock is that far behind (see the package documentation). A lock taken with
 // Options.NoFence has none: Fence returns 0.
 func (l *Lock) Fence() int64 {
 	if l == nil {

@@ -215,12 +215,14 @@ func TestFenceKeyOutlivesTheLockAndNotMore(t *testing.T) {
 	})
 }
 
-// The fence key's TTL is written only when it has less than the lock's
-// TTL plus a minute left (then to twice that): an acquisition or an
-// extension that finds it living long enough reads its PTTL and leaves it;
-// one that finds it short, or without a TTL (an old counter), lengthens
-// it. Either way it outlives the lock by the minute, as before.
-func TestFenceKeyLengthenedOnlyWhenShort(t *testing.T) {
+// Every fenced acquisition writes the fence key's TTL: the lock's TTL plus
+// a minute, whatever the key had left (more, less, or none: an old
+// counter), without reading it (session 17: fences come from the clock,
+// and the key guards only against a clock that steps back, for which the
+// last fence's life is what counts). An extension lengthens a key with
+// less than the lock's TTL plus a minute left to twice that and leaves a
+// longer one alone, so the key outlives the held lock by the minute.
+func TestFenceKeyLivesTheLifeOfTheLastAcquisition(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
 		key := lockKey(b, "fencelazy")
@@ -246,15 +248,15 @@ func TestFenceKeyLengthenedOnlyWhenShort(t *testing.T) {
 			}
 		}
 		release(acquire("first (the clock)", life-time.Minute, life))
-		// Long enough: left as it is (not cut back to life).
+		// Longer: written to life all the same.
 		b.Client.PExpire(ctx, fk, 5*time.Minute)
-		release(acquire("with 5m left", 4*time.Minute, 5*time.Minute))
-		// Short: lengthened to twice life.
+		release(acquire("with 5m left", life-time.Minute, life))
+		// Short: written to life.
 		b.Client.PExpire(ctx, fk, time.Second)
-		release(acquire("with 1s left", life+time.Second, 2*life))
+		release(acquire("with 1s left", life-time.Minute, life))
 		// No TTL (an old counter): given one.
 		b.Client.Persist(ctx, fk)
-		l := acquire("without a TTL", life+time.Second, 2*life)
+		l := acquire("without a TTL", life-time.Minute, life)
 		// An extension: the same rule, with the extension's TTL.
 		b.Client.PExpire(ctx, fk, time.Second)
 		if err := l.Extend(ctx, 0); err != nil {

@@ -4,8 +4,8 @@
 --
 --   lock key    the holder's token, with the lock's TTL
 --   fence key   lock key .. ':fence', the last fencing token given out,
---               living at least the lock's TTL plus a margin (at most
---               twice that) past every acquisition and extension
+--               living the lock's TTL plus a margin past the last fenced
+--               acquisition (an extension lengthens it when shorter)
 --   void key    fence key .. ':' .. token, a short-lived marker: this
 --               token's acquisition was given up and must not take the lock
 --   wait key    fence key .. ':wait', a short-lived flag: someone waits for
@@ -31,10 +31,10 @@ local function refused(k, err)
 end
 
 -- nextfence gives out the next fencing token of the fence key k and stores
--- it there: the server's clock in microseconds, or one more than the
--- stored fence where that is higher (a clock that stepped back). It returns
--- nil and an error reply if k holds something that is not a fence, and
--- leaves k as it was.
+-- it there, living life ms: the server's clock in microseconds, or one
+-- more than the stored fence where that is higher (a clock that stepped
+-- back). It returns nil and an error reply if k holds something that is not
+-- a fence, and leaves k as it was.
 --
 -- Why fences never go backwards, whatever is lost: calls of the lock
 -- entries run one at a time and each takes more than a microsecond. By
@@ -47,15 +47,22 @@ end
 -- its last writes, a promoted replica that missed them). From session 8 to
 -- session 16 of issue #13 the clock was read only once k was gone, and an
 -- INCR of k gave the next fence while it lived: an older value of k gave
--- the fences after it out again, one for one. k outlives the lock by a
--- margin, so a server clock that steps back by less than that margin (and
--- less than the time since the last acquisition) is covered by the stored
--- value.
+-- the fences after it out again, one for one.
 --
--- k's TTL is written to life when k was gone, to twice life when it has
--- less than life left (or none: an old counter; or the user may not PTTL),
--- and else left as it was (written back as read), so k lives at least life
--- past every acquisition and at most twice the longest life.
+-- So k guards against one thing only: a server clock that steps back. The
+-- stored fence is the highest given out (each call stores its own, and
+-- it is above all before it), so k covers a step back of d for as long as
+-- it lives past the last fence given out, and the clock alone covers it
+-- once more than d has passed since that fence. k is therefore written to
+-- live life (the lock's TTL plus a minute, package lock's fenceMargin)
+-- past each fence it gives out, whatever it had left: a step back of less
+-- than the last fenced acquisition's life, at least a minute, is covered. An extension still lengthens k when it has less than the
+-- life left (see extend), so k outlives the held lock. Until session 17 a
+-- fenced acquisition read k's TTL (PTTL) too and only ever lengthened it:
+-- a call more, so that a longer life of an earlier acquisition kept
+-- covering longer step backs, which no fence needs once the clock gives
+-- them (a step back longer than the time since the last fence is covered
+-- by the clock alone).
 local function nextfence(k, life)
   local v = redis.pcall('GET', k)
   if type(v) == 'table' then
@@ -77,15 +84,10 @@ local function nextfence(k, life)
   end
   local f = tonumber(t[1]) * 1000000 + tonumber(t[2])
   if f <= n then f = n + 1 end
-  local px = tonumber(life)
-  if v then
-    local pt = redis.pcall('PTTL', k)
-    px = (type(pt) == 'number' and pt >= px) and pt or 2 * px
-  end
   -- as text, and as an integer (%.0f of a double costs twice as much;
   -- a number argument is formatted by the server in ways that differ
   -- between versions)
-  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', px)
+  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', life)
   if set.err then
     return nil, refused(k, set.err)
   end
@@ -245,8 +247,9 @@ end
 -- args[3] the fence key's lifetime in ms. Reply: 1 extended, 0 not held.
 local function extend(keys, args)
   if redis.call('GET', keys[1]) == args[1] then
-    -- as nextfence: lengthened (to twice args[3]) only when it has less
-    -- than args[3] left
+    -- lengthened (to twice args[3]) only when it has less than args[3]
+    -- left: it outlives the held lock (nextfence writes it to live the
+    -- life past each fence it gives out)
     local pt = keys[2] and redis.pcall('PTTL', keys[2])
     if pt and (type(pt) ~= 'number' or pt < tonumber(args[3])) then
       redis.call('PEXPIRE', keys[2], 2 * args[3])
