@@ -33,6 +33,8 @@ var peerScenarios = []peerScenario{
 	{"lock acquire + release, uncontended", scenario{name: "LockOnce", workers: 1, paired: true, sides: []side{
 		{"rapyer", lockOnce}, {"SET NX PX by hand", lockOnceHand}, {"redislock", lockRedislock},
 		{"redsync", lockRedsync}, {"rueidislock", lockRueidis}}}},
+	{"lock acquire + release, uncontended, no fence (as every peer)", scenario{name: "LockOnceNoFence", workers: 1, paired: true, sides: []side{
+		{"rapyer", lockOnceNoFence}, {"SET NX PX by hand", lockOnceHand}, {"redislock", lockRedislock}}}},
 	{"contended lock hand-off, 8 goroutines", scenario{name: "Handoff8", workers: 8, sides: []side{
 		{"rapyer", handoffRapyer}, {"SET NX, 1 ms spin", handoffSpin},
 		{"redislock, 1 ms linear retry", handoffRedislock}, {"rueidislock", handoffRueidis}}}},
