@@ -136,7 +136,7 @@ func (r *qrun[T]) merge(gs []*qgroup, limit int) ([]qhit, bool, error) {
 
 // page runs one page of the query after cursor ("" for the first) with
 // what ("ids" or "models"), limit results at most: the results, and the
-// cursor of the next page ("" when no page follows).
+// cursor of the next page ("" when no result follows the page's last).
 func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]qhit, string, error) {
 	after := ""
 	if cursor != "" {
@@ -145,10 +145,15 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 			return nil, "", err
 		}
 	}
-	hits, more, err := r.collect(ctx, what, after, limit)
-	if err != nil || !more || len(hits) == 0 {
+	// one result past the page: a page is the last when no result
+	// follows it, which the server then knows, and its cursor is "" (the
+	// page before an empty one used to give a cursor). collect holds fewer
+	// than limit+1 results only when every group is done.
+	hits, _, err := r.collect(ctx, what, after, limit+1)
+	if err != nil || len(hits) <= limit {
 		return hits, "", err
 	}
+	hits = hits[:limit]
 	return hits, plan.EncodeCursor(r.fp, hits[len(hits)-1].key), nil
 }
 

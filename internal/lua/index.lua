@@ -332,11 +332,13 @@ function IX.check(ops, args, count)
     end
   end
   if not any then return end
+  local moved = false
   for n = 1, count do
     local op, a = ops[n], args[n]
     if op == 'lmove' then
       local c = colls[K(a[2])] or colls[K(a[4])]
       if c then c[1].touch = true end
+      if colls[K(a[4])] and K(a[2]) ~= K(a[4]) then moved = true end
     elseif op ~= 'len' and op ~= 'mget' and op ~= 'pred' and op ~= 'gpred' and op ~= 'ix' and op ~= 'model' then
       local c = a[2] and colls[KS[tonumber(a[2])] or '']
       if c then
@@ -348,7 +350,132 @@ function IX.check(ops, args, count)
       end
     end
   end
+  if moved then IX.moves(ops, args, count, colls, claims) end
   IX.asks()
+end
+
+-- moves checks the element that each Move (lmove) carries from another
+-- list into an indexed one, as IX.value checks a pushed one: the element
+-- at the source's end when the move runs, after the batch's earlier ops
+-- on that list, which a model of each list replays here, before the first
+-- write. Pushes and pops at the ends read only the stored elements they
+-- reach (LINDEX); any other change of a list reads it whole, once (LRANGE).
+function IX.moves(ops, args, count, colls, claims)
+  local L = {}
+  local function list(k)
+    local l = L[k]
+    if not l then
+      l = {pre = {}, s = 0, e = redis.call('LLEN', k), post = {}, k = k}
+      L[k] = l
+    end
+    return l
+  end
+  for n = 1, count do
+    local op, a = ops[n], args[n]
+    if op == 'lmove' then
+      local v = IX.pop(list(K(a[2])), a[5])
+      local c = colls[K(a[4])]
+      if v and c and K(a[2]) ~= K(a[4]) then IX.value(c[1], c[2], v, n, claims) end
+      if v then IX.push(list(K(a[4])), a[6], {v}) end
+    elseif op == 'drop' then
+      for j = 2, #a, 2 do
+        if a[j + 1] == 'list' then L[K(a[j])] = {pre = {}, s = 0, e = 0, post = {}} end
+      end
+    elseif IX.LISTOPS[op] then
+      IX.replay(list(K(a[2])), op, a)
+    end
+  end
+end
+
+-- LISTOPS are the ops of a list at a[2] that IX.replay replays.
+IX.LISTOPS = {rpush = true, lpush = true, rpop = true, lpop = true, popat = true, lset = true,
+  linsert = true, ldelrange = true, ltrim = true, lrem = true, clear = true}
+
+-- replay applies op (its check phase's a) to the model l of a list.
+function IX.replay(l, op, a)
+  local vs = {}
+  for j = 3, #a do vs[#vs + 1] = a[j] end
+  if op == 'rpush' then IX.push(l, 'RIGHT', vs)
+  elseif op == 'lpush' then IX.push(l, 'LEFT', vs)
+  elseif op == 'rpop' then IX.pop(l, 'RIGHT')
+  elseif op == 'lpop' then IX.pop(l, 'LEFT')
+  elseif op == 'clear' then l.pre, l.s, l.e, l.post = {}, 0, 0, {}
+  else
+    -- the rest work on the whole list, as the check phase placed them
+    local all = IX.whole(l)
+    if op == 'popat' then
+      if a.idx then table.remove(all, a.idx + 1) end
+    elseif op == 'lset' then
+      all[a.idx + 1] = a[4]
+    elseif op == 'linsert' then
+      table.insert(all, a.idx + 1, a[4])
+    elseif op == 'ldelrange' or op == 'ltrim' then
+      local keep = {}
+      for i, v in ipairs(all) do
+        local inside = i > a.s and i <= a.e
+        if inside == (op == 'ltrim') then keep[#keep + 1] = v end
+      end
+      l.pre = keep
+    elseif op == 'lrem' then
+      l.pre = IX.lrem(all, tonumber(a[3]), a[4])
+    end
+  end
+end
+
+-- whole reads the rest of the stored list into l.pre, and returns it.
+function IX.whole(l)
+  if l.e > l.s then
+    for _, v in ipairs(redis.call('LRANGE', l.k, l.s, l.e - 1)) do l.pre[#l.pre + 1] = v end
+  end
+  for _, v in ipairs(l.post) do l.pre[#l.pre + 1] = v end
+  l.s, l.e, l.post = 0, 0, {}
+  return l.pre
+end
+
+-- lrem is all without count occurrences of v (LREM: from the head when
+-- count > 0, from the tail when < 0, every one when 0).
+function IX.lrem(all, count, v)
+  local out, drop = {}, {}
+  local left = count == 0 and #all or math.abs(count)
+  local from, to, step = 1, #all, 1
+  if count < 0 then from, to, step = #all, 1, -1 end
+  for i = from, to, step do
+    if left > 0 and all[i] == v then drop[i], left = true, left - 1 end
+  end
+  for i, x in ipairs(all) do
+    if not drop[i] then out[#out + 1] = x end
+  end
+  return out
+end
+
+-- push adds vs, in their order, at the side (LEFT, RIGHT) of the list l.
+function IX.push(l, side, vs)
+  if side == 'LEFT' then
+    for i = #vs, 1, -1 do table.insert(l.pre, 1, vs[i]) end
+  else
+    for _, v in ipairs(vs) do l.post[#l.post + 1] = v end
+  end
+end
+
+-- pop takes the element at the side of the list l and returns it (nil
+-- for an empty list).
+function IX.pop(l, side)
+  if side == 'LEFT' then
+    if #l.pre > 0 then return table.remove(l.pre, 1) end
+    if l.e > l.s then
+      l.s = l.s + 1
+      return redis.call('LINDEX', l.k, l.s - 1)
+    end
+    if #l.post > 0 then return table.remove(l.post, 1) end
+    return nil
+  end
+  if #l.post > 0 then return table.remove(l.post) end
+  if l.e > l.s then
+    l.e = l.e - 1
+    return redis.call('LINDEX', l.k, l.e)
+  end
+  if #l.pre > 0 then return table.remove(l.pre) end
+  return nil
 end
 
 -- asks asks the ACL for what sync and purge send, before the first write.

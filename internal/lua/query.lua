@@ -505,11 +505,18 @@ end
 
 -- stale reports whether a model of the group died by its TTL and is still
 -- in the indexes (IX.purge takes a few per call): then counts of the
--- indexes would be off, and count reads the models instead.
+-- indexes would be off, and count reads the models instead. A deadline
+-- in @exp may come after the model's real end: a write reads the clock
+-- after the server fixed the time its TTL counts from (on Redis 7 the
+-- time of a script is its start), so the deadline is late by the time
+-- the write took until then. stale looks at the deadlines up to
+-- Q.SLACK ms ahead: a model that died before its deadline is seen too,
+-- and count agrees with what Find returns.
+Q.SLACK = 1000
 function Q.stale(S)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local due = redis.call('ZRANGEBYSCORE', S.G .. ':@exp', '-inf', now, 'LIMIT', 0, 64)
+  local due = redis.call('ZRANGEBYSCORE', S.G .. ':@exp', '-inf', now + Q.SLACK, 'LIMIT', 0, 64)
   for _, id in ipairs(due) do
     if redis.call('EXISTS', Q.root(S, id)) == 0 then return true end
   end
