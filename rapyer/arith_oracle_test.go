@@ -7,7 +7,9 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -330,7 +332,10 @@ func aoTargets() []aoTarget {
 // rounded to 17 decimals, as HINCRBYFLOAT's text was).
 func TestArithmeticOracle(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if s, err := strconv.ParseUint(os.Getenv("RAPYER_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d (RAPYER_SEED=%d repeats it)", seed, seed)
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m, err := rapyer.New[aoItem](b.Client, rapyer.Options{Prefix: b.Prefix + "ao"})
@@ -443,6 +448,53 @@ func TestArithmeticOnStoredSpecials(t *testing.T) {
 		}
 		if _, err := m.Exec(ctx, "x", tx.Of(ops.Incr(f64, 1))); !errors.Is(err, rapyer.ErrCorrupt) {
 			t.Fatalf("Incr of \"abc\": %v, want ErrCorrupt", err)
+		}
+	})
+}
+
+// TestFloorDivAndModAreExactAtTheEdgesOf2To53: FloorDiv and Mod of int64
+// fields whose value or operand is near +-2^53, against Go's big.Int. The
+// server computed a - b * floor(a / b) in doubles: -2^53 % 7 came out 4,
+// not 3 (TestArithmeticOracle's seed 1796209147998868623, step 172), and
+// a / b rounds up where the exact quotient is just below a whole number.
+func TestFloorDivAndModAreExactAtTheEdgesOf2To53(t *testing.T) {
+	const e = int64(1) << 53
+	values := []int64{-e, -e + 1, -e + 2, e - 2, e - 1, e, -7, 7, 0, 1 << 52, -(1 << 52) - 1}
+	operands := []int64{7, -7, 3, -3, 2, -1, 1, e - 1, -e, 1 << 26, 1<<26 + 1}
+	lo, hi := big.NewInt(math.MinInt64), big.NewInt(math.MaxInt64)
+	I64 := lens.Of(func(v *aoItem) *int64 { return &v.I64 })
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m, err := rapyer.New[aoItem](b.Client, rapyer.Options{Prefix: b.Prefix + "edge"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range values {
+			for _, x := range operands {
+				for name, op := range map[string]func(lens.Field[aoItem, int64], int64) *ops.Yield[int64]{
+					"floordiv": ops.FloorDiv[aoItem, int64], "mod": ops.Mod[aoItem, int64],
+				} {
+					want, wantErr := goInt(name, big.NewInt(a), big.NewInt(x), lo, hi)
+					if err := m.Save(ctx, "x", aoItem{I64: a}); err != nil {
+						t.Fatal(err)
+					}
+					y := op(I64, x)
+					_, err := m.Exec(ctx, "x", tx.Of(y))
+					if (err == nil) != (wantErr == nil) || (wantErr != nil && !errors.Is(err, wantErr)) {
+						t.Fatalf("%s(%d, %d): %v, want %v", name, a, x, err, wantErr)
+					}
+					if wantErr != nil {
+						continue
+					}
+					got, err := m.Get(ctx, "x")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.I64 != want.Int64() {
+						t.Errorf("%s(%d, %d) = %d, Go's big.Int gives %s", name, a, x, got.I64, want)
+					}
+				}
+			}
 		}
 	})
 }

@@ -465,6 +465,21 @@ local function farith(name, cur, x, hi, n, what)
   return fmtfloat(r)
 end
 
+-- idivmod gives Python's a // b and a % b (the sign of b) of whole numbers
+-- a, b within +-2^53, b not 0, exactly. a - b * math.floor(a / b) is not:
+-- a / b rounds ((2^53 - 1) / 3 rounds up to a whole number), and b times
+-- the quotient may pass 2^53 (-2^53 % 7 came out 4, not 3). fmod is exact
+-- for doubles, a - fmod(a, b) is a whole multiple of b no larger than a, so
+-- the truncated quotient divides exactly, and the floor is one step from it.
+local function idivmod(a, b)
+  local m = math.fmod(a, b)
+  local q = (a - m) / b
+  if m ~= 0 and (m < 0) ~= (b < 0) then
+    q, m = q - 1, m + b
+  end
+  return q, m
+end
+
 -- scalar arithmetic shared by check and apply -------------------------------
 -- a: root, field, kind ('int'|'float'), lo, hi, operand ... ; returns new text
 local function arith(name, cur, kind, x, lo, hi, n)
@@ -486,10 +501,11 @@ local function arith(name, cur, kind, x, lo, hi, n)
     if name == 'mul' then r = a * b
     elseif name == 'floordiv' then
       if b == 0 then fail('ARG', n, 'division by zero') end
-      r = math.floor(a / b)
+      r = idivmod(a, b)
     elseif name == 'mod' then
       if b == 0 then fail('ARG', n, 'modulo by zero') end
-      r = a - b * math.floor(a / b)
+      local _
+      _, r = idivmod(a, b)
     elseif name == 'pow' then
       if b < 0 then fail('ARG', n, 'negative exponent on an integer') end
       if a == 0 or a == 1 then r = (b == 0) and 1 or a
