@@ -71,6 +71,10 @@ func (m *Model[T]) FindIDs(ctx context.Context, q query.Query[T]) iter.Seq2[stri
 // a group found beyond it wait in its buffer for the next round: no model
 // is read twice.
 func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, each func(*qrun[T], qhit) bool, fail func(error)) {
+	if err := errs.NilContext(ctx, "Model.Find"); err != nil {
+		fail(err)
+		return
+	}
 	r, err := m.prepare(q)
 	if err != nil {
 		fail(err)
@@ -235,6 +239,9 @@ func (r *qrun[T]) mayRescan() bool {
 // index that is being built now. A query with query.Scan whose index is not
 // ready reads every model instead, and its cursors go on so to the end.
 func (m *Model[T]) Page(ctx context.Context, q query.Query[T], cursor string) (Page[T], error) {
+	if err := m.ready(ctx, "Model.Page"); err != nil {
+		return Page[T]{}, err
+	}
 	r, err := m.prepare(q)
 	if err != nil {
 		return Page[T]{}, err

@@ -189,6 +189,17 @@ func (m *Model[T]) Prefix() string {
 	return m.opts.Prefix
 }
 
+// ready is nil when a method called as call can run: ctx is not nil and m
+// is usable. Every method that takes a ctx asks it first, so that a nil
+// context fails with ErrInvalid before anything is sent, instead of a panic
+// inside go-redis.
+func (m *Model[T]) ready(ctx context.Context, call string) error {
+	if err := errs.NilContext(ctx, call); err != nil {
+		return err
+	}
+	return m.usable()
+}
+
 // usable is nil for a Model made by New, else the ErrInvalid every method
 // of a nil or zero Model returns, instead of a nil dereference.
 func (m *Model[T]) usable() error {
@@ -259,6 +270,9 @@ func (m *Model[T]) targetAt(id, root string) tx.Target {
 // included, in one atomic step (and sets the model's TTL when Options.TTL is
 // set). The version goes on counting from where it was.
 func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
+	if err := m.ready(ctx, "Model.Save"); err != nil {
+		return err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
@@ -276,6 +290,9 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 // Create writes v as model id, which must not exist yet: otherwise it fails
 // with ErrExists and writes nothing.
 func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
+	if err := m.ready(ctx, "Model.Create"); err != nil {
+		return err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
@@ -291,7 +308,7 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 
 // Insert writes v under a new id made by Options.NewID, and returns the id.
 func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.Insert"); err != nil {
 		return "", err
 	}
 	id := m.opts.NewID()
@@ -338,6 +355,9 @@ const versionField = schema.Reserved + "v"
 // collections, so an empty one and a nil one are stored alike.
 func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	var zero T
+	if err := m.ready(ctx, "Model.Get"); err != nil {
+		return zero, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return zero, err
@@ -363,6 +383,9 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 // ErrCorrupt.
 func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, error) {
 	var zero T
+	if err := m.ready(ctx, "Model.GetWithVersion"); err != nil {
+		return zero, 0, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return zero, 0, err
@@ -515,7 +538,7 @@ type Entry[T any] struct {
 // ErrInvalid before anything is sent, as SaveMany, DeleteMany, UpdateMany
 // and LockAll refuse it (found would hold the model twice).
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.GetMany"); err != nil {
 		return nil, nil, err
 	}
 	if err := m.groupsOK(ctx); err != nil {
@@ -859,6 +882,9 @@ func readErr(key string, err error) error {
 
 // Exists reports whether model id exists.
 func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
+	if err := m.ready(ctx, "Model.Exists"); err != nil {
+		return false, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return false, err
@@ -886,6 +912,9 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 // key or a collection key holds another Redis type than the model's, it
 // fails with ErrWrongType and deletes nothing.
 func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
+	if err := m.ready(ctx, "Model.Delete"); err != nil {
+		return false, err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return false, t.Err()
@@ -912,6 +941,9 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 // Expire sets the time to live of model id and every one of its keys, in one
 // step. A missing model gives ErrNotFound.
 func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
+	if err := m.ready(ctx, "Model.Expire"); err != nil {
+		return err
+	}
 	if d <= 0 {
 		return fmt.Errorf("%w: Expire: a duration must be positive; use Persist to remove a TTL", errs.Invalid)
 	}
@@ -921,6 +953,9 @@ func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error
 
 // Persist removes the time to live of model id and every one of its keys.
 func (m *Model[T]) Persist(ctx context.Context, id string) error {
+	if err := m.ready(ctx, "Model.Persist"); err != nil {
+		return err
+	}
 	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false, nil)
 	return err
 }
@@ -928,6 +963,9 @@ func (m *Model[T]) Persist(ctx context.Context, id string) error {
 // TTL is the remaining time to live of model id, or NoTTL when it does not
 // expire. A missing model gives ErrNotFound.
 func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
+	if err := m.ready(ctx, "Model.TTL"); err != nil {
+		return 0, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return 0, err
@@ -970,7 +1008,7 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // Reindex moves the models of a type's first index, that fails with
 // ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
-	if m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil or zero Model
+	if ctx == nil || m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil ctx, a nil or zero Model
 		return m.FindIDs(ctx, query.All[T]())
 	}
 	return func(yield func(string, error) bool) {
