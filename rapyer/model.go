@@ -420,7 +420,17 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return zero, "", readErr(root, queuedCause(cmds, err))
+		cause := queuedCause(cmds, err)
+		if !outOfMemory(cause) {
+			return zero, "", readErr(root, cause)
+		}
+		// Redis refuses every command queued in MULTI while out of
+		// memory; the read function writes nothing and runs.
+		reads := make([]func() (T, string, bool, error), 1)
+		if err := m.readAcrossSlots(ctx, []string{root}, reads); err != nil {
+			return zero, "", err
+		}
+		read = reads[0]
 	}
 	v, ver, ok, err := read()
 	if err != nil {
@@ -582,7 +592,14 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 	} else {
 		// each read reports its own error, but for a transaction the server
 		// discarded (EXECABORT), whose every read says that alone
-		if cmds, err := m.rdb.TxPipelined(ctx, queue); redis.HasErrorPrefix(err, "EXECABORT") {
+		cmds, err := m.rdb.TxPipelined(ctx, queue)
+		switch {
+		case redis.HasErrorPrefix(err, "EXECABORT") && outOfMemory(queuedCause(cmds, err)):
+			// as get: the read function runs where MULTI is refused
+			if err := m.readAcrossSlots(ctx, roots, reads); err != nil {
+				return nil, nil, err
+			}
+		case redis.HasErrorPrefix(err, "EXECABORT"):
 			return nil, nil, abortedRead(cmds, err)
 		}
 	}
@@ -837,6 +854,9 @@ func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 // discarded it (EXECABORT) the refusal of the queued command that made it
 // (an ACL's NOPERM, a WRONGTYPE cannot come at queueing).
 func queuedCause(cmds []redis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
 	if !redis.HasErrorPrefix(err, "EXECABORT") {
 		return err
 	}
@@ -864,6 +884,10 @@ func abortedRead(cmds []redis.Cmder, err error) error {
 	}
 	return readErr("", err)
 }
+
+// outOfMemory reports whether err is the server's refusal of a command
+// while it is at its maxmemory (noeviction): "OOM command not allowed".
+func outOfMemory(err error) bool { return err != nil && redis.HasErrorPrefix(err, "OOM") }
 
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any
 // other (an ACL's NOPERM, OOM, a busy script) as ErrNoPermission or

@@ -39,14 +39,21 @@ var moveSource string
 var Library = script.NewParts("rapyer",
 	// index.lua is appended to batch.lua: its code shares the
 	// interpreter's helpers, and its entries the interpreter's part.
-	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"}},
+	// A query writes nothing: flagged so, it runs on a server out of
+	// memory, as the model read does.
+	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"},
+		Flags: map[string][]string{"query": {"no-writes"}}},
 	// A release frees memory and an extension takes none: a server out of
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
 	// functions) are let through until their first write that needs memory.
 	script.Part{Source: lockSource, Entries: []string{"acquire", "acquiref", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
-	script.Part{Source: readSource, Entries: []string{"read"}},
+	// The read writes nothing: flagged so, a server out of memory runs it
+	// (FCALL of a function without flags is refused there), and a Get that
+	// MULTI/EXEC could not read (Redis refuses every command queued in a
+	// transaction while out of memory) reads through it.
+	script.Part{Source: readSource, Entries: []string{"read"}, Flags: map[string][]string{"read": {"no-writes"}}},
 	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
 )
 
