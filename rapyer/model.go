@@ -200,6 +200,14 @@ func (m *Model[T]) ready(ctx context.Context, call string) error {
 	return m.usable()
 }
 
+// readyGroups is ready, then groupsOK.
+func (m *Model[T]) readyGroups(ctx context.Context, call string) error {
+	if err := m.ready(ctx, call); err != nil {
+		return err
+	}
+	return m.groupsOK(ctx)
+}
+
 // usable is nil for a Model made by New, else the ErrInvalid every method
 // of a nil or zero Model returns, instead of a nil dereference.
 func (m *Model[T]) usable() error {
