@@ -15,8 +15,8 @@ import (
 // every read answers: Get, GetWithVersion and GetMany of models with
 // collections (their MULTI/EXEC is refused there, so they read through the
 // read function, flagged no-writes), Exists, TTL, IDs, and the queries of
-// an indexed model (Find, Count, Page: the query function is flagged
-// no-writes too). Delete, a batch, is refused with ErrRefused and deletes
+// a model without indexes; a query, which may purge expired entries, is
+// refused with ErrRefused (it came untyped). Delete, a batch, is refused with ErrRefused and deletes
 // nothing (see docs/guarantees.md). Miniredis has no maxmemory: a real
 // server only.
 func TestReadsWorkOnAFullServer(t *testing.T) {
@@ -50,7 +50,7 @@ func TestReadsWorkOnAFullServer(t *testing.T) {
 			t.Errorf("%s: Exists on a full server: %v, %v", p, ok, err)
 		}
 		n := 0
-		for _, err := range m.IDs(ctx) {
+		for _, err := range plain.IDs(ctx) {
 			if err != nil {
 				t.Errorf("%s: IDs on a full server: %v", p, err)
 				break
@@ -67,17 +67,9 @@ func TestReadsWorkOnAFullServer(t *testing.T) {
 			t.Errorf("%s: the model after the refused Delete: exists %v, %v", p, ok, err)
 		}
 	}
-	q := query.All[Account]()
-	if c, err := indexed.Count(ctx, q); err != nil || c != 2 {
-		t.Errorf("Count on a full server: %d, %v", c, err)
-	}
-	if pg, err := indexed.Page(ctx, q, ""); err != nil || len(pg.Items) != 2 {
-		t.Errorf("Page on a full server: %+v, %v", pg, err)
-	}
-	for v, err := range indexed.Find(ctx, q) {
-		if err != nil || !equalAccounts(v, want) {
-			t.Errorf("Find on a full server: %+v, %v", v, err)
-		}
+	// A query may purge expired entries (a write): refused there, typed.
+	if _, err := indexed.Count(ctx, query.All[Account]()); !errors.Is(err, rapyer.ErrRefused) {
+		t.Errorf("Count on a full server: %v, want ErrRefused", err)
 	}
 }
 

@@ -39,10 +39,7 @@ var moveSource string
 var Library = script.NewParts("rapyer",
 	// index.lua is appended to batch.lua: its code shares the
 	// interpreter's helpers, and its entries the interpreter's part.
-	// A query writes nothing: flagged so, it runs on a server out of
-	// memory, as the model read does.
-	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"},
-		Flags: map[string][]string{"query": {"no-writes"}}},
+	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"}},
 	// A release frees memory and an extension takes none: a server out of
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
