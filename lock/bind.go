@@ -3,6 +3,8 @@ package lock
 import (
 	"context"
 	"time"
+
+	"github.com/rapyer-go/rapyer/internal/errs"
 )
 
 // Bind returns a context that ends when ctx does, or when the lock is
@@ -13,8 +15,14 @@ import (
 // lock's expiry timer, no second context, no callback registration.
 // Bind is for work bounded by both a caller's context and the lock (as
 // rapyer's Model.Lock runs its function); Context, which ignores ctx's
-// cancellation, is for work that outlives it.
+// cancellation, is for work that outlives it. A nil ctx gives a context
+// already ended, whose cause wraps rapyer.ErrInvalid.
 func (l *Lock) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil { // no error to return: a context ended with one
+		c, cancel := context.WithCancelCause(context.Background())
+		cancel(errs.NilContext(ctx, "Bind"))
+		return c, func() { cancel(nil) }
+	}
 	c, cancel := context.WithCancelCause(ctx)
 	if err := l.void(); err != nil {
 		cancel(err)

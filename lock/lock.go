@@ -251,6 +251,9 @@ func appendWakeChannel(dst []byte, key string) []byte {
 // Acquire is not reentrant: a second Acquire of a held key waits like any
 // other caller, even in the same goroutine.
 func Acquire(ctx context.Context, rdb redis.UniversalClient, key string, opts Options) (*Lock, error) {
+	if err := errs.NilContext(ctx, "Acquire"); err != nil {
+		return nil, err
+	}
 	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Acquire(%q): nil client", errs.Invalid, key)
 	}
@@ -849,6 +852,9 @@ func (l *Lock) Context() context.Context {
 // lost, or once its TTL has passed by the local clock. Other errors
 // (network, ctx) leave the lock as it was.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
+	if err := errs.NilContext(ctx, "Extend"); err != nil {
+		return err // the lock as it was
+	}
 	if err := l.void(); err != nil {
 		return err
 	}
@@ -926,6 +932,9 @@ func (l *Lock) ttlElapsed() error {
 // lost and which go-redis then sent again may also report rapyer.ErrNotHeld: the
 // lock is gone either way.
 func (l *Lock) Release(ctx context.Context) error {
+	if err := errs.NilContext(ctx, "Release"); err != nil {
+		return err // the lock as it was: Release it again with a context
+	}
 	if err := l.void(); err != nil {
 		return err
 	}

@@ -38,14 +38,18 @@ var (
 // records) with its type and content, in one text.
 func slotDump(ctx context.Context, t *testing.T, b *testenv.Backend, tag string) string {
 	t.Helper()
-	var ks []string
-	for _, pat := range []string{"*{" + tag + "}*"} {
-		ks = append(ks, scanSlotKeys(ctx, t, b, pat)...)
-	}
+	return dumpMatching(ctx, t, b, "*{"+tag+"}*", true)
+}
+
+// dumpMatching is every key matching pat with its type and content, in one
+// text; with locksByName, a lock key (not a fence) by its name alone.
+func dumpMatching(ctx context.Context, t *testing.T, b *testenv.Backend, pat string, locksByName bool) string {
+	t.Helper()
+	ks := scanSlotKeys(ctx, t, b, pat)
 	sort.Strings(ks)
 	var sb strings.Builder
 	for _, k := range ks {
-		if strings.Contains(k, ":lock:") && !strings.Contains(k, ":fence") {
+		if locksByName && strings.Contains(k, ":lock:") && !strings.Contains(k, ":fence") {
 			// a lock held (by the call) is not part of the state; one
 			// left behind is
 			fmt.Fprintf(&sb, "lock %s\n", k)

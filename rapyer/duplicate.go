@@ -27,7 +27,7 @@ import (
 // snapshot of the model, created atomically at the new id, and the model
 // may have changed since the snapshot.
 func (m *Model[T]) Duplicate(ctx context.Context, id, newID string) (string, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.Duplicate"); err != nil {
 		return "", err
 	}
 	if newID == "" {

@@ -19,7 +19,7 @@ import (
 // fails with ErrNotFound and nothing is created (see SkipIfMissing). opt
 // edit the call's options, starting as the model's (see Option).
 func (m *Model[T]) Exec(ctx context.Context, id string, b tx.Batch, opt ...Option) (*tx.Result, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.Exec"); err != nil {
 		return nil, err
 	}
 	return m.exec(ctx, id, b, m.opts.RefreshTTL, opt)
@@ -61,6 +61,9 @@ func (m *Model[T]) exec(ctx context.Context, id string, b tx.Batch, refresh bool
 // and is returned. A missing model gives ErrNotFound (see SkipIfMissing).
 // Result.Attempts tells how many attempts ran.
 func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
+	if err := m.ready(ctx, "Model.Update"); err != nil {
+		return nil, err
+	}
 	if decide == nil {
 		return nil, fmt.Errorf("%w: Update: nil function", errs.Invalid)
 	}
@@ -74,6 +77,9 @@ func (m *Model[T]) Update(ctx context.Context, id string, decide func(v T) (tx.B
 // twice is refused with ErrInvalid before anything is sent (decide would
 // see one model as two values, and only one of its writes could hold).
 func (m *Model[T]) UpdateMany(ctx context.Context, ids []string, decide func(vs []T) (tx.Batch, error), opt ...Option) (*tx.Result, error) {
+	if err := m.ready(ctx, "Model.UpdateMany"); err != nil {
+		return nil, err
+	}
 	if len(ids) == 0 { // a nil or zero Model: watched's Keys reports it
 		return nil, fmt.Errorf("%w: UpdateMany: no ids", errs.Invalid)
 	}

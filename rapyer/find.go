@@ -63,6 +63,14 @@ func (m *Model[T]) FindIDs(ctx context.Context, q query.Query[T]) iter.Seq2[stri
 	}
 }
 
+// prepareIn is prepare for a call with ctx, which must not be nil.
+func (m *Model[T]) prepareIn(ctx context.Context, q query.Query[T]) (*qrun[T], error) {
+	if err := errs.NilContext(ctx, "Model.Find"); err != nil {
+		return nil, err
+	}
+	return m.prepare(q)
+}
+
 // stream runs q, giving each result to each until it returns false, and
 // an error to fail. Each round is one pipeline of one call per group whose
 // buffer holds fewer than a page of results; every group resumes after the
@@ -71,7 +79,7 @@ func (m *Model[T]) FindIDs(ctx context.Context, q query.Query[T]) iter.Seq2[stri
 // a group found beyond it wait in its buffer for the next round: no model
 // is read twice.
 func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, each func(*qrun[T], qhit) bool, fail func(error)) {
-	r, err := m.prepare(q)
+	r, err := m.prepareIn(ctx, q)
 	if err != nil {
 		fail(err)
 		return
@@ -235,6 +243,9 @@ func (r *qrun[T]) mayRescan() bool {
 // index that is being built now. A query with query.Scan whose index is not
 // ready reads every model instead, and its cursors go on so to the end.
 func (m *Model[T]) Page(ctx context.Context, q query.Query[T], cursor string) (Page[T], error) {
+	if err := m.ready(ctx, "Model.Page"); err != nil {
+		return Page[T]{}, err
+	}
 	r, err := m.prepare(q)
 	if err != nil {
 		return Page[T]{}, err

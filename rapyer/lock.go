@@ -138,7 +138,7 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // opt edit the call's options, starting as the model's (see Option). Lock is LockAll of
 // one model.
 func (m *Model[T]) Lock(ctx context.Context, id, action string, fn func(ctx context.Context, v *T) error, opt ...Option) (*tx.Result, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.Lock"); err != nil {
 		return nil, err
 	}
 	if fn == nil {
@@ -199,6 +199,9 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
 func LockAll(ctx context.Context, action string, held []Held, fn func(ctx context.Context) error, opt ...Option) (*tx.Result, error) {
+	if err := errs.NilContext(ctx, "LockAll"); err != nil {
+		return nil, err
+	}
 	c, err := Options{}.call(opt)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ import (
 // failed, and then wraps ErrPartlyApplied); models that share a hash tag (Options.HashTag) share a slot. An
 // id given twice is refused with ErrInvalid before anything is sent.
 func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.SaveMany"); err != nil {
 		return err
 	}
 	ids := make([]string, len(models))
@@ -61,7 +61,7 @@ func (m *Model[T]) SaveMany(ctx context.Context, models []Entry[T]) error {
 // fails after another's was written, the error wraps ErrPartlyApplied and
 // the ids are returned with "" for the models that were not stored.
 func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.InsertMany"); err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(vs))
@@ -118,7 +118,7 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 // round trip), then deletes them in MULTI/EXEC (a second), retrying on a
 // conflict like Update.
 func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.DeleteMany"); err != nil {
 		return nil, err
 	}
 	groups, err := m.slots(ids)

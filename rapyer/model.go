@@ -189,6 +189,25 @@ func (m *Model[T]) Prefix() string {
 	return m.opts.Prefix
 }
 
+// ready is nil when a method called as call can run: ctx is not nil and m
+// is usable. Every method that takes a ctx asks it first, so that a nil
+// context fails with ErrInvalid before anything is sent, instead of a panic
+// inside go-redis.
+func (m *Model[T]) ready(ctx context.Context, call string) error {
+	if err := errs.NilContext(ctx, call); err != nil {
+		return err
+	}
+	return m.usable()
+}
+
+// readyGroups is ready, then groupsOK.
+func (m *Model[T]) readyGroups(ctx context.Context, call string) error {
+	if err := m.ready(ctx, call); err != nil {
+		return err
+	}
+	return m.groupsOK(ctx)
+}
+
 // usable is nil for a Model made by New, else the ErrInvalid every method
 // of a nil or zero Model returns, instead of a nil dereference.
 func (m *Model[T]) usable() error {
@@ -259,6 +278,9 @@ func (m *Model[T]) targetAt(id, root string) tx.Target {
 // included, in one atomic step (and sets the model's TTL when Options.TTL is
 // set). The version goes on counting from where it was.
 func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
+	if err := m.ready(ctx, "Model.Save"); err != nil {
+		return err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
@@ -276,6 +298,9 @@ func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 // Create writes v as model id, which must not exist yet: otherwise it fails
 // with ErrExists and writes nothing.
 func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
+	if err := m.ready(ctx, "Model.Create"); err != nil {
+		return err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return t.Err()
@@ -291,7 +316,7 @@ func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
 
 // Insert writes v under a new id made by Options.NewID, and returns the id.
 func (m *Model[T]) Insert(ctx context.Context, v T) (string, error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.Insert"); err != nil {
 		return "", err
 	}
 	id := m.opts.NewID()
@@ -338,6 +363,9 @@ const versionField = schema.Reserved + "v"
 // collections, so an empty one and a nil one are stored alike.
 func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 	var zero T
+	if err := m.ready(ctx, "Model.Get"); err != nil {
+		return zero, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return zero, err
@@ -363,6 +391,9 @@ func (m *Model[T]) Get(ctx context.Context, id string) (T, error) {
 // ErrCorrupt.
 func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, error) {
 	var zero T
+	if err := m.ready(ctx, "Model.GetWithVersion"); err != nil {
+		return zero, 0, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return zero, 0, err
@@ -397,7 +428,17 @@ func (m *Model[T]) get(ctx context.Context, root string) (T, string, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return zero, "", readErr(root, queuedCause(cmds, err))
+		cause := queuedCause(cmds, err)
+		if !outOfMemory(cause) {
+			return zero, "", readErr(root, cause)
+		}
+		// Redis refuses every command queued in MULTI while out of
+		// memory; the read function writes nothing and runs.
+		reads := make([]func() (T, string, bool, error), 1)
+		if err := m.readAcrossSlots(ctx, []string{root}, reads); err != nil {
+			return zero, "", err
+		}
+		read = reads[0]
 	}
 	v, ver, ok, err := read()
 	if err != nil {
@@ -515,7 +556,7 @@ type Entry[T any] struct {
 // ErrInvalid before anything is sent, as SaveMany, DeleteMany, UpdateMany
 // and LockAll refuse it (found would hold the model twice).
 func (m *Model[T]) GetMany(ctx context.Context, ids []string) (found []Entry[T], missing []string, err error) {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.GetMany"); err != nil {
 		return nil, nil, err
 	}
 	if err := m.groupsOK(ctx); err != nil {
@@ -559,7 +600,14 @@ func (m *Model[T]) getMany(ctx context.Context, ids []string) (found []Entry[T],
 	} else {
 		// each read reports its own error, but for a transaction the server
 		// discarded (EXECABORT), whose every read says that alone
-		if cmds, err := m.rdb.TxPipelined(ctx, queue); redis.HasErrorPrefix(err, "EXECABORT") {
+		cmds, err := m.rdb.TxPipelined(ctx, queue)
+		switch {
+		case redis.HasErrorPrefix(err, "EXECABORT") && outOfMemory(queuedCause(cmds, err)):
+			// as get: the read function runs where MULTI is refused
+			if err := m.readAcrossSlots(ctx, roots, reads); err != nil {
+				return nil, nil, err
+			}
+		case redis.HasErrorPrefix(err, "EXECABORT"):
 			return nil, nil, abortedRead(cmds, err)
 		}
 	}
@@ -814,6 +862,9 @@ func (m *Model[T]) refresh(b tx.Batch, t tx.Target) tx.Batch {
 // discarded it (EXECABORT) the refusal of the queued command that made it
 // (an ACL's NOPERM, a WRONGTYPE cannot come at queueing).
 func queuedCause(cmds []redis.Cmder, err error) error {
+	if err == nil {
+		return nil
+	}
 	if !redis.HasErrorPrefix(err, "EXECABORT") {
 		return err
 	}
@@ -842,6 +893,10 @@ func abortedRead(cmds []redis.Cmder, err error) error {
 	return readErr("", err)
 }
 
+// outOfMemory reports whether err is the server's refusal of a command
+// while it is at its maxmemory (noeviction): "OOM command not allowed".
+func outOfMemory(err error) bool { return err != nil && redis.HasErrorPrefix(err, "OOM") }
+
 // readErr types a refusal of a read of key: WRONGTYPE as ErrWrongType, any
 // other (an ACL's NOPERM, OOM, a busy script) as ErrNoPermission or
 // ErrRefused, naming key; an error of the network, the client or the
@@ -859,6 +914,9 @@ func readErr(key string, err error) error {
 
 // Exists reports whether model id exists.
 func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
+	if err := m.ready(ctx, "Model.Exists"); err != nil {
+		return false, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return false, err
@@ -886,6 +944,9 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 // key or a collection key holds another Redis type than the model's, it
 // fails with ErrWrongType and deletes nothing.
 func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
+	if err := m.ready(ctx, "Model.Delete"); err != nil {
+		return false, err
+	}
 	t := m.Target(id)
 	if !t.Valid() {
 		return false, t.Err()
@@ -912,6 +973,9 @@ func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 // Expire sets the time to live of model id and every one of its keys, in one
 // step. A missing model gives ErrNotFound.
 func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error {
+	if err := m.ready(ctx, "Model.Expire"); err != nil {
+		return err
+	}
 	if d <= 0 {
 		return fmt.Errorf("%w: Expire: a duration must be positive; use Persist to remove a TTL", errs.Invalid)
 	}
@@ -921,6 +985,9 @@ func (m *Model[T]) Expire(ctx context.Context, id string, d time.Duration) error
 
 // Persist removes the time to live of model id and every one of its keys.
 func (m *Model[T]) Persist(ctx context.Context, id string) error {
+	if err := m.ready(ctx, "Model.Persist"); err != nil {
+		return err
+	}
 	_, err := m.exec(ctx, id, tx.Of(ops.Persist[T]()), false, nil)
 	return err
 }
@@ -928,6 +995,9 @@ func (m *Model[T]) Persist(ctx context.Context, id string) error {
 // TTL is the remaining time to live of model id, or NoTTL when it does not
 // expire. A missing model gives ErrNotFound.
 func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
+	if err := m.ready(ctx, "Model.TTL"); err != nil {
+		return 0, err
+	}
 	root, err := m.Key(id)
 	if err != nil {
 		return 0, err
@@ -970,7 +1040,7 @@ func (m *Model[T]) TTL(ctx context.Context, id string) (time.Duration, error) {
 // Reindex moves the models of a type's first index, that fails with
 // ErrNotIndexed: the lists lack the models not moved yet.
 func (m *Model[T]) IDs(ctx context.Context) iter.Seq2[string, error] {
-	if m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil or zero Model
+	if ctx == nil || m.usable() != nil || m.ix != nil && !m.ix.Tagged { // FindIDs reports a nil ctx, a nil or zero Model
 		return m.FindIDs(ctx, query.All[T]())
 	}
 	return func(yield func(string, error) bool) {

@@ -18,6 +18,16 @@ import (
 // everyModelCall calls every method of m that can fail, each recovered, and
 // returns the method's name with its error (or the panic, as an error).
 func everyModelCall(ctx context.Context, m *rapyer.Model[Account]) map[string]error {
+	out := map[string]error{}
+	for name, call := range everyModelCallOf(ctx, m) {
+		out[name] = callRecovered(call)
+	}
+	return out
+}
+
+// everyModelCallOf is every method of m that can fail, by name (LockAll as
+// a method), each as a call with ctx.
+func everyModelCallOf(ctx context.Context, m *rapyer.Model[Account]) map[string]func() error {
 	first := func(seq func(func(string, error) bool)) (err error) {
 		seq(func(_ string, e error) bool { err = e; return false })
 		return err
@@ -74,18 +84,7 @@ func everyModelCall(ctx context.Context, m *rapyer.Model[Account]) map[string]er
 		"Reindex":     func() error { return m.Reindex(ctx, nil) },
 		"DropIndex":   func() error { return m.DropIndex(ctx, "balance") },
 	}
-	out := map[string]error{}
-	for name, call := range calls {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					out[name] = &panicked{r}
-				}
-			}()
-			out[name] = call()
-		}()
-	}
-	return out
+	return calls
 }
 
 type panicked struct{ v any }

@@ -270,12 +270,26 @@ func (r *qrun[T]) send(ctx context.Context, what string, reqs []qreq) ([]*redis.
 	return cmds, nil
 }
 
+// queryErr types the failure of a query call as a read's: a refusal of
+// the server (an ACL, out of memory) as ErrRefused or ErrNoPermission, a
+// request lost on the way as ErrNotSent (a query writes nothing); it was
+// returned bare.
+func queryErr(err error) error {
+	switch {
+	case errs.Typed(err):
+		return err
+	case reply.FromServer(err):
+		return reply.Refused(err)
+	}
+	return reply.Read(err)
+}
+
 // decodeMulti reads the reply of one call for k groups: {'MULTI', the
 // reply of each group}, or the call's failure.
 func (r *qrun[T]) decodeMulti(what string, c *redis.Cmd, k int) ([]qreply, error) {
 	raw, err := c.Slice()
 	if err != nil {
-		return nil, errs.At(r.spec.Shown, err)
+		return nil, errs.At(r.spec.Shown, queryErr(err))
 	}
 	if len(raw) > 0 && raw[0] == "ERR" {
 		return nil, r.failure(raw)
@@ -300,7 +314,7 @@ func (r *qrun[T]) decodeMulti(what string, c *redis.Cmd, k int) ([]qreply, error
 func (r *qrun[T]) decode(what string, c *redis.Cmd) (qreply, error) {
 	raw, err := c.Slice()
 	if err != nil {
-		return qreply{}, errs.At(r.spec.Shown, err)
+		return qreply{}, errs.At(r.spec.Shown, queryErr(err))
 	}
 	return r.decodeRaw(what, raw)
 }

@@ -17,6 +17,9 @@ import (
 // ZCARD); any other query is counted by the server, which evaluates its
 // predicate on each candidate and sends back only the count.
 func (m *Model[T]) Count(ctx context.Context, q query.Query[T]) (int, error) {
+	if err := m.ready(ctx, "Model.Count"); err != nil {
+		return 0, err
+	}
 	r, err := m.prepare(q)
 	if err != nil {
 		return 0, err
@@ -63,6 +66,9 @@ func (r *qrun[T]) count(ctx context.Context) (int, error) {
 // step: it stops at the first error, with the models deleted so far
 // counted. Cost: the query, then one round trip per model.
 func (m *Model[T]) DeleteWhere(ctx context.Context, q query.Query[T]) (int, error) {
+	if err := m.ready(ctx, "Model.DeleteWhere"); err != nil {
+		return 0, err
+	}
 	r, err := m.prepare(q)
 	if err != nil {
 		return 0, err

@@ -52,6 +52,9 @@ const (
 // declaration: a writer without it would drop the new entries of the
 // models it writes, or write the old layout.
 func (m *Model[T]) Reindex(ctx context.Context, progress func(done, total int)) error {
+	if err := m.ready(ctx, "Model.Reindex"); err != nil {
+		return err
+	}
 	// The request that failed for a cause of the client (a closed client,
 	// a failed dial, an ended context) was not sent: ErrNotSent; a
 	// refusal of the server and a lost reply are typed too.
@@ -236,7 +239,7 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // outcome was unknown) fails with ErrNotFound naming it, and writes
 // nothing: one round trip looks before the one that deletes.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
-	if err := m.usable(); err != nil {
+	if err := m.ready(ctx, "Model.DropIndex"); err != nil {
 		return err
 	}
 	if m.ix == nil || m.ix.Tagged {

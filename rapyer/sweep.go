@@ -29,7 +29,7 @@ import (
 // the prefix, not with the stale ones: a maintenance call, not one for the
 // request path.
 func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
-	if err := m.groupsOK(ctx); err != nil { // a nil or zero Model too
+	if err := m.readyGroups(ctx, "Model.Sweep"); err != nil {
 		return nil, err
 	}
 	pattern := m.layout.Pattern() + ":*"

@@ -167,6 +167,9 @@ func shared(t testing.TB, raw, prefix string) redis.UniversalClient {
 // every master of a cluster), never with KEYS or FLUSHDB. The prefix must
 // hold no glob characters (*?[]\). Client's cleanup calls it with Prefix(t).
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	if err := errs.NilContext(ctx, "DeletePrefix"); err != nil {
+		return err
+	}
 	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
 		return fmt.Errorf("%w: DeletePrefix(%q): an empty prefix, or one with glob characters", rapyer.ErrInvalid, prefix)
 	}

@@ -293,6 +293,9 @@ func newResult(p *prog.Program, out *transport.Outcome) *Result {
 // sending) does not wrap rapyer.ErrUnknownOutcome: nothing was applied. A refusal
 // by the server wraps rapyer.ErrNoPermission (an ACL) or rapyer.ErrRefused.
 func Exec(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
+	if err := errs.NilContext(ctx, "Exec"); err != nil {
+		return nil, err
+	}
 	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Exec: nil client", errs.Invalid)
 	}

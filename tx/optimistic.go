@@ -71,6 +71,9 @@ type Read func(p redis.Pipeliner) (decide func() (Batch, error))
 // All keys must be in one cluster slot. Result.Attempts says how many attempts
 // ran.
 func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, read Read, opts Options) (*Result, error) {
+	if err := errs.NilContext(ctx, "Optimistic"); err != nil {
+		return nil, err
+	}
 	if errs.NilClient(rdb) {
 		return nil, fmt.Errorf("%w: Optimistic: nil client", errs.Invalid)
 	}

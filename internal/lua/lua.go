@@ -46,7 +46,11 @@ var Library = script.NewParts("rapyer",
 	// functions) are let through until their first write that needs memory.
 	script.Part{Source: lockSource, Entries: []string{"acquire", "acquiref", "release", "extend", "pass"},
 		Flags: map[string][]string{"release": {"allow-oom"}, "extend": {"allow-oom"}}},
-	script.Part{Source: readSource, Entries: []string{"read"}},
+	// The read writes nothing: flagged so, a server out of memory runs it
+	// (FCALL of a function without flags is refused there), and a Get that
+	// MULTI/EXEC could not read (Redis refuses every command queued in a
+	// transaction while out of memory) reads through it.
+	script.Part{Source: readSource, Entries: []string{"read"}, Flags: map[string][]string{"read": {"no-writes"}}},
 	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
 )
 

@@ -62,12 +62,17 @@ func New(base, body string, entries ...string) *Library {
 // library and its functions carry a hash of the whole text, so that
 // programs of two versions never call each other's code.
 func NewParts(base string, parts ...Part) *Library {
-	var body strings.Builder
+	var body, flags strings.Builder
 	for _, p := range parts {
 		body.WriteString(p.Source)
 		body.WriteString("\n")
+		for _, e := range p.Entries {
+			fmt.Fprintf(&flags, "%s=%s\n", e, strings.Join(p.Flags[e], ","))
+		}
 	}
-	sum := sha1.Sum([]byte(body.String()))
+	// The name's hash covers the flags too: a server that has the library
+	// with other flags (an older version) loads this one beside it.
+	sum := sha1.Sum([]byte(body.String() + flags.String()))
 	hash := hex.EncodeToString(sum[:6])
 	l := &Library{name: base + "_" + hash, body: body.String(), funcs: map[string]*Func{}}
 	var code strings.Builder
