@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -13,8 +14,9 @@ import (
 // TestEveryPublicNameHasADocCommentStartingWithIt checks DESIGN section 6:
 // every exported name of every public package (types, functions, methods,
 // constants and variables, each name of a group by its own comment) has a
-// doc comment whose first word is the name, and every public package has a
-// doc.go that holds its package comment.
+// doc comment whose first word is the name and that names no internal
+// package (rapyer.ErrUnsupported, not errs.Unsupported), and every public
+// package has a doc.go that holds its package comment.
 func TestEveryPublicNameHasADocCommentStartingWithIt(t *testing.T) {
 	for _, dir := range publicPackages(t) {
 		if _, err := os.Stat(dir + "/doc.go"); err != nil {
@@ -25,6 +27,10 @@ func TestEveryPublicNameHasADocCommentStartingWithIt(t *testing.T) {
 		}
 	}
 }
+
+// internalName finds a doc comment that sends the reader to a name of an
+// internal package, which go doc readers cannot import.
+var internalName = regexp.MustCompile(`\b(errs|optcheck|codec|schema|prog|plan|reply)\.[A-Z]\w*`)
 
 // undocumentedNames lists the exported names of the package in dir whose
 // doc comment is missing or does not start with the name.
@@ -46,6 +52,9 @@ func undocumentedNames(t *testing.T, dir string) []string {
 		first = strings.TrimRight(first, ":,.")
 		if first != name[strings.LastIndex(name, ".")+1:] {
 			bad = append(bad, name+": doc comment does not start with its name: "+firstLine(comment))
+		}
+		if internalName.MatchString(comment) {
+			bad = append(bad, name+": doc comment names an internal package ("+internalName.FindString(comment)+"); a user sees rapyer.Err*")
 		}
 	}
 	values := func(vs []*doc.Value) {
