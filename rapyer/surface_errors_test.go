@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,4 +256,34 @@ func badLockCalls(ctx context.Context, b *testenv.Backend) []badCall {
 			return l.Extend(ctx, -time.Second)
 		}},
 	}
+}
+
+// TestTheDocumentedErrorMessageIsTheOneReturned: the message the package
+// documentation and docs/concepts.md quote as the shape of every error is
+// the one a failed guard returns. They quoted "AtLeast(balance, 10)" as the
+// op, where the op a caller writes, and the message names, is
+// Require(AtLeast(balance, 10)). On every tier.
+func TestTheDocumentedErrorMessageIsTheOneReturned(t *testing.T) {
+	const want = "rapyer: precondition failed: Require(AtLeast(balance, 10)): balance is 5"
+	for _, file := range []string{"doc.go", "../docs/concepts.md"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(strings.ReplaceAll(string(src), "//", "")), " ")
+		if !strings.Contains(text, want) {
+			t.Errorf("%s does not quote the message a failed guard returns, %q", file, want)
+		}
+	}
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		if err := m.Save(ctx, "alice", Account{Balance: 5}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.Exec(ctx, "alice", tx.Of(ops.Require(is.AtLeast(BalanceL, 10)), ops.Decr(BalanceL, 10)))
+		if err == nil || err.Error() != want {
+			t.Errorf("a failed guard: %v; want %q", err, want)
+		}
+	})
 }
