@@ -9,8 +9,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
@@ -73,4 +75,33 @@ func ExampleOn() {
 	// Output:
 	// index.On(Order.total) index.On(Order.lines)
 	// true
+}
+
+// Prefix indexes a text field for queries by the start of the text (and
+// serves equality and order as On does); Members indexes the members of a
+// set or list field. Both are declared once, in Options.Indexes, and kept
+// in the same atomic step as every write.
+func ExamplePrefix() {
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	users := rapyer.MustNew[User](rdb, rapyer.Options{Prefix: "member", Indexes: []index.Spec{
+		index.Prefix(Email), index.Members(Tags),
+	}})
+	_ = users.Save(ctx, "ann", User{Email: "ann@example.com", Tags: map[string]struct{}{"admin": {}}})
+	_ = users.Save(ctx, "andy", User{Email: "andy@example.org"})
+	_ = users.Save(ctx, "bob", User{Email: "bob@example.com", Tags: map[string]struct{}{"admin": {}}})
+
+	for id, err := range users.FindIDs(ctx, query.Where(is.HasPrefix(Email, "an")).OrderBy(Email)) {
+		fmt.Println(id, err)
+	}
+	n, _ := users.Count(ctx, query.Where(is.Member(Tags, "admin")))
+	fmt.Println("admins:", n)
+	// Output:
+	// andy <nil>
+	// ann <nil>
+	// admins: 2
 }

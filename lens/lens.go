@@ -54,7 +54,7 @@ func Of[S, A any](accessor func(*S) *A) Field[S, A] {
 
 // Make builds the Field that accessor points at, or returns an error wrapping
 // rapyer.ErrInvalid (the accessor does not return the address of a stored field of
-// S) or errs.Unsupported (S has a field that cannot be stored).
+// S) or rapyer.ErrUnsupported (S has a field that cannot be stored).
 //
 // The accessor is called once, here, on a probe value in which every
 // pointer-to-struct field is allocated; it must do nothing but take the

@@ -44,8 +44,9 @@ const fenceMargin = time.Minute
 
 // Options configure a lock. The zero value works: TTL 10s, wait up to 10s,
 // back off between 1ms and 50ms with jitter, no auto-extend, no Load. A
-// field is zero for its default; a value no lock can take (a negative TTL,
-// a RetryMin longer than RetryMax) is refused with rapyer.ErrInvalid before
+// field is zero for its default, NoWait (a negative Wait) tries once, and a
+// value no lock can take (a negative TTL, RetryMin or RetryMax, a RetryMin
+// longer than RetryMax) is refused with rapyer.ErrInvalid before
 // anything is sent (by rapyer.New when it is a model's default).
 type Options struct {
 	// TTL is how long the lock lives without extension. Zero means
@@ -58,9 +59,9 @@ type Options struct {
 	// try once. The caller's context can end the wait earlier.
 	Wait time.Duration
 
-	// RetryMin and RetryMax bound the polling of a waiter. Zero (or
-	// negative) means DefaultRetryMin (1ms) and DefaultRetryMax (50ms); a
-	// RetryMin longer than the RetryMax given is refused with
+	// RetryMin and RetryMax bound the polling of a waiter. Zero means
+	// DefaultRetryMin (1ms) and DefaultRetryMax (50ms); a negative one, or
+	// a RetryMin longer than the RetryMax given, is refused with
 	// rapyer.ErrInvalid, and one longer than the default RetryMax raises
 	// it to RetryMin. A release wakes a
 	// waiter at once (see the package documentation), so while its wake-up

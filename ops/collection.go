@@ -278,10 +278,12 @@ func ClearItems[S any, M ~map[K]V, K comparable, V any](f lens.Field[S, M]) Op {
 // Side names an end of a list for Move.
 type Side string
 
-// The ends of a list.
+// The ends of a list. Any other Side is refused with rapyer.ErrInvalid.
 const (
+	// First is the head of a list, where Prepend and PopFirst work.
 	First Side = "LEFT"
-	Last  Side = "RIGHT"
+	// Last is the tail of a list, where Append and PopLast work.
+	Last Side = "RIGHT"
 )
 
 type moveOp struct {

@@ -20,14 +20,27 @@ type Yield[A any] struct {
 }
 
 // String describes the op.
-func (y *Yield[A]) String() string { return y.inner.String() }
+func (y *Yield[A]) String() string {
+	if y == nil || y.inner == nil {
+		return "<nil op>"
+	}
+	return y.inner.String()
+}
 
 // Compile emits the op's instructions (Op; the builder is internal).
-func (y *Yield[A]) Compile(b *prog.Builder, t prog.Target) error { return y.inner.Compile(b, t) }
+func (y *Yield[A]) Compile(b *prog.Builder, t prog.Target) error {
+	if y == nil || y.inner == nil {
+		return errNilOp
+	}
+	return y.inner.Compile(b, t)
+}
 
 // Result returns what the op yielded in the batch whose replies r holds.
 func (y *Yield[A]) Result(r Replies) (A, error) {
 	var zero A
+	if y == nil || y.inner == nil {
+		return zero, errNilOp
+	}
 	raw, ok := reply(r, y)
 	if !ok && y.none {
 		return zero, nil
@@ -41,6 +54,11 @@ func (y *Yield[A]) Result(r Replies) (A, error) {
 	return y.decode(raw)
 }
 
+// errNilOp is the error of a nil *Yield, *Maybe or *Pair, or of one not
+// made by a constructor of this package: a variable declared and never
+// given an op.
+var errNilOp = fmt.Errorf("%w: a nil op (a *ops.Yield, *ops.Maybe or *ops.Pair not made by an ops constructor)", errs.Invalid)
+
 // Maybe is an op that may yield a value: a pop, which finds nothing in an
 // empty list, or a lookup of a missing map key.
 type Maybe[A any] struct {
@@ -50,14 +68,28 @@ type Maybe[A any] struct {
 }
 
 // String describes the op.
-func (m *Maybe[A]) String() string { return m.inner.String() }
+func (m *Maybe[A]) String() string {
+	if m == nil || m.inner == nil {
+		return "<nil op>"
+	}
+	return m.inner.String()
+}
 
 // Compile emits the op's instructions (Op; the builder is internal).
-func (m *Maybe[A]) Compile(b *prog.Builder, t prog.Target) error { return m.inner.Compile(b, t) }
+func (m *Maybe[A]) Compile(b *prog.Builder, t prog.Target) error {
+	if m == nil || m.inner == nil {
+		return errNilOp
+	}
+	return m.inner.Compile(b, t)
+}
 
 // Result returns the value and true, or the op's default and false when there
 // was nothing to take.
 func (m *Maybe[A]) Result(r Replies) (A, bool, error) {
+	if m == nil || m.inner == nil {
+		var zero A
+		return zero, false, errNilOp
+	}
 	raw, ok := reply(r, m)
 	if !ok {
 		return m.absent, false, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, m)
@@ -80,16 +112,29 @@ type Pair[K, V any] struct {
 }
 
 // String describes the op.
-func (p *Pair[K, V]) String() string { return p.inner.String() }
+func (p *Pair[K, V]) String() string {
+	if p == nil || p.inner == nil {
+		return "<nil op>"
+	}
+	return p.inner.String()
+}
 
 // Compile emits the op's instructions (Op; the builder is internal).
-func (p *Pair[K, V]) Compile(b *prog.Builder, t prog.Target) error { return p.inner.Compile(b, t) }
+func (p *Pair[K, V]) Compile(b *prog.Builder, t prog.Target) error {
+	if p == nil || p.inner == nil {
+		return errNilOp
+	}
+	return p.inner.Compile(b, t)
+}
 
 // Result returns the key and value taken; an empty map gives an error
 // wrapping rapyer.ErrEmpty.
 func (p *Pair[K, V]) Result(r Replies) (K, V, error) {
 	var k K
 	var v V
+	if p == nil || p.inner == nil {
+		return k, v, errNilOp
+	}
 	raw, ok := reply(r, p)
 	if !ok {
 		return k, v, fmt.Errorf("%w: %s was not part of that batch, or the batch did not run", errs.Invalid, p)

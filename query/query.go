@@ -40,8 +40,12 @@ func All[S any]() Query[S] { return Query[S]{} }
 // id. f needs an index.On, index.Prefix or index.Unique; a lens of another
 // type than S is refused (rapyer.ErrInvalid). Without OrderBy the
 // order is the one of the index that serves the query (the id for an
-// equality), stable from page to page.
+// equality), stable from page to page. A nil f is refused
+// (rapyer.ErrInvalid) when the query runs.
 func (q Query[S]) OrderBy(f Sortable) Query[S] {
+	if f == nil && q.err == nil {
+		q.err = fmt.Errorf("%w: OrderBy(nil): give a lens of the model", errs.Invalid)
+	}
 	q.order = f
 	return q
 }

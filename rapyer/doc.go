@@ -73,8 +73,8 @@
 // every failure, whichever package returns it (tx, ops, lens, lock), wraps
 // one of its sentinels for errors.Is (ErrNotFound, ErrPrecondition,
 // ErrInvalid, ErrNotAcquired, ...), and reads "rapyer: <what>: <op>:
-// <detail>": "rapyer: precondition failed: AtLeast(balance, 10): balance
-// is 5". A failed guard is a *GuardError, which errors.As finds: the guard,
+// <detail>": "rapyer: precondition failed: Require(AtLeast(balance, 10)):
+// balance is 5". A failed guard is a *GuardError, which errors.As finds: the guard,
 // its index in the batch, the field and the value the server saw. Bad
 // input (an empty id, an id with braces, a nil client, a type that cannot be
 // stored) is refused with one of them before anything is written; data in

@@ -206,7 +206,7 @@ func ExampleOption() {
 	_, err := reports.Lock(ctx, "daily", "build", func(ctx context.Context, r *Report) error {
 		r.Rows = 42 // a long job would watch ctx: cancelled if the lock is lost
 		return nil
-	}, rapyer.WithLockTTL(30*time.Second), func(c *rapyer.Call) { c.Exec.Resends = -1 })
+	}, rapyer.WithLockTTL(30*time.Second), func(c *rapyer.Call) { c.Exec.Resends = tx.NoResends })
 	r, _ := reports.Get(ctx, "daily")
 	fmt.Println(err, r.Rows)
 	// Output:

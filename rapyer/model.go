@@ -74,12 +74,12 @@ type Options struct {
 	// model does, batch records, resends, optimistic retries, budgets,
 	// strict slots); the zero value works (see tx.Options). New refuses
 	// what tx.Exec would (an IfMissing out of its range, a Record below a
-	// millisecond) with ErrInvalid naming the field.
+	// millisecond, a negative Retry field) with ErrInvalid naming the field.
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
 	// auto-extend); the zero value works (see lock.Options). New refuses
-	// what lock.Acquire would (a negative TTL, a RetryMin longer than
-	// RetryMax) with ErrInvalid naming the field. Load and NoFence are the
+	// what lock.Acquire would (a negative TTL, RetryMin or RetryMax, a
+	// RetryMin longer than RetryMax) with ErrInvalid naming the field. Load and NoFence are the
 	// model's own: its locks load the model with Load (a Load set here, or
 	// by an Option, is refused with ErrInvalid) and fence its save by the
 	// lock's token, taking no fencing number (NoFence is ignored).

@@ -27,12 +27,13 @@ type Call struct {
 // runs with the result, so per-call options merge with the model's and never
 // replace them: WithLockTTL keeps the model's wait, backoff and auto-extend.
 // A nil Option is skipped. Options that leave a value no call can use (a
-// negative lock TTL, an IfMissing out of its range, a Lock.Load, which
+// negative lock TTL, a negative Retry field, an IfMissing out of its
+// range, a Lock.Load, which
 // belongs to the model) fail the call with ErrInvalid naming the field,
 // before anything is sent. Any edit not covered by a helper is a func
 // literal:
 //
-//	accounts.Exec(ctx, "alice", b, func(c *rapyer.Call) { c.Exec.Resends = -1 })
+//	accounts.Exec(ctx, "alice", b, func(c *rapyer.Call) { c.Exec.Resends = tx.NoResends })
 type Option func(*Call)
 
 // WithRetry bounds the attempts of an optimistic update (Update,
@@ -103,6 +104,9 @@ func (o Options) callWith(opt []Option) (Call, error) {
 // belongs to the model (its locks load the model with it).
 func (c Call) check(where string) error {
 	if err := optcheck.Exec(where+".Exec", int(c.Exec.IfMissing), c.Exec.Record); err != nil {
+		return err
+	}
+	if err := optcheck.Retry(where+".Exec.Retry", c.Exec.Retry.Attempts, c.Exec.Retry.Backoff, c.Exec.Retry.MaxBackoff); err != nil {
 		return err
 	}
 	if err := optcheck.Lock(where+".Lock", c.Lock.TTL, c.Lock.RetryMin, c.Lock.RetryMax); err != nil {

@@ -28,6 +28,12 @@ var badOptions = []struct {
 	{"Lock.TTL", func(c *rapyer.Call) { c.Lock.TTL = -time.Second }},
 	{"Lock.RetryMin", func(c *rapyer.Call) { c.Lock.RetryMin, c.Lock.RetryMax = time.Second, time.Millisecond }},
 	{"Lock.Load", func(c *rapyer.Call) { c.Lock.Load = func(redis.Pipeliner) {} }},
+	{"Exec.Retry.Attempts", func(c *rapyer.Call) { c.Exec.Retry.Attempts = -1 }},
+	{"Exec.Retry.Backoff", func(c *rapyer.Call) { c.Exec.Retry.Backoff = -time.Millisecond }},
+	{"Exec.Retry.MaxBackoff", func(c *rapyer.Call) { c.Exec.Retry.MaxBackoff = -time.Millisecond }},
+	{"Exec.Retry.Backoff", func(c *rapyer.Call) { c.Exec.Retry.Backoff, c.Exec.Retry.MaxBackoff = time.Second, time.Millisecond }},
+	{"Lock.RetryMin", func(c *rapyer.Call) { c.Lock.RetryMin = -time.Millisecond }},
+	{"Lock.RetryMax", func(c *rapyer.Call) { c.Lock.RetryMax = -time.Millisecond }},
 }
 
 // TestNewRefusesOptionsNoCallCanUse: a model whose Exec or Lock defaults
@@ -44,7 +50,7 @@ func TestNewRefusesOptionsNoCallCanUse(t *testing.T) {
 			t.Errorf("%d: New with a bad %s: %v; want ErrInvalid naming Options.%s", i, bad.field, err, bad.field)
 		}
 	}
-	good := rapyer.Options{Prefix: b.Prefix + "opt", Exec: tx.Options{IfMissing: tx.MustBeNew, Record: tx.NoRecord, Retry: tx.Retry{Attempts: -1}},
+	good := rapyer.Options{Prefix: b.Prefix + "opt", Exec: tx.Options{IfMissing: tx.MustBeNew, Record: tx.NoRecord, Resends: tx.NoResends, Retry: tx.Retry{Backoff: time.Second}},
 		Lock: lock.Options{TTL: time.Microsecond, Wait: lock.NoWait, RetryMin: time.Second}}
 	if _, err := rapyer.New[Account](b.Client, good); err != nil {
 		t.Errorf("New with documented values: %v", err)

@@ -37,8 +37,9 @@ const (
 )
 
 // Options configure an execution. The zero value works; a field is zero for
-// its default, and a value no execution can take (see IfMissing and
-// Record) is refused with rapyer.ErrInvalid before anything is sent (by
+// its default, a named negative value turns a thing off (NoRecord,
+// NoResends, Unlimited), and a value no execution can take (see IfMissing,
+// Record and Retry) is refused with rapyer.ErrInvalid before anything is sent (by
 // rapyer.New when it is a model's default). Which model each op runs on is
 // not an option: it is the op's binding (On, Batch.On).
 type Options struct {
@@ -56,8 +57,9 @@ type Options struct {
 	// Resends is how many times Exec resends a batch whose reply was lost
 	// before it gives up with rapyer.ErrUnknownOutcome; resends are safe because of
 	// the record, and Exec stops resending once a resend could reach the
-	// server after the record expired (see Exec). Default 2; negative for
-	// none; always none with NoRecord.
+	// server after the record expired (see Exec). Zero means
+	// DefaultResends (2); NoResends (any negative value) means none;
+	// always none with NoRecord.
 	Resends int
 	// StrictSlots refuses batches whose keys span cluster slots on every
 	// client, not only on cluster clients, so that code tested on one server
@@ -152,11 +154,15 @@ const DefaultRecord = 10 * time.Second
 // applied once or not at all.
 const NoRecord time.Duration = -1
 
-// record is the record lifetime: 0 for none. It refuses, with rapyer.ErrInvalid, options no execution can take: an
-// IfMissing that is none of the Missing constants, a Record below a
-// millisecond.
+// record is the record lifetime: 0 for none. It refuses, with
+// rapyer.ErrInvalid, options no execution can take: an IfMissing that is
+// none of the Missing constants, a Record below a millisecond, a negative
+// or inverted Retry.
 func (o Options) record() (time.Duration, error) {
 	if err := optcheck.Exec("tx.Options", int(o.IfMissing), o.Record); err != nil {
+		return 0, err
+	}
+	if err := optcheck.Retry("tx.Options.Retry", o.Retry.Attempts, o.Retry.Backoff, o.Retry.MaxBackoff); err != nil {
 		return 0, err
 	}
 	switch {
@@ -168,12 +174,20 @@ func (o Options) record() (time.Duration, error) {
 	return o.Record, nil
 }
 
+// DefaultResends is Options.Resends when it is zero.
+const DefaultResends = 2
+
+// NoResends, as Options.Resends, makes Exec resend no batch whose reply was
+// lost: such a batch fails at once with rapyer.ErrUnknownOutcome (it was
+// applied once or not at all). Its record is still kept (see NoRecord).
+const NoResends = -1
+
 func (o Options) resends() int {
 	switch {
 	case o.Resends < 0:
 		return 0
 	case o.Resends == 0:
-		return 2
+		return DefaultResends
 	}
 	return o.Resends
 }

@@ -18,22 +18,42 @@ import (
 )
 
 // Retry bounds the attempts of an optimistic update. The zero value works:
-// 16 attempts, backoff from 1ms doubling to 100ms, each wait drawn at random
-// between half and all of its bound (jitter), so that contenders spread out.
+// DefaultAttempts (16) attempts, backoff from DefaultBackoff (1ms) doubling
+// to DefaultMaxBackoff (100ms), each wait drawn at random between half and
+// all of its bound (jitter), so that contenders spread out. A field is zero
+// for its default; a negative field, or a Backoff longer than the
+// MaxBackoff given, is refused with rapyer.ErrInvalid naming the field,
+// before anything is sent (by tx.Exec and Optimistic, by rapyer.New for a
+// model's defaults and by the call for rapyer.WithRetry), as lock.Options
+// refuses a negative TTL or RetryMin.
 type Retry struct {
-	// Attempts is the most attempts in all, the first included; zero or
-	// negative means 16.
+	// Attempts is the most attempts in all, the first included; zero means
+	// DefaultAttempts; negative is refused with rapyer.ErrInvalid.
 	Attempts int
 	// Backoff bounds the wait after the first conflict; it doubles after
-	// each further one. Zero or negative means 1ms.
+	// each further one. Zero means DefaultBackoff; negative is refused
+	// with rapyer.ErrInvalid. A Backoff longer than DefaultMaxBackoff,
+	// with MaxBackoff zero, raises the cap to Backoff.
 	Backoff time.Duration
-	// MaxBackoff caps the doubling bound; zero or negative means 100ms.
+	// MaxBackoff caps the doubling bound; zero means DefaultMaxBackoff;
+	// negative, or shorter than the Backoff given, is refused with
+	// rapyer.ErrInvalid.
 	MaxBackoff time.Duration
 }
 
+// The defaults of a zero Retry.
+const (
+	// DefaultAttempts is Retry.Attempts when it is zero.
+	DefaultAttempts = 16
+	// DefaultBackoff is Retry.Backoff when it is zero.
+	DefaultBackoff = time.Millisecond
+	// DefaultMaxBackoff is Retry.MaxBackoff when it is zero.
+	DefaultMaxBackoff = 100 * time.Millisecond
+)
+
 func (r Retry) attempts() int {
 	if r.Attempts <= 0 {
-		return 16
+		return DefaultAttempts
 	}
 	return r.Attempts
 }
@@ -41,10 +61,10 @@ func (r Retry) attempts() int {
 func (r Retry) wait(attempt int) time.Duration {
 	base, top := r.Backoff, r.MaxBackoff
 	if base <= 0 {
-		base = time.Millisecond
+		base = DefaultBackoff
 	}
 	if top <= 0 {
-		top = 100 * time.Millisecond
+		top = max(DefaultMaxBackoff, base)
 	}
 	return backoff.Delay(base, top, attempt)
 }

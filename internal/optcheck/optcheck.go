@@ -30,16 +30,40 @@ func Exec(where string, ifMissing int, record time.Duration) error {
 	return nil
 }
 
-// Lock checks the durations of a lock.Options: a TTL that is not negative,
-// and, when both are set, a RetryMin no longer than RetryMax (one left zero
-// takes its default, and RetryMax is raised to RetryMin when that is the
-// longer).
+// Retry checks a tx.Retry: no negative field (a negative count of attempts
+// or a negative wait means nothing; zero is the default), and, when both
+// are set, a Backoff no longer than MaxBackoff.
+func Retry(where string, attempts int, backoff, maxBackoff time.Duration) error {
+	if attempts < 0 {
+		return fmt.Errorf("%w: %s.Attempts: a negative count %d; give a positive one, or zero for tx.DefaultAttempts", errs.Invalid, where, attempts)
+	}
+	return backoffs(where, "Backoff", "MaxBackoff", backoff, maxBackoff)
+}
+
+// Lock checks the durations of a lock.Options: a TTL, RetryMin and RetryMax
+// that are not negative, and, when both are set, a RetryMin no longer than
+// RetryMax (one left zero takes its default, and RetryMax is raised to
+// RetryMin when that is the longer).
 func Lock(where string, ttl, retryMin, retryMax time.Duration) error {
 	if ttl < 0 {
 		return fmt.Errorf("%w: %s.TTL: a negative TTL %v; give a positive one, or zero for lock.DefaultTTL", errs.Invalid, where, ttl)
 	}
-	if retryMin > 0 && retryMax > 0 && retryMin > retryMax {
-		return fmt.Errorf("%w: %s.RetryMin %v is longer than RetryMax %v", errs.Invalid, where, retryMin, retryMax)
+	return backoffs(where, "RetryMin", "RetryMax", retryMin, retryMax)
+}
+
+// backoffs checks the bounds of a backoff, named lo and hi after where:
+// neither negative, and lo no longer than hi when both are set.
+func backoffs(where, lo, hi string, min, max time.Duration) error {
+	for _, b := range [2]struct {
+		name string
+		d    time.Duration
+	}{{lo, min}, {hi, max}} {
+		if b.d < 0 {
+			return fmt.Errorf("%w: %s.%s: a negative wait %v; give a positive one, or zero for the default", errs.Invalid, where, b.name, b.d)
+		}
+	}
+	if min > 0 && max > 0 && min > max {
+		return fmt.Errorf("%w: %s.%s %v is longer than %s %v", errs.Invalid, where, lo, min, hi, max)
 	}
 	return nil
 }
