@@ -89,22 +89,7 @@ func exportedNames(t *testing.T, dir string) []publicName {
 				}
 			}
 		}
-		values(d.Consts)
-		values(d.Vars)
-		for _, f := range d.Funcs {
-			add(f.Name, f.Doc)
-		}
-		for _, ty := range d.Types {
-			add(ty.Name, ty.Doc)
-			values(ty.Consts)
-			values(ty.Vars)
-			for _, f := range ty.Funcs {
-				add(f.Name, f.Doc)
-			}
-			for _, m := range ty.Methods {
-				add(ty.Name+"."+m.Name, m.Doc)
-			}
-		}
+		walkDoc(d, add, values)
 	}
 	return out
 }
@@ -195,6 +180,28 @@ func TestConceptsTableListsEveryPublicName(t *testing.T) {
 	for name, pkgs := range byName {
 		if len(pkgs) > 1 && sharedNames[name] == "" {
 			t.Errorf("%s is exported by %v: one name, one meaning (or add it to sharedNames with the meaning it has in all)", name, pkgs)
+		}
+	}
+}
+
+// walkDoc calls name with every exported-or-not func, type and method of
+// d and its doc comment (a method as Type.Method), and values with every
+// group of constants and variables, the package's and each type's.
+func walkDoc(d *doc.Package, name func(n, comment string), values func([]*doc.Value)) {
+	values(d.Consts)
+	values(d.Vars)
+	for _, f := range d.Funcs {
+		name(f.Name, f.Doc)
+	}
+	for _, ty := range d.Types {
+		name(ty.Name, ty.Doc)
+		values(ty.Consts)
+		values(ty.Vars)
+		for _, f := range ty.Funcs {
+			name(f.Name, f.Doc)
+		}
+		for _, m := range ty.Methods {
+			name(ty.Name+"."+m.Name, m.Doc)
 		}
 	}
 }

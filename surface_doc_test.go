@@ -78,22 +78,7 @@ func undocumentedNames(t *testing.T, dir string) []string {
 		if strings.TrimSpace(d.Doc) == "" {
 			bad = append(bad, "package "+d.Name+" has no package comment")
 		}
-		values(d.Consts)
-		values(d.Vars)
-		for _, f := range d.Funcs {
-			check(f.Name, f.Doc)
-		}
-		for _, ty := range d.Types {
-			check(ty.Name, ty.Doc)
-			values(ty.Consts)
-			values(ty.Vars)
-			for _, f := range ty.Funcs {
-				check(f.Name, f.Doc)
-			}
-			for _, m := range ty.Methods {
-				check(ty.Name+"."+m.Name, m.Doc)
-			}
-		}
+		walkDoc(d, check, values)
 	}
 	return bad
 }
