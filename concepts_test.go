@@ -60,13 +60,7 @@ type publicName struct {
 
 func exportedNames(t *testing.T, dir string) []publicName {
 	t.Helper()
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := parsePackages(t, dir)
 	var out []publicName
 	for name, p := range pkgs {
 		d := doc.New(p, dir, 0)
@@ -204,4 +198,16 @@ func walkDoc(d *doc.Package, name func(n, comment string), values func([]*doc.Va
 			name(ty.Name+"."+m.Name, m.Doc)
 		}
 	}
+}
+
+// parsePackages parses the non-test Go files of dir, with their comments.
+func parsePackages(t *testing.T, dir string) map[string]*ast.Package {
+	t.Helper()
+	pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi os.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
 }

@@ -3,8 +3,6 @@ package rapyer_test
 import (
 	"go/ast"
 	"go/doc"
-	"go/parser"
-	"go/token"
 	"os"
 	"regexp"
 	"strings"
@@ -36,13 +34,7 @@ var internalName = regexp.MustCompile(`\b(errs|optcheck|codec|schema|prog|plan|r
 // doc comment is missing or does not start with the name.
 func undocumentedNames(t *testing.T, dir string) []string {
 	t.Helper()
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := parsePackages(t, dir)
 	var bad []string
 	check := func(name, comment string) {
 		if !ast.IsExported(name[strings.LastIndex(name, ".")+1:]) {
