@@ -278,40 +278,40 @@ func (m *Model[T]) targetAt(id, root string) tx.Target {
 // included, in one atomic step (and sets the model's TTL when Options.TTL is
 // set). The version goes on counting from where it was.
 func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
-	if err := m.ready(ctx, "Model.Save"); err != nil {
+	t, err := m.wholeTarget(ctx, "Model.Save", id)
+	if err != nil {
 		return err
 	}
-	t := m.Target(id)
-	if !t.Valid() {
-		return t.Err()
-	}
-	if err := m.groupsOK(ctx); err != nil {
-		return err
-	}
-	if err := m.moveFirst(ctx, id); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, m.rdb, m.replaceOn(t, v), m.opts.Exec)
+	_, err = tx.Exec(ctx, m.rdb, m.replaceOn(t, v), m.opts.Exec)
 	return err
 }
 
 // Create writes v as model id, which must not exist yet: otherwise it fails
 // with ErrExists and writes nothing.
 func (m *Model[T]) Create(ctx context.Context, id string, v T) error {
-	if err := m.ready(ctx, "Model.Create"); err != nil {
-		return err
-	}
-	t := m.Target(id)
-	if !t.Valid() {
-		return t.Err()
-	}
-	if err := m.groupsOK(ctx); err != nil {
-		return err
-	}
-	if err := m.moveFirst(ctx, id); err != nil {
+	t, err := m.wholeTarget(ctx, "Model.Create", id)
+	if err != nil {
 		return err
 	}
 	return m.create(ctx, t, v)
+}
+
+// wholeTarget is the target of a write of the whole model id by the method
+// named op (Save, Create), after the checks both make before sending
+// anything: a usable model and context, a valid id, the index groups in
+// place, and an unfinished index move of id completed first.
+func (m *Model[T]) wholeTarget(ctx context.Context, op, id string) (tx.Target, error) {
+	if err := m.ready(ctx, op); err != nil {
+		return tx.Target{}, err
+	}
+	t := m.Target(id)
+	if !t.Valid() {
+		return t, t.Err()
+	}
+	if err := m.groupsOK(ctx); err != nil {
+		return t, err
+	}
+	return t, m.moveFirst(ctx, id)
 }
 
 // Insert writes v under a new id made by Options.NewID, and returns the id.
