@@ -404,6 +404,23 @@ func opCases() []opCase {
 	return cs
 }
 
+// named is a table case: its name names its subtest.
+type named interface{ caseName() string }
+
+func (c opCase) caseName() string    { return c.name }
+func (c failCase) caseName() string  { return c.name }
+func (c limitCase) caseName() string { return c.name }
+
+// eachCase runs run on every backend, as a subtest per case named after it;
+// i numbers the case, so that newModel gives each case keys of its own.
+func eachCase[C named](t *testing.T, cases []C, run func(t *testing.T, b *testenv.Backend, i int, c C)) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		for i, c := range cases {
+			t.Run(c.caseName(), func(t *testing.T) { run(t, b, i, c) })
+		}
+	})
+}
+
 // newModel returns a model of Acct whose keys no other case shares.
 func newModel(t *testing.T, b *testenv.Backend, i int) *rapyer.Model[Acct] {
 	t.Helper()
@@ -504,6 +521,15 @@ func snapshot(t *testing.T, b *testenv.Backend, m *rapyer.Model[Acct], id string
 	return out
 }
 
+// unchanged fails t when model x of m is not as snapshot took it before;
+// what says what changed it.
+func unchanged(t *testing.T, b *testenv.Backend, m *rapyer.Model[Acct], before map[string]any, what string) {
+	t.Helper()
+	if diff := cmp.Diff(before, snapshot(t, b, m, "x")); diff != "" {
+		t.Errorf("%s (-before +after):\n%s", what, diff)
+	}
+}
+
 func save(t *testing.T, m *rapyer.Model[Acct], id string, v Acct) {
 	t.Helper()
 	if err := m.Save(context.Background(), id, v); err != nil {
@@ -528,41 +554,36 @@ func colKey(t *testing.T, m *rapyer.Model[Acct], id, name string) string {
 // TestOpsApply runs every case on a stored model: the value read back, what
 // the ops yield.
 func TestOpsApply(t *testing.T) {
-	cases := opCases()
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				ctx := context.Background()
-				m := newModel(t, b, i)
-				save(t, m, "x", c.start)
-				res, err := m.Exec(ctx, "x", c.batch)
-				if err != nil {
-					t.Fatalf("exec %s: %v", strings.TrimSpace(c.batch.String()), err)
-				}
-				if res.Skipped {
-					t.Fatal("skipped")
-				}
-				if c.yield != nil {
-					c.yield(t, res)
-				}
-				got, err := m.Get(ctx, "x")
-				if c.gone {
-					if !errors.Is(err, rapyer.ErrNotFound) {
-						t.Fatalf("Get after the batch: %+v, %v; want ErrNotFound", got, err)
-					}
-					ks, _ := m.Keys("x")
-					if n, err := existing(b, ks); err != nil || n != 0 {
-						t.Fatalf("%d keys of the model are left (%v)", n, err)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatalf("Get after the batch: %v", err)
-				}
-				if diff := cmp.Diff(c.want, got, strict); diff != "" {
-					t.Errorf("model after %s (-want +got):\n%s", strings.TrimSpace(c.batch.String()), diff)
-				}
-			})
+	eachCase(t, opCases(), func(t *testing.T, b *testenv.Backend, i int, c opCase) {
+		ctx := context.Background()
+		m := newModel(t, b, i)
+		save(t, m, "x", c.start)
+		res, err := m.Exec(ctx, "x", c.batch)
+		if err != nil {
+			t.Fatalf("exec %s: %v", strings.TrimSpace(c.batch.String()), err)
+		}
+		if res.Skipped {
+			t.Fatal("skipped")
+		}
+		if c.yield != nil {
+			c.yield(t, res)
+		}
+		got, err := m.Get(ctx, "x")
+		if c.gone {
+			if !errors.Is(err, rapyer.ErrNotFound) {
+				t.Fatalf("Get after the batch: %+v, %v; want ErrNotFound", got, err)
+			}
+			ks, _ := m.Keys("x")
+			if n, err := existing(b, ks); err != nil || n != 0 {
+				t.Fatalf("%d keys of the model are left (%v)", n, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Get after the batch: %v", err)
+		}
+		if diff := cmp.Diff(c.want, got, strict); diff != "" {
+			t.Errorf("model after %s (-want +got):\n%s", strings.TrimSpace(c.batch.String()), diff)
 		}
 	})
 }
@@ -591,72 +612,60 @@ func TestOpsOnAMissingModel(t *testing.T) {
 // TestOpsSkipIfMissing: with SkipIfMissing every batch on a missing
 // model does nothing, says so, and yields nothing.
 func TestOpsSkipIfMissing(t *testing.T) {
-	cases := opCases()
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				m := newModel(t, b, i)
-				res, err := m.Exec(context.Background(), "x", c.batch, rapyer.SkipIfMissing())
-				if err != nil || res == nil || !res.Skipped {
-					t.Fatalf("exec on a missing model with SkipIfMissing: %+v, %v; want Skipped", res, err)
-				}
-				for _, o := range c.batch.Ops() {
-					if raw, ok := res.Reply(o); ok {
-						t.Errorf("a skipped batch has a reply for %s: %v", o, raw)
-					}
-				}
-				requireNoKeys(t, b, m, "x")
-			})
+	eachCase(t, opCases(), func(t *testing.T, b *testenv.Backend, i int, c opCase) {
+		m := newModel(t, b, i)
+		res, err := m.Exec(context.Background(), "x", c.batch, rapyer.SkipIfMissing())
+		if err != nil || res == nil || !res.Skipped {
+			t.Fatalf("exec on a missing model with SkipIfMissing: %+v, %v; want Skipped", res, err)
 		}
+		for _, o := range c.batch.Ops() {
+			if raw, ok := res.Reply(o); ok {
+				t.Errorf("a skipped batch has a reply for %s: %v", o, raw)
+			}
+		}
+		requireNoKeys(t, b, m, "x")
 	})
 }
 
 // TestOpsOnAWrongStoredType: a key holding another Redis type than the
 // model's fails the batch with rapyer.ErrWrongType, and nothing changes.
 func TestOpsOnAWrongStoredType(t *testing.T) {
-	cases := opCases()
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				ctx := context.Background()
-				m := newModel(t, b, i)
-				if c.on == "" {
-					// The root is a list where a hash should be.
-					r := root(t, m, "x")
-					if err := b.Client.RPush(ctx, r, "x").Err(); err != nil {
-						t.Fatal(err)
-					}
-					_, err := m.Exec(ctx, "x", c.batch)
-					if !errors.Is(err, rapyer.ErrWrongType) {
-						t.Fatalf("exec with a list at the root: %v; want ErrWrongType", err)
-					}
-					if ks := keysOf(t, b, m); !slices.Equal(ks, []string{r}) {
-						t.Errorf("keys after: %v, want only %s", ks, r)
-					}
-					if l, err := b.Client.LRange(ctx, r, 0, -1).Result(); err != nil || !slices.Equal(l, []string{"x"}) {
-						t.Errorf("the root list became %v, %v", l, err)
-					}
-					return
-				}
-				// The collection is a string.
-				save(t, m, "x", c.start)
-				k := colKey(t, m, "x", c.on)
-				if err := b.Client.Set(ctx, k, "str", 0).Err(); err != nil {
-					t.Fatal(err)
-				}
-				before := snapshot(t, b, m, "x")
-				_, err := m.Exec(ctx, "x", c.batch)
-				if !errors.Is(err, rapyer.ErrWrongType) {
-					t.Fatalf("exec with a string at %s: %v; want ErrWrongType", k, err)
-				}
-				if !strings.Contains(err.Error(), k) {
-					t.Errorf("the error does not name the key %s: %v", k, err)
-				}
-				if diff := cmp.Diff(before, snapshot(t, b, m, "x")); diff != "" {
-					t.Errorf("a failed batch changed the model (-before +after):\n%s", diff)
-				}
-			})
+	eachCase(t, opCases(), func(t *testing.T, b *testenv.Backend, i int, c opCase) {
+		ctx := context.Background()
+		m := newModel(t, b, i)
+		if c.on == "" {
+			// The root is a list where a hash should be.
+			r := root(t, m, "x")
+			if err := b.Client.RPush(ctx, r, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := m.Exec(ctx, "x", c.batch)
+			if !errors.Is(err, rapyer.ErrWrongType) {
+				t.Fatalf("exec with a list at the root: %v; want ErrWrongType", err)
+			}
+			if ks := keysOf(t, b, m); !slices.Equal(ks, []string{r}) {
+				t.Errorf("keys after: %v, want only %s", ks, r)
+			}
+			if l, err := b.Client.LRange(ctx, r, 0, -1).Result(); err != nil || !slices.Equal(l, []string{"x"}) {
+				t.Errorf("the root list became %v, %v", l, err)
+			}
+			return
 		}
+		// The collection is a string.
+		save(t, m, "x", c.start)
+		k := colKey(t, m, "x", c.on)
+		if err := b.Client.Set(ctx, k, "str", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, b, m, "x")
+		_, err := m.Exec(ctx, "x", c.batch)
+		if !errors.Is(err, rapyer.ErrWrongType) {
+			t.Fatalf("exec with a string at %s: %v; want ErrWrongType", k, err)
+		}
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("the error does not name the key %s: %v", k, err)
+		}
+		unchanged(t, b, m, before, "a failed batch changed the model")
 	})
 }
 
@@ -759,34 +768,27 @@ func failCases() []failCase {
 // TestFailingBatches: a batch that fails, whatever op or guard fails it,
 // writes nothing (the version included), and its error says which op.
 func TestFailingBatches(t *testing.T) {
-	cases := failCases()
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				ctx := context.Background()
-				m := newModel(t, b, i)
-				save(t, m, "x", c.start)
-				if c.setup != nil {
-					if err := c.setup(ctx, b, root(t, m, "x")); err != nil {
-						t.Fatal(err)
-					}
-				}
-				before := snapshot(t, b, m, "x")
-				keysBefore := keysOf(t, b, m)
-				res, err := m.Exec(ctx, "x", c.batch)
-				if !errors.Is(err, c.err) {
-					t.Fatalf("exec %s: %+v, %v; want %v", strings.TrimSpace(c.batch.String()), res, err, c.err)
-				}
-				if !strings.Contains(err.Error(), c.text) {
-					t.Errorf("the error does not name %s: %v", c.text, err)
-				}
-				if diff := cmp.Diff(before, snapshot(t, b, m, "x")); diff != "" {
-					t.Errorf("a failed batch changed the model (-before +after):\n%s", diff)
-				}
-				if ks := keysOf(t, b, m); !slices.Equal(ks, keysBefore) {
-					t.Errorf("a failed batch changed the keys from %v to %v", keysBefore, ks)
-				}
-			})
+	eachCase(t, failCases(), func(t *testing.T, b *testenv.Backend, i int, c failCase) {
+		ctx := context.Background()
+		m := newModel(t, b, i)
+		save(t, m, "x", c.start)
+		if c.setup != nil {
+			if err := c.setup(ctx, b, root(t, m, "x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := snapshot(t, b, m, "x")
+		keysBefore := keysOf(t, b, m)
+		res, err := m.Exec(ctx, "x", c.batch)
+		if !errors.Is(err, c.err) {
+			t.Fatalf("exec %s: %+v, %v; want %v", strings.TrimSpace(c.batch.String()), res, err, c.err)
+		}
+		if !strings.Contains(err.Error(), c.text) {
+			t.Errorf("the error does not name %s: %v", c.text, err)
+		}
+		unchanged(t, b, m, before, "a failed batch changed the model")
+		if ks := keysOf(t, b, m); !slices.Equal(ks, keysBefore) {
+			t.Errorf("a failed batch changed the keys from %v to %v", keysBefore, ks)
 		}
 	})
 }
@@ -829,9 +831,7 @@ func TestFailingBatchLeavesNothing(t *testing.T) {
 		if !errors.Is(err, rapyer.ErrPrecondition) || !strings.Contains(err.Error(), "AtLeast(balance") {
 			t.Fatalf("a failing guard: %v; want ErrPrecondition naming AtLeast(balance", err)
 		}
-		if diff := cmp.Diff(before, snapshot(t, b, m, "x")); diff != "" {
-			t.Fatalf("a batch whose guard failed changed the model (-before +after):\n%s", diff)
-		}
+		unchanged(t, b, m, before, "a batch whose guard failed changed the model")
 		got, err := m.Get(ctx, "x")
 		if err != nil || got.Balance != 5 || !slices.Equal(got.History, []string{"a", "b"}) {
 			t.Fatalf("after the failed batches: %+v, %v", got, err)

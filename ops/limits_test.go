@@ -86,32 +86,25 @@ func limitCases() []limitCase {
 // TestBatchesOverBudgetWriteNothing: a batch over a budget fails with
 // rapyer.ErrTooLarge naming the op, its cost and the budget, and writes nothing.
 func TestBatchesOverBudgetWriteNothing(t *testing.T) {
-	cases := limitCases()
-	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
-		for i, c := range cases {
-			t.Run(c.name, func(t *testing.T) {
-				ctx := context.Background()
-				m := newModel(t, b, i)
-				save(t, m, "x", c.start)
-				before := snapshot(t, b, m, "x")
-				var opts []rapyer.Option
-				if c.opt != nil {
-					opts = append(opts, c.opt)
-				}
-				res, err := m.Exec(ctx, "x", c.batch, opts...)
-				if !errors.Is(err, rapyer.ErrTooLarge) || !errors.Is(err, rapyer.ErrTooLarge) {
-					t.Fatalf("%s: skipped %v, %v; want ErrTooLarge", c.name, res != nil && res.Skipped, err)
-				}
-				for _, s := range c.text {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("the error does not say %q: %v", s, err)
-					}
-				}
-				if diff := cmp.Diff(before, snapshot(t, b, m, "x")); diff != "" {
-					t.Errorf("a batch over its budget changed the model (-before +after):\n%s", diff)
-				}
-			})
+	eachCase(t, limitCases(), func(t *testing.T, b *testenv.Backend, i int, c limitCase) {
+		ctx := context.Background()
+		m := newModel(t, b, i)
+		save(t, m, "x", c.start)
+		before := snapshot(t, b, m, "x")
+		var opts []rapyer.Option
+		if c.opt != nil {
+			opts = append(opts, c.opt)
 		}
+		res, err := m.Exec(ctx, "x", c.batch, opts...)
+		if !errors.Is(err, rapyer.ErrTooLarge) {
+			t.Fatalf("%s: skipped %v, %v; want ErrTooLarge", c.name, res != nil && res.Skipped, err)
+		}
+		for _, s := range c.text {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("the error does not say %q: %v", s, err)
+			}
+		}
+		unchanged(t, b, m, before, "a batch over its budget changed the model")
 	})
 }
 
