@@ -178,7 +178,7 @@ func (o options) lease() time.Duration {
 	if o.noWait {
 		return 0
 	}
-	return 3*o.retryMax + 500*time.Millisecond
+	return 3*min(o.retryMax, time.Duration(1<<61)) + 500*time.Millisecond // 3*retryMax fits a Duration
 }
 
 // checkKey refuses the keys the rule of FenceKey forbids.
