@@ -50,7 +50,8 @@ const fenceMargin = time.Minute
 // anything is sent (by rapyer.New when it is a model's default).
 type Options struct {
 	// TTL is how long the lock lives without extension. Zero means
-	// DefaultTTL (10s); a negative TTL is refused with rapyer.ErrInvalid.
+	// DefaultTTL (10s); a negative TTL, or one past some 292 years, is
+	// refused with rapyer.ErrInvalid.
 	// It is rounded up to whole milliseconds.
 	TTL time.Duration
 
@@ -177,7 +178,7 @@ func (o options) lease() time.Duration {
 	if o.noWait {
 		return 0
 	}
-	return 3*o.retryMax + 500*time.Millisecond
+	return 3*min(o.retryMax, time.Duration(1<<61)) + 500*time.Millisecond // 3*retryMax fits a Duration
 }
 
 // checkKey refuses the keys the rule of FenceKey forbids.
@@ -862,8 +863,8 @@ func (l *Lock) Extend(ctx context.Context, ttl time.Duration) error {
 	switch {
 	case ttl == 0:
 		ttl = l.ttl
-	case ttl < 0:
-		return fmt.Errorf("%w: Extend(%q): a negative TTL %v", errs.Invalid, l.key, ttl)
+	case ttl < 0 || ttl > optcheck.MaxLockTTL:
+		return fmt.Errorf("%w: Extend(%q): a TTL of %v, negative or longer than a lock can live", errs.Invalid, l.key, ttl)
 	case ttl%time.Millisecond != 0:
 		ttl = ttl.Truncate(time.Millisecond) + time.Millisecond
 	}

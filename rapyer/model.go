@@ -405,9 +405,11 @@ func (m *Model[T]) GetWithVersion(ctx context.Context, id string) (T, int64, err
 	if err != nil {
 		return zero, 0, err
 	}
+	// a count in canonical text, as batches take it: "+5", "007" or "-3"
+	// would be read as a version no VersionIs guard matches
 	ver, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return zero, 0, fmt.Errorf("%w: %s: the version field holds %q, not a number", errs.Corrupt, root, raw)
+	if err != nil || ver < 0 || strconv.FormatInt(ver, 10) != raw {
+		return zero, 0, fmt.Errorf("%w: %s: the version field holds %q, not a count", errs.Corrupt, root, raw)
 	}
 	return v, ver, nil
 }

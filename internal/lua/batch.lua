@@ -306,6 +306,8 @@ local stored = {}   -- key -> {field -> value as found (HGET), or false}
 local lens = {}     -- list key -> length, or -1 when unknown
 local existed = {}  -- key -> true when it existed at the start and no op of
                  -- the batch may have emptied (so deleted) it
+local gone = {}     -- collection key of a model the batch creates -> true:
+                 -- found without its root, so not the model's (see 'model')
 
 local function needtype(k, want, n)
   local t = types[k]
@@ -778,9 +780,12 @@ local function pred(a, i, n, live)
     return holds(compare(a[i + 3], cur, arg), rel), i + 7, said, {x, raw or nil}
   end
   if not live then needtype(k, x == 'text' and 'hash' or x, n) end
+  -- a collection of a model the batch creates is found empty
+  local none = not live and gone[k]
   if tag == 'len' then
     local l
-    if x == 'list' then l = redis.call('LLEN', k)
+    if none then l = 0
+    elseif x == 'list' then l = redis.call('LLEN', k)
     elseif x == 'hash' then l = redis.call('HLEN', k)
     elseif x == 'text' then l = redis.call('HSTRLEN', k, a[i + 3])
     else l = redis.call('SCARD', k) end
@@ -789,7 +794,8 @@ local function pred(a, i, n, live)
     return holds((l < want) and -1 or ((l > want) and 1 or 0), rel), i + 7, 'the length is ' .. l, {field, tostring(l)}
   end
   local found
-  if x == 'set' then found = redis.call('SISMEMBER', k, arg) == 1
+  if none then found = false
+  elseif x == 'set' then found = redis.call('SISMEMBER', k, arg) == 1
   elseif x == 'hash' then found = redis.call('HEXISTS', k, arg) == 1
   else
     -- LPOS came with Redis 6.0.6
@@ -812,6 +818,14 @@ local function check(op, a, n)
     for j = 5, #a do m.keys[#m.keys + 1] = K(a[j]) end
     models[root] = m
     local has = hasversion(root, n)
+    if not has and (m.mode == 'fresh' or m.mode == 'create') then
+      -- the model starts empty: a collection key found without its root
+      -- (the root evicted, expired or deleted by hand) is not its own, and
+      -- run deletes it before the first op's write (the program lists
+      -- every collection key of a model CreateIfMissing may create)
+      m.fresh = true
+      for _, k in ipairs(m.keys) do clearkey(k); gone[k] = true end
+    end
     if m.mode == 'fresh' then
       if has then fail('EXISTS', n, root .. ' exists already') end
     elseif m.mode ~= 'create' then
@@ -1164,6 +1178,7 @@ local function prewrite(ops, args, count)
       end
       m.next = nx
       ask('HSET', root, m.n)
+      if m.fresh then for _, k in ipairs(m.keys) do ask('DEL', k, m.n) end end
       if m.ttl == 'keep' then ask('PTTL', root, m.n) end
     end
     if m.ttl == 'set' then
@@ -1448,6 +1463,12 @@ local function run(ops, args, count)
   end
   IX.check(ops, args, count)
   prewrite(ops, args, count)
+  for _, m in pairs(models) do
+    if m.fresh and m.w then
+      for _, k in ipairs(m.keys) do existed[k] = nil end
+      delall(m.keys)
+    end
+  end
   IX.before()
   local out = {'OK'}
   for n = 1, count do
@@ -1780,7 +1801,7 @@ local function batch(keys, args)
   KS, AV = keys, args
   BYTES, MOVES = tonumber(args[4]) or 0, tonumber(args[5]) or 0
   wipe(types); wipe(cleared); wipe(fields); wipe(stored); wipe(lens)
-  wipe(existed); wipe(models); wipe(written); wipe(KI)
+  wipe(existed); wipe(gone); wipe(models); wipe(written); wipe(KI)
   ACL = redis.acl_check_cmd
   if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
   WROTE, AT = false, 0

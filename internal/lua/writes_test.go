@@ -96,6 +96,7 @@ var safe = map[string]string{
 	"run//HINCRBY":      "the version bump for an op sends() does not mark; the audit's cross-check below makes sure every op is marked, so it is not reached",
 	"run//PEXPIRE":      "the TTL in ms is a positive Go integer (ops.Expire refuses less than 1 ms); asked",
 	"run//PERSIST":      "cannot fail on a key of any type; asked",
+	"run//delall DEL":   "the collection keys of a model the batch creates, found without their root ('model': fresh); DEL cannot fail on a key of any type; chunked; asked by prewrite",
 	"run//SET (record)": "the record lifetime checked in prewrite (at least 1 ms, an integer); asked; the last write (records' part of run)",
 
 	// save, the lean form of whole-model writes (prog.Program.Lean)

@@ -8,6 +8,7 @@ package optcheck
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
@@ -40,13 +41,22 @@ func Retry(where string, attempts int, backoff, maxBackoff time.Duration) error 
 	return backoffs(where, "Backoff", "MaxBackoff", backoff, maxBackoff)
 }
 
+// MaxLockTTL is the longest TTL a lock takes (some 292 years): a lock's
+// fence key and the marker of a given-up acquisition live its TTL, rounded
+// up to whole milliseconds, plus a minute, which must still be a
+// time.Duration.
+const MaxLockTTL = time.Duration(math.MaxInt64/int64(time.Millisecond))*time.Millisecond - 2*time.Minute
+
 // Lock checks the durations of a lock.Options: a TTL, RetryMin and RetryMax
-// that are not negative, and, when both are set, a RetryMin no longer than
-// RetryMax (one left zero takes its default, and RetryMax is raised to
-// RetryMin when that is the longer).
+// that are not negative, a TTL no longer than MaxLockTTL, and, when both
+// are set, a RetryMin no longer than RetryMax (one left zero takes its
+// default, and RetryMax is raised to RetryMin when that is the longer).
 func Lock(where string, ttl, retryMin, retryMax time.Duration) error {
 	if ttl < 0 {
 		return fmt.Errorf("%w: %s.TTL: a negative TTL %v; give a positive one, or zero for lock.DefaultTTL", errs.Invalid, where, ttl)
+	}
+	if ttl > MaxLockTTL {
+		return fmt.Errorf("%w: %s.TTL: a TTL of %v is longer than a lock can live (%v)", errs.Invalid, where, ttl, MaxLockTTL)
 	}
 	return backoffs(where, "RetryMin", "RetryMax", retryMin, retryMax)
 }

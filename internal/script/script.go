@@ -218,6 +218,11 @@ func (f *Func) recover(ctx context.Context, c redis.UniversalClient, w way, err 
 		return loaded, nil
 	case NoScript(err):
 		return eval, nil
+	case w == scripts && scriptsDenied(err):
+		// Scripts refused too: a user allowed FCALL alone, whose library
+		// went missing (a flush) and who may not load it. The next call
+		// tries FCALL again, which works once the library is back.
+		remember(c, unknown)
 	}
 	return w, nil
 }
@@ -345,6 +350,8 @@ func (f *Func) Recover(ctx context.Context, c redis.UniversalClient, err error) 
 	case NoScript(err):
 		remember(c, evalThenScripts)
 		return true, nil
+	case scriptsDenied(err) && wayOf(c) == scripts:
+		remember(c, unknown) // as recover does
 	}
 	return false, nil
 }
@@ -463,6 +470,16 @@ func Missing(err error) bool {
 func fcallDenied(err error) bool {
 	return err != nil && redis.HasErrorPrefix(err, "NOPERM") &&
 		strings.Contains(strings.ToLower(err.Error()), "'fcall' command")
+}
+
+// scriptsDenied reports whether err is the server's refusal of EVALSHA or
+// EVAL itself to the user, as fcallDenied tells it for FCALL.
+func scriptsDenied(err error) bool {
+	if err == nil || !redis.HasErrorPrefix(err, "NOPERM") {
+		return false
+	}
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "'evalsha' command") || strings.Contains(s, "'eval' command")
 }
 
 func unknownCommand(err error) bool {
