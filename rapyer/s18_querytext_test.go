@@ -3,6 +3,7 @@ package rapyer_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/rapyer-go/rapyer/index"
@@ -119,6 +120,55 @@ func TestCountOfATextWhoseZeroIsNotEmptyAgreesWithFind(t *testing.T) {
 		}
 		if ids := s18Found(t, m, query.Where(is.Equal(s18X, s18Txt{"x"}))); !slices.Equal(ids, []string{"c"}) {
 			t.Errorf("Equal x: %v", ids)
+		}
+	})
+}
+
+// TestPagingByATextWhoseZeroIsNotEmptyGivesEveryModelOnce: an ordered
+// query whose condition is on another field reads its candidates' order
+// values itself (few candidates) or walks the order index (many), group by
+// group and call by call. Both must place a model whose text field is
+// absent where the index does (under ""), or a paging that changes from one
+// to the other between pages skips it. Before, the gather placed it under
+// the zero's text ("none"): the first page (a gather) gave b, the second
+// (a walk, after 40 models were added) resumed after "none".."b" and never
+// gave z, which no write changed.
+func TestPagingByATextWhoseZeroIsNotEmptyGivesEveryModelOnce(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := s18Docs(t, b, 1)
+		save := func(id string, d s18Doc) {
+			if err := m.Save(ctx, id, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		save("b", s18Doc{In: &s18Inner{}, N: 1})
+		save("z", s18Doc{N: 1})
+		for i := range 30 {
+			save("o"+strconv.Itoa(i), s18Doc{In: &s18Inner{X: s18Txt{"y"}}, N: -1})
+		}
+		q := query.Where(is.AtLeast(s18N, 0)).OrderBy(s18X).Limit(1)
+		seen := map[string]int{}
+		p, err := m.Page(ctx, q, "")
+		for i := 0; err == nil; i++ {
+			for _, e := range p.Items {
+				seen[e.ID]++
+			}
+			if i == 0 {
+				for j := range 40 {
+					save("n"+strconv.Itoa(j), s18Doc{In: &s18Inner{X: s18Txt{"x"}}, N: 1})
+				}
+			}
+			if p.Next == "" {
+				break
+			}
+			p, err = m.Page(ctx, q, p.Next)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen["b"] != 1 || seen["z"] != 1 || len(seen) != 42 {
+			t.Errorf("b %d times, z %d times, %d models; want each once, 42", seen["b"], seen["z"], len(seen))
 		}
 	})
 }
