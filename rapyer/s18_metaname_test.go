@@ -1,6 +1,7 @@
 package rapyer_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -40,4 +41,33 @@ func TestAnIndexOnAFieldStoredUnderAnAtNameIsRefused(t *testing.T) {
 	if _, err := rapyer.New[s18At](b.Client, rapyer.Options{Prefix: b.Prefix + "at"}); err != nil {
 		t.Fatalf("the type without indexes: %v", err)
 	}
+}
+
+// TestDropIndexOfAnAtNameIsRefused: DropIndex of "@groups", "@move" or
+// "@reindex" (the library's fields of @meta, no index's name) fails with
+// ErrInvalid and deletes nothing: a Model of the type with other Groups is
+// still refused. Before, DropIndex("@groups") deleted the record of the
+// type's groups (and "@move" the state of its first index's move), and a
+// Model with other Groups then read and wrote the type unrefused.
+func TestDropIndexOfAnAtNameIsRefused(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m, _ := s17Items(t, b, rapyer.Options{Groups: 2})
+		if err := m.Save(ctx, "a", s17Item{Kind: "k"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"@groups", "@move", "@reindex"} {
+			if err := m.DropIndex(ctx, name); !errors.Is(err, rapyer.ErrInvalid) {
+				t.Errorf("DropIndex(%s): %v, want ErrInvalid", name, err)
+			}
+		}
+		other, err := rapyer.New[s17Item](b.Client, rapyer.Options{Prefix: b.Prefix + "s17", Groups: 5,
+			Indexes: []index.Spec{index.On(s17Kind), index.On(s17Rank)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Get(ctx, "a"); !errors.Is(err, rapyer.ErrInvalid) {
+			t.Fatalf("a Model with 5 groups of a type stored in 2: %v, want ErrInvalid", err)
+		}
+	})
 }
