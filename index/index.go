@@ -57,7 +57,9 @@ func Prefix[S, A any](f lens.Field[S, A]) Spec { return newSpec(f, ix.UsePrefix)
 // Unique indexes a scalar field as On does, and refuses a second model
 // with the same value: the write that would make it fails with
 // rapyer.ErrDuplicate (which wraps rapyer.ErrPrecondition) and writes
-// nothing, in the same atomic step, on a cluster too. A model type with a
+// nothing, in the same atomic step, on a cluster too. The check is of the
+// batch's outcome: a value one model of a batch lets go (it sets another,
+// or is deleted) another model of the batch may take. A model type with a
 // Unique index keeps all its models in one slot group (Options.Groups 1).
 func Unique[S, A any](f lens.Field[S, A]) Spec { return newSpec(f, ix.UseUnique) }
 

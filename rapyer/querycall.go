@@ -62,7 +62,10 @@ func (r *qrun[T]) argsTail(what string) []any {
 	oname, okind, ozero := "", "", ""
 	if p.Order != nil {
 		oname, okind = p.Order.Field, string(p.Order.Kind)
-		if n, ok := r.m.schema.Lookup(oname); ok {
+		// the text an absent order field is indexed under (index.lua,
+		// IX.ZERO): a gather must key a model as the index's walk does,
+		// also a text whose zero does not marshal to "" (indexed as "")
+		if n, ok := r.m.schema.Lookup(oname); ok && p.Order.Kind != ix.KindString {
 			ozero, _ = n.Value.EncodeAny(reflect.Zero(n.Value.Type).Interface())
 		}
 	}

@@ -233,8 +233,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // DropIndex removes the keys of the index named name (the stored path of
 // its field, "price") in every slot group: for an index the model no longer
 // declares (it refuses one it declares, with ErrInvalid). The entries the
-// models' @back still list for it go with their next write. An empty name
-// is refused with ErrInvalid. A name of which no slot group holds a key (a
+// models' @back still list for it go with their next write. An empty name,
+// and one starting with @ (the library's fields of a group's @meta, such as
+// @groups, which no index is named), are refused with ErrInvalid. A name of which no slot group holds a key (a
 // misspelt name, or an index dropped already, by an earlier call too whose
 // outcome was unknown) fails with ErrNotFound naming it, and writes
 // nothing: one round trip looks before the one that deletes.
@@ -247,6 +248,11 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	}
 	if name == "" {
 		return fmt.Errorf("%w: DropIndex: an empty index name", errs.Invalid)
+	}
+	if strings.HasPrefix(name, "@") {
+		// @meta keeps the library's own fields (@groups, @move, @reindex)
+		// beside the indexes' states: no index has such a name
+		return fmt.Errorf("%w: DropIndex(%s): no index is named with a leading @", errs.Invalid, name)
 	}
 	if _, ok := m.ix.Field(name); ok {
 		return fmt.Errorf("%w: DropIndex(%s): the model declares it; drop it from Options.Indexes first", errs.Invalid, name)

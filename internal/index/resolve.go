@@ -3,6 +3,8 @@ package index
 import (
 	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/schema"
@@ -48,6 +50,11 @@ func resolveOne(m *schema.Model, d Decl) (Field, error) {
 	}
 	refuse := func(why string) (Field, error) {
 		return Field{}, fmt.Errorf("%w: Options.Indexes: %s: %s cannot be indexed: %s", errs.Unsupported, describe(d), n.GoName, why)
+	}
+	if strings.HasPrefix(n.Name, "@") {
+		// a group's @meta holds an index's state under its name, beside
+		// the library's own fields (@groups, @move, @reindex)
+		return refuse("its stored name " + strconv.Quote(n.Name) + " starts with @, which the slot groups' @meta keeps for the library")
 	}
 	f := Field{Name: n.Name, Use: d.Use}
 	switch {

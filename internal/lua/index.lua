@@ -298,11 +298,29 @@ function IX.value(x, f, v, n, claims)
   local ck = f.aux .. '\0' .. e
   local owner = claims[ck]
   if owner == nil then owner = redis.call('HGET', f.aux, e) end
-  -- a claim of a model that expired (Redis ran no script) is stale
-  if owner and owner ~= x.id and (claims[ck] or redis.call('EXISTS', string.sub(x.ids, 1, -6) .. ':{' .. owner .. '}') == 1) then
+  -- a claim of a model that expired (Redis ran no script) is stale, and
+  -- so is one of a model the batch gives another value (IX.lets)
+  local root = string.sub(x.ids, 1, -6) .. ':{' .. tostring(owner) .. '}'
+  if owner and owner ~= x.id and (claims[ck] or (redis.call('EXISTS', root) == 1 and not IX.lets(root, f, e))) then
     fail('DUPLICATE', n, f.name .. ' ' .. v .. ' belongs to ' .. owner)
   end
   claims[ck] = x.id
+end
+
+-- lets reports whether the batch leaves the model at root without the
+-- value of encoding e in the field of index f: it sets the field to
+-- another value, or deletes the model (then the field is absent, and
+-- counts as its zero, which may be e: then not). A value one model of a
+-- batch lets go and another takes is no duplicate after the batch
+-- (TestAUniqueValueMovesBetweenModelsInOneBatch).
+function IX.lets(root, f, e)
+  local t = fields[root]
+  local v = t and t[f.name]
+  if v == nil then
+    if not cleared[root] then return false end
+    v = false
+  end
+  return IX.enc(f.kind, v or IX.ZERO[f.kind]) ~= e
 end
 
 -- check runs after the batch's checks and before its first write: the

@@ -31,7 +31,9 @@ type Plan struct {
 	// Order is the index a query is ordered by (OrderBy), nil for none.
 	Order *Index
 	// Exact is set when the Ranges hold exactly the models the predicate
-	// holds for, each once: Count counts them without reading a model.
+	// holds for, each once: Count counts them without reading a model. It
+	// needs what Sure needs (an absent text field whose zero is not ""
+	// sits under "" in the index, where the predicate does not read it).
 	Exact bool
 	// Sure is set when every candidate of the Ranges holds the predicate
 	// (the predicate is one leaf, or an In, that the Ranges are): the script
@@ -60,7 +62,7 @@ func Make(pred *Node, order string, scan bool, ixs []Index) (Plan, error) {
 	case r.err == nil:
 		p = Plan{Mode: Gather, Ranges: r.ranges, Sure: d.sure(pred)}
 		if one, ok := d.single(r.ranges); ok {
-			p.Mode, p.Exact = Walk, one && isLeafOrIn(pred)
+			p.Mode, p.Exact = Walk, one && d.sure(pred)
 		}
 	case scan:
 		p = Plan{Mode: All}
@@ -86,7 +88,7 @@ func (d driver) ordered(pred *Node, order string, scan bool, r result) (Plan, er
 		p.Exact = true
 	case r.err == nil:
 		if rs, ok := d.onField(pred, o.Field); ok {
-			p.Ranges, p.Exact = rs, isLeafOrIn(pred)
+			p.Ranges, p.Exact = rs, d.sure(pred)
 		} else {
 			p.Mode, p.Ranges = Auto, r.ranges
 		}
