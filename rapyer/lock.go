@@ -218,11 +218,12 @@ type taken struct {
 // diff is the op that saves what fn changed in the model's variable.
 func (t *taken) diff() ops.Op { return t.held.load.diff() }
 
-// takenRoom is room for the taken of one model and the slice of it, so
-// that Model.Lock allocates neither.
+// takenRoom is room for the taken of one model and the slice of it, and
+// for fn's context, so that Model.Lock allocates none of them.
 type takenRoom struct {
-	t  taken
-	ts [1]*taken
+	t   taken
+	ts  [1]*taken
+	ctx lockedCtx
 }
 
 // lockAll is LockAll with its options merged. room, if not nil, is where
@@ -252,7 +253,11 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 	// a panic of the user's code in the save (a MarshalText of the
 	// model's type, on the value fn left) lets the locks go too
 	defer releaseOnPanic(ts)
-	if err := runLocked(ctx, ts, fn); err != nil {
+	var fctx *lockedCtx
+	if room != nil {
+		fctx = &room.ctx
+	}
+	if err := runLocked(ctx, ts, fn, fctx); err != nil {
 		releaseAll(ts)
 		return nil, err
 	}
@@ -404,16 +409,16 @@ func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
-// locks is known lost (cause rapyer.ErrNotHeld). A panic in fn releases the
-// locks and goes on.
-func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error) error {
-	// each lock's Bind wraps the one before: fctx ends when any does
-	fctx := ctx
-	for _, t := range ts {
-		var stop context.CancelFunc
-		fctx, stop = t.lock.Bind(fctx)
-		defer stop()
+// locks is known lost (cause rapyer.ErrNotHeld), in fctx (nil for a new
+// one). A panic in fn releases the locks and goes on.
+func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error, fctx *lockedCtx) error {
+	// each lock's Bind wraps the one before: fctx ends when any does; it
+	// is bound when first asked for (lockedCtx)
+	if fctx == nil {
+		fctx = new(lockedCtx)
 	}
+	fctx.parent, fctx.ts = ctx, ts
+	defer fctx.end()
 	defer func() {
 		if r := recover(); r != nil {
 			releaseAll(ts)
