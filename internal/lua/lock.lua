@@ -82,12 +82,19 @@ local function nextfence(k, life)
   if t.err then
     return nil, refused(k, t.err)
   end
-  local f = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  if f <= n then f = n + 1 end
-  -- as text, and as an integer (%.0f of a double costs twice as much;
-  -- a number argument is formatted by the server in ways that differ
-  -- between versions)
-  local set = redis.pcall('SET', k, string.format('%d', f), 'PX', life)
+  -- the clock in microseconds as text, the seconds and the microseconds
+  -- padded to six digits, and read once as a number
+  local u = t[2]
+  local s = t[1] .. string.sub('000000', #u + 1) .. u
+  local f = s + 0
+  if f <= n then
+    f = n + 1
+    -- as an integer (%.0f of a double costs twice as much; a number
+    -- argument is formatted by the server in ways that differ between
+    -- versions)
+    s = string.format('%d', f)
+  end
+  local set = redis.pcall('SET', k, s, 'PX', life)
   if set.err then
     return nil, refused(k, set.err)
   end
@@ -207,9 +214,11 @@ local MARGIN = 60000
 -- acquisition): keys[1] the lock key, args[1] token, args[2] TTL in ms,
 -- the reply as acquire's. It is acquire with args token, TTL, '', TTL +
 -- MARGIN in two arguments fewer, which save the server more than the
--- sum costs.
+-- sum costs. The life goes to the server as text, formatted here as an
+-- integer: a number argument of redis.call is formatted by the server
+-- with %.17g, which cost it about 0.8k instructions more (session 18).
 local function acquiref(keys, args)
-  return acquire(keys, args, args[2] + MARGIN)
+  return acquire(keys, args, string.format('%d', args[2] + MARGIN))
 end
 
 -- release deletes the lock key if it holds the token and, if someone waits
