@@ -376,3 +376,17 @@ func replaySides(b *testing.B, t *tape, sides []namedSide) {
 		})
 	}
 }
+
+// BenchmarkUncontendedLockClientWork is BenchmarkClientWork of the
+// uncontended lock cycle (acquire + release) of the peer table: the lock
+// package's, fenced and without a fence, and redislock's: the client's CPU
+// and allocations per cycle with the server's replies played back from a
+// tape (docs/performance.md "Session 18: the uncontended lock").
+//
+//	go test -run '^$' -bench BenchmarkUncontendedLockClientWork -benchmem -count 5 ./bench/
+func BenchmarkUncontendedLockClientWork(b *testing.B) {
+	e, t := tapeEnv(b)
+	sides := []namedSide{{"lock/rapyer", lockOnce(b, e)}, {"lock/rapyer_nofence", lockOnceNoFence(b, e)},
+		{"lock/redislock", lockRedislock(b, e)}}
+	replaySides(b, t, sides)
+}

@@ -9,10 +9,9 @@ import (
 )
 
 // TestFenceLifeOfACallerThatWillNotWait: a fenced acquisition that will
-// not wait (lock.NoWait) goes to the acquiref entry, which is sent no
-// fence life and works it out from the TTL (plus a minute, as package
-// lock does); its fence key lives as a waiting caller's does (the
-// acquire entry, sent the life): the TTL plus a minute past each
+// not wait (lock.NoWait) goes to the acquiref entry, sent the fence
+// life (the TTL plus a minute) as the acquire entry is; its fence key
+// lives as a waiting caller's does: the TTL plus a minute past each
 // acquisition, longer or shorter than it had left. Fences go up across
 // both entries.
 func TestFenceLifeOfACallerThatWillNotWait(t *testing.T) {

@@ -23,13 +23,13 @@ func TestFencesOfBackToBackCallsIncrease(t *testing.T) {
 		key := b.Prefix + ":{edge}:lock:x"
 		const n = 100
 		// loads the scripts where the server has no functions
-		_ = lua.AcquireFenced.Run(ctx, b.Client, []any{nil, nil, 1, key, "t", 10000}).Err()
+		_ = lua.AcquireFenced.Run(ctx, b.Client, []any{nil, nil, 1, key, "t", 10000, 70000}).Err()
 		_ = lua.Release.Run(ctx, b.Client, []any{nil, nil, 1, key, "t"}).Err()
 		fences := make([]*redis.Cmd, n)
 		pipe := b.Client.TxPipeline()
 		for i := range fences {
 			tok := "t" + strconv.Itoa(i)
-			fences[i] = lua.AcquireFenced.Queue(ctx, b.Client, pipe, []any{nil, nil, 1, key, tok, 10000})
+			fences[i] = lua.AcquireFenced.Queue(ctx, b.Client, pipe, []any{nil, nil, 1, key, tok, 10000, 70000})
 			lua.Release.Queue(ctx, b.Client, pipe, []any{nil, nil, 1, key, tok})
 			pipe.Del(ctx, FenceKey(key))
 		}

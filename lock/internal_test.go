@@ -28,8 +28,8 @@ func TestAcquireReplayIsIdempotent(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := newAcquirer(b.Client, key, o)
-			if o.noWait && (a.fn != lua.AcquireFenced || len(a.cmd) != 6) {
-				t.Fatalf("a fenced attempt that will not wait sends %v to %s, want token and TTL to acquiref", a.cmd[4:], a.fn.Name())
+			if o.noWait && (a.fn != lua.AcquireFenced || len(a.cmd) != 7) {
+				t.Fatalf("a fenced attempt that will not wait sends %v to %s, want token, TTL and fence life to acquiref", a.cmd[4:], a.fn.Name())
 			}
 			first, err := a.try(t.Context())
 			if err != nil || !first.ok {

@@ -75,8 +75,8 @@ func (h *attempts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 }
 
 // TestWaiterNamesItselfOnlyWhenItWaits: a caller that will wait sends its
-// first attempt as one that will not (token and TTL: no client id, no fence
-// life, no lease; acquiref for a fence), so an uncontended acquisition
+// first attempt as one that will not (token and TTL: no client id, no
+// lease; acquiref, with the fence life, for a fence), so an uncontended acquisition
 // costs the server no argument it does not use; an attempt that finds the
 // lock held is followed at once by one that names the waiter's client, so
 // the wait flag holds that id while it waits, and the release wakes it. On
@@ -94,7 +94,7 @@ func TestWaiterNamesItselfOnlyWhenItWaits(t *testing.T) {
 				c := b.NewClient(t, nil)
 				c.AddHook(h)
 				key := fmt.Sprintf("%s:{lean%d}:lock:x", b.Prefix, i)
-				entry := "acquiref 2"
+				entry := "acquiref 3"
 				if o.NoFence {
 					entry = "acquire 2"
 				}

@@ -288,14 +288,16 @@ type acquirer struct {
 	token string
 	cmd   []any        // the acquire call: the lock key; token, TTL(, client id(, fence life(, lease)))
 	buf   [9]any       // cmd's room, saving it an allocation
+	lbuf  [7]any       // lean's room where it is not cmd's start (a fence's life)
 	fn    *script.Func // the entry cmd calls: lua.Acquire, or lua.AcquireFenced
 	lock  Lock         // the Lock a won attempt returns (see newLock)
 
 	// lean and leanFn are the attempt of a caller that will wait, sent
 	// while no waiter of it is registered for the key (see tryAs): as a
-	// caller that will not wait sends it (token and TTL: no client id, no
-	// fence life, no lease), so an acquisition that wins at once pays for
-	// none of them; nil for a caller that will not wait. leanNext says
+	// caller that will not wait sends it (token and TTL, and the fence
+	// life to acquiref for a fence: no client id, no lease), so an
+	// acquisition that wins at once pays for neither; nil for a caller
+	// that will not wait. leanNext says
 	// the next attempt is sent so.
 	lean     []any
 	leanFn   *script.Func
@@ -317,7 +319,7 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	// instructions): for a caller that will wait, the wait key's owner
 	// (see pass); the fence life (none: no fence); the lease unless it is
 	// the default RetryMax's. A caller that will not wait and wants a
-	// fence sends token and TTL to acquiref, which knows the fence's life.
+	// fence sends token, TTL and the fence's life to acquiref.
 	// (The key and the token as *string, which go-redis writes, and reads
 	// a cluster slot from, as the string: boxing a string costs an
 	// allocation, a pointer into a does not.)
@@ -327,11 +329,11 @@ func newAcquirer(rdb redis.UniversalClient, key string, o options) *acquirer {
 	case !o.noWait:
 		a.lean, a.leanFn = cmd, lua.Acquire
 		if !o.noFence {
-			a.leanFn = lua.AcquireFenced
+			a.lean, a.leanFn = append(append(a.lbuf[:0], cmd...), m.life), lua.AcquireFenced
 		}
 		cmd = append(cmd, clientIDArg(rdb))
 	case !o.noFence:
-		a.fn = lua.AcquireFenced
+		a.cmd, a.fn = append(cmd, m.life), lua.AcquireFenced
 		return a
 	}
 	custom := !o.noWait && o.lease() != defaultLease

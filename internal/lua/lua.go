@@ -65,8 +65,8 @@ var (
 	// Pass is a release that hands the lock to a waiter of the same client.
 	Pass = Library.Func("pass")
 	// AcquireFenced is Acquire for a caller that will not wait and wants
-	// a fence living the TTL plus a minute: keys[1] the lock key, args
-	// token and TTL.
+	// a fence: keys[1] the lock key, args token, TTL and the fence key's
+	// life.
 	AcquireFenced = Library.Func("acquiref")
 	// Read reads one model atomically, for pipelines that cannot use
 	// MULTI/EXEC (several slots of a cluster).
