@@ -298,8 +298,8 @@ func TestPeerServer(t *testing.T) {
 	se := &env{ctx: e.ctx, srv: e.srv, rdb: rdb}
 	ops, rounds := envInt("RAPYER_BENCH_SERVER_OPS", peerServerOps), envInt("RAPYER_BENCH_SERVER_ROUNDS", peerServerRounds)
 	t.Logf("%d clients per side", serverWorkers())
-	for _, ps := range peerScenarios {
-		if only[0] != "" && !slices.Contains(only, ps.name) {
+	for _, ps := range append(peerScenarios, recordScenarios...) {
+		if (only[0] != "" || strings.HasPrefix(ps.what, "(not in the table) ")) && !slices.Contains(only, ps.name) {
 			continue
 		}
 		sr := interleavedServer(t, se, hook, ps, ops, rounds, serverWorkers())

@@ -119,3 +119,6 @@ func LockShapes(t Target) (compiled, program int) {
 
 // LockDirectSent is how many model Lock saves the direct path sent.
 func LockDirectSent() int64 { return lockDirectSent.Load() }
+
+// ID is the program's batch id.
+func (b *Built) ID() string { id, _ := b.p.Argv[0].(string); return id }

@@ -183,10 +183,12 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := context.Background()
 		m := rapyer.MustNew[Doc](b.Client, rapyer.Options{Prefix: b.Prefix + "doc"})
-		before := recordsOf(t, ctx, b.Client, m.Target("d").Root())
 		if err := m.Save(ctx, "d", Doc{}); err != nil {
 			t.Fatal(err)
 		}
+		// the save's record holds its batch id, and may be a key of the
+		// record pool that was there before
+		before := recordsOf(t, ctx, b.Client, m.Target("d").Root())
 		big := strings.Repeat("x", 64<<10)
 		if _, err := m.Exec(ctx, "d", tx.Of(ops.AppendText(Body, big), ops.Incr(Count, 1))); err != nil {
 			t.Fatal(err)
@@ -195,8 +197,8 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		ks := added(before, recordsOf(t, ctx, b.Client, m.Target("d").Root()))
-		if len(ks) != 3 { // the save and the two batches
-			t.Fatalf("records %v, want 3", ks)
+		if len(ks) != 2 { // the two batches
+			t.Fatalf("records %v, want 2", ks)
 		}
 		sizes := map[int64]int{}
 		for _, k := range ks {
@@ -209,9 +211,9 @@ func TestBigReplyIsNotCopiedIntoTheRecord(t *testing.T) {
 			}
 			sizes[n]++
 		}
-		if sizes[1] != 2 {
-			// the save (nothing yielded: "1") and the big batch ("0")
-			t.Fatalf("record sizes %v: want two one-byte markers", sizes)
+		if sizes[1] != 1 {
+			// the big batch ("0")
+			t.Fatalf("record sizes %v: want one one-byte marker", sizes)
 		}
 	})
 }

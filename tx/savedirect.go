@@ -148,14 +148,18 @@ type direct struct {
 	shape  *saveShape
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
-	res    Result
+	// pooled: rec is a key of the record pool (recordpool.go); unsure: a
+	// send may have reached the server unanswered, so rec never goes back
+	pooled, unsure bool
+	res            Result
 	// lk, for a model Lock's save (lockdirect.go), is what it has besides
 	// (kept apart, so that a Save's direct call stays in its size class)
 	lk *lockCall
-	// room for the words and the call of a Save of up to 14 fields,
+	// room for the words and the call of a Save of up to 14 fields (the
+	// root, the record key, the batch id and the values),
 	// allocated with it
-	wordRoom [16]string
-	cmdRoom  [19]any
+	wordRoom [17]string
+	cmdRoom  [20]any
 }
 
 // directIDs is the batch id and record key of a direct Save on root, made
@@ -197,12 +201,16 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 		mode = prog.Create // a batch that replaces the model creates it
 	}
 	d := &direct{b: b, opts: opts}
-	d.id, d.rec = directIDs(t.Root, id, life > 0)
+	// a fresh id takes a record key of the pool once the save's shape is
+	// known (below); the first Save of a shape, and a given id (whose
+	// record must be found by its id), name the record by the id
+	d.id, d.rec = directIDs(t.Root, id, life > 0 && id != "")
 	d.words = append(d.wordRoom[:0], t.Root)
-	if d.rec != "" {
-		d.words = append(d.words, d.rec)
+	nk := 1
+	if life > 0 {
+		// the keys, then the batch id, the compiled save's first ARGV word
+		d.words, nk = append(d.words, d.rec, d.id), 2
 	}
-	nk := len(d.words)
 	var nameRoom [32]string
 	names, words, err := codec.AppendFields(nameRoom[:0], d.words, t.Model, v)
 	if err != nil {
@@ -210,6 +218,10 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	}
 	d.setWords(words, nk)
 	if d.shape = findSaveShape(t.Model, mode, ttl, ttlms, life.Milliseconds(), names); d.shape == nil {
+		if life > 0 && d.rec == "" {
+			d.rec = keys.Tx(t.Root, d.id)
+			d.words[1] = d.rec
+		}
 		p, err := d.program(rdb)
 		if err != nil {
 			return nil, true, err
@@ -223,7 +235,14 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if d.shape.shape == nil {
 		return nil, false, nil
 	}
+	if life > 0 && d.rec == "" {
+		d.rec, d.pooled = takeRecordKey(t.Root), true
+		d.words[1] = d.rec
+	}
 	r, err := d.exec(ctx, rdb)
+	if err == nil && d.pooled && !d.unsure {
+		putRecordKey(t.Root, d.rec)
+	}
 	return r, true, err
 }
 
@@ -294,7 +313,7 @@ func (d *direct) program(rdb redis.UniversalClient) (*prog.Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := buildAs(pb, rdb, d.opts, d.id)
+	p, err := buildRec(pb, rdb, d.opts, d.id, d.rec)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +366,7 @@ func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, erro
 		}
 		res, done, err := transport.RunShape(ctx, rdb, sh, d.cmd)
 		if done {
+			d.mayBeLost(err)
 			return res, err
 		}
 		d.interp = true
@@ -355,5 +375,15 @@ func (d *direct) send(ctx context.Context, rdb redis.UniversalClient) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return transport.RunInterpreter(ctx, rdb, p)
+	res, err := transport.RunInterpreter(ctx, rdb, p)
+	d.mayBeLost(err)
+	return res, err
+}
+
+// mayBeLost notes a send's error that may mean the send reached the server
+// unanswered: its record key then never goes back to the pool.
+func (d *direct) mayBeLost(err error) {
+	if err != nil && !rp.FromServer(err) && !notSent(err) {
+		d.unsure = true
+	}
 }

@@ -5,6 +5,7 @@
 //	<prefix>:{<id>}:<path>          a list, hash or set field
 //	<prefix>:{<id>}:lock:<action>   a lock on the model
 //	tx{<slot tag>}:<batch>           the short-lived record of an applied batch
+//	tx{<slot tag>}:<random>          the same, of a Save, in a reused key (package tx)
 //
 // With a hash-tag function (models grouped in one slot) the root becomes
 // <prefix>:{<tag>}:{<id>} and the other keys follow it.

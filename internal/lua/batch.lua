@@ -1757,9 +1757,12 @@ local SREC, SRECMS
 -- TTLs (ttl holds keys and their TTLs in ms, in turn).
 --
 -- The record is written first, with NX, in the one call that also looks it
--- up: no instruction of a save yields, so its record is always '1', and a
--- save that finds a record is a resend of an applied batch (a batch id is
--- fresh for every batch, and only a resend of it sends it again). A save
+-- up: no instruction of a save yields, so its record is the batch's id
+-- ('1' before session 18; '1' still for a batch without an id), and a save
+-- that finds its id or '1' is a resend of an applied batch (a batch id is
+-- fresh for every batch, and only a resend of it sends it again). A record
+-- key that holds another batch's id is one of package tx's pool, which a
+-- Save settled on its first send used before: no answer. A save
 -- that fails after it takes its record back (save), so that a failed save
 -- leaves no record, as before: the record key is bookkeeping of the call,
 -- not a write of a model, and nobody can see it in between (the call is
@@ -1767,11 +1770,14 @@ local SREC, SRECMS
 local function saverun()
   local rec, recms = record()
   if rec then
-    if not redis.call('SET', rec, '1', 'PX', recms, 'NX') then
+    local mark = AV[1] ~= '' and AV[1] or '1'
+    if not redis.call('SET', rec, mark, 'PX', recms, 'NX') then
       local prev = redis.call('GET', rec)
-      -- 'F': a save that failed and could not delete its record
-      if prev ~= 'F' then return replay(prev) end
-      redis.call('SET', rec, '1', 'PX', recms)
+      -- '1' or the batch's id: this batch, applied; 'F': a save that
+      -- failed and could not delete its record; another id: a record key
+      -- of package tx's pool, which another Save used before
+      if prev == '1' or prev == AV[1] then return {'DUP'} end
+      redis.call('SET', rec, mark, 'PX', recms)
     end
     SREC, SRECMS = rec, recms
   end

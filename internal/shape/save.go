@@ -19,7 +19,7 @@ import (
 // in the text, so a call sends only the keys and the values. The script
 // keeps saveone's promises: it checks the model (type, mode, version) and
 // asks the ACL for every write after the first before it writes anything;
-// then it writes the record (SET NX PX, which is also its look-up: a
+// then it writes the record (SET PX GET, which is also its look-up: a
 // resend is answered from it, as save answers it), then the model: the
 // version and every field in one HSET, and the TTL. The stored model is
 // saveone's: a root that holds a field the save does not write (a stray)
@@ -360,30 +360,32 @@ func (g *saveGen) anew(n int) {
 }
 
 // record writes the record, which is also its look-up: a resend is
-// answered from it as save's replay answers it; 'F' is the record of a
-// save that failed and could not delete it. The SET's reply is a table:
-// {ok = 'OK'}, or its error {err = ...}; a record that is there is false,
-// and the rare look-up that follows runs under a pcall (any error of it,
-// before any write, answers AGAIN).
+// answered from it as save's replay answers it. The record holds the
+// batch's id (the program's first ARGV word), written by SET ... GET, which
+// answers what the key held: a record key may be one a Save used before
+// (package tx keeps a pool of them, by slot), holding the id of that
+// other batch, which is no answer; a record holding this batch's id, or
+// '1' (the interpreter's, before session 18), is this batch applied
+// already; 'F' is the record of a save that failed and could not delete
+// it. A server before 6.2, which has no SET ... GET, answers an error
+// table: the look-up is then a GET and a SET (any error of them, before
+// any write, answers AGAIN).
 func (g *saveGen) record() {
 	rec := g.w(svRecIdx)
 	if rec == "0" {
 		return
 	}
 	g.line("local ms = '", g.w(svRecMS), "'")
-	g.line("local k = KS[", rec, "]")
-	g.line("local r = pc('SET', k, '1', 'PX', ms, 'NX')")
-	g.line("if not r then")
-	g.line("  local ok, dup = pcall(function()")
-	g.line("    local prev = redis.call('GET', k)")
-	g.line("    if prev == '1' then return {'DUP'} end")
-	g.line("    if prev == '0' then return {'DUPX'} end")
-	g.line("    if prev ~= 'F' then local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r end")
-	g.line("    redis.call('SET', k, '1', 'PX', ms)")
-	g.line("  end)")
-	g.line("  if not ok then return {'AGAIN'} end")
-	g.line("  if dup then return dup end")
-	g.line("elseif r.err then return {'AGAIN'} end")
+	g.line("local k, id = KS[", rec, "], ", g.arg(1))
+	g.line("local r = pc('SET', k, id, 'PX', ms, 'GET')")
+	g.line("if r then")
+	g.line("  if r == id or r == '1' then return {'DUP'} end")
+	g.line("  if r.err then")
+	g.line("    r = pc('GET', k)")
+	g.line("    if r == id or r == '1' then return {'DUP'} end")
+	g.line("    if (r and r.err) or pc('SET', k, id, 'PX', ms).err then return {'AGAIN'} end")
+	g.line("  end")
+	g.line("end")
 }
 
 // writes writes the model: the DEL of a root written anew, the version and
