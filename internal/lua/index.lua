@@ -378,8 +378,15 @@ end
 -- on that list, which a model of each list replays here, before the first
 -- write. Pushes and pops at the ends read only the stored elements they
 -- reach (LINDEX); any other change of a list reads it whole, once (LRANGE).
+-- Only the lists a Move takes from or gives to are modelled: another op of
+-- the same name ('clear' of a set or a map) is not a list's.
 function IX.moves(ops, args, count, colls, claims)
-  local L = {}
+  local L, moving = {}, {}
+  for n = 1, count do
+    if ops[n] == 'lmove' then
+      moving[K(args[n][2])], moving[K(args[n][4])] = true, true
+    end
+  end
   local function list(k)
     local l = L[k]
     if not l then
@@ -399,7 +406,7 @@ function IX.moves(ops, args, count, colls, claims)
       for j = 2, #a, 2 do
         if a[j + 1] == 'list' then L[K(a[j])] = {pre = {}, s = 0, e = 0, post = {}} end
       end
-    elseif IX.LISTOPS[op] then
+    elseif IX.LISTOPS[op] and moving[K(a[2])] then
       IX.replay(list(K(a[2])), op, a)
     end
   end
