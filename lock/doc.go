@@ -237,7 +237,9 @@
 // still held elsewhere; rapyer.ErrNotSent wrapping the context's error
 // (errors.Is holds with context.Canceled or context.DeadlineExceeded) when
 // ctx ends first, or the network's; rapyer.ErrNoPermission or
-// rapyer.ErrRefused for a refusal of the server; rapyer.ErrCrossSlot for
+// rapyer.ErrRefused for a refusal of the server; rapyer.ErrCorrupt when the
+// fence key holds a string that is no fence, rapyer.ErrWrongType when a key
+// of the lock holds another Redis type; rapyer.ErrCrossSlot for
 // a key without a hash tag on a cluster;
 // rapyer.ErrInvalid for a bad key or option. Release and Extend return an error wrapping
 // rapyer.ErrNotHeld when the key does not hold the lock's token, and

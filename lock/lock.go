@@ -1136,6 +1136,11 @@ func failed(call, key string, err, unsent error) error {
 		// type; miniredis wraps the refusal in a script error
 		return errs.At(op, fmt.Errorf("%w: %w", errs.WrongType, err))
 	}
+	if reply.FromServer(err) && redis.HasErrorPrefix(err, "CORRUPT") {
+		// the fence key holds a string that is no fence (lock.lua's
+		// nextfence): bookkeeping someone else wrote
+		return errs.At(op, fmt.Errorf("%w: %w", errs.Corrupt, err))
+	}
 	if reply.FromServer(err) {
 		err = reply.Refused(err)
 		if errors.Is(err, errs.CrossSlot) {

@@ -75,7 +75,7 @@ local function nextfence(k, life)
     -- its spelling; NaN fails n % 1 == 0
     n = tonumber(v)
     if not n or n < 0 or n >= MAXFENCE or n % 1 ~= 0 then
-      return nil, redis.error_reply('ERR fence key ' .. k .. ' holds ' .. v .. ', not a fence')
+      return nil, redis.error_reply('CORRUPT fence key ' .. k .. ' holds ' .. v .. ', not a fence')
     end
   end
   local t = redis.pcall('TIME')
