@@ -302,26 +302,11 @@ func TestLockPeerRows(t *testing.T) {
 	if os.Getenv("RAPYER_BENCH_LOCKPEERS") != "1" {
 		t.Skip("set RAPYER_BENCH_LOCKPEERS=1 to measure the lock rows of the peer table")
 	}
-	setBenchTime(t)
-	mode := benchMode(t)
 	var list []peerScenario
 	for _, ps := range peerScenarios {
 		if ps.name == "LockOnce" || ps.name == "LockOnceNoFence" || ps.name == "Handoff8" {
 			list = append(list, ps)
 		}
 	}
-	e := newEnv(t)
-	scs := make([]scenario, len(list))
-	for i, ps := range list {
-		scs[i] = ps.scenario
-	}
-	m := measureAll(t, e, scs, envInt("RAPYER_BENCH_ROUNDS", 7))
-	fmt.Printf("\nMode: %s\n\n| work | rapyer | peer | peer's time / ours | paired |\n|---|---:|---|---:|---:|\n", mode)
-	for _, ps := range list {
-		ours := ps.name + "/" + ps.sides[0].name
-		for _, s := range ps.sides[1:] {
-			k := ps.name + "/" + s.name
-			fmt.Printf("| %s | %s | %s: %s | %.2fx | %s |\n", ps.what, perOp(m, ours, ps.workers), s.name, perOp(m, k, ps.workers), m.ratio(k, ours), pairedFig(m, k))
-		}
-	}
+	printPeerRows(t, list)
 }

@@ -25,6 +25,13 @@ func TestPeerRows(t *testing.T) {
 	if len(list) == 0 {
 		t.Skip("set RAPYER_BENCH_ROWS to the scenario names of the peer table's rows to measure (Get8,ModelLock)")
 	}
+	printPeerRows(t, list)
+}
+
+// printPeerRows measures the rows of list alone, in interleaved rounds
+// (RAPYER_BENCH_ROUNDS, 7 by default) as TestPeerTable does, and prints
+// them as the peer table's time columns.
+func printPeerRows(t *testing.T, list []peerScenario) {
 	setBenchTime(t)
 	mode := benchMode(t)
 	e := newEnv(t)
