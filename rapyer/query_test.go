@@ -161,7 +161,8 @@ func newItems(t *testing.T, b *testenv.Backend, name string, opts rapyer.Options
 	return m
 }
 
-func findIDs(t *testing.T, m *rapyer.Model[QItem], q query.Query[QItem]) []string {
+// findIDs is every id FindIDs yields for q, in its order; an error fails t.
+func findIDs[T any](t *testing.T, m *rapyer.Model[T], q query.Query[T]) []string {
 	t.Helper()
 	var ids []string
 	for id, err := range m.FindIDs(context.Background(), q) {

@@ -70,18 +70,6 @@ func s18Docs(t *testing.T, b *testenv.Backend, groups int) *rapyer.Model[s18Doc]
 	return m
 }
 
-func s18Found[T any](t *testing.T, m *rapyer.Model[T], q query.Query[T]) []string {
-	t.Helper()
-	var out []string
-	for id, err := range m.FindIDs(context.Background(), q) {
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		out = append(out, id)
-	}
-	return out
-}
-
 // TestCountOfATextWhoseZeroIsNotEmptyAgreesWithFind: an absent field of a
 // text-marshalled type whose zero does not marshal to "" is indexed as ""
 // (docs/queries.md, "Absent fields"), while a predicate reads it as the
@@ -101,7 +89,7 @@ func TestCountOfATextWhoseZeroIsNotEmptyAgreesWithFind(t *testing.T) {
 		for _, p := range []is.Pred[s18Doc]{is.Equal(s18X, s18Txt{"empty"}), is.Equal(s18X, s18Txt{"x"}),
 			is.In(s18X, s18Txt{"empty"}, s18Txt{"x"})} {
 			for _, q := range []query.Query[s18Doc]{query.Where(p), query.Where(p).OrderBy(s18X)} {
-				ids := s18Found(t, m, q)
+				ids := findIDs(t, m, q)
 				want := 0
 				for _, id := range []string{"a", "b", "c"} {
 					v, err := m.Get(ctx, id)
@@ -118,7 +106,7 @@ func TestCountOfATextWhoseZeroIsNotEmptyAgreesWithFind(t *testing.T) {
 				}
 			}
 		}
-		if ids := s18Found(t, m, query.Where(is.Equal(s18X, s18Txt{"x"}))); !slices.Equal(ids, []string{"c"}) {
+		if ids := findIDs(t, m, query.Where(is.Equal(s18X, s18Txt{"x"}))); !slices.Equal(ids, []string{"c"}) {
 			t.Errorf("Equal x: %v", ids)
 		}
 	})
