@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
@@ -148,18 +149,21 @@ type direct struct {
 	shape  *saveShape
 	p      *prog.Program
 	interp bool // the compiled save left the batch to the interpreter
-	// pooled: rec is a key of the record pool (recordpool.go); unsure: a
-	// send may have reached the server unanswered, so rec never goes back
-	pooled, unsure bool
-	res            Result
+	// pooled: rec is a key of the record pool (recordpool.go), pk what the
+	// client knows of it; unsure: a send may have reached the server
+	// unanswered, so rec never goes back; ran: the compiled save answered
+	// that it wrote the model (its record word's write went through)
+	pooled, unsure, ran bool
+	pk                  pooledKey
+	res                 Result
 	// lk, for a model Lock's save (lockdirect.go), is what it has besides
 	// (kept apart, so that a Save's direct call stays in its size class)
 	lk *lockCall
 	// room for the words and the call of a Save of up to 14 fields (the
-	// root, the record key, the batch id and the values),
+	// root, the record key, the batch id, the values and the record word),
 	// allocated with it
-	wordRoom [17]string
-	cmdRoom  [20]any
+	wordRoom [18]string
+	cmdRoom  [21]any
 }
 
 // directIDs is the batch id and record key of a direct Save on root, made
@@ -216,6 +220,9 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if err != nil {
 		return nil, false, nil // the program reports the error
 	}
+	if life > 0 {
+		words = append(words, "") // the record word (shape's record): "" by default
+	}
 	d.setWords(words, nk)
 	if d.shape = findSaveShape(t.Model, mode, ttl, ttlms, life.Milliseconds(), names); d.shape == nil {
 		if life > 0 && d.rec == "" {
@@ -235,15 +242,52 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if d.shape.shape == nil {
 		return nil, false, nil
 	}
+	var sent time.Time
 	if life > 0 && d.rec == "" {
-		d.rec, d.pooled = takeRecordKey(t.Root), true
-		d.words[1] = d.rec
+		d.pk, d.pooled = takeRecordKey(t.Root), true
+		d.rec, d.words[1] = d.pk.key, d.pk.key
+		sent = time.Now()
+		d.words[len(d.words)-1] = d.pk.word(sent, life)
 	}
 	r, err := d.exec(ctx, rdb)
 	if err == nil && d.pooled && !d.unsure {
-		putRecordKey(t.Root, d.rec)
+		putRecordKey(t.Root, d.pk.after(d.ran, d.id, d.words[len(d.words)-1], sent, life))
 	}
 	return r, true, err
+}
+
+// word is the record word of a Save that takes k at now, for records of
+// lifetime life (shape's record): k's last id, when k lives long enough to
+// keep its lifetime; '+' for a known key about to live too short; "" for
+// a key the client does not know.
+func (k pooledKey) word(now time.Time, life time.Duration) string {
+	switch {
+	case k.prev == "":
+		return ""
+	case k.until.Sub(now) >= keepLeft(life):
+		return k.prev
+	}
+	return "+"
+}
+
+// after is k after a Save settled on its first send, with word as its
+// record word, its choice taken at sent: ran, the compiled save wrote its
+// id (id) with the lifetime word asked, or with KEEPTTL on a key whose
+// until still holds (or refreshed it from later than sent, which outlasts
+// until); otherwise the client no longer knows what the key holds.
+func (k pooledKey) after(ran bool, id, word string, sent time.Time, life time.Duration) pooledKey {
+	if !ran {
+		return pooledKey{key: k.key}
+	}
+	ms := life.Milliseconds()
+	switch word {
+	case "":
+		k.until = sent.Add(time.Duration(ms) * time.Millisecond)
+	case "+":
+		k.until = sent.Add(time.Duration(shape.RefreshMS(ms)) * time.Millisecond)
+	}
+	k.prev = id
+	return k
 }
 
 // setWords makes words, the first nk of them keys, the words of d's call:
@@ -336,6 +380,7 @@ func (d *direct) exec(ctx context.Context, rdb redis.UniversalClient) (*Result, 
 			return d.lk.result(a[2:]), nil
 		}
 	} else if a, ok := reply.([]any); ok && len(a) == 1 && a[0] == "OK" {
+		d.ran = !d.interp
 		r := &d.res
 		r.Attempts, r.owners = 1, r.ownerRoom[:0]
 		for range d.shape.instrs {

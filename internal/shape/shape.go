@@ -56,6 +56,10 @@ type Shape struct {
 	save     bool
 	saveKeys int
 	steer    []string
+	// recWord: a compiled save with a record, which takes one word more
+	// than its picks, the last: the record's lifetime (save.go, record),
+	// '' in a program's call
+	recWord bool
 }
 
 // Reply lays out the script's reply v as the interpreter's: a batch that
@@ -127,10 +131,13 @@ func (s *Shape) Command(p *prog.Program) []any {
 	if s.save {
 		// a compiled save reads every key of its program
 		nk := len(p.Keys)
-		cmd := make([]any, 0, 3+nk+len(s.pick))
+		cmd := make([]any, 0, 4+nk+len(s.pick))
 		cmd = append(cmd, full[:3+nk]...)
 		for _, i := range s.pick {
 			cmd = append(cmd, p.Argv[i-1])
+		}
+		if s.recWord {
+			cmd = append(cmd, "")
 		}
 		return cmd
 	}
