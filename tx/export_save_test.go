@@ -2,11 +2,14 @@ package tx
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
+	"github.com/rapyer-go/rapyer/internal/shape"
 	"github.com/rapyer-go/rapyer/internal/transport"
 )
 
@@ -122,3 +125,18 @@ func LockDirectSent() int64 { return lockDirectSent.Load() }
 
 // ID is the program's batch id.
 func (b *Built) ID() string { id, _ := b.p.Argv[0].(string); return id }
+
+// CompiledSave is the program's compiled save, when it has one: its
+// script's text, and the keys and ARGV words of its call (Shape.Command's).
+func (b *Built) CompiledSave() (text string, keys []string, args []any, ok bool) {
+	s := shape.For(b.p)
+	if s == nil || s.Text == "" {
+		return "", nil, nil, false
+	}
+	cmd := s.Command(b.p)
+	nk, _ := strconv.Atoi(fmt.Sprint(cmd[2]))
+	for _, k := range cmd[3 : 3+nk] {
+		keys = append(keys, fmt.Sprint(k))
+	}
+	return s.Text, keys, cmd[3+nk:], true
+}

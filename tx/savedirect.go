@@ -260,11 +260,16 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 // lifetime life (shape's record): k's last id, when k lives long enough to
 // keep its lifetime; '+' for a known key about to live too short; "" for
 // a key the client does not know.
+//
+// How long k still lives is the shorter of the monotonic and the wall
+// clock's reading: a monotonic clock stands still while the machine is
+// suspended, when the server's clock goes on; a wall clock may be set back.
 func (k pooledKey) word(now time.Time, life time.Duration) string {
-	switch {
-	case k.prev == "":
+	if k.prev == "" {
 		return ""
-	case k.until.Sub(now) >= keepLeft(life):
+	}
+	left := min(k.until.Sub(now), k.until.Round(0).Sub(now.Round(0)))
+	if left >= keepLeft(life) {
 		return k.prev
 	}
 	return "+"
