@@ -242,16 +242,24 @@ func saveDirect(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Op
 	if d.shape.shape == nil {
 		return nil, false, nil
 	}
+	return d.execPooled(ctx, rdb, t.Root, life)
+}
+
+// execPooled sends d, a Save whose record lives life (0: none), on a
+// record key of the pool of root's slot when it has none yet, with the
+// record word of what the pool knows of that key, and gives the key back,
+// with what the client knows of it then, once d settled on its first send.
+func (d *direct) execPooled(ctx context.Context, rdb redis.UniversalClient, root string, life time.Duration) (*Result, bool, error) {
 	var sent time.Time
 	if life > 0 && d.rec == "" {
-		d.pk, d.pooled = takeRecordKey(t.Root), true
+		d.pk, d.pooled = takeRecordKey(root), true
 		d.rec, d.words[1] = d.pk.key, d.pk.key
 		sent = time.Now()
 		d.words[len(d.words)-1] = d.pk.word(sent, life)
 	}
 	r, err := d.exec(ctx, rdb)
 	if err == nil && d.pooled && !d.unsure {
-		putRecordKey(t.Root, d.pk.after(d.ran, d.id, d.words[len(d.words)-1], sent, life))
+		putRecordKey(root, d.pk.after(d.ran, d.id, d.words[len(d.words)-1], sent, life))
 	}
 	return r, true, err
 }

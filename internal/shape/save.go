@@ -19,9 +19,9 @@ import (
 // in the text, so a call sends only the keys and the values. The script
 // keeps saveone's promises: it checks the model (type, mode, version) and
 // asks the ACL for every write after the first before it writes anything;
-// then it writes the record (SET PX GET, which is also its look-up: a
-// resend is answered from it, as save answers it), then the model: the
-// version and every field in one HSET, and the TTL. The stored model is
+// then it writes the record (SET ... GET, with PX or KEEPTTL: record), which
+// is also its look-up (a resend is answered from it, as save answers it),
+// then the model: the version and every field in one HSET, and the TTL. The stored model is
 // saveone's: a root that holds a field the save does not write (a stray)
 // or a TTL the save drops is deleted first, as saveone always does; a root
 // that holds the same fields is overwritten in place (a DEL and a new hash
