@@ -172,9 +172,9 @@ end
 -- or for ids and counts S.pm: the version and the compared fields).
 function Q.fastplan(S)
   local a, fields = S.pw, {}
-  -- sure ranges are all a walk or a gather meets (auto may walk the order
-  -- index instead)
-  if #a == 0 or (S.sure and S.plan ~= 'auto') then return end
+  -- sure ranges are all a walk of them meets (auto may walk the order
+  -- index instead, a gather of many candidates the group's ids)
+  if #a == 0 or (S.sure and S.plan == 'walk') then return end
   for i = 1, #a, 7 do
     local tag = a[i + 1]
     if tag == 'cmp' then
@@ -485,11 +485,73 @@ function Q.gather(S)
   return false
 end
 
+-- streams are the ranges of S as streams of ids, when every range is of
+-- one value (an equality, a Member, an In's value): the members of one
+-- value, enc(value) .. id, are in the order of the ids, so the ranges
+-- merged are the candidates in the order of a gather without an order
+-- (Q.merge), read from where the call resumes; nil when a range is not.
+function Q.streams(S)
+  if S.order ~= '' then return nil end
+  local st = {}
+  local chunk = math.min(Q.CHUNK, math.max(16, (S.limit or 0) + 1))
+  for _, r in ipairs(S.ranges) do
+    for _, b in ipairs(Q.merged({r})) do
+      local e = b[1]
+      if e == '' or b[2] ~= e .. '\255' then return nil end
+      local min, max = '[' .. e, '(' .. e .. '\255'
+      if S.after ~= '' then
+        if S.desc then max = '(' .. e .. S.after else min = '(' .. e .. S.after end
+      end
+      st[#st + 1] = {key = S.G .. ':@i:' .. r.index, min = min, max = max, fixed = #e + 1,
+        chunk = chunk, buf = {}, i = 1}
+    end
+  end
+  return st
+end
+
+-- head is the id at the head of stream s (Q.streams), reading its next
+-- chunk when its buffer is spent; nil when it has no more.
+function Q.head(S, s)
+  if s.i > #s.buf then
+    if s.done then return nil end
+    local c = Q.num(s.chunk)
+    if S.desc then s.buf = redis.call('ZREVRANGEBYLEX', s.key, s.max, s.min, 'LIMIT', '0', c)
+    else s.buf = redis.call('ZRANGEBYLEX', s.key, s.min, s.max, 'LIMIT', '0', c) end
+    s.i, s.done = 1, #s.buf < s.chunk
+    if #s.buf == 0 then return nil end
+    if S.desc then s.max = '(' .. s.buf[#s.buf] else s.min = '(' .. s.buf[#s.buf] end
+    s.chunk = math.min(Q.CHUNK, s.chunk * 2)
+  end
+  return string.sub(s.buf[s.i], s.fixed)
+end
+
+-- merge visits the ids of the streams st in the call's direction, each
+-- once (an id in several ranges heads them together): what Q.gather does
+-- without an order, reading only as far as the call goes instead of every
+-- candidate of every range at every call.
+function Q.merge(S, st)
+  while true do
+    local best
+    for _, s in ipairs(st) do
+      local id = Q.head(S, s)
+      if id ~= nil and (best == nil or (S.desc and Q.lt(best, id)) or (not S.desc and Q.lt(id, best))) then
+        best = id
+      end
+    end
+    if best == nil then return false end
+    for _, s in ipairs(st) do
+      if Q.head(S, s) == best then s.i = s.i + 1 end
+    end
+    if Q.visit(S, best, best, S.sure) then return true end
+  end
+end
+
 -- few reports whether gathering the candidates of the ranges costs less
--- than walking the order index: c candidates, n models in the group; a
--- walk looks at about limit * n / c entries to find limit matches (all n
--- to count), a gather at c (and reads each one's order value). At most
--- GATHER candidates are gathered.
+-- than walking the order index (auto) or the group's ids (gather): c
+-- candidates, n models in the group; a walk looks at about limit * n / c
+-- entries to find limit matches (all n to count), a gather at c (and
+-- reads each one's order value), at every call. At most GATHER candidates
+-- are gathered.
 function Q.few(S)
   local c = 0
   for _, r in ipairs(S.ranges) do
@@ -569,7 +631,15 @@ function Q.run(S)
     if n ~= nil then return {'OK', '1', '', n} end
   end
   local more
+  local st = S.plan == 'gather' and Q.streams(S)
   if S.plan == 'all' then
+    more = Q.walk(S, S.G .. ':@ids', '', {{'', nil}})
+  elseif st then
+    more = Q.merge(S, st)
+  elseif S.plan == 'gather' and S.order == '' and #S.pw > 0 and not Q.few(S) then
+    -- too many candidates to gather at every call: the group's ids in
+    -- their order (a gather's without an order), each read against the
+    -- predicate, as far as the call goes
     more = Q.walk(S, S.G .. ':@ids', '', {{'', nil}})
   elseif S.plan == 'gather' or (S.plan == 'auto' and Q.few(S)) then
     more = Q.gather(S)

@@ -13,12 +13,15 @@ const (
 	// Walk walks the Ranges of one index in order; a result's sort key is
 	// its index member (the encoded value, then the id).
 	Walk Mode = "walk"
-	// Gather gathers the candidates of Ranges (of any indexes), drops
-	// repeats, and sorts them by key: the id, or with an Order the member of
-	// the order index.
+	// Gather visits the candidates of Ranges (of any indexes) once each,
+	// in the order of their key, the id: the script merges ranges of one
+	// value each (their members are in the order of the ids), gathers and
+	// sorts few candidates, and else walks the group's ids against the
+	// predicate, per group and call (query.lua, Q.run).
 	Gather Mode = "gather"
-	// Auto is Gather when the Ranges hold few candidates, else a walk of the
-	// whole Order index: the script decides on the counts, per group.
+	// Auto gathers the candidates of the Ranges and sorts them by their
+	// member of the Order index when they are few, else walks the whole
+	// Order index: the script decides on the counts, per group.
 	Auto Mode = "auto"
 	// All walks every model of the group (its @ids); the key is the id.
 	All Mode = "all"
