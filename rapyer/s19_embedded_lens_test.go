@@ -58,7 +58,7 @@ func TestLensesThroughEmbeddedStructsReachThePromotedFields(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
 		ctx := t.Context()
 		users := rapyer.MustNew[S19User](b.Client, rapyer.Options{Prefix: b.Prefix + "user"})
-		if err := users.Save(ctx, "u1", S19User{S19Base: S19Base{ID: "old"}, Name: "ann"}); err != nil {
+		if err := users.Save(ctx, "u1", S19User{S19Base: S19Base{ID: "old"}, S19Audit: &S19Audit{By: "x"}, Name: "ann"}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := users.Exec(ctx, "u1", tx.Of(
