@@ -27,9 +27,11 @@ type path struct {
 	steps []step
 	names []string
 	name  string
+	ns    string          // the prefix of the stored names of a struct's fields (schema.Node.Namespace)
 	shown string          // String(): "Account.balance", made once
 	ptr   bool            // some step dereferences a pointer to a struct
 	kind  schema.NodeKind // how the target is stored
+	node  *schema.Node    // the target's node, for lenses made by Make (nil for Compose)
 }
 
 type step struct {
@@ -137,7 +139,7 @@ func resolve(model *schema.Model, target reflect.Type, call func(unsafe.Pointer)
 		matches := find(r.typ, r.nodes, addr-r.base, target, r.steps)
 		switch len(matches) {
 		case 1:
-			return matches[0], nil
+			return matches[0], embeddedClash(model, matches[0])
 		case 0:
 			return nil, fmt.Errorf("%w: the accessor returns a %s inside %s that is not a stored field of that type (unexported, skipped with redis:\"-\", or the struct itself)", errs.Invalid, target, model.Type)
 		default:
@@ -145,6 +147,17 @@ func resolve(model *schema.Model, target reflect.Type, call func(unsafe.Pointer)
 		}
 	}
 	return nil, fmt.Errorf("%w: the accessor does not return the address of a field of %s", errs.Invalid, model.Type)
+}
+
+// embeddedClash refuses a lens to an embedded struct whose name, which no
+// stored field takes (its fields are promoted), is the stored name of
+// another field, or of another embedded struct: ops on it would find that
+// one instead.
+func embeddedClash(model *schema.Model, p *path) error {
+	if n, ok := model.Lookup(p.name); ok && n == p.node {
+		return nil
+	}
+	return fmt.Errorf("%w: the accessor returns the embedded struct %s of %s, whose name %q another field takes too: make lenses of its promoted fields instead", errs.Invalid, p.node.GoName, model.Type, p.name)
 }
 
 // find lists the stored fields of type target at offset off in a struct of type t.
@@ -169,7 +182,7 @@ func find(t reflect.Type, nodes []*schema.Node, off uintptr, target reflect.Type
 }
 
 func newPath(steps []step, n *schema.Node) *path {
-	p := &path{steps: steps, name: n.Name, names: strings.Split(n.Name, "."), kind: n.Kind}
+	p := &path{steps: steps, name: n.Name, names: strings.Split(n.Name, "."), kind: n.Kind, ns: n.Namespace(), node: n}
 	for _, s := range steps {
 		p.ptr = p.ptr || s.deref
 	}
@@ -267,10 +280,21 @@ func Compose[S, M, A any](outer Field[S, M], inner Field[M, A]) Field[S, A] {
 	if outer.p == nil || inner.p == nil || outer.p.kind != schema.Struct {
 		return Field[S, A]{}
 	}
+	// The fields of an embedded struct are promoted: they are stored under
+	// the namespace of the struct that embeds it, not under its name.
+	name, ns := inner.p.name, inner.p.ns
+	if outer.p.ns != "" {
+		name = outer.p.ns + "." + name
+		ns = strings.TrimPrefix(outer.p.ns+"."+ns, ".")
+		if inner.p.ns == "" {
+			ns = outer.p.ns
+		}
+	}
 	p := &path{
 		steps: append(append([]step(nil), outer.p.steps...), inner.p.steps...),
-		names: append(append([]string(nil), outer.p.names...), inner.p.names...),
-		name:  outer.p.name + "." + inner.p.name,
+		names: strings.Split(name, "."),
+		name:  name,
+		ns:    ns,
 		ptr:   outer.p.ptr || inner.p.ptr,
 		kind:  inner.p.kind,
 	}

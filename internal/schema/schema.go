@@ -100,12 +100,33 @@ type Model struct {
 	// nodes; Markers the nodes of pointer-to-struct fields.
 	Scalars, Collections, Markers []*Node
 	byName                        map[string]*Node
+	// embedded are the nodes of embedded structs (not pointers), which
+	// have no stored field of their own, by the snake-case name a lens to
+	// one takes; nil where two share a name.
+	embedded map[string]*Node
 }
 
-// Lookup finds the node with a stored dotted path.
+// Lookup finds the node with a stored dotted path, or the node of an
+// embedded struct (type User struct { Base; ... }) by the name a lens to
+// it takes ("base"), when no stored field has that name: ops on such a
+// lens change the promoted fields.
 func (m *Model) Lookup(name string) (*Node, bool) {
-	n, ok := m.byName[name]
-	return n, ok
+	if n, ok := m.byName[name]; ok {
+		return n, true
+	}
+	n := m.embedded[name]
+	return n, n != nil
+}
+
+// Namespace is the dotted prefix of the stored names of a struct node's
+// fields: its own name, or for an embedded struct (whose fields are
+// promoted) that of the nearest enclosing struct that is not embedded, ""
+// at the top level.
+func (n *Node) Namespace() string {
+	if !n.Embedded {
+		return n.Name
+	}
+	return strings.TrimSuffix(storedName(n.Parent, ""), ".")
 }
 
 // Reserved is the prefix of field names the library keeps for itself.
@@ -137,7 +158,7 @@ func build(t reflect.Type) (*Model, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("%w: a model must be a struct, not %s", errs.Unsupported, t)
 	}
-	m := &Model{Type: t, byName: map[string]*Node{}}
+	m := &Model{Type: t, byName: map[string]*Node{}, embedded: map[string]*Node{}}
 	top, err := m.walk(t, nil, map[reflect.Type]bool{t: true})
 	if err != nil {
 		return nil, err
@@ -182,6 +203,10 @@ func (m *Model) walk(t reflect.Type, parent *Node, inPath map[reflect.Type]bool)
 		}
 		if stored {
 			m.byName[n.Name] = n
+		} else if _, seen := m.embedded[n.Name]; seen {
+			m.embedded[n.Name] = nil
+		} else {
+			m.embedded[n.Name] = n
 		}
 		nodes = append(nodes, n)
 	}
