@@ -1050,3 +1050,33 @@ func TestAddDurationKeepsOffsetAndNanoseconds(t *testing.T) {
 		}
 	})
 }
+
+// TestExpireOfZeroKeepsTheTTL: ops.Expire of a zero duration (a TTL a
+// caller left unset) removed the model's TTL, as Persist does, and its
+// batch succeeded, where every other TTL under a millisecond is refused
+// and rapyer's Model.Expire refuses zero. Now the batch fails with
+// rapyer.ErrInvalid before sending, and every key keeps its TTL.
+func TestExpireOfZeroKeepsTheTTL(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := newModel(t, b, 0)
+		save(t, m, "z", with(func(a *Acct) {}))
+		if _, err := m.Exec(ctx, "z", tx.Of(ops.Expire[Acct](time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		for _, bt := range []tx.Batch{tx.Of(ops.Expire[Acct](0)), tx.Of(ops.Incr(Balance, 1), ops.Expire[Acct](0))} {
+			if _, err := m.Exec(ctx, "z", bt); !errors.Is(err, rapyer.ErrInvalid) {
+				t.Errorf("%v: %v; want ErrInvalid", bt, err)
+			}
+		}
+		ks, _ := m.Keys("z")
+		for _, k := range ks {
+			if n, _ := existing(b, []string{k}); n == 1 && b.Client.PTTL(ctx, k).Val() <= 0 {
+				t.Errorf("the key %s lost its TTL: %v", k, b.Client.PTTL(ctx, k).Val())
+			}
+		}
+		if got, _ := m.Get(ctx, "z"); got.Balance != with(func(a *Acct) {}).Balance {
+			t.Errorf("the refused batch wrote: balance %d", got.Balance)
+		}
+	})
+}

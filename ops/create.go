@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"strconv"
+	"time"
 	"unsafe"
 
 	"github.com/rapyer-go/rapyer/internal/codec"
@@ -27,6 +28,12 @@ func (o *createOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	}
 	if cols {
 		return fmt.Errorf("%w: %s: the value's lists, maps and sets must be empty: fill them with ops of the batch", errs.Invalid, o)
+	}
+	if t.TTL < 0 || (t.TTL > 0 && t.TTL < time.Millisecond) {
+		// a negative one made PEXPIRE delete the root it had just
+		// written, leaving the batch's collection keys without a model;
+		// one under a millisecond was none at all
+		return fmt.Errorf("%w: %s: the target's TTL %v (tx.Target.WithTTL) must be at least a millisecond, or zero for none", errs.Invalid, o, t.TTL)
 	}
 	b.Ensure(t.Root, strconv.FormatInt(t.TTL.Milliseconds(), 10), pairs...)
 	return nil

@@ -299,3 +299,37 @@ func ExampleCreateIfMissing() {
 	// 6 false true
 	// next window: <nil>
 }
+
+// TestCreateIfMissingRefusesATTLUnderAMillisecond: a target's TTL
+// (tx.Target.WithTTL) below a millisecond was sent as it was: a negative
+// one made the batch succeed with the root it created deleted again by its
+// own PEXPIRE, and the list it appended left behind without a TTL or a
+// model; one under a millisecond gave none. Now both fail with
+// rapyer.ErrInvalid before sending and write nothing, on every tier.
+func TestCreateIfMissingRefusesATTLUnderAMillisecond(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m, err := rapyer.New[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "cttl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range []time.Duration{-time.Second, -time.Nanosecond, time.Nanosecond, 999 * time.Microsecond} {
+			id := fmt.Sprint("w", i)
+			bt := tx.On(m.Target(id).WithTTL(d), ops.CreateIfMissing(Acct{Owner: "n"}), ops.Append(History, "h"))
+			if _, err := tx.Exec(ctx, b.Client, bt, tx.Options{}); !errors.Is(err, rapyer.ErrInvalid) {
+				t.Errorf("CreateIfMissing with a target TTL of %v: %v; want ErrInvalid", d, err)
+			}
+			ks, _ := m.Keys(id)
+			if n := b.Client.Exists(ctx, ks...).Val(); n != 0 {
+				t.Errorf("the refused batch with a target TTL of %v left %d keys", d, n)
+			}
+		}
+		// a millisecond and more, and zero (none), still create
+		for i, d := range []time.Duration{time.Hour, 0} {
+			id := fmt.Sprint("ok", i)
+			if _, err := tx.Exec(ctx, b.Client, tx.On(m.Target(id).WithTTL(d), ops.CreateIfMissing(Acct{Owner: "n"})), tx.Options{}); err != nil {
+				t.Fatalf("CreateIfMissing with a target TTL of %v: %v", d, err)
+			}
+		}
+	})
+}

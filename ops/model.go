@@ -61,13 +61,17 @@ func (o *deleteOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 // other ops and guards, is the same deletion.
 func Delete[S any]() Op { return &deleteOp[S]{newModelOp[S]()} }
 
+// ttlOp is Expire (d) or Persist (persist): a separate flag, so that an
+// Expire of a zero duration (a TTL left unset by a caller) is refused as
+// every other TTL under a millisecond is, and never removes the TTL.
 type ttlOp[S any] struct {
 	modelOp[S]
-	d time.Duration
+	d       time.Duration
+	persist bool
 }
 
 func (o *ttlOp[S]) String() string {
-	if o.d == 0 {
+	if o.persist {
 		return fmt.Sprintf("Persist(%s)", o.model.Name())
 	}
 	return fmt.Sprintf("Expire(%s, %s)", o.model.Name(), o.d)
@@ -77,10 +81,10 @@ func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.check(t); err != nil {
 		return err
 	}
-	if o.d < 0 || (o.d > 0 && o.d < time.Millisecond) {
-		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond", errs.Invalid, o)
+	if !o.persist && o.d < time.Millisecond {
+		return fmt.Errorf("%w: %s: a TTL must be at least a millisecond; use Persist to remove one", errs.Invalid, o)
 	}
-	if o.d == 0 {
+	if o.persist {
 		b.Lifetime(t.Root, prog.Persist, 0)
 	} else {
 		b.Lifetime(t.Root, prog.SetTTL, o.d.Milliseconds())
@@ -91,17 +95,19 @@ func (o *ttlOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 // LifetimeOf is what the op does to the model's TTL (prog.Lifetimed).
 func (o *ttlOp[S]) LifetimeOf(t prog.Target) (prog.TTL, int64, bool) {
 	switch {
-	case o.check(t) != nil || o.d < 0 || (o.d > 0 && o.d < time.Millisecond):
+	case o.check(t) != nil || (!o.persist && o.d < time.Millisecond):
 		return "", 0, false
-	case o.d == 0:
+	case o.persist:
 		return prog.Persist, 0, true
 	}
 	return prog.SetTTL, o.d.Milliseconds(), true
 }
 
 // Expire sets (or refreshes) the model's time to live, for every one of its
-// keys, in the same step as the rest of the batch.
-func Expire[S any](d time.Duration) Op { return &ttlOp[S]{newModelOp[S](), d} }
+// keys, in the same step as the rest of the batch. A d under a millisecond,
+// zero and negative ones included, fails the batch with rapyer.ErrInvalid
+// before anything is sent (Persist removes a TTL).
+func Expire[S any](d time.Duration) Op { return &ttlOp[S]{newModelOp[S](), d, false} }
 
 // Persist removes the model's time to live.
-func Persist[S any]() Op { return &ttlOp[S]{newModelOp[S](), 0} }
+func Persist[S any]() Op { return &ttlOp[S]{newModelOp[S](), 0, true} }

@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,8 +22,8 @@ import (
 // Get read them back, a guard on a collection of the value just created
 // saw them, and a collection key the batch wrote kept no TTL of the model.
 // Save and Create always started empty. Now the created model is its
-// value and the batch's ops, on every tier. (A batch of plain ops with
-// tx.MustBeNew still keeps them: its program names no collection keys.)
+// value and the batch's ops, on every tier (for tx.MustBeNew, see
+// TestANewModelOfPlainOpsStartsEmpty).
 func TestACreatedModelStartsEmpty(t *testing.T) {
 	stale := Acct{Owner: "old", History: []string{"stale"}, Limits: map[string]int{"s": 1}, Flags: set("f")}
 	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
@@ -62,5 +63,53 @@ func TestACreatedModelStartsEmpty(t *testing.T) {
 			t.Fatal("Check(Element(history, stale)) found the orphan's element")
 		}
 		check("a", Acct{Owner: "new", History: []string{"h"}, Limits: map[string]int{"n": 2}})
+	})
+}
+
+// TestANewModelOfPlainOpsStartsEmpty: a batch of plain ops with
+// tx.MustBeNew over collection keys left without their root made a model
+// holding the old lists, maps and sets (its program named no collection
+// keys, so batch.lua had none to drop): Get read them back, a guard saw
+// them, and a key kept its TTL where the new root had none. Now the new model is the
+// batch's ops alone, on every tier, for a batch the compiled shapes take
+// (an Append and an HSET) and one they leave to the interpreter.
+func TestANewModelOfPlainOpsStartsEmpty(t *testing.T) {
+	stale := Acct{Owner: "old", History: []string{"stale"}, Limits: map[string]int{"s": 1}, Flags: set("f")}
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m, err := rapyer.New[Acct](b.Client, rapyer.Options{Prefix: b.Prefix + "orphnew", TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh := func(c *rapyer.Call) { c.Exec.IfMissing = tx.MustBeNew }
+		for i, c := range []struct {
+			batch tx.Batch
+			want  Acct
+		}{
+			{tx.Of(ops.Set(Owner, "new"), ops.Append(History, "h")), Acct{Owner: "new", History: []string{"h"}}},
+			{tx.Of(ops.Set(Owner, "new")), Acct{Owner: "new"}},
+			{tx.Of(ops.Require(is.Equal(is.Len(History), 0)), ops.Require(is.Not(is.Key(Limits, "s"))),
+				ops.Set(Owner, "new"), ops.SetItem(Limits, "n", 2)), Acct{Owner: "new", Limits: map[string]int{"n": 2}}},
+		} {
+			id := fmt.Sprint("n", i)
+			save(t, m, id, stale)
+			k, _ := m.Key(id)
+			b.Client.Del(ctx, k) // the root evicted
+			if _, err := m.Exec(ctx, id, c.batch, fresh); err != nil {
+				t.Fatalf("batch %d with MustBeNew over the orphans: %v", i, err)
+			}
+			got, err := m.Get(ctx, id)
+			if err != nil || !cmp.Equal(c.want, got, strict) {
+				t.Fatalf("batch %d: %v (-want +got):\n%s", i, err, cmp.Diff(c.want, got, strict))
+			}
+			// every key has a TTL exactly when the root has one
+			ks, _ := m.Keys(id)
+			lasts := b.Client.PTTL(ctx, k).Val() != -1
+			for _, x := range ks {
+				if b.Client.Exists(ctx, x).Val() == 1 && (b.Client.PTTL(ctx, x).Val() != -1) != lasts {
+					t.Fatalf("batch %d: the key %s has a TTL: %v, the root: %v", i, x, !lasts, lasts)
+				}
+			}
+		}
 	})
 }

@@ -270,6 +270,8 @@ func TestBadOpsFailWithTypedErrors(t *testing.T) {
 		{"Below NaN", tx.Of(ops.Require(is.Below(Ratio, math.NaN()))), acct, rapyer.ErrInvalid, "NaN"},
 		{"Expire negative", tx.Of(ops.Expire[Acct](-time.Second)), acct, rapyer.ErrInvalid, "at least a millisecond"},
 		{"Expire under a millisecond", tx.Of(ops.Expire[Acct](time.Microsecond)), acct, rapyer.ErrInvalid, "at least a millisecond"},
+		// a zero TTL (one left unset) is no Persist: it was run as one
+		{"Expire zero", tx.Of(ops.Expire[Acct](0)), acct, rapyer.ErrInvalid, "at least a millisecond; use Persist"},
 		{"Append a non-UTF-8 JSON element", tx.Of(ops.Append(Items, Item{SKU: "\xff"})), acct, rapyer.ErrInvalid, "not UTF-8"},
 		{"Set a time of year 10000", tx.Of(ops.Set(When, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), acct, rapyer.ErrInvalid, "year 10000"},
 		// steps the server cannot take

@@ -33,7 +33,9 @@ func At[S any](root string) Target {
 // WithTTL returns t with the lifetime d that ops.CreateIfMissing gives the
 // model when it creates it (rapyer.Model.Target sets the model's
 // Options.TTL). It changes nothing else: a batch on a model that exists
-// leaves its TTL alone.
+// leaves its TTL alone. Zero is none; a d under a millisecond (a negative
+// one included) fails a batch with CreateIfMissing with rapyer.ErrInvalid
+// before anything is sent.
 func (t Target) WithTTL(d time.Duration) Target {
 	t.t.TTL = d
 	return t

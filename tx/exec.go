@@ -33,6 +33,8 @@ const (
 	SkipIfMissing
 	// MustBeNew is the reverse: the batch fails with rapyer.ErrExists when a model
 	// it touches exists already (creating a model under a chosen id).
+	// A model it creates starts empty: collection keys found without their
+	// root (an evicted root leaves them) are deleted in the same step.
 	MustBeNew
 )
 

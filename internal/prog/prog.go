@@ -53,6 +53,13 @@ type Target struct {
 	Index *index.Target
 }
 
+// listsAll reports whether the model's declaration lists every collection
+// key: for a delete, a replace or a TTL change, which touch them all, and
+// for a model that must be new, which batch.lua makes start empty (a
+// collection key found without its root, as an evicted root leaves it, is
+// not the new model's and is deleted before the first write).
+func (m *model) listsAll() bool { return m.all || m.mode == Fresh }
+
 // Key is the key of a collection field of the target.
 func (t Target) Key(n *schema.Node) string { return keys.Field(t.Root, n.Name) }
 
@@ -313,7 +320,7 @@ func (b *Builder) Build(h Header) *Program {
 	var cols []int // KEYS indexes of the collection keys of models with all
 	for _, m := range b.models {
 		nd += 6
-		if m.all {
+		if m.listsAll() {
 			for _, n := range m.target.Model.Collections {
 				cols = append(cols, b.key(m.target.Key(n)))
 				nd++
@@ -337,7 +344,7 @@ func (b *Builder) Build(h Header) *Program {
 		}
 		at := len(cmd)
 		cmd = append(cmd, opWords[opModel], nil, number(b.key(m.root)), word(string(mode)), word(string(m.ttl)), int64Text(m.ttlms))
-		if m.all {
+		if m.listsAll() {
 			for range m.target.Model.Collections {
 				cmd = append(cmd, number(cols[0]))
 				cols = cols[1:]

@@ -230,6 +230,10 @@ func (g *gen) model(sb *strings.Builder, in instr) bool {
 	case "skip":
 		g.line(sb, "if not v then return {'SKIP'} end")
 	case "fresh":
+		// a model without collections: one with collections lists their
+		// keys in its declaration (prog, listsAll), which steer leaves to
+		// the interpreter, so that a collection key found without its
+		// root is deleted
 		g.line(sb, "if v then return {'ERR', 'EXISTS', '1', root .. ' exists already'} end")
 	case "create":
 		// a replace (reset.go): the model may be there or not
