@@ -28,6 +28,7 @@ func (o *collOp) Compile(b *prog.Builder, t prog.Target) error {
 		return err
 	}
 	if !o.none {
+		o.f.allocate(b, t)
 		o.emit(b, t.Root, o.f.key(t), o.f.node.Kind.RedisType(), o.args)
 	}
 	return nil
@@ -302,6 +303,8 @@ func (o *moveOp) Compile(b *prog.Builder, t prog.Target) error {
 	if err := o.dst.check(t); err != nil {
 		return err
 	}
+	o.src.allocate(b, t)
+	o.dst.allocate(b, t)
 	b.LMove(t.Root, o.src.key(t), t.Root, o.dst.key(t), string(o.from), string(o.to))
 	return nil
 }

@@ -41,7 +41,7 @@ type itemIncr struct {
 }
 
 func (o *itemIncr) Compile(b *prog.Builder, t prog.Target) error {
-	if err := o.f.check(t); err != nil {
+	if err := o.f.write(b, t); err != nil {
 		return err
 	}
 	c := o.f.node.Value

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/rapyer-go/rapyer/internal/codec"
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
 	"github.com/rapyer-go/rapyer/internal/schema"
@@ -110,6 +111,30 @@ func (f field) check(t prog.Target) error {
 }
 
 func (f field) key(t prog.Target) string { return t.Key(f.node) }
+
+// allocate emits, before a write to the field, the markers of the
+// pointer-to-struct fields on its path (Coupon of Coupon.Off), as lens.Set
+// allocates a nil pointer on its way: a write under a nil pointer is then
+// read back by Get, as the pointer it set, instead of stored where nothing
+// reads it. A field under no pointer emits nothing. It comes first, so
+// the op answers with its own instruction, the last it emits.
+func (f field) allocate(b *prog.Builder, t prog.Target) {
+	for p := f.node.Parent; p != nil; p = p.Parent {
+		if p.Kind == schema.Struct && p.Ptr {
+			b.HSet(t.Root, p.Name, codec.MarkerValue)
+		}
+	}
+}
+
+// write is check for an op that writes the field: when the field may be
+// written, it also emits allocate's markers.
+func (f field) write(b *prog.Builder, t prog.Target) error {
+	if err := f.check(t); err != nil {
+		return err
+	}
+	f.allocate(b, t)
+	return nil
+}
 
 func (f field) path() string {
 	if f.node == nil {

@@ -37,7 +37,7 @@ type setOp[S, A any] struct {
 func (o *setOp[S, A]) String() string { return describe("Set", o.f.path(), shorten(o.v)) }
 
 func (o *setOp[S, A]) Compile(b *prog.Builder, t prog.Target) error {
-	if err := o.f.check(t); err != nil {
+	if err := o.f.write(b, t); err != nil {
 		return err
 	}
 	n := o.f.node
@@ -136,7 +136,7 @@ type number[S any, N Number] struct {
 func (o *number[S, N]) String() string { return describe(o.name, o.f.path(), o.operand) }
 
 func (o *number[S, N]) Compile(b *prog.Builder, t prog.Target) error {
-	if err := o.f.check(t); err != nil {
+	if err := o.f.write(b, t); err != nil {
 		return err
 	}
 	c := o.f.node.Value
@@ -292,7 +292,7 @@ type textOp[S any, T Text] struct {
 func (o *textOp[S, T]) String() string { return describe(o.name, o.f.path(), o.shown) }
 
 func (o *textOp[S, T]) Compile(b *prog.Builder, t prog.Target) error {
-	if err := o.f.check(t); err != nil {
+	if err := o.f.write(b, t); err != nil {
 		return err
 	}
 	o.emit(b, t.Root, o.f.node.Name, o.arg)
@@ -339,7 +339,7 @@ type timeOp[S any] struct {
 func (o *timeOp[S]) String() string { return describe("AddDuration", o.f.path(), o.d) }
 
 func (o *timeOp[S]) Compile(b *prog.Builder, t prog.Target) error {
-	if err := o.f.check(t); err != nil {
+	if err := o.f.write(b, t); err != nil {
 		return err
 	}
 	secs, nanos := int64(o.d/time.Second), int64(o.d%time.Second)
