@@ -33,7 +33,9 @@ func (o *replaceOp[S]) WholeValue(t prog.Target) (unsafe.Pointer, bool) {
 }
 
 // Replace writes the whole model, collections included, creating it if it
-// does not exist. Its version goes on counting from where it was.
+// does not exist. Like a SET of a key, it removes a TTL the model had: add
+// ops.Expire to the batch to give it one (Model.Save does so when
+// rapyer.Options.TTL is set). Its version goes on counting from where it was.
 func Replace[S any](v S) Op { return &replaceOp[S]{modelOp: newModelOp[S](), v: v} }
 
 type deleteOp[S any] struct{ modelOp[S] }

@@ -53,7 +53,8 @@ type Options struct {
 	// Two models of different types may not share a prefix on one client.
 	Prefix string
 	// TTL, when set, is the lifetime Save, Create and Insert give a model (and
-	// every one of its keys), in the same atomic step as the write.
+	// every one of its keys), in the same atomic step as the write. Without
+	// it Save removes any TTL the model had (it replaces the whole model).
 	TTL time.Duration
 	// RefreshTTL, with TTL, gives the model its full TTL again whenever it
 	// is used (Rapyer's refresh_ttl), in the same step as the use: Get,
@@ -275,8 +276,11 @@ func (m *Model[T]) targetAt(id, root string) tx.Target {
 }
 
 // Save writes v as model id, replacing whatever was stored there, collections
-// included, in one atomic step (and sets the model's TTL when Options.TTL is
-// set). The version goes on counting from where it was.
+// included, in one atomic step. The lifetime is replaced too: with
+// Options.TTL every key of the model gets that TTL; without it a TTL set
+// earlier (Model.Expire, ops.Expire) is removed, and the model lives until
+// deleted. Use Exec with field ops to change a model and keep its TTL. The
+// version goes on counting from where it was.
 func (m *Model[T]) Save(ctx context.Context, id string, v T) error {
 	t, err := m.wholeTarget(ctx, "Model.Save", id)
 	if err != nil {
