@@ -40,7 +40,9 @@ type Page[T any] struct {
 // changed while the iteration runs comes exactly once; a model changed
 // meanwhile comes as the query finds it when its group is read.
 // A query no index serves fails with ErrNotIndexed unless it asks for a
-// scan (query.Scan). An error ends the iteration.
+// scan (query.Scan). An error ends the iteration; so does the end of ctx,
+// with ErrNotSent wrapping its cause, even where the next results were
+// already read.
 func (m *Model[T]) Find(ctx context.Context, q query.Query[T]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -122,6 +124,13 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 		}
 		ready, open := r.known(gs)
 		for _, h := range ready {
+			// Results read ahead wait in the buffers: a context that ended
+			// meanwhile ends the iteration, as a call would, instead of
+			// giving them without a word.
+			if err := ctx.Err(); err != nil {
+				fail(fmt.Errorf("%w: the context ended during the iteration: %w", errs.NotSent, err))
+				return
+			}
 			given = true
 			if !each(r, h) {
 				return
