@@ -141,6 +141,13 @@ func (m *Model[T]) moveCheck(ctx context.Context) (bool, error) {
 // that asked sent nothing of its own).
 func moveCheckErr(err error) error { return checkErr("checking the layout without indexes", err) }
 
+// moveErr types an error of a step of a model's move: a key of the wrong
+// type (corrupt bookkeeping) as ErrWrongType, the server's other refusals
+// as ErrNoPermission or ErrRefused, anything else as ErrNotSent. Each step
+// writes nothing when it fails, and the steps before it leave a state the
+// next move of the model finishes (docs/queries.md).
+func moveErr(err error) error { return checkErr("move", err) }
+
 // checkErr types an error of a check of the type's state (op names it).
 func checkErr(op string, err error) error {
 	for _, s := range []error{errs.NotSent, errs.NoPermission, errs.Refused, errs.WrongType, errs.Corrupt} {
@@ -148,9 +155,12 @@ func checkErr(op string, err error) error {
 			return errs.At(op, err)
 		}
 	}
-	if reply.FromServer(err) {
+	switch {
+	case reply.IsWrongType(err):
+		err = reply.WrongType("", err)
+	case reply.FromServer(err):
 		err = reply.Refused(err)
-	} else {
+	default:
 		err = fmt.Errorf("%w: %w", errs.NotSent, err)
 	}
 	return errs.At(op, err)
@@ -240,7 +250,7 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		}
 		snap, err := lua.MoveRead.Run(ctx, m.rdb, script.Command(from, token, moveClaim.Milliseconds(), steal)).Slice()
 		if err != nil {
-			return errs.At("move", err)
+			return moveErr(err)
 		}
 		switch code, _ := snap[0].(int64); code {
 		case -2:
@@ -263,7 +273,7 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		copyKeys := append([]string{to[0], ix.IDs(base), ix.Exp(base), ix.Back(base)}, to[1:]...)
 		copied, err := lua.MoveCopy.Run(ctx, m.rdb, script.Command(copyKeys, args...)).Int()
 		if err != nil {
-			return errs.At("move", err)
+			return moveErr(err)
 		}
 		if copied == 1 && index {
 			if err := m.reindexIDs(ctx, base, []string{id}, false); err != nil {
@@ -275,7 +285,7 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		}
 		dropped, err := lua.MoveDrop.Run(ctx, m.rdb, script.Command(from, versionField, ver, token)).Int()
 		if err != nil {
-			return errs.At("move", err)
+			return moveErr(err)
 		}
 		if dropped == 1 {
 			return nil

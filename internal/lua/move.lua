@@ -61,8 +61,58 @@ end
 -- index's sync (Reindex, or the mover right after), but @back gets an
 -- empty entry unless it has one: a delete before the sync then finds the
 -- model in @back and takes it out of @ids (index.lua's IX.sync).
+-- Every check comes before the first write: a key of the wrong type (the
+-- root, or corrupt bookkeeping: @ids, @exp, @back) and, where the server's
+-- Lua can ask (redis.acl_check_cmd, Redis 7), a command this user may not
+-- send fail the copy with nothing written, not halfway.
+local function mvtype(k, want)
+  local t = redis.call('TYPE', k)
+  t = type(t) == 'table' and t.ok or t
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('WRONGTYPE ' .. k .. ' holds a ' .. t .. ', not a ' .. want)
+  end
+end
+
+local function mvask(cmd, k)
+  if not redis.acl_check_cmd then return end
+  local ok, yes
+  if k then ok, yes = pcall(redis.acl_check_cmd, cmd, k) else ok, yes = pcall(redis.acl_check_cmd, cmd) end
+  if not ok or not yes then
+    return redis.error_reply('NOPERM this user may not send ' .. cmd .. (k and (' with the key ' .. k) or ''))
+  end
+end
+
+local function mvcheck(keys, args)
+  local e = mvtype(keys[1], 'hash') or mvtype(keys[2], 'zset') or mvtype(keys[3], 'zset') or mvtype(keys[4], 'hash')
+  if e then return e end
+  local ttl = tonumber(args[4])
+  local asks = {{'DEL', keys[1]}, {'HSET', keys[1]}, {'ZADD', keys[2]}, {'HSETNX', keys[4]}}
+  if ttl >= 0 then
+    asks[#asks + 1] = {'PEXPIRE', keys[1]}
+    asks[#asks + 1] = {'ZADD', keys[3]}
+    asks[#asks + 1] = {'TIME'}
+  else
+    asks[#asks + 1] = {'ZREM', keys[3]}
+  end
+  local a = 6 + tonumber(args[5])
+  for i = 5, #keys do
+    local cmd = 'RPUSH'
+    if args[a] == 'hash' then cmd = 'HSET' elseif args[a] == 'set' then cmd = 'SADD' end
+    asks[#asks + 1] = {'DEL', keys[i]}
+    asks[#asks + 1] = {cmd, keys[i]}
+    if ttl >= 0 then asks[#asks + 1] = {'PEXPIRE', keys[i]} end
+    a = a + 2 + tonumber(args[a + 1])
+  end
+  for _, q in ipairs(asks) do
+    e = mvask(q[1], q[2])
+    if e then return e end
+  end
+end
+
 local function mvcopy(keys, args)
   local root = keys[1]
+  local e = mvcheck(keys, args)
+  if e then return e end
   if redis.call('EXISTS', root) == 1 then
     if args[3] == '' or redis.call('HGET', root, args[1]) ~= args[3] then return 0 end
   end
