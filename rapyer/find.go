@@ -124,11 +124,7 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 		}
 		ready, open := r.known(gs)
 		for _, h := range ready {
-			// Results read ahead wait in the buffers: a context that ended
-			// meanwhile ends the iteration, as a call would, instead of
-			// giving them without a word.
-			if err := ctx.Err(); err != nil {
-				fail(fmt.Errorf("%w: the context ended during the iteration: %w", errs.NotSent, err))
+			if stopped(ctx, fail) {
 				return
 			}
 			given = true
@@ -143,6 +139,18 @@ func (m *Model[T]) stream(ctx context.Context, q query.Query[T], what string, ea
 			return
 		}
 	}
+}
+
+// stopped reports whether ctx ended, and then gives fail ErrNotSent
+// wrapping its error. Results read ahead wait in the buffers: a context
+// that ended meanwhile ends the iteration, as a call would, instead of
+// their being given without a word.
+func stopped(ctx context.Context, fail func(error)) bool {
+	err := ctx.Err()
+	if err != nil {
+		fail(fmt.Errorf("%w: the context ended during the iteration: %w", errs.NotSent, err))
+	}
+	return err != nil
 }
 
 // groups are the states of a query's groups before its first call.
