@@ -98,7 +98,7 @@ func TestFailedModelLockLeavesNothingLasting(t *testing.T) {
 			t.Fatal("Lock of a root key of the wrong type succeeded")
 		}
 		for k, ttl := range keysOf(t, b) {
-			if k != root && ttl < 0 {
+			if k != root && ttl == -1 {
 				t.Errorf("key %s has no TTL (%v) after failed Locks", k, ttl)
 			}
 			if strings.HasSuffix(k, ":lock:w") {
