@@ -70,35 +70,8 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return removed, reply.Read(err)
 			}
-			var stale, roots []string
-			for _, k := range page {
-				switch root, name, ok := m.split(k); {
-				case !ok:
-				case m.collection(name):
-					roots = append(roots, root)
-				case !strings.HasPrefix(name, "lock:"):
-					stale = append(stale, k)
-				}
-			}
-			if removed, err = m.sweepOrphans(ctx, roots, removed); err != nil {
+			if removed, err = m.sweepPage(ctx, page, removed); err != nil {
 				return removed, err
-			}
-			if len(stale) > 0 {
-				cmds := make([]*redis.IntCmd, len(stale))
-				_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for i, k := range stale {
-						cmds[i] = p.Del(ctx, k)
-					}
-					return nil
-				}) // each command reports its own error
-				for i, c := range cmds {
-					if err := c.Err(); err != nil {
-						return removed, delErr(stale[i], err)
-					}
-					if c.Val() > 0 {
-						removed = append(removed, stale[i])
-					}
-				}
 			}
 			if next == 0 {
 				break
@@ -107,6 +80,42 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 		}
 	}
 	return m.sweepBacks(ctx, removed)
+}
+
+// sweepPage sweeps one SCAN page: it deletes the stale keys of the page,
+// one pipelined round trip, and clears the models whose collection keys
+// it holds and whose root is gone (sweepOrphans).
+func (m *Model[T]) sweepPage(ctx context.Context, page, removed []string) ([]string, error) {
+	var stale, roots []string
+	for _, k := range page {
+		switch root, name, ok := m.split(k); {
+		case !ok:
+		case m.collection(name):
+			roots = append(roots, root)
+		case !strings.HasPrefix(name, "lock:"):
+			stale = append(stale, k)
+		}
+	}
+	removed, err := m.sweepOrphans(ctx, roots, removed)
+	if err != nil || len(stale) == 0 {
+		return removed, err
+	}
+	cmds := make([]*redis.IntCmd, len(stale))
+	_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range stale {
+			cmds[i] = p.Del(ctx, k)
+		}
+		return nil
+	}) // each command reports its own error
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return removed, delErr(stale[i], err)
+		}
+		if c.Val() > 0 {
+			removed = append(removed, stale[i])
+		}
+	}
+	return removed, nil
 }
 
 // split parses key as <root>:<name> of a model of m; ok is false for any
