@@ -2,6 +2,7 @@ package rapyer_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -266,6 +267,32 @@ func TestS21SweepLeavesAModelCreatedMeanwhile(t *testing.T) {
 		}
 		if ids, n := s21Found(t, m, query.Where(is.Member(ixTags, "v"))); !slices.Equal(ids, []string{"gone1"}) || n != 1 {
 			t.Errorf("the model saved meanwhile: found %q, count %d", ids, n)
+		}
+	})
+}
+
+// TestS21DeleteOfLeftoversChecksBeforeItWrites: clearing a model without
+// its root keeps Delete's all or nothing: a collection key of another
+// Redis type fails it with ErrWrongType before the first write, and its
+// index entries stay as they were.
+func TestS21DeleteOfLeftoversChecksBeforeItWrites(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		o := rapyer.Options{Prefix: b.Prefix + "s21wt", Indexes: s21Specs}
+		m := rapyer.MustNew[ixUser](b.Client, o)
+		s21Orphan(t, b, m, "gone1", s21Gone)
+		before := s21Leftovers(t, b, o.Prefix, "gone1")
+		root, _ := m.Key("gone1")
+		b.Client.Del(ctx, root+":tags")
+		b.Client.Set(ctx, root+":tags", "text", 0)
+		if ok, err := m.Delete(ctx, "gone1"); ok || !errors.Is(err, rapyer.ErrWrongType) {
+			t.Fatalf("Delete over a tags key of another type: %v, %v; want ErrWrongType", ok, err)
+		}
+		after := s21Leftovers(t, b, o.Prefix, "gone1")
+		slices.Sort(before)
+		slices.Sort(after)
+		if !slices.Equal(before, after) {
+			t.Errorf("a failed Delete changed what was left:\nbefore %q\nafter  %q", before, after)
 		}
 	})
 }
