@@ -948,7 +948,10 @@ func (m *Model[T]) Exists(ctx context.Context, id string) (bool, error) {
 // Delete removes model id and every one of its keys (not its locks) in one
 // step, and reports whether it existed. It is all or nothing: when the root
 // key or a collection key holds another Redis type than the model's, it
-// fails with ErrWrongType and deletes nothing.
+// fails with ErrWrongType and deletes nothing. A model whose root hash is
+// gone while its collection keys or index entries stay (evicted, deleted
+// by hand) did not exist: Delete reports false and deletes those in the
+// same step (docs/storage.md, "Keys without their root").
 func (m *Model[T]) Delete(ctx context.Context, id string) (bool, error) {
 	if err := m.ready(ctx, "Model.Delete"); err != nil {
 		return false, err

@@ -2,14 +2,19 @@ package rapyer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
+	ix "github.com/rapyer-go/rapyer/internal/index"
 	"github.com/rapyer-go/rapyer/internal/reply"
+	"github.com/rapyer-go/rapyer/ops"
+	"github.com/rapyer-go/rapyer/tx"
 )
 
 // Sweep deletes the collection keys that fields removed from T left behind,
@@ -28,6 +33,15 @@ import (
 // that no longer exist are swept too. Its work grows with the keys under
 // the prefix, not with the stale ones: a maintenance call, not one for the
 // request path.
+//
+// It also clears the leftovers of models whose root hash is gone (evicted,
+// expired before its collection keys, deleted by hand): a collection key
+// of T with no root, and, for an indexed type, an id in a slot group's
+// @back with no root (Options.HashTag's groups excepted: their tags are
+// not known). Each such model is cleared as Delete clears it, collection
+// keys and index entries in one atomic step that checks again that the
+// root is missing, so a model created meanwhile is left alone; the
+// returned list holds its root key (which was not there).
 func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 	if err := m.readyGroups(ctx, "Model.Sweep"); err != nil {
 		return nil, err
@@ -56,28 +70,112 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return removed, reply.Read(err)
 			}
-			var stale []string
-			for _, k := range page {
-				if m.stale(k) {
-					stale = append(stale, k)
+			if removed, err = m.sweepPage(ctx, page, removed); err != nil {
+				return removed, err
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+	}
+	return m.sweepBacks(ctx, removed)
+}
+
+// sweepPage sweeps one SCAN page: it deletes the stale keys of the page,
+// one pipelined round trip, and clears the models whose collection keys
+// it holds and whose root is gone (sweepOrphans).
+func (m *Model[T]) sweepPage(ctx context.Context, page, removed []string) ([]string, error) {
+	var stale, roots []string
+	for _, k := range page {
+		switch root, name, ok := m.split(k); {
+		case !ok:
+		case m.collection(name):
+			roots = append(roots, root)
+		case !strings.HasPrefix(name, "lock:"):
+			stale = append(stale, k)
+		}
+	}
+	removed, err := m.sweepOrphans(ctx, roots, removed)
+	if err != nil || len(stale) == 0 {
+		return removed, err
+	}
+	cmds := make([]*redis.IntCmd, len(stale))
+	_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range stale {
+			cmds[i] = p.Del(ctx, k)
+		}
+		return nil
+	}) // each command reports its own error
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return removed, delErr(stale[i], err)
+		}
+		if c.Val() > 0 {
+			removed = append(removed, stale[i])
+		}
+	}
+	return removed, nil
+}
+
+// split parses key as <root>:<name> of a model of m; ok is false for any
+// other key (a root, a group's index key, another prefix's key).
+func (m *Model[T]) split(key string) (root, name string, ok bool) {
+	rest, ok := strings.CutPrefix(key, m.opts.Prefix+":{")
+	if !ok {
+		return "", "", false
+	}
+	skip := len(m.opts.Prefix) + 2
+	if m.layout.Tag != nil {
+		i := strings.Index(rest, "}:{")
+		if i < 0 {
+			return "", "", false
+		}
+		skip += i + 3
+		rest = rest[i+3:]
+	}
+	i := strings.Index(rest, "}:")
+	if i < 0 {
+		return "", "", false
+	}
+	root, name = key[:skip+i+1], rest[i+2:]
+	if _, ok := m.layout.ID(root); !ok || name == "" {
+		return "", "", false
+	}
+	return root, name, true
+}
+
+// collection reports whether name is the name of a collection field of T.
+func (m *Model[T]) collection(name string) bool {
+	for _, n := range m.schema.Collections {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepBacks clears the models listed in the @back of a slot group of m
+// whose root is gone (sweepOrphans), one HSCAN page at a time.
+func (m *Model[T]) sweepBacks(ctx context.Context, removed []string) ([]string, error) {
+	if m.ix == nil {
+		return removed, nil
+	}
+	for _, base := range m.ix.Bases() {
+		var cursor uint64
+		for {
+			page, next, err := m.rdb.HScan(ctx, ix.Back(base), cursor, "*", 256).Result()
+			if err != nil {
+				return removed, reply.Read(err)
+			}
+			roots := make([]string, 0, len(page)/2)
+			for i := 0; i+1 < len(page); i += 2 {
+				if root, err := m.Key(page[i]); err == nil {
+					roots = append(roots, root)
 				}
 			}
-			if len(stale) > 0 {
-				cmds := make([]*redis.IntCmd, len(stale))
-				_, _ = m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-					for i, k := range stale {
-						cmds[i] = p.Del(ctx, k)
-					}
-					return nil
-				}) // each command reports its own error
-				for i, c := range cmds {
-					if err := c.Err(); err != nil {
-						return removed, delErr(stale[i], err)
-					}
-					if c.Val() > 0 {
-						removed = append(removed, stale[i])
-					}
-				}
+			if removed, err = m.sweepOrphans(ctx, roots, removed); err != nil {
+				return removed, err
 			}
 			if next == 0 {
 				break
@@ -88,36 +186,44 @@ func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
 	return removed, nil
 }
 
-// stale reports whether key is <root>:<name> of a model of m, where name is
-// no collection of T and no lock.
-func (m *Model[T]) stale(key string) bool {
-	rest, ok := strings.CutPrefix(key, m.opts.Prefix+":{")
-	if !ok {
-		return false
+// sweepOrphans clears each model of roots whose root is gone: one EXISTS
+// each, pipelined, then for each one missing a Delete that must find it
+// missing (tx.MustBeNew: a model created since the EXISTS fails it with
+// ErrExists and is left alone), which deletes its collection keys and its
+// index entries in one step.
+func (m *Model[T]) sweepOrphans(ctx context.Context, roots []string, removed []string) ([]string, error) {
+	slices.Sort(roots)
+	roots = slices.Compact(roots)
+	if len(roots) == 0 {
+		return removed, nil
 	}
-	skip := len(m.opts.Prefix) + 2
-	if m.layout.Tag != nil {
-		i := strings.Index(rest, "}:{")
-		if i < 0 {
-			return false
+	found := make([]*redis.IntCmd, len(roots))
+	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range roots {
+			found[i] = p.Exists(ctx, r)
 		}
-		skip += i + 3
-		rest = rest[i+3:]
+		return nil
+	})
+	if err != nil {
+		return removed, reply.Read(err)
 	}
-	i := strings.Index(rest, "}:")
-	if i < 0 {
-		return false
-	}
-	root, name := key[:skip+i+1], rest[i+2:]
-	if _, ok := m.layout.ID(root); !ok || name == "" || strings.HasPrefix(name, "lock:") {
-		return false
-	}
-	for _, n := range m.schema.Collections {
-		if n.Name == name {
-			return false
+	o := m.opts.Exec
+	o.IfMissing = tx.MustBeNew
+	for i, root := range roots {
+		id, _ := m.layout.ID(root)
+		if found[i].Val() > 0 {
+			continue
+		}
+		_, err := tx.Exec(ctx, m.rdb, tx.On(m.targetAt(id, root), ops.Delete[T]()), o)
+		switch {
+		case errors.Is(err, errs.Exists):
+		case err != nil:
+			return removed, err
+		default:
+			removed = append(removed, root)
 		}
 	}
-	return true
+	return removed, nil
 }
 
 // delErr types the error of a DEL of key: not sent (ErrNotSent); its reply

@@ -29,6 +29,11 @@ const (
 	Skip   Mode = "skip"   // do nothing and report it (ignore-if-deleted)
 	Create Mode = "create" // no check: the batch creates or replaces the model
 	Fresh  Mode = "fresh"  // fail with errs.Exists when the model exists
+	// Purge is Skip for a program that only deletes its one model
+	// (Model.Delete): a missing model's leftovers (collection keys and
+	// index entries whose root is gone) are deleted all the same, and the
+	// batch reports the model missing. Build chooses it; no caller does.
+	Purge Mode = "purge"
 )
 
 // TTL says what a batch does to the model's lifetime.
@@ -342,6 +347,9 @@ func (b *Builder) Build(h Header) *Program {
 		if mode == Need && m.creates && !m.need {
 			mode = Create
 		}
+		if mode == Skip && b.dropsOnly() {
+			mode = Purge
+		}
 		at := len(cmd)
 		cmd = append(cmd, opWords[opModel], nil, number(b.key(m.root)), word(string(mode)), word(string(m.ttl)), int64Text(m.ttlms))
 		if m.listsAll() {
@@ -363,6 +371,27 @@ func (b *Builder) Build(h Header) *Program {
 	return p
 }
 
+// dropsOnly reports whether the program declares one model and only
+// deletes it (its drop, and its ix declaration if indexed): such a program
+// may delete a missing model's leftovers (Purge), since it writes nothing
+// else that the model's absence should stop.
+func (b *Builder) dropsOnly() bool {
+	if len(b.models) != 1 {
+		return false
+	}
+	drops := false
+	for _, in := range b.instrs {
+		switch in.Op {
+		case table[opDrop].name:
+			drops = true
+		case table[opIndex].name:
+		default:
+			return false
+		}
+	}
+	return drops
+}
+
 // Boxed words of ARGV: converting a string to an interface allocates, and
 // ARGV is mostly the same few keywords (the modes; opcodes are boxed in
 // opWords) and small numbers.
@@ -373,7 +402,7 @@ var (
 
 func init() {
 	for _, w := range []string{
-		string(Need), string(Skip), string(Create), string(Fresh),
+		string(Need), string(Skip), string(Create), string(Fresh), string(Purge),
 		string(Keep), string(SetTTL), string(Persist),
 	} {
 		words[w] = w
