@@ -184,3 +184,44 @@ func s21Dump(ctx context.Context, t *testing.T, m *rapyer.Model[ixUser], k strin
 	}
 	return out
 }
+
+// A user of the least-privilege line denied one command the indexes use
+// (TIME: the deadlines and purges; ZADD, ZREM, HSETNX, ZRANGEBYSCORE,
+// ZCARD, TYPE): every call on an indexed model, one with a TTL included,
+// is applied or fails typed, never partly applied.
+func TestS21IndexesOfAUserDeniedOneCommand(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		specs := []index.Spec{index.On(ixAge), index.Members(ixTags), index.Unique(ixEmail)}
+		n := 0
+		for _, deny := range []string{"time", "zadd", "zrem", "hsetnx", "zrangebyscore", "zcard", "type", "pttl"} {
+			for _, ttl := range []bool{false, true} {
+				for _, c := range s21Calls {
+					n++
+					prefix := fmt.Sprintf("%ss21acl%d", b.Prefix, n)
+					app := b.NewUser(t, append(aclRules(t, leastPrivilege, prefix), "-"+deny)...)
+					admin := rapyer.MustNew[ixUser](b.Client, rapyer.Options{Prefix: prefix, Indexes: specs, Groups: 1})
+					if err := admin.Save(ctx, "m", ixUser{Email: "m", Age: 1, Tags: map[string]struct{}{"t": {}}}); err != nil {
+						t.Fatal(err)
+					}
+					if ttl {
+						if err := admin.Expire(ctx, "m", time.Hour); err != nil {
+							t.Fatal(err)
+						}
+					}
+					m := rapyer.MustNew[ixUser](app, rapyer.Options{Prefix: prefix, Indexes: specs, Groups: 1})
+					before := s21Dump(ctx, t, admin, admin.Prefix()+":@ids")
+					err := s21Call(ctx, m, c.call)
+					what := fmt.Sprintf("%s denied %s (TTL %v)", c.name, deny, ttl)
+					switch {
+					case err == nil:
+					case !s21Typed(err) || errors.Is(err, rapyer.ErrPartlyApplied):
+						t.Errorf("%s: %v", what, err)
+					case c.write && s21Dump(ctx, t, admin, admin.Prefix()+":@ids") != before:
+						t.Errorf("%s: failed (%v) yet wrote", what, err)
+					}
+				}
+			}
+		}
+	})
+}

@@ -533,6 +533,10 @@ function IX.asks()
         for _, f in ipairs(x.f) do ask(c, f.z, x.n) end
       end
       ask('HSET', x.back, x.n); ask('HDEL', x.back, x.n)
+      -- what after() reads there, after the first write: the clock, the
+      -- deadlines it purges, the TTL, the count of @ids, and @meta
+      ask('TIME', x.ids, x.n); ask('ZRANGEBYSCORE', x.exp, x.n); ask('PTTL', x.root, x.n)
+      ask('ZCARD', x.ids, x.n); ask('HSETNX', string.sub(x.ids, 1, -6) .. ':@meta', x.n)
       for _, f in ipairs(x.f) do
         if f.use == 'u' then ask('HSET', f.aux, x.n); ask('HDEL', f.aux, x.n) end
       end
