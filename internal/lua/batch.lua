@@ -1426,11 +1426,16 @@ local function weight(v, cap)
   return w
 end
 
--- replay answers a resend from its record.
+-- replay answers a resend from its record. A record that is no JSON
+-- array (text written over it by hand) is refused as corrupt before
+-- anything is written: it was a Lua error, refused as if by the server.
 local function replay(prev)
   if prev == '1' then return {'DUP'} end
   if prev == '0' then return {'DUPX'} end
-  local r = cjson.decode(prev)
+  local ok, r = pcall(cjson.decode, prev)
+  if not ok or type(r) ~= 'table' then
+    fail('CORRUPT', 0, 'the batch record holds ' .. string.sub(prev, 1, 64) .. ', not a record')
+  end
   table.insert(r, 1, 'DUP')
   return r
 end

@@ -129,20 +129,26 @@ function IX.spec(a, from, key)
   return fs
 end
 
--- unpack reads what IX.pack made.
+-- unpack reads what IX.pack made; nil for text it did not make (a @back
+-- field written by hand): sync then takes the entries as lost.
 function IX.unpack(s)
+  local flag = string.sub(s, 1, 1)
+  if flag ~= 'N' and flag ~= 'T' then return nil end
   local list, i = {}, 2
   while i <= #s do
     local c = string.find(s, ':', i, true)
-    local nl = tonumber(string.sub(s, i, c - 1))
+    local nl = c and string.match(string.sub(s, i, c - 1), '^%d+$') and tonumber(string.sub(s, i, c - 1))
+    if not nl then return nil end
     local name = string.sub(s, c + 1, c + nl)
     i = c + nl + 1
     c = string.find(s, ':', i, true)
-    local el = tonumber(string.sub(s, i, c - 1))
+    local el = c and string.match(string.sub(s, i, c - 1), '^%d+$') and tonumber(string.sub(s, i, c - 1))
+    if not el then return nil end
     list[#list + 1] = {name, string.sub(s, c + 1, c + el)}
     i = c + el + 1
   end
-  return string.sub(s, 1, 1), list
+  if i ~= #s + 1 then return nil end
+  return flag, list
 end
 
 -- entries lists what the model at x.root is indexed under now: {name, enc}
@@ -194,7 +200,12 @@ function IX.sync(x, now, old)
   list = list or {}
   local flag = 'N'
   local oflag, olist = 'N', {}
-  if old then oflag, olist = IX.unpack(old) end
+  if old then
+    oflag, olist = IX.unpack(old)
+    -- not a @back of ours: its entries are lost (see before), the
+    -- deadline perhaps
+    if not oflag then oflag, olist, x.full = 'T', {}, true end
+  end
   local uses = {}
   for _, f in ipairs(x.f) do uses[f.name] = f end
   local have, want = {}, {}
@@ -508,11 +519,24 @@ function IX.asks()
   for _, m in pairs(models) do
     local x = m.ix
     if x and x.touch then
+      -- the keys after() writes are of their types (a key of another
+      -- type, planted or corrupt, failed after the first write: partly
+      -- applied)
+      needtype(x.ids, 'zset', x.n); needtype(x.exp, 'zset', x.n); needtype(x.back, 'hash', x.n)
+      needtype(string.sub(x.ids, 1, -6) .. ':@meta', 'hash', x.n)
+      for _, f in ipairs(x.f) do
+        needtype(f.z, 'zset', x.n)
+        if f.use == 'u' then needtype(f.aux, 'hash', x.n) end
+      end
       for _, c in ipairs({'ZADD', 'ZREM'}) do
         ask(c, x.ids, x.n); ask(c, x.exp, x.n)
         for _, f in ipairs(x.f) do ask(c, f.z, x.n) end
       end
       ask('HSET', x.back, x.n); ask('HDEL', x.back, x.n)
+      -- what after() reads there, after the first write: the clock, the
+      -- deadlines it purges, the TTL, the count of @ids, and @meta
+      ask('TIME', x.ids, x.n); ask('ZRANGEBYSCORE', x.exp, x.n); ask('PTTL', x.root, x.n)
+      ask('ZCARD', x.ids, x.n); ask('HSETNX', string.sub(x.ids, 1, -6) .. ':@meta', x.n)
       for _, f in ipairs(x.f) do
         if f.use == 'u' then ask('HSET', f.aux, x.n); ask('HDEL', f.aux, x.n) end
       end

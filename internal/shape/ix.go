@@ -118,6 +118,12 @@ func (g *gen) ixGen(mode string) bool {
 	g.line(c, "-- the indexes")
 	g.line(c, "local ixid = AV[%d]", x.id)
 	g.line(c, "local ixb = redis.call('HGET', %s, ixid)", x.back)
+	// an index key of another type (planted, corrupt) fails here, before
+	// the first write, as the HGET fails a @back of another type: the
+	// writes of the entries failed after the model's (partly applied)
+	for _, f := range x.fs {
+		g.line(c, "redis.call('ZCARD', %s)", f.z)
+	}
 	// @exp and @ids are named after @back (index.Back, Exp, IDs: one
 	// base), so that a call sends neither key (a word costs the server
 	// about 850 instructions), and only where the script needs them
