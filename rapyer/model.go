@@ -75,7 +75,8 @@ type Options struct {
 	// model does, batch records, resends, optimistic retries, budgets,
 	// strict slots); the zero value works (see tx.Options). New refuses
 	// what tx.Exec would (an IfMissing out of its range, a Record below a
-	// millisecond, a negative Retry field) with ErrInvalid naming the field.
+	// millisecond or past some 194 years, a negative Retry field) with
+	// ErrInvalid naming the field.
 	Exec tx.Options
 	// Lock are the defaults of the model's locks (TTL, wait, backoff,
 	// auto-extend); the zero value works (see lock.Options). New refuses

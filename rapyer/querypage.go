@@ -3,6 +3,7 @@ package rapyer
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unsafe"
@@ -148,8 +149,10 @@ func (r *qrun[T]) page(ctx context.Context, what, cursor string, limit int) ([]q
 	// one result past the page: a page is the last when no result
 	// follows it, which the server then knows, and its cursor is "" (the
 	// page before an empty one used to give a cursor). collect holds fewer
-	// than limit+1 results only when every group is done.
-	hits, _, err := r.collect(ctx, what, after, limit+1)
+	// than limit+1 results only when every group is done. A limit of
+	// math.MaxInt asks for itself (limit+1 would wrap to math.MinInt): no
+	// page follows a page that large.
+	hits, _, err := r.collect(ctx, what, after, limit+min(1, math.MaxInt-limit))
 	if err != nil || len(hits) <= limit {
 		return hits, "", err
 	}

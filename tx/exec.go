@@ -57,7 +57,9 @@ type Options struct {
 	// record), so that a resend after a lost reply is answered from the
 	// record instead of being applied twice. 0 means DefaultRecord (10s);
 	// NoRecord (any negative value) keeps no record; a lifetime below a
-	// millisecond is refused with rapyer.ErrInvalid before anything is sent.
+	// millisecond, or past some 194 years (the longest whose refresh, half
+	// as long again, is still a time.Duration), is refused with
+	// rapyer.ErrInvalid before anything is sent.
 	Record time.Duration
 	// Resends is how many times Exec resends a batch whose reply was lost
 	// before it gives up with rapyer.ErrUnknownOutcome; resends are safe because of
@@ -161,8 +163,8 @@ const NoRecord time.Duration = -1
 
 // record is the record lifetime: 0 for none. It refuses, with
 // rapyer.ErrInvalid, options no execution can take: an IfMissing that is
-// none of the Missing constants, a Record below a millisecond, a negative
-// or inverted Retry.
+// none of the Missing constants, a Record below a millisecond or past some
+// 194 years, a negative or inverted Retry.
 func (o Options) record() (time.Duration, error) {
 	if err := optcheck.Exec("tx.Options", int(o.IfMissing), o.Record); err != nil {
 		return 0, err

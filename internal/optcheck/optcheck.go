@@ -18,15 +18,25 @@ import (
 // SkipIfMissing (1) and MustBeNew (2).
 const Missing = 3
 
+// MaxRecord is the longest batch record lifetime (some 194 years): a
+// compiled Save refreshes its pooled record key for half as long again as
+// the lifetime (shape.RefreshMS), and its client counts that, and the
+// lifetime and a tenth of it (tx's keepLeft), as a time.Duration, which
+// must not wrap around. A longer Record is refused, never cut short.
+const MaxRecord = time.Duration(math.MaxInt64/3*2/int64(time.Millisecond)) * time.Millisecond
+
 // Exec checks the IfMissing and Record of a tx.Options: IfMissing one of
 // the tx.Missing constants, Record negative (none), zero (the default) or
-// at least a millisecond.
+// from a millisecond to MaxRecord.
 func Exec(where string, ifMissing int, record time.Duration) error {
 	if ifMissing < 0 || ifMissing >= Missing {
 		return fmt.Errorf("%w: %s.IfMissing: %d; give tx.FailIfMissing, tx.SkipIfMissing or tx.MustBeNew", errs.Invalid, where, ifMissing)
 	}
 	if record > 0 && record < time.Millisecond {
 		return fmt.Errorf("%w: %s.Record: a batch record lifetime of %v; it must be at least 1ms, or tx.NoRecord", errs.Invalid, where, record)
+	}
+	if record > MaxRecord {
+		return fmt.Errorf("%w: %s.Record: a batch record lifetime of %v is longer than a record can live (%v)", errs.Invalid, where, record, MaxRecord)
 	}
 	return nil
 }
