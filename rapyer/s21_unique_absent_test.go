@@ -212,3 +212,37 @@ func TestARebuildOfAUniqueIndexTakesModelsWithNilPointers(t *testing.T) {
 		})
 	}
 }
+
+// s21Plain has no pointer: a field of it is never absent. s21PlainOld is
+// the type before Code was added.
+type (
+	s21Plain struct {
+		N    int
+		Code string
+	}
+	s21PlainOld struct{ N int }
+)
+
+// TestAnUnstoredFieldOfAPlainPathClaimsItsZero: a field on a path without
+// a pointer is its zero when the root hash lacks it (the field was added
+// to the type after the model was saved): it claims the zero of a Unique
+// index as a stored zero does, so the NULL rule opens no second "".
+func TestAnUnstoredFieldOfAPlainPathClaimsItsZero(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		code := lens.Of(func(p *s21Plain) *string { return &p.Code })
+		n := lens.Of(func(p *s21PlainOld) *int { return &p.N })
+		p := b.Prefix + "s21plain"
+		old := rapyer.MustNew[s21PlainOld](b.Client, rapyer.Options{Prefix: p, Groups: 1, Indexes: []index.Spec{index.On(n)}})
+		if err := old.Save(ctx, "ann", s21PlainOld{N: 1}); err != nil {
+			t.Fatal(err)
+		}
+		opts := rapyer.Options{Prefix: p, Indexes: []index.Spec{index.Unique(code)}}
+		m := rapyer.MustNew[s21Plain](b.NewClient(t, nil), opts)
+		if err := m.Reindex(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		s21Dup(t, "the zero of a field added after the save", m.Save(ctx, "bob", s21Plain{}), "belongs to ann")
+		ixcheck.MustNew[s21Plain](t, b.Client, p, 1, opts.Indexes, m.IDs).Check(t, "plain")
+	})
+}

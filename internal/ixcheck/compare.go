@@ -199,9 +199,10 @@ func (o Oracle) expected(ctx context.Context, ids [][]string, backs []map[string
 		}
 		for _, s := range o.specs {
 			u := use{key: base + ":@i:" + s.Name, id: m.id}
-			// an absent value (a nil pointer, a field under a nil
-			// *struct) is indexed under its zero and claims nothing
-			if _, stored := m.h[s.Name]; stored && s.Name == o.unique {
+			// an absent value (not stored, and a pointer on its path: a
+			// nil pointer, a field under a nil *struct) is indexed under
+			// its zero and claims nothing
+			if _, stored := m.h[s.Name]; (stored || !s.Null) && s.Name == o.unique {
 				u.ukey = base + ":@u:" + s.Name
 			}
 			for _, v := range values(s, m.h, m.colls) {

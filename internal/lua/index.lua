@@ -119,12 +119,21 @@ end
 
 -- shape: enc end
 
+-- use reads a use word (internal/index, Field.UseWord): the use, and
+-- whether the field may be absent (a pointer on its path: a missing field
+-- is then absent, and claims nothing of a Unique index; elsewhere it is
+-- its zero).
+function IX.use(w)
+  return string.sub(w, 1, 1), string.sub(w, 2) == '*'
+end
+
 -- spec reads the index words of an ix instruction (or of reindex) from
 -- a[from]: six per index, name kind use coll zkey aux.
 function IX.spec(a, from, key)
   local fs = {}
   for j = from, #a - 5, 6 do
-    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = a[j + 2], coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
+    local use, null = IX.use(a[j + 2])
+    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = use, null = null, coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
   end
   return fs
 end
@@ -173,7 +182,7 @@ function IX.entries(x)
     end
     for _, v in ipairs(vs) do
       local e = v and IX.enc(f.kind, v)
-      if e then list[#list + 1] = {f.name, e, f.coll == '' and not vals[j] or nil} end
+      if e then list[#list + 1] = {f.name, e, f.null and not vals[j] or nil} end
     end
   end
   return list
@@ -287,7 +296,7 @@ function IX.others(x, root)
   for _, f in ipairs(x.f) do
     local aux = f.aux
     if f.coll ~= '' then aux = root .. ':' .. f.name end
-    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, coll = f.coll, z = f.z, aux = aux}
+    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, null = f.null, coll = f.coll, z = f.z, aux = aux}
   end
   return fs
 end
@@ -334,8 +343,12 @@ end
 function IX.lets(root, f, e)
   local t = fields[root]
   local v = t and t[f.name]
-  if v == nil then return cleared[root] and true or false end
-  return not v or IX.enc(f.kind, v) ~= e
+  if v == nil then
+    if not cleared[root] then return false end
+    v = false
+  end
+  if not v and f.null then return true end
+  return IX.enc(f.kind, v or IX.ZERO[f.kind]) ~= e
 end
 
 -- check runs after the batch's checks and before its first write: the
@@ -589,7 +602,8 @@ end
 -- absent (an absent field claims nothing of a Unique index).
 function IX.holds(base, id, f, e)
   local v = redis.call('HMGET', base .. ':{' .. id .. '}', VERSION, f.name)
-  return v[1] ~= false and v[2] ~= false and IX.enc(f.kind, v[2]) == e
+  if v[1] == false or (v[2] == false and f.null) then return false end
+  return IX.enc(f.kind, v[2] or IX.ZERO[f.kind]) == e
 end
 
 -- dupes is the message of the first value of a Unique index of fs that two
@@ -633,10 +647,11 @@ local function reindex(keys, args)
   local base = string.sub(keys[1], 1, -6)
   local fs = {}
   for j = 2, 1 + 4 * nf, 4 do
-    local name, use = args[j], args[j + 2]
+    local name = args[j]
+    local use, null = IX.use(args[j + 2])
     local aux = base .. ':@i:' .. name
     if use == 'u' then aux = base .. ':@u:' .. name end
-    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
+    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, null = null, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
   end
   local ids = {}
   for i = 2 + 4 * nf, #args do ids[#ids + 1] = args[i] end
