@@ -199,9 +199,7 @@ func (o Oracle) expected(ctx context.Context, ids [][]string, backs []map[string
 		}
 		for _, s := range o.specs {
 			u := use{key: base + ":@i:" + s.Name, id: m.id}
-			// an absent value (not stored, and a pointer on its path: a
-			// nil pointer, a field under a nil *struct) is indexed under
-			// its zero and claims nothing
+			// an absent value (not stored, a pointer on its path) claims nothing
 			if _, stored := m.h[s.Name]; (stored || !s.Null) && s.Name == o.unique {
 				u.ukey = base + ":@u:" + s.Name
 			}
