@@ -61,6 +61,14 @@ func Prefix[S, A any](f lens.Field[S, A]) Spec { return newSpec(f, ix.UsePrefix)
 // batch's outcome: a value one model of a batch lets go (it sets another,
 // or is deleted) another model of the batch may take. A model type with a
 // Unique index keeps all its models in one slot group (Options.Groups 1).
+//
+// An absent value claims nothing, as SQL's NULL: a nil pointer field, a
+// field under a nil pointer-to-struct (no field of it in the root hash,
+// docs/storage.md). Any number of models may lack the value, and they do
+// not block a model that sets the zero value ("", 0) explicitly, which
+// then owns it. Queries and OrderBy still find an absent value under its
+// zero, as they read every absent field. A claim of a model that no
+// longer holds the value (or no longer exists) blocks nothing.
 func Unique[S, A any](f lens.Field[S, A]) Spec { return newSpec(f, ix.UseUnique) }
 
 // Members indexes the members of a set field (map[E]struct{}) or the

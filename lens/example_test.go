@@ -70,6 +70,23 @@ func ExampleCompose() {
 	// Oslo Oslo
 }
 
+func ExampleThrough() {
+	coords := lens.Of(func(o *Office) **Coords { return &o.Coords })
+	lat := lens.Of(func(c *Coords) *float64 { return &c.Lat })
+
+	officeLat := lens.Through(coords, lat)
+	fmt.Println(officeLat.Path())
+
+	var o Office // Coords is nil
+	fmt.Println(officeLat.Get(o))
+	o2 := officeLat.Set(o, 59.9)
+	fmt.Println(o.Coords == nil, o2.Coords.Lat)
+	// Output:
+	// coords.lat
+	// 0
+	// true 59.9
+}
+
 func ExampleMake() {
 	// Notes is skipped with redis:"-": it is not stored, so no lens points at it.
 	_, err := lens.Make(func(a *Account) *string { return &a.Notes })

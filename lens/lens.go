@@ -189,7 +189,7 @@ func newPath(steps []step, n *schema.Node) *path {
 	return p
 }
 
-// Valid reports whether f was built by Of, Make or Compose.
+// Valid reports whether f was built by Of, Make, Compose or Through.
 func (f Field[S, A]) Valid() bool { return f.p != nil }
 
 // Path is the stored dotted path of the field, "address.city": the name of a
@@ -305,4 +305,26 @@ func Compose[S, M, A any](outer Field[S, M], inner Field[M, A]) Field[S, A] {
 		f.direct = func(s *S) *A { return ig(og(s)) }
 	}
 	return f
+}
+
+// Through chains a field holding a pointer to a struct M with a field of M:
+// from S through the pointer to A, as Of's paths through pointers go (Of
+// of func(u *User) *string { return &u.Profile.Email } is the same field).
+// Get through a nil pointer gives the zero A; Set allocates the pointer
+// when it is nil and otherwise copies what it points at, so s is never
+// written through. Compose cannot take outer, whose value is *M, not M.
+// The result is invalid when either field is, or when M is not flattened
+// into named fields (it has a MarshalText method).
+//
+//	var Email = lens.Through(Profile, lens.Of(func(p *Profile) *string { return &p.Email }))
+func Through[S, M, A any](outer Field[S, *M], inner Field[M, A]) Field[S, A] {
+	if outer.p == nil || inner.p == nil || outer.p.kind != schema.Struct || len(outer.p.steps) == 0 {
+		return Field[S, A]{}
+	}
+	p := *outer.p
+	p.steps = append([]step(nil), outer.p.steps...)
+	last := &p.steps[len(p.steps)-1]
+	last.deref, last.elem = true, reflect.TypeFor[M]()
+	p.ptr = true
+	return Compose(Field[S, M]{p: &p}, inner)
 }

@@ -87,7 +87,7 @@ func (r *qrun[T]) argsTail(what string) []any {
 	}
 	a = append(a, len(r.m.ix.Fields))
 	for _, f := range r.m.ix.Fields {
-		a = append(a, f.Name, string(f.Kind), string(f.Use), f.Coll)
+		a = append(a, f.Name, string(f.Kind), f.UseWord(), f.Coll)
 	}
 	a = append(a, flag(p.Sure))
 	if what != "models" {

@@ -210,7 +210,7 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, mark bool) error {
 	args := []any{len(m.ix.Fields)}
 	for _, f := range m.ix.Fields {
-		args = append(args, f.Name, string(f.Kind), string(f.Use), f.Coll)
+		args = append(args, f.Name, string(f.Kind), f.UseWord(), f.Coll)
 	}
 	for _, id := range ids {
 		args = append(args, id)

@@ -66,6 +66,20 @@ type Field struct {
 	// Coll is "" for a scalar field of the root hash, "list" or "set" for
 	// the elements of a collection field (UseMembers).
 	Coll string
+	// Null: a pointer lies on the path of a Unique index's field (a
+	// *scalar, or a field under a *struct), so the field may be absent,
+	// and an absent one claims nothing (index.lua, IX.claim); a missing
+	// field of another path is its zero, stored or not.
+	Null bool
+}
+
+// UseWord is the use of f as the scripts take it: the use byte, then "*"
+// for a Null field (index.lua, IX.use).
+func (f Field) UseWord() string {
+	if f.Null {
+		return string(f.Use) + "*"
+	}
+	return string(f.Use)
 }
 
 // Set is the resolved indexes of one model type (one rapyer.Model).
@@ -196,7 +210,7 @@ func (t *Target) Words(collKey func(name string) string) []string {
 		case f.Coll != "":
 			aux = collKey(f.Name)
 		}
-		out = append(out, f.Name, string(f.Kind), string(f.Use), f.Coll, z, aux)
+		out = append(out, f.Name, string(f.Kind), f.UseWord(), f.Coll, z, aux)
 	}
 	return out
 }

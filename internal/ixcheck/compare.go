@@ -199,7 +199,8 @@ func (o Oracle) expected(ctx context.Context, ids [][]string, backs []map[string
 		}
 		for _, s := range o.specs {
 			u := use{key: base + ":@i:" + s.Name, id: m.id}
-			if s.Name == o.unique {
+			// an absent value (not stored, a pointer on its path) claims nothing
+			if _, stored := m.h[s.Name]; (stored || !s.Null) && s.Name == o.unique {
 				u.ukey = base + ":@u:" + s.Name
 			}
 			for _, v := range values(s, m.h, m.colls) {

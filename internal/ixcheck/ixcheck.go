@@ -113,7 +113,8 @@ func (o Oracle) Actual(t T, g int) map[string][]string {
 
 // values are the stored values index s holds for a model: its field
 // of the root hash h (an absent field is indexed as its kind's zero,
-// index.lua IX.ZERO, as predicates read it), or its collection.
+// index.lua IX.ZERO, as predicates read it; with a pointer on its path,
+// ix.Field.Null, it claims nothing of a Unique index), or its collection.
 func values(s ix.Field, h map[string]string, colls map[string][]string) []string {
 	if s.Coll != "" {
 		return colls[s.Name]

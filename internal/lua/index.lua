@@ -119,12 +119,21 @@ end
 
 -- shape: enc end
 
+-- use reads a use word (internal/index, Field.UseWord): the use, and
+-- whether the field may be absent (a pointer on its path: a missing field
+-- is then absent, and claims nothing of a Unique index; elsewhere it is
+-- its zero).
+function IX.use(w)
+  return string.sub(w, 1, 1), string.sub(w, 2) == '*'
+end
+
 -- spec reads the index words of an ix instruction (or of reindex) from
 -- a[from]: six per index, name kind use coll zkey aux.
 function IX.spec(a, from, key)
   local fs = {}
   for j = from, #a - 5, 6 do
-    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = a[j + 2], coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
+    local use, null = IX.use(a[j + 2])
+    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = use, null = null, coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
   end
   return fs
 end
@@ -152,7 +161,8 @@ function IX.unpack(s)
 end
 
 -- entries lists what the model at x.root is indexed under now: {name, enc}
--- per entry; nil for a missing model (no version).
+-- per entry, {name, enc, true} for the zero an absent field is indexed
+-- under; nil for a missing model (no version).
 function IX.entries(x)
   local list = {}
   local names = {VERSION}
@@ -169,6 +179,7 @@ function IX.entries(x)
       -- an absent field counts as its zero value, as predicates read it
       -- (is: "an absent field counts as its zero value"): the fields of a
       -- nil *struct, a field added to the type after the model was saved
+      -- (a Unique index orders it there too, and it claims nothing: sync)
       vs = {vals[j] or IX.ZERO[f.kind]}
     elseif f.coll == 'set' then
       vs = redis.call('SMEMBERS', f.aux)
@@ -177,7 +188,7 @@ function IX.entries(x)
     end
     for _, v in ipairs(vs) do
       local e = v and IX.enc(f.kind, v)
-      if e then list[#list + 1] = {f.name, e} end
+      if e then list[#list + 1] = {f.name, e, f.null and not vals[j] or nil} end
     end
   end
   return list
@@ -219,11 +230,9 @@ function IX.sync(x, now, old)
     end
   end
   for _, e in ipairs(list) do
-    if x.full or not have[e[1] .. '\0' .. e[2]] then
-      local f = uses[e[1]]
-      W('ZADD', f.z, 0, e[2] .. id)
-      if f.use == 'u' then W('HSET', f.aux, e[2], id) end
-    end
+    local f = uses[e[1]]
+    if x.full or not have[e[1] .. '\0' .. e[2]] then W('ZADD', f.z, 0, e[2] .. id) end
+    if f.use == 'u' then IX.claim(f, e, id) end
   end
   if not exists then
     if old then
@@ -258,6 +267,22 @@ function IX.sync(x, now, old)
   end
 end
 
+-- claim keeps the claim of model id on the entry e of the Unique index f
+-- (IX.entries): a value the model holds is claimed by it (over a stale
+-- claim of another model: IX.value let it pass); an absent one (e[3]: a
+-- nil pointer, a field under a nil *struct) claims nothing, as SQL's NULL
+-- (TestAnAbsentValueClaimsNothingOfAUniqueIndex), and lets go the claim
+-- of a zero it set before. @back does not tell absent from zero, so the
+-- claim is read.
+function IX.claim(f, e, id)
+  local owner = redis.call('HGET', f.aux, e[2])
+  if e[3] then
+    if owner == id then W('HDEL', f.aux, e[2]) end
+  elseif owner ~= id then
+    W('HSET', f.aux, e[2], id)
+  end
+end
+
 -- purge removes the entries of up to 16 models of the group of x whose
 -- deadline in @exp passed and whose root is gone (Redis expired it
 -- without running a script); a model still there (its TTL was refreshed
@@ -282,7 +307,7 @@ function IX.others(x, root)
   for _, f in ipairs(x.f) do
     local aux = f.aux
     if f.coll ~= '' then aux = root .. ':' .. f.name end
-    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, coll = f.coll, z = f.z, aux = aux}
+    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, null = f.null, coll = f.coll, z = f.z, aux = aux}
   end
   return fs
 end
@@ -310,9 +335,11 @@ function IX.value(x, f, v, n, claims)
   local owner = claims[ck]
   if owner == nil then owner = redis.call('HGET', f.aux, e) end
   -- a claim of a model that expired (Redis ran no script) is stale, and
-  -- so is one of a model the batch gives another value (IX.lets)
-  local root = string.sub(x.ids, 1, -6) .. ':{' .. tostring(owner) .. '}'
-  if owner and owner ~= x.id and (claims[ck] or (redis.call('EXISTS', root) == 1 and not IX.lets(root, f, e))) then
+  -- so is one of a model that no longer holds the value (a claim stored
+  -- before absent values claimed nothing), or that the batch gives
+  -- another value or none (IX.lets)
+  local base = string.sub(x.ids, 1, -6)
+  if owner and owner ~= x.id and (claims[ck] or (IX.holds(base, owner, f, e) and not IX.lets(base .. ':{' .. owner .. '}', f, e))) then
     fail('DUPLICATE', n, f.name .. ' ' .. v .. ' belongs to ' .. owner)
   end
   claims[ck] = x.id
@@ -320,10 +347,10 @@ end
 
 -- lets reports whether the batch leaves the model at root without the
 -- value of encoding e in the field of index f: it sets the field to
--- another value, or deletes the model (then the field is absent, and
--- counts as its zero, which may be e: then not). A value one model of a
--- batch lets go and another takes is no duplicate after the batch
--- (TestAUniqueValueMovesBetweenModelsInOneBatch).
+-- another value, removes it (a nil pointer), or deletes or rewrites the
+-- model without it (an absent field claims nothing, IX.claim). A value one
+-- model of a batch lets go and another takes is no duplicate after the
+-- batch (TestAUniqueValueMovesBetweenModelsInOneBatch).
 function IX.lets(root, f, e)
   local t = fields[root]
   local v = t and t[f.name]
@@ -331,6 +358,7 @@ function IX.lets(root, f, e)
     if not cleared[root] then return false end
     v = false
   end
+  if not v and f.null then return true end
   return IX.enc(f.kind, v or IX.ZERO[f.kind]) ~= e
 end
 
@@ -594,10 +622,12 @@ end
 -- Entry points ----------------------------------------------------------------
 
 -- holds reports whether model id of the group at base exists and holds
--- the value of encoding e in the scalar field of index f.
+-- the value of encoding e in the scalar field of index f: stored, not
+-- absent (an absent field claims nothing of a Unique index).
 function IX.holds(base, id, f, e)
   local v = redis.call('HMGET', base .. ':{' .. id .. '}', VERSION, f.name)
-  return v[1] ~= false and IX.enc(f.kind, v[2] or IX.ZERO[f.kind]) == e
+  if v[1] == false or (v[2] == false and f.null) then return false end
+  return IX.enc(f.kind, v[2] or IX.ZERO[f.kind]) == e
 end
 
 -- dupes is the message of the first value of a Unique index of fs that two
@@ -615,14 +645,15 @@ function IX.dupes(base, fs, ids)
   for _, id in ipairs(ids) do
     local root = base .. ':{' .. id .. '}'
     for _, e in ipairs(IX.entries({root = root, f = us}) or {}) do
+      -- an absent value (e[3]) claims nothing (IX.claim): no duplicate
       local f, k = nil, e[1] .. '\0' .. e[2]
       for _, u in ipairs(us) do if u.name == e[1] then f = u end end
-      local owner = mine[k] or redis.call('HGET', f.aux, e[2])
+      local owner = not e[3] and (mine[k] or redis.call('HGET', f.aux, e[2]))
       if owner and owner ~= id and (mine[k] or IX.holds(base, owner, f, e[2])) then
         return f.name .. ': models ' .. owner .. ' and ' .. id .. ' hold one value (' ..
           tostring(redis.call('HGET', root, f.name) or '') .. '); give one another value, then run Reindex again'
       end
-      mine[k] = id
+      if not e[3] then mine[k] = id end
     end
   end
   return nil
@@ -640,10 +671,11 @@ local function reindex(keys, args)
   local base = string.sub(keys[1], 1, -6)
   local fs = {}
   for j = 2, 1 + 4 * nf, 4 do
-    local name, use = args[j], args[j + 2]
+    local name = args[j]
+    local use, null = IX.use(args[j + 2])
     local aux = base .. ':@i:' .. name
     if use == 'u' then aux = base .. ':@u:' .. name end
-    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
+    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, null = null, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
   end
   local ids = {}
   for i = 2 + 4 * nf, #args do ids[#ids + 1] = args[i] end
