@@ -6,27 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lock"
 	"github.com/rapyer-go/rapyer/rapyer"
 )
-
-// s21Plant turns k into a key of the Redis type plant names.
-func s21Plant(ctx context.Context, rdb redis.UniversalClient, k, plant string) {
-	rdb.Del(ctx, k)
-	switch plant {
-	case "list":
-		rdb.RPush(ctx, k, "x")
-	case "hash":
-		rdb.HSet(ctx, k, "a", "b")
-	case "set":
-		rdb.SAdd(ctx, k, "x")
-	default:
-		rdb.Set(ctx, k, plant, 0)
-	}
-}
 
 // A lock's wait key (the flag of its waiters) turned into another Redis
 // type while a waiter waits, of another client or of the holder's own:
@@ -56,9 +39,9 @@ func TestS21WaitKeyOfTheWrongTypeWhileWaiting(t *testing.T) {
 				testenv.Eventually(t, "the waiter flagged the wait key", func() bool {
 					return b.Client.Exists(t.Context(), key+":fence:wait").Val() == 1
 				})
-				s21Plant(t.Context(), b.Client, key+":fence:wait", plant)
+				testenv.Plant(t.Context(), b.Client, key+":fence:wait", plant)
 				time.Sleep(30 * time.Millisecond) // a few polls of the waiter
-				s21Plant(t.Context(), b.Client, key+":fence:wait", plant)
+				testenv.Plant(t.Context(), b.Client, key+":fence:wait", plant)
 				if err := held.Release(t.Context()); err != nil {
 					t.Fatalf("%s (own %v): release: %v", plant, own, err)
 				}
@@ -106,7 +89,7 @@ func TestS21FenceKeyOfTheWrongTypeWhileWaiting(t *testing.T) {
 			testenv.Eventually(t, "the waiter flagged the wait key", func() bool {
 				return b.Client.Exists(t.Context(), key+":fence:wait").Val() == 1
 			})
-			s21Plant(t.Context(), b.Client, key+":fence", plant)
+			testenv.Plant(t.Context(), b.Client, key+":fence", plant)
 			if err := held.Release(t.Context()); err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/ixcheck"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
@@ -18,20 +19,6 @@ import (
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
-
-// s21Typed reports whether err wraps one of rapyer's sentinels.
-func s21Typed(err error) bool {
-	for _, s := range []error{rapyer.ErrNotFound, rapyer.ErrExists, rapyer.ErrPrecondition, rapyer.ErrConflict,
-		rapyer.ErrCrossSlot, rapyer.ErrUnknownOutcome, rapyer.ErrWrongType, rapyer.ErrCorrupt, rapyer.ErrInvalid,
-		rapyer.ErrInvalidID, rapyer.ErrDuplicate, rapyer.ErrUnsupported, rapyer.ErrOverflow, rapyer.ErrOutOfRange,
-		rapyer.ErrEmpty, rapyer.ErrResultsNotKept, rapyer.ErrNotAcquired, rapyer.ErrNotHeld, rapyer.ErrLockLost,
-		rapyer.ErrPartlyApplied, rapyer.ErrNoPermission, rapyer.ErrTooLarge, rapyer.ErrRefused, rapyer.ErrNotSent} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
 
 // s21Plant turns k into what plant names: a key of another Redis type, or
 // one of its own type holding garbage.
@@ -128,7 +115,7 @@ func TestS21CorruptIndexBookkeeping(t *testing.T) {
 						if err == nil {
 							continue
 						}
-						if !s21Typed(err) {
+						if !errs.Typed(err) {
 							t.Errorf("%s: untyped %v", what, err)
 							continue
 						}
@@ -215,7 +202,7 @@ func TestS21IndexesOfAUserDeniedOneCommand(t *testing.T) {
 					what := fmt.Sprintf("%s denied %s (TTL %v)", c.name, deny, ttl)
 					switch {
 					case err == nil:
-					case !s21Typed(err) || errors.Is(err, rapyer.ErrPartlyApplied):
+					case !errs.Typed(err) || errors.Is(err, rapyer.ErrPartlyApplied):
 						t.Errorf("%s: %v", what, err)
 					case c.write && s21Dump(ctx, t, admin, admin.Prefix()+":@ids") != before:
 						t.Errorf("%s: failed (%v) yet wrote", what, err)

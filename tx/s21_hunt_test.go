@@ -5,45 +5,13 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/lens"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/rapyer"
 	"github.com/rapyer-go/rapyer/tx"
 )
-
-// s21Typed reports whether err wraps one of rapyer's sentinels.
-func s21Typed(err error) bool {
-	for _, s := range []error{rapyer.ErrNotFound, rapyer.ErrExists, rapyer.ErrPrecondition, rapyer.ErrConflict,
-		rapyer.ErrCrossSlot, rapyer.ErrUnknownOutcome, rapyer.ErrWrongType, rapyer.ErrCorrupt, rapyer.ErrInvalid,
-		rapyer.ErrInvalidID, rapyer.ErrDuplicate, rapyer.ErrUnsupported, rapyer.ErrOverflow, rapyer.ErrOutOfRange,
-		rapyer.ErrEmpty, rapyer.ErrResultsNotKept, rapyer.ErrNotAcquired, rapyer.ErrNotHeld, rapyer.ErrLockLost,
-		rapyer.ErrPartlyApplied, rapyer.ErrNoPermission, rapyer.ErrTooLarge, rapyer.ErrRefused, rapyer.ErrNotSent} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// s21Plant turns key k into what plant names, on rdb.
-func s21Plant(ctx context.Context, rdb redis.UniversalClient, k, plant string) {
-	rdb.Del(ctx, k)
-	switch plant {
-	case "list":
-		rdb.RPush(ctx, k, "x")
-	case "hash":
-		rdb.HSet(ctx, k, "a", "b")
-	case "set":
-		rdb.SAdd(ctx, k, "x")
-	case "zset":
-		rdb.ZAdd(ctx, k, redis.Z{Member: "x"})
-	default:
-		rdb.Set(ctx, k, plant, 0)
-	}
-}
 
 // A batch record key turned into another Redis type, or into text that is
 // no record, behind its client's back (DESIGN 5.12: no panic from data in
@@ -69,7 +37,7 @@ func TestS21CorruptRecordKey(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s21Plant(ctx, b.Client, p.Record(), plant)
+				testenv.Plant(ctx, b.Client, p.Record(), plant)
 				var res *tx.Result
 				switch path {
 				case "direct":
@@ -89,7 +57,7 @@ func TestS21CorruptRecordKey(t *testing.T) {
 				switch {
 				case (plant == "garbage" || plant == "[1,2") && (path == "interp" || path == "incr") && !errors.Is(err, rapyer.ErrCorrupt):
 					t.Errorf("%s, record %q: %v, want ErrCorrupt", path, plant, err)
-				case err != nil && !s21Typed(err):
+				case err != nil && !errs.Typed(err):
 					t.Errorf("%s, record %q: untyped %v", path, plant, err)
 				case err != nil && got.N != 1:
 					t.Errorf("%s, record %q: failed with %v, yet stored %+v", path, plant, err, got)
