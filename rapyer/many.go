@@ -114,10 +114,12 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 // it is one atomic batch; on a cluster one per hash slot, sent in parallel.
 //
 // When every model exists, that batch is one round trip. When one is
-// missing the batch changes nothing, and DeleteMany deletes those that
-// exist optimistically: it watches their keys and reads which exist (one
-// round trip), then deletes them in MULTI/EXEC (a second), retrying on a
-// conflict like Update.
+// missing the batch changes nothing, and DeleteMany reads which are
+// missing and deletes, in one batch, the collection keys and index entries
+// that those without their root hash left (as Delete does; two round
+// trips); then it deletes those that exist optimistically: it watches
+// their keys and reads which exist (one round trip), then deletes them in
+// MULTI/EXEC (a second), retrying on a conflict like Update.
 func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
 	if err := m.ready(ctx, "Model.DeleteMany"); err != nil {
 		return nil, err

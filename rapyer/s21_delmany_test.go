@@ -8,8 +8,10 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
+	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/query"
 	"github.com/rapyer-go/rapyer/rapyer"
+	"github.com/rapyer-go/rapyer/tx"
 )
 
 // s21Other is a model like s21Gone (found by age 7 and tag t, as keep is,
@@ -111,5 +113,56 @@ func TestS21DeleteManyOfLeftoversChecksBeforeItWrites(t *testing.T) {
 				t.Errorf("keep after the failed DeleteMany: %v, %v", ok, err)
 			}
 		}
+	})
+}
+
+// TestS21SkipOfSeveralDeletesClearsOnlyWhenAllAreMissing: a batch that only
+// deletes several models, with tx.SkipIfMissing (mode purge), deletes the
+// leftovers of models without their root when every model is missing, and
+// reports Skipped; when one of them exists it is a skip as before: nothing
+// written, the model and the leftovers as they were. On every tier (an
+// indexed type: all its models share one slot group).
+func TestS21SkipOfSeveralDeletesClearsOnlyWhenAllAreMissing(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		o := rapyer.Options{Prefix: b.Prefix + "s21skip", Indexes: s21Specs}
+		m := rapyer.MustNew[ixUser](b.Client, o)
+		if err := m.Save(ctx, "keep", s21Keep); err != nil {
+			t.Fatal(err)
+		}
+		s21Orphan(t, b, m, "gone1", s21Other("gone1"))
+		s21Orphan(t, b, m, "gone2", s21Other("gone2"))
+		del := func(ids ...string) tx.Batch {
+			var bt tx.Batch
+			for _, id := range ids {
+				bt = tx.Join(bt, tx.On(m.Target(id), ops.Delete[ixUser]()))
+			}
+			return bt
+		}
+		skip := tx.Options{IfMissing: tx.SkipIfMissing}
+		before := s21Leftovers(t, b, o.Prefix, "gone1")
+		res, err := tx.Exec(ctx, b.Client, del("gone1", "keep"), skip)
+		if err != nil || !res.Skipped {
+			t.Fatalf("one missing, one not: %+v, %v; want Skipped", res, err)
+		}
+		after := s21Leftovers(t, b, o.Prefix, "gone1")
+		slices.Sort(before)
+		slices.Sort(after)
+		if !slices.Equal(before, after) {
+			t.Errorf("a skip changed the leftovers:\nbefore %q\nafter  %q", before, after)
+		}
+		if ok, err := m.Exists(ctx, "keep"); !ok || err != nil {
+			t.Fatalf("keep after a skip: %v, %v", ok, err)
+		}
+		res, err = tx.Exec(ctx, b.Client, del("gone1", "gone2", "nobody"), skip)
+		if err != nil || !res.Skipped {
+			t.Fatalf("all missing: %+v, %v; want Skipped", res, err)
+		}
+		for _, id := range []string{"gone1", "gone2"} {
+			if left := s21Leftovers(t, b, o.Prefix, id); len(left) > 0 {
+				t.Errorf("the skip of all missing left %q of %s", left, id)
+			}
+		}
+		s21OnlyKeep(t, m, "after the skip of all missing")
 	})
 }
