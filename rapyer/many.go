@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/keys"
+	"github.com/rapyer-go/rapyer/internal/reply"
 	"github.com/rapyer-go/rapyer/ops"
 	"github.com/rapyer-go/rapyer/tx"
 )
@@ -113,10 +114,12 @@ func (m *Model[T]) InsertMany(ctx context.Context, vs ...T) ([]string, error) {
 // it is one atomic batch; on a cluster one per hash slot, sent in parallel.
 //
 // When every model exists, that batch is one round trip. When one is
-// missing the batch changes nothing, and DeleteMany deletes those that
-// exist optimistically: it watches their keys and reads which exist (one
-// round trip), then deletes them in MULTI/EXEC (a second), retrying on a
-// conflict like Update.
+// missing the batch changes nothing, and DeleteMany reads which are
+// missing and deletes, in one batch, the collection keys and index entries
+// that those without their root hash left (as Delete does; two round
+// trips); then it deletes those that exist optimistically: it watches
+// their keys and reads which exist (one round trip), then deletes them in
+// MULTI/EXEC (a second), retrying on a conflict like Update.
 func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, error) {
 	if err := m.ready(ctx, "Model.DeleteMany"); err != nil {
 		return nil, err
@@ -141,7 +144,9 @@ func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, err
 		}
 		_, err := tx.Exec(ctx, m.rdb, b, m.opts.Exec)
 		if errors.Is(err, errs.NotFound) {
-			err = m.deleteExisting(ctx, ids, at, gone)
+			if err = m.clearMissing(ctx, ids, at); err == nil {
+				err = m.deleteExisting(ctx, ids, at, gone)
+			}
 		} else if err == nil {
 			for _, i := range at {
 				gone[i] = true
@@ -159,6 +164,40 @@ func (m *Model[T]) DeleteMany(ctx context.Context, ids ...string) ([]string, err
 		}
 	}
 	return out, nil
+}
+
+// clearMissing deletes the leftovers of the models ids[at] that are
+// missing (collection keys and index entries whose root is gone:
+// docs/storage.md, "Keys without their root"), as Delete does, before
+// deleteExisting deletes those that exist: one HEXISTS each, pipelined,
+// then one batch of their deletes with SkipIfMissing (prog.Purge), which
+// checks every key before it writes, so that a key of another type fails
+// DeleteMany with nothing deleted. A model created since the read makes
+// that batch a skip (nothing written), and deleteExisting deletes it.
+func (m *Model[T]) clearMissing(ctx context.Context, ids []string, at []int) error {
+	exists := make([]*redis.BoolCmd, len(at))
+	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, i := range at {
+			exists[j] = p.HExists(ctx, m.Target(ids[i]).Root(), versionField)
+		}
+		return nil
+	})
+	if err != nil {
+		return reply.Read(err)
+	}
+	var b tx.Batch
+	for j, i := range at {
+		if !exists[j].Val() {
+			b = tx.Join(b, tx.On(m.Target(ids[i]), ops.Delete[T]()))
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	o := m.opts.Exec
+	o.IfMissing = tx.SkipIfMissing
+	_, err = tx.Exec(ctx, m.rdb, b, o)
+	return err
 }
 
 // deleteExisting deletes the models ids[at] that exist, in one optimistic

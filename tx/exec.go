@@ -30,9 +30,10 @@ const (
 	FailIfMissing Missing = iota
 	// SkipIfMissing does nothing and reports Result.Skipped (Rapyer's
 	// ignore-if-deleted; rapyer.SkipIfMissing() per call). A batch that
-	// only deletes one model (ops.Delete, as rapyer's Model.Delete) still
-	// deletes, in its step, the collection keys and index entries a model
-	// left without its root (evicted, deleted by hand).
+	// only deletes its models (ops.Delete, as rapyer's Model.Delete), all
+	// of them missing, still deletes, in its step, the collection keys and
+	// index entries they left without their roots (evicted, deleted by
+	// hand).
 	SkipIfMissing
 	// MustBeNew is the reverse: the batch fails with rapyer.ErrExists when a model
 	// it touches exists already (creating a model under a chosen id).

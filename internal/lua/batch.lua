@@ -52,8 +52,10 @@ end
 -- from one after it ({'ERR', 'PARTIAL', ...}). WROTE says which: the write
 -- phase sends every write through W. AT is the instruction being applied,
 -- for the error message. ORPHAN: a purge found its model's root gone
--- (check, 'model'), so run reports SKIP after deleting its leftovers.
-local WROTE, AT, ORPHAN = false, 0, false
+-- (check, 'model'), so run reports SKIP after deleting its leftovers;
+-- LIVE: it found one that exists (a purge of several models deletes the
+-- leftovers only when all are missing, and skips when some are not).
+local WROTE, AT, ORPHAN, LIVE = false, 0, false, false
 local function W(...)
   local r = redis.call(...)
   WROTE = true
@@ -838,7 +840,10 @@ local function check(op, a, n)
         if m.mode == 'purge' then ORPHAN = true
         elseif m.mode == 'skip' then error({code = 'SKIP'})
         else fail('NOTFOUND', n, root .. ' does not exist') end
-      end
+      elseif m.mode == 'purge' then LIVE = true end
+      -- a purge of several models (prog.Purge) that finds some missing
+      -- and some not is a skip: nothing written, as with mode skip
+      if ORPHAN and LIVE then error({code = 'SKIP'}) end
     end
 
   -- scalars of the root hash
@@ -1824,7 +1829,7 @@ local function batch(keys, args)
   wipe(existed); wipe(gone); wipe(models); wipe(written); wipe(KI)
   ACL = redis.acl_check_cmd
   if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
-  WROTE, AT, ORPHAN = false, 0, false
+  WROTE, AT, ORPHAN, LIVE = false, 0, false, false
   spent[1], spent[2] = 0, 0
   return answer(pcall(run, parse()))
 end

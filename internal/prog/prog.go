@@ -29,10 +29,11 @@ const (
 	Skip   Mode = "skip"   // do nothing and report it (ignore-if-deleted)
 	Create Mode = "create" // no check: the batch creates or replaces the model
 	Fresh  Mode = "fresh"  // fail with errs.Exists when the model exists
-	// Purge is Skip for a program that only deletes its one model
-	// (Model.Delete): a missing model's leftovers (collection keys and
-	// index entries whose root is gone) are deleted all the same, and the
-	// batch reports the model missing. Build chooses it; no caller does.
+	// Purge is Skip for a program that only deletes its models
+	// (Model.Delete, Model.DeleteMany): when every model is missing, their
+	// leftovers (collection keys and index entries whose root is gone) are
+	// deleted all the same, and the batch reports them missing; when some
+	// exist and some not, it is a skip. Build chooses it; no caller does.
 	Purge Mode = "purge"
 )
 
@@ -371,12 +372,12 @@ func (b *Builder) Build(h Header) *Program {
 	return p
 }
 
-// dropsOnly reports whether the program declares one model and only
-// deletes it (its drop, and its ix declaration if indexed): such a program
-// may delete a missing model's leftovers (Purge), since it writes nothing
-// else that the model's absence should stop.
+// dropsOnly reports whether the program declares models and only deletes
+// them (their drops, and their ix declarations if indexed): such a program
+// may delete missing models' leftovers (Purge), since it writes nothing
+// else that their absence should stop.
 func (b *Builder) dropsOnly() bool {
-	if len(b.models) != 1 {
+	if len(b.models) == 0 {
 		return false
 	}
 	drops := false
