@@ -327,9 +327,9 @@ func TestS22EveryWriteUnderTinyDeadlines(t *testing.T) {
 		s22AllWhole(t, check)
 		s22Truth(t, check, s.told, s.spans)
 		s22TTLs(t, b, check)
-		ixcheck.MustNew[s22Doc](t, b.Client, prefix, 1, s22Specs, check.IDs).Check(t, "after the sweep")
 		_ = s.rdb.Close()
 		s22Goroutines(t, before)
+		ixcheck.MustNew[s22Doc](t, b.Client, prefix, 1, s22Specs, check.IDs).Check(t, "after the sweep")
 	})
 }
 
