@@ -269,7 +269,7 @@ end
 
 -- claim keeps the claim of model id on the entry e of the Unique index f
 -- (IX.entries): a value the model holds is claimed by it (over a stale
--- claim of another model: IX.value let it pass); an absent one (e[3]: a
+-- claim of another model: IX.value or IX.kept let it pass); an absent one (e[3]: a
 -- nil pointer, a field under a nil *struct) claims nothing, as SQL's NULL
 -- (TestAnAbsentValueClaimsNothingOfAUniqueIndex), and lets go the claim
 -- of a zero it set before. @back does not tell absent from zero, so the
