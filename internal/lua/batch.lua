@@ -56,6 +56,7 @@ end
 -- LIVE: it found one that exists (a purge of several models deletes the
 -- leftovers only when all are missing, and skips when some are not).
 local WROTE, AT, ORPHAN, LIVE = false, 0, false, false
+local SENDN = 0 -- the op sends() looks at (mark)
 local function W(...)
   local r = redis.call(...)
   WROTE = true
@@ -1062,6 +1063,7 @@ end
 local function mark(root, k)
   local m = models[root]
   m.w = true
+  m.wn = SENDN -- the last op that writes it (IX.lives)
   if k and m.ttl ~= 'persist' then
     if m.ttl == 'keep' then ask('PTTL', k, m.n) end
     ask('PEXPIRE', k, m.n)
@@ -1144,6 +1146,7 @@ local function sends(op, a, n)
     ask('DEL', K(a[1]), n)
     for j = 2, #a, 2 do ask('DEL', K(a[j]), n) end
     models[K(a[1])].drops = true
+    models[K(a[1])].dropn = n
   elseif op == 'unlock' then
     ask('GET', K(a[1]), n); ask('DEL', K(a[1]), n)
     ask('EXISTS', K(a[1]) .. ':fence:wait', n)
@@ -1165,7 +1168,7 @@ local function clock()
 end
 
 local function prewrite(ops, args, count)
-  for n = 1, count do sends(ops[n], args[n], n) end
+  for n = 1, count do SENDN = n; sends(ops[n], args[n], n) end
   local now
   for root, m in pairs(models) do
     if m.w then
@@ -1477,8 +1480,10 @@ local function run(ops, args, count)
   for n = 1, count do
     check(ops[n], args[n], n)
   end
-  IX.check(ops, args, count)
+  -- prewrite first: IX.check asks which models live after the batch
+  -- (IX.lives), which ops write them
   prewrite(ops, args, count)
+  IX.check(ops, args, count)
   for _, m in pairs(models) do
     if m.fresh and m.w then
       for _, k in ipairs(m.keys) do existed[k] = nil end

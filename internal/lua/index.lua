@@ -269,7 +269,7 @@ end
 
 -- claim keeps the claim of model id on the entry e of the Unique index f
 -- (IX.entries): a value the model holds is claimed by it (over a stale
--- claim of another model: IX.value let it pass); an absent one (e[3]: a
+-- claim of another model: IX.value or IX.kept let it pass); an absent one (e[3]: a
 -- nil pointer, a field under a nil *struct) claims nothing, as SQL's NULL
 -- (TestAnAbsentValueClaimsNothingOfAUniqueIndex), and lets go the claim
 -- of a zero it set before. @back does not tell absent from zero, so the
@@ -330,7 +330,14 @@ function IX.value(x, f, v, n, claims)
     if f.kind == 'f' then fail('ARG', n, f.name .. ': NaN cannot be indexed') end
     fail('ARG', n, f.name .. ': ' .. v .. ' is no ' .. f.kind .. ' value an index takes')
   end
-  if f.use ~= 'u' then return end
+  if f.use == 'u' then IX.owned(x, f, e, v, n, claims) end
+end
+
+-- owned fails the batch with DUPLICATE when the value v (of encoding e)
+-- the model x holds after it in the field of the Unique index f is
+-- another model's: claimed by it, not stale. claims: the values models
+-- of the batch hold after it.
+function IX.owned(x, f, e, v, n, claims)
   local ck = f.aux .. '\0' .. e
   local owner = claims[ck]
   if owner == nil then owner = redis.call('HGET', f.aux, e) end
@@ -408,7 +415,42 @@ function IX.check(ops, args, count)
     end
   end
   if moved then IX.moves(ops, args, count, colls, claims) end
+  IX.kept(claims)
   IX.asks()
+end
+
+-- kept checks the claims sync makes of the values the batch does not
+-- give: the value of a Unique index that a model the batch touches
+-- (check) and leaves alive keeps, stored before, or the zero of a field
+-- of a plain path (no pointer on it) that it lacks (IX.entries: a model
+-- the batch creates without the field, a model stored before the field
+-- was added to the type). Without this, sync wrote the claim over
+-- another model's: two models held the zero. A value that is no longer
+-- the model's (IX.lets) and an absent one claim nothing.
+function IX.kept(claims)
+  for root, m in pairs(models) do
+    local x = m.ix
+    if x and x.touch and IX.lives(root, m) then
+      local fs = fields[root]
+      for _, f in ipairs(x.f) do
+        local v = fs and fs[f.name]
+        if f.use == 'u' and f.coll == '' and not v then
+          if v == nil and not cleared[root] then v = sget(root, f.name) end
+          if not v and not f.null then v = IX.ZERO[f.kind] end
+          local e = v and IX.enc(f.kind, v)
+          if e then IX.owned(x, f, e, v, x.n, claims) end
+        end
+      end
+    end
+  end
+end
+
+-- lives reports whether the model at root exists after the batch: an op
+-- writes it after the last op that deletes it (prewrite's marks, m.wn and
+-- m.dropn), or it was there and no op deletes it.
+function IX.lives(root, m)
+  if m.dropn then return m.wn ~= nil and m.wn > m.dropn end
+  return m.wn ~= nil or (stored[root] ~= nil and (stored[root][VERSION] or false) ~= false)
 end
 
 -- moves checks the element that each Move (lmove) carries from another
