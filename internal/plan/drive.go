@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 )
@@ -79,7 +80,33 @@ func (d driver) cmp(n *Node) result {
 	case n.Rel == "pre" && x.Kind != 's':
 		return refuse(n, "a prefix needs a text index")
 	}
-	return result{ranges: []Range{{Index: x.Field, Kind: x.Kind, Op: n.Rel, Arg: n.Arg}}}
+	rs := []Range{{Index: x.Field, Kind: x.Kind, Op: n.Rel, Arg: n.Arg}}
+	if x.Kind == 's' && n.Zero != "" && zeroHolds(n) {
+		// an absent value of a text whose zero is not "" sits under ""
+		// in the index, and the leaf holds for it (docs/queries.md,
+		// "Absent fields"): its candidates are read against the leaf
+		rs = append(rs, Range{Index: x.Field, Kind: x.Kind, Op: "eq", Arg: ""})
+	}
+	return result{ranges: rs}
+}
+
+// zeroHolds reports whether a text leaf holds for its Zero (byte by byte,
+// as the script compares texts).
+func zeroHolds(n *Node) bool {
+	c := strings.Compare(n.Zero, n.Arg)
+	switch n.Rel {
+	case "pre":
+		return strings.HasPrefix(n.Zero, n.Arg)
+	case "eq":
+		return c == 0
+	case "lt":
+		return c < 0
+	case "le":
+		return c <= 0
+	case "gt":
+		return c > 0
+	}
+	return c >= 0 // ge
 }
 
 // scalar is the index of a scalar field (On, Prefix or Unique).
