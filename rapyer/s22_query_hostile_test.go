@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rapyer-go/rapyer/index"
+	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/ixcheck"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
@@ -288,4 +289,37 @@ func s22Call(ctx context.Context, m *rapyer.Model[s22User], call func(context.Co
 		}
 	}()
 	return call(ctx, m)
+}
+
+// Every bookkeeping key a query reads (@ids, @exp, @back, @meta, an index,
+// a unique index) of another Redis type, or holding garbage: each read-side
+// call ends without a panic, and one that fails fails typed; DeleteWhere
+// never deletes the model that does not match (b, of age 2).
+func TestS22CorruptBookkeepingOfQueries(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		n := 0
+		for _, key := range []string{"@ids", "@exp", "@back", "@meta", "@i:age", "@i:tags", "@u:email"} {
+			for _, plant := range []string{"list", "hash", "set", "zset", "garbage"} {
+				for _, c := range s22Calls {
+					if c.name == "Reindex" || c.name == "DropIndex" || c.name == "Sweep" {
+						continue
+					}
+					n++
+					prefix := fmt.Sprintf("%ss22c%d", b.Prefix, n)
+					_, o := s22Setup(ctx, t, b.Client, prefix)
+					m := rapyer.MustNew[s22User](b.Client, rapyer.Options{Prefix: prefix, Indexes: s22AppSpec, Groups: 1})
+					testenv.Plant(ctx, b.Client, o.Base(0)+":"+key, plant)
+					err := s22Call(ctx, m, c.call)
+					what := fmt.Sprintf("%s with %s as a %s", c.name, key, plant)
+					if err != nil && !errs.Typed(err) {
+						t.Errorf("%s: untyped %v", what, err)
+					}
+					if b.Client.Exists(ctx, o.Base(0)+":{b}").Val() != 1 {
+						t.Errorf("%s: deleted b, which does not match", what)
+					}
+				}
+			}
+		}
+	})
 }
