@@ -42,7 +42,14 @@ import (
 // keys and index entries in one atomic step that checks again that the
 // root is missing, so a model created meanwhile is left alone; the
 // returned list holds its root key (which was not there).
-func (m *Model[T]) Sweep(ctx context.Context) ([]string, error) {
+func (m *Model[T]) Sweep(ctx context.Context) (swept []string, err error) {
+	// a refusal of SCAN or of a read of a page (an ACL's NOPERM) came
+	// back bare, untyped
+	defer func() {
+		if err != nil && !errs.Typed(err) && reply.FromServer(err) {
+			err = reply.Refused(err)
+		}
+	}()
 	if err := m.readyGroups(ctx, "Model.Sweep"); err != nil {
 		return nil, err
 	}

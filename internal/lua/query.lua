@@ -233,8 +233,37 @@ function Q.purge(S)
   local G = S.G
   if S.now == nil then Q.clock(S) end
   local exp = G .. ':@exp'
-  if #redis.call('ZRANGEBYSCORE', exp, '-inf', S.nows, 'LIMIT', '0', '1') == 0 then return end
-  IX.purge({id = '', ids = G .. ':@ids', back = G .. ':@back', exp = exp, f = S.fs}, S.now)
+  local due = redis.call('ZRANGEBYSCORE', exp, '-inf', S.nows, 'LIMIT', '0', '1')
+  if #due == 0 then return end
+  local x = {id = '', ids = G .. ':@ids', back = G .. ':@back', exp = exp, f = S.fs}
+  Q.asks(S, x, Q.root(S, due[1]))
+  IX.purge(x, S.now)
+end
+
+-- asks asks the ACL (Redis 7: redis.acl_check_cmd) for every command the
+-- purge of x sends and every read of the query after it, before the
+-- purge's first write: a user denied one of them fails the call with
+-- NOPERM and nothing written, not after a purge written halfway (a ZREM
+-- done, the HDEL of @back refused) or whole (the call refused as
+-- partly applied). root is a model's root key, for the reads of models.
+Q.READS = {'ZRANGEBYLEX', 'ZREVRANGEBYLEX', 'ZLEXCOUNT', 'ZCARD', 'ZRANGEBYSCORE'}
+Q.MREADS = {'HGET', 'HMGET', 'HEXISTS', 'HGETALL', 'EXISTS', 'HLEN', 'HSTRLEN', 'LRANGE', 'LINDEX',
+  'LLEN', 'LPOS', 'SMEMBERS', 'SISMEMBER', 'SCARD'}
+function Q.asks(S, x, root)
+  if ACL == nil then return end
+  local zs = {x.ids, x.exp}
+  for _, f in ipairs(x.f) do zs[#zs + 1] = f.z end
+  for _, k in ipairs(zs) do
+    ask('ZADD', k, 0); ask('ZREM', k, 0)
+    for _, c in ipairs(Q.READS) do ask(c, k, 0) end
+  end
+  ask('HSET', x.back, 0); ask('HDEL', x.back, 0); ask('HGET', x.back, 0)
+  for _, f in ipairs(x.f) do
+    if f.use == 'u' then ask('HSET', f.aux, 0); ask('HDEL', f.aux, 0); ask('HGET', f.aux, 0) end
+  end
+  ask('HGET', S.G .. ':@meta', 0); ask('HSETNX', S.G .. ':@meta', 0)
+  ask('TIME', x.ids, 0); ask('PTTL', root, 0)
+  for _, c in ipairs(Q.MREADS) do ask(c, root, 0) end
 end
 
 -- clock sets S.now, the server's clock in ms as IX.now reads it, and
@@ -746,6 +775,8 @@ end
 -- query is the entry point.
 local function query(keys, args)
   WROTE, AT = false, 0
+  ACL = redis.acl_check_cmd
+  if ACL ~= nil then for _, t in pairs(asked) do wipe(t) end end
   if args[1] == '*' then return answer(pcall(function() return Q.multi(args) end)) end
   return answer(pcall(function() return Q.run(Q.parse(args)) end))
 end

@@ -35,7 +35,10 @@ func FromServer(err error) bool {
 // with a hint, errs.Refused otherwise; err stays wrapped.
 func Refused(err error) error {
 	switch {
-	case redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL):
+	case redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), scriptACL),
+		// a transaction discarded because the user may not send EXEC
+		// (or a queued command): "EXECABORT ... because of: NOPERM ..."
+		redis.HasErrorPrefix(err, "EXECABORT") && strings.Contains(err.Error(), "NOPERM"):
 		return fmt.Errorf("%w: %w", errs.NoPermission, err)
 	case CrossSlot(err):
 		return fmt.Errorf("%w: %w", errs.CrossSlot, err)
