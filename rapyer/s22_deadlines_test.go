@@ -41,7 +41,7 @@ type s22Doc struct {
 var (
 	s22Email = lens.Of(func(d *s22Doc) **string { return &d.Email })
 	s22Rank  = lens.Of(func(d *s22Doc) *int { return &d.Rank })
-	s22N     = lens.Of(func(d *s22Doc) *int { return &d.N })
+	s22dN    = lens.Of(func(d *s22Doc) *int { return &d.N })
 	s22Log   = lens.Of(func(d *s22Doc) *[]string { return &d.Log })
 	s22Specs = []index.Spec{index.Unique(s22Email), index.On(s22Rank)}
 )
@@ -110,7 +110,7 @@ func (s *s22Sweep) pick(ids []string) string { return ids[s.r.IntN(len(ids))] }
 // and a new rank of 100 or more (so DeleteWhere, which deletes ranks
 // below 10, never takes a counted model).
 func (s *s22Sweep) counted(tok string) []ops.Op {
-	return []ops.Op{ops.Incr(s22N, 1), ops.Append(s22Log, tok), ops.Set(s22Rank, 100+s.r.IntN(5))}
+	return []ops.Op{ops.Incr(s22dN, 1), ops.Append(s22Log, tok), ops.Set(s22Rank, 100+s.r.IntN(5))}
 }
 
 // s22Entry is one entry point of the sweep; call makes one call with ctx

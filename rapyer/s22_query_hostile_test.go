@@ -34,13 +34,13 @@ type s22User struct {
 }
 
 var (
-	s22Email = lens.Of(func(u *s22User) *string { return &u.Email })
-	s22Age   = lens.Of(func(u *s22User) *int { return &u.Age })
-	s22Name  = lens.Of(func(u *s22User) *string { return &u.Name })
-	s22Nick  = lens.Of(func(u *s22User) *string { return &u.Nick })
-	s22Tags  = lens.Of(func(u *s22User) *map[string]struct{} { return &u.Tags })
+	s22hEmail = lens.Of(func(u *s22User) *string { return &u.Email })
+	s22Age    = lens.Of(func(u *s22User) *int { return &u.Age })
+	s22Name   = lens.Of(func(u *s22User) *string { return &u.Name })
+	s22Nick   = lens.Of(func(u *s22User) *string { return &u.Nick })
+	s22Tags   = lens.Of(func(u *s22User) *map[string]struct{} { return &u.Tags })
 
-	s22Common    = []index.Spec{index.On(s22Age), index.Members(s22Tags), index.Unique(s22Email)}
+	s22Common    = []index.Spec{index.On(s22Age), index.Members(s22Tags), index.Unique(s22hEmail)}
 	s22AdminSpec = append(append([]index.Spec(nil), s22Common...), index.On(s22Name))
 	s22AppSpec   = append(append([]index.Spec(nil), s22Common...), index.On(s22Nick))
 )
@@ -59,7 +59,7 @@ var s22Calls = []struct {
 		return s22Drain(m.Find(ctx, query.Where(is.And(is.Member(s22Tags, "t"), is.AtLeast(s22Age, 1)))))
 	}},
 	{"FindIDs", true, func(ctx context.Context, m *rapyer.Model[s22User]) error {
-		return s22Drain(m.FindIDs(ctx, query.Where(is.Or(is.Equal(s22Age, 2), is.Equal(s22Email, "a")))))
+		return s22Drain(m.FindIDs(ctx, query.Where(is.Or(is.Equal(s22Age, 2), is.Equal(s22hEmail, "a")))))
 	}},
 	{"Page", true, func(ctx context.Context, m *rapyer.Model[s22User]) error {
 		_, err := m.Page(ctx, query.Where(is.AtLeast(s22Age, 1)).OrderBy(s22Age).Desc().Limit(1), "")
@@ -100,11 +100,11 @@ func s22Drain[V any](seq func(yield func(V, error) bool)) error {
 	return nil
 }
 
-// s22Setup stores four models under prefix with the admin's declaration,
+// s22hSetup stores four models under prefix with the admin's declaration,
 // one of which ("x") died by its TTL behind the library's back: its root
 // and collection are gone, its deadline in @exp passed, its entries left
 // (what a query's purge, and Sweep, clear).
-func s22Setup(ctx context.Context, t *testing.T, rdb redis.UniversalClient, prefix string) (*rapyer.Model[s22User], ixcheck.Oracle) {
+func s22hSetup(ctx context.Context, t *testing.T, rdb redis.UniversalClient, prefix string) (*rapyer.Model[s22User], ixcheck.Oracle) {
 	t.Helper()
 	admin := rapyer.MustNew[s22User](rdb, rapyer.Options{Prefix: prefix, Indexes: s22AdminSpec, Groups: 1})
 	for id, u := range map[string]s22User{
@@ -211,7 +211,7 @@ func TestS22QueriesOfAUserDeniedOneCommand(t *testing.T) {
 			app := b.NewUser(t, append(aclRules(t, leastPrivilege, space+"*"), "-"+deny)...)
 			for j, c := range s22Calls {
 				prefix := fmt.Sprintf("%s_%d", space, j)
-				_, o := s22Setup(ctx, t, b.Client, prefix)
+				_, o := s22hSetup(ctx, t, b.Client, prefix)
 				m := rapyer.MustNew[s22User](app, rapyer.Options{Prefix: prefix, Indexes: s22AppSpec, Groups: 1})
 				before := s22Dump(ctx, t, b.Client, prefix)
 				err := s22Call(ctx, m, c.call)
@@ -229,7 +229,7 @@ func TestS22QueriesOfAUserDeniedOneCommand(t *testing.T) {
 						t.Errorf("%s: failed (%v) yet wrote:\n%s\nwas\n%s", what, err, after, before)
 					}
 				}
-				s22Whole(ctx, t, b.Client, o.Base(0), what)
+				s22hWhole(ctx, t, b.Client, o.Base(0), what)
 				if d, err := o.Compare(ctx); err != nil || !d.OK() {
 					t.Errorf("%s: the indexes after it: %v %v", what, d, err)
 				}
@@ -251,9 +251,9 @@ var s22Known = map[string]bool{
 	"DropIndex denied hdel": true, "Sweep denied hmget": true, "DeleteWhere denied multi": true,
 }
 
-// s22Whole fails t when the dead model x of s22Setup is half purged: its
+// s22hWhole fails t when the dead model x of s22hSetup is half purged: its
 // entries are in some of its group's bookkeeping keys and not in others.
-func s22Whole(ctx context.Context, t *testing.T, rdb redis.UniversalClient, base, what string) {
+func s22hWhole(ctx context.Context, t *testing.T, rdb redis.UniversalClient, base, what string) {
 	t.Helper()
 	in := []bool{
 		rdb.ZScore(ctx, base+":@ids", "x").Err() == nil,
@@ -307,7 +307,7 @@ func TestS22CorruptBookkeepingOfQueries(t *testing.T) {
 					}
 					n++
 					prefix := fmt.Sprintf("%ss22c%d", b.Prefix, n)
-					_, o := s22Setup(ctx, t, b.Client, prefix)
+					_, o := s22hSetup(ctx, t, b.Client, prefix)
 					m := rapyer.MustNew[s22User](b.Client, rapyer.Options{Prefix: prefix, Indexes: s22AppSpec, Groups: 1})
 					testenv.Plant(ctx, b.Client, o.Base(0)+":"+key, plant)
 					err := s22Call(ctx, m, c.call)
