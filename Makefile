@@ -86,7 +86,7 @@ reliability:
 	@log="$$(mktemp)"; status=0; \
 	$(GO) test -race -count=1 -v -run 'Reliability|^Fuzz' $(PKGS) > "$$log" 2>&1 || status=$$?; \
 	grep -E '^(ok|FAIL|--- FAIL|panic:)|REAL REDIS TIER|^RELIABILITY' "$$log"; \
-	if [ $$status -ne 0 ]; then grep -E '^\s+[a-z_]+_test\.go:[0-9]+:' "$$log" | head -50; rm -f "$$log"; exit $$status; fi; \
+	if [ $$status -ne 0 ]; then grep -E '^\s+[a-z_]+_test\.go:[0-9]+:' "$$log" | head -50; echo "reliability: the failed tests and their messages:"; grep -E -A12 '^\s*--- FAIL' "$$log" | head -120; rm -f "$$log"; exit $$status; fi; \
 	rm -f "$$log"; \
 	for t in 'FuzzKeyLayout ./internal/keys' 'FuzzDecodeModel ./internal/codec' 'FuzzDecode ./internal/schema'; do \
 		set -- $$t; \
