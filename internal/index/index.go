@@ -71,13 +71,20 @@ type Field struct {
 	// and an absent one claims nothing (index.lua, IX.claim); a missing
 	// field of another path is its zero, stored or not.
 	Null bool
+	// Marker is, for a Null field whose nearest pointer is a *struct on
+	// its path (Profile of Profile.Age), the stored name of that struct's
+	// marker (docs/storage.md): while the marker is set, Get reads the
+	// struct, and the field is present, its zero when not stored (an op
+	// on another field allocated the struct), and claims it. "" for a
+	// field that is itself a pointer (absent when not stored).
+	Marker string
 }
 
-// UseWord is the use of f as the scripts take it: the use byte, then "*"
-// for a Null field (index.lua, IX.use).
+// UseWord is the use of f as the scripts take it: the use byte, then, for
+// a Null field, "*" and its Marker (index.lua, IX.use).
 func (f Field) UseWord() string {
 	if f.Null {
-		return string(f.Use) + "*"
+		return string(f.Use) + "*" + f.Marker
 	}
 	return string(f.Use)
 }

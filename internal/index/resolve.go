@@ -74,8 +74,10 @@ func resolveOne(m *schema.Model, d Decl) (Field, error) {
 		return refuse("its values are " + n.Value.Kind.String() + ", which have no order")
 	}
 	f.Kind = k
-	for p := n; p != nil && d.Use == UseUnique; p = p.Parent {
-		f.Null = f.Null || p.Ptr
+	for p := n; p != nil && d.Use == UseUnique && !f.Null; p = p.Parent {
+		if f.Null = p.Ptr; f.Null && p != n {
+			f.Marker = p.Name
+		}
 	}
 	if d.Use == UsePrefix && (k != KindString || n.Value.Kind == schema.Text) {
 		return refuse("Prefix takes a string or []byte field")

@@ -199,8 +199,7 @@ func (o Oracle) expected(ctx context.Context, ids [][]string, backs []map[string
 		}
 		for _, s := range o.specs {
 			u := use{key: base + ":@i:" + s.Name, id: m.id}
-			// an absent value (not stored, a pointer on its path) claims nothing
-			if _, stored := m.h[s.Name]; (stored || !s.Null) && s.Name == o.unique {
+			if present(s, m.h) && s.Name == o.unique {
 				u.ukey = base + ":@u:" + s.Name
 			}
 			for _, v := range values(s, m.h, m.colls) {
@@ -329,4 +328,13 @@ func (o Oracle) enc(ctx context.Context, kind string, texts []string) ([]string,
 		out[i], _ = x.(string)
 	}
 	return out, nil
+}
+
+// present reports whether the field of index s is present in the root
+// hash h: an absent one (not stored, a pointer on its path, not under a
+// *struct whose marker is set) claims nothing of a Unique index.
+func present(s ix.Field, h map[string]string) bool {
+	_, stored := h[s.Name]
+	_, marked := h[s.Marker]
+	return stored || !s.Null || (s.Marker != "" && marked)
 }

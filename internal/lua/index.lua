@@ -119,12 +119,34 @@ end
 
 -- shape: enc end
 
--- use reads a use word (internal/index, Field.UseWord): the use, and
--- whether the field may be absent (a pointer on its path: a missing field
--- is then absent, and claims nothing of a Unique index; elsewhere it is
--- its zero).
+-- use reads a use word (internal/index, Field.UseWord): the use, whether
+-- the field may be absent (a pointer on its path: a missing field is then
+-- absent, and claims nothing of a Unique index; elsewhere it is its zero),
+-- and, when the nearest pointer is a *struct on the path, the name of its
+-- marker (nil otherwise): while the marker is set, Get reads the struct,
+-- and a missing field of it is its zero, present (IX.absent).
 function IX.use(w)
-  return string.sub(w, 1, 1), string.sub(w, 2) == '*'
+  local null = string.sub(w, 2, 2) == '*'
+  local mark = null and #w > 2 and string.sub(w, 3) or nil
+  return string.sub(w, 1, 1), null, mark
+end
+
+-- absent reports whether the field of index f is absent given its stored
+-- value v and its marker's m (nil or false for none): a field that may be
+-- absent (f.null), not stored, and not under a *struct whose marker is
+-- set. Such a field claims nothing of a Unique index (IX.claim).
+function IX.absent(f, v, m)
+  return f.null and not v and not (f.mark and m)
+end
+
+-- marked reports whether the marker of the index f is set in the model at
+-- root after the batch (nil when f has no marker).
+function IX.marked(root, f)
+  if not f.mark then return nil end
+  local t = fields[root]
+  local m = t and t[f.mark]
+  if m == nil then m = not cleared[root] and sget(root, f.mark) end
+  return m
 end
 
 -- spec reads the index words of an ix instruction (or of reindex) from
@@ -132,8 +154,8 @@ end
 function IX.spec(a, from, key)
   local fs = {}
   for j = from, #a - 5, 6 do
-    local use, null = IX.use(a[j + 2])
-    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = use, null = null, coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
+    local use, null, mark = IX.use(a[j + 2])
+    fs[#fs + 1] = {name = a[j], kind = a[j + 1], use = use, null = null, mark = mark, coll = a[j + 3], z = key(a[j + 4]), aux = key(a[j + 5])}
   end
   return fs
 end
@@ -165,9 +187,15 @@ end
 -- under; nil for a missing model (no version).
 function IX.entries(x)
   local list = {}
-  local names = {VERSION}
+  local names, marks = {VERSION}, {}
   for _, f in ipairs(x.f) do
     if f.coll == '' then names[#names + 1] = f.name end
+  end
+  for _, f in ipairs(x.f) do
+    if f.mark then
+      names[#names + 1] = f.mark
+      marks[f.mark] = #names
+    end
   end
   local vals = redis.call('HMGET', x.root, unpack(names))
   if not vals[1] then return nil end
@@ -188,7 +216,7 @@ function IX.entries(x)
     end
     for _, v in ipairs(vs) do
       local e = v and IX.enc(f.kind, v)
-      if e then list[#list + 1] = {f.name, e, f.null and not vals[j] or nil} end
+      if e then list[#list + 1] = {f.name, e, IX.absent(f, vals[j], f.mark and vals[marks[f.mark]]) or nil} end
     end
   end
   return list
@@ -307,7 +335,7 @@ function IX.others(x, root)
   for _, f in ipairs(x.f) do
     local aux = f.aux
     if f.coll ~= '' then aux = root .. ':' .. f.name end
-    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, null = f.null, coll = f.coll, z = f.z, aux = aux}
+    fs[#fs + 1] = {name = f.name, kind = f.kind, use = f.use, null = f.null, mark = f.mark, coll = f.coll, z = f.z, aux = aux}
   end
   return fs
 end
@@ -365,7 +393,7 @@ function IX.lets(root, f, e)
     if not cleared[root] then return false end
     v = false
   end
-  if not v and f.null then return true end
+  if not v and IX.absent(f, v, IX.marked(root, f)) then return true end
   return IX.enc(f.kind, v or IX.ZERO[f.kind]) ~= e
 end
 
@@ -392,6 +420,10 @@ function IX.check(ops, args, count)
           x.touch = true
           if v then IX.value(x, f, v, x.n, claims) end
         end
+        -- a struct allocated (or let go) changes whether its unstored
+        -- field is present (IX.absent): its claim
+        local mv = fs and f.mark and fs[f.mark]
+        if mv ~= nil and not mv ~= not sget(root, f.mark) then x.touch = true end
       end
     end
   end
@@ -436,7 +468,7 @@ function IX.kept(claims)
         local v = fs and fs[f.name]
         if f.use == 'u' and f.coll == '' and not v then
           if v == nil and not cleared[root] then v = sget(root, f.name) end
-          if not v and not f.null then v = IX.ZERO[f.kind] end
+          if not v and not IX.absent(f, v, IX.marked(root, f)) then v = IX.ZERO[f.kind] end
           local e = v and IX.enc(f.kind, v)
           if e then IX.owned(x, f, e, v, x.n, claims) end
         end
@@ -667,8 +699,8 @@ end
 -- the value of encoding e in the scalar field of index f: stored, not
 -- absent (an absent field claims nothing of a Unique index).
 function IX.holds(base, id, f, e)
-  local v = redis.call('HMGET', base .. ':{' .. id .. '}', VERSION, f.name)
-  if v[1] == false or (v[2] == false and f.null) then return false end
+  local v = redis.call('HMGET', base .. ':{' .. id .. '}', VERSION, f.name, f.mark or VERSION)
+  if v[1] == false or IX.absent(f, v[2], v[3]) then return false end
   return IX.enc(f.kind, v[2] or IX.ZERO[f.kind]) == e
 end
 
@@ -714,10 +746,10 @@ local function reindex(keys, args)
   local fs = {}
   for j = 2, 1 + 4 * nf, 4 do
     local name = args[j]
-    local use, null = IX.use(args[j + 2])
+    local use, null, mark = IX.use(args[j + 2])
     local aux = base .. ':@i:' .. name
     if use == 'u' then aux = base .. ':@u:' .. name end
-    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, null = null, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
+    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, null = null, mark = mark, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
   end
   local ids = {}
   for i = 2 + 4 * nf, #args do ids[#ids + 1] = args[i] end

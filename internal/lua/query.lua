@@ -149,9 +149,9 @@ function Q.parse(args)
   S.fs = {}
   for _ = 1, tonumber(args[i] or '0') do
     local name = args[i + 1]
-    local use, null = IX.use(args[i + 3])
+    local use, null, mark = IX.use(args[i + 3])
     local z = S.G .. ':@i:' .. name
-    S.fs[#S.fs + 1] = {name = name, kind = args[i + 2], use = use, null = null, coll = args[i + 4], z = z,
+    S.fs[#S.fs + 1] = {name = name, kind = args[i + 2], use = use, null = null, mark = mark, coll = args[i + 4], z = z,
       aux = use == 'u' and (S.G .. ':@u:' .. name) or z}
     i = i + 4
   end
