@@ -2,9 +2,10 @@ package rapyer_test
 
 import (
 	"context"
-	"errors"
+	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/ixcheck"
@@ -128,5 +129,74 @@ func TestS23uAStructAnOpAllocatesClaimsTheZeroOfItsUniqueField(t *testing.T) {
 	})
 }
 
-// s23uIsDup reports whether err is an ErrDuplicate.
-func s23uIsDup(err error) bool { return errors.Is(err, rapyer.ErrDuplicate) }
+// s23uFloat has a Unique float, s23uTime a Unique time (one Unique index
+// a type).
+type (
+	s23uFloat struct{ F float64 }
+	s23uTime  struct{ T time.Time }
+)
+
+// s23uIDs lists the ids q finds, sorted.
+func s23uIDs[T any](t *testing.T, m *rapyer.Model[T], q query.Query[T]) []string {
+	t.Helper()
+	var ids []string
+	for id, err := range m.FindIDs(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestS23uEqualValuesOfOtherTextsAreOneUniqueValue: a Unique index takes
+// two values as one when Go's equality (== of floats, time.Time.Equal)
+// does, whatever their stored texts: -0 and 0 ("-0", "0"), one instant in
+// two zones. The second model is refused with ErrDuplicate, and a query
+// for either text finds the first model: Unique and Equal agree, through
+// the one encoding (index.lua IX.enc).
+func TestS23uEqualValuesOfOtherTextsAreOneUniqueValue(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		fl := lens.Of(func(v *s23uFloat) *float64 { return &v.F })
+		fo := rapyer.Options{Prefix: b.Prefix + "s23uf", Indexes: []index.Spec{index.Unique(fl)}}
+		fm := rapyer.MustNew[s23uFloat](b.Client, fo)
+		negz := math.Copysign(0, -1)
+		if err := fm.Save(ctx, "neg", s23uFloat{F: negz}); err != nil {
+			t.Fatal(err)
+		}
+		s21Dup(t, "0 beside -0", fm.Save(ctx, "pos", s23uFloat{F: 0}), "belongs to neg")
+		_, err := fm.Exec(ctx, "pos", tx.Of(ops.Incr(fl, 0.0)), func(c *rapyer.Call) { c.Exec.IfMissing = tx.MustBeNew })
+		s21Dup(t, "a new model incremented to 0", err, "belongs to neg")
+		for _, v := range []float64{0, negz} {
+			if got := s23uIDs(t, fm, query.Where(is.Equal(fl, v))); !slices.Equal(got, []string{"neg"}) {
+				t.Fatalf("a query for %v: %q", v, got)
+			}
+		}
+		// a guard reads them as one too
+		if _, err := fm.Exec(ctx, "neg", tx.Of(ops.Require(is.Equal(fl, 0.0)), ops.Set(fl, negz))); err != nil {
+			t.Fatalf("a guard for 0 on -0: %v", err)
+		}
+		ixcheck.MustNew[s23uFloat](t, b.Client, fo.Prefix, 1, fo.Indexes, fm.IDs).Check(t, "floats")
+		tl := lens.Of(func(v *s23uTime) *time.Time { return &v.T })
+		to := rapyer.Options{Prefix: b.Prefix + "s23ut", Indexes: []index.Spec{index.Unique(tl)}}
+		tm := rapyer.MustNew[s23uTime](b.Client, to)
+		t0 := time.Date(2026, 12, 3, 10, 0, 0, 5, time.UTC)
+		east := t0.In(time.FixedZone("east", 3600))
+		if err := tm.Save(ctx, "utc", s23uTime{T: t0}); err != nil {
+			t.Fatal(err)
+		}
+		s21Dup(t, "one instant in another zone", tm.Save(ctx, "east", s23uTime{T: east}), "belongs to utc")
+		if got := s23uIDs(t, tm, query.Where(is.Equal(tl, east))); !slices.Equal(got, []string{"utc"}) {
+			t.Fatalf("a query for the instant in another zone: %q", got)
+		}
+		if _, err := tm.Exec(ctx, "utc", tx.Of(ops.Require(is.Equal(tl, east)), ops.Set(tl, t0))); err != nil {
+			t.Fatalf("a guard for the instant in another zone: %v", err)
+		}
+		if err := tm.Save(ctx, "east", s23uTime{T: east.Add(time.Nanosecond)}); err != nil {
+			t.Fatalf("the next nanosecond: %v", err)
+		}
+		ixcheck.MustNew[s23uTime](t, b.Client, to.Prefix, 1, to.Indexes, tm.IDs).Check(t, "times")
+	})
+}
