@@ -39,7 +39,11 @@ const (
 // is called after every chunk with the models done and the total. Two
 // models stored before a Unique index that hold one value of it fail the
 // rebuild with ErrDuplicate, naming both, and the index stays unready:
-// give one another value and run Reindex again.
+// give one another value and run Reindex again. With a Unique index, the
+// groups whose indexes are all ready it goes over too, leaving their state alone: it adds the
+// entries a process still on the old declaration left out of a model it
+// wrote there, and fails with ErrDuplicate on two models that hold one
+// value of a Unique index.
 //
 // A type's first index moves its keys (docs/queries.md, "A type's first
 // index: the move"): Reindex first moves every model stored before into
@@ -113,14 +117,20 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 	return nil
 }
 
-// rebuild is one group to rebuild: its base and its indexes not ready.
+// rebuild is one group to rebuild: its base and its indexes not ready;
+// none for a group whose indexes are all ready, which Reindex goes over
+// too when the type has a Unique index: a group is marked ready when a write of a process that
+// declares its indexes stores its first model, and a process still on
+// the old declaration may write models there afterwards, without their
+// entries and unchecked by a Unique index
+// (TestS23uReindexChecksAReadyGroupAWriterWithoutTheIndexWrote).
 type rebuild struct {
 	base  string
 	names []string
 }
 
-// reindexTodo lists the groups with an index that is not ready, and how
-// many models they hold.
+// reindexTodo lists the groups with an index that is not ready, every
+// group of a type with a Unique index, and how many models they hold.
 func (m *Model[T]) reindexTodo(ctx context.Context) ([]rebuild, int, error) {
 	bases := m.ix.Bases()
 	states := make([]*redis.SliceCmd, len(bases))
@@ -148,7 +158,7 @@ func (m *Model[T]) reindexTodo(ctx context.Context) ([]rebuild, int, error) {
 				g.names = append(g.names, names[j])
 			}
 		}
-		if len(g.names) > 0 {
+		if len(g.names) > 0 || m.hasUnique() {
 			todo = append(todo, g)
 			total += int(cards[i].Val())
 		}
@@ -157,8 +167,16 @@ func (m *Model[T]) reindexTodo(ctx context.Context) ([]rebuild, int, error) {
 }
 
 // reindexGroup rebuilds one group from where its last rebuild stopped.
+// A group whose indexes are all ready it goes over whole, in chunks, and
+// leaves its state alone (queries go on using it): the script's check of
+// duplicates fails it with ErrDuplicate, and its full sync adds the
+// entries a writer without the declaration left out.
 func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total int, progress func(int, int)) error {
 	base, meta := g.base, ix.Meta(g.base)
+	if len(g.names) == 0 {
+		_, err := m.reindexChunks(ctx, base, "", false, done, total, progress)
+		return err
+	}
 	building, ready := []any{}, []any{}
 	for _, name := range g.names {
 		building = append(building, name, "building")
@@ -176,6 +194,19 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 	if err := m.rdb.HSet(ctx, meta, append(building, metaOf, of)...).Err(); err != nil {
 		return err
 	}
+	if _, err := m.reindexChunks(ctx, base, at, true, done, total, progress); err != nil {
+		return err
+	}
+	if err := m.rdb.HSet(ctx, meta, ready...).Err(); err != nil {
+		return err
+	}
+	return m.rdb.HDel(ctx, meta, metaAt, metaOf).Err()
+}
+
+// reindexChunks syncs the models of the group at base after the id at
+// ("" from the first), a chunk a call (reindexIDs, mark), counting them
+// in done; it returns the last id synced.
+func (m *Model[T]) reindexChunks(ctx context.Context, base, at string, mark bool, done *int, total int, progress func(int, int)) (string, error) {
 	for {
 		min := "-"
 		if at != "" {
@@ -183,11 +214,11 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 		}
 		ids, err := m.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: ix.IDs(base), Start: min, Stop: "+", ByLex: true, Count: int64(reindexChunk)}).Result()
 		if err != nil {
-			return reply.Read(err)
+			return at, reply.Read(err)
 		}
 		if len(ids) > 0 {
-			if err := m.reindexIDs(ctx, base, ids, true); err != nil {
-				return err
+			if err := m.reindexIDs(ctx, base, ids, mark); err != nil {
+				return at, err
 			}
 			at = ids[len(ids)-1]
 			*done += len(ids)
@@ -196,13 +227,9 @@ func (m *Model[T]) reindexGroup(ctx context.Context, g rebuild, done *int, total
 			}
 		}
 		if len(ids) < reindexChunk {
-			break
+			return at, nil
 		}
 	}
-	if err := m.rdb.HSet(ctx, meta, ready...).Err(); err != nil {
-		return err
-	}
-	return m.rdb.HDel(ctx, meta, metaAt, metaOf).Err()
 }
 
 // reindexIDs syncs the models ids of the group at base (index.lua's
@@ -298,4 +325,14 @@ func (m *Model[T]) indexStored(ctx context.Context, name string) error {
 		}
 	}
 	return fmt.Errorf("%w: DropIndex(%s): no slot group holds an index of that name; nothing dropped", errs.NotFound, name)
+}
+
+// hasUnique reports whether the type declares a Unique index.
+func (m *Model[T]) hasUnique() bool {
+	for _, f := range m.ix.Fields {
+		if f.Use == ix.UseUnique {
+			return true
+		}
+	}
+	return false
 }

@@ -200,3 +200,57 @@ func TestS23uEqualValuesOfOtherTextsAreOneUniqueValue(t *testing.T) {
 		ixcheck.MustNew[s23uTime](t, b.Client, to.Prefix, 1, to.Indexes, tm.IDs).Check(t, "times")
 	})
 }
+
+// s23uCoded has a Unique e-mail in the new declaration.
+type s23uCoded struct {
+	N     int
+	Email string
+}
+
+// TestS23uReindexChecksAReadyGroupAWriterWithoutTheIndexWrote: a group
+// is marked ready when a writer that declares the Unique index stores its
+// first model; a process still running the old declaration (Groups: 1,
+// no Unique index) then writes a model there with the same e-mail and no
+// entry of it. Reindex, run once every writer has the new declaration,
+// goes over the ready group too: it fails with ErrDuplicate naming both,
+// and once one of them has another value it repairs the missing entries.
+// Before, Reindex skipped the ready group: it returned nil, the two
+// models held one value, and a query for the second one's e-mail missed
+// it.
+func TestS23uReindexChecksAReadyGroupAWriterWithoutTheIndexWrote(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		p := b.Prefix + "s23urdy"
+		n := lens.Of(func(c *s23uCoded) *int { return &c.N })
+		email := lens.Of(func(c *s23uCoded) *string { return &c.Email })
+		opts := rapyer.Options{Prefix: p, Indexes: []index.Spec{index.On(n), index.Unique(email)}}
+		m := rapyer.MustNew[s23uCoded](b.Client, opts)
+		old := rapyer.MustNew[s23uCoded](b.NewClient(t, nil), rapyer.Options{Prefix: p, Groups: 1, Indexes: []index.Spec{index.On(n)}})
+		o := ixcheck.MustNew[s23uCoded](t, b.Client, p, 1, opts.Indexes, m.IDs)
+		if err := m.Save(ctx, "ann", s23uCoded{N: 1, Email: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		o.Check(t, "first")
+		for _, id := range []string{"bob", "cat"} {
+			if err := old.Save(ctx, id, s23uCoded{N: 2, Email: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s21Dup(t, "Reindex over a ready group with a duplicate", m.Reindex(ctx, nil), "ann and bob")
+		for _, id := range []string{"bob", "cat"} {
+			if err := old.Save(ctx, id, s23uCoded{N: 2, Email: id + "@x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.Reindex(ctx, nil); err != nil {
+			t.Fatalf("Reindex without duplicates: %v", err)
+		}
+		o.Check(t, "repaired")
+		got := s23uIDs(t, m, query.Where(is.Equal(email, "bob@x")))
+		if !slices.Equal(got, []string{"bob"}) {
+			t.Fatalf("a query for bob's e-mail: %q", got)
+		}
+		s21Dup(t, "bob's e-mail, indexed now", m.Save(ctx, "dan", s23uCoded{Email: "bob@x"}), "belongs to bob")
+		o.Check(t, "after")
+	})
+}
