@@ -53,6 +53,11 @@ func (m *Model[T]) Sweep(ctx context.Context) (swept []string, err error) {
 	if err := m.readyGroups(ctx, "Model.Sweep"); err != nil {
 		return nil, err
 	}
+	// what it may send asked before its first write: a user denied one
+	// clears nothing
+	if err := m.mayClear(ctx, "Sweep", "sweep"); err != nil {
+		return nil, err
+	}
 	pattern := m.layout.Pattern() + ":*"
 	var nodes []func(cursor uint64) *redis.ScanCmd
 	if c, ok := m.rdb.(*redis.ClusterClient); ok {
