@@ -48,6 +48,11 @@ const (
 // progress counts each moved model twice (moved, indexed). Once every
 // group says the move is done, that step costs one round trip.
 //
+// Before its first write it asks the server's ACL (Redis 7) for every
+// command it may send in the groups it will write (two reads and one
+// round trip more): a user denied one gets ErrNoPermission and nothing
+// is written, no index marked building.
+//
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
 // models it writes, or write the old layout.
@@ -263,7 +268,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // @groups, which no index is named), are refused with ErrInvalid. A name of which no slot group holds a key (a
 // misspelt name, or an index dropped already, by an earlier call too whose
 // outcome was unknown) fails with ErrNotFound naming it, and writes
-// nothing: one round trip looks before the one that deletes.
+// nothing: one round trip looks before the one that deletes. A second asks
+// the server's ACL (Redis 7) for the DEL and HDEL in every group: a user
+// denied one gets ErrNoPermission and nothing is deleted.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	if err := m.ready(ctx, "Model.DropIndex"); err != nil {
 		return err
