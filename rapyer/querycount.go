@@ -64,13 +64,21 @@ func (r *qrun[T]) count(ctx context.Context) (int, error) {
 // requires the predicate again (ops.Require), so a model changed since the
 // query found it is deleted only if it still matches. It is not one atomic
 // step: it stops at the first error, with the models deleted so far
-// counted. Cost: the query, then one round trip per model.
+// counted. Before the query (whose purge of dead models' entries writes)
+// it asks the server's ACL for what the deletes send, and sends an empty
+// batch in MULTI/EXEC (mayClear): a user denied one of them gets
+// ErrNoPermission and nothing written. Cost: two round trips, the query,
+// then one round trip per model.
 func (m *Model[T]) DeleteWhere(ctx context.Context, q query.Query[T]) (int, error) {
 	if err := m.ready(ctx, "Model.DeleteWhere"); err != nil {
 		return 0, err
 	}
 	r, err := m.prepare(q)
 	if err != nil {
+		return 0, err
+	}
+	// the query's purge of dead models is a write too
+	if err := m.mayClear(ctx, "DeleteWhere", "delete"); err != nil {
 		return 0, err
 	}
 	var ids []string

@@ -52,6 +52,11 @@ const (
 // progress counts each moved model twice (moved, indexed). Once every
 // group says the move is done, that step costs one round trip.
 //
+// Before its first write it asks the server's ACL (Redis 7) for every
+// command it may send in the groups it will write (two reads and one
+// round trip more): a user denied one gets ErrNoPermission and nothing
+// is written, no index marked building.
+//
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
 // models it writes, or write the old layout.
@@ -94,6 +99,9 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 	if err := m.groupsOK(ctx); err != nil {
 		return err
 	}
+	if err := m.reindexAsk(ctx); err != nil {
+		return err
+	}
 	moved, total, err := m.moveAll(ctx, progress)
 	if err != nil {
 		return err
@@ -115,6 +123,31 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 		progress(done, done) // writes during the move changed the count
 	}
 	return nil
+}
+
+// reindexAsk asks the ACL, before Reindex's first write, for what it
+// sends in the groups it will write (adminAsk): every group while the
+// move of the models stored before the first index is not done (it marks
+// them all building), else the groups reindexTodo lists. The move's
+// copies of models ask for their own commands, each before it writes
+// (move.lua).
+func (m *Model[T]) reindexAsk(ctx context.Context) error {
+	done, _, err := m.moveState(ctx)
+	if err != nil {
+		return reply.Read(err)
+	}
+	bases := m.ix.Bases()
+	if done {
+		todo, _, err := m.reindexTodo(ctx)
+		if err != nil {
+			return err
+		}
+		bases = bases[:0:0]
+		for _, g := range todo {
+			bases = append(bases, g.base)
+		}
+	}
+	return m.adminAsk(ctx, "Reindex", bases, append([]any{"reindex"}, m.ixSpec()...)...)
 }
 
 // rebuild is one group to rebuild: its base and its indexes not ready;
@@ -235,10 +268,7 @@ func (m *Model[T]) reindexChunks(ctx context.Context, base, at string, mark bool
 // reindexIDs syncs the models ids of the group at base (index.lua's
 // reindex), and with mark notes where the rebuild got to.
 func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, mark bool) error {
-	args := []any{len(m.ix.Fields)}
-	for _, f := range m.ix.Fields {
-		args = append(args, f.Name, string(f.Kind), f.UseWord(), f.Coll)
-	}
+	args := m.ixSpec()
 	for _, id := range ids {
 		args = append(args, id)
 	}
@@ -265,7 +295,9 @@ func (m *Model[T]) reindexIDs(ctx context.Context, base string, ids []string, ma
 // @groups, which no index is named), are refused with ErrInvalid. A name of which no slot group holds a key (a
 // misspelt name, or an index dropped already, by an earlier call too whose
 // outcome was unknown) fails with ErrNotFound naming it, and writes
-// nothing: one round trip looks before the one that deletes.
+// nothing: one round trip looks before the one that deletes. A second asks
+// the server's ACL (Redis 7) for the DEL and HDEL in every group: a user
+// denied one gets ErrNoPermission and nothing is deleted.
 func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 	if err := m.ready(ctx, "Model.DropIndex"); err != nil {
 		return err
@@ -288,6 +320,11 @@ func (m *Model[T]) DropIndex(ctx context.Context, name string) error {
 		return err
 	}
 	if err := m.indexStored(ctx, name); err != nil {
+		return err
+	}
+	// DEL and HDEL asked in every group first: a user denied one deletes
+	// nothing, rather than the keys without their state or the reverse
+	if err := m.adminAsk(ctx, "DropIndex", m.ix.Bases(), "drop", name); err != nil {
 		return err
 	}
 	_, err := m.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

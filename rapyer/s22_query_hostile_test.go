@@ -216,10 +216,6 @@ func TestS22QueriesOfAUserDeniedOneCommand(t *testing.T) {
 				before := s22Dump(ctx, t, b.Client, prefix)
 				err := s22Call(ctx, m, c.call)
 				what := fmt.Sprintf("%s denied %s", c.name, deny)
-				if s22Known[what] {
-					t.Logf("%s: known, not fixed (see s22Known): %v", what, err)
-					continue
-				}
 				switch {
 				case err == nil:
 				case !errors.Is(err, rapyer.ErrNoPermission):
@@ -236,19 +232,6 @@ func TestS22QueriesOfAUserDeniedOneCommand(t *testing.T) {
 			}
 		}
 	})
-}
-
-// s22Known are the cases found failing and not fixed in session 22:
-// Reindex's chunk script writes a model's entries, then meets the refused
-// command at the next one (and marks the index building first, a step of
-// its own); DropIndex deletes the keys, then is refused the HDEL of @meta
-// (or the reverse); Sweep's clear of a root-less model is refused after
-// its first write (partly applied); DeleteWhere denied MULTI.
-var s22Known = map[string]bool{
-	"Reindex denied time": true, "Reindex denied zrangebyscore": true, "Reindex denied zadd": true,
-	"Reindex denied zrem": true, "Reindex denied hdel": true, "Reindex denied smembers": true,
-	"Reindex denied pttl": true, "Reindex denied zrange": true, "DropIndex denied del": true,
-	"DropIndex denied hdel": true, "Sweep denied hmget": true, "DeleteWhere denied multi": true,
 }
 
 // s22hWhole fails t when the dead model x of s22hSetup is half purged: its

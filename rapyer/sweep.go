@@ -42,6 +42,10 @@ import (
 // keys and index entries in one atomic step that checks again that the
 // root is missing, so a model created meanwhile is left alone; the
 // returned list holds its root key (which was not there).
+//
+// Before its first write it asks the server's ACL (Redis 7) for what it
+// may send, and sends an empty batch in MULTI/EXEC (two round trips): a
+// user denied one gets ErrNoPermission and nothing is cleared.
 func (m *Model[T]) Sweep(ctx context.Context) (swept []string, err error) {
 	// a refusal of SCAN or of a read of a page (an ACL's NOPERM) came
 	// back bare, untyped
@@ -51,6 +55,11 @@ func (m *Model[T]) Sweep(ctx context.Context) (swept []string, err error) {
 		}
 	}()
 	if err := m.readyGroups(ctx, "Model.Sweep"); err != nil {
+		return nil, err
+	}
+	// what it may send asked before its first write: a user denied one
+	// clears nothing
+	if err := m.mayClear(ctx, "Sweep", "sweep"); err != nil {
 		return nil, err
 	}
 	pattern := m.layout.Pattern() + ":*"

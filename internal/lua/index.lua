@@ -639,8 +639,13 @@ function IX.asks()
       -- deadlines it purges, the TTL, the count of @ids, and @meta
       ask('TIME', x.ids, x.n); ask('ZRANGEBYSCORE', x.exp, x.n); ask('PTTL', x.root, x.n)
       ask('ZCARD', x.ids, x.n); ask('HSETNX', string.sub(x.ids, 1, -6) .. ':@meta', x.n)
+      -- and sync's reads of the model (IX.entries) and of @back, also
+      -- after the first write: a user denied HMGET clearing a model
+      -- whose root is gone (Sweep) failed partly applied
+      ask('HGET', x.back, x.n); ask('HMGET', x.root, x.n)
       for _, f in ipairs(x.f) do
-        if f.use == 'u' then ask('HSET', f.aux, x.n); ask('HDEL', f.aux, x.n) end
+        if f.use == 'u' then ask('HSET', f.aux, x.n); ask('HDEL', f.aux, x.n); ask('HGET', f.aux, x.n) end
+        if f.coll == 'set' then ask('SMEMBERS', f.aux, x.n) elseif f.coll ~= '' then ask('LRANGE', f.aux, x.n) end
       end
     end
   end
@@ -733,6 +738,112 @@ function IX.dupes(base, fs, ids)
   return nil
 end
 
+-- The index administration asks first ----------------------------------------
+-- Model.Reindex, Model.DropIndex and Model.Sweep are several calls each;
+-- ixask asks the ACL (Redis 7: redis.acl_check_cmd), before the first
+-- write of the first of them, for every command, with its key, that any of
+-- them may send in a group (asking up front for every command a path may
+-- send, as batches and queries do: Q.asks, IX.asks), so that a user denied
+-- one fails with NOPERM and nothing written, not after a group marked
+-- building, a model synced, or one index key of two deleted. A model's
+-- keys are asked with the roots given, or a stand-in root of the group
+-- (ACL key patterns match on the prefix). Elsewhere (no acl_check_cmd) the
+-- refusal shows as the command's own error, when it comes.
+
+-- sasks asks for what sync and purge send in the group at base, for the
+-- models at roots (what IX.asks asks for a batch's models): HSETNX of
+-- @meta, ZCARD of @ids, the clock, the entries' writes and the models'
+-- reads.
+function IX.sasks(base, fs, roots)
+  local ids, back, exp = base .. ':@ids', base .. ':@back', base .. ':@exp'
+  ask('HSETNX', base .. ':@meta', 0)
+  for _, c in ipairs({'ZCARD', 'ZADD', 'ZREM', 'TIME'}) do ask(c, ids, 0) end
+  for _, c in ipairs({'ZRANGEBYSCORE', 'ZADD', 'ZREM'}) do ask(c, exp, 0) end
+  for _, c in ipairs({'HGET', 'HSET', 'HDEL'}) do ask(c, back, 0) end
+  for _, f in ipairs(fs) do
+    ask('ZADD', f.z, 0); ask('ZREM', f.z, 0)
+    if f.use == 'u' then ask('HGET', f.aux, 0); ask('HSET', f.aux, 0); ask('HDEL', f.aux, 0) end
+  end
+  for _, root in ipairs(roots) do
+    ask('HMGET', root, 0); ask('PTTL', root, 0)
+    for _, f in ipairs(fs) do
+      if f.coll == 'set' then ask('SMEMBERS', root .. ':' .. f.name, 0)
+      elseif f.coll ~= '' then ask('LRANGE', root .. ':' .. f.name, 0) end
+    end
+  end
+end
+
+-- rasks asks for what a rebuild of the group at base sends: Model.Reindex
+-- around the chunks (HGET, HMGET, HSET, HDEL of @meta; ZRANGE of @ids),
+-- and reindex's sync and purge of the models at roots (sasks).
+function IX.rasks(base, fs, roots)
+  for _, c in ipairs({'HGET', 'HMGET', 'HSET', 'HDEL'}) do ask(c, base .. ':@meta', 0) end
+  ask('ZRANGE', base .. ':@ids', 0)
+  IX.sasks(base, fs, roots)
+end
+
+-- dasks asks for what a Delete batch of the model at root sends beyond
+-- sync's (sasks): TYPE and DEL of its keys.
+function IX.dasks(fs, root)
+  ask('TYPE', root, 0); ask('DEL', root, 0)
+  for _, f in ipairs(fs) do
+    if f.coll ~= '' then ask('DEL', root .. ':' .. f.name, 0); ask('TYPE', root .. ':' .. f.name, 0) end
+  end
+end
+
+-- refusal runs the asks of f(...) and returns nil, or the error reply of
+-- the first refused (NOPERM) or unknown (ERR) command.
+function IX.refusal(f, ...)
+  ACL = redis.acl_check_cmd
+  if ACL == nil then return nil end
+  for _, t in pairs(asked) do wipe(t) end
+  WROTE, AT = false, 0
+  local ok, res = pcall(f, ...)
+  if ok then return nil end
+  local r = answer(false, res)
+  if r[2] == 'NOPERM' then return redis.error_reply('NOPERM ' .. tostring(r[4])) end
+  return redis.error_reply('ERR ' .. tostring(r[2]) .. ': ' .. tostring(r[4]))
+end
+
+-- spec reads the indexes of reindex's and ixask's args from a[from]: the
+-- number of indexes, then four words each (name kind use coll).
+function IX.rspec(base, a, from)
+  local fs = {}
+  for j = from + 1, from + 4 * tonumber(a[from]), 4 do
+    local name = a[j]
+    local use, null, mark = IX.use(a[j + 2])
+    local aux = base .. ':@i:' .. name
+    if use == 'u' then aux = base .. ':@u:' .. name end
+    fs[#fs + 1] = {name = name, kind = a[j + 1], use = use, null = null, mark = mark, coll = a[j + 3], z = base .. ':@i:' .. name, aux = aux}
+  end
+  return fs
+end
+
+-- ixask(keys, args): keys = {@ids of the group}; args[1] what is asked,
+-- then the indexes as reindex takes them (IX.rspec), or an index name for
+-- 'drop': 'reindex' (IX.rasks); 'drop' (DEL of the index's keys, HDEL of
+-- @meta); 'delete', DeleteWhere's Delete batches (sync's commands, and
+-- TYPE and DEL of a model's keys); 'sweep', those and HSCAN of @back and
+-- EXISTS of a root (SCAN has no key). Replies OK, or the refusal as an
+-- error.
+local function ixask(keys, args)
+  local base = string.sub(keys[1], 1, -6)
+  local root = base .. ':{@}'
+  local e = IX.refusal(function()
+    if args[1] == 'drop' then
+      ask('DEL', base .. ':@i:' .. args[2], 0); ask('DEL', base .. ':@u:' .. args[2], 0)
+      ask('HDEL', base .. ':@meta', 0)
+      return
+    end
+    local fs = IX.rspec(base, args, 2)
+    if args[1] == 'reindex' then return IX.rasks(base, fs, {root}) end
+    IX.sasks(base, fs, {root})
+    IX.dasks(fs, root)
+    if args[1] == 'sweep' then ask('HSCAN', base .. ':@back', 0); ask('EXISTS', root, 0) end
+  end)
+  return e or 'OK'
+end
+
 -- reindex(keys, args): keys = {ids, back, exp}, args = the number of
 -- indexes, four words each (name kind use coll), then ids of the group:
 -- syncs each model, and replies with how many it synced. Two models that
@@ -743,16 +854,15 @@ local function reindex(keys, args)
   WROTE, AT = false, 0
   local nf = tonumber(args[1])
   local base = string.sub(keys[1], 1, -6)
-  local fs = {}
-  for j = 2, 1 + 4 * nf, 4 do
-    local name = args[j]
-    local use, null, mark = IX.use(args[j + 2])
-    local aux = base .. ':@i:' .. name
-    if use == 'u' then aux = base .. ':@u:' .. name end
-    fs[#fs + 1] = {name = name, kind = args[j + 1], use = use, null = null, mark = mark, coll = args[j + 3], z = base .. ':@i:' .. name, aux = aux}
+  local fs = IX.rspec(base, args, 1)
+  local ids, roots = {}, {}
+  for i = 2 + 4 * nf, #args do
+    ids[#ids + 1] = args[i]
+    roots[#roots + 1] = base .. ':{' .. args[i] .. '}'
   end
-  local ids = {}
-  for i = 2 + 4 * nf, #args do ids[#ids + 1] = args[i] end
+  -- every command of the chunk asked before its first write (ixask)
+  local e = IX.refusal(IX.sasks, base, fs, roots)
+  if e then return e end
   local dup = IX.dupes(base, fs, ids)
   if dup then return {'ERR', 'DUPLICATE', '0', dup} end
   local now = IX.now()

@@ -39,7 +39,7 @@ var moveSource string
 var Library = script.NewParts("rapyer",
 	// index.lua is appended to batch.lua: its code shares the
 	// interpreter's helpers, and its entries the interpreter's part.
-	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixenc", "query"}},
+	script.Part{Source: interpreter, Entries: []string{"batch", "reindex", "ixask", "ixenc", "query"}},
 	// A release frees memory and an extension takes none: a server out of
 	// memory (maxmemory, noeviction) still runs them, so that a held lock
 	// does not outlive its work until its TTL. Scripts (servers without
@@ -75,6 +75,10 @@ var (
 	// (index.lua's reindex); IxEnc encodes values as indexes do.
 	Reindex = Library.Func("reindex")
 	IxEnc   = Library.Func("ixenc")
+	// IxAsk asks the ACL, before the first write of Model.Reindex,
+	// DropIndex or Sweep, for every command they may send in one group
+	// (index.lua's ixask): OK, or the refusal as an error.
+	IxAsk = Library.Func("ixask")
 	// Query runs one query in one slot group (query.lua; package query).
 	Query = Library.Func("query")
 	// MoveRead, MoveCopy and MoveDrop move one model stored before its type

@@ -60,6 +60,16 @@ func RunInterpreter(ctx context.Context, c redis.UniversalClient, p *prog.Progra
 	return r.Result()
 }
 
+// MayRunTx sends the interpreter's empty program (it writes nothing) in
+// MULTI/EXEC, as RunTx sends a batch: a caller that runs several batches
+// learns before the first that this user may not send MULTI, EXEC or the
+// call (the server's refusal, its error), rather than after some applied
+// (a compiled shape's batch needs no MULTI, the interpreter's does).
+func MayRunTx(ctx context.Context, c redis.UniversalClient) error {
+	_, err := Interpreter.RunTx(ctx, c, emptyProgram(), emptyProgram)
+	return err
+}
+
 // emptyProgram is a call of the interpreter that does nothing (no keys, no
 // record, no instruction): how RunTx learns how a server runs it.
 func emptyProgram() []any { return []any{nil, nil, "0", "", "0", "0", "0", "0"} }
