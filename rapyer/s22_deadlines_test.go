@@ -71,8 +71,8 @@ type s22Sweep struct {
 // counting Exec landing between the lock's load and its save would keep
 // its token and lose its increment. A sweep's calls follow one another,
 // but one told ErrUnknownOutcome may still be run by the server after it
-// returned, during a later call: session 22's one finding (miniredis,
-// seed 7950859193248645016, N 75 and 76 tokens), explained by
+// returned, during a later call, on every tier: session 22's one finding
+// (miniredis, seed 7950859193248645016, N 75 and 76 tokens), explained by
 // TestS23mLockSaveOverwritesAWriterOutsideTheLock and
 // TestS23mMiniredisRunsAnAbandonedBatchLate.
 var (
