@@ -62,11 +62,24 @@ type s22Sweep struct {
 }
 
 // s22Churn are the ids Save, Create, Delete and friends churn; s22Counted
-// are those only counting writes (Exec, Update, Lock, ...) touch, whose
-// tokens are checked against what each call was told.
+// are those only counting writes touch, whose tokens are checked against
+// what each call was told: s22Plain those of the writes that take no lock
+// (Exec, tx.Exec, Update, UpdateMany), s22Locked those of Lock and
+// LockAll. They are apart because a model lock excludes other holders of
+// the lock, not writers that do not take it (docs/locks.md, "Ops under a
+// model lock"): the lock's save sets N to the value fn computed, so a
+// counting Exec landing between the lock's load and its save would keep
+// its token and lose its increment. A sweep's calls follow one another,
+// but one told ErrUnknownOutcome may still be run by the server after it
+// returned, during a later call, on every tier: session 22's one finding
+// (miniredis, seed 7950859193248645016, N 75 and 76 tokens), explained by
+// TestS23mLockSaveOverwritesAWriterOutsideTheLock and
+// TestS23mMiniredisRunsAnAbandonedBatchLate.
 var (
 	s22Churn   = []string{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"}
-	s22Counted = []string{"c0", "c1", "c2", "c3"}
+	s22Plain   = []string{"c0", "c1", "c2", "c3"}
+	s22Locked  = []string{"k0", "k1", "k2", "k3"}
+	s22Counted = slices.Concat(s22Plain, s22Locked)
 )
 
 // ctx draws a call's context: mostly a deadline from 1µs to about 3ms
@@ -215,27 +228,27 @@ var s22Whole = []s22Entry{
 var s22Counting = []s22Entry{
 	{"Exec", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
-		_, err := s.m.Exec(ctx, s.pick(s22Counted), tx.Of(s.counted(tok)...))
+		_, err := s.m.Exec(ctx, s.pick(s22Plain), tx.Of(s.counted(tok)...))
 		return tok, err
 	}},
 	{"tx.Exec", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
-		_, err := tx.Exec(ctx, s.rdb, tx.On(s.m.Target(s.pick(s22Counted)), s.counted(tok)...), tx.Options{})
+		_, err := tx.Exec(ctx, s.rdb, tx.On(s.m.Target(s.pick(s22Plain)), s.counted(tok)...), tx.Options{})
 		return tok, err
 	}},
 	{"Update", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
-		_, err := s.m.Update(ctx, s.pick(s22Counted), func(s22Doc) (tx.Batch, error) { return tx.Of(s.counted(tok)...), nil })
+		_, err := s.m.Update(ctx, s.pick(s22Plain), func(s22Doc) (tx.Batch, error) { return tx.Of(s.counted(tok)...), nil })
 		return tok, err
 	}},
 	{"UpdateMany", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
-		_, err := s.m.UpdateMany(ctx, []string{s.pick(s22Counted)}, func([]s22Doc) (tx.Batch, error) { return tx.Of(s.counted(tok)...), nil })
+		_, err := s.m.UpdateMany(ctx, []string{s.pick(s22Plain)}, func([]s22Doc) (tx.Batch, error) { return tx.Of(s.counted(tok)...), nil })
 		return tok, err
 	}},
 	{"Lock", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
-		_, err := s.m.Lock(ctx, s.pick(s22Counted), "w", func(_ context.Context, d *s22Doc) error {
+		_, err := s.m.Lock(ctx, s.pick(s22Locked), "w", func(_ context.Context, d *s22Doc) error {
 			d.N++
 			d.Log = append(d.Log, tok)
 			return nil
@@ -274,7 +287,7 @@ var s22Maint = []s22Entry{
 	{"LockAll", func(s *s22Sweep, ctx context.Context) (string, error) {
 		tok := s.token()
 		s.spans[tok] = 2
-		ids := slices.Clone(s22Counted)
+		ids := slices.Clone(s22Locked)
 		s.r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 		var a, b s22Doc
 		held := []rapyer.Held{s.m.Hold(ids[0], &a), s.m.Hold(ids[1], &b)}
@@ -307,14 +320,10 @@ func TestS22EveryWriteUnderTinyDeadlines(t *testing.T) {
 		check := rapyer.MustNew[s22Doc](b.Client, rapyer.Options{Prefix: prefix, Indexes: s22Specs})
 		before, _ := s22Count()
 		s := s22Setup(t, b, prefix, seed)
-		// miniredis is left out until one finding is explained: in
-		// session 22's CI run (seed 7950859193248645016) a model there
-		// held one token more than its counter after the sweep (N 75,
-		// 76 tokens); the real server and the cluster never showed it.
-		if b.Kind == testenv.Mini {
-			t.Skip("open finding on miniredis: one model not whole after the sweep (seed 7950859193248645016); see the session 22 note")
-		}
 		n := 100 // per entry point, then as many again mixed
+		if b.Kind == testenv.Mini {
+			n = 50
+		}
 		all := slices.Concat(s22Whole, s22Counting, s22Maint)
 		for _, e := range all {
 			s.run(e, n)
