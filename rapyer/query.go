@@ -50,8 +50,14 @@ func (m *Model[T]) prepare(q query.Query[T]) (*qrun[T], error) {
 	if r.bases, err = m.queryBases(spec); err != nil {
 		return nil, err
 	}
+	if err := treeBounds(spec.Tree); err != nil {
+		return nil, errs.At(spec.Shown, err)
+	}
 	if spec.Lower != nil {
 		if r.words, err = m.queryWords(spec); err != nil {
+			return nil, errs.At(spec.Shown, err)
+		}
+		if err := wordBounds(r.words); err != nil {
 			return nil, errs.At(spec.Shown, err)
 		}
 	}
@@ -127,4 +133,63 @@ func (m *Model[T]) queryWords(s plan.Spec) ([]string, error) {
 		w[i] = k
 	}
 	return w, nil
+}
+
+// The bounds of a query's predicate (docs/queries.md, "Bad input"): every
+// call of the query script carries the predicate and evaluates it on each
+// candidate it does not know to hold it, so its size is the size of every
+// request and of the work per candidate. Before, an In of 4096 values, or
+// an Or of 1024 ranges, held a redis-server past its busy-script time
+// (BUSY for every other client), and an In of 1000 values was a call of
+// miniredis past go-redis's read timeout.
+const (
+	// maxQueryNodes is the most nodes (leaves and And, Or, Not) of a
+	// query's predicate: an In of up to 255 values.
+	maxQueryNodes = 256
+	// maxQueryDepth is the deepest nesting of And, Or and Not.
+	maxQueryDepth = 64
+	// maxQueryBytes is the most bytes of the predicate's words, what each
+	// call of the query script carries.
+	maxQueryBytes = 1 << 20
+)
+
+// treeBounds refuses a predicate over maxQueryNodes or maxQueryDepth with
+// ErrTooLarge, before anything is lowered or sent. It stops counting at
+// the first bound passed, so a huge tree costs no more than the bound.
+func treeBounds(t *plan.Node) error {
+	if t == nil {
+		return nil
+	}
+	type at struct {
+		n     *plan.Node
+		depth int
+	}
+	nodes, stack := 0, []at{{t, 1}}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if nodes++; nodes > maxQueryNodes {
+			return fmt.Errorf("%w: the predicate has more than %d nodes (leaves and And, Or, Not; an In of n values is n+1): split the query", errs.TooLarge, maxQueryNodes)
+		}
+		if top.depth > maxQueryDepth {
+			return fmt.Errorf("%w: the predicate nests And, Or and Not deeper than %d", errs.TooLarge, maxQueryDepth)
+		}
+		for _, k := range top.n.Kids {
+			stack = append(stack, at{k, top.depth + 1})
+		}
+	}
+	return nil
+}
+
+// wordBounds refuses a predicate whose words, as each call of the script
+// carries them, pass maxQueryBytes, with ErrTooLarge.
+func wordBounds(words []string) error {
+	n := 0
+	for _, w := range words {
+		n += len(w)
+	}
+	if n > maxQueryBytes {
+		return fmt.Errorf("%w: the predicate's values are %d bytes, over the %d a query carries in each call", errs.TooLarge, n, maxQueryBytes)
+	}
+	return nil
 }

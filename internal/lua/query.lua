@@ -145,6 +145,10 @@ function Q.parse(args)
   i = i + 1
   for j = 1, tonumber(args[i]) do S.pw[j] = args[i + j] end
   i = i + 1 + tonumber(args[i])
+  -- a candidate read against the predicate costs the budget one more
+  -- for every 16 of its nodes (seven words each): a large predicate
+  -- (the client allows 256 nodes) looks at fewer candidates a call
+  S.cost = math.floor(#S.pw / 112)
   -- every index of the model (name kind use coll), for IX.purge
   S.fs = {}
   for _ = 1, tonumber(args[i] or '0') do
@@ -314,6 +318,7 @@ function Q.visit(S, key, id, sure)
   if sure or #S.pw == 0 then ok = Q.emit(S, key, id, false)
   elseif S.fast then ok = Q.emit(S, key, id, true)
   else ok = Q.pred(S, id) and Q.emit(S, key, id, false) end
+  if not sure and #S.pw > 0 then S.seen = S.seen + S.cost end
   if ok then
     S.n = S.n + 1
     if S.what ~= 'count' and S.n >= S.limit then return true end

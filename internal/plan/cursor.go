@@ -29,6 +29,12 @@ func Fingerprint(parts ...string) [8]byte {
 
 const cursorVersion = 1
 
+// MaxCursor is the longest cursor DecodeCursor reads: the base64 of a
+// version, a fingerprint, a sort key of up to 4096 bytes and a checksum.
+// The longest sort key is an indexed value of 1024 bytes encoded (at most
+// twice as long, and a terminator) then an id of 512 bytes.
+const MaxCursor = (13 + 4096) * 4 / 3
+
 // checksum is the first four bytes of a keyed hash of b: what tells a
 // cursor that was changed from one the library made.
 func checksum(b []byte) []byte {
@@ -52,6 +58,13 @@ func EncodeCursor(fp [8]byte, key string) string {
 // A cursor of another query, or one that was changed, fails with
 // errs.BadCursor.
 func DecodeCursor(fp [8]byte, c string) (string, error) {
+	if len(c) > MaxCursor {
+		// no sort key is that long (an indexed value of at most 1024
+		// bytes, encoded, then an id of at most 512): a cursor that
+		// long was made, not read from a page, and its key would be
+		// sent with every call of the query (before, a 10 MB one was)
+		return "", fmt.Errorf("%w: a cursor of %d bytes, over the %d of any cursor of this library", errs.BadCursor, len(c), MaxCursor)
+	}
 	// Strict: a last character whose unused bits are set decodes to the
 	// same bytes in the lenient decoder; it is a changed cursor too
 	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
