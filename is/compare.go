@@ -142,14 +142,16 @@ func AtLeast[S any, A Ordered](x Operand[S, A], v A) Pred[S] {
 // hold for no model, and Not(In(x)) for every one).
 func In[S any, A comparable](x Operand[S, A], vs ...A) Pred[S] {
 	ps := make([]Pred[S], len(vs))
-	shown := make([]string, len(vs)+1)
-	shown[0] = operandName(x)
 	for i, v := range vs {
 		ps[i] = compare("Equal", "eq", x, v, false)
-		shown[i+1] = show(v)
 	}
 	p := Or(ps...)
-	p.n.shown = "In(" + strings.Join(shown, ", ") + ")"
+	p.n.shown = describe("In", len(vs)+1, func(i int) string {
+		if i == 0 {
+			return operandName(x)
+		}
+		return show(vs[i-1])
+	})
 	if len(vs) == 0 {
 		p.n.err = fmt.Errorf("%w: %s: no values: it would hold for no model (and Not of it for every one)", errs.Invalid, p.n.shown)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rapyer-go/rapyer/internal/errs"
 	"github.com/rapyer-go/rapyer/internal/prog"
@@ -132,7 +133,7 @@ func (p Pred[S]) Lower(t prog.Target) ([]string, error) {
 // Not holds where p does not.
 func Not[S any](p Pred[S]) Pred[S] {
 	r := p.root()
-	return Pred[S]{&node[S]{tag: "not", kids: []*node[S]{r}, shown: "Not(" + r.shown + ")"}}
+	return Pred[S]{&node[S]{tag: "not", kids: []*node[S]{r}, shown: describe("Not", 1, func(int) string { return r.shown })}}
 }
 
 // And holds where every one of ps holds.
@@ -155,15 +156,56 @@ func Or[S any](ps ...Pred[S]) Pred[S] { return join("or", "Or", ps) }
 
 func join[S any](tag, name string, ps []Pred[S]) Pred[S] {
 	n := &node[S]{tag: tag}
-	parts := make([]string, len(ps))
-	for i, p := range ps {
+	for _, p := range ps {
 		n.kids = append(n.kids, p.root())
-		parts[i] = p.root().shown
 	}
-	n.shown = name + "(" + strings.Join(parts, ", ") + ")"
+	n.shown = describe(name, len(n.kids), func(i int) string { return n.kids[i].shown })
 	if len(ps) == 0 {
 		n.err = fmt.Errorf("%w: %s: an %s of no predicates (from an empty slice?) would hold for %s; give it at least one, or use query.All for every model",
 			errs.Invalid, n.shown, name, map[string]string{"and": "every model", "or": "none"}[tag])
 	}
 	return Pred[S]{n}
+}
+
+// maxShown bounds a description (String, and the messages that name a
+// predicate). A description of every part would grow with the predicate:
+// an In of 100k values, and a tree nested 10k deep, where each level would
+// copy the description of the level below and building it would cost the
+// square of the depth.
+const maxShown = 300
+
+// describe is name(part(0), ..., part(n-1)), cut with "..." past
+// maxShown bytes; it asks for the parts only as far as it shows them.
+func describe(name string, n int, part func(int) string) string {
+	var b strings.Builder
+	b.WriteString(name)
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if p := part(i); b.Len()+len(p) > maxShown {
+			b.WriteString(cut(p, maxShown-b.Len()))
+			b.WriteString("...")
+			break
+		} else {
+			b.WriteString(p)
+		}
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// cut is s cut to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
