@@ -129,8 +129,7 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 // sends in the groups it will write (adminAsk): every group while the
 // move of the models stored before the first index is not done (it marks
 // them all building), else the groups reindexTodo lists. The move's
-// copies of models ask for their own commands, each before it writes
-// (move.lua).
+// commands are asked once the move knows it has models to move (moveAll).
 func (m *Model[T]) reindexAsk(ctx context.Context) error {
 	done, _, err := m.moveState(ctx)
 	if err != nil {
@@ -147,7 +146,7 @@ func (m *Model[T]) reindexAsk(ctx context.Context) error {
 			bases = append(bases, g.base)
 		}
 	}
-	return m.adminAsk(ctx, "Reindex", bases, append([]any{"reindex"}, m.ixSpec()...)...)
+	return m.adminAsk(ctx, "Reindex", bases, m.askArgs("reindex", "")...)
 }
 
 // rebuild is one group to rebuild: its base and its indexes not ready;
