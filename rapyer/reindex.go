@@ -54,8 +54,10 @@ const (
 //
 // Before its first write it asks the server's ACL (Redis 7) for every
 // command it may send in the groups it will write (two reads and one
-// round trip more): a user denied one gets ErrNoPermission and nothing
-// is written, no index marked building.
+// round trip more), and, when it has models to move, for every command a
+// move of a model of the type may send (one round trip more): a user
+// denied one gets ErrNoPermission and nothing is written, no group marked
+// moving, no index marked building.
 //
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
