@@ -76,13 +76,17 @@ func (m *Model[T]) ixSpec() []any {
 }
 
 // askArgs are ixask's args for what (index.lua): m's indexes (ixSpec),
-// then a stand-in record key of a batch, old (the stand-in root of the
+// then a stand-in record key of a batch ("" with tx.NoRecord), old (the stand-in root of the
 // layout without indexes whose move is asked for, or "") and the type's
 // collections, their number, then the name and Redis type of each: the
 // keys a Delete batch or a move of a model of the type sends to.
 func (m *Model[T]) askArgs(what, old string) []any {
 	args := append([]any{what}, m.ixSpec()...)
-	args = append(args, keys.Tx(m.opts.Prefix+":{@}", "@"), old, len(m.schema.Collections))
+	rec := keys.Tx(m.opts.Prefix+":{@}", "@")
+	if m.opts.Exec.Record < 0 {
+		rec = "" // tx.NoRecord: the batches keep none
+	}
+	args = append(args, rec, old, len(m.schema.Collections))
 	for _, n := range m.schema.Collections {
 		args = append(args, n.Name, n.Kind.RedisType())
 	}

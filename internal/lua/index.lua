@@ -784,10 +784,10 @@ end
 
 -- dasks asks for what a Delete batch of the model at root sends beyond
 -- sync's (sasks), compiled or interpreted: GET, SET and DEL of its record
--- (rec, a stand-in record key), HGET of the root's version, and TYPE and
+-- (rec, a stand-in record key; '' for none: tx.NoRecord), HGET of the root's version, and TYPE and
 -- DEL of the root and of each collection key (colls: name, Redis type).
 function IX.dasks(root, rec, colls)
-  ask('GET', rec, 0); ask('SET', rec, 0); ask('DEL', rec, 0)
+  if rec ~= '' then ask('GET', rec, 0); ask('SET', rec, 0); ask('DEL', rec, 0) end
   ask('HGET', root, 0); ask('TYPE', root, 0); ask('DEL', root, 0)
   for i = 1, #colls, 2 do
     local k = root .. ':' .. colls[i]
