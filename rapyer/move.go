@@ -392,6 +392,13 @@ func (m *Model[T]) moveAll(ctx context.Context, progress func(done, total int)) 
 		m.mv.done.Store(true)
 		return 0, 0, m.setMove(ctx, "done", false)
 	}
+	// Every command a move of a model of the type may send (its
+	// collections known from the schema: index.lua's IX.masks) asked
+	// before the first write: a user denied one saw the groups marked
+	// moving and building, and a claim written, before a copy was refused.
+	if err := m.adminAsk(ctx, "Reindex", m.ix.Bases(), m.askArgs("move", m.mv.old.Root("@"))...); err != nil {
+		return 0, 0, err
+	}
 	// From here until the rebuild ends no query answers from the indexes:
 	// they lack the models not moved yet.
 	if err := m.setMove(ctx, "moving", true); err != nil {

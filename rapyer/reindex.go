@@ -54,8 +54,10 @@ const (
 //
 // Before its first write it asks the server's ACL (Redis 7) for every
 // command it may send in the groups it will write (two reads and one
-// round trip more): a user denied one gets ErrNoPermission and nothing
-// is written, no index marked building.
+// round trip more), and, when it has models to move, for every command a
+// move of a model of the type may send (one round trip more): a user
+// denied one gets ErrNoPermission and nothing is written, no group marked
+// moving, no index marked building.
 //
 // Run it after every process that writes the type runs with the new
 // declaration: a writer without it would drop the new entries of the
@@ -129,8 +131,7 @@ func (m *Model[T]) reindex(ctx context.Context, progress func(done, total int)) 
 // sends in the groups it will write (adminAsk): every group while the
 // move of the models stored before the first index is not done (it marks
 // them all building), else the groups reindexTodo lists. The move's
-// copies of models ask for their own commands, each before it writes
-// (move.lua).
+// commands are asked once the move knows it has models to move (moveAll).
 func (m *Model[T]) reindexAsk(ctx context.Context) error {
 	done, _, err := m.moveState(ctx)
 	if err != nil {
@@ -147,7 +148,7 @@ func (m *Model[T]) reindexAsk(ctx context.Context) error {
 			bases = append(bases, g.base)
 		}
 	}
-	return m.adminAsk(ctx, "Reindex", bases, append([]any{"reindex"}, m.ixSpec()...)...)
+	return m.adminAsk(ctx, "Reindex", bases, m.askArgs("reindex", "")...)
 }
 
 // rebuild is one group to rebuild: its base and its indexes not ready;

@@ -783,11 +783,47 @@ function IX.rasks(base, fs, roots)
 end
 
 -- dasks asks for what a Delete batch of the model at root sends beyond
--- sync's (sasks): TYPE and DEL of its keys.
-function IX.dasks(fs, root)
-  ask('TYPE', root, 0); ask('DEL', root, 0)
-  for _, f in ipairs(fs) do
-    if f.coll ~= '' then ask('DEL', root .. ':' .. f.name, 0); ask('TYPE', root .. ':' .. f.name, 0) end
+-- sync's (sasks), compiled or interpreted: GET, SET and DEL of its record
+-- (rec, a stand-in record key; '' for none: tx.NoRecord), HGET of the root's version, and TYPE and
+-- DEL of the root and of each collection key (colls: name, Redis type).
+function IX.dasks(root, rec, colls)
+  if rec ~= '' then ask('GET', rec, 0); ask('SET', rec, 0); ask('DEL', rec, 0) end
+  ask('HGET', root, 0); ask('TYPE', root, 0); ask('DEL', root, 0)
+  for i = 1, #colls, 2 do
+    local k = root .. ':' .. colls[i]
+    ask('TYPE', k, 0); ask('DEL', k, 0)
+  end
+end
+
+-- MVREAD and MVWRITE are the commands move.lua's mvread reads, and mvcopy
+-- writes, a collection key of each Redis type with.
+local MVREAD = {list = 'LRANGE', hash = 'HGETALL', set = 'SMEMBERS'}
+local MVWRITE = {list = 'RPUSH', hash = 'HSET', set = 'SADD'}
+
+-- masks asks for what the move of a model stored before the type's first
+-- index sends (move.lua), from the old layout's root old to the group at
+-- base, for a model with the collections colls (name, Redis type): mvread
+-- (the claim's GET and SET, EXISTS, PTTL and HGETALL of the root, TYPE
+-- and the read of each collection key), mvcopy (TYPE of the new root and
+-- of the group's bookkeeping; EXISTS, HGET, DEL, HSET and PEXPIRE of the
+-- root; DEL, the write and PEXPIRE of each collection key; ZADD of @ids;
+-- HSETNX of @back; ZADD and ZREM of @exp; the clock), and mvdrop (HGET of
+-- the old root, DEL of its keys and the claim). Every command a copy may
+-- send is asked, PEXPIRE and ZADD of @exp too, whether or not a model to
+-- move has a TTL.
+function IX.masks(base, old, colls)
+  local new, claim = base .. ':{@}', old .. ':@moving'
+  local ids, exp, back = base .. ':@ids', base .. ':@exp', base .. ':@back'
+  ask('GET', claim, 0); ask('SET', claim, 0); ask('DEL', claim, 0)
+  for _, c in ipairs({'EXISTS', 'PTTL', 'HGETALL', 'HGET', 'DEL'}) do ask(c, old, 0) end
+  for _, k in ipairs({new, ids, exp, back}) do ask('TYPE', k, 0) end
+  for _, c in ipairs({'EXISTS', 'HGET', 'DEL', 'HSET', 'PEXPIRE'}) do ask(c, new, 0) end
+  ask('ZADD', ids, 0); ask('HSETNX', back, 0); ask('ZADD', exp, 0); ask('ZREM', exp, 0); ask('TIME', ids, 0)
+  for i = 1, #colls, 2 do
+    local t, from, to = colls[i + 1], old .. ':' .. colls[i], new .. ':' .. colls[i]
+    ask('TYPE', from, 0); ask('DEL', from, 0)
+    if MVREAD[t] then ask(MVREAD[t], from, 0); ask(MVWRITE[t], to, 0) end
+    ask('DEL', to, 0); ask('PEXPIRE', to, 0)
   end
 end
 
@@ -819,13 +855,21 @@ function IX.rspec(base, a, from)
   return fs
 end
 
--- ixask(keys, args): keys = {@ids of the group}; args[1] what is asked,
--- then the indexes as reindex takes them (IX.rspec), or an index name for
--- 'drop': 'reindex' (IX.rasks); 'drop' (DEL of the index's keys, HDEL of
--- @meta); 'delete', DeleteWhere's Delete batches (sync's commands, and
--- TYPE and DEL of a model's keys); 'sweep', those and HSCAN of @back and
--- EXISTS of a root (SCAN has no key). Replies OK, or the refusal as an
--- error.
+-- ixask(keys, args): keys = {@ids of the group} (of a stand-in group
+-- <prefix>:{@} for a type with Options.HashTag, <prefix>:@ids for a type
+-- without indexes); args[1] what is asked, then the indexes as reindex
+-- takes them (IX.rspec; 0 for none), then the tail: a stand-in record key
+-- (tx{...}), the stand-in root of the layout without indexes ('' but
+-- for 'move') and the type's collections (their number,
+-- then name and Redis type of each); or, for 'drop', an index name.
+-- 'reindex': IX.rasks; 'move', Reindex's move of the models stored
+-- before the type's first index: IX.masks, from the root of the old
+-- layout; 'drop': DEL of the index's keys, HDEL of @meta;
+-- 'delete', DeleteWhere's Delete batches: sync's commands (for a type
+-- with indexes) and those of a Delete (IX.dasks); 'sweep', those, HSCAN of
+-- @back, EXISTS of a root and DEL of a stale key (SCAN has no key, and is
+-- Sweep's first request); 'sweepkeys', 'sweep' without @back's HSCAN (a
+-- type without slot groups). Replies OK, or the refusal as an error.
 local function ixask(keys, args)
   local base = string.sub(keys[1], 1, -6)
   local root = base .. ':{@}'
@@ -835,11 +879,19 @@ local function ixask(keys, args)
       ask('HDEL', base .. ':@meta', 0)
       return
     end
+    local nf = tonumber(args[2])
     local fs = IX.rspec(base, args, 2)
+    local p = 3 + 4 * nf
+    local rec, old, colls = args[p], args[p + 1], {}
+    for i = p + 3, p + 2 + 2 * tonumber(args[p + 2] or '0') do colls[#colls + 1] = args[i] end
     if args[1] == 'reindex' then return IX.rasks(base, fs, {root}) end
-    IX.sasks(base, fs, {root})
-    IX.dasks(fs, root)
-    if args[1] == 'sweep' then ask('HSCAN', base .. ':@back', 0); ask('EXISTS', root, 0) end
+    if args[1] == 'move' then return IX.masks(base, old, colls) end
+    if nf > 0 then IX.sasks(base, fs, {root}) end
+    IX.dasks(root, rec, colls)
+    if args[1] == 'sweep' or args[1] == 'sweepkeys' then
+      ask('EXISTS', root, 0); ask('DEL', root .. ':@', 0)
+      if args[1] == 'sweep' then ask('HSCAN', base .. ':@back', 0) end
+    end
   end)
   return e or 'OK'
 end
