@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -39,47 +36,6 @@ func s23aSetup(ctx context.Context, t *testing.T, rdb redis.UniversalClient, pre
 	}
 }
 
-// s23aDump is every key under prefix with its type and whole content
-// (the dead model's traces included), sorted.
-func s23aDump(ctx context.Context, t *testing.T, rdb redis.UniversalClient, prefix string) string {
-	t.Helper()
-	var mu sync.Mutex
-	var lines []string
-	each := func(ctx context.Context, c *redis.Client) error {
-		keys, err := c.Keys(ctx, prefix+":*").Result()
-		for _, k := range keys {
-			var v any
-			switch ty := c.Type(ctx, k).Val(); ty {
-			case "hash":
-				v = c.HGetAll(ctx, k).Val()
-			case "set":
-				s := c.SMembers(ctx, k).Val()
-				sort.Strings(s)
-				v = s
-			case "zset":
-				v = c.ZRangeWithScores(ctx, k, 0, -1).Val()
-			default:
-				v = ty
-			}
-			mu.Lock()
-			lines = append(lines, fmt.Sprintf("%q %v", k, v))
-			mu.Unlock()
-		}
-		return err
-	}
-	var err error
-	if c, ok := rdb.(*redis.ClusterClient); ok {
-		err = c.ForEachMaster(ctx, each)
-	} else {
-		err = each(ctx, rdb.(*redis.Client))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
 // A user of the least-privilege line denied one command that Reindex,
 // DropIndex, Sweep or DeleteWhere send (each several requests, each of
 // which writes here: checked with the user denied nothing) either succeeds
@@ -101,9 +57,9 @@ func TestS23aIndexAdminUnderDeniedCommands(t *testing.T) {
 				prefix := fmt.Sprintf("%s_%s", space, name)
 				s23aSetup(ctx, t, b.Client, prefix)
 				m := rapyer.MustNew[s22User](app, rapyer.Options{Prefix: prefix, Indexes: s22AppSpec, Groups: 1})
-				before := s23aDump(ctx, t, b.Client, prefix)
+				before := s23bDump(ctx, t, b.Client, prefix)
 				err := call(ctx, m)
-				after := s23aDump(ctx, t, b.Client, prefix)
+				after := s23bDump(ctx, t, b.Client, prefix)
 				what := fmt.Sprintf("%s denied %q", name, deny)
 				switch {
 				case deny == "" && (err != nil || after == before):
