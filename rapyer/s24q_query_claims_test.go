@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapyer-go/rapyer/index"
 	"github.com/rapyer-go/rapyer/internal/testenv"
 	"github.com/rapyer-go/rapyer/is"
 	"github.com/rapyer-go/rapyer/ops"
@@ -119,6 +120,9 @@ func s24qOrdered(t *testing.T, m *rapyer.Model[QItem], r *rand.Rand, q query.Que
 			t.Fatalf("%s: %v (page %d)", q, err, n)
 		}
 		for _, e := range pg.Items {
+			if !p.Holds(e.Value) {
+				t.Fatalf("%s: page %d gave %s as %+v, which does not match", q, n, e.ID, e.Value)
+			}
 			paged = append(paged, e.ID)
 		}
 		if cur = pg.Next; cur == "" {
@@ -126,6 +130,11 @@ func s24qOrdered(t *testing.T, m *rapyer.Model[QItem], r *rand.Rand, q query.Que
 		}
 	}
 	streamed := s24qAll(t, m.FindIDs(context.Background(), q))
+	for v, err := range m.Find(context.Background(), q) {
+		if err != nil || !p.Holds(v) {
+			t.Fatalf("%s: Find gave %+v, %v, which does not match", q, v, err)
+		}
+	}
 	var want []string
 	for id, v := range quiet {
 		if p.Holds(v) {
@@ -198,6 +207,9 @@ func TestS24qTiesComeInTheirIdOrderOnEveryPageBothWays(t *testing.T) {
 				{query.Where(is.Equal(iScore, 0)), is.Equal(iScore, 0.0), byID},
 				{query.Where(is.AtMost(iPrice, 1)), is.AtMost(iPrice, 1), price},
 				{query.Where(is.In(iPrice, 0, 2)).OrderBy(iPrice), is.In(iPrice, 0, 2), price},
+				{query.Where(is.Or(is.Equal(iPrice, 1), is.Equal(iScore, 1))), is.Or(is.Equal(iPrice, 1), is.Equal(iScore, 1.0)), byID},
+				{query.Where(is.Or(is.AtLeast(iPrice, 2), is.Below(iScore, 1))), is.Or(is.AtLeast(iPrice, 2), is.Below(iScore, 1.0)), byID},
+				{query.Where(is.And(news, is.AtMost(iScore, 0))).OrderBy(iScore), is.And(news, is.AtMost(iScore, 0.0)), score},
 			} {
 				q := x.q
 				if desc {
@@ -289,4 +301,83 @@ func s24qUniqueWrite(ctx context.Context, m *rapyer.Model[ixMember], r *rand.Ran
 func s24qAll[V any](t *testing.T, seq iter.Seq2[V, error]) []V {
 	t.Helper()
 	return s24qFirst(t, seq, -1)
+}
+
+// TestS24qLimitBoundsDeleteWhereAndNotCount: DeleteWhere of a query with
+// Limit(n) deletes at most n models, the first n of the query's order
+// (here its OrderBy, descending), and leaves the others; Count counts
+// every match whatever the Limit; a cursor goes on with another Limit.
+func TestS24qLimitBoundsDeleteWhereAndNotCount(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := newItems(t, b, "dwl", rapyer.Options{Groups: 4})
+		ids := saveItems(t, m, 20, func(i int) QItem { return QItem{Status: "new", Price: i} })
+		q := query.Where(is.Equal(iStatus, "new")).OrderBy(iPrice).Desc().Limit(7)
+		if n, err := m.Count(ctx, q); err != nil || n != 20 {
+			t.Fatalf("Count with Limit(7): %d, %v; want 20", n, err)
+		}
+		// the page size may change from page to page: the cursor goes on
+		p1, err := m.Page(ctx, q.Limit(3), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := m.Page(ctx, q.Limit(5), p1.Next)
+		if err != nil || !slices.Equal(s24qIDs(p2.Items), []string{"it016", "it015", "it014", "it013", "it012"}) {
+			t.Fatalf("the next page of another size: %v, %v", s24qIDs(p2.Items), err)
+		}
+		n, err := m.DeleteWhere(ctx, q)
+		if err != nil || n != 7 {
+			t.Fatalf("DeleteWhere with Limit(7): %d, %v", n, err)
+		}
+		left := s24qAll(t, m.FindIDs(ctx, query.All[QItem]()))
+		if want := ids[:13]; !slices.Equal(left, want) {
+			t.Fatalf("left %v, want %v", left, want)
+		}
+		if n, err := m.DeleteWhere(ctx, query.Where(is.Equal(iStatus, "new")).Limit(100)); err != nil || n != 13 {
+			t.Fatalf("DeleteWhere of the rest: %d, %v", n, err)
+		}
+	})
+}
+
+// TestS24qReindexProgressEndsAtItsTotal: a rebuild of an index declared
+// after 30 models were stored, in chunks of 4 over two groups, reports a
+// progress that never goes back, whose total is the models' number and
+// whose last call has done == total; the index then answers every model.
+func TestS24qReindexProgressEndsAtItsTotal(t *testing.T) {
+	defer rapyer.SetReindexChunk(4)()
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		prefix := b.Prefix + "prog"
+		old := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus)}})
+		for i := range 30 {
+			if err := old.Save(ctx, fmt.Sprintf("it%03d", i), QItem{Status: "new", Price: i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := rapyer.MustNew[QItem](b.Client, rapyer.Options{Prefix: prefix, Groups: 2, Indexes: []index.Spec{index.On(iStatus), index.On(iPrice)}})
+		var calls [][2]int
+		if err := m.Reindex(ctx, func(done, total int) { calls = append(calls, [2]int{done, total}) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) == 0 || calls[len(calls)-1] != [2]int{30, 30} {
+			t.Fatalf("progress %v, want it to end at 30 of 30", calls)
+		}
+		for i, c := range calls {
+			if c[1] != 30 || c[0] > c[1] || (i > 0 && c[0] < calls[i-1][0]) {
+				t.Fatalf("progress %v: call %d went back or past its total", calls, i)
+			}
+		}
+		if n, err := m.Count(ctx, query.Where(is.AtLeast(iPrice, 0))); err != nil || n != 30 {
+			t.Fatalf("after the rebuild: %d, %v", n, err)
+		}
+	})
+}
+
+// s24qIDs are the ids of es.
+func s24qIDs[T any](es []rapyer.Entry[T]) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.ID)
+	}
+	return out
 }
