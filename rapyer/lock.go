@@ -128,9 +128,12 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // clock; the cause then wraps rapyer.ErrNotHeld): work under the lock should
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
-// WithAutoExtend(). When fn returns an error or panics nothing is saved and
-// the lock is released (the panic goes on); so too when the model type's
-// MarshalText panics in the save. A stored value on which the type's
+// WithAutoExtend(). When fn returns an error, panics or calls
+// runtime.Goexit (as t.FailNow does) nothing is saved and the lock is
+// released (the panic goes on); so too when the model type's MarshalText
+// panics in the save. The lock is not reentrant: a Lock of the same model
+// and action inside fn waits like any other caller, and ends with
+// rapyer.ErrNotAcquired when its wait does. A stored value on which the type's
 // UnmarshalText (or UnmarshalJSON) panics reads as ErrCorrupt, as in Get,
 // and the lock is released. A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
@@ -250,30 +253,37 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 		}
 		return nil, err
 	}
-	// a panic of the user's code in the save (a MarshalText of the
-	// model's type, on the value fn left) lets the locks go too
-	defer releaseOnPanic(ts)
+	return runAndSave(ctx, ts, fn, room, o.Exec)
+}
+
+// runAndSave calls fn under the locks of ts (runLocked) and saves what it
+// changed (saveAll), or lets the locks go when fn fails. User code that
+// leaves without returning, a panic or runtime.Goexit (t.FailNow does that)
+// in fn or in the MarshalText of a model's type during the save, lets the
+// locks go too, and stops their watchdogs, as it leaves; a panic goes on.
+// (Until session 24 only a recovered panic did: after a Goexit the locks
+// stayed held, and an AutoExtend watchdog kept them for ever.) A lock saved
+// and released already is not sent again (Release of a released lock is a
+// no-op).
+func runAndSave(ctx context.Context, ts []*taken, fn func(ctx context.Context) error, room *takenRoom, o tx.Options) (*tx.Result, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			releaseAll(ts)
+		}
+	}()
 	var fctx *lockedCtx
 	if room != nil {
 		fctx = &room.ctx
 	}
 	if err := runLocked(ctx, ts, fn, fctx); err != nil {
+		returned = true
 		releaseAll(ts)
 		return nil, err
 	}
-	return saveAll(ctx, ts, o.Exec)
-}
-
-// releaseOnPanic, deferred, lets the locks of ts go when a panic goes
-// through (and the panic goes on): user code that panics (fn, or the
-// MarshalText or UnmarshalText of a model's type) leaves no lock held, and
-// no watchdog extending it. A lock saved and released already is not
-// sent again (Release of a released lock is a no-op).
-func releaseOnPanic(ts []*taken) {
-	if r := recover(); r != nil {
-		releaseAll(ts)
-		panic(r)
-	}
+	res, err := saveAll(ctx, ts, o)
+	returned = true
+	return res, err
 }
 
 // keyOrder checks held and action, and returns the order in which LockAll
@@ -410,7 +420,7 @@ func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
 // locks is known lost (cause rapyer.ErrNotHeld), in fctx (nil for a new
-// one). A panic in fn releases the locks and goes on.
+// one). A panic or Goexit in fn goes on (runAndSave lets the locks go).
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error, fctx *lockedCtx) error {
 	// each lock's Bind wraps the one before: fctx ends when any does; it
 	// is bound when first asked for (lockedCtx)
@@ -419,12 +429,6 @@ func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) er
 	}
 	fctx.parent, fctx.ts = ctx, ts
 	defer fctx.end()
-	defer func() {
-		if r := recover(); r != nil {
-			releaseAll(ts)
-			panic(r)
-		}
-	}()
 	return fn(fctx)
 }
 
