@@ -1,6 +1,7 @@
 package rapyer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,8 @@ const MaxAction = keys.MaxAction
 
 // Held is one model for LockAll to lock: a model, an id, and the variable
 // the model is loaded into. Model.Hold makes one; the zero Held is refused
-// with ErrInvalid. LockAll writes the variable: give each call its own.
+// with ErrInvalid. LockAll writes the variable: give each model and each
+// call its own (LockAll refuses two models held into one variable).
 type Held struct {
 	rdb    redis.UniversalClient
 	root   string
@@ -68,6 +70,8 @@ type loader interface {
 	queue(p redis.Pipeliner)
 	take() (ok bool, err error)
 	diff() ops.Op
+	// span is the variable's memory: its address and size
+	span() (addr, size uintptr)
 }
 
 // holdOf is the loader of a model of m at root into *v, with everything its
@@ -112,6 +116,10 @@ func (h *holdOf[T]) take() (bool, error) {
 }
 
 func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
+
+func (h *holdOf[T]) span() (uintptr, uintptr) {
+	return reflect.ValueOf(h.v).Pointer(), reflect.TypeFor[T]().Size()
+}
 
 // Lock locks model id for action, loads it, and calls fn with it and with
 // the lock's context. When fn returns nil, what fn changed in *v (and only
@@ -196,8 +204,9 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // even if ctx ends, and an error after a model was stored wraps
 // ErrPartlyApplied. fn's
 // context is cancelled when ctx is, or when any of the locks is known lost.
-// Every model must use the same client, and a model may appear once;
-// otherwise LockAll fails with ErrInvalid before taking anything.
+// Every model must use the same client, a model may appear once, and each
+// needs a variable of its own (not shared with, nor overlapping, another
+// model's); otherwise LockAll fails with ErrInvalid before taking anything.
 //
 // LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
@@ -320,7 +329,32 @@ func keyOrder(action string, held []Held) ([]int, error) {
 			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.Invalid, held[order[k]].root)
 		}
 	}
-	return order, nil
+	return order, sharedVariables(held)
+}
+
+// sharedVariables refuses models of held loaded into one variable, or into
+// variables that overlap (a struct and its field): each load would
+// overwrite the other's, and the save would write one model's fields into
+// the other. Variables of size zero hold nothing to mix up.
+func sharedVariables(held []Held) error {
+	type span struct {
+		lo, hi uintptr
+		i      int
+	}
+	spans := make([]span, 0, len(held))
+	for i := range held {
+		if lo, n := held[i].load.span(); n > 0 {
+			spans = append(spans, span{lo, lo + n, i})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	for k := 1; k < len(spans); k++ {
+		if spans[k].lo < spans[k-1].hi {
+			a, b := held[spans[k-1].i].root, held[spans[k].i].root
+			return fmt.Errorf("%w: LockAll: %s and %s are held into one variable (or overlapping ones); give each model its own", errs.Invalid, a, b)
+		}
+	}
+	return nil
 }
 
 // oneOrder is keyOrder's order of one model.

@@ -254,3 +254,37 @@ func TestS24lExtremeLockTTLs(t *testing.T) {
 		}
 	})
 }
+
+// TestS24lOneVariableHeldTwiceIsRefused: LockAll loads each model into its
+// variable and saves what fn changed in it; two models held into one
+// variable would load the second over the first, and the save would write
+// the second model's fields into the first. LockAll must refuse that with
+// ErrInvalid before taking anything, like a model held twice. On every tier.
+func TestS24lOneVariableHeldTwiceIsRefused(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[Account](b.Client, rapyer.Options{Prefix: b.Prefix + "acct"})
+		if err := m.Save(ctx, "a", Account{Owner: "alice", Balance: 10}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Save(ctx, "b", Account{Owner: "bob", Balance: 20}); err != nil {
+			t.Fatal(err)
+		}
+		trips := testenv.CountRoundTrips(b.Client)
+		var v Account
+		called := false
+		_, err := rapyer.LockAll(ctx, "w", []rapyer.Held{m.Hold("a", &v), m.Hold("b", &v)}, func(context.Context) error {
+			called = true
+			v.Balance++
+			return nil
+		})
+		if !errors.Is(err, rapyer.ErrInvalid) || called || trips.Count() != 0 {
+			t.Errorf("two models into one variable: %v, fn called %v, sent %s; want ErrInvalid, nothing sent", err, called, trips)
+		}
+		for id, want := range map[string]Account{"a": {Owner: "alice", Balance: 10}, "b": {Owner: "bob", Balance: 20}} {
+			if got, err := m.Get(ctx, id); err != nil || got.Owner != want.Owner || got.Balance != want.Balance {
+				t.Errorf("%s is %+v, %v; want %+v", id, got, err, want)
+			}
+		}
+	})
+}
