@@ -1,6 +1,7 @@
 package rapyer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,8 @@ const MaxAction = keys.MaxAction
 
 // Held is one model for LockAll to lock: a model, an id, and the variable
 // the model is loaded into. Model.Hold makes one; the zero Held is refused
-// with ErrInvalid. LockAll writes the variable: give each call its own.
+// with ErrInvalid. LockAll writes the variable: give each model and each
+// call its own (LockAll refuses two models held into one variable).
 type Held struct {
 	rdb    redis.UniversalClient
 	root   string
@@ -68,6 +70,8 @@ type loader interface {
 	queue(p redis.Pipeliner)
 	take() (ok bool, err error)
 	diff() ops.Op
+	// span is the variable's memory: its address and size
+	span() (addr, size uintptr)
 }
 
 // holdOf is the loader of a model of m at root into *v, with everything its
@@ -113,6 +117,10 @@ func (h *holdOf[T]) take() (bool, error) {
 
 func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 
+func (h *holdOf[T]) span() (uintptr, uintptr) {
+	return reflect.ValueOf(h.v).Pointer(), reflect.TypeFor[T]().Size()
+}
+
 // Lock locks model id for action, loads it, and calls fn with it and with
 // the lock's context. When fn returns nil, what fn changed in *v (and only
 // that, field by field) is saved in one atomic batch fenced by the lock, and
@@ -128,9 +136,12 @@ func (h *holdOf[T]) diff() ops.Op { return ops.Diff(h.before, *h.v) }
 // clock; the cause then wraps rapyer.ErrNotHeld): work under the lock should
 // use it. Different actions on one model run side by side; the same action
 // on one model runs one at a time. Keep fn within the lock's TTL, or pass
-// WithAutoExtend(). When fn returns an error or panics nothing is saved and
-// the lock is released (the panic goes on); so too when the model type's
-// MarshalText panics in the save. A stored value on which the type's
+// WithAutoExtend(). When fn returns an error, panics or calls
+// runtime.Goexit (as t.FailNow does) nothing is saved and the lock is
+// released (the panic goes on); so too when the model type's MarshalText
+// panics in the save. The lock is not reentrant: a Lock of the same model
+// and action inside fn waits like any other caller, and ends with
+// rapyer.ErrNotAcquired when its wait does. A stored value on which the type's
 // UnmarshalText (or UnmarshalJSON) panics reads as ErrCorrupt, as in Get,
 // and the lock is released. A missing model gives
 // ErrNotFound (with SkipIfMissing: a Skipped Result, and fn is not called);
@@ -193,8 +204,9 @@ func (o *lockOne[T]) run(ctx context.Context) error { return o.fn(ctx, &o.v) }
 // even if ctx ends, and an error after a model was stored wraps
 // ErrPartlyApplied. fn's
 // context is cancelled when ctx is, or when any of the locks is known lost.
-// Every model must use the same client, and a model may appear once;
-// otherwise LockAll fails with ErrInvalid before taking anything.
+// Every model must use the same client, a model may appear once, and each
+// needs a variable of its own (not shared with, nor overlapping, another
+// model's); otherwise LockAll fails with ErrInvalid before taking anything.
 //
 // LockAll's options start from a zero Call (not any model's options) with opt
 // applied: pass WithLockTTL, WithAutoExtend and the like for this call.
@@ -250,30 +262,37 @@ func lockAll(ctx context.Context, action string, held []Held, fn func(ctx contex
 		}
 		return nil, err
 	}
-	// a panic of the user's code in the save (a MarshalText of the
-	// model's type, on the value fn left) lets the locks go too
-	defer releaseOnPanic(ts)
+	return runAndSave(ctx, ts, fn, room, o.Exec)
+}
+
+// runAndSave calls fn under the locks of ts (runLocked) and saves what it
+// changed (saveAll), or lets the locks go when fn fails. User code that
+// leaves without returning, a panic or runtime.Goexit (t.FailNow does that)
+// in fn or in the MarshalText of a model's type during the save, lets the
+// locks go too, and stops their watchdogs, as it leaves; a panic goes on.
+// (Until session 24 only a recovered panic did: after a Goexit the locks
+// stayed held, and an AutoExtend watchdog kept them for ever.) A lock saved
+// and released already is not sent again (Release of a released lock is a
+// no-op).
+func runAndSave(ctx context.Context, ts []*taken, fn func(ctx context.Context) error, room *takenRoom, o tx.Options) (*tx.Result, error) {
+	returned := false
+	defer func() {
+		if !returned {
+			releaseAll(ts)
+		}
+	}()
 	var fctx *lockedCtx
 	if room != nil {
 		fctx = &room.ctx
 	}
 	if err := runLocked(ctx, ts, fn, fctx); err != nil {
+		returned = true
 		releaseAll(ts)
 		return nil, err
 	}
-	return saveAll(ctx, ts, o.Exec)
-}
-
-// releaseOnPanic, deferred, lets the locks of ts go when a panic goes
-// through (and the panic goes on): user code that panics (fn, or the
-// MarshalText or UnmarshalText of a model's type) leaves no lock held, and
-// no watchdog extending it. A lock saved and released already is not
-// sent again (Release of a released lock is a no-op).
-func releaseOnPanic(ts []*taken) {
-	if r := recover(); r != nil {
-		releaseAll(ts)
-		panic(r)
-	}
+	res, err := saveAll(ctx, ts, o)
+	returned = true
+	return res, err
 }
 
 // keyOrder checks held and action, and returns the order in which LockAll
@@ -310,7 +329,32 @@ func keyOrder(action string, held []Held) ([]int, error) {
 			return nil, fmt.Errorf("%w: LockAll: %s twice", errs.Invalid, held[order[k]].root)
 		}
 	}
-	return order, nil
+	return order, sharedVariables(held)
+}
+
+// sharedVariables refuses models of held loaded into one variable, or into
+// variables that overlap (a struct and its field): each load would
+// overwrite the other's, and the save would write one model's fields into
+// the other. Variables of size zero hold nothing to mix up.
+func sharedVariables(held []Held) error {
+	type span struct {
+		lo, hi uintptr
+		i      int
+	}
+	spans := make([]span, 0, len(held))
+	for i := range held {
+		if lo, n := held[i].load.span(); n > 0 {
+			spans = append(spans, span{lo, lo + n, i})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	for k := 1; k < len(spans); k++ {
+		if spans[k].lo < spans[k-1].hi {
+			a, b := held[spans[k-1].i].root, held[spans[k].i].root
+			return fmt.Errorf("%w: LockAll: %s and %s are held into one variable (or overlapping ones); give each model its own", errs.Invalid, a, b)
+		}
+	}
+	return nil
 }
 
 // oneOrder is keyOrder's order of one model.
@@ -410,7 +454,7 @@ func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
 // locks is known lost (cause rapyer.ErrNotHeld), in fctx (nil for a new
-// one). A panic in fn releases the locks and goes on.
+// one). A panic or Goexit in fn goes on (runAndSave lets the locks go).
 func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) error, fctx *lockedCtx) error {
 	// each lock's Bind wraps the one before: fctx ends when any does; it
 	// is bound when first asked for (lockedCtx)
@@ -419,12 +463,6 @@ func runLocked(ctx context.Context, ts []*taken, fn func(ctx context.Context) er
 	}
 	fctx.parent, fctx.ts = ctx, ts
 	defer fctx.end()
-	defer func() {
-		if r := recover(); r != nil {
-			releaseAll(ts)
-			panic(r)
-		}
-	}()
 	return fn(fctx)
 }
 
