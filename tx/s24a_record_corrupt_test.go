@@ -66,3 +66,60 @@ func TestS24aCorruptRecordIsErrCorrupt(t *testing.T) {
 		}
 	})
 }
+
+// S24aBag has a list and a map, for the pops that yield a Maybe and a Pair.
+type S24aBag struct {
+	N     int
+	Queue []string
+	Items map[string]int
+}
+
+// docs/atomicity.md: a resend that finds the record "0" (applied, results
+// not kept) gets Duplicate and ResultsNotKept, and "the Result methods of
+// yielding ops (ops.Yield, ops.Maybe, ops.Pair) return an error wrapping
+// rapyer.ErrResultsNotKept instead of a zero value". Yield was pinned
+// (TestResendOfABigBatchReportsResultsNotKept, through a proxy on M and R);
+// Maybe and Pair were not. The record is planted by hand, so every tier
+// runs it, on the interpreter and on Exec's path; nothing is written again.
+func TestS24aResultsNotKeptOfEveryHandle(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[S24aBag](b.Client, rapyer.Options{Prefix: b.Prefix + "s24abag"})
+		n := lens.Of(func(s *S24aBag) *int { return &s.N })
+		queue := lens.Of(func(s *S24aBag) *[]string { return &s.Queue })
+		items := lens.Of(func(s *S24aBag) *map[string]int { return &s.Items })
+		start := S24aBag{N: 1, Queue: []string{"a", "b"}, Items: map[string]int{"k": 2}}
+		for _, path := range []string{"interp", "exec"} {
+			if err := m.Save(ctx, "o", start); err != nil {
+				t.Fatal(err)
+			}
+			inc, pop, pair := ops.Incr(n, 1), ops.PopFirst(queue), ops.PopAnyItem(items)
+			p, err := tx.BuildProgram(b.Client, tx.On(m.Target("o"), inc, pop, pair), tx.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			testenv.Plant(ctx, b.Client, p.Record(), "0")
+			var res *tx.Result
+			if path == "interp" {
+				res, err = p.Interpreter(ctx, b.Client)
+			} else {
+				res, err = p.Exec(ctx, b.Client)
+			}
+			if err != nil || !res.Duplicate || !res.ResultsNotKept {
+				t.Fatalf("%s: %+v, %v; want a duplicate whose results were not kept", path, res, err)
+			}
+			if v, err := inc.Result(res); !errors.Is(err, rapyer.ErrResultsNotKept) || v != 0 {
+				t.Errorf("%s: Yield: %v, %v", path, v, err)
+			}
+			if v, ok, err := pop.Result(res); !errors.Is(err, rapyer.ErrResultsNotKept) || ok || v != "" {
+				t.Errorf("%s: Maybe: %q, %v, %v", path, v, ok, err)
+			}
+			if k, v, err := pair.Result(res); !errors.Is(err, rapyer.ErrResultsNotKept) || k != "" || v != 0 {
+				t.Errorf("%s: Pair: %q, %v, %v", path, k, v, err)
+			}
+			if got, err := m.Get(ctx, "o"); err != nil || got.N != 1 || len(got.Queue) != 2 || len(got.Items) != 1 {
+				t.Errorf("%s: stored %+v, %v; want it untouched", path, got, err)
+			}
+		}
+	})
+}
