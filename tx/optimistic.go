@@ -120,6 +120,10 @@ func Optimistic(ctx context.Context, rdb redis.UniversalClient, watch []string, 
 			return res, nil
 		case errors.Is(err, errRetry):
 			last = err
+			// no wait after the last attempt: no attempt follows it
+			if attempt == opts.Retry.attempts() {
+				break
+			}
 			if err := backoff.Sleep(ctx, opts.Retry.wait(attempt-1)); err != nil {
 				return nil, reply.NotSent(err)
 			}

@@ -1435,13 +1435,15 @@ local function weight(v, cap)
 end
 
 -- replay answers a resend from its record. A record that is no JSON
--- array (text written over it by hand) is refused as corrupt before
--- anything is written: it was a Lua error, refused as if by the server.
+-- array, or an empty one (text written over it by hand: recorded never
+-- writes '[]', '{}' or an object), is refused as corrupt before anything
+-- is written: it was a Lua error, refused as if by the server. A JSON
+-- object decodes to a table without r[1]; a null decodes to cjson.null.
 local function replay(prev)
   if prev == '1' then return {'DUP'} end
   if prev == '0' then return {'DUPX'} end
   local ok, r = pcall(cjson.decode, prev)
-  if not ok or type(r) ~= 'table' then
+  if not ok or type(r) ~= 'table' or r[1] == nil then
     fail('CORRUPT', 0, 'the batch record holds ' .. string.sub(prev, 1, 64) .. ', not a record')
   end
   table.insert(r, 1, 'DUP')

@@ -324,7 +324,7 @@ func (s *saveIx) record() {
 	s.line("  if prev == '1' then return {'DUP'} end")
 	s.line("  if prev == '0' then return {'DUPX'} end")
 	s.line("  if prev == 'F' or string.sub(prev, 1, 1) ~= '[' then return {'AGAIN'} end")
-	s.line("  local r = cjson.decode(prev); table.insert(r, 1, 'DUP'); return r")
+	s.line("  local r = cjson.decode(prev); if r[1] == nil then return {'AGAIN'} end; table.insert(r, 1, 'DUP'); return r")
 	s.line("end")
 	s.line("rec, recms = k, AV[3]")
 }

@@ -75,10 +75,14 @@ func (g *gen) helpers(sb *strings.Builder) {
 
 // replay answers a resend from its record prev (a Lua expression) as the
 // interpreter's replay does; 'F' is the record of a batch that failed and
-// could not delete it: no record, and the batch goes on.
+// could not delete it: no record, and the batch goes on. A record that is
+// no non-empty JSON array (written by hand: '[]', '{}', an object, text)
+// is the interpreter's to refuse (ErrCorrupt): an error of the decode, or
+// of indexing what it gave, raises before any write (AGAIN), as does the
+// AGAIN of an empty table.
 const replay = `if prev == '1' then return {'DUP'} end
 if prev == '0' then return {'DUPX'} end
-if prev ~= 'F' then local d = cjson.decode(prev); table.insert(d, 1, 'DUP'); return d end
+if prev ~= 'F' then local d = cjson.decode(prev); if d[1] == nil then return {'AGAIN'} end; table.insert(d, 1, 'DUP'); return d end
 `
 
 // indent puts pre before every line of s.

@@ -303,3 +303,21 @@ func TestFailedRecordIsNoRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestS24aDecodeRecordRefusesWhatNoBatchRecords: an optimistic update
+// whose EXEC reply was lost reads its record back (DecodeRecord). A record
+// no batch writes ('[]', '{}', an object, a number, text) is ErrCorrupt,
+// not "applied, nothing yielded"; '1', '0' and a non-empty array are
+// records. ('[]' was taken as applied before session 24.)
+func TestS24aDecodeRecordRefusesWhatNoBatchRecords(t *testing.T) {
+	for _, s := range []string{"[]", "{}", `{"a":1}`, "5", `"x"`, "garbage"} {
+		if r, err := transport.DecodeRecord(s); !errors.Is(err, errs.Corrupt) {
+			t.Errorf("DecodeRecord(%q) = %v, %v; want ErrCorrupt", s, r, err)
+		}
+	}
+	for _, s := range []string{"1", "0", "[5]", "[null,\"a\"]"} {
+		if _, err := transport.DecodeRecord(s); err != nil {
+			t.Errorf("DecodeRecord(%q): %v", s, err)
+		}
+	}
+}

@@ -218,7 +218,8 @@ const RecordCap = 1024
 
 // DecodeRecord reads a batch record (what batch.lua's recorded() stored)
 // back into the shape of the script's reply to a resend: {"DUP", results...}
-// or {"DUPX"} when the results were not kept.
+// or {"DUPX"} when the results were not kept. Anything else recorded()
+// never writes ('[]', '{}', an object, text) is errs.Corrupt.
 func DecodeRecord(s string) (any, error) {
 	switch s {
 	case "1":
@@ -246,7 +247,7 @@ func DecodeRecord(s string) (any, error) {
 		return x
 	}
 	res, ok := conv(v).([]any)
-	if !ok {
+	if !ok || len(res) == 0 {
 		return nil, fmt.Errorf("%w: batch record is not a list of results", errs.Corrupt)
 	}
 	return append([]any{"DUP"}, res...), nil
