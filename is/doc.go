@@ -51,6 +51,11 @@
 // Go value with the same rules, so what holds in a test holds on the
 // server (a property test holds the two to each other).
 //
+// A predicate in a batch is bounded: at most 64 levels (63 of And, Or and
+// Not over a leaf), 4096 nodes (an In of n values is n+1) and 1 MiB of
+// values; past one, the batch fails with rapyer.ErrTooLarge before anything
+// is sent (queries have tighter bounds of their own).
+//
 // A failed guard reports what the server saw: "balance is 5", "length is
 // 51", "element is missing"; for an And or an Or, what its first leaf saw.
 //

@@ -47,19 +47,18 @@ func (p Pred[S]) String() string { return p.root().shown }
 // take, a NaN. A batch holding a predicate with an error fails before
 // anything is sent.
 func (p Pred[S]) Err() error {
-	var walk func(n *node[S]) error
-	walk = func(n *node[S]) error {
+	stack := []*node[S]{p.root()} // no recursion: a predicate may nest however deep
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
 		if n.err != nil {
 			return n.err
 		}
-		for _, k := range n.kids {
-			if err := walk(k); err != nil {
-				return err
-			}
+		for i := len(n.kids) - 1; i >= 0; i-- {
+			stack = append(stack, n.kids[i])
 		}
-		return nil
 	}
-	return walk(p.root())
+	return nil
 }
 
 // Holds reports whether the predicate holds for v, evaluated in Go with
@@ -98,7 +97,14 @@ func (n *node[S]) eval(v S) bool {
 // t: its nodes in prefix order, seven words each (key, tag, then five words
 // of the tag). It is for package ops; the type of its argument is internal
 // to this module, so no other code can call it.
+//
+// A predicate past the bounds of a batch (64 levels, 63 of And, Or and
+// Not over a leaf; 4096 nodes; 1 MiB of values) is refused with an error wrapping
+// rapyer.ErrTooLarge, before anything is lowered.
 func (p Pred[S]) Lower(t prog.Target) ([]string, error) {
+	if err := p.bounds(); err != nil {
+		return nil, err
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

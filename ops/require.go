@@ -45,7 +45,11 @@ func (o *predOp[S]) Compile(b *prog.Builder, t prog.Target) error {
 //
 // The error names the op and what the server saw, for an And or an Or
 // what its first leaf saw. Server cost: O(1) a leaf, but Element (LPOS,
-// O(n) in a list of n, not counted against the batch's budget).
+// O(n) in a list of n, not counted against the batch's budget). A
+// predicate deeper than 64 levels (63 of And, Or and Not over a leaf), of
+// more than 4096 nodes (an In of n values is n+1) or past 1 MiB of values
+// fails the batch with rapyer.ErrTooLarge before anything is sent; so does
+// one in Check.
 func Require[S any](p is.Pred[S]) Op { return &predOp[S]{p: p, guard: true} }
 
 // Check yields whether p holds at its point of the batch, after the ops
