@@ -33,10 +33,11 @@ func (p Pred[S]) Tree(plan.Access) (*plan.Node, error) {
 	return walk(p.root()), nil
 }
 
-// HasPrefix holds where the text field f starts with prefix (every text
-// starts with ""). An index.Prefix or index.On on f serves it in a query.
+// HasPrefix holds where the string or []byte field f starts with prefix
+// (every value starts with ""); bytes compare as they are, not as UTF-8.
+// An index.Prefix or index.On on f serves it in a query.
 // Server cost: O(1) (HGET).
-func HasPrefix[S any, T ~string](f lens.Field[S, T], prefix T) Pred[S] {
+func HasPrefix[S any, T ~string | ~[]byte](f lens.Field[S, T], prefix T) Pred[S] {
 	n := &node[S]{tag: "cmp", rel: "pre", kind: "string"}
 	n.shown = "HasPrefix(" + resolve(f, schema.Scalar).path() + ", " + show(string(prefix)) + ")"
 	n.holds = func(v S) bool { return strings.HasPrefix(string(f.Get(v)), string(prefix)) }
@@ -44,8 +45,8 @@ func HasPrefix[S any, T ~string](f lens.Field[S, T], prefix T) Pred[S] {
 	switch {
 	case r.err != nil:
 		n.err = r.err
-	case r.node.Ptr || r.node.Value.Kind != schema.String:
-		n.err = fmt.Errorf("%w: %s: a prefix needs a string field stored as its text", errs.Invalid, n.shown)
+	case r.node.Ptr || (r.node.Value.Kind != schema.String && r.node.Value.Kind != schema.Bytes):
+		n.err = fmt.Errorf("%w: %s: a prefix needs a string or []byte field stored as its text", errs.Invalid, n.shown)
 	default:
 		n.field, n.arg = r.node, string(prefix)
 	}
