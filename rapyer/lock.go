@@ -377,13 +377,14 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 	} else {
 		room, ts = nil, make([]*taken, 0, len(order))
 	}
+	// user code that leaves without returning while a model loads (a
+	// panic the codec does not turn into ErrCorrupt, a runtime.Goexit in
+	// UnmarshalText, which no recover sees) lets the locks taken go; a
+	// panic goes on
+	returned := false
 	defer func() {
-		// a panic while loading a model lets the locks taken go (the
-		// codec turns a panicking UnmarshalText into ErrCorrupt: this is
-		// for any other)
-		if r := recover(); r != nil {
+		if !returned {
 			releaseAll(ts)
-			panic(r)
 		}
 	}()
 	for _, i := range order {
@@ -398,11 +399,13 @@ func acquireAll(ctx context.Context, held []Held, order []int, action string, o 
 			err = fmt.Errorf("%w: %s", errs.NotFound, held[i].root)
 		}
 		if err != nil || t == nil {
+			returned = true
 			releaseAll(ts)
 			return nil, err
 		}
 		ts = append(ts, t)
 	}
+	returned = true
 	return ts, nil
 }
 
@@ -439,17 +442,20 @@ func acquire(ctx context.Context, h *Held, action string, o lock.Options, t *tak
 	}
 }
 
-// takeOrRelease is h's load.take, which lets l go should the load panic
-// (the codec turns a panicking UnmarshalText into ErrCorrupt: this is for
-// any other); the panic goes on.
+// takeOrRelease is h's load.take, which lets l go should the load leave
+// without returning: a panic the codec does not turn into ErrCorrupt, or a
+// runtime.Goexit in a type's UnmarshalText (which no recover sees); a
+// panic goes on.
 func takeOrRelease(h *Held, l *lock.Lock) (bool, error) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
+		if !returned {
 			release(l)
-			panic(r)
 		}
 	}()
-	return h.load.take()
+	ok, err := h.load.take()
+	returned = true
+	return ok, err
 }
 
 // runLocked calls fn with a context that ends with ctx, or when one of the
