@@ -1434,16 +1434,19 @@ local function weight(v, cap)
   return w
 end
 
--- replay answers a resend from its record. A record that is no JSON
--- array, or an empty one (text written over it by hand: recorded never
--- writes '[]', '{}' or an object), is refused as corrupt before anything
--- is written: it was a Lua error, refused as if by the server. A JSON
--- object decodes to a table without r[1]; a null decodes to cjson.null.
-local function replay(prev)
+-- replay answers a resend of a batch of count instructions from its
+-- record. A record that is no JSON array, an empty one, or one whose length
+-- is not count (text written over it by hand: recorded never writes '[]',
+-- '{}' or an object, and writes one entry per instruction, false for one
+-- that yields nothing, so never [1] for a Save) is refused as corrupt
+-- before anything is written: it was a Lua error, refused as if by the
+-- server. A JSON object decodes to a table without r[1]; a null decodes to
+-- cjson.null.
+local function replay(prev, count)
   if prev == '1' then return {'DUP'} end
   if prev == '0' then return {'DUPX'} end
   local ok, r = pcall(cjson.decode, prev)
-  if not ok or type(r) ~= 'table' or r[1] == nil then
+  if not ok or type(r) ~= 'table' or r[1] == nil or #r ~= count then
     fail('CORRUPT', 0, 'the batch record holds ' .. string.sub(prev, 1, 64) .. ', not a record')
   end
   table.insert(r, 1, 'DUP')
@@ -1477,7 +1480,7 @@ local function run(ops, args, count)
     -- 'F': a batch that failed and could not delete its record (a
     -- compiled shape writes its record before its writes: package
     -- internal/shape)
-    if prev and prev ~= 'F' then return replay(prev) end
+    if prev and prev ~= 'F' then return replay(prev, count) end
   end
   for n = 1, count do
     check(ops[n], args[n], n)

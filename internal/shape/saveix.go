@@ -309,8 +309,8 @@ func (s *saveIx) asks() {
 }
 
 // record writes the record, which is also its look-up (save.go's record;
-// the record of a batch: '1', or the interpreter's JSON; any other is
-// left to the interpreter).
+// the record of a save: '1' or '0'; any other, a JSON array included, is
+// left to the interpreter, which refuses one that is not this batch's).
 func (s *saveIx) record() {
 	rec, _ := s.a.at(2)
 	if rec == "0" {
@@ -323,8 +323,9 @@ func (s *saveIx) record() {
 	s.line("  local prev = redis.call('GET', k)")
 	s.line("  if prev == '1' then return {'DUP'} end")
 	s.line("  if prev == '0' then return {'DUPX'} end")
-	s.line("  if prev == 'F' or string.sub(prev, 1, 1) ~= '[' then return {'AGAIN'} end")
-	s.line("  local r = cjson.decode(prev); if r[1] == nil then return {'AGAIN'} end; table.insert(r, 1, 'DUP'); return r")
+	// a save yields nothing: its record is never a JSON array ('F',
+	// another batch's id or text planted by hand: the interpreter decides)
+	s.line("  return {'AGAIN'}")
 	s.line("end")
 	s.line("rec, recms = k, AV[3]")
 }
