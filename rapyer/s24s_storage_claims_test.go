@@ -113,8 +113,12 @@ func s24sModelWrites(
 	toFull func(context.Context, *s24sDoc) error,
 ) []s24sWrite {
 	return []s24sWrite{
-		{"Save", false, one(func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error { return m.Save(ctx, id, s24sFull()) })},
-		{"Create", true, one(func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error { return m.Create(ctx, id, s24sFull()) })},
+		{"Save", false, one(func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error {
+			return m.Save(ctx, id, s24sFull())
+		})},
+		{"Create", true, one(func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error {
+			return m.Create(ctx, id, s24sFull())
+		})},
 		{"Insert", true, func(ctx context.Context, m *rapyer.Model[s24sDoc], _ string) ([]string, error) {
 			id, err := m.Insert(ctx, s24sFull())
 			return []string{id}, err
@@ -216,7 +220,9 @@ var s24sModes = []struct {
 	prepare func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error
 }{
 	{"options", time.Hour, nil},
-	{"expire", 0, func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error { return m.Expire(ctx, id, time.Hour) }},
+	{"expire", 0, func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error {
+		return m.Expire(ctx, id, time.Hour)
+	}},
 	{"persist", time.Hour, func(ctx context.Context, m *rapyer.Model[s24sDoc], id string) error { return m.Persist(ctx, id) }},
 }
 
