@@ -476,3 +476,96 @@ func s24sLasting(t *testing.T, b *testenv.Backend, prefix string) map[string]boo
 	}
 	return out
 }
+
+// TestS24sSweepClearsRootlessModelsOfOddIDs: Sweep finds a model whose root
+// is gone by its collection keys (nested and under a pointer too), whatever
+// its id, returns its root and leaves no key of it; live models, their
+// collections and their locks stay.
+func TestS24sSweepClearsRootlessModelsOfOddIDs(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[s24sDoc](b.Client, rapyer.Options{Prefix: b.Prefix + "sw"})
+		want := map[string]bool{}
+		for i, id := range s24sOddIDs {
+			if err := m.Save(ctx, id, s24sFull()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Lock(ctx, id, "edit", func(context.Context, *s24sDoc) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				root, _ := m.Key(id)
+				b.Client.Del(ctx, root)
+				want[root] = true
+			}
+		}
+		live := s24sLasting(t, b, m.Prefix())
+		swept, err := m.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, k := range swept {
+			got[k] = true
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("Sweep returned %v, want %v", swept, want)
+		}
+		for k := range live {
+			root := k[:strings.Index(k, "}")+1]
+			if _, err := b.Client.Exists(ctx, k).Result(); err != nil {
+				t.Fatal(err)
+			}
+			if n := b.Client.Exists(ctx, k).Val(); want[root] == (n == 1) {
+				t.Errorf("after Sweep %s exists: %v (its model swept: %v)", k, n == 1, want[root])
+			}
+		}
+	})
+}
+
+// TestS24sEmptiedCollectionsLeaveNoKey: Redis keeps no empty list, hash or
+// set, and a write that empties a collection, or drops the pointer to a
+// struct holding one, leaves no key of it: only the root stays.
+func TestS24sEmptiedCollectionsLeaveNoKey(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, b *testenv.Backend) {
+		ctx := context.Background()
+		m := rapyer.MustNew[s24sDoc](b.Client, rapyer.Options{Prefix: b.Prefix + "em", TTL: time.Hour})
+		bare := s24sDoc{Name: "bare"}
+		toBare := func(_ context.Context, v *s24sDoc) error { *v = bare; return nil }
+		writes := map[string]func(id string) error{
+			"Save": func(id string) error { return m.Save(ctx, id, bare) },
+			"Exec Set": func(id string) error {
+				_, err := m.Exec(ctx, id, tx.Of(ops.Set(s24sPtr, nil), ops.Set(s24sTags, nil), ops.Set(s24sItems, []s24sItem{}),
+					ops.ClearItems(s24sAttrs), ops.Discard(s24sSet, "s"), ops.Set(lens.Of(func(d *s24sDoc) *s24sInner { return &d.Inner }), s24sInner{})))
+				return err
+			},
+			"Exec Diff": func(id string) error { _, err := m.Exec(ctx, id, tx.Of(ops.Diff(s24sFull(), bare))); return err },
+			"Lock": func(id string) error {
+				_, err := m.Lock(ctx, id, "edit", func(ctx context.Context, v *s24sDoc) error { return toBare(ctx, v) })
+				return err
+			},
+			"Update": func(id string) error {
+				_, err := m.Update(ctx, id, func(v s24sDoc) (tx.Batch, error) { return tx.Of(ops.Diff(v, bare)), nil })
+				return err
+			},
+		}
+		for name, w := range writes {
+			id := "e:" + name
+			if err := m.Save(ctx, id, s24sFull()); err != nil {
+				t.Fatal(err)
+			}
+			if err := w(id); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			root, _ := m.Key(id)
+			all := s24sKeys(t, b, m.Prefix()+":*")
+			s24sCheckModel(t, name, root, all)
+			if n := s24sCollectionKeys(root, all); n != 0 {
+				t.Errorf("%s: %d collection keys left, want none", name, n)
+			}
+			if got, err := m.Get(ctx, id); err != nil || got.Ptr != nil || got.Tags != nil {
+				t.Errorf("%s: Get: %+v, %v", name, got, err)
+			}
+		}
+	})
+}
