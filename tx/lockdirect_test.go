@@ -100,7 +100,10 @@ func lockOutcome(ctx context.Context, b *testenv.Backend, root string, l *lock.L
 			s += err.Error() + "\n"
 		}
 	} else {
-		s += fmt.Sprintf("skipped %v duplicate %v\n", res.Skipped, res.Duplicate)
+		// Duplicate is left out: it says a reply was lost (a read timeout
+		// on a stalled machine) and a resend was answered from the record,
+		// which either path may meet; the results are the one application's.
+		s += fmt.Sprintf("skipped %v\n", res.Skipped)
 		for _, op := range batchOps {
 			v, ok := res.Reply(op)
 			s += fmt.Sprintf("reply of %s: %v %v\n", op, v, ok)

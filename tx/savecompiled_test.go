@@ -90,7 +90,10 @@ func saveOutcome(ctx context.Context, b *testenv.Backend, target tx.Target, rec 
 			s += err.Error() + "\n"
 		}
 	} else {
-		s += fmt.Sprintf("skipped %v duplicate %v\n", res.Skipped, res.Duplicate)
+		// Duplicate is left out: it says a reply was lost (a read timeout
+		// on a stalled machine) and a resend was answered from the record,
+		// which either path may meet; the results are the one application's.
+		s += fmt.Sprintf("skipped %v\n", res.Skipped)
 	}
 	root := target.Root()
 	v := b.Client.HGet(ctx, root, "__v").Val()

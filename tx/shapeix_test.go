@@ -210,7 +210,10 @@ func TestIndexedShapesAgreeWithTheInterpreter(t *testing.T) {
 func shopOutcome(ctx context.Context, b *testenv.Backend, m *rapyer.Model[Shop], id string, o []ops.Op, res *tx.Result, err error) string {
 	s := fmt.Sprint("err: ", err, "\n")
 	if err == nil {
-		s += fmt.Sprintf("skipped %v duplicate %v\n", res.Skipped, res.Duplicate)
+		// Duplicate is left out: it says a reply was lost (a read timeout
+		// on a stalled machine) and a resend was answered from the record,
+		// which either path may meet; the results are the one application's.
+		s += fmt.Sprintf("skipped %v\n", res.Skipped)
 		for _, op := range o {
 			v, _ := res.Reply(op)
 			s += fmt.Sprintf("%s -> %v\n", op, v)
