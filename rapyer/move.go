@@ -197,6 +197,13 @@ func (m *Model[T]) moveAgain(ctx context.Context, id string, missed bool) (bool,
 		// the call again, until this process sees the move done.
 		return !m.mv.done.Load(), nil
 	}
+	// Every command the move and the sync of its entries may send, asked
+	// in the model's group before the move's first write (index.lua's
+	// IX.masks, IX.sasks): a user denied one saw the model's claim, or its
+	// copy, written before the refusal.
+	if err := m.adminAsk(ctx, "move", []string{base}, m.askArgs("move", m.mv.old.Root("@"))...); err != nil {
+		return false, err
+	}
 	// Run the call again even when another mover got there first.
 	if err := m.moveOne(ctx, id, true); err != nil {
 		return false, err
@@ -273,11 +280,11 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		copyKeys := append([]string{to[0], ix.IDs(base), ix.Exp(base), ix.Back(base)}, to[1:]...)
 		copied, err := lua.MoveCopy.Run(ctx, m.rdb, script.Command(copyKeys, args...)).Int()
 		if err != nil {
-			return moveErr(err)
+			return m.moveFree(ctx, from[len(from)-1], token, moveErr(err))
 		}
 		if copied == 1 && index {
 			if err := m.reindexIDs(ctx, base, []string{id}, false); err != nil {
-				return err
+				return moveErr(err)
 			}
 		}
 		if err := moveCrash(id, "copied"); err != nil {
@@ -295,6 +302,15 @@ func (m *Model[T]) moveOne(ctx context.Context, id string, index bool) error {
 		}
 	}
 	return fmt.Errorf("%w: moving %s to its slot group: a writer of the layout without indexes keeps changing it", errs.Conflict, from[0])
+}
+
+// moveFree deletes the claim a mover holds with token after its copy was
+// refused (err), so that the next mover of the model goes on at once
+// rather than after the claim's life, and returns err. Its own failure
+// (the claim then expires with its life) is not the caller's error.
+func (m *Model[T]) moveFree(ctx context.Context, claim, token string, err error) error {
+	_ = lua.MoveFree.Run(ctx, m.rdb, script.Command([]string{claim}, token)).Err()
+	return err
 }
 
 // moveArgs lays out mvcopy's args from mvread's reply snap, and returns

@@ -885,7 +885,12 @@ local function ixask(keys, args)
     local rec, old, colls = args[p], args[p + 1], {}
     for i = p + 3, p + 2 + 2 * tonumber(args[p + 2] or '0') do colls[#colls + 1] = args[i] end
     if args[1] == 'reindex' then return IX.rasks(base, fs, {root}) end
-    if args[1] == 'move' then return IX.masks(base, old, colls) end
+    if args[1] == 'move' then
+      -- and the sync of the moved model's entries (an on-demand move)
+      IX.masks(base, old, colls)
+      if nf > 0 then IX.sasks(base, fs, {root}) end
+      return
+    end
     if nf > 0 then IX.sasks(base, fs, {root}) end
     IX.dasks(root, rec, colls)
     if args[1] == 'sweep' or args[1] == 'sweepkeys' then

@@ -51,7 +51,9 @@ var Library = script.NewParts("rapyer",
 	// MULTI/EXEC could not read (Redis refuses every command queued in a
 	// transaction while out of memory) reads through it.
 	script.Part{Source: readSource, Entries: []string{"read"}, Flags: map[string][]string{"read": {"no-writes"}}},
-	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop"}},
+	// mvfree deletes a claim: it frees memory, and runs out of memory too.
+	script.Part{Source: moveSource, Entries: []string{"mvread", "mvcopy", "mvdrop", "mvfree"},
+		Flags: map[string][]string{"mvfree": {"allow-oom"}}},
 )
 
 // The entry points.
@@ -87,4 +89,6 @@ var (
 	MoveRead = Library.Func("mvread")
 	MoveCopy = Library.Func("mvcopy")
 	MoveDrop = Library.Func("mvdrop")
+	// MoveFree deletes the claim of a mover whose copy was refused.
+	MoveFree = Library.Func("mvfree")
 )

@@ -12,8 +12,8 @@
 -- move's claim key; args = the mover's token, the claim's life in ms, and
 -- 'steal' to take a claim its holder kept longer than its life.
 -- Replies {-2} when the root is gone; {-3, pttl of the claim} when another
--- mover holds the claim; otherwise claims the model for the token and
--- replies {pttl of the root, HGETALL of the root, then per collection key
+-- mover holds the claim; otherwise reads the model, then claims it for the
+-- token, and replies {pttl of the root, HGETALL of the root, then per collection key
 -- its Redis type and its members}. The claim keeps two movers of one model
 -- apart: one that read the model before the other moved it, and a write
 -- of the indexed model deleted it, would otherwise copy it back.
@@ -22,7 +22,6 @@ local function mvread(keys, args)
   if redis.call('EXISTS', keys[1]) == 0 then return {-2} end
   local c = redis.call('GET', claim)
   if c and c ~= args[1] and args[3] ~= 'steal' then return {-3, redis.call('PTTL', claim)} end
-  redis.call('SET', claim, args[1], 'PX', args[2])
   local out = {redis.call('PTTL', keys[1]), redis.call('HGETALL', keys[1])}
   for i = 2, #keys - 1 do
     local t = redis.call('TYPE', keys[i])
@@ -35,6 +34,9 @@ local function mvread(keys, args)
     out[#out + 1] = t
     out[#out + 1] = v
   end
+  -- the claim is its one write, after every read: a read refused (an
+  -- ACL without TYPE or LRANGE, a key of the wrong type) leaves no claim
+  redis.call('SET', claim, args[1], 'PX', args[2])
   return out
 end
 
@@ -159,5 +161,16 @@ local function mvdrop(keys, args)
     return 0
   end
   redis.call('DEL', unpack(keys))
+  return 1
+end
+
+-- mvfree(keys, args): keys = the claim; args = the token. Deletes the
+-- claim when the token holds it: a mover whose copy was refused (a key of
+-- the wrong type at the new root, an ACL's refusal) lets the next mover of
+-- the model go on at once, rather than after the claim's life. Replies 1
+-- when it deleted the claim.
+local function mvfree(keys, args)
+  if redis.call('GET', keys[1]) ~= args[1] then return 0 end
+  redis.call('DEL', keys[1])
   return 1
 end
