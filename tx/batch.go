@@ -233,6 +233,11 @@ func compile(b Batch, mode prog.Mode) (*prog.Builder, error) {
 			}
 		}
 	}
+	if root := pb.RequiredNew(); root != "" {
+		// the Fresh declaration ignores Require: the batch would create
+		// the model its Exists guard says must exist
+		return nil, fmt.Errorf("%w: %s: ops.Exists requires the model to exist and tx.MustBeNew requires it to be new: no run of the batch can hold both", errs.Invalid, root)
+	}
 	return pb, nil
 }
 

@@ -269,6 +269,17 @@ func (b *Builder) Require(root string) {
 	}
 }
 
+// RequiredNew returns the root of a model the program both requires to
+// exist (Require) and declares new (Fresh), or "": no run can hold both.
+func (b *Builder) RequiredNew() string {
+	for _, m := range b.models {
+		if m.mode == Fresh && m.need {
+			return m.root
+		}
+	}
+	return ""
+}
+
 // Lifetime sets what the program does to the TTL of the model at root.
 func (b *Builder) Lifetime(root string, ttl TTL, ms int64) {
 	if m := b.byRoot(root); m != nil {
