@@ -233,6 +233,10 @@ func (endMark) String() string { return "End" }
 // how many went (0 or 1). RemoveAll deletes every one. Server cost: O(n) in
 // a list of n (LREM compares the elements up to the first match, every one
 // for RemoveAll: about 30 ms per million); not counted against a budget.
+// How many go is known only when the batch runs, so an op after it in the
+// batch that takes an index of the same list (InsertAt, PopAt, SetAt,
+// RemoveRange, Trim) fails the batch with rapyer.ErrInvalid before
+// anything is written; put it before the Remove, or Clear the list between.
 func Remove[S any, L ~[]E, E any](f lens.Field[S, L], v E) *Yield[int] {
 	o := newColl(f, "Remove", emitLRem, schema.List)
 	o.args = append(o.args, "1") // LREM's count, not shown: Remove(history, "a")

@@ -60,5 +60,7 @@ func (o *existsGuard[S]) Compile(b *prog.Builder, t prog.Target) error {
 
 // Exists guards that the model exists. Every batch already requires it
 // unless it creates the model or ignores missing ones; Exists makes it
-// explicit, and keeps a batch that replaces a model from creating it.
+// explicit, and keeps a batch that replaces a model from creating it. A
+// batch run with tx.MustBeNew (the model must be new) that holds Exists
+// can never hold: it fails with rapyer.ErrInvalid before anything is sent.
 func Exists[S any]() Op { return &existsGuard[S]{newModelOp[S]()} }

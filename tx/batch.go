@@ -226,14 +226,41 @@ func compile(b Batch, mode prog.Mode) (*prog.Builder, error) {
 		if err := it.op.Compile(pb, t.t); err != nil {
 			return nil, errs.At(it.op.String(), err)
 		}
-		for j, ins := from, pb.Instrs(); j < len(ins); j++ {
-			ins[j].Item = i
+		ins := pb.Instrs()
+		stampItem(ins, from, it.op, i)
+		for j := from; j < len(ins); j++ {
 			if err := overLimit(ins[j].Args); err != nil {
 				return nil, errs.At(it.op.String(), err)
 			}
 		}
 	}
+	if root := pb.RequiredNew(); root != "" {
+		// the Fresh declaration ignores Require: the batch would create
+		// the model its Exists guard says must exist
+		return nil, fmt.Errorf("%w: %s: ops.Exists requires the model to exist and tx.MustBeNew requires it to be new: no run of the batch can hold both", errs.Invalid, root)
+	}
 	return pb, nil
+}
+
+// stampItem sets Instr.Item of the instructions op (the batch's i-th)
+// emitted from index from on. An instruction an earlier op emitted found
+// there was moved down by one op moved before it (ops.CreateIfMissing's
+// ensure goes to the front of its model's instructions): then that op's
+// instruction is found before from, nearest first.
+func stampItem(ins []prog.Instr, from int, op ops.Op, i int) {
+	moved := false
+	for j := from; j < len(ins); j++ {
+		if ins[j].Owner == op {
+			ins[j].Item = i
+		} else {
+			moved = true
+		}
+	}
+	for j := from - 1; moved && j >= 0; j-- {
+		if ins[j].Owner == op {
+			ins[j].Item, moved = i, false
+		}
+	}
 }
 
 // overLimit refuses an argument longer than the 512 MB Redis takes in one

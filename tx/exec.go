@@ -38,7 +38,9 @@ const (
 	// MustBeNew is the reverse: the batch fails with rapyer.ErrExists when a model
 	// it touches exists already (creating a model under a chosen id).
 	// A model it creates starts empty: collection keys found without their
-	// root (an evicted root leaves them) are deleted in the same step.
+	// root (an evicted root leaves them) are deleted in the same step. A
+	// batch with ops.Exists (the model must exist) fails with
+	// rapyer.ErrInvalid before anything is sent.
 	MustBeNew
 )
 

@@ -12,7 +12,11 @@ import (
 // ExecOnInterpreter is Exec with the program sent to the batch interpreter
 // even when it is lean, and no resend: the lean form's tests compare the two.
 func ExecOnInterpreter(ctx context.Context, rdb redis.UniversalClient, b Batch, opts Options) (*Result, error) {
-	p, err := build(mustCompile(b, opts), rdb, opts)
+	pb, err := compile(b, opts.mode())
+	if err != nil {
+		return nil, err
+	}
+	p, err := build(pb, rdb, opts)
 	if err != nil {
 		return nil, err
 	}

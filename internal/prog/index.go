@@ -31,5 +31,5 @@ func (b *Builder) declareIndex(t Target) {
 	})...)
 	b.owner, b.desc = owner, desc
 	m := b.models[len(b.models)-1]
-	m.firstWord, m.firstInstr = len(b.words), len(b.instrs)
+	m.firstWord, m.firstInstr = int32(len(b.words)), int32(len(b.instrs))
 }

@@ -88,8 +88,10 @@ type model struct {
 	creates bool // the program replaces the model
 	target  Target
 	// first is where the model's first instruction goes: its index in
-	// words and in instrs (Ensure puts its instruction there)
-	firstWord, firstInstr int
+	// words and in instrs (Ensure puts its instruction there, after the
+	// ensures before it: ensureWords and ensures of them)
+	firstWord, firstInstr int32
+	ensureWords, ensures  int32
 }
 
 // Instr is one instruction, for rendering and for tying results to ops.
@@ -244,7 +246,7 @@ func (b *Builder) Declare(t Target, mode Mode) {
 	if len(b.models) > 0 {
 		m = new(model)
 	}
-	*m = model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: len(b.words), firstInstr: len(b.instrs)}
+	*m = model{root: t.Root, mode: mode, ttl: Keep, target: t, firstWord: int32(len(b.words)), firstInstr: int32(len(b.instrs))}
 	b.models = append(b.models, m)
 	b.key(t.Root)
 	if t.Index != nil {
@@ -267,6 +269,17 @@ func (b *Builder) Require(root string) {
 	if m := b.byRoot(root); m != nil {
 		m.need = true
 	}
+}
+
+// RequiredNew returns the root of a model the program both requires to
+// exist (Require) and declares new (Fresh), or "": no run can hold both.
+func (b *Builder) RequiredNew() string {
+	for _, m := range b.models {
+		if m.mode == Fresh && m.need {
+			return m.root
+		}
+	}
+	return ""
 }
 
 // Lifetime sets what the program does to the TTL of the model at root.
