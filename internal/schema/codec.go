@@ -9,6 +9,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -140,11 +141,14 @@ func jsonable(t reflect.Type, seen map[reflect.Type]bool) error {
 	case reflect.Pointer, reflect.Slice, reflect.Array:
 		return jsonable(t.Elem(), seen)
 	case reflect.Map:
-		if err := jsonable(t.Key(), seen); err != nil {
+		if err := jsonKey(t.Key()); err != nil {
 			return err
 		}
 		return jsonable(t.Elem(), seen)
 	case reflect.Struct:
+		if err := jsonNames(t, map[string]string{}, ""); err != nil {
+			return err
+		}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if f.IsExported() && f.Tag.Get("json") != "-" {
@@ -153,6 +157,58 @@ func jsonable(t reflect.Type, seen map[reflect.Type]bool) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// jsonKey refuses map keys encoding/json cannot write or read back: it
+// takes strings, integers and text-marshalled types only.
+func jsonKey(t reflect.Type) error {
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return nil
+	}
+	if t.Implements(textMarshalerType) && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s cannot be the key of a map inside a JSON element", errs.Unsupported, t)
+}
+
+// jsonNames refuses a struct whose JSON loses values with no error: two
+// fields of one JSON name (encoding/json drops both, or the deeper one),
+// promoted fields of embedded structs included, or fields none of which is
+// exported. names maps each JSON name met to its Go field, for messages.
+func jsonNames(t reflect.Type, names map[string]string, in string) error {
+	visible := t.NumField() == 0
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		base := f.Type
+		if base.Kind() == reflect.Pointer {
+			base = base.Elem()
+		}
+		if f.Anonymous && tag == "" && base.Kind() == reflect.Struct && (f.IsExported() || f.Type.Kind() != reflect.Pointer) {
+			if err := jsonNames(base, names, in+f.Name+"."); err != nil {
+				return err
+			}
+			visible = true
+			continue
+		}
+		if !f.IsExported() || f.Tag.Get("json") == "-" {
+			continue
+		}
+		visible = true
+		if tag == "" {
+			tag = f.Name
+		}
+		if other, dup := names[tag]; dup {
+			return fmt.Errorf("%w: %s inside a JSON element: fields %s and %s are both named %q in JSON, which drops them", errs.Unsupported, t, other, in+f.Name, tag)
+		}
+		names[tag] = in + f.Name
+	}
+	if !visible {
+		return fmt.Errorf("%w: %s inside a JSON element has no exported field", errs.Unsupported, t)
 	}
 	return nil
 }
