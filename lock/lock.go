@@ -597,7 +597,8 @@ func (a *acquirer) try(ctx context.Context) (attempt, error) {
 	at := attempt{lean: a.leanNext}
 	res, err := a.send(ctx, &at)
 	if err != nil {
-		if !reply.FromServer(err) {
+		if !reply.FromServer(err) || reply.MultiRefused(err) {
+			// a refused MULTI ran the acquire on its own, unread
 			a.unsure = true
 		}
 		if ctx.Err() != nil {

@@ -94,12 +94,6 @@ func TestS25iAnOnDemandMoveUnderDeniedCommands(t *testing.T) {
 			}
 			app := b.NewUser(t, rules...)
 			for name, call := range s25iMoveCalls {
-				if name == "Save" && deny == "multi" {
-					// a Save of an indexed model by a user denied MULTI is
-					// applied and reports ErrNoPermission, moved or not:
-					// another bug (session 25 report), not the move's
-					continue
-				}
 				prefix := space + name
 				s23bMoveSetup(ctx, t, b.Client, prefix)
 				moved := s25iMovedDump(ctx, t, b.Client, prefix)
@@ -113,6 +107,9 @@ func TestS25iAnOnDemandMoveUnderDeniedCommands(t *testing.T) {
 				case err == nil:
 				case !errors.Is(err, rapyer.ErrNoPermission):
 					t.Errorf("%s: %v, want ErrNoPermission", what, err)
+				case errors.Is(err, rapyer.ErrUnknownOutcome) && deny == "multi":
+					// what followed the refused MULTI ran unqueued, unread
+					// (TestS25mDeniedMultiIsTruthful): it may have written
 				case after != before && s25iVersions.ReplaceAllString(after, "") != moved:
 					t.Errorf("%s: failed (%v) yet wrote:\n%s\nwas\n%s", what, err, after, before)
 				}

@@ -245,6 +245,10 @@ func (a *attempt) exec(t *redis.Tx, p *prog.Program) error {
 		cmd = transport.Queue(a.ctx, a.rdb, pipe, p)
 		return nil
 	})
+	if reply.MultiRefused(err) {
+		// the batch ran outside the transaction, WATCH unheeded, unread
+		return reply.RanOutsideMulti(err)
+	}
 	if err != nil && cmd != nil && script.Missing(cmd.Err()) {
 		// The server lacked the function or the script (a restart,
 		// FUNCTION FLUSH, SCRIPT FLUSH, a server without functions):

@@ -149,3 +149,25 @@ func Read(err error) error {
 	}
 	return fmt.Errorf("%w: %w", errs.NotSent, err)
 }
+
+// MultiRefused reports whether err is the server's refusal of MULTI itself
+// (an ACL user denied it: "NOPERM ... 'multi' command"; a server where it
+// is renamed away: "unknown command 'MULTI'"). The commands a transaction
+// queued after it were then not queued: each ran on its own as it arrived,
+// and go-redis read none of their replies. (A refusal of EXEC or of a
+// queued command is EXECABORT: the server discarded the transaction.)
+func MultiRefused(err error) bool {
+	if !FromServer(err) || redis.HasErrorPrefix(err, "EXECABORT") {
+		return false
+	}
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "'multi'") || strings.Contains(s, "`multi`")
+}
+
+// RanOutsideMulti types a refusal of MULTI (MultiRefused) for a caller
+// whose transaction writes: what it queued ran outside a transaction, its
+// replies unread, so it was applied once or not at all (errs.UnknownOutcome),
+// as well as refused (Refused: errs.NoPermission for an ACL's).
+func RanOutsideMulti(err error) error {
+	return fmt.Errorf("%w: MULTI was refused, so the call ran outside a transaction and its reply went unread (grant MULTI and EXEC): %w", errs.UnknownOutcome, Refused(err))
+}

@@ -143,3 +143,31 @@ func TestRefusedTypesCrossSlot(t *testing.T) {
 		t.Error("CrossSlot(nil) = true")
 	}
 }
+
+// MultiRefused tells a refusal of MULTI itself (what followed it ran) from
+// a discarded transaction and from other refusals; RanOutsideMulti types it
+// as both unknown and refused.
+func TestS25mMultiRefused(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{serverErr("NOPERM this user has no permissions to run the 'multi' command"), true},
+		{serverErr("NOPERM User app has no permissions to run the 'multi' command"), true},
+		{serverErr("ERR unknown command 'MULTI', with args beginning with: "), true},
+		{serverErr("ERR unknown command `MULTI`, with args beginning with: "), true},
+		{serverErr("EXECABORT Transaction discarded because of: NOPERM this user has no permissions to run the 'exec' command"), false},
+		{serverErr("EXECABORT Transaction discarded because of: ERR unknown command 'multi'"), false},
+		{serverErr("NOPERM this user has no permissions to run the 'fcall' command"), false},
+		{errors.New("'multi' in a network error"), false},
+		{nil, false},
+	} {
+		if got := reply.MultiRefused(c.err); got != c.want {
+			t.Errorf("MultiRefused(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	err := reply.RanOutsideMulti(serverErr("NOPERM this user has no permissions to run the 'multi' command"))
+	if !errors.Is(err, errs.UnknownOutcome) || !errors.Is(err, errs.NoPermission) || !strings.Contains(err.Error(), "MULTI") {
+		t.Fatalf("RanOutsideMulti: %v", err)
+	}
+}

@@ -46,6 +46,10 @@ func (f *Func) RunTx(ctx context.Context, c redis.UniversalClient, cmd []any, pr
 			}
 			return r, nil
 		}
+		if reply.MultiRefused(err) {
+			// what followed MULTI ran on its own, unread: no Recover
+			return r, reply.RanOutsideMulti(err)
+		}
 		if cerr := r.Err(); cerr != nil && reply.FromServer(cerr) {
 			// Why EXEC was refused (EXECABORT), or the call's own error.
 			err = cerr
