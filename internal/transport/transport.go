@@ -10,6 +10,7 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/rapyer-go/rapyer/internal/keys"
 	"github.com/rapyer-go/rapyer/internal/lua"
 	"github.com/rapyer-go/rapyer/internal/prog"
+	"github.com/rapyer-go/rapyer/internal/reply"
 )
 
 // Interpreter is the batch interpreter's entry point (package lua).
@@ -67,6 +69,10 @@ func RunInterpreter(ctx context.Context, c redis.UniversalClient, p *prog.Progra
 // (a compiled shape's batch needs no MULTI, the interpreter's does).
 func MayRunTx(ctx context.Context, c redis.UniversalClient) error {
 	_, err := Interpreter.RunTx(ctx, c, emptyProgram(), emptyProgram)
+	if re := redis.Error(nil); errors.As(err, &re) && reply.MultiRefused(re) {
+		// the empty program ran unqueued, and it writes nothing: a refusal
+		return re
+	}
 	return err
 }
 
